@@ -1,0 +1,105 @@
+//! The interface every collaborative model offers (user/item vectors, logits, its variables),
+//! and building one from a config: freshly initialised or from saved weights.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor, Var};
+use collm_data::Dataset;
+
+use crate::lightgcn::LightGcn;
+use crate::mf::MatrixFactorization;
+use crate::tables::{save_tensors, TableSource};
+use crate::{CfBatch, CfError, CfKind, CfModelConfig};
+
+/// A collaborative model: scores (user, item) pairs and exposes the vectors CoLLM maps.
+pub trait CfModel: Send {
+    fn kind(&self) -> CfKind;
+    fn dim(&self) -> usize;
+    fn device(&self) -> &Device;
+    /// The table sizes (largest user and item id + 1) this model was built for.
+    fn id_space(&self) -> IdSpace;
+    /// How many history items each batch row must carry in `CfBatch::his` (0: none).
+    fn history_len(&self) -> usize {
+        0
+    }
+    /// `[B, dim]`: the vector for the user slot.
+    fn user_vectors(&self, batch: &CfBatch) -> candle_core::Result<Tensor>;
+    /// `[B, dim]`: the vector for the item slot.
+    fn item_vectors(&self, batch: &CfBatch) -> candle_core::Result<Tensor>;
+    /// `[B]`: the raw score (before the sigmoid).
+    fn logits(&self, batch: &CfBatch) -> candle_core::Result<Tensor>;
+    /// Switches training-only behaviour (dropout) on or off.
+    fn set_train(&mut self, train: bool);
+    /// The trainable tables with their safetensors names (PyTorch state-dict keys).
+    fn named_vars(&self) -> Vec<(String, Var)>;
+
+    fn vars(&self) -> Vec<Var> {
+        self.named_vars().into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// Writes the weights as safetensors (through a temporary file).
+    fn save(&self, path: &Path) -> Result<(), CfError> {
+        let tensors: HashMap<String, Tensor> = self
+            .named_vars()
+            .into_iter()
+            .map(|(name, var)| (name, var.as_detached_tensor()))
+            .collect();
+        save_tensors(&tensors, path)
+    }
+}
+
+/// A freshly initialised model over the dataset's id space; `seed` drives the initialisation.
+pub fn build(
+    cfg: &CfModelConfig,
+    dataset: &Dataset,
+    seed: u64,
+    device: &Device,
+) -> Result<Box<dyn CfModel>, CfError> {
+    construct(cfg, dataset, TableSource::random(seed), device)
+}
+
+/// A model whose tables are read from `weights` (written by `CfModel::save`); names and shapes
+/// must match `cfg` and the dataset exactly.
+pub fn load(
+    cfg: &CfModelConfig,
+    dataset: &Dataset,
+    weights: &Path,
+    device: &Device,
+) -> Result<Box<dyn CfModel>, CfError> {
+    construct(cfg, dataset, TableSource::file(weights, device)?, device)
+}
+
+fn construct(
+    cfg: &CfModelConfig,
+    dataset: &Dataset,
+    mut source: TableSource,
+    device: &Device,
+) -> Result<Box<dyn CfModel>, CfError> {
+    cfg.validate()?;
+    let ids = IdSpace::of(dataset);
+    let model: Box<dyn CfModel> = match cfg.kind {
+        CfKind::Mf => Box::new(MatrixFactorization::new(cfg, ids, &mut source, device)?),
+        CfKind::Lightgcn => {
+            Box::new(LightGcn::new(cfg, ids, &dataset.train.rows, &mut source, device)?)
+        }
+    };
+    source.finish()?;
+    Ok(model)
+}
+
+/// Table sizes: largest id + 1 over all splits, so 0 stays the padding row (gotcha 19).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdSpace {
+    pub user_num: usize,
+    pub item_num: usize,
+}
+
+impl IdSpace {
+    pub fn of(dataset: &Dataset) -> Self {
+        IdSpace {
+            user_num: dataset.user_num,
+            item_num: dataset.item_num,
+        }
+    }
+}

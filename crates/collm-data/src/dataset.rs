@@ -1,0 +1,120 @@
+//! A whole dataset folder: items plus the train, valid, valid_small and optional test splits, and
+//! the id-table sizes every model shares.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::error::DataError;
+use crate::items::{read_items, Items};
+use crate::split::{read_split, Split, SplitStats};
+
+/// A dataset in the CoLLM layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// The folder's name, e.g. `ml-1m-collm`.
+    pub name: String,
+    pub dir: PathBuf,
+    pub items: Items,
+    pub train: Split,
+    pub valid: Split,
+    /// The validation sample used for model selection.
+    pub valid_small: Split,
+    pub test: Option<Split>,
+    /// Max uid + 1 over all splits (0 is padding): the user-table size.
+    pub user_num: usize,
+    /// Max iid + 1 over the items and all splits (0 is padding): the item-table size.
+    pub item_num: usize,
+}
+
+impl Dataset {
+    /// Reads `items.tsv`, `train.tsv`, `valid.tsv`, `valid_small.tsv` and, when present, `test.tsv`.
+    pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
+        let items = read_items(&dir.join("items.tsv"))?;
+        let split = |name: &str| read_split(&dir.join(format!("{name}.tsv")), name, &items);
+        let train = split("train")?;
+        let valid = split("valid")?;
+        let valid_small = split("valid_small")?;
+        let test_path = dir.join("test.tsv");
+        let test = if test_path.exists() {
+            Some(split("test")?)
+        } else {
+            None
+        };
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        Ok(Dataset::from_parts(name, dir.to_path_buf(), items, train, valid, valid_small, test))
+    }
+
+    /// Assembles a dataset, computing the table sizes.
+    pub fn from_parts(
+        name: String,
+        dir: PathBuf,
+        items: Items,
+        train: Split,
+        valid: Split,
+        valid_small: Split,
+        test: Option<Split>,
+    ) -> Dataset {
+        let mut dataset = Dataset {
+            name,
+            dir,
+            items,
+            train,
+            valid,
+            valid_small,
+            test,
+            user_num: 0,
+            item_num: 0,
+        };
+        let rows = || dataset.splits().into_iter().flat_map(|s| s.rows.iter());
+        let max_uid = rows().map(|r| r.uid).max().unwrap_or(0) as usize;
+        let max_iid = rows()
+            .flat_map(|r| std::iter::once(r.iid).chain(r.his.iter().copied()))
+            .max()
+            .unwrap_or(0) as usize;
+        let user_num = max_uid + 1;
+        let item_num = dataset.items.len().max(max_iid + 1);
+        dataset.user_num = user_num;
+        dataset.item_num = item_num;
+        dataset
+    }
+
+    /// The splits present, in the order train, valid, valid_small, test.
+    pub fn splits(&self) -> Vec<&Split> {
+        let mut splits = vec![&self.train, &self.valid, &self.valid_small];
+        splits.extend(self.test.as_ref());
+        splits
+    }
+
+    /// The split called `name`, if present.
+    pub fn split(&self, name: &str) -> Option<&Split> {
+        self.splits().into_iter().find(|s| s.name == name)
+    }
+
+    /// Counts for every split present.
+    pub fn stats(&self) -> Vec<SplitStats> {
+        self.splits().into_iter().map(Split::stats).collect()
+    }
+
+    /// Users with at least one train row (the warm users).
+    pub fn train_users(&self) -> HashSet<u32> {
+        self.train.rows.iter().map(|r| r.uid).collect()
+    }
+
+    /// Items with at least one train row (the warm items).
+    pub fn train_items(&self) -> HashSet<u32> {
+        self.train.rows.iter().map(|r| r.iid).collect()
+    }
+
+    /// Every item each user has a row for in any split (`valid_small` is inside `valid`), as
+    /// ranking protocols need to exclude them from sampled negatives.
+    pub fn interacted_by_user(&self) -> HashMap<u32, HashSet<u32>> {
+        let mut map: HashMap<u32, HashSet<u32>> = HashMap::new();
+        for row in self.splits().into_iter().flat_map(|s| s.rows.iter()) {
+            map.entry(row.uid).or_default().insert(row.iid);
+        }
+        map
+    }
+}

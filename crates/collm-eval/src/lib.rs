@@ -1,0 +1,38 @@
+//! Evaluation metrics: AUC, UAUC and logloss over scored rows, broken down into all, warm and cold.
+//!
+//! Scores are raw logits (the reference's `s`); AUC is rank-based so logits and sigmoid
+//! probabilities give the same value. See `../shared/docs/collm-spec.md` §5.
+
+use serde::{Deserialize, Serialize};
+
+/// One evaluated row: who, the truth, the model's raw logit, and whether the row is warm
+/// (user and item both seen in train).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoredRow {
+    pub uid: u32,
+    pub label: u8,
+    pub logit: f32,
+    pub warm: bool,
+}
+
+/// The metrics of one group of rows.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Global AUC; `None` when the group has a single class or no rows.
+    pub auc: Option<f64>,
+    /// Unweighted mean of per-user AUC over users with >= 2 rows and both classes.
+    pub uauc: Option<f64>,
+    /// Mean BCE of sigmoid(logit) against the label.
+    pub logloss: Option<f64>,
+    pub rows: usize,
+    /// Users that entered UAUC.
+    pub users_counted: usize,
+}
+
+/// Metrics on all rows, warm rows and cold rows of one split.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub all: Metrics,
+    pub warm: Metrics,
+    pub cold: Metrics,
+}

@@ -1,0 +1,147 @@
+//! `y = x·Wᵀ` for a frozen weight: the backward pass returns only `g·W`, never a weight gradient.
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+
+use super::gemm::{sgemm, MatMut, MatRef, Threads};
+use super::{contiguous_f32, fast_path};
+
+/// `x·wᵀ` for `x` of shape `[..., in]` and a frozen weight `w` of shape `[out, in]`
+/// (the layout of GGUF and Hugging Face linear weights), giving `[..., out]`.
+///
+/// Only `x` receives a gradient: candle's matmul would also compute `gᵀ·x` for the weight, a
+/// GEMM as large as the forward one, and keep it in memory, which halves training speed.
+pub fn frozen_linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (out_features, in_features) = w.dims2()?;
+    let x_in = x.dim(candle_core::D::Minus1)?;
+    if x_in != in_features {
+        candle_core::bail!(
+            "frozen_linear: input has {x_in} features but the weight {:?} expects {in_features}",
+            w.shape()
+        );
+    }
+    if fast_path(&[x, w]) {
+        return x.apply_op2(w, FrozenLinear);
+    }
+    // Other devices: a plain matmul against the detached weight.
+    let mut out_dims = x.dims().to_vec();
+    let rows = x.elem_count() / in_features.max(1);
+    *out_dims.last_mut().expect("x has a last dim") = out_features;
+    x.reshape((rows, in_features))?.matmul(&w.detach().t()?)?.reshape(out_dims)
+}
+
+/// The CPU kernel: `x·wᵀ` with `w` read through its strides, so `frozen_linear`'s backward
+/// runs the same kernel on `wᵀ`.
+struct FrozenLinear;
+
+impl CustomOp2 for FrozenLinear {
+    fn name(&self) -> &'static str {
+        "frozen-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(xs, xl)?;
+        let w = ws.as_slice::<f32>()?;
+        let (n, k) = wl.shape().dims2()?;
+        let m = if k == 0 { 0 } else { x.len() / k };
+        let mut out_dims = xl.dims().to_vec();
+        *out_dims.last_mut().expect("x has a last dim") = n;
+        if k == 0 {
+            return Ok((CpuStorage::F32(vec![0.0; m * n]), out_dims.into()));
+        }
+        let mut y: Vec<f32> = Vec::with_capacity(m * n);
+        // rhs(p, j) = w(j, p): w's strides swapped.
+        let rhs = MatRef {
+            ptr: w[wl.start_offset()..].as_ptr(),
+            row_stride: wl.stride()[1] as isize,
+            col_stride: wl.stride()[0] as isize,
+        };
+        // SAFETY: y has capacity m·n and gemm (not accumulating) writes every element before
+        // set_len exposes them; x covers m·k elements and rhs stays inside w's storage.
+        unsafe {
+            sgemm(
+                m,
+                n,
+                k,
+                MatMut::raw_rows(y.as_mut_ptr(), n),
+                false,
+                MatRef::rows(&x, 0, k),
+                rhs,
+                1.0,
+                Threads::Pool,
+            );
+            y.set_len(m * n);
+        }
+        Ok((CpuStorage::F32(y), out_dims.into()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        w: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        // dx = g·w = g·(wᵀ)ᵀ: the forward kernel applied to the transposed view.
+        let dx = grad.apply_op2_no_bwd(&w.t()?, &FrozenLinear)?;
+        Ok((Some(dx), None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::{assert_close, check_grads, rand_tensor, rand_var};
+    use candle_core::{DType, Device, Var};
+
+    #[test]
+    fn forward_and_input_gradient_match_candle_matmul() -> Result<()> {
+        let x = rand_var(&[2, 3, 5], 1)?;
+        let w = rand_tensor(&[4, 5], 2)?;
+        let probe = rand_tensor(&[2, 3, 4], 3)?;
+
+        let y = frozen_linear(x.as_tensor(), &w)?;
+        let y_ref = x.as_tensor().broadcast_matmul(&w.t()?)?;
+        assert_close(&y, &y_ref, 1e-5)?;
+
+        let g = (y * &probe)?.sum_all()?.backward()?;
+        let g_ref = (y_ref * &probe)?.sum_all()?.backward()?;
+        assert_close(g.get(&x).expect("x grad"), g_ref.get(&x).expect("x grad"), 1e-5)?;
+        Ok(())
+    }
+
+    #[test]
+    fn weight_gets_no_gradient_even_when_it_is_a_var() -> Result<()> {
+        let x = rand_var(&[3, 5], 4)?;
+        let w = Var::from_tensor(&rand_tensor(&[4, 5], 5)?)?;
+        let g = frozen_linear(x.as_tensor(), w.as_tensor())?.sum_all()?.backward()?;
+        assert!(g.get(&w).is_none());
+        assert!(g.get(&x).is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn strided_inputs_and_finite_differences() -> Result<()> {
+        // A transposed weight and a non-contiguous input exercise the strided paths.
+        let wt = rand_tensor(&[5, 4], 6)?;
+        let w = wt.t()?;
+        check_grads(&[&[4, 2, 5]], 7, |xs| frozen_linear(&xs[0].transpose(0, 1)?, &w))?;
+        Ok(())
+    }
+
+    #[test]
+    fn fallback_computes_the_same_values() -> Result<()> {
+        let x = rand_tensor(&[2, 3, 5], 8)?;
+        let w = rand_tensor(&[4, 5], 9)?;
+        let fast = frozen_linear(&x, &w)?;
+        let slow = frozen_linear(&x.to_dtype(DType::F64)?, &w.to_dtype(DType::F64)?)?;
+        assert_close(&fast, &slow.to_dtype(DType::F32)?, 1e-5)?;
+        assert_eq!(slow.device().same_device(&Device::Cpu), true);
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! Prompt templates: editable text files with `<ItemTitleList>`, `<TargetItemTitle>`, `<UserID>`
+//! and `<TargetItemID>` placeholders, parsed once into text and holes.
+//!
+//! Files are read verbatim: no escape processing. The reference templates end with
+//! ` \n#Answer:` where `\n` is a literal backslash followed by `n` (spec §2.1), and that is kept
+//! byte for byte, because the tuned model learns on exactly those tokens.
+//!
+//! A file holds one template on its first line. The reference ships four identical lines per file
+//! and samples among them (spec §2.2, a no-op); extra lines are accepted when they repeat the
+//! first one and rejected otherwise, so a file never silently means something else than it says.
+//! Any other `<...>` text (for example `<s>`) is plain text, not a placeholder.
+
+use std::path::Path;
+
+use crate::error::{PipelineError, Result};
+
+/// A hole in a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Placeholder {
+    /// The quoted, comma-joined history titles.
+    ItemTitleList,
+    /// The quoted target title.
+    TargetItemTitle,
+    /// The user's collaborative slot.
+    UserId,
+    /// The target item's collaborative slot.
+    TargetItemId,
+}
+
+impl Placeholder {
+    pub const ALL: [Placeholder; 4] = [
+        Placeholder::ItemTitleList,
+        Placeholder::TargetItemTitle,
+        Placeholder::UserId,
+        Placeholder::TargetItemId,
+    ];
+
+    /// The placeholder as written in a template file.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Placeholder::ItemTitleList => "<ItemTitleList>",
+            Placeholder::TargetItemTitle => "<TargetItemTitle>",
+            Placeholder::UserId => "<UserID>",
+            Placeholder::TargetItemId => "<TargetItemID>",
+        }
+    }
+
+    /// Whether the hole is an ID slot filled by embeddings rather than text.
+    pub fn is_slot(self) -> bool {
+        matches!(self, Placeholder::UserId | Placeholder::TargetItemId)
+    }
+}
+
+/// Reference placeholders that this implementation does not fill; a template using them is an
+/// error rather than a prompt with a stray tag in it.
+const UNSUPPORTED: [&str; 2] = ["<ItemIDList>", "<DCNFeature>"];
+
+/// One piece of a parsed template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Text(String),
+    Hole(Placeholder),
+}
+
+/// Which of the two prompts a template is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptKind {
+    /// Titles only (stage 1, TALLRec).
+    Text,
+    /// Titles plus the user and item ID slots (stage 2, CoLLM).
+    Hybrid,
+}
+
+/// The wording of the shipped templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Domain {
+    #[default]
+    Movie,
+    Book,
+}
+
+/// A parsed template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    /// Where it came from (a path or `builtin:<name>`), for messages.
+    pub source_name: String,
+    pub parts: Vec<Part>,
+}
+
+impl Template {
+    /// The template shipped in `assets/prompts/` for this prompt kind and domain.
+    pub fn builtin(kind: PromptKind, domain: Domain) -> Template {
+        let (name, text) = match (kind, domain) {
+            (PromptKind::Text, Domain::Movie) => {
+                ("tallrec_movie", include_str!("../../../assets/prompts/tallrec_movie.txt"))
+            }
+            (PromptKind::Hybrid, Domain::Movie) => {
+                ("collm_movie", include_str!("../../../assets/prompts/collm_movie.txt"))
+            }
+            (PromptKind::Text, Domain::Book) => {
+                ("tallrec_book", include_str!("../../../assets/prompts/tallrec_book.txt"))
+            }
+            (PromptKind::Hybrid, Domain::Book) => {
+                ("collm_book", include_str!("../../../assets/prompts/collm_book.txt"))
+            }
+        };
+        Template::parse(&format!("builtin:{name}"), text)
+            .expect("the shipped templates are valid (checked by tests)")
+    }
+
+    /// Reads a template file.
+    pub fn load(path: &Path) -> Result<Template> {
+        let text = std::fs::read_to_string(path).map_err(|e| PipelineError::io(path, e))?;
+        Template::parse(&path.display().to_string(), &text)
+    }
+
+    /// Parses template text (see the module docs for the line rules).
+    pub fn parse(source_name: &str, text: &str) -> Result<Template> {
+        let err = |line: usize, message: String| PipelineError::Template {
+            source_name: source_name.to_string(),
+            line,
+            message,
+        };
+        let mut lines = text.lines();
+        let first = lines.next().unwrap_or("");
+        if first.trim().is_empty() {
+            return Err(err(1, "the first line is empty; it must hold the template".into()));
+        }
+        for (i, line) in lines.enumerate() {
+            if !line.trim().is_empty() && line != first {
+                return Err(err(
+                    i + 2,
+                    "differs from line 1; a template file holds one template (extra lines may \
+                     only repeat it)"
+                        .into(),
+                ));
+            }
+        }
+        for tag in UNSUPPORTED {
+            if first.contains(tag) {
+                return Err(err(1, format!("placeholder {tag} is not supported")));
+            }
+        }
+        let mut parts = Vec::new();
+        let mut text_run = String::new();
+        let mut rest = first;
+        'scan: while !rest.is_empty() {
+            for p in Placeholder::ALL {
+                if let Some(after) = rest.strip_prefix(p.tag()) {
+                    if !text_run.is_empty() {
+                        parts.push(Part::Text(std::mem::take(&mut text_run)));
+                    }
+                    if parts.contains(&Part::Hole(p)) {
+                        return Err(err(1, format!("placeholder {} appears twice", p.tag())));
+                    }
+                    parts.push(Part::Hole(p));
+                    rest = after;
+                    continue 'scan;
+                }
+            }
+            let c = rest.chars().next().expect("rest is not empty");
+            text_run.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        if !text_run.is_empty() {
+            parts.push(Part::Text(text_run));
+        }
+        Ok(Template { source_name: source_name.to_string(), parts })
+    }
+
+    pub fn has(&self, p: Placeholder) -> bool {
+        self.parts.contains(&Part::Hole(p))
+    }
+
+    /// Whether any ID slot is present.
+    pub fn has_slots(&self) -> bool {
+        Placeholder::ALL.iter().any(|p| p.is_slot() && self.has(*p))
+    }
+
+    /// Checks that the template suits its prompt kind: a text prompt has no ID slots, a hybrid
+    /// prompt has at least one.
+    pub fn check_kind(&self, kind: PromptKind) -> Result<()> {
+        let message = match (kind, self.has_slots()) {
+            (PromptKind::Text, true) => "a text-only template must not contain <UserID> or <TargetItemID>",
+            (PromptKind::Hybrid, false) => "a hybrid template needs <UserID> and/or <TargetItemID>",
+            _ => return Ok(()),
+        };
+        Err(PipelineError::Template {
+            source_name: self.source_name.clone(),
+            line: 1,
+            message: message.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse_and_suit_their_kind() {
+        for domain in [Domain::Movie, Domain::Book] {
+            for kind in [PromptKind::Text, PromptKind::Hybrid] {
+                let t = Template::builtin(kind, domain);
+                t.check_kind(kind).unwrap();
+                assert!(t.has(Placeholder::ItemTitleList) && t.has(Placeholder::TargetItemTitle));
+            }
+        }
+        let hybrid = Template::builtin(PromptKind::Hybrid, Domain::Movie);
+        assert!(hybrid.has(Placeholder::UserId) && hybrid.has(Placeholder::TargetItemId));
+    }
+
+    #[test]
+    fn literal_backslash_n_is_kept() {
+        let t = Template::builtin(PromptKind::Text, Domain::Movie);
+        let Some(Part::Text(last)) = t.parts.last() else { panic!("ends with text") };
+        assert!(last.ends_with(" \\n#Answer:"), "{last:?}");
+        assert!(!last.contains('\n'));
+    }
+
+    #[test]
+    fn repeated_lines_are_fine_but_different_lines_are_not() {
+        let ok = Template::parse("t", "a <UserID> b\na <UserID> b\n\n").unwrap();
+        assert_eq!(
+            ok.parts,
+            vec![Part::Text("a ".into()), Part::Hole(Placeholder::UserId), Part::Text(" b".into())]
+        );
+        let e = Template::parse("t.txt", "a <UserID>\nb\n").unwrap_err().to_string();
+        assert!(e.starts_with("t.txt:2:"), "{e}");
+    }
+
+    #[test]
+    fn rejects_empty_duplicate_and_unsupported() {
+        assert!(Template::parse("t", "\n").unwrap_err().to_string().contains("t:1"));
+        assert!(Template::parse("t", "<UserID><UserID>").unwrap_err().to_string().contains("twice"));
+        let e = Template::parse("t", "x <ItemIDList>").unwrap_err().to_string();
+        assert!(e.contains("<ItemIDList>"), "{e}");
+    }
+
+    #[test]
+    fn other_angle_brackets_are_text() {
+        let t = Template::parse("t", "<s>#Q <TargetItemTitle>").unwrap();
+        assert_eq!(t.parts[0], Part::Text("<s>#Q ".into()));
+        assert!(t.check_kind(PromptKind::Hybrid).is_err());
+    }
+}

@@ -1,0 +1,498 @@
+//! [`Store`]: opening a store folder (lock, holder, interrupted runs) and reading and writing runs.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use collm_events::Event;
+use serde::Serialize;
+
+use crate::clock::now_ms;
+use crate::error::StoreError;
+use crate::holder::Holder;
+use crate::id::RunId;
+use crate::record::*;
+
+const RUNS_TREE: &str = "runs";
+const STEPS_TREE: &str = "steps";
+const EVALS_TREE: &str = "evals";
+const SCHEMA_KEY: &str = "schema";
+
+/// An open run store. One process at a time: [`Store::open`] takes an exclusive lock that lasts
+/// until the store is dropped. Share it between threads with an `Arc`.
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    runs: sled::Tree,
+    steps: sled::Tree,
+    evals: sled::Tree,
+    /// Serialises read-modify-write of records, and holds step counts not yet written into
+    /// their record (steps are only counted into the record at the next record write, so a
+    /// step costs one insert, not a record rewrite).
+    pending_steps: Mutex<HashMap<RunId, u64>>,
+    /// Held for the store's lifetime; dropping it releases the lock.
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`. Fails with [`StoreError::Locked`], naming
+    /// the holder, when another process has it open. Runs left `queued` or `running` by a process
+    /// that ended without finishing them are marked `interrupted`: holding the lock proves that
+    /// no live process is still writing them.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        let io = |action: &'static str, path: &Path| {
+            let (dir, path) = (dir.clone(), path.to_path_buf());
+            move |source| StoreError::Io { dir, action, path, source }
+        };
+        std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+        let lock_path = dir.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io("cannot open", &lock_path))?;
+        let holder_path = dir.join("holder.json");
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked { dir, holder: Holder::read(&holder_path) })
+            }
+            Err(TryLockError::Error(e)) => return Err(io("cannot lock", &lock_path)(e)),
+        }
+        Holder::current().write(&holder_path).map_err(io("cannot write", &holder_path))?;
+
+        let db = sled::Config::new().path(dir.join("db")).open().map_err(|source| {
+            // sled's own lock: only reachable if a process opened the database without our lock.
+            if source.to_string().contains("could not acquire lock") {
+                StoreError::Locked { dir: dir.clone(), holder: None }
+            } else {
+                StoreError::Db { dir: dir.clone(), source }
+            }
+        })?;
+        let tree = |name: &str| {
+            db.open_tree(name).map_err(|source| StoreError::Db { dir: dir.clone(), source })
+        };
+        let store = Store {
+            runs: tree(RUNS_TREE)?,
+            steps: tree(STEPS_TREE)?,
+            evals: tree(EVALS_TREE)?,
+            db,
+            dir,
+            pending_steps: Mutex::new(HashMap::new()),
+            _lock: lock,
+        };
+        store.check_schema()?;
+        store.mark_interrupted()?;
+        store.flush()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The folder for a run's artifacts (`<store>/runs/<id>`); not created here.
+    pub fn run_dir(&self, id: &RunId) -> PathBuf {
+        self.dir.join("runs").join(id.as_str())
+    }
+
+    /// Records a new `queued` run and returns its id.
+    pub fn create_run(
+        &self,
+        name: &str,
+        experiment_toml: &str,
+        kind: &str,
+    ) -> Result<RunId, StoreError> {
+        let _guard = self.lock_state();
+        let now = now_ms();
+        let mut n = 1;
+        let id = loop {
+            let id = RunId::new(now, n);
+            if !self.runs.contains_key(id.as_str()).map_err(|e| self.db_err(e))? {
+                break id;
+            }
+            n += 1;
+        };
+        let record = RunRecord {
+            schema: SCHEMA_VERSION,
+            id: id.clone(),
+            name: name.to_string(),
+            kind: kind.to_string(),
+            experiment: experiment_toml.to_string(),
+            status: RunStatus::Queued,
+            created_ms: now,
+            started_ms: None,
+            ended_ms: None,
+            updated_ms: now,
+            pid: std::process::id(),
+            error: None,
+            stages: Vec::new(),
+            steps: 0,
+            evals: 0,
+            best: Vec::new(),
+            artifacts: Vec::new(),
+            log: Vec::new(),
+        };
+        self.put_record(&record)?;
+        self.flush()?;
+        Ok(id)
+    }
+
+    /// Sets a run's status: `running` stamps the start (and this process as its runner), a
+    /// terminal status stamps the end. Flushes.
+    pub fn set_status(&self, id: &RunId, status: RunStatus) -> Result<(), StoreError> {
+        self.update(id, true, |r| apply_status(r, status))
+    }
+
+    /// Ends a run as `failed` with `error` as the reason. Flushes.
+    pub fn fail(&self, id: &RunId, error: &str) -> Result<(), StoreError> {
+        self.append_event(id, &Event::Failed { error: error.to_string() })
+    }
+
+    /// Records one event of a run: steps and evaluations become points, checkpoints artifacts,
+    /// log messages log lines, and the outcome events set the status. Flushes on evaluations,
+    /// checkpoints and outcomes.
+    pub fn append_event(&self, id: &RunId, event: &Event) -> Result<(), StoreError> {
+        let now = now_ms();
+        match event {
+            Event::Step { stage, step, loss, lr } => {
+                let point = StepPoint { stage: stage.clone(), step: *step, loss: *loss, lr: *lr, at_ms: now };
+                self.put_point(&self.steps, id, "step", &point)?;
+                *self.lock_state().entry(id.clone()).or_insert(0) += 1;
+                Ok(())
+            }
+            Event::Eval { stage, step, split, metrics } => {
+                let point = EvalPoint {
+                    stage: stage.clone(),
+                    step: *step,
+                    split: split.clone(),
+                    metrics: metrics.clone(),
+                    at_ms: now,
+                };
+                self.put_point(&self.evals, id, "evaluation", &point)?;
+                self.update(id, true, |r| {
+                    r.evals += 1;
+                    keep_best(&mut r.best, point);
+                })
+            }
+            Event::Checkpoint { stage, step, path, best } => {
+                let artifact = Artifact { stage: stage.clone(), step: *step, path: path.clone(), best: *best, at_ms: now };
+                self.update(id, true, |r| {
+                    r.artifacts.retain(|a| a.path != artifact.path);
+                    r.artifacts.push(artifact);
+                })
+            }
+            Event::StageStarted { stage, total_steps } => self.update(id, false, |r| {
+                if r.status == RunStatus::Queued {
+                    apply_status(r, RunStatus::Running);
+                }
+                r.stages.push(StageInfo {
+                    name: stage.clone(),
+                    total_steps: *total_steps,
+                    started_ms: now,
+                    finished_ms: None,
+                });
+            }),
+            Event::StageFinished { stage } => self.update(id, false, |r| {
+                if let Some(s) = r.stages.iter_mut().rev().find(|s| &s.name == stage) {
+                    s.finished_ms = Some(now);
+                }
+            }),
+            Event::Log { message } => self.update(id, false, |r| {
+                r.log.push(LogLine { at_ms: now, message: message.clone() })
+            }),
+            Event::Finished => self.update(id, true, |r| apply_status(r, RunStatus::Finished)),
+            Event::Cancelled => self.update(id, true, |r| apply_status(r, RunStatus::Cancelled)),
+            Event::Failed { error } => self.update(id, true, |r| {
+                r.error = Some(error.clone());
+                apply_status(r, RunStatus::Failed);
+            }),
+        }
+    }
+
+    /// One run's record.
+    pub fn run(&self, id: &RunId) -> Result<RunRecord, StoreError> {
+        let value = self.runs.get(id.as_str()).map_err(|e| self.db_err(e))?;
+        let value = value.ok_or_else(|| self.not_found(id.as_str()))?;
+        let mut record = decode_record(id.as_str(), &value)?;
+        // Steps already stored but not yet counted into the record.
+        if let Some(pending) = self.lock_state().get(id) {
+            record.steps += pending;
+        }
+        Ok(record)
+    }
+
+    /// The run named by `text`: an exact id, or a prefix matching exactly one run.
+    pub fn resolve(&self, text: &str) -> Result<RunId, StoreError> {
+        let id = RunId::parse(text).ok_or_else(|| self.not_found(text))?;
+        if self.runs.contains_key(id.as_str()).map_err(|e| self.db_err(e))? {
+            return Ok(id);
+        }
+        let mut matches = Vec::new();
+        for key in self.runs.scan_prefix(id.as_str()).keys() {
+            let key = key.map_err(|e| self.db_err(e))?;
+            matches.push(String::from_utf8_lossy(&key).into_owned());
+        }
+        match matches.len() {
+            0 => Err(self.not_found(text)),
+            1 => Ok(RunId::parse(&matches[0]).ok_or_else(|| self.not_found(text))?),
+            _ => Err(StoreError::Ambiguous { prefix: text.to_string(), matches }),
+        }
+    }
+
+    /// Summaries of all runs, oldest first; unreadable records are listed apart, by id.
+    pub fn runs(&self) -> Result<RunList, StoreError> {
+        let mut list = RunList::default();
+        for entry in self.runs.iter() {
+            let (key, value) = entry.map_err(|e| self.db_err(e))?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            match decode_record(&key, &value) {
+                Ok(record) => list.runs.push(record.summary()),
+                Err(err) => list.unreadable.push(err),
+            }
+        }
+        list.runs.sort_by(|a, b| {
+            (a.created_ms, a.id.as_str().len(), a.id.as_str())
+                .cmp(&(b.created_ms, b.id.as_str().len(), b.id.as_str()))
+        });
+        Ok(list)
+    }
+
+    /// A run's steps, in order.
+    pub fn steps(&self, id: &RunId) -> Result<Vec<StepPoint>, StoreError> {
+        self.points(&self.steps, id, "step")
+    }
+
+    /// A run's evaluations, in order.
+    pub fn evals(&self, id: &RunId) -> Result<Vec<EvalPoint>, StoreError> {
+        self.points(&self.evals, id, "evaluation")
+    }
+
+    /// A run's record with all its points.
+    pub fn full_run(&self, id: &RunId) -> Result<FullRun, StoreError> {
+        Ok(FullRun { record: self.run(id)?, steps: self.steps(id)?, evals: self.evals(id)? })
+    }
+
+    /// Removes a run: its record, its points and its artifacts folder.
+    pub fn delete_run(&self, id: &RunId) -> Result<(), StoreError> {
+        let _guard = self.lock_state();
+        if self.runs.remove(id.as_str()).map_err(|e| self.db_err(e))?.is_none() {
+            return Err(self.not_found(id.as_str()));
+        }
+        for tree in [&self.steps, &self.evals] {
+            for key in tree.scan_prefix(id.point_prefix()).keys() {
+                let key = key.map_err(|e| self.db_err(e))?;
+                tree.remove(key).map_err(|e| self.db_err(e))?;
+            }
+        }
+        let dir = self.run_dir(id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|source| StoreError::Io {
+                dir: self.dir.clone(),
+                action: "cannot remove",
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        self.flush()
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.db_err(e))
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        match self.db.get(SCHEMA_KEY).map_err(|e| self.db_err(e))? {
+            None => {
+                self.db
+                    .insert(SCHEMA_KEY, SCHEMA_VERSION.to_string().as_bytes())
+                    .map_err(|e| self.db_err(e))?;
+                Ok(())
+            }
+            Some(value) => {
+                let found = std::str::from_utf8(&value).ok().and_then(|s| s.parse::<u32>().ok());
+                match found {
+                    Some(found) if found <= SCHEMA_VERSION => Ok(()),
+                    Some(found) => Err(StoreError::NewerSchema {
+                        dir: self.dir.clone(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    }),
+                    None => Err(StoreError::Corrupt {
+                        id: "(store)".into(),
+                        what: "schema version",
+                        reason: format!("{:?} is not a number", String::from_utf8_lossy(&value)),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn mark_interrupted(&self) -> Result<(), StoreError> {
+        for entry in self.runs.iter() {
+            let (key, value) = entry.map_err(|e| self.db_err(e))?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let mut record = match decode_record(&key, &value) {
+                Ok(record) => record,
+                Err(err) => {
+                    tracing::warn!("{err}");
+                    continue;
+                }
+            };
+            if record.status.is_terminal() {
+                continue;
+            }
+            let what = if record.status == RunStatus::Queued { "started" } else { "ended" };
+            record.error = Some(format!(
+                "the process that ran it (pid {}) stopped before the run {what}",
+                record.pid
+            ));
+            record.status = RunStatus::Interrupted;
+            record.ended_ms = Some(record.updated_ms);
+            tracing::info!("run {} marked interrupted", record.id);
+            self.put_record(&record)?;
+        }
+        Ok(())
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, u64>> {
+        // A panic while holding the lock leaves only counters behind: keep going.
+        self.pending_steps.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Read-modify-write of one record, counting in its pending steps.
+    fn update(
+        &self,
+        id: &RunId,
+        flush: bool,
+        change: impl FnOnce(&mut RunRecord),
+    ) -> Result<(), StoreError> {
+        {
+            let mut pending = self.lock_state();
+            let value = self.runs.get(id.as_str()).map_err(|e| self.db_err(e))?;
+            let value = value.ok_or_else(|| self.not_found(id.as_str()))?;
+            let mut record = decode_record(id.as_str(), &value)?;
+            record.steps += pending.remove(id).unwrap_or(0);
+            change(&mut record);
+            record.updated_ms = now_ms();
+            self.put_record(&record)?;
+        }
+        if flush {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn put_record(&self, record: &RunRecord) -> Result<(), StoreError> {
+        let bytes = encode(record.id.as_str(), "record", record)?;
+        self.runs.insert(record.id.as_str(), bytes).map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    fn put_point<T: Serialize>(
+        &self,
+        tree: &sled::Tree,
+        id: &RunId,
+        what: &'static str,
+        point: &T,
+    ) -> Result<(), StoreError> {
+        let seq = self.db.generate_id().map_err(|e| self.db_err(e))?;
+        let mut key = id.point_prefix();
+        key.extend_from_slice(&seq.to_be_bytes());
+        tree.insert(key, encode(id.as_str(), what, point)?).map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    fn points<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        id: &RunId,
+        what: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        if !self.runs.contains_key(id.as_str()).map_err(|e| self.db_err(e))? {
+            return Err(self.not_found(id.as_str()));
+        }
+        let mut out = Vec::new();
+        for value in tree.scan_prefix(id.point_prefix()).values() {
+            let value = value.map_err(|e| self.db_err(e))?;
+            out.push(serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+                id: id.to_string(),
+                what,
+                reason: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    fn db_err(&self, source: sled::Error) -> StoreError {
+        StoreError::Db { dir: self.dir.clone(), source }
+    }
+
+    fn not_found(&self, id: &str) -> StoreError {
+        StoreError::NotFound { dir: self.dir.clone(), id: id.to_string() }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(err) = self.flush() {
+            tracing::error!("{err}");
+        }
+        // Still holding the lock here (fields drop after this), so no new holder is erased.
+        let _ = std::fs::remove_file(self.dir.join("holder.json"));
+    }
+}
+
+fn apply_status(record: &mut RunRecord, status: RunStatus) {
+    let now = now_ms();
+    if status == RunStatus::Running {
+        record.started_ms.get_or_insert(now);
+        record.pid = std::process::id();
+    }
+    if status.is_terminal() {
+        record.ended_ms = Some(now);
+    }
+    record.status = status;
+}
+
+/// Keeps, per (stage, split), the evaluation with the highest all-rows AUC (the first on ties,
+/// like the trainers' strict-improvement rule; an AUC beats none).
+fn keep_best(best: &mut Vec<EvalPoint>, point: EvalPoint) {
+    match best.iter_mut().find(|e| e.stage == point.stage && e.split == point.split) {
+        Some(old) => {
+            let better = match (point.metrics.all.auc, old.metrics.all.auc) {
+                (Some(new), Some(old)) => new > old,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if better {
+                *old = point;
+            }
+        }
+        None => best.push(point),
+    }
+}
+
+fn encode<T: Serialize>(id: &str, what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+        id: id.to_string(),
+        what,
+        reason: format!("cannot encode: {e}"),
+    })
+}
+
+fn decode_record(id: &str, bytes: &[u8]) -> Result<RunRecord, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { id: id.to_string(), what: "record", reason };
+    match serde_json::from_slice::<RunRecord>(bytes) {
+        Ok(record) if record.schema > SCHEMA_VERSION => Err(corrupt(format!(
+            "written by a newer collm (schema {}, this build reads up to {SCHEMA_VERSION})",
+            record.schema
+        ))),
+        Ok(record) => Ok(record),
+        Err(e) => Err(corrupt(e.to_string())),
+    }
+}

@@ -1,0 +1,31 @@
+//! Where collm keeps things on disk: one home folder holding the store, the model cache and
+//! imported datasets.
+//!
+//! `COLLM_HOME` overrides the home (tests point it at a temporary folder); otherwise it is
+//! `$HOME/.collm`.
+
+use std::path::PathBuf;
+
+/// The collm home folder (not created here).
+pub fn home() -> PathBuf {
+    if let Some(dir) = std::env::var_os("COLLM_HOME") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    base.join(".collm")
+}
+
+/// The default run store.
+pub fn store_dir() -> PathBuf {
+    home().join("store")
+}
+
+/// Downloaded and registered LLM backbones.
+pub fn models_dir() -> PathBuf {
+    home().join("models")
+}
+
+/// Datasets imported from raw data (the embedded default among them).
+pub fn data_dir() -> PathBuf {
+    home().join("data")
+}
