@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 use collm_eval::Breakdown;
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +75,7 @@ pub(crate) fn write_last(
         .collect();
     tensors.extend(adam.state_tensors(ADAM_PREFIX));
     let n = json.len();
-    tensors.insert(STATE_TENSOR.to_string(), Tensor::from_vec(json.clone(), n, &candle_core::Device::Cpu)?);
+    tensors.insert(STATE_TENSOR.to_string(), Tensor::from_vec(json.clone(), n, &Device::Cpu)?);
     save_tensors(&tensors, &out_dir.join(LAST_FILE))?;
     let json_path = out_dir.join(LAST_JSON);
     let tmp = tmp_path(&json_path);
@@ -95,9 +95,8 @@ pub(crate) fn read_last(
     if !path.exists() {
         return Ok(None);
     }
+    let mut tensors = read_tensors(&path, model.device())?;
     let weights_error = |message: String| CfError::Weights { path: path.clone(), message };
-    let mut tensors = candle_core::safetensors::load(&path, model.device())
-        .map_err(|e| weights_error(format!("cannot read safetensors: {e}")))?;
     let json = tensors
         .remove(STATE_TENSOR)
         .ok_or_else(|| weights_error(format!("no `{STATE_TENSOR}`: not a resume checkpoint")))?
@@ -107,7 +106,31 @@ pub(crate) fn read_last(
         message: format!("`{STATE_TENSOR}`: {e}"),
     })?;
     check_same_run(&state.config, config, &path)?;
+    assign_vars(model, &mut tensors, &path)?;
+    adam.restore(&mut tensors, ADAM_PREFIX, &state.adam_steps, &path)?;
+    if !tensors.is_empty() {
+        let mut names: Vec<_> = tensors.into_keys().collect();
+        names.sort();
+        return Err(weights_error(format!("unexpected tensors {names:?}")));
+    }
+    Ok(Some(state))
+}
+
+pub(crate) fn read_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, CfError> {
+    candle_core::safetensors::load(path, device).map_err(|e| CfError::Weights {
+        path: path.to_path_buf(),
+        message: format!("cannot read safetensors: {e}"),
+    })
+}
+
+/// Sets each model variable from the tensor of the same name (removed from `tensors`).
+pub(crate) fn assign_vars(
+    model: &dyn CfModel,
+    tensors: &mut HashMap<String, Tensor>,
+    path: &Path,
+) -> Result<(), CfError> {
     for (name, var) in model.named_vars() {
+        let weights_error = |message: String| CfError::Weights { path: path.to_path_buf(), message };
         let t = tensors.remove(&name).ok_or_else(|| weights_error(format!("missing tensor `{name}`")))?;
         if t.shape() != var.as_tensor().shape() {
             return Err(weights_error(format!(
@@ -118,13 +141,7 @@ pub(crate) fn read_last(
         }
         var.set(&t.to_dtype(var.as_tensor().dtype())?)?;
     }
-    adam.restore(&mut tensors, ADAM_PREFIX, &state.adam_steps, &path)?;
-    if !tensors.is_empty() {
-        let mut names: Vec<_> = tensors.into_keys().collect();
-        names.sort();
-        return Err(weights_error(format!("unexpected tensors {names:?}")));
-    }
-    Ok(Some(state))
+    Ok(())
 }
 
 /// Only the stopping rule and the reported splits may change when a run is resumed: anything

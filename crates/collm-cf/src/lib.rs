@@ -1,3 +1,26 @@
 //! Collaborative models in candle (MF, LightGCN; later SASRec and DIN) and their pointwise BCE
 //! trainer with early stopping on valid AUC. Each model exposes the user and item vectors that the
 //! CoLLM mapping consumes.
+//!
+//! Reference behaviour: `../shared/docs/collm-spec.md` §3.2 and §6.
+
+pub mod adam;
+mod batch;
+pub mod checkpoint;
+mod config;
+mod error;
+mod interim_metrics;
+pub mod lightgcn;
+pub mod loss;
+pub mod mf;
+mod model;
+mod score;
+mod tables;
+mod train;
+
+pub use batch::{batch_for, labels_for, CfBatch};
+pub use config::{CfKind, CfModelConfig, CfTrainConfig};
+pub use error::CfError;
+pub use model::{build, load, CfModel, IdSpace};
+pub use score::score_rows;
+pub use train::{train, CfTrainOutcome, ABORT_BELOW_AUC, ABORT_FROM_EPOCH, STAGE};

@@ -20,10 +20,10 @@ mod vecmath;
 #[cfg(test)]
 mod testing;
 
-pub use attention::{attention, AttentionMask};
+pub use attention::attention;
 pub use frozen_linear::frozen_linear;
 pub use rms_norm::rms_norm;
-pub use rope::{rope, rope_tables, RopeLayout};
+pub use rope::{positions_from_mask, rope, rope_tables, RopeLayout};
 pub use swiglu::swiglu;
 
 use std::borrow::Cow;

@@ -36,9 +36,11 @@ pub(crate) use multiversion;
 /// vector registers (two AVX registers), since it may not reorder a single f32 sum.
 const LANES: usize = 16;
 
-/// e^x with a relative error of about 1e-7 for x in [-87, 88] (clamped outside; NaN stays NaN).
+/// e^x with a relative error of about 1e-7 for x in [-87, 88]; 0 below (so e^-inf = 0), the
+/// value at 88 above, and NaN for NaN.
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
+    let underflow = x < -87.0;
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split so that n * LN2_HI is exact for the n that occur.
     const LN2_HI: f32 = 0.693_145_75;
@@ -61,7 +63,11 @@ pub(crate) fn exp(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r + 1.0;
     let p = p * r + 1.0;
-    p * two_n
+    if underflow {
+        0.0
+    } else {
+        p * two_n
+    }
 }
 
 /// The logistic function 1 / (1 + e^-x).
@@ -157,7 +163,9 @@ mod tests {
             x += 0.0137;
         }
         assert!(worst < 4e-7, "worst relative error {worst}");
-        assert_eq!(exp(-1000.0), exp(-87.0));
+        assert_eq!(exp(-1000.0), 0.0);
+        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+        assert!(exp(f32::INFINITY).is_finite() && exp(100.0) > 1e38);
         assert!(exp(f32::NAN).is_nan());
         assert!((exp(0.0) - 1.0).abs() < 1e-7);
     }

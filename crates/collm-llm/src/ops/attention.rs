@@ -1,0 +1,465 @@
+//! Grouped-query scaled dot-product attention under an additive mask, with a hand-written
+//! backward pass for queries, keys and values.
+
+use std::borrow::Cow;
+
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor, D};
+use rayon::prelude::*;
+
+use super::gemm::{sgemm, MatMut, MatRef, Threads};
+use super::vecmath::{dot, exp, max, multiversion};
+use super::{contiguous_f32, cpu_tensor, fast_path, tensor_f32, SendPtr};
+
+/// `softmax(q·kᵀ / sqrt(d) + bias) · v` per head.
+///
+/// - `q`: `[batch, q_len, heads, d]`; `k`, `v`: `[batch, kv_len, kv_heads, d]`; query head `h`
+///   uses kv head `h / (heads / kv_heads)`. Any strides: a `[batch, heads, len, d]` tensor
+///   passed as `.transpose(1, 2)` is read in place, without a copy.
+/// - `bias`: `[batch, 1, q_len, kv_len]`, 0 where a query may attend to a key and −∞ where
+///   not (any finite additive value works too). Gets no gradient.
+/// - Returns a contiguous `[batch, q_len, heads, d]`. A query row whose bias is −∞ everywhere
+///   gets zeros and passes no gradient (instead of the NaN a plain softmax gives).
+///
+/// The CPU path multiplies strided per-head views directly (no repeated kv heads, no
+/// transposed copies), vectorises the softmax, and recomputes the attention weights in the
+/// backward pass instead of keeping them.
+pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    let (b, q_len, heads, d) = q.dims4()?;
+    let (kb, kv_len, kv_heads, kd) = k.dims4()?;
+    if k.dims() != v.dims() || kb != b || kd != d {
+        candle_core::bail!(
+            "attention: q {:?}, k {:?}, v {:?} do not fit together",
+            q.shape(),
+            k.shape(),
+            v.shape()
+        );
+    }
+    if kv_heads == 0 || heads % kv_heads != 0 {
+        candle_core::bail!("attention: {heads} query heads cannot share {kv_heads} kv heads");
+    }
+    if bias.dims() != [b, 1, q_len, kv_len] {
+        candle_core::bail!(
+            "attention: bias {:?} should be [{b}, 1, {q_len}, {kv_len}]",
+            bias.shape()
+        );
+    }
+    let op = Attention { bias: bias.detach(), scale: 1.0 / (d as f32).sqrt() };
+    if fast_path(&[q, k, v, bias]) {
+        return q.apply_op3(k, v, op);
+    }
+    op.composed(q, k, v)
+}
+
+struct Attention {
+    bias: Tensor,
+    scale: f32,
+}
+
+/// A `[batch, len, heads, d]` tensor read through its strides (the last one 1).
+struct Heads<'a> {
+    data: Cow<'a, [f32]>,
+    strides: [usize; 3],
+}
+
+impl<'a> Heads<'a> {
+    fn new(storage: &'a CpuStorage, layout: &Layout) -> Result<Self> {
+        let dims = layout.dims();
+        let s = layout.stride();
+        if s[3] == 1 || dims[3] == 1 {
+            let data = &storage.as_slice::<f32>()?[layout.start_offset()..];
+            return Ok(Self { data: Cow::Borrowed(data), strides: [s[0], s[1], s[2]] });
+        }
+        let data = contiguous_f32(storage, layout)?;
+        Ok(Self { data, strides: [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3]] })
+    }
+
+    fn from_storage(storage: &'a Storage, layout: &Layout) -> Result<Self> {
+        match storage {
+            Storage::Cpu(cpu) => Self::new(cpu, layout),
+            _ => candle_core::bail!("attention: expected a CPU tensor"),
+        }
+    }
+
+    /// The `len × d` rows of head `h` in batch `b`.
+    fn head(&self, b: usize, h: usize) -> MatRef {
+        MatRef::rows(&self.data, b * self.strides[0] + h * self.strides[2], self.strides[1])
+    }
+
+    /// Row `t` of head `h` in batch `b`.
+    fn row(&self, b: usize, t: usize, h: usize, d: usize) -> &[f32] {
+        let start = b * self.strides[0] + t * self.strides[1] + h * self.strides[2];
+        &self.data[start..start + d]
+    }
+}
+
+/// Sizes of one call; outputs and gradients are contiguous `[batch, len, heads, d]`.
+#[derive(Clone, Copy)]
+struct Dims {
+    batch: usize,
+    q_len: usize,
+    kv_len: usize,
+    heads: usize,
+    kv_heads: usize,
+    d: usize,
+}
+
+impl Dims {
+    fn new(q: &Layout, k: &Layout) -> Result<Self> {
+        let (batch, q_len, heads, d) = q.shape().dims4()?;
+        let (_, kv_len, kv_heads, _) = k.shape().dims4()?;
+        Ok(Self { batch, q_len, kv_len, heads, kv_heads, d })
+    }
+    fn group(&self) -> usize {
+        self.heads / self.kv_heads
+    }
+    /// Offset of head `h` of batch `b` in a contiguous `[batch, q_len, heads, d]` buffer.
+    fn q_offset(&self, b: usize, h: usize) -> usize {
+        (b * self.q_len * self.heads + h) * self.d
+    }
+    /// Offset of kv head `g` of batch `b` in a contiguous `[batch, kv_len, kv_heads, d]` buffer.
+    fn kv_offset(&self, b: usize, g: usize) -> usize {
+        (b * self.kv_len * self.kv_heads + g) * self.d
+    }
+}
+
+multiversion! {
+    /// Softmax of `scores + bias` in place; a row whose bias is −∞ everywhere becomes zeros.
+    fn biased_softmax(row: &mut [f32], bias: &[f32]) {
+        for (s, &b) in row.iter_mut().zip(bias) {
+            *s += b;
+        }
+        let m = max(row);
+        if m == f32::NEG_INFINITY {
+            row.iter_mut().for_each(|p| *p = 0.0);
+            return;
+        }
+        let mut sum = 0.0;
+        for p in row.iter_mut() {
+            // exp(−∞) is exactly 0, so masked keys drop out of the sum.
+            *p = exp(*p - m);
+            sum += *p;
+        }
+        let inv = 1.0 / sum;
+        row.iter_mut().for_each(|p| *p *= inv);
+    }
+}
+
+multiversion! {
+    /// dS = P ⊙ (dP − δ) · scale, in place over dP.
+    fn softmax_backward_row(p: &[f32], dp: &mut [f32], delta: f32, scale: f32) {
+        for (d, &p) in dp.iter_mut().zip(p) {
+            *d = p * (*d - delta) * scale;
+        }
+    }
+}
+
+impl Attention {
+    /// The attention weights P `[q_len, kv_len]` of query head `h` in batch `b`.
+    #[allow(clippy::too_many_arguments)]
+    fn weights(&self, dims: &Dims, q: &Heads, k: &Heads, bias: &[f32], b: usize, h: usize, p: &mut [f32]) {
+        let Dims { q_len, kv_len, d, .. } = *dims;
+        // SAFETY: p holds q_len·kv_len elements; the q and k views stay inside their buffers.
+        unsafe {
+            sgemm(
+                q_len,
+                kv_len,
+                d,
+                MatMut::rows(p, 0, kv_len),
+                false,
+                q.head(b, h),
+                k.head(b, h / dims.group()).t(),
+                self.scale,
+                Threads::Single,
+            )
+        };
+        let bias = &bias[b * q_len * kv_len..(b + 1) * q_len * kv_len];
+        for (row, bias) in p.chunks_exact_mut(kv_len).zip(bias.chunks_exact(kv_len)) {
+            biased_softmax(row, bias);
+        }
+    }
+
+    /// The composed fallback: candle's differentiable ops on repeated kv heads.
+    fn composed(&self, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
+        let (b, _q_len, heads, d) = q.dims4()?;
+        let (_, kv_len, kv_heads, _) = k.dims4()?;
+        let repeat = |t: &Tensor| -> Result<Tensor> {
+            // [b, kv_len, kv_heads, d] -> [b, heads, kv_len, d], each kv head used `group` times.
+            t.transpose(1, 2)?
+                .unsqueeze(2)?
+                .broadcast_as((b, kv_heads, heads / kv_heads, kv_len, d))?
+                .reshape((b, heads, kv_len, d))
+        };
+        let (kr, vr) = (repeat(k)?, repeat(v)?);
+        let qt = q.transpose(1, 2)?.contiguous()?;
+        let scores = (qt.matmul(&kr.t()?.contiguous()?)? * self.scale as f64)?;
+        // −∞ becomes the dtype's lowest finite value, so an all-masked row stays NaN-free
+        // until it is zeroed.
+        let bias = self.bias.to_dtype(q.dtype())?.to_device(q.device())?;
+        let lowest = match q.dtype() {
+            DType::F16 => -65504.0,
+            DType::BF16 => -3.38e38,
+            DType::F64 => f64::MIN,
+            _ => f32::MIN as f64,
+        };
+        let visible = bias.max_keepdim(D::Minus1)?.gt(f64::NEG_INFINITY)?.to_dtype(q.dtype())?;
+        let scores = scores.broadcast_add(&bias.maximum(lowest)?)?;
+        let p = candle_nn::ops::softmax(&scores, D::Minus1)?.broadcast_mul(&visible)?;
+        p.matmul(&vr.contiguous()?)?.transpose(1, 2)?.contiguous()
+    }
+}
+
+impl CustomOp3 for Attention {
+    fn name(&self) -> &'static str {
+        "collm-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        qs: &CpuStorage,
+        ql: &Layout,
+        ks: &CpuStorage,
+        kl: &Layout,
+        vs: &CpuStorage,
+        vl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = Dims::new(ql, kl)?;
+        let (q, k, v) = (Heads::new(qs, ql)?, Heads::new(ks, kl)?, Heads::new(vs, vl)?);
+        let (bias_storage, bias_layout) = self.bias.storage_and_layout();
+        let bias = tensor_f32(&bias_storage, bias_layout)?;
+        let Dims { batch, q_len, kv_len, heads, d, .. } = dims;
+        let mut out = vec![0f32; batch * q_len * heads * d];
+        let dst = SendPtr(out.as_mut_ptr());
+        (0..batch * heads).into_par_iter().for_each_init(
+            || vec![0f32; q_len * kv_len],
+            |p, task| {
+                let (b, h) = (task / heads, task % heads);
+                self.weights(&dims, &q, &k, &bias, b, h, p);
+                // SAFETY: task (b, h) alone writes the q_len rows of head h in batch b.
+                unsafe {
+                    sgemm(
+                        q_len,
+                        d,
+                        kv_len,
+                        MatMut::raw_rows(dst.0.add(dims.q_offset(b, h)), heads * d),
+                        false,
+                        MatRef::rows(p, 0, kv_len),
+                        v.head(b, h / dims.group()),
+                        1.0,
+                        Threads::Single,
+                    )
+                };
+            },
+        );
+        Ok((CpuStorage::F32(out), ql.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        out: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (want_q, want_k, want_v) = (q.track_op(), k.track_op(), v.track_op());
+        let (qs, ql) = q.storage_and_layout();
+        let (ks, kl) = k.storage_and_layout();
+        let (vs, vl) = v.storage_and_layout();
+        let (os, ol) = out.storage_and_layout();
+        let (gs, gl) = grad.storage_and_layout();
+        let (bs, bl) = self.bias.storage_and_layout();
+        let dims = Dims::new(ql, kl)?;
+        let q = Heads::from_storage(&qs, ql)?;
+        let k = Heads::from_storage(&ks, kl)?;
+        let v = Heads::from_storage(&vs, vl)?;
+        let o = Heads::from_storage(&os, ol)?;
+        let g = Heads::from_storage(&gs, gl)?;
+        let bias = tensor_f32(&bs, bl)?;
+        let Dims { batch, q_len, kv_len, heads, kv_heads, d } = dims;
+
+        let mut dq = vec![0f32; batch * q_len * heads * d];
+        let mut dk = vec![0f32; batch * kv_len * kv_heads * d];
+        let mut dv = vec![0f32; dk.len()];
+        let (dq_ptr, dk_ptr, dv_ptr) =
+            (SendPtr(dq.as_mut_ptr()), SendPtr(dk.as_mut_ptr()), SendPtr(dv.as_mut_ptr()));
+        // One task per (batch, kv head): the query heads sharing a kv head accumulate into its
+        // dk and dv, so no two tasks touch the same gradient rows.
+        (0..batch * kv_heads).into_par_iter().for_each_init(
+            || (vec![0f32; q_len * kv_len], vec![0f32; q_len * kv_len]),
+            |(p, ds), task| {
+                let (b, kvh) = (task / kv_heads, task % kv_heads);
+                let kv_off = dims.kv_offset(b, kvh);
+                for h in kvh * dims.group()..(kvh + 1) * dims.group() {
+                    self.weights(&dims, &q, &k, &bias, b, h, p);
+                    // SAFETY (all products below): views stay inside their buffers; the dq rows
+                    // of head h and the dk/dv rows of kv head kvh belong to this task alone.
+                    unsafe {
+                        if want_v {
+                            // dV += Pᵀ · dO
+                            sgemm(
+                                kv_len,
+                                d,
+                                q_len,
+                                MatMut::raw_rows(dv_ptr.0.add(kv_off), kv_heads * d),
+                                true,
+                                MatRef::rows(p, 0, kv_len).t(),
+                                g.head(b, h),
+                                1.0,
+                                Threads::Single,
+                            );
+                        }
+                        if !(want_q || want_k) {
+                            continue;
+                        }
+                        // dP = dO · Vᵀ
+                        sgemm(
+                            q_len,
+                            kv_len,
+                            d,
+                            MatMut::rows(ds, 0, kv_len),
+                            false,
+                            g.head(b, h),
+                            v.head(b, kvh).t(),
+                            1.0,
+                            Threads::Single,
+                        );
+                    }
+                    for i in 0..q_len {
+                        // δ_i = Σ_j P_ij dP_ij = dO_i · O_i
+                        let delta = dot(g.row(b, i, h, d), o.row(b, i, h, d));
+                        let range = i * kv_len..(i + 1) * kv_len;
+                        softmax_backward_row(&p[range.clone()], &mut ds[range], delta, self.scale);
+                    }
+                    unsafe {
+                        if want_q {
+                            // dQ = dS · K
+                            sgemm(
+                                q_len,
+                                d,
+                                kv_len,
+                                MatMut::raw_rows(dq_ptr.0.add(dims.q_offset(b, h)), heads * d),
+                                false,
+                                MatRef::rows(ds, 0, kv_len),
+                                k.head(b, kvh),
+                                1.0,
+                                Threads::Single,
+                            );
+                        }
+                        if want_k {
+                            // dK += dSᵀ · Q
+                            sgemm(
+                                kv_len,
+                                d,
+                                q_len,
+                                MatMut::raw_rows(dk_ptr.0.add(kv_off), kv_heads * d),
+                                true,
+                                MatRef::rows(ds, 0, kv_len).t(),
+                                q.head(b, h),
+                                1.0,
+                                Threads::Single,
+                            );
+                        }
+                    }
+                }
+            },
+        );
+        let grad_of = |want: bool, data: Vec<f32>, dims: &[usize]| -> Result<Option<Tensor>> {
+            if want {
+                Ok(Some(cpu_tensor(data, dims)?))
+            } else {
+                Ok(None)
+            }
+        };
+        Ok((grad_of(want_q, dq, ql.dims())?, grad_of(want_k, dk, kl.dims())?, grad_of(want_v, dv, vl.dims())?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::{assert_close, check_grads, rand_tensor, rand_var};
+    use candle_core::Device;
+
+    /// The causal + key-padding bias `[b, 1, t, t]` for a key mask given as rows of 0/1.
+    fn causal_bias(rows: &[&[u32]]) -> Result<Tensor> {
+        let t = rows[0].len();
+        let mut bias = Vec::new();
+        for row in rows {
+            for i in 0..t {
+                for (j, &real) in row.iter().enumerate() {
+                    bias.push(if j <= i && real != 0 { 0f32 } else { f32::NEG_INFINITY });
+                }
+            }
+        }
+        Tensor::from_vec(bias, (rows.len(), 1, t, t), &Device::Cpu)
+    }
+
+    fn reference(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        let d = q.dim(3)?;
+        Attention { bias: bias.clone(), scale: 1.0 / (d as f32).sqrt() }.composed(q, k, v)
+    }
+
+    #[test]
+    fn matches_composed_softmax_attention_with_gradients() -> Result<()> {
+        // Left padding, a pad in the middle, and 4 query heads sharing 2 kv heads.
+        let bias = causal_bias(&[&[0, 0, 1, 1, 1, 1], &[1, 1, 0, 1, 1, 1]])?;
+        let q = rand_var(&[2, 6, 4, 8], 1)?;
+        let k = rand_var(&[2, 6, 2, 8], 2)?;
+        let v = rand_var(&[2, 6, 2, 8], 3)?;
+        let probe = rand_tensor(&[2, 6, 4, 8], 4)?;
+        let y = attention(q.as_tensor(), k.as_tensor(), v.as_tensor(), &bias)?;
+        let y_ref = reference(q.as_tensor(), k.as_tensor(), v.as_tensor(), &bias)?;
+        assert_close(&y, &y_ref, 1e-5)?;
+        // Rows before the first real token of row 0 see nothing: zeros, not NaN.
+        assert_eq!(y.get(0)?.get(0)?.abs()?.sum_all()?.to_scalar::<f32>()?, 0.0);
+        let g = (y * &probe)?.sum_all()?.backward()?;
+        let g_ref = (y_ref * &probe)?.sum_all()?.backward()?;
+        for var in [&q, &k, &v] {
+            assert_close(g.get(var).expect("grad"), g_ref.get(var).expect("grad"), 1e-4)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn composed_fallback_runs_in_f64_too() -> Result<()> {
+        let bias = causal_bias(&[&[1, 0, 1, 1]])?;
+        let q = rand_tensor(&[1, 4, 2, 4], 5)?;
+        let (k, v) = (rand_tensor(&[1, 4, 1, 4], 6)?, rand_tensor(&[1, 4, 1, 4], 7)?);
+        let fast = attention(&q, &k, &v, &bias)?;
+        let f64s = |t: &Tensor| t.to_dtype(DType::F64);
+        let slow = attention(&f64s(&q)?, &f64s(&k)?, &f64s(&v)?, &bias)?;
+        assert_close(&fast, &slow.to_dtype(DType::F32)?, 1e-5)
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_on_strided_inputs() -> Result<()> {
+        let bias = causal_bias(&[&[0, 1, 1, 1, 1], &[1, 1, 1, 0, 1]])?;
+        // q and v arrive as [b, heads, len, d] tensors viewed as [b, len, heads, d].
+        check_grads(&[&[2, 4, 5, 3], &[2, 5, 2, 3], &[2, 2, 5, 3]], 8, |xs| {
+            attention(&xs[0].transpose(1, 2)?, &xs[1], &xs[2].transpose(1, 2)?, &bias)
+        })
+    }
+
+    #[test]
+    fn a_block_of_last_queries_sees_the_whole_prefix() -> Result<()> {
+        // Two new queries after a 3-key prefix equal the last two rows of the full computation.
+        let bias = causal_bias(&[&[1, 1, 1, 1, 1]])?;
+        let q = rand_tensor(&[1, 5, 2, 4], 9)?;
+        let (k, v) = (rand_tensor(&[1, 5, 1, 4], 10)?, rand_tensor(&[1, 5, 1, 4], 11)?);
+        let full = attention(&q, &k, &v, &bias)?.narrow(1, 3, 2)?;
+        let last = attention(&q.narrow(1, 3, 2)?, &k, &v, &bias.narrow(2, 3, 2)?)?;
+        assert_close(&last, &full, 1e-6)
+    }
+
+    #[test]
+    fn frozen_keys_get_no_gradient() -> Result<()> {
+        let bias = causal_bias(&[&[1, 1, 1]])?;
+        let q = rand_var(&[1, 3, 2, 4], 12)?;
+        let k = rand_tensor(&[1, 3, 1, 4], 13)?;
+        let v = rand_var(&[1, 3, 1, 4], 14)?;
+        let g = attention(q.as_tensor(), &k, v.as_tensor(), &bias)?.sum_all()?.backward()?;
+        assert!(g.get(&k).is_none());
+        assert!(g.get(&q).is_some() && g.get(&v).is_some());
+        Ok(())
+    }
+}

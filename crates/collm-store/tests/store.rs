@@ -1,0 +1,172 @@
+//! The store's contract: records survive reopening, dead runs become interrupted, a second
+//! opener is told who holds the store, and a corrupt record costs only that record.
+
+use collm_eval::{Breakdown, Metrics};
+use collm_events::Event;
+use collm_store::{RunId, RunStatus, Store, StoreError, FINAL_STAGE};
+
+fn breakdown(auc: f64) -> Breakdown {
+    let m = Metrics { auc: Some(auc), uauc: Some(auc - 0.05), logloss: Some(0.6), rows: 100, users_counted: 7 };
+    Breakdown { all: m.clone(), warm: m.clone(), cold: Metrics { rows: 0, ..Default::default() } }
+}
+
+fn eval(stage: &str, step: u64, split: &str, auc: f64) -> Event {
+    Event::Eval { stage: stage.into(), step, split: split.into(), metrics: breakdown(auc) }
+}
+
+#[test]
+fn run_round_trips_through_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let store = Store::open(dir.path()).unwrap();
+        let id = store.create_run("mf-test", "name = \"mf-test\"\n", "cf").unwrap();
+        store.append_event(&id, &Event::StageStarted { stage: "mf".into(), total_steps: Some(40) }).unwrap();
+        for step in 1..=3 {
+            store.append_event(&id, &Event::Step { stage: "mf".into(), step, loss: 1.0 / step as f64, lr: 1e-3 }).unwrap();
+        }
+        store.append_event(&id, &eval("mf", 3, "valid", 0.61)).unwrap();
+        store.append_event(&id, &eval("mf", 6, "valid", 0.66)).unwrap();
+        store.append_event(&id, &eval("mf", 9, "valid", 0.64)).unwrap();
+        let weights = store.run_dir(&id).join("best.safetensors").display().to_string();
+        for step in [3, 6] {
+            store.append_event(&id, &Event::Checkpoint { stage: "mf".into(), step, path: weights.clone(), best: true }).unwrap();
+        }
+        store.append_event(&id, &Event::Log { message: "stopped early".into() }).unwrap();
+        store.append_event(&id, &Event::StageFinished { stage: "mf".into() }).unwrap();
+        store.append_event(&id, &eval(FINAL_STAGE, 6, "valid", 0.66)).unwrap();
+        store.append_event(&id, &Event::Finished).unwrap();
+        id
+    };
+    let store = Store::open(dir.path()).unwrap();
+    let record = store.run(&id).unwrap();
+    assert_eq!(record.status, RunStatus::Finished);
+    assert_eq!(record.name, "mf-test");
+    assert_eq!(record.experiment, "name = \"mf-test\"\n");
+    assert_eq!(record.steps, 3);
+    assert_eq!(record.evals, 4);
+    assert!(record.started_ms.is_some() && record.ended_ms.is_some());
+    assert_eq!(record.stages.len(), 1);
+    assert_eq!(record.stages[0].total_steps, Some(40));
+    assert!(record.stages[0].finished_ms.is_some());
+    // The best training evaluation is kept, not the last one.
+    let best_mf = record.best.iter().find(|e| e.stage == "mf").unwrap();
+    assert_eq!((best_mf.step, best_mf.metrics.all.auc), (6, Some(0.66)));
+    assert_eq!(record.results().count(), 1);
+    // A checkpoint rewritten in place is one artifact, the latest.
+    assert_eq!(record.artifacts.len(), 1);
+    assert_eq!(record.artifacts[0].step, 6);
+    assert_eq!(record.log[0].message, "stopped early");
+    let steps = store.steps(&id).unwrap();
+    assert_eq!(steps.iter().map(|s| s.step).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(steps[1].loss, 0.5);
+    assert_eq!(store.evals(&id).unwrap().len(), 4);
+    let list = store.runs().unwrap();
+    assert_eq!(list.runs.len(), 1);
+    assert_eq!(list.runs[0].headline_auc, Some(("valid".to_string(), 0.66)));
+}
+
+#[test]
+fn running_run_of_a_dead_process_is_interrupted_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (running, queued, done) = {
+        let store = Store::open(dir.path()).unwrap();
+        let running = store.create_run("a", "", "cf").unwrap();
+        store.set_status(&running, RunStatus::Running).unwrap();
+        store.append_event(&running, &Event::Step { stage: "mf".into(), step: 1, loss: 0.7, lr: 0.1 }).unwrap();
+        let queued = store.create_run("b", "", "cf").unwrap();
+        let done = store.create_run("c", "", "cf").unwrap();
+        store.append_event(&done, &Event::Finished).unwrap();
+        // Dropping without ending the runs is what a killed process leaves on disk.
+        (running, queued, done)
+    };
+    let store = Store::open(dir.path()).unwrap();
+    let r = store.run(&running).unwrap();
+    assert_eq!(r.status, RunStatus::Interrupted);
+    assert!(r.error.as_deref().unwrap().contains(&format!("pid {}", std::process::id())));
+    assert!(r.ended_ms.is_some());
+    assert_eq!(r.steps, 0, "steps not yet counted into the record stay only as points");
+    assert_eq!(store.steps(&running).unwrap().len(), 1);
+    assert_eq!(store.run(&queued).unwrap().status, RunStatus::Interrupted);
+    assert_eq!(store.run(&done).unwrap().status, RunStatus::Finished);
+}
+
+#[test]
+fn second_opener_is_told_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).err().expect("a second open must fail");
+    match &err {
+        StoreError::Locked { holder: Some(holder), .. } => assert_eq!(holder.pid, std::process::id()),
+        other => panic!("expected Locked with a holder, got {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(message.contains(&format!("is held by pid {}", std::process::id())), "{message}");
+    assert!(message.contains(&dir.path().display().to_string()), "{message}");
+}
+
+#[test]
+fn corrupt_record_is_named_and_spares_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_run("good", "", "cf").unwrap()
+    };
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let runs = db.open_tree("runs").unwrap();
+        runs.insert("990101-000000", &b"{not json"[..]).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let list = store.runs().unwrap();
+    assert_eq!(list.runs.len(), 1);
+    assert_eq!(list.runs[0].id, good);
+    assert_eq!(list.unreadable.len(), 1);
+    let bad = RunId::parse("990101-000000").unwrap();
+    let err = store.run(&bad).unwrap_err().to_string();
+    assert!(err.contains("run 990101-000000") && err.contains("unreadable"), "{err}");
+    assert_eq!(store.run(&good).unwrap().name, "good");
+}
+
+#[test]
+fn many_steps_stay_out_of_the_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = store.create_run("long", "", "cf").unwrap();
+    let other = store.create_run("other", "", "cf").unwrap();
+    for step in 0..20_000u64 {
+        store.append_event(&id, &Event::Step { stage: "mf".into(), step, loss: 1.0, lr: 1e-3 }).unwrap();
+    }
+    store.append_event(&other, &Event::Step { stage: "mf".into(), step: 0, loss: 2.0, lr: 1e-3 }).unwrap();
+    store.append_event(&id, &Event::Finished).unwrap();
+    assert_eq!(store.run(&id).unwrap().steps, 20_000);
+    let steps = store.steps(&id).unwrap();
+    assert_eq!(steps.len(), 20_000);
+    assert!(steps.windows(2).all(|w| w[0].step < w[1].step));
+    assert_eq!(store.steps(&other).unwrap().len(), 1);
+    // The record itself stays small however long the run.
+    let db_record = serde_json::to_vec(&store.run(&id).unwrap()).unwrap();
+    assert!(db_record.len() < 4096, "record is {} bytes", db_record.len());
+}
+
+#[test]
+fn ids_resolve_by_prefix_and_delete_removes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let a = store.create_run("a", "", "cf").unwrap();
+    let b = store.create_run("b", "", "cf").unwrap();
+    assert_ne!(a, b);
+    assert!(a < b, "ids sort by creation: {a} {b}");
+    assert_eq!(store.resolve(a.as_str()).unwrap(), a);
+    assert_eq!(store.resolve(b.as_str()).unwrap(), b);
+    assert!(matches!(store.resolve(&a.as_str()[..6]), Err(StoreError::Ambiguous { .. })));
+    assert!(matches!(store.resolve("nope"), Err(StoreError::NotFound { .. })));
+    store.append_event(&a, &Event::Step { stage: "mf".into(), step: 0, loss: 1.0, lr: 1.0 }).unwrap();
+    std::fs::create_dir_all(store.run_dir(&a)).unwrap();
+    std::fs::write(store.run_dir(&a).join("w.safetensors"), b"x").unwrap();
+    store.delete_run(&a).unwrap();
+    assert!(!store.run_dir(&a).exists());
+    assert!(matches!(store.run(&a), Err(StoreError::NotFound { .. })));
+    assert!(matches!(store.steps(&a), Err(StoreError::NotFound { .. })));
+    assert_eq!(store.runs().unwrap().runs.len(), 1);
+}
