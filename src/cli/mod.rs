@@ -1,4 +1,7 @@
 //! The headless command line: argument parsing and dispatch to one module per command.
+//!
+//! Commands that print results take `--json` and then print the one object documented in
+//! [`report`] (or, for `runs`, an array), so scripts can rely on it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,7 +9,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod eval;
+mod export;
+mod interrupt;
 mod model;
+mod progress;
+pub mod report;
+mod resume;
+mod run;
+mod runs;
+mod show;
 
 /// Run, compare and inspect CoLLM experiments.
 #[derive(Debug, Parser)]
@@ -21,6 +33,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run an experiment file (progress on stderr, results on stdout).
+    Run(run::Args),
+    /// Continue an interrupted, cancelled or failed run.
+    Resume(resume::Args),
+    /// Score a split file with a finished run's best weights.
+    Eval(eval::Args),
+    /// List the runs of the store.
+    Runs(runs::Args),
+    /// Show one run.
+    Show(show::Args),
+    /// Write a run's evaluations (csv) or full record (json) to stdout.
+    Export(export::Args),
     /// Manage LLM backbones (pull, list).
     Model(model::Args),
     /// Measure throughput.
@@ -36,16 +60,36 @@ pub struct Context {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Context { store_dir: cli.store.clone().unwrap_or_else(crate::paths::store_dir) };
+    let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Some(Command::Model(args)) => model::execute(args, &ctx),
-        Some(Command::Bench(args)) => bench::execute(args, &ctx),
-        None => Err(anyhow::anyhow!("no command given; see `collm --help`")),
+        // No subcommand: the terminal UI over the store (it installs its own log subscriber).
+        None => done(crate::tui::main(&ctx.store_dir)),
+        Some(command) => {
+            log_to_stderr();
+            match command {
+                Command::Run(args) => run::execute(args, &ctx),
+                Command::Resume(args) => resume::execute(args, &ctx),
+                Command::Eval(args) => eval::execute(args, &ctx),
+                Command::Runs(args) => runs::execute(args, &ctx),
+                Command::Show(args) => show::execute(args, &ctx),
+                Command::Export(args) => export::execute(args, &ctx),
+                Command::Model(args) => done(model::execute(args, &ctx)),
+                Command::Bench(args) => done(bench::execute(args, &ctx)),
+            }
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Warnings and errors on stderr; `COLLM_LOG` (e.g. `info`, `collm_cf=debug`) asks for more.
+fn log_to_stderr() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COLLM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

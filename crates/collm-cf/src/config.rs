@@ -108,6 +108,9 @@ impl CfTrainConfig {
         if self.batch_size == 0 {
             return Err(CfError::config("batch_size", "must be at least 1"));
         }
+        if self.max_epochs == 0 {
+            return Err(CfError::config("max_epochs", "must be at least 1"));
+        }
         if self.patience == 0 {
             return Err(CfError::config("patience", "must be at least 1"));
         }

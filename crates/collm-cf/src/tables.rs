@@ -47,7 +47,8 @@ impl TableSource {
             TableSource::Random(rng) => {
                 let mut values = normal_values(rng, spec.rows * spec.dim, spec.std);
                 if spec.zero_padding_row {
-                    values[..spec.dim.min(values.len())].fill(0.0);
+                    let row = spec.dim.min(values.len());
+                    values[..row].fill(0.0);
                 }
                 let t = Tensor::from_vec(values, (spec.rows, spec.dim), device)?;
                 Ok(Var::from_tensor(&t)?)

@@ -159,7 +159,8 @@ pub fn train(
         let (_, select) = &evals[0];
         model.set_train(false);
         let metrics = metrics_of(&select.score(model)?);
-        register_best(model, &mut state, state.epochs_done, metrics, &best_path, sink)?;
+        let epoch = state.epochs_done;
+        register_best(model, &mut state, epoch, metrics, &best_path, sink)?;
     }
     restore_best(model, &best_path)?;
     model.set_train(false);

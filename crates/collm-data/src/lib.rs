@@ -16,6 +16,9 @@ mod split;
 mod tsv;
 mod writer;
 
+#[cfg(test)]
+mod read_tests;
+
 pub use dataset::Dataset;
 pub use embedded::ensure_default_dataset;
 pub use error::DataError;

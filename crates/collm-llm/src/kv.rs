@@ -58,10 +58,12 @@ impl KvPrefix {
                     .collect::<Result<Vec<_>>>()?
             }
         };
-        let pick = |v: &Vec<Vec<_>>| rows.iter().map(|&r| v[r].clone()).collect();
+        fn pick<T: Clone>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&r| v[r].clone()).collect()
+        }
         let layout = PrefixLayout {
-            real: pick(&self.layout.real),
-            positions: pick(&self.layout.positions),
+            real: pick(&self.layout.real, rows),
+            positions: pick(&self.layout.positions, rows),
             counts: rows.iter().map(|&r| self.layout.counts[r]).collect(),
         };
         Ok(KvPrefix { layers, layout })

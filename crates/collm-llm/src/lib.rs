@@ -22,6 +22,7 @@ mod load;
 mod lora;
 mod mask;
 mod model;
+pub mod ops;
 mod prims;
 mod tiny;
 mod tokenizer;

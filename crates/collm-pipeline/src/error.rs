@@ -31,6 +31,9 @@ pub enum PipelineError {
     /// A checkpoint or resume file that does not fit this run.
     #[error("{path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
+    /// The cancel token was set; work stopped between batches.
+    #[error("cancelled")]
+    Cancelled,
     /// Errors of the crates this one builds on, kept with their own message.
     #[error("{0}")]
     Upstream(String),

@@ -453,6 +453,11 @@ fn apply_status(record: &mut RunRecord, status: RunStatus) {
         record.started_ms.get_or_insert(now);
         record.pid = std::process::id();
     }
+    if status == RunStatus::Queued {
+        // Queued again to resume: the earlier ending no longer holds.
+        record.ended_ms = None;
+        record.error = None;
+    }
     if status.is_terminal() {
         record.ended_ms = Some(now);
     }

@@ -120,6 +120,14 @@ unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
 impl SendPtr {
+    /// The element pointer at `offset` (a method, so closures capture the whole `SendPtr`).
+    ///
+    /// # Safety
+    /// `offset` must lie inside the buffer.
+    unsafe fn at(&self, offset: usize) -> *mut f32 {
+        self.0.add(offset)
+    }
+
     /// The `len` elements starting at `start`.
     ///
     /// # Safety

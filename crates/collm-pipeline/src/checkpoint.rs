@@ -1,0 +1,131 @@
+//! Checkpoints: the model's tuned parts as safetensors (LoRA, also as a peft adapter folder;
+//! the mapping; the collaborative model), the optimiser moments and the stage's loop state, so a
+//! killed run resumes where its last checkpoint left it.
+//!
+//! Layout of one checkpoint folder:
+//! - `lora.safetensors` (peft names) and `adapter/` (`adapter_config.json`,
+//!   `adapter_model.safetensors`, loadable by Python's peft) when the model has LoRA;
+//! - `mapping.safetensors` (CIE as `llama_proj.*`, or `id_tokens.weight`);
+//! - `cf.safetensors` (the collaborative model, collm-cf's names);
+//! - `optimizer.safetensors` and `state.json` for resume points.
+//!
+//! Every part the model has is written, trained in this stage or not, so each folder alone
+//! restores the model. Folders are written under a temporary name and renamed into place, so a
+//! kill during a write leaves the previous checkpoint intact.
+
+use std::path::{Path, PathBuf};
+
+use collm_eval::Breakdown;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PipelineError, Result};
+use crate::mapping::{load_vars, save_vars};
+use crate::model::{up, CollmModel, SlotSource};
+
+pub const LORA_FILE: &str = "lora.safetensors";
+pub const PEFT_DIR: &str = "adapter";
+pub const MAPPING_FILE: &str = "mapping.safetensors";
+pub const CF_FILE: &str = "cf.safetensors";
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+pub const STATE_FILE: &str = "state.json";
+
+/// Where a stage is, as a resume point records it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageState {
+    /// Optimiser steps finished.
+    pub step: u64,
+    /// The best selection AUC so far and the step it was reached at.
+    pub best_auc: Option<f64>,
+    pub best_step: Option<u64>,
+    pub best: Option<Breakdown>,
+    /// Evaluations in a row without a strictly better AUC.
+    pub bad_evals: u64,
+    /// Set when the stage ended (budget, early stop); its best checkpoint is final.
+    pub done: bool,
+}
+
+/// Writes the model's parts (and the peft folder when `peft`) into `dir`, replacing it.
+pub fn save_model(model: &CollmModel, dir: &Path, peft: bool) -> Result<()> {
+    write_atomically(dir, |tmp| write_model_parts(model, tmp, peft))
+}
+
+/// Writes the model's parts into the existing folder `tmp` (no atomicity of its own).
+pub fn write_model_parts(model: &CollmModel, tmp: &Path, peft: bool) -> Result<()> {
+    {
+        if model.llm.lora_config().is_some() {
+            model.llm.save_lora(&tmp.join(LORA_FILE)).map_err(up)?;
+            if peft {
+                model.llm.save_peft_adapter(&tmp.join(PEFT_DIR)).map_err(up)?;
+            }
+        }
+        match &model.slots {
+            SlotSource::Cie { cie, cf } => {
+                save_vars(&cie.vars(), &tmp.join(MAPPING_FILE))?;
+                cf.save(&tmp.join(CF_FILE)).map_err(|e| PipelineError::Upstream(e.to_string()))?;
+            }
+            SlotSource::IdTokens(t) => save_vars(&t.vars(), &tmp.join(MAPPING_FILE))?,
+            SlotSource::None => {}
+        }
+        Ok(())
+    }
+}
+
+/// Restores what [`save_model`] wrote.
+pub fn load_model(model: &CollmModel, dir: &Path) -> Result<()> {
+    if model.llm.lora_config().is_some() {
+        model.llm.load_lora(&dir.join(LORA_FILE)).map_err(up)?;
+    }
+    match &model.slots {
+        SlotSource::Cie { cie, cf } => {
+            load_vars(&cie.vars(), &dir.join(MAPPING_FILE))?;
+            load_vars(&cf.named_vars(), &dir.join(CF_FILE))?;
+        }
+        SlotSource::IdTokens(t) => load_vars(&t.vars(), &dir.join(MAPPING_FILE))?,
+        SlotSource::None => {}
+    }
+    Ok(())
+}
+
+pub fn write_state(dir: &Path, state: &StageState) -> Result<()> {
+    let path = dir.join(STATE_FILE);
+    let text = serde_json::to_string_pretty(state).map_err(|e| PipelineError::checkpoint(&path, e.to_string()))?;
+    std::fs::write(&path, text).map_err(|e| PipelineError::io(&path, e))
+}
+
+/// The state in `dir`, or `None` when the folder holds none.
+pub fn read_state(dir: &Path) -> Result<Option<StageState>> {
+    let path = dir.join(STATE_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| PipelineError::checkpoint(&path, e.to_string()))
+}
+
+/// Runs `write` into a fresh `<dir>.tmp` folder, then swaps it in for `dir`.
+pub fn write_atomically(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = sibling(dir, "tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| PipelineError::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| PipelineError::io(&tmp, e))?;
+    write(&tmp)?;
+    let old = sibling(dir, "old");
+    if dir.exists() {
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| PipelineError::io(&old, e))?;
+        }
+        std::fs::rename(dir, &old).map_err(|e| PipelineError::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| PipelineError::io(dir, e))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| PipelineError::io(&old, e))?;
+    }
+    Ok(())
+}
+
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".{suffix}"));
+    dir.with_file_name(name)
+}

@@ -1,0 +1,409 @@
+//! The settings of a CoLLM experiment (prompts, score, LoRA, what fills the ID slots, the
+//! stages), as they appear in an experiment file, with defaults and range checks.
+//!
+//! Every ablation is a combination of these switches rather than its own code path:
+//! - TALLRec (w/o CIE): `slots.kind = "none"`, one stage `{ prompt = "text", train = ["lora"] }`;
+//! - CoLLM: stage 1 text/`lora`, stage 2 hybrid/`mapping` (CF frozen);
+//! - T1: stage 2 `train = ["mapping", "cf"]` with `slots.cf_init = "pretrained"`;
+//! - T2: the same with `slots.cf_init = "scratch"`;
+//! - T3: one stage `{ prompt = "hybrid", train = ["lora", "mapping"] }`;
+//! - ID tokens: `slots.kind = "id_tokens"` (free per-user and per-item embeddings);
+//! - CF backbone: `slots.cf.kind = "mf" | "lightgcn"`.
+
+use std::path::PathBuf;
+
+use collm_cf::CfModelConfig;
+use collm_llm::LoraConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PipelineError, Result};
+use crate::prompt::REFERENCE_EMPTY_HISTORY;
+use crate::schedule::{Schedule, Warmup};
+use crate::score::ScoreKind;
+use crate::template::{Domain, PromptKind};
+
+fn default_empty_history() -> String {
+    REFERENCE_EMPTY_HISTORY.to_string()
+}
+fn default_max_history() -> usize {
+    10
+}
+fn one() -> usize {
+    1
+}
+fn default_mid_times() -> usize {
+    10
+}
+fn default_cache_mb() -> usize {
+    2048
+}
+fn yes() -> bool {
+    true
+}
+
+/// Prompt settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptConfig {
+    /// Wording of the built-in templates (`movie` or `book`).
+    #[serde(default)]
+    pub domain: Domain,
+    /// A template file replacing the built-in text-only prompt.
+    #[serde(default)]
+    pub text_template: Option<PathBuf>,
+    /// A template file replacing the built-in hybrid prompt.
+    #[serde(default)]
+    pub hybrid_template: Option<PathBuf>,
+    /// The history text of a user without liked items (the reference's `unkow`).
+    #[serde(default = "default_empty_history")]
+    pub empty_history: String,
+    /// At most this many (most recent) liked titles.
+    #[serde(default = "default_max_history")]
+    pub max_history: usize,
+    /// Token positions per ID slot.
+    #[serde(default = "one")]
+    pub proj_token_num: usize,
+}
+
+impl Default for PromptConfig {
+    fn default() -> Self {
+        PromptConfig {
+            domain: Domain::Movie,
+            text_template: None,
+            hybrid_template: None,
+            empty_history: default_empty_history(),
+            max_history: default_max_history(),
+            proj_token_num: 1,
+        }
+    }
+}
+
+/// What fills the ID slots of the hybrid prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotFill {
+    /// The CIE mapping of collaborative vectors (CoLLM).
+    #[default]
+    Cie,
+    /// Free per-user and per-item token embeddings (the "ID tokens" ablation).
+    IdTokens,
+    /// Nothing: only text prompts are allowed (TALLRec).
+    None,
+}
+
+/// Where the collaborative model of the CIE starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CfInit {
+    /// The pretrained weights in `cf_weights` (CoLLM, T1).
+    #[default]
+    Pretrained,
+    /// A fresh random initialisation (T2; only sensible when a stage trains `cf`).
+    Scratch,
+}
+
+/// The ID-slot settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotConfig {
+    #[serde(default)]
+    pub kind: SlotFill,
+    /// The hidden width of the CIE is `mid_times · d`.
+    #[serde(default = "default_mid_times")]
+    pub mid_times: usize,
+    /// The collaborative model feeding the CIE (kind, dim, layers).
+    #[serde(default)]
+    pub cf: Option<CfModelConfig>,
+    #[serde(default)]
+    pub cf_init: CfInit,
+    /// Pretrained CF weights (safetensors written by collm-cf); the runner may fill this in from
+    /// a foundation run.
+    #[serde(default)]
+    pub cf_weights: Option<PathBuf>,
+}
+
+impl Default for SlotConfig {
+    fn default() -> Self {
+        SlotConfig { kind: SlotFill::Cie, mid_times: 10, cf: None, cf_init: CfInit::Pretrained, cf_weights: None }
+    }
+}
+
+/// What a stage trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trainable {
+    Lora,
+    /// The CIE mapping or the ID tokens.
+    Mapping,
+    /// The collaborative model's tables.
+    Cf,
+}
+
+fn default_lr() -> f64 {
+    1e-3
+}
+fn default_min_lr() -> f64 {
+    8e-5
+}
+fn default_warmup_lr() -> f64 {
+    1e-5
+}
+fn default_warmup_steps() -> u64 {
+    200
+}
+fn default_ipe() -> u64 {
+    50
+}
+fn default_wd() -> f64 {
+    1e-3
+}
+fn default_batch() -> usize {
+    16
+}
+fn default_eval_batch() -> usize {
+    64
+}
+fn default_eval_every() -> u64 {
+    50
+}
+fn default_patience() -> u64 {
+    20
+}
+fn default_eval_split() -> String {
+    "valid_small".to_string()
+}
+
+/// One training stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// The name in events and checkpoint folders (default `stage1`, `stage2`, ... by position).
+    #[serde(default)]
+    pub name: Option<String>,
+    pub prompt: PromptKind,
+    pub train: Vec<Trainable>,
+    /// Peak learning rate.
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    #[serde(default = "default_min_lr")]
+    pub min_lr: f64,
+    #[serde(default = "default_warmup_lr")]
+    pub warmup_lr: f64,
+    #[serde(default = "default_warmup_steps")]
+    pub warmup_steps: u64,
+    #[serde(default)]
+    pub warmup: Warmup,
+    /// Steps per pseudo-epoch of the reference warmup.
+    #[serde(default = "default_ipe")]
+    pub iters_per_epoch: u64,
+    /// The step budget, which is also the cosine horizon.
+    pub max_steps: u64,
+    #[serde(default = "default_wd")]
+    pub weight_decay: f64,
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    #[serde(default = "default_eval_batch")]
+    pub eval_batch_size: usize,
+    /// Evaluate (and keep the best checkpoint) every this many steps.
+    #[serde(default = "default_eval_every")]
+    pub eval_every: u64,
+    /// Stop after this many evaluations in a row without a strictly better AUC.
+    #[serde(default = "default_patience")]
+    pub patience: u64,
+    /// Use at most this many training rows (a seeded sample of train); all when absent.
+    #[serde(default)]
+    pub train_rows: Option<usize>,
+    /// Evaluate on at most this many rows of `eval_split` (a seeded sample); all when absent.
+    #[serde(default)]
+    pub eval_rows: Option<usize>,
+    /// The selection split.
+    #[serde(default = "default_eval_split")]
+    pub eval_split: String,
+}
+
+impl StageConfig {
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            lr: self.lr,
+            min_lr: self.min_lr,
+            warmup_lr: self.warmup_lr,
+            warmup_steps: self.warmup_steps,
+            warmup: self.warmup,
+            iters_per_epoch: self.iters_per_epoch,
+            total_steps: self.max_steps,
+        }
+    }
+
+    pub fn trains(&self, t: Trainable) -> bool {
+        self.train.contains(&t)
+    }
+}
+
+/// A whole CoLLM experiment's model and training settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    #[serde(default)]
+    pub prompt: PromptConfig,
+    #[serde(default)]
+    pub score: ScoreKind,
+    #[serde(default)]
+    pub lora: LoraConfig,
+    #[serde(default)]
+    pub slots: SlotConfig,
+    /// Seeds row sampling, batch order and the initialisation of the mapping and LoRA.
+    #[serde(default)]
+    pub seed: u64,
+    /// Keep prompt-prefix keys and values of frozen-LoRA stages (exact; see `prefix_cache`).
+    #[serde(default = "yes")]
+    pub prefix_cache: bool,
+    /// Memory budget of that cache in MiB; batches beyond it recompute their prefix each time.
+    #[serde(default = "default_cache_mb")]
+    pub prefix_cache_mb: usize,
+    pub stages: Vec<StageConfig>,
+}
+
+impl PipelineConfig {
+    /// The name of stage `i` (0-based).
+    pub fn stage_name(&self, i: usize) -> String {
+        self.stages[i].name.clone().unwrap_or_else(|| format!("stage{}", i + 1))
+    }
+
+    /// The prompt the final model is scored with: hybrid when any stage uses it.
+    pub fn final_prompt(&self) -> PromptKind {
+        if self.stages.iter().any(|s| s.prompt == PromptKind::Hybrid) {
+            PromptKind::Hybrid
+        } else {
+            PromptKind::Text
+        }
+    }
+
+    /// Range and consistency checks; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        let err = PipelineError::config;
+        if self.stages.is_empty() {
+            return Err(err("stages", "at least one stage is needed"));
+        }
+        if self.prompt.max_history == 0 {
+            return Err(err("prompt.max_history", "must be at least 1"));
+        }
+        if self.prompt.proj_token_num == 0 {
+            return Err(err("prompt.proj_token_num", "must be at least 1"));
+        }
+        self.lora.validate().map_err(|e| err("lora", e.to_string()))?;
+        let uses_hybrid = self.final_prompt() == PromptKind::Hybrid;
+        match self.slots.kind {
+            SlotFill::None if uses_hybrid => {
+                return Err(err("slots.kind", "`none` cannot fill the hybrid prompt of a stage"))
+            }
+            SlotFill::Cie => {
+                let cf = self.slots.cf.as_ref().ok_or_else(|| err("slots.cf", "the CIE needs a collaborative model"))?;
+                cf.validate().map_err(|e| err("slots.cf", e.to_string()))?;
+                if self.slots.mid_times == 0 {
+                    return Err(err("slots.mid_times", "must be at least 1"));
+                }
+                if self.slots.cf_init == CfInit::Pretrained && self.slots.cf_weights.is_none() && uses_hybrid {
+                    return Err(err("slots.cf_weights", "pretrained CF weights are needed (or set cf_init = \"scratch\")"));
+                }
+            }
+            _ => {}
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in self.stages.iter().enumerate() {
+            let field = |f: &str| format!("stages[{i}].{f}");
+            if !names.insert(self.stage_name(i)) {
+                return Err(err(field("name"), format!("`{}` is used twice", self.stage_name(i))));
+            }
+            if s.train.is_empty() {
+                return Err(err(field("train"), "name at least one of lora, mapping, cf"));
+            }
+            if s.prompt == PromptKind::Text && (s.trains(Trainable::Mapping) || s.trains(Trainable::Cf)) {
+                return Err(err(field("train"), "a text-only prompt has no ID slots; only `lora` can be trained"));
+            }
+            if s.trains(Trainable::Cf) && self.slots.kind != SlotFill::Cie {
+                return Err(err(field("train"), "`cf` needs slots.kind = \"cie\""));
+            }
+            for (name, v) in [("lr", s.lr), ("min_lr", s.min_lr), ("warmup_lr", s.warmup_lr), ("weight_decay", s.weight_decay)] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(err(field(name), format!("must be a finite number >= 0, got {v}")));
+                }
+            }
+            for (name, v) in [
+                ("max_steps", s.max_steps as usize),
+                ("batch_size", s.batch_size),
+                ("eval_batch_size", s.eval_batch_size),
+                ("eval_every", s.eval_every as usize),
+                ("patience", s.patience as usize),
+                ("iters_per_epoch", s.iters_per_epoch as usize),
+            ] {
+                if v == 0 {
+                    return Err(err(field(name), "must be at least 1"));
+                }
+            }
+            if s.train_rows == Some(0) || s.eval_rows == Some(0) {
+                return Err(err(field("train_rows/eval_rows"), "must be at least 1 when given"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLLM: &str = r#"
+        seed = 3
+        [slots]
+        cf = { kind = "mf", dim = 8 }
+        cf_weights = "mf.safetensors"
+        [[stages]]
+        prompt = "text"
+        train = ["lora"]
+        max_steps = 10
+        [[stages]]
+        prompt = "hybrid"
+        train = ["mapping"]
+        max_steps = 10
+        lr = 1e-2
+    "#;
+
+    #[test]
+    fn parses_with_reference_defaults() {
+        let c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.prompt.empty_history, "unkow");
+        assert_eq!(c.stages[0].lr, 1e-3);
+        assert_eq!(c.stages[1].lr, 1e-2);
+        assert_eq!(c.stages[0].patience, 20);
+        assert_eq!(c.lora.r, 8);
+        assert_eq!(c.stage_name(1), "stage2");
+        assert_eq!(c.final_prompt(), PromptKind::Hybrid);
+        assert!(c.prefix_cache);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = toml::from_str::<PipelineConfig>(&format!("{COLLM}\nbogus_key = 1\n")).unwrap_err().to_string();
+        assert!(e.contains("bogus_key"), "{e}");
+        let bad = COLLM.replace("lr = 1e-2", "learning_rate = 1e-2");
+        let e = toml::from_str::<PipelineConfig>(&bad).unwrap_err().to_string();
+        assert!(e.contains("learning_rate"), "{e}");
+    }
+
+    #[test]
+    fn inconsistent_switches_are_rejected() {
+        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.slots.kind = SlotFill::None;
+        assert!(c.validate().unwrap_err().to_string().contains("slots.kind"));
+        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.stages[0].train = vec![Trainable::Mapping];
+        assert!(c.validate().unwrap_err().to_string().contains("stages[0].train"));
+        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.slots.cf_weights = None;
+        assert!(c.validate().unwrap_err().to_string().contains("cf_weights"));
+        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.stages[1].eval_every = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("stages[1].eval_every"));
+    }
+}

@@ -1,0 +1,27 @@
+//! `collm resume <run>`: continues an interrupted, cancelled or failed run under the same id,
+//! after its last finished epoch, and follows it like `collm run`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use collm_store::Store;
+
+use super::Context;
+use crate::runner::Runner;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run (its id, or a prefix that names one run).
+    pub run: String,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let store = Arc::new(Store::open(&ctx.store_dir)?);
+    let id = store.resolve(&args.run)?;
+    let (runner, messages) = Runner::start(store.clone(), crate::paths::data_dir());
+    runner.resume(&id)?;
+    super::run::follow(store, runner, messages, id, args.json)
+}

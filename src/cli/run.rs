@@ -1,0 +1,85 @@
+//! `collm run <experiment.toml>`: carries out one experiment in this process, with progress on
+//! stderr and the results on stdout (a table, or with `--json` the object of [`super::report`]).
+//!
+//! Exit status: 0 finished, 1 failed (or could not start), 130 cancelled by Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+
+use collm_store::{RunId, RunStatus, Store};
+
+use super::interrupt::cancel_on_signal;
+use super::progress::Progress;
+use super::report::{duration, RunReport};
+use super::Context;
+use crate::experiment::Experiment;
+use crate::runner::{Runner, RunnerMessage};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment file (TOML; see experiments/).
+    pub experiment: PathBuf,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    // A bad file is reported before the store is touched.
+    let experiment = Experiment::load(&args.experiment)?;
+    let store = Arc::new(Store::open(&ctx.store_dir)?);
+    let (runner, messages) = Runner::start(store.clone(), crate::paths::data_dir());
+    let id = runner.submit(&experiment)?;
+    follow(store, runner, messages, id, args.json)
+}
+
+/// Shows the progress of run `id` until it ends, then prints its results and turns its status
+/// into the exit status. Ctrl-C cancels it meanwhile.
+pub(super) fn follow(
+    store: Arc<Store>,
+    runner: Runner,
+    messages: Receiver<RunnerMessage>,
+    id: RunId,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let signals = cancel_on_signal(runner.handle())?;
+    let name = store.run(&id)?.name;
+    eprintln!("run {id}: {name} (store {})", store.dir().display());
+    let mut progress = Progress::new(&name);
+    for message in &messages {
+        match message {
+            RunnerMessage::Event { event, .. } => progress.event(&event),
+            RunnerMessage::StoreError { message, .. } => progress.warn(&message),
+            RunnerMessage::Ended { id: ended, .. } if ended == id => break,
+            _ => {}
+        }
+    }
+    progress.finish();
+    drop(signals);
+    runner.shutdown();
+
+    let record = store.run(&id)?;
+    let report = RunReport::of_run(&record);
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        println!("run {} ({}): {} in {}", report.run_id, report.experiment, report.status, duration(report.duration_s));
+        if let Some(error) = &report.error {
+            println!("error: {error}");
+        }
+        print!("{}", report.table());
+    }
+    Ok(match record.status {
+        RunStatus::Finished => ExitCode::SUCCESS,
+        RunStatus::Cancelled => {
+            eprintln!("run {id} cancelled; `collm resume {id}` continues it");
+            ExitCode::from(130)
+        }
+        _ => {
+            eprintln!("error: run {id} {}: {}", record.status, record.error.as_deref().unwrap_or("no reason recorded"));
+            ExitCode::FAILURE
+        }
+    })
+}

@@ -1,0 +1,240 @@
+//! Experiment files: one TOML file describes a run (dataset, model, training, evaluation,
+//! device), and every unknown key, missing key or bad value is reported with file, line and key.
+//!
+//! ```toml
+//! name = "mf-ml1m"
+//! description = "..."          # optional
+//! kind = "cf"                  # optional; the only kind so far (CoLLM's two stages come next)
+//! device = "cpu"               # "auto" | "cpu" | "cuda:N"
+//!
+//! [dataset]
+//! path = "../../shared/data/ml-1m-collm"   # relative to this file; or: source = "embedded"
+//!
+//! [model]                      # collm_cf::CfModelConfig
+//! kind = "mf"
+//! dim = 256
+//!
+//! [training]                   # collm_cf::CfTrainConfig
+//! lr = 1e-3
+//! weight_decay = 1e-4
+//! batch_size = 2048
+//! max_epochs = 5000
+//! patience = 100
+//! seed = 2023
+//!
+//! [evaluation]                 # splits scored with the best weights at the end
+//! splits = ["valid", "valid_small"]
+//! ```
+//!
+//! A loaded experiment is self-contained: a relative dataset path is made absolute, so
+//! [`Experiment::to_toml`] is "the experiment as run" that the store keeps and `collm eval`
+//! re-reads.
+
+mod device;
+mod error;
+
+use std::path::{Path, PathBuf};
+
+use collm_cf::{CfModelConfig, CfTrainConfig};
+use collm_data::{DataError, Dataset};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub use device::DeviceSpec;
+pub use error::ExperimentError;
+
+/// What an experiment trains. The top level stays one struct with optional sections per kind,
+/// so a two-stage CoLLM experiment adds a variant here and its own sections beside these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExperimentKind {
+    /// A collaborative model alone (MF, LightGCN).
+    #[default]
+    Cf,
+}
+
+impl ExperimentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExperimentKind::Cf => "cf",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Defaults to the file name without `.toml`.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default)]
+    pub kind: ExperimentKind,
+    #[serde(default)]
+    pub device: DeviceSpec,
+    #[serde(deserialize_with = "checked")]
+    pub dataset: DatasetSpec,
+    #[serde(deserialize_with = "checked")]
+    pub model: CfModelConfig,
+    #[serde(deserialize_with = "checked")]
+    pub training: CfTrainConfig,
+    #[serde(default, deserialize_with = "checked")]
+    pub evaluation: EvaluationSpec,
+}
+
+/// `[dataset]`: exactly one of `path` and `source`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// A folder in the CoLLM TSV layout, relative to the experiment file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<DatasetSource>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetSource {
+    /// The built-in ml-latest-small, imported into `$COLLM_HOME/data` on first use.
+    Embedded,
+}
+
+/// `[evaluation]`: what the best weights are scored on when training ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationSpec {
+    #[serde(default = "default_splits")]
+    pub splits: Vec<String>,
+}
+
+fn default_splits() -> Vec<String> {
+    vec!["valid".to_string()]
+}
+
+impl Default for EvaluationSpec {
+    fn default() -> Self {
+        EvaluationSpec { splits: default_splits() }
+    }
+}
+
+/// A section whose values are checked as it is read, so a range error carries the section's
+/// position like a syntax error does.
+trait Check {
+    fn check(&self) -> Result<(), String>;
+}
+
+impl Check for CfModelConfig {
+    fn check(&self) -> Result<(), String> {
+        self.validate().map_err(|e| e.to_string())
+    }
+}
+
+impl Check for CfTrainConfig {
+    fn check(&self) -> Result<(), String> {
+        self.validate().map_err(|e| e.to_string())
+    }
+}
+
+impl Check for DatasetSpec {
+    fn check(&self) -> Result<(), String> {
+        match (&self.path, &self.source) {
+            (Some(_), None) | (None, Some(_)) => Ok(()),
+            _ => Err("[dataset] needs exactly one of `path = \"<folder>\"` and `source = \"embedded\"`".into()),
+        }
+    }
+}
+
+impl Check for EvaluationSpec {
+    fn check(&self) -> Result<(), String> {
+        if self.splits.is_empty() {
+            return Err("[evaluation] field `splits`: name at least one split".into());
+        }
+        Ok(())
+    }
+}
+
+fn checked<'de, D: Deserializer<'de>, T: Deserialize<'de> + Check>(d: D) -> Result<T, D::Error> {
+    let value = T::deserialize(d)?;
+    value.check().map_err(D::Error::custom)?;
+    Ok(value)
+}
+
+impl Experiment {
+    /// Reads and checks an experiment file.
+    pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ExperimentError::Read { path: path.to_path_buf(), source })?;
+        Experiment::from_toml(&text, path)
+    }
+
+    /// Parses `text` as if read from `origin` (for messages, the default name and relative
+    /// dataset paths).
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Experiment, ExperimentError> {
+        let mut experiment: Experiment = toml::from_str(text)
+            .map_err(|err| ExperimentError::from_toml(origin.to_path_buf(), text, err))?;
+        if experiment.name.trim().is_empty() {
+            experiment.name = origin
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "experiment".to_string());
+        }
+        if let Some(path) = experiment.dataset.path.as_mut() {
+            if path.is_relative() {
+                let base = origin.parent().unwrap_or(Path::new("."));
+                let joined = base.join(&*path);
+                *path = std::path::absolute(&joined).unwrap_or(joined);
+            }
+            // Tidy `a/b/../c` for the record, when the folder exists.
+            if let Ok(canonical) = path.canonicalize() {
+                *path = canonical;
+            }
+        }
+        Ok(experiment)
+    }
+
+    /// The experiment as run: what the store keeps.
+    pub fn to_toml(&self) -> String {
+        // Every field is a plain value or table, so serialising cannot fail.
+        toml::to_string_pretty(self).unwrap_or_else(|err| format!("# cannot write: {err}\n"))
+    }
+
+    /// The dataset folder (importing the embedded default under `data_dir` when asked for).
+    pub fn dataset_dir(&self, data_dir: &Path) -> Result<PathBuf, DataError> {
+        match (&self.dataset.path, self.dataset.source) {
+            (Some(path), _) => Ok(path.clone()),
+            (None, _) => collm_data::ensure_default_dataset(data_dir),
+        }
+    }
+
+    /// Loads the dataset and checks that the evaluation splits exist in it.
+    pub fn load_dataset(&self, data_dir: &Path) -> Result<Dataset, RunSetupError> {
+        let dataset = Dataset::load_dir(&self.dataset_dir(data_dir)?)?;
+        let known: Vec<String> = dataset.splits().iter().map(|s| s.name.clone()).collect();
+        let mut wanted: Vec<(&'static str, String)> =
+            self.evaluation.splits.iter().map(|s| ("evaluation", s.clone())).collect();
+        wanted.extend(self.training.splits_to_evaluate().into_iter().map(|s| ("training", s)));
+        if let Some((section, split)) = wanted.into_iter().find(|(_, s)| !known.contains(s)) {
+            return Err(RunSetupError::UnknownSplit {
+                section,
+                split,
+                dataset: dataset.dir.clone(),
+                known: known.join(", "),
+            });
+        }
+        Ok(dataset)
+    }
+}
+
+/// Why an experiment's data cannot be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum RunSetupError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("[{section}] names split `{split}`, which dataset {} does not have (it has {known})", dataset.display())]
+    UnknownSplit { section: &'static str, split: String, dataset: PathBuf, known: String },
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,112 @@
+use std::path::Path;
+
+use super::*;
+
+const GOOD: &str = r#"name = "t"
+device = "cpu"
+
+[dataset]
+path = "data/ml"
+
+[model]
+kind = "mf"
+dim = 8
+
+[training]
+lr = 0.01
+weight_decay = 0.0001
+batch_size = 64
+max_epochs = 3
+patience = 2
+seed = 1
+
+[evaluation]
+splits = ["valid", "valid_small"]
+"#;
+
+fn parse(text: &str) -> Result<Experiment, ExperimentError> {
+    Experiment::from_toml(text, Path::new("/exp/dir/my-exp.toml"))
+}
+
+fn error_of(text: &str) -> String {
+    parse(text).expect_err("must be rejected").to_string()
+}
+
+#[test]
+fn reads_a_complete_experiment() {
+    let e = parse(GOOD).unwrap();
+    assert_eq!(e.name, "t");
+    assert_eq!(e.kind, ExperimentKind::Cf);
+    assert_eq!(e.device, DeviceSpec::Cpu);
+    assert_eq!(e.dataset.path.as_deref(), Some(Path::new("/exp/dir/data/ml")));
+    assert_eq!(e.model.dim, 8);
+    assert_eq!(e.training.max_epochs, 3);
+    assert_eq!(e.evaluation.splits, vec!["valid", "valid_small"]);
+}
+
+#[test]
+fn the_experiment_as_run_reads_back_the_same() {
+    let e = parse(GOOD).unwrap();
+    let again = Experiment::from_toml(&e.to_toml(), Path::new("/elsewhere/x.toml")).unwrap();
+    assert_eq!(again, e);
+}
+
+#[test]
+fn defaults_name_and_evaluation() {
+    let text = GOOD.replace("name = \"t\"\n", "").replace("[evaluation]\nsplits = [\"valid\", \"valid_small\"]\n", "");
+    let e = parse(&text).unwrap();
+    assert_eq!(e.name, "my-exp");
+    assert_eq!(e.evaluation.splits, vec!["valid"]);
+}
+
+#[test]
+fn unknown_keys_are_named_with_file_and_line() {
+    let top = error_of(&GOOD.replace("device = \"cpu\"", "device = \"cpu\"\nepochs = 3"));
+    assert!(top.starts_with("/exp/dir/my-exp.toml:3:1:"), "{top}");
+    assert!(top.contains("unknown field `epochs`"), "{top}");
+
+    let training = error_of(&GOOD.replace("seed = 1", "seed = 1\nlearning_rate = 0.1"));
+    assert!(training.starts_with("/exp/dir/my-exp.toml:18:1:"), "{training}");
+    assert!(training.contains("unknown field `learning_rate`"), "{training}");
+
+    let section = error_of(&format!("{GOOD}\n[llm]\npath = \"x\"\n"));
+    assert!(section.contains("unknown field `llm`"), "{section}");
+    assert!(section.contains(":24:"), "{section}");
+}
+
+#[test]
+fn missing_keys_and_bad_values_are_named() {
+    let missing = error_of(&GOOD.replace("dim = 8\n", ""));
+    assert!(missing.contains("missing field `dim`"), "{missing}");
+    assert!(missing.contains("my-exp.toml:"), "{missing}");
+
+    let range = error_of(&GOOD.replace("batch_size = 64", "batch_size = 0"));
+    assert!(range.contains("`batch_size`"), "{range}");
+    assert!(range.contains("my-exp.toml:13:"), "{range}");
+
+    let device = error_of(&GOOD.replace("device = \"cpu\"", "device = \"gpu\""));
+    assert!(device.contains("my-exp.toml:2:") && device.contains("\"cuda:N\""), "{device}");
+
+    let both = error_of(&GOOD.replace("path = \"data/ml\"", "path = \"data/ml\"\nsource = \"embedded\""));
+    assert!(both.contains("exactly one of `path`"), "{both}");
+    assert!(both.contains("my-exp.toml:5:"), "{both}");
+
+    let kind = error_of(&GOOD.replace("kind = \"mf\"", "kind = \"sasrec\""));
+    assert!(kind.contains("sasrec"), "{kind}");
+}
+
+#[test]
+fn embedded_source_and_devices() {
+    let e = parse(&GOOD.replace("path = \"data/ml\"", "source = \"embedded\"")).unwrap();
+    assert_eq!(e.dataset.source, Some(DatasetSource::Embedded));
+    assert_eq!(e.dataset.path, None);
+    assert_eq!(parse(&GOOD.replace("\"cpu\"", "\"cuda:1\"")).unwrap().device, DeviceSpec::Cuda(1));
+    assert_eq!(parse(&GOOD.replace("\"cpu\"", "\"auto\"")).unwrap().device, DeviceSpec::Auto);
+    assert!(DeviceSpec::Cpu.resolve().unwrap().is_cpu());
+    #[cfg(not(feature = "cuda"))]
+    {
+        let err = DeviceSpec::Cuda(0).resolve().unwrap_err().to_string();
+        assert!(err.contains("without CUDA support") && err.contains("device = \"cpu\""), "{err}");
+        assert!(DeviceSpec::Auto.resolve().unwrap().is_cpu());
+    }
+}

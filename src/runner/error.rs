@@ -1,0 +1,23 @@
+//! Why a run could not be queued, resumed or carried out.
+
+use collm_store::{RunId, RunStatus, StoreError};
+
+use crate::experiment::{ExperimentError, RunSetupError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Experiment(#[from] ExperimentError),
+    #[error(transparent)]
+    Setup(#[from] RunSetupError),
+    #[error(transparent)]
+    Cf(#[from] collm_cf::CfError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("run {id} is {status}: only interrupted, cancelled or failed runs can be resumed")]
+    NotResumable { id: RunId, status: RunStatus },
+    #[error("run {id} is not queued or running in this process")]
+    NotActive { id: RunId },
+    #[error("the runner has been shut down")]
+    ShutDown,
+}

@@ -1,0 +1,435 @@
+//! The UI's whole state: one `App`, changed only by `update`, read by `view`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use collm_store::{EvalPoint, RunId, RunRecord, RunStatus, FINAL_STAGE};
+
+use crate::tui::detail::RunDetail;
+use crate::tui::keymap::View;
+use crate::tui::message::Command;
+use crate::tui::settings::{self, Field};
+use crate::tui::theme::Theme;
+
+/// The smallest terminal the views are laid out for.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+/// The application state.
+#[derive(Debug)]
+pub struct App {
+    pub theme: Theme,
+    /// The store folder, shown in the title bar.
+    pub store_label: String,
+    /// This process: runs it is running are the ones quitting would stop.
+    pub pid: u32,
+    pub view: View,
+    /// The help overlay, with its scroll offset, when shown.
+    pub help: Option<u16>,
+    pub confirm_quit: bool,
+    pub should_quit: bool,
+    pub now_ms: u64,
+    pub runs: RunsState,
+    /// Runs loaded with their points, live-updated.
+    pub details: HashMap<RunId, RunDetail>,
+    pub run_view: RunViewState,
+    pub metrics: MetricsState,
+    pub compare: CompareState,
+    pub prompt: PromptState,
+    pub launch: LaunchState,
+    pub status: Option<StatusLine>,
+    /// Requests for the background thread, drained by the event loop after each update.
+    pub commands: Vec<Command>,
+}
+
+/// The last notice or error, shown in the bottom line until the next one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusLine {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The columns of the runs table, which are also its sort keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Status,
+    Id,
+    Name,
+    Settings,
+    Auc,
+    Uauc,
+    WarmAuc,
+    ColdAuc,
+    Duration,
+}
+
+impl Column {
+    pub const ALL: [Column; 9] = [
+        Column::Status,
+        Column::Id,
+        Column::Name,
+        Column::Settings,
+        Column::Auc,
+        Column::Uauc,
+        Column::WarmAuc,
+        Column::ColdAuc,
+        Column::Duration,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Status => "Status",
+            Column::Id => "Id",
+            Column::Name => "Experiment",
+            Column::Settings => "Settings",
+            Column::Auc => "AUC",
+            Column::Uauc => "UAUC",
+            Column::WarmAuc => "Warm",
+            Column::ColdAuc => "Cold",
+            Column::Duration => "Time",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunsState {
+    /// Oldest first, as the store lists them.
+    pub records: Vec<RunRecord>,
+    pub unreadable: Vec<String>,
+    pub filter: String,
+    /// The filter being typed, when the filter prompt is open.
+    pub filter_input: Option<String>,
+    pub marked: BTreeSet<RunId>,
+    pub sort: Column,
+    pub descending: bool,
+    /// Index into the visible (filtered, sorted) rows.
+    pub selected: usize,
+}
+
+impl Default for RunsState {
+    fn default() -> Self {
+        RunsState {
+            records: Vec::new(),
+            unreadable: Vec::new(),
+            filter: String::new(),
+            filter_input: None,
+            marked: BTreeSet::new(),
+            sort: Column::Id,
+            // Newest first.
+            descending: true,
+            selected: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunViewState {
+    /// The run shown.
+    pub id: Option<RunId>,
+    /// The stage shown; `None` follows the latest stage.
+    pub stage: Option<usize>,
+    /// Lines scrolled up from the end of the event log.
+    pub log_scroll: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsState {
+    pub split: String,
+    pub baseline: Option<RunId>,
+    /// The highlighted run column.
+    pub column: usize,
+}
+
+impl Default for MetricsState {
+    fn default() -> Self {
+        MetricsState { split: "valid".into(), baseline: None, column: 0 }
+    }
+}
+
+/// The curve the compare view overlays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Curve {
+    #[default]
+    Loss,
+    Lr,
+    Auc,
+    Uauc,
+}
+
+impl Curve {
+    pub fn next(self) -> Curve {
+        match self {
+            Curve::Loss => Curve::Lr,
+            Curve::Lr => Curve::Auc,
+            Curve::Auc => Curve::Uauc,
+            Curve::Uauc => Curve::Loss,
+        }
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            Curve::Loss => "smoothed loss",
+            Curve::Lr => "learning rate",
+            Curve::Auc => "valid AUC",
+            Curve::Uauc => "valid UAUC",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CompareState {
+    pub curve: Curve,
+    /// Index into the stage names of the compared runs.
+    pub stage: usize,
+}
+
+/// A piece of a prompt: text, or an ID slot (named by its template tag).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptPart {
+    Text(String),
+    Slot(String),
+}
+
+/// One row of the inspected user: the target item, its label and the model's P(Yes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InspectedRow {
+    pub iid: u32,
+    pub title: String,
+    pub label: u8,
+    pub warm: bool,
+    pub p_yes: Option<f64>,
+}
+
+/// What the prompt inspector shows for one user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    pub uid: u32,
+    pub split: String,
+    /// Where the prompt and scores come from (a run, or the experiment's data set alone).
+    pub source: String,
+    /// The user's liked titles, oldest first, as the prompt lists them.
+    pub history: Vec<String>,
+    /// The hybrid prompt of the user's first row.
+    pub prompt: Vec<PromptPart>,
+    pub token_count: Option<usize>,
+    pub rows: Vec<InspectedRow>,
+    /// Why some part is missing (no tokenizer, no trained run), if it is.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PromptState {
+    pub split: String,
+    pub users: Vec<u32>,
+    pub selected: usize,
+    /// The user id being typed, when the search prompt is open.
+    pub search: Option<String>,
+    pub inspection: Option<Inspection>,
+    pub loading: bool,
+    pub error: Option<String>,
+}
+
+impl Default for PromptState {
+    fn default() -> Self {
+        PromptState {
+            split: "valid".into(),
+            users: Vec::new(),
+            selected: 0,
+            search: None,
+            inspection: None,
+            loading: false,
+            error: None,
+        }
+    }
+}
+
+/// An experiment that can be launched: a file of `./experiments` or the embedded default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentChoice {
+    pub label: String,
+    pub path: Option<PathBuf>,
+    pub name: String,
+    pub text: String,
+    /// Why it cannot be launched as it is (a parse error naming line and field).
+    pub problem: Option<String>,
+}
+
+/// Which side of the launch view has the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LaunchFocus {
+    #[default]
+    List,
+    Form,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LaunchState {
+    pub choices: Vec<ExperimentChoice>,
+    pub selected: usize,
+    pub fields: Vec<Field>,
+    pub field: usize,
+    pub focus: LaunchFocus,
+    /// The value being typed into the highlighted field.
+    pub editing: Option<String>,
+    pub error: Option<String>,
+}
+
+impl App {
+    pub fn new(store_label: impl Into<String>, theme: Theme, now_ms: u64) -> Self {
+        App {
+            theme,
+            store_label: store_label.into(),
+            pid: std::process::id(),
+            view: View::Runs,
+            help: None,
+            confirm_quit: false,
+            should_quit: false,
+            now_ms,
+            runs: RunsState::default(),
+            details: HashMap::new(),
+            run_view: RunViewState::default(),
+            metrics: MetricsState::default(),
+            compare: CompareState::default(),
+            prompt: PromptState::default(),
+            launch: LaunchState::default(),
+            status: None,
+            commands: vec![Command::RefreshRuns, Command::LoadExperiments],
+        }
+    }
+
+    pub fn record(&self, id: &RunId) -> Option<&RunRecord> {
+        self.runs.records.iter().find(|r| &r.id == id)
+    }
+
+    /// The runs this process is running or has queued: quitting would stop them.
+    pub fn active_runs(&self) -> Vec<RunId> {
+        self.runs
+            .records
+            .iter()
+            .filter(|r| !r.status.is_terminal() && r.pid == self.pid)
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    /// The runs table's rows after the filter, in the chosen order.
+    pub fn visible_runs(&self) -> Vec<&RunRecord> {
+        let needle = self.runs.filter_input.as_deref().unwrap_or(&self.runs.filter).to_lowercase();
+        let mut rows: Vec<&RunRecord> = self
+            .runs
+            .records
+            .iter()
+            .filter(|r| needle.is_empty() || haystack(r).contains(&needle))
+            .collect();
+        let column = self.runs.sort;
+        rows.sort_by(|a, b| compare_by(column, a, b, self.now_ms));
+        if self.runs.descending {
+            rows.reverse();
+        }
+        rows
+    }
+
+    /// The run under the cursor of the runs table.
+    pub fn selected_run(&self) -> Option<&RunRecord> {
+        self.visible_runs().get(self.runs.selected).copied()
+    }
+
+    /// The runs the metrics and compare views show: the marked ones, else the selected one;
+    /// oldest first, so columns keep their place.
+    pub fn chosen_runs(&self) -> Vec<&RunRecord> {
+        if self.runs.marked.is_empty() {
+            return self.selected_run().into_iter().collect();
+        }
+        self.runs.records.iter().filter(|r| self.runs.marked.contains(&r.id)).collect()
+    }
+
+    /// Seconds a run has taken, counting up to now while it runs.
+    pub fn duration_s(&self, record: &RunRecord) -> Option<f64> {
+        let start = record.started_ms?;
+        let end = match record.status {
+            RunStatus::Running => self.now_ms.max(start),
+            _ => record.ended_ms.unwrap_or(record.updated_ms),
+        };
+        Some(end.saturating_sub(start) as f64 / 1000.0)
+    }
+
+    /// Every split any listed run evaluated, `valid` first.
+    pub fn known_splits(&self) -> Vec<String> {
+        let mut splits: Vec<String> = Vec::new();
+        for r in &self.runs.records {
+            for e in &r.best {
+                if !splits.contains(&e.split) {
+                    splits.push(e.split.clone());
+                }
+            }
+        }
+        if !splits.iter().any(|s| s == "valid") {
+            splits.push("valid".into());
+        }
+        splits.sort_by_key(|s| (s != "valid", s.clone()));
+        splits
+    }
+
+    pub fn notice(&mut self, text: impl Into<String>) {
+        self.status = Some(StatusLine { text: text.into(), error: false });
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.status = Some(StatusLine { text: text.into(), error: true });
+    }
+}
+
+/// The evaluation a run is judged by on `split`: its final evaluation of the best weights, else
+/// the best evaluation seen during training.
+pub fn result_on<'a>(record: &'a RunRecord, split: &str) -> Option<&'a EvalPoint> {
+    let on_split = record.best.iter().filter(|e| e.split == split);
+    on_split.clone().find(|e| e.stage == FINAL_STAGE).or_else(|| {
+        on_split.max_by(|a, b| {
+            a.metrics.all.auc.partial_cmp(&b.metrics.all.auc).unwrap_or(std::cmp::Ordering::Equal)
+        })
+    })
+}
+
+/// What the filter matches against: id, name, kind, status and key settings.
+fn haystack(r: &RunRecord) -> String {
+    format!("{} {} {} {} {}", r.id, r.name, r.kind, r.status, settings::key_summary(&r.experiment))
+        .to_lowercase()
+}
+
+fn compare_by(column: Column, a: &RunRecord, b: &RunRecord, now_ms: u64) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let metric = |r: &RunRecord, pick: fn(&EvalPoint) -> Option<f64>| {
+        result_on(r, "valid").and_then(pick)
+    };
+    let by_f64 = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => Ordering::Equal,
+    };
+    let duration = |r: &RunRecord| {
+        r.started_ms.map(|s| {
+            let end = if r.status == RunStatus::Running { now_ms } else { r.ended_ms.unwrap_or(r.updated_ms) };
+            end.saturating_sub(s) as f64
+        })
+    };
+    let primary = match column {
+        Column::Status => a.status.as_str().cmp(b.status.as_str()),
+        Column::Id => Ordering::Equal,
+        Column::Name => a.name.cmp(&b.name),
+        Column::Settings => {
+            settings::key_summary(&a.experiment).cmp(&settings::key_summary(&b.experiment))
+        }
+        Column::Auc => by_f64(metric(a, |e| e.metrics.all.auc), metric(b, |e| e.metrics.all.auc)),
+        Column::Uauc => {
+            by_f64(metric(a, |e| e.metrics.all.uauc), metric(b, |e| e.metrics.all.uauc))
+        }
+        Column::WarmAuc => {
+            by_f64(metric(a, |e| e.metrics.warm.auc), metric(b, |e| e.metrics.warm.auc))
+        }
+        Column::ColdAuc => {
+            by_f64(metric(a, |e| e.metrics.cold.auc), metric(b, |e| e.metrics.cold.auc))
+        }
+        Column::Duration => by_f64(duration(a), duration(b)),
+    };
+    // Ties (and the Id column) fall back to creation order.
+    primary.then_with(|| (a.created_ms, a.id.as_str().len(), a.id.as_str()).cmp(&(b.created_ms, b.id.as_str().len(), b.id.as_str())))
+}

@@ -1,0 +1,51 @@
+//! What changes the UI's state (`Message`: keys, ticks, results from the store and the runner)
+//! and what the UI asks of the background (`Command`).
+
+use collm_events::Event;
+use collm_store::{FullRun, RunId, RunRecord};
+use crossterm::event::KeyEvent;
+
+use crate::tui::app::{ExperimentChoice, Inspection};
+
+/// Everything `update` reacts to.
+#[derive(Debug, Clone)]
+pub enum Message {
+    Key(KeyEvent),
+    /// The terminal changed size: redraw.
+    Resize,
+    /// The clock moved (durations and ETAs are shown against `now_ms`).
+    Tick { now_ms: u64 },
+    /// Every run of the store, oldest first, and what could not be read.
+    Runs { records: Vec<RunRecord>, unreadable: Vec<String> },
+    /// One run's record changed.
+    RunUpdated(Box<RunRecord>),
+    /// One run with all its points, as asked by [`Command::LoadRun`].
+    RunLoaded(Box<FullRun>),
+    /// An event of a live run, received at `at_ms`.
+    RunEvent { id: RunId, event: Event, at_ms: u64 },
+    /// The experiments that can be launched.
+    Experiments(Vec<ExperimentChoice>),
+    /// The users of a split, for the prompt inspector.
+    Users { split: String, users: Vec<u32> },
+    Inspected(Result<Box<Inspection>, String>),
+    /// A run was accepted by the runner (queued).
+    Launched { id: RunId, name: String },
+    Notice(String),
+    Error(String),
+}
+
+/// What the UI asks the background thread to do; answers come back as messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    RefreshRuns,
+    LoadRun(RunId),
+    LoadExperiments,
+    /// Queue `experiment` (TOML text) under `name`.
+    Launch { name: String, experiment: String },
+    Cancel(RunId),
+    Resume(RunId),
+    /// The users of `split` of the data set the inspector reads (that of `run` when given).
+    ListUsers { run: Option<RunId>, split: String },
+    /// The prompt of `uid` and, when `run` is given, that run's P(Yes) for the user's rows.
+    Inspect { run: Option<RunId>, uid: u32, split: String },
+}

@@ -1,0 +1,82 @@
+//! The terminal UI: browse, compare and inspect the runs of a store, and launch experiments into
+//! a background runner, in ratatui's Elm architecture.
+//!
+//! - [`app`]: the one state; [`message`]: what changes it; [`update`]: how; [`views`]: drawing
+//!   only. [`keymap`] is the single source of keys and help.
+//! - [`event_loop`] feeds keys and background results to `update` and redraws; [`backend`] is the
+//!   only thread that touches the store and the runner; [`terminal`] restores the terminal on
+//!   exit and panic and sends logs to a file.
+
+pub mod app;
+pub mod backend;
+pub mod detail;
+pub mod event_loop;
+pub mod keymap;
+pub mod message;
+pub mod settings;
+pub mod terminal;
+pub mod theme;
+pub mod update;
+pub mod views;
+pub mod widgets;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+use anyhow::Context as _;
+use collm_store::Store;
+
+pub use app::App;
+pub use message::{Command, Message};
+pub use update::update;
+pub use views::view;
+
+/// What to print instead of opening the TUI when there is no terminal.
+pub fn no_terminal_help() -> String {
+    "collm: the terminal UI needs an interactive terminal (stdin and stdout are not both a TTY).\n\
+     Headless, run for example:\n\
+     \x20 collm run experiments/quick-mf.toml   run an experiment\n\
+     \x20 collm runs                            list the runs of the store\n\
+     \x20 collm --help                          all commands"
+        .to_string()
+}
+
+/// Opens the TUI over the store in `store_dir`, experiments listed from `./experiments`.
+/// Without a terminal it fails with [`no_terminal_help`].
+pub fn main(store_dir: &Path) -> anyhow::Result<()> {
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        anyhow::bail!(no_terminal_help());
+    }
+    // Opened before the screen is taken, so a held store is reported on a normal terminal.
+    let store = Arc::new(Store::open(store_dir)?);
+    let _log = terminal::log_to_file(&crate::paths::home().join("logs"))?;
+    tracing::info!("TUI opened on store {}", store_dir.display());
+
+    let (tx, rx) = mpsc::channel::<event_loop::Inbound>();
+    let sink_tx = tx.clone();
+    let sink: backend::Sink =
+        Arc::new(move |m| sink_tx.send(event_loop::Inbound::Other(m)).is_ok());
+    let background = backend::spawn(store, std::path::PathBuf::from("experiments"), sink);
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let mut app = App::new(
+        store_dir.display().to_string(),
+        theme::Theme::from_env(),
+        collm_store::now_ms(),
+    );
+    let result = {
+        let mut screen = terminal::Screen::enter().context("cannot set up the terminal")?;
+        event_loop::spawn_input(tx, stop.clone());
+        event_loop::run(&mut screen.terminal, &mut app, &rx, &background.commands)
+    };
+    stop.store(true, Ordering::Relaxed);
+    let latency = result.context("drawing the terminal")?;
+    tracing::info!("input latency, {}", latency.summary());
+    // The runner cancels what still runs and the store is flushed before the lock is released.
+    drop(rx);
+    background.join();
+    tracing::info!("TUI closed");
+    Ok(())
+}

@@ -1,0 +1,533 @@
+//! `update`: the only place the state changes, one message at a time. Slow work is never done
+//! here: it is asked of the background thread through `App::commands`.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+use crate::tui::app::{App, Column, ExperimentChoice, LaunchFocus};
+use crate::tui::detail::RunDetail;
+use crate::tui::keymap::{action_for, Action, View};
+use crate::tui::message::{Command, Message};
+use crate::tui::settings;
+
+/// Rows moved by PageUp / PageDown.
+const PAGE: usize = 10;
+
+/// Applies one message to the state.
+pub fn update(app: &mut App, message: Message) {
+    match message {
+        Message::Key(key) => on_key(app, key),
+        Message::Resize => {}
+        Message::Tick { now_ms } => app.now_ms = now_ms,
+        Message::Runs { records, unreadable } => {
+            app.runs.records = records;
+            app.runs.unreadable = unreadable;
+            clamp_selection(app);
+        }
+        Message::RunUpdated(record) => {
+            match app.runs.records.iter_mut().find(|r| r.id == record.id) {
+                Some(slot) => *slot = *record,
+                None => app.runs.records.push(*record),
+            }
+        }
+        Message::RunLoaded(full) => {
+            let detail = RunDetail::from_full(&full);
+            match app.runs.records.iter_mut().find(|r| r.id == full.record.id) {
+                Some(slot) => *slot = full.record,
+                None => app.runs.records.push(full.record),
+            }
+            app.details.insert(detail.id.clone(), detail);
+        }
+        Message::RunEvent { id, event, at_ms } => {
+            if let Some(detail) = app.details.get_mut(&id) {
+                detail.apply(&event, at_ms);
+            }
+            if let (collm_events::Event::Step { .. }, Some(r)) =
+                (&event, app.runs.records.iter_mut().find(|r| r.id == id))
+            {
+                r.steps += 1;
+            }
+        }
+        Message::Experiments(choices) => set_choices(app, choices),
+        Message::Users { split, users } => {
+            if split == app.prompt.split {
+                app.prompt.users = users;
+                app.prompt.selected = app.prompt.selected.min(app.prompt.users.len().saturating_sub(1));
+            }
+        }
+        Message::Inspected(result) => {
+            app.prompt.loading = false;
+            match result {
+                Ok(inspection) => {
+                    app.prompt.inspection = Some(*inspection);
+                    app.prompt.error = None;
+                }
+                Err(err) => app.prompt.error = Some(err),
+            }
+        }
+        Message::Launched { id, name } => {
+            app.notice(format!("queued run {id} ({name})"));
+            app.commands.push(Command::LoadRun(id.clone()));
+            app.run_view = Default::default();
+            app.run_view.id = Some(id);
+            app.view = View::Run;
+        }
+        Message::Notice(text) => app.notice(text),
+        Message::Error(text) => app.error(text),
+    }
+}
+
+fn on_key(app: &mut App, key: KeyEvent) {
+    // Key release and repeat events (kitty protocol) would act twice.
+    if key.kind == KeyEventKind::Release {
+        return;
+    }
+    if app.confirm_quit {
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                for id in app.active_runs() {
+                    app.commands.push(Command::Cancel(id));
+                }
+                app.should_quit = true;
+            }
+            _ => app.confirm_quit = false,
+        }
+        return;
+    }
+    if let Some(scroll) = app.help {
+        match action_for(app.view, &key) {
+            Some(Action::Help | Action::Back | Action::Quit) => app.help = None,
+            Some(Action::Down) => app.help = Some(scroll.saturating_add(1)),
+            Some(Action::Up) => app.help = Some(scroll.saturating_sub(1)),
+            Some(Action::PageDown) => app.help = Some(scroll.saturating_add(PAGE as u16)),
+            Some(Action::PageUp) => app.help = Some(scroll.saturating_sub(PAGE as u16)),
+            _ => {}
+        }
+        return;
+    }
+    if text_input(app, &key) {
+        return;
+    }
+    if let Some(action) = action_for(app.view, &key) {
+        on_action(app, action);
+    }
+}
+
+/// Text prompts (runs filter, user search, a form field) take every key while open.
+fn text_input(app: &mut App, key: &KeyEvent) -> bool {
+    let buffer = match app.view {
+        View::Runs => app.runs.filter_input.as_mut(),
+        View::Prompt => app.prompt.search.as_mut(),
+        View::Launch => app.launch.editing.as_mut(),
+        _ => None,
+    };
+    let Some(buffer) = buffer else { return false };
+    if key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) {
+        if key.code == KeyCode::Char('c') {
+            // Ctrl-C still quits from a prompt.
+            return false;
+        }
+        return true;
+    }
+    match key.code {
+        KeyCode::Char(c) => buffer.push(c),
+        KeyCode::Backspace => {
+            buffer.pop();
+        }
+        KeyCode::Enter => accept_input(app),
+        KeyCode::Esc => cancel_input(app),
+        _ => {}
+    }
+    if app.view == View::Runs {
+        app.runs.selected = 0;
+    }
+    if app.view == View::Prompt {
+        jump_to_typed_user(app);
+    }
+    true
+}
+
+fn accept_input(app: &mut App) {
+    match app.view {
+        View::Runs => {
+            app.runs.filter = app.runs.filter_input.take().unwrap_or_default();
+        }
+        View::Prompt => {
+            let typed = app.prompt.search.take().unwrap_or_default();
+            match typed.trim().parse::<u32>() {
+                Ok(uid) => inspect(app, uid),
+                Err(_) => app.error(format!("`{typed}` is not a user id (a whole number)")),
+            }
+        }
+        View::Launch => {
+            let typed = app.launch.editing.take().unwrap_or_default();
+            let i = app.launch.field;
+            if let Some(field) = app.launch.fields.get(i) {
+                match settings::parse_input(field, &typed) {
+                    Ok(value) => {
+                        app.launch.fields[i].value = value;
+                        app.launch.error = None;
+                    }
+                    Err(err) => app.launch.error = Some(err),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn cancel_input(app: &mut App) {
+    match app.view {
+        View::Runs => app.runs.filter_input = None,
+        View::Prompt => app.prompt.search = None,
+        View::Launch => app.launch.editing = None,
+        _ => {}
+    }
+}
+
+/// While typing a user id, the list follows the first user whose id starts with it.
+fn jump_to_typed_user(app: &mut App) {
+    let Some(typed) = app.prompt.search.as_deref().filter(|t| !t.is_empty()) else { return };
+    if let Some(i) = app.prompt.users.iter().position(|u| u.to_string().starts_with(typed)) {
+        app.prompt.selected = i;
+    }
+}
+
+fn on_action(app: &mut App, action: Action) {
+    match action {
+        Action::Quit => {
+            if app.active_runs().is_empty() {
+                app.should_quit = true;
+            } else {
+                app.confirm_quit = true;
+            }
+        }
+        Action::Help => app.help = Some(0),
+        Action::NextView => go_to(app, app.view.cycle(1)),
+        Action::PrevView => go_to(app, app.view.cycle(-1)),
+        Action::GoTo(view) => go_to(app, view),
+        Action::Refresh => app.commands.push(Command::RefreshRuns),
+        Action::Back => match app.view {
+            View::Runs if !app.runs.filter.is_empty() => app.runs.filter.clear(),
+            View::Launch if app.launch.focus == LaunchFocus::Form => {
+                app.launch.focus = LaunchFocus::List
+            }
+            View::Run => go_to(app, View::Runs),
+            _ => app.status = None,
+        },
+        _ => match app.view {
+            View::Runs => runs_action(app, action),
+            View::Run => run_action(app, action),
+            View::Metrics => metrics_action(app, action),
+            View::Compare => compare_action(app, action),
+            View::Prompt => prompt_action(app, action),
+            View::Launch => launch_action(app, action),
+        },
+    }
+}
+
+fn go_to(app: &mut App, view: View) {
+    app.view = view;
+    match view {
+        View::Run => {
+            if app.run_view.id.is_none() {
+                if let Some(id) = app.selected_run().map(|r| r.id.clone()) {
+                    open_run(app, id);
+                }
+            }
+        }
+        View::Compare | View::Metrics => {
+            let missing: Vec<_> = app
+                .chosen_runs()
+                .iter()
+                .map(|r| r.id.clone())
+                .filter(|id| !app.details.contains_key(id))
+                .collect();
+            if view == View::Compare {
+                app.commands.extend(missing.into_iter().map(Command::LoadRun));
+            }
+        }
+        View::Prompt => {
+            if app.prompt.users.is_empty() {
+                request_users(app);
+            }
+        }
+        View::Launch => {
+            if app.launch.choices.is_empty() {
+                app.commands.push(Command::LoadExperiments);
+            }
+        }
+        View::Runs => {}
+    }
+}
+
+fn open_run(app: &mut App, id: collm_store::RunId) {
+    app.run_view = Default::default();
+    app.run_view.id = Some(id.clone());
+    app.commands.push(Command::LoadRun(id));
+}
+
+/// Moves `index` in a list of `len` by an action; returns whether the action was a move.
+fn move_in(index: &mut usize, len: usize, action: Action) -> bool {
+    let last = len.saturating_sub(1);
+    *index = match action {
+        Action::Up => index.saturating_sub(1),
+        Action::Down => (*index + 1).min(last),
+        Action::PageUp => index.saturating_sub(PAGE),
+        Action::PageDown => (*index + PAGE).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => return false,
+    };
+    true
+}
+
+fn clamp_selection(app: &mut App) {
+    let n = app.visible_runs().len();
+    app.runs.selected = app.runs.selected.min(n.saturating_sub(1));
+}
+
+fn runs_action(app: &mut App, action: Action) {
+    let n = app.visible_runs().len();
+    if move_in(&mut app.runs.selected, n, action) {
+        return;
+    }
+    let selected = app.selected_run().map(|r| (r.id.clone(), r.status));
+    match action {
+        Action::Open => {
+            if let Some((id, _)) = selected {
+                open_run(app, id);
+                app.view = View::Run;
+            }
+        }
+        Action::Filter => app.runs.filter_input = Some(app.runs.filter.clone()),
+        Action::Mark => {
+            if let Some((id, _)) = selected {
+                if !app.runs.marked.remove(&id) {
+                    app.runs.marked.insert(id);
+                }
+                app.runs.selected = (app.runs.selected + 1).min(n.saturating_sub(1));
+            }
+        }
+        Action::ClearMarks => app.runs.marked.clear(),
+        Action::SortNext | Action::Right => {
+            let i = Column::ALL.iter().position(|c| *c == app.runs.sort).unwrap_or(0);
+            app.runs.sort = Column::ALL[(i + 1) % Column::ALL.len()];
+        }
+        Action::Left => {
+            let i = Column::ALL.iter().position(|c| *c == app.runs.sort).unwrap_or(0);
+            app.runs.sort = Column::ALL[(i + Column::ALL.len() - 1) % Column::ALL.len()];
+        }
+        Action::SortReverse => app.runs.descending = !app.runs.descending,
+        Action::CancelRun => cancel(app, selected),
+        Action::ResumeRun => resume(app, selected),
+        _ => {}
+    }
+}
+
+fn cancel(app: &mut App, run: Option<(collm_store::RunId, collm_store::RunStatus)>) {
+    match run {
+        Some((id, status)) if !status.is_terminal() => {
+            app.notice(format!("cancelling run {id}…"));
+            app.commands.push(Command::Cancel(id));
+        }
+        Some((id, status)) => app.error(format!("run {id} is {status}: nothing to cancel")),
+        None => {}
+    }
+}
+
+fn resume(app: &mut App, run: Option<(collm_store::RunId, collm_store::RunStatus)>) {
+    use collm_store::RunStatus;
+    match run {
+        Some((id, RunStatus::Interrupted | RunStatus::Cancelled | RunStatus::Failed)) => {
+            app.notice(format!("resuming run {id}…"));
+            app.commands.push(Command::Resume(id));
+        }
+        Some((id, status)) => {
+            app.error(format!("run {id} is {status}: only an interrupted, cancelled or failed run resumes"))
+        }
+        None => {}
+    }
+}
+
+fn run_action(app: &mut App, action: Action) {
+    let Some(id) = app.run_view.id.clone() else { return };
+    let stages = app.details.get(&id).map_or(0, |d| d.stages.len());
+    let current = app.run_view.stage.unwrap_or(stages.saturating_sub(1));
+    match action {
+        Action::PrevStage => app.run_view.stage = Some(current.saturating_sub(1)),
+        Action::NextStage => {
+            let next = current + 1;
+            // Stepping onto the last stage follows new stages again.
+            app.run_view.stage = if next + 1 >= stages { None } else { Some(next) };
+        }
+        Action::Up => app.run_view.log_scroll += 1,
+        Action::Down => app.run_view.log_scroll = app.run_view.log_scroll.saturating_sub(1),
+        Action::PageUp => app.run_view.log_scroll += PAGE,
+        Action::PageDown => app.run_view.log_scroll = app.run_view.log_scroll.saturating_sub(PAGE),
+        Action::Bottom => app.run_view.log_scroll = 0,
+        Action::CancelRun => {
+            let status = app.record(&id).map(|r| r.status);
+            cancel(app, status.map(|s| (id, s)));
+        }
+        Action::ResumeRun => {
+            let status = app.record(&id).map(|r| r.status);
+            resume(app, status.map(|s| (id, s)));
+        }
+        _ => {}
+    }
+}
+
+fn metrics_action(app: &mut App, action: Action) {
+    let n = app.chosen_runs().len();
+    match action {
+        Action::Left | Action::Up => app.metrics.column = app.metrics.column.saturating_sub(1),
+        Action::Right | Action::Down => {
+            app.metrics.column = (app.metrics.column + 1).min(n.saturating_sub(1))
+        }
+        Action::SetBaseline => {
+            let id = app.chosen_runs().get(app.metrics.column).map(|r| r.id.clone());
+            if let Some(id) = id {
+                app.notice(format!("baseline: run {id}"));
+                app.metrics.baseline = Some(id);
+            }
+        }
+        Action::NextSplit => {
+            let splits = app.known_splits();
+            let i = splits.iter().position(|s| *s == app.metrics.split).map_or(0, |i| i + 1);
+            app.metrics.split = splits[i % splits.len()].clone();
+        }
+        _ => {}
+    }
+}
+
+fn compare_action(app: &mut App, action: Action) {
+    match action {
+        Action::NextCurve => app.compare.curve = app.compare.curve.next(),
+        Action::PrevStage => app.compare.stage = app.compare.stage.saturating_sub(1),
+        Action::NextStage => app.compare.stage += 1,
+        _ => {}
+    }
+}
+
+/// The run the prompt inspector scores with: the open run, else the selected one.
+fn inspector_run(app: &App) -> Option<collm_store::RunId> {
+    app.run_view.id.clone().or_else(|| app.selected_run().map(|r| r.id.clone()))
+}
+
+fn request_users(app: &mut App) {
+    let run = inspector_run(app);
+    app.commands.push(Command::ListUsers { run, split: app.prompt.split.clone() });
+}
+
+fn inspect(app: &mut App, uid: u32) {
+    if let Some(i) = app.prompt.users.iter().position(|u| *u == uid) {
+        app.prompt.selected = i;
+    }
+    app.prompt.loading = true;
+    let run = inspector_run(app);
+    app.commands.push(Command::Inspect { run, uid, split: app.prompt.split.clone() });
+}
+
+fn prompt_action(app: &mut App, action: Action) {
+    if move_in(&mut app.prompt.selected, app.prompt.users.len(), action) {
+        return;
+    }
+    match action {
+        Action::Search => app.prompt.search = Some(String::new()),
+        Action::Open => {
+            if let Some(uid) = app.prompt.users.get(app.prompt.selected).copied() {
+                inspect(app, uid);
+            }
+        }
+        Action::NextSplit => {
+            app.prompt.split = match app.prompt.split.as_str() {
+                "valid" => "test".into(),
+                "test" => "train".into(),
+                _ => "valid".into(),
+            };
+            app.prompt.users.clear();
+            app.prompt.selected = 0;
+            request_users(app);
+        }
+        _ => {}
+    }
+}
+
+fn set_choices(app: &mut App, choices: Vec<ExperimentChoice>) {
+    let keep = app.launch.choices.get(app.launch.selected).map(|c| c.label.clone());
+    app.launch.choices = choices;
+    app.launch.selected = keep
+        .and_then(|label| app.launch.choices.iter().position(|c| c.label == label))
+        .unwrap_or(0);
+    load_form(app);
+}
+
+/// Fills the form from the highlighted experiment.
+fn load_form(app: &mut App) {
+    app.launch.field = 0;
+    app.launch.editing = None;
+    let Some(choice) = app.launch.choices.get(app.launch.selected) else {
+        app.launch.fields.clear();
+        return;
+    };
+    match settings::form_fields(&choice.text) {
+        Ok(fields) => {
+            app.launch.fields = fields;
+            app.launch.error = choice.problem.clone();
+        }
+        Err(err) => {
+            app.launch.fields.clear();
+            app.launch.error = Some(format!("{}: {err}", choice.label));
+        }
+    }
+}
+
+fn launch_action(app: &mut App, action: Action) {
+    match (app.launch.focus, action) {
+        (LaunchFocus::List, Action::Right | Action::Open) => {
+            if !app.launch.fields.is_empty() {
+                app.launch.focus = LaunchFocus::Form;
+            }
+        }
+        (LaunchFocus::Form, Action::Left) => app.launch.focus = LaunchFocus::List,
+        (LaunchFocus::List, a) => {
+            let before = app.launch.selected;
+            move_in(&mut app.launch.selected, app.launch.choices.len(), a);
+            if app.launch.selected != before {
+                load_form(app);
+            }
+        }
+        (LaunchFocus::Form, Action::Open) => {
+            let i = app.launch.field;
+            if let Some(field) = app.launch.fields.get_mut(i) {
+                if let Some(on) = field.value.as_bool() {
+                    field.value = toml::Value::Boolean(!on);
+                } else {
+                    app.launch.editing = Some(settings::show(&field.value));
+                }
+            }
+        }
+        (LaunchFocus::Form, a) => {
+            move_in(&mut app.launch.field, app.launch.fields.len(), a);
+        }
+    }
+    if action == Action::Launch {
+        launch(app);
+    }
+}
+
+fn launch(app: &mut App) {
+    let Some(choice) = app.launch.choices.get(app.launch.selected) else {
+        app.error("no experiment to launch: add a *.toml file to ./experiments");
+        return;
+    };
+    match settings::apply(&choice.text, &app.launch.fields) {
+        Ok(experiment) => {
+            let name = choice.name.clone();
+            app.notice(format!("launching {name}…"));
+            app.commands.push(Command::Launch { name, experiment });
+            app.launch.error = None;
+        }
+        Err(err) => app.launch.error = Some(err),
+    }
+}

@@ -1,0 +1,99 @@
+//! The compare view: the marked runs' settings where they differ, and one curve of theirs
+//! overlaid, each run in its own stable colour.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use crate::tui::app::{App, Curve};
+use crate::tui::settings;
+use crate::tui::widgets::chart::{draw_lines, Series};
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let t = app.theme;
+    let runs = app.chosen_runs();
+    if runs.len() < 2 {
+        let text = " Mark two or more runs with Space in Runs (1): their differing settings and curves show here.";
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, t.dim())).block(super::titled(app, "Compare")),
+            area,
+        );
+        return;
+    }
+    let texts: Vec<&str> = runs.iter().map(|r| r.experiment.as_str()).collect();
+    let diff = settings::diff(&texts);
+    let table_height = (diff.len() as u16 + 3).clamp(4, area.height / 2);
+    let [table_area, chart_area] =
+        Layout::vertical([Constraint::Length(table_height), Constraint::Min(6)]).areas(area);
+
+    let mut header = vec![Cell::from(Span::styled("setting", t.header()))];
+    header.extend(runs.iter().map(|r| {
+        Cell::from(Span::styled(format!("{} {}", r.id, r.name), t.run(r.id.as_str())))
+    }));
+    let rows: Vec<Row> = if diff.is_empty() {
+        vec![Row::new(vec![Cell::from(Span::styled("(identical settings)", t.dim()))])]
+    } else {
+        diff.iter()
+            .map(|(key, values)| {
+                let mut cells = vec![Cell::from(Span::styled(key.clone(), t.header()))];
+                cells.extend(values.iter().map(|v| Cell::from(v.clone().unwrap_or_else(|| "—".into()))));
+                Row::new(cells)
+            })
+            .collect()
+    };
+    let mut widths = vec![Constraint::Length(24)];
+    widths.extend(runs.iter().map(|_| Constraint::Min(14)));
+    let title = format!("Settings that differ ({} of the keys)", diff.len());
+    frame.render_widget(
+        Table::new(rows, widths).header(Row::new(header)).block(super::titled(app, &title)),
+        table_area,
+    );
+
+    // Stage names in order of first appearance across the runs.
+    let mut stages: Vec<String> = Vec::new();
+    for r in &runs {
+        if let Some(d) = app.details.get(&r.id) {
+            for s in &d.stages {
+                if !stages.contains(&s.name) && !s.loss.is_empty() {
+                    stages.push(s.name.clone());
+                }
+            }
+        }
+    }
+    let stage = stages.get(app.compare.stage.min(stages.len().saturating_sub(1))).cloned();
+    let curves: Vec<(usize, &str, Vec<(f64, f64)>)> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let s = app.details.get(&r.id).and_then(|d| {
+                d.stages.iter().rev().find(|s| Some(&s.name) == stage.as_ref())
+            });
+            let points = match (s, app.compare.curve) {
+                (None, _) => Vec::new(),
+                (Some(s), Curve::Loss) => s.smooth.clone(),
+                (Some(s), Curve::Lr) => s.lr.clone(),
+                (Some(s), Curve::Auc) => s.eval_curves("valid").0,
+                (Some(s), Curve::Uauc) => s.eval_curves("valid").1,
+            };
+            (i, r.id.as_str(), points)
+        })
+        .collect();
+    let series: Vec<Series> = curves
+        .iter()
+        .map(|(i, id, points)| Series {
+            name: id.to_string(),
+            points,
+            style: t.run(id),
+            marker: t.run_marker(*i),
+        })
+        .collect();
+    let title = format!(
+        "{} · stage {} (m curve, [ ] stage)",
+        app.compare.curve.title(),
+        stage.as_deref().unwrap_or("-")
+    );
+    let loading = runs.iter().any(|r| !app.details.contains_key(&r.id));
+    let empty = if loading { "loading curves…" } else { "no points for this curve" };
+    draw_lines(frame, chart_area, &title, &series, t, empty);
+}

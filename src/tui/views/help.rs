@@ -1,0 +1,31 @@
+//! The help overlay, generated from the keymap.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+use ratatui::Frame;
+
+use crate::tui::app::App;
+use crate::tui::keymap::{help_sections, Scope};
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
+    let t = app.theme;
+    let mut lines: Vec<Line> = Vec::new();
+    for (scope, rows) in help_sections() {
+        // The current view's keys and the global ones matter most: the others follow.
+        let current = matches!(scope, Scope::In(v) if v == app.view);
+        let title = if current { format!("{} (this view)", scope.title()) } else { scope.title().to_string() };
+        lines.push(Line::styled(title, t.header()));
+        for (keys, help) in rows {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {keys:<22}"), t.accent()),
+                Span::raw(help),
+            ]));
+        }
+        lines.push(Line::from(""));
+    }
+    let popup = super::centered(area, 76, area.height.saturating_sub(2));
+    let block = super::titled(app, "Help — ↑↓ scroll · Esc / ? close");
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), popup);
+}

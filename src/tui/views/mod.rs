@@ -1,0 +1,150 @@
+//! `view`: draws the state, and nothing else. One module per view, plus the frame around them
+//! (tabs, status line) and the overlays (help, quit confirmation, too-small terminal).
+
+mod compare;
+mod help;
+mod launch;
+mod metrics;
+mod prompt;
+mod run;
+mod runs;
+
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Wrap};
+use ratatui::Frame;
+
+use crate::tui::app::{App, MIN_HEIGHT, MIN_WIDTH};
+use crate::tui::keymap::View;
+
+/// Draws the whole screen for `app`.
+pub fn view(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(app, frame, area);
+        return;
+    }
+    let [top, body, bottom] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)])
+            .areas(area);
+    tabs(app, frame, top);
+    match app.view {
+        View::Runs => runs::draw(app, frame, body),
+        View::Run => run::draw(app, frame, body),
+        View::Metrics => metrics::draw(app, frame, body),
+        View::Compare => compare::draw(app, frame, body),
+        View::Prompt => prompt::draw(app, frame, body),
+        View::Launch => launch::draw(app, frame, body),
+    }
+    status_line(app, frame, bottom);
+    if let Some(scroll) = app.help {
+        help::draw(app, frame, body, scroll);
+    }
+    if app.confirm_quit {
+        confirm_quit(app, frame, area);
+    }
+}
+
+fn too_small(app: &App, frame: &mut Frame, area: Rect) {
+    let t = app.theme;
+    let lines = vec![
+        Line::styled("Terminal too small", t.error()),
+        Line::from(format!("{}x{} now, {MIN_WIDTH}x{MIN_HEIGHT} needed.", area.width, area.height)),
+        Line::styled("Enlarge the window, or press q to quit.", t.dim()),
+    ];
+    let [middle] = Layout::vertical([Constraint::Length(3)]).flex(Flex::Center).areas(area);
+    frame.render_widget(
+        Paragraph::new(lines).alignment(ratatui::layout::Alignment::Center).wrap(Wrap { trim: true }),
+        middle,
+    );
+}
+
+fn tabs(app: &App, frame: &mut Frame, area: Rect) {
+    let t = app.theme;
+    let titles: Vec<Line> = View::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Line::from(format!("{} {}", i + 1, v.title())))
+        .collect();
+    let active = app.active_runs().len();
+    let right = if active > 0 {
+        format!(" {active} active · {} ", app.store_label)
+    } else {
+        format!(" {} ", app.store_label)
+    };
+    let [left, right_area] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(right.chars().count() as u16),
+    ])
+    .areas(area);
+    let tabs = Tabs::new(titles)
+        .select(app.view.index())
+        .style(t.dim())
+        .highlight_style(t.selected().patch(t.title()))
+        .divider("│");
+    let [name, rest] = Layout::horizontal([Constraint::Length(7), Constraint::Min(0)]).areas(left);
+    frame.render_widget(Span::styled(" collm ", t.accent()), name);
+    frame.render_widget(tabs, rest);
+    frame.render_widget(Span::styled(right, t.dim()), right_area);
+}
+
+/// The bottom line: the last notice or error, else the keys of the current view.
+fn status_line(app: &App, frame: &mut Frame, area: Rect) {
+    let t = app.theme;
+    let line = match &app.status {
+        Some(s) if s.error => Line::styled(format!(" {}", s.text), t.error()),
+        Some(s) => Line::styled(format!(" {}", s.text), t.good()),
+        None => Line::styled(format!(" {}", hints(app.view)), t.dim()),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// A short reminder of the view's main keys (the full list is behind `?`).
+fn hints(view: View) -> &'static str {
+    match view {
+        View::Runs => "Enter open · / filter · Space mark · s/S sort · c cancel · R resume · Tab views · ? help · q quit",
+        View::Run => "[ ] stage · ↑↓ scroll log · c cancel · R resume · Esc runs · ? help · q quit",
+        View::Metrics => "←→ run · b baseline · p split · (marks from Runs) · ? help · q quit",
+        View::Compare => "m curve · [ ] stage · (marks from Runs) · ? help · q quit",
+        View::Prompt => "/ search user · ↑↓ pick · Enter inspect · p split · ? help · q quit",
+        View::Launch => "↑↓ pick · → form · Enter edit/flip · L launch · ? help · q quit",
+    }
+}
+
+fn confirm_quit(app: &App, frame: &mut Frame, area: Rect) {
+    let t = app.theme;
+    let n = app.active_runs().len();
+    let text = vec![
+        Line::from(format!("{n} run(s) still active in this window.")),
+        Line::from("Quitting cancels them (they can be resumed later)."),
+        Line::from(""),
+        Line::from(vec![
+            Span::styled("y", t.header()),
+            Span::raw(" quit and cancel   "),
+            Span::styled("any other key", t.header()),
+            Span::raw(" stay"),
+        ]),
+    ];
+    let popup = centered(area, 56, 6);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text).block(Block::bordered().title(Span::styled(" Quit? ", t.error()))),
+        popup,
+    );
+}
+
+/// A `width` x `height` rectangle in the middle of `area` (clipped to it).
+pub(crate) fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+/// A bordered block with a styled title.
+pub(crate) fn titled(app: &App, title: &str) -> Block<'static> {
+    Block::bordered().title(Span::styled(format!(" {title} "), app.theme.title()))
+}

@@ -1,0 +1,104 @@
+//! The runs table: every run of the store with its key settings and results, filtered, marked
+//! and sorted.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+
+use crate::tui::app::{result_on, App, Column};
+use crate::tui::settings;
+use crate::tui::widgets::format;
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let t = app.theme;
+    let rows = app.visible_runs();
+    let filter_line = match (&app.runs.filter_input, app.runs.filter.is_empty()) {
+        (Some(typed), _) => Some(Line::from(vec![
+            Span::styled(" filter: ", t.header()),
+            Span::raw(typed.clone()),
+            Span::styled("▏ Enter keep · Esc drop", t.dim()),
+        ])),
+        (None, false) => Some(Line::from(vec![
+            Span::styled(" filter: ", t.header()),
+            Span::raw(app.runs.filter.clone()),
+            Span::styled("  (Esc clears)", t.dim()),
+        ])),
+        (None, true) => None,
+    };
+    let [table_area, filter_area] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(u16::from(filter_line.is_some())),
+    ])
+    .areas(area);
+    if let Some(line) = filter_line {
+        frame.render_widget(Paragraph::new(line), filter_area);
+    }
+
+    let arrow = if app.runs.descending { "▼" } else { "▲" };
+    let header = Row::new(Column::ALL.iter().map(|c| {
+        let title = if *c == app.runs.sort { format!("{}{arrow}", c.title()) } else { c.title().to_string() };
+        Cell::from(title)
+    }))
+    .style(t.header());
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            let head = result_on(r, "valid");
+            let metric = |pick: fn(&collm_store::EvalPoint) -> Option<f64>| format::metric(head.and_then(pick));
+            let mark = if app.runs.marked.contains(&r.id) { "●" } else { " " };
+            let status = format!("{mark} {}", r.status);
+            Row::new(vec![
+                Cell::from(Span::styled(status, t.status(r.status))),
+                Cell::from(Span::styled(r.id.to_string(), app.theme.run(r.id.as_str()))),
+                Cell::from(r.name.clone()),
+                Cell::from(settings::key_summary(&r.experiment)),
+                Cell::from(metric(|e| e.metrics.all.auc)),
+                Cell::from(metric(|e| e.metrics.all.uauc)),
+                Cell::from(metric(|e| e.metrics.warm.auc)),
+                Cell::from(metric(|e| e.metrics.cold.auc)),
+                Cell::from(app.duration_s(r).map(format::duration).unwrap_or_else(|| "-".into())),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(13),
+        Constraint::Length(15),
+        Constraint::Min(10),
+        Constraint::Min(12),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
+    ];
+    let marked = app.runs.marked.len();
+    let title = format!(
+        "Runs {}/{}{}{}",
+        rows.len(),
+        app.runs.records.len(),
+        if marked > 0 { format!(" · {marked} marked") } else { String::new() },
+        if app.runs.unreadable.is_empty() {
+            String::new()
+        } else {
+            format!(" · {} unreadable", app.runs.unreadable.len())
+        }
+    );
+    let empty = rows.is_empty();
+    let table = Table::new(body, widths)
+        .header(header)
+        .block(super::titled(app, &title))
+        .row_highlight_style(t.selected())
+        .column_spacing(1);
+    let mut state = TableState::default().with_selected((!empty).then_some(app.runs.selected));
+    frame.render_stateful_widget(table, table_area, &mut state);
+    if empty {
+        let hint = if app.runs.records.is_empty() {
+            "No runs yet. Press 6 (Launch) to start one, or run `collm run FILE` with another --store."
+        } else {
+            "No run matches the filter."
+        };
+        let inner = table_area.inner(ratatui::layout::Margin { horizontal: 2, vertical: 2 });
+        frame.render_widget(Paragraph::new(Line::styled(hint, t.dim())), inner);
+    }
+}
