@@ -1,8 +1,132 @@
 //! `collm bench`: throughput measurements of the LLM and the training stages.
+//!
+//! `collm bench llm --json` prints one object:
+//!
+//! ```json
+//! {"impl": "collm", "model": "SmolLM2-135M-Instruct.Q4_1.gguf", "batch": 8, "tokens": 150,
+//!  "device": "cpu", "dtype": "f32", "threads": 2, "cpu": "AMD EPYC", "eval_samples_per_s": 4.1,
+//!  "train_samples_per_s": 2.0, "eval_batch_s": 1.95, "train_batch_s": 4.0,
+//!  "eval_runs_s": [...], "train_runs_s": [...], "peak_rss_mb": 1480.0, "reps": 5}
+//! ```
+//!
+//! `benches/reference/bench_torch.py --json` prints the same keys for PyTorch + peft.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use collm_llm::bench::{bench_llm, cpu_model, device_name, BenchOptions, BenchReport};
+use collm_llm::{Llm, LoraConfig};
+use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub what: What,
+}
 
-pub fn execute(_args: Args, _ctx: &super::Context) -> anyhow::Result<()> {
-    anyhow::bail!("`collm bench` is not built yet")
+#[derive(Debug, Subcommand)]
+pub enum What {
+    /// Scoring and LoRA train-step throughput of an LLM backbone on one batch shape.
+    Llm(LlmArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LlmArgs {
+    /// A registered model name or a path to a GGUF file / Hugging Face folder (default: the
+    /// registered default, pulled if missing).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Positions per row (padding included).
+    #[arg(long, default_value_t = 150)]
+    pub tokens: usize,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Timed repetitions per measurement (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    /// Untimed warm-up runs before each measurement.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The printed result: the measurement and what it was measured on.
+#[derive(Debug, Serialize)]
+struct Output {
+    #[serde(rename = "impl")]
+    implementation: &'static str,
+    model: String,
+    device: String,
+    dtype: String,
+    cpu: Option<String>,
+    #[serde(flatten)]
+    report: BenchReport,
+}
+
+pub fn execute(args: Args, _ctx: &super::Context) -> anyhow::Result<()> {
+    match args.what {
+        What::Llm(args) => bench_llm_command(args),
+    }
+}
+
+fn bench_llm_command(args: LlmArgs) -> anyhow::Result<()> {
+    let device = collm_llm::parse_device(&args.device)?;
+    let path = model_path(args.model.as_deref())?;
+    let (llm, tokenizer) = Llm::load(&path, Some(&LoraConfig::default()), &device)
+        .with_context(|| format!("loading {}", path.display()))?;
+    let yes_id = tokenizer.token_id("Yes")?;
+    let opts = BenchOptions { batch: args.batch, tokens: args.tokens, warmup: args.warmup, reps: args.reps, yes_id };
+    let report = bench_llm(&llm, &opts)?;
+    let model = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let out = Output {
+        implementation: "collm",
+        model,
+        device: device_name(&device),
+        dtype: format!("{:?}", llm.dtype()).to_lowercase(),
+        cpu: cpu_model(),
+        report,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        print_table(&out);
+    }
+    Ok(())
+}
+
+/// A path as given, else a registered name, else the registered default (pulled if missing).
+fn model_path(model: Option<&str>) -> anyhow::Result<PathBuf> {
+    let models_dir = crate::paths::models_dir();
+    let mut progress = |msg: &str| tracing::warn!("{msg}");
+    match model {
+        Some(m) if Path::new(m).exists() => Ok(PathBuf::from(m)),
+        Some(name) => Ok(collm_llm::hub::ensure(&models_dir, name, &mut progress)
+            .with_context(|| format!("`{name}` is neither a file nor a known model"))?),
+        None => Ok(collm_llm::hub::ensure_default(&models_dir, &mut progress)?),
+    }
+}
+
+fn print_table(out: &Output) {
+    let r = &out.report;
+    let rss = r.peak_rss_mb.map_or("unknown".to_string(), |mb| format!("{mb:.0} MiB"));
+    let rows = [
+        ("model", out.model.clone()),
+        ("device", format!("{} ({}, {} threads)", out.device, out.dtype, r.threads)),
+        ("cpu", out.cpu.clone().unwrap_or_else(|| "unknown".into())),
+        ("shape", format!("batch {} x {} tokens", r.batch, r.tokens)),
+        ("scoring", format!("{:.2} samples/s ({:.3} s/batch)", r.eval_samples_per_s, r.eval_batch_s)),
+        ("train step", format!("{:.2} samples/s ({:.3} s/batch)", r.train_samples_per_s, r.train_batch_s)),
+        ("peak RSS", rss),
+        ("repetitions", format!("{} (median)", r.reps)),
+    ];
+    for (k, v) in rows {
+        println!("{k:>12}  {v}");
+    }
 }

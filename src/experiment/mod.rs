@@ -43,6 +43,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub use device::DeviceSpec;
 pub use error::ExperimentError;
 
+/// The experiment a fresh install can run without any file or download (MF on the embedded
+/// ml-latest-small); the same text as `experiments/mf-default.toml`.
+pub const DEFAULT_EXPERIMENT: &str = include_str!("../../experiments/mf-default.toml");
+/// Its name.
+pub const DEFAULT_EXPERIMENT_NAME: &str = "mf-default";
+
 /// What an experiment trains. The top level stays one struct with optional sections per kind,
 /// so a two-stage CoLLM experiment adds a variant here and its own sections beside these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -162,6 +168,10 @@ fn checked<'de, D: Deserializer<'de>, T: Deserialize<'de> + Check>(d: D) -> Resu
 }
 
 impl Experiment {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Reads and checks an experiment file.
     pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
         let text = std::fs::read_to_string(path)

@@ -110,3 +110,23 @@ fn embedded_source_and_devices() {
         assert!(DeviceSpec::Auto.resolve().unwrap().is_cpu());
     }
 }
+
+#[test]
+fn shipped_experiments_parse() {
+    let default = Experiment::from_toml(DEFAULT_EXPERIMENT, Path::new("embedded.toml")).unwrap();
+    assert_eq!(default.name(), DEFAULT_EXPERIMENT_NAME);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let e = Experiment::load(&path).unwrap_or_else(|err| panic!("{err}"));
+            assert_eq!(Some(e.name.as_str()), path.file_stem().and_then(|s| s.to_str()), "{}", path.display());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3);
+    let mf = Experiment::load(&dir.join("mf-ml1m.toml")).unwrap();
+    assert!(mf.dataset.path.as_ref().unwrap().join("train.tsv").is_file(), "{:?}", mf.dataset.path);
+    assert_eq!((mf.model.dim, mf.training.batch_size, mf.training.patience, mf.training.seed), (256, 2048, 100, 2023));
+}

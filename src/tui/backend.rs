@@ -8,7 +8,10 @@ use std::thread::JoinHandle;
 
 use collm_store::{RunId, Store};
 
+use crate::experiment::{Experiment, DEFAULT_EXPERIMENT, DEFAULT_EXPERIMENT_NAME};
+use crate::runner::{Runner, RunnerMessage};
 use crate::tui::app::ExperimentChoice;
+use crate::tui::inspect::Inspector;
 use crate::tui::message::{Command, Message};
 
 /// Where results go: returns false once the UI is gone.
@@ -30,26 +33,67 @@ impl Background {
     }
 }
 
-/// Starts the background thread over `store`; experiments are listed from `experiments_dir`.
-pub fn spawn(store: Arc<Store>, experiments_dir: PathBuf, sink: Sink) -> Background {
+/// Starts the background thread and its runner over `store`: experiments are listed from
+/// `experiments_dir`, the embedded dataset is imported into `data_dir`. Runner events go to
+/// `sink` as they happen (from the runner's thread), each followed by the run's new record
+/// unless it is a training step.
+pub fn spawn(store: Arc<Store>, experiments_dir: PathBuf, data_dir: PathBuf, sink: Sink) -> Background {
     let (tx, rx) = mpsc::channel::<Command>();
     let thread = std::thread::Builder::new()
         .name("tui-background".into())
         .spawn(move || {
-            let worker = Worker { store, experiments_dir, sink };
+            let runner_store = store.clone();
+            let runner_sink = sink.clone();
+            let runner = Runner::with_sink(store.clone(), data_dir.clone(), move |m| {
+                forward(&runner_store, &runner_sink, m)
+            });
+            let mut worker = Worker { store, experiments_dir, data_dir, sink, runner, inspector: Inspector::default() };
             for command in rx {
                 worker.handle(command);
             }
+            // Cancels what still runs and waits, so the store is left consistent.
+            worker.runner.shutdown();
             tracing::info!("background thread done");
         })
         .expect("spawning the background thread");
     Background { commands: tx, thread }
 }
 
+/// Passes a runner message on as UI messages (on the runner's thread: quick store reads only).
+fn forward(store: &Store, sink: &Sink, message: RunnerMessage) {
+    let refresh = |id: &RunId| match store.run(id) {
+        Ok(record) => {
+            sink(Message::RunUpdated(Box::new(record)));
+        }
+        Err(err) => {
+            sink(Message::Error(err.to_string()));
+        }
+    };
+    match message {
+        RunnerMessage::Event { id, event } => {
+            let step = matches!(event, collm_events::Event::Step { .. });
+            sink(Message::RunEvent { id: id.clone(), event, at_ms: collm_store::now_ms() });
+            if !step {
+                refresh(&id);
+            }
+        }
+        RunnerMessage::Queued { id, .. } | RunnerMessage::Started { id } | RunnerMessage::Ended { id, .. } => {
+            refresh(&id)
+        }
+        RunnerMessage::StoreError { id, message } => {
+            sink(Message::Error(format!("run {id}: {message}")));
+        }
+        RunnerMessage::Idle => {}
+    }
+}
+
 struct Worker {
     store: Arc<Store>,
     experiments_dir: PathBuf,
+    data_dir: PathBuf,
     sink: Sink,
+    runner: Runner,
+    inspector: Inspector,
 }
 
 impl Worker {
@@ -57,7 +101,7 @@ impl Worker {
         (self.sink)(message);
     }
 
-    fn handle(&self, command: Command) {
+    fn handle(&mut self, command: Command) {
         tracing::debug!(?command, "background command");
         match command {
             Command::RefreshRuns => self.send(load_runs(&self.store)),
@@ -65,12 +109,36 @@ impl Worker {
             Command::LoadExperiments => {
                 self.send(Message::Experiments(list_experiments(&self.experiments_dir)))
             }
-            Command::Launch { .. } | Command::Cancel(_) | Command::Resume(_) => {
-                self.send(Message::Error("the runner is not available in this build".into()))
+            Command::Launch { origin, experiment } => {
+                let result = Experiment::from_toml(&experiment, &origin)
+                    .map_err(|e| e.to_string())
+                    .and_then(|exp| {
+                        self.runner.submit(&exp).map(|id| (id, exp.name.clone())).map_err(|e| e.to_string())
+                    });
+                match result {
+                    Ok((id, name)) => self.send(Message::Launched { id, name }),
+                    Err(err) => self.send(Message::Error(err)),
+                }
             }
-            Command::ListUsers { .. } | Command::Inspect { .. } => self.send(Message::Inspected(
-                Err("the prompt inspector is not available in this build".into()),
-            )),
+            Command::Cancel(id) => {
+                if let Err(err) = self.runner.cancel(&id) {
+                    self.send(Message::Error(err.to_string()));
+                }
+            }
+            Command::Resume(id) => match self.runner.resume(&id) {
+                Ok(id) => self.send(Message::Notice(format!("run {id} queued to resume"))),
+                Err(err) => self.send(Message::Error(err.to_string())),
+            },
+            Command::ListUsers { run, split } => {
+                match self.inspector.users(&self.store, &self.data_dir, run.as_ref(), &split) {
+                    Ok(users) => self.send(Message::Users { split, users }),
+                    Err(err) => self.send(Message::Inspected(Err(err))),
+                }
+            }
+            Command::Inspect { run, uid, split } => {
+                let result = self.inspector.inspect(&self.store, &self.data_dir, run.as_ref(), uid, &split);
+                self.send(Message::Inspected(result.map(Box::new)));
+            }
         }
     }
 }
@@ -101,8 +169,20 @@ pub fn load_run(store: &Store, id: &RunId) -> Message {
     }
 }
 
-/// The `*.toml` files of `dir`, sorted by file name; each keeps its parse problem, if any.
+/// The embedded default, then the `*.toml` files of `dir` sorted by file name; each keeps its
+/// problem (file, line, key), if any.
 pub fn list_experiments(dir: &Path) -> Vec<ExperimentChoice> {
+    let embedded = ExperimentChoice {
+        label: format!("{DEFAULT_EXPERIMENT_NAME} (built in)"),
+        path: None,
+        name: DEFAULT_EXPERIMENT_NAME.to_string(),
+        text: DEFAULT_EXPERIMENT.to_string(),
+        problem: None,
+    };
+    std::iter::once(embedded).chain(list_files(dir)).collect()
+}
+
+fn list_files(dir: &Path) -> Vec<ExperimentChoice> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -124,7 +204,7 @@ fn choice_from_file(path: &Path) -> ExperimentChoice {
     let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let (name, problem) = check_experiment(&text, &path.display().to_string(), &stem);
+            let (name, problem) = check_experiment(&text, path, &stem);
             ExperimentChoice { label, path: Some(path.to_path_buf()), name, text, problem }
         }
         Err(err) => ExperimentChoice {
@@ -137,13 +217,10 @@ fn choice_from_file(path: &Path) -> ExperimentChoice {
     }
 }
 
-/// The experiment's name (its `name` key, else `fallback`) and why it cannot run, if so.
-fn check_experiment(text: &str, origin: &str, fallback: &str) -> (String, Option<String>) {
-    match text.parse::<toml::Table>() {
-        Ok(table) => {
-            let name = table.get("name").and_then(|v| v.as_str()).unwrap_or(fallback).to_string();
-            (name, None)
-        }
-        Err(err) => (fallback.to_string(), Some(format!("{origin}: {err}"))),
+/// The experiment's name and why it cannot run, if so.
+fn check_experiment(text: &str, origin: &Path, fallback: &str) -> (String, Option<String>) {
+    match Experiment::from_toml(text, origin) {
+        Ok(exp) => (exp.name, None),
+        Err(err) => (fallback.to_string(), Some(err.to_string())),
     }
 }

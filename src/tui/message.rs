@@ -40,8 +40,9 @@ pub enum Command {
     RefreshRuns,
     LoadRun(RunId),
     LoadExperiments,
-    /// Queue `experiment` (TOML text) under `name`.
-    Launch { name: String, experiment: String },
+    /// Queue `experiment` (TOML text) as if read from `origin` (relative dataset paths and
+    /// error messages refer to it).
+    Launch { origin: std::path::PathBuf, experiment: String },
     Cancel(RunId),
     Resume(RunId),
     /// The users of `split` of the data set the inspector reads (that of `run` when given).

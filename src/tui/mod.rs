@@ -11,6 +11,7 @@ pub mod app;
 pub mod backend;
 pub mod detail;
 pub mod event_loop;
+pub mod inspect;
 pub mod keymap;
 pub mod message;
 pub mod settings;
@@ -58,7 +59,12 @@ pub fn main(store_dir: &Path) -> anyhow::Result<()> {
     let sink_tx = tx.clone();
     let sink: backend::Sink =
         Arc::new(move |m| sink_tx.send(event_loop::Inbound::Other(m)).is_ok());
-    let background = backend::spawn(store, std::path::PathBuf::from("experiments"), sink);
+    let background = backend::spawn(
+        store,
+        std::path::PathBuf::from("experiments"),
+        crate::paths::data_dir(),
+        sink,
+    );
     let stop = Arc::new(AtomicBool::new(false));
 
     let mut app = App::new(

@@ -523,9 +523,9 @@ fn launch(app: &mut App) {
     };
     match settings::apply(&choice.text, &app.launch.fields) {
         Ok(experiment) => {
-            let name = choice.name.clone();
-            app.notice(format!("launching {name}…"));
-            app.commands.push(Command::Launch { name, experiment });
+            let origin = choice.path.clone().unwrap_or_else(|| format!("{}.toml", choice.name).into());
+            app.notice(format!("launching {}…", choice.name));
+            app.commands.push(Command::Launch { origin, experiment });
             app.launch.error = None;
         }
         Err(err) => app.launch.error = Some(err),

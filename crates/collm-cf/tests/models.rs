@@ -89,7 +89,8 @@ fn lightgcn_propagation_is_the_mean_of_normalised_layers_and_has_exact_gradients
     let e0: Vec<Vec<f64>> = (0..n).map(|x| (0..d).map(|j| ((x * 7 + j * 3) % 11) as f64 / 5.0 - 1.0).collect()).collect();
     let emb = Var::from_tensor(&Tensor::new(e0.clone(), &dev).unwrap()).unwrap();
 
-    // Forward against the dense formula mean(E, AE, A²E).
+    // Forward against the dense formula mean(E, AE, A²E); the graph stores its edge weights
+    // in f32, hence the tolerance (a wrong normalisation is off by far more).
     let a = dense_adjacency(ids, &pairs);
     let e1 = matmul(&a, &e0);
     let e2 = matmul(&a, &e1);
@@ -97,7 +98,7 @@ fn lightgcn_propagation_is_the_mean_of_normalised_layers_and_has_exact_gradients
     for x in 0..n {
         for j in 0..d {
             let want = (e0[x][j] + e1[x][j] + e2[x][j]) / 3.0;
-            assert!((out[x][j] - want).abs() < 1e-12, "node {x} dim {j}: {} vs {want}", out[x][j]);
+            assert!((out[x][j] - want).abs() < 1e-6, "node {x} dim {j}: {} vs {want}", out[x][j]);
         }
     }
     // Isolated nodes keep e0 / (K + 1).

@@ -44,7 +44,15 @@ impl Dataset {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| dir.display().to_string());
-        Ok(Dataset::from_parts(name, dir.to_path_buf(), items, train, valid, valid_small, test))
+        Ok(Dataset::from_parts(
+            name,
+            dir.to_path_buf(),
+            items,
+            train,
+            valid,
+            valid_small,
+            test,
+        ))
     }
 
     /// Assembles a dataset, computing the table sizes.

@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::error::DataError;
-use crate::movielens::{import_source, ImportOptions, ImportRecord, Layout, RawFile, RawSource};
 use crate::movielens::IMPORT_FORMAT_VERSION;
+use crate::movielens::{import_source, ImportOptions, ImportRecord, Layout, RawFile, RawSource};
 
 /// The folder name of the default dataset under the data directory.
 pub const DEFAULT_DATASET: &str = "ml-latest-small";

@@ -57,7 +57,10 @@ pub enum DataError {
     Folder { path: PathBuf, message: String },
     /// An import option has a value the importer cannot use.
     #[error("import option `{field}`: {message}")]
-    Option { field: &'static str, message: String },
+    Option {
+        field: &'static str,
+        message: String,
+    },
 }
 
 impl DataError {

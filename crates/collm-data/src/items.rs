@@ -80,10 +80,12 @@ pub fn read_items(path: &Path) -> Result<Items, DataError> {
     let mut first_line: Vec<usize> = Vec::new();
     read_tsv(path, &["iid", "title"], |row| {
         let iid = row.id(0)?;
-        items.insert(iid, row.text(1).to_string()).map_err(|message| {
-            let first = first_line.get(iid as usize).copied().unwrap_or(0);
-            row.error(0, format!("{message} (first defined on line {first})"))
-        })?;
+        items
+            .insert(iid, row.text(1).to_string())
+            .map_err(|message| {
+                let first = first_line.get(iid as usize).copied().unwrap_or(0);
+                row.error(0, format!("{message} (first defined on line {first})"))
+            })?;
         if first_line.len() <= iid as usize {
             first_line.resize(iid as usize + 1, 0);
         }

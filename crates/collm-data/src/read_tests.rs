@@ -34,7 +34,14 @@ fn reads_a_valid_split() {
     assert_eq!(split.rows.len(), 3);
     assert_eq!(
         split.rows[2],
-        Interaction { uid: 2, iid: 1, label: 1, timestamp: 300, warm: true, his: vec![3, 2] }
+        Interaction {
+            uid: 2,
+            iid: 1,
+            label: 1,
+            timestamp: 300,
+            warm: true,
+            his: vec![3, 2]
+        }
     );
     assert!(split.rows[0].his.is_empty());
     let stats = split.stats();
@@ -49,7 +56,17 @@ fn columns_are_found_by_name_in_any_order() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "test.tsv", body);
     let split = read_split(&path, "test", &items()).unwrap();
-    assert_eq!(split.rows[0], Interaction { uid: 7, iid: 3, label: 1, timestamp: 5, warm: false, his: vec![1, 2] });
+    assert_eq!(
+        split.rows[0],
+        Interaction {
+            uid: 7,
+            iid: 3,
+            label: 1,
+            timestamp: 5,
+            warm: false,
+            his: vec![1, 2]
+        }
+    );
 }
 
 #[test]
@@ -58,7 +75,10 @@ fn missing_column_in_header() {
     assert!(matches!(error, DataError::MissingColumn { ref field, .. } if field == "label"));
     assert_eq!(
         error.to_string(),
-        format!("{}:1: field `label`: missing from the header (found: uid, iid, timestamp, warm, his)", path.display())
+        format!(
+            "{}:1: field `label`: missing from the header (found: uid, iid, timestamp, warm, his)",
+            path.display()
+        )
     );
 }
 
@@ -68,7 +88,10 @@ fn non_integer_id() {
     assert_eq!((error.line(), error.field_name()), (Some(3), Some("uid")));
     assert_eq!(
         error.to_string(),
-        format!("{}:3: field `uid`: expected a positive integer id, found \"u7\"", path.display())
+        format!(
+            "{}:3: field `uid`: expected a positive integer id, found \"u7\"",
+            path.display()
+        )
     );
     let (error, _) = split_error(&format!("{HEADER}1\t-2\t1\t5\t1\t\n"));
     assert_eq!((error.line(), error.field_name()), (Some(2), Some("iid")));
@@ -77,7 +100,10 @@ fn non_integer_id() {
 #[test]
 fn padding_id_zero_is_rejected() {
     let (error, _) = split_error(&format!("{HEADER}0\t1\t1\t5\t1\t\n"));
-    assert!(error.to_string().contains("id 0 is reserved for padding"), "{error}");
+    assert!(
+        error.to_string().contains("id 0 is reserved for padding"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -85,7 +111,10 @@ fn label_not_zero_or_one() {
     let (error, path) = split_error(&format!("{HEADER}1\t1\t1\t5\t1\t\n1\t2\t2\t6\t1\t1\n"));
     assert_eq!(
         error.to_string(),
-        format!("{}:3: field `label`: expected 0 or 1, found \"2\"", path.display())
+        format!(
+            "{}:3: field `label`: expected 0 or 1, found \"2\"",
+            path.display()
+        )
     );
 }
 
@@ -94,14 +123,20 @@ fn warm_not_zero_or_one() {
     let (error, path) = split_error(&format!("{HEADER}1\t1\t1\t5\ttrue\t\n"));
     assert_eq!(
         error.to_string(),
-        format!("{}:2: field `warm`: expected 0 or 1, found \"true\"", path.display())
+        format!(
+            "{}:2: field `warm`: expected 0 or 1, found \"true\"",
+            path.display()
+        )
     );
 }
 
 #[test]
 fn non_integer_timestamp() {
     let (error, _) = split_error(&format!("{HEADER}1\t1\t1\t2001-06-01\t1\t\n"));
-    assert_eq!((error.line(), error.field_name()), (Some(2), Some("timestamp")));
+    assert_eq!(
+        (error.line(), error.field_name()),
+        (Some(2), Some("timestamp"))
+    );
 }
 
 #[test]
@@ -109,7 +144,10 @@ fn history_id_not_in_items() {
     let (error, path) = split_error(&format!("{HEADER}1\t1\t1\t5\t1\t2 9\n"));
     assert_eq!(
         error.to_string(),
-        format!("{}:2: field `his`: history item 9 is not in the items table", path.display())
+        format!(
+            "{}:2: field `his`: history item 9 is not in the items table",
+            path.display()
+        )
     );
     let (error, _) = split_error(&format!("{HEADER}1\t1\t1\t5\t1\t2,3\n"));
     assert_eq!(error.field_name(), Some("his"));
@@ -120,7 +158,10 @@ fn target_item_not_in_items() {
     let (error, path) = split_error(&format!("{HEADER}1\t4\t1\t5\t1\t\n"));
     assert_eq!(
         error.to_string(),
-        format!("{}:2: field `iid`: item 4 is not in the items table", path.display())
+        format!(
+            "{}:2: field `iid`: item 4 is not in the items table",
+            path.display()
+        )
     );
 }
 
@@ -131,7 +172,10 @@ fn duplicate_item_id() {
     let error = read_items(&path).unwrap_err();
     assert_eq!(
         error.to_string(),
-        format!("{}:4: field `iid`: duplicate item id 1 (first defined on line 2)", path.display())
+        format!(
+            "{}:4: field `iid`: duplicate item id 1 (first defined on line 2)",
+            path.display()
+        )
     );
 }
 
@@ -143,7 +187,10 @@ fn empty_file() {
     assert!(matches!(error, DataError::Empty { .. }));
     assert_eq!(
         error.to_string(),
-        format!("{}: the file is empty; expected a header line with columns iid, title", path.display())
+        format!(
+            "{}: the file is empty; expected a header line with columns iid, title",
+            path.display()
+        )
     );
     let (error, _) = split_error("\n  \n");
     assert!(matches!(error, DataError::Empty { .. }), "{error}");
@@ -154,25 +201,45 @@ fn comma_separated_file_must_be_tab_separated() {
     let (error, path) = split_error("uid,iid,label,timestamp,warm,his\n1,1,1,5,1,\n");
     assert_eq!(
         error.to_string(),
-        format!("{}:1: the file must be tab-separated, but this line looks comma-separated", path.display())
+        format!(
+            "{}:1: the file must be tab-separated, but this line looks comma-separated",
+            path.display()
+        )
     );
     // A tab header with a comma-separated row.
     let (error, path) = split_error(&format!("{HEADER}1,1,1,5,1,\n"));
     assert_eq!(
         error.to_string(),
-        format!("{}:2: the file must be tab-separated, but this line looks comma-separated", path.display())
+        format!(
+            "{}:2: the file must be tab-separated, but this line looks comma-separated",
+            path.display()
+        )
     );
 }
 
 #[test]
 fn wrong_column_count_on_a_row() {
     let (error, path) = split_error(&format!("{HEADER}1\t1\t1\t5\t1\t\n1\t1\t1\t5\t1\n"));
-    assert_eq!(error.to_string(), format!("{}:3: expected 6 fields, found 5", path.display()));
+    assert_eq!(
+        error.to_string(),
+        format!("{}:3: expected 6 fields, found 5", path.display())
+    );
     // A title with a stray tab gives items.tsv a third field.
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "items.tsv", "iid\ttitle\n1\tA\tB\n");
     let error = read_items(&path).unwrap_err();
-    assert!(matches!(error, DataError::ColumnCount { line: 2, expected: 2, found: 3, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            DataError::ColumnCount {
+                line: 2,
+                expected: 2,
+                found: 3,
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -182,7 +249,12 @@ fn io_error_names_the_path() {
     let error = read_items(&path).unwrap_err();
     assert!(matches!(error, DataError::Io { .. }));
     assert_eq!(error.path(), Some(path.as_path()));
-    assert!(error.to_string().starts_with(&format!("{}: ", path.display())), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}: ", path.display())),
+        "{error}"
+    );
     // A missing split inside a dataset folder names that split's file.
     write(dir.path(), "items.tsv", ITEMS);
     let error = Dataset::load_dir(dir.path()).unwrap_err();
@@ -195,7 +267,10 @@ fn invalid_utf8_names_the_line() {
     let path = dir.path().join("items.tsv");
     std::fs::write(&path, b"iid\ttitle\n1\tA\n2\t\xC9psilon\n").unwrap();
     let error = read_items(&path).unwrap_err();
-    assert!(matches!(error, DataError::Encoding { line: 3, .. }), "{error}");
+    assert!(
+        matches!(error, DataError::Encoding { line: 3, .. }),
+        "{error}"
+    );
 }
 
 #[test]
@@ -208,9 +283,21 @@ fn huge_id_is_rejected_before_allocating() {
 
 fn tiny_dataset(dir: &Path) -> Dataset {
     write(dir, "items.tsv", ITEMS);
-    write(dir, "train.tsv", &format!("{HEADER}1\t1\t1\t10\t1\t\n1\t2\t0\t20\t1\t1\n2\t2\t1\t15\t1\t\n"));
-    write(dir, "valid.tsv", &format!("{HEADER}1\t3\t1\t30\t0\t1\n4\t1\t0\t31\t0\t\n"));
-    write(dir, "valid_small.tsv", &format!("{HEADER}4\t1\t0\t31\t0\t\n"));
+    write(
+        dir,
+        "train.tsv",
+        &format!("{HEADER}1\t1\t1\t10\t1\t\n1\t2\t0\t20\t1\t1\n2\t2\t1\t15\t1\t\n"),
+    );
+    write(
+        dir,
+        "valid.tsv",
+        &format!("{HEADER}1\t3\t1\t30\t0\t1\n4\t1\t0\t31\t0\t\n"),
+    );
+    write(
+        dir,
+        "valid_small.tsv",
+        &format!("{HEADER}4\t1\t0\t31\t0\t\n"),
+    );
     Dataset::load_dir(dir).unwrap()
 }
 
@@ -230,7 +317,10 @@ fn dataset_sizes_and_helpers() {
     assert_eq!(data.train_items().len(), 2);
     assert_eq!(data.interacted_by_user()[&1].len(), 3);
     assert_eq!(data.split("valid_small").map(|s| s.rows.len()), Some(1));
-    assert_eq!(data.stats().iter().map(|s| s.rows).collect::<Vec<_>>(), vec![3, 2, 1]);
+    assert_eq!(
+        data.stats().iter().map(|s| s.rows).collect::<Vec<_>>(),
+        vec![3, 2, 1]
+    );
 }
 
 #[test]
@@ -240,8 +330,14 @@ fn write_round_trips_and_sanitises_titles() {
     std::fs::create_dir(&source).unwrap();
     let data = tiny_dataset(&source);
     let out = dir.path().join("copy");
-    let items = Items::from_titles(["Alpha\t(1990)", "Beta\n(1991)", "Gamma, The (1992)"].map(String::from));
-    let test = Split { name: "test".into(), path: PathBuf::new(), rows: data.valid.rows.clone() };
+    let items = Items::from_titles(
+        ["Alpha\t(1990)", "Beta\n(1991)", "Gamma, The (1992)"].map(String::from),
+    );
+    let test = Split {
+        name: "test".into(),
+        path: PathBuf::new(),
+        rows: data.valid.rows.clone(),
+    };
     let splits = [&data.train, &data.valid, &data.valid_small, &test];
     write_dataset(&out, &items, &splits, &[("NOTE.txt", b"hello")]).unwrap();
     let copy = Dataset::load_dir(&out).unwrap();
@@ -253,7 +349,13 @@ fn write_round_trips_and_sanitises_titles() {
     assert_eq!(std::fs::read(out.join("NOTE.txt")).unwrap(), b"hello");
 
     // Writing again replaces the folder as a whole and leaves no temporary folder behind.
-    write_dataset(&out, &data.items, &[&data.train, &data.valid, &data.valid_small], &[]).unwrap();
+    write_dataset(
+        &out,
+        &data.items,
+        &[&data.train, &data.valid, &data.valid_small],
+        &[],
+    )
+    .unwrap();
     assert!(!out.join("test.tsv").exists() && !out.join("NOTE.txt").exists());
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -266,7 +368,11 @@ fn write_round_trips_and_sanitises_titles() {
 fn writer_refuses_path_like_names() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let bad = Split { name: "../escape".into(), path: PathBuf::new(), rows: vec![] };
+    let bad = Split {
+        name: "../escape".into(),
+        path: PathBuf::new(),
+        rows: vec![],
+    };
     let error = write_dataset(&out, &items(), &[&bad], &[]).unwrap_err();
     assert!(error.to_string().contains("refusing to write"), "{error}");
     assert!(!out.exists() && !dir.path().join("escape.tsv").exists());

@@ -73,7 +73,10 @@ pub(crate) fn read_tsv(
 /// Decodes UTF-8, naming the first line that is not.
 pub(crate) fn decode_utf8<'b>(path: &Path, bytes: &'b [u8]) -> Result<&'b str, DataError> {
     std::str::from_utf8(bytes).map_err(|e| {
-        let line = 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         DataError::Encoding {
             path: path.to_path_buf(),
             line,
@@ -136,7 +139,12 @@ fn header_positions(
     }
     for (i, name) in names.iter().enumerate() {
         if names[..i].contains(name) {
-            return Err(DataError::field(path, 1, name, "column appears twice in the header"));
+            return Err(DataError::field(
+                path,
+                1,
+                name,
+                "column appears twice in the header",
+            ));
         }
     }
     columns
@@ -154,7 +162,13 @@ fn header_positions(
         .collect()
 }
 
-fn row_shape_error(path: &Path, line: usize, raw: &str, expected: usize, found: usize) -> DataError {
+fn row_shape_error(
+    path: &Path,
+    line: usize,
+    raw: &str,
+    expected: usize,
+    found: usize,
+) -> DataError {
     if found == 1 && expected > 1 {
         if let Some(delimiter) = guess_delimiter(raw) {
             return DataError::Delimiter {

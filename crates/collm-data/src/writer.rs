@@ -46,7 +46,10 @@ fn write_files(
     write_file(&dir.join("items.tsv"), text.as_bytes())?;
     for split in splits {
         check_file_name(dir, &split.name)?;
-        write_file(&dir.join(format!("{}.tsv", split.name)), split_text(split).as_bytes())?;
+        write_file(
+            &dir.join(format!("{}.tsv", split.name)),
+            split_text(split).as_bytes(),
+        )?;
     }
     for (name, bytes) in extra_files {
         check_file_name(dir, name)?;
@@ -84,7 +87,9 @@ pub fn sanitize_title(title: &str) -> String {
 fn check_file_name(dir: &Path, name: &str) -> Result<(), DataError> {
     let ok = !name.is_empty()
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if ok {
         Ok(())
     } else {

@@ -18,9 +18,9 @@ const JUN: i64 = 1_591_747_200; // 2020-06-10
 /// June is the dropped last month. Movie 999 is not in the movies file (dropped by the join).
 const RATINGS: &[(u64, u64, f32, i64)] = &[
     (30, 300, 4.0, FEB),
-    (10, 100, 5.0, JAN),        // before the window: dropped, not even in histories
+    (10, 100, 5.0, JAN), // before the window: dropped, not even in histories
     (10, 200, 4.0, FEB),
-    (20, 999, 5.0, FEB),        // unknown movie
+    (20, 999, 5.0, FEB), // unknown movie
     (30, 100, 1.0, MAR),
     (10, 300, 2.0, MAR),
     (20, 300, 4.5, APR + 3600), // after the row below despite coming first in the file
@@ -29,8 +29,8 @@ const RATINGS: &[(u64, u64, f32, i64)] = &[
     (30, 400, 4.0, APR),
     (10, 500, 4.0, MAY),
     (30, 200, 5.0, MAY),
-    (30, 300, 3.0, MAY),        // same timestamp as the row above: file order kept
-    (10, 400, 5.0, JUN),        // the dropped last month
+    (30, 300, 3.0, MAY), // same timestamp as the row above: file order kept
+    (10, 400, 5.0, JUN), // the dropped last month
 ];
 
 /// Original movie id and title; 500's title has a non-ASCII letter (latin-1 in the old layouts).
@@ -43,11 +43,18 @@ const MOVIES: &[(u64, &str)] = &[
 ];
 
 fn options() -> ImportOptions {
-    ImportOptions { train_months: 2, valid_months: 1, test_months: 1, ..ImportOptions::default() }
+    ImportOptions {
+        train_months: 2,
+        valid_months: 1,
+        test_months: 1,
+        ..ImportOptions::default()
+    }
 }
 
 fn latin1(text: &str) -> Vec<u8> {
-    text.chars().map(|c| u8::try_from(u32::from(c)).expect("latin-1 character")).collect()
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).expect("latin-1 character"))
+        .collect()
 }
 
 /// The old layouts store integer ratings; 4.5 and 3.5 keep their labels as 4 and 3.
@@ -64,21 +71,36 @@ fn write_layout(dir: &Path, layout: Layout) {
             }
             let mut m = String::from("movieId,title,genres\n");
             for (id, title) in MOVIES {
-                let title = if title.contains(',') { format!("\"{title}\"") } else { title.to_string() };
+                let title = if title.contains(',') {
+                    format!("\"{title}\"")
+                } else {
+                    title.to_string()
+                };
                 m += &format!("{id},{title},Drama|Comedy\n");
             }
             (r.into_bytes(), m.into_bytes())
         }
         Layout::Ml1m => {
-            let r: String = RATINGS.iter().map(|(u, m, x, t)| format!("{u}::{m}::{}::{t}\n", whole(*x))).collect();
-            let m: String = MOVIES.iter().map(|(id, title)| format!("{id}::{title}::Drama|Comedy\n")).collect();
+            let r: String = RATINGS
+                .iter()
+                .map(|(u, m, x, t)| format!("{u}::{m}::{}::{t}\n", whole(*x)))
+                .collect();
+            let m: String = MOVIES
+                .iter()
+                .map(|(id, title)| format!("{id}::{title}::Drama|Comedy\n"))
+                .collect();
             (r.into_bytes(), latin1(&m))
         }
         Layout::Ml100k => {
-            let r: String = RATINGS.iter().map(|(u, m, x, t)| format!("{u}\t{m}\t{}\t{t}\n", whole(*x))).collect();
+            let r: String = RATINGS
+                .iter()
+                .map(|(u, m, x, t)| format!("{u}\t{m}\t{}\t{t}\n", whole(*x)))
+                .collect();
             let m: String = MOVIES
                 .iter()
-                .map(|(id, title)| format!("{id}|{title}|01-Jan-1995||http://example.invalid/|0|1|0\n"))
+                .map(|(id, title)| {
+                    format!("{id}|{title}|01-Jan-1995||http://example.invalid/|0|1|0\n")
+                })
                 .collect();
             (r.into_bytes(), latin1(&m))
         }
@@ -89,14 +111,30 @@ fn write_layout(dir: &Path, layout: Layout) {
 }
 
 fn row(uid: u32, iid: u32, label: u8, timestamp: i64, warm: bool, his: &[u32]) -> Interaction {
-    Interaction { uid, iid, label, timestamp, warm, his: his.to_vec() }
+    Interaction {
+        uid,
+        iid,
+        label,
+        timestamp,
+        warm,
+        his: his.to_vec(),
+    }
 }
 
 /// Users 10, 20, 30 become 1, 2, 3. Items by first appearance in (user, time) order of the kept
 /// rows: 200 -> 1, 300 -> 2, 100 -> 3, 500 -> 4, 400 -> 5. Train users {1, 3}, items {1, 2, 3}.
 fn check(data: &Dataset) {
     let titles: Vec<&str> = data.items.iter().map(|(_, t)| t).collect();
-    assert_eq!(titles, ["Beta (1991)", "Gamma, The (1992)", "Alpha (1990)", "Épsilon (1994)", "Delta (1993)"]);
+    assert_eq!(
+        titles,
+        [
+            "Beta (1991)",
+            "Gamma, The (1992)",
+            "Alpha (1990)",
+            "Épsilon (1994)",
+            "Delta (1993)"
+        ]
+    );
     assert_eq!(
         data.train.rows,
         [
@@ -109,19 +147,19 @@ fn check(data: &Dataset) {
     assert_eq!(
         data.valid.rows,
         [
-            row(1, 3, 1, APR, true, &[1]),         // user and item in train
-            row(2, 4, 0, APR, false, &[]),         // user 2 has no train row
+            row(1, 3, 1, APR, true, &[1]), // user and item in train
+            row(2, 4, 0, APR, false, &[]), // user 2 has no train row
             row(2, 2, 1, APR + 3600, false, &[]),
-            row(3, 5, 1, APR, false, &[2]),        // item 5 (movie 400) has no train row
+            row(3, 5, 1, APR, false, &[2]), // item 5 (movie 400) has no train row
         ]
     );
     let test = data.test.as_ref().expect("a test split");
     assert_eq!(
         test.rows,
         [
-            row(1, 4, 1, MAY, false, &[1, 3]),     // history crosses into valid
+            row(1, 4, 1, MAY, false, &[1, 3]), // history crosses into valid
             row(3, 1, 1, MAY, true, &[2, 5]),
-            row(3, 2, 0, MAY, true, &[2, 5, 1]),   // the tied row before it is in the history
+            row(3, 2, 0, MAY, true, &[2, 5, 1]), // the tied row before it is in the history
         ]
     );
     assert_eq!(data.valid_small.rows.len(), 2);
@@ -129,9 +167,18 @@ fn check(data: &Dataset) {
         .valid_small
         .rows
         .iter()
-        .map(|r| data.valid.rows.iter().position(|v| v == r).expect("valid_small is a subset of valid"))
+        .map(|r| {
+            data.valid
+                .rows
+                .iter()
+                .position(|v| v == r)
+                .expect("valid_small is a subset of valid")
+        })
         .collect();
-    assert!(positions[0] < positions[1], "valid_small keeps valid's order: {positions:?}");
+    assert!(
+        positions[0] < positions[1],
+        "valid_small keeps valid's order: {positions:?}"
+    );
     assert_eq!((data.user_num, data.item_num), (4, 6));
 }
 
@@ -142,17 +189,36 @@ fn import_layout(layout: Layout) {
     let imported = import(raw.path(), &options()).unwrap();
     let summary = imported.summary.clone();
     assert_eq!(summary.layout, layout);
-    assert_eq!((summary.ratings_read, summary.ratings_without_movie, summary.ratings_outside_window), (14, 1, 2));
+    assert_eq!(
+        (
+            summary.ratings_read,
+            summary.ratings_without_movie,
+            summary.ratings_outside_window
+        ),
+        (14, 1, 2)
+    );
     assert_eq!((summary.users, summary.items), (3, 5));
-    let months = |a: &str, b: &str| MonthRange { first: a.into(), last: b.into() };
+    let months = |a: &str, b: &str| MonthRange {
+        first: a.into(),
+        last: b.into(),
+    };
     assert_eq!(summary.window.train, months("2020-02", "2020-03"));
     assert_eq!(summary.window.valid, months("2020-04", "2020-04"));
     assert_eq!(summary.window.test, Some(months("2020-05", "2020-05")));
-    assert_eq!(summary.window.dropped_last, Some(months("2020-06", "2020-06")));
-    assert_eq!(summary.window.first_kept_date.as_deref(), Some("2020-02-10"));
+    assert_eq!(
+        summary.window.dropped_last,
+        Some(months("2020-06", "2020-06"))
+    );
+    assert_eq!(
+        summary.window.first_kept_date.as_deref(),
+        Some("2020-02-10")
+    );
     let rows: Vec<usize> = summary.splits.iter().map(|s| s.rows).collect();
     assert_eq!(rows, [4, 4, 2, 3]);
-    assert_eq!((summary.splits[1].warm_rows, summary.splits[1].cold_rows), (1, 3));
+    assert_eq!(
+        (summary.splits[1].warm_rows, summary.splits[1].cold_rows),
+        (1, 3)
+    );
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(json["splits"][3]["warm_rows"], 2);
 
@@ -201,14 +267,30 @@ fn default_window_reproduces_the_ml_1m_paper_slots() {
     .map(|(u, t)| format!("{u}::1::5::{t}\n"))
     .collect();
     std::fs::write(raw.path().join("ratings.dat"), ratings).unwrap();
-    std::fs::write(raw.path().join("movies.dat"), "1::Toy Story (1995)::Animation\n").unwrap();
+    std::fs::write(
+        raw.path().join("movies.dat"),
+        "1::Toy Story (1995)::Animation\n",
+    )
+    .unwrap();
     let imported = import(raw.path(), &ImportOptions::default()).unwrap();
     let w = &imported.summary.window;
-    assert_eq!((w.train.first.as_str(), w.train.last.as_str()), ("2001-06", "2002-03"));
-    assert_eq!((w.valid.first.as_str(), w.valid.last.as_str()), ("2002-04", "2002-08"));
+    assert_eq!(
+        (w.train.first.as_str(), w.train.last.as_str()),
+        ("2001-06", "2002-03")
+    );
+    assert_eq!(
+        (w.valid.first.as_str(), w.valid.last.as_str()),
+        ("2002-04", "2002-08")
+    );
     let test = w.test.as_ref().unwrap();
-    assert_eq!((test.first.as_str(), test.last.as_str()), ("2002-09", "2003-01"));
-    assert_eq!(w.dropped_last.as_ref().map(|d| d.first.as_str()), Some("2003-02"));
+    assert_eq!(
+        (test.first.as_str(), test.last.as_str()),
+        ("2002-09", "2003-01")
+    );
+    assert_eq!(
+        w.dropped_last.as_ref().map(|d| d.first.as_str()),
+        Some("2003-02")
+    );
     assert_eq!(imported.summary.ratings_outside_window, 3);
     assert_eq!(imported.train.rows.len(), 2);
     assert_eq!(imported.valid.rows.len(), 2);
@@ -221,7 +303,13 @@ fn default_window_reproduces_the_ml_1m_paper_slots() {
 fn no_test_split_when_test_months_is_zero() {
     let raw = tempfile::tempdir().unwrap();
     write_layout(raw.path(), Layout::MlLatest);
-    let opts = ImportOptions { test_months: 0, valid_months: 1, train_months: 2, drop_last_months: 2, ..ImportOptions::default() };
+    let opts = ImportOptions {
+        test_months: 0,
+        valid_months: 1,
+        train_months: 2,
+        drop_last_months: 2,
+        ..ImportOptions::default()
+    };
     let imported = import(raw.path(), &opts).unwrap();
     assert!(imported.test.is_none());
     // Window: train Feb-Mar, valid Apr; May and June dropped.
@@ -242,28 +330,97 @@ const MOVIES_DAT: &[u8] = b"1::A (1990)::Drama\n";
 
 #[test]
 fn raw_errors_name_file_line_and_field() {
-    let (e, raw) = raw_error(&[("ratings.dat", b"1::1::5::1581292800\n1::1::five::1581292800\n"), ("movies.dat", MOVIES_DAT)]);
+    let (e, raw) = raw_error(&[
+        (
+            "ratings.dat",
+            b"1::1::5::1581292800\n1::1::five::1581292800\n",
+        ),
+        ("movies.dat", MOVIES_DAT),
+    ]);
     assert_eq!(
         e.to_string(),
-        format!("{}:2: field `Rating`: expected a number, found \"five\"", raw.path().join("ratings.dat").display())
+        format!(
+            "{}:2: field `Rating`: expected a number, found \"five\"",
+            raw.path().join("ratings.dat").display()
+        )
     );
-    let (e, _) = raw_error(&[("ratings.dat", b"1,1,5,1581292800\n"), ("movies.dat", MOVIES_DAT)]);
-    assert!(e.to_string().ends_with(":1: the file must be `::`-separated, but this line looks comma-separated"), "{e}");
+    let (e, _) = raw_error(&[
+        ("ratings.dat", b"1,1,5,1581292800\n"),
+        ("movies.dat", MOVIES_DAT),
+    ]);
+    assert!(
+        e.to_string()
+            .ends_with(":1: the file must be `::`-separated, but this line looks comma-separated"),
+        "{e}"
+    );
     let (e, _) = raw_error(&[("ratings.dat", b"1::1::5\n"), ("movies.dat", MOVIES_DAT)]);
-    assert!(matches!(e, DataError::ColumnCount { line: 1, expected: 4, found: 3, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DataError::ColumnCount {
+                line: 1,
+                expected: 4,
+                found: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let (e, _) = raw_error(&[("u.data", b"1\tx\t5\t1581292800\n"), ("u.item", b"1|A|x\n")]);
     assert_eq!((e.line(), e.field_name()), (Some(1), Some("item id")));
-    let (e, _) = raw_error(&[("ratings.csv", b"userId,movieId,score,timestamp\n"), ("movies.csv", b"movieId,title\n")]);
+    let (e, _) = raw_error(&[
+        ("ratings.csv", b"userId,movieId,score,timestamp\n"),
+        ("movies.csv", b"movieId,title\n"),
+    ]);
     assert_eq!(e.field_name(), Some("rating"));
-    assert!(e.to_string().contains("ratings.csv:1: field `rating`: missing from the header"), "{e}");
-    let (e, _) = raw_error(&[("ratings.csv", b"userId,movieId,rating,timestamp\n1,1,4.0,1\n1,1\n"), ("movies.csv", b"movieId,title\n1,A\n")]);
-    assert!(matches!(e, DataError::ColumnCount { line: 3, expected: 4, found: 2, .. }), "{e}");
-    let (e, _) = raw_error(&[("ratings.csv", b"userId\tmovieId\trating\ttimestamp\n"), ("movies.csv", b"movieId,title\n")]);
-    assert!(e.to_string().contains("must be comma-separated, but this line looks tab-separated"), "{e}");
-    let (e, _) = raw_error(&[("ratings.csv", b""), ("movies.csv", b"movieId,title\n1,A\n")]);
+    assert!(
+        e.to_string()
+            .contains("ratings.csv:1: field `rating`: missing from the header"),
+        "{e}"
+    );
+    let (e, _) = raw_error(&[
+        (
+            "ratings.csv",
+            b"userId,movieId,rating,timestamp\n1,1,4.0,1\n1,1\n",
+        ),
+        ("movies.csv", b"movieId,title\n1,A\n"),
+    ]);
+    assert!(
+        matches!(
+            e,
+            DataError::ColumnCount {
+                line: 3,
+                expected: 4,
+                found: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let (e, _) = raw_error(&[
+        ("ratings.csv", b"userId\tmovieId\trating\ttimestamp\n"),
+        ("movies.csv", b"movieId,title\n"),
+    ]);
+    assert!(
+        e.to_string()
+            .contains("must be comma-separated, but this line looks tab-separated"),
+        "{e}"
+    );
+    let (e, _) = raw_error(&[
+        ("ratings.csv", b""),
+        ("movies.csv", b"movieId,title\n1,A\n"),
+    ]);
     assert!(matches!(e, DataError::Empty { .. }), "{e}");
-    let (e, _) = raw_error(&[("ratings.dat", b"1::1::5::1\n"), ("movies.dat", b"1::A::x\n1::B::y\n")]);
-    assert!(e.to_string().contains("movies.dat:2: field `MovieID`: duplicate movie id 1 (first defined on line 1)"), "{e}");
+    let (e, _) = raw_error(&[
+        ("ratings.dat", b"1::1::5::1\n"),
+        ("movies.dat", b"1::A::x\n1::B::y\n"),
+    ]);
+    assert!(
+        e.to_string().contains(
+            "movies.dat:2: field `MovieID`: duplicate movie id 1 (first defined on line 1)"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -271,28 +428,70 @@ fn folder_errors() {
     let (e, _) = raw_error(&[]);
     assert!(e.to_string().contains("no raw MovieLens data"), "{e}");
     let (e, _) = raw_error(&[("ratings.csv", b"userId,movieId,rating,timestamp\n")]);
-    assert!(e.to_string().contains("found ratings.csv but not movies.csv"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("found ratings.csv but not movies.csv"),
+        "{e}"
+    );
     let missing = Path::new("/nonexistent/collm-raw");
-    assert!(matches!(import(missing, &options()), Err(DataError::Io { .. })));
+    assert!(matches!(
+        import(missing, &options()),
+        Err(DataError::Io { .. })
+    ));
     // April and June only: June is dropped, May is test, April valid; Feb-Mar (train) is empty.
-    let (e, _) = raw_error(&[("ratings.dat", b"1::1::5::1586476800\n1::1::5::1591747200\n"), ("movies.dat", MOVIES_DAT)]);
-    assert!(e.to_string().contains("no rating falls in the train months 2020-02..2020-03"), "{e}");
+    let (e, _) = raw_error(&[
+        ("ratings.dat", b"1::1::5::1586476800\n1::1::5::1591747200\n"),
+        ("movies.dat", MOVIES_DAT),
+    ]);
+    assert!(
+        e.to_string()
+            .contains("no rating falls in the train months 2020-02..2020-03"),
+        "{e}"
+    );
     // February and May only: test April, valid March (empty), train Jan-Feb.
-    let (e, _) = raw_error(&[("ratings.dat", b"1::1::5::1581292800\n1::1::5::1589068800\n"), ("movies.dat", MOVIES_DAT)]);
-    assert!(e.to_string().contains("no rating falls in the valid months 2020-03..2020-03"), "{e}");
+    let (e, _) = raw_error(&[
+        ("ratings.dat", b"1::1::5::1581292800\n1::1::5::1589068800\n"),
+        ("movies.dat", MOVIES_DAT),
+    ]);
+    assert!(
+        e.to_string()
+            .contains("no rating falls in the valid months 2020-03..2020-03"),
+        "{e}"
+    );
 }
 
 #[test]
 fn options_reject_unknown_keys_and_bad_values() {
     let error = serde_json::from_str::<ImportOptions>(r#"{"treshold": 3.5}"#).unwrap_err();
-    assert!(error.to_string().contains("unknown field `treshold`"), "{error}");
+    assert!(
+        error.to_string().contains("unknown field `treshold`"),
+        "{error}"
+    );
     let parsed: ImportOptions = serde_json::from_str(r#"{"threshold": 3.5}"#).unwrap();
-    assert_eq!(parsed, ImportOptions { threshold: 3.5, ..ImportOptions::default() });
+    assert_eq!(
+        parsed,
+        ImportOptions {
+            threshold: 3.5,
+            ..ImportOptions::default()
+        }
+    );
     let raw = tempfile::tempdir().unwrap();
     write_layout(raw.path(), Layout::Ml1m);
-    let bad = ImportOptions { valid_small_fraction: 0.0, ..options() };
+    let bad = ImportOptions {
+        valid_small_fraction: 0.0,
+        ..options()
+    };
     let error = import(raw.path(), &bad).unwrap_err();
-    assert_eq!(error.to_string(), "import option `valid_small_fraction`: must be in (0, 1]");
-    let bad = ImportOptions { train_months: 0, ..options() };
-    assert_eq!(import(raw.path(), &bad).unwrap_err().field_name(), Some("train_months"));
+    assert_eq!(
+        error.to_string(),
+        "import option `valid_small_fraction`: must be in (0, 1]"
+    );
+    let bad = ImportOptions {
+        train_months: 0,
+        ..options()
+    };
+    assert_eq!(
+        import(raw.path(), &bad).unwrap_err().field_name(),
+        Some("train_months")
+    );
 }

@@ -1,7 +1,15 @@
 //! Evaluation metrics: AUC, UAUC and logloss over scored rows, broken down into all, warm and cold.
 //!
 //! Scores are raw logits (the reference's `s`); AUC is rank-based so logits and sigmoid
-//! probabilities give the same value. See `../shared/docs/collm-spec.md` §5.
+//! probabilities give the same value. See `../shared/docs/collm-spec.md` §5. Top-K metrics under
+//! a sampled-negatives protocol live in [`ranking`].
+
+mod auc;
+mod logloss;
+pub mod ranking;
+
+pub use auc::{auc, uauc, UserAuc};
+pub use logloss::logloss;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,3 +44,30 @@ pub struct Breakdown {
     pub warm: Metrics,
     pub cold: Metrics,
 }
+
+/// AUC, UAUC and logloss of one group of rows.
+pub fn metrics(rows: &[ScoredRow]) -> Metrics {
+    let labels: Vec<u8> = rows.iter().map(|r| r.label).collect();
+    let logits: Vec<f32> = rows.iter().map(|r| r.logit).collect();
+    let users = uauc(rows);
+    Metrics {
+        auc: auc(&labels, &logits),
+        uauc: users.uauc,
+        logloss: logloss(&labels, &logits),
+        rows: rows.len(),
+        users_counted: users.users_counted,
+    }
+}
+
+/// Metrics on all rows and on the warm and cold subsets.
+pub fn evaluate(rows: &[ScoredRow]) -> Breakdown {
+    let (warm, cold): (Vec<ScoredRow>, Vec<ScoredRow>) = rows.iter().partition(|r| r.warm);
+    Breakdown {
+        all: metrics(rows),
+        warm: metrics(&warm),
+        cold: metrics(&cold),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -6,96 +6,112 @@ use std::path::{Path, PathBuf};
 
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
-use serde::Deserialize;
 
 use crate::config::{Architecture, LlmConfig};
 use crate::tokenizer::SpecialIds;
 use crate::{LlmError, Result};
 
-/// The fields of a Hugging Face `config.json` this crate reads. Unknown keys are ignored on
-/// purpose: the file belongs to another project and carries dozens of unrelated settings.
-#[derive(Debug, Deserialize)]
-struct HfConfig {
-    model_type: Option<String>,
-    #[serde(default)]
-    architectures: Vec<String>,
-    vocab_size: usize,
-    hidden_size: usize,
-    intermediate_size: usize,
-    num_hidden_layers: usize,
-    num_attention_heads: usize,
-    num_key_value_heads: Option<usize>,
-    head_dim: Option<usize>,
-    rms_norm_eps: f64,
-    rope_theta: Option<f64>,
-    tie_word_embeddings: Option<bool>,
-    attention_bias: Option<bool>,
-    max_position_embeddings: usize,
-    sliding_window: Option<usize>,
-    use_sliding_window: Option<bool>,
-    rope_scaling: Option<serde_json::Value>,
-    hidden_act: Option<String>,
-    bos_token_id: Option<serde_json::Value>,
-    eos_token_id: Option<serde_json::Value>,
-    pad_token_id: Option<serde_json::Value>,
+/// Typed access to the fields of a Hugging Face `config.json`, with errors naming the field.
+/// Unknown keys are ignored on purpose: the file belongs to another project and carries dozens
+/// of unrelated settings.
+struct Fields<'a> {
+    path: &'a Path,
+    map: &'a serde_json::Map<String, serde_json::Value>,
 }
 
-/// The first id of a field that may be a number or a list of numbers.
-fn first_id(value: &Option<serde_json::Value>) -> Option<u32> {
-    match value.as_ref()? {
-        serde_json::Value::Number(n) => n.as_u64().map(|v| v as u32),
-        serde_json::Value::Array(items) => items.first().and_then(|v| v.as_u64()).map(|v| v as u32),
-        _ => None,
+impl Fields<'_> {
+    fn present(&self, key: &str) -> Option<&serde_json::Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn fail(&self, key: &str, expected: &str) -> LlmError {
+        LlmError::config(self.path, format!("field `{key}`: expected {expected}, got {}", self.map[key]))
+    }
+
+    fn opt_usize(&self, key: &str) -> Result<Option<usize>> {
+        self.present(key)
+            .map(|v| v.as_u64().map(|n| n as usize).ok_or_else(|| self.fail(key, "a non-negative integer")))
+            .transpose()
+    }
+
+    fn usize(&self, key: &str) -> Result<usize> {
+        self.opt_usize(key)?.ok_or_else(|| LlmError::config(self.path, format!("field `{key}` is missing")))
+    }
+
+    fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
+        self.present(key).map(|v| v.as_f64().ok_or_else(|| self.fail(key, "a number"))).transpose()
+    }
+
+    fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
+        self.present(key).map(|v| v.as_bool().ok_or_else(|| self.fail(key, "true or false"))).transpose()
+    }
+
+    fn opt_str(&self, key: &str) -> Result<Option<&str>> {
+        self.present(key).map(|v| v.as_str().ok_or_else(|| self.fail(key, "a string"))).transpose()
+    }
+
+    /// A token id given as a number or as a list of numbers (the first one is taken).
+    fn opt_id(&self, key: &str) -> Result<Option<u32>> {
+        let Some(value) = self.present(key) else { return Ok(None) };
+        let first = match value {
+            serde_json::Value::Array(items) => items.first(),
+            other => Some(other),
+        };
+        match first {
+            None => Ok(None),
+            Some(v) => v.as_u64().map(|n| Some(n as u32)).ok_or_else(|| self.fail(key, "a token id or a list of them")),
+        }
     }
 }
 
-/// Parses `config.json`; the error names the file and, for a bad field, the field.
+/// Parses `config.json`; errors name the file and the field.
 pub(crate) fn read_config(path: &Path) -> Result<(LlmConfig, SpecialIds)> {
     let text = std::fs::read_to_string(path).map_err(|e| LlmError::io(path, e))?;
-    let raw: HfConfig = serde_json::from_str(&text)
+    let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| LlmError::config(path, format!("line {}: {e}", e.line())))?;
-    let model_type = raw
-        .model_type
-        .clone()
-        .or_else(|| raw.architectures.first().cloned())
-        .unwrap_or_else(|| "<none>".into());
-    let architecture = Architecture::from_model_type(&model_type).ok_or_else(|| {
-        LlmError::UnsupportedArchitecture { path: path.to_owned(), arch: model_type.clone() }
+    let map = json.as_object().ok_or_else(|| LlmError::config(path, "expected a JSON object"))?;
+    let f = Fields { path, map };
+    let first_class = f.present("architectures").and_then(|v| v.get(0)).and_then(|v| v.as_str());
+    let model_type = f.opt_str("model_type")?.or(first_class).unwrap_or("<none>");
+    let architecture = Architecture::from_model_type(model_type).ok_or_else(|| {
+        LlmError::UnsupportedArchitecture { path: path.to_owned(), arch: model_type.to_owned() }
     })?;
-    if let Some(act) = raw.hidden_act.as_deref() {
+    if let Some(act) = f.opt_str("hidden_act")? {
         if act != "silu" {
             return Err(LlmError::config(path, format!("field `hidden_act`: `{act}` is not supported, only `silu`")));
         }
     }
-    if let Some(scaling) = raw.rope_scaling.as_ref().filter(|v| !v.is_null()) {
+    if let Some(scaling) = f.present("rope_scaling") {
         return Err(LlmError::config(path, format!("field `rope_scaling`: {scaling} is not supported")));
     }
     let sliding_window = match architecture {
-        Architecture::Mistral => raw.sliding_window,
-        Architecture::Qwen2 if raw.use_sliding_window == Some(true) => raw.sliding_window,
+        Architecture::Mistral => f.opt_usize("sliding_window")?,
+        Architecture::Qwen2 if f.opt_bool("use_sliding_window")? == Some(true) => f.opt_usize("sliding_window")?,
         _ => None,
     };
+    let num_heads = f.usize("num_attention_heads")?;
+    let hidden_size = f.usize("hidden_size")?;
     let config = LlmConfig {
         architecture,
-        vocab_size: raw.vocab_size,
-        hidden_size: raw.hidden_size,
-        intermediate_size: raw.intermediate_size,
-        num_layers: raw.num_hidden_layers,
-        num_heads: raw.num_attention_heads,
-        num_kv_heads: raw.num_key_value_heads.unwrap_or(raw.num_attention_heads),
-        head_dim: raw.head_dim.unwrap_or(raw.hidden_size / raw.num_attention_heads.max(1)),
-        rms_norm_eps: raw.rms_norm_eps,
-        rope_theta: raw.rope_theta.unwrap_or(10_000.0),
-        tie_word_embeddings: raw.tie_word_embeddings.unwrap_or(false),
-        attention_bias: architecture == Architecture::Qwen2 || raw.attention_bias.unwrap_or(false),
-        max_position_embeddings: raw.max_position_embeddings,
+        vocab_size: f.usize("vocab_size")?,
+        hidden_size,
+        intermediate_size: f.usize("intermediate_size")?,
+        num_layers: f.usize("num_hidden_layers")?,
+        num_heads,
+        num_kv_heads: f.opt_usize("num_key_value_heads")?.unwrap_or(num_heads),
+        head_dim: f.opt_usize("head_dim")?.unwrap_or(hidden_size / num_heads.max(1)),
+        rms_norm_eps: f.opt_f64("rms_norm_eps")?.unwrap_or(1e-6),
+        rope_theta: f.opt_f64("rope_theta")?.unwrap_or(10_000.0),
+        tie_word_embeddings: f.opt_bool("tie_word_embeddings")?.unwrap_or(false),
+        attention_bias: architecture == Architecture::Qwen2 || f.opt_bool("attention_bias")?.unwrap_or(false),
+        max_position_embeddings: f.opt_usize("max_position_embeddings")?.unwrap_or(4096),
         sliding_window,
     };
     config.validate(path)?;
     let special = SpecialIds {
-        bos: first_id(&raw.bos_token_id),
-        eos: first_id(&raw.eos_token_id),
-        pad: first_id(&raw.pad_token_id),
+        bos: f.opt_id("bos_token_id")?,
+        eos: f.opt_id("eos_token_id")?,
+        pad: f.opt_id("pad_token_id")?,
         unk: None,
     };
     Ok((config, special))

@@ -121,14 +121,14 @@ impl Llm {
     }
 
     /// `[B, rows.len()]` f32 logits of the vocabulary rows `rows`, multiplying only those rows
-    /// of the output head.
+    /// of the output head (f64 for an f64 model).
     pub fn score_rows(&self, last_hidden: &Tensor, rows: &[u32]) -> Result<Tensor> {
         if let Some(&bad) = rows.iter().find(|&&r| r as usize >= self.config.vocab_size) {
             return Err(LlmError::Input(format!("vocabulary row {bad} is outside the vocabulary ({})", self.config.vocab_size)));
         }
         let idx = Tensor::new(rows, &self.device)?;
         let weight = self.head_weight().index_select(&idx, 0)?;
-        Ok(last_hidden.matmul(&weight.t()?)?.to_dtype(DType::F32)?)
+        Ok(last_hidden.matmul(&weight.t()?)?.to_dtype(self.score_dtype())?)
     }
 
     /// All-vocabulary f32 logits `[B, V]` at each row's last real token (fixtures, generation).
@@ -138,7 +138,7 @@ impl Llm {
     }
 
     pub(crate) fn logits(&self, last_hidden: &Tensor) -> Result<Tensor> {
-        Ok(last_hidden.matmul(&self.head_weight().t()?)?.to_dtype(DType::F32)?)
+        Ok(last_hidden.matmul(&self.head_weight().t()?)?.to_dtype(self.score_dtype())?)
     }
 
     /// Logits at the last token and the cache extended by this call (generation).
@@ -146,6 +146,15 @@ impl Llm {
         let pass = self.pass(embeds, mask, prefix, Want::Both)?;
         let logits = self.logits(&pass.last_hidden.expect("Both pass returns the hidden state"))?;
         Ok((logits, pass.kv.expect("Both pass returns the cache")))
+    }
+
+    /// Scores leave the model in f32 (f64 for an f64 model, whose precision tests rely on).
+    fn score_dtype(&self) -> DType {
+        if self.dtype == DType::F64 {
+            DType::F64
+        } else {
+            DType::F32
+        }
     }
 
     fn head_weight(&self) -> &Tensor {

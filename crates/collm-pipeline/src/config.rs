@@ -280,30 +280,29 @@ impl PipelineConfig {
 
     /// Range and consistency checks; errors name the field.
     pub fn validate(&self) -> Result<()> {
-        let err = PipelineError::config;
         if self.stages.is_empty() {
-            return Err(err("stages", "at least one stage is needed"));
+            return Err(PipelineError::config("stages", "at least one stage is needed"));
         }
         if self.prompt.max_history == 0 {
-            return Err(err("prompt.max_history", "must be at least 1"));
+            return Err(PipelineError::config("prompt.max_history", "must be at least 1"));
         }
         if self.prompt.proj_token_num == 0 {
-            return Err(err("prompt.proj_token_num", "must be at least 1"));
+            return Err(PipelineError::config("prompt.proj_token_num", "must be at least 1"));
         }
-        self.lora.validate().map_err(|e| err("lora", e.to_string()))?;
+        self.lora.validate().map_err(|e| PipelineError::config("lora", e.to_string()))?;
         let uses_hybrid = self.final_prompt() == PromptKind::Hybrid;
         match self.slots.kind {
             SlotFill::None if uses_hybrid => {
-                return Err(err("slots.kind", "`none` cannot fill the hybrid prompt of a stage"))
+                return Err(PipelineError::config("slots.kind", "`none` cannot fill the hybrid prompt of a stage"))
             }
             SlotFill::Cie => {
-                let cf = self.slots.cf.as_ref().ok_or_else(|| err("slots.cf", "the CIE needs a collaborative model"))?;
-                cf.validate().map_err(|e| err("slots.cf", e.to_string()))?;
+                let cf = self.slots.cf.as_ref().ok_or_else(|| PipelineError::config("slots.cf", "the CIE needs a collaborative model"))?;
+                cf.validate().map_err(|e| PipelineError::config("slots.cf", e.to_string()))?;
                 if self.slots.mid_times == 0 {
-                    return Err(err("slots.mid_times", "must be at least 1"));
+                    return Err(PipelineError::config("slots.mid_times", "must be at least 1"));
                 }
                 if self.slots.cf_init == CfInit::Pretrained && self.slots.cf_weights.is_none() && uses_hybrid {
-                    return Err(err("slots.cf_weights", "pretrained CF weights are needed (or set cf_init = \"scratch\")"));
+                    return Err(PipelineError::config("slots.cf_weights", "pretrained CF weights are needed (or set cf_init = \"scratch\")"));
                 }
             }
             _ => {}
@@ -312,20 +311,20 @@ impl PipelineConfig {
         for (i, s) in self.stages.iter().enumerate() {
             let field = |f: &str| format!("stages[{i}].{f}");
             if !names.insert(self.stage_name(i)) {
-                return Err(err(field("name"), format!("`{}` is used twice", self.stage_name(i))));
+                return Err(PipelineError::config(field("name"), format!("`{}` is used twice", self.stage_name(i))));
             }
             if s.train.is_empty() {
-                return Err(err(field("train"), "name at least one of lora, mapping, cf"));
+                return Err(PipelineError::config(field("train"), "name at least one of lora, mapping, cf"));
             }
             if s.prompt == PromptKind::Text && (s.trains(Trainable::Mapping) || s.trains(Trainable::Cf)) {
-                return Err(err(field("train"), "a text-only prompt has no ID slots; only `lora` can be trained"));
+                return Err(PipelineError::config(field("train"), "a text-only prompt has no ID slots; only `lora` can be trained"));
             }
             if s.trains(Trainable::Cf) && self.slots.kind != SlotFill::Cie {
-                return Err(err(field("train"), "`cf` needs slots.kind = \"cie\""));
+                return Err(PipelineError::config(field("train"), "`cf` needs slots.kind = \"cie\""));
             }
             for (name, v) in [("lr", s.lr), ("min_lr", s.min_lr), ("warmup_lr", s.warmup_lr), ("weight_decay", s.weight_decay)] {
                 if !(v.is_finite() && v >= 0.0) {
-                    return Err(err(field(name), format!("must be a finite number >= 0, got {v}")));
+                    return Err(PipelineError::config(field(name), format!("must be a finite number >= 0, got {v}")));
                 }
             }
             for (name, v) in [
@@ -337,11 +336,11 @@ impl PipelineConfig {
                 ("iters_per_epoch", s.iters_per_epoch as usize),
             ] {
                 if v == 0 {
-                    return Err(err(field(name), "must be at least 1"));
+                    return Err(PipelineError::config(field(name), "must be at least 1"));
                 }
             }
             if s.train_rows == Some(0) || s.eval_rows == Some(0) {
-                return Err(err(field("train_rows/eval_rows"), "must be at least 1 when given"));
+                return Err(PipelineError::config(field("train_rows/eval_rows"), "must be at least 1 when given"));
             }
         }
         Ok(())

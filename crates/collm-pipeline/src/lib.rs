@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod mapping;
 pub mod model;
 pub mod optim;
+pub mod pipeline;
 pub mod prefix_cache;
 pub mod prompt;
 pub mod schedule;

@@ -89,7 +89,7 @@ pub fn fill(
     settings: &PromptText,
 ) -> FilledPrompt {
     let mut segments: Vec<Segment> = Vec::new();
-    let mut push_text = |segments: &mut Vec<Segment>, s: &str| match segments.last_mut() {
+    let push_text = |segments: &mut Vec<Segment>, s: &str| match segments.last_mut() {
         Some(Segment::Text(t)) => t.push_str(s),
         _ => segments.push(Segment::Text(s.to_string())),
     };

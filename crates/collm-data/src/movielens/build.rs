@@ -38,7 +38,13 @@ impl Window {
         let test_start = end - i64::from(options.test_months) + 1;
         let valid_start = test_start - i64::from(options.valid_months);
         let train_start = valid_start - i64::from(options.train_months);
-        Window { train_start, valid_start, test_start, end, data_end: last_slot }
+        Window {
+            train_start,
+            valid_start,
+            test_start,
+            end,
+            data_end: last_slot,
+        }
     }
 
     fn part(&self, slot: i64) -> Option<Part> {
@@ -74,7 +80,11 @@ pub(crate) struct Built {
 }
 
 pub(crate) fn build(raw: &RawData, options: &ImportOptions) -> Option<Built> {
-    let joined: Vec<&RawRating> = raw.ratings.iter().filter(|r| raw.titles.contains_key(&r.movie)).collect();
+    let joined: Vec<&RawRating> = raw
+        .ratings
+        .iter()
+        .filter(|r| raw.titles.contains_key(&r.movie))
+        .collect();
     let last_slot = joined.iter().map(|r| month_slot(r.timestamp)).max()?;
     let window = Window::new(last_slot, options);
     let mut kept: Vec<(&RawRating, Part)> = joined
@@ -150,7 +160,8 @@ pub(crate) fn build(raw: &RawData, options: &ImportOptions) -> Option<Built> {
 pub(crate) fn sample_rows(rows: &[Interaction], fraction: f64, seed: u64) -> Vec<Interaction> {
     let count = ((rows.len() as f64) * fraction).round_ties_even() as usize;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut picked = rand::seq::index::sample(&mut rng, rows.len(), count.min(rows.len())).into_vec();
+    let mut picked =
+        rand::seq::index::sample(&mut rng, rows.len(), count.min(rows.len())).into_vec();
     picked.sort_unstable();
     picked.into_iter().map(|i| rows[i].clone()).collect()
 }

@@ -162,7 +162,10 @@ pub fn import(raw_dir: &Path, options: &ImportOptions) -> Result<Imported, DataE
 }
 
 /// Imports already-read raw files (a folder's, or embedded bytes).
-pub fn import_source(source: &RawSource<'_>, options: &ImportOptions) -> Result<Imported, DataError> {
+pub fn import_source(
+    source: &RawSource<'_>,
+    options: &ImportOptions,
+) -> Result<Imported, DataError> {
     options.validate()?;
     let raw = raw::parse(source)?;
     let no_rows = |message: String| DataError::Folder {
@@ -176,7 +179,10 @@ pub fn import_source(source: &RawSource<'_>, options: &ImportOptions) -> Result<
         ))
     })?;
     let window = import_window(&built);
-    for (rows, name, range) in [(&built.train, "train", &window.train), (&built.valid, "valid", &window.valid)] {
+    for (rows, name, range) in [
+        (&built.train, "train", &window.train),
+        (&built.valid, "valid", &window.valid),
+    ] {
         if rows.is_empty() {
             return Err(no_rows(format!(
                 "no rating falls in the {name} months {}..{}; shorten the windows or check the data",

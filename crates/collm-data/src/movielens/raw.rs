@@ -38,20 +38,55 @@ impl Layout {
 
     fn ratings(self) -> FileFormat {
         let (name, separator, describe, fields): (_, _, _, &'static [&'static str]) = match self {
-            Layout::MlLatest => ("ratings.csv", None, "comma-separated", &["userId", "movieId", "rating", "timestamp"]),
-            Layout::Ml1m => ("ratings.dat", Some("::"), "`::`-separated", &["UserID", "MovieID", "Rating", "Timestamp"]),
-            Layout::Ml100k => ("u.data", Some("\t"), "tab-separated", &["user id", "item id", "rating", "timestamp"]),
+            Layout::MlLatest => (
+                "ratings.csv",
+                None,
+                "comma-separated",
+                &["userId", "movieId", "rating", "timestamp"],
+            ),
+            Layout::Ml1m => (
+                "ratings.dat",
+                Some("::"),
+                "`::`-separated",
+                &["UserID", "MovieID", "Rating", "Timestamp"],
+            ),
+            Layout::Ml100k => (
+                "u.data",
+                Some("\t"),
+                "tab-separated",
+                &["user id", "item id", "rating", "timestamp"],
+            ),
         };
-        FileFormat { name, separator, describe, fields }
+        FileFormat {
+            name,
+            separator,
+            describe,
+            fields,
+        }
     }
 
     fn movies(self) -> FileFormat {
         let (name, separator, describe, fields): (_, _, _, &'static [&'static str]) = match self {
             Layout::MlLatest => ("movies.csv", None, "comma-separated", &["movieId", "title"]),
-            Layout::Ml1m => ("movies.dat", Some("::"), "`::`-separated", &["MovieID", "Title"]),
-            Layout::Ml100k => ("u.item", Some("|"), "pipe-separated", &["movie id", "movie title"]),
+            Layout::Ml1m => (
+                "movies.dat",
+                Some("::"),
+                "`::`-separated",
+                &["MovieID", "Title"],
+            ),
+            Layout::Ml100k => (
+                "u.item",
+                Some("|"),
+                "pipe-separated",
+                &["movie id", "movie title"],
+            ),
         };
-        FileFormat { name, separator, describe, fields }
+        FileFormat {
+            name,
+            separator,
+            describe,
+            fields,
+        }
     }
 
     /// File names of the ratings and the movies.
@@ -180,7 +215,12 @@ pub(crate) fn parse(source: &RawSource<'_>) -> Result<RawData, DataError> {
 fn parse_u64(path: &Path, line: usize, field: &str, text: &str) -> Result<u64, DataError> {
     let text = text.trim();
     text.parse::<u64>().map_err(|_| {
-        DataError::field(path, line, field, format!("expected a non-negative integer id, found {text:?}"))
+        DataError::field(
+            path,
+            line,
+            field,
+            format!("expected a non-negative integer id, found {text:?}"),
+        )
     })
 }
 
@@ -221,7 +261,11 @@ fn for_each_line(
         }
         let fields: Vec<&str> = raw.split(separator).collect();
         // Ratings have exactly four fields; movie lines have the id, the title and more after.
-        let shape_ok = if is_ratings { fields.len() == 4 } else { fields.len() >= 3 };
+        let shape_ok = if is_ratings {
+            fields.len() == 4
+        } else {
+            fields.len() >= 3
+        };
         if !shape_ok {
             if fields.len() == 1 {
                 if let Some(found) = guess_delimiter(raw) {
@@ -270,11 +314,14 @@ fn for_each_csv_record(
         .fields
         .iter()
         .map(|field| {
-            names.iter().position(|n| n == field).ok_or_else(|| DataError::MissingColumn {
-                path: path.clone(),
-                field: field.to_string(),
-                found: names.join(", "),
-            })
+            names
+                .iter()
+                .position(|n| n == field)
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: path.clone(),
+                    field: field.to_string(),
+                    found: names.join(", "),
+                })
         })
         .collect::<Result<Vec<usize>, DataError>>()?;
     let mut record = csv::StringRecord::new();
@@ -294,7 +341,11 @@ fn csv_error(path: &Path, error: csv::Error) -> DataError {
     let line = error.position().map_or(0, |p| p.line() as usize);
     match error.into_kind() {
         csv::ErrorKind::Io(source) => DataError::io(path, source),
-        csv::ErrorKind::UnequalLengths { expected_len, len, pos } => DataError::ColumnCount {
+        csv::ErrorKind::UnequalLengths {
+            expected_len,
+            len,
+            pos,
+        } => DataError::ColumnCount {
             path: path.to_path_buf(),
             line: pos.map_or(line, |p| p.line() as usize),
             expected: expected_len as usize,

@@ -40,11 +40,6 @@ impl MatMut {
     pub fn raw_rows(ptr: *mut f32, row_stride: usize) -> Self {
         Self { ptr, row_stride: row_stride as isize, col_stride: 1 }
     }
-
-    /// The transposed view (writing Cᵀ = Bᵀ Aᵀ).
-    pub fn t(self) -> Self {
-        Self { ptr: self.ptr, row_stride: self.col_stride, col_stride: self.row_stride }
-    }
 }
 
 /// Whether the product runs on the rayon pool or on the calling thread.

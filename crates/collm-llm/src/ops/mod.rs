@@ -12,16 +12,20 @@
 mod attention;
 mod frozen_linear;
 mod gemm;
+mod lora_linear;
 mod rms_norm;
 mod rope;
 mod swiglu;
 mod vecmath;
 
 #[cfg(test)]
+mod proto;
+#[cfg(test)]
 mod testing;
 
 pub use attention::attention;
 pub use frozen_linear::frozen_linear;
+pub use lora_linear::{lora_linear, LoraDropout};
 pub use rms_norm::rms_norm;
 pub use rope::{positions_from_mask, rope, rope_tables, RopeLayout};
 pub use swiglu::swiglu;

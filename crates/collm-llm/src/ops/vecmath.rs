@@ -96,35 +96,6 @@ multiversion! {
 }
 
 multiversion! {
-    /// Replaces each x by e^(x - shift) and returns their sum.
-    pub(crate) fn exp_shifted_sum(xs: &mut [f32], shift: f32) -> f32 {
-        let mut acc = [0f32; LANES];
-        let mut chunks = xs.chunks_exact_mut(LANES);
-        for chunk in &mut chunks {
-            for (a, x) in acc.iter_mut().zip(chunk.iter_mut()) {
-                *x = exp(*x - shift);
-                *a += *x;
-            }
-        }
-        let mut sum = 0.0;
-        for x in chunks.into_remainder() {
-            *x = exp(*x - shift);
-            sum += *x;
-        }
-        sum + acc.iter().sum::<f32>()
-    }
-}
-
-multiversion! {
-    /// Multiplies every element by `a`.
-    pub(crate) fn scale(xs: &mut [f32], a: f32) {
-        for x in xs {
-            *x *= a;
-        }
-    }
-}
-
-multiversion! {
     /// The dot product of two equally long slices.
     pub(crate) fn dot(xs: &[f32], ys: &[f32]) -> f32 {
         assert_eq!(xs.len(), ys.len());
@@ -139,13 +110,6 @@ multiversion! {
         }
         tail + acc.iter().sum::<f32>()
     }
-}
-
-/// In-place softmax of one row.
-pub(crate) fn softmax_in_place(row: &mut [f32]) {
-    let shift = max(row);
-    let sum = exp_shifted_sum(row, shift);
-    scale(row, 1.0 / sum);
 }
 
 #[cfg(test)]
@@ -179,15 +143,6 @@ mod tests {
             assert_eq!(max(&xs), want_max);
             let want_dot: f32 = xs.iter().zip(&ys).map(|(x, y)| x * y).sum();
             assert!((dot(&xs, &ys) - want_dot).abs() < 1e-4);
-            let mut row = xs.clone();
-            if len > 0 {
-                softmax_in_place(&mut row);
-                let den: f64 = xs.iter().map(|&x| ((x - want_max) as f64).exp()).sum();
-                for (p, &x) in row.iter().zip(&xs) {
-                    let want = ((x - want_max) as f64).exp() / den;
-                    assert!((*p as f64 - want).abs() < 1e-6, "len {len}: {p} vs {want}");
-                }
-            }
         }
     }
 

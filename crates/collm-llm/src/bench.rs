@@ -1,0 +1,231 @@
+//! Throughput of one model at one batch shape: scoring and LoRA training steps per second.
+//!
+//! The workload is CoLLM's: a batch of left-padded prompts, the "Yes" logit at each row's last
+//! real token (only that vocabulary row is multiplied), and for training BCE on that logit,
+//! backward and AdamW over the LoRA parameters. `benches/reference/bench_torch.py` measures the
+//! same in PyTorch + peft, with the same padding pattern.
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::{LlmError, Llm, Result};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub batch: usize,
+    /// Positions per row, padding included.
+    pub tokens: usize,
+    /// Untimed runs before each measurement (allocator and thread-pool warm-up).
+    pub warmup: usize,
+    /// Timed runs per measurement; the median is reported.
+    pub reps: usize,
+    /// The vocabulary row scored ("Yes").
+    pub yes_id: u32,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self { batch: 8, tokens: 150, warmup: 2, reps: 5, yes_id: 0 }
+    }
+}
+
+/// Measured throughput. Times are medians over `reps` runs of one batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub batch: usize,
+    pub tokens: usize,
+    pub threads: usize,
+    pub eval_samples_per_s: f64,
+    pub train_samples_per_s: f64,
+    pub eval_batch_s: f64,
+    pub train_batch_s: f64,
+    /// Every timed run, in seconds (scoring, then training).
+    pub eval_runs_s: Vec<f64>,
+    pub train_runs_s: Vec<f64>,
+    /// The process's peak resident memory so far (VmHWM), model loading included.
+    pub peak_rss_mb: Option<f64>,
+    pub reps: usize,
+}
+
+/// Runs the scoring and training measurements on `llm`, which must carry LoRA adapters.
+/// Trains the adapters as a side effect (a few AdamW steps on random data).
+pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
+    if opts.batch == 0 || opts.tokens == 0 || opts.reps == 0 {
+        return Err(LlmError::Input("bench: batch, tokens and reps must be positive".into()));
+    }
+    let vars: Vec<Var> = llm.lora_vars().into_iter().map(|(_, v)| v).collect();
+    if vars.is_empty() {
+        return Err(LlmError::Lora("bench: the model has no LoRA adapters to train".into()));
+    }
+    let (embeds, mask, labels) = workload(llm, opts)?;
+    let rows = [opts.yes_id];
+
+    let score = || -> Result<()> {
+        llm.set_lora_dropout(false);
+        let hidden = llm.last_hidden(&embeds, &mask, None)?;
+        let logits = llm.score_rows(&hidden, &rows)?;
+        // Reading the values forces the computation on lazy devices.
+        logits.to_vec2::<f32>()?;
+        Ok(())
+    };
+    let params = ParamsAdamW { lr: 1e-4, ..Default::default() };
+    let mut opt = AdamW::new(vars, params)?;
+    let mut train_step = || -> Result<()> {
+        llm.set_lora_dropout(true);
+        let hidden = llm.last_hidden(&embeds, &mask, None)?;
+        let logits = llm.score_rows(&hidden, &rows)?.squeeze(1)?;
+        let loss = bce_with_logits(&logits, &labels)?;
+        opt.backward_step(&loss)?;
+        loss.to_scalar::<f32>()?;
+        Ok(())
+    };
+
+    let eval_runs = timed(opts, score)?;
+    let train_runs = timed(opts, &mut train_step)?;
+    llm.set_lora_dropout(false);
+    let (eval_s, train_s) = (median(&eval_runs), median(&train_runs));
+    Ok(BenchReport {
+        batch: opts.batch,
+        tokens: opts.tokens,
+        threads: candle_core::utils::get_num_threads(),
+        eval_samples_per_s: opts.batch as f64 / eval_s,
+        train_samples_per_s: opts.batch as f64 / train_s,
+        eval_batch_s: eval_s,
+        train_batch_s: train_s,
+        eval_runs_s: eval_runs,
+        train_runs_s: train_runs,
+        peak_rss_mb: peak_rss_mb(),
+        reps: opts.reps,
+    })
+}
+
+/// Seeded embeddings of random token ids `[B, T, H]`, a key mask with row i left-padded by
+/// (3i mod 17) positions (as `bench_torch.py`), and alternating 0/1 labels.
+fn workload(llm: &Llm, opts: &BenchOptions) -> Result<(Tensor, Tensor, Tensor)> {
+    let (b, t) = (opts.batch, opts.tokens);
+    let vocab = llm.config().vocab_size as u32;
+    let mut rng = StdRng::seed_from_u64(1);
+    let ids: Vec<u32> = (0..b * t).map(|_| rng.gen_range(0..vocab)).collect();
+    let ids = Tensor::from_vec(ids, (b, t), llm.device())?;
+    let embeds = llm.embed_tokens(&ids)?;
+    let mut mask = vec![1u32; b * t];
+    for row in 0..b {
+        // Every row keeps at least one real token.
+        let pad = ((3 * row) % 17).min(t - 1);
+        mask[row * t..row * t + pad].iter_mut().for_each(|m| *m = 0);
+    }
+    let mask = Tensor::from_vec(mask, (b, t), llm.device())?;
+    let labels: Vec<f32> = (0..b).map(|i| (i % 2) as f32).collect();
+    let labels = Tensor::from_vec(labels, b, llm.device())?;
+    Ok((embeds, mask, labels))
+}
+
+/// Mean binary cross-entropy on logits, stable for large |s|: relu(s) − s·y + log(1 + e^−|s|).
+fn bce_with_logits(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    let logits = logits.to_dtype(DType::F32)?;
+    let softplus = (logits.abs()?.neg()?.exp()? + 1.0)?.log()?;
+    Ok((logits.relu()? - (&logits * labels)? + softplus)?.mean_all()?)
+}
+
+/// `opts.warmup` untimed runs, then the durations of `opts.reps` timed ones.
+fn timed(opts: &BenchOptions, mut run: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
+    for _ in 0..opts.warmup {
+        run()?;
+    }
+    let mut times = Vec::with_capacity(opts.reps);
+    for _ in 0..opts.reps {
+        let start = Instant::now();
+        run()?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    Ok(times)
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Peak resident set size of this process in MiB (`VmHWM` in /proc/self/status; Linux only).
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The CPU's model name (first `model name` in /proc/cpuinfo), if known.
+pub fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string())
+}
+
+/// A short name for a device ("cpu", "cuda:0").
+pub fn device_name(device: &Device) -> String {
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".into(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LoraConfig;
+
+    #[test]
+    fn measures_the_tiny_model_and_trains_its_adapters() -> Result<()> {
+        let (llm, _tok) = Llm::tiny_random(3, Some(&LoraConfig::default()), &Device::Cpu)?;
+        let before: Vec<Tensor> = llm.lora_vars().iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
+        let opts = BenchOptions { batch: 3, tokens: 7, warmup: 1, reps: 2, yes_id: 5 };
+        let report = bench_llm(&llm, &opts)?;
+        assert!(report.eval_samples_per_s > 0.0 && report.train_samples_per_s > 0.0);
+        assert_eq!((report.eval_runs_s.len(), report.train_runs_s.len()), (2, 2));
+        assert!(report.peak_rss_mb.is_some_and(|mb| mb > 1.0));
+        // Every adapter tensor moved: the train step really optimises them.
+        for ((name, var), old) in llm.lora_vars().iter().zip(&before) {
+            let change = (var.as_tensor() - old)?.abs()?.sum_all()?.to_scalar::<f32>()?;
+            assert!(change > 0.0, "{name} did not change");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_a_model_without_adapters() -> Result<()> {
+        let (llm, _tok) = Llm::tiny_random(3, None, &Device::Cpu)?;
+        assert!(matches!(bench_llm(&llm, &BenchOptions::default()), Err(LlmError::Lora(_))));
+        Ok(())
+    }
+
+    #[test]
+    fn bce_matches_the_textbook_formula_and_survives_large_logits() -> Result<()> {
+        let s = Tensor::new(&[-2f32, 0.5, 3.0], &Device::Cpu)?;
+        let y = Tensor::new(&[0f32, 1.0, 1.0], &Device::Cpu)?;
+        let want: f32 = [(-2f32, 0f32), (0.5, 1.0), (3.0, 1.0)]
+            .iter()
+            .map(|&(s, y)| {
+                let p = 1.0 / (1.0 + (-s).exp());
+                -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+            })
+            .sum::<f32>()
+            / 3.0;
+        assert!((bce_with_logits(&s, &y)?.to_scalar::<f32>()? - want).abs() < 1e-6);
+        let big = bce_with_logits(&Tensor::new(&[200f32], &Device::Cpu)?, &Tensor::new(&[0f32], &Device::Cpu)?)?;
+        assert!((big.to_scalar::<f32>()? - 200.0).abs() < 1e-3);
+        Ok(())
+    }
+}

@@ -1,0 +1,334 @@
+//! A frozen linear layer with a LoRA adapter as one op: `x·Wᵀ + s·(dropout(x)·Aᵀ)·Bᵀ`.
+//!
+//! Composed from candle ops, an adapted layer is some ten graph nodes (dropout's random tensor,
+//! comparison and products, two matmuls, a scale, reshapes, the add), each of which costs a
+//! full-size buffer forward and a zero-filled accumulator plus an add backward. Here it is one
+//! node; the dropout mask comes from a counter-based hash, so the backward pass regenerates it
+//! instead of storing it, and the base weight never gets a gradient.
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+
+use super::gemm::{sgemm, MatMut, MatRef, Threads};
+use super::vecmath::multiversion;
+use super::{contiguous_f32, cpu_tensor, fast_path, frozen_linear, par_ranges, tensor_f32, SendPtr};
+
+/// Inverted dropout on the adapter's input: each element is kept with probability `1 - p` and
+/// scaled by `1 / (1 - p)`. The mask is a pure function of `seed` and the element index, so
+/// draw a fresh seed for every call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoraDropout {
+    pub p: f32,
+    pub seed: u64,
+}
+
+/// `x·wᵀ + scale·(dropout(x)·aᵀ)·bᵀ` for `x` `[..., in]`, a frozen `w` `[out, in]`, and the
+/// adapter `a` `[r, in]`, `b` `[out, r]` (peft's `lora_A`/`lora_B` layouts). Gradients flow to
+/// `x`, `a` and `b` (to each only when it is tracked), never to `w`.
+///
+/// On other devices or dtypes this is `frozen_linear` plus candle ops, with candle's dropout
+/// (so a different random mask for the same seed).
+pub fn lora_linear(
+    x: &Tensor,
+    w: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    scale: f64,
+    dropout: Option<LoraDropout>,
+) -> Result<Tensor> {
+    let (out_features, in_features) = w.dims2()?;
+    let (r, a_in) = a.dims2()?;
+    let (b_out, b_r) = b.dims2()?;
+    if a_in != in_features || b_out != out_features || b_r != r || x.dim(candle_core::D::Minus1)? != in_features {
+        candle_core::bail!(
+            "lora_linear: x {:?}, w {:?}, a {:?}, b {:?} do not fit together",
+            x.shape(),
+            w.shape(),
+            a.shape(),
+            b.shape()
+        );
+    }
+    if let Some(d) = dropout {
+        if !(0.0..1.0).contains(&d.p) {
+            candle_core::bail!("lora_linear: dropout probability {} is outside [0, 1)", d.p);
+        }
+    }
+    let dropout = dropout.filter(|d| d.p > 0.0);
+    if fast_path(&[x, w, a, b]) {
+        return x.apply_op3(a, b, LoraLinear { w: w.detach(), scale: scale as f32, dropout });
+    }
+    let base = frozen_linear(x, w)?;
+    let xd = match dropout {
+        Some(d) => candle_nn::ops::dropout(x, d.p)?,
+        None => x.clone(),
+    };
+    let rows = x.elem_count() / in_features.max(1);
+    let delta = xd.reshape((rows, in_features))?.matmul(&a.t()?)?.matmul(&b.t()?)?;
+    base + (delta * scale)?.reshape(base.shape())?
+}
+
+struct LoraLinear {
+    w: Tensor,
+    scale: f32,
+    dropout: Option<LoraDropout>,
+}
+
+/// A 32-bit integer hash with good avalanche (Chris Wellons' "lowbias32").
+#[inline(always)]
+fn mix(mut x: u32) -> u32 {
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7feb_352d);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846c_a68b);
+    x ^= x >> 16;
+    x
+}
+
+multiversion! {
+    /// out[i] = x[i] * keep(first + i) / (1 - p), the mask drawn from (key, index).
+    fn dropout_slice(x: &[f32], out: &mut [f32], first: u32, key: u32, threshold: u32, factor: f32) {
+        for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            let h = mix(mix((first + i as u32) ^ key).wrapping_add(key));
+            *o = if h >= threshold { v * factor } else { 0.0 };
+        }
+    }
+}
+
+impl LoraDropout {
+    /// The dropped-out copy of `x` (its element 0 being element 0 of the layer's input).
+    fn apply(&self, x: &[f32]) -> Vec<f32> {
+        let key = mix(self.seed as u32 ^ mix((self.seed >> 32) as u32 ^ 0x9e37_79b9));
+        let threshold = (self.p as f64 * 4_294_967_296.0).min(u32::MAX as f64) as u32;
+        let factor = 1.0 / (1.0 - self.p);
+        let mut out = vec![0f32; x.len()];
+        let dst = SendPtr(out.as_mut_ptr());
+        par_ranges(x.len(), 16, |r| {
+            // SAFETY: each task writes only its own range of `out`.
+            let o = unsafe { dst.slice(r.start, r.len()) };
+            dropout_slice(&x[r.clone()], o, r.start as u32, key, threshold, factor);
+        });
+        out
+    }
+}
+
+impl LoraLinear {
+    /// The adapter's input: `x` itself, or its dropped-out copy.
+    fn adapter_input<'a>(&self, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
+        match &self.dropout {
+            Some(d) => std::borrow::Cow::Owned(d.apply(x)),
+            None => std::borrow::Cow::Borrowed(x),
+        }
+    }
+}
+
+/// `dst (m×n) = [dst +] alpha · lhs (m×k) · rhs (k×n)`, all row-major and contiguous, with
+/// `lhs`/`rhs` optionally read transposed (`*_t`: the slice holds the transpose).
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_t: bool,
+    rhs: &[f32],
+    rhs_t: bool,
+    (m, k, n): (usize, usize, usize),
+    alpha: f32,
+) {
+    // A logical rows×cols matrix: stored as is (row stride cols) or transposed (row stride rows).
+    let view = |data: &[f32], t: bool, rows: usize, cols: usize| {
+        if t {
+            MatRef::rows(data, 0, rows).t()
+        } else {
+            MatRef::rows(data, 0, cols)
+        }
+    };
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(dst.len() >= m * n && lhs.len() >= m * k && rhs.len() >= k * n);
+    // SAFETY: the asserts above bound every view; dst does not alias the inputs (&mut).
+    unsafe {
+        sgemm(
+            m,
+            n,
+            k,
+            MatMut::rows(dst, 0, n),
+            accumulate,
+            view(lhs, lhs_t, m, k),
+            view(rhs, rhs_t, k, n),
+            alpha,
+            Threads::Pool,
+        )
+    }
+}
+
+impl CustomOp3 for LoraLinear {
+    fn name(&self) -> &'static str {
+        "collm-lora-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        as_: &CpuStorage,
+        al: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (ws, wl) = self.w.storage_and_layout();
+        let w = tensor_f32(&ws, wl)?;
+        let (x, a, b) = (contiguous_f32(xs, xl)?, contiguous_f32(as_, al)?, contiguous_f32(bs, bl)?);
+        let (n, k) = wl.shape().dims2()?;
+        let r = al.shape().dims2()?.0;
+        let m = if k == 0 { 0 } else { x.len() / k };
+        let mut y = vec![0f32; m * n];
+        // y = x·Wᵀ
+        matmul(&mut y, false, &x, false, &w, true, (m, k, n), 1.0);
+        // h = dropout(x)·Aᵀ, then y += s·h·Bᵀ
+        let xd = self.adapter_input(&x);
+        let mut h = vec![0f32; m * r];
+        matmul(&mut h, false, &xd, false, &a, true, (m, k, r), 1.0);
+        matmul(&mut y, true, &h, false, &b, true, (m, r, n), self.scale);
+        let mut dims = xl.dims().to_vec();
+        *dims.last_mut().expect("x has a last dim") = n;
+        Ok((CpuStorage::F32(y), dims.into()))
+    }
+
+    fn bwd(
+        &self,
+        x_t: &Tensor,
+        a_t: &Tensor,
+        b_t: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (want_x, want_a, want_b) = (x_t.track_op(), a_t.track_op(), b_t.track_op());
+        let (ws, wl) = self.w.storage_and_layout();
+        let (xs, xl) = x_t.storage_and_layout();
+        let (as_, al) = a_t.storage_and_layout();
+        let (bs, bl) = b_t.storage_and_layout();
+        let (gs, gl) = grad.storage_and_layout();
+        let w = tensor_f32(&ws, wl)?;
+        let (x, a, b, g) = (tensor_f32(&xs, xl)?, tensor_f32(&as_, al)?, tensor_f32(&bs, bl)?, tensor_f32(&gs, gl)?);
+        let (n, k) = wl.shape().dims2()?;
+        let r = al.shape().dims2()?.0;
+        let m = if k == 0 { 0 } else { x.len() / k };
+        let s = self.scale;
+
+        // gB = g·B [m, r], shared by dx and dA.
+        let mut gb = vec![0f32; m * r];
+        matmul(&mut gb, false, &g, false, &b, false, (m, n, r), 1.0);
+        let xd = self.adapter_input(&x);
+
+        let dx = if want_x {
+            // dx = g·W + s·dropout'(gB·A)
+            let mut dx = vec![0f32; m * k];
+            matmul(&mut dx, false, &g, false, &w, false, (m, n, k), 1.0);
+            match &self.dropout {
+                None => matmul(&mut dx, true, &gb, false, &a, false, (m, r, k), s),
+                Some(d) => {
+                    let mut t = vec![0f32; m * k];
+                    matmul(&mut t, false, &gb, false, &a, false, (m, r, k), s);
+                    // The same mask and factor as the forward pass, applied to the gradient.
+                    let t = d.apply(&t);
+                    dx.iter_mut().zip(&t).for_each(|(d, t)| *d += t);
+                }
+            }
+            Some(cpu_tensor(dx, xl.dims())?)
+        } else {
+            None
+        };
+        let da = if want_a {
+            // dA = s·gBᵀ·dropout(x)  [r, k]
+            let mut da = vec![0f32; r * k];
+            matmul(&mut da, false, &gb, true, &xd, false, (r, m, k), s);
+            Some(cpu_tensor(da, al.dims())?)
+        } else {
+            None
+        };
+        let db = if want_b {
+            // dB = s·gᵀ·h with h = dropout(x)·Aᵀ  [n, r]
+            let mut h = vec![0f32; m * r];
+            matmul(&mut h, false, &xd, false, &a, true, (m, k, r), 1.0);
+            let mut db = vec![0f32; n * r];
+            matmul(&mut db, false, &g, true, &h, false, (n, m, r), s);
+            Some(cpu_tensor(db, bl.dims())?)
+        } else {
+            None
+        };
+        Ok((dx, da, db))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::{assert_close, check_grads, rand_tensor, rand_var};
+
+    /// The same layer from candle ops, given the dropout mask the op used.
+    fn reference(x: &Tensor, w: &Tensor, a: &Tensor, b: &Tensor, s: f64, keep: Option<&Tensor>) -> Result<Tensor> {
+        let xd = match keep {
+            Some(k) => (x * k)?,
+            None => x.clone(),
+        };
+        let base = x.broadcast_matmul(&w.t()?)?;
+        base + (xd.broadcast_matmul(&a.t()?)?.broadcast_matmul(&b.t()?)? * s)?
+    }
+
+    /// The op's dropout factors (0 or 1/(1-p)) for an input of `shape`.
+    fn mask_of(d: LoraDropout, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        cpu_tensor(d.apply(&vec![1f32; n]), shape)
+    }
+
+    #[test]
+    fn matches_candle_ops_with_and_without_dropout() -> Result<()> {
+        let x = rand_var(&[2, 5, 12], 1)?;
+        let w = rand_tensor(&[7, 12], 2)?;
+        let a = rand_var(&[3, 12], 3)?;
+        let b = rand_var(&[7, 3], 4)?;
+        let probe = rand_tensor(&[2, 5, 7], 5)?;
+        for dropout in [None, Some(LoraDropout { p: 0.3, seed: 77 })] {
+            let keep = dropout.map(|d| mask_of(d, &[2, 5, 12])).transpose()?;
+            let y = lora_linear(x.as_tensor(), &w, a.as_tensor(), b.as_tensor(), 2.0, dropout)?;
+            let y_ref = reference(x.as_tensor(), &w, a.as_tensor(), b.as_tensor(), 2.0, keep.as_ref())?;
+            assert_close(&y, &y_ref, 1e-5)?;
+            let g = (y * &probe)?.sum_all()?.backward()?;
+            let g_ref = (y_ref * &probe)?.sum_all()?.backward()?;
+            for v in [&x, &a, &b] {
+                assert_close(g.get(v).expect("grad"), g_ref.get(v).expect("grad"), 1e-4)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn dropout_keeps_about_one_minus_p_and_depends_on_the_seed() -> Result<()> {
+        let d = LoraDropout { p: 0.05, seed: 1 };
+        let m = d.apply(&vec![1f32; 100_000]);
+        let kept = m.iter().filter(|&&v| v > 0.0).count() as f64 / m.len() as f64;
+        assert!((kept - 0.95).abs() < 0.005, "kept {kept}");
+        assert!(m.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.95).abs() < 1e-6));
+        let other = LoraDropout { p: 0.05, seed: 2 }.apply(&vec![1f32; 100_000]);
+        assert_ne!(m, other);
+        Ok(())
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() -> Result<()> {
+        let w = rand_tensor(&[4, 6], 6)?;
+        let d = Some(LoraDropout { p: 0.25, seed: 9 });
+        check_grads(&[&[3, 6], &[2, 6], &[4, 2]], 7, |xs| lora_linear(&xs[0], &w, &xs[1], &xs[2], 1.5, d))
+    }
+
+    #[test]
+    fn base_weight_gets_no_gradient_and_frozen_adapters_none_either() -> Result<()> {
+        let x = rand_var(&[3, 6], 10)?;
+        let w = candle_core::Var::from_tensor(&rand_tensor(&[4, 6], 11)?)?;
+        let (a, b) = (rand_tensor(&[2, 6], 12)?, rand_tensor(&[4, 2], 13)?);
+        let g = lora_linear(x.as_tensor(), w.as_tensor(), &a, &b, 2.0, None)?.sum_all()?.backward()?;
+        assert!(g.get(&w).is_none() && g.get(&a).is_none() && g.get(&b).is_none());
+        assert!(g.get(&x).is_some());
+        Ok(())
+    }
+}

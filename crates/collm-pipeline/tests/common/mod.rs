@@ -1,0 +1,84 @@
+//! Shared fixtures: the ml-1m-collm data, a tiny random LLM, a saved MF model, configs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use collm_cf::{CfKind, CfModelConfig};
+use collm_data::Dataset;
+use collm_llm::{Llm, LoraConfig};
+use collm_pipeline::{CollmModel, PipelineConfig};
+
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/ml-1m-collm"))
+}
+
+pub fn dataset() -> Dataset {
+    Dataset::load_dir(&data_dir()).expect("ml-1m-collm loads")
+}
+
+pub fn mf_config() -> CfModelConfig {
+    CfModelConfig { kind: CfKind::Mf, dim: 8, layers: 2, init_std: None }
+}
+
+/// Saves a randomly initialised MF of `mf_config()` to `dir/mf.safetensors`.
+pub fn saved_mf(dataset: &Dataset, dir: &Path) -> PathBuf {
+    let mf = collm_cf::build(&mf_config(), dataset, 5, &Device::Cpu).unwrap();
+    let path = dir.join("mf.safetensors");
+    mf.save(&path).unwrap();
+    path
+}
+
+/// A two-stage CoLLM config over tiny budgets, with short histories (the tiny tokenizer spends
+/// a token per character) and LoRA dropout 0 so that runs are deterministic.
+pub fn tiny_config(cf_weights: &Path) -> PipelineConfig {
+    let text = format!(
+        r#"
+        seed = 11
+        [prompt]
+        max_history = 3
+        [lora]
+        dropout = 0.0
+        [slots]
+        cf = {{ kind = "mf", dim = 8 }}
+        cf_weights = "{}"
+        [[stages]]
+        prompt = "text"
+        train = ["lora"]
+        max_steps = 6
+        warmup_steps = 2
+        eval_every = 2
+        batch_size = 4
+        eval_batch_size = 8
+        train_rows = 24
+        eval_rows = 16
+        lr = 1e-2
+        [[stages]]
+        prompt = "hybrid"
+        train = ["mapping"]
+        max_steps = 6
+        warmup_steps = 2
+        eval_every = 2
+        batch_size = 4
+        eval_batch_size = 8
+        train_rows = 24
+        eval_rows = 16
+        lr = 1e-2
+        "#,
+        cf_weights.display()
+    );
+    toml::from_str(&text).unwrap()
+}
+
+pub fn tiny_model(cfg: &PipelineConfig, dataset: &Dataset) -> CollmModel {
+    let (llm, tok) = Llm::tiny_random(3, Some(&cfg.lora), &Device::Cpu).unwrap();
+    CollmModel::build(cfg, llm, tok, dataset, Path::new("/")).unwrap()
+}
+
+pub fn lora_with_dropout(dropout: f64) -> LoraConfig {
+    LoraConfig { dropout, ..LoraConfig::default() }
+}
+
+pub fn flat(v: &candle_core::Var) -> Vec<f32> {
+    v.as_tensor().flatten_all().unwrap().to_dtype(candle_core::DType::F32).unwrap().to_vec1::<f32>().unwrap()
+}

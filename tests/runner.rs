@@ -1,0 +1,104 @@
+//! The runner through its library API: a queue carried out in order, cancelling queued and
+//! running runs, a failing run that does not stop the queue, resuming, and the idle signal.
+
+mod common;
+
+use std::path::Path;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::Duration;
+
+use collm_bench::experiment::Experiment;
+use collm_bench::runner::{RunError, Runner, RunnerMessage};
+use collm_events::Event;
+use collm_store::{RunId, RunStatus, Store};
+use common::{mf_experiment, ML1M};
+
+fn experiment(name: &str, max_epochs: usize) -> Experiment {
+    Experiment::from_toml(&mf_experiment(name, max_epochs, 100, 0.01), Path::new("test.toml")).unwrap()
+}
+
+fn next(rx: &Receiver<RunnerMessage>) -> RunnerMessage {
+    rx.recv_timeout(Duration::from_secs(120)).expect("the runner went silent")
+}
+
+#[test]
+fn queue_cancel_failure_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("store")).unwrap());
+    let (runner, rx) = Runner::start(store.clone(), dir.path().join("data"));
+
+    let a = runner.submit(&experiment("a", 8)).unwrap();
+    let broken = Experiment::from_toml(
+        &mf_experiment("broken", 1, 1, 0.01).replace(ML1M, "/nonexistent/data"),
+        Path::new("broken.toml"),
+    )
+    .unwrap();
+    let d = runner.submit(&broken).unwrap();
+    let b = runner.submit(&experiment("b", 1)).unwrap();
+    let c = runner.submit(&experiment("c", 1)).unwrap();
+    runner.cancel(&c).unwrap();
+    assert_eq!(store.run(&c).unwrap().status, RunStatus::Cancelled, "a queued run ends at once");
+
+    let mut ended: Vec<(RunId, RunStatus)> = Vec::new();
+    let mut started: Vec<RunId> = Vec::new();
+    let mut cancelled_a = false;
+    loop {
+        match next(&rx) {
+            RunnerMessage::Started { id } => started.push(id),
+            RunnerMessage::Ended { id, status } => ended.push((id, status)),
+            RunnerMessage::Idle => break,
+            // `a` would train 8 epochs: cancel it once it has evaluated.
+            RunnerMessage::Event { id, event: Event::Eval { .. } } if id == a && !cancelled_a => {
+                runner.cancel(&a).unwrap();
+                cancelled_a = true;
+            }
+            _ => {}
+        }
+    }
+    assert!(runner.is_idle());
+    assert_eq!(started, vec![a.clone(), d.clone(), b.clone()]);
+    assert_eq!(
+        ended,
+        vec![
+            (c.clone(), RunStatus::Cancelled),
+            (a.clone(), RunStatus::Cancelled),
+            (d.clone(), RunStatus::Failed),
+            (b.clone(), RunStatus::Finished),
+        ]
+    );
+    let failed = store.run(&d).unwrap();
+    assert!(failed.error.unwrap().contains("/nonexistent/data"));
+    assert_eq!(store.steps(&c).unwrap().len(), 0);
+    assert_eq!(store.run(&b).unwrap().results().count(), 2);
+
+    // A finished run cannot be resumed; the cancelled one continues to its end.
+    assert!(matches!(runner.resume(&b), Err(RunError::NotResumable { .. })));
+    let evals_before = store.run(&a).unwrap().evals;
+    assert_eq!(runner.resume(&a).unwrap(), a);
+    loop {
+        if let RunnerMessage::Ended { id, status } = next(&rx) {
+            assert_eq!((id, status), (a.clone(), RunStatus::Finished));
+            break;
+        }
+    }
+    let record = store.run(&a).unwrap();
+    assert!(record.log.iter().any(|l| l.message.contains("resumed from")), "{:?}", record.log);
+    assert_eq!(record.results().count(), 2);
+    let cf_evals = store.evals(&a).unwrap().into_iter().filter(|e| e.stage == "cf").count();
+    assert_eq!(cf_evals, 8, "8 epochs in all, none evaluated twice (had {evals_before} before)");
+    runner.shutdown();
+}
+
+#[test]
+fn shutdown_cancels_what_is_queued_and_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("store")).unwrap());
+    let (runner, rx) = Runner::start(store.clone(), dir.path().join("data"));
+    let a = runner.submit(&experiment("a", 100_000)).unwrap();
+    let b = runner.submit(&experiment("b", 1)).unwrap();
+    while !matches!(next(&rx), RunnerMessage::Event { event: Event::Step { .. }, .. }) {}
+    runner.shutdown();
+    assert_eq!(store.run(&a).unwrap().status, RunStatus::Cancelled);
+    assert_eq!(store.run(&b).unwrap().status, RunStatus::Cancelled);
+}

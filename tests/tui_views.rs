@@ -1,0 +1,425 @@
+//! Every TUI view drawn with ratatui's TestBackend over a fixture store, as text snapshots, and
+//! the state changes behind them (keys, live events) driven through `update`.
+
+use std::path::Path;
+
+use collm_bench::tui::app::App;
+use collm_bench::tui::backend::{list_experiments, load_run, load_runs};
+use collm_bench::tui::inspect::Inspector;
+use collm_bench::tui::message::{Command, Message};
+use collm_bench::tui::theme::Theme;
+use collm_bench::tui::{update, view};
+use collm_eval::{Breakdown, Metrics};
+use collm_events::Event;
+use collm_store::{RunId, Store};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+/// 2025-06-01 12:00:00 UTC: every fixture time is pinned to it, so snapshots do not move.
+const BASE_MS: u64 = 1_748_779_200_000;
+const WIDTH: u16 = 110;
+const HEIGHT: u16 = 32;
+
+fn experiment(name: &str, lr: f64, dim: usize) -> String {
+    format!(
+        "name = \"{name}\"\nkind = \"cf\"\ndevice = \"cpu\"\n\n[dataset]\nsource = \"embedded\"\n\n\
+         [model]\nkind = \"mf\"\ndim = {dim}\n\n[training]\nlr = {lr:?}\nweight_decay = 1e-5\n\
+         batch_size = 2048\nmax_epochs = 20\npatience = 5\nseed = 2023\n\n[evaluation]\nsplits = [\"valid\"]\n"
+    )
+}
+
+fn metrics(auc: f64) -> Breakdown {
+    let m = |auc: f64, rows: usize, users: usize| Metrics {
+        auc: Some(auc),
+        uauc: Some(auc - 0.05),
+        logloss: Some(1.0 - auc),
+        rows,
+        users_counted: users,
+    };
+    Breakdown { all: m(auc, 1000, 80), warm: m(auc + 0.01, 900, 75), cold: m(auc - 0.1, 100, 5) }
+}
+
+/// A training stage: `steps` steps of a decaying, wobbling loss; an evaluation every 10 steps.
+fn train(store: &Store, id: &RunId, steps: u64, total: u64, auc0: f64) {
+    let stage = "cf".to_string();
+    store.append_event(id, &Event::StageStarted { stage: stage.clone(), total_steps: Some(total) }).unwrap();
+    for step in 1..=steps {
+        let wobble = if step % 2 == 0 { 0.03 } else { -0.03 };
+        let loss = 0.7 * (-(step as f64) / 30.0).exp() + 0.3 + wobble;
+        store.append_event(id, &Event::Step { stage: stage.clone(), step, loss, lr: 1e-2 }).unwrap();
+        if step % 10 == 0 {
+            let auc = auc0 + step as f64 / 1000.0;
+            store
+                .append_event(id, &Event::Eval { stage: stage.clone(), step, split: "valid".into(), metrics: metrics(auc) })
+                .unwrap();
+        }
+    }
+}
+
+/// Three runs: finished (with final results), running, failed.
+fn fixture_store(dir: &Path) -> Store {
+    let store = Store::open(dir).unwrap();
+    let a = store.create_run("mf-small", &experiment("mf-small", 1e-2, 32), "cf").unwrap();
+    store.append_event(&a, &Event::Log { message: "loading dataset ml-latest-small".into() }).unwrap();
+    train(&store, &a, 60, 60, 0.62);
+    store
+        .append_event(&a, &Event::Checkpoint { stage: "cf".into(), step: 60, path: "runs/a/best.safetensors".into(), best: true })
+        .unwrap();
+    store.append_event(&a, &Event::StageFinished { stage: "cf".into() }).unwrap();
+    for (split, auc) in [("valid", 0.681), ("valid_small", 0.672)] {
+        store
+            .append_event(&a, &Event::Eval { stage: "final".into(), step: 60, split: split.into(), metrics: metrics(auc) })
+            .unwrap();
+    }
+    store.append_event(&a, &Event::Finished).unwrap();
+
+    let b = store.create_run("mf-wide", &experiment("mf-wide", 1e-3, 64), "cf").unwrap();
+    train(&store, &b, 40, 100, 0.60);
+
+    let c = store.create_run("lightgcn", &experiment("lightgcn", 5e-3, 32).replace("kind = \"mf\"", "kind = \"lightgcn\""), "cf").unwrap();
+    train(&store, &c, 5, 100, 0.5);
+    store.append_event(&c, &Event::Failed { error: "out of memory while propagating".into() }).unwrap();
+    store
+}
+
+/// Pins ids and times of everything loaded from the fixture store (ids and times come from the
+/// clock; snapshots must not).
+struct Pin {
+    ids: Vec<(RunId, RunId)>,
+}
+
+impl Pin {
+    fn new(store: &Store) -> Pin {
+        let runs = store.runs().unwrap().runs;
+        let ids = runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), RunId::parse(&format!("250601-12000{i}")).unwrap()))
+            .collect();
+        Pin { ids }
+    }
+
+    fn id(&self, id: &RunId) -> RunId {
+        self.ids.iter().find(|(from, _)| from == id).map(|(_, to)| to.clone()).unwrap_or_else(|| id.clone())
+    }
+
+    fn index(&self, id: &RunId) -> u64 {
+        self.ids.iter().position(|(from, to)| from == id || to == id).unwrap_or(0) as u64
+    }
+
+    /// Each run starts 10 minutes after the previous one; its n-th point is n seconds in.
+    fn record(&self, r: &mut collm_store::RunRecord) {
+        let start = BASE_MS + self.index(&r.id) * 600_000;
+        r.id = self.id(&r.id);
+        r.created_ms = start;
+        r.started_ms = r.started_ms.map(|_| start);
+        let last = start + 1000 * (r.steps + 2);
+        r.ended_ms = r.ended_ms.map(|_| last);
+        r.updated_ms = last;
+        for s in &mut r.stages {
+            s.started_ms = start + 500;
+            s.finished_ms = s.finished_ms.map(|_| last - 500);
+        }
+        for e in &mut r.best {
+            e.at_ms = start + 1000 * e.step + 10;
+        }
+        for (i, l) in r.log.iter_mut().enumerate() {
+            l.at_ms = start + i as u64;
+        }
+        for a in &mut r.artifacts {
+            a.at_ms = start + 1000 * a.step + 20;
+        }
+    }
+
+    fn message(&self, message: Message) -> Message {
+        match message {
+            Message::Runs { mut records, unreadable } => {
+                for r in &mut records {
+                    self.record(r);
+                }
+                Message::Runs { records, unreadable }
+            }
+            Message::RunLoaded(mut full) => {
+                let start = BASE_MS + self.index(&full.record.id) * 600_000;
+                self.record(&mut full.record);
+                for p in &mut full.steps {
+                    p.at_ms = start + 1000 * p.step;
+                }
+                for e in &mut full.evals {
+                    e.at_ms = start + 1000 * e.step + 10;
+                }
+                Message::RunLoaded(full)
+            }
+            other => other,
+        }
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    app: App,
+    store: Store,
+    pin: Pin,
+}
+
+fn fixture(theme: Theme) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fixture_store(&dir.path().join("store"));
+    let pin = Pin::new(&store);
+    let mut app = App::new("/fixture/store", theme, BASE_MS);
+    app.commands.clear();
+    update(&mut app, pin.message(load_runs(&store)));
+    // Two and a half minutes after the second run started: it is still running.
+    update(&mut app, Message::Tick { now_ms: BASE_MS + 600_000 + 45_000 });
+    Fixture { _dir: dir, app, store, pin }
+}
+
+impl Fixture {
+    /// Answers the commands the app queued the way the background thread would (store reads).
+    fn serve(&mut self) {
+        let commands: Vec<Command> = self.app.commands.drain(..).collect();
+        for c in commands {
+            if let Command::LoadRun(id) = c {
+                let real = self.pin.ids.iter().find(|(_, to)| *to == id).map(|(from, _)| from.clone()).unwrap();
+                let message = self.pin.message(load_run(&self.store, &real));
+                update(&mut self.app, message);
+            }
+        }
+    }
+
+    fn keys(&mut self, keys: &str) {
+        for c in keys.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        update(&mut self.app, Message::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        self.serve();
+    }
+
+    fn draw(&self, width: u16, height: u16) -> Terminal<TestBackend> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|f| view(&self.app, f)).unwrap();
+        terminal
+    }
+
+    fn screen(&self) -> String {
+        self.draw(WIDTH, HEIGHT).backend().to_string()
+    }
+}
+
+fn color() -> Theme {
+    Theme { color: true }
+}
+
+#[test]
+fn runs_table_lists_status_settings_and_results() {
+    let f = fixture(color());
+    insta::assert_snapshot!("runs", f.screen());
+}
+
+#[test]
+fn runs_filter_sort_and_marks() {
+    let mut f = fixture(color());
+    // Sort by AUC (Status, Id, Experiment, Settings, AUC), highest first.
+    f.keys("ssss");
+    let names: Vec<&str> = f.app.visible_runs().iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["mf-small", "mf-wide", "lightgcn"]);
+    f.keys("S");
+    let names: Vec<&str> = f.app.visible_runs().iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["lightgcn", "mf-wide", "mf-small"]);
+    // Filter as typed, kept on Enter.
+    f.keys("/mf-");
+    assert_eq!(f.app.visible_runs().len(), 2);
+    f.key(KeyCode::Enter);
+    f.keys(" ");
+    assert_eq!(f.app.runs.marked.len(), 1);
+    insta::assert_snapshot!("runs_filtered_marked", f.screen());
+    f.key(KeyCode::Esc);
+    assert_eq!(f.app.visible_runs().len(), 3, "Esc clears the filter");
+}
+
+#[test]
+fn run_view_of_a_finished_run() {
+    let mut f = fixture(color());
+    // Newest first: lightgcn, mf-wide, mf-small.
+    f.keys("jj");
+    f.key(KeyCode::Enter);
+    assert_eq!(f.app.view, collm_bench::tui::keymap::View::Run);
+    insta::assert_snapshot!("run_finished", f.screen());
+}
+
+#[test]
+fn run_view_follows_live_events() {
+    let mut f = fixture(color());
+    f.keys("j");
+    f.key(KeyCode::Enter);
+    let id = f.app.run_view.id.clone().unwrap();
+    let before = f.app.details[&id].stages[0].loss.len();
+    // Ten more steps arrive, one second apart, then an evaluation.
+    for step in 41..=50u64 {
+        let event = Event::Step { stage: "cf".into(), step, loss: 0.35, lr: 1e-2 };
+        update(&mut f.app, Message::RunEvent { id: id.clone(), event, at_ms: BASE_MS + 600_000 + step * 1000 });
+    }
+    let eval = Event::Eval { stage: "cf".into(), step: 50, split: "valid".into(), metrics: metrics(0.65) };
+    update(&mut f.app, Message::RunEvent { id: id.clone(), event: eval, at_ms: BASE_MS + 600_000 + 50_010 });
+    let stage = &f.app.details[&id].stages[0];
+    assert_eq!(stage.loss.len(), before + 10);
+    assert_eq!(stage.step(), 50);
+    // 49 steps in 49 s; 50 of 100 left.
+    assert_eq!(stage.eta_s().map(|s| s.round()), Some(50.0));
+    // A step already loaded from the store is not drawn twice.
+    let again = Event::Step { stage: "cf".into(), step: 50, loss: 0.35, lr: 1e-2 };
+    update(&mut f.app, Message::RunEvent { id: id.clone(), event: again, at_ms: BASE_MS + 650_000 });
+    assert_eq!(f.app.details[&id].stages[0].loss.len(), before + 10);
+    update(&mut f.app, Message::Tick { now_ms: BASE_MS + 600_000 + 51_000 });
+    insta::assert_snapshot!("run_live", f.screen());
+}
+
+#[test]
+fn metrics_side_by_side_with_deltas() {
+    let mut f = fixture(color());
+    f.keys(" j ");
+    f.keys("3");
+    assert_eq!(f.app.chosen_runs().len(), 2);
+    // Make the second column (mf-wide) the baseline.
+    f.keys("lb");
+    insta::assert_snapshot!("metrics", f.screen());
+    f.keys("p");
+    assert_eq!(f.app.metrics.split, "valid_small");
+}
+
+#[test]
+fn compare_shows_only_differing_settings_and_overlaid_curves() {
+    let mut f = fixture(color());
+    f.keys("j j ");
+    f.keys("4");
+    assert_eq!(f.app.chosen_runs().len(), 2);
+    insta::assert_snapshot!("compare", f.screen());
+    f.keys("m");
+    assert_eq!(f.app.compare.curve, collm_bench::tui::app::Curve::Lr);
+}
+
+#[test]
+fn help_is_generated_from_the_keymap() {
+    let mut f = fixture(color());
+    f.keys("?");
+    let screen = f.screen();
+    for b in collm_bench::tui::keymap::BINDINGS.iter().filter(|b| b.scope == collm_bench::tui::keymap::Scope::Global) {
+        assert!(screen.contains(b.help), "help lacks `{}`", b.help);
+    }
+    insta::assert_snapshot!("help", screen);
+    f.key(KeyCode::Esc);
+    assert!(f.app.help.is_none());
+}
+
+#[test]
+fn quitting_asks_first_while_a_run_is_active() {
+    let mut f = fixture(color());
+    // The fixture's running run was created by this process.
+    assert_eq!(f.app.active_runs().len(), 1);
+    f.keys("q");
+    assert!(f.app.confirm_quit && !f.app.should_quit);
+    insta::assert_snapshot!("quit_confirm", f.screen());
+    f.keys("n");
+    assert!(!f.app.confirm_quit && !f.app.should_quit);
+    f.keys("qy");
+    assert!(f.app.should_quit);
+}
+
+#[test]
+fn too_small_terminal_says_so() {
+    let f = fixture(color());
+    let screen = f.draw(60, 20).backend().to_string();
+    assert!(screen.contains("Terminal too small"));
+    assert!(screen.contains("60x20 now, 80x24 needed."));
+}
+
+#[test]
+fn no_color_draws_without_colours() {
+    let mut f = fixture(Theme { color: false });
+    f.keys("j");
+    f.key(KeyCode::Enter);
+    for view in ["1", "2", "3", "4", "?"] {
+        f.keys(view);
+        let terminal = f.draw(WIDTH, HEIGHT);
+        let buffer = terminal.backend().buffer();
+        for cell in buffer.content() {
+            assert_eq!(cell.fg, ratatui::style::Color::Reset, "a coloured cell in view {view}: {cell:?}");
+            assert_eq!(cell.bg, ratatui::style::Color::Reset, "a coloured cell in view {view}: {cell:?}");
+        }
+        if view == "?" {
+            f.key(KeyCode::Esc);
+        }
+    }
+}
+
+#[test]
+fn launch_form_edits_and_launches() {
+    let mut f = fixture(color());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("quick.toml"), experiment("quick", 1e-2, 16)).unwrap();
+    std::fs::write(dir.path().join("broken.toml"), "name = \"broken\"\n[model]\nkind = \"mf\"\ndimm = 3\n").unwrap();
+    update(&mut f.app, Message::Experiments(list_experiments(dir.path())));
+    f.keys("6");
+    let labels: Vec<&str> = f.app.launch.choices.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["mf-default (built in)", "broken.toml", "quick.toml"]);
+    assert!(f.app.launch.choices[1].problem.is_some(), "a broken file shows its error");
+    // quick.toml, into the form; fields sorted by key: batch_size, lr, max_epochs, patience.
+    f.keys("jj");
+    f.key(KeyCode::Enter);
+    let keys: Vec<&str> = f.app.launch.fields.iter().map(|x| x.key.as_str()).collect();
+    assert_eq!(keys, ["training.batch_size", "training.lr", "training.max_epochs", "training.patience"]);
+    f.keys("j");
+    f.key(KeyCode::Enter);
+    for _ in 0..10 {
+        f.key(KeyCode::Backspace);
+    }
+    f.keys("0.05");
+    f.key(KeyCode::Enter);
+    insta::assert_snapshot!("launch", f.screen());
+    f.keys("L");
+    let launched = f.app.commands.iter().find_map(|c| match c {
+        Command::Launch { experiment, origin } => Some((experiment.clone(), origin.clone())),
+        _ => None,
+    });
+    let (text, origin) = launched.expect("L queues a launch");
+    assert_eq!(origin, dir.path().join("quick.toml"));
+    assert!(text.contains("lr = 0.05"), "{text}");
+    // The edited text is a valid experiment.
+    collm_bench::experiment::Experiment::from_toml(&text, &origin).unwrap();
+    // A value of the wrong type is refused, naming the key.
+    f.key(KeyCode::Enter);
+    f.keys("x");
+    f.key(KeyCode::Enter);
+    assert!(f.app.launch.error.as_deref().unwrap_or("").contains("training.lr"));
+}
+
+#[test]
+fn prompt_inspector_shows_history_prompt_and_rows() {
+    let mut f = fixture(color());
+    let data = tempfile::tempdir().unwrap();
+    let mut inspector = Inspector::default();
+    let users = inspector.users(&f.store, data.path(), None, "valid").unwrap();
+    assert!(!users.is_empty());
+    update(&mut f.app, Message::Users { split: "valid".into(), users: users.clone() });
+    f.keys("5");
+    f.app.commands.clear();
+    // Search by id: the list follows what is typed, Enter asks for the inspection.
+    let uid = users[users.len() / 2];
+    f.keys("/");
+    f.keys(&uid.to_string());
+    f.key(KeyCode::Enter);
+    assert_eq!(f.app.prompt.users[f.app.prompt.selected], uid);
+    assert!(matches!(f.app.commands.last(), Some(Command::Inspect { uid: u, .. }) if *u == uid));
+    let inspection = inspector.inspect(&f.store, data.path(), None, uid, "valid").unwrap();
+    assert!(inspection.rows.iter().all(|r| r.p_yes.is_none()), "no run: no scores");
+    let slots = inspection.prompt.iter().filter(|p| matches!(p, collm_bench::tui::app::PromptPart::Slot(_))).count();
+    assert_eq!(slots, 2, "the hybrid prompt has a user and an item slot");
+    update(&mut f.app, Message::Inspected(Ok(Box::new(inspection))));
+    let screen = f.screen();
+    assert!(screen.contains("<UserID>") && screen.contains("<TargetItemID>"));
+    assert!(screen.contains(&format!("user {uid} · history")));
+}
