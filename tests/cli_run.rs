@@ -31,7 +31,9 @@ fn check_split(split: &Value, rows: u64) {
 #[test]
 fn run_reports_every_split_and_the_other_commands_agree() {
     let env = Env::new();
-    let exp = env.write("mf-small.toml", &mf_experiment("mf-small", 6, 6, 0.01));
+    let text = mf_experiment("mf-small", 6, 6, 0.01)
+        .replace("[evaluation]\n", "[evaluation]\nranking = { k = 10, negatives = 50 }\n");
+    let exp = env.write("mf-small.toml", &text);
     let run = env.json(&["run", path_str(&exp), "--json"]);
     let id = run["run_id"].as_str().unwrap().to_string();
     assert_eq!(run["experiment"], "mf-small");
@@ -44,6 +46,12 @@ fn run_reports_every_split_and_the_other_commands_agree() {
     check_split(&run["splits"]["valid_small"], 5200);
     let auc = run["splits"]["valid"]["all"]["auc"].as_f64().unwrap();
     assert!(auc > 0.5, "valid AUC {auc}");
+    let ranking = &run["splits"]["valid"]["ranking"];
+    assert_eq!((ranking["k"].as_u64(), ranking["negatives"].as_u64()), (Some(10), Some(50)));
+    assert!(ranking["positives"].as_u64().unwrap() > 1000, "{ranking}");
+    let recall = ranking["recall"].as_f64().unwrap();
+    // Better than a random order of 51 candidates (recall@10 = 10/51).
+    assert!(recall > 10.0 / 51.0 && recall <= 1.0, "{ranking}");
 
     // `show --json` is the same object.
     let shown = env.json(&["show", &id, "--json"]);
@@ -78,9 +86,11 @@ fn run_reports_every_split_and_the_other_commands_agree() {
     let items = format!("{ML1M}/items.tsv");
     let scored = env.json(&["eval", &id, "--data", &valid, "--items", &items, "--json"]);
     assert_eq!(scored["run_id"], run["run_id"]);
-    assert_eq!(scored["splits"]["valid"], run["splits"]["valid"]);
     let small = env.json(&["eval", &id, "--data", &format!("{ML1M}/valid_small.tsv"), "--json"]);
-    assert_eq!(small["splits"]["valid_small"], run["splits"]["valid_small"]);
+    for group in ["all", "warm", "cold"] {
+        assert_eq!(scored["splits"]["valid"][group], run["splits"]["valid"][group]);
+        assert_eq!(small["splits"]["valid_small"][group], run["splits"]["valid_small"][group]);
+    }
 }
 
 #[test]

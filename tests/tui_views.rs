@@ -37,21 +37,51 @@ fn metrics(auc: f64) -> Breakdown {
         rows,
         users_counted: users,
     };
-    Breakdown { all: m(auc, 1000, 80), warm: m(auc + 0.01, 900, 75), cold: m(auc - 0.1, 100, 5) }
+    Breakdown {
+        all: m(auc, 1000, 80),
+        warm: m(auc + 0.01, 900, 75),
+        cold: m(auc - 0.1, 100, 5),
+    }
 }
 
 /// A training stage: `steps` steps of a decaying, wobbling loss; an evaluation every 10 steps.
 fn train(store: &Store, id: &RunId, steps: u64, total: u64, auc0: f64) {
     let stage = "cf".to_string();
-    store.append_event(id, &Event::StageStarted { stage: stage.clone(), total_steps: Some(total) }).unwrap();
+    store
+        .append_event(
+            id,
+            &Event::StageStarted {
+                stage: stage.clone(),
+                total_steps: Some(total),
+            },
+        )
+        .unwrap();
     for step in 1..=steps {
         let wobble = if step % 2 == 0 { 0.03 } else { -0.03 };
         let loss = 0.7 * (-(step as f64) / 30.0).exp() + 0.3 + wobble;
-        store.append_event(id, &Event::Step { stage: stage.clone(), step, loss, lr: 1e-2 }).unwrap();
+        store
+            .append_event(
+                id,
+                &Event::Step {
+                    stage: stage.clone(),
+                    step,
+                    loss,
+                    lr: 1e-2,
+                },
+            )
+            .unwrap();
         if step % 10 == 0 {
             let auc = auc0 + step as f64 / 1000.0;
             store
-                .append_event(id, &Event::Eval { stage: stage.clone(), step, split: "valid".into(), metrics: metrics(auc) })
+                .append_event(
+                    id,
+                    &Event::Eval {
+                        stage: stage.clone(),
+                        step,
+                        split: "valid".into(),
+                        metrics: metrics(auc),
+                    },
+                )
                 .unwrap();
         }
     }
@@ -60,26 +90,68 @@ fn train(store: &Store, id: &RunId, steps: u64, total: u64, auc0: f64) {
 /// Three runs: finished (with final results), running, failed.
 fn fixture_store(dir: &Path) -> Store {
     let store = Store::open(dir).unwrap();
-    let a = store.create_run("mf-small", &experiment("mf-small", 1e-2, 32), "cf").unwrap();
-    store.append_event(&a, &Event::Log { message: "loading dataset ml-latest-small".into() }).unwrap();
+    let a = store
+        .create_run("mf-small", &experiment("mf-small", 1e-2, 32), "cf")
+        .unwrap();
+    store
+        .append_event(
+            &a,
+            &Event::Log {
+                message: "loading dataset ml-latest-small".into(),
+            },
+        )
+        .unwrap();
     train(&store, &a, 60, 60, 0.62);
     store
-        .append_event(&a, &Event::Checkpoint { stage: "cf".into(), step: 60, path: "runs/a/best.safetensors".into(), best: true })
+        .append_event(
+            &a,
+            &Event::Checkpoint {
+                stage: "cf".into(),
+                step: 60,
+                path: "runs/a/best.safetensors".into(),
+                best: true,
+            },
+        )
         .unwrap();
-    store.append_event(&a, &Event::StageFinished { stage: "cf".into() }).unwrap();
+    store
+        .append_event(&a, &Event::StageFinished { stage: "cf".into() })
+        .unwrap();
     for (split, auc) in [("valid", 0.681), ("valid_small", 0.672)] {
         store
-            .append_event(&a, &Event::Eval { stage: "final".into(), step: 60, split: split.into(), metrics: metrics(auc) })
+            .append_event(
+                &a,
+                &Event::Eval {
+                    stage: "final".into(),
+                    step: 60,
+                    split: split.into(),
+                    metrics: metrics(auc),
+                },
+            )
             .unwrap();
     }
     store.append_event(&a, &Event::Finished).unwrap();
 
-    let b = store.create_run("mf-wide", &experiment("mf-wide", 1e-3, 64), "cf").unwrap();
+    let b = store
+        .create_run("mf-wide", &experiment("mf-wide", 1e-3, 64), "cf")
+        .unwrap();
     train(&store, &b, 40, 100, 0.60);
 
-    let c = store.create_run("lightgcn", &experiment("lightgcn", 5e-3, 32).replace("kind = \"mf\"", "kind = \"lightgcn\""), "cf").unwrap();
+    let c = store
+        .create_run(
+            "lightgcn",
+            &experiment("lightgcn", 5e-3, 32).replace("kind = \"mf\"", "kind = \"lightgcn\""),
+            "cf",
+        )
+        .unwrap();
     train(&store, &c, 5, 100, 0.5);
-    store.append_event(&c, &Event::Failed { error: "out of memory while propagating".into() }).unwrap();
+    store
+        .append_event(
+            &c,
+            &Event::Failed {
+                error: "out of memory while propagating".into(),
+            },
+        )
+        .unwrap();
     store
 }
 
@@ -95,17 +167,29 @@ impl Pin {
         let ids = runs
             .iter()
             .enumerate()
-            .map(|(i, r)| (r.id.clone(), RunId::parse(&format!("250601-12000{i}")).unwrap()))
+            .map(|(i, r)| {
+                (
+                    r.id.clone(),
+                    RunId::parse(&format!("250601-12000{i}")).unwrap(),
+                )
+            })
             .collect();
         Pin { ids }
     }
 
     fn id(&self, id: &RunId) -> RunId {
-        self.ids.iter().find(|(from, _)| from == id).map(|(_, to)| to.clone()).unwrap_or_else(|| id.clone())
+        self.ids
+            .iter()
+            .find(|(from, _)| from == id)
+            .map(|(_, to)| to.clone())
+            .unwrap_or_else(|| id.clone())
     }
 
     fn index(&self, id: &RunId) -> u64 {
-        self.ids.iter().position(|(from, to)| from == id || to == id).unwrap_or(0) as u64
+        self.ids
+            .iter()
+            .position(|(from, to)| from == id || to == id)
+            .unwrap_or(0) as u64
     }
 
     /// Each run starts 10 minutes after the previous one; its n-th point is n seconds in.
@@ -134,11 +218,17 @@ impl Pin {
 
     fn message(&self, message: Message) -> Message {
         match message {
-            Message::Runs { mut records, unreadable } => {
+            Message::Runs {
+                mut records,
+                unreadable,
+            } => {
                 for r in &mut records {
                     self.record(r);
                 }
-                Message::Runs { records, unreadable }
+                Message::Runs {
+                    records,
+                    unreadable,
+                }
             }
             Message::RunLoaded(mut full) => {
                 let start = BASE_MS + self.index(&full.record.id) * 600_000;
@@ -171,17 +261,39 @@ fn fixture(theme: Theme) -> Fixture {
     app.commands.clear();
     update(&mut app, pin.message(load_runs(&store)));
     // Two and a half minutes after the second run started: it is still running.
-    update(&mut app, Message::Tick { now_ms: BASE_MS + 600_000 + 45_000 });
-    Fixture { _dir: dir, app, store, pin }
+    update(
+        &mut app,
+        Message::Tick {
+            now_ms: BASE_MS + 600_000 + 45_000,
+        },
+    );
+    Fixture {
+        _dir: dir,
+        app,
+        store,
+        pin,
+    }
 }
 
 impl Fixture {
     /// Answers the commands the app queued the way the background thread would (store reads).
     fn serve(&mut self) {
-        let commands: Vec<Command> = self.app.commands.drain(..).collect();
-        for c in commands {
+        // Store reads are answered; the rest stays queued for the test to look at.
+        let (loads, rest): (Vec<Command>, Vec<Command>) = self
+            .app
+            .commands
+            .drain(..)
+            .partition(|c| matches!(c, Command::LoadRun(_)));
+        self.app.commands = rest;
+        for c in loads {
             if let Command::LoadRun(id) = c {
-                let real = self.pin.ids.iter().find(|(_, to)| *to == id).map(|(from, _)| from.clone()).unwrap();
+                let real = self
+                    .pin
+                    .ids
+                    .iter()
+                    .find(|(_, to)| *to == id)
+                    .map(|(from, _)| from.clone())
+                    .unwrap();
                 let message = self.pin.message(load_run(&self.store, &real));
                 update(&mut self.app, message);
             }
@@ -195,7 +307,10 @@ impl Fixture {
     }
 
     fn key(&mut self, code: KeyCode) {
-        update(&mut self.app, Message::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        update(
+            &mut self.app,
+            Message::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+        );
         self.serve();
     }
 
@@ -225,10 +340,20 @@ fn runs_filter_sort_and_marks() {
     let mut f = fixture(color());
     // Sort by AUC (Status, Id, Experiment, Settings, AUC), highest first.
     f.keys("ssss");
-    let names: Vec<&str> = f.app.visible_runs().iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = f
+        .app
+        .visible_runs()
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
     assert_eq!(names, ["mf-small", "mf-wide", "lightgcn"]);
     f.keys("S");
-    let names: Vec<&str> = f.app.visible_runs().iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = f
+        .app
+        .visible_runs()
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
     assert_eq!(names, ["lightgcn", "mf-wide", "mf-small"]);
     // Filter as typed, kept on Enter.
     f.keys("/mf-");
@@ -260,28 +385,70 @@ fn run_view_follows_live_events() {
     let before = f.app.details[&id].stages[0].loss.len();
     // Ten more steps arrive, one second apart, then an evaluation.
     for step in 41..=50u64 {
-        let event = Event::Step { stage: "cf".into(), step, loss: 0.35, lr: 1e-2 };
-        update(&mut f.app, Message::RunEvent { id: id.clone(), event, at_ms: BASE_MS + 600_000 + step * 1000 });
+        let event = Event::Step {
+            stage: "cf".into(),
+            step,
+            loss: 0.35,
+            lr: 1e-2,
+        };
+        update(
+            &mut f.app,
+            Message::RunEvent {
+                id: id.clone(),
+                event,
+                at_ms: BASE_MS + 600_000 + step * 1000,
+            },
+        );
     }
-    let eval = Event::Eval { stage: "cf".into(), step: 50, split: "valid".into(), metrics: metrics(0.65) };
-    update(&mut f.app, Message::RunEvent { id: id.clone(), event: eval, at_ms: BASE_MS + 600_000 + 50_010 });
+    let eval = Event::Eval {
+        stage: "cf".into(),
+        step: 50,
+        split: "valid".into(),
+        metrics: metrics(0.65),
+    };
+    update(
+        &mut f.app,
+        Message::RunEvent {
+            id: id.clone(),
+            event: eval,
+            at_ms: BASE_MS + 600_000 + 50_010,
+        },
+    );
     let stage = &f.app.details[&id].stages[0];
     assert_eq!(stage.loss.len(), before + 10);
     assert_eq!(stage.step(), 50);
     // 49 steps in 49 s; 50 of 100 left.
     assert_eq!(stage.eta_s().map(|s| s.round()), Some(50.0));
     // A step already loaded from the store is not drawn twice.
-    let again = Event::Step { stage: "cf".into(), step: 50, loss: 0.35, lr: 1e-2 };
-    update(&mut f.app, Message::RunEvent { id: id.clone(), event: again, at_ms: BASE_MS + 650_000 });
+    let again = Event::Step {
+        stage: "cf".into(),
+        step: 50,
+        loss: 0.35,
+        lr: 1e-2,
+    };
+    update(
+        &mut f.app,
+        Message::RunEvent {
+            id: id.clone(),
+            event: again,
+            at_ms: BASE_MS + 650_000,
+        },
+    );
     assert_eq!(f.app.details[&id].stages[0].loss.len(), before + 10);
-    update(&mut f.app, Message::Tick { now_ms: BASE_MS + 600_000 + 51_000 });
+    update(
+        &mut f.app,
+        Message::Tick {
+            now_ms: BASE_MS + 600_000 + 51_000,
+        },
+    );
     insta::assert_snapshot!("run_live", f.screen());
 }
 
 #[test]
 fn metrics_side_by_side_with_deltas() {
     let mut f = fixture(color());
-    f.keys(" j ");
+    // Newest first: mark mf-wide and mf-small.
+    f.keys("j  ");
     f.keys("3");
     assert_eq!(f.app.chosen_runs().len(), 2);
     // Make the second column (mf-wide) the baseline.
@@ -307,7 +474,10 @@ fn help_is_generated_from_the_keymap() {
     let mut f = fixture(color());
     f.keys("?");
     let screen = f.screen();
-    for b in collm_bench::tui::keymap::BINDINGS.iter().filter(|b| b.scope == collm_bench::tui::keymap::Scope::Global) {
+    for b in collm_bench::tui::keymap::BINDINGS
+        .iter()
+        .filter(|b| b.scope == collm_bench::tui::keymap::Scope::Global)
+    {
         assert!(screen.contains(b.help), "help lacks `{}`", b.help);
     }
     insta::assert_snapshot!("help", screen);
@@ -347,8 +517,16 @@ fn no_color_draws_without_colours() {
         let terminal = f.draw(WIDTH, HEIGHT);
         let buffer = terminal.backend().buffer();
         for cell in buffer.content() {
-            assert_eq!(cell.fg, ratatui::style::Color::Reset, "a coloured cell in view {view}: {cell:?}");
-            assert_eq!(cell.bg, ratatui::style::Color::Reset, "a coloured cell in view {view}: {cell:?}");
+            assert_eq!(
+                cell.fg,
+                ratatui::style::Color::Reset,
+                "a coloured cell in view {view}: {cell:?}"
+            );
+            assert_eq!(
+                cell.bg,
+                ratatui::style::Color::Reset,
+                "a coloured cell in view {view}: {cell:?}"
+            );
         }
         if view == "?" {
             f.key(KeyCode::Esc);
@@ -361,17 +539,44 @@ fn launch_form_edits_and_launches() {
     let mut f = fixture(color());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("quick.toml"), experiment("quick", 1e-2, 16)).unwrap();
-    std::fs::write(dir.path().join("broken.toml"), "name = \"broken\"\n[model]\nkind = \"mf\"\ndimm = 3\n").unwrap();
-    update(&mut f.app, Message::Experiments(list_experiments(dir.path())));
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "name = \"broken\"\n[model]\nkind = \"mf\"\ndimm = 3\n",
+    )
+    .unwrap();
+    update(
+        &mut f.app,
+        Message::Experiments(list_experiments(dir.path())),
+    );
     f.keys("6");
-    let labels: Vec<&str> = f.app.launch.choices.iter().map(|c| c.label.as_str()).collect();
-    assert_eq!(labels, ["mf-default (built in)", "broken.toml", "quick.toml"]);
-    assert!(f.app.launch.choices[1].problem.is_some(), "a broken file shows its error");
+    let labels: Vec<&str> = f
+        .app
+        .launch
+        .choices
+        .iter()
+        .map(|c| c.label.as_str())
+        .collect();
+    assert_eq!(
+        labels,
+        ["mf-default (built in)", "broken.toml", "quick.toml"]
+    );
+    assert!(
+        f.app.launch.choices[1].problem.is_some(),
+        "a broken file shows its error"
+    );
     // quick.toml, into the form; fields sorted by key: batch_size, lr, max_epochs, patience.
     f.keys("jj");
     f.key(KeyCode::Enter);
     let keys: Vec<&str> = f.app.launch.fields.iter().map(|x| x.key.as_str()).collect();
-    assert_eq!(keys, ["training.batch_size", "training.lr", "training.max_epochs", "training.patience"]);
+    assert_eq!(
+        keys,
+        [
+            "training.batch_size",
+            "training.lr",
+            "training.max_epochs",
+            "training.patience"
+        ]
+    );
     f.keys("j");
     f.key(KeyCode::Enter);
     for _ in 0..10 {
@@ -379,7 +584,10 @@ fn launch_form_edits_and_launches() {
     }
     f.keys("0.05");
     f.key(KeyCode::Enter);
-    insta::assert_snapshot!("launch", f.screen());
+    insta::assert_snapshot!(
+        "launch",
+        f.screen().replace(dir.path().to_str().unwrap(), "[dir]")
+    );
     f.keys("L");
     let launched = f.app.commands.iter().find_map(|c| match c {
         Command::Launch { experiment, origin } => Some((experiment.clone(), origin.clone())),
@@ -394,7 +602,13 @@ fn launch_form_edits_and_launches() {
     f.key(KeyCode::Enter);
     f.keys("x");
     f.key(KeyCode::Enter);
-    assert!(f.app.launch.error.as_deref().unwrap_or("").contains("training.lr"));
+    assert!(f
+        .app
+        .launch
+        .error
+        .as_deref()
+        .unwrap_or("")
+        .contains("training.lr"));
 }
 
 #[test]
@@ -402,24 +616,52 @@ fn prompt_inspector_shows_history_prompt_and_rows() {
     let mut f = fixture(color());
     let data = tempfile::tempdir().unwrap();
     let mut inspector = Inspector::default();
-    let users = inspector.users(&f.store, data.path(), None, "valid").unwrap();
+    let users = inspector
+        .users(&f.store, data.path(), None, "valid")
+        .unwrap();
     assert!(!users.is_empty());
-    update(&mut f.app, Message::Users { split: "valid".into(), users: users.clone() });
+    update(
+        &mut f.app,
+        Message::Users {
+            split: "valid".into(),
+            users: users.clone(),
+        },
+    );
     f.keys("5");
     f.app.commands.clear();
     // Search by id: the list follows what is typed, Enter asks for the inspection.
-    let uid = users[users.len() / 2];
+    // The first user whose prompt lists a history.
+    let uid = *users
+        .iter()
+        .find(|&&u| {
+            !inspector
+                .inspect(&f.store, data.path(), None, u, "valid")
+                .unwrap()
+                .history
+                .is_empty()
+        })
+        .expect("some user has a history");
     f.keys("/");
     f.keys(&uid.to_string());
     f.key(KeyCode::Enter);
     assert_eq!(f.app.prompt.users[f.app.prompt.selected], uid);
     assert!(matches!(f.app.commands.last(), Some(Command::Inspect { uid: u, .. }) if *u == uid));
-    let inspection = inspector.inspect(&f.store, data.path(), None, uid, "valid").unwrap();
-    assert!(inspection.rows.iter().all(|r| r.p_yes.is_none()), "no run: no scores");
-    let slots = inspection.prompt.iter().filter(|p| matches!(p, collm_bench::tui::app::PromptPart::Slot(_))).count();
+    let inspection = inspector
+        .inspect(&f.store, data.path(), None, uid, "valid")
+        .unwrap();
+    assert!(
+        inspection.rows.iter().all(|r| r.p_yes.is_none()),
+        "no run: no scores"
+    );
+    let slots = inspection
+        .prompt
+        .iter()
+        .filter(|p| matches!(p, collm_bench::tui::app::PromptPart::Slot(_)))
+        .count();
     assert_eq!(slots, 2, "the hybrid prompt has a user and an item slot");
     update(&mut f.app, Message::Inspected(Ok(Box::new(inspection))));
     let screen = f.screen();
     assert!(screen.contains("<UserID>") && screen.contains("<TargetItemID>"));
     assert!(screen.contains(&format!("user {uid} · history")));
+    insta::assert_snapshot!("prompt", screen);
 }

@@ -28,9 +28,14 @@
 //!   `users_counted` is the number of users that entered UAUC (>= 2 rows, both labels).
 //!   For `collm run` and `show` these are the final scores of the best weights on each
 //!   `[evaluation]` split; for `collm eval`, the one scored file, named by its file stem.
+//! - With `[evaluation] ranking = {...}`, each split also has
+//!   `"ranking": {"k": 10, "negatives": 100, "positives": 5123, "recall": 0.21, "ndcg": 0.11}`
+//!   (Recall@K and NDCG@K of each positive row against sampled negatives, see
+//!   `collm_eval::ranking`); the key is absent otherwise.
 
 use std::collections::BTreeMap;
 
+use collm_eval::ranking::RankingMetrics;
 use collm_eval::{Breakdown, Metrics};
 use collm_store::RunRecord;
 use serde::Serialize;
@@ -51,6 +56,9 @@ pub struct SplitReport {
     pub all: GroupReport,
     pub warm: GroupReport,
     pub cold: GroupReport,
+    /// Only when the experiment has `[evaluation] ranking`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingMetrics>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,7 +84,7 @@ impl From<&Metrics> for GroupReport {
 
 impl From<&Breakdown> for SplitReport {
     fn from(b: &Breakdown) -> Self {
-        SplitReport { all: (&b.all).into(), warm: (&b.warm).into(), cold: (&b.cold).into() }
+        SplitReport { all: (&b.all).into(), warm: (&b.warm).into(), cold: (&b.cold).into(), ranking: None }
     }
 }
 
@@ -87,6 +95,11 @@ impl RunReport {
         for eval in record.results() {
             report.step = Some(eval.step);
             report.splits.insert(eval.split.clone(), (&eval.metrics).into());
+        }
+        for point in &record.ranking {
+            if let Some(split) = report.splits.get_mut(&point.split) {
+                split.ranking = Some(point.metrics.clone());
+            }
         }
         report
     }

@@ -24,6 +24,7 @@
 //!
 //! [evaluation]                 # splits scored with the best weights at the end
 //! splits = ["valid", "valid_small"]
+//! ranking = { k = 10, negatives = 100 }   # optional: Recall@K / NDCG@K, sampled negatives
 //! ```
 //!
 //! A loaded experiment is self-contained: a relative dataset path is made absolute, so
@@ -113,6 +114,9 @@ pub enum DatasetSource {
 pub struct EvaluationSpec {
     #[serde(default = "default_splits")]
     pub splits: Vec<String>,
+    /// Also rank each positive row against sampled negatives (Recall@K, NDCG@K).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingSpec>,
 }
 
 fn default_splits() -> Vec<String> {
@@ -121,8 +125,33 @@ fn default_splits() -> Vec<String> {
 
 impl Default for EvaluationSpec {
     fn default() -> Self {
-        EvaluationSpec { splits: default_splits() }
+        EvaluationSpec { splits: default_splits(), ranking: None }
     }
+}
+
+/// `ranking = { k = 10, negatives = 100 }`: the protocol of `collm_eval::ranking`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RankingSpec {
+    #[serde(default = "default_k")]
+    pub k: usize,
+    #[serde(default = "default_negatives")]
+    pub negatives: usize,
+    /// Seeds the negative sampling, so every model is ranked against the same candidates.
+    #[serde(default = "default_ranking_seed")]
+    pub seed: u64,
+}
+
+fn default_k() -> usize {
+    10
+}
+
+fn default_negatives() -> usize {
+    collm_eval::ranking::DEFAULT_NEGATIVES
+}
+
+fn default_ranking_seed() -> u64 {
+    2023
 }
 
 /// A section whose values are checked as it is read, so a range error carries the section's
@@ -156,6 +185,11 @@ impl Check for EvaluationSpec {
     fn check(&self) -> Result<(), String> {
         if self.splits.is_empty() {
             return Err("[evaluation] field `splits`: name at least one split".into());
+        }
+        if let Some(r) = &self.ranking {
+            if r.k == 0 || r.negatives == 0 {
+                return Err("[evaluation] field `ranking`: `k` and `negatives` must be at least 1".into());
+            }
         }
         Ok(())
     }

@@ -42,6 +42,11 @@ fn reads_a_complete_experiment() {
     assert_eq!(e.model.dim, 8);
     assert_eq!(e.training.max_epochs, 3);
     assert_eq!(e.evaluation.splits, vec!["valid", "valid_small"]);
+    assert_eq!(e.evaluation.ranking, None);
+    let ranked = parse(&GOOD.replace("splits = [", "ranking = { k = 5 }\nsplits = [")).unwrap();
+    assert_eq!(ranked.evaluation.ranking, Some(RankingSpec { k: 5, negatives: 100, seed: 2023 }));
+    let bad = error_of(&GOOD.replace("splits = [", "ranking = { k = 5, n = 3 }\nsplits = ["));
+    assert!(bad.contains("unknown field `n`") && bad.contains(":20:"), "{bad}");
 }
 
 #[test]

@@ -5,15 +5,16 @@
 use std::path::Path;
 
 use collm_events::{CancelToken, Event, EventSink};
-use collm_store::FINAL_STAGE;
+use collm_store::{now_ms, RankingPoint, FINAL_STAGE};
 
 use crate::experiment::Experiment;
 use crate::runner::RunError;
 
 /// How a run that did not fail ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Finished,
+    /// With the ranking metrics of the best weights, when the experiment asked for them.
+    Finished { ranking: Vec<RankingPoint> },
     Cancelled,
 }
 
@@ -88,16 +89,36 @@ pub fn execute(
     });
 
     let best = collm_cf::load(&exp.model, &dataset, &outcome.weights, &device)?;
+    let step = best_step.unwrap_or(0);
+    let interacted = exp.evaluation.ranking.as_ref().map(|_| dataset.interacted_by_user());
+    let mut ranking = Vec::new();
     for name in &exp.evaluation.splits {
         // load_dataset checked that every evaluation split exists.
         let Some(split) = dataset.split(name) else { continue };
         let scored = collm_cf::score_rows(best.as_ref(), &split.rows, exp.training.batch_size)?;
         sink.emit(Event::Eval {
             stage: FINAL_STAGE.to_string(),
-            step: best_step.unwrap_or(0),
+            step,
             split: name.clone(),
             metrics: collm_eval::evaluate(&scored),
         });
+        if let (Some(spec), Some(interacted)) = (&exp.evaluation.ranking, &interacted) {
+            let metrics = super::ranking::rank_split(
+                best.as_ref(),
+                &dataset,
+                interacted,
+                &split.rows,
+                spec,
+                exp.training.batch_size,
+            )?;
+            ranking.push(RankingPoint {
+                stage: FINAL_STAGE.to_string(),
+                step,
+                split: name.clone(),
+                metrics,
+                at_ms: now_ms(),
+            });
+        }
     }
-    Ok(Outcome::Finished)
+    Ok(Outcome::Finished { ranking })
 }

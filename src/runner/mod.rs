@@ -9,6 +9,7 @@
 
 mod cf;
 mod error;
+mod ranking;
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -342,7 +343,15 @@ fn run_job(shared: &Shared, job: Job, cancel: &CancelToken) -> RunStatus {
     let mut sink = |event: &Event| shared.record(&id, event);
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| cf::execute(&cf_job, &mut sink, cancel)));
     let (last, status) = match result {
-        Ok(Ok(Outcome::Finished)) => (Event::Finished, RunStatus::Finished),
+        Ok(Ok(Outcome::Finished { ranking })) => {
+            for point in ranking {
+                shared.record(&id, &Event::Log { message: describe_ranking(&point) });
+                if let Err(err) = shared.store.record_ranking(&id, point) {
+                    shared.send(RunnerMessage::StoreError { id: id.clone(), message: err.to_string() });
+                }
+            }
+            (Event::Finished, RunStatus::Finished)
+        }
         Ok(Ok(Outcome::Cancelled)) => (Event::Cancelled, RunStatus::Cancelled),
         Ok(Err(err)) => (Event::Failed { error: err.to_string() }, RunStatus::Failed),
         Err(panic) => {
@@ -356,4 +365,18 @@ fn run_job(shared: &Shared, job: Job, cancel: &CancelToken) -> RunStatus {
     };
     shared.record(&id, &last);
     status
+}
+
+fn describe_ranking(p: &collm_store::RankingPoint) -> String {
+    let m = &p.metrics;
+    let show = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
+    format!(
+        "ranking {}: recall@{k} {}, ndcg@{k} {} over {} positives against {} sampled negatives",
+        p.split,
+        show(m.recall),
+        show(m.ndcg),
+        m.positives,
+        m.negatives,
+        k = m.k
+    )
 }

@@ -142,7 +142,11 @@ pub struct MetricsState {
 
 impl Default for MetricsState {
     fn default() -> Self {
-        MetricsState { split: "valid".into(), baseline: None, column: 0 }
+        MetricsState {
+            split: "valid".into(),
+            baseline: None,
+            column: 0,
+        }
     }
 }
 
@@ -312,7 +316,12 @@ impl App {
 
     /// The runs table's rows after the filter, in the chosen order.
     pub fn visible_runs(&self) -> Vec<&RunRecord> {
-        let needle = self.runs.filter_input.as_deref().unwrap_or(&self.runs.filter).to_lowercase();
+        let needle = self
+            .runs
+            .filter_input
+            .as_deref()
+            .unwrap_or(&self.runs.filter)
+            .to_lowercase();
         let mut rows: Vec<&RunRecord> = self
             .runs
             .records
@@ -338,7 +347,11 @@ impl App {
         if self.runs.marked.is_empty() {
             return self.selected_run().into_iter().collect();
         }
-        self.runs.records.iter().filter(|r| self.runs.marked.contains(&r.id)).collect()
+        self.runs
+            .records
+            .iter()
+            .filter(|r| self.runs.marked.contains(&r.id))
+            .collect()
     }
 
     /// Seconds a run has taken, counting up to now while it runs.
@@ -369,11 +382,17 @@ impl App {
     }
 
     pub fn notice(&mut self, text: impl Into<String>) {
-        self.status = Some(StatusLine { text: text.into(), error: false });
+        self.status = Some(StatusLine {
+            text: text.into(),
+            error: false,
+        });
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
-        self.status = Some(StatusLine { text: text.into(), error: true });
+        self.status = Some(StatusLine {
+            text: text.into(),
+            error: true,
+        });
     }
 }
 
@@ -381,24 +400,37 @@ impl App {
 /// the best evaluation seen during training.
 pub fn result_on<'a>(record: &'a RunRecord, split: &str) -> Option<&'a EvalPoint> {
     let on_split = record.best.iter().filter(|e| e.split == split);
-    on_split.clone().find(|e| e.stage == FINAL_STAGE).or_else(|| {
-        on_split.max_by(|a, b| {
-            a.metrics.all.auc.partial_cmp(&b.metrics.all.auc).unwrap_or(std::cmp::Ordering::Equal)
+    on_split
+        .clone()
+        .find(|e| e.stage == FINAL_STAGE)
+        .or_else(|| {
+            on_split.max_by(|a, b| {
+                a.metrics
+                    .all
+                    .auc
+                    .partial_cmp(&b.metrics.all.auc)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
         })
-    })
 }
 
 /// What the filter matches against: id, name, kind, status and key settings.
 fn haystack(r: &RunRecord) -> String {
-    format!("{} {} {} {} {}", r.id, r.name, r.kind, r.status, settings::key_summary(&r.experiment))
-        .to_lowercase()
+    format!(
+        "{} {} {} {} {}",
+        r.id,
+        r.name,
+        r.kind,
+        r.status,
+        settings::key_summary(&r.experiment)
+    )
+    .to_lowercase()
 }
 
 fn compare_by(column: Column, a: &RunRecord, b: &RunRecord, now_ms: u64) -> std::cmp::Ordering {
     use std::cmp::Ordering;
-    let metric = |r: &RunRecord, pick: fn(&EvalPoint) -> Option<f64>| {
-        result_on(r, "valid").and_then(pick)
-    };
+    let metric =
+        |r: &RunRecord, pick: fn(&EvalPoint) -> Option<f64>| result_on(r, "valid").and_then(pick);
     let by_f64 = |x: Option<f64>, y: Option<f64>| match (x, y) {
         (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
         (Some(_), None) => Ordering::Greater,
@@ -407,7 +439,11 @@ fn compare_by(column: Column, a: &RunRecord, b: &RunRecord, now_ms: u64) -> std:
     };
     let duration = |r: &RunRecord| {
         r.started_ms.map(|s| {
-            let end = if r.status == RunStatus::Running { now_ms } else { r.ended_ms.unwrap_or(r.updated_ms) };
+            let end = if r.status == RunStatus::Running {
+                now_ms
+            } else {
+                r.ended_ms.unwrap_or(r.updated_ms)
+            };
             end.saturating_sub(s) as f64
         })
     };
@@ -418,18 +454,30 @@ fn compare_by(column: Column, a: &RunRecord, b: &RunRecord, now_ms: u64) -> std:
         Column::Settings => {
             settings::key_summary(&a.experiment).cmp(&settings::key_summary(&b.experiment))
         }
-        Column::Auc => by_f64(metric(a, |e| e.metrics.all.auc), metric(b, |e| e.metrics.all.auc)),
-        Column::Uauc => {
-            by_f64(metric(a, |e| e.metrics.all.uauc), metric(b, |e| e.metrics.all.uauc))
-        }
-        Column::WarmAuc => {
-            by_f64(metric(a, |e| e.metrics.warm.auc), metric(b, |e| e.metrics.warm.auc))
-        }
-        Column::ColdAuc => {
-            by_f64(metric(a, |e| e.metrics.cold.auc), metric(b, |e| e.metrics.cold.auc))
-        }
+        Column::Auc => by_f64(
+            metric(a, |e| e.metrics.all.auc),
+            metric(b, |e| e.metrics.all.auc),
+        ),
+        Column::Uauc => by_f64(
+            metric(a, |e| e.metrics.all.uauc),
+            metric(b, |e| e.metrics.all.uauc),
+        ),
+        Column::WarmAuc => by_f64(
+            metric(a, |e| e.metrics.warm.auc),
+            metric(b, |e| e.metrics.warm.auc),
+        ),
+        Column::ColdAuc => by_f64(
+            metric(a, |e| e.metrics.cold.auc),
+            metric(b, |e| e.metrics.cold.auc),
+        ),
         Column::Duration => by_f64(duration(a), duration(b)),
     };
     // Ties (and the Id column) fall back to creation order.
-    primary.then_with(|| (a.created_ms, a.id.as_str().len(), a.id.as_str()).cmp(&(b.created_ms, b.id.as_str().len(), b.id.as_str())))
+    primary.then_with(|| {
+        (a.created_ms, a.id.as_str().len(), a.id.as_str()).cmp(&(
+            b.created_ms,
+            b.id.as_str().len(),
+            b.id.as_str(),
+        ))
+    })
 }

@@ -37,7 +37,12 @@ impl Background {
 /// `experiments_dir`, the embedded dataset is imported into `data_dir`. Runner events go to
 /// `sink` as they happen (from the runner's thread), each followed by the run's new record
 /// unless it is a training step.
-pub fn spawn(store: Arc<Store>, experiments_dir: PathBuf, data_dir: PathBuf, sink: Sink) -> Background {
+pub fn spawn(
+    store: Arc<Store>,
+    experiments_dir: PathBuf,
+    data_dir: PathBuf,
+    sink: Sink,
+) -> Background {
     let (tx, rx) = mpsc::channel::<Command>();
     let thread = std::thread::Builder::new()
         .name("tui-background".into())
@@ -47,7 +52,14 @@ pub fn spawn(store: Arc<Store>, experiments_dir: PathBuf, data_dir: PathBuf, sin
             let runner = Runner::with_sink(store.clone(), data_dir.clone(), move |m| {
                 forward(&runner_store, &runner_sink, m)
             });
-            let mut worker = Worker { store, experiments_dir, data_dir, sink, runner, inspector: Inspector::default() };
+            let mut worker = Worker {
+                store,
+                experiments_dir,
+                data_dir,
+                sink,
+                runner,
+                inspector: Inspector::default(),
+            };
             for command in rx {
                 worker.handle(command);
             }
@@ -56,7 +68,10 @@ pub fn spawn(store: Arc<Store>, experiments_dir: PathBuf, data_dir: PathBuf, sin
             tracing::info!("background thread done");
         })
         .expect("spawning the background thread");
-    Background { commands: tx, thread }
+    Background {
+        commands: tx,
+        thread,
+    }
 }
 
 /// Passes a runner message on as UI messages (on the runner's thread: quick store reads only).
@@ -72,14 +87,18 @@ fn forward(store: &Store, sink: &Sink, message: RunnerMessage) {
     match message {
         RunnerMessage::Event { id, event } => {
             let step = matches!(event, collm_events::Event::Step { .. });
-            sink(Message::RunEvent { id: id.clone(), event, at_ms: collm_store::now_ms() });
+            sink(Message::RunEvent {
+                id: id.clone(),
+                event,
+                at_ms: collm_store::now_ms(),
+            });
             if !step {
                 refresh(&id);
             }
         }
-        RunnerMessage::Queued { id, .. } | RunnerMessage::Started { id } | RunnerMessage::Ended { id, .. } => {
-            refresh(&id)
-        }
+        RunnerMessage::Queued { id, .. }
+        | RunnerMessage::Started { id }
+        | RunnerMessage::Ended { id, .. } => refresh(&id),
         RunnerMessage::StoreError { id, message } => {
             sink(Message::Error(format!("run {id}: {message}")));
         }
@@ -106,14 +125,17 @@ impl Worker {
         match command {
             Command::RefreshRuns => self.send(load_runs(&self.store)),
             Command::LoadRun(id) => self.send(load_run(&self.store, &id)),
-            Command::LoadExperiments => {
-                self.send(Message::Experiments(list_experiments(&self.experiments_dir)))
-            }
+            Command::LoadExperiments => self.send(Message::Experiments(list_experiments(
+                &self.experiments_dir,
+            ))),
             Command::Launch { origin, experiment } => {
                 let result = Experiment::from_toml(&experiment, &origin)
                     .map_err(|e| e.to_string())
                     .and_then(|exp| {
-                        self.runner.submit(&exp).map(|id| (id, exp.name.clone())).map_err(|e| e.to_string())
+                        self.runner
+                            .submit(&exp)
+                            .map(|id| (id, exp.name.clone()))
+                            .map_err(|e| e.to_string())
                     });
                 match result {
                     Ok((id, name)) => self.send(Message::Launched { id, name }),
@@ -130,13 +152,18 @@ impl Worker {
                 Err(err) => self.send(Message::Error(err.to_string())),
             },
             Command::ListUsers { run, split } => {
-                match self.inspector.users(&self.store, &self.data_dir, run.as_ref(), &split) {
+                match self
+                    .inspector
+                    .users(&self.store, &self.data_dir, run.as_ref(), &split)
+                {
                     Ok(users) => self.send(Message::Users { split, users }),
                     Err(err) => self.send(Message::Inspected(Err(err))),
                 }
             }
             Command::Inspect { run, uid, split } => {
-                let result = self.inspector.inspect(&self.store, &self.data_dir, run.as_ref(), uid, &split);
+                let result =
+                    self.inspector
+                        .inspect(&self.store, &self.data_dir, run.as_ref(), uid, &split);
                 self.send(Message::Inspected(result.map(Box::new)));
             }
         }
@@ -147,7 +174,8 @@ impl Worker {
 pub fn load_runs(store: &Store) -> Message {
     match store.runs() {
         Ok(list) => {
-            let mut unreadable: Vec<String> = list.unreadable.iter().map(|e| e.to_string()).collect();
+            let mut unreadable: Vec<String> =
+                list.unreadable.iter().map(|e| e.to_string()).collect();
             let mut records = Vec::with_capacity(list.runs.len());
             for summary in &list.runs {
                 match store.run(&summary.id) {
@@ -155,7 +183,10 @@ pub fn load_runs(store: &Store) -> Message {
                     Err(err) => unreadable.push(err.to_string()),
                 }
             }
-            Message::Runs { records, unreadable }
+            Message::Runs {
+                records,
+                unreadable,
+            }
         }
         Err(err) => Message::Error(err.to_string()),
     }
@@ -196,16 +227,31 @@ fn list_files(dir: &Path) -> Vec<ExperimentChoice> {
         }
     };
     files.sort();
-    files.into_iter().map(|path| choice_from_file(&path)).collect()
+    files
+        .into_iter()
+        .map(|path| choice_from_file(&path))
+        .collect()
 }
 
 fn choice_from_file(path: &Path) -> ExperimentChoice {
-    let label = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let label = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let (name, problem) = check_experiment(&text, path, &stem);
-            ExperimentChoice { label, path: Some(path.to_path_buf()), name, text, problem }
+            ExperimentChoice {
+                label,
+                path: Some(path.to_path_buf()),
+                name,
+                text,
+                problem,
+            }
         }
         Err(err) => ExperimentChoice {
             label,

@@ -3,7 +3,7 @@
 //! current by the runner's live events.
 
 use collm_events::Event;
-use collm_store::{EvalPoint, FullRun, RunId};
+use collm_store::{EvalPoint, FullRun, RunId, FINAL_STAGE};
 
 use crate::tui::widgets::format;
 use crate::tui::widgets::smoothing::Ema;
@@ -70,7 +70,11 @@ impl StageSeries {
     /// Fraction done, when the step budget is known.
     pub fn progress(&self) -> Option<f64> {
         let total = self.total_steps.filter(|t| *t > 0)?;
-        Some(if self.finished { 1.0 } else { (self.step() as f64 / total as f64).min(1.0) })
+        Some(if self.finished {
+            1.0
+        } else {
+            (self.step() as f64 / total as f64).min(1.0)
+        })
     }
 
     /// Seconds left at the current rate.
@@ -85,8 +89,13 @@ impl StageSeries {
     /// Evaluations of `split` as (step, all-rows AUC) and (step, UAUC).
     pub fn eval_curves(&self, split: &str) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
         let points = self.evals.iter().filter(|e| e.split == split);
-        let auc = points.clone().filter_map(|e| Some((e.step as f64, e.metrics.all.auc?))).collect();
-        let uauc = points.filter_map(|e| Some((e.step as f64, e.metrics.all.uauc?))).collect();
+        let auc = points
+            .clone()
+            .filter_map(|e| Some((e.step as f64, e.metrics.all.auc?)))
+            .collect();
+        let uauc = points
+            .filter_map(|e| Some((e.step as f64, e.metrics.all.uauc?)))
+            .collect();
         (auc, uauc)
     }
 
@@ -115,13 +124,21 @@ pub struct LogEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunDetail {
     pub id: RunId,
+    /// Training stages, in the order they started.
     pub stages: Vec<StageSeries>,
+    /// The final evaluations of the best weights (the `final` stage), one per split.
+    pub results: Vec<EvalPoint>,
     pub log: Vec<LogEntry>,
 }
 
 impl RunDetail {
     pub fn new(id: RunId) -> Self {
-        RunDetail { id, stages: Vec::new(), log: Vec::new() }
+        RunDetail {
+            id,
+            stages: Vec::new(),
+            results: Vec::new(),
+            log: Vec::new(),
+        }
     }
 
     /// The run as stored: the same curves and log lines the live events would have built.
@@ -134,17 +151,31 @@ impl RunDetail {
             events.push((
                 s.started_ms,
                 0,
-                Event::StageStarted { stage: s.name.clone(), total_steps: s.total_steps },
+                Event::StageStarted {
+                    stage: s.name.clone(),
+                    total_steps: s.total_steps,
+                },
             ));
             if let Some(end) = s.finished_ms {
-                events.push((end, 3, Event::StageFinished { stage: s.name.clone() }));
+                events.push((
+                    end,
+                    3,
+                    Event::StageFinished {
+                        stage: s.name.clone(),
+                    },
+                ));
             }
         }
         for p in &full.steps {
             events.push((
                 p.at_ms,
                 1,
-                Event::Step { stage: p.stage.clone(), step: p.step, loss: p.loss, lr: p.lr },
+                Event::Step {
+                    stage: p.stage.clone(),
+                    step: p.step,
+                    loss: p.loss,
+                    lr: p.lr,
+                },
             ));
         }
         for e in &full.evals {
@@ -172,7 +203,13 @@ impl RunDetail {
             ));
         }
         for l in &record.log {
-            events.push((l.at_ms, 2, Event::Log { message: l.message.clone() }));
+            events.push((
+                l.at_ms,
+                2,
+                Event::Log {
+                    message: l.message.clone(),
+                },
+            ));
         }
         if let Some(end) = record.ended_ms {
             use collm_store::RunStatus::*;
@@ -180,7 +217,10 @@ impl RunDetail {
                 Finished => Some(Event::Finished),
                 Cancelled => Some(Event::Cancelled),
                 Failed => Some(Event::Failed {
-                    error: record.error.clone().unwrap_or_else(|| "no reason recorded".into()),
+                    error: record
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| "no reason recorded".into()),
                 }),
                 Interrupted => Some(Event::Log {
                     message: format!(
@@ -215,9 +255,18 @@ impl RunDetail {
     /// Takes one event that happened at `at_ms`.
     pub fn apply(&mut self, event: &Event, at_ms: u64) {
         match event {
-            Event::Step { stage, step, loss, lr } => {
-                // Steps are not logged: they are the curves.
-                self.stage_mut(stage).push_step(*step, *loss, *lr, at_ms);
+            Event::Step {
+                stage,
+                step,
+                loss,
+                lr,
+            } => {
+                // A step both loaded from the store and received live is drawn once (steps
+                // only grow within a stage). Steps are not logged: they are the curves.
+                let s = self.stage_mut(stage);
+                if s.last.is_none_or(|(_, last)| *step > last) {
+                    s.push_step(*step, *loss, *lr, at_ms);
+                }
                 return;
             }
             Event::StageStarted { stage, total_steps } => {
@@ -226,8 +275,32 @@ impl RunDetail {
                 s.started_ms = Some(at_ms);
             }
             Event::StageFinished { stage } => self.stage_mut(stage).finished = true,
-            Event::Eval { stage, split, metrics, step } => {
-                self.stage_mut(stage).evals.push(EvalPoint {
+            Event::Eval {
+                stage,
+                split,
+                metrics,
+                step,
+            } if stage == FINAL_STAGE => {
+                self.results.retain(|e| &e.split != split);
+                self.results.push(EvalPoint {
+                    stage: stage.clone(),
+                    step: *step,
+                    split: split.clone(),
+                    metrics: metrics.clone(),
+                    at_ms,
+                });
+            }
+            Event::Eval {
+                stage,
+                split,
+                metrics,
+                step,
+            } => {
+                let s = self.stage_mut(stage);
+                if s.evals.iter().any(|e| e.step == *step && &e.split == split) {
+                    return;
+                }
+                s.evals.push(EvalPoint {
                     stage: stage.clone(),
                     step: *step,
                     split: split.clone(),
@@ -248,20 +321,42 @@ impl RunDetail {
 /// The event log's wording of an event.
 pub fn describe(event: &Event) -> String {
     match event {
-        Event::StageStarted { stage, total_steps: Some(n) } => {
+        Event::StageStarted {
+            stage,
+            total_steps: Some(n),
+        } => {
             format!("stage {stage} started ({n} steps)")
         }
-        Event::StageStarted { stage, total_steps: None } => format!("stage {stage} started"),
-        Event::Step { stage, step, loss, .. } => format!("{stage} step {step}: loss {loss:.4}"),
-        Event::Eval { stage, step, split, metrics } => format!(
+        Event::StageStarted {
+            stage,
+            total_steps: None,
+        } => format!("stage {stage} started"),
+        Event::Step {
+            stage, step, loss, ..
+        } => format!("{stage} step {step}: loss {loss:.4}"),
+        Event::Eval {
+            stage,
+            step,
+            split,
+            metrics,
+        } => format!(
             "{stage} step {step}: {split} AUC {} UAUC {} (warm {}, cold {})",
             format::metric(metrics.all.auc),
             format::metric(metrics.all.uauc),
             format::metric(metrics.warm.auc),
             format::metric(metrics.cold.auc),
         ),
-        Event::Checkpoint { stage, step, path, best } => {
-            let what = if *best { "best weights" } else { "resume point" };
+        Event::Checkpoint {
+            stage,
+            step,
+            path,
+            best,
+        } => {
+            let what = if *best {
+                "best weights"
+            } else {
+                "resume point"
+            };
             format!("{stage} step {step}: {what} saved to {path}")
         }
         Event::StageFinished { stage } => format!("stage {stage} finished"),

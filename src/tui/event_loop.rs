@@ -115,7 +115,12 @@ pub fn run<B: Backend>(
         }
         let now = Instant::now();
         if now >= next_tick {
-            update(app, Message::Tick { now_ms: collm_store::now_ms() });
+            update(
+                app,
+                Message::Tick {
+                    now_ms: collm_store::now_ms(),
+                },
+            );
             next_tick = now + TICK;
             dirty = true;
         }
@@ -129,7 +134,11 @@ pub fn run<B: Backend>(
             }
             continue;
         }
-        let wake = if dirty { frame_due.min(next_tick) } else { next_tick };
+        let wake = if dirty {
+            frame_due.min(next_tick)
+        } else {
+            next_tick
+        };
         let first = match inbox.recv_timeout(wake.saturating_duration_since(now)) {
             Ok(inbound) => inbound,
             Err(RecvTimeoutError::Timeout) => continue,

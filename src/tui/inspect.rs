@@ -24,24 +24,31 @@ pub struct Inspector {
 
 impl Inspector {
     /// The experiment the inspector reads: that of `run`, else the embedded default.
-    fn experiment(store: &Store, run: Option<&RunId>) -> Result<(Experiment, Option<RunRecord>), String> {
+    fn experiment(
+        store: &Store,
+        run: Option<&RunId>,
+    ) -> Result<(Experiment, Option<RunRecord>), String> {
         match run {
             Some(id) => {
                 let record = store.run(id).map_err(|e| e.to_string())?;
                 let origin = PathBuf::from(format!("<experiment of run {id}>"));
-                let experiment = Experiment::from_toml(&record.experiment, &origin).map_err(|e| e.to_string())?;
+                let experiment = Experiment::from_toml(&record.experiment, &origin)
+                    .map_err(|e| e.to_string())?;
                 Ok((experiment, Some(record)))
             }
             None => {
-                let experiment = Experiment::from_toml(DEFAULT_EXPERIMENT, Path::new("mf-default.toml"))
-                    .map_err(|e| e.to_string())?;
+                let experiment =
+                    Experiment::from_toml(DEFAULT_EXPERIMENT, Path::new("mf-default.toml"))
+                        .map_err(|e| e.to_string())?;
                 Ok((experiment, None))
             }
         }
     }
 
     fn dataset(&mut self, experiment: &Experiment, data_dir: &Path) -> Result<&Dataset, String> {
-        let dir = experiment.dataset_dir(data_dir).map_err(|e| e.to_string())?;
+        let dir = experiment
+            .dataset_dir(data_dir)
+            .map_err(|e| e.to_string())?;
         if !self.datasets.contains_key(&dir) {
             let dataset = Dataset::load_dir(&dir).map_err(|e| e.to_string())?;
             self.datasets.insert(dir.clone(), dataset);
@@ -50,10 +57,19 @@ impl Inspector {
     }
 
     /// The users of `split`, ascending.
-    pub fn users(&mut self, store: &Store, data_dir: &Path, run: Option<&RunId>, split: &str) -> Result<Vec<u32>, String> {
+    pub fn users(
+        &mut self,
+        store: &Store,
+        data_dir: &Path,
+        run: Option<&RunId>,
+        split: &str,
+    ) -> Result<Vec<u32>, String> {
         let (experiment, _) = Self::experiment(store, run)?;
         let dataset = self.dataset(&experiment, data_dir)?;
-        let rows = &dataset.split(split).ok_or_else(|| format!("the data set has no split `{split}`"))?.rows;
+        let rows = &dataset
+            .split(split)
+            .ok_or_else(|| format!("the data set has no split `{split}`"))?
+            .rows;
         let mut users: Vec<u32> = rows.iter().map(|r| r.uid).collect();
         users.sort_unstable();
         users.dedup();
@@ -71,10 +87,25 @@ impl Inspector {
     ) -> Result<Inspection, String> {
         let (experiment, record) = Self::experiment(store, run)?;
         let dataset = self.dataset(&experiment, data_dir)?;
-        let split_rows = &dataset.split(split).ok_or_else(|| format!("the data set has no split `{split}`"))?.rows;
-        let rows: Vec<collm_data::Interaction> = split_rows.iter().filter(|r| r.uid == uid).cloned().collect();
-        let first = rows.first().ok_or_else(|| format!("user {uid} has no row in {split}"))?;
-        let title = |iid: u32| dataset.items.title(iid).unwrap_or("(unknown item)").to_string();
+        let split_rows = &dataset
+            .split(split)
+            .ok_or_else(|| format!("the data set has no split `{split}`"))?
+            .rows;
+        let rows: Vec<collm_data::Interaction> = split_rows
+            .iter()
+            .filter(|r| r.uid == uid)
+            .cloned()
+            .collect();
+        let first = rows
+            .first()
+            .ok_or_else(|| format!("user {uid} has no row in {split}"))?;
+        let title = |iid: u32| {
+            dataset
+                .items
+                .title(iid)
+                .unwrap_or("(unknown item)")
+                .to_string()
+        };
 
         let settings = PromptText::default();
         let all_titles: Vec<String> = first.his.iter().map(|&i| title(i)).collect();
@@ -87,14 +118,21 @@ impl Inspector {
             .iter()
             .map(|s| match s {
                 Segment::Text(t) => PromptPart::Text(t.clone()),
-                Segment::Slot(SlotKind::User) => PromptPart::Slot(Placeholder::UserId.tag().to_string()),
-                Segment::Slot(SlotKind::Item) => PromptPart::Slot(Placeholder::TargetItemId.tag().to_string()),
+                Segment::Slot(SlotKind::User) => {
+                    PromptPart::Slot(Placeholder::UserId.tag().to_string())
+                }
+                Segment::Slot(SlotKind::Item) => {
+                    PromptPart::Slot(Placeholder::TargetItemId.tag().to_string())
+                }
             })
             .collect();
 
         let (p_yes, note) = match &record {
             Some(r) => scores(r, &experiment, dataset, &rows),
-            None => (None, "no run chosen: open or select a finished run for P(Yes)".to_string()),
+            None => (
+                None,
+                "no run chosen: open or select a finished run for P(Yes)".to_string(),
+            ),
         };
         let inspected = rows
             .iter()
@@ -133,7 +171,13 @@ fn scores(
     rows: &[collm_data::Interaction],
 ) -> (Option<Vec<f64>>, String) {
     if record.status != RunStatus::Finished {
-        return (None, format!("run {} is {}: P(Yes) needs a finished run", record.id, record.status));
+        return (
+            None,
+            format!(
+                "run {} is {}: P(Yes) needs a finished run",
+                record.id, record.status
+            ),
+        );
     }
     let Some(weights) = record
         .artifacts
@@ -148,13 +192,21 @@ fn scores(
         ExperimentKind::Cf => {
             let scored = (|| -> Result<Vec<f64>, String> {
                 let device = experiment.device.resolve().map_err(|e| e.to_string())?;
-                let model = collm_cf::load(&experiment.model, dataset, &weights, &device).map_err(|e| e.to_string())?;
-                let scored = collm_cf::score_rows(model.as_ref(), rows, experiment.training.batch_size)
+                let model = collm_cf::load(&experiment.model, dataset, &weights, &device)
                     .map_err(|e| e.to_string())?;
-                Ok(scored.iter().map(|s| 1.0 / (1.0 + (-f64::from(s.logit)).exp())).collect())
+                let scored =
+                    collm_cf::score_rows(model.as_ref(), rows, experiment.training.batch_size)
+                        .map_err(|e| e.to_string())?;
+                Ok(scored
+                    .iter()
+                    .map(|s| 1.0 / (1.0 + (-f64::from(s.logit)).exp()))
+                    .collect())
             })();
             match scored {
-                Ok(p) => (Some(p), "P(Yes) = sigmoid(CF score), best weights".to_string()),
+                Ok(p) => (
+                    Some(p),
+                    "P(Yes) = sigmoid(CF score), best weights".to_string(),
+                ),
                 Err(err) => (None, format!("cannot score: {err}")),
             }
         }

@@ -15,8 +15,14 @@ pub enum View {
 }
 
 impl View {
-    pub const ALL: [View; 6] =
-        [View::Runs, View::Run, View::Metrics, View::Compare, View::Prompt, View::Launch];
+    pub const ALL: [View; 6] = [
+        View::Runs,
+        View::Run,
+        View::Metrics,
+        View::Compare,
+        View::Prompt,
+        View::Launch,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -99,10 +105,16 @@ pub struct Key {
 }
 
 const fn k(c: char) -> Key {
-    Key { code: KeyCode::Char(c), ctrl: false }
+    Key {
+        code: KeyCode::Char(c),
+        ctrl: false,
+    }
 }
 const fn ctrl(c: char) -> Key {
-    Key { code: KeyCode::Char(c), ctrl: true }
+    Key {
+        code: KeyCode::Char(c),
+        ctrl: true,
+    }
 }
 const fn code(code: KeyCode) -> Key {
     Key { code, ctrl: false }
@@ -159,13 +171,13 @@ pub struct Binding {
     pub help: &'static str,
 }
 
-const fn bind(
-    scope: Scope,
-    keys: &'static [Key],
-    action: Action,
-    help: &'static str,
-) -> Binding {
-    Binding { scope, keys, action, help }
+const fn bind(scope: Scope, keys: &'static [Key], action: Action, help: &'static str) -> Binding {
+    Binding {
+        scope,
+        keys,
+        action,
+        help,
+    }
 }
 
 use Action as A;
@@ -179,8 +191,18 @@ const LAUNCH: Scope = Scope::In(View::Launch);
 
 /// Every binding. View bindings are looked up before global ones, so a view may reuse a key.
 pub const BINDINGS: &[Binding] = &[
-    bind(G, &[k('?'), code(KeyCode::F(1))], A::Help, "show or hide this help"),
-    bind(G, &[k('q'), ctrl('c')], A::Quit, "quit (asks first while a run is active)"),
+    bind(
+        G,
+        &[k('?'), code(KeyCode::F(1))],
+        A::Help,
+        "show or hide this help",
+    ),
+    bind(
+        G,
+        &[k('q'), ctrl('c')],
+        A::Quit,
+        "quit (asks first while a run is active)",
+    ),
     bind(G, &[code(KeyCode::Tab)], A::NextView, "next view"),
     bind(G, &[code(KeyCode::BackTab)], A::PrevView, "previous view"),
     bind(G, &[k('1')], A::GoTo(View::Runs), "Runs view"),
@@ -194,33 +216,128 @@ pub const BINDINGS: &[Binding] = &[
     bind(G, &[code(KeyCode::Left), k('h')], A::Left, "move left"),
     bind(G, &[code(KeyCode::Right), k('l')], A::Right, "move right"),
     bind(G, &[code(KeyCode::PageUp), ctrl('u')], A::PageUp, "page up"),
-    bind(G, &[code(KeyCode::PageDown), ctrl('d')], A::PageDown, "page down"),
+    bind(
+        G,
+        &[code(KeyCode::PageDown), ctrl('d')],
+        A::PageDown,
+        "page down",
+    ),
     bind(G, &[code(KeyCode::Home), k('g')], A::Top, "first"),
     bind(G, &[code(KeyCode::End), k('G')], A::Bottom, "last"),
-    bind(G, &[code(KeyCode::Esc)], A::Back, "close help, cancel input, clear the filter"),
+    bind(
+        G,
+        &[code(KeyCode::Esc)],
+        A::Back,
+        "close help, cancel input, clear the filter",
+    ),
     bind(G, &[ctrl('r')], A::Refresh, "reload runs from the store"),
-    bind(RUNS, &[code(KeyCode::Enter)], A::Open, "open the selected run"),
-    bind(RUNS, &[k('/')], A::Filter, "filter runs (name, id, status, settings)"),
-    bind(RUNS, &[k(' ')], A::Mark, "mark or unmark the run (for Metrics and Compare)"),
+    bind(
+        RUNS,
+        &[code(KeyCode::Enter)],
+        A::Open,
+        "open the selected run",
+    ),
+    bind(
+        RUNS,
+        &[k('/')],
+        A::Filter,
+        "filter runs (name, id, status, settings)",
+    ),
+    bind(
+        RUNS,
+        &[k(' ')],
+        A::Mark,
+        "mark or unmark the run (for Metrics and Compare)",
+    ),
     bind(RUNS, &[k('x')], A::ClearMarks, "clear all marks"),
-    bind(RUNS, &[k('s'), k('>')], A::SortNext, "sort by the next column"),
-    bind(RUNS, &[k('S'), k('<')], A::SortReverse, "reverse the sort order"),
-    bind(RUNS, &[k('c')], A::CancelRun, "cancel the selected run (running or queued)"),
-    bind(RUNS, &[k('R')], A::ResumeRun, "resume the selected interrupted run"),
-    bind(RUN, &[k('['), k('h'), code(KeyCode::Left)], A::PrevStage, "previous stage"),
-    bind(RUN, &[k(']'), k('l'), code(KeyCode::Right)], A::NextStage, "next stage"),
+    bind(
+        RUNS,
+        &[k('s'), k('>')],
+        A::SortNext,
+        "sort by the next column",
+    ),
+    bind(
+        RUNS,
+        &[k('S'), k('<')],
+        A::SortReverse,
+        "reverse the sort order",
+    ),
+    bind(
+        RUNS,
+        &[k('c')],
+        A::CancelRun,
+        "cancel the selected run (running or queued)",
+    ),
+    bind(
+        RUNS,
+        &[k('R')],
+        A::ResumeRun,
+        "resume the selected interrupted run",
+    ),
+    bind(
+        RUN,
+        &[k('['), k('h'), code(KeyCode::Left)],
+        A::PrevStage,
+        "previous stage",
+    ),
+    bind(
+        RUN,
+        &[k(']'), k('l'), code(KeyCode::Right)],
+        A::NextStage,
+        "next stage",
+    ),
     bind(RUN, &[k('c')], A::CancelRun, "cancel this run"),
-    bind(RUN, &[k('R')], A::ResumeRun, "resume this run if it was interrupted"),
+    bind(
+        RUN,
+        &[k('R')],
+        A::ResumeRun,
+        "resume this run if it was interrupted",
+    ),
     bind(METRICS, &[k('p')], A::NextSplit, "next split"),
-    bind(METRICS, &[k('b')], A::SetBaseline, "make the highlighted run the baseline"),
-    bind(COMPARE, &[k('m')], A::NextCurve, "next curve (loss, lr, AUC, UAUC)"),
-    bind(COMPARE, &[k('['), k('h'), code(KeyCode::Left)], A::PrevStage, "previous stage"),
-    bind(COMPARE, &[k(']'), k('l'), code(KeyCode::Right)], A::NextStage, "next stage"),
+    bind(
+        METRICS,
+        &[k('b')],
+        A::SetBaseline,
+        "make the highlighted run the baseline",
+    ),
+    bind(
+        COMPARE,
+        &[k('m')],
+        A::NextCurve,
+        "next curve (loss, lr, AUC, UAUC)",
+    ),
+    bind(
+        COMPARE,
+        &[k('['), k('h'), code(KeyCode::Left)],
+        A::PrevStage,
+        "previous stage",
+    ),
+    bind(
+        COMPARE,
+        &[k(']'), k('l'), code(KeyCode::Right)],
+        A::NextStage,
+        "next stage",
+    ),
     bind(PROMPT, &[k('/')], A::Search, "search a user by id"),
     bind(PROMPT, &[k('p')], A::NextSplit, "next split"),
-    bind(PROMPT, &[code(KeyCode::Enter)], A::Open, "inspect the highlighted user"),
-    bind(LAUNCH, &[code(KeyCode::Enter), k(' ')], A::Open, "edit the field, flip the switch"),
-    bind(LAUNCH, &[k('L')], A::Launch, "launch the experiment as edited (runs queue)"),
+    bind(
+        PROMPT,
+        &[code(KeyCode::Enter)],
+        A::Open,
+        "inspect the highlighted user",
+    ),
+    bind(
+        LAUNCH,
+        &[code(KeyCode::Enter), k(' ')],
+        A::Open,
+        "edit the field, flip the switch",
+    ),
+    bind(
+        LAUNCH,
+        &[k('L')],
+        A::Launch,
+        "launch the experiment as edited (runs queue)",
+    ),
 ];
 
 /// The action of `event` in `view`: the view's bindings first, then the global ones.
@@ -287,7 +404,12 @@ mod tests {
                     continue;
                 }
                 for key in a.keys {
-                    assert!(!b.keys.contains(key), "{} bound twice in {:?}", key.label(), a.scope);
+                    assert!(
+                        !b.keys.contains(key),
+                        "{} bound twice in {:?}",
+                        key.label(),
+                        a.scope
+                    );
                 }
             }
         }

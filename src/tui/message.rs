@@ -14,22 +14,37 @@ pub enum Message {
     /// The terminal changed size: redraw.
     Resize,
     /// The clock moved (durations and ETAs are shown against `now_ms`).
-    Tick { now_ms: u64 },
+    Tick {
+        now_ms: u64,
+    },
     /// Every run of the store, oldest first, and what could not be read.
-    Runs { records: Vec<RunRecord>, unreadable: Vec<String> },
+    Runs {
+        records: Vec<RunRecord>,
+        unreadable: Vec<String>,
+    },
     /// One run's record changed.
     RunUpdated(Box<RunRecord>),
     /// One run with all its points, as asked by [`Command::LoadRun`].
     RunLoaded(Box<FullRun>),
     /// An event of a live run, received at `at_ms`.
-    RunEvent { id: RunId, event: Event, at_ms: u64 },
+    RunEvent {
+        id: RunId,
+        event: Event,
+        at_ms: u64,
+    },
     /// The experiments that can be launched.
     Experiments(Vec<ExperimentChoice>),
     /// The users of a split, for the prompt inspector.
-    Users { split: String, users: Vec<u32> },
+    Users {
+        split: String,
+        users: Vec<u32>,
+    },
     Inspected(Result<Box<Inspection>, String>),
     /// A run was accepted by the runner (queued).
-    Launched { id: RunId, name: String },
+    Launched {
+        id: RunId,
+        name: String,
+    },
     Notice(String),
     Error(String),
 }
@@ -42,11 +57,21 @@ pub enum Command {
     LoadExperiments,
     /// Queue `experiment` (TOML text) as if read from `origin` (relative dataset paths and
     /// error messages refer to it).
-    Launch { origin: std::path::PathBuf, experiment: String },
+    Launch {
+        origin: std::path::PathBuf,
+        experiment: String,
+    },
     Cancel(RunId),
     Resume(RunId),
     /// The users of `split` of the data set the inspector reads (that of `run` when given).
-    ListUsers { run: Option<RunId>, split: String },
+    ListUsers {
+        run: Option<RunId>,
+        split: String,
+    },
     /// The prompt of `uid` and, when `run` is given, that run's P(Yes) for the user's rows.
-    Inspect { run: Option<RunId>, uid: u32, split: String },
+    Inspect {
+        run: Option<RunId>,
+        uid: u32,
+        split: String,
+    },
 }

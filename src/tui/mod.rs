@@ -6,6 +6,13 @@
 //! - [`event_loop`] feeds keys and background results to `update` and redraws; [`backend`] is the
 //!   only thread that touches the store and the runner; [`terminal`] restores the terminal on
 //!   exit and panic and sends logs to a file.
+//!
+//! One store, one writer: sled allows one process per store, and the TUI holds its store while
+//! open (so `collm run` on it fails with an error naming the TUI's pid and command). To run
+//! headless jobs beside an open TUI, either queue them in the TUI (Launch view: runs queue and
+//! train on its background runner), or run them on another store,
+//! `collm --store ~/.collm/store-batch run FILE`, and open that store later with
+//! `collm --store ~/.collm/store-batch`.
 
 pub mod app;
 pub mod backend;

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use toml::{Table, Value};
 
-/// Leaf names shown in the run table, in this order, with their short labels.
+/// Settings shown in the run table, in this order, with their short labels: a pattern matches a
+/// key equal to it or ending in `.pattern`.
 const KEY_SETTINGS: &[(&str, &str)] = &[
-    ("kind", ""),
-    ("cf_model", "cf="),
+    ("model.kind", ""),
+    ("cf_model", ""),
+    ("dim", "d"),
     ("lr", "lr="),
     ("batch_size", "bs="),
-    ("dim", "dim="),
     ("max_epochs", "ep="),
     ("epochs", "ep="),
     ("max_steps", "steps="),
@@ -20,12 +21,21 @@ const KEY_SETTINGS: &[(&str, &str)] = &[
 ];
 
 /// Leaf names the launch form offers besides every switch (boolean).
-const FORM_KEYS: &[&str] = &["lr", "batch_size", "max_epochs", "epochs", "max_steps", "patience"];
+const FORM_KEYS: &[&str] = &[
+    "lr",
+    "batch_size",
+    "max_epochs",
+    "epochs",
+    "max_steps",
+    "patience",
+];
 
 /// The settings of an experiment as `dotted.key -> value`, sorted by key. Arrays stay whole;
 /// arrays of tables are indexed (`stages.0.lr`).
 pub fn flatten(text: &str) -> Result<BTreeMap<String, Value>, String> {
-    let table: Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let table: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
     let mut out = BTreeMap::new();
     flatten_into("", &table, &mut out);
     Ok(out)
@@ -33,7 +43,11 @@ pub fn flatten(text: &str) -> Result<BTreeMap<String, Value>, String> {
 
 fn flatten_into(prefix: &str, table: &Table, out: &mut BTreeMap<String, Value>) {
     for (key, value) in table {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match value {
             Value::Table(inner) => flatten_into(&path, inner, out),
             Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_table) => {
@@ -56,7 +70,10 @@ pub fn show(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Float(f) => format_float(*f),
         Value::Array(items) => {
-            format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                items.iter().map(show).collect::<Vec<_>>().join(", ")
+            )
         }
         other => other.to_string(),
     }
@@ -77,12 +94,13 @@ fn leaf(key: &str) -> &str {
 
 /// The run table's one-line summary of an experiment: `mf lr=1e-3 bs=1024 ...`.
 pub fn key_summary(text: &str) -> String {
-    let Ok(flat) = flatten(text) else { return "(unreadable experiment)".into() };
+    let Ok(flat) = flatten(text) else {
+        return "(unreadable experiment)".into();
+    };
     let mut parts: Vec<String> = Vec::new();
     for (name, label) in KEY_SETTINGS {
-        // The first key with this leaf name, e.g. `cf.lr` before `stage2.lr`.
-        let mut hits = flat.iter().filter(|(k, _)| leaf(k) == *name);
-        if let Some((_, value)) = hits.next() {
+        let matches = |k: &str| k == *name || k.ends_with(&format!(".{name}"));
+        for (_, value) in flat.iter().filter(|(k, _)| matches(k)) {
             let part = format!("{label}{}", show(value));
             if !parts.contains(&part) {
                 parts.push(part);
@@ -101,17 +119,21 @@ pub fn key_summary(text: &str) -> String {
 /// The keys whose values differ between the experiments (a key missing from some counts as
 /// differing), with each experiment's value.
 pub fn diff(texts: &[&str]) -> Vec<(String, Vec<Option<String>>)> {
-    let flats: Vec<BTreeMap<String, Value>> =
-        texts.iter().map(|t| flatten(t).unwrap_or_default()).collect();
+    let flats: Vec<BTreeMap<String, Value>> = texts
+        .iter()
+        .map(|t| flatten(t).unwrap_or_default())
+        .collect();
     let mut keys: Vec<&String> = flats.iter().flat_map(|f| f.keys()).collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()
         .filter_map(|key| {
-            let values: Vec<Option<String>> =
-                flats.iter().map(|f| f.get(key).map(show)).collect();
+            let values: Vec<Option<String>> = flats.iter().map(|f| f.get(key).map(show)).collect();
             let first = &values[0];
-            values.iter().any(|v| v != first).then(|| (key.clone(), values))
+            values
+                .iter()
+                .any(|v| v != first)
+                .then(|| (key.clone(), values))
         })
         .collect()
 }
@@ -138,9 +160,7 @@ pub fn form_fields(text: &str) -> Result<Vec<Field>, String> {
         .filter(|(key, value)| {
             let name = leaf(key);
             value.is_bool()
-                || (FORM_KEYS.contains(&name)
-                    || name.contains("limit")
-                    || name.ends_with("_rows"))
+                || (FORM_KEYS.contains(&name) || name.contains("limit") || name.ends_with("_rows"))
                     && (value.is_integer() || value.is_float())
         })
         .map(|(key, value)| Field { key, value })
@@ -153,17 +173,31 @@ pub fn parse_input(field: &Field, input: &str) -> Result<Value, String> {
     let input = input.trim();
     let bad = |what: &str| format!("{}: `{input}` is not {what}", field.key);
     match &field.value {
-        Value::Integer(_) => input.parse::<i64>().map(Value::Integer).map_err(|_| bad("an integer")),
-        Value::Float(_) => input.parse::<f64>().map(Value::Float).map_err(|_| bad("a number")),
-        Value::Boolean(_) => input.parse::<bool>().map(Value::Boolean).map_err(|_| bad("true or false")),
+        Value::Integer(_) => input
+            .parse::<i64>()
+            .map(Value::Integer)
+            .map_err(|_| bad("an integer")),
+        Value::Float(_) => input
+            .parse::<f64>()
+            .map(Value::Float)
+            .map_err(|_| bad("a number")),
+        Value::Boolean(_) => input
+            .parse::<bool>()
+            .map(Value::Boolean)
+            .map_err(|_| bad("true or false")),
         Value::String(_) => Ok(Value::String(input.to_string())),
-        _ => Err(format!("{}: this kind of value cannot be edited here", field.key)),
+        _ => Err(format!(
+            "{}: this kind of value cannot be edited here",
+            field.key
+        )),
     }
 }
 
 /// The experiment `text` with each field's value written at its key.
 pub fn apply(text: &str, fields: &[Field]) -> Result<String, String> {
-    let mut table: Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let mut table: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
     for field in fields {
         set_path(&mut table, &field.key, field.value.clone())?;
     }
@@ -183,7 +217,10 @@ fn set_path(table: &mut Table, key: &str, value: Value) -> Result<(), String> {
             // An array of tables: the next part is the index.
             Value::Array(items) => {
                 i += 1;
-                let index: usize = path.get(i).and_then(|p| p.parse().ok()).ok_or_else(missing)?;
+                let index: usize = path
+                    .get(i)
+                    .and_then(|p| p.parse().ok())
+                    .ok_or_else(missing)?;
                 match items.get_mut(index) {
                     Some(Value::Table(inner)) => inner,
                     _ => return Err(missing()),
@@ -213,16 +250,26 @@ mod tests {
         let flat = flatten(A).unwrap();
         assert_eq!(show(&flat["cf.lr"]), "1e-3");
         assert_eq!(show(&flat["stages.0.lr"]), "0.5");
-        assert_eq!(key_summary(A), "mf lr=1e-3 bs=1024");
+        assert_eq!(key_summary(A), "lr=1e-3 lr=0.5 bs=1024");
+        // The model's kind, not the experiment's.
+        assert_eq!(
+            key_summary("kind = \"cf\"\n[model]\nkind = \"mf\"\ndim = 32\n"),
+            "mf d32"
+        );
     }
 
     #[test]
     fn diff_keeps_only_keys_that_differ() {
-        let b = A.replace("lr = 0.001", "lr = 0.01").replace("no_history = false", "no_history = true");
+        let b = A
+            .replace("lr = 0.001", "lr = 0.01")
+            .replace("no_history = false", "no_history = true");
         let d = diff(&[A, &b]);
         let keys: Vec<&str> = d.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["ablation.no_history", "cf.lr"]);
-        assert_eq!(d[1].1, vec![Some("1e-3".to_string()), Some("0.01".to_string())]);
+        assert_eq!(
+            d[1].1,
+            vec![Some("1e-3".to_string()), Some("0.01".to_string())]
+        );
         assert!(key_summary(&b).ends_with("+no_history"));
     }
 
@@ -230,7 +277,15 @@ mod tests {
     fn form_edits_round_trip_and_keep_types() {
         let mut fields = form_fields(A).unwrap();
         let keys: Vec<&str> = fields.iter().map(|f| f.key.as_str()).collect();
-        assert_eq!(keys, ["ablation.no_history", "cf.batch_size", "cf.lr", "stages.0.lr"]);
+        assert_eq!(
+            keys,
+            [
+                "ablation.no_history",
+                "cf.batch_size",
+                "cf.lr",
+                "stages.0.lr"
+            ]
+        );
         assert!(parse_input(&fields[1], "12.5").is_err());
         fields[1].value = parse_input(&fields[1], "256").unwrap();
         fields[3].value = parse_input(&fields[3], "2").unwrap();
@@ -240,7 +295,10 @@ mod tests {
         assert_eq!(flat["cf.batch_size"], Value::Integer(256));
         assert_eq!(flat["stages.0.lr"], Value::Float(2.0));
         assert_eq!(flat["ablation.no_history"], Value::Boolean(true));
-        let stray = Field { key: "cf.nope".into(), value: Value::Integer(1) };
+        let stray = Field {
+            key: "cf.nope".into(),
+            value: Value::Integer(1),
+        };
         assert!(apply(A, &[stray]).unwrap_err().contains("cf.nope"));
     }
 }

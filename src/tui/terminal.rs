@@ -22,8 +22,9 @@ pub fn log_to_file(dir: &Path) -> anyhow::Result<WorkerGuard> {
         .with_writer(writer)
         .with_ansi(false)
         .finish();
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|_| anyhow::anyhow!("a log subscriber is already installed; the TUI needs to own logging"))?;
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| {
+        anyhow::anyhow!("a log subscriber is already installed; the TUI needs to own logging")
+    })?;
     Ok(guard)
 }
 

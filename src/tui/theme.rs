@@ -73,7 +73,10 @@ impl Theme {
     /// An ID slot in a prompt: highlighted by background in colour, by reversed video without.
     pub fn slot(self) -> Style {
         if self.color {
-            Style::new().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD)
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Yellow)
+                .add_modifier(Modifier::BOLD)
         } else {
             Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
         }
@@ -132,7 +135,10 @@ mod tests {
     fn run_colours_are_stable_and_no_color_strips_them() {
         let t = Theme { color: true };
         assert_eq!(t.run("250601-120000"), t.run("250601-120000"));
-        assert_eq!(stable_index("250601-120000", 8), stable_index("250601-120000", 8));
+        assert_eq!(
+            stable_index("250601-120000", 8),
+            stable_index("250601-120000", 8)
+        );
         let plain = Theme { color: false };
         assert_eq!(plain.run("x").fg, None);
         assert_eq!(plain.status(collm_store::RunStatus::Failed).fg, None);

@@ -18,7 +18,10 @@ pub fn update(app: &mut App, message: Message) {
         Message::Key(key) => on_key(app, key),
         Message::Resize => {}
         Message::Tick { now_ms } => app.now_ms = now_ms,
-        Message::Runs { records, unreadable } => {
+        Message::Runs {
+            records,
+            unreadable,
+        } => {
             app.runs.records = records;
             app.runs.unreadable = unreadable;
             clamp_selection(app);
@@ -51,7 +54,10 @@ pub fn update(app: &mut App, message: Message) {
         Message::Users { split, users } => {
             if split == app.prompt.split {
                 app.prompt.users = users;
-                app.prompt.selected = app.prompt.selected.min(app.prompt.users.len().saturating_sub(1));
+                app.prompt.selected = app
+                    .prompt
+                    .selected
+                    .min(app.prompt.users.len().saturating_sub(1));
             }
         }
         Message::Inspected(result) => {
@@ -121,7 +127,10 @@ fn text_input(app: &mut App, key: &KeyEvent) -> bool {
         _ => None,
     };
     let Some(buffer) = buffer else { return false };
-    if key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) {
+    if key
+        .modifiers
+        .contains(crossterm::event::KeyModifiers::CONTROL)
+    {
         if key.code == KeyCode::Char('c') {
             // Ctrl-C still quits from a prompt.
             return false;
@@ -186,8 +195,15 @@ fn cancel_input(app: &mut App) {
 
 /// While typing a user id, the list follows the first user whose id starts with it.
 fn jump_to_typed_user(app: &mut App) {
-    let Some(typed) = app.prompt.search.as_deref().filter(|t| !t.is_empty()) else { return };
-    if let Some(i) = app.prompt.users.iter().position(|u| u.to_string().starts_with(typed)) {
+    let Some(typed) = app.prompt.search.as_deref().filter(|t| !t.is_empty()) else {
+        return;
+    };
+    if let Some(i) = app
+        .prompt
+        .users
+        .iter()
+        .position(|u| u.to_string().starts_with(typed))
+    {
         app.prompt.selected = i;
     }
 }
@@ -243,7 +259,8 @@ fn go_to(app: &mut App, view: View) {
                 .filter(|id| !app.details.contains_key(id))
                 .collect();
             if view == View::Compare {
-                app.commands.extend(missing.into_iter().map(Command::LoadRun));
+                app.commands
+                    .extend(missing.into_iter().map(Command::LoadRun));
             }
         }
         View::Prompt => {
@@ -310,11 +327,17 @@ fn runs_action(app: &mut App, action: Action) {
         }
         Action::ClearMarks => app.runs.marked.clear(),
         Action::SortNext | Action::Right => {
-            let i = Column::ALL.iter().position(|c| *c == app.runs.sort).unwrap_or(0);
+            let i = Column::ALL
+                .iter()
+                .position(|c| *c == app.runs.sort)
+                .unwrap_or(0);
             app.runs.sort = Column::ALL[(i + 1) % Column::ALL.len()];
         }
         Action::Left => {
-            let i = Column::ALL.iter().position(|c| *c == app.runs.sort).unwrap_or(0);
+            let i = Column::ALL
+                .iter()
+                .position(|c| *c == app.runs.sort)
+                .unwrap_or(0);
             app.runs.sort = Column::ALL[(i + Column::ALL.len() - 1) % Column::ALL.len()];
         }
         Action::SortReverse => app.runs.descending = !app.runs.descending,
@@ -342,15 +365,17 @@ fn resume(app: &mut App, run: Option<(collm_store::RunId, collm_store::RunStatus
             app.notice(format!("resuming run {id}…"));
             app.commands.push(Command::Resume(id));
         }
-        Some((id, status)) => {
-            app.error(format!("run {id} is {status}: only an interrupted, cancelled or failed run resumes"))
-        }
+        Some((id, status)) => app.error(format!(
+            "run {id} is {status}: only an interrupted, cancelled or failed run resumes"
+        )),
         None => {}
     }
 }
 
 fn run_action(app: &mut App, action: Action) {
-    let Some(id) = app.run_view.id.clone() else { return };
+    let Some(id) = app.run_view.id.clone() else {
+        return;
+    };
     let stages = app.details.get(&id).map_or(0, |d| d.stages.len());
     let current = app.run_view.stage.unwrap_or(stages.saturating_sub(1));
     match action {
@@ -385,7 +410,10 @@ fn metrics_action(app: &mut App, action: Action) {
             app.metrics.column = (app.metrics.column + 1).min(n.saturating_sub(1))
         }
         Action::SetBaseline => {
-            let id = app.chosen_runs().get(app.metrics.column).map(|r| r.id.clone());
+            let id = app
+                .chosen_runs()
+                .get(app.metrics.column)
+                .map(|r| r.id.clone());
             if let Some(id) = id {
                 app.notice(format!("baseline: run {id}"));
                 app.metrics.baseline = Some(id);
@@ -393,7 +421,10 @@ fn metrics_action(app: &mut App, action: Action) {
         }
         Action::NextSplit => {
             let splits = app.known_splits();
-            let i = splits.iter().position(|s| *s == app.metrics.split).map_or(0, |i| i + 1);
+            let i = splits
+                .iter()
+                .position(|s| *s == app.metrics.split)
+                .map_or(0, |i| i + 1);
             app.metrics.split = splits[i % splits.len()].clone();
         }
         _ => {}
@@ -411,12 +442,18 @@ fn compare_action(app: &mut App, action: Action) {
 
 /// The run the prompt inspector scores with: the open run, else the selected one.
 fn inspector_run(app: &App) -> Option<collm_store::RunId> {
-    app.run_view.id.clone().or_else(|| app.selected_run().map(|r| r.id.clone()))
+    app.run_view
+        .id
+        .clone()
+        .or_else(|| app.selected_run().map(|r| r.id.clone()))
 }
 
 fn request_users(app: &mut App) {
     let run = inspector_run(app);
-    app.commands.push(Command::ListUsers { run, split: app.prompt.split.clone() });
+    app.commands.push(Command::ListUsers {
+        run,
+        split: app.prompt.split.clone(),
+    });
 }
 
 fn inspect(app: &mut App, uid: u32) {
@@ -425,7 +462,11 @@ fn inspect(app: &mut App, uid: u32) {
     }
     app.prompt.loading = true;
     let run = inspector_run(app);
-    app.commands.push(Command::Inspect { run, uid, split: app.prompt.split.clone() });
+    app.commands.push(Command::Inspect {
+        run,
+        uid,
+        split: app.prompt.split.clone(),
+    });
 }
 
 fn prompt_action(app: &mut App, action: Action) {
@@ -454,7 +495,11 @@ fn prompt_action(app: &mut App, action: Action) {
 }
 
 fn set_choices(app: &mut App, choices: Vec<ExperimentChoice>) {
-    let keep = app.launch.choices.get(app.launch.selected).map(|c| c.label.clone());
+    let keep = app
+        .launch
+        .choices
+        .get(app.launch.selected)
+        .map(|c| c.label.clone());
     app.launch.choices = choices;
     app.launch.selected = keep
         .and_then(|label| app.launch.choices.iter().position(|c| c.label == label))
@@ -523,7 +568,10 @@ fn launch(app: &mut App) {
     };
     match settings::apply(&choice.text, &app.launch.fields) {
         Ok(experiment) => {
-            let origin = choice.path.clone().unwrap_or_else(|| format!("{}.toml", choice.name).into());
+            let origin = choice
+                .path
+                .clone()
+                .unwrap_or_else(|| format!("{}.toml", choice.name).into());
             app.notice(format!("launching {}…", choice.name));
             app.commands.push(Command::Launch { origin, experiment });
             app.launch.error = None;

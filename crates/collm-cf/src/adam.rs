@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use candle_core::backprop::GradStore;
-use candle_core::{Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 
 use crate::CfError;
 
@@ -17,8 +17,10 @@ pub const EPS: f64 = 1e-8;
 struct Slot {
     name: String,
     var: Var,
-    m: Tensor,
-    v: Tensor,
+    /// First and second moments, kept on the host: the update is one fused pass over them
+    /// (a chain of candle tensor ops costs ~15 full passes and thread-pool barriers each step).
+    m: Vec<f32>,
+    v: Vec<f32>,
     /// Steps this variable took (PyTorch keeps one per parameter; skipped when it had no grad).
     steps: u64,
 }
@@ -30,12 +32,16 @@ pub struct Adam {
 }
 
 impl Adam {
+    /// Every variable must be f32.
     pub fn new(named_vars: Vec<(String, Var)>, lr: f64, weight_decay: f64) -> candle_core::Result<Self> {
         let slots = named_vars
             .into_iter()
             .map(|(name, var)| {
-                let zeros = var.as_tensor().zeros_like()?;
-                Ok(Slot { name, m: zeros.clone(), v: zeros, var, steps: 0 })
+                if var.as_tensor().dtype() != DType::F32 {
+                    candle_core::bail!("adam: `{name}` is {:?}, only f32 is supported", var.as_tensor().dtype());
+                }
+                let n = var.as_tensor().elem_count();
+                Ok(Slot { name, var, m: vec![0.0; n], v: vec![0.0; n], steps: 0 })
             })
             .collect::<candle_core::Result<_>>()?;
         Ok(Adam { lr, weight_decay, slots })
@@ -52,33 +58,37 @@ impl Adam {
                 continue;
             };
             slot.steps += 1;
-            let p = slot.var.as_tensor();
-            let g = if self.weight_decay == 0.0 {
-                grad.clone()
-            } else {
-                (grad + p.affine(self.weight_decay, 0.0)?)?
-            };
-            slot.m = (slot.m.affine(BETA1, 0.0)? + g.affine(1.0 - BETA1, 0.0)?)?;
-            slot.v = (slot.v.affine(BETA2, 0.0)? + g.sqr()?.affine(1.0 - BETA2, 0.0)?)?;
             let t = slot.steps as i32;
-            let bias1 = 1.0 - BETA1.powi(t);
-            let bias2 = 1.0 - BETA2.powi(t);
-            let denom = slot.v.sqrt()?.affine(1.0 / bias2.sqrt(), EPS)?;
-            let update = (&slot.m / denom)?.affine(self.lr / bias1, 0.0)?;
-            slot.var.set(&(p - update)?)?;
+            let step_size = (self.lr / (1.0 - BETA1.powi(t))) as f32;
+            let inv_bias2_sqrt = (1.0 / (1.0 - BETA2.powi(t)).sqrt()) as f32;
+            let (b1, b2, wd, eps) = (BETA1 as f32, BETA2 as f32, self.weight_decay as f32, EPS as f32);
+            let p = slot.var.as_tensor();
+            let mut values = p.flatten_all()?.to_vec1::<f32>()?;
+            let grad = grad.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+            for (((w, g), m), v) in values.iter_mut().zip(&grad).zip(&mut slot.m).zip(&mut slot.v) {
+                let g = g + wd * *w;
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *w -= step_size * *m / (v.sqrt() * inv_bias2_sqrt + eps);
+            }
+            slot.var.set(&Tensor::from_vec(values, p.shape(), p.device())?)?;
         }
         Ok(())
     }
 
     /// The moments as named tensors (`<prefix>m.<var>`, `<prefix>v.<var>`), for a resume file.
-    pub fn state_tensors(&self, prefix: &str) -> Vec<(String, Tensor)> {
+    pub fn state_tensors(&self, prefix: &str) -> candle_core::Result<Vec<(String, Tensor)>> {
         self.slots
             .iter()
             .flat_map(|s| {
                 [
-                    (format!("{prefix}m.{}", s.name), s.m.clone()),
-                    (format!("{prefix}v.{}", s.name), s.v.clone()),
+                    (format!("{prefix}m.{}", s.name), &s.m),
+                    (format!("{prefix}v.{}", s.name), &s.v),
                 ]
+                .map(|(key, moment)| {
+                    let shape = s.var.as_tensor().shape();
+                    Ok((key, Tensor::from_slice(moment, shape, &Device::Cpu)?))
+                })
             })
             .collect()
     }
@@ -112,8 +122,8 @@ impl Adam {
                 }
                 Ok(t)
             };
-            slot.m = take("m")?;
-            slot.v = take("v")?;
+            slot.m = take("m")?.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
+            slot.v = take("v")?.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
             slot.steps = *steps.get(&slot.name).ok_or_else(|| CfError::ResumeState {
                 path: path.to_path_buf(),
                 message: format!("no optimizer step count for `{}`", slot.name),

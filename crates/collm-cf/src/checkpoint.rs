@@ -73,7 +73,7 @@ pub(crate) fn write_last(
         .into_iter()
         .map(|(name, var)| (name, var.as_detached_tensor()))
         .collect();
-    tensors.extend(adam.state_tensors(ADAM_PREFIX));
+    tensors.extend(adam.state_tensors(ADAM_PREFIX)?);
     let n = json.len();
     tensors.insert(STATE_TENSOR.to_string(), Tensor::from_vec(json.clone(), n, &Device::Cpu)?);
     save_tensors(&tensors, &out_dir.join(LAST_FILE))?;

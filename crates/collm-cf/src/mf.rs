@@ -1,6 +1,10 @@
 //! Matrix factorisation: a user table and an item table, score = dot product, no biases.
+//!
+//! Row 0 of each table is the padding id (`nn.Embedding(padding_idx=0)`): it starts at zero and
+//! stays there because no row ever uses id 0 (`score_rows` and `train` reject such rows), so its
+//! gradient is zero and coupled weight decay of a zero row is zero. Looking up id 0 reads zeros.
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{Device, Tensor, Var};
 
 use crate::model::IdSpace;
 use crate::tables::{TableSource, TableSpec};
@@ -37,12 +41,6 @@ impl MatrixFactorization {
     }
 }
 
-/// Rows of `table` for `ids`, with id 0 (padding) giving a zero vector and no gradient, as
-/// `nn.Embedding(padding_idx=0)`: row 0 then never moves, even under weight decay.
-fn lookup_with_padding(table: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
-    let keep = ids.ne(0u32)?.to_dtype(DType::F32)?.unsqueeze(1)?;
-    table.embedding(ids)?.broadcast_mul(&keep)
-}
 
 impl CfModel for MatrixFactorization {
     fn kind(&self) -> CfKind {
@@ -58,10 +56,10 @@ impl CfModel for MatrixFactorization {
         self.ids
     }
     fn user_vectors(&self, batch: &CfBatch) -> candle_core::Result<Tensor> {
-        lookup_with_padding(self.users.as_tensor(), &batch.uids)
+        self.users.as_tensor().embedding(&batch.uids)
     }
     fn item_vectors(&self, batch: &CfBatch) -> candle_core::Result<Tensor> {
-        lookup_with_padding(self.items.as_tensor(), &batch.iids)
+        self.items.as_tensor().embedding(&batch.iids)
     }
     fn logits(&self, batch: &CfBatch) -> candle_core::Result<Tensor> {
         (self.user_vectors(batch)? * self.item_vectors(batch)?)?.sum(1)

@@ -54,15 +54,16 @@ pub fn score_rows(
     Ok(prepared.score(model)?)
 }
 
-/// Every user, target and history id must fit the model's tables.
+/// Every user, target and history id must fit the model's tables, and none may be the
+/// padding id 0 (rows using it would train the padding row).
 pub(crate) fn check_ids(rows: &[Interaction], ids: IdSpace, what: &str) -> Result<(), CfError> {
+    let bad = |id: u32, size: usize| id == 0 || id as usize >= size;
     for (n, r) in rows.iter().enumerate() {
-        let bad_item = std::iter::once(r.iid)
-            .chain(r.his.iter().copied())
-            .find(|&i| i as usize >= ids.item_num);
-        if r.uid as usize >= ids.user_num || bad_item.is_some() {
+        let bad_item = std::iter::once(r.iid).chain(r.his.iter().copied()).find(|&i| bad(i, ids.item_num));
+        if bad(r.uid, ids.user_num) || bad_item.is_some() {
             return Err(CfError::Data(format!(
-                "{what}, row {}: user {} / item {} outside the model's tables ({} users, {} items)",
+                "{what}, row {}: user {} / item {} is padding (0) or outside the model's tables \
+                 ({} users, {} items)",
                 n + 1,
                 r.uid,
                 bad_item.unwrap_or(r.iid),

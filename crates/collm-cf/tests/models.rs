@@ -5,7 +5,8 @@ mod common;
 use candle_core::{DType, Device, Tensor, Var};
 use collm_cf::lightgcn::NormalizedGraph;
 use collm_cf::loss::bce_with_logits;
-use collm_cf::{batch_for, build, load, score_rows, CfKind, CfModelConfig, IdSpace};
+use collm_cf::{batch_for, build, load, score_rows, train, CfKind, CfModelConfig, CfTrainConfig, IdSpace};
+use collm_events::{CancelToken, Event};
 use common::{row, two_taste_dataset};
 
 fn cfg(kind: CfKind, dim: usize) -> CfModelConfig {
@@ -16,23 +17,36 @@ fn cfg(kind: CfKind, dim: usize) -> CfModelConfig {
 fn mf_padding_row_starts_and_stays_zero() {
     let dev = Device::Cpu;
     let ds = two_taste_dataset(6, 8, 30, 10, 1);
-    let model = build(&cfg(CfKind::Mf, 4), &ds, 7, &dev).unwrap();
-    // A batch that looks up the padding ids must neither read nor move row 0.
-    let rows = vec![row(0, 0, 1, false), row(1, 0, 0, false), row(0, 2, 1, false), row(2, 3, 1, true)];
-    let batch = batch_for(&rows, 0, &dev).unwrap();
-    let vecs = model.user_vectors(&batch).unwrap().to_vec2::<f32>().unwrap();
-    assert_eq!(vecs[0], vec![0.0; 4]);
-    let mut adam = collm_cf::adam::Adam::new(model.named_vars(), 0.1, 0.1).unwrap();
-    let labels = Tensor::new(&[1f32, 0., 1., 1.], &dev).unwrap();
-    for _ in 0..5 {
-        let loss = bce_with_logits(&model.logits(&batch).unwrap(), &labels).unwrap();
-        adam.step(&loss.backward().unwrap()).unwrap();
-    }
+    let mut model = build(&cfg(CfKind::Mf, 4), &ds, 7, &dev).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let train_cfg = CfTrainConfig {
+        lr: 0.1,
+        weight_decay: 0.1,
+        batch_size: 8,
+        max_epochs: 5,
+        patience: 10,
+        seed: 1,
+        select_on: "valid".into(),
+        eval_splits: vec![],
+    };
+    let outcome = train(&mut *model, &ds, &train_cfg, dir.path(), None, &mut |_: &Event| {}, &CancelToken::new()).unwrap();
+    assert_eq!(outcome.epochs_run, 5);
     for (name, var) in model.named_vars() {
         let table = var.as_tensor().to_vec2::<f32>().unwrap();
         assert_eq!(table[0], vec![0.0; 4], "{name}: padding row moved");
-        assert!(table[1].iter().any(|&x| x != 0.0), "{name}: row 1 should be random");
+        assert!(table[1].iter().all(|&x| x != 0.0), "{name}: row 1 should be random");
     }
+    // Looking up the padding ids reads the zero rows.
+    let batch = batch_for(&[row(0, 0, 1, false)], 0, &dev).unwrap();
+    assert_eq!(model.user_vectors(&batch).unwrap().to_vec2::<f32>().unwrap()[0], vec![0.0; 4]);
+    assert_eq!(model.item_vectors(&batch).unwrap().to_vec2::<f32>().unwrap()[0], vec![0.0; 4]);
+    // Rows that use the padding id are refused rather than trained on.
+    let mut bad = ds.clone();
+    bad.train.rows.push(row(0, 1, 1, true));
+    let err = train(&mut *model, &bad, &train_cfg, dir.path(), None, &mut |_: &Event| {}, &CancelToken::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("train.tsv") && err.contains("padding"), "{err}");
 }
 
 #[test]

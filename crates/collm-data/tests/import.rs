@@ -221,6 +221,12 @@ fn import_layout(layout: Layout) {
     );
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(json["splits"][3]["warm_rows"], 2);
+    let layout_name = match layout {
+        Layout::MlLatest => "ml-latest",
+        Layout::Ml1m => "ml-1m",
+        Layout::Ml100k => "ml-100k",
+    };
+    assert_eq!(json["layout"], layout_name);
 
     // The in-memory import and the written-then-read folder agree.
     let out = tempfile::tempdir().unwrap();

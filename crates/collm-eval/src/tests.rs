@@ -71,7 +71,7 @@ fn trapezoid_auc(labels: &[u8], scores: &[f32]) -> f64 {
         } else {
             fp += 1.0
         }
-        let threshold_ends = order.get(k + 1).map_or(true, |&j| scores[j] != scores[i]);
+        let threshold_ends = order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]);
         if threshold_ends {
             let (tpr, fpr) = (tp / p, fp / n);
             area += (fpr - last_fpr) * (tpr + last_tpr) / 2.0;

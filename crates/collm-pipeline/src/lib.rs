@@ -3,10 +3,12 @@
 //! frozen-LoRA stage, checkpoints and evaluation. See `shared/docs/collm-spec.md`.
 
 pub mod batch;
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod evaluate;
+pub mod inspect;
 pub mod mapping;
 pub mod model;
 pub mod optim;

@@ -2,6 +2,7 @@
 //!
 //! All are JSON in the database (inspectable with any sled dump), tagged with a schema version.
 
+use collm_eval::ranking::RankingMetrics;
 use collm_eval::Breakdown;
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +81,16 @@ pub struct EvalPoint {
     pub at_ms: u64,
 }
 
+/// Top-K metrics of one split under the sampled-negatives protocol (`collm_eval::ranking`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankingPoint {
+    pub stage: String,
+    pub step: u64,
+    pub split: String,
+    pub metrics: RankingMetrics,
+    pub at_ms: u64,
+}
+
 /// A file the run wrote (weights).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Artifact {
@@ -125,6 +136,9 @@ pub struct RunRecord {
     /// Artifacts by path: a checkpoint rewritten in place keeps one entry, the latest.
     pub artifacts: Vec<Artifact>,
     pub log: Vec<LogLine>,
+    /// Ranking metrics of the best weights, per split, when the experiment asked for them.
+    #[serde(default)]
+    pub ranking: Vec<RankingPoint>,
 }
 
 impl RunRecord {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use collm_events::Event;
 use serde::Serialize;
@@ -64,14 +65,7 @@ impl Store {
         }
         Holder::current().write(&holder_path).map_err(io("cannot write", &holder_path))?;
 
-        let db = sled::Config::new().path(dir.join("db")).open().map_err(|source| {
-            // sled's own lock: only reachable if a process opened the database without our lock.
-            if source.to_string().contains("could not acquire lock") {
-                StoreError::Locked { dir: dir.clone(), holder: None }
-            } else {
-                StoreError::Db { dir: dir.clone(), source }
-            }
-        })?;
+        let db = open_db(&dir)?;
         let tree = |name: &str| {
             db.open_tree(name).map_err(|source| StoreError::Db { dir: dir.clone(), source })
         };
@@ -135,6 +129,7 @@ impl Store {
             best: Vec::new(),
             artifacts: Vec::new(),
             log: Vec::new(),
+            ranking: Vec::new(),
         };
         self.put_record(&record)?;
         self.flush()?;
@@ -211,6 +206,15 @@ impl Store {
                 apply_status(r, RunStatus::Failed);
             }),
         }
+    }
+
+    /// Records ranking metrics of a split (replacing earlier ones of the same stage and
+    /// split). Flushes.
+    pub fn record_ranking(&self, id: &RunId, point: RankingPoint) -> Result<(), StoreError> {
+        self.update(id, true, |r| {
+            r.ranking.retain(|p| !(p.stage == point.stage && p.split == point.split));
+            r.ranking.push(point);
+        })
     }
 
     /// One run's record.
@@ -444,6 +448,27 @@ impl Drop for Store {
         }
         // Still holding the lock here (fields drop after this), so no new holder is erased.
         let _ = std::fs::remove_file(self.dir.join("holder.json"));
+    }
+}
+
+/// Opens the sled database of a store whose lock we hold. sled's own file lock can outlive a
+/// dropped database for a moment (its background threads let go of the file last), so a busy
+/// lock is waited for briefly before it counts as held by someone else.
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    const PATIENCE: Duration = Duration::from_secs(5);
+    let started = Instant::now();
+    loop {
+        match sled::Config::new().path(dir.join("db")).open() {
+            Ok(db) => return Ok(db),
+            Err(source) if source.to_string().contains("could not acquire lock") => {
+                if started.elapsed() >= PATIENCE {
+                    // Only reachable if a process opened the database without our lock.
+                    return Err(StoreError::Locked { dir: dir.to_path_buf(), holder: None });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(source) => return Err(StoreError::Db { dir: dir.to_path_buf(), source }),
+        }
     }
 }
 

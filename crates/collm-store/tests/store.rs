@@ -3,7 +3,7 @@
 
 use collm_eval::{Breakdown, Metrics};
 use collm_events::Event;
-use collm_store::{RunId, RunStatus, Store, StoreError, FINAL_STAGE};
+use collm_store::{RankingPoint, RunId, RunStatus, Store, StoreError, FINAL_STAGE};
 
 fn breakdown(auc: f64) -> Breakdown {
     let m = Metrics { auc: Some(auc), uauc: Some(auc - 0.05), logloss: Some(0.6), rows: 100, users_counted: 7 };
@@ -34,6 +34,10 @@ fn run_round_trips_through_reopen() {
         store.append_event(&id, &Event::Log { message: "stopped early".into() }).unwrap();
         store.append_event(&id, &Event::StageFinished { stage: "mf".into() }).unwrap();
         store.append_event(&id, &eval(FINAL_STAGE, 6, "valid", 0.66)).unwrap();
+        let metrics = collm_eval::ranking::ranking_metrics(&[1, 3, 20], 10, 100);
+        let point = RankingPoint { stage: FINAL_STAGE.into(), step: 6, split: "valid".into(), metrics, at_ms: 0 };
+        store.record_ranking(&id, point.clone()).unwrap();
+        store.record_ranking(&id, point).unwrap();
         store.append_event(&id, &Event::Finished).unwrap();
         id
     };
@@ -56,6 +60,8 @@ fn run_round_trips_through_reopen() {
     assert_eq!(record.artifacts.len(), 1);
     assert_eq!(record.artifacts[0].step, 6);
     assert_eq!(record.log[0].message, "stopped early");
+    assert_eq!(record.ranking.len(), 1, "recording a split again replaces it");
+    assert_eq!(record.ranking[0].metrics.positives, 3);
     let steps = store.steps(&id).unwrap();
     assert_eq!(steps.iter().map(|s| s.step).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert_eq!(steps[1].loss, 0.5);

@@ -29,15 +29,25 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 
     let mut header = vec![Cell::from(Span::styled("setting", t.header()))];
     header.extend(runs.iter().map(|r| {
-        Cell::from(Span::styled(format!("{} {}", r.id, r.name), t.run(r.id.as_str())))
+        Cell::from(Span::styled(
+            format!("{} {}", r.id, r.name),
+            t.run(r.id.as_str()),
+        ))
     }));
     let rows: Vec<Row> = if diff.is_empty() {
-        vec![Row::new(vec![Cell::from(Span::styled("(identical settings)", t.dim()))])]
+        vec![Row::new(vec![Cell::from(Span::styled(
+            "(identical settings)",
+            t.dim(),
+        ))])]
     } else {
         diff.iter()
             .map(|(key, values)| {
                 let mut cells = vec![Cell::from(Span::styled(key.clone(), t.header()))];
-                cells.extend(values.iter().map(|v| Cell::from(v.clone().unwrap_or_else(|| "—".into()))));
+                cells.extend(
+                    values
+                        .iter()
+                        .map(|v| Cell::from(v.clone().unwrap_or_else(|| "—".into()))),
+                );
                 Row::new(cells)
             })
             .collect()
@@ -46,7 +56,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     widths.extend(runs.iter().map(|_| Constraint::Min(14)));
     let title = format!("Settings that differ ({} of the keys)", diff.len());
     frame.render_widget(
-        Table::new(rows, widths).header(Row::new(header)).block(super::titled(app, &title)),
+        Table::new(rows, widths)
+            .header(Row::new(header))
+            .block(super::titled(app, &title)),
         table_area,
     );
 
@@ -61,13 +73,18 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             }
         }
     }
-    let stage = stages.get(app.compare.stage.min(stages.len().saturating_sub(1))).cloned();
+    let stage = stages
+        .get(app.compare.stage.min(stages.len().saturating_sub(1)))
+        .cloned();
     let curves: Vec<(usize, &str, Vec<(f64, f64)>)> = runs
         .iter()
         .enumerate()
         .map(|(i, r)| {
             let s = app.details.get(&r.id).and_then(|d| {
-                d.stages.iter().rev().find(|s| Some(&s.name) == stage.as_ref())
+                d.stages
+                    .iter()
+                    .rev()
+                    .find(|s| Some(&s.name) == stage.as_ref())
             });
             let points = match (s, app.compare.curve) {
                 (None, _) => Vec::new(),
@@ -94,6 +111,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         stage.as_deref().unwrap_or("-")
     );
     let loading = runs.iter().any(|r| !app.details.contains_key(&r.id));
-    let empty = if loading { "loading curves…" } else { "no points for this curve" };
+    let empty = if loading {
+        "loading curves…"
+    } else {
+        "no points for this curve"
+    };
     draw_lines(frame, chart_area, &title, &series, t, empty);
 }

@@ -8,13 +8,24 @@ use ratatui::Frame;
 use crate::tui::app::App;
 use crate::tui::keymap::{help_sections, Scope};
 
+/// How headless jobs go beside an open TUI (see the module docs of `crate::tui`).
+const STORE_NOTE: [&str; 3] = [
+    "This window holds the store: `collm run` on it fails, naming this process.",
+    "Queue more runs here (Launch, L), or run headless on another store:",
+    "  collm --store ~/.collm/store-batch run experiments/x.toml",
+];
+
 pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     let t = app.theme;
     let mut lines: Vec<Line> = Vec::new();
     for (scope, rows) in help_sections() {
         // The current view's keys and the global ones matter most: the others follow.
         let current = matches!(scope, Scope::In(v) if v == app.view);
-        let title = if current { format!("{} (this view)", scope.title()) } else { scope.title().to_string() };
+        let title = if current {
+            format!("{} (this view)", scope.title())
+        } else {
+            scope.title().to_string()
+        };
         lines.push(Line::styled(title, t.header()));
         for (keys, help) in rows {
             lines.push(Line::from(vec![
@@ -24,8 +35,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
         }
         lines.push(Line::from(""));
     }
+    lines.push(Line::styled("One store, one writer", t.header()));
+    for text in STORE_NOTE {
+        lines.push(Line::from(format!("  {text}")));
+    }
     let popup = super::centered(area, 76, area.height.saturating_sub(2));
     let block = super::titled(app, "Help — ↑↓ scroll · Esc / ? close");
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(block).scroll((scroll, 0)),
+        popup,
+    );
 }

@@ -19,18 +19,27 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .choices
         .iter()
         .map(|c| {
-            let style = if c.problem.is_some() { t.error() } else { ratatui::style::Style::new() };
+            let style = if c.problem.is_some() {
+                t.error()
+            } else {
+                ratatui::style::Style::new()
+            };
             ListItem::new(Line::styled(c.label.clone(), style))
         })
         .collect();
     let focus_mark = |f: LaunchFocus| if l.focus == f { " ◆" } else { "" };
     let list = List::new(items)
-        .block(super::titled(app, &format!("Experiments{}", focus_mark(LaunchFocus::List))))
+        .block(super::titled(
+            app,
+            &format!("Experiments{}", focus_mark(LaunchFocus::List)),
+        ))
         .highlight_style(t.selected());
-    let mut state = ListState::default().with_selected((!l.choices.is_empty()).then_some(l.selected));
+    let mut state =
+        ListState::default().with_selected((!l.choices.is_empty()).then_some(l.selected));
     frame.render_stateful_widget(list, list_area, &mut state);
 
-    let [fields_area, info_area] = Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(form_area);
+    let [fields_area, info_area] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(form_area);
     let mut lines: Vec<Line> = Vec::new();
     for (i, f) in l.fields.iter().enumerate() {
         let current = l.focus == LaunchFocus::Form && i == l.field;
@@ -38,25 +47,39 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             (Some(typed), true) => Span::styled(format!("{typed}▏"), t.accent()),
             _ if f.is_switch() => {
                 let on = f.value.as_bool() == Some(true);
-                Span::styled(if on { "[x] on" } else { "[ ] off" }, if on { t.good() } else { t.dim() })
+                Span::styled(
+                    if on { "[x] on" } else { "[ ] off" },
+                    if on { t.good() } else { t.dim() },
+                )
             }
             _ => Span::raw(settings::show(&f.value)),
         };
         let key_style = if current { t.selected() } else { t.header() };
-        lines.push(Line::from(vec![Span::styled(format!(" {:<32}", f.key), key_style), Span::raw(" "), value]));
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<32}", f.key), key_style),
+            Span::raw(" "),
+            value,
+        ]));
     }
     if lines.is_empty() {
         lines.push(Line::styled(" (no editable setting)", t.dim()));
     }
-    let name = l.choices.get(l.selected).map(|c| c.name.clone()).unwrap_or_default();
+    let name = l
+        .choices
+        .get(l.selected)
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
     let title = format!("Settings of {name}{}", focus_mark(LaunchFocus::Form));
-    frame.render_widget(Paragraph::new(lines).block(super::titled(app, &title)), fields_area);
+    frame.render_widget(
+        Paragraph::new(lines).block(super::titled(app, &title)),
+        fields_area,
+    );
 
     let mut info = vec![Line::from(vec![
         Span::styled(" L", t.accent()),
-        Span::raw(" launch as edited (runs queue; a running run keeps running) · "),
+        Span::raw(" launch as edited · "),
         Span::styled("Enter", t.accent()),
-        Span::raw(" edit / flip"),
+        Span::raw(" edit / flip · runs queue behind the running one"),
     ])];
     if let Some(path) = l.choices.get(l.selected).and_then(|c| c.path.as_ref()) {
         info.push(Line::styled(format!(" from {}", path.display()), t.dim()));
@@ -64,5 +87,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(err) = &l.error {
         info.push(Line::styled(format!(" {err}"), t.error()));
     }
-    frame.render_widget(Paragraph::new(info).wrap(Wrap { trim: false }).block(super::titled(app, "Launch")), info_area);
+    frame.render_widget(
+        Paragraph::new(info)
+            .wrap(Wrap { trim: false })
+            .block(super::titled(app, "Launch")),
+        info_area,
+    );
 }

@@ -20,21 +20,45 @@ struct Measure {
 }
 
 const MEASURES: [Measure; 5] = [
-    Measure { label: "AUC", get: |m| m.auc, higher_is_better: Some(true) },
-    Measure { label: "UAUC", get: |m| m.uauc, higher_is_better: Some(true) },
-    Measure { label: "logloss", get: |m| m.logloss, higher_is_better: Some(false) },
-    Measure { label: "rows", get: |m| Some(m.rows as f64), higher_is_better: None },
-    Measure { label: "users", get: |m| Some(m.users_counted as f64), higher_is_better: None },
+    Measure {
+        label: "AUC",
+        get: |m| m.auc,
+        higher_is_better: Some(true),
+    },
+    Measure {
+        label: "UAUC",
+        get: |m| m.uauc,
+        higher_is_better: Some(true),
+    },
+    Measure {
+        label: "logloss",
+        get: |m| m.logloss,
+        higher_is_better: Some(false),
+    },
+    Measure {
+        label: "rows",
+        get: |m| Some(m.rows as f64),
+        higher_is_better: None,
+    },
+    Measure {
+        label: "users",
+        get: |m| Some(m.users_counted as f64),
+        higher_is_better: None,
+    },
 ];
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
     let runs = app.chosen_runs();
     let split = &app.metrics.split;
-    let [info, table_area] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let [info, table_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     if runs.is_empty() {
         frame.render_widget(
-            Paragraph::new(Line::styled(" No runs. Mark runs with Space in Runs (1) to compare them here.", t.dim())),
+            Paragraph::new(Line::styled(
+                " No runs. Mark runs with Space in Runs (1) to compare them here.",
+                t.dim(),
+            )),
             info,
         );
         return;
@@ -60,7 +84,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Span::styled(split.clone(), t.header()),
             Span::styled(
                 if runs.len() > 1 {
-                    format!("   baseline {} (b on a column to change)", runs[base_index].id)
+                    format!(
+                        "   baseline {} (b on a column to change)",
+                        runs[base_index].id
+                    )
                 } else {
                     "   mark several runs in Runs to compare them".to_string()
                 },
@@ -83,23 +110,35 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         header.push(Cell::from(Span::styled(label, style)));
     }
     let mut rows: Vec<Row> = Vec::new();
-    rows.push(
-        Row::new(
-            std::iter::once(Cell::from(Span::styled("from", t.dim())))
-                .chain(results.iter().map(|e| Cell::from(Span::styled(source(*e), t.dim())))),
+    rows.push(Row::new(
+        std::iter::once(Cell::from(Span::styled("from", t.dim()))).chain(
+            results
+                .iter()
+                .map(|e| Cell::from(Span::styled(source(*e), t.dim()))),
         ),
-    );
+    ));
     for (group, pick) in [
-        ("all", (|b: &collm_eval::Breakdown| &b.all) as fn(&collm_eval::Breakdown) -> &Metrics),
+        (
+            "all",
+            (|b: &collm_eval::Breakdown| &b.all) as fn(&collm_eval::Breakdown) -> &Metrics,
+        ),
         ("warm", |b| &b.warm),
         ("cold", |b| &b.cold),
     ] {
         for m in &MEASURES {
             let base_value = base.and_then(|e| (m.get)(pick(&e.metrics)));
-            let mut cells = vec![Cell::from(Span::styled(format!("{group} {}", m.label), t.header()))];
+            let mut cells = vec![Cell::from(Span::styled(
+                format!("{group} {}", m.label),
+                t.header(),
+            ))];
             for (i, e) in results.iter().enumerate() {
                 let value = e.and_then(|e| (m.get)(pick(&e.metrics)));
-                cells.push(value_cell(app, m, value, (i != base_index).then_some(base_value).flatten()));
+                cells.push(value_cell(
+                    app,
+                    m,
+                    value,
+                    (i != base_index).then_some(base_value).flatten(),
+                ));
             }
             rows.push(Row::new(cells));
         }
@@ -108,7 +147,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     widths.extend(runs.iter().map(|_| Constraint::Min(18)));
     let title = format!("Metrics · {} run(s)", runs.len());
     frame.render_widget(
-        Table::new(rows, widths).header(Row::new(header)).block(super::titled(app, &title)).column_spacing(2),
+        Table::new(rows, widths)
+            .header(Row::new(header))
+            .block(super::titled(app, &title))
+            .column_spacing(2),
         table_area,
     );
 }
@@ -123,8 +165,17 @@ fn value_cell(app: &App, m: &Measure, value: Option<f64>, base: Option<f64>) -> 
     let mut spans = vec![Span::raw(shown)];
     if let (Some(v), Some(b), Some(higher)) = (value, base, m.higher_is_better) {
         let better = if higher { v > b } else { v < b };
-        let style = if v == b { Style::new() } else if better { t.good() } else { t.bad() };
-        spans.push(Span::styled(format!(" {}", format::delta(Some(v), Some(b))), style));
+        let style = if v == b {
+            Style::new()
+        } else if better {
+            t.good()
+        } else {
+            t.bad()
+        };
+        spans.push(Span::styled(
+            format!(" {}", format::delta(Some(v), Some(b))),
+            style,
+        ));
     }
     Cell::from(Line::from(spans))
 }

@@ -24,9 +24,12 @@ pub fn view(app: &App, frame: &mut Frame) {
         too_small(app, frame, area);
         return;
     }
-    let [top, body, bottom] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)])
-            .areas(area);
+    let [top, body, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     tabs(app, frame, top);
     match app.view {
         View::Runs => runs::draw(app, frame, body),
@@ -49,12 +52,19 @@ fn too_small(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
     let lines = vec![
         Line::styled("Terminal too small", t.error()),
-        Line::from(format!("{}x{} now, {MIN_WIDTH}x{MIN_HEIGHT} needed.", area.width, area.height)),
+        Line::from(format!(
+            "{}x{} now, {MIN_WIDTH}x{MIN_HEIGHT} needed.",
+            area.width, area.height
+        )),
         Line::styled("Enlarge the window, or press q to quit.", t.dim()),
     ];
-    let [middle] = Layout::vertical([Constraint::Length(3)]).flex(Flex::Center).areas(area);
+    let [middle] = Layout::vertical([Constraint::Length(3)])
+        .flex(Flex::Center)
+        .areas(area);
     frame.render_widget(
-        Paragraph::new(lines).alignment(ratatui::layout::Alignment::Center).wrap(Wrap { trim: true }),
+        Paragraph::new(lines)
+            .alignment(ratatui::layout::Alignment::Center)
+            .wrap(Wrap { trim: true }),
         middle,
     );
 }

@@ -12,7 +12,8 @@ use crate::tui::widgets::format;
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
     let p = &app.prompt;
-    let [list_area, main] = Layout::horizontal([Constraint::Length(18), Constraint::Min(0)]).areas(area);
+    let [list_area, main] =
+        Layout::horizontal([Constraint::Length(20), Constraint::Min(0)]).areas(area);
 
     // Users, with the search prompt at the bottom while typing.
     let [users_area, search_area] = Layout::vertical([
@@ -20,14 +21,23 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Constraint::Length(u16::from(p.search.is_some())),
     ])
     .areas(list_area);
-    let items: Vec<ListItem> = p.users.iter().map(|u| ListItem::new(format!("user {u}"))).collect();
+    let items: Vec<ListItem> = p
+        .users
+        .iter()
+        .map(|u| ListItem::new(format!("user {u}")))
+        .collect();
     let title = format!("{} · {} users", p.split, p.users.len());
-    let list = List::new(items).block(super::titled(app, &title)).highlight_style(t.selected());
+    let list = List::new(items)
+        .block(super::titled(app, &title))
+        .highlight_style(t.selected());
     let mut state = ListState::default().with_selected((!p.users.is_empty()).then_some(p.selected));
     frame.render_stateful_widget(list, users_area, &mut state);
     if let Some(typed) = &p.search {
         frame.render_widget(
-            Paragraph::new(Line::from(vec![Span::styled("id: ", t.header()), Span::raw(format!("{typed}▏"))])),
+            Paragraph::new(Line::from(vec![
+                Span::styled("id: ", t.header()),
+                Span::raw(format!("{typed}▏")),
+            ])),
             search_area,
         );
     }
@@ -40,16 +50,22 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             "Pick a user (↑↓ or / and an id) and press Enter.".to_string()
         };
-        let style = if p.error.is_some() { t.error() } else { t.dim() };
+        let style = if p.error.is_some() {
+            t.error()
+        } else {
+            t.dim()
+        };
         frame.render_widget(
-            Paragraph::new(Line::styled(text, style)).wrap(Wrap { trim: true }).block(super::titled(app, "Prompt")),
+            Paragraph::new(Line::styled(text, style))
+                .wrap(Wrap { trim: true })
+                .block(super::titled(app, "Prompt")),
             main,
         );
         return;
     };
     let [history_area, prompt_area, rows_area] = Layout::vertical([
-        Constraint::Length(6),
-        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Length(13),
         Constraint::Min(4),
     ])
     .areas(main);
@@ -57,13 +73,26 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let history: Vec<Line> = if ins.history.is_empty() {
         vec![Line::styled("(no liked item before these rows)", t.dim())]
     } else {
-        ins.history.iter().enumerate().map(|(i, h)| Line::from(format!("{:>2}. {h}", i + 1))).collect()
+        ins.history
+            .iter()
+            .enumerate()
+            .map(|(i, h)| Line::from(format!("{:>2}. {h}", i + 1)))
+            .collect()
     };
-    let title = format!("user {} · history ({} titles, oldest first)", ins.uid, ins.history.len());
+    let title = format!(
+        "user {} · history ({} titles, oldest first)",
+        ins.uid,
+        ins.history.len()
+    );
     // The newest titles matter most: keep the end in view.
     let inner_height = usize::from(history_area.height.saturating_sub(2));
     let scroll = history.len().saturating_sub(inner_height) as u16;
-    frame.render_widget(Paragraph::new(history).block(super::titled(app, &title)).scroll((scroll, 0)), history_area);
+    frame.render_widget(
+        Paragraph::new(history)
+            .block(super::titled(app, &title))
+            .scroll((scroll, 0)),
+        history_area,
+    );
 
     let spans: Vec<Span> = ins
         .prompt
@@ -73,10 +102,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             PromptPart::Slot(tag) => Span::styled(tag.clone(), t.slot()),
         })
         .collect();
-    let tokens = ins.token_count.map_or_else(|| "tokens: -".into(), |n| format!("{n} tokens"));
+    let tokens = ins
+        .token_count
+        .map_or_else(|| "tokens: -".into(), |n| format!("{n} tokens"));
     let title = format!("hybrid prompt · {tokens} · {}", ins.source);
     frame.render_widget(
-        Paragraph::new(Line::from(spans)).wrap(Wrap { trim: false }).block(super::titled(app, &title)),
+        Paragraph::new(Line::from(spans))
+            .wrap(Wrap { trim: false })
+            .block(super::titled(app, &title)),
         prompt_area,
     );
 
@@ -85,7 +118,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .rows
         .iter()
         .map(|r| {
-            let bar = r.p_yes.map(|p| "█".repeat((p * 10.0).round() as usize)).unwrap_or_default();
+            let bar = r
+                .p_yes
+                .map(|p| "█".repeat((p * 10.0).round() as usize))
+                .unwrap_or_default();
             let agrees = r.p_yes.map(|p| (p >= 0.5) == (r.label == 1));
             let style = match agrees {
                 Some(true) => t.good(),
@@ -114,5 +150,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Constraint::Length(7),
         Constraint::Length(10),
     ];
-    frame.render_widget(Table::new(rows, widths).header(header).block(super::titled(app, &title)), rows_area);
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .block(super::titled(app, &title)),
+        rows_area,
+    );
 }

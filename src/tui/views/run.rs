@@ -30,20 +30,30 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     ])
     .areas(area);
 
-    let stage_index = detail.map(|d| app.run_view.stage.unwrap_or(d.stages.len().saturating_sub(1)));
+    let stage_index = detail.map(|d| {
+        app.run_view
+            .stage
+            .unwrap_or(d.stages.len().saturating_sub(1))
+    });
     let stage = detail.zip(stage_index).and_then(|(d, i)| d.stages.get(i));
 
     // Header: what run, which stage, how far.
     let mut lines = vec![Line::from(vec![
         Span::styled(format!(" {id} "), t.run(id.as_str())),
-        Span::styled(record.map(|r| r.name.clone()).unwrap_or_default(), t.title()),
+        Span::styled(
+            record.map(|r| r.name.clone()).unwrap_or_default(),
+            t.title(),
+        ),
         Span::raw("  "),
         match record {
             Some(r) => Span::styled(r.status.to_string(), t.status(r.status)),
             None => Span::styled("loading…", t.dim()),
         },
         Span::styled(
-            record.and_then(|r| app.duration_s(r)).map(|d| format!("  {}", format::duration(d))).unwrap_or_default(),
+            record
+                .and_then(|r| app.duration_s(r))
+                .map(|d| format!("  {}", format::duration(d)))
+                .unwrap_or_default(),
             t.dim(),
         ),
     ])];
@@ -79,8 +89,27 @@ fn stage_line(app: &App, detail: Option<&RunDetail>, index: Option<usize>) -> Li
         .collect();
     let mut spans = vec![Span::styled(" stages:", t.dim())];
     spans.extend(names);
-    if app.run_view.stage.is_none() {
+    if app.run_view.stage.is_none() && d.results.is_empty() {
         spans.push(Span::styled("  (following the latest)", t.dim()));
+    }
+    // Once the run has results, they are the headline.
+    if let Some(r) = d
+        .results
+        .iter()
+        .find(|r| r.split == "valid")
+        .or(d.results.first())
+    {
+        spans.push(Span::styled(format!("   {} ", r.split), t.dim()));
+        spans.push(Span::styled(
+            format!(
+                "AUC {} UAUC {} (warm {}, cold {})",
+                format::metric(r.metrics.all.auc),
+                format::metric(r.metrics.all.uauc),
+                format::metric(r.metrics.warm.auc),
+                format::metric(r.metrics.cold.auc)
+            ),
+            t.good(),
+        ));
     }
     Line::from(spans)
 }
@@ -88,8 +117,14 @@ fn stage_line(app: &App, detail: Option<&RunDetail>, index: Option<usize>) -> Li
 fn draw_progress(app: &App, frame: &mut Frame, area: Rect, stage: Option<&StageSeries>) {
     let t = app.theme;
     let Some(s) = stage else { return };
-    let rate = s.rate().map(|r| format!(" · {r:.1} steps/s")).unwrap_or_default();
-    let eta = s.eta_s().map(|e| format!(" · ETA {}", format::duration(e))).unwrap_or_default();
+    let rate = s
+        .rate()
+        .map(|r| format!(" · {r:.1} steps/s"))
+        .unwrap_or_default();
+    let eta = s
+        .eta_s()
+        .map(|e| format!(" · ETA {}", format::duration(e)))
+        .unwrap_or_default();
     let steps = match s.total_steps {
         Some(total) => format!("step {}/{total}", s.step()),
         None => format!("step {}", s.step()),
@@ -99,10 +134,16 @@ fn draw_progress(app: &App, frame: &mut Frame, area: Rect, stage: Option<&StageS
     let [gauge, _] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     match s.progress() {
         Some(p) => frame.render_widget(
-            Gauge::default().ratio(p.clamp(0.0, 1.0)).label(label).gauge_style(t.title()),
+            Gauge::default()
+                .ratio(p.clamp(0.0, 1.0))
+                .label(label)
+                .gauge_style(t.title()),
             gauge,
         ),
-        None => frame.render_widget(Paragraph::new(Line::styled(format!(" {label}"), t.dim())), gauge),
+        None => frame.render_widget(
+            Paragraph::new(Line::styled(format!(" {label}"), t.dim())),
+            gauge,
+        ),
     }
 }
 
@@ -114,15 +155,30 @@ fn draw_charts(app: &App, frame: &mut Frame, area: Rect, stage: Option<&StageSer
         Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(right);
     let marker = t.run_marker(0);
     let empty: &[(f64, f64)] = &[];
-    let (loss, smooth, lr) = stage.map_or((empty, empty, empty), |s| (&s.loss[..], &s.smooth[..], &s.lr[..]));
-    let last_loss = loss.last().map(|p| format!(" {:.4}", p.1)).unwrap_or_default();
+    let (loss, smooth, lr) = stage.map_or((empty, empty, empty), |s| {
+        (&s.loss[..], &s.smooth[..], &s.lr[..])
+    });
+    let last_loss = loss
+        .last()
+        .map(|p| format!(" {:.4}", p.1))
+        .unwrap_or_default();
     draw_lines(
         frame,
         loss_area,
         &format!("loss{last_loss}"),
         &[
-            Series { name: "raw".into(), points: loss, style: t.series(0), marker },
-            Series { name: "smoothed".into(), points: smooth, style: t.series(1), marker: t.run_marker(1) },
+            Series {
+                name: "raw".into(),
+                points: loss,
+                style: t.series(0),
+                marker,
+            },
+            Series {
+                name: "smoothed".into(),
+                points: smooth,
+                style: t.series(1),
+                marker: t.run_marker(1),
+            },
         ],
         t,
         "waiting for the first step…",
@@ -131,20 +187,40 @@ fn draw_charts(app: &App, frame: &mut Frame, area: Rect, stage: Option<&StageSer
         frame,
         lr_area,
         "learning rate",
-        &[Series { name: "lr".into(), points: lr, style: t.series(2), marker }],
+        &[Series {
+            name: "lr".into(),
+            points: lr,
+            style: t.series(2),
+            marker,
+        }],
         t,
         "no steps yet",
     );
-    let split = stage.and_then(|s| s.eval_splits().into_iter().next()).unwrap_or_else(|| "valid".into());
+    let split = stage
+        .and_then(|s| s.eval_splits().into_iter().next())
+        .unwrap_or_else(|| "valid".into());
     let (auc, uauc) = stage.map(|s| s.eval_curves(&split)).unwrap_or_default();
-    let last = auc.last().map(|p| format!(" AUC {:.4}", p.1)).unwrap_or_default();
+    let last = auc
+        .last()
+        .map(|p| format!(" AUC {:.4}", p.1))
+        .unwrap_or_default();
     draw_lines(
         frame,
         eval_area,
         &format!("{split}{last}"),
         &[
-            Series { name: "AUC".into(), points: &auc, style: t.series(1), marker },
-            Series { name: "UAUC".into(), points: &uauc, style: t.series(3), marker: t.run_marker(1) },
+            Series {
+                name: "AUC".into(),
+                points: &auc,
+                style: t.series(1),
+                marker,
+            },
+            Series {
+                name: "UAUC".into(),
+                points: &uauc,
+                style: t.series(3),
+                marker: t.run_marker(1),
+            },
         ],
         t,
         "no evaluation yet",
@@ -156,12 +232,20 @@ fn draw_log(app: &App, frame: &mut Frame, area: Rect, detail: Option<&RunDetail>
     let entries = detail.map(|d| &d.log[..]).unwrap_or(&[]);
     let height = usize::from(area.height.saturating_sub(2));
     // Scrolled up from the end: the newest lines show unless the user looks back.
-    let end = entries.len().saturating_sub(app.run_view.log_scroll.min(entries.len().saturating_sub(height)));
+    let end = entries.len().saturating_sub(
+        app.run_view
+            .log_scroll
+            .min(entries.len().saturating_sub(height)),
+    );
     let start = end.saturating_sub(height);
     let lines: Vec<Line> = entries[start..end]
         .iter()
         .map(|e| {
-            let style = if e.error { t.error() } else { ratatui::style::Style::new() };
+            let style = if e.error {
+                t.error()
+            } else {
+                ratatui::style::Style::new()
+            };
             Line::from(vec![
                 Span::styled(format!("{} ", format::clock(e.at_ms)), t.dim()),
                 Span::styled(e.text.clone(), style),
@@ -169,9 +253,15 @@ fn draw_log(app: &App, frame: &mut Frame, area: Rect, detail: Option<&RunDetail>
         })
         .collect();
     let title = if app.run_view.log_scroll > 0 {
-        format!("Event log ({} lines, scrolled; End for newest)", entries.len())
+        format!(
+            "Event log ({} lines, scrolled; End for newest)",
+            entries.len()
+        )
     } else {
         format!("Event log ({} lines)", entries.len())
     };
-    frame.render_widget(Paragraph::new(lines).block(super::titled(app, &title)), area);
+    frame.render_widget(
+        Paragraph::new(lines).block(super::titled(app, &title)),
+        area,
+    );
 }

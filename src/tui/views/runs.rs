@@ -37,7 +37,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 
     let arrow = if app.runs.descending { "▼" } else { "▲" };
     let header = Row::new(Column::ALL.iter().map(|c| {
-        let title = if *c == app.runs.sort { format!("{}{arrow}", c.title()) } else { c.title().to_string() };
+        let title = if *c == app.runs.sort {
+            format!("{}{arrow}", c.title())
+        } else {
+            c.title().to_string()
+        };
         Cell::from(title)
     }))
     .style(t.header());
@@ -45,8 +49,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|r| {
             let head = result_on(r, "valid");
-            let metric = |pick: fn(&collm_store::EvalPoint) -> Option<f64>| format::metric(head.and_then(pick));
-            let mark = if app.runs.marked.contains(&r.id) { "●" } else { " " };
+            let metric = |pick: fn(&collm_store::EvalPoint) -> Option<f64>| {
+                format::metric(head.and_then(pick))
+            };
+            let mark = if app.runs.marked.contains(&r.id) {
+                "●"
+            } else {
+                " "
+            };
             let status = format!("{mark} {}", r.status);
             Row::new(vec![
                 Cell::from(Span::styled(status, t.status(r.status))),
@@ -57,7 +67,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(metric(|e| e.metrics.all.uauc)),
                 Cell::from(metric(|e| e.metrics.warm.auc)),
                 Cell::from(metric(|e| e.metrics.cold.auc)),
-                Cell::from(app.duration_s(r).map(format::duration).unwrap_or_else(|| "-".into())),
+                Cell::from(
+                    app.duration_s(r)
+                        .map(format::duration)
+                        .unwrap_or_else(|| "-".into()),
+                ),
             ])
         })
         .collect();
@@ -77,7 +91,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         "Runs {}/{}{}{}",
         rows.len(),
         app.runs.records.len(),
-        if marked > 0 { format!(" · {marked} marked") } else { String::new() },
+        if marked > 0 {
+            format!(" · {marked} marked")
+        } else {
+            String::new()
+        },
         if app.runs.unreadable.is_empty() {
             String::new()
         } else {
@@ -98,7 +116,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             "No run matches the filter."
         };
-        let inner = table_area.inner(ratatui::layout::Margin { horizontal: 2, vertical: 2 });
+        let inner = table_area.inner(ratatui::layout::Margin {
+            horizontal: 2,
+            vertical: 2,
+        });
         frame.render_widget(Paragraph::new(Line::styled(hint, t.dim())), inner);
     }
 }

@@ -40,8 +40,10 @@ pub fn draw_lines(
     };
     // Braille packs two points per column; more would be invisible.
     let max_points = usize::from(area.width.saturating_sub(10)).max(2) * 2;
-    let reduced: Vec<Vec<(f64, f64)>> =
-        present.iter().map(|s| downsample(s.points, max_points)).collect();
+    let reduced: Vec<Vec<(f64, f64)>> = present
+        .iter()
+        .map(|s| downsample(s.points, max_points))
+        .collect();
     let datasets: Vec<Dataset> = present
         .iter()
         .zip(&reduced)

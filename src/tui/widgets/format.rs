@@ -29,7 +29,12 @@ pub fn duration(seconds: f64) -> String {
 /// `14:30:12` (UTC) of a unix-milliseconds time, for the event log.
 pub fn clock(ms: u64) -> String {
     let secs = ms / 1000;
-    format!("{:02}:{:02}:{:02}", secs / 3600 % 24, secs / 60 % 60, secs % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 /// `text` cut to `width` characters, ending in `…` when cut.

@@ -13,7 +13,11 @@ pub struct Ema {
 impl Ema {
     /// `weight` in [0, 1): 0 follows the raw values, 0.9 averages over about ten points.
     pub fn new(weight: f64) -> Self {
-        Ema { weight: weight.clamp(0.0, 0.999), biased: 0.0, count: 0 }
+        Ema {
+            weight: weight.clamp(0.0, 0.999),
+            biased: 0.0,
+            count: 0,
+        }
     }
 
     /// Takes the next value and returns the smoothed one. Non-finite values are skipped.
@@ -40,7 +44,9 @@ pub fn downsample(points: &[(f64, f64)], max_points: usize) -> Vec<(f64, f64)> {
         .chunks(per)
         .map(|chunk| {
             let n = chunk.len() as f64;
-            let (sx, sy) = chunk.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+            let (sx, sy) = chunk
+                .iter()
+                .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
             (sx / n, sy / n)
         })
         .collect()
@@ -62,7 +68,11 @@ pub fn y_bounds<'a>(series: impl IntoIterator<Item = &'a [(f64, f64)]>) -> Optio
     if lo > hi {
         return None;
     }
-    let pad = if hi > lo { (hi - lo) * 0.05 } else { lo.abs().max(1e-3) * 0.05 };
+    let pad = if hi > lo {
+        (hi - lo) * 0.05
+    } else {
+        lo.abs().max(1e-3) * 0.05
+    };
     Some([lo - pad, hi + pad])
 }
 
@@ -90,7 +100,10 @@ mod tests {
     #[test]
     fn ema_is_debiased_and_smooths() {
         let mut e = Ema::new(0.9);
-        assert!((e.push(2.0) - 2.0).abs() < 1e-12, "the first point is the value itself");
+        assert!(
+            (e.push(2.0) - 2.0).abs() < 1e-12,
+            "the first point is the value itself"
+        );
         let second = e.push(0.0);
         assert!(second > 0.0 && second < 2.0);
         assert_eq!(e.push(f64::NAN), second, "non-finite values are skipped");
@@ -101,7 +114,10 @@ mod tests {
         let pts: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, i as f64)).collect();
         assert_eq!(downsample(&pts, 20).len(), 10);
         let d = downsample(&pts, 5);
-        assert_eq!(d, vec![(0.5, 0.5), (2.5, 2.5), (4.5, 4.5), (6.5, 6.5), (8.5, 8.5)]);
+        assert_eq!(
+            d,
+            vec![(0.5, 0.5), (2.5, 2.5), (4.5, 4.5), (6.5, 6.5), (8.5, 8.5)]
+        );
     }
 
     #[test]

@@ -12,14 +12,16 @@ use crate::tsv::decode_utf8;
 
 /// A raw MovieLens layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum Layout {
     /// `ratings.csv` + `movies.csv` (ml-latest, ml-latest-small, ml-20m, ml-25m, ml-32m):
     /// quoted CSV with a header, UTF-8.
+    #[serde(rename = "ml-latest")]
     MlLatest,
     /// `ratings.dat` + `movies.dat` (ml-1m, ml-10m): `::`-separated, latin-1, no header.
+    #[serde(rename = "ml-1m")]
     Ml1m,
     /// `u.data` + `u.item` (ml-100k): tab- and `|`-separated, latin-1, no header.
+    #[serde(rename = "ml-100k")]
     Ml100k,
 }
 

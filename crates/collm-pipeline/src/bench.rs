@@ -1,0 +1,99 @@
+//! The stage-2 cache benchmark: the same training steps with and without the prompt-prefix
+//! cache, timed, with their losses compared (they must agree: the cache is exact).
+
+use std::time::Instant;
+
+use candle_core::Tensor;
+use collm_data::Dataset;
+
+use crate::error::{PipelineError, Result};
+use crate::model::CollmModel;
+use crate::optim::AdamW;
+use crate::prefix_cache::PrefixCache;
+use crate::stage::{batch_loss, StageData, StagePlan};
+
+/// What the benchmark measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CacheBench {
+    pub steps: usize,
+    pub batch_size: usize,
+    /// Mean tokens per sample before the first slot (cached) and from it on (run each step).
+    pub prefix_tokens: f64,
+    pub suffix_tokens: f64,
+    /// Seconds per step: the full prompt with gradient.
+    pub uncached_step_secs: f64,
+    /// Seconds per step on the first visit of each batch (its prefix computed, then kept).
+    pub first_visit_step_secs: f64,
+    /// Seconds per step once every prefix is cached (every later pass of the stage).
+    pub cached_step_secs: f64,
+    /// The largest difference between the cached and uncached loss at the same step.
+    pub max_loss_diff: f64,
+    pub prefix_cache_mib: f64,
+}
+
+fn snapshot(vars: &[crate::mapping::NamedVar]) -> Result<Vec<Tensor>> {
+    Ok(vars.iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?)
+}
+
+fn restore(vars: &[crate::mapping::NamedVar], saved: &[Tensor]) -> Result<()> {
+    for ((_, v), t) in vars.iter().zip(saved) {
+        v.set(t)?;
+    }
+    Ok(())
+}
+
+/// Runs `plan` (a stage that trains the mapping with LoRA frozen) for `steps` steps three times
+/// from the same weights: uncached, cached while filling the cache, cached with a warm cache.
+pub fn bench_stage2_cache(model: &mut CollmModel, dataset: &Dataset, plan: &StagePlan, steps: usize) -> Result<CacheBench> {
+    let cfg = &plan.config;
+    if !crate::stage::can_cache(cfg) {
+        return Err(PipelineError::config("stages", "the cache benchmark needs a hybrid-prompt stage with LoRA frozen"));
+    }
+    let data = StageData::prepare(model, dataset, plan)?;
+    if data.batches.len() < steps {
+        return Err(PipelineError::config("train_rows", format!("{steps} steps need {} rows", steps * cfg.batch_size)));
+    }
+    model.set_trainable(false, false);
+    let vars = model.vars(&cfg.train)?;
+    let start = snapshot(&vars)?;
+    let mut cache = PrefixCache::new(usize::MAX, model.kv_bytes_per_position());
+    let mut run = |cache: Option<&mut PrefixCache>| -> Result<(f64, Vec<f64>)> {
+        restore(&vars, &start)?;
+        let mut opt = AdamW::new(vars.clone(), cfg.weight_decay)?;
+        let mut cache = cache;
+        let mut losses = Vec::new();
+        let t0 = Instant::now();
+        for b in 0..steps {
+            let loss = batch_loss(model, &data, b, cache.as_deref_mut())?;
+            let grads = loss.backward()?;
+            opt.step(&grads, cfg.lr)?;
+            losses.push(loss.to_scalar::<f32>()? as f64);
+        }
+        Ok((t0.elapsed().as_secs_f64() / steps as f64, losses))
+    };
+    let (uncached, l0) = run(None)?;
+    let (first, l1) = run(Some(&mut cache))?;
+    let (cached, l2) = run(Some(&mut cache))?;
+    let max_loss_diff = l0
+        .iter()
+        .zip(&l1)
+        .chain(l0.iter().zip(&l2))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    let used: Vec<&crate::model::Encoded> = data.batches[..steps].iter().flatten().map(|&i| &data.train[i]).collect();
+    let n = used.len() as f64;
+    let prefix_tokens = used.iter().map(|s| s.tokens.prefix_len() as f64).sum::<f64>() / n;
+    let suffix_tokens = used.iter().map(|s| (s.tokens.ids.len() - s.tokens.prefix_len()) as f64).sum::<f64>() / n;
+    restore(&vars, &start)?;
+    Ok(CacheBench {
+        steps,
+        batch_size: cfg.batch_size,
+        prefix_tokens,
+        suffix_tokens,
+        uncached_step_secs: uncached,
+        first_visit_step_secs: first,
+        cached_step_secs: cached,
+        max_loss_diff,
+        prefix_cache_mib: cache.bytes() as f64 / 1048576.0,
+    })
+}
