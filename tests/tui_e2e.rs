@@ -336,8 +336,7 @@ fn tui_input_latency() {
     let log = t.log();
     let inside = log
         .lines()
-        .filter(|l| l.contains("input latency"))
-        .last()
+        .rfind(|l| l.contains("input latency"))
         .unwrap_or("(no summary in the log)");
     println!("inside the app (key read -> frame written): {inside}");
     println!(

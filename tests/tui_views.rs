@@ -395,7 +395,7 @@ fn run_view_follows_live_events() {
             &mut f.app,
             Message::RunEvent {
                 id: id.clone(),
-                event,
+                event: Box::new(event),
                 at_ms: BASE_MS + 600_000 + step * 1000,
             },
         );
@@ -410,7 +410,7 @@ fn run_view_follows_live_events() {
         &mut f.app,
         Message::RunEvent {
             id: id.clone(),
-            event: eval,
+            event: Box::new(eval),
             at_ms: BASE_MS + 600_000 + 50_010,
         },
     );
@@ -430,7 +430,7 @@ fn run_view_follows_live_events() {
         &mut f.app,
         Message::RunEvent {
             id: id.clone(),
-            event: again,
+            event: Box::new(again),
             at_ms: BASE_MS + 650_000,
         },
     );

@@ -89,7 +89,7 @@ fn forward(store: &Store, sink: &Sink, message: RunnerMessage) {
             let step = matches!(event, collm_events::Event::Step { .. });
             sink(Message::RunEvent {
                 id: id.clone(),
-                event,
+                event: Box::new(event),
                 at_ms: collm_store::now_ms(),
             });
             if !step {

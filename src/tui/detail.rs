@@ -8,6 +8,9 @@ use collm_store::{EvalPoint, FullRun, RunId, FINAL_STAGE};
 use crate::tui::widgets::format;
 use crate::tui::widgets::smoothing::Ema;
 
+/// A curve: (step, value) points.
+pub type Points = Vec<(f64, f64)>;
+
 /// How strongly the loss curve is smoothed (see [`Ema`]).
 pub const SMOOTHING: f64 = 0.9;
 
@@ -87,7 +90,7 @@ impl StageSeries {
     }
 
     /// Evaluations of `split` as (step, all-rows AUC) and (step, UAUC).
-    pub fn eval_curves(&self, split: &str) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+    pub fn eval_curves(&self, split: &str) -> (Points, Points) {
         let points = self.evals.iter().filter(|e| e.split == split);
         let auc = points
             .clone()

@@ -29,7 +29,8 @@ pub enum Message {
     /// An event of a live run, received at `at_ms`.
     RunEvent {
         id: RunId,
-        event: Event,
+        /// Boxed: an evaluation event is large, and steps pass here by the thousand.
+        event: Box<Event>,
         at_ms: u64,
     },
     /// The experiments that can be launched.

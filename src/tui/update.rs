@@ -45,7 +45,7 @@ pub fn update(app: &mut App, message: Message) {
                 detail.apply(&event, at_ms);
             }
             if let (collm_events::Event::Step { .. }, Some(r)) =
-                (&event, app.runs.records.iter_mut().find(|r| r.id == id))
+                (&*event, app.runs.records.iter_mut().find(|r| r.id == id))
             {
                 r.steps += 1;
             }

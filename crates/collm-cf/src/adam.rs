@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Device, Tensor, Var};
+use std::cell::RefCell;
+
+use candle_core::{CpuStorage, DType, Device, InplaceOp2, Layout, Tensor, Var};
 
 use crate::CfError;
 
@@ -17,8 +19,9 @@ pub const EPS: f64 = 1e-8;
 struct Slot {
     name: String,
     var: Var,
-    /// First and second moments, kept on the host: the update is one fused pass over them
-    /// (a chain of candle tensor ops costs ~15 full passes and thread-pool barriers each step).
+    /// First and second moments, kept on the host: the update is one fused pass, in place for
+    /// CPU variables (a chain of candle tensor ops costs ~15 table-sized passes and allocations
+    /// per step, which dominated MF training).
     m: Vec<f32>,
     v: Vec<f32>,
     /// Steps this variable took (PyTorch keeps one per parameter; skipped when it had no grad).
@@ -59,19 +62,23 @@ impl Adam {
             };
             slot.steps += 1;
             let t = slot.steps as i32;
-            let step_size = (self.lr / (1.0 - BETA1.powi(t))) as f32;
-            let inv_bias2_sqrt = (1.0 / (1.0 - BETA2.powi(t)).sqrt()) as f32;
-            let (b1, b2, wd, eps) = (BETA1 as f32, BETA2 as f32, self.weight_decay as f32, EPS as f32);
+            let hyper = Hyper {
+                step_size: (self.lr / (1.0 - BETA1.powi(t))) as f32,
+                inv_bias2_sqrt: (1.0 / (1.0 - BETA2.powi(t)).sqrt()) as f32,
+                weight_decay: self.weight_decay as f32,
+            };
+            let grad = grad.to_dtype(DType::F32)?.contiguous()?;
             let p = slot.var.as_tensor();
-            let mut values = p.flatten_all()?.to_vec1::<f32>()?;
-            let grad = grad.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-            for (((w, g), m), v) in values.iter_mut().zip(&grad).zip(&mut slot.m).zip(&mut slot.v) {
-                let g = g + wd * *w;
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *w -= step_size * *m / (v.sqrt() * inv_bias2_sqrt + eps);
+            if p.device().is_cpu() && p.is_contiguous() {
+                // In place: no table-sized allocation per step.
+                let op = InPlaceAdam { m: RefCell::new(&mut slot.m), v: RefCell::new(&mut slot.v), hyper };
+                p.inplace_op2(&grad, &op)?;
+            } else {
+                let mut values = p.flatten_all()?.to_vec1::<f32>()?;
+                let grad = grad.flatten_all()?.to_vec1::<f32>()?;
+                hyper.apply(&mut values, &grad, &mut slot.m, &mut slot.v);
+                slot.var.set(&Tensor::from_vec(values, p.shape(), p.device())?)?;
             }
-            slot.var.set(&Tensor::from_vec(values, p.shape(), p.device())?)?;
         }
         Ok(())
     }
@@ -129,6 +136,60 @@ impl Adam {
                 message: format!("no optimizer step count for `{}`", slot.name),
             })?;
         }
+        Ok(())
+    }
+}
+
+/// The per-step constants of one variable's update.
+struct Hyper {
+    /// lr / (1 - beta1^t)
+    step_size: f32,
+    /// 1 / sqrt(1 - beta2^t)
+    inv_bias2_sqrt: f32,
+    weight_decay: f32,
+}
+
+impl Hyper {
+    /// PyTorch's Adam, one fused pass: g += wd·w; m = b1·m + (1-b1)·g; v = b2·v + (1-b2)·g²;
+    /// w -= step_size · m / (sqrt(v)/sqrt(1 - beta2^t) + eps).
+    fn apply(&self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        let (b1, b2, eps) = (BETA1 as f32, BETA2 as f32, EPS as f32);
+        for (((w, g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let g = g + self.weight_decay * *w;
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            *w -= self.step_size * *m / (v.sqrt() * self.inv_bias2_sqrt + eps);
+        }
+    }
+}
+
+/// `Hyper::apply` on a CPU variable's own storage, reading the gradient in place too.
+struct InPlaceAdam<'a> {
+    m: RefCell<&'a mut Vec<f32>>,
+    v: RefCell<&'a mut Vec<f32>>,
+    hyper: Hyper,
+}
+
+impl InplaceOp2 for InPlaceAdam<'_> {
+    fn name(&self) -> &'static str {
+        "fused-adam"
+    }
+
+    fn cpu_fwd(
+        &self,
+        dst: &mut CpuStorage,
+        dst_l: &Layout,
+        grad: &CpuStorage,
+        grad_l: &Layout,
+    ) -> candle_core::Result<()> {
+        let (Some((w0, w1)), Some((g0, g1))) = (dst_l.contiguous_offsets(), grad_l.contiguous_offsets()) else {
+            candle_core::bail!("fused-adam: non-contiguous operands");
+        };
+        let (CpuStorage::F32(w), CpuStorage::F32(g)) = (dst, grad) else {
+            candle_core::bail!("fused-adam: f32 operands expected");
+        };
+        let (mut m, mut v) = (self.m.borrow_mut(), self.v.borrow_mut());
+        self.hyper.apply(&mut w[w0..w1], &g[g0..g1], &mut m[..], &mut v[..]);
         Ok(())
     }
 }

@@ -9,7 +9,6 @@ mod batch;
 pub mod checkpoint;
 mod config;
 mod error;
-mod interim_metrics;
 pub mod lightgcn;
 pub mod loss;
 pub mod mf;

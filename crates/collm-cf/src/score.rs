@@ -74,8 +74,3 @@ pub(crate) fn check_ids(rows: &[Interaction], ids: IdSpace, what: &str) -> Resul
     }
     Ok(())
 }
-
-/// The metrics of scored rows, overall and by warm/cold.
-pub(crate) fn metrics_of(rows: &[ScoredRow]) -> collm_eval::Breakdown {
-    crate::interim_metrics::breakdown(rows)
-}

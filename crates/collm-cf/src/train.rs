@@ -19,7 +19,7 @@ use crate::checkpoint::{
     assign_vars, carry_best, read_last, read_tensors, write_last, LoopState, BEST_FILE, LAST_FILE,
 };
 use crate::loss::bce_with_logits;
-use crate::score::{check_ids, metrics_of, PreparedRows};
+use crate::score::{check_ids, PreparedRows};
 use crate::{batch_for, CfError, CfModel, CfTrainConfig};
 
 /// The stage name in events.
@@ -158,7 +158,7 @@ pub fn train(
         // Cancelled before the first evaluation: the current weights are all there is.
         let (_, select) = &evals[0];
         model.set_train(false);
-        let metrics = metrics_of(&select.score(model)?);
+        let metrics = collm_eval::evaluate(&select.score(model)?);
         let epoch = state.epochs_done;
         register_best(model, &mut state, epoch, metrics, &best_path, sink)?;
     }
@@ -198,7 +198,7 @@ fn evaluate_all(
     model.set_train(false);
     let mut select = None;
     for (name, prepared) in evals {
-        let metrics = metrics_of(&prepared.score(model)?);
+        let metrics = collm_eval::evaluate(&prepared.score(model)?);
         sink.emit(Event::Eval { stage: STAGE.to_string(), step, split: name.clone(), metrics: metrics.clone() });
         select.get_or_insert(metrics);
     }

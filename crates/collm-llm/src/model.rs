@@ -47,6 +47,18 @@ pub struct Llm {
     pub(crate) source: String,
 }
 
+impl std::fmt::Debug for Llm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Llm")
+            .field("source", &self.source)
+            .field("config", &self.config)
+            .field("dtype", &self.dtype)
+            .field("device", &self.device)
+            .field("lora", &self.lora)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a pass over the blocks should produce.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Want {

@@ -53,10 +53,31 @@ pub fn run(
     sink: &mut dyn EventSink,
     cancel: &CancelToken,
 ) -> Result<RunOutcome> {
+    run_with(model, cfg, dataset, run_dir, sink, cancel, &mut |_, _, _, _| Ok(()))
+}
+
+/// What [`run_with`] calls after each stage that ended (not after a cancelled one): the stage's
+/// name, the model holding that stage's best weights, how the stage went, and the event sink
+/// (e.g. to score evaluation splits with each stage's model).
+pub type AfterStage<'a> = dyn FnMut(&str, &CollmModel, &StageOutcome, &mut dyn EventSink) -> Result<()> + 'a;
+
+/// [`run`] with a hook after every finished stage.
+pub fn run_with(
+    model: &mut CollmModel,
+    cfg: &PipelineConfig,
+    dataset: &Dataset,
+    run_dir: &Path,
+    sink: &mut dyn EventSink,
+    cancel: &CancelToken,
+    after_stage: &mut AfterStage<'_>,
+) -> Result<RunOutcome> {
     cfg.validate()?;
     let mut stages = Vec::new();
     for plan in plans(cfg, run_dir) {
         let outcome = run_stage(model, dataset, &plan, sink, cancel)?;
+        if !outcome.cancelled {
+            after_stage(&plan.name, model, &outcome, sink)?;
+        }
         let cancelled = outcome.cancelled;
         stages.push((plan.name.clone(), outcome));
         if cancelled {

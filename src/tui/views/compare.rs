@@ -7,6 +7,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use crate::tui::app::{App, Curve};
+use crate::tui::detail::Points;
 use crate::tui::settings;
 use crate::tui::widgets::chart::{draw_lines, Series};
 
@@ -76,7 +77,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let stage = stages
         .get(app.compare.stage.min(stages.len().saturating_sub(1)))
         .cloned();
-    let curves: Vec<(usize, &str, Vec<(f64, f64)>)> = runs
+    let curves: Vec<(usize, &str, Points)> = runs
         .iter()
         .enumerate()
         .map(|(i, r)| {

@@ -65,7 +65,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let [text_area, gauge_area] =
         Layout::vertical([Constraint::Length(2), Constraint::Length(2)]).areas(head);
     frame.render_widget(Paragraph::new(lines), text_area);
-    draw_progress(app, frame, gauge_area, stage);
+    // Rate and ETA only while the run trains: an ended run's unfinished stage has none.
+    let live = record.is_some_and(|r| r.status == collm_store::RunStatus::Running);
+    draw_progress(app, frame, gauge_area, stage, live);
 
     draw_charts(app, frame, charts, stage);
     draw_log(app, frame, log, detail);
@@ -114,15 +116,23 @@ fn stage_line(app: &App, detail: Option<&RunDetail>, index: Option<usize>) -> Li
     Line::from(spans)
 }
 
-fn draw_progress(app: &App, frame: &mut Frame, area: Rect, stage: Option<&StageSeries>) {
+fn draw_progress(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    stage: Option<&StageSeries>,
+    live: bool,
+) {
     let t = app.theme;
     let Some(s) = stage else { return };
     let rate = s
         .rate()
+        .filter(|_| live)
         .map(|r| format!(" · {r:.1} steps/s"))
         .unwrap_or_default();
     let eta = s
         .eta_s()
+        .filter(|_| live)
         .map(|e| format!(" · ETA {}", format::duration(e)))
         .unwrap_or_default();
     let steps = match s.total_steps {

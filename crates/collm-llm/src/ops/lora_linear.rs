@@ -63,7 +63,8 @@ pub fn lora_linear(
     };
     let rows = x.elem_count() / in_features.max(1);
     let delta = xd.reshape((rows, in_features))?.matmul(&a.t()?)?.matmul(&b.t()?)?;
-    base + (delta * scale)?.reshape(base.shape())?
+    let delta = (delta * scale)?.reshape(base.shape())?;
+    base.add(&delta)
 }
 
 struct LoraLinear {

@@ -16,12 +16,17 @@ fn lin(l: &Linear, x: &Tensor, llm: &Llm, train: bool) -> Result<Tensor> {
         None => Ok(y),
         Some(a) => {
             let cfg = llm.lora.as_ref().unwrap();
+            if std::env::var("FUSED").is_ok() {
+                let d = (train && cfg.dropout > 0.0).then(|| ops::LoraDropout { p: cfg.dropout as f32, seed: rand::random() });
+                return ops::lora_linear(x, &l.weight, a.a.as_tensor(), a.b.as_tensor(), cfg.scale(), d);
+            }
             let x = if train && cfg.dropout > 0.0 { candle_nn::ops::dropout(x, cfg.dropout as f32)? } else { x.clone() };
             let dims = x.dims().to_vec();
             let rows: usize = dims[..dims.len() - 1].iter().product();
             let h = x.reshape((rows, dims[dims.len() - 1]))?.matmul(&a.a.as_tensor().t()?)?;
             let d = (h.matmul(&a.b.as_tensor().t()?)? * cfg.scale())?;
-            y + d.reshape(y.shape())?
+            let d = d.reshape(y.shape())?;
+            y.add(&d)
         }
     }
 }
@@ -37,8 +42,8 @@ pub fn fast_last_hidden(llm: &Llm, embeds: &Tensor, mask: &Tensor, train: bool) 
     let positions: Vec<u32> = layout.positions.iter().flatten().copied().collect();
     let positions = Tensor::from_vec(positions, batch * len, &Device::Cpu)?;
     let d = cfg.head_dim;
-    let cos = llm.rope_cos.narrow(1, 0, d / 2)?.index_select(&positions, 0)?.reshape((batch, len, d / 2))?;
-    let sin = llm.rope_sin.narrow(1, 0, d / 2)?.index_select(&positions, 0)?.reshape((batch, len, d / 2))?;
+    let cos = llm.rope_cos.narrow(1, 0, d / 2)?.contiguous()?.index_select(&positions, 0)?.reshape((batch, len, d / 2))?;
+    let sin = llm.rope_sin.narrow(1, 0, d / 2)?.contiguous()?.index_select(&positions, 0)?.reshape((batch, len, d / 2))?;
     let bias = layout.bias(&empty, cfg.sliding_window, DType::F32, &Device::Cpu).unwrap();
     let eps = cfg.rms_norm_eps as f32;
     let mut x = embeds.clone();
