@@ -44,7 +44,8 @@ fn excerpt(line: &Option<String>) -> String {
 impl ExperimentError {
     /// Locates a TOML deserialisation error in `text` (the file's content).
     pub(crate) fn from_toml(path: PathBuf, text: &str, err: toml::de::Error) -> Self {
-        let start = err.span().map(|s| s.start.min(text.len()));
+        let message = err.message().trim().to_string();
+        let start = err.span().map(|s| key_in_section(text, s.start.min(text.len()), &message));
         let (line, column, source_line) = match start {
             Some(offset) => {
                 let before = &text[..offset];
@@ -60,8 +61,35 @@ impl ExperimentError {
             path,
             line,
             column,
-            message: err.message().trim().to_string(),
+            message,
             source_line,
         }
     }
+}
+
+/// A value check of a whole section (`[training]`) is reported at the section's header; when
+/// the message names a field (`field `batch_size``) that the section sets, point at that line.
+fn key_in_section(text: &str, offset: usize, message: &str) -> usize {
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    if !text[line_start..].trim_start().starts_with('[') {
+        return offset;
+    }
+    let Some(field) = message.split("field `").nth(1).and_then(|rest| rest.split('`').next()) else {
+        return offset;
+    };
+    let mut at = line_start;
+    for (n, line) in text[line_start..].split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if n > 0 && trimmed.starts_with('[') {
+            break;
+        }
+        let is_key = trimmed
+            .strip_prefix(field)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if n > 0 && is_key {
+            return at + (line.len() - trimmed.len());
+        }
+        at += line.len();
+    }
+    offset
 }

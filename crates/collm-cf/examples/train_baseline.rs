@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
         batch_size: 2048,
         max_epochs: 5000,
         patience: 100,
-        seed: 2023,
+        seed: std::env::var("SEED").ok().map(|s| s.parse()).transpose().context("SEED")?.unwrap_or(2023),
         select_on: "valid".into(),
         eval_splits: vec!["valid".into()],
     };

@@ -15,6 +15,7 @@ pub mod mf;
 mod model;
 mod score;
 mod tables;
+pub mod torch_rng;
 mod train;
 
 pub use batch::{batch_for, labels_for, CfBatch};

@@ -1,14 +1,14 @@
-//! Where a model's embedding tables come from: a seeded normal initialisation, or a
+//! Where a model's embedding tables come from: a normal initialisation drawn from PyTorch's
+//! stream for the seed (tables in construction order, as the reference builds them), or a
 //! safetensors file whose tensors must match the model's names and shapes exactly.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, Var};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
-use crate::checkpoint::RESUME_PREFIX;
+use crate::checkpoint::{read_tensors, RESUME_PREFIX};
+use crate::torch_rng::TorchGenerator;
 use crate::CfError;
 
 /// One embedding table of a model: its safetensors name, shape and initialisation.
@@ -22,21 +22,17 @@ pub(crate) struct TableSpec<'a> {
 }
 
 pub(crate) enum TableSource {
-    Random(StdRng),
+    Random(TorchGenerator),
     File { path: PathBuf, tensors: HashMap<String, Tensor> },
 }
 
 impl TableSource {
     pub fn random(seed: u64) -> Self {
-        TableSource::Random(StdRng::seed_from_u64(seed))
+        TableSource::Random(TorchGenerator::new(seed))
     }
 
     pub fn file(path: &Path, device: &Device) -> Result<Self, CfError> {
-        let mut tensors =
-            candle_core::safetensors::load(path, device).map_err(|e| CfError::Weights {
-                path: path.to_path_buf(),
-                message: format!("cannot read safetensors: {e}"),
-            })?;
+        let mut tensors = read_tensors(path, device)?;
         // A resume checkpoint (`last.safetensors`) also carries optimizer state: not tables.
         tensors.retain(|name, _| !name.starts_with(RESUME_PREFIX));
         Ok(TableSource::File { path: path.to_path_buf(), tensors })
@@ -45,7 +41,8 @@ impl TableSource {
     pub fn table(&mut self, spec: &TableSpec, device: &Device) -> Result<Var, CfError> {
         match self {
             TableSource::Random(rng) => {
-                let mut values = normal_values(rng, spec.rows * spec.dim, spec.std);
+                let mut values = vec![0f32; spec.rows * spec.dim];
+                rng.normal_fill(&mut values, 0.0, spec.std as f32);
                 if spec.zero_padding_row {
                     let row = spec.dim.min(values.len());
                     values[..row].fill(0.0);
@@ -93,22 +90,6 @@ impl TableSource {
             }
         }
     }
-}
-
-/// `n` draws of N(0, std) by Box-Muller, so the values depend only on the seed.
-pub(crate) fn normal_values(rng: &mut StdRng, n: usize, std: f64) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n + 1);
-    while out.len() < n {
-        // 1 - u lies in (0, 1], so the log is finite.
-        let u1: f64 = 1.0 - rng.gen::<f64>();
-        let u2: f64 = rng.gen::<f64>();
-        let r = (-2.0 * u1.ln()).sqrt() * std;
-        let theta = std::f64::consts::TAU * u2;
-        out.push((r * theta.cos()) as f32);
-        out.push((r * theta.sin()) as f32);
-    }
-    out.truncate(n);
-    out
 }
 
 /// Writes tensors to `path` through a temporary file, so a killed run never leaves half a file.

@@ -57,7 +57,7 @@ pub fn bench_stage2_cache(model: &mut CollmModel, dataset: &Dataset, plan: &Stag
     let vars = model.vars(&cfg.train)?;
     let start = snapshot(&vars)?;
     let mut cache = PrefixCache::new(usize::MAX, model.kv_bytes_per_position());
-    let mut run = |cache: Option<&mut PrefixCache>| -> Result<(f64, Vec<f64>)> {
+    let run = |cache: Option<&mut PrefixCache>| -> Result<(f64, Vec<f64>)> {
         restore(&vars, &start)?;
         let mut opt = AdamW::new(vars.clone(), cfg.weight_decay)?;
         let mut cache = cache;

@@ -9,10 +9,9 @@ use collm_pipeline::score::bce_with_logits;
 use collm_pipeline::{PromptKind, Trainable};
 
 fn randomise_lora(model: &collm_pipeline::CollmModel) {
-    for (i, (_, var)) in model.llm.lora_vars().iter().enumerate() {
-        let t = Tensor::randn(0f32, 0.3, var.shape(), var.device()).unwrap();
-        var.set(&t).unwrap();
-        let _ = i;
+    // peft starts B at zero, which would make LoRA a no-op and the test blind to it.
+    for (_, var) in model.llm.lora_vars() {
+        var.set(&Tensor::randn(0f32, 0.3, var.shape(), var.device()).unwrap()).unwrap();
     }
 }
 
@@ -51,10 +50,6 @@ fn cached_scores_and_gradients_equal_the_full_prompt() {
         for (x, y) in g1.iter().zip(&g2) {
             assert!((x - y).abs() < 1e-5, "{name}: gradients differ ({x} vs {y})");
         }
-    }
-    // LoRA is frozen here, so no gradient reaches it on the cached path.
-    for (_, var) in model.llm.lora_vars() {
-        assert!(cached_grads.get(&var).is_none_or(|g| g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() == 0.0));
     }
 }
 

@@ -103,7 +103,7 @@ fn proto_speed() -> Result<()> {
 
     let vars: Vec<Var> = llm.lora_vars().into_iter().map(|(_, v)| v).collect();
     let mut opt = AdamW::new(vars, ParamsAdamW { lr: 1e-4, ..Default::default() })?;
-    let reps = 3;
+    let reps: usize = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     for name in ["ops", "core"] {
         if which != "both" && which != name {
             continue;
@@ -139,5 +139,50 @@ fn proto_speed() -> Result<()> {
         println!("{name}: eval {:?} -> {:.2} samples/s; train {:?} -> {:.2} samples/s", ev, b as f64 / ev[reps / 2], tr, b as f64 / tr[reps / 2]);
         let _ = D::Minus1;
     }
+    Ok(())
+}
+
+#[test]
+#[ignore]
+fn proto_gemm() -> Result<()> {
+    use crate::ops::testing::rand_tensor;
+    for (m, k, n) in [(1200usize, 576usize, 1536usize), (1200, 1536, 576), (1200, 576, 576), (1200, 576, 192)] {
+        let x = rand_tensor(&[m, k], 1)?;
+        let w = rand_tensor(&[n, k], 2)?;
+        let _ = ops::frozen_linear(&x, &w)?;
+        let reps = 20;
+        let s = Instant::now();
+        for _ in 0..reps {
+            let _ = ops::frozen_linear(&x, &w)?;
+        }
+        let t = s.elapsed().as_secs_f64() / reps as f64;
+        let s2 = Instant::now();
+        for _ in 0..reps {
+            let _ = x.matmul(&w.t()?)?;
+        }
+        let t2 = s2.elapsed().as_secs_f64() / reps as f64;
+        println!("{m}x{k}x{n}: ops {:.1} GFLOP/s, candle matmul {:.1} GFLOP/s", 2.0 * (m * k * n) as f64 / t / 1e9, 2.0 * (m * k * n) as f64 / t2 / 1e9);
+    }
+    Ok(())
+}
+
+#[test]
+#[ignore]
+fn proto_zeros_add() -> Result<()> {
+    use crate::ops::testing::rand_tensor;
+    let g = rand_tensor(&[8, 150, 576], 1)?;
+    let reps = 200;
+    let s = Instant::now();
+    for _ in 0..reps {
+        let z = g.zeros_like()?;
+        let _ = z.add(&g)?;
+    }
+    let t = s.elapsed().as_secs_f64() / reps as f64;
+    let s = Instant::now();
+    for _ in 0..reps {
+        let _ = g.add(&g)?;
+    }
+    let t2 = s.elapsed().as_secs_f64() / reps as f64;
+    println!("zeros+add {:.3} ms, add {:.3} ms", t * 1e3, t2 * 1e3);
     Ok(())
 }
