@@ -31,8 +31,10 @@ fn check_split(split: &Value, rows: u64) {
 #[test]
 fn run_reports_every_split_and_the_other_commands_agree() {
     let env = Env::new();
-    let text = mf_experiment("mf-small", 6, 6, 0.01)
-        .replace("[evaluation]\n", "[evaluation]\nranking = { k = 10, negatives = 50 }\n");
+    let text = mf_experiment("mf-small", 6, 6, 0.01).replace(
+        "[evaluation]\n",
+        "[evaluation]\nranking = { k = 10, negatives = 50 }\n",
+    );
     let exp = env.write("mf-small.toml", &text);
     let run = env.json(&["run", path_str(&exp), "--json"]);
     let id = run["run_id"].as_str().unwrap().to_string();
@@ -41,13 +43,19 @@ fn run_reports_every_split_and_the_other_commands_agree() {
     assert!(run["error"].is_null());
     assert!(run["step"].as_u64().unwrap() > 0);
     let splits = run["splits"].as_object().unwrap();
-    assert_eq!(splits.keys().collect::<Vec<_>>(), vec!["valid", "valid_small"]);
+    assert_eq!(
+        splits.keys().collect::<Vec<_>>(),
+        vec!["valid", "valid_small"]
+    );
     check_split(&run["splits"]["valid"], 10401);
     check_split(&run["splits"]["valid_small"], 5200);
     let auc = run["splits"]["valid"]["all"]["auc"].as_f64().unwrap();
     assert!(auc > 0.5, "valid AUC {auc}");
     let ranking = &run["splits"]["valid"]["ranking"];
-    assert_eq!((ranking["k"].as_u64(), ranking["negatives"].as_u64()), (Some(10), Some(50)));
+    assert_eq!(
+        (ranking["k"].as_u64(), ranking["negatives"].as_u64()),
+        (Some(10), Some(50))
+    );
     assert!(ranking["positives"].as_u64().unwrap() > 1000, "{ranking}");
     let recall = ranking["recall"].as_f64().unwrap();
     // Better than a random order of 51 candidates (recall@10 = 10/51).
@@ -57,39 +65,73 @@ fn run_reports_every_split_and_the_other_commands_agree() {
     let shown = env.json(&["show", &id, "--json"]);
     assert_eq!(shown, run);
     let text = env.ok(&["show", &id[..id.len() - 2]]);
-    assert!(text.contains("results (best weights)") && text.contains("valid_small"), "{text}");
+    assert!(
+        text.contains("results (best weights)") && text.contains("valid_small"),
+        "{text}"
+    );
 
     // `runs` lists it with its headline AUC.
     let runs = env.json(&["runs", "--json"]);
     let line = &runs.as_array().unwrap()[0];
-    assert_eq!((line["run_id"].as_str(), line["status"].as_str()), (Some(id.as_str()), Some("finished")));
+    assert_eq!(
+        (line["run_id"].as_str(), line["status"].as_str()),
+        (Some(id.as_str()), Some("finished"))
+    );
     assert_eq!(line["auc"].as_f64(), Some(auc));
     let table = env.ok(&["runs"]);
     assert!(table.lines().next().unwrap().starts_with("id"), "{table}");
-    assert!(table.contains(&id) && table.contains(&format!("{auc:.4}")), "{table}");
+    assert!(
+        table.contains(&id) && table.contains(&format!("{auc:.4}")),
+        "{table}"
+    );
 
     // `export`: one CSV row per evaluation and group; JSON holds steps and evaluations.
     let full = env.json(&["export", &id, "--format", "json"]);
     let evals = full["evals"].as_array().unwrap().len();
-    assert_eq!(evals, 6 + 2, "6 epochs on valid, then the final valid and valid_small");
+    assert_eq!(
+        evals,
+        6 + 2,
+        "6 epochs on valid, then the final valid and valid_small"
+    );
     let steps = full["steps"].as_array().unwrap().len();
-    assert_eq!(steps, 6 * 17, "33891 train rows in batches of 2048, 6 epochs");
+    assert_eq!(
+        steps,
+        6 * 17,
+        "33891 train rows in batches of 2048, 6 epochs"
+    );
     assert_eq!(full["record"]["steps"].as_u64(), Some(steps as u64));
     let csv = env.ok(&["export", &id, "--format", "csv"]);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "run,stage,step,split,group,auc,uauc,logloss,rows,users_counted");
+    assert_eq!(
+        lines[0],
+        "run,stage,step,split,group,auc,uauc,logloss,rows,users_counted"
+    );
     assert_eq!(lines.len(), 1 + 3 * evals);
-    assert!(lines.iter().any(|l| l.starts_with(&format!("{id},final,")) && l.contains(",valid,all,")));
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with(&format!("{id},final,")) && l.contains(",valid,all,")));
 
     // `eval` of the same file with the same weights gives the same numbers.
     let valid = format!("{ML1M}/valid.tsv");
     let items = format!("{ML1M}/items.tsv");
     let scored = env.json(&["eval", &id, "--data", &valid, "--items", &items, "--json"]);
     assert_eq!(scored["run_id"], run["run_id"]);
-    let small = env.json(&["eval", &id, "--data", &format!("{ML1M}/valid_small.tsv"), "--json"]);
+    let small = env.json(&[
+        "eval",
+        &id,
+        "--data",
+        &format!("{ML1M}/valid_small.tsv"),
+        "--json",
+    ]);
     for group in ["all", "warm", "cold"] {
-        assert_eq!(scored["splits"]["valid"][group], run["splits"]["valid"][group]);
-        assert_eq!(small["splits"]["valid_small"][group], run["splits"]["valid_small"][group]);
+        assert_eq!(
+            scored["splits"]["valid"][group],
+            run["splits"]["valid"][group]
+        );
+        assert_eq!(
+            small["splits"]["valid_small"][group],
+            run["splits"]["valid_small"][group]
+        );
     }
 }
 
@@ -99,11 +141,17 @@ fn eval_names_the_bad_line_of_a_split_file() {
     let exp = env.write("tiny.toml", &mf_experiment("tiny", 1, 1, 0.01));
     let run = env.json(&["run", path_str(&exp), "--json"]);
     let id = run["run_id"].as_str().unwrap();
-    let bad = env.write("bad.tsv", "uid\tiid\tlabel\ttimestamp\twarm\this\n1\t2\t1\t978300760\t1\t\n3\tx\t0\t978300760\t1\t\n");
+    let bad = env.write(
+        "bad.tsv",
+        "uid\tiid\tlabel\ttimestamp\twarm\this\n1\t2\t1\t978300760\t1\t\n3\tx\t0\t978300760\t1\t\n",
+    );
     let out = env.output(&["eval", id, "--data", path_str(&bad)]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{}:3", bad.display())) && err.contains("iid"), "{err}");
+    assert!(
+        err.contains(&format!("{}:3", bad.display())) && err.contains("iid"),
+        "{err}"
+    );
     let out = env.output(&["eval", "nosuchrun", "--data", path_str(&bad)]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no run `nosuchrun`"));
 }
@@ -132,7 +180,13 @@ fn a_missing_dataset_fails_the_run_with_the_reason_stored() {
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "failed");
-    assert!(report["error"].as_str().unwrap().contains("/nonexistent/data"), "{report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/data"),
+        "{report}"
+    );
     let id = report["run_id"].as_str().unwrap();
     assert_eq!(env.json(&["show", id, "--json"])["status"], "failed");
 }

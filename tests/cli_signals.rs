@@ -42,16 +42,28 @@ fn ctrl_c_cancels_the_run_and_the_holder_is_named_meanwhile() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let store = env.store();
-    let expected = format!("store {} is held by pid {} (collm --store", store.display(), child.id());
+    let expected = format!(
+        "store {} is held by pid {} (collm --store",
+        store.display(),
+        child.id()
+    );
     assert!(err.contains(&expected), "{err}");
     assert!(err.contains(" run ") && err.contains(" since "), "{err}");
 
-    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     let mut stdout = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "stderr: {rest}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
@@ -64,7 +76,9 @@ fn ctrl_c_cancels_the_run_and_the_holder_is_named_meanwhile() {
     // Its best weights so far are on disk and recorded.
     let full = env.json(&["export", id, "--format", "json"]);
     let artifacts = full["record"]["artifacts"].as_array().unwrap();
-    assert!(artifacts.iter().any(|a| std::path::Path::new(a["path"].as_str().unwrap()).is_file()));
+    assert!(artifacts
+        .iter()
+        .any(|a| std::path::Path::new(a["path"].as_str().unwrap()).is_file()));
 }
 
 #[test]
@@ -78,7 +92,13 @@ fn a_killed_run_is_marked_interrupted_at_the_next_open() {
     let runs = env.json(&["runs", "--json"]);
     let run = &runs.as_array().unwrap()[0];
     assert_eq!(run["status"], "interrupted", "{run}");
-    assert!(run["error"].as_str().unwrap().contains(&format!("pid {pid}")), "{run}");
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("pid {pid}")),
+        "{run}"
+    );
     // Its evaluations up to the kill were flushed.
     let id = run["run_id"].as_str().unwrap();
     let full = env.json(&["export", id, "--format", "json"]);

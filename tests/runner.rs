@@ -15,11 +15,16 @@ use collm_store::{RunId, RunStatus, Store};
 use common::{mf_experiment, ML1M};
 
 fn experiment(name: &str, max_epochs: usize) -> Experiment {
-    Experiment::from_toml(&mf_experiment(name, max_epochs, 100, 0.01), Path::new("test.toml")).unwrap()
+    Experiment::from_toml(
+        &mf_experiment(name, max_epochs, 100, 0.01),
+        Path::new("test.toml"),
+    )
+    .unwrap()
 }
 
 fn next(rx: &Receiver<RunnerMessage>) -> RunnerMessage {
-    rx.recv_timeout(Duration::from_secs(120)).expect("the runner went silent")
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("the runner went silent")
 }
 
 #[test]
@@ -38,7 +43,11 @@ fn queue_cancel_failure_and_resume() {
     let b = runner.submit(&experiment("b", 1)).unwrap();
     let c = runner.submit(&experiment("c", 1)).unwrap();
     runner.cancel(&c).unwrap();
-    assert_eq!(store.run(&c).unwrap().status, RunStatus::Cancelled, "a queued run ends at once");
+    assert_eq!(
+        store.run(&c).unwrap().status,
+        RunStatus::Cancelled,
+        "a queued run ends at once"
+    );
 
     let mut ended: Vec<(RunId, RunStatus)> = Vec::new();
     let mut started: Vec<RunId> = Vec::new();
@@ -49,7 +58,10 @@ fn queue_cancel_failure_and_resume() {
             RunnerMessage::Ended { id, status } => ended.push((id, status)),
             RunnerMessage::Idle => break,
             // `a` would train 8 epochs: cancel it once it has evaluated.
-            RunnerMessage::Event { id, event: Event::Eval { .. } } if id == a && !cancelled_a => {
+            RunnerMessage::Event {
+                id,
+                event: Event::Eval { .. },
+            } if id == a && !cancelled_a => {
                 runner.cancel(&a).unwrap();
                 cancelled_a = true;
             }
@@ -73,7 +85,10 @@ fn queue_cancel_failure_and_resume() {
     assert_eq!(store.run(&b).unwrap().results().count(), 2);
 
     // A finished run cannot be resumed; the cancelled one continues to its end.
-    assert!(matches!(runner.resume(&b), Err(RunError::NotResumable { .. })));
+    assert!(matches!(
+        runner.resume(&b),
+        Err(RunError::NotResumable { .. })
+    ));
     let evals_before = store.run(&a).unwrap().evals;
     assert_eq!(runner.resume(&a).unwrap(), a);
     loop {
@@ -83,10 +98,25 @@ fn queue_cancel_failure_and_resume() {
         }
     }
     let record = store.run(&a).unwrap();
-    assert!(record.log.iter().any(|l| l.message.contains("resumed from")), "{:?}", record.log);
+    assert!(
+        record
+            .log
+            .iter()
+            .any(|l| l.message.contains("resumed from")),
+        "{:?}",
+        record.log
+    );
     assert_eq!(record.results().count(), 2);
-    let cf_evals = store.evals(&a).unwrap().into_iter().filter(|e| e.stage == "cf").count();
-    assert_eq!(cf_evals, 8, "8 epochs in all, none evaluated twice (had {evals_before} before)");
+    let cf_evals = store
+        .evals(&a)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.stage == "cf")
+        .count();
+    assert_eq!(
+        cf_evals, 8,
+        "8 epochs in all, none evaluated twice (had {evals_before} before)"
+    );
     runner.shutdown();
 }
 
@@ -97,7 +127,13 @@ fn shutdown_cancels_what_is_queued_and_running() {
     let (runner, rx) = Runner::start(store.clone(), dir.path().join("data"));
     let a = runner.submit(&experiment("a", 100_000)).unwrap();
     let b = runner.submit(&experiment("b", 1)).unwrap();
-    while !matches!(next(&rx), RunnerMessage::Event { event: Event::Step { .. }, .. }) {}
+    while !matches!(
+        next(&rx),
+        RunnerMessage::Event {
+            event: Event::Step { .. },
+            ..
+        }
+    ) {}
     runner.shutdown();
     assert_eq!(store.run(&a).unwrap().status, RunStatus::Cancelled);
     assert_eq!(store.run(&b).unwrap().status, RunStatus::Cancelled);

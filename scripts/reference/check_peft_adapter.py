@@ -5,7 +5,7 @@ permutation) with the adapter applied must give collm's logits.
 
 Run once, by hand (needs torch, transformers, peft, gguf); never part of the build or tests:
 
-    cargo run -p collm-llm --release --example export_peft_adapter -- MODEL.gguf /tmp/adapter
+    cargo run -p collm-llm --example export_peft_adapter -- MODEL.gguf /tmp/adapter
     /opt/refenv/bin/python scripts/reference/check_peft_adapter.py --gguf MODEL.gguf --adapter /tmp/adapter
 """
 

@@ -82,9 +82,18 @@ fn bench_llm_command(args: LlmArgs) -> anyhow::Result<()> {
     let (llm, tokenizer) = Llm::load(&path, Some(&LoraConfig::default()), &device)
         .with_context(|| format!("loading {}", path.display()))?;
     let yes_id = tokenizer.token_id("Yes")?;
-    let opts = BenchOptions { batch: args.batch, tokens: args.tokens, warmup: args.warmup, reps: args.reps, yes_id };
+    let opts = BenchOptions {
+        batch: args.batch,
+        tokens: args.tokens,
+        warmup: args.warmup,
+        reps: args.reps,
+        yes_id,
+    };
     let report = bench_llm(&llm, &opts)?;
-    let model = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let model = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let out = Output {
         implementation: "collm",
         model,
@@ -115,14 +124,31 @@ fn model_path(model: Option<&str>) -> anyhow::Result<PathBuf> {
 
 fn print_table(out: &Output) {
     let r = &out.report;
-    let rss = r.peak_rss_mb.map_or("unknown".to_string(), |mb| format!("{mb:.0} MiB"));
+    let rss = r
+        .peak_rss_mb
+        .map_or("unknown".to_string(), |mb| format!("{mb:.0} MiB"));
     let rows = [
         ("model", out.model.clone()),
-        ("device", format!("{} ({}, {} threads)", out.device, out.dtype, r.threads)),
+        (
+            "device",
+            format!("{} ({}, {} threads)", out.device, out.dtype, r.threads),
+        ),
         ("cpu", out.cpu.clone().unwrap_or_else(|| "unknown".into())),
         ("shape", format!("batch {} x {} tokens", r.batch, r.tokens)),
-        ("scoring", format!("{:.2} samples/s ({:.3} s/batch)", r.eval_samples_per_s, r.eval_batch_s)),
-        ("train step", format!("{:.2} samples/s ({:.3} s/batch)", r.train_samples_per_s, r.train_batch_s)),
+        (
+            "scoring",
+            format!(
+                "{:.2} samples/s ({:.3} s/batch)",
+                r.eval_samples_per_s, r.eval_batch_s
+            ),
+        ),
+        (
+            "train step",
+            format!(
+                "{:.2} samples/s ({:.3} s/batch)",
+                r.train_samples_per_s, r.train_batch_s
+            ),
+        ),
         ("peak RSS", rss),
         ("repetitions", format!("{} (median)", r.reps)),
     ];

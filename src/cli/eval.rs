@@ -45,6 +45,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| "data".to_string());
     let metrics = match experiment.kind {
         ExperimentKind::Cf => score_cf(&experiment, &weights, &args.data, args.items.as_deref(), &split_name)?,
+        ExperimentKind::Collm => {
+            score_collm(&experiment, &store.run_dir(&id), &args.data, args.items.as_deref(), &split_name)?
+        }
     };
     let mut report = RunReport::of_run(&record);
     report.splits.clear();
@@ -93,6 +96,27 @@ fn score_cf(
     let device = experiment.device.resolve()?;
     let model = collm_cf::load(&experiment.model, &dataset, weights, &device)?;
     let scored = collm_cf::score_rows(model.as_ref(), &split.rows, experiment.training.batch_size)
+        .with_context(|| format!("scoring {}", data.display()))?;
+    Ok(collm_eval::evaluate(&scored))
+}
+
+fn score_collm(
+    experiment: &Experiment,
+    run_dir: &Path,
+    data: &Path,
+    items: Option<&Path>,
+    split_name: &str,
+) -> anyhow::Result<collm_eval::Breakdown> {
+    let dataset = experiment.load_dataset(&crate::paths::data_dir())?;
+    let items = match items {
+        Some(path) => read_items(path)?,
+        None => dataset.items.clone(),
+    };
+    let split = read_split(data, split_name, &items)?;
+    if split.rows.is_empty() {
+        bail!("{}: no rows to score", data.display());
+    }
+    let scored = crate::runner::collm::score_finished(experiment, run_dir, &dataset, &split.rows)
         .with_context(|| format!("scoring {}", data.display()))?;
     Ok(collm_eval::evaluate(&scored))
 }

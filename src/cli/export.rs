@@ -39,7 +39,11 @@ fn evals_csv(run: &str, evals: &[EvalPoint]) -> String {
     let mut out = format!("{CSV_HEADER}\n");
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for e in evals {
-        for (group, m) in [("all", &e.metrics.all), ("warm", &e.metrics.warm), ("cold", &e.metrics.cold)] {
+        for (group, m) in [
+            ("all", &e.metrics.all),
+            ("warm", &e.metrics.warm),
+            ("cold", &e.metrics.cold),
+        ] {
             let _ = writeln!(
                 out,
                 "{},{},{},{},{group},{},{},{},{},{}",
@@ -74,12 +78,22 @@ mod tests {
 
     #[test]
     fn one_row_per_evaluation_and_group() {
-        let m = Metrics { auc: Some(0.7), uauc: None, logloss: Some(0.5), rows: 10, users_counted: 3 };
+        let m = Metrics {
+            auc: Some(0.7),
+            uauc: None,
+            logloss: Some(0.5),
+            rows: 10,
+            users_counted: 3,
+        };
         let e = EvalPoint {
             stage: "cf".into(),
             step: 17,
             split: "va,lid".into(),
-            metrics: Breakdown { all: m.clone(), warm: m.clone(), cold: m },
+            metrics: Breakdown {
+                all: m.clone(),
+                warm: m.clone(),
+                cold: m,
+            },
             at_ms: 0,
         };
         let csv = evals_csv("r1", &[e]);

@@ -18,19 +18,24 @@ pub struct CancelOnSignal {
 pub fn cancel_on_signal(runner: RunnerHandle) -> std::io::Result<CancelOnSignal> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     let handle = signals.handle();
-    let thread = std::thread::Builder::new().name("collm-signals".into()).spawn(move || {
-        let mut seen = 0;
-        for _ in signals.forever() {
-            seen += 1;
-            if seen == 1 {
-                eprintln!("\ncancelling at the next step (press Ctrl-C again to quit at once)");
-                runner.cancel_all();
-            } else {
-                std::process::exit(130);
+    let thread = std::thread::Builder::new()
+        .name("collm-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for _ in signals.forever() {
+                seen += 1;
+                if seen == 1 {
+                    eprintln!("\ncancelling at the next step (press Ctrl-C again to quit at once)");
+                    runner.cancel_all();
+                } else {
+                    std::process::exit(130);
+                }
             }
-        }
-    })?;
-    Ok(CancelOnSignal { handle, thread: Some(thread) })
+        })?;
+    Ok(CancelOnSignal {
+        handle,
+        thread: Some(thread),
+    })
 }
 
 impl Drop for CancelOnSignal {

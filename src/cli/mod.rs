@@ -14,6 +14,7 @@ mod export;
 mod interrupt;
 mod model;
 mod progress;
+mod prompt;
 pub mod report;
 mod resume;
 mod run;
@@ -43,6 +44,8 @@ pub enum Command {
     Runs(runs::Args),
     /// Show one run.
     Show(show::Args),
+    /// Show a CoLLM prompt as the model sees it (tokens, ID slots, P(Yes)).
+    Prompt(prompt::Args),
     /// Write a run's evaluations (csv) or full record (json) to stdout.
     Export(export::Args),
     /// Manage LLM backbones (pull, list).
@@ -72,6 +75,7 @@ pub fn main() -> ExitCode {
                 Command::Eval(args) => eval::execute(args, &ctx),
                 Command::Runs(args) => runs::execute(args, &ctx),
                 Command::Show(args) => show::execute(args, &ctx),
+                Command::Prompt(args) => prompt::execute(args, &ctx),
                 Command::Export(args) => export::execute(args, &ctx),
                 Command::Model(args) => done(model::execute(args, &ctx)),
                 Command::Bench(args) => done(bench::execute(args, &ctx)),

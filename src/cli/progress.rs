@@ -30,7 +30,12 @@ impl Progress {
         );
         bar.set_prefix(name.to_string());
         bar.enable_steady_tick(Duration::from_millis(250));
-        Progress { bar, best: HashMap::new(), loss: None, eval: String::new() }
+        Progress {
+            bar,
+            best: HashMap::new(),
+            loss: None,
+            eval: String::new(),
+        }
     }
 
     pub fn event(&mut self, event: &Event) {
@@ -45,7 +50,12 @@ impl Progress {
                 self.loss = Some(*loss);
                 self.refresh();
             }
-            Event::Eval { stage, step, split, metrics } => {
+            Event::Eval {
+                stage,
+                step,
+                split,
+                metrics,
+            } => {
                 let auc = metrics.all.auc;
                 if stage == FINAL_STAGE {
                     self.line(format!(
@@ -62,7 +72,10 @@ impl Progress {
                 if improved {
                     self.best.insert(key.clone(), auc.unwrap_or_default());
                     if self.bar.is_hidden() {
-                        self.line(format!("{stage} step {step}: {split} auc {} (new best)", number(auc)));
+                        self.line(format!(
+                            "{stage} step {step}: {split} auc {} (new best)",
+                            number(auc)
+                        ));
                     }
                 }
                 self.eval = format!(
@@ -89,8 +102,15 @@ impl Progress {
     }
 
     fn refresh(&self) {
-        let loss = self.loss.map(|l| format!("loss {l:.4}")).unwrap_or_default();
-        let sep = if loss.is_empty() || self.eval.is_empty() { "" } else { ", " };
+        let loss = self
+            .loss
+            .map(|l| format!("loss {l:.4}"))
+            .unwrap_or_default();
+        let sep = if loss.is_empty() || self.eval.is_empty() {
+            ""
+        } else {
+            ", "
+        };
         self.bar.set_message(format!("{loss}{sep}{}", self.eval));
     }
 

@@ -84,7 +84,12 @@ impl From<&Metrics> for GroupReport {
 
 impl From<&Breakdown> for SplitReport {
     fn from(b: &Breakdown) -> Self {
-        SplitReport { all: (&b.all).into(), warm: (&b.warm).into(), cold: (&b.cold).into(), ranking: None }
+        SplitReport {
+            all: (&b.all).into(),
+            warm: (&b.warm).into(),
+            cold: (&b.cold).into(),
+            ranking: None,
+        }
     }
 }
 
@@ -94,7 +99,9 @@ impl RunReport {
         let mut report = RunReport::header(record);
         for eval in record.results() {
             report.step = Some(eval.step);
-            report.splits.insert(eval.split.clone(), (&eval.metrics).into());
+            report
+                .splits
+                .insert(eval.split.clone(), (&eval.metrics).into());
         }
         for point in &record.ranking {
             if let Some(split) = report.splits.get_mut(&point.split) {
@@ -124,10 +131,22 @@ impl RunReport {
 
     /// The splits as an aligned table, one line per split and group.
     pub fn table(&self) -> String {
-        let mut rows = vec![["split", "group", "auc", "uauc", "logloss", "rows", "users"].map(String::from).to_vec()];
+        let mut rows = vec![
+            ["split", "group", "auc", "uauc", "logloss", "rows", "users"]
+                .map(String::from)
+                .to_vec(),
+        ];
         for (split, report) in &self.splits {
-            for (group, m) in [("all", &report.all), ("warm", &report.warm), ("cold", &report.cold)] {
-                let shown_split = if group == "all" { split.clone() } else { String::new() };
+            for (group, m) in [
+                ("all", &report.all),
+                ("warm", &report.warm),
+                ("cold", &report.cold),
+            ] {
+                let shown_split = if group == "all" {
+                    split.clone()
+                } else {
+                    String::new()
+                };
                 rows.push(vec![
                     shown_split,
                     group.to_string(),
@@ -152,7 +171,13 @@ pub fn number(value: Option<f64>) -> String {
 pub fn align(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {
@@ -174,12 +199,18 @@ pub fn align(rows: &[Vec<String>]) -> String {
 
 /// `61.2 s`, `12 min 3 s`, `2 h 5 min`.
 pub fn duration(seconds: Option<f64>) -> String {
-    let Some(s) = seconds else { return "-".to_string() };
+    let Some(s) = seconds else {
+        return "-".to_string();
+    };
     if s < 60.0 {
         format!("{s:.1} s")
     } else if s < 3600.0 {
         format!("{} min {} s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {
-        format!("{} h {} min", (s / 3600.0) as u64, (s % 3600.0 / 60.0) as u64)
+        format!(
+            "{} h {} min",
+            (s / 3600.0) as u64,
+            (s % 3600.0 / 60.0) as u64
+        )
     }
 }

@@ -65,7 +65,13 @@ pub(super) fn follow(
     if json {
         println!("{}", report.to_json());
     } else {
-        println!("run {} ({}): {} in {}", report.run_id, report.experiment, report.status, duration(report.duration_s));
+        println!(
+            "run {} ({}): {} in {}",
+            report.run_id,
+            report.experiment,
+            report.status,
+            duration(report.duration_s)
+        );
         if let Some(error) = &report.error {
             println!("error: {error}");
         }
@@ -78,7 +84,11 @@ pub(super) fn follow(
             ExitCode::from(130)
         }
         _ => {
-            eprintln!("error: run {id} {}: {}", record.status, record.error.as_deref().unwrap_or("no reason recorded"));
+            eprintln!(
+                "error: run {id} {}: {}",
+                record.status,
+                record.error.as_deref().unwrap_or("no reason recorded")
+            );
             ExitCode::FAILURE
         }
     })

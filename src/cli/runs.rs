@@ -63,7 +63,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         println!("no runs in {}", store.dir().display());
         return Ok(ExitCode::SUCCESS);
     }
-    let mut rows = vec![["id", "name", "kind", "status", "auc", "duration", "created"].map(String::from).to_vec()];
+    let mut rows = vec![
+        ["id", "name", "kind", "status", "auc", "duration", "created"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for l in &lines {
         let auc = match (l.auc, l.auc_split) {
             (Some(a), Some("valid")) => number(Some(a)),

@@ -38,25 +38,54 @@ fn describe(r: &RunRecord, report: &RunReport) -> String {
         vec!["status".to_string(), r.status.to_string()],
         vec!["created".to_string(), format_utc(r.created_ms)],
         vec!["duration".to_string(), duration(r.duration_s())],
-        vec!["steps".to_string(), format!("{} ({} evaluations)", r.steps, r.evals)],
+        vec![
+            "steps".to_string(),
+            format!("{} ({} evaluations)", r.steps, r.evals),
+        ],
     ];
     if let Some(error) = &r.error {
         facts.push(vec!["error".to_string(), error.clone()]);
     }
     for stage in &r.stages {
-        let steps = stage.total_steps.map(|n| format!(", budget {n} steps")).unwrap_or_default();
-        let end = stage.finished_ms.map(|t| format!(" .. {}", format_utc(t))).unwrap_or_default();
-        facts.push(vec!["stage".to_string(), format!("{} from {}{end}{steps}", stage.name, format_utc(stage.started_ms))]);
+        let steps = stage
+            .total_steps
+            .map(|n| format!(", budget {n} steps"))
+            .unwrap_or_default();
+        let end = stage
+            .finished_ms
+            .map(|t| format!(" .. {}", format_utc(t)))
+            .unwrap_or_default();
+        facts.push(vec![
+            "stage".to_string(),
+            format!(
+                "{} from {}{end}{steps}",
+                stage.name,
+                format_utc(stage.started_ms)
+            ),
+        ]);
     }
-    for best in r.best.iter().filter(|e| e.stage != collm_store::FINAL_STAGE) {
+    for best in r
+        .best
+        .iter()
+        .filter(|e| e.stage != collm_store::FINAL_STAGE)
+    {
         facts.push(vec![
             "best".to_string(),
-            format!("{} {}: auc {} at step {}", best.stage, best.split, number(best.metrics.all.auc), best.step),
+            format!(
+                "{} {}: auc {} at step {}",
+                best.stage,
+                best.split,
+                number(best.metrics.all.auc),
+                best.step
+            ),
         ]);
     }
     for a in &r.artifacts {
         let kind = if a.best { "best" } else { "resume" };
-        facts.push(vec!["artifact".to_string(), format!("{} ({kind}, {} step {})", a.path, a.stage, a.step)]);
+        facts.push(vec![
+            "artifact".to_string(),
+            format!("{} ({kind}, {} step {})", a.path, a.stage, a.step),
+        ]);
     }
     out.push_str(&align(&facts));
     if !report.splits.is_empty() {

@@ -70,7 +70,9 @@ fn auto_device() -> Device {
     if candle_core::utils::cuda_is_available() {
         match Device::new_cuda(0) {
             Ok(device) => return device,
-            Err(err) => tracing::warn!("device = \"auto\": CUDA device 0 unusable ({err}); using the cpu"),
+            Err(err) => {
+                tracing::warn!("device = \"auto\": CUDA device 0 unusable ({err}); using the cpu")
+            }
         }
     }
     Device::Cpu
@@ -83,8 +85,9 @@ fn auto_device() -> Device {
 
 #[cfg(feature = "cuda")]
 fn cuda_device(n: usize) -> Result<Device, ExperimentError> {
-    Device::new_cuda(n)
-        .map_err(|err| ExperimentError::Device(format!("device = \"cuda:{n}\": cannot open it: {err}")))
+    Device::new_cuda(n).map_err(|err| {
+        ExperimentError::Device(format!("device = \"cuda:{n}\": cannot open it: {err}"))
+    })
 }
 
 #[cfg(not(feature = "cuda"))]

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
     #[error("cannot read experiment {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     /// Bad TOML, an unknown or missing key, or a value out of range; `line` and `column` are
     /// 1-based and point at the offending key or section.
@@ -45,7 +48,9 @@ impl ExperimentError {
     /// Locates a TOML deserialisation error in `text` (the file's content).
     pub(crate) fn from_toml(path: PathBuf, text: &str, err: toml::de::Error) -> Self {
         let message = err.message().trim().to_string();
-        let start = err.span().map(|s| key_in_section(text, s.start.min(text.len()), &message));
+        let start = err
+            .span()
+            .map(|s| key_in_section(text, s.start.min(text.len()), &message));
         let (line, column, source_line) = match start {
             Some(offset) => {
                 let before = &text[..offset];
@@ -74,7 +79,11 @@ fn key_in_section(text: &str, offset: usize, message: &str) -> usize {
     if !text[line_start..].trim_start().starts_with('[') {
         return offset;
     }
-    let Some(field) = message.split("field `").nth(1).and_then(|rest| rest.split('`').next()) else {
+    let Some(field) = message
+        .split("field `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+    else {
         return offset;
     };
     let mut at = line_start;

@@ -4,7 +4,7 @@
 //! ```toml
 //! name = "mf-ml1m"
 //! description = "..."          # optional
-//! kind = "cf"                  # optional; the only kind so far (CoLLM's two stages come next)
+//! kind = "cf"                  # optional: "cf" (a collaborative model alone) or "collm"
 //! device = "cpu"               # "auto" | "cpu" | "cuda:N"
 //!
 //! [dataset]
@@ -24,8 +24,23 @@
 //!
 //! [evaluation]                 # splits scored with the best weights at the end
 //! splits = ["valid", "valid_small"]
+//! rows = 2000                  # optional: a seeded sample of each split (CPU budgets)
 //! ranking = { k = 10, negatives = 100 }   # optional: Recall@K / NDCG@K, sampled negatives
 //! ```
+//!
+//! A `kind = "collm"` experiment adds two sections (see `experiments/collm-mf-ml1m.toml`):
+//!
+//! ```toml
+//! [llm]
+//! backbone = "smollm2-135m"    # a registered model name, or a GGUF file / Hugging Face folder
+//!
+//! [collm]                      # collm_pipeline::PipelineConfig: prompts, score, LoRA, slots,
+//! [[collm.stages]]             # and one table per stage (stage1 text/LoRA, stage2 hybrid/CIE)
+//! ```
+//!
+//! There `[model]` and `[training]` describe the collaborative foundation that feeds the CIE: it
+//! is trained first, as stage `cf` of the same run, unless `[collm.slots] cf_weights` names
+//! pretrained weights. `[collm.slots] cf` is taken from `[model]`.
 //!
 //! A loaded experiment is self-contained: a relative dataset path is made absolute, so
 //! [`Experiment::to_toml`] is "the experiment as run" that the store keeps and `collm eval`
@@ -58,12 +73,15 @@ pub enum ExperimentKind {
     /// A collaborative model alone (MF, LightGCN).
     #[default]
     Cf,
+    /// CoLLM (and TALLRec and the ablations): an LLM with LoRA and the CIE, in stages.
+    Collm,
 }
 
 impl ExperimentKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ExperimentKind::Cf => "cf",
+            ExperimentKind::Collm => "collm",
         }
     }
 }
@@ -88,6 +106,26 @@ pub struct Experiment {
     pub training: CfTrainConfig,
     #[serde(default, deserialize_with = "checked")]
     pub evaluation: EvaluationSpec,
+    /// The LLM backbone (kind `collm` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmSpec>,
+    /// The CoLLM pipeline (kind `collm` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collm: Option<collm_pipeline::PipelineConfig>,
+}
+
+/// `[llm]`: which backbone a `collm` experiment tunes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSpec {
+    /// A model name known to `collm model` (pulled on first use), or a path to a GGUF file or a
+    /// Hugging Face folder (relative to the experiment file).
+    #[serde(default = "default_backbone")]
+    pub backbone: String,
+}
+
+fn default_backbone() -> String {
+    collm_llm::hub::DEFAULT_MODEL.to_string()
 }
 
 /// `[dataset]`: exactly one of `path` and `source`.
@@ -117,6 +155,10 @@ pub struct EvaluationSpec {
     /// Also rank each positive row against sampled negatives (Recall@K, NDCG@K).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking: Option<RankingSpec>,
+    /// Score at most this many rows of each split: a sample drawn with seed 2023, the same for
+    /// every experiment (so runs compare on the same rows); all rows when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
 }
 
 fn default_splits() -> Vec<String> {
@@ -125,7 +167,7 @@ fn default_splits() -> Vec<String> {
 
 impl Default for EvaluationSpec {
     fn default() -> Self {
-        EvaluationSpec { splits: default_splits(), ranking: None }
+        EvaluationSpec { splits: default_splits(), ranking: None, rows: None }
     }
 }
 
@@ -186,6 +228,9 @@ impl Check for EvaluationSpec {
         if self.splits.is_empty() {
             return Err("[evaluation] field `splits`: name at least one split".into());
         }
+        if self.rows == Some(0) {
+            return Err("[evaluation] field `rows`: must be at least 1 when given".into());
+        }
         if let Some(r) = &self.ranking {
             if r.k == 0 || r.negatives == 0 {
                 return Err("[evaluation] field `ranking`: `k` and `negatives` must be at least 1".into());
@@ -224,6 +269,7 @@ impl Experiment {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "experiment".to_string());
         }
+        experiment.settle_collm(origin)?;
         if let Some(path) = experiment.dataset.path.as_mut() {
             if path.is_relative() {
                 let base = origin.parent().unwrap_or(Path::new("."));
@@ -236,6 +282,45 @@ impl Experiment {
             }
         }
         Ok(experiment)
+    }
+
+    /// Checks that the kind and the `[llm]`/`[collm]` sections agree, takes the CIE's CF model
+    /// from `[model]`, makes the pipeline's file paths absolute and validates the pipeline.
+    fn settle_collm(&mut self, origin: &Path) -> Result<(), ExperimentError> {
+        let invalid = |message: String| ExperimentError::Invalid { path: origin.to_path_buf(), message };
+        let base = origin.parent().unwrap_or(Path::new("."));
+        let absolute = |p: &mut PathBuf| {
+            if p.is_relative() {
+                let joined = base.join(&*p);
+                *p = std::path::absolute(&joined).unwrap_or(joined);
+            }
+        };
+        match (self.kind, &mut self.collm) {
+            (ExperimentKind::Cf, None) if self.llm.is_none() => Ok(()),
+            (ExperimentKind::Cf, _) => Err(invalid("[llm] and [collm] belong to `kind = \"collm\"` experiments".into())),
+            (ExperimentKind::Collm, None) => Err(invalid("`kind = \"collm\"` needs a [collm] section with its stages".into())),
+            (ExperimentKind::Collm, Some(cfg)) => {
+                match &cfg.slots.cf {
+                    Some(cf) if cf != &self.model => {
+                        return Err(invalid("[collm.slots] cf differs from [model]; leave it out, [model] is the CIE's CF model".into()))
+                    }
+                    _ => cfg.slots.cf = Some(self.model.clone()),
+                }
+                for p in [&mut cfg.slots.cf_weights, &mut cfg.prompt.text_template, &mut cfg.prompt.hybrid_template]
+                    .into_iter()
+                    .flatten()
+                {
+                    absolute(p);
+                }
+                let llm = self.llm.get_or_insert_with(|| LlmSpec { backbone: default_backbone() });
+                if llm.backbone.contains('/') || llm.backbone.ends_with(".gguf") {
+                    let mut p = PathBuf::from(&llm.backbone);
+                    absolute(&mut p);
+                    llm.backbone = p.display().to_string();
+                }
+                cfg.validate().map_err(|e| invalid(format!("[collm] {e}")))
+            }
+        }
     }
 
     /// The experiment as run: what the store keeps.
@@ -252,6 +337,13 @@ impl Experiment {
         }
     }
 
+    /// The rows of split `name` that the final evaluation scores: all of them, or the seeded
+    /// sample of `[evaluation] rows` (empty for a split the dataset lacks; `load_dataset` checks).
+    pub fn evaluation_rows(&self, dataset: &Dataset, name: &str) -> Vec<collm_data::Interaction> {
+        let rows = dataset.split(name).map(|s| s.rows.as_slice()).unwrap_or(&[]);
+        collm_pipeline::stage::sample_rows(rows, self.evaluation.rows, 2023)
+    }
+
     /// Loads the dataset and checks that the evaluation splits exist in it.
     pub fn load_dataset(&self, data_dir: &Path) -> Result<Dataset, RunSetupError> {
         let dataset = Dataset::load_dir(&self.dataset_dir(data_dir)?)?;
@@ -259,6 +351,9 @@ impl Experiment {
         let mut wanted: Vec<(&'static str, String)> =
             self.evaluation.splits.iter().map(|s| ("evaluation", s.clone())).collect();
         wanted.extend(self.training.splits_to_evaluate().into_iter().map(|s| ("training", s)));
+        if let Some(cfg) = &self.collm {
+            wanted.extend(cfg.stages.iter().map(|s| ("collm.stages", s.eval_split.clone())));
+        }
         if let Some((section, split)) = wanted.into_iter().find(|(_, s)| !known.contains(s)) {
             return Err(RunSetupError::UnknownSplit {
                 section,

@@ -38,15 +38,28 @@ fn reads_a_complete_experiment() {
     assert_eq!(e.name, "t");
     assert_eq!(e.kind, ExperimentKind::Cf);
     assert_eq!(e.device, DeviceSpec::Cpu);
-    assert_eq!(e.dataset.path.as_deref(), Some(Path::new("/exp/dir/data/ml")));
+    assert_eq!(
+        e.dataset.path.as_deref(),
+        Some(Path::new("/exp/dir/data/ml"))
+    );
     assert_eq!(e.model.dim, 8);
     assert_eq!(e.training.max_epochs, 3);
     assert_eq!(e.evaluation.splits, vec!["valid", "valid_small"]);
     assert_eq!(e.evaluation.ranking, None);
     let ranked = parse(&GOOD.replace("splits = [", "ranking = { k = 5 }\nsplits = [")).unwrap();
-    assert_eq!(ranked.evaluation.ranking, Some(RankingSpec { k: 5, negatives: 100, seed: 2023 }));
+    assert_eq!(
+        ranked.evaluation.ranking,
+        Some(RankingSpec {
+            k: 5,
+            negatives: 100,
+            seed: 2023
+        })
+    );
     let bad = error_of(&GOOD.replace("splits = [", "ranking = { k = 5, n = 3 }\nsplits = ["));
-    assert!(bad.contains("unknown field `n`") && bad.contains(":20:"), "{bad}");
+    assert!(
+        bad.contains("unknown field `n`") && bad.contains(":20:"),
+        "{bad}"
+    );
 }
 
 #[test]
@@ -58,7 +71,9 @@ fn the_experiment_as_run_reads_back_the_same() {
 
 #[test]
 fn defaults_name_and_evaluation() {
-    let text = GOOD.replace("name = \"t\"\n", "").replace("[evaluation]\nsplits = [\"valid\", \"valid_small\"]\n", "");
+    let text = GOOD
+        .replace("name = \"t\"\n", "")
+        .replace("[evaluation]\nsplits = [\"valid\", \"valid_small\"]\n", "");
     let e = parse(&text).unwrap();
     assert_eq!(e.name, "my-exp");
     assert_eq!(e.evaluation.splits, vec!["valid"]);
@@ -71,11 +86,17 @@ fn unknown_keys_are_named_with_file_and_line() {
     assert!(top.contains("unknown field `epochs`"), "{top}");
 
     let training = error_of(&GOOD.replace("seed = 1", "seed = 1\nlearning_rate = 0.1"));
-    assert!(training.starts_with("/exp/dir/my-exp.toml:18:1:"), "{training}");
-    assert!(training.contains("unknown field `learning_rate`"), "{training}");
+    assert!(
+        training.starts_with("/exp/dir/my-exp.toml:18:1:"),
+        "{training}"
+    );
+    assert!(
+        training.contains("unknown field `learning_rate`"),
+        "{training}"
+    );
 
-    let section = error_of(&format!("{GOOD}\n[llm]\npath = \"x\"\n"));
-    assert!(section.contains("unknown field `llm`"), "{section}");
+    let section = error_of(&format!("{GOOD}\n[stage9]\npath = \"x\"\n"));
+    assert!(section.contains("unknown field `stage9`"), "{section}");
     assert!(section.contains(":22:"), "{section}");
 }
 
@@ -90,10 +111,16 @@ fn missing_keys_and_bad_values_are_named() {
     assert!(range.contains("my-exp.toml:14:1:"), "{range}");
 
     let device = error_of(&GOOD.replace("device = \"cpu\"", "device = \"gpu\""));
-    assert!(device.contains("my-exp.toml:2:") && device.contains("\"cuda:N\""), "{device}");
+    assert!(
+        device.contains("my-exp.toml:2:") && device.contains("\"cuda:N\""),
+        "{device}"
+    );
 
-    let both = error_of(&GOOD.replace("path = \"data/ml\"", "path = \"data/ml\"\nsource = \"embedded\""));
-    assert!(both.contains("exactly one of `path`"), "{both}");
+    let both = error_of(&GOOD.replace(
+        "path = \"data/ml\"",
+        "path = \"data/ml\"\nsource = \"embedded\"",
+    ));
+    assert!(both.contains("exactly one of `path"), "{both}");
     assert!(both.contains("my-exp.toml:4:1:"), "{both}");
 
     let kind = error_of(&GOOD.replace("kind = \"mf\"", "kind = \"sasrec\""));
@@ -105,13 +132,24 @@ fn embedded_source_and_devices() {
     let e = parse(&GOOD.replace("path = \"data/ml\"", "source = \"embedded\"")).unwrap();
     assert_eq!(e.dataset.source, Some(DatasetSource::Embedded));
     assert_eq!(e.dataset.path, None);
-    assert_eq!(parse(&GOOD.replace("\"cpu\"", "\"cuda:1\"")).unwrap().device, DeviceSpec::Cuda(1));
-    assert_eq!(parse(&GOOD.replace("\"cpu\"", "\"auto\"")).unwrap().device, DeviceSpec::Auto);
+    assert_eq!(
+        parse(&GOOD.replace("\"cpu\"", "\"cuda:1\""))
+            .unwrap()
+            .device,
+        DeviceSpec::Cuda(1)
+    );
+    assert_eq!(
+        parse(&GOOD.replace("\"cpu\"", "\"auto\"")).unwrap().device,
+        DeviceSpec::Auto
+    );
     assert!(DeviceSpec::Cpu.resolve().unwrap().is_cpu());
     #[cfg(not(feature = "cuda"))]
     {
         let err = DeviceSpec::Cuda(0).resolve().unwrap_err().to_string();
-        assert!(err.contains("without CUDA support") && err.contains("device = \"cpu\""), "{err}");
+        assert!(
+            err.contains("without CUDA support") && err.contains("device = \"cpu\""),
+            "{err}"
+        );
         assert!(DeviceSpec::Auto.resolve().unwrap().is_cpu());
     }
 }
@@ -126,12 +164,57 @@ fn shipped_experiments_parse() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let e = Experiment::load(&path).unwrap_or_else(|err| panic!("{err}"));
-            assert_eq!(Some(e.name.as_str()), path.file_stem().and_then(|s| s.to_str()), "{}", path.display());
+            assert_eq!(
+                Some(e.name.as_str()),
+                path.file_stem().and_then(|s| s.to_str()),
+                "{}",
+                path.display()
+            );
             seen += 1;
         }
     }
     assert!(seen >= 3);
     let mf = Experiment::load(&dir.join("mf-ml1m.toml")).unwrap();
-    assert!(mf.dataset.path.as_ref().unwrap().join("train.tsv").is_file(), "{:?}", mf.dataset.path);
-    assert_eq!((mf.model.dim, mf.training.batch_size, mf.training.patience, mf.training.seed), (256, 2048, 100, 2023));
+    assert!(
+        mf.dataset
+            .path
+            .as_ref()
+            .unwrap()
+            .join("train.tsv")
+            .is_file(),
+        "{:?}",
+        mf.dataset.path
+    );
+    assert_eq!(
+        (
+            mf.model.dim,
+            mf.training.batch_size,
+            mf.training.patience,
+            mf.training.seed
+        ),
+        (256, 2048, 100, 2023)
+    );
+}
+
+#[test]
+fn collm_experiments_take_the_cie_model_from_model_and_absolute_paths() {
+    let text = format!(
+        "{GOOD}kind = \"collm\"\n[llm]\nbackbone = \"models/x.gguf\"\n[collm]\n[collm.slots]\ncf_weights = \"mf.safetensors\"\n[[collm.stages]]\nprompt = \"hybrid\"\ntrain = [\"mapping\"]\nmax_steps = 3\n"
+    )
+    .replace("[evaluation]\nsplits = [\"valid\", \"valid_small\"]\n", "")
+    .replacen("name = \"t\"\n", "name = \"t\"\n", 1);
+    // `kind` must be a top-level key: put it before the first table.
+    let text = text.replace("kind = \"collm\"\n[llm]", "[llm]").replacen("device = \"cpu\"", "device = \"cpu\"\nkind = \"collm\"", 1);
+    let e = parse(&text).unwrap();
+    assert_eq!(e.kind, ExperimentKind::Collm);
+    let cfg = e.collm.as_ref().unwrap();
+    assert_eq!(cfg.slots.cf.as_ref(), Some(&e.model));
+    assert_eq!(cfg.slots.cf_weights.as_deref(), Some(Path::new("/exp/dir/mf.safetensors")));
+    assert_eq!(e.llm.as_ref().unwrap().backbone, "/exp/dir/models/x.gguf");
+    let again = Experiment::from_toml(&e.to_toml(), Path::new("/elsewhere/x.toml")).unwrap();
+    assert_eq!(again, e);
+    let missing = error_of(&text.replace("kind = \"collm\"", "kind = \"cf\""));
+    assert!(missing.contains("[collm]"), "{missing}");
+    let bad = error_of(&text.replace("max_steps = 3", "max_steps = 3\nlearning_rate = 1"));
+    assert!(bad.contains("learning_rate"), "{bad}");
 }

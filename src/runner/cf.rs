@@ -94,8 +94,8 @@ pub fn execute(
     let mut ranking = Vec::new();
     for name in &exp.evaluation.splits {
         // load_dataset checked that every evaluation split exists.
-        let Some(split) = dataset.split(name) else { continue };
-        let scored = collm_cf::score_rows(best.as_ref(), &split.rows, exp.training.batch_size)?;
+        let rows = exp.evaluation_rows(&dataset, name);
+        let scored = collm_cf::score_rows(best.as_ref(), &rows, exp.training.batch_size)?;
         sink.emit(Event::Eval {
             stage: FINAL_STAGE.to_string(),
             step,
@@ -107,7 +107,7 @@ pub fn execute(
                 best.as_ref(),
                 &dataset,
                 interacted,
-                &split.rows,
+                &rows,
                 spec,
                 exp.training.batch_size,
             )?;

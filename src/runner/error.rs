@@ -14,6 +14,13 @@ pub enum RunError {
     Cf(#[from] collm_cf::CfError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Pipeline(#[from] collm_pipeline::PipelineError),
+    #[error(transparent)]
+    Llm(#[from] collm_llm::LlmError),
+    /// A `collm` run that cannot be carried out as configured.
+    #[error("{0}")]
+    Invalid(String),
     #[error("run {id} is {status}: only interrupted, cancelled or failed runs can be resumed")]
     NotResumable { id: RunId, status: RunStatus },
     #[error("run {id} is not queued or running in this process")]

@@ -8,6 +8,7 @@
 //! best weights so far on disk.
 
 mod cf;
+pub mod collm;
 mod error;
 mod ranking;
 
@@ -24,7 +25,7 @@ use collm_store::{RunId, RunStatus, Store};
 pub use cf::Outcome;
 pub use error::RunError;
 
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, ExperimentKind};
 
 /// What the runner tells its consumer.
 #[derive(Debug, Clone, PartialEq)]
@@ -341,7 +342,10 @@ fn run_job(shared: &Shared, job: Job, cancel: &CancelToken) -> RunStatus {
         prior_best_step: job.prior_best_step,
     };
     let mut sink = |event: &Event| shared.record(&id, event);
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| cf::execute(&cf_job, &mut sink, cancel)));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| match job.experiment.kind {
+        ExperimentKind::Cf => cf::execute(&cf_job, &mut sink, cancel),
+        ExperimentKind::Collm => collm::execute(&cf_job, &mut sink, cancel),
+    }));
     let (last, status) = match result {
         Ok(Ok(Outcome::Finished { ranking })) => {
             for point in ranking {

@@ -34,12 +34,17 @@ pub fn rank_split(
             let negatives = sample_candidates(&mut rng, item_num, seen, spec.negatives);
             counts.push(negatives.len());
             candidates.push((*row).clone());
-            candidates.extend(negatives.into_iter().map(|iid| Interaction { iid, label: 0, ..(*row).clone() }));
+            candidates.extend(negatives.into_iter().map(|iid| Interaction {
+                iid,
+                label: 0,
+                ..(*row).clone()
+            }));
         }
         let scored = collm_cf::score_rows(model, &candidates, batch_size)?;
         let mut at = 0;
         for n in counts {
-            let negative_scores: Vec<f32> = scored[at + 1..at + 1 + n].iter().map(|s| s.logit).collect();
+            let negative_scores: Vec<f32> =
+                scored[at + 1..at + 1 + n].iter().map(|s| s.logit).collect();
             ranks.push(rank(scored[at].logit, &negative_scores));
             at += 1 + n;
         }

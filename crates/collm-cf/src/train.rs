@@ -24,9 +24,9 @@ use crate::{batch_for, CfError, CfModel, CfTrainConfig};
 
 /// The stage name in events.
 pub const STAGE: &str = "cf";
-/// The reference's extra abort: once this 0-based epoch is evaluated, stop if the best
-/// selection AUC is still below `ABORT_BELOW_AUC` (a run that is not learning).
-pub const ABORT_FROM_EPOCH: usize = 500;
+/// The reference's extra abort: after evaluating any 0-based epoch beyond this one, stop if the
+/// best selection AUC is still below `ABORT_BELOW_AUC` (a run that is not learning).
+pub const ABORT_AFTER_EPOCH: usize = 500;
 pub const ABORT_BELOW_AUC: f64 = 0.52;
 
 #[derive(Debug, Clone)]
@@ -144,7 +144,7 @@ pub fn train(
         if state.bad_evals >= cfg.patience {
             break;
         }
-        if epoch >= ABORT_FROM_EPOCH
+        if epoch > ABORT_AFTER_EPOCH
             && state.best_auc.unwrap_or(f64::NEG_INFINITY) < ABORT_BELOW_AUC
         {
             sink.emit(Event::Log {

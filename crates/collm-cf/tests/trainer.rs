@@ -160,7 +160,7 @@ fn a_run_that_cannot_beat_chance_is_abandoned_after_epoch_500() {
     let cfg = CfTrainConfig { eval_splits: vec![], ..train_cfg(700, 10_000) };
     let (_, outcome, events) = run(CfKind::Mf, &ds, &cfg, dir.path(), None, None);
     assert_eq!(outcome.best.all.auc, Some(0.5));
-    assert_eq!(outcome.epochs_run, collm_cf::ABORT_FROM_EPOCH + 1);
+    assert_eq!(outcome.epochs_run, collm_cf::ABORT_AFTER_EPOCH + 2, "stops after 0-based epoch 501");
     assert!(events.iter().any(|e| matches!(e, Event::Log { message } if message.contains("giving up"))));
 }
 

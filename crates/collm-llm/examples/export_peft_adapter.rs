@@ -2,7 +2,7 @@
 //! logits with that adapter, so `scripts/reference/check_peft_adapter.py` can check that Python's
 //! peft over the Hugging Face model gives the same logits.
 //!
-//!     cargo run -p collm-llm --release --example export_peft_adapter -- MODEL.gguf OUT_DIR
+//!     cargo run -p collm-llm --example export_peft_adapter -- MODEL.gguf OUT_DIR
 
 use candle_core::{DType, Device, Tensor};
 use collm_llm::{Llm, LoraConfig, LoraTarget};

@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::{LlmError, Llm, Result};
+use crate::{Llm, LlmError, Result};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -31,7 +31,13 @@ pub struct BenchOptions {
 
 impl Default for BenchOptions {
     fn default() -> Self {
-        Self { batch: 8, tokens: 150, warmup: 2, reps: 5, yes_id: 0 }
+        Self {
+            batch: 8,
+            tokens: 150,
+            warmup: 2,
+            reps: 5,
+            yes_id: 0,
+        }
     }
 }
 
@@ -57,11 +63,15 @@ pub struct BenchReport {
 /// Trains the adapters as a side effect (a few AdamW steps on random data).
 pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
     if opts.batch == 0 || opts.tokens == 0 || opts.reps == 0 {
-        return Err(LlmError::Input("bench: batch, tokens and reps must be positive".into()));
+        return Err(LlmError::Input(
+            "bench: batch, tokens and reps must be positive".into(),
+        ));
     }
     let vars: Vec<Var> = llm.lora_vars().into_iter().map(|(_, v)| v).collect();
     if vars.is_empty() {
-        return Err(LlmError::Lora("bench: the model has no LoRA adapters to train".into()));
+        return Err(LlmError::Lora(
+            "bench: the model has no LoRA adapters to train".into(),
+        ));
     }
     let (embeds, mask, labels) = workload(llm, opts)?;
     let rows = [opts.yes_id];
@@ -74,7 +84,10 @@ pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
         logits.to_vec2::<f32>()?;
         Ok(())
     };
-    let params = ParamsAdamW { lr: 1e-4, ..Default::default() };
+    let params = ParamsAdamW {
+        lr: 1e-4,
+        ..Default::default()
+    };
     let mut opt = AdamW::new(vars, params)?;
     let mut train_step = || -> Result<()> {
         llm.set_lora_dropout(true);
@@ -190,15 +203,31 @@ mod tests {
     #[test]
     fn measures_the_tiny_model_and_trains_its_adapters() -> Result<()> {
         let (llm, _tok) = Llm::tiny_random(3, Some(&LoraConfig::default()), &Device::Cpu)?;
-        let before: Vec<Tensor> = llm.lora_vars().iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?;
-        let opts = BenchOptions { batch: 3, tokens: 7, warmup: 1, reps: 2, yes_id: 5 };
+        let before: Vec<Tensor> = llm
+            .lora_vars()
+            .iter()
+            .map(|(_, v)| v.as_tensor().copy())
+            .collect::<candle_core::Result<_>>()?;
+        let opts = BenchOptions {
+            batch: 3,
+            tokens: 7,
+            warmup: 1,
+            reps: 2,
+            yes_id: 5,
+        };
         let report = bench_llm(&llm, &opts)?;
         assert!(report.eval_samples_per_s > 0.0 && report.train_samples_per_s > 0.0);
-        assert_eq!((report.eval_runs_s.len(), report.train_runs_s.len()), (2, 2));
+        assert_eq!(
+            (report.eval_runs_s.len(), report.train_runs_s.len()),
+            (2, 2)
+        );
         assert!(report.peak_rss_mb.is_some_and(|mb| mb > 1.0));
         // Every adapter tensor moved: the train step really optimises them.
         for ((name, var), old) in llm.lora_vars().iter().zip(&before) {
-            let change = (var.as_tensor() - old)?.abs()?.sum_all()?.to_scalar::<f32>()?;
+            let change = (var.as_tensor() - old)?
+                .abs()?
+                .sum_all()?
+                .to_scalar::<f32>()?;
             assert!(change > 0.0, "{name} did not change");
         }
         Ok(())
@@ -207,7 +236,10 @@ mod tests {
     #[test]
     fn rejects_a_model_without_adapters() -> Result<()> {
         let (llm, _tok) = Llm::tiny_random(3, None, &Device::Cpu)?;
-        assert!(matches!(bench_llm(&llm, &BenchOptions::default()), Err(LlmError::Lora(_))));
+        assert!(matches!(
+            bench_llm(&llm, &BenchOptions::default()),
+            Err(LlmError::Lora(_))
+        ));
         Ok(())
     }
 
@@ -224,7 +256,10 @@ mod tests {
             .sum::<f32>()
             / 3.0;
         assert!((bce_with_logits(&s, &y)?.to_scalar::<f32>()? - want).abs() < 1e-6);
-        let big = bce_with_logits(&Tensor::new(&[200f32], &Device::Cpu)?, &Tensor::new(&[0f32], &Device::Cpu)?)?;
+        let big = bce_with_logits(
+            &Tensor::new(&[200f32], &Device::Cpu)?,
+            &Tensor::new(&[0f32], &Device::Cpu)?,
+        )?;
         assert!((big.to_scalar::<f32>()? - 200.0).abs() < 1e-3);
         Ok(())
     }

@@ -2,7 +2,6 @@
 //! seeded random generator. Every tensor is checked against the shape the config implies.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
@@ -12,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use crate::config::{LlmConfig, LoraConfig, LoraTarget};
 use crate::gguf::GgufWeights;
 use crate::hf::{self, SafetensorsWeights};
-use crate::lora::{Linear, LoraAdapter};
+use crate::lora::{Linear, LoraAdapter, LoraRuntime};
 use crate::model::{rope_tables, Block, Llm};
 use crate::tokenizer::LlmTokenizer;
 use crate::{LlmError, Result};
@@ -207,7 +206,7 @@ pub(crate) fn build(
     if let Some(lora) = lora {
         lora.validate()?;
     }
-    let training = Arc::new(AtomicBool::new(false));
+    let runtime = Arc::new(LoraRuntime::new(rand::random()));
     let mut rng = StdRng::seed_from_u64(LORA_INIT_SEED);
     let (h, v) = (config.hidden_size, config.vocab_size);
     let embed = src.tensor("model.embed_tokens.weight", &[v, h])?;
@@ -226,7 +225,7 @@ pub(crate) fn build(
                     l.r,
                     l.scale(),
                     l.dropout,
-                    training.clone(),
+                    runtime.clone(),
                     lora_dtype(dtype),
                     device,
                     &mut rng,
@@ -256,7 +255,7 @@ pub(crate) fn build(
         rope_cos,
         rope_sin,
         lora: lora.cloned(),
-        lora_training: training,
+        lora_runtime: runtime,
         source,
     })
 }

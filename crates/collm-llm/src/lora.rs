@@ -1,13 +1,14 @@
 //! A frozen linear layer that may carry a LoRA adapter: `y = W·x + b + (α/r)·B·A·dropout(x)`,
 //! with A kaiming-uniform and B zero at initialisation, as peft does.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor, Var};
 use rand::rngs::StdRng;
 use rand::Rng;
 
+use crate::ops::{self, LoraDropout};
 use crate::prims;
 use crate::Result;
 
@@ -26,17 +27,47 @@ pub(crate) struct LoraAdapter {
     pub(crate) b: Var,
     scale: f64,
     dropout: f32,
-    /// Shared by every adapter of a model: dropout is applied only while it is set.
-    training: Arc<AtomicBool>,
+    runtime: Arc<LoraRuntime>,
+}
+
+/// State shared by every adapter of a model.
+#[derive(Debug, Default)]
+pub(crate) struct LoraRuntime {
+    /// Dropout is applied only while this is set.
+    pub(crate) training: AtomicBool,
+    /// Counts dropout draws; each draw's mask seed is derived from it.
+    draws: AtomicU64,
+}
+
+impl LoraRuntime {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self { training: AtomicBool::new(false), draws: AtomicU64::new(seed) }
+    }
+
+    /// A fresh dropout-mask seed (splitmix64 of a counter).
+    fn next_seed(&self) -> u64 {
+        let mut z = self.draws.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
 }
 
 impl Linear {
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = prims::linear(x, &self.weight, self.bias.as_ref())?;
-        match &self.lora {
-            None => Ok(y),
-            Some(lora) => Ok((y + lora.forward(x)?.to_dtype(x.dtype())?)?),
+        let Some(lora) = &self.lora else {
+            return Ok(prims::linear(x, &self.weight, self.bias.as_ref())?);
+        };
+        if x.dtype() != lora.a.dtype() {
+            // A half-precision base with f32 adapters: the adapter path runs apart, in f32.
+            let y = prims::linear(x, &self.weight, self.bias.as_ref())?;
+            return Ok((y + lora.forward_apart(x)?.to_dtype(x.dtype())?)?);
         }
+        let y = ops::lora_linear(x, &self.weight, lora.a.as_tensor(), lora.b.as_tensor(), lora.scale, lora.dropout())?;
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        })
     }
 }
 
@@ -47,14 +78,14 @@ impl LoraAdapter {
         r: usize,
         scale: f64,
         dropout: f64,
-        training: Arc<AtomicBool>,
+        runtime: Arc<LoraRuntime>,
         dtype: DType,
         device: &Device,
         rng: &mut StdRng,
     ) -> Result<Self> {
         let a = Var::from_tensor(&kaiming_uniform(r, out_in[1], dtype, device, rng)?)?;
         let b = Var::zeros((out_in[0], r), dtype, device)?;
-        Ok(Self { a, b, scale, dropout: dropout as f32, training })
+        Ok(Self { a, b, scale, dropout: dropout as f32, runtime })
     }
 
     /// Draws A again and zeroes B.
@@ -65,13 +96,18 @@ impl LoraAdapter {
         Ok(())
     }
 
-    /// `(α/r)·B·A·dropout(x)` in the adapter's dtype (f32 even when the base runs in bf16).
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// The dropout to apply now: `None` in evaluation mode or with p = 0.
+    fn dropout(&self) -> Option<LoraDropout> {
+        (self.dropout > 0.0 && self.runtime.training.load(Ordering::Relaxed))
+            .then(|| LoraDropout { p: self.dropout, seed: self.runtime.next_seed() })
+    }
+
+    /// `(α/r)·B·A·dropout(x)` computed in the adapter's dtype (f32 when the base runs in bf16).
+    fn forward_apart(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.to_dtype(self.a.dtype())?;
-        let x = if self.dropout > 0.0 && self.training.load(Ordering::Relaxed) {
-            candle_nn::ops::dropout(&x, self.dropout)?
-        } else {
-            x
+        let x = match self.dropout() {
+            Some(d) => candle_nn::ops::dropout(&x, d.p)?,
+            None => x,
         };
         let dims = x.dims().to_vec();
         let input = dims[dims.len() - 1];

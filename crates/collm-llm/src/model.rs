@@ -1,14 +1,14 @@
 //! The decoder's forward pass: input embeddings and a key mask in, the final-normed hidden state
 //! of each row's last real token out, scored against chosen vocabulary rows only.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 
 use crate::config::{LlmConfig, LoraConfig};
 use crate::kv::KvPrefix;
-use crate::lora::Linear;
+use crate::lora::{Linear, LoraRuntime};
 use crate::mask::{read_mask, CallLayout, PrefixLayout};
 use crate::prims;
 use crate::{LlmError, Result};
@@ -37,12 +37,12 @@ pub struct Llm {
     pub(crate) norm: Tensor,
     /// `[vocab, hidden]`; `None` when tied to `embed`.
     pub(crate) head: Option<Tensor>,
-    /// `[max_positions, head_dim]`, each half of the last dimension repeated.
+    /// `[max_positions, head_dim / 2]`.
     pub(crate) rope_cos: Tensor,
     pub(crate) rope_sin: Tensor,
     pub(crate) lora: Option<LoraConfig>,
-    /// Whether LoRA dropout is active; shared with every adapter.
-    pub(crate) lora_training: Arc<AtomicBool>,
+    /// Whether LoRA dropout is active, and its mask seeds; shared with every adapter.
+    pub(crate) lora_runtime: Arc<LoraRuntime>,
     /// Where the weights came from (a path, or a description for generated models).
     pub(crate) source: String,
 }
@@ -95,7 +95,7 @@ impl Llm {
 
     /// Turns LoRA dropout on (training) or off (evaluation; the state after loading).
     pub fn set_lora_dropout(&self, train: bool) {
-        self.lora_training.store(train, Ordering::Relaxed);
+        self.lora_runtime.training.store(train, Ordering::Relaxed);
     }
 
     /// Token embeddings `[B, T, H]` of ids `[B, T]` (u32), in the model's dtype. The caller may
@@ -220,8 +220,8 @@ impl Llm {
         let positions: Vec<u32> = layout.positions.iter().flatten().copied().collect();
         let positions = Tensor::from_vec(positions, batch * len, &self.device)?;
         let d = cfg.head_dim;
-        let cos = self.rope_cos.index_select(&positions, 0)?.reshape((batch, 1, len, d))?;
-        let sin = self.rope_sin.index_select(&positions, 0)?.reshape((batch, 1, len, d))?;
+        let cos = self.rope_cos.index_select(&positions, 0)?.reshape((batch, len, d / 2))?;
+        let sin = self.rope_sin.index_select(&positions, 0)?.reshape((batch, len, d / 2))?;
         let bias = layout.bias(prefix_layout, cfg.sliding_window, self.dtype, &self.device)?;
 
         let mut x = embeds.to_dtype(self.dtype)?;
@@ -229,16 +229,14 @@ impl Llm {
         let mut cache = Vec::with_capacity(if keep_kv { cfg.num_layers } else { 0 });
         for (i, block) in self.blocks.iter().enumerate() {
             let h = prims::rms_norm(&x, &block.input_norm, cfg.rms_norm_eps)?;
-            let heads = |lin: &Linear, n: usize| -> Result<Tensor> {
-                Ok(lin.forward(&h)?.reshape((batch, len, n, d))?.transpose(1, 2)?.contiguous()?)
-            };
+            let heads = |lin: &Linear, n: usize| -> Result<Tensor> { Ok(lin.forward(&h)?.reshape((batch, len, n, d))?) };
             let q = prims::rope(&heads(&block.q, cfg.num_heads)?, &cos, &sin)?;
             let mut k = prims::rope(&heads(&block.k, cfg.num_kv_heads)?, &cos, &sin)?;
             let mut v = heads(&block.v, cfg.num_kv_heads)?;
             if let Some(p) = prefix {
                 let (pk, pv) = &p.layers[i];
-                k = Tensor::cat(&[pk, &k], 2)?;
-                v = Tensor::cat(&[pv, &v], 2)?;
+                k = Tensor::cat(&[pk, &k], 1)?;
+                v = Tensor::cat(&[pv, &v], 1)?;
             }
             if keep_kv {
                 cache.push((k.detach(), v.detach()));
@@ -246,7 +244,7 @@ impl Llm {
             if want == Want::KvOnly && i + 1 == self.blocks.len() {
                 break;
             }
-            let attn = self.attention(&q, &k, &v, &bias)?;
+            let attn = prims::attention(&q, &k, &v, &bias)?.reshape((batch, len, cfg.num_heads * d))?;
             x = (x + block.o.forward(&attn)?)?;
             let h = prims::rms_norm(&x, &block.post_norm, cfg.rms_norm_eps)?;
             let mlp = block.down.forward(&prims::swiglu(&block.gate.forward(&h)?, &block.up.forward(&h)?)?)?;
@@ -262,22 +260,6 @@ impl Llm {
         };
         let kv = keep_kv.then(|| KvPrefix::new(cache, layout.extended));
         Ok(Pass { last_hidden, kv })
-    }
-
-    /// Grouped-query attention of `q` `[B, h, T, d]` over `k`, `v` `[B, kv, S, d]` with the
-    /// additive `bias` `[B, 1, T, S]`; returns `[B, T, h·d]`. Query heads are grouped by their
-    /// key/value head through a reshape, so keys and values are never copied per query head.
-    fn attention(&self, q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        let cfg = &self.config;
-        let (batch, heads, len, d) = q.dims4()?;
-        let keys = k.dim(2)?;
-        let kv = cfg.num_kv_heads;
-        let grouped = q.reshape((batch, kv, cfg.kv_groups() * len, d))?;
-        let scores = (grouped.matmul(&k.t()?)? * (1.0 / (d as f64).sqrt()))?;
-        let scores = scores.reshape((batch, heads, len, keys))?.broadcast_add(bias)?;
-        let probs = prims::softmax_last(&scores)?;
-        let out = probs.reshape((batch, kv, cfg.kv_groups() * len, keys))?.matmul(v)?;
-        Ok(out.reshape((batch, heads, len, d))?.transpose(1, 2)?.reshape((batch, len, heads * d))?)
     }
 }
 
@@ -310,26 +292,23 @@ pub fn splice(embeds: &Tensor, slots: &[(usize, usize)], vectors: &Tensor) -> Re
     Ok(take.where_cond(&placed, &flat)?.reshape((batch, len, hidden))?)
 }
 
-/// Rotary tables `[max_positions, head_dim]` (cos, sin) with each half repeated, computed in f64.
+/// Rotary tables `[max_positions, head_dim / 2]` (cos, sin), computed in f64 and stored in f32
+/// (f64 for an f64 model).
 pub(crate) fn rope_tables(cfg: &LlmConfig, dtype: DType, device: &Device) -> Result<(Tensor, Tensor)> {
     let half = cfg.head_dim / 2;
     let positions = cfg.max_position_embeddings;
-    let mut cos = Vec::with_capacity(positions * cfg.head_dim);
-    let mut sin = Vec::with_capacity(positions * cfg.head_dim);
+    let mut cos = Vec::with_capacity(positions * half);
+    let mut sin = Vec::with_capacity(positions * half);
     for p in 0..positions {
-        let row: Vec<(f64, f64)> = (0..half)
-            .map(|i| {
-                let inv_freq = 1.0 / cfg.rope_theta.powf(2.0 * i as f64 / cfg.head_dim as f64);
-                let angle = p as f64 * inv_freq;
-                (angle.cos(), angle.sin())
-            })
-            .collect();
-        for _ in 0..2 {
-            cos.extend(row.iter().map(|r| r.0));
-            sin.extend(row.iter().map(|r| r.1));
+        for i in 0..half {
+            let inv_freq = 1.0 / cfg.rope_theta.powf(2.0 * i as f64 / cfg.head_dim as f64);
+            let angle = p as f64 * inv_freq;
+            cos.push(angle.cos());
+            sin.push(angle.sin());
         }
     }
-    let shape = (positions, cfg.head_dim);
+    let dtype = if dtype == DType::F64 { DType::F64 } else { DType::F32 };
+    let shape = (positions, half);
     let cos = Tensor::from_vec(cos, shape, device)?.to_dtype(dtype)?;
     let sin = Tensor::from_vec(sin, shape, device)?.to_dtype(dtype)?;
     Ok((cos, sin))

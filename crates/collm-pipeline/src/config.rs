@@ -116,8 +116,9 @@ pub struct SlotConfig {
     pub cf: Option<CfModelConfig>,
     #[serde(default)]
     pub cf_init: CfInit,
-    /// Pretrained CF weights (safetensors written by collm-cf); the runner may fill this in from
-    /// a foundation run.
+    /// Pretrained CF weights (safetensors written by collm-cf). Needed to build the model with
+    /// `cf_init = "pretrained"`; an experiment without it trains its foundation first and fills
+    /// it in.
     #[serde(default)]
     pub cf_weights: Option<PathBuf>,
 }
@@ -301,9 +302,6 @@ impl PipelineConfig {
                 if self.slots.mid_times == 0 {
                     return Err(PipelineError::config("slots.mid_times", "must be at least 1"));
                 }
-                if self.slots.cf_init == CfInit::Pretrained && self.slots.cf_weights.is_none() && uses_hybrid {
-                    return Err(PipelineError::config("slots.cf_weights", "pretrained CF weights are needed (or set cf_init = \"scratch\")"));
-                }
             }
             _ => {}
         }
@@ -398,9 +396,6 @@ mod tests {
         let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
         c.stages[0].train = vec![Trainable::Mapping];
         assert!(c.validate().unwrap_err().to_string().contains("stages[0].train"));
-        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
-        c.slots.cf_weights = None;
-        assert!(c.validate().unwrap_err().to_string().contains("cf_weights"));
         let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
         c.stages[1].eval_every = 0;
         assert!(c.validate().unwrap_err().to_string().contains("stages[1].eval_every"));

@@ -105,7 +105,13 @@ impl CollmModel {
                 let cf_cfg = cfg.slots.cf.as_ref().expect("validated: the CIE has a CF config");
                 let cf = match (cfg.slots.cf_init, &cfg.slots.cf_weights) {
                     (CfInit::Pretrained, Some(w)) => collm_cf::load(cf_cfg, dataset, &base_dir.join(w), &device),
-                    _ => collm_cf::build(cf_cfg, dataset, cfg.seed, &device),
+                    (CfInit::Pretrained, None) => {
+                        return Err(PipelineError::config(
+                            "slots.cf_weights",
+                            "cf_init = \"pretrained\" needs the weights (or cf_init = \"scratch\")",
+                        ))
+                    }
+                    (CfInit::Scratch, _) => collm_cf::build(cf_cfg, dataset, cfg.seed, &device),
                 }
                 .map_err(|e| PipelineError::Upstream(format!("collaborative model: {e}")))?;
                 let cie = Cie::new(cf.dim(), cfg.slots.mid_times, hidden, tokens, cfg.seed, &device)?;

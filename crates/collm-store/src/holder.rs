@@ -22,11 +22,21 @@ impl Holder {
         let program = args
             .next()
             .map(|p| {
-                Path::new(&p).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(p)
+                Path::new(&p)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or(p)
             })
             .unwrap_or_default();
-        let command = std::iter::once(program).chain(args).collect::<Vec<_>>().join(" ");
-        Holder { pid: std::process::id(), command, since_ms: crate::clock::now_ms() }
+        let command = std::iter::once(program)
+            .chain(args)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Holder {
+            pid: std::process::id(),
+            command,
+            since_ms: crate::clock::now_ms(),
+        }
     }
 
     /// The holder recorded in `path`, if it exists and decodes.

@@ -24,8 +24,7 @@ impl RunId {
     /// Wraps user input. Ids only hold ASCII digits, letters and `-`; anything else cannot name
     /// a run (the store then answers not found).
     pub fn parse(text: &str) -> Option<Self> {
-        let ok = !text.is_empty()
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let ok = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         ok.then(|| RunId(text.to_string()))
     }
 

@@ -158,8 +158,15 @@ impl RunRecord {
     /// results, else the best `valid` AUC seen during training; any split when none is `valid`.
     pub fn headline_auc(&self) -> Option<(String, f64)> {
         let pick = |evals: Vec<&EvalPoint>| -> Option<(String, f64)> {
-            let chosen = evals.iter().find(|e| e.split == "valid").or_else(|| evals.first())?;
-            chosen.metrics.all.auc.map(|auc| (chosen.split.clone(), auc))
+            let chosen = evals
+                .iter()
+                .find(|e| e.split == "valid")
+                .or_else(|| evals.first())?;
+            chosen
+                .metrics
+                .all
+                .auc
+                .map(|auc| (chosen.split.clone(), auc))
         };
         let finals: Vec<&EvalPoint> = self.results().collect();
         if !finals.is_empty() {
@@ -167,7 +174,11 @@ impl RunRecord {
         }
         let mut training: Vec<&EvalPoint> = self.best.iter().collect();
         training.sort_by(|a, b| {
-            b.metrics.all.auc.partial_cmp(&a.metrics.all.auc).unwrap_or(std::cmp::Ordering::Equal)
+            b.metrics
+                .all
+                .auc
+                .partial_cmp(&a.metrics.all.auc)
+                .unwrap_or(std::cmp::Ordering::Equal)
         });
         pick(training)
     }

@@ -45,7 +45,12 @@ impl Store {
         let dir = dir.as_ref().to_path_buf();
         let io = |action: &'static str, path: &Path| {
             let (dir, path) = (dir.clone(), path.to_path_buf());
-            move |source| StoreError::Io { dir, action, path, source }
+            move |source| StoreError::Io {
+                dir,
+                action,
+                path,
+                source,
+            }
         };
         std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
         let lock_path = dir.join("lock");
@@ -59,15 +64,23 @@ impl Store {
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked { dir, holder: Holder::read(&holder_path) })
+                return Err(StoreError::Locked {
+                    dir,
+                    holder: Holder::read(&holder_path),
+                })
             }
             Err(TryLockError::Error(e)) => return Err(io("cannot lock", &lock_path)(e)),
         }
-        Holder::current().write(&holder_path).map_err(io("cannot write", &holder_path))?;
+        Holder::current()
+            .write(&holder_path)
+            .map_err(io("cannot write", &holder_path))?;
 
         let db = open_db(&dir)?;
         let tree = |name: &str| {
-            db.open_tree(name).map_err(|source| StoreError::Db { dir: dir.clone(), source })
+            db.open_tree(name).map_err(|source| StoreError::Db {
+                dir: dir.clone(),
+                source,
+            })
         };
         let store = Store {
             runs: tree(RUNS_TREE)?,
@@ -105,7 +118,11 @@ impl Store {
         let mut n = 1;
         let id = loop {
             let id = RunId::new(now, n);
-            if !self.runs.contains_key(id.as_str()).map_err(|e| self.db_err(e))? {
+            if !self
+                .runs
+                .contains_key(id.as_str())
+                .map_err(|e| self.db_err(e))?
+            {
                 break id;
             }
             n += 1;
@@ -144,7 +161,12 @@ impl Store {
 
     /// Ends a run as `failed` with `error` as the reason. Flushes.
     pub fn fail(&self, id: &RunId, error: &str) -> Result<(), StoreError> {
-        self.append_event(id, &Event::Failed { error: error.to_string() })
+        self.append_event(
+            id,
+            &Event::Failed {
+                error: error.to_string(),
+            },
+        )
     }
 
     /// Records one event of a run: steps and evaluations become points, checkpoints artifacts,
@@ -153,13 +175,29 @@ impl Store {
     pub fn append_event(&self, id: &RunId, event: &Event) -> Result<(), StoreError> {
         let now = now_ms();
         match event {
-            Event::Step { stage, step, loss, lr } => {
-                let point = StepPoint { stage: stage.clone(), step: *step, loss: *loss, lr: *lr, at_ms: now };
+            Event::Step {
+                stage,
+                step,
+                loss,
+                lr,
+            } => {
+                let point = StepPoint {
+                    stage: stage.clone(),
+                    step: *step,
+                    loss: *loss,
+                    lr: *lr,
+                    at_ms: now,
+                };
                 self.put_point(&self.steps, id, "step", &point)?;
                 *self.lock_state().entry(id.clone()).or_insert(0) += 1;
                 Ok(())
             }
-            Event::Eval { stage, step, split, metrics } => {
+            Event::Eval {
+                stage,
+                step,
+                split,
+                metrics,
+            } => {
                 let point = EvalPoint {
                     stage: stage.clone(),
                     step: *step,
@@ -173,8 +211,19 @@ impl Store {
                     keep_best(&mut r.best, point);
                 })
             }
-            Event::Checkpoint { stage, step, path, best } => {
-                let artifact = Artifact { stage: stage.clone(), step: *step, path: path.clone(), best: *best, at_ms: now };
+            Event::Checkpoint {
+                stage,
+                step,
+                path,
+                best,
+            } => {
+                let artifact = Artifact {
+                    stage: stage.clone(),
+                    step: *step,
+                    path: path.clone(),
+                    best: *best,
+                    at_ms: now,
+                };
                 self.update(id, true, |r| {
                     r.artifacts.retain(|a| a.path != artifact.path);
                     r.artifacts.push(artifact);
@@ -197,7 +246,10 @@ impl Store {
                 }
             }),
             Event::Log { message } => self.update(id, false, |r| {
-                r.log.push(LogLine { at_ms: now, message: message.clone() })
+                r.log.push(LogLine {
+                    at_ms: now,
+                    message: message.clone(),
+                })
             }),
             Event::Finished => self.update(id, true, |r| apply_status(r, RunStatus::Finished)),
             Event::Cancelled => self.update(id, true, |r| apply_status(r, RunStatus::Cancelled)),
@@ -212,7 +264,8 @@ impl Store {
     /// split). Flushes.
     pub fn record_ranking(&self, id: &RunId, point: RankingPoint) -> Result<(), StoreError> {
         self.update(id, true, |r| {
-            r.ranking.retain(|p| !(p.stage == point.stage && p.split == point.split));
+            r.ranking
+                .retain(|p| !(p.stage == point.stage && p.split == point.split));
             r.ranking.push(point);
         })
     }
@@ -232,7 +285,11 @@ impl Store {
     /// The run named by `text`: an exact id, or a prefix matching exactly one run.
     pub fn resolve(&self, text: &str) -> Result<RunId, StoreError> {
         let id = RunId::parse(text).ok_or_else(|| self.not_found(text))?;
-        if self.runs.contains_key(id.as_str()).map_err(|e| self.db_err(e))? {
+        if self
+            .runs
+            .contains_key(id.as_str())
+            .map_err(|e| self.db_err(e))?
+        {
             return Ok(id);
         }
         let mut matches = Vec::new();
@@ -243,7 +300,10 @@ impl Store {
         match matches.len() {
             0 => Err(self.not_found(text)),
             1 => Ok(RunId::parse(&matches[0]).ok_or_else(|| self.not_found(text))?),
-            _ => Err(StoreError::Ambiguous { prefix: text.to_string(), matches }),
+            _ => Err(StoreError::Ambiguous {
+                prefix: text.to_string(),
+                matches,
+            }),
         }
     }
 
@@ -259,8 +319,11 @@ impl Store {
             }
         }
         list.runs.sort_by(|a, b| {
-            (a.created_ms, a.id.as_str().len(), a.id.as_str())
-                .cmp(&(b.created_ms, b.id.as_str().len(), b.id.as_str()))
+            (a.created_ms, a.id.as_str().len(), a.id.as_str()).cmp(&(
+                b.created_ms,
+                b.id.as_str().len(),
+                b.id.as_str(),
+            ))
         });
         Ok(list)
     }
@@ -277,13 +340,22 @@ impl Store {
 
     /// A run's record with all its points.
     pub fn full_run(&self, id: &RunId) -> Result<FullRun, StoreError> {
-        Ok(FullRun { record: self.run(id)?, steps: self.steps(id)?, evals: self.evals(id)? })
+        Ok(FullRun {
+            record: self.run(id)?,
+            steps: self.steps(id)?,
+            evals: self.evals(id)?,
+        })
     }
 
     /// Removes a run: its record, its points and its artifacts folder.
     pub fn delete_run(&self, id: &RunId) -> Result<(), StoreError> {
         let _guard = self.lock_state();
-        if self.runs.remove(id.as_str()).map_err(|e| self.db_err(e))?.is_none() {
+        if self
+            .runs
+            .remove(id.as_str())
+            .map_err(|e| self.db_err(e))?
+            .is_none()
+        {
             return Err(self.not_found(id.as_str()));
         }
         for tree in [&self.steps, &self.evals] {
@@ -318,7 +390,9 @@ impl Store {
                 Ok(())
             }
             Some(value) => {
-                let found = std::str::from_utf8(&value).ok().and_then(|s| s.parse::<u32>().ok());
+                let found = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|s| s.parse::<u32>().ok());
                 match found {
                     Some(found) if found <= SCHEMA_VERSION => Ok(()),
                     Some(found) => Err(StoreError::NewerSchema {
@@ -350,7 +424,11 @@ impl Store {
             if record.status.is_terminal() {
                 continue;
             }
-            let what = if record.status == RunStatus::Queued { "started" } else { "ended" };
+            let what = if record.status == RunStatus::Queued {
+                "started"
+            } else {
+                "ended"
+            };
             record.error = Some(format!(
                 "the process that ran it (pid {}) stopped before the run {what}",
                 record.pid
@@ -365,7 +443,9 @@ impl Store {
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, u64>> {
         // A panic while holding the lock leaves only counters behind: keep going.
-        self.pending_steps.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.pending_steps
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Read-modify-write of one record, counting in its pending steps.
@@ -393,7 +473,9 @@ impl Store {
 
     fn put_record(&self, record: &RunRecord) -> Result<(), StoreError> {
         let bytes = encode(record.id.as_str(), "record", record)?;
-        self.runs.insert(record.id.as_str(), bytes).map_err(|e| self.db_err(e))?;
+        self.runs
+            .insert(record.id.as_str(), bytes)
+            .map_err(|e| self.db_err(e))?;
         Ok(())
     }
 
@@ -407,7 +489,8 @@ impl Store {
         let seq = self.db.generate_id().map_err(|e| self.db_err(e))?;
         let mut key = id.point_prefix();
         key.extend_from_slice(&seq.to_be_bytes());
-        tree.insert(key, encode(id.as_str(), what, point)?).map_err(|e| self.db_err(e))?;
+        tree.insert(key, encode(id.as_str(), what, point)?)
+            .map_err(|e| self.db_err(e))?;
         Ok(())
     }
 
@@ -417,27 +500,39 @@ impl Store {
         id: &RunId,
         what: &'static str,
     ) -> Result<Vec<T>, StoreError> {
-        if !self.runs.contains_key(id.as_str()).map_err(|e| self.db_err(e))? {
+        if !self
+            .runs
+            .contains_key(id.as_str())
+            .map_err(|e| self.db_err(e))?
+        {
             return Err(self.not_found(id.as_str()));
         }
         let mut out = Vec::new();
         for value in tree.scan_prefix(id.point_prefix()).values() {
             let value = value.map_err(|e| self.db_err(e))?;
-            out.push(serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
-                id: id.to_string(),
-                what,
-                reason: e.to_string(),
-            })?);
+            out.push(
+                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+                    id: id.to_string(),
+                    what,
+                    reason: e.to_string(),
+                })?,
+            );
         }
         Ok(out)
     }
 
     fn db_err(&self, source: sled::Error) -> StoreError {
-        StoreError::Db { dir: self.dir.clone(), source }
+        StoreError::Db {
+            dir: self.dir.clone(),
+            source,
+        }
     }
 
     fn not_found(&self, id: &str) -> StoreError {
-        StoreError::NotFound { dir: self.dir.clone(), id: id.to_string() }
+        StoreError::NotFound {
+            dir: self.dir.clone(),
+            id: id.to_string(),
+        }
     }
 }
 
@@ -463,11 +558,19 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
             Err(source) if source.to_string().contains("could not acquire lock") => {
                 if started.elapsed() >= PATIENCE {
                     // Only reachable if a process opened the database without our lock.
-                    return Err(StoreError::Locked { dir: dir.to_path_buf(), holder: None });
+                    return Err(StoreError::Locked {
+                        dir: dir.to_path_buf(),
+                        holder: None,
+                    });
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            Err(source) => return Err(StoreError::Db { dir: dir.to_path_buf(), source }),
+            Err(source) => {
+                return Err(StoreError::Db {
+                    dir: dir.to_path_buf(),
+                    source,
+                })
+            }
         }
     }
 }
@@ -492,7 +595,10 @@ fn apply_status(record: &mut RunRecord, status: RunStatus) {
 /// Keeps, per (stage, split), the evaluation with the highest all-rows AUC (the first on ties,
 /// like the trainers' strict-improvement rule; an AUC beats none).
 fn keep_best(best: &mut Vec<EvalPoint>, point: EvalPoint) {
-    match best.iter_mut().find(|e| e.stage == point.stage && e.split == point.split) {
+    match best
+        .iter_mut()
+        .find(|e| e.stage == point.stage && e.split == point.split)
+    {
         Some(old) => {
             let better = match (point.metrics.all.auc, old.metrics.all.auc) {
                 (Some(new), Some(old)) => new > old,
@@ -516,7 +622,11 @@ fn encode<T: Serialize>(id: &str, what: &'static str, value: &T) -> Result<Vec<u
 }
 
 fn decode_record(id: &str, bytes: &[u8]) -> Result<RunRecord, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt { id: id.to_string(), what: "record", reason };
+    let corrupt = |reason: String| StoreError::Corrupt {
+        id: id.to_string(),
+        what: "record",
+        reason,
+    };
     match serde_json::from_slice::<RunRecord>(bytes) {
         Ok(record) if record.schema > SCHEMA_VERSION => Err(corrupt(format!(
             "written by a newer collm (schema {}, this build reads up to {SCHEMA_VERSION})",

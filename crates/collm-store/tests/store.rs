@@ -6,12 +6,30 @@ use collm_events::Event;
 use collm_store::{RankingPoint, RunId, RunStatus, Store, StoreError, FINAL_STAGE};
 
 fn breakdown(auc: f64) -> Breakdown {
-    let m = Metrics { auc: Some(auc), uauc: Some(auc - 0.05), logloss: Some(0.6), rows: 100, users_counted: 7 };
-    Breakdown { all: m.clone(), warm: m.clone(), cold: Metrics { rows: 0, ..Default::default() } }
+    let m = Metrics {
+        auc: Some(auc),
+        uauc: Some(auc - 0.05),
+        logloss: Some(0.6),
+        rows: 100,
+        users_counted: 7,
+    };
+    Breakdown {
+        all: m.clone(),
+        warm: m.clone(),
+        cold: Metrics {
+            rows: 0,
+            ..Default::default()
+        },
+    }
 }
 
 fn eval(stage: &str, step: u64, split: &str, auc: f64) -> Event {
-    Event::Eval { stage: stage.into(), step, split: split.into(), metrics: breakdown(auc) }
+    Event::Eval {
+        stage: stage.into(),
+        step,
+        split: split.into(),
+        metrics: breakdown(auc),
+    }
 }
 
 #[test]
@@ -19,23 +37,80 @@ fn run_round_trips_through_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
         let store = Store::open(dir.path()).unwrap();
-        let id = store.create_run("mf-test", "name = \"mf-test\"\n", "cf").unwrap();
-        store.append_event(&id, &Event::StageStarted { stage: "mf".into(), total_steps: Some(40) }).unwrap();
+        let id = store
+            .create_run("mf-test", "name = \"mf-test\"\n", "cf")
+            .unwrap();
+        store
+            .append_event(
+                &id,
+                &Event::StageStarted {
+                    stage: "mf".into(),
+                    total_steps: Some(40),
+                },
+            )
+            .unwrap();
         for step in 1..=3 {
-            store.append_event(&id, &Event::Step { stage: "mf".into(), step, loss: 1.0 / step as f64, lr: 1e-3 }).unwrap();
+            store
+                .append_event(
+                    &id,
+                    &Event::Step {
+                        stage: "mf".into(),
+                        step,
+                        loss: 1.0 / step as f64,
+                        lr: 1e-3,
+                    },
+                )
+                .unwrap();
         }
-        store.append_event(&id, &eval("mf", 3, "valid", 0.61)).unwrap();
-        store.append_event(&id, &eval("mf", 6, "valid", 0.66)).unwrap();
-        store.append_event(&id, &eval("mf", 9, "valid", 0.64)).unwrap();
-        let weights = store.run_dir(&id).join("best.safetensors").display().to_string();
+        store
+            .append_event(&id, &eval("mf", 3, "valid", 0.61))
+            .unwrap();
+        store
+            .append_event(&id, &eval("mf", 6, "valid", 0.66))
+            .unwrap();
+        store
+            .append_event(&id, &eval("mf", 9, "valid", 0.64))
+            .unwrap();
+        let weights = store
+            .run_dir(&id)
+            .join("best.safetensors")
+            .display()
+            .to_string();
         for step in [3, 6] {
-            store.append_event(&id, &Event::Checkpoint { stage: "mf".into(), step, path: weights.clone(), best: true }).unwrap();
+            store
+                .append_event(
+                    &id,
+                    &Event::Checkpoint {
+                        stage: "mf".into(),
+                        step,
+                        path: weights.clone(),
+                        best: true,
+                    },
+                )
+                .unwrap();
         }
-        store.append_event(&id, &Event::Log { message: "stopped early".into() }).unwrap();
-        store.append_event(&id, &Event::StageFinished { stage: "mf".into() }).unwrap();
-        store.append_event(&id, &eval(FINAL_STAGE, 6, "valid", 0.66)).unwrap();
+        store
+            .append_event(
+                &id,
+                &Event::Log {
+                    message: "stopped early".into(),
+                },
+            )
+            .unwrap();
+        store
+            .append_event(&id, &Event::StageFinished { stage: "mf".into() })
+            .unwrap();
+        store
+            .append_event(&id, &eval(FINAL_STAGE, 6, "valid", 0.66))
+            .unwrap();
         let metrics = collm_eval::ranking::ranking_metrics(&[1, 3, 20], 10, 100);
-        let point = RankingPoint { stage: FINAL_STAGE.into(), step: 6, split: "valid".into(), metrics, at_ms: 0 };
+        let point = RankingPoint {
+            stage: FINAL_STAGE.into(),
+            step: 6,
+            split: "valid".into(),
+            metrics,
+            at_ms: 0,
+        };
         store.record_ranking(&id, point.clone()).unwrap();
         store.record_ranking(&id, point).unwrap();
         store.append_event(&id, &Event::Finished).unwrap();
@@ -60,10 +135,17 @@ fn run_round_trips_through_reopen() {
     assert_eq!(record.artifacts.len(), 1);
     assert_eq!(record.artifacts[0].step, 6);
     assert_eq!(record.log[0].message, "stopped early");
-    assert_eq!(record.ranking.len(), 1, "recording a split again replaces it");
+    assert_eq!(
+        record.ranking.len(),
+        1,
+        "recording a split again replaces it"
+    );
     assert_eq!(record.ranking[0].metrics.positives, 3);
     let steps = store.steps(&id).unwrap();
-    assert_eq!(steps.iter().map(|s| s.step).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(
+        steps.iter().map(|s| s.step).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
     assert_eq!(steps[1].loss, 0.5);
     assert_eq!(store.evals(&id).unwrap().len(), 4);
     let list = store.runs().unwrap();
@@ -78,7 +160,17 @@ fn running_run_of_a_dead_process_is_interrupted_at_open() {
         let store = Store::open(dir.path()).unwrap();
         let running = store.create_run("a", "", "cf").unwrap();
         store.set_status(&running, RunStatus::Running).unwrap();
-        store.append_event(&running, &Event::Step { stage: "mf".into(), step: 1, loss: 0.7, lr: 0.1 }).unwrap();
+        store
+            .append_event(
+                &running,
+                &Event::Step {
+                    stage: "mf".into(),
+                    step: 1,
+                    loss: 0.7,
+                    lr: 0.1,
+                },
+            )
+            .unwrap();
         let queued = store.create_run("b", "", "cf").unwrap();
         let done = store.create_run("c", "", "cf").unwrap();
         store.append_event(&done, &Event::Finished).unwrap();
@@ -88,9 +180,16 @@ fn running_run_of_a_dead_process_is_interrupted_at_open() {
     let store = Store::open(dir.path()).unwrap();
     let r = store.run(&running).unwrap();
     assert_eq!(r.status, RunStatus::Interrupted);
-    assert!(r.error.as_deref().unwrap().contains(&format!("pid {}", std::process::id())));
+    assert!(r
+        .error
+        .as_deref()
+        .unwrap()
+        .contains(&format!("pid {}", std::process::id())));
     assert!(r.ended_ms.is_some());
-    assert_eq!(r.steps, 0, "steps not yet counted into the record stay only as points");
+    assert_eq!(
+        r.steps, 0,
+        "steps not yet counted into the record stay only as points"
+    );
     assert_eq!(store.steps(&running).unwrap().len(), 1);
     assert_eq!(store.run(&queued).unwrap().status, RunStatus::Interrupted);
     assert_eq!(store.run(&done).unwrap().status, RunStatus::Finished);
@@ -100,14 +199,25 @@ fn running_run_of_a_dead_process_is_interrupted_at_open() {
 fn second_opener_is_told_the_holder() {
     let dir = tempfile::tempdir().unwrap();
     let _first = Store::open(dir.path()).unwrap();
-    let err = Store::open(dir.path()).err().expect("a second open must fail");
+    let err = Store::open(dir.path())
+        .err()
+        .expect("a second open must fail");
     match &err {
-        StoreError::Locked { holder: Some(holder), .. } => assert_eq!(holder.pid, std::process::id()),
+        StoreError::Locked {
+            holder: Some(holder),
+            ..
+        } => assert_eq!(holder.pid, std::process::id()),
         other => panic!("expected Locked with a holder, got {other:?}"),
     }
     let message = err.to_string();
-    assert!(message.contains(&format!("is held by pid {}", std::process::id())), "{message}");
-    assert!(message.contains(&dir.path().display().to_string()), "{message}");
+    assert!(
+        message.contains(&format!("is held by pid {}", std::process::id())),
+        "{message}"
+    );
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
 }
 
 #[test]
@@ -130,7 +240,10 @@ fn corrupt_record_is_named_and_spares_the_others() {
     assert_eq!(list.unreadable.len(), 1);
     let bad = RunId::parse("990101-000000").unwrap();
     let err = store.run(&bad).unwrap_err().to_string();
-    assert!(err.contains("run 990101-000000") && err.contains("unreadable"), "{err}");
+    assert!(
+        err.contains("run 990101-000000") && err.contains("unreadable"),
+        "{err}"
+    );
     assert_eq!(store.run(&good).unwrap().name, "good");
 }
 
@@ -141,9 +254,29 @@ fn many_steps_stay_out_of_the_listing() {
     let id = store.create_run("long", "", "cf").unwrap();
     let other = store.create_run("other", "", "cf").unwrap();
     for step in 0..20_000u64 {
-        store.append_event(&id, &Event::Step { stage: "mf".into(), step, loss: 1.0, lr: 1e-3 }).unwrap();
+        store
+            .append_event(
+                &id,
+                &Event::Step {
+                    stage: "mf".into(),
+                    step,
+                    loss: 1.0,
+                    lr: 1e-3,
+                },
+            )
+            .unwrap();
     }
-    store.append_event(&other, &Event::Step { stage: "mf".into(), step: 0, loss: 2.0, lr: 1e-3 }).unwrap();
+    store
+        .append_event(
+            &other,
+            &Event::Step {
+                stage: "mf".into(),
+                step: 0,
+                loss: 2.0,
+                lr: 1e-3,
+            },
+        )
+        .unwrap();
     store.append_event(&id, &Event::Finished).unwrap();
     assert_eq!(store.run(&id).unwrap().steps, 20_000);
     let steps = store.steps(&id).unwrap();
@@ -152,7 +285,11 @@ fn many_steps_stay_out_of_the_listing() {
     assert_eq!(store.steps(&other).unwrap().len(), 1);
     // The record itself stays small however long the run.
     let db_record = serde_json::to_vec(&store.run(&id).unwrap()).unwrap();
-    assert!(db_record.len() < 4096, "record is {} bytes", db_record.len());
+    assert!(
+        db_record.len() < 4096,
+        "record is {} bytes",
+        db_record.len()
+    );
 }
 
 #[test]
@@ -165,9 +302,25 @@ fn ids_resolve_by_prefix_and_delete_removes_everything() {
     assert!(a < b, "ids sort by creation: {a} {b}");
     assert_eq!(store.resolve(a.as_str()).unwrap(), a);
     assert_eq!(store.resolve(b.as_str()).unwrap(), b);
-    assert!(matches!(store.resolve(&a.as_str()[..6]), Err(StoreError::Ambiguous { .. })));
-    assert!(matches!(store.resolve("nope"), Err(StoreError::NotFound { .. })));
-    store.append_event(&a, &Event::Step { stage: "mf".into(), step: 0, loss: 1.0, lr: 1.0 }).unwrap();
+    assert!(matches!(
+        store.resolve(&a.as_str()[..6]),
+        Err(StoreError::Ambiguous { .. })
+    ));
+    assert!(matches!(
+        store.resolve("nope"),
+        Err(StoreError::NotFound { .. })
+    ));
+    store
+        .append_event(
+            &a,
+            &Event::Step {
+                stage: "mf".into(),
+                step: 0,
+                loss: 1.0,
+                lr: 1.0,
+            },
+        )
+        .unwrap();
     std::fs::create_dir_all(store.run_dir(&a)).unwrap();
     std::fs::write(store.run_dir(&a).join("w.safetensors"), b"x").unwrap();
     store.delete_run(&a).unwrap();

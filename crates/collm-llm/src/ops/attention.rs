@@ -43,7 +43,10 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Result<Te
             bias.shape()
         );
     }
-    let op = Attention { bias: bias.detach(), scale: 1.0 / (d as f32).sqrt() };
+    let op = Attention {
+        bias: bias.detach(),
+        scale: 1.0 / (d as f32).sqrt(),
+    };
     if fast_path(&[q, k, v, bias]) {
         return q.apply_op3(k, v, op);
     }
@@ -67,10 +70,16 @@ impl<'a> Heads<'a> {
         let s = layout.stride();
         if s[3] == 1 || dims[3] == 1 {
             let data = &storage.as_slice::<f32>()?[layout.start_offset()..];
-            return Ok(Self { data: Cow::Borrowed(data), strides: [s[0], s[1], s[2]] });
+            return Ok(Self {
+                data: Cow::Borrowed(data),
+                strides: [s[0], s[1], s[2]],
+            });
         }
         let data = contiguous_f32(storage, layout)?;
-        Ok(Self { data, strides: [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3]] })
+        Ok(Self {
+            data,
+            strides: [dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3]],
+        })
     }
 
     fn from_storage(storage: &'a Storage, layout: &Layout) -> Result<Self> {
@@ -82,7 +91,11 @@ impl<'a> Heads<'a> {
 
     /// The `len × d` rows of head `h` in batch `b`.
     fn head(&self, b: usize, h: usize) -> MatRef {
-        MatRef::rows(&self.data, b * self.strides[0] + h * self.strides[2], self.strides[1])
+        MatRef::rows(
+            &self.data,
+            b * self.strides[0] + h * self.strides[2],
+            self.strides[1],
+        )
     }
 
     /// Row `t` of head `h` in batch `b`.
@@ -107,7 +120,14 @@ impl Dims {
     fn new(q: &Layout, k: &Layout) -> Result<Self> {
         let (batch, q_len, heads, d) = q.shape().dims4()?;
         let (_, kv_len, kv_heads, _) = k.shape().dims4()?;
-        Ok(Self { batch, q_len, kv_len, heads, kv_heads, d })
+        Ok(Self {
+            batch,
+            q_len,
+            kv_len,
+            heads,
+            kv_heads,
+            d,
+        })
     }
     fn group(&self) -> usize {
         self.heads / self.kv_heads
@@ -156,8 +176,19 @@ multiversion! {
 impl Attention {
     /// The attention weights P `[q_len, kv_len]` of query head `h` in batch `b`.
     #[allow(clippy::too_many_arguments)]
-    fn weights(&self, dims: &Dims, q: &Heads, k: &Heads, bias: &[f32], b: usize, h: usize, p: &mut [f32]) {
-        let Dims { q_len, kv_len, d, .. } = *dims;
+    fn weights(
+        &self,
+        dims: &Dims,
+        q: &Heads,
+        k: &Heads,
+        bias: &[f32],
+        b: usize,
+        h: usize,
+        p: &mut [f32],
+    ) {
+        let Dims {
+            q_len, kv_len, d, ..
+        } = *dims;
         // SAFETY: p holds q_len·kv_len elements; the q and k views stay inside their buffers.
         unsafe {
             sgemm(
@@ -201,9 +232,18 @@ impl Attention {
             DType::F64 => f64::MIN,
             _ => f32::MIN as f64,
         };
-        let visible = bias.max_keepdim(D::Minus1)?.gt(f64::NEG_INFINITY)?.to_dtype(q.dtype())?;
+        let visible = bias
+            .max_keepdim(D::Minus1)?
+            .gt(f64::NEG_INFINITY)?
+            .to_dtype(q.dtype())?;
         let scores = scores.broadcast_add(&bias.maximum(lowest)?)?;
-        let p = candle_nn::ops::softmax(&scores, D::Minus1)?.broadcast_mul(&visible)?;
+        // Half-precision scores are normalised in f32.
+        let wide = match q.dtype() {
+            DType::F16 | DType::BF16 => scores.to_dtype(DType::F32)?,
+            _ => scores,
+        };
+        let p = candle_nn::ops::softmax(&wide, D::Minus1)?.to_dtype(q.dtype())?;
+        let p = p.broadcast_mul(&visible)?;
         p.matmul(&vr.contiguous()?)?.transpose(1, 2)?.contiguous()
     }
 }
@@ -223,10 +263,21 @@ impl CustomOp3 for Attention {
         vl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let dims = Dims::new(ql, kl)?;
-        let (q, k, v) = (Heads::new(qs, ql)?, Heads::new(ks, kl)?, Heads::new(vs, vl)?);
+        let (q, k, v) = (
+            Heads::new(qs, ql)?,
+            Heads::new(ks, kl)?,
+            Heads::new(vs, vl)?,
+        );
         let (bias_storage, bias_layout) = self.bias.storage_and_layout();
         let bias = tensor_f32(&bias_storage, bias_layout)?;
-        let Dims { batch, q_len, kv_len, heads, d, .. } = dims;
+        let Dims {
+            batch,
+            q_len,
+            kv_len,
+            heads,
+            d,
+            ..
+        } = dims;
         let mut out = vec![0f32; batch * q_len * heads * d];
         let dst = SendPtr(out.as_mut_ptr());
         (0..batch * heads).into_par_iter().for_each_init(
@@ -275,13 +326,23 @@ impl CustomOp3 for Attention {
         let o = Heads::from_storage(&os, ol)?;
         let g = Heads::from_storage(&gs, gl)?;
         let bias = tensor_f32(&bs, bl)?;
-        let Dims { batch, q_len, kv_len, heads, kv_heads, d } = dims;
+        let Dims {
+            batch,
+            q_len,
+            kv_len,
+            heads,
+            kv_heads,
+            d,
+        } = dims;
 
         let mut dq = vec![0f32; batch * q_len * heads * d];
         let mut dk = vec![0f32; batch * kv_len * kv_heads * d];
         let mut dv = vec![0f32; dk.len()];
-        let (dq_ptr, dk_ptr, dv_ptr) =
-            (SendPtr(dq.as_mut_ptr()), SendPtr(dk.as_mut_ptr()), SendPtr(dv.as_mut_ptr()));
+        let (dq_ptr, dk_ptr, dv_ptr) = (
+            SendPtr(dq.as_mut_ptr()),
+            SendPtr(dk.as_mut_ptr()),
+            SendPtr(dv.as_mut_ptr()),
+        );
         // One task per (batch, kv head): the query heads sharing a kv head accumulate into its
         // dk and dv, so no two tasks touch the same gradient rows.
         (0..batch * kv_heads).into_par_iter().for_each_init(
@@ -370,7 +431,11 @@ impl CustomOp3 for Attention {
                 Ok(None)
             }
         };
-        Ok((grad_of(want_q, dq, ql.dims())?, grad_of(want_k, dk, kl.dims())?, grad_of(want_v, dv, vl.dims())?))
+        Ok((
+            grad_of(want_q, dq, ql.dims())?,
+            grad_of(want_k, dk, kl.dims())?,
+            grad_of(want_v, dv, vl.dims())?,
+        ))
     }
 }
 
@@ -387,7 +452,11 @@ mod tests {
         for row in rows {
             for i in 0..t {
                 for (j, &real) in row.iter().enumerate() {
-                    bias.push(if j <= i && real != 0 { 0f32 } else { f32::NEG_INFINITY });
+                    bias.push(if j <= i && real != 0 {
+                        0f32
+                    } else {
+                        f32::NEG_INFINITY
+                    });
                 }
             }
         }
@@ -396,7 +465,11 @@ mod tests {
 
     fn reference(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Result<Tensor> {
         let d = q.dim(3)?;
-        Attention { bias: bias.clone(), scale: 1.0 / (d as f32).sqrt() }.composed(q, k, v)
+        Attention {
+            bias: bias.clone(),
+            scale: 1.0 / (d as f32).sqrt(),
+        }
+        .composed(q, k, v)
     }
 
     #[test]
@@ -415,7 +488,11 @@ mod tests {
         let g = (y * &probe)?.sum_all()?.backward()?;
         let g_ref = (y_ref * &probe)?.sum_all()?.backward()?;
         for var in [&q, &k, &v] {
-            assert_close(g.get(var).expect("grad"), g_ref.get(var).expect("grad"), 1e-4)?;
+            assert_close(
+                g.get(var).expect("grad"),
+                g_ref.get(var).expect("grad"),
+                1e-4,
+            )?;
         }
         Ok(())
     }
@@ -424,7 +501,10 @@ mod tests {
     fn composed_fallback_runs_in_f64_too() -> Result<()> {
         let bias = causal_bias(&[&[1, 0, 1, 1]])?;
         let q = rand_tensor(&[1, 4, 2, 4], 5)?;
-        let (k, v) = (rand_tensor(&[1, 4, 1, 4], 6)?, rand_tensor(&[1, 4, 1, 4], 7)?);
+        let (k, v) = (
+            rand_tensor(&[1, 4, 1, 4], 6)?,
+            rand_tensor(&[1, 4, 1, 4], 7)?,
+        );
         let fast = attention(&q, &k, &v, &bias)?;
         let f64s = |t: &Tensor| t.to_dtype(DType::F64);
         let slow = attention(&f64s(&q)?, &f64s(&k)?, &f64s(&v)?, &bias)?;
@@ -436,7 +516,12 @@ mod tests {
         let bias = causal_bias(&[&[0, 1, 1, 1, 1], &[1, 1, 1, 0, 1]])?;
         // q and v arrive as [b, heads, len, d] tensors viewed as [b, len, heads, d].
         check_grads(&[&[2, 4, 5, 3], &[2, 5, 2, 3], &[2, 2, 5, 3]], 8, |xs| {
-            attention(&xs[0].transpose(1, 2)?, &xs[1], &xs[2].transpose(1, 2)?, &bias)
+            attention(
+                &xs[0].transpose(1, 2)?,
+                &xs[1],
+                &xs[2].transpose(1, 2)?,
+                &bias,
+            )
         })
     }
 
@@ -445,7 +530,10 @@ mod tests {
         // Two new queries after a 3-key prefix equal the last two rows of the full computation.
         let bias = causal_bias(&[&[1, 1, 1, 1, 1]])?;
         let q = rand_tensor(&[1, 5, 2, 4], 9)?;
-        let (k, v) = (rand_tensor(&[1, 5, 1, 4], 10)?, rand_tensor(&[1, 5, 1, 4], 11)?);
+        let (k, v) = (
+            rand_tensor(&[1, 5, 1, 4], 10)?,
+            rand_tensor(&[1, 5, 1, 4], 11)?,
+        );
         let full = attention(&q, &k, &v, &bias)?.narrow(1, 3, 2)?;
         let last = attention(&q.narrow(1, 3, 2)?, &k, &v, &bias.narrow(2, 3, 2)?)?;
         assert_close(&last, &full, 1e-6)
@@ -457,7 +545,9 @@ mod tests {
         let q = rand_var(&[1, 3, 2, 4], 12)?;
         let k = rand_tensor(&[1, 3, 1, 4], 13)?;
         let v = rand_var(&[1, 3, 1, 4], 14)?;
-        let g = attention(q.as_tensor(), &k, v.as_tensor(), &bias)?.sum_all()?.backward()?;
+        let g = attention(q.as_tensor(), &k, v.as_tensor(), &bias)?
+            .sum_all()?
+            .backward()?;
         assert!(g.get(&k).is_none());
         assert!(g.get(&q).is_some() && g.get(&v).is_some());
         Ok(())

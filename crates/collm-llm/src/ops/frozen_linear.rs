@@ -26,7 +26,9 @@ pub fn frozen_linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let mut out_dims = x.dims().to_vec();
     let rows = x.elem_count() / in_features.max(1);
     *out_dims.last_mut().expect("x has a last dim") = out_features;
-    x.reshape((rows, in_features))?.matmul(&w.detach().t()?)?.reshape(out_dims)
+    x.reshape((rows, in_features))?
+        .matmul(&w.detach().t()?)?
+        .reshape(out_dims)
 }
 
 /// The CPU kernel: `x·wᵀ` with `w` read through its strides, so `frozen_linear`'s backward
@@ -111,7 +113,11 @@ mod tests {
 
         let g = (y * &probe)?.sum_all()?.backward()?;
         let g_ref = (y_ref * &probe)?.sum_all()?.backward()?;
-        assert_close(g.get(&x).expect("x grad"), g_ref.get(&x).expect("x grad"), 1e-5)?;
+        assert_close(
+            g.get(&x).expect("x grad"),
+            g_ref.get(&x).expect("x grad"),
+            1e-5,
+        )?;
         Ok(())
     }
 
@@ -119,7 +125,9 @@ mod tests {
     fn weight_gets_no_gradient_even_when_it_is_a_var() -> Result<()> {
         let x = rand_var(&[3, 5], 4)?;
         let w = Var::from_tensor(&rand_tensor(&[4, 5], 5)?)?;
-        let g = frozen_linear(x.as_tensor(), w.as_tensor())?.sum_all()?.backward()?;
+        let g = frozen_linear(x.as_tensor(), w.as_tensor())?
+            .sum_all()?
+            .backward()?;
         assert!(g.get(&w).is_none());
         assert!(g.get(&x).is_some());
         Ok(())
@@ -130,7 +138,9 @@ mod tests {
         // A transposed weight and a non-contiguous input exercise the strided paths.
         let wt = rand_tensor(&[5, 4], 6)?;
         let w = wt.t()?;
-        check_grads(&[&[4, 2, 5]], 7, |xs| frozen_linear(&xs[0].transpose(0, 1)?, &w))?;
+        check_grads(&[&[4, 2, 5]], 7, |xs| {
+            frozen_linear(&xs[0].transpose(0, 1)?, &w)
+        })?;
         Ok(())
     }
 

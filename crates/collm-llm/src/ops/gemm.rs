@@ -14,12 +14,20 @@ pub(crate) struct MatRef {
 impl MatRef {
     /// A row-major view of `data` with rows `row_stride` apart, starting at `offset`.
     pub fn rows(data: &[f32], offset: usize, row_stride: usize) -> Self {
-        Self { ptr: data[offset..].as_ptr(), row_stride: row_stride as isize, col_stride: 1 }
+        Self {
+            ptr: data[offset..].as_ptr(),
+            row_stride: row_stride as isize,
+            col_stride: 1,
+        }
     }
 
     /// The transposed view.
     pub fn t(self) -> Self {
-        Self { ptr: self.ptr, row_stride: self.col_stride, col_stride: self.row_stride }
+        Self {
+            ptr: self.ptr,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
     }
 }
 
@@ -33,12 +41,20 @@ pub(crate) struct MatMut {
 impl MatMut {
     /// A row-major view of `data` with rows `row_stride` apart, starting at `offset`.
     pub fn rows(data: &mut [f32], offset: usize, row_stride: usize) -> Self {
-        Self { ptr: data[offset..].as_mut_ptr(), row_stride: row_stride as isize, col_stride: 1 }
+        Self {
+            ptr: data[offset..].as_mut_ptr(),
+            row_stride: row_stride as isize,
+            col_stride: 1,
+        }
     }
 
     /// A row-major view through a raw pointer (for buffers shared by parallel tasks).
     pub fn raw_rows(ptr: *mut f32, row_stride: usize) -> Self {
-        Self { ptr, row_stride: row_stride as isize, col_stride: 1 }
+        Self {
+            ptr,
+            row_stride: row_stride as isize,
+            col_stride: 1,
+        }
     }
 }
 

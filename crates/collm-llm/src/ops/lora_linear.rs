@@ -10,7 +10,9 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::gemm::{sgemm, MatMut, MatRef, Threads};
 use super::vecmath::multiversion;
-use super::{contiguous_f32, cpu_tensor, fast_path, frozen_linear, par_ranges, tensor_f32, SendPtr};
+use super::{
+    contiguous_f32, cpu_tensor, fast_path, frozen_linear, par_ranges, tensor_f32, SendPtr,
+};
 
 /// Inverted dropout on the adapter's input: each element is kept with probability `1 - p` and
 /// scaled by `1 / (1 - p)`. The mask is a pure function of `seed` and the element index, so
@@ -38,7 +40,11 @@ pub fn lora_linear(
     let (out_features, in_features) = w.dims2()?;
     let (r, a_in) = a.dims2()?;
     let (b_out, b_r) = b.dims2()?;
-    if a_in != in_features || b_out != out_features || b_r != r || x.dim(candle_core::D::Minus1)? != in_features {
+    if a_in != in_features
+        || b_out != out_features
+        || b_r != r
+        || x.dim(candle_core::D::Minus1)? != in_features
+    {
         candle_core::bail!(
             "lora_linear: x {:?}, w {:?}, a {:?}, b {:?} do not fit together",
             x.shape(),
@@ -54,16 +60,31 @@ pub fn lora_linear(
     }
     let dropout = dropout.filter(|d| d.p > 0.0);
     if fast_path(&[x, w, a, b]) {
-        return x.apply_op3(a, b, LoraLinear { w: w.detach(), scale: scale as f32, dropout });
+        return x.apply_op3(
+            a,
+            b,
+            LoraLinear {
+                w: w.detach(),
+                scale: scale as f32,
+                dropout,
+            },
+        );
     }
     let base = frozen_linear(x, w)?;
+    // The adapter runs in its own dtype (f32 LoRA over a bf16 base on CUDA).
+    let x_lora = x.to_dtype(a.dtype())?;
     let xd = match dropout {
-        Some(d) => candle_nn::ops::dropout(x, d.p)?,
-        None => x.clone(),
+        Some(d) => candle_nn::ops::dropout(&x_lora, d.p)?,
+        None => x_lora,
     };
     let rows = x.elem_count() / in_features.max(1);
-    let delta = xd.reshape((rows, in_features))?.matmul(&a.t()?)?.matmul(&b.t()?)?;
-    let delta = (delta * scale)?.reshape(base.shape())?;
+    let delta = xd
+        .reshape((rows, in_features))?
+        .matmul(&a.t()?)?
+        .matmul(&b.t()?)?;
+    let delta = (delta * scale)?
+        .reshape(base.shape())?
+        .to_dtype(base.dtype())?;
     base.add(&delta)
 }
 
@@ -178,7 +199,11 @@ impl CustomOp3 for LoraLinear {
     ) -> Result<(CpuStorage, Shape)> {
         let (ws, wl) = self.w.storage_and_layout();
         let w = tensor_f32(&ws, wl)?;
-        let (x, a, b) = (contiguous_f32(xs, xl)?, contiguous_f32(as_, al)?, contiguous_f32(bs, bl)?);
+        let (x, a, b) = (
+            contiguous_f32(xs, xl)?,
+            contiguous_f32(as_, al)?,
+            contiguous_f32(bs, bl)?,
+        );
         let (n, k) = wl.shape().dims2()?;
         let r = al.shape().dims2()?.0;
         let m = if k == 0 { 0 } else { x.len() / k };
@@ -210,7 +235,12 @@ impl CustomOp3 for LoraLinear {
         let (bs, bl) = b_t.storage_and_layout();
         let (gs, gl) = grad.storage_and_layout();
         let w = tensor_f32(&ws, wl)?;
-        let (x, a, b, g) = (tensor_f32(&xs, xl)?, tensor_f32(&as_, al)?, tensor_f32(&bs, bl)?, tensor_f32(&gs, gl)?);
+        let (x, a, b, g) = (
+            tensor_f32(&xs, xl)?,
+            tensor_f32(&as_, al)?,
+            tensor_f32(&bs, bl)?,
+            tensor_f32(&gs, gl)?,
+        );
         let (n, k) = wl.shape().dims2()?;
         let r = al.shape().dims2()?.0;
         let m = if k == 0 { 0 } else { x.len() / k };
@@ -267,7 +297,14 @@ mod tests {
     use crate::ops::testing::{assert_close, check_grads, rand_tensor, rand_var};
 
     /// The same layer from candle ops, given the dropout mask the op used.
-    fn reference(x: &Tensor, w: &Tensor, a: &Tensor, b: &Tensor, s: f64, keep: Option<&Tensor>) -> Result<Tensor> {
+    fn reference(
+        x: &Tensor,
+        w: &Tensor,
+        a: &Tensor,
+        b: &Tensor,
+        s: f64,
+        keep: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let xd = match keep {
             Some(k) => (x * k)?,
             None => x.clone(),
@@ -291,8 +328,22 @@ mod tests {
         let probe = rand_tensor(&[2, 5, 7], 5)?;
         for dropout in [None, Some(LoraDropout { p: 0.3, seed: 77 })] {
             let keep = dropout.map(|d| mask_of(d, &[2, 5, 12])).transpose()?;
-            let y = lora_linear(x.as_tensor(), &w, a.as_tensor(), b.as_tensor(), 2.0, dropout)?;
-            let y_ref = reference(x.as_tensor(), &w, a.as_tensor(), b.as_tensor(), 2.0, keep.as_ref())?;
+            let y = lora_linear(
+                x.as_tensor(),
+                &w,
+                a.as_tensor(),
+                b.as_tensor(),
+                2.0,
+                dropout,
+            )?;
+            let y_ref = reference(
+                x.as_tensor(),
+                &w,
+                a.as_tensor(),
+                b.as_tensor(),
+                2.0,
+                keep.as_ref(),
+            )?;
             assert_close(&y, &y_ref, 1e-5)?;
             let g = (y * &probe)?.sum_all()?.backward()?;
             let g_ref = (y_ref * &probe)?.sum_all()?.backward()?;
@@ -319,7 +370,22 @@ mod tests {
     fn gradients_match_finite_differences() -> Result<()> {
         let w = rand_tensor(&[4, 6], 6)?;
         let d = Some(LoraDropout { p: 0.25, seed: 9 });
-        check_grads(&[&[3, 6], &[2, 6], &[4, 2]], 7, |xs| lora_linear(&xs[0], &w, &xs[1], &xs[2], 1.5, d))
+        check_grads(&[&[3, 6], &[2, 6], &[4, 2]], 7, |xs| {
+            lora_linear(&xs[0], &w, &xs[1], &xs[2], 1.5, d)
+        })
+    }
+
+    #[test]
+    fn fallback_runs_the_adapter_in_its_own_dtype() -> Result<()> {
+        // An f64 base with an f32 adapter takes the composed path (as bf16 over f32 on CUDA).
+        let x = rand_tensor(&[3, 6], 14)?;
+        let w = rand_tensor(&[4, 6], 15)?;
+        let (a, b) = (rand_tensor(&[2, 6], 16)?, rand_tensor(&[4, 2], 17)?);
+        let fast = lora_linear(&x, &w, &a, &b, 2.0, None)?;
+        let f64s = |t: &Tensor| t.to_dtype(candle_core::DType::F64);
+        let slow = lora_linear(&f64s(&x)?, &f64s(&w)?, &a, &b, 2.0, None)?;
+        assert_eq!(slow.dtype(), candle_core::DType::F64);
+        assert_close(&fast, &slow.to_dtype(candle_core::DType::F32)?, 1e-5)
     }
 
     #[test]
@@ -327,7 +393,9 @@ mod tests {
         let x = rand_var(&[3, 6], 10)?;
         let w = candle_core::Var::from_tensor(&rand_tensor(&[4, 6], 11)?)?;
         let (a, b) = (rand_tensor(&[2, 6], 12)?, rand_tensor(&[4, 2], 13)?);
-        let g = lora_linear(x.as_tensor(), w.as_tensor(), &a, &b, 2.0, None)?.sum_all()?.backward()?;
+        let g = lora_linear(x.as_tensor(), w.as_tensor(), &a, &b, 2.0, None)?
+            .sum_all()?
+            .backward()?;
         assert!(g.get(&w).is_none() && g.get(&a).is_none() && g.get(&b).is_none());
         assert!(g.get(&x).is_some());
         Ok(())

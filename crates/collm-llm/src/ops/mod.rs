@@ -19,8 +19,6 @@ mod swiglu;
 mod vecmath;
 
 #[cfg(test)]
-mod proto;
-#[cfg(test)]
 mod testing;
 
 pub use attention::attention;
@@ -36,7 +34,9 @@ use candle_core::{CpuStorage, DType, Device, Layout, Result, Storage, Tensor};
 
 /// Whether every tensor can take the CPU f32 fast path.
 fn fast_path(tensors: &[&Tensor]) -> bool {
-    tensors.iter().all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+    tensors
+        .iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
 }
 
 /// The elements of a CPU f32 storage in row-major order of `layout`, borrowed when the layout
@@ -149,7 +149,11 @@ mod tests {
     #[test]
     fn gathers_strided_layouts_in_row_major_order() -> Result<()> {
         let t = Tensor::arange(0f32, 24., &Device::Cpu)?.reshape((2, 3, 4))?;
-        for view in [t.transpose(0, 2)?, t.narrow(2, 1, 2)?, t.transpose(1, 2)?.narrow(0, 1, 1)?] {
+        for view in [
+            t.transpose(0, 2)?,
+            t.narrow(2, 1, 2)?,
+            t.transpose(1, 2)?.narrow(0, 1, 1)?,
+        ] {
             let (s, l) = view.storage_and_layout();
             let got = tensor_f32(&s, l)?.into_owned();
             let want = view.flatten_all()?.to_vec1::<f32>()?;

@@ -14,7 +14,11 @@ use super::{contiguous_f32, cpu_tensor, fast_path, par_ranges, tensor_f32, SendP
 pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f32) -> Result<Tensor> {
     let hidden = x.dim(candle_core::D::Minus1)?;
     if w.dims1()? != hidden {
-        candle_core::bail!("rms_norm: weight {:?} does not match input {:?}", w.shape(), x.shape());
+        candle_core::bail!(
+            "rms_norm: weight {:?} does not match input {:?}",
+            w.shape(),
+            x.shape()
+        );
     }
     if fast_path(&[x, w]) {
         return x.apply_op2(w, RmsNorm { eps });
@@ -119,7 +123,11 @@ impl CustomOp2 for RmsNorm {
         let (xs, xl) = x.storage_and_layout();
         let (ws, wl) = w.storage_and_layout();
         let (gs, gl) = grad.storage_and_layout();
-        let (x, w, g) = (tensor_f32(&xs, xl)?, tensor_f32(&ws, wl)?, tensor_f32(&gs, gl)?);
+        let (x, w, g) = (
+            tensor_f32(&xs, xl)?,
+            tensor_f32(&ws, wl)?,
+            tensor_f32(&gs, gl)?,
+        );
         let n = w.len();
         let rows = if n == 0 { 0 } else { x.len() / n };
         let mut dx = vec![0f32; x.len()];
@@ -187,7 +195,9 @@ mod tests {
     fn gradients_match_finite_differences() -> Result<()> {
         // Both inputs are Vars here, so the weight gradient is checked too; the input is a
         // non-contiguous view.
-        check_grads(&[&[5, 3, 2], &[5]], 6, |xs| rms_norm(&xs[0].transpose(0, 2)?, &xs[1], 1e-5))
+        check_grads(&[&[5, 3, 2], &[5]], 6, |xs| {
+            rms_norm(&xs[0].transpose(0, 2)?, &xs[1], 1e-5)
+        })
     }
 
     #[test]
@@ -195,7 +205,11 @@ mod tests {
         let x = rand_tensor(&[3, 19], 7)?;
         let w = Var::from_tensor(&rand_tensor(&[19], 8)?)?;
         let fast = rms_norm(&x, w.as_tensor(), 1e-6)?;
-        let slow = rms_norm(&x.to_dtype(DType::F64)?, &w.as_tensor().to_dtype(DType::F64)?, 1e-6)?;
+        let slow = rms_norm(
+            &x.to_dtype(DType::F64)?,
+            &w.as_tensor().to_dtype(DType::F64)?,
+            1e-6,
+        )?;
         assert_close(&fast, &slow.to_dtype(DType::F32)?, 1e-5)
     }
 }

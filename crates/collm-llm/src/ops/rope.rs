@@ -21,10 +21,14 @@ pub fn rope_tables(positions: &Tensor, head_dim: usize, theta: f32) -> Result<(T
         candle_core::bail!("rope_tables: head_dim {head_dim} is odd");
     }
     let half = head_dim / 2;
-    let inv_freq: Vec<f32> =
-        (0..half).map(|i| 1.0 / theta.powf((2 * i) as f32 / head_dim as f32)).collect();
+    let inv_freq: Vec<f32> = (0..half)
+        .map(|i| 1.0 / theta.powf((2 * i) as f32 / head_dim as f32))
+        .collect();
     let inv_freq = Tensor::from_vec(inv_freq, (1, 1, half), positions.device())?;
-    let angles = positions.to_dtype(DType::F32)?.unsqueeze(2)?.broadcast_mul(&inv_freq)?;
+    let angles = positions
+        .to_dtype(DType::F32)?
+        .unsqueeze(2)?
+        .broadcast_mul(&inv_freq)?;
     Ok((angles.cos()?, angles.sin()?))
 }
 
@@ -55,7 +59,14 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, layout: RopeLayout) -> Resul
         }
     }
     if fast_path(&[x, cos, sin]) {
-        return x.apply_op3(cos, sin, Rope { layout, inverse: false });
+        return x.apply_op3(
+            cos,
+            sin,
+            Rope {
+                layout,
+                inverse: false,
+            },
+        );
     }
     rope_composed(x, cos, sin, layout)
 }
@@ -143,7 +154,10 @@ impl CustomOp3 for Rope {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         // A rotation's transpose is the rotation by the opposite angle.
-        let inverse = Rope { layout: self.layout, inverse: !self.inverse };
+        let inverse = Rope {
+            layout: self.layout,
+            inverse: !self.inverse,
+        };
         let dx = grad.apply_op3_no_bwd(cos, sin, &inverse)?;
         Ok((Some(dx), None, None))
     }
@@ -180,8 +194,14 @@ mod tests {
     use candle_core::Device;
 
     /// Tables for positions 0..t in every row, and candle's `[t, d/2]` tables for the same.
-    fn shared_position_tables(b: usize, t: usize, d: usize) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
-        let pos = Tensor::arange(0u32, t as u32, &Device::Cpu)?.unsqueeze(0)?.repeat((b, 1))?;
+    fn shared_position_tables(
+        b: usize,
+        t: usize,
+        d: usize,
+    ) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
+        let pos = Tensor::arange(0u32, t as u32, &Device::Cpu)?
+            .unsqueeze(0)?
+            .repeat((b, 1))?;
         let (cos, sin) = rope_tables(&pos, d, 10_000.0)?;
         let (cos1, sin1) = (cos.get(0)?, sin.get(0)?);
         Ok((cos, sin, cos1, sin1))
@@ -215,7 +235,10 @@ mod tests {
         // Left padding in row 0, a pad in the middle of row 1.
         let mask = Tensor::new(&[[0u32, 0, 1, 1, 1], [1, 1, 0, 1, 1]], &Device::Cpu)?;
         let pos = positions_from_mask(&mask)?;
-        assert_eq!(pos.to_vec2::<u32>()?, vec![vec![0, 0, 0, 1, 2], vec![0, 1, 0, 2, 3]]);
+        assert_eq!(
+            pos.to_vec2::<u32>()?,
+            vec![vec![0, 0, 0, 1, 2], vec![0, 1, 0, 2, 3]]
+        );
         let (cos, sin) = rope_tables(&pos, 6, 100_000.0)?;
         for layout in [RopeLayout::HalfSplit, RopeLayout::Interleaved] {
             let x = rand_tensor(&[2, 5, 2, 6], 3)?;
@@ -223,7 +246,9 @@ mod tests {
             let slow = rope_composed(&x, &cos, &sin, layout)?;
             assert_close(&fast, &slow, 1e-6)?;
             // Non-contiguous input: [2, 2, 5, 6] seen as [2, 5, 2, 6].
-            check_grads(&[&[2, 2, 5, 6]], 4, |xs| rope(&xs[0].transpose(1, 2)?, &cos, &sin, layout))?;
+            check_grads(&[&[2, 2, 5, 6]], 4, |xs| {
+                rope(&xs[0].transpose(1, 2)?, &cos, &sin, layout)
+            })?;
         }
         Ok(())
     }

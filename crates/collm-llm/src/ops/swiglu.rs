@@ -8,7 +8,11 @@ use super::{contiguous_f32, cpu_tensor, fast_path, par_ranges, tensor_f32, SendP
 /// `silu(gate) * up` elementwise, `gate` and `up` of the same shape.
 pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     if gate.shape() != up.shape() {
-        candle_core::bail!("swiglu: gate {:?} and up {:?} differ", gate.shape(), up.shape());
+        candle_core::bail!(
+            "swiglu: gate {:?} and up {:?} differ",
+            gate.shape(),
+            up.shape()
+        );
     }
     if fast_path(&[gate, up]) {
         return gate.apply_op2(up, SwiGlu);
@@ -75,17 +79,29 @@ impl CustomOp2 for SwiGlu {
         let (gs, gl) = gate.storage_and_layout();
         let (us, ul) = up.storage_and_layout();
         let (ds, dl) = grad.storage_and_layout();
-        let (g, u, dy) = (tensor_f32(&gs, gl)?, tensor_f32(&us, ul)?, tensor_f32(&ds, dl)?);
+        let (g, u, dy) = (
+            tensor_f32(&gs, gl)?,
+            tensor_f32(&us, ul)?,
+            tensor_f32(&ds, dl)?,
+        );
         let mut d_gate = vec![0f32; g.len()];
         let mut d_up = vec![0f32; g.len()];
         let (dg_ptr, du_ptr) = (SendPtr(d_gate.as_mut_ptr()), SendPtr(d_up.as_mut_ptr()));
         par_ranges(g.len(), 2 * COST, |r| {
             // SAFETY: each task writes only its own range of both outputs.
-            let (dg, du) = unsafe { (dg_ptr.slice(r.start, r.len()), du_ptr.slice(r.start, r.len())) };
+            let (dg, du) = unsafe {
+                (
+                    dg_ptr.slice(r.start, r.len()),
+                    du_ptr.slice(r.start, r.len()),
+                )
+            };
             backward(&g[r.clone()], &u[r.clone()], &dy[r], dg, du);
         });
         let dims = gl.dims();
-        Ok((Some(cpu_tensor(d_gate, dims)?), Some(cpu_tensor(d_up, dims)?)))
+        Ok((
+            Some(cpu_tensor(d_gate, dims)?),
+            Some(cpu_tensor(d_up, dims)?),
+        ))
     }
 }
 
@@ -113,6 +129,8 @@ mod tests {
 
     #[test]
     fn gradients_match_finite_differences() -> Result<()> {
-        check_grads(&[&[4, 6], &[6, 4]], 4, |xs| swiglu(&(&xs[0] * 3.0)?, &xs[1].t()?))
+        check_grads(&[&[4, 6], &[6, 4]], 4, |xs| {
+            swiglu(&(&xs[0] * 3.0)?, &xs[1].t()?)
+        })
     }
 }

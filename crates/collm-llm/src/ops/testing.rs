@@ -23,7 +23,10 @@ pub fn assert_close(a: &Tensor, b: &Tensor, tol: f64) -> Result<()> {
     let a = a.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
     let b = b.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert!((x - y).abs() <= tol * (1.0 + y.abs()), "element {i}: {x} vs {y} (tol {tol})");
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "element {i}: {x} vs {y} (tol {tol})"
+        );
     }
     Ok(())
 }
@@ -43,8 +46,11 @@ pub fn check_grads(
 ) -> Result<()> {
     const EPS: f64 = 1e-2;
     const TOL: f64 = 2e-3;
-    let vars: Vec<Var> =
-        shapes.iter().enumerate().map(|(i, s)| rand_var(s, seed + i as u64)).collect::<Result<_>>()?;
+    let vars: Vec<Var> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| rand_var(s, seed + i as u64))
+        .collect::<Result<_>>()?;
     let inputs: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
     let y = f(&inputs)?;
     let probe = rand_tensor(y.dims(), seed + 100)?.to_dtype(DType::F64)?;

