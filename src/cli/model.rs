@@ -38,8 +38,15 @@ pub fn execute(args: Args, _ctx: &super::Context) -> anyhow::Result<()> {
                     (true, Some(size)) => format!("{:.1} MB", size as f64 / 1e6),
                     _ => "not pulled".to_string(),
                 };
-                let path = e.path.filter(|_| e.present).map(|p| p.display().to_string()).unwrap_or_default();
-                println!("{marker} {:<16} {:<12} {}  {}", e.name, state, e.description, path);
+                let path = e
+                    .path
+                    .filter(|_| e.present)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                println!(
+                    "{marker} {:<16} {:<12} {}  {}",
+                    e.name, state, e.description, path
+                );
             }
             println!("(* = default)");
         }

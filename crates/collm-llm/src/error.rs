@@ -21,7 +21,12 @@ pub enum LlmError {
     #[error("{path}: tensor `{tensor}` is missing")]
     MissingTensor { path: PathBuf, tensor: String },
     #[error("{path}: tensor `{tensor}` has shape {found:?}, expected {expected:?}")]
-    ShapeMismatch { path: PathBuf, tensor: String, expected: Vec<usize>, found: Vec<usize> },
+    ShapeMismatch {
+        path: PathBuf,
+        tensor: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     #[error("{path}: {message}")]
     Gguf { path: PathBuf, message: String },
     #[error("tokenizer: {0}")]
@@ -43,16 +48,25 @@ impl LlmError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path = path.into();
         if source.kind() == std::io::ErrorKind::NotFound {
-            return LlmError::MissingFile { path, hint: String::new() };
+            return LlmError::MissingFile {
+                path,
+                hint: String::new(),
+            };
         }
         LlmError::Io { path, source }
     }
 
     pub(crate) fn config(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        LlmError::Config { path: path.into(), message: message.into() }
+        LlmError::Config {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn gguf(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
-        LlmError::Gguf { path: path.into(), message: message.to_string() }
+        LlmError::Gguf {
+            path: path.into(),
+            message: message.to_string(),
+        }
     }
 }

@@ -9,9 +9,16 @@ use crate::{LlmError, Result};
 impl Llm {
     /// Up to `max_new` tokens chosen greedily after `prompt_ids`; stops after emitting the
     /// tokenizer's EOS (which is included). The prompt runs once; each new token reuses the cache.
-    pub fn generate_greedy(&self, tok: &LlmTokenizer, prompt_ids: &[u32], max_new: usize) -> Result<Vec<u32>> {
+    pub fn generate_greedy(
+        &self,
+        tok: &LlmTokenizer,
+        prompt_ids: &[u32],
+        max_new: usize,
+    ) -> Result<Vec<u32>> {
         if prompt_ids.is_empty() {
-            return Err(LlmError::Input("generation needs a non-empty prompt".into()));
+            return Err(LlmError::Input(
+                "generation needs a non-empty prompt".into(),
+            ));
         }
         let mut out = Vec::with_capacity(max_new);
         if max_new == 0 {

@@ -62,7 +62,9 @@ impl GgufWeights {
     }
 
     fn number(&self, key: &str) -> Result<Option<f64>> {
-        let Some(value) = self.value(key) else { return Ok(None) };
+        let Some(value) = self.value(key) else {
+            return Ok(None);
+        };
         let number = match value {
             Value::U8(v) => *v as f64,
             Value::I8(v) => *v as f64,
@@ -75,7 +77,10 @@ impl GgufWeights {
             Value::F32(v) => *v as f64,
             Value::F64(v) => *v,
             other => {
-                return Err(LlmError::gguf(&self.path, format!("metadata key `{key}` is {other:?}, not a number")))
+                return Err(LlmError::gguf(
+                    &self.path,
+                    format!("metadata key `{key}` is {other:?}, not a number"),
+                ))
             }
         };
         Ok(Some(number))
@@ -102,12 +107,20 @@ impl GgufWeights {
             "llama" => Architecture::Llama,
             "qwen2" => Architecture::Qwen2,
             other => {
-                return Err(LlmError::UnsupportedArchitecture { path: self.path.clone(), arch: other.into() })
+                return Err(LlmError::UnsupportedArchitecture {
+                    path: self.path.clone(),
+                    arch: other.into(),
+                })
             }
         };
-        let embed = self.content.tensor_infos.get("token_embd.weight").ok_or_else(|| {
-            LlmError::MissingTensor { path: self.path.clone(), tensor: "token_embd.weight".into() }
-        })?;
+        let embed = self
+            .content
+            .tensor_infos
+            .get("token_embd.weight")
+            .ok_or_else(|| LlmError::MissingTensor {
+                path: self.path.clone(),
+                tensor: "token_embd.weight".into(),
+            })?;
         let vocab_size = embed.shape.dims()[0];
         let hidden_size = self.arch_usize("embedding_length")?;
         let num_heads = self.arch_usize("attention.head_count")?;
@@ -128,11 +141,16 @@ impl GgufWeights {
             num_heads,
             num_kv_heads,
             head_dim,
-            rms_norm_eps: self.arch_number("attention.layer_norm_rms_epsilon")?.unwrap_or(1e-5),
+            rms_norm_eps: self
+                .arch_number("attention.layer_norm_rms_epsilon")?
+                .unwrap_or(1e-5),
             rope_theta: self.arch_number("rope.freq_base")?.unwrap_or(10_000.0),
             tie_word_embeddings: !self.contains("output.weight"),
             attention_bias: self.contains("blk.0.attn_q.bias"),
-            max_position_embeddings: self.arch_number("context_length")?.map(|v| v as usize).unwrap_or(4096),
+            max_position_embeddings: self
+                .arch_number("context_length")?
+                .map(|v| v as usize)
+                .unwrap_or(4096),
             sliding_window: None,
         };
         config.validate(&self.path)?;
@@ -171,7 +189,10 @@ impl GgufWeights {
             None => "default".into(),
         };
         let pre = PreTokenizer::from_gguf_name(&pre_name).ok_or_else(|| {
-            LlmError::gguf(&self.path, format!("tokenizer pre-tokenizer `{pre_name}` is not supported"))
+            LlmError::gguf(
+                &self.path,
+                format!("tokenizer pre-tokenizer `{pre_name}` is not supported"),
+            )
         })?;
         let tokens = self.string_array("tokenizer.ggml.tokens")?;
         let merges = self
@@ -179,9 +200,14 @@ impl GgufWeights {
             .into_iter()
             .enumerate()
             .map(|(i, m)| {
-                m.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned())).ok_or_else(|| {
-                    LlmError::gguf(&self.path, format!("tokenizer.ggml.merges[{i}] = {m:?} has no space"))
-                })
+                m.split_once(' ')
+                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                    .ok_or_else(|| {
+                        LlmError::gguf(
+                            &self.path,
+                            format!("tokenizer.ggml.merges[{i}] = {m:?} has no space"),
+                        )
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
         let types: Vec<i32> = match self.value("tokenizer.ggml.token_type") {
@@ -191,11 +217,18 @@ impl GgufWeights {
                 .iter()
                 .map(|t| t.to_i32())
                 .collect::<candle_core::Result<_>>()
-                .map_err(|e| LlmError::gguf(&self.path, format!("tokenizer.ggml.token_type: {e}")))?,
+                .map_err(|e| {
+                    LlmError::gguf(&self.path, format!("tokenizer.ggml.token_type: {e}"))
+                })?,
             None => vec![],
         };
         let ids_of = |wanted: i32| -> Vec<u32> {
-            types.iter().enumerate().filter(|(_, &t)| t == wanted).map(|(i, _)| i as u32).collect()
+            types
+                .iter()
+                .enumerate()
+                .filter(|(_, &t)| t == wanted)
+                .map(|(i, _)| i as u32)
+                .collect()
         };
         let id = |key: &str| -> Result<Option<u32>> { Ok(self.number(key)?.map(|v| v as u32)) };
         let special = SpecialIds {
@@ -231,7 +264,10 @@ impl GgufWeights {
             .content
             .tensor_infos
             .get(&name)
-            .ok_or_else(|| LlmError::MissingTensor { path: self.path.clone(), tensor: name.clone() })?;
+            .ok_or_else(|| LlmError::MissingTensor {
+                path: self.path.clone(),
+                tensor: name.clone(),
+            })?;
         if info.shape.dims() != shape {
             return Err(LlmError::ShapeMismatch {
                 path: self.path.clone(),
@@ -267,7 +303,11 @@ pub(crate) fn unpermute_rows(t: &Tensor, heads: usize) -> Result<Tensor> {
     let rows = dims[0];
     let rest: usize = dims[1..].iter().product();
     let half = rows / heads / 2;
-    let out = t.reshape((heads, half, 2, rest))?.transpose(1, 2)?.contiguous()?.reshape(dims)?;
+    let out = t
+        .reshape((heads, half, 2, rest))?
+        .transpose(1, 2)?
+        .contiguous()?
+        .reshape(dims)?;
     Ok(out)
 }
 
@@ -276,7 +316,10 @@ pub fn permute_rows(t: &Tensor, heads: usize) -> candle_core::Result<Tensor> {
     let dims = t.dims().to_vec();
     let rest: usize = dims[1..].iter().product();
     let half = dims[0] / heads / 2;
-    t.reshape((heads, 2, half, rest))?.transpose(1, 2)?.contiguous()?.reshape(dims)
+    t.reshape((heads, 2, half, rest))?
+        .transpose(1, 2)?
+        .contiguous()?
+        .reshape(dims)
 }
 
 /// The GGUF name of a Hugging Face tensor name (llama.cpp's naming).

@@ -25,41 +25,60 @@ impl Fields<'_> {
     }
 
     fn fail(&self, key: &str, expected: &str) -> LlmError {
-        LlmError::config(self.path, format!("field `{key}`: expected {expected}, got {}", self.map[key]))
+        LlmError::config(
+            self.path,
+            format!("field `{key}`: expected {expected}, got {}", self.map[key]),
+        )
     }
 
     fn opt_usize(&self, key: &str) -> Result<Option<usize>> {
         self.present(key)
-            .map(|v| v.as_u64().map(|n| n as usize).ok_or_else(|| self.fail(key, "a non-negative integer")))
+            .map(|v| {
+                v.as_u64()
+                    .map(|n| n as usize)
+                    .ok_or_else(|| self.fail(key, "a non-negative integer"))
+            })
             .transpose()
     }
 
     fn usize(&self, key: &str) -> Result<usize> {
-        self.opt_usize(key)?.ok_or_else(|| LlmError::config(self.path, format!("field `{key}` is missing")))
+        self.opt_usize(key)?
+            .ok_or_else(|| LlmError::config(self.path, format!("field `{key}` is missing")))
     }
 
     fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
-        self.present(key).map(|v| v.as_f64().ok_or_else(|| self.fail(key, "a number"))).transpose()
+        self.present(key)
+            .map(|v| v.as_f64().ok_or_else(|| self.fail(key, "a number")))
+            .transpose()
     }
 
     fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
-        self.present(key).map(|v| v.as_bool().ok_or_else(|| self.fail(key, "true or false"))).transpose()
+        self.present(key)
+            .map(|v| v.as_bool().ok_or_else(|| self.fail(key, "true or false")))
+            .transpose()
     }
 
     fn opt_str(&self, key: &str) -> Result<Option<&str>> {
-        self.present(key).map(|v| v.as_str().ok_or_else(|| self.fail(key, "a string"))).transpose()
+        self.present(key)
+            .map(|v| v.as_str().ok_or_else(|| self.fail(key, "a string")))
+            .transpose()
     }
 
     /// A token id given as a number or as a list of numbers (the first one is taken).
     fn opt_id(&self, key: &str) -> Result<Option<u32>> {
-        let Some(value) = self.present(key) else { return Ok(None) };
+        let Some(value) = self.present(key) else {
+            return Ok(None);
+        };
         let first = match value {
             serde_json::Value::Array(items) => items.first(),
             other => Some(other),
         };
         match first {
             None => Ok(None),
-            Some(v) => v.as_u64().map(|n| Some(n as u32)).ok_or_else(|| self.fail(key, "a token id or a list of them")),
+            Some(v) => v
+                .as_u64()
+                .map(|n| Some(n as u32))
+                .ok_or_else(|| self.fail(key, "a token id or a list of them")),
         }
     }
 }
@@ -69,24 +88,40 @@ pub(crate) fn read_config(path: &Path) -> Result<(LlmConfig, SpecialIds)> {
     let text = std::fs::read_to_string(path).map_err(|e| LlmError::io(path, e))?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| LlmError::config(path, format!("line {}: {e}", e.line())))?;
-    let map = json.as_object().ok_or_else(|| LlmError::config(path, "expected a JSON object"))?;
+    let map = json
+        .as_object()
+        .ok_or_else(|| LlmError::config(path, "expected a JSON object"))?;
     let f = Fields { path, map };
-    let first_class = f.present("architectures").and_then(|v| v.get(0)).and_then(|v| v.as_str());
+    let first_class = f
+        .present("architectures")
+        .and_then(|v| v.get(0))
+        .and_then(|v| v.as_str());
     let model_type = f.opt_str("model_type")?.or(first_class).unwrap_or("<none>");
     let architecture = Architecture::from_model_type(model_type).ok_or_else(|| {
-        LlmError::UnsupportedArchitecture { path: path.to_owned(), arch: model_type.to_owned() }
+        LlmError::UnsupportedArchitecture {
+            path: path.to_owned(),
+            arch: model_type.to_owned(),
+        }
     })?;
     if let Some(act) = f.opt_str("hidden_act")? {
         if act != "silu" {
-            return Err(LlmError::config(path, format!("field `hidden_act`: `{act}` is not supported, only `silu`")));
+            return Err(LlmError::config(
+                path,
+                format!("field `hidden_act`: `{act}` is not supported, only `silu`"),
+            ));
         }
     }
     if let Some(scaling) = f.present("rope_scaling") {
-        return Err(LlmError::config(path, format!("field `rope_scaling`: {scaling} is not supported")));
+        return Err(LlmError::config(
+            path,
+            format!("field `rope_scaling`: {scaling} is not supported"),
+        ));
     }
     let sliding_window = match architecture {
         Architecture::Mistral => f.opt_usize("sliding_window")?,
-        Architecture::Qwen2 if f.opt_bool("use_sliding_window")? == Some(true) => f.opt_usize("sliding_window")?,
+        Architecture::Qwen2 if f.opt_bool("use_sliding_window")? == Some(true) => {
+            f.opt_usize("sliding_window")?
+        }
         _ => None,
     };
     let num_heads = f.usize("num_attention_heads")?;
@@ -99,11 +134,14 @@ pub(crate) fn read_config(path: &Path) -> Result<(LlmConfig, SpecialIds)> {
         num_layers: f.usize("num_hidden_layers")?,
         num_heads,
         num_kv_heads: f.opt_usize("num_key_value_heads")?.unwrap_or(num_heads),
-        head_dim: f.opt_usize("head_dim")?.unwrap_or(hidden_size / num_heads.max(1)),
+        head_dim: f
+            .opt_usize("head_dim")?
+            .unwrap_or(hidden_size / num_heads.max(1)),
         rms_norm_eps: f.opt_f64("rms_norm_eps")?.unwrap_or(1e-6),
         rope_theta: f.opt_f64("rope_theta")?.unwrap_or(10_000.0),
         tie_word_embeddings: f.opt_bool("tie_word_embeddings")?.unwrap_or(false),
-        attention_bias: architecture == Architecture::Qwen2 || f.opt_bool("attention_bias")?.unwrap_or(false),
+        attention_bias: architecture == Architecture::Qwen2
+            || f.opt_bool("attention_bias")?.unwrap_or(false),
         max_position_embeddings: f.opt_usize("max_position_embeddings")?.unwrap_or(4096),
         sliding_window,
     };
@@ -128,7 +166,9 @@ pub(crate) fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
         let map = json
             .get("weight_map")
             .and_then(|m| m.as_object())
-            .ok_or_else(|| LlmError::config(&index, "field `weight_map` is missing or not an object"))?;
+            .ok_or_else(|| {
+                LlmError::config(&index, "field `weight_map` is missing or not an object")
+            })?;
         let files: BTreeSet<&str> = map.values().filter_map(|v| v.as_str()).collect();
         let paths: Vec<PathBuf> = files.into_iter().map(|f| dir.join(f)).collect();
         for p in &paths {
@@ -173,14 +213,23 @@ impl SafetensorsWeights {
         // as for every memory-mapped weight loader.
         let st = unsafe { MmapedSafetensors::multi(&files) }
             .map_err(|e| LlmError::config(dir, format!("reading safetensors: {e}")))?;
-        Ok(Self { dir: dir.to_owned(), st })
+        Ok(Self {
+            dir: dir.to_owned(),
+            st,
+        })
     }
 
-    pub(crate) fn tensor(&self, name: &str, shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
-        let view = self
-            .st
-            .get(name)
-            .map_err(|_| LlmError::MissingTensor { path: self.dir.clone(), tensor: name.into() })?;
+    pub(crate) fn tensor(
+        &self,
+        name: &str,
+        shape: &[usize],
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
+        let view = self.st.get(name).map_err(|_| LlmError::MissingTensor {
+            path: self.dir.clone(),
+            tensor: name.into(),
+        })?;
         if view.shape() != shape {
             return Err(LlmError::ShapeMismatch {
                 path: self.dir.clone(),

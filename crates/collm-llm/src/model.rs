@@ -101,9 +101,12 @@ impl Llm {
     /// Token embeddings `[B, T, H]` of ids `[B, T]` (u32), in the model's dtype. The caller may
     /// replace rows of the result with its own vectors (see [`crate::splice`]).
     pub fn embed_tokens(&self, ids: &Tensor) -> Result<Tensor> {
-        let (batch, len) = ids
-            .dims2()
-            .map_err(|_| LlmError::Input(format!("token ids have shape {:?}, expected [B, T]", ids.dims())))?;
+        let (batch, len) = ids.dims2().map_err(|_| {
+            LlmError::Input(format!(
+                "token ids have shape {:?}, expected [B, T]",
+                ids.dims()
+            ))
+        })?;
         let flat = ids.to_dtype(DType::U32)?.flatten_all()?;
         if batch * len > 0 {
             let max = flat.max(0)?.to_scalar::<u32>()? as usize;
@@ -114,15 +117,25 @@ impl Llm {
                 )));
             }
         }
-        Ok(self.embed.index_select(&flat, 0)?.reshape((batch, len, self.config.hidden_size))?)
+        Ok(self
+            .embed
+            .index_select(&flat, 0)?
+            .reshape((batch, len, self.config.hidden_size))?)
     }
 
     /// The final-normed hidden state `[B, H]` of each row's last real token, from embeddings
     /// `[B, T, H]` and a key mask `[B, T]` (1 real, 0 pad; pads anywhere). Positions count only
     /// real tokens and continue after `prefix`. Every row needs a real token in this call.
-    pub fn last_hidden(&self, embeds: &Tensor, mask: &Tensor, prefix: Option<&KvPrefix>) -> Result<Tensor> {
+    pub fn last_hidden(
+        &self,
+        embeds: &Tensor,
+        mask: &Tensor,
+        prefix: Option<&KvPrefix>,
+    ) -> Result<Tensor> {
         let pass = self.pass(embeds, mask, prefix, Want::LastHidden)?;
-        Ok(pass.last_hidden.expect("LastHidden pass returns the hidden state"))
+        Ok(pass
+            .last_hidden
+            .expect("LastHidden pass returns the hidden state"))
     }
 
     /// Keys and values of every block for `embeds`/`mask`, computed without gradient, to be
@@ -136,27 +149,48 @@ impl Llm {
     /// of the output head (f64 for an f64 model).
     pub fn score_rows(&self, last_hidden: &Tensor, rows: &[u32]) -> Result<Tensor> {
         if let Some(&bad) = rows.iter().find(|&&r| r as usize >= self.config.vocab_size) {
-            return Err(LlmError::Input(format!("vocabulary row {bad} is outside the vocabulary ({})", self.config.vocab_size)));
+            return Err(LlmError::Input(format!(
+                "vocabulary row {bad} is outside the vocabulary ({})",
+                self.config.vocab_size
+            )));
         }
         let idx = Tensor::new(rows, &self.device)?;
         let weight = self.head_weight().index_select(&idx, 0)?;
-        Ok(last_hidden.matmul(&weight.t()?)?.to_dtype(self.score_dtype())?)
+        Ok(last_hidden
+            .matmul(&weight.t()?)?
+            .to_dtype(self.score_dtype())?)
     }
 
     /// All-vocabulary f32 logits `[B, V]` at each row's last real token (fixtures, generation).
-    pub fn full_logits_last(&self, embeds: &Tensor, mask: &Tensor, prefix: Option<&KvPrefix>) -> Result<Tensor> {
+    pub fn full_logits_last(
+        &self,
+        embeds: &Tensor,
+        mask: &Tensor,
+        prefix: Option<&KvPrefix>,
+    ) -> Result<Tensor> {
         let hidden = self.last_hidden(embeds, mask, prefix)?;
         self.logits(&hidden)
     }
 
     pub(crate) fn logits(&self, last_hidden: &Tensor) -> Result<Tensor> {
-        Ok(last_hidden.matmul(&self.head_weight().t()?)?.to_dtype(self.score_dtype())?)
+        Ok(last_hidden
+            .matmul(&self.head_weight().t()?)?
+            .to_dtype(self.score_dtype())?)
     }
 
     /// Logits at the last token and the cache extended by this call (generation).
-    pub(crate) fn step(&self, embeds: &Tensor, mask: &Tensor, prefix: Option<&KvPrefix>) -> Result<(Tensor, KvPrefix)> {
+    pub(crate) fn step(
+        &self,
+        embeds: &Tensor,
+        mask: &Tensor,
+        prefix: Option<&KvPrefix>,
+    ) -> Result<(Tensor, KvPrefix)> {
         let pass = self.pass(embeds, mask, prefix, Want::Both)?;
-        let logits = self.logits(&pass.last_hidden.expect("Both pass returns the hidden state"))?;
+        let logits = self.logits(
+            &pass
+                .last_hidden
+                .expect("Both pass returns the hidden state"),
+        )?;
         Ok((logits, pass.kv.expect("Both pass returns the cache")))
     }
 
@@ -173,13 +207,25 @@ impl Llm {
         self.head.as_ref().unwrap_or(&self.embed)
     }
 
-    fn pass(&self, embeds: &Tensor, mask: &Tensor, prefix: Option<&KvPrefix>, want: Want) -> Result<Pass> {
+    fn pass(
+        &self,
+        embeds: &Tensor,
+        mask: &Tensor,
+        prefix: Option<&KvPrefix>,
+        want: Want,
+    ) -> Result<Pass> {
         let cfg = &self.config;
-        let (batch, len, hidden) = embeds
-            .dims3()
-            .map_err(|_| LlmError::Input(format!("embeddings have shape {:?}, expected [B, T, H]", embeds.dims())))?;
+        let (batch, len, hidden) = embeds.dims3().map_err(|_| {
+            LlmError::Input(format!(
+                "embeddings have shape {:?}, expected [B, T, H]",
+                embeds.dims()
+            ))
+        })?;
         if hidden != cfg.hidden_size {
-            return Err(LlmError::Input(format!("embeddings have width {hidden}, the model {}", cfg.hidden_size)));
+            return Err(LlmError::Input(format!(
+                "embeddings have width {hidden}, the model {}",
+                cfg.hidden_size
+            )));
         }
         if len == 0 {
             return Err(LlmError::Input("embeddings have no positions".into()));
@@ -188,10 +234,17 @@ impl Llm {
         let empty = PrefixLayout::default();
         let prefix_layout = match prefix {
             Some(p) if p.batch() != batch => {
-                return Err(LlmError::Input(format!("prefix has {} rows, the batch {batch}", p.batch())))
+                return Err(LlmError::Input(format!(
+                    "prefix has {} rows, the batch {batch}",
+                    p.batch()
+                )))
             }
             Some(p) if p.layers.len() != cfg.num_layers => {
-                return Err(LlmError::Input(format!("prefix has {} layers, the model {}", p.layers.len(), cfg.num_layers)))
+                return Err(LlmError::Input(format!(
+                    "prefix has {} layers, the model {}",
+                    p.layers.len(),
+                    cfg.num_layers
+                )))
             }
             Some(p) => &p.layout,
             None => &empty,
@@ -211,8 +264,9 @@ impl Llm {
                 .iter()
                 .enumerate()
                 .map(|(b, t)| {
-                    t.map(|t| (b * len + t) as u32)
-                        .ok_or_else(|| LlmError::Input(format!("row {b} has no real token (its mask is all 0)")))
+                    t.map(|t| (b * len + t) as u32).ok_or_else(|| {
+                        LlmError::Input(format!("row {b} has no real token (its mask is all 0)"))
+                    })
                 })
                 .collect::<Result<Vec<u32>>>()?,
         };
@@ -220,8 +274,14 @@ impl Llm {
         let positions: Vec<u32> = layout.positions.iter().flatten().copied().collect();
         let positions = Tensor::from_vec(positions, batch * len, &self.device)?;
         let d = cfg.head_dim;
-        let cos = self.rope_cos.index_select(&positions, 0)?.reshape((batch, len, d / 2))?;
-        let sin = self.rope_sin.index_select(&positions, 0)?.reshape((batch, len, d / 2))?;
+        let cos = self
+            .rope_cos
+            .index_select(&positions, 0)?
+            .reshape((batch, len, d / 2))?;
+        let sin = self
+            .rope_sin
+            .index_select(&positions, 0)?
+            .reshape((batch, len, d / 2))?;
         let bias = layout.bias(prefix_layout, cfg.sliding_window, self.dtype, &self.device)?;
 
         let mut x = embeds.to_dtype(self.dtype)?;
@@ -229,7 +289,9 @@ impl Llm {
         let mut cache = Vec::with_capacity(if keep_kv { cfg.num_layers } else { 0 });
         for (i, block) in self.blocks.iter().enumerate() {
             let h = prims::rms_norm(&x, &block.input_norm, cfg.rms_norm_eps)?;
-            let heads = |lin: &Linear, n: usize| -> Result<Tensor> { Ok(lin.forward(&h)?.reshape((batch, len, n, d))?) };
+            let heads = |lin: &Linear, n: usize| -> Result<Tensor> {
+                Ok(lin.forward(&h)?.reshape((batch, len, n, d))?)
+            };
             let q = prims::rope(&heads(&block.q, cfg.num_heads)?, &cos, &sin)?;
             let mut k = prims::rope(&heads(&block.k, cfg.num_kv_heads)?, &cos, &sin)?;
             let mut v = heads(&block.v, cfg.num_kv_heads)?;
@@ -244,10 +306,14 @@ impl Llm {
             if want == Want::KvOnly && i + 1 == self.blocks.len() {
                 break;
             }
-            let attn = prims::attention(&q, &k, &v, &bias)?.reshape((batch, len, cfg.num_heads * d))?;
+            let attn =
+                prims::attention(&q, &k, &v, &bias)?.reshape((batch, len, cfg.num_heads * d))?;
             x = (x + block.o.forward(&attn)?)?;
             let h = prims::rms_norm(&x, &block.post_norm, cfg.rms_norm_eps)?;
-            let mlp = block.down.forward(&prims::swiglu(&block.gate.forward(&h)?, &block.up.forward(&h)?)?)?;
+            let mlp = block.down.forward(&prims::swiglu(
+                &block.gate.forward(&h)?,
+                &block.up.forward(&h)?,
+            )?)?;
             x = (x + mlp)?;
         }
 
@@ -279,22 +345,31 @@ pub fn splice(embeds: &Tensor, slots: &[(usize, usize)], vectors: &Tensor) -> Re
     let mut take = vec![0u8; batch * len];
     for (n, &(b, t)) in slots.iter().enumerate() {
         if b >= batch || t >= len {
-            return Err(LlmError::Input(format!("slot ({b}, {t}) is outside [{batch}, {len}]")));
+            return Err(LlmError::Input(format!(
+                "slot ({b}, {t}) is outside [{batch}, {len}]"
+            )));
         }
         source[b * len + t] = n as u32;
         take[b * len + t] = 1;
     }
     let device = embeds.device();
     let source = Tensor::from_vec(source, batch * len, device)?;
-    let take = Tensor::from_vec(take, (batch * len, 1), device)?.broadcast_as((batch * len, hidden))?;
+    let take =
+        Tensor::from_vec(take, (batch * len, 1), device)?.broadcast_as((batch * len, hidden))?;
     let flat = embeds.reshape((batch * len, hidden))?;
     let placed = vectors.to_dtype(embeds.dtype())?.index_select(&source, 0)?;
-    Ok(take.where_cond(&placed, &flat)?.reshape((batch, len, hidden))?)
+    Ok(take
+        .where_cond(&placed, &flat)?
+        .reshape((batch, len, hidden))?)
 }
 
 /// Rotary tables `[max_positions, head_dim / 2]` (cos, sin), computed in f64 and stored in f32
 /// (f64 for an f64 model).
-pub(crate) fn rope_tables(cfg: &LlmConfig, dtype: DType, device: &Device) -> Result<(Tensor, Tensor)> {
+pub(crate) fn rope_tables(
+    cfg: &LlmConfig,
+    dtype: DType,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
     let half = cfg.head_dim / 2;
     let positions = cfg.max_position_embeddings;
     let mut cos = Vec::with_capacity(positions * half);
@@ -307,7 +382,11 @@ pub(crate) fn rope_tables(cfg: &LlmConfig, dtype: DType, device: &Device) -> Res
             sin.push(angle.sin());
         }
     }
-    let dtype = if dtype == DType::F64 { DType::F64 } else { DType::F32 };
+    let dtype = if dtype == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    };
     let shape = (positions, half);
     let cos = Tensor::from_vec(cos, shape, device)?.to_dtype(dtype)?;
     let sin = Tensor::from_vec(sin, shape, device)?.to_dtype(dtype)?;
@@ -316,7 +395,10 @@ pub(crate) fn rope_tables(cfg: &LlmConfig, dtype: DType, device: &Device) -> Res
 
 /// Index of the largest value of a 1-D f32 tensor (first one on ties).
 pub(crate) fn argmax(logits: &Tensor) -> Result<u32> {
-    let values = logits.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+    let values = logits
+        .flatten_all()?
+        .to_dtype(DType::F32)?
+        .to_vec1::<f32>()?;
     let mut best = 0;
     for (i, &v) in values.iter().enumerate() {
         if v > values[best] {

@@ -14,7 +14,18 @@ const SPECIAL: [&str; 4] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk
 
 /// Words that get whole-word tokens, so " Yes" and " No" are single tokens as in real models.
 const WORDS: [&str; 12] = [
-    " Yes", "Yes", " No", "#Question", "#Answer", " user", " movie", " the", " enjoy", " with", " feature", " Answer",
+    " Yes",
+    "Yes",
+    " No",
+    "#Question",
+    "#Answer",
+    " user",
+    " movie",
+    " the",
+    " enjoy",
+    " with",
+    " feature",
+    " Answer",
 ];
 
 /// The tiny tokenizer's raw parts, in the form a GGUF file stores them.
@@ -38,7 +49,10 @@ pub fn tiny_vocab() -> TinyVocab {
     token_types.extend(std::iter::repeat_n(1, chars.len()));
     let mut merges = Vec::new();
     for word in WORDS {
-        let pieces: Vec<String> = word.bytes().map(|b| chars[b as usize].to_string()).collect();
+        let pieces: Vec<String> = word
+            .bytes()
+            .map(|b| chars[b as usize].to_string())
+            .collect();
         let mut current = pieces[0].clone();
         for piece in &pieces[1..] {
             let merged = format!("{current}{piece}");
@@ -50,15 +64,32 @@ pub fn tiny_vocab() -> TinyVocab {
             current = merged;
         }
     }
-    let special = SpecialIds { bos: Some(1), eos: Some(2), pad: Some(2), unk: Some(3) };
-    TinyVocab { tokens, merges, token_types, special }
+    let special = SpecialIds {
+        bos: Some(1),
+        eos: Some(2),
+        pad: Some(2),
+        unk: Some(3),
+    };
+    TinyVocab {
+        tokens,
+        merges,
+        token_types,
+        special,
+    }
 }
 
 /// The tiny tokenizer: SmolLM2's pre-tokenisation over [`tiny_vocab`].
 pub fn tiny_tokenizer() -> Result<LlmTokenizer> {
     let vocab = tiny_vocab();
     let special: Vec<u32> = (0..SPECIAL.len() as u32).collect();
-    LlmTokenizer::byte_level_bpe(&vocab.tokens, vocab.merges, PreTokenizer::SmolLm, &special, &[], vocab.special)
+    LlmTokenizer::byte_level_bpe(
+        &vocab.tokens,
+        vocab.merges,
+        PreTokenizer::SmolLm,
+        &special,
+        &[],
+        vocab.special,
+    )
 }
 
 /// 2 layers, width 32, 4 query heads over 2 key/value heads of width 8, tied head.
@@ -83,7 +114,11 @@ pub fn tiny_config() -> LlmConfig {
 
 impl Llm {
     /// The tiny random model with seeded weights, in the device's default dtype.
-    pub fn tiny_random(seed: u64, lora: Option<&LoraConfig>, device: &Device) -> Result<(Llm, LlmTokenizer)> {
+    pub fn tiny_random(
+        seed: u64,
+        lora: Option<&LoraConfig>,
+        device: &Device,
+    ) -> Result<(Llm, LlmTokenizer)> {
         Self::tiny_random_with_dtype(seed, lora, device, default_dtype(device))
     }
 

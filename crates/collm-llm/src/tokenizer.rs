@@ -67,7 +67,9 @@ impl PreTokenizer {
             PreTokenizer::SmolLm => {
                 Sequence::new(vec![Digits::new(true).into(), byte_level(true)]).into()
             }
-            PreTokenizer::Qwen2 => Sequence::new(vec![split(QWEN2_PATTERN)?, byte_level(false)]).into(),
+            PreTokenizer::Qwen2 => {
+                Sequence::new(vec![split(QWEN2_PATTERN)?, byte_level(false)]).into()
+            }
             PreTokenizer::Llama3 => {
                 Sequence::new(vec![split(LLAMA3_PATTERN)?, byte_level(false)]).into()
             }
@@ -96,7 +98,10 @@ impl LlmTokenizer {
     /// texts (`<unk>`, `<s>`, `</s>`).
     pub fn from_file(path: &Path, special: SpecialIds) -> Result<Self> {
         if !path.exists() {
-            return Err(LlmError::MissingFile { path: path.to_owned(), hint: String::new() });
+            return Err(LlmError::MissingFile {
+                path: path.to_owned(),
+                hint: String::new(),
+            });
         }
         let inner = Tokenizer::from_file(path)
             .map_err(|e| LlmError::Tokenizer(format!("{}: {e}", path.display())))?;
@@ -137,7 +142,9 @@ impl LlmTokenizer {
             ids.iter()
                 .map(|&id| {
                     let text = tokens.get(id as usize).ok_or_else(|| {
-                        LlmError::Tokenizer(format!("special token id {id} is outside the vocabulary"))
+                        LlmError::Tokenizer(format!(
+                            "special token id {id} is outside the vocabulary"
+                        ))
                     })?;
                     Ok(AddedToken::from(text.clone(), is_special))
                 })
@@ -221,7 +228,8 @@ impl LlmTokenizer {
 
 /// GPT-2's reversible map from bytes to printable characters, in byte order.
 pub(crate) fn byte_level_chars() -> Vec<char> {
-    let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+    let printable =
+        |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
     let mut next = 256u32;
     (0u32..256)
         .map(|b| {

@@ -45,7 +45,10 @@ struct Greedy {
 }
 
 fn fixture() -> Result<Fixture> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/smollm2_reference.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/smollm2_reference.json"
+    );
     Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
 }
 
@@ -53,7 +56,10 @@ fn fixture() -> Result<Fixture> {
 fn models_dir() -> PathBuf {
     let home = match std::env::var_os("COLLM_HOME") {
         Some(dir) => PathBuf::from(dir),
-        None => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".collm"),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".collm"),
     };
     home.join("models")
 }
@@ -62,7 +68,8 @@ fn models_dir() -> PathBuf {
 fn model() -> &'static (Llm, LlmTokenizer, PathBuf) {
     static MODEL: OnceLock<(Llm, LlmTokenizer, PathBuf)> = OnceLock::new();
     MODEL.get_or_init(|| {
-        let path = hub::ensure_default(&models_dir(), &mut |msg| eprintln!("{msg}")).expect("pulling SmolLM2");
+        let path = hub::ensure_default(&models_dir(), &mut |msg| eprintln!("{msg}"))
+            .expect("pulling SmolLM2");
         let (llm, tok) = Llm::load(&path, None, &Device::Cpu).expect("loading SmolLM2");
         (llm, tok, path)
     })
@@ -87,7 +94,10 @@ fn tokenizer_matches_the_reference_ids() -> Result<()> {
         assert_eq!(tok.decode(&prompt.ids)?, prompt.text);
     }
     assert_eq!(tok.encode(&fixture.greedy.text)?, fixture.greedy.ids);
-    assert_eq!((tok.bos_id(), tok.eos_id(), tok.pad_id()), (Some(1), Some(2), 2));
+    assert_eq!(
+        (tok.bos_id(), tok.eos_id(), tok.pad_id()),
+        (Some(1), Some(2), 2)
+    );
     Ok(())
 }
 
@@ -99,7 +109,10 @@ fn last_position_logits_match_the_reference() -> Result<()> {
     for prompt in &fixture.prompts {
         let ids = Tensor::new(prompt.ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
         let mask = Tensor::ones(ids.dims(), DType::U32, &Device::Cpu)?;
-        let logits = llm.full_logits_last(&llm.embed_tokens(&ids)?, &mask, None)?.squeeze(0)?.to_vec1::<f32>()?;
+        let logits = llm
+            .full_logits_last(&llm.embed_tokens(&ids)?, &mask, None)?
+            .squeeze(0)?
+            .to_vec1::<f32>()?;
         for (&id, &want) in prompt.top_ids.iter().zip(&prompt.top_logits) {
             worst = worst.max((logits[id as usize] as f64 - want).abs());
         }
@@ -108,12 +121,18 @@ fn last_position_logits_match_the_reference() -> Result<()> {
         }
         // The same top token; the rest of the reference top-10 ranks above everything else
         // unless a reference gap is within the tolerance.
-        let argmax = (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap_or(0);
+        let argmax = (0..logits.len())
+            .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+            .unwrap_or(0);
         assert_eq!(argmax as u32, prompt.top_ids[0], "{:?}", prompt.text);
         let tenth = prompt.top_logits[prompt.top_logits.len() - 1];
         for (id, &logit) in logits.iter().enumerate() {
             if !prompt.top_ids.contains(&(id as u32)) {
-                assert!((logit as f64) < tenth + 2.0 * TOLERANCE, "token {id} ({logit}) would enter the top 10 of {:?}", prompt.text);
+                assert!(
+                    (logit as f64) < tenth + 2.0 * TOLERANCE,
+                    "token {id} ({logit}) would enter the top 10 of {:?}",
+                    prompt.text
+                );
             }
         }
     }
@@ -126,7 +145,12 @@ fn last_position_logits_match_the_reference() -> Result<()> {
 fn batched_scores_with_left_padding_match_the_reference() -> Result<()> {
     let (llm, tok, _) = model();
     let fixture = fixture()?;
-    let len = fixture.prompts.iter().map(|p| p.ids.len()).max().unwrap_or(0);
+    let len = fixture
+        .prompts
+        .iter()
+        .map(|p| p.ids.len())
+        .max()
+        .unwrap_or(0);
     let (mut ids, mut mask) = (Vec::new(), Vec::new());
     for p in &fixture.prompts {
         let pad = len - p.ids.len();
@@ -143,7 +167,12 @@ fn batched_scores_with_left_padding_match_the_reference() -> Result<()> {
     for (p, got) in fixture.prompts.iter().zip(&scores) {
         for (name, &value) in names.iter().zip(got) {
             let diff = (value as f64 - p.rows[*name]).abs();
-            assert!(diff < TOLERANCE, "{name:?} of {:?}: {value} vs {}", p.text, p.rows[*name]);
+            assert!(
+                diff < TOLERANCE,
+                "{name:?} of {:?}: {value} vs {}",
+                p.text,
+                p.rows[*name]
+            );
         }
     }
     Ok(())

@@ -11,13 +11,24 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 const SEED: u64 = 7;
 
 fn all_targets() -> LoraConfig {
-    LoraConfig { targets: LoraTarget::ALL.to_vec(), ..LoraConfig::default() }
+    LoraConfig {
+        targets: LoraTarget::ALL.to_vec(),
+        ..LoraConfig::default()
+    }
 }
 
 /// Token ids of `texts`, padded to one length with the pad id on the left (or the right), and
 /// the matching 1/0 mask.
-fn batch(tok: &LlmTokenizer, texts: &[&str], left: bool, device: &Device) -> Result<(Tensor, Tensor)> {
-    let rows: Vec<Vec<u32>> = texts.iter().map(|t| tok.encode(t)).collect::<std::result::Result<_, _>>()?;
+fn batch(
+    tok: &LlmTokenizer,
+    texts: &[&str],
+    left: bool,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
+    let rows: Vec<Vec<u32>> = texts
+        .iter()
+        .map(|t| tok.encode(t))
+        .collect::<std::result::Result<_, _>>()?;
     let len = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     let (mut ids, mut mask): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
     for row in &rows {
@@ -33,19 +44,31 @@ fn batch(tok: &LlmTokenizer, texts: &[&str], left: bool, device: &Device) -> Res
         }
     }
     let shape = (rows.len(), len);
-    Ok((Tensor::from_vec(ids, shape, device)?, Tensor::from_vec(mask, shape, device)?))
+    Ok((
+        Tensor::from_vec(ids, shape, device)?,
+        Tensor::from_vec(mask, shape, device)?,
+    ))
 }
 
 fn yes_no(tok: &LlmTokenizer) -> Result<Vec<u32>> {
     Ok(vec![tok.token_id(" Yes")?, tok.token_id(" No")?])
 }
 
-fn scores(llm: &Llm, embeds: &Tensor, mask: &Tensor, prefix: Option<&KvPrefix>, rows: &[u32]) -> Result<Tensor> {
+fn scores(
+    llm: &Llm,
+    embeds: &Tensor,
+    mask: &Tensor,
+    prefix: Option<&KvPrefix>,
+    rows: &[u32],
+) -> Result<Tensor> {
     Ok(llm.score_rows(&llm.last_hidden(embeds, mask, prefix)?, rows)?)
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f64> {
-    let d = (a.to_dtype(DType::F64)? - b.to_dtype(DType::F64)?)?.abs()?.flatten_all()?.max(0)?;
+    let d = (a.to_dtype(DType::F64)? - b.to_dtype(DType::F64)?)?
+        .abs()?
+        .flatten_all()?
+        .max(0)?;
     Ok(d.to_scalar::<f64>()?)
 }
 
@@ -85,7 +108,13 @@ fn lora_with_zero_b_leaves_logits_unchanged() -> Result<()> {
 }
 
 /// Central finite differences of `loss` with respect to chosen elements of `var`.
-fn check_var_gradient(var: &Var, grad: &Tensor, picks: &[usize], loss: &dyn Fn() -> Result<f64>, what: &str) -> Result<()> {
+fn check_var_gradient(
+    var: &Var,
+    grad: &Tensor,
+    picks: &[usize],
+    loss: &dyn Fn() -> Result<f64>,
+    what: &str,
+) -> Result<()> {
     let original = var.as_tensor().flatten_all()?.to_vec1::<f64>()?;
     let grad = grad.flatten_all()?.to_vec1::<f64>()?;
     let eps = 1e-5;
@@ -98,7 +127,11 @@ fn check_var_gradient(var: &Var, grad: &Tensor, picks: &[usize], loss: &dyn Fn()
         values[i] = original[i] - eps;
         var.set(&Tensor::from_vec(values, var.dims(), var.device())?)?;
         let minus = loss()?;
-        var.set(&Tensor::from_vec(original.clone(), var.dims(), var.device())?)?;
+        var.set(&Tensor::from_vec(
+            original.clone(),
+            var.dims(),
+            var.device(),
+        )?)?;
         let numeric = (plus - minus) / (2.0 * eps);
         let err = (numeric - grad[i]).abs();
         assert!(
@@ -113,12 +146,15 @@ fn check_var_gradient(var: &Var, grad: &Tensor, picks: &[usize], loss: &dyn Fn()
 #[test]
 fn gradients_match_finite_differences() -> Result<()> {
     let device = Device::Cpu;
-    let (llm, tok) = Llm::tiny_random_with_dtype(SEED, Some(&LoraConfig::default()), &device, DType::F64)?;
+    let (llm, tok) =
+        Llm::tiny_random_with_dtype(SEED, Some(&LoraConfig::default()), &device, DType::F64)?;
     randomise_b(&llm, 2)?;
     let rows = yes_no(&tok)?;
     let (ids, mask) = batch(&tok, &TEXTS, true, &device)?;
     let base = llm.embed_tokens(&ids)?;
-    let slot_vec = Var::from_tensor(&Tensor::randn(0.0, 1.0, (2, llm.config().hidden_size), &device)?.to_dtype(DType::F64)?)?;
+    let slot_vec = Var::from_tensor(
+        &Tensor::randn(0.0, 1.0, (2, llm.config().hidden_size), &device)?.to_dtype(DType::F64)?,
+    )?;
     let slots = [(0, ids.dim(1)? - 3), (1, ids.dim(1)? - 2)];
     let weights = Tensor::new(&[[1.0f64, -0.5], [0.7, 0.2], [-0.3, 1.1]], &device)?;
     let loss_tensor = || -> Result<Tensor> {
@@ -130,12 +166,73 @@ fn gradients_match_finite_differences() -> Result<()> {
     let grads = loss_tensor()?.backward()?;
     let vars = llm.lora_vars();
     let picks = [0, 17, 101, 250, 333];
-    for (name, var) in vars.iter().filter(|(n, _)| n.contains("layers.0.") || n.contains("layers.1.self_attn.v_proj")) {
-        let grad = grads.get(var.as_tensor()).ok_or_else(|| format!("{name} has no gradient"))?;
+    for (name, var) in vars
+        .iter()
+        .filter(|(n, _)| n.contains("layers.0.") || n.contains("layers.1.self_attn.v_proj"))
+    {
+        let grad = grads
+            .get(var.as_tensor())
+            .ok_or_else(|| format!("{name} has no gradient"))?;
         check_var_gradient(var, grad, &picks, &loss, name)?;
     }
-    let grad = grads.get(slot_vec.as_tensor()).ok_or("the spliced vector has no gradient")?;
-    check_var_gradient(&slot_vec, grad, &[0, 5, 31, 40, 63], &loss, "spliced vector")?;
+    let grad = grads
+        .get(slot_vec.as_tensor())
+        .ok_or("the spliced vector has no gradient")?;
+    check_var_gradient(
+        &slot_vec,
+        grad,
+        &[0, 5, 31, 40, 63],
+        &loss,
+        "spliced vector",
+    )?;
+    Ok(())
+}
+
+/// The gradients of the f32 model (the fused CPU kernels) against those of the same model in
+/// f64 (candle's composed ops, checked above against finite differences).
+#[test]
+fn f32_kernel_gradients_match_the_f64_model() -> Result<()> {
+    let device = Device::Cpu;
+    let lora = all_targets();
+    let (m32, tok) = Llm::tiny_random_with_dtype(SEED, Some(&lora), &device, DType::F32)?;
+    let (m64, _) = Llm::tiny_random_with_dtype(SEED, Some(&lora), &device, DType::F64)?;
+    randomise_b(&m64, 8)?;
+    for ((_, v32), (_, v64)) in m32.lora_vars().iter().zip(m64.lora_vars().iter()) {
+        v32.set(&v64.as_tensor().to_dtype(DType::F32)?)?;
+    }
+    let (ids, mask) = batch(&tok, &TEXTS, true, &device)?;
+    let slot =
+        Tensor::randn(0.0, 1.0, (1, m32.config().hidden_size), &device)?.to_dtype(DType::F64)?;
+    let slots = [(2, ids.dim(1)? - 2)];
+    let rows = yes_no(&tok)?;
+    let grads = |llm: &Llm, dtype: DType| -> Result<Vec<Tensor>> {
+        let vec = Var::from_tensor(&slot.to_dtype(dtype)?)?;
+        let embeds = splice(&llm.embed_tokens(&ids)?, &slots, vec.as_tensor())?;
+        let loss = scores(llm, &embeds, &mask, None, &rows)?.sum_all()?;
+        let store = loss.backward()?;
+        let mut out = vec![store
+            .get(vec.as_tensor())
+            .ok_or("no gradient for the slot")?
+            .clone()];
+        for (name, var) in llm.lora_vars() {
+            out.push(
+                store
+                    .get(var.as_tensor())
+                    .ok_or_else(|| format!("no gradient for {name}"))?
+                    .clone(),
+            );
+        }
+        Ok(out)
+    };
+    let (g32, g64) = (grads(&m32, DType::F32)?, grads(&m64, DType::F64)?);
+    for (i, (a, b)) in g32.iter().zip(&g64).enumerate() {
+        let scale = b.abs()?.flatten_all()?.max(0)?.to_scalar::<f64>()?;
+        let err = max_abs_diff(a, b)?;
+        assert!(
+            err <= 1e-4 * scale + 1e-6,
+            "gradient {i}: max |f32 - f64| {err} at scale {scale}"
+        );
+    }
     Ok(())
 }
 
@@ -149,13 +246,18 @@ fn gradients_reach_every_trainable_var_and_no_frozen_weight() -> Result<()> {
     let loss = scores(&llm, &embeds, &mask, None, &yes_no(&tok)?)?.sum_all()?;
     let grads = loss.backward()?;
     for (name, var) in llm.lora_vars() {
-        let grad = grads.get(var.as_tensor()).ok_or_else(|| format!("{name} has no gradient"))?;
+        let grad = grads
+            .get(var.as_tensor())
+            .ok_or_else(|| format!("{name} has no gradient"))?;
         let norm = grad.abs()?.sum_all()?.to_scalar::<f32>()?;
         assert!(norm > 0.0, "{name} has an all-zero gradient");
     }
     for (name, tensor) in llm.base_tensors() {
         assert!(!tensor.is_variable(), "{name} is trainable");
-        assert!(grads.get(&tensor).is_none(), "frozen {name} received a gradient");
+        assert!(
+            grads.get(&tensor).is_none(),
+            "frozen {name} received a gradient"
+        );
     }
     Ok(())
 }
@@ -171,13 +273,21 @@ fn splicing_a_tokens_own_embedding_changes_nothing() -> Result<()> {
     let before = scores(&llm, &embeds, &mask, None, &rows)?;
     let len = ids.dim(1)?;
     let slots = [(0, len - 4), (1, len - 1), (2, len - 2)];
-    let own: Vec<u32> = slots.iter().map(|&(b, t)| ids.get(b)?.get(t)?.to_scalar::<u32>()).collect::<candle_core::Result<_>>()?;
-    let own = llm.embed_tokens(&Tensor::new(own.as_slice(), &device)?.unsqueeze(0)?)?.squeeze(0)?;
+    let own: Vec<u32> = slots
+        .iter()
+        .map(|&(b, t)| ids.get(b)?.get(t)?.to_scalar::<u32>())
+        .collect::<candle_core::Result<_>>()?;
+    let own = llm
+        .embed_tokens(&Tensor::new(own.as_slice(), &device)?.unsqueeze(0)?)?
+        .squeeze(0)?;
     let after = scores(&llm, &splice(&embeds, &slots, &own)?, &mask, None, &rows)?;
     assert_eq!(max_abs_diff(&before, &after)?, 0.0);
     let other = Tensor::randn(0f32, 1.0, own.dims(), &device)?;
     let changed = scores(&llm, &splice(&embeds, &slots, &other)?, &mask, None, &rows)?;
-    assert!(max_abs_diff(&before, &changed)? > 1e-3, "splicing a different vector must change the scores");
+    assert!(
+        max_abs_diff(&before, &changed)? > 1e-3,
+        "splicing a different vector must change the scores"
+    );
     Ok(())
 }
 
@@ -189,26 +299,58 @@ fn prefix_cache_equals_the_full_forward_in_scores_and_gradients() -> Result<()> 
     let rows = yes_no(&tok)?;
     // Prefixes of different lengths, left-padded; suffixes right-padded, so pads sit both before
     // and in the middle of the concatenated rows.
-    let (p_ids, p_mask) = batch(&tok, &["<|im_start|>#Question: the user", "<|im_start|>", "<|im_start|># the movie with the feature"], true, &device)?;
-    let (s_ids, s_mask) = batch(&tok, &[" would enjoy the movie #Answer:", " Yes", " with 7 No"], false, &device)?;
+    let (p_ids, p_mask) = batch(
+        &tok,
+        &[
+            "<|im_start|>#Question: the user",
+            "<|im_start|>",
+            "<|im_start|># the movie with the feature",
+        ],
+        true,
+        &device,
+    )?;
+    let (s_ids, s_mask) = batch(
+        &tok,
+        &[" would enjoy the movie #Answer:", " Yes", " with 7 No"],
+        false,
+        &device,
+    )?;
     let p_embeds = llm.embed_tokens(&p_ids)?;
     let s_base = llm.embed_tokens(&s_ids)?;
-    let vec = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, llm.config().hidden_size), &device)?)?;
+    let vec = Var::from_tensor(&Tensor::randn(
+        0f32,
+        1.0,
+        (3, llm.config().hidden_size),
+        &device,
+    )?)?;
     let slots = [(0, 1), (1, 0), (2, 2)];
     let s_embeds = splice(&s_base, &slots, vec.as_tensor())?;
 
     let full_embeds = Tensor::cat(&[&p_embeds, &s_embeds], 1)?;
     let full_mask = Tensor::cat(&[&p_mask, &s_mask], 1)?;
     let full = scores(&llm, &full_embeds, &full_mask, None, &rows)?;
-    let full_grad = full.sum_all()?.backward()?.get(vec.as_tensor()).ok_or("no gradient (full)")?.clone();
+    let full_grad = full
+        .sum_all()?
+        .backward()?
+        .get(vec.as_tensor())
+        .ok_or("no gradient (full)")?
+        .clone();
 
     let prefix = llm.prefix_kv(&p_embeds, &p_mask)?;
     assert_eq!(prefix.batch(), 3);
     assert_eq!(prefix.real_counts(), &tok_counts(&p_mask)?[..]);
     let cached = scores(&llm, &s_embeds, &s_mask, Some(&prefix), &rows)?;
-    let cached_grad = cached.sum_all()?.backward()?.get(vec.as_tensor()).ok_or("no gradient (cached)")?.clone();
+    let cached_grad = cached
+        .sum_all()?
+        .backward()?
+        .get(vec.as_tensor())
+        .ok_or("no gradient (cached)")?
+        .clone();
 
-    assert!(max_abs_diff(&full, &cached)? < 1e-4, "scores {full} vs {cached}");
+    assert!(
+        max_abs_diff(&full, &cached)? < 1e-4,
+        "scores {full} vs {cached}"
+    );
     assert!(max_abs_diff(&full_grad, &cached_grad)? < 1e-4);
 
     // A prefix row can be shared across a batch.
@@ -216,7 +358,13 @@ fn prefix_cache_equals_the_full_forward_in_scores_and_gradients() -> Result<()> 
     let (one_ids, one_mask) = batch(&tok, &["<|im_start|> Yes"; 3], true, &device)?;
     let direct = scores(&llm, &llm.embed_tokens(&one_ids)?, &one_mask, None, &rows)?;
     let s_one = llm.embed_tokens(&Tensor::new(&[[tok.token_id(" Yes")?]; 3], &device)?)?;
-    let via_shared = scores(&llm, &s_one, &Tensor::ones((3, 1), DType::U32, &device)?, Some(&shared), &rows)?;
+    let via_shared = scores(
+        &llm,
+        &s_one,
+        &Tensor::ones((3, 1), DType::U32, &device)?,
+        Some(&shared),
+        &rows,
+    )?;
     assert!(max_abs_diff(&direct, &via_shared)? < 1e-4);
     Ok(())
 }
@@ -237,7 +385,11 @@ fn a_rows_score_does_not_depend_on_padding() -> Result<()> {
         let (ids, mask) = batch(&tok, &TEXTS, left, &device)?;
         let batched = scores(&llm, &llm.embed_tokens(&ids)?, &mask, None, &rows)?;
         let diff = max_abs_diff(&alone.get(0)?, &batched.get(1)?)?;
-        assert!(diff < 1e-5, "padding on the {} changed the score by {diff}", if left { "left" } else { "right" });
+        assert!(
+            diff < 1e-5,
+            "padding on the {} changed the score by {diff}",
+            if left { "left" } else { "right" }
+        );
     }
     // Pads in the middle of a row.
     let real = tok.encode(short)?;
@@ -257,7 +409,10 @@ fn a_rows_score_does_not_depend_on_padding() -> Result<()> {
 #[test]
 fn lora_dropout_applies_only_in_training_mode() -> Result<()> {
     let device = Device::Cpu;
-    let lora = LoraConfig { dropout: 0.5, ..LoraConfig::default() };
+    let lora = LoraConfig {
+        dropout: 0.5,
+        ..LoraConfig::default()
+    };
     let (llm, tok) = Llm::tiny_random(SEED, Some(&lora), &device)?;
     randomise_b(&llm, 6)?;
     let (ids, mask) = batch(&tok, &TEXTS, true, &device)?;
@@ -269,7 +424,10 @@ fn lora_dropout_applies_only_in_training_mode() -> Result<()> {
     llm.set_lora_dropout(true);
     let train = scores(&llm, &embeds, &mask, None, &rows)?;
     llm.set_lora_dropout(false);
-    assert!(max_abs_diff(&eval_a, &train)? > 1e-4, "dropout 0.5 must change the scores in training mode");
+    assert!(
+        max_abs_diff(&eval_a, &train)? > 1e-4,
+        "dropout 0.5 must change the scores in training mode"
+    );
     Ok(())
 }
 
@@ -284,7 +442,9 @@ fn cached_greedy_generation_equals_recomputation() -> Result<()> {
     for _ in 0..12 {
         let t = Tensor::new(ids.as_slice(), &device)?.unsqueeze(0)?;
         let mask = Tensor::ones(t.dims(), DType::U32, &device)?;
-        let logits = llm.full_logits_last(&llm.embed_tokens(&t)?, &mask, None)?.squeeze(0)?;
+        let logits = llm
+            .full_logits_last(&llm.embed_tokens(&t)?, &mask, None)?
+            .squeeze(0)?;
         let next = logits.argmax(0)?.to_scalar::<u32>()?;
         naive.push(next);
         ids.push(next);
@@ -323,13 +483,25 @@ fn bad_inputs_are_errors_not_panics() -> Result<()> {
     let (ids, mask) = batch(&tok, &TEXTS, true, &device)?;
     let embeds = llm.embed_tokens(&ids)?;
     let zeros = mask.zeros_like()?;
-    let err = llm.last_hidden(&embeds, &zeros, None).unwrap_err().to_string();
+    let err = llm
+        .last_hidden(&embeds, &zeros, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("row 0 has no real token"), "{err}");
-    let err = llm.last_hidden(&embeds, &mask.narrow(1, 1, 3)?, None).unwrap_err().to_string();
+    let err = llm
+        .last_hidden(&embeds, &mask.narrow(1, 1, 3)?, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("mask has shape"), "{err}");
-    let err = llm.score_rows(&llm.last_hidden(&embeds, &mask, None)?, &[1_000_000]).unwrap_err().to_string();
+    let err = llm
+        .score_rows(&llm.last_hidden(&embeds, &mask, None)?, &[1_000_000])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("outside the vocabulary"), "{err}");
-    let err = llm.embed_tokens(&Tensor::new(&[[1_000_000u32]], &device)?).unwrap_err().to_string();
+    let err = llm
+        .embed_tokens(&Tensor::new(&[[1_000_000u32]], &device)?)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("outside the vocabulary"), "{err}");
     Ok(())
 }

@@ -20,7 +20,12 @@ fn special_tokens_are_matched_inside_text() -> Result<()> {
 #[test]
 fn byte_level_text_round_trips() -> Result<()> {
     let tok = tiny_tokenizer()?;
-    for text in ["Caf\u{e9} \u{2013} d\u{e9}j\u{e0} vu\n\ttabs", "  two  spaces 2001 ", "\u{1f3ac} emoji", ""] {
+    for text in [
+        "Caf\u{e9} \u{2013} d\u{e9}j\u{e0} vu\n\ttabs",
+        "  two  spaces 2001 ",
+        "\u{1f3ac} emoji",
+        "",
+    ] {
         assert_eq!(tok.decode(&tok.encode(text)?)?, text);
     }
     Ok(())
@@ -36,7 +41,10 @@ fn answer_words_are_single_tokens() -> Result<()> {
     assert!(err.contains("not one"), "{err}");
     // Digits are split one by one, as SmolLM2's pre-tokenizer does.
     assert_eq!(tok.encode("2001")?.len(), 4);
-    assert_eq!((tok.bos_id(), tok.eos_id(), tok.pad_id()), (Some(1), Some(2), 2));
+    assert_eq!(
+        (tok.bos_id(), tok.eos_id(), tok.pad_id()),
+        (Some(1), Some(2), 2)
+    );
     Ok(())
 }
 
@@ -47,31 +55,57 @@ fn registry_resolves_a_present_model_without_pulling() -> Result<()> {
     assert_eq!(hub::read_registry(models)?, Registry::default());
     assert_eq!(hub::resolve(models, hub::DEFAULT_MODEL)?, None);
     let listed = hub::list(models)?;
-    assert!(listed.iter().any(|e| e.name == hub::DEFAULT_MODEL && e.is_default && !e.present));
+    assert!(listed
+        .iter()
+        .any(|e| e.name == hub::DEFAULT_MODEL && e.is_default && !e.present));
 
     std::fs::create_dir(models.join("smollm2-135m"))?;
     std::fs::write(models.join("smollm2-135m/model.gguf"), b"0123456789")?;
-    let mut registry = Registry { default: Some("smollm2-135m".into()), ..Registry::default() };
+    let mut registry = Registry {
+        default: Some("smollm2-135m".into()),
+        ..Registry::default()
+    };
     registry.models.insert(
         "smollm2-135m".into(),
-        RegisteredModel { file: "smollm2-135m/model.gguf".into(), sha256: "x".into(), size: 10, source: "test".into() },
+        RegisteredModel {
+            file: "smollm2-135m/model.gguf".into(),
+            sha256: "x".into(),
+            size: 10,
+            source: "test".into(),
+        },
     );
-    std::fs::write(models.join("registry.json"), serde_json::to_string(&registry)?)?;
+    std::fs::write(
+        models.join("registry.json"),
+        serde_json::to_string(&registry)?,
+    )?;
     let mut messages = Vec::new();
     let path = hub::ensure_default(models, &mut |m| messages.push(m.to_string()))?;
     assert_eq!(path, models.join("smollm2-135m/model.gguf"));
     assert!(messages.is_empty(), "nothing to pull, yet: {messages:?}");
-    assert!(hub::list(models)?.iter().any(|e| e.name == "smollm2-135m" && e.present));
+    assert!(hub::list(models)?
+        .iter()
+        .any(|e| e.name == "smollm2-135m" && e.present));
     Ok(())
 }
 
 #[test]
 fn registry_and_pull_errors_are_clear() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("registry.json"), r#"{"default": null, "modles": {}}"#)?;
+    std::fs::write(
+        dir.path().join("registry.json"),
+        r#"{"default": null, "modles": {}}"#,
+    )?;
     let err = hub::read_registry(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("registry.json") && err.contains("modles"), "{err}");
-    let err = hub::pull(dir.path(), "gpt-9", &mut |_| {}).unwrap_err().to_string();
-    assert!(err.contains("unknown model `gpt-9`") && err.contains("smollm2-135m"), "{err}");
+    assert!(
+        err.contains("registry.json") && err.contains("modles"),
+        "{err}"
+    );
+    let err = hub::pull(dir.path(), "gpt-9", &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown model `gpt-9`") && err.contains("smollm2-135m"),
+        "{err}"
+    );
     Ok(())
 }

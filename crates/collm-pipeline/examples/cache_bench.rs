@@ -14,10 +14,16 @@ use collm_pipeline::{CollmModel, PipelineConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let model_path = PathBuf::from(args.get(1).ok_or("usage: cache_bench <model> [steps] [batch]")?);
+    let model_path = PathBuf::from(
+        args.get(1)
+            .ok_or("usage: cache_bench <model> [steps] [batch]")?,
+    );
     let steps: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(4);
     let batch: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(16);
-    let data = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/ml-1m-collm"));
+    let data = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/ml-1m-collm"
+    ));
     let dataset = Dataset::load_dir(&data)?;
     let cfg: PipelineConfig = toml::from_str(&format!(
         r#"

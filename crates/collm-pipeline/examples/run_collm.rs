@@ -20,8 +20,15 @@ fn row(name: &str, b: &Breakdown) -> String {
     let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
     format!(
         "{name:<10} all AUC {} UAUC {} | warm AUC {} UAUC {} | cold AUC {} UAUC {} | rows {}/{}/{}",
-        f(b.all.auc), f(b.all.uauc), f(b.warm.auc), f(b.warm.uauc), f(b.cold.auc), f(b.cold.uauc),
-        b.all.rows, b.warm.rows, b.cold.rows
+        f(b.all.auc),
+        f(b.all.uauc),
+        f(b.warm.auc),
+        f(b.warm.uauc),
+        f(b.cold.auc),
+        f(b.cold.uauc),
+        b.all.rows,
+        b.warm.rows,
+        b.cold.rows
     )
 }
 
@@ -35,9 +42,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rows: Option<usize> = args.get(5).map(|s| s.parse()).transpose()?;
     let cfg: PipelineConfig = toml::from_str(&std::fs::read_to_string(&cfg_path)?)?;
     let base = cfg_path.parent().unwrap_or(Path::new("."));
-    let data = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/ml-1m-collm"));
+    let data = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/ml-1m-collm"
+    ));
     let dataset = Dataset::load_dir(&data)?;
-    let eval_rows = sample_rows(&dataset.split(&split).ok_or("no such split")?.rows, rows, 2023);
+    let eval_rows = sample_rows(
+        &dataset.split(&split).ok_or("no such split")?.rows,
+        rows,
+        2023,
+    );
     let (llm, tok) = Llm::load(&model_path, Some(&cfg.lora), &Device::Cpu)?;
     let mut model = CollmModel::build(&cfg, llm, tok, &dataset, base)?;
     let mut table = Vec::new();
@@ -48,8 +62,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let started = Instant::now();
     let mut sink = |e: &Event| eprintln!("{}", serde_json::to_string(e).unwrap_or_default());
-    let mut after = |name: &str, m: &CollmModel, o: &collm_pipeline::StageOutcome, _: &mut dyn collm_events::EventSink| {
-        let kind = cfg.stages.iter().zip(0..).find(|(_, i)| cfg.stage_name(*i) == name).map(|(s, _)| s.prompt).unwrap();
+    let mut after = |name: &str,
+                     m: &CollmModel,
+                     o: &collm_pipeline::StageOutcome,
+                     _: &mut dyn collm_events::EventSink| {
+        let kind = cfg
+            .stages
+            .iter()
+            .zip(0..)
+            .find(|(_, i)| cfg.stage_name(*i) == name)
+            .map(|(s, _)| s.prompt)
+            .unwrap();
         let samples = m.encode_all(&eval_rows, kind)?;
         let t0 = Instant::now();
         let scored = score_samples(m, &samples, 32, None, None)?;
@@ -65,11 +88,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         table.push(line);
         Ok(())
     };
-    let outcome = run_with(&mut model, &cfg, &dataset, &run_dir, &mut sink, &CancelToken::new(), &mut after)?;
-    println!("{split} sample of {} rows (seed 2023); total {:.0} s", eval_rows.len(), started.elapsed().as_secs_f64());
+    let outcome = run_with(
+        &mut model,
+        &cfg,
+        &dataset,
+        &run_dir,
+        &mut sink,
+        &CancelToken::new(),
+        &mut after,
+    )?;
+    println!(
+        "{split} sample of {} rows (seed 2023); total {:.0} s",
+        eval_rows.len(),
+        started.elapsed().as_secs_f64()
+    );
     for line in &table {
         println!("{line}");
     }
-    println!("best selection metrics: {:?}", outcome.best.map(|b| b.all.auc));
+    println!(
+        "best selection metrics: {:?}",
+        outcome.best.map(|b| b.all.auc)
+    );
     Ok(())
 }

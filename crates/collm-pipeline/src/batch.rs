@@ -51,14 +51,38 @@ mod tests {
 
     #[test]
     fn pads_left_and_moves_slots() {
-        let a = PromptTokens { ids: vec![1, 5, 0, 6], slots: vec![SlotSpan { kind: SlotKind::User, start: 2, len: 1 }] };
-        let b = PromptTokens { ids: vec![1, 0, 0], slots: vec![SlotSpan { kind: SlotKind::Item, start: 1, len: 2 }] };
+        let a = PromptTokens {
+            ids: vec![1, 5, 0, 6],
+            slots: vec![SlotSpan {
+                kind: SlotKind::User,
+                start: 2,
+                len: 1,
+            }],
+        };
+        let b = PromptTokens {
+            ids: vec![1, 0, 0],
+            slots: vec![SlotSpan {
+                kind: SlotKind::Item,
+                start: 1,
+                len: 2,
+            }],
+        };
         let batch = left_pad(&[&a, &b], 9, &Device::Cpu).unwrap();
-        assert_eq!(batch.ids.to_vec2::<u32>().unwrap(), vec![vec![1, 5, 0, 6], vec![9, 1, 0, 0]]);
-        assert_eq!(batch.mask.to_vec2::<u8>().unwrap(), vec![vec![1, 1, 1, 1], vec![0, 1, 1, 1]]);
+        assert_eq!(
+            batch.ids.to_vec2::<u32>().unwrap(),
+            vec![vec![1, 5, 0, 6], vec![9, 1, 0, 0]]
+        );
+        assert_eq!(
+            batch.mask.to_vec2::<u8>().unwrap(),
+            vec![vec![1, 1, 1, 1], vec![0, 1, 1, 1]]
+        );
         assert_eq!(
             batch.slots,
-            vec![(SlotKind::User, 0, 2, 0), (SlotKind::Item, 1, 2, 0), (SlotKind::Item, 1, 3, 1)]
+            vec![
+                (SlotKind::User, 0, 2, 0),
+                (SlotKind::Item, 1, 2, 0),
+                (SlotKind::Item, 1, 3, 1)
+            ]
         );
     }
 }

@@ -32,7 +32,10 @@ pub struct CacheBench {
 }
 
 fn snapshot(vars: &[crate::mapping::NamedVar]) -> Result<Vec<Tensor>> {
-    Ok(vars.iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<_>>()?)
+    Ok(vars
+        .iter()
+        .map(|(_, v)| v.as_tensor().copy())
+        .collect::<candle_core::Result<_>>()?)
 }
 
 fn restore(vars: &[crate::mapping::NamedVar], saved: &[Tensor]) -> Result<()> {
@@ -44,14 +47,25 @@ fn restore(vars: &[crate::mapping::NamedVar], saved: &[Tensor]) -> Result<()> {
 
 /// Runs `plan` (a stage that trains the mapping with LoRA frozen) for `steps` steps three times
 /// from the same weights: uncached, cached while filling the cache, cached with a warm cache.
-pub fn bench_stage2_cache(model: &mut CollmModel, dataset: &Dataset, plan: &StagePlan, steps: usize) -> Result<CacheBench> {
+pub fn bench_stage2_cache(
+    model: &mut CollmModel,
+    dataset: &Dataset,
+    plan: &StagePlan,
+    steps: usize,
+) -> Result<CacheBench> {
     let cfg = &plan.config;
     if !crate::stage::can_cache(cfg) {
-        return Err(PipelineError::config("stages", "the cache benchmark needs a hybrid-prompt stage with LoRA frozen"));
+        return Err(PipelineError::config(
+            "stages",
+            "the cache benchmark needs a hybrid-prompt stage with LoRA frozen",
+        ));
     }
     let data = StageData::prepare(model, dataset, plan)?;
     if data.batches.len() < steps {
-        return Err(PipelineError::config("train_rows", format!("{steps} steps need {} rows", steps * cfg.batch_size)));
+        return Err(PipelineError::config(
+            "train_rows",
+            format!("{steps} steps need {} rows", steps * cfg.batch_size),
+        ));
     }
     model.set_trainable(false, false);
     let vars = model.vars(&cfg.train)?;
@@ -80,10 +94,22 @@ pub fn bench_stage2_cache(model: &mut CollmModel, dataset: &Dataset, plan: &Stag
         .chain(l0.iter().zip(&l2))
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    let used: Vec<&crate::model::Encoded> = data.batches[..steps].iter().flatten().map(|&i| &data.train[i]).collect();
+    let used: Vec<&crate::model::Encoded> = data.batches[..steps]
+        .iter()
+        .flatten()
+        .map(|&i| &data.train[i])
+        .collect();
     let n = used.len() as f64;
-    let prefix_tokens = used.iter().map(|s| s.tokens.prefix_len() as f64).sum::<f64>() / n;
-    let suffix_tokens = used.iter().map(|s| (s.tokens.ids.len() - s.tokens.prefix_len()) as f64).sum::<f64>() / n;
+    let prefix_tokens = used
+        .iter()
+        .map(|s| s.tokens.prefix_len() as f64)
+        .sum::<f64>()
+        / n;
+    let suffix_tokens = used
+        .iter()
+        .map(|s| (s.tokens.ids.len() - s.tokens.prefix_len()) as f64)
+        .sum::<f64>()
+        / n;
     restore(&vars, &start)?;
     Ok(CacheBench {
         steps,

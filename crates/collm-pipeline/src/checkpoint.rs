@@ -55,13 +55,17 @@ pub fn write_model_parts(model: &CollmModel, tmp: &Path, peft: bool) -> Result<(
         if model.llm.lora_config().is_some() {
             model.llm.save_lora(&tmp.join(LORA_FILE)).map_err(up)?;
             if peft {
-                model.llm.save_peft_adapter(&tmp.join(PEFT_DIR)).map_err(up)?;
+                model
+                    .llm
+                    .save_peft_adapter(&tmp.join(PEFT_DIR))
+                    .map_err(up)?;
             }
         }
         match &model.slots {
             SlotSource::Cie { cie, cf } => {
                 save_vars(&cie.vars(), &tmp.join(MAPPING_FILE))?;
-                cf.save(&tmp.join(CF_FILE)).map_err(|e| PipelineError::Upstream(e.to_string()))?;
+                cf.save(&tmp.join(CF_FILE))
+                    .map_err(|e| PipelineError::Upstream(e.to_string()))?;
             }
             SlotSource::IdTokens(t) => save_vars(&t.vars(), &tmp.join(MAPPING_FILE))?,
             SlotSource::None => {}
@@ -88,7 +92,8 @@ pub fn load_model(model: &CollmModel, dir: &Path) -> Result<()> {
 
 pub fn write_state(dir: &Path, state: &StageState) -> Result<()> {
     let path = dir.join(STATE_FILE);
-    let text = serde_json::to_string_pretty(state).map_err(|e| PipelineError::checkpoint(&path, e.to_string()))?;
+    let text = serde_json::to_string_pretty(state)
+        .map_err(|e| PipelineError::checkpoint(&path, e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| PipelineError::io(&path, e))
 }
 
@@ -99,7 +104,9 @@ pub fn read_state(dir: &Path) -> Result<Option<StageState>> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| PipelineError::checkpoint(&path, e.to_string()))
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| PipelineError::checkpoint(&path, e.to_string()))
 }
 
 /// Runs `write` into a fresh `<dir>.tmp` folder, then swaps it in for `dir`.
@@ -125,7 +132,10 @@ pub fn write_atomically(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> 
 }
 
 fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let mut name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".{suffix}"));
     dir.with_file_name(name)
 }

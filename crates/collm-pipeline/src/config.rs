@@ -125,7 +125,13 @@ pub struct SlotConfig {
 
 impl Default for SlotConfig {
     fn default() -> Self {
-        SlotConfig { kind: SlotFill::Cie, mid_times: 10, cf: None, cf_init: CfInit::Pretrained, cf_weights: None }
+        SlotConfig {
+            kind: SlotFill::Cie,
+            mid_times: 10,
+            cf: None,
+            cf_init: CfInit::Pretrained,
+            cf_weights: None,
+        }
     }
 }
 
@@ -267,7 +273,10 @@ pub struct PipelineConfig {
 impl PipelineConfig {
     /// The name of stage `i` (0-based).
     pub fn stage_name(&self, i: usize) -> String {
-        self.stages[i].name.clone().unwrap_or_else(|| format!("stage{}", i + 1))
+        self.stages[i]
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage{}", i + 1))
     }
 
     /// The prompt the final model is scored with: hybrid when any stage uses it.
@@ -282,25 +291,45 @@ impl PipelineConfig {
     /// Range and consistency checks; errors name the field.
     pub fn validate(&self) -> Result<()> {
         if self.stages.is_empty() {
-            return Err(PipelineError::config("stages", "at least one stage is needed"));
+            return Err(PipelineError::config(
+                "stages",
+                "at least one stage is needed",
+            ));
         }
         if self.prompt.max_history == 0 {
-            return Err(PipelineError::config("prompt.max_history", "must be at least 1"));
+            return Err(PipelineError::config(
+                "prompt.max_history",
+                "must be at least 1",
+            ));
         }
         if self.prompt.proj_token_num == 0 {
-            return Err(PipelineError::config("prompt.proj_token_num", "must be at least 1"));
+            return Err(PipelineError::config(
+                "prompt.proj_token_num",
+                "must be at least 1",
+            ));
         }
-        self.lora.validate().map_err(|e| PipelineError::config("lora", e.to_string()))?;
+        self.lora
+            .validate()
+            .map_err(|e| PipelineError::config("lora", e.to_string()))?;
         let uses_hybrid = self.final_prompt() == PromptKind::Hybrid;
         match self.slots.kind {
             SlotFill::None if uses_hybrid => {
-                return Err(PipelineError::config("slots.kind", "`none` cannot fill the hybrid prompt of a stage"))
+                return Err(PipelineError::config(
+                    "slots.kind",
+                    "`none` cannot fill the hybrid prompt of a stage",
+                ))
             }
             SlotFill::Cie => {
-                let cf = self.slots.cf.as_ref().ok_or_else(|| PipelineError::config("slots.cf", "the CIE needs a collaborative model"))?;
-                cf.validate().map_err(|e| PipelineError::config("slots.cf", e.to_string()))?;
+                let cf = self.slots.cf.as_ref().ok_or_else(|| {
+                    PipelineError::config("slots.cf", "the CIE needs a collaborative model")
+                })?;
+                cf.validate()
+                    .map_err(|e| PipelineError::config("slots.cf", e.to_string()))?;
                 if self.slots.mid_times == 0 {
-                    return Err(PipelineError::config("slots.mid_times", "must be at least 1"));
+                    return Err(PipelineError::config(
+                        "slots.mid_times",
+                        "must be at least 1",
+                    ));
                 }
             }
             _ => {}
@@ -309,20 +338,42 @@ impl PipelineConfig {
         for (i, s) in self.stages.iter().enumerate() {
             let field = |f: &str| format!("stages[{i}].{f}");
             if !names.insert(self.stage_name(i)) {
-                return Err(PipelineError::config(field("name"), format!("`{}` is used twice", self.stage_name(i))));
+                return Err(PipelineError::config(
+                    field("name"),
+                    format!("`{}` is used twice", self.stage_name(i)),
+                ));
             }
             if s.train.is_empty() {
-                return Err(PipelineError::config(field("train"), "name at least one of lora, mapping, cf"));
+                return Err(PipelineError::config(
+                    field("train"),
+                    "name at least one of lora, mapping, cf",
+                ));
             }
-            if s.prompt == PromptKind::Text && (s.trains(Trainable::Mapping) || s.trains(Trainable::Cf)) {
-                return Err(PipelineError::config(field("train"), "a text-only prompt has no ID slots; only `lora` can be trained"));
+            if s.prompt == PromptKind::Text
+                && (s.trains(Trainable::Mapping) || s.trains(Trainable::Cf))
+            {
+                return Err(PipelineError::config(
+                    field("train"),
+                    "a text-only prompt has no ID slots; only `lora` can be trained",
+                ));
             }
             if s.trains(Trainable::Cf) && self.slots.kind != SlotFill::Cie {
-                return Err(PipelineError::config(field("train"), "`cf` needs slots.kind = \"cie\""));
+                return Err(PipelineError::config(
+                    field("train"),
+                    "`cf` needs slots.kind = \"cie\"",
+                ));
             }
-            for (name, v) in [("lr", s.lr), ("min_lr", s.min_lr), ("warmup_lr", s.warmup_lr), ("weight_decay", s.weight_decay)] {
+            for (name, v) in [
+                ("lr", s.lr),
+                ("min_lr", s.min_lr),
+                ("warmup_lr", s.warmup_lr),
+                ("weight_decay", s.weight_decay),
+            ] {
                 if !(v.is_finite() && v >= 0.0) {
-                    return Err(PipelineError::config(field(name), format!("must be a finite number >= 0, got {v}")));
+                    return Err(PipelineError::config(
+                        field(name),
+                        format!("must be a finite number >= 0, got {v}"),
+                    ));
                 }
             }
             for (name, v) in [
@@ -338,7 +389,10 @@ impl PipelineConfig {
                 }
             }
             if s.train_rows == Some(0) || s.eval_rows == Some(0) {
-                return Err(PipelineError::config(field("train_rows/eval_rows"), "must be at least 1 when given"));
+                return Err(PipelineError::config(
+                    field("train_rows/eval_rows"),
+                    "must be at least 1 when given",
+                ));
             }
         }
         Ok(())
@@ -381,10 +435,14 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named() {
-        let e = toml::from_str::<PipelineConfig>(&format!("{COLLM}\nbogus_key = 1\n")).unwrap_err().to_string();
+        let e = toml::from_str::<PipelineConfig>(&format!("{COLLM}\nbogus_key = 1\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bogus_key"), "{e}");
         let bad = COLLM.replace("lr = 1e-2", "learning_rate = 1e-2");
-        let e = toml::from_str::<PipelineConfig>(&bad).unwrap_err().to_string();
+        let e = toml::from_str::<PipelineConfig>(&bad)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("learning_rate"), "{e}");
     }
 
@@ -395,9 +453,17 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("slots.kind"));
         let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
         c.stages[0].train = vec![Trainable::Mapping];
-        assert!(c.validate().unwrap_err().to_string().contains("stages[0].train"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("stages[0].train"));
         let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
         c.stages[1].eval_every = 0;
-        assert!(c.validate().unwrap_err().to_string().contains("stages[1].eval_every"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("stages[1].eval_every"));
     }
 }

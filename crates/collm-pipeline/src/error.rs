@@ -43,12 +43,21 @@ pub type Result<T> = std::result::Result<T, PipelineError>;
 
 impl PipelineError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        PipelineError::Io { path: path.into(), source }
+        PipelineError::Io {
+            path: path.into(),
+            source,
+        }
     }
     pub(crate) fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
-        PipelineError::Config { field: field.into(), message: message.into() }
+        PipelineError::Config {
+            field: field.into(),
+            message: message.into(),
+        }
     }
     pub(crate) fn checkpoint(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        PipelineError::Checkpoint { path: path.into(), message: message.into() }
+        PipelineError::Checkpoint {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }

@@ -55,11 +55,20 @@ pub struct PromptView {
 }
 
 fn norm(t: &candle_core::Tensor) -> Result<f32> {
-    Ok(t.to_dtype(candle_core::DType::F32)?.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?)
+    Ok(t.to_dtype(candle_core::DType::F32)?
+        .sqr()?
+        .sum_all()?
+        .sqrt()?
+        .to_scalar::<f32>()?)
 }
 
 /// Builds the view of `row` under `kind` (LoRA dropout must be off, as after loading).
-pub fn inspect(model: &CollmModel, row: &Interaction, kind: PromptKind, label: Option<u8>) -> Result<PromptView> {
+pub fn inspect(
+    model: &CollmModel,
+    row: &Interaction,
+    kind: PromptKind,
+    label: Option<u8>,
+) -> Result<PromptView> {
     let filled = model.fill(row, kind)?;
     let enc = model.encode(row, kind)?;
     let mut tokens: Vec<TokenView> = enc
@@ -70,7 +79,10 @@ pub fn inspect(model: &CollmModel, row: &Interaction, kind: PromptKind, label: O
         .map(|(position, &id)| TokenView {
             position,
             id,
-            text: model.tokenizer.decode(&[id]).unwrap_or_else(|_| format!("<{id}>")),
+            text: model
+                .tokenizer
+                .decode(&[id])
+                .unwrap_or_else(|_| format!("<{id}>")),
             slot: None,
         })
         .collect();
@@ -84,7 +96,11 @@ pub fn inspect(model: &CollmModel, row: &Interaction, kind: PromptKind, label: O
             t.text = tag.to_string();
             t.slot = Some(span.kind);
         }
-        let id = if span.kind == SlotKind::User { row.uid } else { row.iid };
+        let id = if span.kind == SlotKind::User {
+            row.uid
+        } else {
+            row.iid
+        };
         let (source, vector_norm) = match &model.slots {
             SlotSource::Cie { cf, .. } => {
                 let batch = batch_for(std::slice::from_ref(row), cf.history_len(), model.device())?;
@@ -92,7 +108,11 @@ pub fn inspect(model: &CollmModel, row: &Interaction, kind: PromptKind, label: O
                     SlotKind::User => cf.user_vectors(&batch)?,
                     SlotKind::Item => cf.item_vectors(&batch)?,
                 };
-                let who = if span.kind == SlotKind::User { "user" } else { "item" };
+                let who = if span.kind == SlotKind::User {
+                    "user"
+                } else {
+                    "item"
+                };
                 (format!("{} {who} vector", cf.kind().name()), norm(&v)?)
             }
             SlotSource::IdTokens(_) => ("ID-token row".to_string(), f32::NAN),
@@ -100,8 +120,20 @@ pub fn inspect(model: &CollmModel, row: &Interaction, kind: PromptKind, label: O
         };
         let embedding = model.slot_vectors(&[row], span.kind)?;
         let embedding_norm = norm(&embedding)?;
-        let vector_norm = if vector_norm.is_nan() { embedding_norm } else { vector_norm };
-        slots.push(SlotView { kind: span.kind, id, start: span.start, len: span.len, source, vector_norm, embedding_norm });
+        let vector_norm = if vector_norm.is_nan() {
+            embedding_norm
+        } else {
+            vector_norm
+        };
+        slots.push(SlotView {
+            kind: span.kind,
+            id,
+            start: span.start,
+            len: span.len,
+            source,
+            vector_norm,
+            embedding_norm,
+        });
     }
     let (yes_logit, no_logit) = model.yes_no_logits(&[&enc])?[0];
     let score = match model.score {

@@ -37,7 +37,9 @@ pub mod score;
 pub mod stage;
 pub mod template;
 
-pub use config::{CfInit, PipelineConfig, PromptConfig, SlotConfig, SlotFill, StageConfig, Trainable};
+pub use config::{
+    CfInit, PipelineConfig, PromptConfig, SlotConfig, SlotFill, StageConfig, Trainable,
+};
 pub use error::{PipelineError, Result};
 pub use model::{CollmModel, Encoded, SlotSource};
 pub use score::ScoreKind;

@@ -21,9 +21,16 @@ use crate::prompt::SlotKind;
 /// A trainable tensor and its file name.
 pub type NamedVar = (String, Var);
 
-fn uniform_var(shape: (usize, usize), bound: f64, rng: &mut rand::rngs::StdRng, device: &Device) -> Result<Var> {
+fn uniform_var(
+    shape: (usize, usize),
+    bound: f64,
+    rng: &mut rand::rngs::StdRng,
+    device: &Device,
+) -> Result<Var> {
     let n = shape.0 * shape.1;
-    let data: Vec<f32> = (0..n).map(|_| rng.gen_range(-bound..bound) as f32).collect();
+    let data: Vec<f32> = (0..n)
+        .map(|_| rng.gen_range(-bound..bound) as f32)
+        .collect();
     Ok(Var::from_tensor(&Tensor::from_vec(data, shape, device)?)?)
 }
 
@@ -40,9 +47,19 @@ pub struct Cie {
 
 impl Cie {
     /// A freshly initialised mapping `d -> mid_times·d -> hidden·tokens`.
-    pub fn new(d: usize, mid_times: usize, hidden: usize, tokens: usize, seed: u64, device: &Device) -> Result<Cie> {
+    pub fn new(
+        d: usize,
+        mid_times: usize,
+        hidden: usize,
+        tokens: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Cie> {
         if d == 0 || mid_times == 0 || hidden == 0 || tokens == 0 {
-            return Err(PipelineError::config("mapping", "all mapping sizes must be positive"));
+            return Err(PipelineError::config(
+                "mapping",
+                "all mapping sizes must be positive",
+            ));
         }
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mid = d * mid_times;
@@ -53,14 +70,26 @@ impl Cie {
         let b1 = uniform_var((1, mid), b1_bound, &mut rng, device)?;
         let w2 = uniform_var((out, mid), b2_bound, &mut rng, device)?;
         let b2 = uniform_var((1, out), b2_bound, &mut rng, device)?;
-        Ok(Cie { w1, b1, w2, b2, tokens, hidden })
+        Ok(Cie {
+            w1,
+            b1,
+            w2,
+            b2,
+            tokens,
+            hidden,
+        })
     }
 
     /// `[N, d]` collaborative vectors to `[N, tokens, hidden]` slot embeddings.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.to_dtype(DType::F32)?;
-        let h = x.matmul(&self.w1.t()?)?.broadcast_add(self.b1.as_tensor())?.relu()?;
-        let y = h.matmul(&self.w2.t()?)?.broadcast_add(self.b2.as_tensor())?;
+        let h = x
+            .matmul(&self.w1.t()?)?
+            .broadcast_add(self.b1.as_tensor())?
+            .relu()?;
+        let y = h
+            .matmul(&self.w2.t()?)?
+            .broadcast_add(self.b2.as_tensor())?;
         Ok(y.reshape((x.dim(0)?, self.tokens, self.hidden))?)
     }
 
@@ -92,11 +121,24 @@ pub struct IdTokens {
 
 impl IdTokens {
     /// `users` and `items` are table sizes (max id + 1, row 0 the padding id).
-    pub fn new(users: usize, items: usize, hidden: usize, tokens: usize, seed: u64, device: &Device) -> Result<IdTokens> {
+    pub fn new(
+        users: usize,
+        items: usize,
+        hidden: usize,
+        tokens: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<IdTokens> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let bound = 1.0 / ((users + items) as f64).sqrt();
         let table = uniform_var((users + items, hidden * tokens), bound, &mut rng, device)?;
-        Ok(IdTokens { table, users, items, tokens, hidden })
+        Ok(IdTokens {
+            table,
+            users,
+            items,
+            tokens,
+            hidden,
+        })
     }
 
     /// `[N, tokens, hidden]` embeddings of the given user or item ids.
@@ -118,7 +160,11 @@ impl IdTokens {
             })
             .collect::<Result<_>>()?;
         let idx = Tensor::new(rows.as_slice(), self.table.device())?;
-        Ok(self.table.as_tensor().index_select(&idx, 0)?.reshape((ids.len(), self.tokens, self.hidden))?)
+        Ok(self.table.as_tensor().index_select(&idx, 0)?.reshape((
+            ids.len(),
+            self.tokens,
+            self.hidden,
+        ))?)
     }
 
     pub fn vars(&self) -> Vec<NamedVar> {
@@ -132,27 +178,39 @@ pub fn save_vars(vars: &[NamedVar], path: &std::path::Path) -> Result<()> {
         .iter()
         .map(|(name, v)| {
             let t = v.as_tensor();
-            let t = if name.ends_with(".bias") { t.flatten_all()? } else { t.clone() };
+            let t = if name.ends_with(".bias") {
+                t.flatten_all()?
+            } else {
+                t.clone()
+            };
             Ok((name.clone(), t))
         })
         .collect::<Result<_>>()?;
-    candle_core::safetensors::save(&map, path).map_err(|e| PipelineError::checkpoint(path, e.to_string()))
+    candle_core::safetensors::save(&map, path)
+        .map_err(|e| PipelineError::checkpoint(path, e.to_string()))
 }
 
 /// Loads `vars` in place from a safetensors file written by [`save_vars`]; every var must be
 /// present with its element count.
 pub fn load_vars(vars: &[NamedVar], path: &std::path::Path) -> Result<()> {
-    let device = vars.first().map(|(_, v)| v.device().clone()).unwrap_or(Device::Cpu);
+    let device = vars
+        .first()
+        .map(|(_, v)| v.device().clone())
+        .unwrap_or(Device::Cpu);
     let map = candle_core::safetensors::load(path, &device)
         .map_err(|e| PipelineError::checkpoint(path, e.to_string()))?;
     for (name, var) in vars {
-        let t = map
-            .get(name)
-            .ok_or_else(|| PipelineError::checkpoint(path, format!("tensor `{name}` is missing")))?;
+        let t = map.get(name).ok_or_else(|| {
+            PipelineError::checkpoint(path, format!("tensor `{name}` is missing"))
+        })?;
         if t.elem_count() != var.elem_count() {
             return Err(PipelineError::checkpoint(
                 path,
-                format!("tensor `{name}` has shape {:?}, the model expects {:?}", t.dims(), var.dims()),
+                format!(
+                    "tensor `{name}` has shape {:?}, the model expects {:?}",
+                    t.dims(),
+                    var.dims()
+                ),
             ));
         }
         var.set(&t.to_dtype(var.dtype())?.reshape(var.shape())?)?;
@@ -175,8 +233,18 @@ mod tests {
         assert_eq!(y.dims(), &[2, 2, 6]);
         // By hand for the zero vector: relu(b1)·W2ᵀ + b2.
         let b1 = cie.b1.as_tensor().relu().unwrap();
-        let want = b1.matmul(&cie.w2.t().unwrap()).unwrap().broadcast_add(cie.b2.as_tensor()).unwrap();
-        let got = y.get(1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let want = b1
+            .matmul(&cie.w2.t().unwrap())
+            .unwrap()
+            .broadcast_add(cie.b2.as_tensor())
+            .unwrap();
+        let got = y
+            .get(1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let want = want.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         for (a, b) in got.iter().zip(&want) {
             assert!((a - b).abs() < 1e-6);
@@ -199,8 +267,20 @@ mod tests {
     fn id_tokens_pick_their_rows_and_reject_out_of_range() {
         let d = Device::Cpu;
         let t = IdTokens::new(3, 5, 4, 1, 0, &d).unwrap();
-        let u = t.forward(SlotKind::User, &[2]).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let i = t.forward(SlotKind::Item, &[0]).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let u = t
+            .forward(SlotKind::User, &[2])
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let i = t
+            .forward(SlotKind::Item, &[0])
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let table = t.table.as_tensor();
         assert_eq!(u, table.get(2).unwrap().to_vec1::<f32>().unwrap());
         assert_eq!(i, table.get(3).unwrap().to_vec1::<f32>().unwrap());
@@ -226,6 +306,9 @@ mod tests {
         assert_eq!(raw["llama_proj.0.bias"].dims(), &[6]);
         assert_eq!(raw["llama_proj.2.weight"].dims(), &[4, 6]);
         let wrong = Cie::new(5, 2, 4, 1, 1, &d).unwrap();
-        assert!(load_vars(&wrong.vars(), &path).unwrap_err().to_string().contains("llama_proj.0"));
+        assert!(load_vars(&wrong.vars(), &path)
+            .unwrap_err()
+            .to_string()
+            .contains("llama_proj.0"));
     }
 }

@@ -20,7 +20,10 @@ use crate::template::{PromptKind, Template};
 /// What fills the ID slots.
 pub enum SlotSource {
     /// The CIE over a collaborative model's vectors.
-    Cie { cie: Cie, cf: Box<dyn CfModel> },
+    Cie {
+        cie: Cie,
+        cf: Box<dyn CfModel>,
+    },
     IdTokens(IdTokens),
     None,
 }
@@ -55,7 +58,10 @@ pub struct CollmModel {
 /// produce as its answer, looked up through the tokenizer (for SmolLM2, " Yes" = `ĠYes`).
 pub fn answer_token(tok: &LlmTokenizer, answer: &str) -> Result<u32> {
     let head = "#Answer:";
-    let enc = |t: &str| tok.encode(t).map_err(|e| PipelineError::Tokenizer(e.to_string()));
+    let enc = |t: &str| {
+        tok.encode(t)
+            .map_err(|e| PipelineError::Tokenizer(e.to_string()))
+    };
     let base = enc(head)?;
     let full = enc(&format!("{head} {answer}"))?;
     match full.strip_prefix(base.as_slice()) {
@@ -102,23 +108,36 @@ impl CollmModel {
                 &device,
             )?),
             SlotFill::Cie => {
-                let cf_cfg = cfg.slots.cf.as_ref().expect("validated: the CIE has a CF config");
-                let cf = match (cfg.slots.cf_init, &cfg.slots.cf_weights) {
-                    (CfInit::Pretrained, Some(w)) => collm_cf::load(cf_cfg, dataset, &base_dir.join(w), &device),
-                    (CfInit::Pretrained, None) => {
-                        return Err(PipelineError::config(
+                let cf_cfg = cfg
+                    .slots
+                    .cf
+                    .as_ref()
+                    .expect("validated: the CIE has a CF config");
+                let cf =
+                    match (cfg.slots.cf_init, &cfg.slots.cf_weights) {
+                        (CfInit::Pretrained, Some(w)) => {
+                            collm_cf::load(cf_cfg, dataset, &base_dir.join(w), &device)
+                        }
+                        (CfInit::Pretrained, None) => return Err(PipelineError::config(
                             "slots.cf_weights",
                             "cf_init = \"pretrained\" needs the weights (or cf_init = \"scratch\")",
-                        ))
+                        )),
+                        (CfInit::Scratch, _) => collm_cf::build(cf_cfg, dataset, cfg.seed, &device),
                     }
-                    (CfInit::Scratch, _) => collm_cf::build(cf_cfg, dataset, cfg.seed, &device),
-                }
-                .map_err(|e| PipelineError::Upstream(format!("collaborative model: {e}")))?;
-                let cie = Cie::new(cf.dim(), cfg.slots.mid_times, hidden, tokens, cfg.seed, &device)?;
+                    .map_err(|e| PipelineError::Upstream(format!("collaborative model: {e}")))?;
+                let cie = Cie::new(
+                    cf.dim(),
+                    cfg.slots.mid_times,
+                    hidden,
+                    tokens,
+                    cfg.seed,
+                    &device,
+                )?;
                 SlotSource::Cie { cie, cf }
             }
         };
-        llm.init_lora(cfg.seed).map_err(|e| PipelineError::Upstream(e.to_string()))?;
+        llm.init_lora(cfg.seed)
+            .map_err(|e| PipelineError::Upstream(e.to_string()))?;
         let yes = answer_token(&tokenizer, "Yes")?;
         let no = answer_token(&tokenizer, "No")?;
         let score_ids = match cfg.score {
@@ -135,7 +154,10 @@ impl CollmModel {
             score: cfg.score,
             text_template,
             hybrid_template,
-            text: PromptText { empty_history: cfg.prompt.empty_history.clone(), max_history: cfg.prompt.max_history },
+            text: PromptText {
+                empty_history: cfg.prompt.empty_history.clone(),
+                max_history: cfg.prompt.max_history,
+            },
             proj_token_num: tokens,
             items: dataset.items.clone(),
             score_ids,
@@ -170,20 +192,33 @@ impl CollmModel {
     /// The filled prompt of `row`.
     pub fn fill(&self, row: &Interaction, kind: PromptKind) -> Result<FilledPrompt> {
         let start = row.his.len().saturating_sub(self.text.max_history);
-        let titles = row.his[start..].iter().map(|&i| self.title(i)).collect::<Result<Vec<_>>>()?;
-        Ok(fill(self.template(kind), &titles, self.title(row.iid)?, &self.text))
+        let titles = row.his[start..]
+            .iter()
+            .map(|&i| self.title(i))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(fill(
+            self.template(kind),
+            &titles,
+            self.title(row.iid)?,
+            &self.text,
+        ))
     }
 
     /// Tokenises a filled prompt (BOS first, slots as `proj_token_num` positions).
     pub fn tokenize(&self, prompt: &FilledPrompt) -> Result<PromptTokens> {
         let slot_id = self.tokenizer.pad_id();
         tokenize(prompt, self.bos, slot_id, self.proj_token_num, |t| {
-            self.tokenizer.encode(t).map_err(|e| PipelineError::Tokenizer(e.to_string()))
+            self.tokenizer
+                .encode(t)
+                .map_err(|e| PipelineError::Tokenizer(e.to_string()))
         })
     }
 
     pub fn encode(&self, row: &Interaction, kind: PromptKind) -> Result<Encoded> {
-        Ok(Encoded { row: row.clone(), tokens: self.tokenize(&self.fill(row, kind)?)? })
+        Ok(Encoded {
+            row: row.clone(),
+            tokens: self.tokenize(&self.fill(row, kind)?)?,
+        })
     }
 
     pub fn encode_all(&self, rows: &[Interaction], kind: PromptKind) -> Result<Vec<Encoded>> {
@@ -210,16 +245,26 @@ impl CollmModel {
                 (Trainable::Lora, _) => {
                     let vars = self.llm.lora_vars();
                     if vars.is_empty() {
-                        return Err(PipelineError::config("train", "`lora` is trained but the model has no LoRA"));
+                        return Err(PipelineError::config(
+                            "train",
+                            "`lora` is trained but the model has no LoRA",
+                        ));
                     }
                     out.extend(vars)
                 }
                 (Trainable::Mapping, SlotSource::Cie { cie, .. }) => out.extend(cie.vars()),
                 (Trainable::Mapping, SlotSource::IdTokens(t)) => out.extend(t.vars()),
-                (Trainable::Cf, SlotSource::Cie { cf, .. }) => {
-                    out.extend(cf.named_vars().into_iter().map(|(n, v)| (format!("cf.{n}"), v)))
+                (Trainable::Cf, SlotSource::Cie { cf, .. }) => out.extend(
+                    cf.named_vars()
+                        .into_iter()
+                        .map(|(n, v)| (format!("cf.{n}"), v)),
+                ),
+                (p, _) => {
+                    return Err(PipelineError::config(
+                        "train",
+                        format!("{p:?} has nothing to train here"),
+                    ))
                 }
-                (p, _) => return Err(PipelineError::config("train", format!("{p:?} has nothing to train here"))),
             }
         }
         Ok(out)
@@ -228,9 +273,14 @@ impl CollmModel {
     /// `[N, proj_token_num, H]` slot embeddings of `kind` for `rows`.
     pub fn slot_vectors(&self, rows: &[&Interaction], kind: SlotKind) -> Result<Tensor> {
         match &self.slots {
-            SlotSource::None => Err(PipelineError::Data("the prompt has ID slots but nothing fills them".into())),
+            SlotSource::None => Err(PipelineError::Data(
+                "the prompt has ID slots but nothing fills them".into(),
+            )),
             SlotSource::IdTokens(t) => {
-                let ids: Vec<u32> = rows.iter().map(|r| if kind == SlotKind::User { r.uid } else { r.iid }).collect();
+                let ids: Vec<u32> = rows
+                    .iter()
+                    .map(|r| if kind == SlotKind::User { r.uid } else { r.iid })
+                    .collect();
                 t.forward(kind, &ids)
             }
             SlotSource::Cie { cie, cf } => {
@@ -270,12 +320,20 @@ impl CollmModel {
             .slots
             .iter()
             .map(|&(kind, row, _, j)| {
-                let base = if kind == SlotKind::User { offsets[0] } else { offsets[1] };
+                let base = if kind == SlotKind::User {
+                    offsets[0]
+                } else {
+                    offsets[1]
+                };
                 (base + row * t + j) as u32
             })
             .collect();
         let vectors = vectors.index_select(&Tensor::new(order.as_slice(), self.device())?, 0)?;
-        let places: Vec<(usize, usize)> = batch.slots.iter().map(|&(_, row, pos, _)| (row, pos)).collect();
+        let places: Vec<(usize, usize)> = batch
+            .slots
+            .iter()
+            .map(|&(_, row, pos, _)| (row, pos))
+            .collect();
         Ok((splice(&embeds, &places, &vectors).map_err(up)?, batch.mask))
     }
 
@@ -284,7 +342,10 @@ impl CollmModel {
     pub fn prefix_kv(&self, samples: &[&Encoded]) -> Result<KvPrefix> {
         let heads: Vec<PromptTokens> = samples
             .iter()
-            .map(|s| PromptTokens { ids: s.tokens.ids[..s.tokens.prefix_len()].to_vec(), slots: vec![] })
+            .map(|s| PromptTokens {
+                ids: s.tokens.ids[..s.tokens.prefix_len()].to_vec(),
+                slots: vec![],
+            })
             .collect();
         let refs: Vec<&PromptTokens> = heads.iter().collect();
         let batch = left_pad(&refs, self.tokenizer.pad_id(), self.device())?;
@@ -302,10 +363,14 @@ impl CollmModel {
                 self.embed(&rows, &seqs)?
             }
             Some(_) => {
-                let tails: Vec<PromptTokens> =
-                    samples.iter().map(|s| s.tokens.suffix_from(s.tokens.prefix_len())).collect();
+                let tails: Vec<PromptTokens> = samples
+                    .iter()
+                    .map(|s| s.tokens.suffix_from(s.tokens.prefix_len()))
+                    .collect();
                 if tails.iter().any(|t| t.ids.is_empty()) {
-                    return Err(PipelineError::Data("a cached prompt has no tokens after its prefix".into()));
+                    return Err(PipelineError::Data(
+                        "a cached prompt has no tokens after its prefix".into(),
+                    ));
                 }
                 let refs: Vec<&PromptTokens> = tails.iter().collect();
                 self.embed(&rows, &refs)?
@@ -322,7 +387,11 @@ impl CollmModel {
         let seqs: Vec<&PromptTokens> = samples.iter().map(|s| &s.tokens).collect();
         let (embeds, mask) = self.embed(&rows, &seqs)?;
         let hidden = self.llm.last_hidden(&embeds, &mask, None).map_err(up)?;
-        let l = self.llm.score_rows(&hidden, &[self.yes_no.0, self.yes_no.1]).map_err(up)?.to_vec2::<f32>()?;
+        let l = self
+            .llm
+            .score_rows(&hidden, &[self.yes_no.0, self.yes_no.1])
+            .map_err(up)?
+            .to_vec2::<f32>()?;
         Ok(l.into_iter().map(|r| (r[0], r[1])).collect())
     }
 

@@ -39,10 +39,23 @@ impl AdamW {
             .into_iter()
             .map(|(name, var)| {
                 let zeros = var.zeros_like()?;
-                Ok(Slot { decay: wants_decay(&name, &var), name, m: zeros.clone(), v: zeros, var })
+                Ok(Slot {
+                    decay: wants_decay(&name, &var),
+                    name,
+                    m: zeros.clone(),
+                    v: zeros,
+                    var,
+                })
             })
             .collect::<Result<_>>()?;
-        Ok(AdamW { slots, step: 0, weight_decay, beta1: 0.9, beta2: 0.999, eps: 1e-8 })
+        Ok(AdamW {
+            slots,
+            step: 0,
+            weight_decay,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        })
     }
 
     /// Steps taken so far.
@@ -59,12 +72,19 @@ impl AdamW {
         let c2 = 1.0 - self.beta2.powi(t);
         for s in &mut self.slots {
             let g = grads.get(s.var.as_tensor()).ok_or_else(|| {
-                PipelineError::Data(format!("trainable tensor `{}` received no gradient", s.name))
+                PipelineError::Data(format!(
+                    "trainable tensor `{}` received no gradient",
+                    s.name
+                ))
             })?;
             s.m = ((&s.m * self.beta1)? + (g * (1.0 - self.beta1))?)?;
             s.v = ((&s.v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
             let update = ((&s.m / c1)? / ((&s.v / c2)?.sqrt()? + self.eps)?)?;
-            let decay = if s.decay { 1.0 - lr * self.weight_decay } else { 1.0 };
+            let decay = if s.decay {
+                1.0 - lr * self.weight_decay
+            } else {
+                1.0
+            };
             let next = ((s.var.as_tensor() * decay)? - (update * lr)?)?;
             s.var.set(&next)?;
         }
@@ -104,11 +124,14 @@ impl AdamW {
         for s in &mut self.slots {
             for (prefix, target) in [("m", &mut s.m), ("v", &mut s.v)] {
                 let key = format!("{prefix}.{}", s.name);
-                let t = map
-                    .get(&key)
-                    .ok_or_else(|| PipelineError::checkpoint(path, format!("tensor `{key}` is missing")))?;
+                let t = map.get(&key).ok_or_else(|| {
+                    PipelineError::checkpoint(path, format!("tensor `{key}` is missing"))
+                })?;
                 if t.dims() != s.var.dims() {
-                    return Err(PipelineError::checkpoint(path, format!("tensor `{key}` has the wrong shape")));
+                    return Err(PipelineError::checkpoint(
+                        path,
+                        format!("tensor `{key}` has the wrong shape"),
+                    ));
                 }
                 *target = t.clone();
             }
@@ -127,7 +150,10 @@ fn safetensors_save_with_meta(
     let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
         .iter()
         .map(|(name, t)| {
-            let v = t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            let v = t
+                .to_dtype(candle_core::DType::F32)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
             let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
             Ok((name.clone(), bytes, t.dims().to_vec()))
         })
@@ -150,7 +176,9 @@ mod tests {
     use candle_core::Device;
 
     fn quad_loss(w: &Var, b: &Var) -> Tensor {
-        (w.as_tensor().sqr().unwrap().sum_all().unwrap() + b.as_tensor().sqr().unwrap().sum_all().unwrap()).unwrap()
+        (w.as_tensor().sqr().unwrap().sum_all().unwrap()
+            + b.as_tensor().sqr().unwrap().sum_all().unwrap())
+        .unwrap()
     }
 
     #[test]
@@ -158,7 +186,11 @@ mod tests {
         let d = Device::Cpu;
         let w = Var::new(&[[1.0f32, -2.0], [0.5, 3.0]], &d).unwrap();
         let b = Var::new(&[[1.0f32, 1.0]], &d).unwrap();
-        let mut opt = AdamW::new(vec![("w".into(), w.clone()), ("lin.bias".into(), b.clone())], 0.1).unwrap();
+        let mut opt = AdamW::new(
+            vec![("w".into(), w.clone()), ("lin.bias".into(), b.clone())],
+            0.1,
+        )
+        .unwrap();
         let grads = quad_loss(&w, &b).backward().unwrap();
         opt.step(&grads, 0.01).unwrap();
         // First Adam step moves each entry by lr·sign(g) (bias-corrected m/√v = ±1); the matrix
@@ -168,7 +200,10 @@ mod tests {
         assert!((w_new[0][0] - want(1.0)).abs() < 1e-6);
         assert!((w_new[1][1] - want(3.0)).abs() < 1e-6);
         let b_new = b.as_tensor().to_vec2::<f32>().unwrap();
-        assert!((b_new[0][0] - 0.99).abs() < 1e-6, "bias not decayed: {b_new:?}");
+        assert!(
+            (b_new[0][0] - 0.99).abs() < 1e-6,
+            "bias not decayed: {b_new:?}"
+        );
     }
 
     #[test]
@@ -178,10 +213,14 @@ mod tests {
         let run = |resume: bool| -> Vec<f32> {
             let w = Var::new(&[[1.0f32, -2.0], [0.5, 3.0]], &d).unwrap();
             let b = Var::new(&[[1.0f32, 1.0]], &d).unwrap();
-            let vars = vec![("w".to_string(), w.clone()), ("b.bias".to_string(), b.clone())];
+            let vars = vec![
+                ("w".to_string(), w.clone()),
+                ("b.bias".to_string(), b.clone()),
+            ];
             let mut opt = AdamW::new(vars.clone(), 0.1).unwrap();
             for _ in 0..3 {
-                opt.step(&quad_loss(&w, &b).backward().unwrap(), 0.05).unwrap();
+                opt.step(&quad_loss(&w, &b).backward().unwrap(), 0.05)
+                    .unwrap();
             }
             if resume {
                 opt.save(&dir.path().join("opt.safetensors")).unwrap();
@@ -191,9 +230,14 @@ mod tests {
                 opt = fresh;
             }
             for _ in 0..3 {
-                opt.step(&quad_loss(&w, &b).backward().unwrap(), 0.05).unwrap();
+                opt.step(&quad_loss(&w, &b).backward().unwrap(), 0.05)
+                    .unwrap();
             }
-            w.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            w.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
         };
         assert_eq!(run(false), run(true));
     }
@@ -203,8 +247,16 @@ mod tests {
         let d = Device::Cpu;
         let w = Var::new(&[[1.0f32, 2.0], [3.0, 4.0]], &d).unwrap();
         let unused = Var::new(&[[1.0f32, 2.0], [3.0, 4.0]], &d).unwrap();
-        let mut opt = AdamW::new(vec![("w".into(), w.clone()), ("unused".into(), unused)], 0.0).unwrap();
+        let mut opt = AdamW::new(
+            vec![("w".into(), w.clone()), ("unused".into(), unused)],
+            0.0,
+        )
+        .unwrap();
         let grads = w.as_tensor().sum_all().unwrap().backward().unwrap();
-        assert!(opt.step(&grads, 0.1).unwrap_err().to_string().contains("unused"));
+        assert!(opt
+            .step(&grads, 0.1)
+            .unwrap_err()
+            .to_string()
+            .contains("unused"));
     }
 }

@@ -36,7 +36,8 @@ pub fn plans(cfg: &PipelineConfig, run_dir: &Path) -> Vec<StagePlan> {
                 dir: run_dir.join(&name),
                 config: cfg.stages[i].clone(),
                 seed: cfg.seed.wrapping_add(1000 * (i as u64 + 1)),
-                cache_bytes: (cfg.prefix_cache && can_cache(&cfg.stages[i])).then_some(cfg.prefix_cache_mb << 20),
+                cache_bytes: (cfg.prefix_cache && can_cache(&cfg.stages[i]))
+                    .then_some(cfg.prefix_cache_mb << 20),
                 name,
             }
         })
@@ -53,13 +54,22 @@ pub fn run(
     sink: &mut dyn EventSink,
     cancel: &CancelToken,
 ) -> Result<RunOutcome> {
-    run_with(model, cfg, dataset, run_dir, sink, cancel, &mut |_, _, _, _| Ok(()))
+    run_with(
+        model,
+        cfg,
+        dataset,
+        run_dir,
+        sink,
+        cancel,
+        &mut |_, _, _, _| Ok(()),
+    )
 }
 
 /// What [`run_with`] calls after each stage that ended (not after a cancelled one): the stage's
 /// name, the model holding that stage's best weights, how the stage went, and the event sink
 /// (e.g. to score evaluation splits with each stage's model).
-pub type AfterStage<'a> = dyn FnMut(&str, &CollmModel, &StageOutcome, &mut dyn EventSink) -> Result<()> + 'a;
+pub type AfterStage<'a> =
+    dyn FnMut(&str, &CollmModel, &StageOutcome, &mut dyn EventSink) -> Result<()> + 'a;
 
 /// [`run`] with a hook after every finished stage.
 pub fn run_with(
@@ -81,12 +91,20 @@ pub fn run_with(
         let cancelled = outcome.cancelled;
         stages.push((plan.name.clone(), outcome));
         if cancelled {
-            return Ok(RunOutcome { stages, best: None, cancelled: true });
+            return Ok(RunOutcome {
+                stages,
+                best: None,
+                cancelled: true,
+            });
         }
     }
     save_model(model, &final_dir(run_dir), true)?;
     let best = stages.last().and_then(|(_, o)| o.best.clone());
-    Ok(RunOutcome { stages, best, cancelled: false })
+    Ok(RunOutcome {
+        stages,
+        best,
+        cancelled: false,
+    })
 }
 
 pub fn final_dir(run_dir: &Path) -> PathBuf {

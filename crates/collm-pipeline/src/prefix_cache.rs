@@ -39,11 +39,19 @@ pub struct PrefixCache {
 impl PrefixCache {
     /// `bytes_per_position`: keys and values of one token of one row over all layers.
     pub fn new(budget_bytes: usize, bytes_per_position: usize) -> PrefixCache {
-        PrefixCache { budget: budget_bytes, bytes_per_position, ..Default::default() }
+        PrefixCache {
+            budget: budget_bytes,
+            bytes_per_position,
+            ..Default::default()
+        }
     }
 
     /// The prefix for `key`, computed by `compute` when not cached (and kept when it fits).
-    pub fn get_or_compute(&mut self, key: CacheKey, compute: impl FnOnce() -> Result<KvPrefix>) -> Result<KvPrefix> {
+    pub fn get_or_compute(
+        &mut self,
+        key: CacheKey,
+        compute: impl FnOnce() -> Result<KvPrefix>,
+    ) -> Result<KvPrefix> {
         if let Some(p) = self.entries.get(&key) {
             self.hits += 1;
             return Ok(p.clone());

@@ -44,7 +44,10 @@ pub struct PromptText {
 
 impl Default for PromptText {
     fn default() -> Self {
-        PromptText { empty_history: REFERENCE_EMPTY_HISTORY.to_string(), max_history: 10 }
+        PromptText {
+            empty_history: REFERENCE_EMPTY_HISTORY.to_string(),
+            max_history: 10,
+        }
     }
 }
 
@@ -146,7 +149,11 @@ impl PromptTokens {
     /// The number of tokens before the first slot (the whole prompt when it has none): the part
     /// that no trainable parameter influences once LoRA is frozen.
     pub fn prefix_len(&self) -> usize {
-        self.slots.iter().map(|s| s.start).min().unwrap_or(self.ids.len())
+        self.slots
+            .iter()
+            .map(|s| s.start)
+            .min()
+            .unwrap_or(self.ids.len())
     }
 
     /// The tokens from `at` on, with slot positions shifted to match.
@@ -157,7 +164,10 @@ impl PromptTokens {
                 .slots
                 .iter()
                 .filter(|s| s.start >= at)
-                .map(|s| SlotSpan { start: s.start - at, ..*s })
+                .map(|s| SlotSpan {
+                    start: s.start - at,
+                    ..*s
+                })
                 .collect(),
         }
     }
@@ -178,7 +188,11 @@ pub fn tokenize(
         match segment {
             Segment::Text(t) => ids.extend(encode(t)?),
             Segment::Slot(kind) => {
-                slots.push(SlotSpan { kind: *kind, start: ids.len(), len: proj_token_num });
+                slots.push(SlotSpan {
+                    kind: *kind,
+                    start: ids.len(),
+                    len: proj_token_num,
+                });
                 ids.extend(std::iter::repeat(slot_id).take(proj_token_num));
             }
         }
@@ -196,14 +210,23 @@ mod tests {
         let titles: Vec<String> = (1..=12).map(|i| format!("T{i}")).collect();
         let refs: Vec<&str> = titles.iter().map(|s| s.as_str()).collect();
         let h = history_text(&refs, &PromptText::default());
-        assert_eq!(h, "\"T3\", \"T4\", \"T5\", \"T6\", \"T7\", \"T8\", \"T9\", \"T10\", \"T11\", \"T12\"");
-        assert_eq!(history_text(&["A (1999)"], &PromptText::default()), "\"A (1999)\"");
+        assert_eq!(
+            h,
+            "\"T3\", \"T4\", \"T5\", \"T6\", \"T7\", \"T8\", \"T9\", \"T10\", \"T11\", \"T12\""
+        );
+        assert_eq!(
+            history_text(&["A (1999)"], &PromptText::default()),
+            "\"A (1999)\""
+        );
     }
 
     #[test]
     fn empty_history_is_the_configured_word() {
         assert_eq!(history_text(&[], &PromptText::default()), "unkow");
-        let s = PromptText { empty_history: "nothing yet".into(), ..Default::default() };
+        let s = PromptText {
+            empty_history: "nothing yet".into(),
+            ..Default::default()
+        };
         assert_eq!(history_text(&[], &s), "nothing yet");
     }
 
@@ -215,11 +238,18 @@ mod tests {
     #[test]
     fn fill_merges_text_and_keeps_slots() {
         let t = Template::builtin(PromptKind::Hybrid, Domain::Movie);
-        let p = fill(&t, &["A (1990)", "B (1991)"], "C (1992)", &PromptText::default());
+        let p = fill(
+            &t,
+            &["A (1990)", "B (1991)"],
+            "C (1992)",
+            &PromptText::default(),
+        );
         assert_eq!(p.segments.len(), 5);
         assert!(matches!(p.segments[1], Segment::Slot(SlotKind::User)));
         assert!(matches!(p.segments[3], Segment::Slot(SlotKind::Item)));
-        let Segment::Text(first) = &p.segments[0] else { panic!() };
+        let Segment::Text(first) = &p.segments[0] else {
+            panic!()
+        };
         assert!(first.ends_with("encoded in the feature "), "{first}");
         assert!(first.contains(": \"A (1990)\", \"B (1991)\". Additionally"));
     }
@@ -233,8 +263,22 @@ mod tests {
         let toks = tokenize(&p, 1, 0, 2, enc).unwrap();
         // BOS, "ab " (3), user slot (2), " cd " (4), item slot (2), "!" (1)
         assert_eq!(toks.ids.len(), 1 + 3 + 2 + 4 + 2 + 1);
-        assert_eq!(toks.slots[0], SlotSpan { kind: SlotKind::User, start: 4, len: 2 });
-        assert_eq!(toks.slots[1], SlotSpan { kind: SlotKind::Item, start: 10, len: 2 });
+        assert_eq!(
+            toks.slots[0],
+            SlotSpan {
+                kind: SlotKind::User,
+                start: 4,
+                len: 2
+            }
+        );
+        assert_eq!(
+            toks.slots[1],
+            SlotSpan {
+                kind: SlotKind::Item,
+                start: 10,
+                len: 2
+            }
+        );
         assert_eq!(&toks.ids[4..6], &[0, 0]);
         assert_eq!(toks.prefix_len(), 4);
         let suffix = toks.suffix_from(4);

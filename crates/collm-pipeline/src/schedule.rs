@@ -42,11 +42,14 @@ impl Schedule {
                 Warmup::Linear => t,
                 Warmup::Reference => t % self.iters_per_epoch.max(1),
             };
-            return self.warmup_lr + (self.lr - self.warmup_lr) * i as f64 / self.warmup_steps as f64;
+            return self.warmup_lr
+                + (self.lr - self.warmup_lr) * i as f64 / self.warmup_steps as f64;
         }
         let progress = t as f64 / self.total_steps.max(1) as f64;
         self.min_lr
-            + (self.lr - self.min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+            + (self.lr - self.min_lr)
+                * 0.5
+                * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
     }
 }
 
@@ -91,7 +94,10 @@ mod tests {
     fn cosine_values() {
         let s = reference_like(Warmup::Linear);
         // t = 200: cos(π·0.02) = 0.998026728..., lr = 8e-5 + 9.2e-4·0.999013364
-        close(s.lr_at(200), 8e-5 + 9.2e-4 * 0.5 * (1.0 + (std::f64::consts::PI * 0.02).cos()));
+        close(
+            s.lr_at(200),
+            8e-5 + 9.2e-4 * 0.5 * (1.0 + (std::f64::consts::PI * 0.02).cos()),
+        );
         close(s.lr_at(5_000), 8e-5 + 9.2e-4 * 0.5); // 5.4e-4
         close(s.lr_at(10_000), 8e-5);
         close(s.lr_at(20_000), 8e-5); // past the horizon it stays at the floor

@@ -77,14 +77,19 @@ mod tests {
         let g = loss.backward().unwrap();
         let g = g.get(&big).unwrap().to_vec1::<f32>().unwrap();
         // d/ds mean BCE = (sigmoid(s) - y)/B = (1 - 0)/2 and (0 - 1)/2.
-        assert!((g[0] - 0.5).abs() < 1e-6 && (g[1] + 0.5).abs() < 1e-6, "{g:?}");
+        assert!(
+            (g[0] - 0.5).abs() < 1e-6 && (g[1] + 0.5).abs() < 1e-6,
+            "{g:?}"
+        );
     }
 
     #[test]
     fn score_kinds_combine_rows() {
         let d = Device::Cpu;
         let logits = Tensor::new(&[[5.0f32, 3.0], [1.0, 4.0]], &d).unwrap();
-        let yes = ScoreKind::Yes.combine(&logits.narrow(1, 0, 1).unwrap()).unwrap();
+        let yes = ScoreKind::Yes
+            .combine(&logits.narrow(1, 0, 1).unwrap())
+            .unwrap();
         assert_eq!(yes.to_vec1::<f32>().unwrap(), vec![5.0, 1.0]);
         let diff = ScoreKind::YesMinusNo.combine(&logits).unwrap();
         assert_eq!(diff.to_vec1::<f32>().unwrap(), vec![2.0, -3.0]);

@@ -20,7 +20,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use crate::checkpoint::{
-    load_model, read_state, save_model, write_atomically, write_model_parts, write_state, StageState, OPTIMIZER_FILE,
+    load_model, read_state, save_model, write_atomically, write_model_parts, write_state,
+    StageState, OPTIMIZER_FILE,
 };
 use crate::config::{StageConfig, Trainable};
 use crate::error::{PipelineError, Result};
@@ -92,7 +93,9 @@ pub fn fixed_batches(rows: usize, batch_size: usize, seed: u64) -> Vec<Vec<usize
 pub fn batch_at(step: u64, batches: usize, seed: u64) -> usize {
     let pass = step / batches as u64;
     let mut order: Vec<usize> = (0..batches).collect();
-    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed ^ (pass + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(
+        seed ^ (pass + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    ));
     order[(step % batches as u64) as usize]
 }
 
@@ -100,7 +103,12 @@ fn split_rows<'d>(dataset: &'d Dataset, name: &str) -> Result<&'d [Interaction]>
     dataset
         .split(name)
         .map(|s| s.rows.as_slice())
-        .ok_or_else(|| PipelineError::config("eval_split", format!("dataset `{}` has no split `{name}`", dataset.name)))
+        .ok_or_else(|| {
+            PipelineError::config(
+                "eval_split",
+                format!("dataset `{}` has no split `{name}`", dataset.name),
+            )
+        })
 }
 
 /// Whether a stage's training can use the prefix cache: LoRA frozen, hybrid prompt.
@@ -119,19 +127,35 @@ impl StageData {
     pub fn prepare(model: &CollmModel, dataset: &Dataset, plan: &StagePlan) -> Result<StageData> {
         let cfg = &plan.config;
         if dataset.train.rows.is_empty() {
-            return Err(PipelineError::Data(format!("{}: the train split has no rows", dataset.train.path.display())));
+            return Err(PipelineError::Data(format!(
+                "{}: the train split has no rows",
+                dataset.train.path.display()
+            )));
         }
         let train_rows = sample_rows(&dataset.train.rows, cfg.train_rows, plan.seed);
-        let eval_rows = sample_rows(split_rows(dataset, &cfg.eval_split)?, cfg.eval_rows, plan.seed.wrapping_add(1));
+        let eval_rows = sample_rows(
+            split_rows(dataset, &cfg.eval_split)?,
+            cfg.eval_rows,
+            plan.seed.wrapping_add(1),
+        );
         let train = model.encode_all(&train_rows, cfg.prompt)?;
         let eval = model.encode_all(&eval_rows, cfg.prompt)?;
         let batches = fixed_batches(train.len(), cfg.batch_size, plan.seed.wrapping_add(2));
-        Ok(StageData { train, batches, eval })
+        Ok(StageData {
+            train,
+            batches,
+            eval,
+        })
     }
 }
 
 /// One optimisation step's forward and loss on batch `b` (cached when `cache` is given).
-pub fn batch_loss(model: &CollmModel, data: &StageData, b: usize, cache: Option<&mut PrefixCache>) -> Result<Tensor> {
+pub fn batch_loss(
+    model: &CollmModel,
+    data: &StageData,
+    b: usize,
+    cache: Option<&mut PrefixCache>,
+) -> Result<Tensor> {
     let samples: Vec<&Encoded> = data.batches[b].iter().map(|&i| &data.train[i]).collect();
     let labels: Vec<f32> = samples.iter().map(|s| f32::from(s.row.label)).collect();
     let labels = Tensor::new(labels.as_slice(), model.device())?;
@@ -165,7 +189,9 @@ pub fn run_stage(
         if best_dir.exists() {
             load_model(model, &best_dir)?;
         }
-        sink.emit(Event::Log { message: format!("{stage}: already finished, using its best checkpoint") });
+        sink.emit(Event::Log {
+            message: format!("{stage}: already finished, using its best checkpoint"),
+        });
         return Ok(StageOutcome {
             best: done.best.clone(),
             best_step: done.best_step,
@@ -184,7 +210,9 @@ pub fn run_stage(
     let mut opt = AdamW::new(model.vars(&cfg.train)?, cfg.weight_decay)?;
     let schedule = cfg.schedule();
     let mut cache = match plan.cache_bytes {
-        Some(bytes) if can_cache(cfg) => Some(PrefixCache::new(bytes, model.kv_bytes_per_position())),
+        Some(bytes) if can_cache(cfg) => {
+            Some(PrefixCache::new(bytes, model.kv_bytes_per_position()))
+        }
         _ => None,
     };
 
@@ -193,10 +221,22 @@ pub fn run_stage(
         load_model(model, &last_dir)?;
         opt.load(&last_dir.join(OPTIMIZER_FILE))?;
         state = saved;
-        sink.emit(Event::Log { message: format!("{stage}: resumed after step {}", state.step) });
+        sink.emit(Event::Log {
+            message: format!("{stage}: resumed after step {}", state.step),
+        });
     }
-    tracing::info!(stage, rows = data.train.len(), batches = data.batches.len(), eval_rows = data.eval.len(), cached = cache.is_some(), "stage starts");
-    sink.emit(Event::StageStarted { stage: stage.clone(), total_steps: Some(cfg.max_steps) });
+    tracing::info!(
+        stage,
+        rows = data.train.len(),
+        batches = data.batches.len(),
+        eval_rows = data.eval.len(),
+        cached = cache.is_some(),
+        "stage starts"
+    );
+    sink.emit(Event::StageStarted {
+        stage: stage.clone(),
+        total_steps: Some(cfg.max_steps),
+    });
 
     let mut train_secs = 0.0;
     let mut steps_here = 0;
@@ -215,17 +255,31 @@ pub fn run_stage(
         opt.step(&grads, lr)?;
         let loss = loss.to_scalar::<f32>()? as f64;
         if !loss.is_finite() {
-            return Err(PipelineError::Data(format!("{stage}: the loss became {loss} at step {}", state.step + 1)));
+            return Err(PipelineError::Data(format!(
+                "{stage}: the loss became {loss} at step {}",
+                state.step + 1
+            )));
         }
         train_secs += t0.elapsed().as_secs_f64();
         steps_here += 1;
         state.step += 1;
-        sink.emit(Event::Step { stage: stage.clone(), step: state.step, loss, lr });
+        sink.emit(Event::Step {
+            stage: stage.clone(),
+            step: state.step,
+            loss,
+            lr,
+        });
 
         if state.step % cfg.eval_every == 0 || state.step == cfg.max_steps {
             model.llm.set_lora_dropout(false);
             let eval_cache = if lora { None } else { cache.as_mut() };
-            let scored = match score_samples(model, &data.eval, cfg.eval_batch_size, eval_cache, Some(cancel)) {
+            let scored = match score_samples(
+                model,
+                &data.eval,
+                cfg.eval_batch_size,
+                eval_cache,
+                Some(cancel),
+            ) {
                 Err(PipelineError::Cancelled) => {
                     cancelled = true;
                     break;
@@ -248,15 +302,30 @@ pub fn run_stage(
                 state.bad_evals = 0;
                 save_model(model, &best_dir, true)?;
                 write_state(&best_dir, &state)?;
-                sink.emit(Event::Checkpoint { stage: stage.clone(), step: state.step, path: best_dir.display().to_string(), best: true });
+                sink.emit(Event::Checkpoint {
+                    stage: stage.clone(),
+                    step: state.step,
+                    path: best_dir.display().to_string(),
+                    best: true,
+                });
             } else {
                 state.bad_evals += 1;
             }
             save_resume_point(model, &opt, &state, &last_dir)?;
-            sink.emit(Event::Checkpoint { stage: stage.clone(), step: state.step, path: last_dir.display().to_string(), best: false });
+            sink.emit(Event::Checkpoint {
+                stage: stage.clone(),
+                step: state.step,
+                path: last_dir.display().to_string(),
+                best: false,
+            });
             if state.bad_evals >= cfg.patience {
                 stopped_early = true;
-                sink.emit(Event::Log { message: format!("{stage}: early stop after {} evaluations without a better AUC", state.bad_evals) });
+                sink.emit(Event::Log {
+                    message: format!(
+                        "{stage}: early stop after {} evaluations without a better AUC",
+                        state.bad_evals
+                    ),
+                });
                 break;
             }
         }
@@ -272,8 +341,21 @@ pub fn run_stage(
         }
         state.done = true;
         write_done(&plan.dir, &state)?;
-        let secs_per_step = if steps_here > 0 { train_secs / steps_here as f64 } else { 0.0 };
-        let cache_note = cache.as_ref().map(|c| format!(", prefix cache {:.0} MiB, hits/misses {:?}", c.bytes() as f64 / 1048576.0, c.stats())).unwrap_or_default();
+        let secs_per_step = if steps_here > 0 {
+            train_secs / steps_here as f64
+        } else {
+            0.0
+        };
+        let cache_note = cache
+            .as_ref()
+            .map(|c| {
+                format!(
+                    ", prefix cache {:.0} MiB, hits/misses {:?}",
+                    c.bytes() as f64 / 1048576.0,
+                    c.stats()
+                )
+            })
+            .unwrap_or_default();
         sink.emit(Event::Log {
             message: format!(
                 "{stage}: {} steps here, {secs_per_step:.3} s/step, wall {:.1} s{cache_note}",
@@ -281,7 +363,9 @@ pub fn run_stage(
                 started.elapsed().as_secs_f64()
             ),
         });
-        sink.emit(Event::StageFinished { stage: stage.clone() });
+        sink.emit(Event::StageFinished {
+            stage: stage.clone(),
+        });
     }
     Ok(StageOutcome {
         best: state.best.clone(),
@@ -295,7 +379,12 @@ pub fn run_stage(
     })
 }
 
-fn save_resume_point(model: &CollmModel, opt: &AdamW, state: &StageState, dir: &Path) -> Result<()> {
+fn save_resume_point(
+    model: &CollmModel,
+    opt: &AdamW,
+    state: &StageState,
+    dir: &Path,
+) -> Result<()> {
     write_atomically(dir, |tmp| {
         write_model_parts(model, tmp, false)?;
         opt.save(&tmp.join(OPTIMIZER_FILE))?;
@@ -309,12 +398,15 @@ fn read_done(dir: &Path) -> Result<Option<StageState>> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| PipelineError::checkpoint(&path, e.to_string()))
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| PipelineError::checkpoint(&path, e.to_string()))
 }
 
 fn write_done(dir: &Path, state: &StageState) -> Result<()> {
     let path = dir.join(DONE_FILE);
-    let text = serde_json::to_string_pretty(state).map_err(|e| PipelineError::checkpoint(&path, e.to_string()))?;
+    let text = serde_json::to_string_pretty(state)
+        .map_err(|e| PipelineError::checkpoint(&path, e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| PipelineError::io(&path, e))
 }
 
@@ -334,13 +426,24 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, (0..6).collect::<Vec<_>>());
         assert_ne!(pass0, pass1);
-        assert_eq!(fixed_batches(3, 4, 0).len(), 1, "a lone partial batch is kept");
+        assert_eq!(
+            fixed_batches(3, 4, 0).len(),
+            1,
+            "a lone partial batch is kept"
+        );
     }
 
     #[test]
     fn row_sample_is_seeded_and_ordered() {
         let rows: Vec<Interaction> = (0..20)
-            .map(|i| Interaction { uid: i, iid: 1, label: 1, timestamp: i as i64, warm: true, his: vec![] })
+            .map(|i| Interaction {
+                uid: i,
+                iid: 1,
+                label: 1,
+                timestamp: i as i64,
+                warm: true,
+                his: vec![],
+            })
             .collect();
         let a = sample_rows(&rows, Some(5), 7);
         assert_eq!(a, sample_rows(&rows, Some(5), 7));

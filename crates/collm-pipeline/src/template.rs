@@ -93,18 +93,22 @@ impl Template {
     /// The template shipped in `assets/prompts/` for this prompt kind and domain.
     pub fn builtin(kind: PromptKind, domain: Domain) -> Template {
         let (name, text) = match (kind, domain) {
-            (PromptKind::Text, Domain::Movie) => {
-                ("tallrec_movie", include_str!("../../../assets/prompts/tallrec_movie.txt"))
-            }
-            (PromptKind::Hybrid, Domain::Movie) => {
-                ("collm_movie", include_str!("../../../assets/prompts/collm_movie.txt"))
-            }
-            (PromptKind::Text, Domain::Book) => {
-                ("tallrec_book", include_str!("../../../assets/prompts/tallrec_book.txt"))
-            }
-            (PromptKind::Hybrid, Domain::Book) => {
-                ("collm_book", include_str!("../../../assets/prompts/collm_book.txt"))
-            }
+            (PromptKind::Text, Domain::Movie) => (
+                "tallrec_movie",
+                include_str!("../../../assets/prompts/tallrec_movie.txt"),
+            ),
+            (PromptKind::Hybrid, Domain::Movie) => (
+                "collm_movie",
+                include_str!("../../../assets/prompts/collm_movie.txt"),
+            ),
+            (PromptKind::Text, Domain::Book) => (
+                "tallrec_book",
+                include_str!("../../../assets/prompts/tallrec_book.txt"),
+            ),
+            (PromptKind::Hybrid, Domain::Book) => (
+                "collm_book",
+                include_str!("../../../assets/prompts/collm_book.txt"),
+            ),
         };
         Template::parse(&format!("builtin:{name}"), text)
             .expect("the shipped templates are valid (checked by tests)")
@@ -126,7 +130,10 @@ impl Template {
         let mut lines = text.lines();
         let first = lines.next().unwrap_or("");
         if first.trim().is_empty() {
-            return Err(err(1, "the first line is empty; it must hold the template".into()));
+            return Err(err(
+                1,
+                "the first line is empty; it must hold the template".into(),
+            ));
         }
         for (i, line) in lines.enumerate() {
             if !line.trim().is_empty() && line != first {
@@ -167,7 +174,10 @@ impl Template {
         if !text_run.is_empty() {
             parts.push(Part::Text(text_run));
         }
-        Ok(Template { source_name: source_name.to_string(), parts })
+        Ok(Template {
+            source_name: source_name.to_string(),
+            parts,
+        })
     }
 
     pub fn has(&self, p: Placeholder) -> bool {
@@ -183,7 +193,9 @@ impl Template {
     /// prompt has at least one.
     pub fn check_kind(&self, kind: PromptKind) -> Result<()> {
         let message = match (kind, self.has_slots()) {
-            (PromptKind::Text, true) => "a text-only template must not contain <UserID> or <TargetItemID>",
+            (PromptKind::Text, true) => {
+                "a text-only template must not contain <UserID> or <TargetItemID>"
+            }
             (PromptKind::Hybrid, false) => "a hybrid template needs <UserID> and/or <TargetItemID>",
             _ => return Ok(()),
         };
@@ -215,7 +227,9 @@ mod tests {
     #[test]
     fn literal_backslash_n_is_kept() {
         let t = Template::builtin(PromptKind::Text, Domain::Movie);
-        let Some(Part::Text(last)) = t.parts.last() else { panic!("ends with text") };
+        let Some(Part::Text(last)) = t.parts.last() else {
+            panic!("ends with text")
+        };
         assert!(last.ends_with(" \\n#Answer:"), "{last:?}");
         assert!(!last.contains('\n'));
     }
@@ -225,17 +239,31 @@ mod tests {
         let ok = Template::parse("t", "a <UserID> b\na <UserID> b\n\n").unwrap();
         assert_eq!(
             ok.parts,
-            vec![Part::Text("a ".into()), Part::Hole(Placeholder::UserId), Part::Text(" b".into())]
+            vec![
+                Part::Text("a ".into()),
+                Part::Hole(Placeholder::UserId),
+                Part::Text(" b".into())
+            ]
         );
-        let e = Template::parse("t.txt", "a <UserID>\nb\n").unwrap_err().to_string();
+        let e = Template::parse("t.txt", "a <UserID>\nb\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("t.txt:2:"), "{e}");
     }
 
     #[test]
     fn rejects_empty_duplicate_and_unsupported() {
-        assert!(Template::parse("t", "\n").unwrap_err().to_string().contains("t:1"));
-        assert!(Template::parse("t", "<UserID><UserID>").unwrap_err().to_string().contains("twice"));
-        let e = Template::parse("t", "x <ItemIDList>").unwrap_err().to_string();
+        assert!(Template::parse("t", "\n")
+            .unwrap_err()
+            .to_string()
+            .contains("t:1"));
+        assert!(Template::parse("t", "<UserID><UserID>")
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
+        let e = Template::parse("t", "x <ItemIDList>")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("<ItemIDList>"), "{e}");
     }
 

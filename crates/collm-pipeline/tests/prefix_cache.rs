@@ -11,7 +11,8 @@ use collm_pipeline::{PromptKind, Trainable};
 fn randomise_lora(model: &collm_pipeline::CollmModel) {
     // peft starts B at zero, which would make LoRA a no-op and the test blind to it.
     for (_, var) in model.llm.lora_vars() {
-        var.set(&Tensor::randn(0f32, 0.3, var.shape(), var.device()).unwrap()).unwrap();
+        var.set(&Tensor::randn(0f32, 0.3, var.shape(), var.device()).unwrap())
+            .unwrap();
     }
 }
 
@@ -24,11 +25,17 @@ fn cached_scores_and_gradients_equal_the_full_prompt() {
     randomise_lora(&model);
     model.set_trainable(false, false);
     // Rows with histories of different lengths, so prefixes and suffixes pad differently.
-    let rows: Vec<_> = [0usize, 1, 52, 300, 301, 2000].iter().map(|&i| dataset.train.rows[i].clone()).collect();
+    let rows: Vec<_> = [0usize, 1, 52, 300, 301, 2000]
+        .iter()
+        .map(|&i| dataset.train.rows[i].clone())
+        .collect();
     let samples: Vec<Encoded> = model.encode_all(&rows, PromptKind::Hybrid).unwrap();
     let refs: Vec<&Encoded> = samples.iter().collect();
     let lens: Vec<usize> = samples.iter().map(|s| s.tokens.prefix_len()).collect();
-    assert!(lens.iter().min() < lens.iter().max(), "prefix lengths differ: {lens:?}");
+    assert!(
+        lens.iter().min() < lens.iter().max(),
+        "prefix lengths differ: {lens:?}"
+    );
     let labels = Tensor::new(&[1f32, 0., 1., 0., 1., 1.], model.device()).unwrap();
     let vars: Vec<(String, Var)> = model.vars(&[Trainable::Mapping]).unwrap();
 
@@ -36,7 +43,10 @@ fn cached_scores_and_gradients_equal_the_full_prompt() {
     let full_grads = bce_with_logits(&full, &labels).unwrap().backward().unwrap();
     let prefix = model.prefix_kv(&refs).unwrap();
     let cached = model.scores(&refs, Some(&prefix)).unwrap();
-    let cached_grads = bce_with_logits(&cached, &labels).unwrap().backward().unwrap();
+    let cached_grads = bce_with_logits(&cached, &labels)
+        .unwrap()
+        .backward()
+        .unwrap();
 
     let a = full.to_vec1::<f32>().unwrap();
     let b = cached.to_vec1::<f32>().unwrap();
@@ -44,11 +54,26 @@ fn cached_scores_and_gradients_equal_the_full_prompt() {
         assert!((x - y).abs() < 1e-5, "scores differ: {a:?} vs {b:?}");
     }
     for (name, var) in &vars {
-        let g1 = full_grads.get(var).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let g2 = cached_grads.get(var).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let g1 = full_grads
+            .get(var)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let g2 = cached_grads
+            .get(var)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert!(g1.iter().any(|g| *g != 0.0), "{name} has a gradient");
         for (x, y) in g1.iter().zip(&g2) {
-            assert!((x - y).abs() < 1e-5, "{name}: gradients differ ({x} vs {y})");
+            assert!(
+                (x - y).abs() < 1e-5,
+                "{name}: gradients differ ({x} vs {y})"
+            );
         }
     }
 }
@@ -63,12 +88,19 @@ fn cached_scores_are_exact_with_several_slot_tokens_and_id_tokens() {
     let mut model = common::tiny_model(&cfg, &dataset);
     randomise_lora(&model);
     model.set_trainable(false, false);
-    let rows: Vec<_> = [5usize, 52, 999].iter().map(|&i| dataset.train.rows[i].clone()).collect();
+    let rows: Vec<_> = [5usize, 52, 999]
+        .iter()
+        .map(|&i| dataset.train.rows[i].clone())
+        .collect();
     let samples = model.encode_all(&rows, PromptKind::Hybrid).unwrap();
     let refs: Vec<&Encoded> = samples.iter().collect();
     let full = model.scores(&refs, None).unwrap().to_vec1::<f32>().unwrap();
     let prefix = model.prefix_kv(&refs).unwrap();
-    let cached = model.scores(&refs, Some(&prefix)).unwrap().to_vec1::<f32>().unwrap();
+    let cached = model
+        .scores(&refs, Some(&prefix))
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     for (x, y) in full.iter().zip(&cached) {
         assert!((x - y).abs() < 1e-5, "{full:?} vs {cached:?}");
     }

@@ -9,7 +9,11 @@ use collm_pipeline::PromptKind;
 /// What the reference's `recprompt_wrap_v2` produces before tokenisation (spec §2.3): `<s>`
 /// prepended, each ID placeholder as `<unk>`.
 fn as_reference(text: &str) -> String {
-    format!("<s>{}", text.replace("<UserID>", "<unk>").replace("<TargetItemID>", "<unk>"))
+    format!(
+        "<s>{}",
+        text.replace("<UserID>", "<unk>")
+            .replace("<TargetItemID>", "<unk>")
+    )
 }
 
 #[test]
@@ -62,7 +66,11 @@ fn slots_sit_where_the_segments_put_them() {
     let row = &dataset.train.rows[52];
     let enc = model.encode(row, PromptKind::Hybrid).unwrap();
     let ids = &enc.tokens.ids;
-    assert_eq!(ids[0], model.tokenizer.bos_id().unwrap(), "BOS first, as the reference's <s>");
+    assert_eq!(
+        ids[0],
+        model.tokenizer.bos_id().unwrap(),
+        "BOS first, as the reference's <s>"
+    );
     let kinds: Vec<SlotKind> = enc.tokens.slots.iter().map(|s| s.kind).collect();
     assert_eq!(kinds, vec![SlotKind::User, SlotKind::Item]);
     let user = enc.tokens.slots[0];
@@ -78,7 +86,12 @@ fn slots_sit_where_the_segments_put_them() {
     assert!(decode(item.start + 2..ids.len()).ends_with(" \\n#Answer:"));
     assert_eq!(enc.tokens.prefix_len(), user.start);
     // The text-only prompt of the same row has no slots.
-    assert!(model.encode(row, PromptKind::Text).unwrap().tokens.slots.is_empty());
+    assert!(model
+        .encode(row, PromptKind::Text)
+        .unwrap()
+        .tokens
+        .slots
+        .is_empty());
 }
 
 #[test]

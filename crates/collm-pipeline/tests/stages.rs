@@ -12,14 +12,25 @@ use collm_pipeline::{run_stage, CollmModel, Trainable};
 /// Every parameter of the model by name (LoRA, mapping, CF).
 fn snapshot(model: &CollmModel) -> HashMap<String, Vec<f32>> {
     let parts = match model.slots {
-        collm_pipeline::SlotSource::Cie { .. } => vec![Trainable::Lora, Trainable::Mapping, Trainable::Cf],
+        collm_pipeline::SlotSource::Cie { .. } => {
+            vec![Trainable::Lora, Trainable::Mapping, Trainable::Cf]
+        }
         _ => vec![Trainable::Lora, Trainable::Mapping],
     };
-    model.vars(&parts).unwrap().into_iter().map(|(n, v)| (n, common::flat(&v))).collect()
+    model
+        .vars(&parts)
+        .unwrap()
+        .into_iter()
+        .map(|(n, v)| (n, common::flat(&v)))
+        .collect()
 }
 
 fn changed(before: &HashMap<String, Vec<f32>>, after: &HashMap<String, Vec<f32>>) -> Vec<String> {
-    let mut names: Vec<String> = before.iter().filter(|(n, v)| after[*n] != **v).map(|(n, _)| n.clone()).collect();
+    let mut names: Vec<String> = before
+        .iter()
+        .filter(|(n, v)| after[*n] != **v)
+        .map(|(n, _)| n.clone())
+        .collect();
     names.sort();
     names
 }
@@ -42,13 +53,24 @@ fn stage_one_changes_only_lora_and_stage_two_only_the_mapping() {
     let after1 = snapshot(&model);
     let c1 = changed(&before, &after1);
     assert!(!c1.is_empty());
-    assert!(c1.iter().all(|n| n.contains("lora_")), "stage 1 changed {c1:?}");
+    assert!(
+        c1.iter().all(|n| n.contains("lora_")),
+        "stage 1 changed {c1:?}"
+    );
     assert!(c1.iter().any(|n| n.contains("lora_B")));
 
     run_stage(&mut model, &dataset, &stage_plans[1], &mut sink, &cancel).unwrap();
     let after2 = snapshot(&model);
     let c2 = changed(&after1, &after2);
-    assert_eq!(c2, vec!["llama_proj.0.bias", "llama_proj.0.weight", "llama_proj.2.bias", "llama_proj.2.weight"]);
+    assert_eq!(
+        c2,
+        vec![
+            "llama_proj.0.bias",
+            "llama_proj.0.weight",
+            "llama_proj.2.bias",
+            "llama_proj.2.weight"
+        ]
+    );
 }
 
 #[test]
@@ -62,7 +84,14 @@ fn tuning_the_cf_model_changes_it_too() {
     let mut model = common::tiny_model(&cfg, &dataset);
     let before = snapshot(&model);
     let plan = &plans(&cfg, &dir.path().join("run"))[0];
-    run_stage(&mut model, &dataset, plan, &mut |_: &Event| {}, &CancelToken::new()).unwrap();
+    run_stage(
+        &mut model,
+        &dataset,
+        plan,
+        &mut |_: &Event| {},
+        &CancelToken::new(),
+    )
+    .unwrap();
     let c = changed(&before, &snapshot(&model));
     assert!(c.iter().any(|n| n.starts_with("cf.")), "{c:?}");
     assert!(c.iter().all(|n| !n.contains("lora_")), "{c:?}");
@@ -76,7 +105,15 @@ fn two_stage_run_events_checkpoints_and_final_model() {
     let mut model = common::tiny_model(&cfg, &dataset);
     let run_dir = dir.path().join("run");
     let mut events = Vec::new();
-    let outcome = run(&mut model, &cfg, &dataset, &run_dir, &mut |e: &Event| events.push(e.clone()), &CancelToken::new()).unwrap();
+    let outcome = run(
+        &mut model,
+        &cfg,
+        &dataset,
+        &run_dir,
+        &mut |e: &Event| events.push(e.clone()),
+        &CancelToken::new(),
+    )
+    .unwrap();
     assert!(!outcome.cancelled);
     assert_eq!(outcome.stages.len(), 2);
     let best = outcome.best.clone().expect("the final stage evaluated");
@@ -91,21 +128,42 @@ fn two_stage_run_events_checkpoints_and_final_model() {
         })
         .collect();
     assert_eq!(started, vec!["stage1", "stage2"]);
-    let steps = events.iter().filter(|e| matches!(e, Event::Step { .. })).count();
+    let steps = events
+        .iter()
+        .filter(|e| matches!(e, Event::Step { .. }))
+        .count();
     assert_eq!(steps, 12);
-    let evals = events.iter().filter(|e| matches!(e, Event::Eval { split, .. } if split == "valid_small")).count();
+    let evals = events
+        .iter()
+        .filter(|e| matches!(e, Event::Eval { split, .. } if split == "valid_small"))
+        .count();
     assert_eq!(evals, 6);
     for stage in ["stage1", "stage2"] {
-        for part in ["best/lora.safetensors", "best/mapping.safetensors", "best/cf.safetensors", "best/state.json", "last/optimizer.safetensors", "done.json"] {
+        for part in [
+            "best/lora.safetensors",
+            "best/mapping.safetensors",
+            "best/cf.safetensors",
+            "best/state.json",
+            "last/optimizer.safetensors",
+            "done.json",
+        ] {
             assert!(run_dir.join(stage).join(part).exists(), "{stage}/{part}");
         }
     }
     let fin = final_dir(&run_dir);
-    for part in ["lora.safetensors", "adapter/adapter_config.json", "adapter/adapter_model.safetensors", "mapping.safetensors", "cf.safetensors"] {
+    for part in [
+        "lora.safetensors",
+        "adapter/adapter_config.json",
+        "adapter/adapter_model.safetensors",
+        "mapping.safetensors",
+        "cf.safetensors",
+    ] {
         assert!(fin.join(part).exists(), "final/{part}");
     }
-    let cfg_json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fin.join("adapter/adapter_config.json")).unwrap()).unwrap();
+    let cfg_json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fin.join("adapter/adapter_config.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(cfg_json["r"], 8);
 
     // A fresh model loaded from `final/` scores exactly like the trained one.
@@ -116,7 +174,15 @@ fn two_stage_run_events_checkpoints_and_final_model() {
     // Running again on a finished folder skips both stages and changes nothing.
     let mut again = common::tiny_model(&cfg, &dataset);
     let mut events2 = Vec::new();
-    let o2 = run(&mut again, &cfg, &dataset, &run_dir, &mut |e: &Event| events2.push(e.clone()), &CancelToken::new()).unwrap();
+    let o2 = run(
+        &mut again,
+        &cfg,
+        &dataset,
+        &run_dir,
+        &mut |e: &Event| events2.push(e.clone()),
+        &CancelToken::new(),
+    )
+    .unwrap();
     assert!(events2.iter().all(|e| !matches!(e, Event::Step { .. })));
     assert_eq!(o2.best, outcome.best);
     assert_eq!(snapshot(&again), snapshot(&model));
@@ -129,7 +195,15 @@ fn a_cancelled_run_resumes_to_the_same_result() {
     let cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
 
     let mut straight = common::tiny_model(&cfg, &dataset);
-    let o1 = run(&mut straight, &cfg, &dataset, &dir.path().join("a"), &mut |_: &Event| {}, &CancelToken::new()).unwrap();
+    let o1 = run(
+        &mut straight,
+        &cfg,
+        &dataset,
+        &dir.path().join("a"),
+        &mut |_: &Event| {},
+        &CancelToken::new(),
+    )
+    .unwrap();
 
     // Cancel in stage 2 after its third step (between evaluations), then resume.
     let run_dir = dir.path().join("b");
@@ -149,13 +223,27 @@ fn a_cancelled_run_resumes_to_the_same_result() {
 
     let mut resumed = common::tiny_model(&cfg, &dataset);
     let mut steps = Vec::new();
-    let o2 = run(&mut resumed, &cfg, &dataset, &run_dir, &mut |e: &Event| {
-        if let Event::Step { stage, step, .. } = e {
-            steps.push((stage.clone(), *step));
-        }
-    }, &CancelToken::new())
+    let o2 = run(
+        &mut resumed,
+        &cfg,
+        &dataset,
+        &run_dir,
+        &mut |e: &Event| {
+            if let Event::Step { stage, step, .. } = e {
+                steps.push((stage.clone(), *step));
+            }
+        },
+        &CancelToken::new(),
+    )
     .unwrap();
-    assert_eq!(steps, vec![("stage2".to_string(), 4), ("stage2".to_string(), 5), ("stage2".to_string(), 6)]);
+    assert_eq!(
+        steps,
+        vec![
+            ("stage2".to_string(), 4),
+            ("stage2".to_string(), 5),
+            ("stage2".to_string(), 6)
+        ]
+    );
     assert_eq!(o2.best, o1.best);
     assert_eq!(snapshot(&resumed), snapshot(&straight));
 }

@@ -10,7 +10,10 @@ use collm_llm::{Llm, LoraConfig};
 use collm_pipeline::{CollmModel, PipelineConfig};
 
 pub fn data_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/ml-1m-collm"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/ml-1m-collm"
+    ))
 }
 
 pub fn dataset() -> Dataset {
@@ -18,7 +21,12 @@ pub fn dataset() -> Dataset {
 }
 
 pub fn mf_config() -> CfModelConfig {
-    CfModelConfig { kind: CfKind::Mf, dim: 8, layers: 2, init_std: None }
+    CfModelConfig {
+        kind: CfKind::Mf,
+        dim: 8,
+        layers: 2,
+        init_std: None,
+    }
 }
 
 /// Saves a randomly initialised MF of `mf_config()` to `dir/mf.safetensors`.
@@ -76,9 +84,18 @@ pub fn tiny_model(cfg: &PipelineConfig, dataset: &Dataset) -> CollmModel {
 }
 
 pub fn lora_with_dropout(dropout: f64) -> LoraConfig {
-    LoraConfig { dropout, ..LoraConfig::default() }
+    LoraConfig {
+        dropout,
+        ..LoraConfig::default()
+    }
 }
 
 pub fn flat(v: &candle_core::Var) -> Vec<f32> {
-    v.as_tensor().flatten_all().unwrap().to_dtype(candle_core::DType::F32).unwrap().to_vec1::<f32>().unwrap()
+    v.as_tensor()
+        .flatten_all()
+        .unwrap()
+        .to_dtype(candle_core::DType::F32)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
 }
