@@ -27,7 +27,12 @@ fn main() -> anyhow::Result<()> {
     let model_cfg = CfModelConfig {
         kind,
         dim: args[2].parse().context("dim")?,
-        layers: args.get(5).map(|s| s.parse()).transpose().context("layers")?.unwrap_or(2),
+        layers: args
+            .get(5)
+            .map(|s| s.parse())
+            .transpose()
+            .context("layers")?
+            .unwrap_or(2),
         init_std: None,
     };
     let train_cfg = CfTrainConfig {
@@ -36,11 +41,19 @@ fn main() -> anyhow::Result<()> {
         batch_size: 2048,
         max_epochs: 5000,
         patience: 100,
-        seed: std::env::var("SEED").ok().map(|s| s.parse()).transpose().context("SEED")?.unwrap_or(2023),
+        seed: std::env::var("SEED")
+            .ok()
+            .map(|s| s.parse())
+            .transpose()
+            .context("SEED")?
+            .unwrap_or(2023),
         select_on: "valid".into(),
         eval_splits: vec!["valid".into()],
     };
-    let out_dir = args.get(6).map(PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join(format!("collm-cf-{}", kind.name())));
+    let out_dir = args
+        .get(6)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("collm-cf-{}", kind.name())));
     let dataset = Dataset::load_dir(&PathBuf::from(&args[0]))?;
     let device = Device::Cpu;
     let mut model = build(&model_cfg, &dataset, train_cfg.seed, &device)?;
@@ -51,14 +64,25 @@ fn main() -> anyhow::Result<()> {
         Event::Step { .. } => steps += 1,
         Event::Eval { metrics, .. } => {
             epochs += 1;
-            if epochs % 50 == 0 {
+            if epochs.is_multiple_of(50) {
                 let auc = metrics.all.auc.unwrap_or(f64::NAN);
-                eprintln!("epoch {epochs}: valid AUC {auc:.4}, {:.1} s", started.elapsed().as_secs_f64());
+                eprintln!(
+                    "epoch {epochs}: valid AUC {auc:.4}, {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
             }
         }
         _ => {}
     };
-    let outcome = train(&mut *model, &dataset, &train_cfg, &out_dir, None, &mut sink, &CancelToken::new())?;
+    let outcome = train(
+        &mut *model,
+        &dataset,
+        &train_cfg,
+        &out_dir,
+        None,
+        &mut sink,
+        &CancelToken::new(),
+    )?;
     let secs = started.elapsed().as_secs_f64();
     let show = |name: &str, m: &Metrics| {
         println!(

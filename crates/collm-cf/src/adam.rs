@@ -36,18 +36,35 @@ pub struct Adam {
 
 impl Adam {
     /// Every variable must be f32.
-    pub fn new(named_vars: Vec<(String, Var)>, lr: f64, weight_decay: f64) -> candle_core::Result<Self> {
+    pub fn new(
+        named_vars: Vec<(String, Var)>,
+        lr: f64,
+        weight_decay: f64,
+    ) -> candle_core::Result<Self> {
         let slots = named_vars
             .into_iter()
             .map(|(name, var)| {
                 if var.as_tensor().dtype() != DType::F32 {
-                    candle_core::bail!("adam: `{name}` is {:?}, only f32 is supported", var.as_tensor().dtype());
+                    candle_core::bail!(
+                        "adam: `{name}` is {:?}, only f32 is supported",
+                        var.as_tensor().dtype()
+                    );
                 }
                 let n = var.as_tensor().elem_count();
-                Ok(Slot { name, var, m: vec![0.0; n], v: vec![0.0; n], steps: 0 })
+                Ok(Slot {
+                    name,
+                    var,
+                    m: vec![0.0; n],
+                    v: vec![0.0; n],
+                    steps: 0,
+                })
             })
             .collect::<candle_core::Result<_>>()?;
-        Ok(Adam { lr, weight_decay, slots })
+        Ok(Adam {
+            lr,
+            weight_decay,
+            slots,
+        })
     }
 
     pub fn lr(&self) -> f64 {
@@ -71,13 +88,18 @@ impl Adam {
             let p = slot.var.as_tensor();
             if p.device().is_cpu() && p.is_contiguous() {
                 // In place: no table-sized allocation per step.
-                let op = InPlaceAdam { m: RefCell::new(&mut slot.m), v: RefCell::new(&mut slot.v), hyper };
+                let op = InPlaceAdam {
+                    m: RefCell::new(&mut slot.m),
+                    v: RefCell::new(&mut slot.v),
+                    hyper,
+                };
                 p.inplace_op2(&grad, &op)?;
             } else {
                 let mut values = p.flatten_all()?.to_vec1::<f32>()?;
                 let grad = grad.flatten_all()?.to_vec1::<f32>()?;
                 hyper.apply(&mut values, &grad, &mut slot.m, &mut slot.v);
-                slot.var.set(&Tensor::from_vec(values, p.shape(), p.device())?)?;
+                slot.var
+                    .set(&Tensor::from_vec(values, p.shape(), p.device())?)?;
             }
         }
         Ok(())
@@ -102,7 +124,10 @@ impl Adam {
 
     /// Per-variable step counts, for a resume file.
     pub fn steps(&self) -> BTreeMap<String, u64> {
-        self.slots.iter().map(|s| (s.name.clone(), s.steps)).collect()
+        self.slots
+            .iter()
+            .map(|s| (s.name.clone(), s.steps))
+            .collect()
     }
 
     /// Restores what `state_tensors` and `steps` saved; `path` names the file in errors.
@@ -124,7 +149,11 @@ impl Adam {
                 if t.shape() != &shape {
                     return Err(CfError::Weights {
                         path: path.to_path_buf(),
-                        message: format!("optimizer tensor `{key}` has shape {:?}, expected {:?}", t.dims(), shape.dims()),
+                        message: format!(
+                            "optimizer tensor `{key}` has shape {:?}, expected {:?}",
+                            t.dims(),
+                            shape.dims()
+                        ),
                     });
                 }
                 Ok(t)
@@ -182,14 +211,17 @@ impl InplaceOp2 for InPlaceAdam<'_> {
         grad: &CpuStorage,
         grad_l: &Layout,
     ) -> candle_core::Result<()> {
-        let (Some((w0, w1)), Some((g0, g1))) = (dst_l.contiguous_offsets(), grad_l.contiguous_offsets()) else {
+        let (Some((w0, w1)), Some((g0, g1))) =
+            (dst_l.contiguous_offsets(), grad_l.contiguous_offsets())
+        else {
             candle_core::bail!("fused-adam: non-contiguous operands");
         };
         let (CpuStorage::F32(w), CpuStorage::F32(g)) = (dst, grad) else {
             candle_core::bail!("fused-adam: f32 operands expected");
         };
         let (mut m, mut v) = (self.m.borrow_mut(), self.v.borrow_mut());
-        self.hyper.apply(&mut w[w0..w1], &g[g0..g1], &mut m[..], &mut v[..]);
+        self.hyper
+            .apply(&mut w[w0..w1], &g[g0..g1], &mut m[..], &mut v[..]);
         Ok(())
     }
 }

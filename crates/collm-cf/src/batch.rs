@@ -29,7 +29,11 @@ impl CfBatch {
         Ok(CfBatch {
             uids: self.uids.index_select(idx, 0)?,
             iids: self.iids.index_select(idx, 0)?,
-            his: self.his.as_ref().map(|h| h.index_select(idx, 0)).transpose()?,
+            his: self
+                .his
+                .as_ref()
+                .map(|h| h.index_select(idx, 0))
+                .transpose()?,
         })
     }
 }

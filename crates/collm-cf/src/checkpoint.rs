@@ -75,7 +75,10 @@ pub(crate) fn write_last(
         .collect();
     tensors.extend(adam.state_tensors(ADAM_PREFIX)?);
     let n = json.len();
-    tensors.insert(STATE_TENSOR.to_string(), Tensor::from_vec(json.clone(), n, &Device::Cpu)?);
+    tensors.insert(
+        STATE_TENSOR.to_string(),
+        Tensor::from_vec(json.clone(), n, &Device::Cpu)?,
+    );
     save_tensors(&tensors, &out_dir.join(LAST_FILE))?;
     let json_path = out_dir.join(LAST_JSON);
     let tmp = tmp_path(&json_path);
@@ -96,7 +99,10 @@ pub(crate) fn read_last(
         return Ok(None);
     }
     let mut tensors = read_tensors(&path, model.device())?;
-    let weights_error = |message: String| CfError::Weights { path: path.clone(), message };
+    let weights_error = |message: String| CfError::Weights {
+        path: path.clone(),
+        message,
+    };
     let json = tensors
         .remove(STATE_TENSOR)
         .ok_or_else(|| weights_error(format!("no `{STATE_TENSOR}`: not a resume checkpoint")))?
@@ -116,7 +122,10 @@ pub(crate) fn read_last(
     Ok(Some(state))
 }
 
-pub(crate) fn read_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, CfError> {
+pub(crate) fn read_tensors(
+    path: &Path,
+    device: &Device,
+) -> Result<HashMap<String, Tensor>, CfError> {
     candle_core::safetensors::load(path, device).map_err(|e| CfError::Weights {
         path: path.to_path_buf(),
         message: format!("cannot read safetensors: {e}"),
@@ -130,8 +139,13 @@ pub(crate) fn assign_vars(
     path: &Path,
 ) -> Result<(), CfError> {
     for (name, var) in model.named_vars() {
-        let weights_error = |message: String| CfError::Weights { path: path.to_path_buf(), message };
-        let t = tensors.remove(&name).ok_or_else(|| weights_error(format!("missing tensor `{name}`")))?;
+        let weights_error = |message: String| CfError::Weights {
+            path: path.to_path_buf(),
+            message,
+        };
+        let t = tensors
+            .remove(&name)
+            .ok_or_else(|| weights_error(format!("missing tensor `{name}`")))?;
         if t.shape() != var.as_tensor().shape() {
             return Err(weights_error(format!(
                 "tensor `{name}` has shape {:?}, the model expects {:?}",
@@ -171,7 +185,10 @@ pub(crate) fn carry_best(from: &Path, out_dir: &Path) -> Result<PathBuf, CfError
     if src != dst {
         std::fs::copy(&src, &dst).map_err(|e| CfError::io(&src, e))?;
     } else if !dst.exists() {
-        return Err(CfError::io(&dst, std::io::Error::new(std::io::ErrorKind::NotFound, "best checkpoint missing")));
+        return Err(CfError::io(
+            &dst,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "best checkpoint missing"),
+        ));
     }
     Ok(dst)
 }

@@ -51,7 +51,8 @@ pub struct CfModelConfig {
 
 impl CfModelConfig {
     pub fn init_std(&self) -> f64 {
-        self.init_std.unwrap_or_else(|| self.kind.default_init_std())
+        self.init_std
+            .unwrap_or_else(|| self.kind.default_init_std())
     }
 
     pub fn validate(&self) -> Result<(), CfError> {
@@ -60,7 +61,10 @@ impl CfModelConfig {
         }
         let std = self.init_std();
         if !(std.is_finite() && std > 0.0) {
-            return Err(CfError::config("init_std", format!("must be a positive number, got {std}")));
+            return Err(CfError::config(
+                "init_std",
+                format!("must be a positive number, got {std}"),
+            ));
         }
         Ok(())
     }
@@ -97,7 +101,10 @@ pub struct CfTrainConfig {
 impl CfTrainConfig {
     pub fn validate(&self) -> Result<(), CfError> {
         if !(self.lr.is_finite() && self.lr >= 0.0) {
-            return Err(CfError::config("lr", format!("must be a finite number >= 0, got {}", self.lr)));
+            return Err(CfError::config(
+                "lr",
+                format!("must be a finite number >= 0, got {}", self.lr),
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(CfError::config(

@@ -20,7 +20,10 @@ pub enum CfError {
     ResumeState { path: PathBuf, message: String },
     /// A configuration value out of range; names the field.
     #[error("invalid CF config: field `{field}`: {message}")]
-    Config { field: &'static str, message: String },
+    Config {
+        field: &'static str,
+        message: String,
+    },
     /// Rows that the model cannot score (ids outside its tables, an unknown split, ...).
     #[error("{0}")]
     Data(String),
@@ -28,9 +31,15 @@ pub enum CfError {
 
 impl CfError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        CfError::Io { path: path.into(), source }
+        CfError::Io {
+            path: path.into(),
+            source,
+        }
     }
     pub(crate) fn config(field: &'static str, message: impl Into<String>) -> Self {
-        CfError::Config { field, message: message.into() }
+        CfError::Config {
+            field,
+            message: message.into(),
+        }
     }
 }

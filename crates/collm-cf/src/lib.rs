@@ -23,4 +23,4 @@ pub use config::{CfKind, CfModelConfig, CfTrainConfig};
 pub use error::CfError;
 pub use model::{build, load, CfModel, IdSpace};
 pub use score::score_rows;
-pub use train::{train, CfTrainOutcome, ABORT_BELOW_AUC, ABORT_AFTER_EPOCH, STAGE};
+pub use train::{train, CfTrainOutcome, ABORT_AFTER_EPOCH, ABORT_BELOW_AUC, STAGE};

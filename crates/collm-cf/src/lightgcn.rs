@@ -52,8 +52,11 @@ impl NormalizedGraph {
             degree[ids.user_num + i as usize] += 1;
         }
         let m = distinct.len() * 2;
-        let (mut src, mut dst, mut weight) =
-            (Vec::with_capacity(m), Vec::with_capacity(m), Vec::with_capacity(m));
+        let (mut src, mut dst, mut weight) = (
+            Vec::with_capacity(m),
+            Vec::with_capacity(m),
+            Vec::with_capacity(m),
+        );
         for &(u, i) in &distinct {
             let (a, b) = (u, (ids.user_num + i as usize) as u32);
             let w = 1.0 / ((degree[a as usize] as f64) * (degree[b as usize] as f64)).sqrt();
@@ -72,8 +75,15 @@ impl NormalizedGraph {
     }
 
     /// The graph of the positive rows of `train` (the reference's `GnnDataset`).
-    pub fn from_train(ids: IdSpace, train: &[Interaction], device: &Device) -> Result<Self, CfError> {
-        let pairs = train.iter().filter(|r| r.label == 1).map(|r| (r.uid, r.iid));
+    pub fn from_train(
+        ids: IdSpace,
+        train: &[Interaction],
+        device: &Device,
+    ) -> Result<Self, CfError> {
+        let pairs = train
+            .iter()
+            .filter(|r| r.label == 1)
+            .map(|r| (r.uid, r.iid));
         Self::from_pairs(ids, pairs, device)
     }
 
@@ -135,7 +145,15 @@ impl LightGcn {
         let items = source.table(&spec(ITEM_TABLE, ids.item_num), device)?;
         // Built fresh from the rows every time: no cache file that could go stale (gotcha 15).
         let graph = NormalizedGraph::from_train(ids, train, device)?;
-        Ok(LightGcn { users, items, graph, ids, layers: cfg.layers, dim: cfg.dim, device: device.clone() })
+        Ok(LightGcn {
+            users,
+            items,
+            graph,
+            ids,
+            layers: cfg.layers,
+            dim: cfg.dim,
+            device: device.clone(),
+        })
     }
 
     pub fn graph(&self) -> &NormalizedGraph {
@@ -146,7 +164,10 @@ impl LightGcn {
     fn propagated(&self) -> candle_core::Result<(Tensor, Tensor)> {
         let all = Tensor::cat(&[self.users.as_tensor(), self.items.as_tensor()], 0)?;
         let out = self.graph.propagate(&all, self.layers)?;
-        Ok((out.narrow(0, 0, self.ids.user_num)?, out.narrow(0, self.ids.user_num, self.ids.item_num)?))
+        Ok((
+            out.narrow(0, 0, self.ids.user_num)?,
+            out.narrow(0, self.ids.user_num, self.ids.item_num)?,
+        ))
     }
 }
 

@@ -37,10 +37,15 @@ impl MatrixFactorization {
         };
         let users = source.table(&spec(USER_TABLE, ids.user_num), device)?;
         let items = source.table(&spec(ITEM_TABLE, ids.item_num), device)?;
-        Ok(MatrixFactorization { users, items, ids, dim: cfg.dim, device: device.clone() })
+        Ok(MatrixFactorization {
+            users,
+            items,
+            ids,
+            dim: cfg.dim,
+            device: device.clone(),
+        })
     }
 }
-
 
 impl CfModel for MatrixFactorization {
     fn kind(&self) -> CfKind {

@@ -49,7 +49,10 @@ pub trait CfModel: Send {
     }
 }
 
-/// A freshly initialised model over the dataset's id space; `seed` drives the initialisation.
+/// A freshly initialised model over the dataset's id space. `seed` is a PyTorch seed: MF's
+/// tables come out as after `torch.manual_seed(seed)` and the reference's `nn.Embedding` inits
+/// (up to float rounding in `log`/`cos`). For LightGCN the same stream is drawn directly at
+/// std 0.1; the reference's discarded default N(0, 1) draws are not replayed.
 pub fn build(
     cfg: &CfModelConfig,
     dataset: &Dataset,
@@ -80,9 +83,13 @@ fn construct(
     let ids = IdSpace::of(dataset);
     let model: Box<dyn CfModel> = match cfg.kind {
         CfKind::Mf => Box::new(MatrixFactorization::new(cfg, ids, &mut source, device)?),
-        CfKind::Lightgcn => {
-            Box::new(LightGcn::new(cfg, ids, &dataset.train.rows, &mut source, device)?)
-        }
+        CfKind::Lightgcn => Box::new(LightGcn::new(
+            cfg,
+            ids,
+            &dataset.train.rows,
+            &mut source,
+            device,
+        )?),
     };
     source.finish()?;
     Ok(model)

@@ -37,7 +37,12 @@ impl<'a> PreparedRows<'a> {
             .rows
             .iter()
             .zip(logits)
-            .map(|(r, logit)| ScoredRow { uid: r.uid, label: r.label, logit, warm: r.warm })
+            .map(|(r, logit)| ScoredRow {
+                uid: r.uid,
+                label: r.label,
+                logit,
+                warm: r.warm,
+            })
             .collect())
     }
 }
@@ -59,7 +64,9 @@ pub fn score_rows(
 pub(crate) fn check_ids(rows: &[Interaction], ids: IdSpace, what: &str) -> Result<(), CfError> {
     let bad = |id: u32, size: usize| id == 0 || id as usize >= size;
     for (n, r) in rows.iter().enumerate() {
-        let bad_item = std::iter::once(r.iid).chain(r.his.iter().copied()).find(|&i| bad(i, ids.item_num));
+        let bad_item = std::iter::once(r.iid)
+            .chain(r.his.iter().copied())
+            .find(|&i| bad(i, ids.item_num));
         if bad(r.uid, ids.user_num) || bad_item.is_some() {
             return Err(CfError::Data(format!(
                 "{what}, row {}: user {} / item {} is padding (0) or outside the model's tables \

@@ -22,20 +22,26 @@ pub(crate) struct TableSpec<'a> {
 }
 
 pub(crate) enum TableSource {
-    Random(TorchGenerator),
-    File { path: PathBuf, tensors: HashMap<String, Tensor> },
+    Random(Box<TorchGenerator>),
+    File {
+        path: PathBuf,
+        tensors: HashMap<String, Tensor>,
+    },
 }
 
 impl TableSource {
     pub fn random(seed: u64) -> Self {
-        TableSource::Random(TorchGenerator::new(seed))
+        TableSource::Random(Box::new(TorchGenerator::new(seed)))
     }
 
     pub fn file(path: &Path, device: &Device) -> Result<Self, CfError> {
         let mut tensors = read_tensors(path, device)?;
         // A resume checkpoint (`last.safetensors`) also carries optimizer state: not tables.
         tensors.retain(|name, _| !name.starts_with(RESUME_PREFIX));
-        Ok(TableSource::File { path: path.to_path_buf(), tensors })
+        Ok(TableSource::File {
+            path: path.to_path_buf(),
+            tensors,
+        })
     }
 
     pub fn table(&mut self, spec: &TableSpec, device: &Device) -> Result<Var, CfError> {

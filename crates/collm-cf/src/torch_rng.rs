@@ -19,7 +19,9 @@ impl TorchGenerator {
         state[0] = seed as u32;
         for j in 1..624 {
             let prev = state[j - 1];
-            state[j] = 1_812_433_253u32.wrapping_mul(prev ^ (prev >> 30)).wrapping_add(j as u32);
+            state[j] = 1_812_433_253u32
+                .wrapping_mul(prev ^ (prev >> 30))
+                .wrapping_add(j as u32);
         }
         TorchGenerator { state, next: 624 }
     }
@@ -75,7 +77,7 @@ impl TorchGenerator {
         for block in data.chunks_exact_mut(16) {
             box_muller_16(block, mean, std);
         }
-        if n % 16 != 0 {
+        if !n.is_multiple_of(16) {
             let tail = &mut data[n - 16..];
             for x in tail.iter_mut() {
                 *x = self.uniform_f32();

@@ -62,16 +62,26 @@ pub fn train(
     cfg.validate()?;
     let train_rows = &dataset.train.rows;
     if train_rows.is_empty() {
-        return Err(CfError::Data(format!("{}: the train split has no rows", dataset.train.path.display())));
+        return Err(CfError::Data(format!(
+            "{}: the train split has no rows",
+            dataset.train.path.display()
+        )));
     }
-    check_ids(train_rows, model.id_space(), &dataset.train.path.display().to_string())?;
+    check_ids(
+        train_rows,
+        model.id_space(),
+        &dataset.train.path.display().to_string(),
+    )?;
     let device = model.device().clone();
     let history_len = model.history_len();
     let mut evals: Vec<(String, PreparedRows)> = Vec::new();
     for name in cfg.splits_to_evaluate() {
         let rows = eval_rows(dataset, &name, cfg)?;
         check_ids(rows, model.id_space(), &format!("split `{name}`"))?;
-        evals.push((name, PreparedRows::new(rows, cfg.batch_size, history_len, &device)?));
+        evals.push((
+            name,
+            PreparedRows::new(rows, cfg.batch_size, history_len, &device)?,
+        ));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| CfError::io(out_dir, e))?;
 
@@ -86,12 +96,22 @@ pub fn train(
                     carry_best(dir, out_dir)?;
                 }
                 sink.emit(Event::Log {
-                    message: format!("cf: resumed from {} after epoch {}", dir.join(LAST_FILE).display(), saved.epochs_done),
+                    message: format!(
+                        "cf: resumed from {} after epoch {}",
+                        dir.join(LAST_FILE).display(),
+                        saved.epochs_done
+                    ),
                 });
-                state = LoopState { config: cfg.clone(), ..saved };
+                state = LoopState {
+                    config: cfg.clone(),
+                    ..saved
+                };
             }
             None => sink.emit(Event::Log {
-                message: format!("cf: nothing to resume in {}, starting from scratch", dir.display()),
+                message: format!(
+                    "cf: nothing to resume in {}, starting from scratch",
+                    dir.display()
+                ),
             }),
         }
     }
@@ -106,6 +126,12 @@ pub fn train(
     let mut cancelled = false;
     model.set_train(true);
     'epochs: for epoch in state.epochs_done..cfg.max_epochs {
+        if let Some(reason) = stop_reason(&state, cfg) {
+            sink.emit(Event::Log {
+                message: format!("cf: stopped after {} epochs: {reason}", state.epochs_done),
+            });
+            break;
+        }
         let started = Instant::now();
         let order = Tensor::from_vec(epoch_order(cfg.seed, epoch, n), n, &device)?;
         for start in (0..n).step_by(cfg.batch_size) {
@@ -126,7 +152,12 @@ pub fn train(
                     state.step
                 )));
             }
-            sink.emit(Event::Step { stage: STAGE.to_string(), step: state.step, loss, lr: adam.lr() });
+            sink.emit(Event::Step {
+                stage: STAGE.to_string(),
+                step: state.step,
+                loss,
+                lr: adam.lr(),
+            });
         }
 
         let select = evaluate_all(model, &evals, state.step, sink)?;
@@ -140,18 +171,12 @@ pub fn train(
         state.epochs_done = epoch + 1;
         state.adam_steps = adam.steps();
         write_last(model, &adam, &state, out_dir)?;
-        tracing::debug!(epoch, ?auc, secs = started.elapsed().as_secs_f64(), "cf epoch");
-        if state.bad_evals >= cfg.patience {
-            break;
-        }
-        if epoch > ABORT_AFTER_EPOCH
-            && state.best_auc.unwrap_or(f64::NEG_INFINITY) < ABORT_BELOW_AUC
-        {
-            sink.emit(Event::Log {
-                message: format!("cf: best AUC below {ABORT_BELOW_AUC} after epoch {epoch}, giving up"),
-            });
-            break;
-        }
+        tracing::debug!(
+            epoch,
+            ?auc,
+            secs = started.elapsed().as_secs_f64(),
+            "cf epoch"
+        );
     }
 
     if state.best_epoch.is_none() {
@@ -165,7 +190,9 @@ pub fn train(
     restore_best(model, &best_path)?;
     model.set_train(false);
     if !cancelled {
-        sink.emit(Event::StageFinished { stage: STAGE.to_string() });
+        sink.emit(Event::StageFinished {
+            stage: STAGE.to_string(),
+        });
     }
     Ok(CfTrainOutcome {
         best_epoch: state.best_epoch.unwrap_or(0),
@@ -176,14 +203,31 @@ pub fn train(
     })
 }
 
-fn eval_rows<'a>(dataset: &'a Dataset, name: &str, cfg: &CfTrainConfig) -> Result<&'a [Interaction], CfError> {
+fn eval_rows<'a>(
+    dataset: &'a Dataset,
+    name: &str,
+    cfg: &CfTrainConfig,
+) -> Result<&'a [Interaction], CfError> {
     let split = dataset.split(name).ok_or_else(|| {
-        let field = if *name == cfg.select_on { "select_on" } else { "eval_splits" };
+        let field = if *name == cfg.select_on {
+            "select_on"
+        } else {
+            "eval_splits"
+        };
         let known: Vec<String> = dataset.splits().iter().map(|s| s.name.clone()).collect();
-        CfError::config(field, format!("dataset `{}` has no split `{name}` (it has {known:?})", dataset.name))
+        CfError::config(
+            field,
+            format!(
+                "dataset `{}` has no split `{name}` (it has {known:?})",
+                dataset.name
+            ),
+        )
     })?;
     if split.rows.is_empty() {
-        return Err(CfError::Data(format!("{}: split `{name}` has no rows to evaluate", split.path.display())));
+        return Err(CfError::Data(format!(
+            "{}: split `{name}` has no rows to evaluate",
+            split.path.display()
+        )));
     }
     Ok(&split.rows)
 }
@@ -199,11 +243,31 @@ fn evaluate_all(
     let mut select = None;
     for (name, prepared) in evals {
         let metrics = collm_eval::evaluate(&prepared.score(model)?);
-        sink.emit(Event::Eval { stage: STAGE.to_string(), step, split: name.clone(), metrics: metrics.clone() });
+        sink.emit(Event::Eval {
+            stage: STAGE.to_string(),
+            step,
+            split: name.clone(),
+            metrics: metrics.clone(),
+        });
         select.get_or_insert(metrics);
     }
     model.set_train(true);
     Ok(select.unwrap_or_default())
+}
+
+/// Why the loop must not start another epoch, if it must not: `patience` evaluations in a row
+/// without a new best, or the reference's abort of a run still near chance after epoch 500.
+fn stop_reason(state: &LoopState, cfg: &CfTrainConfig) -> Option<String> {
+    if state.bad_evals >= cfg.patience {
+        return Some(format!(
+            "{} evaluations without a better `{}` AUC",
+            state.bad_evals, cfg.select_on
+        ));
+    }
+    let last_epoch = state.epochs_done.checked_sub(1)?;
+    let best = state.best_auc.unwrap_or(f64::NEG_INFINITY);
+    (last_epoch > ABORT_AFTER_EPOCH && best < ABORT_BELOW_AUC)
+        .then(|| format!("best AUC {best:.4} still below {ABORT_BELOW_AUC}, giving up"))
 }
 
 /// Strictly better; an undefined AUC (one class only) never improves.

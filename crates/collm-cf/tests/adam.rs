@@ -18,13 +18,16 @@ fn two_steps_match_the_hand_computation() {
     let p = Var::from_tensor(&Tensor::new(&[1f32, -2., 3.], &dev).unwrap()).unwrap();
     let c = Tensor::new(&[0.5f32, 0.1, 0.0], &dev).unwrap();
     let mut adam = Adam::new(vec![("p".to_string(), p.clone())], 0.1, 0.01).unwrap();
-    let expected = [[0.900_000_0, -2.100_000_0, 2.900_000_0], [0.800_005_2, -2.199_965_2, 2.800_102_8]];
+    let expected: [[f64; 3]; 2] = [[0.9, -2.1, 2.9], [0.800_005_2, -2.199_965_2, 2.800_102_8]];
     for want in expected {
         let loss = (p.as_tensor() * &c).unwrap().sum_all().unwrap();
         adam.step(&loss.backward().unwrap()).unwrap();
         let got = p.as_tensor().to_vec1::<f32>().unwrap();
         for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() < 2e-6, "got {got:?}, want {want:?}");
+            assert!(
+                (f64::from(*g) - w).abs() < 2e-6,
+                "got {got:?}, want {want:?}"
+            );
         }
     }
     assert_eq!(adam.steps()["p"], 2);

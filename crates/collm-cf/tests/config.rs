@@ -33,14 +33,35 @@ fn train_config_defaults_select_on_full_valid() {
     .unwrap();
     assert_eq!(cfg.select_on, "valid");
     assert_eq!(cfg.eval_splits, vec!["valid".to_string()]);
-    let cfg = CfTrainConfig { eval_splits: vec!["valid".into(), "valid_small".into()], select_on: "valid_small".into(), ..cfg };
-    assert_eq!(cfg.splits_to_evaluate(), vec!["valid_small".to_string(), "valid".to_string()]);
+    let cfg = CfTrainConfig {
+        eval_splits: vec!["valid".into(), "valid_small".into()],
+        select_on: "valid_small".into(),
+        ..cfg
+    };
+    assert_eq!(
+        cfg.splits_to_evaluate(),
+        vec!["valid_small".to_string(), "valid".to_string()]
+    );
 }
 
 #[test]
 fn out_of_range_values_name_their_field() {
-    let bad = CfModelConfig { kind: CfKind::Mf, dim: 0, layers: 2, init_std: None };
+    let bad = CfModelConfig {
+        kind: CfKind::Mf,
+        dim: 0,
+        layers: 2,
+        init_std: None,
+    };
     assert!(bad.validate().unwrap_err().to_string().contains("`dim`"));
-    let bad = CfModelConfig { kind: CfKind::Mf, dim: 4, layers: 2, init_std: Some(-1.0) };
-    assert!(bad.validate().unwrap_err().to_string().contains("`init_std`"));
+    let bad = CfModelConfig {
+        kind: CfKind::Mf,
+        dim: 4,
+        layers: 2,
+        init_std: Some(-1.0),
+    };
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("`init_std`"));
 }

@@ -5,12 +5,19 @@ mod common;
 use candle_core::{DType, Device, Tensor, Var};
 use collm_cf::lightgcn::NormalizedGraph;
 use collm_cf::loss::bce_with_logits;
-use collm_cf::{batch_for, build, load, score_rows, train, CfKind, CfModelConfig, CfTrainConfig, IdSpace};
+use collm_cf::{
+    batch_for, build, load, score_rows, train, CfKind, CfModelConfig, CfTrainConfig, IdSpace,
+};
 use collm_events::{CancelToken, Event};
 use common::{row, two_taste_dataset};
 
 fn cfg(kind: CfKind, dim: usize) -> CfModelConfig {
-    CfModelConfig { kind, dim, layers: 2, init_std: None }
+    CfModelConfig {
+        kind,
+        dim,
+        layers: 2,
+        init_std: None,
+    }
 }
 
 #[test]
@@ -29,24 +36,61 @@ fn mf_padding_row_starts_and_stays_zero() {
         select_on: "valid".into(),
         eval_splits: vec![],
     };
-    let outcome = train(&mut *model, &ds, &train_cfg, dir.path(), None, &mut |_: &Event| {}, &CancelToken::new()).unwrap();
+    let outcome = train(
+        &mut *model,
+        &ds,
+        &train_cfg,
+        dir.path(),
+        None,
+        &mut |_: &Event| {},
+        &CancelToken::new(),
+    )
+    .unwrap();
     assert_eq!(outcome.epochs_run, 5);
     for (name, var) in model.named_vars() {
         let table = var.as_tensor().to_vec2::<f32>().unwrap();
         assert_eq!(table[0], vec![0.0; 4], "{name}: padding row moved");
-        assert!(table[1].iter().all(|&x| x != 0.0), "{name}: row 1 should be random");
+        assert!(
+            table[1].iter().all(|&x| x != 0.0),
+            "{name}: row 1 should be random"
+        );
     }
     // Looking up the padding ids reads the zero rows.
     let batch = batch_for(&[row(0, 0, 1, false)], 0, &dev).unwrap();
-    assert_eq!(model.user_vectors(&batch).unwrap().to_vec2::<f32>().unwrap()[0], vec![0.0; 4]);
-    assert_eq!(model.item_vectors(&batch).unwrap().to_vec2::<f32>().unwrap()[0], vec![0.0; 4]);
+    assert_eq!(
+        model
+            .user_vectors(&batch)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()[0],
+        vec![0.0; 4]
+    );
+    assert_eq!(
+        model
+            .item_vectors(&batch)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()[0],
+        vec![0.0; 4]
+    );
     // Rows that use the padding id are refused rather than trained on.
     let mut bad = ds.clone();
     bad.train.rows.push(row(0, 1, 1, true));
-    let err = train(&mut *model, &bad, &train_cfg, dir.path(), None, &mut |_: &Event| {}, &CancelToken::new())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("train.tsv") && err.contains("padding"), "{err}");
+    let err = train(
+        &mut *model,
+        &bad,
+        &train_cfg,
+        dir.path(),
+        None,
+        &mut |_: &Event| {},
+        &CancelToken::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("train.tsv") && err.contains("padding"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -56,12 +100,23 @@ fn initialisation_is_seeded_and_scaled() {
     let a = build(&cfg(CfKind::Lightgcn, 64), &ds, 3, &dev).unwrap();
     let b = build(&cfg(CfKind::Lightgcn, 64), &ds, 3, &dev).unwrap();
     let c = build(&cfg(CfKind::Lightgcn, 64), &ds, 4, &dev).unwrap();
-    let items = |m: &dyn collm_cf::CfModel| m.named_vars()[1].1.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let items = |m: &dyn collm_cf::CfModel| {
+        m.named_vars()[1]
+            .1
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
     assert_eq!(items(&*a), items(&*b));
     assert_ne!(items(&*a), items(&*c));
     let values = items(&*a);
     let std = (values.iter().map(|x| x * x).sum::<f32>() / values.len() as f32).sqrt();
-    assert!((std - 0.1).abs() < 0.01, "LightGCN init std {std}, expected 0.1");
+    assert!(
+        (std - 0.1).abs() < 0.01,
+        "LightGCN init std {std}, expected 0.1"
+    );
 }
 
 /// The normalised adjacency of a hand-made graph, written out densely.
@@ -86,7 +141,11 @@ fn dense_adjacency(ids: IdSpace, pairs: &[(u32, u32)]) -> Vec<Vec<f64>> {
 
 fn matmul(a: &[Vec<f64>], e: &[Vec<f64>]) -> Vec<Vec<f64>> {
     a.iter()
-        .map(|row| (0..e[0].len()).map(|j| row.iter().zip(e).map(|(w, r)| w * r[j]).sum()).collect())
+        .map(|row| {
+            (0..e[0].len())
+                .map(|j| row.iter().zip(e).map(|(w, r)| w * r[j]).sum())
+                .collect()
+        })
         .collect()
 }
 
@@ -94,13 +153,22 @@ fn matmul(a: &[Vec<f64>], e: &[Vec<f64>]) -> Vec<Vec<f64>> {
 fn lightgcn_propagation_is_the_mean_of_normalised_layers_and_has_exact_gradients() {
     let dev = Device::Cpu;
     // Users 1..3, items 1..4; user 0, item 0 and item 4 are isolated. (2, 3) appears twice.
-    let ids = IdSpace { user_num: 4, item_num: 5 };
+    let ids = IdSpace {
+        user_num: 4,
+        item_num: 5,
+    };
     let pairs = [(1, 1), (1, 2), (2, 2), (2, 3), (2, 3), (3, 1)];
     let graph = NormalizedGraph::from_pairs(ids, pairs, &dev).unwrap();
     assert_eq!(graph.edges(), 10, "5 distinct pairs, both directions");
     let n = graph.nodes();
     let d = 3;
-    let e0: Vec<Vec<f64>> = (0..n).map(|x| (0..d).map(|j| ((x * 7 + j * 3) % 11) as f64 / 5.0 - 1.0).collect()).collect();
+    let e0: Vec<Vec<f64>> = (0..n)
+        .map(|x| {
+            (0..d)
+                .map(|j| ((x * 7 + j * 3) % 11) as f64 / 5.0 - 1.0)
+                .collect()
+        })
+        .collect();
     let emb = Var::from_tensor(&Tensor::new(e0.clone(), &dev).unwrap()).unwrap();
 
     // Forward against the dense formula mean(E, AE, A²E); the graph stores its edge weights
@@ -108,22 +176,41 @@ fn lightgcn_propagation_is_the_mean_of_normalised_layers_and_has_exact_gradients
     let a = dense_adjacency(ids, &pairs);
     let e1 = matmul(&a, &e0);
     let e2 = matmul(&a, &e1);
-    let out = graph.propagate(emb.as_tensor(), 2).unwrap().to_vec2::<f64>().unwrap();
+    let out = graph
+        .propagate(emb.as_tensor(), 2)
+        .unwrap()
+        .to_vec2::<f64>()
+        .unwrap();
     for x in 0..n {
         for j in 0..d {
             let want = (e0[x][j] + e1[x][j] + e2[x][j]) / 3.0;
-            assert!((out[x][j] - want).abs() < 1e-6, "node {x} dim {j}: {} vs {want}", out[x][j]);
+            assert!(
+                (out[x][j] - want).abs() < 1e-6,
+                "node {x} dim {j}: {} vs {want}",
+                out[x][j]
+            );
         }
     }
     // Isolated nodes keep e0 / (K + 1).
     assert!((out[0][1] - e0[0][1] / 3.0).abs() < 1e-12);
 
     // Backward against central finite differences of a weighted sum of the output.
-    let weights: Vec<Vec<f64>> = (0..n).map(|x| (0..d).map(|j| ((x * 5 + j) % 7) as f64 - 3.0).collect()).collect();
+    let weights: Vec<Vec<f64>> = (0..n)
+        .map(|x| (0..d).map(|j| ((x * 5 + j) % 7) as f64 - 3.0).collect())
+        .collect();
     let weights = Tensor::new(weights, &dev).unwrap();
-    let objective = |e: &Tensor| (graph.propagate(e, 2).unwrap() * &weights).unwrap().sum_all().unwrap();
+    let objective = |e: &Tensor| {
+        (graph.propagate(e, 2).unwrap() * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+    };
     let grads = objective(emb.as_tensor()).backward().unwrap();
-    let analytic = grads.get(emb.as_tensor()).expect("no gradient reached the embeddings").to_vec2::<f64>().unwrap();
+    let analytic = grads
+        .get(emb.as_tensor())
+        .expect("no gradient reached the embeddings")
+        .to_vec2::<f64>()
+        .unwrap();
     let h = 1e-6;
     let mut nonzero = 0;
     for x in 0..n {
@@ -132,22 +219,46 @@ fn lightgcn_propagation_is_the_mean_of_normalised_layers_and_has_exact_gradients
             plus[x][j] += h;
             let mut minus = e0.clone();
             minus[x][j] -= h;
-            let f = |v: Vec<Vec<f64>>| objective(&Tensor::new(v, &dev).unwrap()).to_scalar::<f64>().unwrap();
+            let f = |v: Vec<Vec<f64>>| {
+                objective(&Tensor::new(v, &dev).unwrap())
+                    .to_scalar::<f64>()
+                    .unwrap()
+            };
             let numeric = (f(plus) - f(minus)) / (2.0 * h);
-            assert!((analytic[x][j] - numeric).abs() < 1e-6, "d/dE[{x},{j}]: {} vs {numeric}", analytic[x][j]);
+            assert!(
+                (analytic[x][j] - numeric).abs() < 1e-6,
+                "d/dE[{x},{j}]: {} vs {numeric}",
+                analytic[x][j]
+            );
             nonzero += usize::from(analytic[x][j] != 0.0);
         }
     }
-    assert!(nonzero > n * d / 2, "gradient mostly zero: propagation dropped it");
+    assert!(
+        nonzero > n * d / 2,
+        "gradient mostly zero: propagation dropped it"
+    );
 }
 
 #[test]
 fn lightgcn_graph_uses_positive_train_rows_only() {
     let dev = Device::Cpu;
     let ds = two_taste_dataset(10, 12, 60, 10, 2);
-    let positives: std::collections::BTreeSet<_> =
-        ds.train.rows.iter().filter(|r| r.label == 1).map(|r| (r.uid, r.iid)).collect();
-    let graph = NormalizedGraph::from_train(IdSpace { user_num: ds.user_num, item_num: ds.item_num }, &ds.train.rows, &dev).unwrap();
+    let positives: std::collections::BTreeSet<_> = ds
+        .train
+        .rows
+        .iter()
+        .filter(|r| r.label == 1)
+        .map(|r| (r.uid, r.iid))
+        .collect();
+    let graph = NormalizedGraph::from_train(
+        IdSpace {
+            user_num: ds.user_num,
+            item_num: ds.item_num,
+        },
+        &ds.train.rows,
+        &dev,
+    )
+    .unwrap();
     assert_eq!(graph.edges(), positives.len() * 2);
     assert!(positives.len() < ds.train.rows.len());
 }
@@ -159,10 +270,24 @@ fn every_table_gets_a_gradient_through_the_logits() {
     for kind in [CfKind::Mf, CfKind::Lightgcn] {
         let model = build(&cfg(kind, 4), &ds, 1, &dev).unwrap();
         let batch = batch_for(&ds.train.rows, 0, &dev).unwrap();
-        let grads = model.logits(&batch).unwrap().sum_all().unwrap().backward().unwrap();
+        let grads = model
+            .logits(&batch)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         for (name, var) in model.named_vars() {
-            let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{kind:?} {name}: no gradient"));
-            let norm = g.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+            let g = grads
+                .get(var.as_tensor())
+                .unwrap_or_else(|| panic!("{kind:?} {name}: no gradient"));
+            let norm = g
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
             assert!(norm > 0.0, "{kind:?} {name}: zero gradient");
         }
     }
@@ -183,8 +308,16 @@ fn save_then_load_gives_identical_logits() {
         let after = score_rows(&*loaded, &ds.valid.rows, 7).unwrap();
         assert_eq!(before, after, "{kind:?}");
         let batch = batch_for(&ds.valid.rows, 0, &dev).unwrap();
-        let u1 = model.user_vectors(&batch).unwrap().to_vec2::<f32>().unwrap();
-        let u2 = loaded.user_vectors(&batch).unwrap().to_vec2::<f32>().unwrap();
+        let u1 = model
+            .user_vectors(&batch)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let u2 = loaded
+            .user_vectors(&batch)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert_eq!(u1, u2);
         assert_eq!(u1[0].len(), 5);
     }
@@ -196,12 +329,35 @@ fn loading_weights_of_another_shape_or_kind_names_file_and_tensor() {
     let ds = two_taste_dataset(10, 12, 60, 20, 3);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mf.safetensors");
-    build(&cfg(CfKind::Mf, 5), &ds, 1, &dev).unwrap().save(&path).unwrap();
-    let err = load(&cfg(CfKind::Mf, 6), &ds, &path, &dev).err().unwrap().to_string();
-    assert!(err.contains("mf.safetensors") && err.contains("user_embedding.weight"), "{err}");
-    let err = load(&cfg(CfKind::Lightgcn, 5), &ds, &path, &dev).err().unwrap().to_string();
-    assert!(err.contains("mf.safetensors") && err.contains("embedding_user.weight"), "{err}");
-    let err = load(&cfg(CfKind::Mf, 5), &ds, &dir.path().join("missing.safetensors"), &dev).err().unwrap().to_string();
+    build(&cfg(CfKind::Mf, 5), &ds, 1, &dev)
+        .unwrap()
+        .save(&path)
+        .unwrap();
+    let err = load(&cfg(CfKind::Mf, 6), &ds, &path, &dev)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("mf.safetensors") && err.contains("user_embedding.weight"),
+        "{err}"
+    );
+    let err = load(&cfg(CfKind::Lightgcn, 5), &ds, &path, &dev)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("mf.safetensors") && err.contains("embedding_user.weight"),
+        "{err}"
+    );
+    let err = load(
+        &cfg(CfKind::Mf, 5),
+        &ds,
+        &dir.path().join("missing.safetensors"),
+        &dev,
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains("missing.safetensors"), "{err}");
 }
 
@@ -210,7 +366,9 @@ fn scoring_rows_outside_the_tables_is_an_error_not_a_panic() {
     let dev = Device::Cpu;
     let ds = two_taste_dataset(10, 12, 60, 20, 3);
     let model = build(&cfg(CfKind::Mf, 4), &ds, 1, &dev).unwrap();
-    let err = score_rows(&*model, &[row(1, 1, 1, true), row(99, 1, 0, false)], 8).unwrap_err().to_string();
+    let err = score_rows(&*model, &[row(1, 1, 1, true), row(99, 1, 0, false)], 8)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("row 2") && err.contains("user 99"), "{err}");
 }
 
@@ -219,7 +377,10 @@ fn bce_with_logits_is_exact_for_huge_logits() {
     let dev = Device::Cpu;
     let logits = Tensor::new(&[100f32, -100., 0., 2.], &dev).unwrap();
     let labels = Tensor::new(&[0f32, 1., 1., 1.], &dev).unwrap();
-    let loss = bce_with_logits(&logits, &labels).unwrap().to_scalar::<f32>().unwrap();
+    let loss = bce_with_logits(&logits, &labels)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
     let want = (100.0 + 100.0 + std::f32::consts::LN_2 + (1.0 + (-2f32).exp()).ln()) / 4.0;
     assert!((loss - want).abs() < 1e-5, "{loss} vs {want}");
     assert_eq!(logits.dtype(), DType::F32);
@@ -245,5 +406,8 @@ fn torch_generator_matches_pytorch_and_std_mt19937() {
     let n = values.len() as f32;
     let mean = values.iter().sum::<f32>() / n;
     let var = values.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n;
-    assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "mean {mean}, var {var}");
+    assert!(
+        mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+        "mean {mean}, var {var}"
+    );
 }

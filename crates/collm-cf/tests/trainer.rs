@@ -5,7 +5,9 @@ mod common;
 use std::path::Path;
 
 use candle_core::Device;
-use collm_cf::{build, score_rows, train, CfKind, CfModel, CfModelConfig, CfTrainConfig, CfTrainOutcome};
+use collm_cf::{
+    build, score_rows, train, CfKind, CfModel, CfModelConfig, CfTrainConfig, CfTrainOutcome,
+};
 use collm_data::Dataset;
 use collm_eval::ScoredRow;
 use collm_events::{CancelToken, Event};
@@ -25,7 +27,12 @@ fn train_cfg(max_epochs: usize, patience: usize) -> CfTrainConfig {
 }
 
 fn model_cfg(kind: CfKind) -> CfModelConfig {
-    CfModelConfig { kind, dim: 8, layers: 2, init_std: Some(0.1) }
+    CfModelConfig {
+        kind,
+        dim: 8,
+        layers: 2,
+        init_std: Some(0.1),
+    }
 }
 
 fn run(
@@ -57,7 +64,17 @@ fn valid_auc(model: &dyn CfModel, ds: &Dataset) -> f64 {
     let (pos, neg): (Vec<&ScoredRow>, Vec<&ScoredRow>) = scored.iter().partition(|r| r.label == 1);
     let wins: f64 = pos
         .iter()
-        .flat_map(|p| neg.iter().map(move |n| if p.logit > n.logit { 1.0 } else if p.logit == n.logit { 0.5 } else { 0.0 }))
+        .flat_map(|p| {
+            neg.iter().map(move |n| {
+                if p.logit > n.logit {
+                    1.0
+                } else if p.logit == n.logit {
+                    0.5
+                } else {
+                    0.0
+                }
+            })
+        })
         .sum();
     wins / (pos.len() * neg.len()) as f64
 }
@@ -72,20 +89,39 @@ fn both_models_learn_two_tastes_and_stop_early() {
         assert!(auc > 0.8, "{kind:?}: best valid AUC {auc}");
         assert!(!outcome.cancelled);
         assert!(outcome.epochs_run < 300, "{kind:?} never stopped early");
-        assert_eq!(outcome.epochs_run, outcome.best_epoch + 5 + 1, "{kind:?}: stops after `patience` non-improving evaluations");
+        assert_eq!(
+            outcome.epochs_run,
+            outcome.best_epoch + 5 + 1,
+            "{kind:?}: stops after `patience` non-improving evaluations"
+        );
         // The model is left holding the best weights, which are the ones on disk.
         assert!((valid_auc(&*model, &ds) - auc).abs() < 1e-9);
         assert!(outcome.weights.ends_with("best.safetensors") && outcome.weights.exists());
-        assert!(dir.path().join("last.safetensors").exists() && dir.path().join("last.json").exists());
+        assert!(
+            dir.path().join("last.safetensors").exists() && dir.path().join("last.json").exists()
+        );
 
-        let batches = (600 + 63) / 64;
-        assert!(matches!(&events[0], Event::StageStarted { stage, total_steps: Some(t) } if stage == "cf" && *t == 300 * batches as u64));
-        let steps = events.iter().filter(|e| matches!(e, Event::Step { .. })).count();
+        let batches = 600_usize.div_ceil(64);
+        assert!(
+            matches!(&events[0], Event::StageStarted { stage, total_steps: Some(t) } if stage == "cf" && *t == 300 * batches as u64)
+        );
+        let steps = events
+            .iter()
+            .filter(|e| matches!(e, Event::Step { .. }))
+            .count();
         assert_eq!(steps, outcome.epochs_run * batches);
-        let evals: Vec<&str> = events.iter().filter_map(|e| match e { Event::Eval { split, .. } => Some(split.as_str()), _ => None }).collect();
+        let evals: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Eval { split, .. } => Some(split.as_str()),
+                _ => None,
+            })
+            .collect();
         assert_eq!(evals.len(), outcome.epochs_run * 2);
         assert_eq!(&evals[..2], ["valid", "valid_small"]);
-        assert!(events.iter().any(|e| matches!(e, Event::Checkpoint { best: true, .. })));
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, Event::Checkpoint { best: true, .. })));
         assert!(matches!(events.last(), Some(Event::StageFinished { .. })));
     }
 }
@@ -97,24 +133,49 @@ fn training_is_deterministic_given_the_seed() {
     let (_, first, _) = run(CfKind::Mf, &ds, &train_cfg(8, 100), a.path(), None, None);
     let (_, second, _) = run(CfKind::Mf, &ds, &train_cfg(8, 100), b.path(), None, None);
     assert_eq!(first.best, second.best);
-    assert_eq!(std::fs::read(&first.weights).unwrap(), std::fs::read(&second.weights).unwrap());
+    assert_eq!(
+        std::fs::read(&first.weights).unwrap(),
+        std::fs::read(&second.weights).unwrap()
+    );
 }
 
 #[test]
 fn cancellation_stops_between_steps_and_keeps_a_best_checkpoint() {
     let ds = two_taste_dataset(20, 20, 200, 60, 3);
     let dir = tempfile::tempdir().unwrap();
-    let (_, outcome, events) = run(CfKind::Mf, &ds, &train_cfg(50, 100), dir.path(), None, Some(9));
+    let (_, outcome, events) = run(
+        CfKind::Mf,
+        &ds,
+        &train_cfg(50, 100),
+        dir.path(),
+        None,
+        Some(9),
+    );
     assert!(outcome.cancelled);
-    let steps = events.iter().filter(|e| matches!(e, Event::Step { .. })).count();
+    let steps = events
+        .iter()
+        .filter(|e| matches!(e, Event::Step { .. }))
+        .count();
     assert_eq!(steps, 9, "cancel must be seen before the next step");
-    assert_eq!(outcome.epochs_run, 2, "4 batches per epoch: two epochs finished");
+    assert_eq!(
+        outcome.epochs_run, 2,
+        "4 batches per epoch: two epochs finished"
+    );
     assert!(outcome.weights.exists());
-    assert!(!events.iter().any(|e| matches!(e, Event::StageFinished { .. })));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::StageFinished { .. })));
 
     // Cancelled before any epoch finished: the current weights become the best.
     let dir = tempfile::tempdir().unwrap();
-    let (_, outcome, _) = run(CfKind::Mf, &ds, &train_cfg(50, 100), dir.path(), None, Some(1));
+    let (_, outcome, _) = run(
+        CfKind::Mf,
+        &ds,
+        &train_cfg(50, 100),
+        dir.path(),
+        None,
+        Some(1),
+    );
     assert!(outcome.cancelled && outcome.epochs_run == 0 && outcome.weights.exists());
     assert!(outcome.best.all.auc.is_some());
 }
@@ -132,22 +193,46 @@ fn a_cancelled_run_resumes_to_the_same_result_as_an_uninterrupted_one() {
     assert!(part.cancelled && part.epochs_run == 3);
     // Resume into a fresh folder (the best checkpoint is carried over) from a fresh model.
     let second = tempfile::tempdir().unwrap();
-    let (_, resumed, events) = run(CfKind::Lightgcn, &ds, &cfg, second.path(), Some(first.path()), None);
+    let (_, resumed, events) = run(
+        CfKind::Lightgcn,
+        &ds,
+        &cfg,
+        second.path(),
+        Some(first.path()),
+        None,
+    );
     assert_eq!(resumed.epochs_run, 7);
     assert_eq!(resumed.best_epoch, full.best_epoch);
     assert_eq!(resumed.best, full.best);
-    assert_eq!(std::fs::read(&resumed.weights).unwrap(), std::fs::read(&full.weights).unwrap());
-    let first_step = events.iter().find_map(|e| match e { Event::Step { step, .. } => Some(*step), _ => None });
+    assert_eq!(
+        std::fs::read(&resumed.weights).unwrap(),
+        std::fs::read(&full.weights).unwrap()
+    );
+    let first_step = events.iter().find_map(|e| match e {
+        Event::Step { step, .. } => Some(*step),
+        _ => None,
+    });
     assert_eq!(first_step, Some(3 * 4 + 1), "step numbering continues");
 
     // A different learning rate is another run: refused, naming the file.
     let third = tempfile::tempdir().unwrap();
     let mut model = build(&model_cfg(CfKind::Lightgcn), &ds, 9, &Device::Cpu).unwrap();
     let other = CfTrainConfig { lr: 0.01, ..cfg };
-    let err = train(&mut *model, &ds, &other, third.path(), Some(first.path()), &mut |_: &Event| {}, &CancelToken::new())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("last.safetensors") && err.contains("different training config"), "{err}");
+    let err = train(
+        &mut *model,
+        &ds,
+        &other,
+        third.path(),
+        Some(first.path()),
+        &mut |_: &Event| {},
+        &CancelToken::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("last.safetensors") && err.contains("different training config"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -157,21 +242,57 @@ fn a_run_that_cannot_beat_chance_is_abandoned_after_epoch_500() {
     let valid = vec![row(1, 1, 1, true), row(1, 1, 0, true)];
     let ds = dataset(2, train_rows, valid);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = CfTrainConfig { eval_splits: vec![], ..train_cfg(700, 10_000) };
+    let cfg = CfTrainConfig {
+        eval_splits: vec![],
+        ..train_cfg(700, 10_000)
+    };
     let (_, outcome, events) = run(CfKind::Mf, &ds, &cfg, dir.path(), None, None);
     assert_eq!(outcome.best.all.auc, Some(0.5));
-    assert_eq!(outcome.epochs_run, collm_cf::ABORT_AFTER_EPOCH + 2, "stops after 0-based epoch 501");
-    assert!(events.iter().any(|e| matches!(e, Event::Log { message } if message.contains("giving up"))));
+    assert_eq!(
+        outcome.epochs_run,
+        collm_cf::ABORT_AFTER_EPOCH + 2,
+        "stops after 0-based epoch 501"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Log { message } if message.contains("giving up"))));
 }
 
 #[test]
 fn unknown_evaluation_split_is_a_config_error() {
     let ds = two_taste_dataset(10, 10, 50, 20, 5);
     let mut model = build(&model_cfg(CfKind::Mf), &ds, 1, &Device::Cpu).unwrap();
-    let cfg = CfTrainConfig { select_on: "test".into(), ..train_cfg(3, 3) };
+    let cfg = CfTrainConfig {
+        select_on: "test".into(),
+        ..train_cfg(3, 3)
+    };
     let dir = tempfile::tempdir().unwrap();
-    let err = train(&mut *model, &ds, &cfg, dir.path(), None, &mut |_: &Event| {}, &CancelToken::new())
-        .unwrap_err()
-        .to_string();
+    let err = train(
+        &mut *model,
+        &ds,
+        &cfg,
+        dir.path(),
+        None,
+        &mut |_: &Event| {},
+        &CancelToken::new(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("select_on") && err.contains("test"), "{err}");
+}
+
+#[test]
+fn resuming_a_finished_run_trains_nothing_more() {
+    let ds = two_taste_dataset(20, 20, 200, 60, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = train_cfg(300, 3);
+    let (_, done, _) = run(CfKind::Mf, &ds, &cfg, dir.path(), None, None);
+    assert!(done.epochs_run < 300);
+    let (_, again, events) = run(CfKind::Mf, &ds, &cfg, dir.path(), Some(dir.path()), None);
+    assert_eq!(
+        (again.epochs_run, again.best_epoch),
+        (done.epochs_run, done.best_epoch)
+    );
+    assert_eq!(again.best, done.best);
+    assert!(!events.iter().any(|e| matches!(e, Event::Step { .. })));
 }

@@ -156,9 +156,7 @@ impl Llm {
         }
         let idx = Tensor::new(rows, &self.device)?;
         let weight = self.head_weight().index_select(&idx, 0)?;
-        Ok(last_hidden
-            .matmul(&weight.t()?)?
-            .to_dtype(self.score_dtype())?)
+        Ok(prims::linear(last_hidden, &weight, None)?.to_dtype(self.score_dtype())?)
     }
 
     /// All-vocabulary f32 logits `[B, V]` at each row's last real token (fixtures, generation).
@@ -173,9 +171,7 @@ impl Llm {
     }
 
     pub(crate) fn logits(&self, last_hidden: &Tensor) -> Result<Tensor> {
-        Ok(last_hidden
-            .matmul(&self.head_weight().t()?)?
-            .to_dtype(self.score_dtype())?)
+        Ok(prims::linear(last_hidden, self.head_weight(), None)?.to_dtype(self.score_dtype())?)
     }
 
     /// Logits at the last token and the cache extended by this call (generation).

@@ -8,11 +8,22 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 pub fn row(uid: u32, iid: u32, label: u8, warm: bool) -> Interaction {
-    Interaction { uid, iid, label, timestamp: 0, warm, his: Vec::new() }
+    Interaction {
+        uid,
+        iid,
+        label,
+        timestamp: 0,
+        warm,
+        his: Vec::new(),
+    }
 }
 
 pub fn split(name: &str, rows: Vec<Interaction>) -> Split {
-    Split { name: name.to_string(), path: PathBuf::from(format!("{name}.tsv")), rows }
+    Split {
+        name: name.to_string(),
+        path: PathBuf::from(format!("{name}.tsv")),
+        rows,
+    }
 }
 
 pub fn dataset(items: u32, train: Vec<Interaction>, valid: Vec<Interaction>) -> Dataset {
@@ -30,7 +41,13 @@ pub fn dataset(items: u32, train: Vec<Interaction>, valid: Vec<Interaction>) -> 
 
 /// Two taste groups: even users like even items and dislike odd ones, odd users the reverse.
 /// Train and valid are disjoint random (user, item) pairs; every valid row is warm.
-pub fn two_taste_dataset(users: u32, items: u32, train_rows: usize, valid_rows: usize, seed: u64) -> Dataset {
+pub fn two_taste_dataset(
+    users: u32,
+    items: u32,
+    train_rows: usize,
+    valid_rows: usize,
+    seed: u64,
+) -> Dataset {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut seen = std::collections::HashSet::new();
     let mut draw = |n: usize| {
