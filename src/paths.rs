@@ -11,7 +11,9 @@ pub fn home() -> PathBuf {
     if let Some(dir) = std::env::var_os("COLLM_HOME") {
         return PathBuf::from(dir);
     }
-    let base = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let base = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     base.join(".collm")
 }
 

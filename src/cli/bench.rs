@@ -102,9 +102,9 @@ pub fn execute(args: Args, _ctx: &super::Context) -> anyhow::Result<()> {
 }
 
 fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
-    let data = args
-        .data
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ml-1m-collm"));
+    let data = args.data.unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ml-1m-collm")
+    });
     let dataset = collm_data::Dataset::load_dir(&data)?;
     let cfg: collm_pipeline::PipelineConfig = toml::from_str(&format!(
         "[slots]\ncf = {{ kind = \"mf\", dim = 256 }}\ncf_init = \"scratch\"\n[[stages]]\nprompt = \"hybrid\"\n\
@@ -115,7 +115,8 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
     ))?;
     let path = model_path(args.model.as_deref())?;
     let (llm, tokenizer) = Llm::load(&path, Some(&cfg.lora), &candle_core::Device::Cpu)?;
-    let mut model = collm_pipeline::CollmModel::build(&cfg, llm, tokenizer, &dataset, Path::new("."))?;
+    let mut model =
+        collm_pipeline::CollmModel::build(&cfg, llm, tokenizer, &dataset, Path::new("."))?;
     let plan = &collm_pipeline::pipeline::plans(&cfg, Path::new("."))[0];
     let r = collm_pipeline::bench::bench_stage2_cache(&mut model, &dataset, plan, args.steps)?;
     if args.json {

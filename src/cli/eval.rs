@@ -33,21 +33,34 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let id = store.resolve(&args.run)?;
     let record = store.run(&id)?;
     if record.status != RunStatus::Finished {
-        bail!("run {id} is {}: `collm eval` scores with a finished run's best weights", record.status);
+        bail!(
+            "run {id} is {}: `collm eval` scores with a finished run's best weights",
+            record.status
+        );
     }
     let origin = PathBuf::from(format!("<experiment of run {id}>"));
     let experiment = Experiment::from_toml(&record.experiment, &origin)?;
-    let weights = best_weights(&record)?;
     let split_name = args
         .data
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".to_string());
     let metrics = match experiment.kind {
-        ExperimentKind::Cf => score_cf(&experiment, &weights, &args.data, args.items.as_deref(), &split_name)?,
-        ExperimentKind::Collm => {
-            score_collm(&experiment, &store.run_dir(&id), &args.data, args.items.as_deref(), &split_name)?
-        }
+        ExperimentKind::Cf => score_cf(
+            &experiment,
+            &best_weights(&record)?,
+            &args.data,
+            args.items.as_deref(),
+            &split_name,
+        )?,
+        // A CoLLM run's weights are the folder `final/` of its run folder (several files).
+        ExperimentKind::Collm => score_collm(
+            &experiment,
+            &store.run_dir(&id),
+            &args.data,
+            args.items.as_deref(),
+            &split_name,
+        )?,
     };
     let mut report = RunReport::of_run(&record);
     report.splits.clear();
@@ -55,7 +68,12 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", report.to_json());
     } else {
-        println!("run {} ({}) on {}", report.run_id, report.experiment, args.data.display());
+        println!(
+            "run {} ({}) on {}",
+            report.run_id,
+            report.experiment,
+            args.data.display()
+        );
         print!("{}", report.table());
     }
     Ok(ExitCode::SUCCESS)
@@ -71,7 +89,11 @@ fn best_weights(record: &RunRecord) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("run {} recorded no best weights", record.id))?;
     let path = PathBuf::from(&artifact.path);
     if !path.is_file() {
-        bail!("run {}: its best weights {} are gone", record.id, path.display());
+        bail!(
+            "run {}: its best weights {} are gone",
+            record.id,
+            path.display()
+        );
     }
     Ok(path)
 }

@@ -62,7 +62,9 @@ pub struct Context {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let ctx = Context { store_dir: cli.store.clone().unwrap_or_else(crate::paths::store_dir) };
+    let ctx = Context {
+        store_dir: cli.store.clone().unwrap_or_else(crate::paths::store_dir),
+    };
     let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
         // No subcommand: the terminal UI over the store (it installs its own log subscriber).
@@ -95,5 +97,8 @@ pub fn main() -> ExitCode {
 fn log_to_stderr() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("COLLM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

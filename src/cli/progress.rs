@@ -1,9 +1,9 @@
 //! `collm run`'s progress display on stderr, drawn from the runner's events: a bar over the
 //! stage's steps with the latest loss and evaluation; without a terminal, plain lines for the
-//! log messages and each new best evaluation instead.
+//! log messages and new best evaluations (at most one every few seconds) instead.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use collm_events::Event;
 use collm_store::FINAL_STAGE;
@@ -17,7 +17,13 @@ pub struct Progress {
     best: HashMap<(String, String), f64>,
     loss: Option<f64>,
     eval: String,
+    /// When a new-best line was last printed without a terminal (they are rate-limited: a
+    /// slowly improving run would otherwise print one per epoch).
+    last_best_line: Option<Instant>,
 }
+
+/// Without a terminal, at most one new-best line per this interval.
+const BEST_LINE_EVERY: Duration = Duration::from_secs(5);
 
 impl Progress {
     pub fn new(name: &str) -> Self {
@@ -35,6 +41,7 @@ impl Progress {
             best: HashMap::new(),
             loss: None,
             eval: String::new(),
+            last_best_line: None,
         }
     }
 
@@ -71,7 +78,11 @@ impl Progress {
                 let improved = auc.is_some_and(|a| self.best.get(&key).is_none_or(|b| a > *b));
                 if improved {
                     self.best.insert(key.clone(), auc.unwrap_or_default());
-                    if self.bar.is_hidden() {
+                    let due = self
+                        .last_best_line
+                        .is_none_or(|t| t.elapsed() >= BEST_LINE_EVERY);
+                    if self.bar.is_hidden() && due {
+                        self.last_best_line = Some(Instant::now());
                         self.line(format!(
                             "{stage} step {step}: {split} auc {} (new best)",
                             number(auc)

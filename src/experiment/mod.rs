@@ -167,7 +167,11 @@ fn default_splits() -> Vec<String> {
 
 impl Default for EvaluationSpec {
     fn default() -> Self {
-        EvaluationSpec { splits: default_splits(), ranking: None, rows: None }
+        EvaluationSpec {
+            splits: default_splits(),
+            ranking: None,
+            rows: None,
+        }
     }
 }
 
@@ -218,7 +222,10 @@ impl Check for DatasetSpec {
     fn check(&self) -> Result<(), String> {
         match (&self.path, &self.source) {
             (Some(_), None) | (None, Some(_)) => Ok(()),
-            _ => Err("[dataset] needs exactly one of `path = \"<folder>\"` and `source = \"embedded\"`".into()),
+            _ => Err(
+                "[dataset] needs exactly one of `path = \"<folder>\"` and `source = \"embedded\"`"
+                    .into(),
+            ),
         }
     }
 }
@@ -233,7 +240,9 @@ impl Check for EvaluationSpec {
         }
         if let Some(r) = &self.ranking {
             if r.k == 0 || r.negatives == 0 {
-                return Err("[evaluation] field `ranking`: `k` and `negatives` must be at least 1".into());
+                return Err(
+                    "[evaluation] field `ranking`: `k` and `negatives` must be at least 1".into(),
+                );
             }
         }
         Ok(())
@@ -253,8 +262,10 @@ impl Experiment {
 
     /// Reads and checks an experiment file.
     pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ExperimentError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Experiment::from_toml(&text, path)
     }
 
@@ -287,7 +298,10 @@ impl Experiment {
     /// Checks that the kind and the `[llm]`/`[collm]` sections agree, takes the CIE's CF model
     /// from `[model]`, makes the pipeline's file paths absolute and validates the pipeline.
     fn settle_collm(&mut self, origin: &Path) -> Result<(), ExperimentError> {
-        let invalid = |message: String| ExperimentError::Invalid { path: origin.to_path_buf(), message };
+        let invalid = |message: String| ExperimentError::Invalid {
+            path: origin.to_path_buf(),
+            message,
+        };
         let base = origin.parent().unwrap_or(Path::new("."));
         let absolute = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -297,8 +311,12 @@ impl Experiment {
         };
         match (self.kind, &mut self.collm) {
             (ExperimentKind::Cf, None) if self.llm.is_none() => Ok(()),
-            (ExperimentKind::Cf, _) => Err(invalid("[llm] and [collm] belong to `kind = \"collm\"` experiments".into())),
-            (ExperimentKind::Collm, None) => Err(invalid("`kind = \"collm\"` needs a [collm] section with its stages".into())),
+            (ExperimentKind::Cf, _) => Err(invalid(
+                "[llm] and [collm] belong to `kind = \"collm\"` experiments".into(),
+            )),
+            (ExperimentKind::Collm, None) => Err(invalid(
+                "`kind = \"collm\"` needs a [collm] section with its stages".into(),
+            )),
             (ExperimentKind::Collm, Some(cfg)) => {
                 match &cfg.slots.cf {
                     Some(cf) if cf != &self.model => {
@@ -306,13 +324,19 @@ impl Experiment {
                     }
                     _ => cfg.slots.cf = Some(self.model.clone()),
                 }
-                for p in [&mut cfg.slots.cf_weights, &mut cfg.prompt.text_template, &mut cfg.prompt.hybrid_template]
-                    .into_iter()
-                    .flatten()
+                for p in [
+                    &mut cfg.slots.cf_weights,
+                    &mut cfg.prompt.text_template,
+                    &mut cfg.prompt.hybrid_template,
+                ]
+                .into_iter()
+                .flatten()
                 {
                     absolute(p);
                 }
-                let llm = self.llm.get_or_insert_with(|| LlmSpec { backbone: default_backbone() });
+                let llm = self.llm.get_or_insert_with(|| LlmSpec {
+                    backbone: default_backbone(),
+                });
                 if llm.backbone.contains('/') || llm.backbone.ends_with(".gguf") {
                     let mut p = PathBuf::from(&llm.backbone);
                     absolute(&mut p);
@@ -340,7 +364,10 @@ impl Experiment {
     /// The rows of split `name` that the final evaluation scores: all of them, or the seeded
     /// sample of `[evaluation] rows` (empty for a split the dataset lacks; `load_dataset` checks).
     pub fn evaluation_rows(&self, dataset: &Dataset, name: &str) -> Vec<collm_data::Interaction> {
-        let rows = dataset.split(name).map(|s| s.rows.as_slice()).unwrap_or(&[]);
+        let rows = dataset
+            .split(name)
+            .map(|s| s.rows.as_slice())
+            .unwrap_or(&[]);
         collm_pipeline::stage::sample_rows(rows, self.evaluation.rows, 2023)
     }
 
@@ -348,11 +375,24 @@ impl Experiment {
     pub fn load_dataset(&self, data_dir: &Path) -> Result<Dataset, RunSetupError> {
         let dataset = Dataset::load_dir(&self.dataset_dir(data_dir)?)?;
         let known: Vec<String> = dataset.splits().iter().map(|s| s.name.clone()).collect();
-        let mut wanted: Vec<(&'static str, String)> =
-            self.evaluation.splits.iter().map(|s| ("evaluation", s.clone())).collect();
-        wanted.extend(self.training.splits_to_evaluate().into_iter().map(|s| ("training", s)));
+        let mut wanted: Vec<(&'static str, String)> = self
+            .evaluation
+            .splits
+            .iter()
+            .map(|s| ("evaluation", s.clone()))
+            .collect();
+        wanted.extend(
+            self.training
+                .splits_to_evaluate()
+                .into_iter()
+                .map(|s| ("training", s)),
+        );
         if let Some(cfg) = &self.collm {
-            wanted.extend(cfg.stages.iter().map(|s| ("collm.stages", s.eval_split.clone())));
+            wanted.extend(
+                cfg.stages
+                    .iter()
+                    .map(|s| ("collm.stages", s.eval_split.clone())),
+            );
         }
         if let Some((section, split)) = wanted.into_iter().find(|(_, s)| !known.contains(s)) {
             return Err(RunSetupError::UnknownSplit {
@@ -372,7 +412,12 @@ pub enum RunSetupError {
     #[error(transparent)]
     Data(#[from] DataError),
     #[error("[{section}] names split `{split}`, which dataset {} does not have (it has {known})", dataset.display())]
-    UnknownSplit { section: &'static str, split: String, dataset: PathBuf, known: String },
+    UnknownSplit {
+        section: &'static str,
+        split: String,
+        dataset: PathBuf,
+        known: String,
+    },
 }
 
 #[cfg(test)]

@@ -204,12 +204,19 @@ fn collm_experiments_take_the_cie_model_from_model_and_absolute_paths() {
     .replace("[evaluation]\nsplits = [\"valid\", \"valid_small\"]\n", "")
     .replacen("name = \"t\"\n", "name = \"t\"\n", 1);
     // `kind` must be a top-level key: put it before the first table.
-    let text = text.replace("kind = \"collm\"\n[llm]", "[llm]").replacen("device = \"cpu\"", "device = \"cpu\"\nkind = \"collm\"", 1);
+    let text = text.replace("kind = \"collm\"\n[llm]", "[llm]").replacen(
+        "device = \"cpu\"",
+        "device = \"cpu\"\nkind = \"collm\"",
+        1,
+    );
     let e = parse(&text).unwrap();
     assert_eq!(e.kind, ExperimentKind::Collm);
     let cfg = e.collm.as_ref().unwrap();
     assert_eq!(cfg.slots.cf.as_ref(), Some(&e.model));
-    assert_eq!(cfg.slots.cf_weights.as_deref(), Some(Path::new("/exp/dir/mf.safetensors")));
+    assert_eq!(
+        cfg.slots.cf_weights.as_deref(),
+        Some(Path::new("/exp/dir/mf.safetensors"))
+    );
     assert_eq!(e.llm.as_ref().unwrap().backbone, "/exp/dir/models/x.gguf");
     let again = Experiment::from_toml(&e.to_toml(), Path::new("/elsewhere/x.toml")).unwrap();
     assert_eq!(again, e);

@@ -14,7 +14,9 @@ use crate::runner::RunError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// With the ranking metrics of the best weights, when the experiment asked for them.
-    Finished { ranking: Vec<RankingPoint> },
+    Finished {
+        ranking: Vec<RankingPoint>,
+    },
     Cancelled,
 }
 
@@ -38,8 +40,12 @@ pub fn execute(
     cancel: &CancelToken,
 ) -> Result<Outcome, RunError> {
     let exp = job.experiment;
-    let dataset_dir = exp.dataset_dir(job.data_dir).map_err(crate::experiment::RunSetupError::from)?;
-    sink.emit(Event::Log { message: format!("loading dataset {}", dataset_dir.display()) });
+    let dataset_dir = exp
+        .dataset_dir(job.data_dir)
+        .map_err(crate::experiment::RunSetupError::from)?;
+    sink.emit(Event::Log {
+        message: format!("loading dataset {}", dataset_dir.display()),
+    });
     let dataset = exp.load_dataset(job.data_dir)?;
     let device = exp.device.resolve()?;
     sink.emit(Event::Log {
@@ -60,7 +66,10 @@ pub fn execute(
     // reported at that step.
     let mut best_step = job.prior_best_step;
     let mut tracking = |event: &Event| {
-        if let Event::Checkpoint { step, best: true, .. } = event {
+        if let Event::Checkpoint {
+            step, best: true, ..
+        } = event
+        {
             best_step = Some(*step);
         }
         sink.emit(event.clone());
@@ -90,7 +99,11 @@ pub fn execute(
 
     let best = collm_cf::load(&exp.model, &dataset, &outcome.weights, &device)?;
     let step = best_step.unwrap_or(0);
-    let interacted = exp.evaluation.ranking.as_ref().map(|_| dataset.interacted_by_user());
+    let interacted = exp
+        .evaluation
+        .ranking
+        .as_ref()
+        .map(|_| dataset.interacted_by_user());
     let mut ranking = Vec::new();
     for name in &exp.evaluation.splits {
         // load_dataset checked that every evaluation split exists.

@@ -84,6 +84,8 @@ pub fn execute(
 ) -> Result<Outcome, RunError> {
     let exp = job.experiment;
     let dataset = exp.load_dataset(job.data_dir)?;
+    // Decided on the experiment as written: `pipeline_config` fills in the foundation's path.
+    let train_foundation = exp.collm.as_ref().is_some_and(trains_foundation);
     let mut cfg = pipeline_config(exp, job.run_dir)?;
     let eval_batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
     let splits: Vec<(String, Vec<collm_data::Interaction>)> = exp
@@ -93,7 +95,7 @@ pub fn execute(
         .map(|name| (name.clone(), exp.evaluation_rows(&dataset, name)))
         .collect();
 
-    if trains_foundation(&cfg) {
+    if train_foundation {
         let dir = job.run_dir.join(CF_DIR);
         if !dir.join(CF_DONE).exists() {
             sink.emit(Event::Log {

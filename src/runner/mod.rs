@@ -112,7 +112,10 @@ impl Runner {
             .name("collm-runner".into())
             .spawn(move || work(&worker_shared))
             .expect("cannot start the runner thread");
-        Runner { handle: RunnerHandle { shared }, worker: Some(worker) }
+        Runner {
+            handle: RunnerHandle { shared },
+            worker: Some(worker),
+        }
     }
 
     pub fn handle(&self) -> RunnerHandle {
@@ -125,7 +128,9 @@ impl Runner {
     }
 
     fn stop(&mut self) {
-        let Some(worker) = self.worker.take() else { return };
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
         {
             let mut queue = self.handle.shared.lock_queue();
             queue.closed = true;
@@ -166,7 +171,15 @@ impl RunnerHandle {
             &experiment.to_toml(),
             experiment.kind.as_str(),
         )?;
-        self.enqueue(Job { id: id.clone(), experiment: experiment.clone(), resume: false, prior_best_step: None }, &experiment.name)?;
+        self.enqueue(
+            Job {
+                id: id.clone(),
+                experiment: experiment.clone(),
+                resume: false,
+                prior_best_step: None,
+            },
+            &experiment.name,
+        )?;
         Ok(id)
     }
 
@@ -181,8 +194,14 @@ impl RunnerHandle {
     pub fn resume(&self, id: &RunId) -> Result<RunId, RunError> {
         let store = &self.shared.store;
         let record = store.run(id)?;
-        if !matches!(record.status, RunStatus::Interrupted | RunStatus::Cancelled | RunStatus::Failed) {
-            return Err(RunError::NotResumable { id: id.clone(), status: record.status });
+        if !matches!(
+            record.status,
+            RunStatus::Interrupted | RunStatus::Cancelled | RunStatus::Failed
+        ) {
+            return Err(RunError::NotResumable {
+                id: id.clone(),
+                status: record.status,
+            });
         }
         let origin = PathBuf::from(format!("<experiment of run {id}>"));
         let experiment = Experiment::from_toml(&record.experiment, &origin)?;
@@ -193,8 +212,21 @@ impl RunnerHandle {
             .max_by_key(|a| a.at_ms)
             .map(|a| a.step);
         store.set_status(id, RunStatus::Queued)?;
-        store.append_event(id, &Event::Log { message: "resumed".into() })?;
-        self.enqueue(Job { id: id.clone(), experiment, resume: true, prior_best_step }, &record.name)?;
+        store.append_event(
+            id,
+            &Event::Log {
+                message: "resumed".into(),
+            },
+        )?;
+        self.enqueue(
+            Job {
+                id: id.clone(),
+                experiment,
+                resume: true,
+                prior_best_step,
+            },
+            &record.name,
+        )?;
         Ok(id.clone())
     }
 
@@ -225,7 +257,12 @@ impl RunnerHandle {
     pub fn cancel_all(&self) {
         let ids: Vec<RunId> = {
             let queue = self.shared.lock_queue();
-            queue.jobs.iter().map(|j| j.id.clone()).chain(queue.current.iter().map(|(id, _)| id.clone())).collect()
+            queue
+                .jobs
+                .iter()
+                .map(|j| j.id.clone())
+                .chain(queue.current.iter().map(|(id, _)| id.clone()))
+                .collect()
         };
         for id in ids {
             // A run that ended meanwhile is no longer active: nothing to do.
@@ -241,12 +278,21 @@ impl RunnerHandle {
 
     /// The run in progress, if any.
     pub fn current(&self) -> Option<RunId> {
-        self.shared.lock_queue().current.as_ref().map(|(id, _)| id.clone())
+        self.shared
+            .lock_queue()
+            .current
+            .as_ref()
+            .map(|(id, _)| id.clone())
     }
 
     /// Runs waiting, in order.
     pub fn queued(&self) -> Vec<RunId> {
-        self.shared.lock_queue().jobs.iter().map(|j| j.id.clone()).collect()
+        self.shared
+            .lock_queue()
+            .jobs
+            .iter()
+            .map(|j| j.id.clone())
+            .collect()
     }
 
     fn enqueue(&self, job: Job, name: &str) -> Result<(), RunError> {
@@ -260,7 +306,10 @@ impl RunnerHandle {
             }
             queue.jobs.push_back(job);
         }
-        self.shared.send(RunnerMessage::Queued { id, name: name.to_string() });
+        self.shared.send(RunnerMessage::Queued {
+            id,
+            name: name.to_string(),
+        });
         self.shared.wake.notify_all();
         Ok(())
     }
@@ -281,15 +330,24 @@ impl Shared {
     fn record(&self, id: &RunId, event: &Event) {
         if let Err(err) = self.store.append_event(id, event) {
             tracing::error!("run {id}: {err}");
-            self.send(RunnerMessage::StoreError { id: id.clone(), message: err.to_string() });
+            self.send(RunnerMessage::StoreError {
+                id: id.clone(),
+                message: err.to_string(),
+            });
         }
-        self.send(RunnerMessage::Event { id: id.clone(), event: event.clone() });
+        self.send(RunnerMessage::Event {
+            id: id.clone(),
+            event: event.clone(),
+        });
     }
 
     /// Ends a run that never started as cancelled.
     fn end_unstarted(&self, id: &RunId) {
         self.record(id, &Event::Cancelled);
-        self.send(RunnerMessage::Ended { id: id.clone(), status: RunStatus::Cancelled });
+        self.send(RunnerMessage::Ended {
+            id: id.clone(),
+            status: RunStatus::Cancelled,
+        });
     }
 }
 
@@ -330,7 +388,10 @@ fn run_job(shared: &Shared, job: Job, cancel: &CancelToken) -> RunStatus {
     let id = job.id.clone();
     if let Err(err) = shared.store.set_status(&id, RunStatus::Running) {
         tracing::error!("run {id}: {err}");
-        shared.send(RunnerMessage::StoreError { id: id.clone(), message: err.to_string() });
+        shared.send(RunnerMessage::StoreError {
+            id: id.clone(),
+            message: err.to_string(),
+        });
     }
     shared.send(RunnerMessage::Started { id: id.clone() });
     let run_dir = shared.store.run_dir(&id);
@@ -349,22 +410,40 @@ fn run_job(shared: &Shared, job: Job, cancel: &CancelToken) -> RunStatus {
     let (last, status) = match result {
         Ok(Ok(Outcome::Finished { ranking })) => {
             for point in ranking {
-                shared.record(&id, &Event::Log { message: describe_ranking(&point) });
+                shared.record(
+                    &id,
+                    &Event::Log {
+                        message: describe_ranking(&point),
+                    },
+                );
                 if let Err(err) = shared.store.record_ranking(&id, point) {
-                    shared.send(RunnerMessage::StoreError { id: id.clone(), message: err.to_string() });
+                    shared.send(RunnerMessage::StoreError {
+                        id: id.clone(),
+                        message: err.to_string(),
+                    });
                 }
             }
             (Event::Finished, RunStatus::Finished)
         }
         Ok(Ok(Outcome::Cancelled)) => (Event::Cancelled, RunStatus::Cancelled),
-        Ok(Err(err)) => (Event::Failed { error: err.to_string() }, RunStatus::Failed),
+        Ok(Err(err)) => (
+            Event::Failed {
+                error: err.to_string(),
+            },
+            RunStatus::Failed,
+        ),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            (Event::Failed { error: format!("internal error (panic): {what}") }, RunStatus::Failed)
+            (
+                Event::Failed {
+                    error: format!("internal error (panic): {what}"),
+                },
+                RunStatus::Failed,
+            )
         }
     };
     shared.record(&id, &last);

@@ -214,7 +214,12 @@ fn scores(
             let run_dir = crate::runner::collm::run_dir_of(&weights);
             match crate::runner::collm::score_finished(experiment, &run_dir, dataset, rows) {
                 Ok(scored) => (
-                    Some(scored.iter().map(|s| 1.0 / (1.0 + (-f64::from(s.logit)).exp())).collect()),
+                    Some(
+                        scored
+                            .iter()
+                            .map(|s| 1.0 / (1.0 + (-f64::from(s.logit)).exp()))
+                            .collect(),
+                    ),
                     "P(Yes) = sigmoid(score) of the final CoLLM model".to_string(),
                 ),
                 Err(err) => (None, format!("cannot score: {err}")),

@@ -9,6 +9,7 @@ mod batch;
 pub mod checkpoint;
 mod config;
 mod error;
+mod graph;
 pub mod lightgcn;
 pub mod loss;
 pub mod mf;

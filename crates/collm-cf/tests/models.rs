@@ -194,49 +194,104 @@ fn lightgcn_propagation_is_the_mean_of_normalised_layers_and_has_exact_gradients
     // Isolated nodes keep e0 / (K + 1).
     assert!((out[0][1] - e0[0][1] / 3.0).abs() < 1e-12);
 
-    // Backward against central finite differences of a weighted sum of the output.
+    // The one-pass CPU op and the index-op version (used off the CPU) give the same product.
+    let fast = graph
+        .spread(emb.as_tensor())
+        .unwrap()
+        .to_vec2::<f64>()
+        .unwrap();
+    let indexed = graph
+        .spread_indexed(emb.as_tensor())
+        .unwrap()
+        .to_vec2::<f64>()
+        .unwrap();
+    for (a, b) in fast.iter().flatten().zip(indexed.iter().flatten()) {
+        assert!((a - b).abs() < 1e-12);
+    }
+
+    // Backward of both against central finite differences of a weighted sum of the output.
     let weights: Vec<Vec<f64>> = (0..n)
         .map(|x| (0..d).map(|j| ((x * 5 + j) % 7) as f64 - 3.0).collect())
         .collect();
     let weights = Tensor::new(weights, &dev).unwrap();
-    let objective = |e: &Tensor| {
-        (graph.propagate(e, 2).unwrap() * &weights)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-    };
-    let grads = objective(emb.as_tensor()).backward().unwrap();
-    let analytic = grads
-        .get(emb.as_tensor())
-        .expect("no gradient reached the embeddings")
-        .to_vec2::<f64>()
-        .unwrap();
-    let h = 1e-6;
-    let mut nonzero = 0;
-    for x in 0..n {
-        for j in 0..d {
-            let mut plus = e0.clone();
-            plus[x][j] += h;
-            let mut minus = e0.clone();
-            minus[x][j] -= h;
-            let f = |v: Vec<Vec<f64>>| {
-                objective(&Tensor::new(v, &dev).unwrap())
-                    .to_scalar::<f64>()
-                    .unwrap()
-            };
-            let numeric = (f(plus) - f(minus)) / (2.0 * h);
-            assert!(
-                (analytic[x][j] - numeric).abs() < 1e-6,
-                "d/dE[{x},{j}]: {} vs {numeric}",
-                analytic[x][j]
-            );
-            nonzero += usize::from(analytic[x][j] != 0.0);
+    let spreads: [(&str, &dyn Fn(&Tensor) -> Tensor); 2] = [
+        ("spread", &|e: &Tensor| graph.spread(e).unwrap()),
+        ("spread_indexed", &|e: &Tensor| {
+            graph.spread_indexed(e).unwrap()
+        }),
+    ];
+    for (name, spread) in spreads {
+        // mean(E, AE, A²E), weighted and summed.
+        let objective = |e: &Tensor| {
+            let e1 = spread(e);
+            let e2 = spread(&e1);
+            let mean = ((e + &e1).unwrap() + &e2)
+                .unwrap()
+                .affine(1.0 / 3.0, 0.0)
+                .unwrap();
+            (mean * &weights).unwrap().sum_all().unwrap()
+        };
+        let grads = objective(emb.as_tensor()).backward().unwrap();
+        let analytic = grads
+            .get(emb.as_tensor())
+            .unwrap_or_else(|| panic!("{name}: no gradient reached the embeddings"))
+            .to_vec2::<f64>()
+            .unwrap();
+        let h = 1e-6;
+        let mut nonzero = 0;
+        for x in 0..n {
+            for j in 0..d {
+                let mut plus = e0.clone();
+                plus[x][j] += h;
+                let mut minus = e0.clone();
+                minus[x][j] -= h;
+                let f = |v: Vec<Vec<f64>>| {
+                    objective(&Tensor::new(v, &dev).unwrap())
+                        .to_scalar::<f64>()
+                        .unwrap()
+                };
+                let numeric = (f(plus) - f(minus)) / (2.0 * h);
+                assert!(
+                    (analytic[x][j] - numeric).abs() < 1e-6,
+                    "{name}: d/dE[{x},{j}]: {} vs {numeric}",
+                    analytic[x][j]
+                );
+                nonzero += usize::from(analytic[x][j] != 0.0);
+            }
         }
+        assert!(
+            nonzero > n * d / 2,
+            "{name}: gradient mostly zero: propagation dropped it"
+        );
     }
-    assert!(
-        nonzero > n * d / 2,
-        "gradient mostly zero: propagation dropped it"
+}
+
+#[test]
+fn lightgcn_eval_mode_reuses_propagation_until_switched() {
+    let dev = Device::Cpu;
+    let ds = two_taste_dataset(10, 12, 60, 20, 3);
+    let mut model = build(&cfg(CfKind::Lightgcn, 4), &ds, 1, &dev).unwrap();
+    let batch = batch_for(&ds.valid.rows, 0, &dev).unwrap();
+    let train_mode = model.logits(&batch).unwrap().to_vec1::<f32>().unwrap();
+    model.set_train(false);
+    assert_eq!(
+        model.logits(&batch).unwrap().to_vec1::<f32>().unwrap(),
+        train_mode
     );
+    // Frozen: a change to the tables is not seen until the mode is set again. Propagation is
+    // linear, so doubling both tables doubles both final vectors: logits x4.
+    for (_, var) in model.named_vars() {
+        var.set(&var.as_tensor().affine(2.0, 0.0).unwrap()).unwrap();
+    }
+    assert_eq!(
+        model.logits(&batch).unwrap().to_vec1::<f32>().unwrap(),
+        train_mode
+    );
+    model.set_train(false);
+    let scaled = model.logits(&batch).unwrap().to_vec1::<f32>().unwrap();
+    for (a, b) in scaled.iter().zip(&train_mode) {
+        assert!((a - 4.0 * b).abs() < 1e-5, "{a} vs 4 x {b}");
+    }
 }
 
 #[test]

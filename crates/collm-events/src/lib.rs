@@ -14,18 +14,42 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A stage began; `total_steps` is its step budget when known (for progress and ETA).
-    StageStarted { stage: String, total_steps: Option<u64> },
+    StageStarted {
+        stage: String,
+        total_steps: Option<u64>,
+    },
     /// One optimiser step finished.
-    Step { stage: String, step: u64, loss: f64, lr: f64 },
+    Step {
+        stage: String,
+        step: u64,
+        loss: f64,
+        lr: f64,
+    },
     /// An evaluation of `split` after `step` steps of `stage`.
-    Eval { stage: String, step: u64, split: String, metrics: Breakdown },
+    Eval {
+        stage: String,
+        step: u64,
+        split: String,
+        metrics: Breakdown,
+    },
     /// Weights were written (the best so far, or a resume point).
-    Checkpoint { stage: String, step: u64, path: String, best: bool },
-    StageFinished { stage: String },
+    Checkpoint {
+        stage: String,
+        step: u64,
+        path: String,
+        best: bool,
+    },
+    StageFinished {
+        stage: String,
+    },
     /// Free-form progress message worth keeping in the run's log.
-    Log { message: String },
+    Log {
+        message: String,
+    },
     Finished,
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     Cancelled,
 }
 
