@@ -10,16 +10,27 @@ use std::process::{Child, Stdio};
 use common::{mf_experiment, path_str, Env};
 use serde_json::Value;
 
+/// A child process that is killed and reaped when the test ends, whatever happened.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts a run that would go on for a long time and waits for its first evaluation.
-fn start_long_run(env: &Env) -> (Child, BufReader<std::process::ChildStderr>) {
+fn start_long_run(env: &Env) -> (Running, BufReader<std::process::ChildStderr>) {
     let exp = env.write("long.toml", &mf_experiment("long", 100_000, 100_000, 0.01));
-    let mut child = env
-        .cmd(&["run", path_str(&exp), "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut child = Running(
+        env.cmd(&["run", path_str(&exp), "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
     let mut seen = String::new();
     loop {
         let mut line = String::new();
@@ -36,7 +47,8 @@ fn start_long_run(env: &Env) -> (Child, BufReader<std::process::ChildStderr>) {
 #[test]
 fn ctrl_c_cancels_the_run_and_the_holder_is_named_meanwhile() {
     let env = Env::new();
-    let (mut child, mut stderr) = start_long_run(&env);
+    let (mut running, mut stderr) = start_long_run(&env);
+    let child = &mut running.0;
 
     let out = env.output(&["runs"]);
     assert!(!out.status.success());
@@ -84,7 +96,8 @@ fn ctrl_c_cancels_the_run_and_the_holder_is_named_meanwhile() {
 #[test]
 fn a_killed_run_is_marked_interrupted_at_the_next_open() {
     let env = Env::new();
-    let (mut child, _stderr) = start_long_run(&env);
+    let (mut running, _stderr) = start_long_run(&env);
+    let child = &mut running.0;
     let pid = child.id();
     child.kill().unwrap();
     child.wait().unwrap();

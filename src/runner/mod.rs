@@ -28,6 +28,9 @@ pub use error::RunError;
 use crate::experiment::{Experiment, ExperimentKind};
 
 /// What the runner tells its consumer.
+// Each message is moved once into the consumer: boxing the event would cost an allocation per
+// training step for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunnerMessage {
     /// A run entered the queue (or re-entered it to resume).

@@ -1,5 +1,6 @@
-//! The normalised user-item graph D^-1/2 A D^-1/2 of LightGCN as a weighted edge list, and
-//! one propagation step over it with an exact backward.
+//! The normalised user-item graph Â = D^-1/2 A D^-1/2 of LightGCN as a weighted edge list, and
+//! LightGCN's propagation over it (mean of Â^0..Â^K applied to the embeddings) with an exact
+//! backward.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ pub struct NormalizedGraph {
     nodes: usize,
     edges: Arc<EdgeList>,
     /// `[M]` u32 sources, `[M]` u32 destinations and `[M, 1]` f32 weights on the graph's
-    /// device, for the index-op propagation used off the CPU.
+    /// device, for `propagate_indexed` (used off the CPU).
     src: Tensor,
     dst: Tensor,
     weight: Tensor,
@@ -100,45 +101,45 @@ impl NormalizedGraph {
         self.edges.src.len()
     }
 
-    /// One multiplication by the normalised adjacency, `[nodes, d]` -> `[nodes, d]`. On the
-    /// CPU a single pass over the edges (with its own backward); elsewhere `spread_indexed`.
-    pub fn spread(&self, emb: &Tensor) -> candle_core::Result<Tensor> {
+    /// LightGCN's output: the mean of `emb`, Â·emb, ..., Â^layers·emb for `[nodes, d]` input.
+    /// On the CPU one custom op with its own backward; elsewhere `propagate_indexed`.
+    pub fn propagate(&self, emb: &Tensor, layers: usize) -> candle_core::Result<Tensor> {
         if emb.device().is_cpu() {
-            emb.contiguous()?.apply_op1(Spread {
+            emb.contiguous()?.apply_op1(MeanOfPowers {
                 edges: self.edges.clone(),
+                layers,
             })
         } else {
-            self.spread_indexed(emb)
+            self.propagate_indexed(emb, layers)
         }
     }
 
-    /// The same product from candle's differentiable index ops: gather source rows, scale,
-    /// index-add into destinations. Works on any device but allocates `[edges, d]` twice.
-    pub fn spread_indexed(&self, emb: &Tensor) -> candle_core::Result<Tensor> {
+    /// The same mean built from candle's differentiable index ops (gather source rows, scale,
+    /// index-add into destinations, per layer). Any device; allocates `[edges, d]` per layer.
+    pub fn propagate_indexed(&self, emb: &Tensor, layers: usize) -> candle_core::Result<Tensor> {
         let weight = self.weight.to_dtype(emb.dtype())?;
-        let messages = emb.index_select(&self.src, 0)?.broadcast_mul(&weight)?;
-        Tensor::zeros(emb.shape(), emb.dtype(), emb.device())?.index_add(&self.dst, &messages, 0)
-    }
-
-    /// Mean of `emb`, A·emb, ..., A^layers·emb.
-    pub fn propagate(&self, emb: &Tensor, layers: usize) -> candle_core::Result<Tensor> {
         let mut layer = emb.clone();
         let mut sum = emb.clone();
         for _ in 0..layers {
-            layer = self.spread(&layer)?;
+            let messages = layer.index_select(&self.src, 0)?.broadcast_mul(&weight)?;
+            layer = Tensor::zeros(emb.shape(), emb.dtype(), emb.device())?
+                .index_add(&self.dst, &messages, 0)?;
             sum = (sum + &layer)?;
         }
         sum.affine(1.0 / (layers as f64 + 1.0), 0.0)
     }
 }
 
-/// `y = Â x` in one pass. Â is symmetric (every edge is stored both ways with one weight), so
-/// the backward is the same product: dL/dx = Â dL/dy, itself differentiable.
-struct Spread {
+/// `y = (1/(K+1)) Σ_{k=0..K} Â^k x`, computed in plain loops (one pass over the edges per
+/// layer, no `[edges, d]` temporaries, no thread-pool round trips). Â is symmetric (every edge
+/// is stored both ways with one weight), so this map is self-adjoint and its backward is the
+/// same op applied to the incoming gradient (which is itself differentiable).
+struct MeanOfPowers {
     edges: Arc<EdgeList>,
+    layers: usize,
 }
 
-impl Spread {
+impl MeanOfPowers {
     fn apply<T: WithDType>(
         &self,
         x: &[T],
@@ -147,23 +148,35 @@ impl Spread {
     ) -> candle_core::Result<Vec<T>> {
         let e = &self.edges;
         if let Some(&bad) = e.src.iter().chain(&e.dst).find(|&&n| n as usize >= rows) {
-            candle_core::bail!("lightgcn-spread: node {bad} outside a {rows}-row input");
+            candle_core::bail!("lightgcn-propagate: node {bad} outside a {rows}-row input");
         }
-        let mut y = vec![T::zero(); rows * cols];
-        for ((&s, &d), &w) in e.src.iter().zip(&e.dst).zip(&e.weight) {
-            let w = T::from_f64(f64::from(w));
-            let (s, d) = (s as usize * cols, d as usize * cols);
-            for (out, &v) in y[d..d + cols].iter_mut().zip(&x[s..s + cols]) {
-                *out += w * v;
+        let mut sum = x.to_vec();
+        let mut layer = x.to_vec();
+        for _ in 0..self.layers {
+            let mut next = vec![T::zero(); rows * cols];
+            for ((&s, &d), &w) in e.src.iter().zip(&e.dst).zip(&e.weight) {
+                let w = T::from_f64(f64::from(w));
+                let (s, d) = (s as usize * cols, d as usize * cols);
+                for (out, &v) in next[d..d + cols].iter_mut().zip(&layer[s..s + cols]) {
+                    *out += w * v;
+                }
             }
+            for (acc, &v) in sum.iter_mut().zip(&next) {
+                *acc += v;
+            }
+            layer = next;
         }
-        Ok(y)
+        let scale = T::from_f64(1.0 / (self.layers as f64 + 1.0));
+        for v in sum.iter_mut() {
+            *v *= scale;
+        }
+        Ok(sum)
     }
 }
 
-impl CustomOp1 for Spread {
+impl CustomOp1 for MeanOfPowers {
     fn name(&self) -> &'static str {
-        "lightgcn-spread"
+        "lightgcn-propagate"
     }
 
     fn cpu_fwd(
@@ -173,12 +186,14 @@ impl CustomOp1 for Spread {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (rows, cols) = layout.shape().dims2()?;
         let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("lightgcn-spread: input must be contiguous");
+            candle_core::bail!("lightgcn-propagate: input must be contiguous");
         };
         let out = match storage {
             CpuStorage::F32(x) => CpuStorage::F32(self.apply(&x[start..end], rows, cols)?),
             CpuStorage::F64(x) => CpuStorage::F64(self.apply(&x[start..end], rows, cols)?),
-            other => candle_core::bail!("lightgcn-spread: unsupported dtype {:?}", other.dtype()),
+            other => {
+                candle_core::bail!("lightgcn-propagate: unsupported dtype {:?}", other.dtype())
+            }
         };
         Ok((out, layout.shape().clone()))
     }
@@ -189,8 +204,9 @@ impl CustomOp1 for Spread {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        let back = grad_res.contiguous()?.apply_op1(Spread {
+        let back = grad_res.contiguous()?.apply_op1(MeanOfPowers {
             edges: self.edges.clone(),
+            layers: self.layers,
         })?;
         Ok(Some(back))
     }

@@ -2,7 +2,10 @@
 //! trainer with early stopping on valid AUC. Each model exposes the user and item vectors that the
 //! CoLLM mapping consumes.
 //!
-//! Reference behaviour: `../shared/docs/collm-spec.md` §3.2 and §6.
+//! Reference behaviour: `../shared/docs/collm-spec.md` §3.2 and §6. Seeds are PyTorch seeds
+//! (`torch_rng`): seed 2023 starts MF where the reference's `baseline_train_mf_ood.py` did.
+//! The CPU hot paths (LightGCN propagation, pair scores, Adam) are fused ops with exact
+//! backwards; other devices use the equivalent candle expressions.
 
 pub mod adam;
 mod batch;
@@ -14,6 +17,7 @@ pub mod lightgcn;
 pub mod loss;
 pub mod mf;
 mod model;
+pub mod pair_dot;
 mod score;
 mod tables;
 pub mod torch_rng;

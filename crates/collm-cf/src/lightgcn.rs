@@ -11,6 +11,7 @@ use collm_data::Interaction;
 
 pub use crate::graph::NormalizedGraph;
 use crate::model::IdSpace;
+use crate::pair_dot::pair_scores;
 use crate::tables::{TableSource, TableSpec};
 use crate::{CfBatch, CfError, CfKind, CfModel, CfModelConfig};
 
@@ -115,9 +116,7 @@ impl CfModel for LightGcn {
     }
     fn logits(&self, batch: &CfBatch) -> candle_core::Result<Tensor> {
         let (users, items) = self.propagated()?;
-        let u = users.index_select(&batch.uids, 0)?;
-        let i = items.index_select(&batch.iids, 0)?;
-        (u * i)?.sum(1)
+        pair_scores(&users, &items, &batch.uids, &batch.iids)
     }
     fn set_train(&mut self, train: bool) {
         self.training = train;

@@ -7,6 +7,7 @@
 use candle_core::{Device, Tensor, Var};
 
 use crate::model::IdSpace;
+use crate::pair_dot::pair_scores;
 use crate::tables::{TableSource, TableSpec};
 use crate::{CfBatch, CfError, CfKind, CfModel, CfModelConfig};
 
@@ -67,7 +68,12 @@ impl CfModel for MatrixFactorization {
         self.items.as_tensor().embedding(&batch.iids)
     }
     fn logits(&self, batch: &CfBatch) -> candle_core::Result<Tensor> {
-        (self.user_vectors(batch)? * self.item_vectors(batch)?)?.sum(1)
+        pair_scores(
+            self.users.as_tensor(),
+            self.items.as_tensor(),
+            &batch.uids,
+            &batch.iids,
+        )
     }
     fn set_train(&mut self, _train: bool) {}
     fn named_vars(&self) -> Vec<(String, Var)> {

@@ -194,19 +194,20 @@ fn lightgcn_propagation_is_the_mean_of_normalised_layers_and_has_exact_gradients
     // Isolated nodes keep e0 / (K + 1).
     assert!((out[0][1] - e0[0][1] / 3.0).abs() < 1e-12);
 
-    // The one-pass CPU op and the index-op version (used off the CPU) give the same product.
-    let fast = graph
-        .spread(emb.as_tensor())
-        .unwrap()
-        .to_vec2::<f64>()
-        .unwrap();
+    // The CPU op and the index-op version (used off the CPU) give the same result.
     let indexed = graph
-        .spread_indexed(emb.as_tensor())
+        .propagate_indexed(emb.as_tensor(), 2)
         .unwrap()
         .to_vec2::<f64>()
         .unwrap();
-    for (a, b) in fast.iter().flatten().zip(indexed.iter().flatten()) {
+    for (a, b) in out.iter().flatten().zip(indexed.iter().flatten()) {
         assert!((a - b).abs() < 1e-12);
+    }
+    for layers in [0, 1, 3] {
+        let fast = graph.propagate(emb.as_tensor(), layers).unwrap();
+        let slow = graph.propagate_indexed(emb.as_tensor(), layers).unwrap();
+        let diff = (fast - slow).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f64>().unwrap() < 1e-12, "{layers} layers");
     }
 
     // Backward of both against central finite differences of a weighted sum of the output.
@@ -214,23 +215,14 @@ fn lightgcn_propagation_is_the_mean_of_normalised_layers_and_has_exact_gradients
         .map(|x| (0..d).map(|j| ((x * 5 + j) % 7) as f64 - 3.0).collect())
         .collect();
     let weights = Tensor::new(weights, &dev).unwrap();
-    let spreads: [(&str, &dyn Fn(&Tensor) -> Tensor); 2] = [
-        ("spread", &|e: &Tensor| graph.spread(e).unwrap()),
-        ("spread_indexed", &|e: &Tensor| {
-            graph.spread_indexed(e).unwrap()
+    let propagations: [(&str, &dyn Fn(&Tensor) -> Tensor); 2] = [
+        ("propagate", &|e: &Tensor| graph.propagate(e, 2).unwrap()),
+        ("propagate_indexed", &|e: &Tensor| {
+            graph.propagate_indexed(e, 2).unwrap()
         }),
     ];
-    for (name, spread) in spreads {
-        // mean(E, AE, A²E), weighted and summed.
-        let objective = |e: &Tensor| {
-            let e1 = spread(e);
-            let e2 = spread(&e1);
-            let mean = ((e + &e1).unwrap() + &e2)
-                .unwrap()
-                .affine(1.0 / 3.0, 0.0)
-                .unwrap();
-            (mean * &weights).unwrap().sum_all().unwrap()
-        };
+    for (name, propagate) in propagations {
+        let objective = |e: &Tensor| (propagate(e) * &weights).unwrap().sum_all().unwrap();
         let grads = objective(emb.as_tensor()).backward().unwrap();
         let analytic = grads
             .get(emb.as_tensor())
@@ -465,4 +457,65 @@ fn torch_generator_matches_pytorch_and_std_mt19937() {
         mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
         "mean {mean}, var {var}"
     );
+}
+
+#[test]
+fn pair_scores_op_matches_candle_ops_in_value_and_gradient() {
+    use candle_core::DType;
+    use collm_cf::pair_dot::pair_scores;
+    let dev = Device::Cpu;
+    let users: Vec<f32> = (0..5 * 3)
+        .map(|k| ((k * 7) % 11) as f32 / 4.0 - 1.0)
+        .collect();
+    let items: Vec<f32> = (0..4 * 3)
+        .map(|k| ((k * 5) % 13) as f32 / 6.0 - 1.0)
+        .collect();
+    // Repeated users and items: their gradients must accumulate.
+    let uids = Tensor::new(&[1u32, 2, 1, 4, 0], &dev).unwrap();
+    let iids = Tensor::new(&[3u32, 3, 0, 1, 2], &dev).unwrap();
+    let upstream = Tensor::new(&[0.5f64, -1.0, 2.0, 0.25, 1.5], &dev).unwrap();
+    let run = |dtype: DType| {
+        let u = Var::from_tensor(
+            &Tensor::from_slice(&users, (5, 3), &dev)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap(),
+        )
+        .unwrap();
+        let i = Var::from_tensor(
+            &Tensor::from_slice(&items, (4, 3), &dev)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap(),
+        )
+        .unwrap();
+        let scores = pair_scores(u.as_tensor(), i.as_tensor(), &uids, &iids).unwrap();
+        let loss = (scores.to_dtype(DType::F64).unwrap() * &upstream)
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let grads = loss.backward().unwrap();
+        let flat = |t: &Tensor| {
+            t.to_dtype(DType::F64)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap()
+        };
+        (
+            flat(&scores),
+            flat(grads.get(u.as_tensor()).expect("no user gradient")),
+            flat(grads.get(i.as_tensor()).expect("no item gradient")),
+        )
+    };
+    // f32 on the CPU takes the custom op; f64 the plain candle expression.
+    let (fast, slow) = (run(DType::F32), run(DType::F64));
+    for (a, b) in [(&fast.0, &slow.0), (&fast.1, &slow.1), (&fast.2, &slow.2)] {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
+    }
+    assert!(fast.1.iter().any(|&g| g != 0.0) && fast.2.iter().any(|&g| g != 0.0));
 }
