@@ -215,7 +215,8 @@ fn lightgcn_propagation_is_the_mean_of_normalised_layers_and_has_exact_gradients
         .map(|x| (0..d).map(|j| ((x * 5 + j) % 7) as f64 - 3.0).collect())
         .collect();
     let weights = Tensor::new(weights, &dev).unwrap();
-    let propagations: [(&str, &dyn Fn(&Tensor) -> Tensor); 2] = [
+    type Propagation<'a> = (&'a str, &'a dyn Fn(&Tensor) -> Tensor);
+    let propagations: [Propagation; 2] = [
         ("propagate", &|e: &Tensor| graph.propagate(e, 2).unwrap()),
         ("propagate_indexed", &|e: &Tensor| {
             graph.propagate_indexed(e, 2).unwrap()
