@@ -98,14 +98,14 @@ fn best_weights(record: &RunRecord) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn score_cf(
+/// The run's own dataset (the model's tables, LightGCN's graph and the titles come from it) and
+/// the split file to score, read against `items` when given, else the dataset's items.
+fn dataset_and_split(
     experiment: &Experiment,
-    weights: &Path,
     data: &Path,
     items: Option<&Path>,
     split_name: &str,
-) -> anyhow::Result<collm_eval::Breakdown> {
-    // The model's tables (and LightGCN's graph) come from the dataset it was trained on.
+) -> anyhow::Result<(collm_data::Dataset, collm_data::Split)> {
     let dataset = experiment.load_dataset(&crate::paths::data_dir())?;
     let items = match items {
         Some(path) => read_items(path)?,
@@ -115,6 +115,17 @@ fn score_cf(
     if split.rows.is_empty() {
         bail!("{}: no rows to score", data.display());
     }
+    Ok((dataset, split))
+}
+
+fn score_cf(
+    experiment: &Experiment,
+    weights: &Path,
+    data: &Path,
+    items: Option<&Path>,
+    split_name: &str,
+) -> anyhow::Result<collm_eval::Breakdown> {
+    let (dataset, split) = dataset_and_split(experiment, data, items, split_name)?;
     let device = experiment.device.resolve()?;
     let model = collm_cf::load(&experiment.model, &dataset, weights, &device)?;
     let scored = collm_cf::score_rows(model.as_ref(), &split.rows, experiment.training.batch_size)
@@ -129,15 +140,7 @@ fn score_collm(
     items: Option<&Path>,
     split_name: &str,
 ) -> anyhow::Result<collm_eval::Breakdown> {
-    let dataset = experiment.load_dataset(&crate::paths::data_dir())?;
-    let items = match items {
-        Some(path) => read_items(path)?,
-        None => dataset.items.clone(),
-    };
-    let split = read_split(data, split_name, &items)?;
-    if split.rows.is_empty() {
-        bail!("{}: no rows to score", data.display());
-    }
+    let (dataset, split) = dataset_and_split(experiment, data, items, split_name)?;
     let scored = crate::runner::collm::score_finished(experiment, run_dir, &dataset, &split.rows)
         .with_context(|| format!("scoring {}", data.display()))?;
     Ok(collm_eval::evaluate(&scored))
