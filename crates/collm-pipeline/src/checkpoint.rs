@@ -91,22 +91,30 @@ pub fn load_model(model: &CollmModel, dir: &Path) -> Result<()> {
 }
 
 pub fn write_state(dir: &Path, state: &StageState) -> Result<()> {
-    let path = dir.join(STATE_FILE);
+    write_state_file(&dir.join(STATE_FILE), state)
+}
+
+/// Writes `state` as JSON to `path` (the resume state, or a stage's `done` marker).
+pub fn write_state_file(path: &Path, state: &StageState) -> Result<()> {
     let text = serde_json::to_string_pretty(state)
-        .map_err(|e| PipelineError::checkpoint(&path, e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| PipelineError::io(&path, e))
+        .map_err(|e| PipelineError::checkpoint(path, e.to_string()))?;
+    std::fs::write(path, text).map_err(|e| PipelineError::io(path, e))
 }
 
 /// The state in `dir`, or `None` when the folder holds none.
 pub fn read_state(dir: &Path) -> Result<Option<StageState>> {
-    let path = dir.join(STATE_FILE);
+    read_state_file(&dir.join(STATE_FILE))
+}
+
+/// The state written by `write_state_file` at `path`, or `None` when there is no such file.
+pub fn read_state_file(path: &Path) -> Result<Option<StageState>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| PipelineError::io(path, e))?;
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| PipelineError::checkpoint(&path, e.to_string()))
+        .map_err(|e| PipelineError::checkpoint(path, e.to_string()))
 }
 
 /// Runs `write` into a fresh `<dir>.tmp` folder, then swaps it in for `dir`.

@@ -20,8 +20,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use crate::checkpoint::{
-    load_model, read_state, save_model, write_atomically, write_model_parts, write_state,
-    StageState, OPTIMIZER_FILE,
+    load_model, read_state, read_state_file, save_model, write_atomically, write_model_parts,
+    write_state, write_state_file, StageState, OPTIMIZER_FILE,
 };
 use crate::config::{StageConfig, Trainable};
 use crate::error::{PipelineError, Result};
@@ -393,21 +393,11 @@ fn save_resume_point(
 }
 
 fn read_done(dir: &Path) -> Result<Option<StageState>> {
-    let path = dir.join(DONE_FILE);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| PipelineError::checkpoint(&path, e.to_string()))
+    read_state_file(&dir.join(DONE_FILE))
 }
 
 fn write_done(dir: &Path, state: &StageState) -> Result<()> {
-    let path = dir.join(DONE_FILE);
-    let text = serde_json::to_string_pretty(state)
-        .map_err(|e| PipelineError::checkpoint(&path, e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| PipelineError::io(&path, e))
+    write_state_file(&dir.join(DONE_FILE), state)
 }
 
 #[cfg(test)]
