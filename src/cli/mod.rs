@@ -62,6 +62,7 @@ pub struct Context {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    collm_llm::alloc::keep_freed_memory();
     let ctx = Context {
         store_dir: cli.store.clone().unwrap_or_else(crate::paths::store_dir),
     };

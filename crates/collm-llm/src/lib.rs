@@ -10,6 +10,7 @@
 //! (feature `cuda`) with f32 LoRA parameters.
 
 mod adapter;
+pub mod alloc;
 pub mod bench;
 mod config;
 mod device;
