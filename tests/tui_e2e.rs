@@ -155,6 +155,19 @@ fn step_of(screen: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Selects `label` in the launch view's experiment list (the launch view open).
+fn choose_experiment(t: &Tmux, label: &str) {
+    t.send("h");
+    t.send("g");
+    for _ in 0..experiment_index(label) {
+        t.send("j");
+    }
+    t.wait_for(
+        &format!("Settings of {}", label.trim_end_matches(".toml")),
+        Duration::from_secs(5),
+    );
+}
+
 /// The position of `label` in the launch view's experiment list.
 fn experiment_index(label: &str) -> usize {
     let choices = collm_bench::tui::backend::list_experiments(&Path::new(ROOT).join("experiments"));
@@ -164,17 +177,10 @@ fn experiment_index(label: &str) -> usize {
         .unwrap_or_else(|| panic!("no {label} in experiments/"))
 }
 
-/// The quick experiment the end-to-end test launches: CoLLM on the tiny model once the
-/// pipeline provides it, else MF.
+/// The quick experiment the end-to-end test launches: the whole CoLLM pipeline on the built-in
+/// tiny random LLM (no download, seconds of training).
 fn quick_experiment() -> &'static str {
-    if Path::new(ROOT)
-        .join("experiments/quick-collm.toml")
-        .exists()
-    {
-        "quick-collm.toml"
-    } else {
-        "quick-mf.toml"
-    }
+    "quick-collm-tiny.toml"
 }
 
 #[test]
@@ -373,17 +379,17 @@ fn tui_screenshots() {
     };
     let long = Duration::from_secs(300);
     t.wait_for("Runs 0/0", Duration::from_secs(20));
-    // Run 1: quick-mf as shipped, to the end.
+    // Run 1: CoLLM on the tiny LLM, to the end (seconds).
     t.send("6");
     t.wait_for("Experiments", Duration::from_secs(5));
-    for _ in 0..experiment_index("quick-mf.toml") {
-        t.send("j");
-    }
-    t.wait_for("Settings of quick-mf", Duration::from_secs(5));
+    choose_experiment(&t, "quick-collm-tiny.toml");
     t.send("L");
-    t.wait("run 1 finished", long, |s| s.contains("quick-mf  finished"));
+    t.wait("run 1 finished", long, |s| {
+        s.contains("quick-collm-tiny  finished")
+    });
     // Run 2: quick-mf with lr 0.05, edited in the form.
     t.send("6");
+    choose_experiment(&t, "quick-mf.toml");
     t.send("l");
     t.send("j");
     t.send("Enter");
@@ -394,14 +400,14 @@ fn tui_screenshots() {
     t.send("Enter");
     t.wait_for("0.05", Duration::from_secs(5));
     t.send("L");
-    // Run 3: the built-in default, long: the live screens are taken while it trains.
+    // Run 3: CoLLM on SmolLM2-135M: the live screens are taken while its LoRA stage trains.
     t.send("6");
-    t.send("h");
-    t.send("g");
-    t.wait_for("Settings of mf-default", Duration::from_secs(5));
+    choose_experiment(&t, "quick-collm.toml");
     t.send("L");
-    let live = t.wait("run 3 training", long, |s| {
-        s.contains("mf-default  running") && step_of(s).is_some_and(|n| n > 5)
+    let live = t.wait("run 3 in its LLM stage", Duration::from_secs(1800), |s| {
+        s.contains("quick-collm  running")
+            && s.contains("stage1 step")
+            && step_of(&s[s.find("stage1 step").unwrap_or(0)..]).is_some_and(|n| n >= 2)
     });
     t.keep("live-2-run", &live);
     t.send("1");
@@ -444,7 +450,7 @@ fn tui_screenshots() {
     t.send("c");
     t.keep(
         "after-2-run-cancelled",
-        &t.wait_for("mf-default  cancelled", long),
+        &t.wait_for("quick-collm  cancelled", long),
     );
     t.send("1");
     t.keep(
@@ -461,20 +467,21 @@ fn tui_screenshots() {
         "after-4-compare",
         &t.wait_for("Settings that differ", Duration::from_secs(5)),
     );
-    // A finished run's screen, and its P(Yes) in the inspector.
+    // The finished CoLLM run's screen, and its P(Yes) and token count in the inspector.
     t.send("1");
-    t.send("g");
-    t.send("j");
+    t.send("/");
+    t.send("tiny");
+    t.send("Enter");
     t.send("Enter");
     t.keep(
         "after-2-run-finished",
-        &t.wait_for("quick-mf  finished", Duration::from_secs(10)),
+        &t.wait_for("quick-collm-tiny  finished", Duration::from_secs(10)),
     );
     t.send("5");
     t.send("Enter");
     t.keep(
         "after-5-prompt",
-        &t.wait_for("sigmoid", Duration::from_secs(60)),
+        &t.wait_for("final CoLLM model", Duration::from_secs(120)),
     );
     t.send("q");
     assert!(t

@@ -142,6 +142,7 @@ fn score_collm(
 ) -> anyhow::Result<collm_eval::Breakdown> {
     let (dataset, split) = dataset_and_split(experiment, data, items, split_name)?;
     let scored = crate::runner::collm::score_finished(experiment, run_dir, &dataset, &split.rows)
-        .with_context(|| format!("scoring {}", data.display()))?;
+        .with_context(|| format!("scoring {}", data.display()))?
+        .scored;
     Ok(collm_eval::evaluate(&scored))
 }

@@ -32,7 +32,8 @@
 //!
 //! ```toml
 //! [llm]
-//! backbone = "smollm2-135m"    # a registered model name, or a GGUF file / Hugging Face folder
+//! backbone = "smollm2-135m"    # a registered model name, a GGUF file / Hugging Face folder,
+//!                              # or "tiny-random" (the built-in tiny model, for smoke tests)
 //!
 //! [collm]                      # collm_pipeline::PipelineConfig: prompts, score, LoRA, slots,
 //! [[collm.stages]]             # and one table per stage (stage1 text/LoRA, stage2 hybrid/CIE)

@@ -66,8 +66,15 @@ pub fn build_model(
     dataset: &collm_data::Dataset,
 ) -> Result<CollmModel, RunError> {
     let device = exp.device.resolve()?;
-    let path = backbone_path(exp)?;
-    let (llm, tokenizer) = Llm::load(&path, Some(&cfg.lora), &device)?;
+    let tiny = exp
+        .llm
+        .as_ref()
+        .is_some_and(|l| l.backbone == collm_llm::hub::TINY_RANDOM);
+    let (llm, tokenizer) = if tiny {
+        Llm::tiny_random(collm_llm::hub::TINY_RANDOM_SEED, Some(&cfg.lora), &device)?
+    } else {
+        Llm::load(&backbone_path(exp)?, Some(&cfg.lora), &device)?
+    };
     Ok(CollmModel::build(
         cfg,
         llm,
@@ -233,13 +240,24 @@ pub fn load_finished(
     Ok(model)
 }
 
-/// Scores `rows` with a finished run's final model (its final prompt), `batch` rows at a time.
+/// A finished run's scores of some rows, with what the prompt inspector shows beside them.
+pub struct FinishedScores {
+    /// One per row, in row order.
+    pub scored: Vec<collm_eval::ScoredRow>,
+    /// Each row's prompt length in tokens, padding excluded, ID slots included.
+    pub token_counts: Vec<usize>,
+    /// The first row's final prompt, as the model's own template filling produced it.
+    pub first_prompt: Option<collm_pipeline::prompt::FilledPrompt>,
+}
+
+/// Scores `rows` with a finished run's final model (its final prompt), in the last stage's
+/// evaluation batch size.
 pub fn score_finished(
     exp: &Experiment,
     run_dir: &Path,
     dataset: &collm_data::Dataset,
     rows: &[collm_data::Interaction],
-) -> Result<Vec<collm_eval::ScoredRow>, RunError> {
+) -> Result<FinishedScores, RunError> {
     let model = load_finished(exp, run_dir, dataset)?;
     let cfg = exp
         .collm
@@ -247,5 +265,13 @@ pub fn score_finished(
         .ok_or_else(|| RunError::Invalid("no [collm] section".into()))?;
     let batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
     let samples = model.encode_all(rows, cfg.final_prompt())?;
-    Ok(score_samples(&model, &samples, batch, None, None)?)
+    let first_prompt = rows
+        .first()
+        .map(|r| model.fill(r, cfg.final_prompt()))
+        .transpose()?;
+    Ok(FinishedScores {
+        scored: score_samples(&model, &samples, batch, None, None)?,
+        token_counts: samples.iter().map(|s| s.tokens.ids.len()).collect(),
+        first_prompt,
+    })
 }

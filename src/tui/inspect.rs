@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use collm_data::Dataset;
-use collm_pipeline::prompt::{fill, PromptText, Segment, SlotKind};
+use collm_pipeline::prompt::{fill, FilledPrompt, PromptText, Segment, SlotKind};
 use collm_pipeline::template::{Domain, Placeholder, PromptKind, Template};
 use collm_store::{RunId, RunRecord, RunStatus, Store, FINAL_STAGE};
 
@@ -113,27 +113,12 @@ impl Inspector {
         let refs: Vec<&str> = shown.iter().map(String::as_str).collect();
         let template = Template::builtin(PromptKind::Hybrid, Domain::Movie);
         let filled = fill(&template, &refs, &title(first.iid), &settings);
-        let prompt = filled
-            .segments
-            .iter()
-            .map(|s| match s {
-                Segment::Text(t) => PromptPart::Text(t.clone()),
-                Segment::Slot(SlotKind::User) => {
-                    PromptPart::Slot(Placeholder::UserId.tag().to_string())
-                }
-                Segment::Slot(SlotKind::Item) => {
-                    PromptPart::Slot(Placeholder::TargetItemId.tag().to_string())
-                }
-            })
-            .collect();
 
-        let (p_yes, note) = match &record {
+        let scores = match &record {
             Some(r) => scores(r, &experiment, dataset, &rows),
-            None => (
-                None,
-                "no run chosen: open or select a finished run for P(Yes)".to_string(),
-            ),
+            None => Scores::missing("no run chosen: open or select a finished run for P(Yes)"),
         };
+        let p_yes = scores.p_yes;
         let inspected = rows
             .iter()
             .enumerate()
@@ -154,13 +139,55 @@ impl Inspector {
             split: split.to_string(),
             source,
             history: shown,
-            prompt,
-            // Counting tokens needs the LLM's tokenizer, which only CoLLM runs have.
-            token_count: None,
+            // A finished CoLLM run's own filling (its template and history settings) when there
+            // is one, else the shipped hybrid template.
+            prompt: prompt_parts(scores.prompt.as_ref().unwrap_or(&filled)),
+            token_count: scores.token_count,
             rows: inspected,
-            note: Some(format!("{note}; token count needs a CoLLM run's tokenizer")),
+            note: Some(scores.note),
         })
     }
+}
+
+/// The ID slots named by their template tags.
+fn prompt_parts(filled: &FilledPrompt) -> Vec<PromptPart> {
+    filled
+        .segments
+        .iter()
+        .map(|s| match s {
+            Segment::Text(t) => PromptPart::Text(t.clone()),
+            Segment::Slot(SlotKind::User) => {
+                PromptPart::Slot(Placeholder::UserId.tag().to_string())
+            }
+            Segment::Slot(SlotKind::Item) => {
+                PromptPart::Slot(Placeholder::TargetItemId.tag().to_string())
+            }
+        })
+        .collect()
+}
+
+/// What a run adds to the inspector: P(Yes) per row and, for CoLLM runs, the prompt as the run
+/// fills it and its token count (counting needs the run's LLM tokenizer).
+struct Scores {
+    p_yes: Option<Vec<f64>>,
+    note: String,
+    token_count: Option<usize>,
+    prompt: Option<FilledPrompt>,
+}
+
+impl Scores {
+    fn missing(why: impl Into<String>) -> Self {
+        Scores {
+            p_yes: None,
+            note: why.into(),
+            token_count: None,
+            prompt: None,
+        }
+    }
+}
+
+fn sigmoid(logit: f32) -> f64 {
+    1.0 / (1.0 + (-f64::from(logit)).exp())
 }
 
 /// sigmoid(score) of each row with the run's best weights, or why there is none.
@@ -169,15 +196,12 @@ fn scores(
     experiment: &Experiment,
     dataset: &Dataset,
     rows: &[collm_data::Interaction],
-) -> (Option<Vec<f64>>, String) {
+) -> Scores {
     if record.status != RunStatus::Finished {
-        return (
-            None,
-            format!(
-                "run {} is {}: P(Yes) needs a finished run",
-                record.id, record.status
-            ),
-        );
+        return Scores::missing(format!(
+            "run {} is {}: P(Yes) needs a finished run",
+            record.id, record.status
+        ));
     }
     let Some(weights) = record
         .artifacts
@@ -186,7 +210,7 @@ fn scores(
         .max_by_key(|a| a.at_ms)
         .map(|a| PathBuf::from(&a.path))
     else {
-        return (None, format!("run {} recorded no best weights", record.id));
+        return Scores::missing(format!("run {} recorded no best weights", record.id));
     };
     match experiment.kind {
         ExperimentKind::Cf => {
@@ -197,32 +221,29 @@ fn scores(
                 let scored =
                     collm_cf::score_rows(model.as_ref(), rows, experiment.training.batch_size)
                         .map_err(|e| e.to_string())?;
-                Ok(scored
-                    .iter()
-                    .map(|s| 1.0 / (1.0 + (-f64::from(s.logit)).exp()))
-                    .collect())
+                Ok(scored.iter().map(|s| sigmoid(s.logit)).collect())
             })();
             match scored {
-                Ok(p) => (
-                    Some(p),
-                    "P(Yes) = sigmoid(CF score), best weights".to_string(),
-                ),
-                Err(err) => (None, format!("cannot score: {err}")),
+                Ok(p) => Scores {
+                    p_yes: Some(p),
+                    note: "P(Yes) = sigmoid(CF score), best weights; a CF run has no tokens"
+                        .to_string(),
+                    token_count: None,
+                    prompt: None,
+                },
+                Err(err) => Scores::missing(format!("cannot score: {err}")),
             }
         }
         ExperimentKind::Collm => {
             let run_dir = crate::runner::collm::run_dir_of(&weights);
             match crate::runner::collm::score_finished(experiment, &run_dir, dataset, rows) {
-                Ok(scored) => (
-                    Some(
-                        scored
-                            .iter()
-                            .map(|s| 1.0 / (1.0 + (-f64::from(s.logit)).exp()))
-                            .collect(),
-                    ),
-                    "P(Yes) = sigmoid(score) of the final CoLLM model".to_string(),
-                ),
-                Err(err) => (None, format!("cannot score: {err}")),
+                Ok(f) => Scores {
+                    p_yes: Some(f.scored.iter().map(|s| sigmoid(s.logit)).collect()),
+                    note: "P(Yes) = sigmoid(score) of the final CoLLM model".to_string(),
+                    token_count: f.token_counts.first().copied(),
+                    prompt: f.first_prompt,
+                },
+                Err(err) => Scores::missing(format!("cannot score: {err}")),
             }
         }
     }

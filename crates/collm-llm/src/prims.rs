@@ -39,3 +39,8 @@ pub(crate) fn attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Re
 pub(crate) fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     ops::swiglu(gate, up)
 }
+
+/// `silu(x·W_gᵀ) · (x·W_uᵀ)` for frozen weights, as one op.
+pub(crate) fn gated_mlp(x: &Tensor, w_gate: &Tensor, w_up: &Tensor) -> Result<Tensor> {
+    ops::gated_mlp(x, w_gate, w_up)
+}

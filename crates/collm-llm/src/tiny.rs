@@ -107,7 +107,9 @@ pub fn tiny_config() -> LlmConfig {
         rope_theta: 10_000.0,
         tie_word_embeddings: true,
         attention_bias: false,
-        max_position_embeddings: 512,
+        // Room for a full CoLLM prompt, which the byte-level tiny vocabulary spells out in
+        // ~700 tokens.
+        max_position_embeddings: 2048,
         sliding_window: None,
     }
 }

@@ -11,6 +11,7 @@
 
 mod attention;
 mod frozen_linear;
+mod gated_mlp;
 mod gemm;
 mod lora_linear;
 mod rms_norm;
@@ -23,6 +24,7 @@ mod testing;
 
 pub use attention::attention;
 pub use frozen_linear::frozen_linear;
+pub use gated_mlp::gated_mlp;
 pub use lora_linear::{lora_linear, LoraDropout};
 pub use rms_norm::rms_norm;
 pub use rope::{positions_from_mask, rope, rope_tables, RopeLayout};

@@ -23,10 +23,10 @@ pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
 struct SwiGlu;
 
 /// Elements per parallel chunk step: the kernels below are a few dozen flops per element.
-const COST: usize = 24;
+pub(super) const COST: usize = 24;
 
 multiversion! {
-    fn forward(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    pub(super) fn swiglu_forward(gate: &[f32], up: &[f32], out: &mut [f32]) {
         for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
             *o = g * sigmoid(g) * u;
         }
@@ -35,7 +35,7 @@ multiversion! {
 
 multiversion! {
     /// d up = grad * silu(gate); d gate = grad * up * s * (1 + gate * (1 - s)), s = sigmoid(gate).
-    fn backward(gate: &[f32], up: &[f32], grad: &[f32], d_gate: &mut [f32], d_up: &mut [f32]) {
+    pub(super) fn swiglu_backward(gate: &[f32], up: &[f32], grad: &[f32], d_gate: &mut [f32], d_up: &mut [f32]) {
         for i in 0..gate.len() {
             let (g, u, dy) = (gate[i], up[i], grad[i]);
             let s = sigmoid(g);
@@ -64,7 +64,7 @@ impl CustomOp2 for SwiGlu {
         par_ranges(gate.len(), COST, |r| {
             // SAFETY: each task writes only its own range of `out`.
             let o = unsafe { dst.slice(r.start, r.len()) };
-            forward(&gate[r.clone()], &up[r], o);
+            swiglu_forward(&gate[r.clone()], &up[r], o);
         });
         Ok((CpuStorage::F32(out), gl.shape().clone()))
     }
@@ -95,7 +95,7 @@ impl CustomOp2 for SwiGlu {
                     du_ptr.slice(r.start, r.len()),
                 )
             };
-            backward(&g[r.clone()], &u[r.clone()], &dy[r], dg, du);
+            swiglu_backward(&g[r.clone()], &u[r.clone()], &dy[r], dg, du);
         });
         let dims = gl.dims();
         Ok((
