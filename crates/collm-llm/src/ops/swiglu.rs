@@ -23,10 +23,10 @@ pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
 struct SwiGlu;
 
 /// Elements per parallel chunk step: the kernels below are a few dozen flops per element.
-pub(super) const COST: usize = 24;
+const COST: usize = 24;
 
 multiversion! {
-    pub(super) fn swiglu_forward(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    fn swiglu_forward(gate: &[f32], up: &[f32], out: &mut [f32]) {
         for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
             *o = g * sigmoid(g) * u;
         }
@@ -35,7 +35,7 @@ multiversion! {
 
 multiversion! {
     /// d up = grad * silu(gate); d gate = grad * up * s * (1 + gate * (1 - s)), s = sigmoid(gate).
-    pub(super) fn swiglu_backward(gate: &[f32], up: &[f32], grad: &[f32], d_gate: &mut [f32], d_up: &mut [f32]) {
+    fn swiglu_backward(gate: &[f32], up: &[f32], grad: &[f32], d_gate: &mut [f32], d_up: &mut [f32]) {
         for i in 0..gate.len() {
             let (g, u, dy) = (gate[i], up[i], grad[i]);
             let s = sigmoid(g);
@@ -43,6 +43,36 @@ multiversion! {
             d_gate[i] = dy * u * s * (1.0 + g * (1.0 - s));
         }
     }
+}
+
+/// `silu(gate) * up` into a fresh buffer, in parallel chunks.
+pub(super) fn swiglu_values(gate: &[f32], up: &[f32]) -> Vec<f32> {
+    let mut out = vec![0f32; gate.len()];
+    let dst = SendPtr(out.as_mut_ptr());
+    par_ranges(gate.len(), COST, |r| {
+        // SAFETY: each task writes only its own range of `out`.
+        let o = unsafe { dst.slice(r.start, r.len()) };
+        swiglu_forward(&gate[r.clone()], &up[r], o);
+    });
+    out
+}
+
+/// `(d gate, d up)` for the output gradient `dy`, in parallel chunks.
+pub(super) fn swiglu_grads(gate: &[f32], up: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let mut d_gate = vec![0f32; gate.len()];
+    let mut d_up = vec![0f32; gate.len()];
+    let (dg_ptr, du_ptr) = (SendPtr(d_gate.as_mut_ptr()), SendPtr(d_up.as_mut_ptr()));
+    par_ranges(gate.len(), 2 * COST, |r| {
+        // SAFETY: each task writes only its own range of both outputs.
+        let (dg, du) = unsafe {
+            (
+                dg_ptr.slice(r.start, r.len()),
+                du_ptr.slice(r.start, r.len()),
+            )
+        };
+        swiglu_backward(&gate[r.clone()], &up[r.clone()], &dy[r], dg, du);
+    });
+    (d_gate, d_up)
 }
 
 impl CustomOp2 for SwiGlu {
@@ -59,13 +89,7 @@ impl CustomOp2 for SwiGlu {
     ) -> Result<(CpuStorage, Shape)> {
         let gate = contiguous_f32(gs, gl)?;
         let up = contiguous_f32(us, ul)?;
-        let mut out = vec![0f32; gate.len()];
-        let dst = SendPtr(out.as_mut_ptr());
-        par_ranges(gate.len(), COST, |r| {
-            // SAFETY: each task writes only its own range of `out`.
-            let o = unsafe { dst.slice(r.start, r.len()) };
-            swiglu_forward(&gate[r.clone()], &up[r], o);
-        });
+        let out = swiglu_values(&gate, &up);
         Ok((CpuStorage::F32(out), gl.shape().clone()))
     }
 
@@ -84,19 +108,7 @@ impl CustomOp2 for SwiGlu {
             tensor_f32(&us, ul)?,
             tensor_f32(&ds, dl)?,
         );
-        let mut d_gate = vec![0f32; g.len()];
-        let mut d_up = vec![0f32; g.len()];
-        let (dg_ptr, du_ptr) = (SendPtr(d_gate.as_mut_ptr()), SendPtr(d_up.as_mut_ptr()));
-        par_ranges(g.len(), 2 * COST, |r| {
-            // SAFETY: each task writes only its own range of both outputs.
-            let (dg, du) = unsafe {
-                (
-                    dg_ptr.slice(r.start, r.len()),
-                    du_ptr.slice(r.start, r.len()),
-                )
-            };
-            swiglu_backward(&g[r.clone()], &u[r.clone()], &dy[r], dg, du);
-        });
+        let (d_gate, d_up) = swiglu_grads(&g, &u, &dy);
         let dims = gl.dims();
         Ok((
             Some(cpu_tensor(d_gate, dims)?),

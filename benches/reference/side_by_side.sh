@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# collm vs PyTorch + peft on the same batch shape, alternated ROUNDS times in one sitting so
+# both see the same machine state; prints every round and the per-implementation medians.
+# Run by hand (not in CI), on a quiet machine:
+#
+#   cargo build --release
+#   benches/reference/side_by_side.sh [ROUNDS=3] [PYTHON=/opt/refenv/bin/python]
+#
+# The PyTorch side needs numpy, gguf, transformers, peft and torch
+# (`python3 -m venv /opt/refenv && /opt/refenv/bin/pip install numpy gguf transformers peft torch`).
+set -euo pipefail
+rounds=${1:-3}
+python=${2:-/opt/refenv/bin/python}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+collm="$root/target/release/collm"
+model=$("$collm" model list | awk '/^\* /{print $NF}')
+out=$(mktemp)
+for i in $(seq "$rounds"); do
+  "$collm" bench llm --json >>"$out"
+  "$python" "$root/benches/reference/bench_torch.py" --model "$model" --json 2>/dev/null | tail -1 >>"$out"
+done
+"$python" - "$out" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for r in rows:
+    print(f'{r["impl"]:>14}  eval {r["eval_samples_per_s"]:.3f}  train {r["train_samples_per_s"]:.3f} samples/s  peak {r["peak_rss_mb"]:.0f} MB')
+print("medians:")
+for impl in dict.fromkeys(r["impl"] for r in rows):
+    rs = [r for r in rows if r["impl"] == impl]
+    e = statistics.median(r["eval_samples_per_s"] for r in rs)
+    t = statistics.median(r["train_samples_per_s"] for r in rs)
+    print(f'{impl:>14}  eval {e:.3f}  train {t:.3f} samples/s  ({len(rs)} rounds, batch {rs[0]["batch"]} x {rs[0]["tokens"]}, {rs[0]["threads"]} threads, {rs[0].get("cpu")})')
+PY
