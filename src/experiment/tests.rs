@@ -123,8 +123,18 @@ fn missing_keys_and_bad_values_are_named() {
     assert!(both.contains("exactly one of `path"), "{both}");
     assert!(both.contains("my-exp.toml:4:1:"), "{both}");
 
-    let kind = error_of(&GOOD.replace("kind = \"mf\"", "kind = \"sasrec\""));
-    assert!(kind.contains("sasrec"), "{kind}");
+    let kind = error_of(&GOOD.replace("kind = \"mf\"", "kind = \"dcn\""));
+    assert!(kind.contains("dcn") && kind.contains("sasrec"), "{kind}");
+    // Since SASRec and DIN exist, they parse.
+    for k in ["sasrec", "din"] {
+        let dim = if k == "din" { "dim = 12" } else { "dim = 8" };
+        parse(
+            &GOOD
+                .replace("kind = \"mf\"", &format!("kind = \"{k}\""))
+                .replace("dim = 8", dim),
+        )
+        .unwrap();
+    }
 }
 
 #[test]

@@ -69,7 +69,7 @@ pub(crate) fn write_last(
         message: e.to_string(),
     })?;
     let mut tensors: HashMap<String, Tensor> = model
-        .named_vars()
+        .named_state()
         .into_iter()
         .map(|(name, var)| (name, var.as_detached_tensor()))
         .collect();
@@ -132,13 +132,14 @@ pub(crate) fn read_tensors(
     })
 }
 
-/// Sets each model variable from the tensor of the same name (removed from `tensors`).
+/// Sets each model variable and buffer from the tensor of the same name (removed from
+/// `tensors`).
 pub(crate) fn assign_vars(
     model: &dyn CfModel,
     tensors: &mut HashMap<String, Tensor>,
     path: &Path,
 ) -> Result<(), CfError> {
-    for (name, var) in model.named_vars() {
+    for (name, var) in model.named_state() {
         let weights_error = |message: String| CfError::Weights {
             path: path.to_path_buf(),
             message,

@@ -7,12 +7,18 @@ use std::path::Path;
 use candle_core::{Device, Tensor, Var};
 use collm_data::Dataset;
 
+use crate::din::Din;
 use crate::lightgcn::LightGcn;
 use crate::mf::MatrixFactorization;
+use crate::sasrec::SasRec;
 use crate::tables::{save_tensors, TableSource};
 use crate::{CfBatch, CfError, CfKind, CfModelConfig};
 
 /// A collaborative model: scores (user, item) pairs and exposes the vectors CoLLM maps.
+///
+/// `build` and `load` return SASRec and DIN in eval mode (no dropout, Dice on its running
+/// statistics), so a freshly loaded model scores deterministically; trainers call
+/// `set_train(true)` themselves.
 pub trait CfModel: Send {
     fn kind(&self) -> CfKind;
     fn dim(&self) -> usize;
@@ -29,19 +35,32 @@ pub trait CfModel: Send {
     fn item_vectors(&self, batch: &CfBatch) -> candle_core::Result<Tensor>;
     /// `[B]`: the raw score (before the sigmoid).
     fn logits(&self, batch: &CfBatch) -> candle_core::Result<Tensor>;
-    /// Switches training-only behaviour (dropout) on or off.
+    /// Switches training-only behaviour on or off: dropout, and whether DIN's Dice
+    /// standardises with batch statistics (and moves its running ones) or with the running ones.
     fn set_train(&mut self, train: bool);
-    /// The trainable tables with their safetensors names (PyTorch state-dict keys).
+    /// The trainable tensors with their safetensors names (PyTorch state-dict keys). Every one
+    /// of them gets a gradient from `logits`.
     fn named_vars(&self) -> Vec<(String, Var)>;
+    /// State that is saved with the weights but never trained (DIN's Dice running statistics),
+    /// with PyTorch buffer names.
+    fn named_buffers(&self) -> Vec<(String, Var)> {
+        Vec::new()
+    }
+    /// Everything a weights file holds: `named_vars`, then `named_buffers`.
+    fn named_state(&self) -> Vec<(String, Var)> {
+        let mut all = self.named_vars();
+        all.extend(self.named_buffers());
+        all
+    }
 
     fn vars(&self) -> Vec<Var> {
         self.named_vars().into_iter().map(|(_, v)| v).collect()
     }
 
-    /// Writes the weights as safetensors (through a temporary file).
+    /// Writes the weights and buffers as safetensors (through a temporary file).
     fn save(&self, path: &Path) -> Result<(), CfError> {
         let tensors: HashMap<String, Tensor> = self
-            .named_vars()
+            .named_state()
             .into_iter()
             .map(|(name, var)| (name, var.as_detached_tensor()))
             .collect();
@@ -52,31 +71,34 @@ pub trait CfModel: Send {
 /// A freshly initialised model over the dataset's id space. `seed` is a PyTorch seed: MF's
 /// tables come out as after `torch.manual_seed(seed)` and the reference's `nn.Embedding` inits
 /// (up to float rounding in `log`/`cos`). For LightGCN the same stream is drawn directly at
-/// std 0.1; the reference's discarded default N(0, 1) draws are not replayed.
+/// std 0.1; the reference's discarded default N(0, 1) draws are not replayed. SASRec draws in
+/// its constructor's order (not checked against PyTorch); DIN see [`crate::din`]. The seed also
+/// starts SASRec's and DIN's dropout masks.
 pub fn build(
     cfg: &CfModelConfig,
     dataset: &Dataset,
     seed: u64,
     device: &Device,
 ) -> Result<Box<dyn CfModel>, CfError> {
-    construct(cfg, dataset, TableSource::random(seed), device)
+    construct(cfg, dataset, TableSource::random(seed), seed, device)
 }
 
 /// A model whose tables are read from `weights` (written by `CfModel::save`); names and shapes
-/// must match `cfg` and the dataset exactly.
+/// must match `cfg` and the dataset exactly. Dropout masks of a loaded model start from seed 0.
 pub fn load(
     cfg: &CfModelConfig,
     dataset: &Dataset,
     weights: &Path,
     device: &Device,
 ) -> Result<Box<dyn CfModel>, CfError> {
-    construct(cfg, dataset, TableSource::file(weights, device)?, device)
+    construct(cfg, dataset, TableSource::file(weights, device)?, 0, device)
 }
 
 fn construct(
     cfg: &CfModelConfig,
     dataset: &Dataset,
     mut source: TableSource,
+    seed: u64,
     device: &Device,
 ) -> Result<Box<dyn CfModel>, CfError> {
     cfg.validate()?;
@@ -90,6 +112,8 @@ fn construct(
             &mut source,
             device,
         )?),
+        CfKind::Sasrec => Box::new(SasRec::new(cfg, ids, &mut source, seed, device)?),
+        CfKind::Din => Box::new(Din::new(cfg, ids, &mut source, seed, device)?),
     };
     source.finish()?;
     Ok(model)

@@ -1,6 +1,6 @@
-//! Where a model's embedding tables come from: a normal initialisation drawn from PyTorch's
-//! stream for the seed (tables in construction order, as the reference builds them), or a
-//! safetensors file whose tensors must match the model's names and shapes exactly.
+//! Where a model's tensors come from: initial values drawn from PyTorch's stream for the seed
+//! (in construction order, as the reference builds them), or a safetensors file whose tensors
+//! must match the model's names and shapes exactly.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,18 @@ use candle_core::{DType, Device, Tensor, Var};
 use crate::checkpoint::{read_tensors, RESUME_PREFIX};
 use crate::torch_rng::TorchGenerator;
 use crate::CfError;
+
+/// How a fresh tensor is filled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Init {
+    /// `normal_(0, std)`; with `zero_padding_row`, row 0 is then zeroed
+    /// (`nn.Embedding(padding_idx=0)`).
+    Normal { std: f64, zero_padding_row: bool },
+    /// `uniform_(-bound, bound)`.
+    Uniform { bound: f64 },
+    /// A constant; draws nothing.
+    Constant(f32),
+}
 
 /// One embedding table of a model: its safetensors name, shape and initialisation.
 pub(crate) struct TableSpec<'a> {
@@ -45,36 +57,70 @@ impl TableSource {
     }
 
     pub fn table(&mut self, spec: &TableSpec, device: &Device) -> Result<Var, CfError> {
+        let init = Init::Normal {
+            std: spec.std,
+            zero_padding_row: spec.zero_padding_row,
+        };
+        self.tensor(spec.name, &[spec.rows, spec.dim], init, device)
+    }
+
+    /// The tensor `name` of shape `shape` (f32): drawn as `init` says, or read from the file.
+    pub fn tensor(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        init: Init,
+        device: &Device,
+    ) -> Result<Var, CfError> {
         match self {
             TableSource::Random(rng) => {
-                let mut values = vec![0f32; spec.rows * spec.dim];
-                rng.normal_fill(&mut values, 0.0, spec.std as f32);
-                if spec.zero_padding_row {
-                    let row = spec.dim.min(values.len());
-                    values[..row].fill(0.0);
+                let n: usize = shape.iter().product();
+                let mut values = vec![0f32; n];
+                match init {
+                    Init::Normal {
+                        std,
+                        zero_padding_row,
+                    } => {
+                        rng.normal_fill(&mut values, 0.0, std as f32);
+                        if zero_padding_row {
+                            let row = shape.last().copied().unwrap_or(n).min(n);
+                            values[..row].fill(0.0);
+                        }
+                    }
+                    Init::Uniform { bound } => {
+                        rng.uniform_fill(&mut values, -bound as f32, bound as f32)
+                    }
+                    Init::Constant(c) => values.fill(c),
                 }
-                let t = Tensor::from_vec(values, (spec.rows, spec.dim), device)?;
+                let t = Tensor::from_vec(values, shape, device)?;
                 Ok(Var::from_tensor(&t)?)
             }
             TableSource::File { path, tensors } => {
-                let t = tensors.remove(spec.name).ok_or_else(|| CfError::Weights {
+                let t = tensors.remove(name).ok_or_else(|| CfError::Weights {
                     path: path.clone(),
-                    message: format!("missing tensor `{}`", spec.name),
+                    message: format!("missing tensor `{name}`"),
                 })?;
-                if t.dims() != [spec.rows, spec.dim] {
+                if t.dims() != shape {
                     return Err(CfError::Weights {
                         path: path.clone(),
                         message: format!(
-                            "tensor `{}` has shape {:?}, the model expects [{}, {}]",
-                            spec.name,
+                            "tensor `{name}` has shape {:?}, the model expects {shape:?}",
                             t.dims(),
-                            spec.rows,
-                            spec.dim
                         ),
                     });
                 }
                 Ok(Var::from_tensor(&t.to_dtype(DType::F32)?)?)
             }
+        }
+    }
+
+    /// Consumes the `n` uniform draws of an initialisation the reference overwrites right away
+    /// (MultiheadAttention zeroes `out_proj.bias` after `Linear` drew it), so that later
+    /// tensors see the stream where the reference's did. Reading a file draws nothing.
+    pub fn skip_draws(&mut self, n: usize) {
+        if let TableSource::Random(rng) = self {
+            let mut discard = vec![0f32; n];
+            rng.uniform_fill(&mut discard, 0.0, 1.0);
         }
     }
 

@@ -58,6 +58,14 @@ impl TorchGenerator {
         (f64::from(self.random() & 0x00ff_ffff) / f64::from(1u32 << 24)) as f32
     }
 
+    /// `tensor.uniform_(from, to)` on a contiguous f32 tensor: one 32-bit output per value, in
+    /// memory order (`at::uniform_real_distribution<float>`).
+    pub fn uniform_fill(&mut self, data: &mut [f32], from: f32, to: f32) {
+        for x in data.iter_mut() {
+            *x = self.uniform_f32() * (to - from) + from;
+        }
+    }
+
     /// `tensor.normal_(mean, std)` on a contiguous f32 tensor of at least 16 values: uniforms
     /// for every value, then Box-Muller on blocks of 16 (first 8 paired with last 8); a partial
     /// last block is redrawn and recomputed over the final 16 values.

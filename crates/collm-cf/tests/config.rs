@@ -21,8 +21,11 @@ fn unknown_keys_are_rejected_by_name() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("select"), "{err}");
-    let err = toml::from_str::<CfModelConfig>("kind = \"sasrec\"\ndim = 8").unwrap_err();
-    assert!(err.to_string().contains("sasrec"), "{err}");
+    let err = toml::from_str::<CfModelConfig>("kind = \"gru4rec\"\ndim = 8").unwrap_err();
+    assert!(err.to_string().contains("gru4rec"), "{err}");
+    let err =
+        toml::from_str::<CfModelConfig>("kind = \"sasrec\"\ndim = 8\nblocks = 2").unwrap_err();
+    assert!(err.to_string().contains("blocks"), "{err}");
 }
 
 #[test]
@@ -46,22 +49,100 @@ fn train_config_defaults_select_on_full_valid() {
 
 #[test]
 fn out_of_range_values_name_their_field() {
-    let bad = CfModelConfig {
-        kind: CfKind::Mf,
-        dim: 0,
-        layers: 2,
-        init_std: None,
-    };
+    let bad = CfModelConfig::new(CfKind::Mf, 0);
     assert!(bad.validate().unwrap_err().to_string().contains("`dim`"));
     let bad = CfModelConfig {
-        kind: CfKind::Mf,
-        dim: 4,
-        layers: 2,
         init_std: Some(-1.0),
+        ..CfModelConfig::new(CfKind::Mf, 4)
     };
     assert!(bad
         .validate()
         .unwrap_err()
         .to_string()
         .contains("`init_std`"));
+}
+
+#[test]
+fn sequence_models_default_to_the_reference() {
+    let sas: CfModelConfig = toml::from_str("kind = \"sasrec\"\ndim = 64").unwrap();
+    sas.validate().unwrap();
+    assert_eq!(
+        (
+            sas.heads(),
+            sas.layers,
+            sas.dropout(),
+            sas.maxlen(),
+            sas.init_std()
+        ),
+        (1, 2, 0.2, 25, 1.0)
+    );
+    let din: CfModelConfig = toml::from_str("kind = \"din\"\ndim = 192").unwrap();
+    din.validate().unwrap();
+    assert_eq!((din.dropout(), din.maxlen()), (0.2, 10));
+    let custom: CfModelConfig =
+        toml::from_str("kind = \"sasrec\"\ndim = 64\nheads = 4\ndropout = 0.5\nmaxlen = 50")
+            .unwrap();
+    custom.validate().unwrap();
+    assert_eq!(
+        (custom.heads(), custom.dropout(), custom.maxlen()),
+        (4, 0.5, 50)
+    );
+    assert_eq!(CfModelConfig::new(CfKind::Mf, 4).maxlen(), 0);
+}
+
+#[test]
+fn sequence_model_settings_are_checked_by_name() {
+    let err = |cfg: CfModelConfig| cfg.validate().unwrap_err().to_string();
+    let din = |dim| CfModelConfig::new(CfKind::Din, dim);
+    let sas = |dim| CfModelConfig::new(CfKind::Sasrec, dim);
+    let e = err(din(64));
+    assert!(
+        e.contains("`dim`") && e.contains("divisible by 3") && e.contains("64"),
+        "{e}"
+    );
+    let e = err(CfModelConfig {
+        heads: Some(3),
+        ..sas(64)
+    });
+    assert!(e.contains("`heads`") && e.contains("64"), "{e}");
+    assert!(err(CfModelConfig {
+        heads: Some(0),
+        ..sas(64)
+    })
+    .contains("`heads`"));
+    let e = err(CfModelConfig {
+        heads: Some(2),
+        ..din(192)
+    });
+    assert!(e.contains("`heads`") && e.contains("sasrec only"), "{e}");
+    let e = err(CfModelConfig {
+        dropout: Some(0.1),
+        ..CfModelConfig::new(CfKind::Mf, 8)
+    });
+    assert!(e.contains("`dropout`") && e.contains("`mf`"), "{e}");
+    assert!(err(CfModelConfig {
+        dropout: Some(1.0),
+        ..sas(8)
+    })
+    .contains("`dropout`"));
+    assert!(err(CfModelConfig {
+        dropout: Some(-0.1),
+        ..din(6)
+    })
+    .contains("`dropout`"));
+    assert!(err(CfModelConfig {
+        maxlen: Some(0),
+        ..sas(8)
+    })
+    .contains("`maxlen`"));
+    let e = err(CfModelConfig {
+        maxlen: Some(5),
+        ..CfModelConfig::new(CfKind::Lightgcn, 8)
+    });
+    assert!(e.contains("`maxlen`"), "{e}");
+    let e = err(CfModelConfig {
+        init_std: Some(0.1),
+        ..din(6)
+    });
+    assert!(e.contains("`init_std`") && e.contains("xavier"), "{e}");
 }

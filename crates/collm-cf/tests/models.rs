@@ -17,6 +17,7 @@ fn cfg(kind: CfKind, dim: usize) -> CfModelConfig {
         dim,
         layers: 2,
         init_std: None,
+        ..CfModelConfig::new(kind, dim)
     }
 }
 

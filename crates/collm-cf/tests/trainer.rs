@@ -32,6 +32,7 @@ fn model_cfg(kind: CfKind) -> CfModelConfig {
         dim: 8,
         layers: 2,
         init_std: Some(0.1),
+        ..CfModelConfig::new(kind, 8)
     }
 }
 

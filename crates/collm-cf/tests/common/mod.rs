@@ -64,3 +64,39 @@ pub fn two_taste_dataset(
     let valid = draw(valid_rows);
     dataset(items, train, valid)
 }
+
+/// Histories that carry the signal: each user likes one parity of items (user % 2), and the
+/// history holds `1..=max_history` earlier liked items of that parity. A row's label is 1 when
+/// the target has the user's parity. Valid rows are warm.
+pub fn history_dataset(
+    users: u32,
+    items: u32,
+    train_rows: usize,
+    valid_rows: usize,
+    max_history: usize,
+    seed: u64,
+) -> Dataset {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut draw = |n: usize| {
+        (0..n)
+            .map(|_| {
+                let u = rng.gen_range(1..=users);
+                let i = rng.gen_range(1..=items);
+                let len = rng.gen_range(1..=max_history);
+                let his = (0..len)
+                    .map(|_| {
+                        let liked = rng.gen_range(1..=items / 2) * 2 - (u % 2 == 1) as u32;
+                        liked.clamp(1, items)
+                    })
+                    .collect();
+                Interaction {
+                    his,
+                    ..row(u, i, u8::from(u % 2 == i % 2), true)
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let train = draw(train_rows);
+    let valid = draw(valid_rows);
+    dataset(items, train, valid)
+}

@@ -26,6 +26,7 @@ pub fn mf_config() -> CfModelConfig {
         dim: 8,
         layers: 2,
         init_std: None,
+        ..CfModelConfig::new(CfKind::Mf, 8)
     }
 }
 
