@@ -15,15 +15,40 @@ fn fused(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == DType::F32
 }
 
-/// The contiguous f32 values of a CPU tensor, or an error naming the op.
-fn with_f32<R>(op: &str, t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    let (Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) =
-        (&*storage, layout.contiguous_offsets())
-    else {
-        candle_core::bail!("{op}: expected a contiguous f32 CPU tensor");
-    };
-    Ok(f(&values[start..end]))
+/// The contiguous f32 values of CPU tensors, all read at once, or an error naming the op.
+pub(crate) fn with_f32<R, const N: usize>(
+    op: &str,
+    tensors: [&Tensor; N],
+    f: impl FnOnce([&[f32]; N]) -> R,
+) -> candle_core::Result<R> {
+    let held = tensors.map(|t| t.storage_and_layout());
+    let mut values: [&[f32]; N] = [&[]; N];
+    for (v, (storage, layout)) in values.iter_mut().zip(&held) {
+        let (Storage::Cpu(CpuStorage::F32(all)), Some((start, end))) =
+            (&**storage, layout.contiguous_offsets())
+        else {
+            candle_core::bail!("{op}: expected a contiguous f32 CPU tensor");
+        };
+        *v = &all[start..end];
+    }
+    Ok(f(values))
+}
+
+/// A gradient with `t`'s shape and device.
+pub(crate) fn grad_like(values: Vec<f32>, t: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    Ok(Some(Tensor::from_vec(values, t.shape(), t.device())?))
+}
+
+/// `out += a · x`, elementwise.
+pub(crate) fn axpy(out: &mut [f32], a: f32, x: &[f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o += a * v;
+    }
+}
+
+/// `Σ a_i · b_i`.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn slice<'a>(op: &str, s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
@@ -81,9 +106,7 @@ impl CustomOp2 for RowBias {
         }
         let mut out = x.to_vec();
         for row in out.chunks_exact_mut(b.len()) {
-            for (o, &v) in row.iter_mut().zip(b) {
-                *o += v;
-            }
+            axpy(row, 1.0, b);
         }
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
@@ -96,10 +119,8 @@ impl CustomOp2 for RowBias {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let k = b.elem_count();
-        let db = with_f32("row-bias", &grad, |g| column_sums(g, k))?;
-        let db = Tensor::from_vec(db, b.shape(), b.device())?;
-        Ok((Some(grad), Some(db)))
+        let db = with_f32("row-bias", [&grad], |[g]| column_sums(g, b.elem_count()))?;
+        Ok((Some(grad), grad_like(db, b)?))
     }
 }
 
@@ -184,42 +205,34 @@ impl CustomOp3 for LayerNormOp {
         let op = "layer-norm-fused";
         let grad = grad.contiguous()?;
         let d = w.elem_count();
-        let (dx, dw, db) = with_f32(op, x, |x| {
-            with_f32(op, w, |w| {
-                with_f32(op, &grad, |g| {
-                    let mut dx = vec![0f32; x.len()];
-                    let (mut dw, mut db) = (vec![0f64; d], vec![0f64; d]);
-                    let mut xhat = vec![0f32; d];
-                    for ((row, g), dx) in x
-                        .chunks_exact(d)
-                        .zip(g.chunks_exact(d))
-                        .zip(dx.chunks_exact_mut(d))
-                    {
-                        let (mean, rstd) = self.stats(row);
-                        let (mut sum_gw, mut sum_gwx) = (0f32, 0f32);
-                        for j in 0..d {
-                            xhat[j] = (row[j] - mean) * rstd;
-                            let gw = g[j] * w[j];
-                            sum_gw += gw;
-                            sum_gwx += gw * xhat[j];
-                            dw[j] += f64::from(g[j] * xhat[j]);
-                            db[j] += f64::from(g[j]);
-                        }
-                        let (m1, m2) = (sum_gw / d as f32, sum_gwx / d as f32);
-                        for j in 0..d {
-                            dx[j] = rstd * (g[j] * w[j] - m1 - xhat[j] * m2);
-                        }
-                    }
-                    let to32 = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect::<Vec<_>>();
-                    (dx, to32(dw), to32(db))
-                })
-            })
-        })???;
-        Ok((
-            Some(Tensor::from_vec(dx, x.shape(), x.device())?),
-            Some(Tensor::from_vec(dw, w.shape(), w.device())?),
-            Some(Tensor::from_vec(db, b.shape(), b.device())?),
-        ))
+        let (dx, dw, db) = with_f32(op, [x, w, &grad], |[x, w, g]| {
+            let mut dx = vec![0f32; x.len()];
+            let (mut dw, mut db) = (vec![0f64; d], vec![0f64; d]);
+            let mut xhat = vec![0f32; d];
+            for ((row, g), dx) in x
+                .chunks_exact(d)
+                .zip(g.chunks_exact(d))
+                .zip(dx.chunks_exact_mut(d))
+            {
+                let (mean, rstd) = self.stats(row);
+                let (mut sum_gw, mut sum_gwx) = (0f32, 0f32);
+                for j in 0..d {
+                    xhat[j] = (row[j] - mean) * rstd;
+                    let gw = g[j] * w[j];
+                    sum_gw += gw;
+                    sum_gwx += gw * xhat[j];
+                    dw[j] += f64::from(g[j] * xhat[j]);
+                    db[j] += f64::from(g[j]);
+                }
+                let (m1, m2) = (sum_gw / d as f32, sum_gwx / d as f32);
+                for j in 0..d {
+                    dx[j] = rstd * (g[j] * w[j] - m1 - xhat[j] * m2);
+                }
+            }
+            let to32 = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect::<Vec<_>>();
+            (dx, to32(dw), to32(db))
+        })?;
+        Ok((grad_like(dx, x)?, grad_like(dw, w)?, grad_like(db, b)?))
     }
 }
 
@@ -292,113 +305,98 @@ impl CustomOp1 for CausalSoftmax {
     fn bwd(&self, _x: &Tensor, res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
         let t = res.dim(D::Minus1)?;
-        let dx = with_f32("causal-softmax", res, |y| {
-            with_f32("causal-softmax", &grad, |g| {
-                let mut dx = vec![0f32; y.len()];
-                for ((y, g), dx) in y
-                    .chunks_exact(t)
-                    .zip(g.chunks_exact(t))
-                    .zip(dx.chunks_exact_mut(t))
-                {
-                    let dot: f32 = y.iter().zip(g).map(|(a, b)| a * b).sum();
-                    for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
-                        *dx = self.scale * y * (g - dot);
-                    }
+        let dx = with_f32("causal-softmax", [res, &grad], |[y, g]| {
+            let mut dx = vec![0f32; y.len()];
+            for ((y, g), dx) in y
+                .chunks_exact(t)
+                .zip(g.chunks_exact(t))
+                .zip(dx.chunks_exact_mut(t))
+            {
+                let yg = dot(y, g);
+                for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
+                    *dx = self.scale * y * (g - yg);
                 }
-                dx
-            })
-        })??;
-        Ok(Some(Tensor::from_vec(dx, res.shape(), res.device())?))
+            }
+            dx
+        })?;
+        grad_like(dx, res)
     }
 }
 
 /// `x ⊙ mask` for a constant mask of `x`'s element count (dropout multipliers, padding zeros);
 /// the mask gets no gradient.
 pub fn scale_by(x: &Tensor, mask: Vec<f32>) -> candle_core::Result<Tensor> {
-    if mask.len() != x.elem_count() {
-        candle_core::bail!("scale-by: {} mask values for {:?}", mask.len(), x.dims());
-    }
-    if fused(x) {
-        return x
-            .contiguous()?
-            .apply_op1_arc(Arc::new(Box::new(ScaleBy(Arc::new(mask)))));
-    }
-    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-    x * mask
-}
-
-struct ScaleBy(Arc<Vec<f32>>);
-
-impl CustomOp1 for ScaleBy {
-    fn name(&self) -> &'static str {
-        "scale-by"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = slice("scale-by", s, l)?;
-        let out = x.iter().zip(self.0.iter()).map(|(a, b)| a * b).collect();
-        Ok((CpuStorage::F32(out), l.shape().clone()))
-    }
-
-    fn bwd(
-        &self,
-        _x: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(self)?))
-    }
+    masked(x, mask, false)
 }
 
 /// `relu(x) ⊙ mask` for a constant mask (the feed-forward's dropout around its ReLU: dropout
 /// and ReLU commute, masks being non-negative).
 pub fn relu_scale_by(x: &Tensor, mask: Vec<f32>) -> candle_core::Result<Tensor> {
-    if mask.len() != x.elem_count() {
+    masked(x, mask, true)
+}
+
+/// `x ⊙ mask`, or `relu(x) ⊙ mask` with `relu`.
+fn masked(x: &Tensor, mask: Vec<f32>, relu: bool) -> candle_core::Result<Tensor> {
+    let op = ScaleBy {
+        mask: Arc::new(mask),
+        relu,
+    };
+    if op.mask.len() != x.elem_count() {
         candle_core::bail!(
-            "relu-scale-by: {} mask values for {:?}",
-            mask.len(),
+            "{}: {} mask values for {:?}",
+            op.name(),
+            op.mask.len(),
             x.dims()
         );
     }
     if fused(x) {
-        return x
-            .contiguous()?
-            .apply_op1_arc(Arc::new(Box::new(ReluScaleBy(Arc::new(mask)))));
+        return x.contiguous()?.apply_op1_arc(Arc::new(Box::new(op)));
     }
+    let mask = Arc::unwrap_or_clone(op.mask);
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-    x.relu()? * mask
+    if relu {
+        x.relu()? * mask
+    } else {
+        x * mask
+    }
 }
 
-struct ReluScaleBy(Arc<Vec<f32>>);
+struct ScaleBy {
+    mask: Arc<Vec<f32>>,
+    relu: bool,
+}
 
-impl CustomOp1 for ReluScaleBy {
+impl CustomOp1 for ScaleBy {
     fn name(&self) -> &'static str {
-        "relu-scale-by"
+        if self.relu {
+            "relu-scale-by"
+        } else {
+            "scale-by"
+        }
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = slice("relu-scale-by", s, l)?;
+        let x = slice(self.name(), s, l)?;
         let out = x
             .iter()
-            .zip(self.0.iter())
-            .map(|(a, m)| a.max(0.0) * m)
+            .zip(self.mask.iter())
+            .map(|(&a, m)| if self.relu { a.max(0.0) * m } else { a * m })
             .collect();
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
-    /// The gradient passes where the output is non-zero (x > 0 and kept), scaled by the mask.
+    /// The gradient scaled by the mask; with ReLU, only where the output is non-zero (x > 0
+    /// and kept).
     fn bwd(&self, _x: &Tensor, res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
-        let dx = with_f32("relu-scale-by", res, |y| {
-            with_f32("relu-scale-by", &grad, |g| {
-                y.iter()
-                    .zip(g)
-                    .zip(self.0.iter())
-                    .map(|((&y, &g), &m)| if y > 0.0 { g * m } else { 0.0 })
-                    .collect::<Vec<f32>>()
-            })
-        })??;
-        Ok(Some(Tensor::from_vec(dx, res.shape(), res.device())?))
+        let dx = with_f32(self.name(), [res, &grad], |[y, g]| {
+            y.iter()
+                .zip(g)
+                .zip(self.mask.iter())
+                .map(|((&y, &g), &m)| if !self.relu || y > 0.0 { g * m } else { 0.0 })
+                .collect::<Vec<f32>>()
+        })?;
+        grad_like(dx, res)
     }
 }
 
@@ -495,7 +493,7 @@ impl CausalAttention {
                     let mut max = f32::NEG_INFINITY;
                     for (j, pj) in p[..visible].iter_mut().enumerate() {
                         let kj = &a.k[(bi * a.t + j) * a.d + h * dh..][..dh];
-                        *pj = self.scale * qi.iter().zip(kj).map(|(x, y)| x * y).sum::<f32>();
+                        *pj = self.scale * dot(qi, kj);
                         max = max.max(*pj);
                     }
                     let mut sum = 0f32;
@@ -562,10 +560,7 @@ impl CustomOp3 for CausalAttention {
         self.for_each_query(&a, |bi, h, i, _, kept| {
             let o = &mut out[(bi * a.tq + i) * a.d + h * dh..][..dh];
             for (j, &w) in kept.iter().enumerate() {
-                let vj = &a.v[(bi * a.t + j) * a.d + h * dh..][..dh];
-                for (o, &x) in o.iter_mut().zip(vj) {
-                    *o += w * x;
-                }
+                axpy(o, w, &a.v[(bi * a.t + j) * a.d + h * dh..][..dh]);
             }
         });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
@@ -584,58 +579,41 @@ impl CustomOp3 for CausalAttention {
         let op = "causal-attention";
         let grad = grad.contiguous()?;
         let t = k.dim(1)?;
-        let (dq, dk, dv) = with_f32(op, q, |qs| {
-            with_f32(op, k, |ks| {
-                with_f32(op, v, |vs| {
-                    with_f32(op, &grad, |g| {
-                        let a = attention_args((qs, q.dims()), ks, vs, t);
-                        let dh = a.d / self.heads;
-                        let (mut dq, mut dk, mut dv) = (
-                            vec![0f32; qs.len()],
-                            vec![0f32; ks.len()],
-                            vec![0f32; vs.len()],
-                        );
-                        let mut ds = vec![0f32; t];
-                        self.for_each_query(&a, |bi, h, i, p, kept| {
-                            let at = |row: usize| row * a.d + h * dh;
-                            let (qi, gi) = (at(bi * a.tq + i), at(bi * a.tq + i));
-                            let gi = &g[gi..][..dh];
-                            let row = ((bi * self.heads + h) * a.tq + i) * a.t;
-                            let mut dot = 0f32;
-                            for j in 0..p.len() {
-                                let kv = at(bi * a.t + j);
-                                for (dv, &go) in dv[kv..kv + dh].iter_mut().zip(gi) {
-                                    *dv += kept[j] * go;
-                                }
-                                let mut dp: f32 =
-                                    gi.iter().zip(&vs[kv..kv + dh]).map(|(x, y)| x * y).sum();
-                                if let Some(m) = &self.dropout {
-                                    dp *= m[row + j];
-                                }
-                                ds[j] = dp;
-                                dot += p[j] * dp;
-                            }
-                            for j in 0..p.len() {
-                                let s = self.scale * p[j] * (ds[j] - dot);
-                                let kv = at(bi * a.t + j);
-                                for (dq, &x) in dq[qi..qi + dh].iter_mut().zip(&ks[kv..kv + dh]) {
-                                    *dq += s * x;
-                                }
-                                for (dk, &x) in dk[kv..kv + dh].iter_mut().zip(&qs[qi..qi + dh]) {
-                                    *dk += s * x;
-                                }
-                            }
-                        });
-                        (dq, dk, dv)
-                    })
-                })
-            })
-        })????;
-        Ok((
-            Some(Tensor::from_vec(dq, q.shape(), q.device())?),
-            Some(Tensor::from_vec(dk, k.shape(), k.device())?),
-            Some(Tensor::from_vec(dv, v.shape(), v.device())?),
-        ))
+        let (dq, dk, dv) = with_f32(op, [q, k, v, &grad], |[qs, ks, vs, g]| {
+            let a = attention_args((qs, q.dims()), ks, vs, t);
+            let dh = a.d / self.heads;
+            let (mut dq, mut dk, mut dv) = (
+                vec![0f32; qs.len()],
+                vec![0f32; ks.len()],
+                vec![0f32; vs.len()],
+            );
+            let mut ds = vec![0f32; t];
+            self.for_each_query(&a, |bi, h, i, p, kept| {
+                let at = |row: usize| row * a.d + h * dh;
+                let (qi, gi) = (at(bi * a.tq + i), at(bi * a.tq + i));
+                let gi = &g[gi..][..dh];
+                let row = ((bi * self.heads + h) * a.tq + i) * a.t;
+                let mut sum_pdp = 0f32;
+                for j in 0..p.len() {
+                    let kv = at(bi * a.t + j);
+                    axpy(&mut dv[kv..kv + dh], kept[j], gi);
+                    let mut dp = dot(gi, &vs[kv..kv + dh]);
+                    if let Some(m) = &self.dropout {
+                        dp *= m[row + j];
+                    }
+                    ds[j] = dp;
+                    sum_pdp += p[j] * dp;
+                }
+                for j in 0..p.len() {
+                    let s = self.scale * p[j] * (ds[j] - sum_pdp);
+                    let kv = at(bi * a.t + j);
+                    axpy(&mut dq[qi..qi + dh], s, &ks[kv..kv + dh]);
+                    axpy(&mut dk[kv..kv + dh], s, &qs[qi..qi + dh]);
+                }
+            });
+            (dq, dk, dv)
+        })?;
+        Ok((grad_like(dq, q)?, grad_like(dk, k)?, grad_like(dv, v)?))
     }
 }
 
@@ -672,7 +650,7 @@ impl CustomOp3 for LinearOp {
         _s3: &CpuStorage,
         _l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let y = with_f32("linear", &self.y, |y| y.to_vec())?;
+        let y = with_f32("linear", [&self.y], |[y]| y.to_vec())?;
         Ok((CpuStorage::F32(y), self.y.shape().clone()))
     }
 
@@ -688,9 +666,7 @@ impl CustomOp3 for LinearOp {
         let (x, w) = (x.detach(), w.detach());
         let dx = grad.matmul(&w)?;
         let dw = grad.t()?.matmul(&x)?;
-        let k = b.elem_count();
-        let db = with_f32("linear", &grad, |g| column_sums(g, k))?;
-        let db = Tensor::from_vec(db, b.shape(), b.device())?;
-        Ok((Some(dx), Some(dw), Some(db)))
+        let db = with_f32("linear", [&grad], |[g]| column_sums(g, b.elem_count()))?;
+        Ok((Some(dx), Some(dw), grad_like(db, b)?))
     }
 }

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Storage, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+
+use crate::fused::{axpy, dot, with_f32};
 
 /// `[B]` scores of the pairs `(uids[b], iids[b])` for tables `users` `[U, d]` and `items`
 /// `[I, d]` (f32). Off the CPU, or for other dtypes, the same expression from candle ops.
@@ -30,17 +32,6 @@ struct PairDot {
     iids: Arc<Vec<u32>>,
 }
 
-/// The contiguous f32 values of a CPU tensor, or an error naming the op.
-fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    let (Storage::Cpu(CpuStorage::F32(values)), Some((start, end))) =
-        (&*storage, layout.contiguous_offsets())
-    else {
-        candle_core::bail!("pair-dot: expected a contiguous f32 CPU tensor");
-    };
-    Ok(f(&values[start..end]))
-}
-
 impl PairDot {
     fn check(&self, users: usize, items: usize) -> candle_core::Result<()> {
         if let Some(u) = self.uids.iter().find(|&&u| u as usize >= users) {
@@ -64,9 +55,7 @@ impl PairDot {
         let mut out = vec![0f32; rows * dim];
         for ((&r, &o), &gb) in into.iter().zip(from).zip(g) {
             let (r, o) = (r as usize * dim, o as usize * dim);
-            for (acc, &v) in out[r..r + dim].iter_mut().zip(&source[o..o + dim]) {
-                *acc += gb * v;
-            }
+            axpy(&mut out[r..r + dim], gb, &source[o..o + dim]);
         }
         out
     }
@@ -101,11 +90,7 @@ impl CustomOp2 for PairDot {
             .zip(self.iids.iter())
             .map(|(&u, &i)| {
                 let (u, i) = (u as usize * dim, i as usize * dim);
-                users[u..u + dim]
-                    .iter()
-                    .zip(&items[i..i + dim])
-                    .map(|(a, b)| a * b)
-                    .sum()
+                dot(&users[u..u + dim], &items[i..i + dim])
             })
             .collect();
         let n = scores.len();
@@ -122,10 +107,10 @@ impl CustomOp2 for PairDot {
         let (u_rows, dim) = users.dims2()?;
         let i_rows = items.dim(0)?;
         let g = grad.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?;
-        let grad_users = with_f32(items, |items| {
+        let grad_users = with_f32("pair-dot", [items], |[items]| {
             Self::scatter(u_rows, dim, &self.uids, &self.iids, items, &g)
         })?;
-        let grad_items = with_f32(users, |users| {
+        let grad_items = with_f32("pair-dot", [users], |[users]| {
             Self::scatter(i_rows, dim, &self.iids, &self.uids, users, &g)
         })?;
         Ok((
