@@ -3,6 +3,8 @@
 use candle_core::{Device, Tensor};
 use collm_data::Interaction;
 
+use crate::ModelBase;
+
 /// The ids of one batch of rows, on the model's device.
 #[derive(Debug, Clone)]
 pub struct CfBatch {
@@ -22,6 +24,22 @@ impl CfBatch {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// `[B, L]`: the history ids, for a model that reads exactly `L = history_len` of them; an
+    /// error naming the model if the batch has none or another length.
+    pub(crate) fn history(&self, model: &ModelBase) -> candle_core::Result<&Tensor> {
+        let (name, len) = (model.kind.name(), model.history_len);
+        let his = self.his.as_ref().ok_or_else(|| {
+            candle_core::Error::Msg(format!(
+                "{name}: the batch has no history (build it with history_len())"
+            ))
+        })?;
+        let got = his.dim(1)?;
+        if got != len {
+            candle_core::bail!("{name}: history of {got} items, the model reads exactly {len}");
+        }
+        Ok(his)
     }
 
     /// The rows of this batch picked by `idx` (`[n]` u32), e.g. a shuffled slice of a split.

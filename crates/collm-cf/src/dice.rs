@@ -6,10 +6,11 @@
 //! mode standardises with the running statistics. The statistics are buffers, not variables:
 //! they never get a gradient.
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Tensor, Var};
 
-use crate::nn::{param, sigmoid, Named};
-use crate::tables::{Init, TableSource};
+use crate::nn::sigmoid;
+use crate::setup::Setup;
+use crate::tables::Init;
 use crate::CfError;
 
 pub const DICE_EPS: f64 = 1e-8;
@@ -26,14 +27,12 @@ pub struct Dice {
 
 impl Dice {
     /// Reads or creates `{prefix}.alpha` and `{prefix}.bn.*` (alpha 0, weight 1, bias 0, running
-    /// mean 0, running variance 1, as PyTorch starts them); the statistics go to `buffers`.
+    /// mean 0, running variance 1, as PyTorch starts them); the statistics are recorded as buffers.
     pub(crate) fn new(
-        source: &mut TableSource,
-        (named, buffers): (&mut Named, &mut Named),
+        setup: &mut Setup,
         prefix: &str,
         features: usize,
         column_alpha: bool,
-        device: &Device,
     ) -> Result<Self, CfError> {
         let alpha_shape: Vec<usize> = if column_alpha {
             vec![features, 1]
@@ -41,52 +40,19 @@ impl Dice {
             vec![features]
         };
         let c = |v| Init::Constant(v);
-        let alpha = param(
-            source,
-            named,
-            format!("{prefix}.alpha"),
-            &alpha_shape,
-            c(0.0),
-            device,
-        )?;
-        let bn_weight = param(
-            source,
-            named,
-            format!("{prefix}.bn.weight"),
-            &[features],
-            c(1.0),
-            device,
-        )?;
-        let bn_bias = param(
-            source,
-            named,
-            format!("{prefix}.bn.bias"),
-            &[features],
-            c(0.0),
-            device,
-        )?;
-        let running_mean = param(
-            source,
-            buffers,
-            format!("{prefix}.bn.running_mean"),
-            &[features],
-            c(0.0),
-            device,
-        )?;
-        let running_var = param(
-            source,
-            buffers,
-            format!("{prefix}.bn.running_var"),
-            &[features],
-            c(1.0),
-            device,
-        )?;
+        let bn = format!("{prefix}.bn");
+        let stat = |setup: &mut Setup, name: &str, value| {
+            let name = format!("{bn}.{name}");
+            let var = setup.tensor(&name, &[features], c(value))?;
+            setup.record_buffer(name, var.clone());
+            Ok::<_, CfError>(var)
+        };
         Ok(Dice {
-            alpha,
-            bn_weight,
-            bn_bias,
-            running_mean,
-            running_var,
+            alpha: setup.var(format!("{prefix}.alpha"), &alpha_shape, c(0.0))?,
+            bn_weight: setup.var(format!("{bn}.weight"), &[features], c(1.0))?,
+            bn_bias: setup.var(format!("{bn}.bias"), &[features], c(0.0))?,
+            running_mean: stat(setup, "running_mean", 0.0)?,
+            running_var: stat(setup, "running_var", 1.0)?,
         })
     }
 

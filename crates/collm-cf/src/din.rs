@@ -13,15 +13,14 @@
 //! Linear 1. The reference ends in a sigmoid; the logit is returned and BCE is taken on it.
 //! Every Linear weight and every table is xavier-normal, biases zero; Dice starts at alpha 0.
 
-use candle_core::{Device, Tensor, Var};
-use collm_data::Dataset;
+use candle_core::{Tensor, Var};
 
 use crate::dice::Dice;
 use crate::fused::scale_by;
-use crate::model::IdSpace;
-use crate::nn::{keep_values, param, xavier_std, Linear, LinearInit, MaskRng};
-use crate::tables::{Init, TableSource};
-use crate::{CfBatch, CfError, CfKind, CfModel, CfModelConfig};
+use crate::nn::{keep_values, xavier_std, Linear, LinearInit, Mode};
+use crate::setup::Setup;
+use crate::tables::Init;
+use crate::{Buildable, CfBatch, CfError, CfKind, CfModel, ModelBase};
 
 pub const USER_TABLE: &str = "embed_layers.0.weight";
 pub const ITEM_TABLE: &str = "embed_layers.1.weight";
@@ -43,105 +42,47 @@ pub struct Din {
     mlp_mid: Linear,
     mlp_dice2: Dice,
     mlp_out: Linear,
-    named: Vec<(String, Var)>,
-    buffers: Vec<(String, Var)>,
-    ids: IdSpace,
+    base: ModelBase,
     field: usize,
-    maxlen: usize,
-    dropout: f64,
-    training: bool,
-    rng: MaskRng,
-    device: Device,
+    mode: Mode,
 }
 
-impl Din {
-    /// A fresh model as [`crate::build`] makes it, as its concrete type.
-    pub fn build(
-        cfg: &CfModelConfig,
-        dataset: &Dataset,
-        seed: u64,
-        device: &Device,
-    ) -> Result<Self, CfError> {
-        cfg.validate()?;
-        if cfg.kind != CfKind::Din {
-            let message = format!("`{}` is not {}", cfg.kind.name(), CfKind::Din.name());
-            return Err(CfError::config("kind", message));
-        }
-        Self::new(
-            cfg,
-            IdSpace::of(dataset),
-            &mut TableSource::random(seed),
-            seed,
-            device,
-        )
-    }
+impl Buildable for Din {
+    const KIND: CfKind = CfKind::Din;
 
     /// Draws xavier-normal values in the reference's module order. DIN has no reference
     /// trainer, so the PyTorch default initialisations that `_init_weights` overwrites are
     /// not replayed.
-    pub(crate) fn new(
-        cfg: &CfModelConfig,
-        ids: IdSpace,
-        source: &mut TableSource,
-        seed: u64,
-        device: &Device,
-    ) -> Result<Self, CfError> {
+    fn construct(mut setup: Setup) -> Result<Self, CfError> {
+        let cfg = setup.cfg;
         let f = cfg.dim / 3;
-        let (mut named, mut buffers) = (Vec::new(), Vec::new());
-        let mut table = |source: &mut TableSource, name: &str, rows: usize| {
+        let ids = setup.ids;
+        let table = |setup: &mut Setup, name: &str, rows: usize| {
             let init = Init::Normal {
                 std: xavier_std(f, rows),
                 zero_padding_row: false,
             };
-            param(source, &mut named, name.into(), &[rows, f], init, device)
+            setup.var(name, &[rows, f], init)
         };
-        let users = table(source, USER_TABLE, ids.user_num)?;
-        let items = table(source, ITEM_TABLE, ids.item_num)?;
-        let history = table(source, HISTORY_TABLE, ids.item_num)?;
+        let users = table(&mut setup, USER_TABLE, ids.user_num)?;
+        let items = table(&mut setup, ITEM_TABLE, ids.item_num)?;
+        let history = table(&mut setup, HISTORY_TABLE, ids.item_num)?;
         let [a1, a2] = ATTENTION_WIDTHS;
         let [m1, m2] = MLP_WIDTHS;
-        let linear = |source: &mut TableSource, named: &mut Vec<_>, prefix: &str, io| {
-            Linear::new(
-                source,
-                named,
-                prefix,
-                io,
-                false,
-                LinearInit::XavierNormal,
-                device,
-            )
+        let linear = |setup: &mut Setup, prefix: &str, io| {
+            Linear::new(setup, prefix, io, false, LinearInit::XavierNormal)
         };
         let att = "attn.local_att";
-        let att_in = linear(source, &mut named, &format!("{att}.fc1.fc.0"), (4 * f, a1))?;
-        let att_dice = Dice::new(
-            source,
-            (&mut named, &mut buffers),
-            &format!("{att}.fc1.fc.1"),
-            a1,
-            true,
-            device,
-        )?;
-        let att_mid = linear(source, &mut named, &format!("{att}.fc1.fc.2"), (a1, a2))?;
-        let att_out = linear(source, &mut named, &format!("{att}.fc2"), (a2, 1))?;
-        let mlp_in = linear(source, &mut named, "fc_layer.fc.0", (3 * f, m1))?;
-        let mlp_dice1 = Dice::new(
-            source,
-            (&mut named, &mut buffers),
-            "fc_layer.fc.1",
-            m1,
-            false,
-            device,
-        )?;
-        let mlp_mid = linear(source, &mut named, "fc_layer.fc.3", (m1, m2))?;
-        let mlp_dice2 = Dice::new(
-            source,
-            (&mut named, &mut buffers),
-            "fc_layer.fc.4",
-            m2,
-            false,
-            device,
-        )?;
-        let mlp_out = linear(source, &mut named, "fc_layer.fc.6", (m2, 1))?;
+        let att_in = linear(&mut setup, &format!("{att}.fc1.fc.0"), (4 * f, a1))?;
+        let att_dice = Dice::new(&mut setup, &format!("{att}.fc1.fc.1"), a1, true)?;
+        let att_mid = linear(&mut setup, &format!("{att}.fc1.fc.2"), (a1, a2))?;
+        let att_out = linear(&mut setup, &format!("{att}.fc2"), (a2, 1))?;
+        let mlp_in = linear(&mut setup, "fc_layer.fc.0", (3 * f, m1))?;
+        let mlp_dice1 = Dice::new(&mut setup, "fc_layer.fc.1", m1, false)?;
+        let mlp_mid = linear(&mut setup, "fc_layer.fc.3", (m1, m2))?;
+        let mlp_dice2 = Dice::new(&mut setup, "fc_layer.fc.4", m2, false)?;
+        let mlp_out = linear(&mut setup, "fc_layer.fc.6", (m2, 1))?;
+        let mode = Mode::new(cfg.dropout(), setup.seed);
         Ok(Din {
             users,
             items,
@@ -155,39 +96,20 @@ impl Din {
             mlp_mid,
             mlp_dice2,
             mlp_out,
-            named,
-            buffers,
-            ids,
+            // The user and item vectors are three fields wide.
+            base: setup.into_base(3 * f, cfg.maxlen()),
             field: f,
-            maxlen: cfg.maxlen(),
-            dropout: cfg.dropout(),
-            training: false,
-            rng: MaskRng::new(seed),
-            device: device.clone(),
+            mode,
         })
     }
+}
 
+impl Din {
     /// `[B, T]`: each history position's pooling weight (0 at padding).
     pub fn attention_weights(&self, batch: &CfBatch) -> candle_core::Result<Tensor> {
-        let his = self.history_ids(batch)?;
+        let his = batch.history(&self.base)?;
         let target = self.items.as_tensor().embedding(&batch.iids)?;
         self.weights(his, &target, &self.history_embeddings(his)?)
-    }
-
-    fn history_ids<'a>(&self, batch: &'a CfBatch) -> candle_core::Result<&'a Tensor> {
-        let his = batch.his.as_ref().ok_or_else(|| {
-            candle_core::Error::Msg(
-                "din: the batch has no history (build it with history_len())".into(),
-            )
-        })?;
-        let len = his.dim(1)?;
-        if len != self.maxlen {
-            candle_core::bail!(
-                "din: history of {len} items, the model reads exactly {}",
-                self.maxlen
-            );
-        }
-        Ok(his)
     }
 
     fn history_embeddings(&self, his: &Tensor) -> candle_core::Result<Tensor> {
@@ -205,44 +127,23 @@ impl Din {
             Tensor::cat(&[&q, keys, &(&q - keys)?, &(&q * keys)?], 2)?.reshape((b * t, 4 * f))?;
         let h = self
             .att_dice
-            .forward(&self.att_in.forward(&features)?, self.training)?;
+            .forward(&self.att_in.forward(&features)?, self.mode.training)?;
         let scores = self
             .att_out
             .forward(&self.att_mid.forward(&h)?)?
             .reshape((b, t))?;
         scale_by(&scores, keep_values(his)?)
     }
-
-    fn drop(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        if self.training {
-            self.rng.dropout(x, self.dropout)
-        } else {
-            Ok(x.clone())
-        }
-    }
 }
 
 impl CfModel for Din {
-    fn kind(&self) -> CfKind {
-        CfKind::Din
-    }
-    /// The width of the user and item vectors: three fields.
-    fn dim(&self) -> usize {
-        3 * self.field
-    }
-    fn device(&self) -> &Device {
-        &self.device
-    }
-    fn id_space(&self) -> IdSpace {
-        self.ids
-    }
-    fn history_len(&self) -> usize {
-        self.maxlen
+    fn base(&self) -> &ModelBase {
+        &self.base
     }
     /// `[B, 3f]`: `[target item, attention-pooled history, user]` (the reference's
     /// `all_encode`).
     fn user_vectors(&self, batch: &CfBatch) -> candle_core::Result<Tensor> {
-        let his = self.history_ids(batch)?;
+        let his = batch.history(&self.base)?;
         let target = self.items.as_tensor().embedding(&batch.iids)?;
         let keys = self.history_embeddings(his)?;
         let w = self.weights(his, &target, &keys)?;
@@ -259,21 +160,15 @@ impl CfModel for Din {
         let x = self.user_vectors(batch)?;
         let h = self
             .mlp_dice1
-            .forward(&self.mlp_in.forward(&x)?, self.training)?;
-        let h = self.drop(&h)?;
+            .forward(&self.mlp_in.forward(&x)?, self.mode.training)?;
+        let h = self.mode.dropout(&h)?;
         let h = self
             .mlp_dice2
-            .forward(&self.mlp_mid.forward(&h)?, self.training)?;
-        let h = self.drop(&h)?;
+            .forward(&self.mlp_mid.forward(&h)?, self.mode.training)?;
+        let h = self.mode.dropout(&h)?;
         self.mlp_out.forward(&h)?.squeeze(1)
     }
     fn set_train(&mut self, train: bool) {
-        self.training = train;
-    }
-    fn named_vars(&self) -> Vec<(String, Var)> {
-        self.named.clone()
-    }
-    fn named_buffers(&self) -> Vec<(String, Var)> {
-        self.buffers.clone()
+        self.mode.training = train;
     }
 }

@@ -6,14 +6,12 @@
 
 use std::sync::Mutex;
 
-use candle_core::{Device, Tensor, Var};
-use collm_data::Interaction;
+use candle_core::{Tensor, Var};
 
 pub use crate::graph::NormalizedGraph;
-use crate::model::IdSpace;
 use crate::pair_dot::pair_scores;
-use crate::tables::{TableSource, TableSpec};
-use crate::{CfBatch, CfError, CfKind, CfModel, CfModelConfig};
+use crate::setup::Setup;
+use crate::{Buildable, CfBatch, CfError, CfKind, CfModel, ModelBase};
 
 pub const USER_TABLE: &str = "embedding_user.weight";
 pub const ITEM_TABLE: &str = "embedding_item.weight";
@@ -22,48 +20,36 @@ pub struct LightGcn {
     users: Var,
     items: Var,
     graph: NormalizedGraph,
-    ids: IdSpace,
     layers: usize,
-    dim: usize,
-    device: Device,
+    base: ModelBase,
     training: bool,
     /// Propagated (users, items), kept while in eval mode.
     frozen: Mutex<Option<(Tensor, Tensor)>>,
 }
 
-impl LightGcn {
-    pub(crate) fn new(
-        cfg: &CfModelConfig,
-        ids: IdSpace,
-        train: &[Interaction],
-        source: &mut TableSource,
-        device: &Device,
-    ) -> Result<Self, CfError> {
+impl Buildable for LightGcn {
+    const KIND: CfKind = CfKind::Lightgcn;
+
+    fn construct(mut setup: Setup) -> Result<Self, CfError> {
         // The reference's tables have no padding_idx: row 0 is random but never looked up.
-        let spec = |name, rows| TableSpec {
-            name,
-            rows,
-            dim: cfg.dim,
-            std: cfg.init_std(),
-            zero_padding_row: false,
-        };
-        let users = source.table(&spec(USER_TABLE, ids.user_num), device)?;
-        let items = source.table(&spec(ITEM_TABLE, ids.item_num), device)?;
+        let users = setup.table(USER_TABLE, setup.ids.user_num, false)?;
+        let items = setup.table(ITEM_TABLE, setup.ids.item_num, false)?;
         // Built fresh from the rows every time: no cache file that could go stale (gotcha 15).
-        let graph = NormalizedGraph::from_train(ids, train, device)?;
+        let graph = NormalizedGraph::from_train(setup.ids, setup.train, setup.device)?;
+        let (layers, dim) = (setup.cfg.layers, setup.cfg.dim);
         Ok(LightGcn {
             users,
             items,
             graph,
-            ids,
-            layers: cfg.layers,
-            dim: cfg.dim,
-            device: device.clone(),
+            layers,
+            base: setup.into_base(dim, 0),
             training: true,
             frozen: Mutex::new(None),
         })
     }
+}
 
+impl LightGcn {
     pub fn graph(&self) -> &NormalizedGraph {
         &self.graph
     }
@@ -88,25 +74,17 @@ impl LightGcn {
     fn propagate_now(&self) -> candle_core::Result<(Tensor, Tensor)> {
         let all = Tensor::cat(&[self.users.as_tensor(), self.items.as_tensor()], 0)?;
         let out = self.graph.propagate(&all, self.layers)?;
+        let ids = self.base.ids;
         Ok((
-            out.narrow(0, 0, self.ids.user_num)?,
-            out.narrow(0, self.ids.user_num, self.ids.item_num)?,
+            out.narrow(0, 0, ids.user_num)?,
+            out.narrow(0, ids.user_num, ids.item_num)?,
         ))
     }
 }
 
 impl CfModel for LightGcn {
-    fn kind(&self) -> CfKind {
-        CfKind::Lightgcn
-    }
-    fn dim(&self) -> usize {
-        self.dim
-    }
-    fn device(&self) -> &Device {
-        &self.device
-    }
-    fn id_space(&self) -> IdSpace {
-        self.ids
+    fn base(&self) -> &ModelBase {
+        &self.base
     }
     fn user_vectors(&self, batch: &CfBatch) -> candle_core::Result<Tensor> {
         self.propagated()?.0.index_select(&batch.uids, 0)
@@ -124,11 +102,5 @@ impl CfModel for LightGcn {
             .frozen
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
-    }
-    fn named_vars(&self) -> Vec<(String, Var)> {
-        vec![
-            (USER_TABLE.to_string(), self.users.clone()),
-            (ITEM_TABLE.to_string(), self.items.clone()),
-        ]
     }
 }

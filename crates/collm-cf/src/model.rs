@@ -11,8 +11,12 @@ use crate::din::Din;
 use crate::lightgcn::LightGcn;
 use crate::mf::MatrixFactorization;
 use crate::sasrec::SasRec;
+use crate::setup::Setup;
 use crate::tables::{save_tensors, TableSource};
 use crate::{CfBatch, CfError, CfKind, CfModelConfig};
+
+/// A model's tensors with their state-dict names, in construction order.
+pub(crate) type Named = Vec<(String, Var)>;
 
 /// A collaborative model: scores (user, item) pairs and exposes the vectors CoLLM maps.
 ///
@@ -20,14 +24,25 @@ use crate::{CfBatch, CfError, CfKind, CfModelConfig};
 /// statistics), so a freshly loaded model scores deterministically; trainers call
 /// `set_train(true)` themselves.
 pub trait CfModel: Send {
-    fn kind(&self) -> CfKind;
-    fn dim(&self) -> usize;
-    fn device(&self) -> &Device;
+    /// What every model holds besides its own layers; the accessors below read it.
+    fn base(&self) -> &ModelBase;
+    fn kind(&self) -> CfKind {
+        self.base().kind
+    }
+    /// The width of the user and item vectors.
+    fn dim(&self) -> usize {
+        self.base().dim
+    }
+    fn device(&self) -> &Device {
+        &self.base().device
+    }
     /// The table sizes (largest user and item id + 1) this model was built for.
-    fn id_space(&self) -> IdSpace;
+    fn id_space(&self) -> IdSpace {
+        self.base().ids
+    }
     /// How many history items each batch row must carry in `CfBatch::his` (0: none).
     fn history_len(&self) -> usize {
-        0
+        self.base().history_len
     }
     /// `[B, dim]`: the vector for the user slot.
     fn user_vectors(&self, batch: &CfBatch) -> candle_core::Result<Tensor>;
@@ -40,11 +55,13 @@ pub trait CfModel: Send {
     fn set_train(&mut self, train: bool);
     /// The trainable tensors with their safetensors names (PyTorch state-dict keys). Every one
     /// of them gets a gradient from `logits`.
-    fn named_vars(&self) -> Vec<(String, Var)>;
+    fn named_vars(&self) -> Vec<(String, Var)> {
+        self.base().vars.clone()
+    }
     /// State that is saved with the weights but never trained (DIN's Dice running statistics),
     /// with PyTorch buffer names.
     fn named_buffers(&self) -> Vec<(String, Var)> {
-        Vec::new()
+        self.base().buffers.clone()
     }
     /// Everything a weights file holds: `named_vars`, then `named_buffers`.
     fn named_state(&self) -> Vec<(String, Var)> {
@@ -68,6 +85,25 @@ pub trait CfModel: Send {
     }
 }
 
+/// The part of a model that is not its own layers: kind, vector width, id space, history
+/// length, device, and its tensors by name. Made by the constructor's `Setup`.
+pub struct ModelBase {
+    pub(crate) kind: CfKind,
+    pub(crate) dim: usize,
+    pub(crate) ids: IdSpace,
+    pub(crate) history_len: usize,
+    pub(crate) device: Device,
+    pub(crate) vars: Named,
+    pub(crate) buffers: Named,
+}
+
+/// A model type that [`build_as`] returns as itself rather than boxed.
+pub trait Buildable: CfModel + Sized {
+    const KIND: CfKind;
+    /// Draws (or reads) its tensors from `setup` in the reference's construction order.
+    fn construct(setup: Setup) -> Result<Self, CfError>;
+}
+
 /// A freshly initialised model over the dataset's id space. `seed` is a PyTorch seed: MF's
 /// tables come out as after `torch.manual_seed(seed)` and the reference's `nn.Embedding` inits
 /// (up to float rounding in `log`/`cos`). For LightGCN the same stream is drawn directly at
@@ -81,6 +117,23 @@ pub fn build(
     device: &Device,
 ) -> Result<Box<dyn CfModel>, CfError> {
     construct(cfg, dataset, TableSource::random(seed), seed, device)
+}
+
+/// A fresh model as [`build`] makes it, as its concrete type (for what only that type offers,
+/// such as `SasRec::sequence_features`); `cfg.kind` must be `M`'s kind.
+pub fn build_as<M: Buildable>(
+    cfg: &CfModelConfig,
+    dataset: &Dataset,
+    seed: u64,
+    device: &Device,
+) -> Result<M, CfError> {
+    cfg.validate()?;
+    if cfg.kind != M::KIND {
+        let message = format!("`{}` is not {}", cfg.kind.name(), M::KIND.name());
+        return Err(CfError::config("kind", message));
+    }
+    let mut source = TableSource::random(seed);
+    M::construct(Setup::new(cfg, dataset, &mut source, seed, device))
 }
 
 /// A model whose tables are read from `weights` (written by `CfModel::save`); names and shapes
@@ -102,18 +155,12 @@ fn construct(
     device: &Device,
 ) -> Result<Box<dyn CfModel>, CfError> {
     cfg.validate()?;
-    let ids = IdSpace::of(dataset);
+    let setup = Setup::new(cfg, dataset, &mut source, seed, device);
     let model: Box<dyn CfModel> = match cfg.kind {
-        CfKind::Mf => Box::new(MatrixFactorization::new(cfg, ids, &mut source, device)?),
-        CfKind::Lightgcn => Box::new(LightGcn::new(
-            cfg,
-            ids,
-            &dataset.train.rows,
-            &mut source,
-            device,
-        )?),
-        CfKind::Sasrec => Box::new(SasRec::new(cfg, ids, &mut source, seed, device)?),
-        CfKind::Din => Box::new(Din::new(cfg, ids, &mut source, seed, device)?),
+        CfKind::Mf => Box::new(MatrixFactorization::construct(setup)?),
+        CfKind::Lightgcn => Box::new(LightGcn::construct(setup)?),
+        CfKind::Sasrec => Box::new(SasRec::construct(setup)?),
+        CfKind::Din => Box::new(Din::construct(setup)?),
     };
     source.finish()?;
     Ok(model)

@@ -1,16 +1,15 @@
-//! The dense building blocks of SASRec and DIN: linear maps, layer norm, sigmoid and seeded
-//! dropout masks (the elementwise work runs as the fused ops of `fused`).
+//! The dense building blocks of SASRec and DIN: linear maps, layer norm, sigmoid, and the
+//! train/eval mode with its seeded dropout masks (the elementwise work runs as the fused ops of
+//! `fused`).
 
 use std::sync::Mutex;
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Tensor, Var};
 
 use crate::fused::{layer_norm, linear, scale_by};
-use crate::tables::{Init, TableSource};
+use crate::setup::Setup;
+use crate::tables::Init;
 use crate::CfError;
-
-/// A model's tensors with their state-dict names, in construction order.
-pub(crate) type Named = Vec<(String, Var)>;
 
 /// `nn.Linear` (weight `[out, in]`) or a kernel-1 `nn.Conv1d` (weight `[out, in, 1]`, the
 /// reference's point-wise feed-forward), applied over the last axis.
@@ -31,13 +30,11 @@ pub(crate) enum LinearInit {
 impl Linear {
     /// Reads or draws `{prefix}.weight` and `{prefix}.bias`; `kernel` adds the Conv1d axis.
     pub fn new(
-        source: &mut TableSource,
-        named: &mut Named,
+        setup: &mut Setup,
         prefix: &str,
         (inputs, outputs): (usize, usize),
         kernel: bool,
         init: LinearInit,
-        device: &Device,
     ) -> Result<Self, CfError> {
         let shape: Vec<usize> = if kernel {
             vec![outputs, inputs, 1]
@@ -57,22 +54,8 @@ impl Linear {
                 Init::Constant(0.0),
             ),
         };
-        let weight = param(
-            source,
-            named,
-            format!("{prefix}.weight"),
-            &shape,
-            w_init,
-            device,
-        )?;
-        let bias = param(
-            source,
-            named,
-            format!("{prefix}.bias"),
-            &[outputs],
-            b_init,
-            device,
-        )?;
+        let weight = setup.var(format!("{prefix}.weight"), &shape, w_init)?;
+        let bias = setup.var(format!("{prefix}.bias"), &[outputs], b_init)?;
         Ok(Linear { weight, bias })
     }
 
@@ -105,20 +88,6 @@ pub(crate) fn xavier_std(inputs: usize, outputs: usize) -> f64 {
     (2.0 / (inputs + outputs) as f64).sqrt()
 }
 
-/// Reads or draws one tensor and records it under `name`.
-pub(crate) fn param(
-    source: &mut TableSource,
-    named: &mut Named,
-    name: String,
-    shape: &[usize],
-    init: Init,
-    device: &Device,
-) -> Result<Var, CfError> {
-    let var = source.tensor(&name, shape, init, device)?;
-    named.push((name, var.clone()));
-    Ok(var)
-}
-
 /// `nn.LayerNorm(dim, eps)` weight and bias.
 pub(crate) struct LayerNorm {
     pub weight: Var,
@@ -127,30 +96,9 @@ pub(crate) struct LayerNorm {
 }
 
 impl LayerNorm {
-    pub fn new(
-        source: &mut TableSource,
-        named: &mut Named,
-        prefix: &str,
-        dim: usize,
-        eps: f64,
-        device: &Device,
-    ) -> Result<Self, CfError> {
-        let weight = param(
-            source,
-            named,
-            format!("{prefix}.weight"),
-            &[dim],
-            Init::Constant(1.0),
-            device,
-        )?;
-        let bias = param(
-            source,
-            named,
-            format!("{prefix}.bias"),
-            &[dim],
-            Init::Constant(0.0),
-            device,
-        )?;
+    pub fn new(setup: &mut Setup, prefix: &str, dim: usize, eps: f64) -> Result<Self, CfError> {
+        let weight = setup.var(format!("{prefix}.weight"), &[dim], Init::Constant(1.0))?;
+        let bias = setup.var(format!("{prefix}.bias"), &[dim], Init::Constant(0.0))?;
         Ok(LayerNorm { weight, bias, eps })
     }
 
@@ -164,6 +112,38 @@ impl LayerNorm {
 /// `1 / (1 + exp(-x))`, whose backward multiplies 0 by an overflowed exp.
 pub(crate) fn sigmoid(x: &Tensor) -> candle_core::Result<Tensor> {
     ((x * 0.5)?.tanh()? + 1.0)? * 0.5
+}
+
+/// Whether a model trains, and the dropout it then applies. Models start in eval mode.
+pub(crate) struct Mode {
+    pub training: bool,
+    rate: f64,
+    rng: MaskRng,
+}
+
+impl Mode {
+    pub fn new(rate: f64, seed: u64) -> Self {
+        Mode {
+            training: false,
+            rate,
+            rng: MaskRng::new(seed),
+        }
+    }
+
+    /// Dropout multipliers for `n` values in training mode (drawn even at rate 0), none in eval
+    /// mode.
+    pub fn mask(&self, n: usize) -> Option<Vec<f32>> {
+        self.training.then(|| self.rng.mask(n, self.rate))
+    }
+
+    /// `x` with dropout in training mode, `x` itself in eval mode.
+    pub fn dropout(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.training {
+            self.rng.dropout(x, self.rate)
+        } else {
+            Ok(x.clone())
+        }
+    }
 }
 
 /// The random stream of a model's dropout masks: seeded, so a run is reproducible. Masks are

@@ -23,16 +23,6 @@ pub(crate) enum Init {
     Constant(f32),
 }
 
-/// One embedding table of a model: its safetensors name, shape and initialisation.
-pub(crate) struct TableSpec<'a> {
-    pub name: &'a str,
-    pub rows: usize,
-    pub dim: usize,
-    pub std: f64,
-    /// Row 0 is the padding id and starts at zero (`nn.Embedding(padding_idx=0)`).
-    pub zero_padding_row: bool,
-}
-
 pub(crate) enum TableSource {
     Random(Box<TorchGenerator>),
     File {
@@ -54,14 +44,6 @@ impl TableSource {
             path: path.to_path_buf(),
             tensors,
         })
-    }
-
-    pub fn table(&mut self, spec: &TableSpec, device: &Device) -> Result<Var, CfError> {
-        let init = Init::Normal {
-            std: spec.std,
-            zero_padding_row: spec.zero_padding_row,
-        };
-        self.tensor(spec.name, &[spec.rows, spec.dim], init, device)
     }
 
     /// The tensor `name` of shape `shape` (f32): drawn as `init` says, or read from the file.

@@ -95,54 +95,31 @@ fn sequence_model_settings_are_checked_by_name() {
     let err = |cfg: CfModelConfig| cfg.validate().unwrap_err().to_string();
     let din = |dim| CfModelConfig::new(CfKind::Din, dim);
     let sas = |dim| CfModelConfig::new(CfKind::Sasrec, dim);
-    let e = err(din(64));
-    assert!(
-        e.contains("`dim`") && e.contains("divisible by 3") && e.contains("64"),
-        "{e}"
-    );
-    let e = err(CfModelConfig {
-        heads: Some(3),
-        ..sas(64)
-    });
-    assert!(e.contains("`heads`") && e.contains("64"), "{e}");
-    assert!(err(CfModelConfig {
-        heads: Some(0),
-        ..sas(64)
-    })
-    .contains("`heads`"));
-    let e = err(CfModelConfig {
-        heads: Some(2),
-        ..din(192)
-    });
-    assert!(e.contains("`heads`") && e.contains("sasrec only"), "{e}");
-    let e = err(CfModelConfig {
-        dropout: Some(0.1),
-        ..CfModelConfig::new(CfKind::Mf, 8)
-    });
-    assert!(e.contains("`dropout`") && e.contains("`mf`"), "{e}");
-    assert!(err(CfModelConfig {
-        dropout: Some(1.0),
-        ..sas(8)
-    })
-    .contains("`dropout`"));
-    assert!(err(CfModelConfig {
-        dropout: Some(-0.1),
-        ..din(6)
-    })
-    .contains("`dropout`"));
-    assert!(err(CfModelConfig {
-        maxlen: Some(0),
-        ..sas(8)
-    })
-    .contains("`maxlen`"));
-    let e = err(CfModelConfig {
-        maxlen: Some(5),
-        ..CfModelConfig::new(CfKind::Lightgcn, 8)
-    });
-    assert!(e.contains("`maxlen`"), "{e}");
-    let e = err(CfModelConfig {
-        init_std: Some(0.1),
-        ..din(6)
-    });
-    assert!(e.contains("`init_std`") && e.contains("xavier"), "{e}");
+    let mf = |dim| CfModelConfig::new(CfKind::Mf, dim);
+    let lightgcn = |dim| CfModelConfig::new(CfKind::Lightgcn, dim);
+    // A config, a change to it, and the words the error must contain.
+    type Change = fn(&mut CfModelConfig);
+    let cases: [(CfModelConfig, Change, &[&str]); 10] = [
+        (din(64), |_| {}, &["`dim`", "divisible by 3", "64"]),
+        (sas(64), |c| c.heads = Some(3), &["`heads`", "64"]),
+        (sas(64), |c| c.heads = Some(0), &["`heads`"]),
+        (din(192), |c| c.heads = Some(2), &["`heads`", "sasrec only"]),
+        (mf(8), |c| c.dropout = Some(0.1), &["`dropout`", "`mf`"]),
+        (sas(8), |c| c.dropout = Some(1.0), &["`dropout`"]),
+        (din(6), |c| c.dropout = Some(-0.1), &["`dropout`"]),
+        (sas(8), |c| c.maxlen = Some(0), &["`maxlen`"]),
+        (lightgcn(8), |c| c.maxlen = Some(5), &["`maxlen`"]),
+        (
+            din(6),
+            |c| c.init_std = Some(0.1),
+            &["`init_std`", "xavier"],
+        ),
+    ];
+    for (mut cfg, change, words) in cases {
+        change(&mut cfg);
+        let e = err(cfg);
+        for word in words {
+            assert!(e.contains(word), "{word} not in: {e}");
+        }
+    }
 }

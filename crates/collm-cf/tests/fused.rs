@@ -1,11 +1,14 @@
 //! The hand-written CPU ops: value and gradient against the same expression in candle ops
 //! (f64, the path other devices take) and against central finite differences.
 
+mod common;
+
 use candle_core::{DType, Device, Tensor, Var};
 use collm_cf::dice::Dice;
 use collm_cf::fused::{
     add_row_bias, causal_attention, causal_softmax, layer_norm, linear, relu_scale_by, scale_by,
 };
+use common::{flat_f64, var_of};
 
 /// Deterministic values in about [-1.5, 1.5].
 fn values(n: usize, salt: usize) -> Vec<f64> {
@@ -29,15 +32,7 @@ fn check(name: &str, shapes: &[&[usize]], op: Op) {
         let vars: Vec<Var> = data
             .iter()
             .zip(shapes)
-            .map(|(v, s)| {
-                Var::from_tensor(
-                    &Tensor::from_slice(v, *s, &dev)
-                        .unwrap()
-                        .to_dtype(dtype)
-                        .unwrap(),
-                )
-                .unwrap()
-            })
+            .map(|(v, s)| var_of(v, s, dtype))
             .collect();
         let tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
         let out = op(&tensors);
@@ -47,25 +42,17 @@ fn check(name: &str, shapes: &[&[usize]], op: Op) {
             .unwrap();
         let objective = (&out * &w).unwrap().sum_all().unwrap();
         let grads = objective.backward().unwrap();
-        let flat = |t: &Tensor| {
-            t.to_dtype(DType::F64)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap()
-        };
         let gs: Vec<Vec<f64>> = vars
             .iter()
             .map(|v| {
                 grads
                     .get(v.as_tensor())
-                    .map(flat)
+                    .map(flat_f64)
                     .unwrap_or_else(|| vec![0.0; v.elem_count()])
             })
             .collect();
         (
-            flat(&out),
+            flat_f64(&out),
             objective
                 .to_dtype(DType::F64)
                 .unwrap()
@@ -202,16 +189,7 @@ fn mask_scaling_with_and_without_relu() {
 }
 
 fn dice(features: usize, column_alpha: bool, dtype: DType) -> Dice {
-    let dev = Device::Cpu;
-    let var = |v: Vec<f64>, shape: &[usize]| {
-        Var::from_tensor(
-            &Tensor::from_vec(v, shape, &dev)
-                .unwrap()
-                .to_dtype(dtype)
-                .unwrap(),
-        )
-        .unwrap()
-    };
+    let var = |v: Vec<f64>, shape: &[usize]| var_of(&v, shape, dtype);
     let alpha_shape: Vec<usize> = if column_alpha {
         vec![features, 1]
     } else {

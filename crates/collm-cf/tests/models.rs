@@ -5,11 +5,11 @@ mod common;
 use candle_core::{DType, Device, Tensor, Var};
 use collm_cf::lightgcn::NormalizedGraph;
 use collm_cf::loss::bce_with_logits;
-use collm_cf::{
-    batch_for, build, load, score_rows, train, CfKind, CfModelConfig, CfTrainConfig, IdSpace,
+use collm_cf::{batch_for, build, load, score_rows, CfKind, CfModelConfig, CfTrainConfig, IdSpace};
+use collm_events::Event;
+use common::{
+    flat_f64, gradient_norms, logit_gradients, row, train_fresh, two_taste_dataset, var_of,
 };
-use collm_events::{CancelToken, Event};
-use common::{row, two_taste_dataset};
 
 fn cfg(kind: CfKind, dim: usize) -> CfModelConfig {
     CfModelConfig {
@@ -37,14 +37,12 @@ fn mf_padding_row_starts_and_stays_zero() {
         select_on: "valid".into(),
         eval_splits: vec![],
     };
-    let outcome = train(
+    let outcome = train_fresh(
         &mut *model,
         &ds,
         &train_cfg,
         dir.path(),
-        None,
         &mut |_: &Event| {},
-        &CancelToken::new(),
     )
     .unwrap();
     assert_eq!(outcome.epochs_run, 5);
@@ -77,14 +75,12 @@ fn mf_padding_row_starts_and_stays_zero() {
     // Rows that use the padding id are refused rather than trained on.
     let mut bad = ds.clone();
     bad.train.rows.push(row(0, 1, 1, true));
-    let err = train(
+    let err = train_fresh(
         &mut *model,
         &bad,
         &train_cfg,
         dir.path(),
-        None,
         &mut |_: &Event| {},
-        &CancelToken::new(),
     )
     .unwrap_err()
     .to_string();
@@ -318,25 +314,9 @@ fn every_table_gets_a_gradient_through_the_logits() {
     let ds = two_taste_dataset(10, 12, 60, 10, 2);
     for kind in [CfKind::Mf, CfKind::Lightgcn] {
         let model = build(&cfg(kind, 4), &ds, 1, &dev).unwrap();
-        let batch = batch_for(&ds.train.rows, 0, &dev).unwrap();
-        let grads = model
-            .logits(&batch)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (name, var) in model.named_vars() {
-            let g = grads
-                .get(var.as_tensor())
-                .unwrap_or_else(|| panic!("{kind:?} {name}: no gradient"));
-            let norm = g
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+        let grads = logit_gradients(&*model, &batch_for(&ds.train.rows, 0, &dev).unwrap());
+        for (name, norm) in gradient_norms(&*model, &grads) {
+            let norm = norm.unwrap_or_else(|| panic!("{kind:?} {name}: no gradient"));
             assert!(norm > 0.0, "{kind:?} {name}: zero gradient");
         }
     }
@@ -477,38 +457,18 @@ fn pair_scores_op_matches_candle_ops_in_value_and_gradient() {
     let iids = Tensor::new(&[3u32, 3, 0, 1, 2], &dev).unwrap();
     let upstream = Tensor::new(&[0.5f64, -1.0, 2.0, 0.25, 1.5], &dev).unwrap();
     let run = |dtype: DType| {
-        let u = Var::from_tensor(
-            &Tensor::from_slice(&users, (5, 3), &dev)
-                .unwrap()
-                .to_dtype(dtype)
-                .unwrap(),
-        )
-        .unwrap();
-        let i = Var::from_tensor(
-            &Tensor::from_slice(&items, (4, 3), &dev)
-                .unwrap()
-                .to_dtype(dtype)
-                .unwrap(),
-        )
-        .unwrap();
+        let u = var_of(&users, &[5, 3], dtype);
+        let i = var_of(&items, &[4, 3], dtype);
         let scores = pair_scores(u.as_tensor(), i.as_tensor(), &uids, &iids).unwrap();
         let loss = (scores.to_dtype(DType::F64).unwrap() * &upstream)
             .unwrap()
             .sum_all()
             .unwrap();
         let grads = loss.backward().unwrap();
-        let flat = |t: &Tensor| {
-            t.to_dtype(DType::F64)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap()
-        };
         (
-            flat(&scores),
-            flat(grads.get(u.as_tensor()).expect("no user gradient")),
-            flat(grads.get(i.as_tensor()).expect("no item gradient")),
+            flat_f64(&scores),
+            flat_f64(grads.get(u.as_tensor()).expect("no user gradient")),
+            flat_f64(grads.get(i.as_tensor()).expect("no item gradient")),
         )
     };
     // f32 on the CPU takes the custom op; f64 the plain candle expression.

@@ -7,12 +7,12 @@ use candle_core::{Device, Tensor};
 use collm_cf::din::Din;
 use collm_cf::sasrec::SasRec;
 use collm_cf::{
-    batch_for, build, load, score_rows, train, CfBatch, CfKind, CfModel, CfModelConfig,
+    batch_for, build, build_as, load, score_rows, CfBatch, CfKind, CfModel, CfModelConfig,
     CfTrainConfig,
 };
 use collm_data::{Dataset, Interaction};
-use collm_events::{CancelToken, Event};
-use common::{history_dataset, row};
+use collm_events::Event;
+use common::{gradient_norms, history_dataset, logit_gradients, row, train_fresh};
 
 fn sasrec_cfg(dim: usize, heads: usize, maxlen: usize) -> CfModelConfig {
     CfModelConfig {
@@ -97,7 +97,7 @@ fn vectors_have_the_documented_shapes() {
 fn sasrec_reads_only_the_last_maxlen_items_and_is_causal() {
     let ds = tiny();
     let cfg = sasrec_cfg(8, 2, 6);
-    let sas = SasRec::build(&cfg, &ds, 3, &Device::Cpu).unwrap();
+    let sas = build_as::<SasRec>(&cfg, &ds, 3, &Device::Cpu).unwrap();
     let model: &dyn CfModel = &sas;
     let recent = vec![3, 5, 7, 9, 11, 13];
     let rows = [
@@ -166,7 +166,7 @@ fn sasrec_reads_only_the_last_maxlen_items_and_is_causal() {
 #[test]
 fn din_gives_padding_zero_weight_and_pools_the_last_items() {
     let ds = tiny();
-    let din = Din::build(&din_cfg(12, 4), &ds, 5, &Device::Cpu).unwrap();
+    let din = build_as::<Din>(&din_cfg(12, 4), &ds, 5, &Device::Cpu).unwrap();
     let model: &dyn CfModel = &din;
     let rows = [
         with_history(1, 2, vec![3, 5]),
@@ -247,25 +247,9 @@ fn every_variable_gets_a_gradient_and_buffers_none() {
     for cfg in [sasrec_cfg(8, 2, 25), din_cfg(12, 10)] {
         let mut model = build(&cfg, &ds, 4, &Device::Cpu).unwrap();
         model.set_train(true);
-        let b = batch(&*model, &ds.train.rows);
-        let grads = model
-            .logits(&b)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (name, var) in model.named_vars() {
-            let g = grads
-                .get(var.as_tensor())
-                .unwrap_or_else(|| panic!("{:?} {name}: no gradient", cfg.kind));
-            let norm = g
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+        let grads = logit_gradients(&*model, &batch(&*model, &ds.train.rows));
+        for (name, norm) in gradient_norms(&*model, &grads) {
+            let norm = norm.unwrap_or_else(|| panic!("{:?} {name}: no gradient", cfg.kind));
             assert!(
                 norm > 0.0 && norm.is_finite(),
                 "{:?} {name}: gradient norm {norm}",
@@ -430,16 +414,7 @@ fn both_learn_from_histories_through_the_shared_trainer() {
                 losses.push(*loss);
             }
         };
-        let outcome = train(
-            &mut *model,
-            &ds,
-            &train_cfg,
-            dir.path(),
-            None,
-            &mut sink,
-            &CancelToken::new(),
-        )
-        .unwrap();
+        let outcome = train_fresh(&mut *model, &ds, &train_cfg, dir.path(), &mut sink).unwrap();
         let per_epoch = losses.len() / 8;
         let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
         let (first, last) = (

@@ -1,9 +1,13 @@
-//! Tiny synthetic datasets for the collm-cf tests.
+//! Shared setup of the collm-cf tests: tiny synthetic datasets, variables, gradients.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Tensor, Var, WithDType};
+use collm_cf::{train, CfBatch, CfError, CfModel, CfTrainConfig, CfTrainOutcome};
 use collm_data::{Dataset, Interaction, Items, Split};
+use collm_events::{CancelToken, EventSink};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -99,4 +103,67 @@ pub fn history_dataset(
     let train = draw(train_rows);
     let valid = draw(valid_rows);
     dataset(items, train, valid)
+}
+
+/// The gradients of the sum of `model`'s logits over `batch`.
+pub fn logit_gradients(model: &dyn CfModel, batch: &CfBatch) -> GradStore {
+    model
+        .logits(batch)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap()
+}
+
+/// Each of `model`'s variables with the squared norm of its gradient in `grads` (None: it got
+/// none).
+pub fn gradient_norms(model: &dyn CfModel, grads: &GradStore) -> Vec<(String, Option<f32>)> {
+    model
+        .named_vars()
+        .into_iter()
+        .map(|(name, var)| {
+            let norm = grads.get(var.as_tensor()).map(|g| {
+                g.sqr()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            });
+            (name, norm)
+        })
+        .collect()
+}
+
+/// A variable holding `values` with `shape`, converted to `dtype`.
+pub fn var_of<T: WithDType>(values: &[T], shape: &[usize], dtype: DType) -> Var {
+    Var::from_tensor(
+        &Tensor::from_slice(values, shape, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// All values of `t`, flattened, as f64.
+pub fn flat_f64(t: &Tensor) -> Vec<f64> {
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap()
+}
+
+/// Trains `model` from scratch (no resume) into `dir`, never cancelled, with events to `sink`.
+pub fn train_fresh(
+    model: &mut dyn CfModel,
+    dataset: &Dataset,
+    cfg: &CfTrainConfig,
+    dir: &Path,
+    sink: &mut dyn EventSink,
+) -> Result<CfTrainOutcome, CfError> {
+    train(model, dataset, cfg, dir, None, sink, &CancelToken::new())
 }
