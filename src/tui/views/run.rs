@@ -128,7 +128,12 @@ fn draw_progress(
     let rate = s
         .rate()
         .filter(|_| live)
-        .map(|r| format!(" · {r:.1} steps/s"))
+        // LLM stages take seconds per step: show whichever reads without zeros.
+        .map(|r| match r {
+            r if r >= 1.0 => format!(" · {r:.1} steps/s"),
+            r if r > 0.0 => format!(" · {:.1} s/step", 1.0 / r),
+            _ => String::new(),
+        })
         .unwrap_or_default();
     let eta = s
         .eta_s()
