@@ -190,3 +190,41 @@ fn a_missing_dataset_fails_the_run_with_the_reason_stored() {
     let id = report["run_id"].as_str().unwrap();
     assert_eq!(env.json(&["show", id, "--json"])["status"], "failed");
 }
+
+/// A whole CoLLM run on the built-in tiny LLM (foundation, LoRA stage, cached CIE stage, final
+/// evaluation), then `eval` of the finished run on other split files and `prompt` on one row.
+#[test]
+fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
+    let env = Env::new();
+    let exp = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/quick-collm-tiny.toml"
+    );
+    let run = env.json(&["run", exp, "--json"]);
+    assert_eq!(run["status"], "finished", "{run}");
+    let id = run["run_id"].as_str().unwrap().to_string();
+    check_split(&run["splits"]["valid"], 64);
+
+    let data = env.dir.path().join("home/data/ml-latest-small");
+    for split in ["valid_small", "test"] {
+        let file = data.join(format!("{split}.tsv"));
+        let lines = std::fs::read_to_string(&file).unwrap().lines().count() as u64;
+        let scored = env.json(&["eval", &id, "--data", path_str(&file), "--json"]);
+        // Every data line (the header aside) is scored, split into warm and cold.
+        check_split(&scored["splits"][split], lines - 1);
+        let auc = scored["splits"][split]["all"]["auc"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auc), "{split}: {auc}");
+    }
+
+    let view = env.json(&["prompt", &id, "--user", "1", "--json"]);
+    assert_eq!(view["uid"], 1);
+    let tokens = view["tokens"].as_array().unwrap();
+    let slots = view["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 2, "{view}");
+    for slot in slots {
+        let at = slot["start"].as_u64().unwrap() as usize;
+        assert!(tokens[at]["slot"].is_string(), "{slot}");
+    }
+    let p = view["p_yes"].as_f64().unwrap();
+    assert!(p > 0.0 && p < 1.0, "{p}");
+}
