@@ -71,6 +71,7 @@ pub fn main() -> ExitCode {
         // No subcommand: the terminal UI over the store (it installs its own log subscriber).
         None => done(crate::tui::main(&ctx.store_dir)),
         Some(command) => {
+            default_sigpipe();
             log_to_stderr();
             match command {
                 Command::Run(args) => run::execute(args, &ctx),
@@ -102,4 +103,14 @@ fn log_to_stderr() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Headless commands end quietly when their reader goes away (`collm export ... | head`), as
+/// Unix tools do, instead of panicking on the failed write: Rust ignores SIGPIPE by default.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition at start-up, before any thread writes.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
