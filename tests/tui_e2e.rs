@@ -155,8 +155,9 @@ fn step_of(screen: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// Selects `label` in the launch view's experiment list (the launch view open).
-fn choose_experiment(t: &Tmux, label: &str) {
+/// Selects `label` in the launch view's experiment list (the launch view open) and returns the
+/// screen showing its settings.
+fn choose_experiment(t: &Tmux, label: &str) -> String {
     t.send("h");
     t.send("g");
     for _ in 0..experiment_index(label) {
@@ -165,7 +166,7 @@ fn choose_experiment(t: &Tmux, label: &str) {
     t.wait_for(
         &format!("Settings of {}", label.trim_end_matches(".toml")),
         Duration::from_secs(5),
-    );
+    )
 }
 
 /// The position of `label` in the launch view's experiment list.
@@ -179,9 +180,7 @@ fn experiment_index(label: &str) -> usize {
 
 /// The quick experiment the end-to-end test launches: the whole CoLLM pipeline on the built-in
 /// tiny random LLM (no download, seconds of training).
-fn quick_experiment() -> &'static str {
-    "quick-collm-tiny.toml"
-}
+const QUICK_EXPERIMENT: &str = "quick-collm-tiny.toml";
 
 #[test]
 fn tui_end_to_end_in_tmux() {
@@ -208,16 +207,7 @@ fn tui_end_to_end_in_tmux() {
     // Launch the quick experiment from the launch view.
     t.send("6");
     t.wait_for("Experiments", Duration::from_secs(5));
-    for _ in 0..experiment_index(quick_experiment()) {
-        t.send("j");
-    }
-    let screen = t.wait_for(
-        &format!(
-            "Settings of {}",
-            quick_experiment().trim_end_matches(".toml")
-        ),
-        Duration::from_secs(5),
-    );
+    let screen = choose_experiment(&t, QUICK_EXPERIMENT);
     t.keep("02-launch", &screen);
     t.send("L");
     t.wait_for("stages:", Duration::from_secs(60));
@@ -382,7 +372,7 @@ fn tui_screenshots() {
     // Run 1: CoLLM on the tiny LLM, to the end (seconds).
     t.send("6");
     t.wait_for("Experiments", Duration::from_secs(5));
-    choose_experiment(&t, "quick-collm-tiny.toml");
+    choose_experiment(&t, QUICK_EXPERIMENT);
     t.send("L");
     t.wait("run 1 finished", long, |s| {
         s.contains("quick-collm-tiny  finished")

@@ -110,9 +110,6 @@ impl Inspector {
         let settings = PromptText::default();
         let all_titles: Vec<String> = first.his.iter().map(|&i| title(i)).collect();
         let shown = all_titles[all_titles.len().saturating_sub(settings.max_history)..].to_vec();
-        let refs: Vec<&str> = shown.iter().map(String::as_str).collect();
-        let template = Template::builtin(PromptKind::Hybrid, Domain::Movie);
-        let filled = fill(&template, &refs, &title(first.iid), &settings);
 
         let scores = match &record {
             Some(r) => scores(r, &experiment, dataset, &rows),
@@ -134,14 +131,19 @@ impl Inspector {
             Some(r) => format!("run {} ({})", r.id, r.name),
             None => "embedded default data".to_string(),
         };
+        // A finished CoLLM run's own filling (its template and history settings) when there is
+        // one, else the shipped hybrid template.
+        let prompt = prompt_parts(&scores.prompt.unwrap_or_else(|| {
+            let refs: Vec<&str> = shown.iter().map(String::as_str).collect();
+            let template = Template::builtin(PromptKind::Hybrid, Domain::Movie);
+            fill(&template, &refs, &title(first.iid), &settings)
+        }));
         Ok(Inspection {
             uid,
             split: split.to_string(),
             source,
             history: shown,
-            // A finished CoLLM run's own filling (its template and history settings) when there
-            // is one, else the shipped hybrid template.
-            prompt: prompt_parts(scores.prompt.as_ref().unwrap_or(&filled)),
+            prompt,
             token_count: scores.token_count,
             rows: inspected,
             note: Some(scores.note),

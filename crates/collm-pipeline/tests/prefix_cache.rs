@@ -53,21 +53,17 @@ fn cached_scores_and_gradients_equal_the_full_prompt() {
     for (x, y) in a.iter().zip(&b) {
         assert!((x - y).abs() < 1e-5, "scores differ: {a:?} vs {b:?}");
     }
+    let flat = |grads: &candle_core::backprop::GradStore, var: &Var| -> Vec<f32> {
+        grads
+            .get(var)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
     for (name, var) in &vars {
-        let g1 = full_grads
-            .get(var)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let g2 = cached_grads
-            .get(var)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let (g1, g2) = (flat(&full_grads, var), flat(&cached_grads, var));
         assert!(g1.iter().any(|g| *g != 0.0), "{name} has a gradient");
         for (x, y) in g1.iter().zip(&g2) {
             assert!(

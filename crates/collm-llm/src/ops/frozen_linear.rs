@@ -35,6 +35,33 @@ pub fn frozen_linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 /// runs the same kernel on `wᵀ`.
 struct FrozenLinear;
 
+/// `x·wᵀ` for `x` `[m, k]` and `w` `[n, k]` read through its layout, into a fresh `[m, n]`.
+pub(super) fn times_transposed(x: &[f32], m: usize, w: &[f32], wl: &Layout) -> Result<Vec<f32>> {
+    let (n, k) = wl.shape().dims2()?;
+    let mut y: Vec<f32> = Vec::with_capacity(m * n);
+    // SAFETY: y has capacity m·n and the non-accumulating product writes every element before
+    // set_len; x covers m·k elements and the rhs view stays inside w's storage.
+    unsafe {
+        sgemm(
+            m,
+            n,
+            k,
+            MatMut::raw_rows(y.as_mut_ptr(), n),
+            false,
+            MatRef::rows(x, 0, k),
+            MatRef {
+                ptr: w[wl.start_offset()..].as_ptr(),
+                row_stride: wl.stride()[1] as isize,
+                col_stride: wl.stride()[0] as isize,
+            },
+            1.0,
+            Threads::Pool,
+        );
+        y.set_len(m * n);
+    }
+    Ok(y)
+}
+
 impl CustomOp2 for FrozenLinear {
     fn name(&self) -> &'static str {
         "frozen-linear"
@@ -56,29 +83,7 @@ impl CustomOp2 for FrozenLinear {
         if k == 0 {
             return Ok((CpuStorage::F32(vec![0.0; m * n]), out_dims.into()));
         }
-        let mut y: Vec<f32> = Vec::with_capacity(m * n);
-        // rhs(p, j) = w(j, p): w's strides swapped.
-        let rhs = MatRef {
-            ptr: w[wl.start_offset()..].as_ptr(),
-            row_stride: wl.stride()[1] as isize,
-            col_stride: wl.stride()[0] as isize,
-        };
-        // SAFETY: y has capacity m·n and gemm (not accumulating) writes every element before
-        // set_len exposes them; x covers m·k elements and rhs stays inside w's storage.
-        unsafe {
-            sgemm(
-                m,
-                n,
-                k,
-                MatMut::raw_rows(y.as_mut_ptr(), n),
-                false,
-                MatRef::rows(&x, 0, k),
-                rhs,
-                1.0,
-                Threads::Pool,
-            );
-            y.set_len(m * n);
-        }
+        let y = times_transposed(&x, m, w, wl)?;
         Ok((CpuStorage::F32(y), out_dims.into()))
     }
 

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
+use super::frozen_linear::times_transposed;
 use super::gemm::{sgemm, MatMut, MatRef, Threads};
 use super::swiglu::{swiglu_grads, swiglu_values};
 use super::{contiguous_f32, cpu_tensor, fast_path, frozen_linear, swiglu, tensor_f32};
@@ -36,33 +37,6 @@ pub fn gated_mlp(x: &Tensor, w_gate: &Tensor, w_up: &Tensor) -> Result<Tensor> {
 #[derive(Default)]
 struct GatedMlp {
     saved: Mutex<Option<(Vec<f32>, Vec<f32>)>>,
-}
-
-/// `x·wᵀ` for `x` `[m, k]` and `w` `[n, k]` read through its layout, into a fresh `[m, n]`.
-fn times_transposed(x: &[f32], m: usize, w: &[f32], wl: &Layout) -> Result<Vec<f32>> {
-    let (n, k) = wl.shape().dims2()?;
-    let mut y: Vec<f32> = Vec::with_capacity(m * n);
-    // SAFETY: y has capacity m·n and the non-accumulating product writes every element before
-    // set_len; x covers m·k elements and the rhs view stays inside w's storage.
-    unsafe {
-        sgemm(
-            m,
-            n,
-            k,
-            MatMut::raw_rows(y.as_mut_ptr(), n),
-            false,
-            MatRef::rows(x, 0, k),
-            MatRef {
-                ptr: w[wl.start_offset()..].as_ptr(),
-                row_stride: wl.stride()[1] as isize,
-                col_stride: wl.stride()[0] as isize,
-            },
-            1.0,
-            Threads::Pool,
-        );
-        y.set_len(m * n);
-    }
-    Ok(y)
 }
 
 impl CustomOp3 for GatedMlp {
