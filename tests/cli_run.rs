@@ -228,3 +228,94 @@ fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
     let p = view["p_yes"].as_f64().unwrap();
     assert!(p > 0.0 && p < 1.0, "{p}");
 }
+
+/// `--reuse`: a second tiny CoLLM run takes the foundation and stage 1 from the first, with their
+/// weights and events, and trains only stage 2; a source that computed something else is refused
+/// before any run is created.
+#[test]
+fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
+    let env = Env::new();
+    let exp = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/quick-collm-tiny.toml"
+    );
+    let first = env.json(&["run", exp, "--json"]);
+    let id = first["run_id"].as_str().unwrap().to_string();
+    let (cf, stage1) = (format!("cf={id}"), format!("stage1={}", &id[..8]));
+    let second = env.json(&["run", exp, "--json", "--reuse", &cf, "--reuse", &stage1]);
+    assert_eq!(second["status"], "finished", "{second}");
+    let rid = second["run_id"].as_str().unwrap().to_string();
+
+    let run_dir = |run: &str| env.store().join("runs").join(run);
+    for file in ["cf/best.safetensors", "stage1/best/lora.safetensors"] {
+        let read = |run: &str| std::fs::read(run_dir(run).join(file)).unwrap();
+        assert!(read(&id) == read(&rid), "{file} differs");
+    }
+    let export = |run: &str| -> Value {
+        serde_json::from_str(&env.ok(&["export", run, "--format", "json"])).unwrap()
+    };
+    let (a, b) = (export(&id), export(&rid));
+    // The points of `stage`, without their time stamps.
+    let points = |v: &Value, kind: &str, stage: &str| -> Vec<Value> {
+        let mut out: Vec<Value> = v[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["stage"] == stage)
+            .cloned()
+            .collect();
+        for p in &mut out {
+            p.as_object_mut().unwrap().remove("at_ms");
+        }
+        out
+    };
+    for stage in ["cf", "stage1", "final-stage1"] {
+        for kind in ["steps", "evals"] {
+            assert_eq!(
+                points(&a, kind, stage),
+                points(&b, kind, stage),
+                "{stage} {kind}"
+            );
+        }
+    }
+    assert!(!points(&b, "steps", "stage1").is_empty());
+    assert!(!points(&b, "evals", "final-stage1").is_empty());
+    assert_eq!(
+        points(&b, "steps", "stage2").len(),
+        8,
+        "stage 2 trains here"
+    );
+    let log = b["record"]["log"].to_string();
+    assert!(
+        log.contains(&format!("stage1 taken from run {id}")),
+        "{log}"
+    );
+    let experiment = b["record"]["experiment"].as_str().unwrap();
+    assert!(
+        experiment.contains("[reuse]") && experiment.contains(&id),
+        "{experiment}"
+    );
+
+    // Refused before a run exists: a later stage alone, and a source whose stage 1 differs.
+    let runs_before = env.json(&["runs", "--json"]).as_array().unwrap().len();
+    let refused = |args: &[&str], expected: &str| {
+        let out = env.output(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{err}");
+    };
+    let stage2 = format!("stage2={id}");
+    refused(&["run", exp, "--reuse", &stage2], "stage1 is trained here");
+    let text = std::fs::read_to_string(exp)
+        .unwrap()
+        .replacen("lr = 2e-3", "lr = 3e-3", 1);
+    let other = env.write("other-lr.toml", &text);
+    let stage1 = format!("stage1={id}");
+    refused(
+        &["run", path_str(&other), "--reuse", &stage1],
+        "`collm.stages[0].lr` differs",
+    );
+    assert_eq!(
+        env.json(&["runs", "--json"]).as_array().unwrap().len(),
+        runs_before
+    );
+}

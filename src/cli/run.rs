@@ -24,12 +24,23 @@ pub struct Args {
     /// Print the result as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Take a stage (`stage1`, ...) or the foundation (`cf`) from a finished run instead of
+    /// training it, e.g. `--reuse stage1=261129-011202`; adds to the file's `[reuse]`.
+    #[arg(long, value_name = "STAGE=RUN")]
+    pub reuse: Vec<String>,
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // A bad file is reported before the store is touched.
-    let experiment = Experiment::load(&args.experiment)?;
+    let mut experiment = Experiment::load(&args.experiment)?;
     let store = Arc::new(Store::open(&ctx.store_dir)?);
+    for pair in &args.reuse {
+        let (key, run) = pair.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("--reuse {pair}: expected STAGE=RUN, e.g. stage1=261129-011202")
+        })?;
+        experiment.reuse.insert(key.to_string(), run.to_string());
+    }
+    crate::runner::resolve_reuse_sources(&store, &mut experiment)?;
     let (runner, messages) = Runner::start(store.clone(), crate::paths::data_dir());
     let id = runner.submit(&experiment)?;
     follow(store, runner, messages, id, args.json)

@@ -49,6 +49,7 @@
 
 mod device;
 mod error;
+mod reuse;
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub use device::DeviceSpec;
 pub use error::ExperimentError;
+pub use reuse::{ReuseSpec, FOUNDATION};
 
 /// The experiment a fresh install can run without any file or download (MF on the embedded
 /// ml-latest-small); the same text as `experiments/mf-default.toml`.
@@ -113,6 +115,10 @@ pub struct Experiment {
     /// The CoLLM pipeline (kind `collm` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collm: Option<collm_pipeline::PipelineConfig>,
+    /// Stages (and the foundation, `cf`) taken from finished runs instead of trained (kind
+    /// `collm` only); see [`reuse`].
+    #[serde(default, skip_serializing_if = "ReuseSpec::is_empty")]
+    pub reuse: ReuseSpec,
 }
 
 /// `[llm]`: which backbone a `collm` experiment tunes.
@@ -282,6 +288,12 @@ impl Experiment {
                 .unwrap_or_else(|| "experiment".to_string());
         }
         experiment.settle_collm(origin)?;
+        experiment
+            .check_reuse()
+            .map_err(|message| ExperimentError::Invalid {
+                path: origin.to_path_buf(),
+                message,
+            })?;
         if let Some(path) = experiment.dataset.path.as_mut() {
             if path.is_relative() {
                 let base = origin.parent().unwrap_or(Path::new("."));
@@ -405,6 +417,15 @@ impl Experiment {
         }
         Ok(dataset)
     }
+}
+
+/// Whether a `collm` pipeline trains its own foundation: CIE slots from a pretrained CF model
+/// whose weights the experiment does not name.
+pub fn trains_foundation(cfg: &collm_pipeline::PipelineConfig) -> bool {
+    use collm_pipeline::{CfInit, SlotFill};
+    cfg.slots.kind == SlotFill::Cie
+        && cfg.slots.cf_init == CfInit::Pretrained
+        && cfg.slots.cf_weights.is_none()
 }
 
 /// Why an experiment's data cannot be prepared.

@@ -235,3 +235,88 @@ fn collm_experiments_take_the_cie_model_from_model_and_absolute_paths() {
     let bad = error_of(&text.replace("max_steps = 3", "max_steps = 3\nlearning_rate = 1"));
     assert!(bad.contains("learning_rate"), "{bad}");
 }
+
+fn shipped(name: &str) -> Experiment {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    Experiment::load(&dir.join(format!("{name}.toml"))).unwrap()
+}
+
+#[test]
+fn stage_one_is_shared_by_every_cie_source_and_stage_two_is_not() {
+    let (mf, din, sasrec) = (
+        shipped("collm-mf-ml1m"),
+        shipped("collm-din-ml1m"),
+        shipped("collm-sasrec-ml1m"),
+    );
+    for other in [&din, &sasrec] {
+        assert_eq!(
+            other.can_reuse_from("stage1", &mf),
+            Ok(()),
+            "{}",
+            other.name
+        );
+        // Stage 2 reads the foundation, which the CIE slots name as [model].
+        let why = other.can_reuse_from("stage2", &mf).unwrap_err();
+        assert!(why.starts_with("`collm.slots.cf."), "{why}");
+    }
+    assert_eq!(mf.can_reuse_from("stage2", &mf), Ok(()));
+
+    // Whatever stage 1 reads must agree: its learning rate, the LoRA, the backbone.
+    let mut changed = mf.clone();
+    changed.collm.as_mut().unwrap().stages[0].lr = 1e-3;
+    let why = din.can_reuse_from("stage1", &changed).unwrap_err();
+    assert_eq!(why, "`collm.stages[0].lr` differs");
+    changed = mf.clone();
+    changed.collm.as_mut().unwrap().lora.r = 16;
+    assert_eq!(
+        din.can_reuse_from("stage1", &changed).unwrap_err(),
+        "`collm.lora.r` differs"
+    );
+    // ... but not the prefix cache, nor what comes after it.
+    changed = mf.clone();
+    let cfg = changed.collm.as_mut().unwrap();
+    cfg.prefix_cache_mb = 1;
+    cfg.stages[1].lr = 1.0;
+    assert_eq!(din.can_reuse_from("stage1", &changed), Ok(()));
+
+    // The foundation needs the same [model], however long its source trained.
+    let mut sas_alone = shipped("sasrec-ml1m");
+    sas_alone.training.max_epochs = 45;
+    assert_eq!(sasrec.can_reuse_from(FOUNDATION, &sas_alone), Ok(()));
+    assert!(din
+        .can_reuse_from(FOUNDATION, &sas_alone)
+        .unwrap_err()
+        .starts_with("`model."));
+    // A stage needs a `collm` source that has it.
+    assert!(din
+        .can_reuse_from("stage1", &sas_alone)
+        .unwrap_err()
+        .contains("not a `collm` experiment"));
+}
+
+#[test]
+fn reuse_names_real_stages_and_only_a_leading_run_of_them() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let text = std::fs::read_to_string(dir.join("collm-din-ml1m.toml")).unwrap();
+    let origin = dir.join("collm-din-ml1m.toml");
+    let with = |reuse: &str| Experiment::from_toml(&format!("{text}\n[reuse]\n{reuse}\n"), &origin);
+    let ok = with("cf = \"261129-0\"\nstage1 = \"261129-011202\"").unwrap();
+    assert_eq!(ok.reused_stages(), vec!["stage1".to_string()]);
+    let again = Experiment::from_toml(&ok.to_toml(), &origin).unwrap();
+    assert_eq!(again.reuse, ok.reuse, "the record keeps [reuse]");
+
+    let err = with("stage2 = \"261129-011202\"").unwrap_err().to_string();
+    assert!(
+        err.contains("collm-din-ml1m.toml")
+            && err.contains("[reuse] stage2")
+            && err.contains("stage1 is trained here"),
+        "{err}"
+    );
+    let err = with("stage3 = \"x\"").unwrap_err().to_string();
+    assert!(
+        err.contains("no such stage") && err.contains("stage1, stage2"),
+        "{err}"
+    );
+    let err = error_of(&format!("{GOOD}[reuse]\ncf = \"x\"\n"));
+    assert!(err.contains("`kind = \"collm\"`"), "{err}");
+}

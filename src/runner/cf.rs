@@ -23,6 +23,8 @@ pub enum Outcome {
 /// Where a CF run reads and writes.
 pub struct CfJob<'a> {
     pub experiment: &'a Experiment,
+    /// The store the run is recorded in (runs named in `[reuse]` are read from it).
+    pub store: &'a collm_store::Store,
     /// Where the embedded dataset is imported.
     pub data_dir: &'a Path,
     /// The run's artifact folder: weights and resume state.

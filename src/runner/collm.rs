@@ -11,15 +11,15 @@ use collm_events::{CancelToken, Event, EventSink};
 use collm_llm::Llm;
 use collm_pipeline::evaluate::{breakdown, score_samples};
 use collm_pipeline::pipeline::run_with;
-use collm_pipeline::{CfInit, CollmModel, PipelineConfig, SlotFill, SlotSource, StageOutcome};
+use collm_pipeline::{CollmModel, PipelineConfig, SlotSource, StageOutcome};
 use collm_store::FINAL_STAGE;
 
 use super::cf::{CfJob, Outcome};
-use crate::experiment::Experiment;
+use crate::experiment::{trains_foundation, Experiment};
 use crate::runner::RunError;
 
 /// The foundation's folder inside the run folder; `done` marks it trained.
-const CF_DIR: &str = "cf";
+pub(super) const CF_DIR: &str = "cf";
 const CF_DONE: &str = "done";
 
 /// The backbone file of an experiment: a path as written, or a registered name (pulled with
@@ -48,15 +48,9 @@ pub fn pipeline_config(exp: &Experiment, run_dir: &Path) -> Result<PipelineConfi
         .clone()
         .ok_or_else(|| RunError::Invalid("the experiment has no [collm] section".into()))?;
     if trains_foundation(&cfg) {
-        cfg.slots.cf_weights = Some(run_dir.join(CF_DIR).join("best.safetensors"));
+        cfg.slots.cf_weights = Some(run_dir.join(CF_DIR).join(collm_cf::checkpoint::BEST_FILE));
     }
     Ok(cfg)
-}
-
-fn trains_foundation(cfg: &PipelineConfig) -> bool {
-    cfg.slots.kind == SlotFill::Cie
-        && cfg.slots.cf_init == CfInit::Pretrained
-        && cfg.slots.cf_weights.is_none()
 }
 
 /// Loads the backbone and assembles the model for `cfg` (weights as initialised).
@@ -104,7 +98,9 @@ pub fn execute(
 
     if train_foundation {
         let dir = job.run_dir.join(CF_DIR);
-        if !dir.join(CF_DONE).exists() {
+        // Reused weights land where `pipeline_config` looks for trained ones.
+        let reused = super::reuse::adopt_foundation(job, &dir, sink)?;
+        if !reused && !dir.join(CF_DONE).exists() {
             sink.emit(Event::Log {
                 message: format!(
                     "training the foundation ({} dim {})",
@@ -137,6 +133,7 @@ pub fn execute(
         message: format!("loading the backbone for {} stage(s)", cfg.stages.len()),
     });
     let mut model = build_model(exp, &cfg, &dataset)?;
+    let rescore = super::reuse::adopt_stages(job, &cfg, &model, sink)?;
     if let SlotSource::Cie { cf, .. } = &model.slots {
         for (split, rows) in &splits {
             let scored = collm_cf::score_rows(cf.as_ref(), rows, exp.training.batch_size)?;
@@ -178,7 +175,8 @@ pub fn execute(
         Ok(())
     };
     let mut after = |name: &str, m: &CollmModel, o: &StageOutcome, sink: &mut dyn EventSink| {
-        if name == last || o.steps_here == 0 {
+        // A finished stage met again on resume was scored before; an adopted one may not be.
+        if name == last || (o.steps_here == 0 && !rescore.iter().any(|r| r == name)) {
             return Ok(());
         }
         score_all(

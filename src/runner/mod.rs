@@ -11,6 +11,9 @@ mod cf;
 pub mod collm;
 mod error;
 mod ranking;
+mod reuse;
+
+pub use reuse::resolve_sources as resolve_reuse_sources;
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -400,6 +403,7 @@ fn run_job(shared: &Shared, job: Job, cancel: &CancelToken) -> RunStatus {
     let run_dir = shared.store.run_dir(&id);
     let cf_job = cf::CfJob {
         experiment: &job.experiment,
+        store: &shared.store,
         data_dir: &shared.data_dir,
         run_dir: &run_dir,
         resume: job.resume,

@@ -131,7 +131,9 @@ impl Worker {
             Command::Launch { origin, experiment } => {
                 let result = Experiment::from_toml(&experiment, &origin)
                     .map_err(|e| e.to_string())
-                    .and_then(|exp| {
+                    .and_then(|mut exp| {
+                        crate::runner::resolve_reuse_sources(&self.store, &mut exp)
+                            .map_err(|e| e.to_string())?;
                         self.runner
                             .submit(&exp)
                             .map(|id| (id, exp.name.clone()))

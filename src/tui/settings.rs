@@ -152,20 +152,50 @@ impl Field {
 }
 
 /// The fields the launch form offers for an experiment: its learning rates, batch sizes, epoch
-/// and step budgets, row limits, and every switch.
+/// and step budgets, row limits, and every switch; for a `collm` experiment also the runs its
+/// foundation and stages may be taken from (`reuse.cf`, `reuse.stage1`, ...; empty: trained).
 pub fn form_fields(text: &str) -> Result<Vec<Field>, String> {
     let flat = flatten(text)?;
-    Ok(flat
-        .into_iter()
+    let mut fields: Vec<Field> = flat
+        .iter()
         .filter(|(key, value)| {
             let name = leaf(key);
-            value.is_bool()
-                || (FORM_KEYS.contains(&name) || name.contains("limit") || name.ends_with("_rows"))
-                    && (value.is_integer() || value.is_float())
+            !key.starts_with(REUSE)
+                && (value.is_bool()
+                    || (FORM_KEYS.contains(&name)
+                        || name.contains("limit")
+                        || name.ends_with("_rows"))
+                        && (value.is_integer() || value.is_float()))
         })
-        .map(|(key, value)| Field { key, value })
-        .collect())
+        .map(|(key, value)| Field {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    if flat.get("kind").and_then(Value::as_str) == Some("collm") {
+        let stages = (0..)
+            .take_while(|i| {
+                flat.keys()
+                    .any(|k| k.starts_with(&format!("collm.stages.{i}.")))
+            })
+            .map(|i| match flat.get(&format!("collm.stages.{i}.name")) {
+                Some(Value::String(name)) => name.clone(),
+                _ => format!("stage{}", i + 1),
+            });
+        for part in std::iter::once("cf".to_string()).chain(stages) {
+            let key = format!("{REUSE}{part}");
+            let value = flat
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| Value::String(String::new()));
+            fields.push(Field { key, value });
+        }
+    }
+    Ok(fields)
 }
+
+/// The prefix of the launch form's `[reuse]` fields.
+const REUSE: &str = "reuse.";
 
 /// Parses what the user typed for `field`, keeping the field's type (an integer where a float is
 /// expected is accepted).
@@ -199,9 +229,34 @@ pub fn apply(text: &str, fields: &[Field]) -> Result<String, String> {
         .parse()
         .map_err(|e: toml::de::Error| e.message().to_string())?;
     for field in fields {
-        set_path(&mut table, &field.key, field.value.clone())?;
+        match field.key.strip_prefix(REUSE) {
+            Some(part) => set_reuse(&mut table, part, &field.value),
+            None => set_path(&mut table, &field.key, field.value.clone())?,
+        }
     }
     toml::to_string(&table).map_err(|e| e.to_string())
+}
+
+/// Writes `[reuse] part = value`, or removes the key when the value is empty (the table too,
+/// when nothing is left in it).
+fn set_reuse(table: &mut Table, part: &str, value: &Value) {
+    let run = value.as_str().unwrap_or_default().trim();
+    let reuse = REUSE.trim_end_matches('.');
+    if run.is_empty() {
+        if let Some(Value::Table(t)) = table.get_mut(reuse) {
+            t.remove(part);
+            if t.is_empty() {
+                table.remove(reuse);
+            }
+        }
+        return;
+    }
+    if let Value::Table(t) = table
+        .entry(reuse)
+        .or_insert_with(|| Value::Table(Table::new()))
+    {
+        t.insert(part.to_string(), Value::String(run.to_string()));
+    }
 }
 
 fn set_path(table: &mut Table, key: &str, value: Value) -> Result<(), String> {
@@ -300,5 +355,38 @@ mod tests {
             value: Value::Integer(1),
         };
         assert!(apply(A, &[stray]).unwrap_err().contains("cf.nope"));
+    }
+
+    #[test]
+    fn a_collm_form_offers_reuse_per_stage_and_writes_only_what_is_filled() {
+        let text = "kind = \"collm\"\n[collm]\n[[collm.stages]]\nlr = 0.002\n[[collm.stages]]\nname = \"cie\"\nlr = 0.01\n";
+        let mut fields = form_fields(text).unwrap();
+        let reuse: Vec<&str> = fields
+            .iter()
+            .filter(|f| f.key.starts_with(REUSE))
+            .map(|f| f.key.as_str())
+            .collect();
+        assert_eq!(reuse, ["reuse.cf", "reuse.stage1", "reuse.cie"]);
+        assert!(
+            apply(text, &fields).unwrap().find("reuse").is_none(),
+            "empty: trained here"
+        );
+        let stage1 = fields.iter().position(|f| f.key == "reuse.stage1").unwrap();
+        fields[stage1].value = parse_input(&fields[stage1], " 261129-0112 ").unwrap();
+        let edited = apply(text, &fields).unwrap();
+        assert_eq!(
+            flatten(&edited).unwrap()["reuse.stage1"],
+            Value::String("261129-0112".into())
+        );
+        // Offered again with its value, and cleared by an empty one.
+        let mut again = form_fields(&edited).unwrap();
+        let at = again.iter().position(|f| f.key == "reuse.stage1").unwrap();
+        assert_eq!(again[at].value, Value::String("261129-0112".into()));
+        again[at].value = Value::String(String::new());
+        assert!(apply(&edited, &again).unwrap().find("reuse").is_none());
+        assert!(form_fields(A)
+            .unwrap()
+            .iter()
+            .all(|f| !f.key.starts_with(REUSE)));
     }
 }

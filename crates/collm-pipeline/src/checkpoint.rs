@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use collm_eval::Breakdown;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Trainable;
 use crate::error::{PipelineError, Result};
 use crate::mapping::{load_vars, save_vars};
 use crate::model::{up, CollmModel, SlotSource};
@@ -76,16 +77,33 @@ pub fn write_model_parts(model: &CollmModel, tmp: &Path, peft: bool) -> Result<(
 
 /// Restores what [`save_model`] wrote.
 pub fn load_model(model: &CollmModel, dir: &Path) -> Result<()> {
-    if model.llm.lora_config().is_some() {
+    load_parts(
+        model,
+        dir,
+        &[Trainable::Lora, Trainable::Mapping, Trainable::Cf],
+    )
+}
+
+/// Restores only `parts` of what [`save_model`] wrote (those the model has); the others keep
+/// their current values.
+pub fn load_parts(model: &CollmModel, dir: &Path, parts: &[Trainable]) -> Result<()> {
+    let wants = |part| parts.contains(&part);
+    if wants(Trainable::Lora) && model.llm.lora_config().is_some() {
         model.llm.load_lora(&dir.join(LORA_FILE)).map_err(up)?;
     }
     match &model.slots {
         SlotSource::Cie { cie, cf } => {
-            load_vars(&cie.vars(), &dir.join(MAPPING_FILE))?;
-            load_vars(&cf.named_vars(), &dir.join(CF_FILE))?;
+            if wants(Trainable::Mapping) {
+                load_vars(&cie.vars(), &dir.join(MAPPING_FILE))?;
+            }
+            if wants(Trainable::Cf) {
+                load_vars(&cf.named_vars(), &dir.join(CF_FILE))?;
+            }
         }
-        SlotSource::IdTokens(t) => load_vars(&t.vars(), &dir.join(MAPPING_FILE))?,
-        SlotSource::None => {}
+        SlotSource::IdTokens(t) if wants(Trainable::Mapping) => {
+            load_vars(&t.vars(), &dir.join(MAPPING_FILE))?
+        }
+        SlotSource::IdTokens(_) | SlotSource::None => {}
     }
     Ok(())
 }

@@ -43,5 +43,5 @@ pub use config::{
 pub use error::{PipelineError, Result};
 pub use model::{CollmModel, Encoded, SlotSource};
 pub use score::ScoreKind;
-pub use stage::{run_stage, StageOutcome, StagePlan};
+pub use stage::{adopt_stage, run_stage, StageOutcome, StagePlan};
 pub use template::{Domain, PromptKind, Template};

@@ -20,8 +20,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use crate::checkpoint::{
-    load_model, read_state, read_state_file, save_model, write_atomically, write_model_parts,
-    write_state, write_state_file, StageState, OPTIMIZER_FILE,
+    load_model, load_parts, read_state, read_state_file, save_model, write_atomically,
+    write_model_parts, write_state, write_state_file, StageState, OPTIMIZER_FILE,
 };
 use crate::config::{StageConfig, Trainable};
 use crate::error::{PipelineError, Result};
@@ -390,6 +390,33 @@ fn save_resume_point(
         opt.save(&tmp.join(OPTIMIZER_FILE))?;
         write_state(tmp, state)
     })
+}
+
+/// Takes a finished stage from another run's stage folder `source` instead of training it: the
+/// parts `plan` trains are loaded from that stage's best checkpoint, the rest of the model stays
+/// as it is here, and the result is written as this run's best checkpoint with the stage marked
+/// finished in the source's state. [`run_stage`] then skips the stage like any finished one.
+/// That the source stage computed the same thing is the caller's check.
+pub fn adopt_stage(model: &CollmModel, plan: &StagePlan, source: &Path) -> Result<StageState> {
+    let done_file = source.join(DONE_FILE);
+    let done = read_done(source)?.ok_or_else(|| {
+        PipelineError::checkpoint(&done_file, "missing: that stage did not finish")
+    })?;
+    let source_best = source.join(BEST_DIR);
+    if !source_best.is_dir() {
+        return Err(PipelineError::checkpoint(
+            &source_best,
+            "missing: the finished stage has no best checkpoint",
+        ));
+    }
+    load_parts(model, &source_best, &plan.config.train)?;
+    std::fs::create_dir_all(&plan.dir).map_err(|e| PipelineError::io(&plan.dir, e))?;
+    write_atomically(&plan.dir.join(BEST_DIR), |tmp| {
+        write_model_parts(model, tmp, true)?;
+        write_state(tmp, &done)
+    })?;
+    write_done(&plan.dir, &done)?;
+    Ok(done)
 }
 
 fn read_done(dir: &Path) -> Result<Option<StageState>> {

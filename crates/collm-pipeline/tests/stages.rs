@@ -247,3 +247,67 @@ fn a_cancelled_run_resumes_to_the_same_result() {
     assert_eq!(o2.best, o1.best);
     assert_eq!(snapshot(&resumed), snapshot(&straight));
 }
+
+#[test]
+fn an_adopted_stage_brings_only_what_it_trains_and_is_then_skipped() {
+    let dataset = common::dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
+    for s in &mut cfg.stages {
+        s.max_steps = 2;
+    }
+    let (source_run, run) = (dir.path().join("source"), dir.path().join("run"));
+    let cancel = CancelToken::new();
+    let mut source = common::tiny_model(&cfg, &dataset);
+    let source_plan = &plans(&cfg, &source_run)[0];
+    let not_done = collm_pipeline::adopt_stage(&source, source_plan, &source_plan.dir)
+        .unwrap_err()
+        .to_string();
+    assert!(not_done.contains("done.json"), "{not_done}");
+    run_stage(
+        &mut source,
+        &dataset,
+        source_plan,
+        &mut |_: &Event| {},
+        &cancel,
+    )
+    .unwrap();
+    let trained = snapshot(&source);
+
+    // This run's mapping differs from the source's: adopting stage 1 (LoRA) must keep it.
+    let mut model = common::tiny_model(&cfg, &dataset);
+    let mapping = model.vars(&[Trainable::Mapping]).unwrap();
+    let (_, first) = &mapping[0];
+    first.set(&(first.as_tensor() + 1.0).unwrap()).unwrap();
+    let mine = snapshot(&model);
+
+    let plan = &plans(&cfg, &run)[0];
+    let state = collm_pipeline::adopt_stage(&model, plan, &source_plan.dir).unwrap();
+    assert!(state.done);
+    let adopted = snapshot(&model);
+    for (name, values) in &adopted {
+        let expected = if name.contains("lora_") {
+            &trained[name]
+        } else {
+            &mine[name]
+        };
+        assert_eq!(values, expected, "{name}");
+    }
+
+    let mut events = Vec::new();
+    let outcome = run_stage(
+        &mut model,
+        &dataset,
+        plan,
+        &mut |e: &Event| events.push(e.clone()),
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(outcome.steps_here, 0, "{events:?}");
+    assert_eq!(outcome.best_step, state.best_step);
+    assert_eq!(
+        snapshot(&model),
+        adopted,
+        "the skipped stage reloads what was adopted"
+    );
+}

@@ -1,0 +1,184 @@
+//! Carrying out `[reuse]`: the foundation and the first stages of a CoLLM run taken from finished
+//! runs. Each is checked against its source run's experiment, copied into this run's folder
+//! (where a resumed run finds it finished), and the source's training events are replayed into
+//! this run's record, so its curves and log show what was taken and from where.
+
+use std::path::{Path, PathBuf};
+
+use collm_events::{Event, EventSink};
+use collm_pipeline::pipeline::plans;
+use collm_pipeline::stage::DONE_FILE;
+use collm_pipeline::{CollmModel, PipelineConfig};
+use collm_store::{RunId, Store};
+
+use super::cf::CfJob;
+use crate::experiment::{Experiment, ExperimentKind, FOUNDATION};
+use crate::runner::RunError;
+
+/// A finished run named in `[reuse]`, checked to have computed what this run's `key` would.
+struct Source {
+    id: RunId,
+    dir: PathBuf,
+    experiment: Experiment,
+}
+
+fn source(store: &Store, exp: &Experiment, key: &str) -> Result<Source, RunError> {
+    let named = &exp.reuse[key];
+    let id = store.resolve(named)?;
+    let record = store.run(&id)?;
+    let origin = PathBuf::from(format!("<experiment of run {id}>"));
+    let experiment = Experiment::from_toml(&record.experiment, &origin)?;
+    exp.can_reuse_from(key, &experiment).map_err(|why| {
+        RunError::Invalid(format!("[reuse] {key} = \"{named}\" (run {id}): {why}"))
+    })?;
+    Ok(Source {
+        dir: store.run_dir(&id),
+        id,
+        experiment,
+    })
+}
+
+/// Before a run is created: names each run of `exp`'s `[reuse]` by its full id (a prefix may be
+/// written) and checks that it computed what `exp` would.
+pub fn resolve_sources(store: &Store, exp: &mut Experiment) -> Result<(), RunError> {
+    exp.check_reuse().map_err(RunError::Invalid)?;
+    let keys: Vec<String> = exp.reuse.keys().cloned().collect();
+    for key in keys {
+        let id = source(store, exp, &key)?.id;
+        exp.reuse.insert(key, id.to_string());
+    }
+    Ok(())
+}
+
+/// Takes the foundation's best weights from the run `[reuse] cf` names into `cf_dir`, unless
+/// they are there already. Returns whether the foundation is reused.
+pub fn adopt_foundation(
+    job: &CfJob<'_>,
+    cf_dir: &Path,
+    sink: &mut dyn EventSink,
+) -> Result<bool, RunError> {
+    let exp = job.experiment;
+    if !exp.reuse.contains_key(FOUNDATION) {
+        return Ok(false);
+    }
+    let target = cf_dir.join(collm_cf::checkpoint::BEST_FILE);
+    if target.exists() {
+        return Ok(true);
+    }
+    let src = source(job.store, exp, FOUNDATION)?;
+    let from = match src.experiment.kind {
+        ExperimentKind::Cf => src.dir.clone(),
+        ExperimentKind::Collm => src.dir.join(super::collm::CF_DIR),
+    }
+    .join(collm_cf::checkpoint::BEST_FILE);
+    if !from.exists() {
+        return Err(RunError::Invalid(format!(
+            "[reuse] cf: run {} has no trained foundation ({} is missing)",
+            src.id,
+            from.display()
+        )));
+    }
+    std::fs::create_dir_all(cf_dir)
+        .and_then(|_| std::fs::copy(&from, &target))
+        .map_err(|e| RunError::Invalid(format!("{}: {e}", target.display())))?;
+    replay(job.store, &src.id, collm_cf::STAGE, None, sink)?;
+    sink.emit(Event::Log {
+        message: format!(
+            "foundation ({} dim {}) taken from run {} ({})",
+            exp.model.kind.name(),
+            exp.model.dim,
+            src.id,
+            src.experiment.name
+        ),
+    });
+    Ok(true)
+}
+
+/// Takes every stage `[reuse]` names (not yet finished here) from its source run into `model`
+/// and this run's folder. Returns the stages whose final evaluation this run must still score
+/// (the source scored other rows, or none).
+pub fn adopt_stages(
+    job: &CfJob<'_>,
+    cfg: &PipelineConfig,
+    model: &CollmModel,
+    sink: &mut dyn EventSink,
+) -> Result<Vec<String>, RunError> {
+    let exp = job.experiment;
+    let mut rescore = Vec::new();
+    let reused = exp.reused_stages();
+    for plan in plans(cfg, job.run_dir).iter().take(reused.len()) {
+        if plan.dir.join(DONE_FILE).exists() {
+            continue;
+        }
+        let src = source(job.store, exp, &plan.name)?;
+        let state = collm_pipeline::adopt_stage(model, plan, &src.dir.join(&plan.name))?;
+        sink.emit(Event::StageStarted {
+            stage: plan.name.clone(),
+            total_steps: Some(plan.config.max_steps),
+        });
+        let final_label = format!("final-{}", plan.name);
+        let same_rows = src.experiment.evaluation == exp.evaluation;
+        let replayed_final = replay(
+            job.store,
+            &src.id,
+            &plan.name,
+            same_rows.then_some(final_label.as_str()),
+            sink,
+        )?;
+        sink.emit(Event::StageFinished {
+            stage: plan.name.clone(),
+        });
+        if !replayed_final {
+            rescore.push(plan.name.clone());
+        }
+        let best = state.best_auc.map_or_else(
+            || "no selection AUC".into(),
+            |a| format!("selection AUC {a:.4}"),
+        );
+        sink.emit(Event::Log {
+            message: format!(
+                "{} taken from run {} ({}): {} steps, best step {}, {best}",
+                plan.name,
+                src.id,
+                src.experiment.name,
+                state.step,
+                state.best_step.unwrap_or(0)
+            ),
+        });
+    }
+    Ok(rescore)
+}
+
+/// Re-emits run `id`'s steps and evaluations of `stage` (and, when given, its evaluations
+/// labelled `final_label`). Returns whether any `final_label` evaluation was replayed.
+fn replay(
+    store: &Store,
+    id: &RunId,
+    stage: &str,
+    final_label: Option<&str>,
+    sink: &mut dyn EventSink,
+) -> Result<bool, RunError> {
+    for p in store.steps(id)?.into_iter().filter(|p| p.stage == stage) {
+        sink.emit(Event::Step {
+            stage: p.stage,
+            step: p.step,
+            loss: p.loss,
+            lr: p.lr,
+        });
+    }
+    let mut replayed_final = false;
+    for p in store.evals(id)? {
+        let is_final = final_label == Some(p.stage.as_str());
+        if p.stage != stage && !is_final {
+            continue;
+        }
+        replayed_final |= is_final;
+        sink.emit(Event::Eval {
+            stage: p.stage,
+            step: p.step,
+            split: p.split,
+            metrics: p.metrics,
+        });
+    }
+    Ok(replayed_final)
+}
