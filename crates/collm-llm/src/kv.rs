@@ -6,7 +6,7 @@ use candle_core::Tensor;
 use crate::mask::PrefixLayout;
 use crate::{LlmError, Result};
 
-/// Per-layer rotated keys and values `[B, P, kv_heads, head_dim]` of a prefix of `B` rows, with
+/// Per-layer rotated keys and values `[B, P, kv_heads·head_dim]` of a prefix of `B` rows, with
 /// the prefix's mask and positions. Holds no gradient graph: a prefix is a constant for the
 /// calls that use it, which is exact only while the weights that produced it are frozen (LoRA
 /// frozen and its dropout off, as in CoLLM's stage 2).

@@ -64,6 +64,14 @@ impl Linear {
         (self.bias.is_none() && self.lora.is_none()).then_some(&self.weight)
     }
 
+    /// `residual + forward(x)`: one fused op for a plain frozen layer (the residual stream).
+    pub(crate) fn forward_onto(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        match self.plain_weight() {
+            Some(w) => Ok(prims::linear_add(x, w, residual)?),
+            None => Ok((residual + self.forward(x)?)?),
+        }
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let Some(lora) = &self.lora else {
             return Ok(prims::linear(x, &self.weight, self.bias.as_ref())?);

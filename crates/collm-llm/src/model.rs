@@ -303,12 +303,10 @@ impl Llm {
         for (i, block) in self.blocks.iter().enumerate() {
             let last_block = i + 1 == blocks;
             let h = prims::rms_norm(&x, &block.input_norm, cfg.rms_norm_eps)?;
-            let heads = |lin: &Linear, input: &Tensor, n: usize| -> Result<Tensor> {
-                let rows = input.dim(1)?;
-                Ok(lin.forward(input)?.reshape((batch, rows, n, d))?)
-            };
-            let mut k = prims::rope(&heads(&block.k, &h, cfg.num_kv_heads)?, &cos, &sin)?;
-            let mut v = heads(&block.v, &h, cfg.num_kv_heads)?;
+            // Heads stay packed in the last dimension, [B, T, heads·d], from the projections
+            // through RoPE and attention to o_proj: no reshape nodes in the graph.
+            let mut k = prims::rope(&block.k.forward(&h)?, &cos, &sin)?;
+            let mut v = block.v.forward(&h)?;
             if let Some(p) = prefix {
                 let (pk, pv) = &p.layers[i];
                 k = Tensor::cat(&[pk, &k], 1)?;
@@ -334,18 +332,15 @@ impl Llm {
                 }
                 _ => (h, cos.clone(), sin.clone(), bias.clone()),
             };
-            let rows = h.dim(1)?;
-            let q = prims::rope(&heads(&block.q, &h, cfg.num_heads)?, &cos, &sin)?;
-            let attn =
-                prims::attention(&q, &k, &v, &bias)?.reshape((batch, rows, cfg.num_heads * d))?;
-            x = (x + block.o.forward(&attn)?)?;
+            let q = prims::rope(&block.q.forward(&h)?, &cos, &sin)?;
+            let attn = prims::attention(&q, &k, &v, &bias, d)?;
+            x = block.o.forward_onto(&attn, &x)?;
             let h = prims::rms_norm(&x, &block.post_norm, cfg.rms_norm_eps)?;
             let gated = match (block.gate.plain_weight(), block.up.plain_weight()) {
                 (Some(wg), Some(wu)) => prims::gated_mlp(&h, wg, wu)?,
                 _ => prims::swiglu(&block.gate.forward(&h)?, &block.up.forward(&h)?)?,
             };
-            let mlp = block.down.forward(&gated)?;
-            x = (x + mlp)?;
+            x = block.down.forward_onto(&gated, &x)?;
         }
 
         let last_hidden = if want == Want::KvOnly {

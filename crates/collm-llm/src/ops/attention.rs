@@ -24,9 +24,41 @@ use super::{contiguous_f32, cpu_tensor, fast_path, tensor_f32, SendPtr};
 /// transposed copies), vectorises the softmax, and recomputes the attention weights in the
 /// backward pass instead of keeping them.
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    let (b, q_len, heads, d) = q.dims4()?;
-    let (kb, kv_len, kv_heads, kd) = k.dims4()?;
-    if k.dims() != v.dims() || kb != b || kd != d {
+    let d = q.dim(3)?;
+    for t in [q, k, v] {
+        t.dims4()?;
+    }
+    attention_op(q, k, v, bias, d)
+}
+
+/// [`attention`] on heads packed in the last dimension: `q` `[batch, q_len, heads·d]`, `k`, `v`
+/// `[batch, kv_len, kv_heads·d]` (what the projections give), returning `[batch, q_len,
+/// heads·d]` (what `o_proj` reads). The same op without the four reshapes around it, each of
+/// which would cost a zero-filled gradient buffer and an add in the backward pass.
+pub fn attention_packed(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    bias: &Tensor,
+    head_dim: usize,
+) -> Result<Tensor> {
+    for t in [q, k, v] {
+        let (_, _, packed) = t.dims3()?;
+        if head_dim == 0 || packed % head_dim != 0 {
+            candle_core::bail!(
+                "attention_packed: last dim of {:?} is not a multiple of head_dim {head_dim}",
+                t.shape()
+            );
+        }
+    }
+    attention_op(q, k, v, bias, head_dim)
+}
+
+/// Checks shapes and runs the op on 4-D or packed 3-D heads of size `d`.
+fn attention_op(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor, d: usize) -> Result<Tensor> {
+    let ([b, q_len, heads, _], _) = view4(q.layout(), d)?;
+    let ([kb, kv_len, kv_heads, kd], _) = view4(k.layout(), d)?;
+    if k.dims() != v.dims() || kb != b || kd != d || k.rank() != q.rank() {
         candle_core::bail!(
             "attention: q {:?}, k {:?}, v {:?} do not fit together",
             q.shape(),
@@ -46,16 +78,40 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Result<Te
     let op = Attention {
         bias: bias.detach(),
         scale: 1.0 / (d as f32).sqrt(),
+        d,
     };
     if fast_path(&[q, k, v, bias]) {
         return q.apply_op3(k, v, op);
     }
+    if q.rank() == 3 {
+        let heads4 = |t: &Tensor| -> Result<Tensor> {
+            let (b, len, packed) = t.dims3()?;
+            t.reshape((b, len, packed / d, d))
+        };
+        return op
+            .composed(&heads4(q)?, &heads4(k)?, &heads4(v)?)?
+            .reshape(q.shape());
+    }
     op.composed(q, k, v)
+}
+
+/// The `[batch, len, heads, d]` dims and strides of a 4-D layout, or of a 3-D one whose last
+/// dimension packs the heads.
+fn view4(layout: &Layout, d: usize) -> Result<([usize; 4], [usize; 4])> {
+    match (layout.dims(), layout.stride()) {
+        (&[b, len, h, hd], &[s0, s1, s2, s3]) => Ok(([b, len, h, hd], [s0, s1, s2, s3])),
+        (&[b, len, packed], &[s0, s1, s2]) if d > 0 && packed % d == 0 => {
+            Ok(([b, len, packed / d, d], [s0, s1, s2 * d, s2]))
+        }
+        (dims, _) => candle_core::bail!("attention: cannot read {dims:?} as heads of size {d}"),
+    }
 }
 
 struct Attention {
     bias: Tensor,
     scale: f32,
+    /// The head size (the last dim of 4-D inputs; packed 3-D inputs hold heads·d).
+    d: usize,
 }
 
 /// A `[batch, len, heads, d]` tensor read through its strides (the last one 1).
@@ -65,9 +121,8 @@ struct Heads<'a> {
 }
 
 impl<'a> Heads<'a> {
-    fn new(storage: &'a CpuStorage, layout: &Layout) -> Result<Self> {
-        let dims = layout.dims();
-        let s = layout.stride();
+    fn new(storage: &'a CpuStorage, layout: &Layout, d: usize) -> Result<Self> {
+        let (dims, s) = view4(layout, d)?;
         if s[3] == 1 || dims[3] == 1 {
             let data = &storage.as_slice::<f32>()?[layout.start_offset()..];
             return Ok(Self {
@@ -82,9 +137,9 @@ impl<'a> Heads<'a> {
         })
     }
 
-    fn from_storage(storage: &'a Storage, layout: &Layout) -> Result<Self> {
+    fn from_storage(storage: &'a Storage, layout: &Layout, d: usize) -> Result<Self> {
         match storage {
-            Storage::Cpu(cpu) => Self::new(cpu, layout),
+            Storage::Cpu(cpu) => Self::new(cpu, layout, d),
             _ => candle_core::bail!("attention: expected a CPU tensor"),
         }
     }
@@ -117,9 +172,9 @@ struct Dims {
 }
 
 impl Dims {
-    fn new(q: &Layout, k: &Layout) -> Result<Self> {
-        let (batch, q_len, heads, d) = q.shape().dims4()?;
-        let (_, kv_len, kv_heads, _) = k.shape().dims4()?;
+    fn new(q: &Layout, k: &Layout, d: usize) -> Result<Self> {
+        let ([batch, q_len, heads, _], _) = view4(q, d)?;
+        let ([_, kv_len, kv_heads, _], _) = view4(k, d)?;
         Ok(Self {
             batch,
             q_len,
@@ -262,11 +317,11 @@ impl CustomOp3 for Attention {
         vs: &CpuStorage,
         vl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let dims = Dims::new(ql, kl)?;
+        let dims = Dims::new(ql, kl, self.d)?;
         let (q, k, v) = (
-            Heads::new(qs, ql)?,
-            Heads::new(ks, kl)?,
-            Heads::new(vs, vl)?,
+            Heads::new(qs, ql, self.d)?,
+            Heads::new(ks, kl, self.d)?,
+            Heads::new(vs, vl, self.d)?,
         );
         let (bias_storage, bias_layout) = self.bias.storage_and_layout();
         let bias = tensor_f32(&bias_storage, bias_layout)?;
@@ -319,12 +374,12 @@ impl CustomOp3 for Attention {
         let (os, ol) = out.storage_and_layout();
         let (gs, gl) = grad.storage_and_layout();
         let (bs, bl) = self.bias.storage_and_layout();
-        let dims = Dims::new(ql, kl)?;
-        let q = Heads::from_storage(&qs, ql)?;
-        let k = Heads::from_storage(&ks, kl)?;
-        let v = Heads::from_storage(&vs, vl)?;
-        let o = Heads::from_storage(&os, ol)?;
-        let g = Heads::from_storage(&gs, gl)?;
+        let dims = Dims::new(ql, kl, self.d)?;
+        let q = Heads::from_storage(&qs, ql, self.d)?;
+        let k = Heads::from_storage(&ks, kl, self.d)?;
+        let v = Heads::from_storage(&vs, vl, self.d)?;
+        let o = Heads::from_storage(&os, ol, self.d)?;
+        let g = Heads::from_storage(&gs, gl, self.d)?;
         let bias = tensor_f32(&bs, bl)?;
         let Dims {
             batch,
@@ -443,7 +498,7 @@ impl CustomOp3 for Attention {
 mod tests {
     use super::*;
     use crate::ops::testing::{assert_close, check_grads, rand_tensor, rand_var};
-    use candle_core::Device;
+    use candle_core::{Device, Var};
 
     /// The causal + key-padding bias `[b, 1, t, t]` for a key mask given as rows of 0/1.
     fn causal_bias(rows: &[&[u32]]) -> Result<Tensor> {
@@ -468,6 +523,7 @@ mod tests {
         Attention {
             bias: bias.clone(),
             scale: 1.0 / (d as f32).sqrt(),
+            d,
         }
         .composed(q, k, v)
     }
@@ -537,6 +593,38 @@ mod tests {
         let full = attention(&q, &k, &v, &bias)?.narrow(1, 3, 2)?;
         let last = attention(&q.narrow(1, 3, 2)?, &k, &v, &bias.narrow(2, 3, 2)?)?;
         assert_close(&last, &full, 1e-6)
+    }
+
+    #[test]
+    fn packed_heads_give_the_same_values_and_gradients() -> Result<()> {
+        let bias = causal_bias(&[&[0, 1, 1, 1, 1], &[1, 1, 1, 0, 1]])?;
+        let (q, k, v) = (
+            rand_var(&[2, 5, 4 * 3], 15)?,
+            rand_var(&[2, 5, 2 * 3], 16)?,
+            rand_var(&[2, 5, 2 * 3], 17)?,
+        );
+        let heads = |t: &Var| t.as_tensor().reshape((2, 5, t.dim(2).unwrap() / 3, 3));
+        let probe = rand_tensor(&[2, 5, 12], 18)?;
+        let packed = attention_packed(q.as_tensor(), k.as_tensor(), v.as_tensor(), &bias, 3)?;
+        assert_eq!(packed.dims(), [2, 5, 12]);
+        let four = attention(&heads(&q)?, &heads(&k)?, &heads(&v)?, &bias)?.reshape((2, 5, 12))?;
+        assert_close(&packed, &four, 1e-6)?;
+        let g = (&packed * &probe)?.sum_all()?.backward()?;
+        let g4 = (four * &probe)?.sum_all()?.backward()?;
+        for var in [&q, &k, &v] {
+            let grad = g.get(var).expect("grad");
+            assert_eq!(grad.dims(), var.dims());
+            assert_close(grad, g4.get(var).expect("grad"), 1e-6)?;
+        }
+        // The composed path (f64) and finite differences on a strided packed input.
+        let f64s = |t: &Var| t.as_tensor().to_dtype(DType::F64);
+        let slow = attention_packed(&f64s(&q)?, &f64s(&k)?, &f64s(&v)?, &bias, 3)?;
+        assert_close(&packed, &slow.to_dtype(DType::F32)?, 1e-5)?;
+        check_grads(&[&[2, 12, 5], &[2, 5, 6], &[2, 5, 6]], 19, |xs| {
+            attention_packed(&xs[0].transpose(1, 2)?, &xs[1], &xs[2], &bias, 3)
+        })?;
+        assert!(attention_packed(q.as_tensor(), k.as_tensor(), v.as_tensor(), &bias, 5).is_err());
+        Ok(())
     }
 
     #[test]

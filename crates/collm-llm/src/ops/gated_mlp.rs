@@ -56,8 +56,8 @@ impl CustomOp3 for GatedMlp {
         let x = contiguous_f32(xs, xl)?;
         let (n, k) = gl.shape().dims2()?;
         let m = x.len() / k;
-        let gate = times_transposed(&x, m, gs.as_slice::<f32>()?, gl)?;
-        let up = times_transposed(&x, m, us.as_slice::<f32>()?, ul)?;
+        let gate = times_transposed(&x, m, gs.as_slice::<f32>()?, gl, None)?;
+        let up = times_transposed(&x, m, us.as_slice::<f32>()?, ul, None)?;
         let out = swiglu_values(&gate, &up);
         *self.saved.lock().expect("gated_mlp: poisoned") = Some((gate, up));
         let mut dims = xl.dims().to_vec();

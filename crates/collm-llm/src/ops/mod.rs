@@ -6,8 +6,9 @@
 //! devices or dtypes each op falls back to a composition of candle's differentiable ops, so a
 //! CUDA build computes the same thing, only slower.
 //!
-//! Tensor layouts follow the linear layers: activations are `[batch, seq, features]`, and the
-//! per-head views used by RoPE and attention are `[batch, seq, heads, head_dim]` (no transposes).
+//! Tensor layouts follow the linear layers: activations are `[batch, seq, features]`, and RoPE
+//! and attention read heads either as `[batch, seq, heads, head_dim]` or packed in the last
+//! dimension, `[batch, seq, heads·head_dim]` (no transposes, no reshapes).
 
 mod attention;
 mod frozen_linear;
@@ -22,8 +23,8 @@ mod vecmath;
 #[cfg(test)]
 mod testing;
 
-pub use attention::attention;
-pub use frozen_linear::frozen_linear;
+pub use attention::{attention, attention_packed};
+pub use frozen_linear::{frozen_linear, frozen_linear_add};
 pub use gated_mlp::gated_mlp;
 pub use lora_linear::{lora_linear, LoraDropout};
 pub use rms_norm::rms_norm;

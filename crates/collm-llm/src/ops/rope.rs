@@ -42,16 +42,23 @@ pub fn positions_from_mask(mask: &Tensor) -> Result<Tensor> {
 }
 
 /// Rotates the pairs of each head vector of `x` `[batch, seq, heads, head_dim]` by the angles
-/// whose `cos` and `sin` are given per row and position, `[batch, seq, head_dim / 2]`.
+/// whose `cos` and `sin` are given per row and position, `[batch, seq, head_dim / 2]`. `x` may
+/// also hold its heads packed in the last dimension, `[batch, seq, heads·head_dim]` (what the
+/// projections give): the result keeps `x`'s shape.
 ///
 /// Only `x` gets a gradient (the tables are constants); the backward pass is the inverse
 /// rotation.
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, layout: RopeLayout) -> Result<Tensor> {
-    let (b, t, _h, d) = x.dims4()?;
+    let d = 2 * cos.dim(D::Minus1)?;
+    let (b, t, packed) = match x.dims() {
+        &[b, t, h, hd] if hd == d => (b, t, h * hd),
+        &[b, t, packed] if packed.is_multiple_of(d.max(1)) => (b, t, packed),
+        _ => (0, 0, 0),
+    };
     for table in [cos, sin] {
-        if table.dims() != [b, t, d / 2] || d % 2 != 0 {
+        if packed == 0 || d == 0 || table.dims() != [b, t, d / 2] {
             candle_core::bail!(
-                "rope: x {:?} needs tables [{b}, {t}, {}], got {:?}",
+                "rope: x {:?} needs heads of size {d} and tables [batch, seq, {}], got {:?}",
                 x.shape(),
                 d / 2,
                 table.shape()
@@ -68,7 +75,8 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, layout: RopeLayout) -> Resul
             },
         );
     }
-    rope_composed(x, cos, sin, layout)
+    let heads = x.reshape((b, t, packed / d, d))?;
+    rope_composed(&heads, cos, sin, layout)?.reshape(x.shape())
 }
 
 /// The same rotation from candle's differentiable ops (other devices and dtypes).
@@ -119,12 +127,14 @@ impl CustomOp3 for Rope {
         ss: &CpuStorage,
         sl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (_b, _t, h, d) = xl.shape().dims4()?;
         let x = contiguous_f32(xs, xl)?;
         let cos = contiguous_f32(cs, cl)?;
         let sin = contiguous_f32(ss, sl)?;
-        let half = d / 2;
+        // x is [rows, heads·d] whether its heads are a dimension or packed (`rope` checked).
+        let half = cl.dims()[2];
+        let d = 2 * half;
         let rows = cos.len() / half.max(1);
+        let h = x.len() / rows.max(1) / d.max(1);
         let sign = if self.inverse { -1.0 } else { 1.0 };
         let mut out = vec![0f32; x.len()];
         let dst = SendPtr(out.as_mut_ptr());
@@ -249,6 +259,23 @@ mod tests {
             check_grads(&[&[2, 2, 5, 6]], 4, |xs| {
                 rope(&xs[0].transpose(1, 2)?, &cos, &sin, layout)
             })?;
+            // Heads packed in the last dimension: the same rotation, in x's own shape, on both
+            // paths, and its gradient.
+            let packed = rope(&x.reshape((2, 5, 12))?, &cos, &sin, layout)?;
+            assert_eq!(packed.dims(), [2, 5, 12]);
+            assert_close(&packed, &fast.reshape((2, 5, 12))?, 1e-6)?;
+            let f64s = |t: &Tensor| t.to_dtype(DType::F64);
+            let slow = rope(
+                &f64s(&x.reshape((2, 5, 12))?)?,
+                &f64s(&cos)?,
+                &f64s(&sin)?,
+                layout,
+            )?;
+            assert_close(&packed, &slow.to_dtype(DType::F32)?, 1e-5)?;
+            check_grads(&[&[2, 12, 5]], 5, |xs| {
+                rope(&xs[0].transpose(1, 2)?, &cos, &sin, layout)
+            })?;
+            assert!(rope(&x.reshape((2, 5, 3, 4))?, &cos, &sin, layout).is_err());
         }
         Ok(())
     }
