@@ -6,6 +6,12 @@ mod common;
 use common::{mf_experiment, path_str, Env, ML1M};
 use serde_json::Value;
 
+/// CoLLM in miniature on the built-in tiny LLM: seconds, no download.
+const QUICK_COLLM_TINY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/experiments/quick-collm-tiny.toml"
+);
+
 const GROUP_KEYS: [&str; 5] = ["auc", "uauc", "logloss", "rows", "users_counted"];
 
 fn check_split(split: &Value, rows: u64) {
@@ -196,10 +202,7 @@ fn a_missing_dataset_fails_the_run_with_the_reason_stored() {
 #[test]
 fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
     let env = Env::new();
-    let exp = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/experiments/quick-collm-tiny.toml"
-    );
+    let exp = QUICK_COLLM_TINY;
     let run = env.json(&["run", exp, "--json"]);
     assert_eq!(run["status"], "finished", "{run}");
     let id = run["run_id"].as_str().unwrap().to_string();
@@ -235,10 +238,7 @@ fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
 #[test]
 fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
     let env = Env::new();
-    let exp = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/experiments/quick-collm-tiny.toml"
-    );
+    let exp = QUICK_COLLM_TINY;
     let first = env.json(&["run", exp, "--json"]);
     let id = first["run_id"].as_str().unwrap().to_string();
     let (cf, stage1) = (format!("cf={id}"), format!("stage1={}", &id[..8]));
