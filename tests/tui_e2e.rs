@@ -425,9 +425,10 @@ fn tui_screenshots() {
         &t.wait_for("hybrid prompt", Duration::from_secs(60)),
     );
     t.send("6");
+    // The form's last line: the whole view is drawn, not only its top.
     t.keep(
         "live-6-launch",
-        &t.wait_for("Experiments", Duration::from_secs(5)),
+        &t.wait_for("L launch as edited", Duration::from_secs(5)),
     );
     t.send("?");
     t.keep(
