@@ -40,6 +40,9 @@ pub struct LoopState {
     pub bad_evals: usize,
     /// Per-variable Adam step counts.
     pub adam_steps: BTreeMap<String, u64>,
+    /// The dropout mask stream's state (models with dropout; absent in older resume points).
+    #[serde(default)]
+    pub dropout_state: Option<u64>,
     pub config: CfTrainConfig,
 }
 
@@ -53,6 +56,7 @@ impl LoopState {
             best: Breakdown::default(),
             bad_evals: 0,
             adam_steps: BTreeMap::new(),
+            dropout_state: None,
             config: config.clone(),
         }
     }

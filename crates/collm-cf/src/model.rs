@@ -53,6 +53,12 @@ pub trait CfModel: Send {
     /// Switches training-only behaviour on or off: dropout, and whether DIN's Dice
     /// standardises with batch statistics (and moves its running ones) or with the running ones.
     fn set_train(&mut self, train: bool);
+    /// Where the dropout mask stream is, for models with dropout (saved in resume points).
+    fn dropout_state(&self) -> Option<u64> {
+        None
+    }
+    /// Continues the dropout mask stream from a saved [`CfModel::dropout_state`].
+    fn set_dropout_state(&self, _state: u64) {}
     /// The trainable tensors with their safetensors names (PyTorch state-dict keys). Every one
     /// of them gets a gradient from `logits`.
     fn named_vars(&self) -> Vec<(String, Var)> {

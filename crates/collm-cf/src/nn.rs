@@ -136,6 +136,11 @@ impl Mode {
         self.training.then(|| self.rng.mask(n, self.rate))
     }
 
+    /// The dropout stream (its state is part of a resume point).
+    pub fn rng(&self) -> &MaskRng {
+        &self.rng
+    }
+
     /// `x` with dropout in training mode, `x` itself in eval mode.
     pub fn dropout(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         if self.training {
@@ -146,13 +151,29 @@ impl Mode {
     }
 }
 
-/// The random stream of a model's dropout masks: seeded, so a run is reproducible. Masks are
-/// not part of a checkpoint, so a resumed run draws fresh ones.
+/// The random stream of a model's dropout masks: seeded, so a run is reproducible; its state
+/// goes into each resume point, so a resumed run draws the masks an uninterrupted one would.
 pub(crate) struct MaskRng(Mutex<u64>);
 
 impl MaskRng {
     pub fn new(seed: u64) -> Self {
         MaskRng(Mutex::new(seed ^ 0x5DEE_CE66_D1CE_5EED))
+    }
+
+    /// Where the stream is (for a resume point).
+    pub fn state(&self) -> u64 {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Continues the stream from a saved [`MaskRng::state`].
+    pub fn set_state(&self, state: u64) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
     }
 
     /// Inverted-dropout multipliers for `n` values: each 1 / (1 − p) with probability 1 − p,

@@ -236,4 +236,12 @@ impl CfModel for SasRec {
     fn set_train(&mut self, train: bool) {
         self.mode.training = train;
     }
+
+    fn dropout_state(&self) -> Option<u64> {
+        Some(self.mode.rng().state())
+    }
+
+    fn set_dropout_state(&self, state: u64) {
+        self.mode.rng().set_state(state);
+    }
 }

@@ -92,6 +92,9 @@ pub fn train(
     if let Some(dir) = resume_from {
         match read_last(model, &mut adam, cfg, dir)? {
             Some(saved) => {
+                if let Some(dropout) = saved.dropout_state {
+                    model.set_dropout_state(dropout);
+                }
                 if saved.best_epoch.is_some() {
                     carry_best(dir, out_dir)?;
                 }
@@ -170,6 +173,7 @@ pub fn train(
         }
         state.epochs_done = epoch + 1;
         state.adam_steps = adam.steps();
+        state.dropout_state = model.dropout_state();
         write_last(model, &adam, &state, out_dir)?;
         tracing::debug!(
             epoch,

@@ -27,6 +27,10 @@ fn train_cfg(max_epochs: usize, patience: usize) -> CfTrainConfig {
 }
 
 fn model_cfg(kind: CfKind) -> CfModelConfig {
+    if kind == CfKind::Din {
+        // Three equal fields, xavier-normal tables (as the reference; no other std accepted).
+        return CfModelConfig::new(kind, 12);
+    }
     CfModelConfig {
         kind,
         dim: 8,
@@ -181,39 +185,48 @@ fn cancellation_stops_between_steps_and_keeps_a_best_checkpoint() {
     assert!(outcome.best.all.auc.is_some());
 }
 
-#[test]
-fn a_cancelled_run_resumes_to_the_same_result_as_an_uninterrupted_one() {
-    let ds = two_taste_dataset(20, 20, 200, 60, 4);
-    let cfg = train_cfg(7, 100);
+/// Trains `kind` for 7 epochs straight, and again cancelled after step 14 then resumed into a
+/// fresh folder from a fresh model: both must end with the same bytes. Returns the folder of
+/// the cancelled attempt.
+fn resumes_like_an_uninterrupted_run(
+    kind: CfKind,
+    ds: &Dataset,
+    cfg: &CfTrainConfig,
+) -> tempfile::TempDir {
     let straight = tempfile::tempdir().unwrap();
-    let (_, full, _) = run(CfKind::Lightgcn, &ds, &cfg, straight.path(), None, None);
+    let (_, full, _) = run(kind, ds, cfg, straight.path(), None, None);
     assert_eq!(full.epochs_run, 7);
 
     let first = tempfile::tempdir().unwrap();
-    let (_, part, _) = run(CfKind::Lightgcn, &ds, &cfg, first.path(), None, Some(14));
+    let (_, part, _) = run(kind, ds, cfg, first.path(), None, Some(14));
     assert!(part.cancelled && part.epochs_run == 3);
     // Resume into a fresh folder (the best checkpoint is carried over) from a fresh model.
     let second = tempfile::tempdir().unwrap();
-    let (_, resumed, events) = run(
-        CfKind::Lightgcn,
-        &ds,
-        &cfg,
-        second.path(),
-        Some(first.path()),
-        None,
-    );
+    let (_, resumed, events) = run(kind, ds, cfg, second.path(), Some(first.path()), None);
     assert_eq!(resumed.epochs_run, 7);
-    assert_eq!(resumed.best_epoch, full.best_epoch);
-    assert_eq!(resumed.best, full.best);
-    assert_eq!(
-        std::fs::read(&resumed.weights).unwrap(),
-        std::fs::read(&full.weights).unwrap()
+    assert_eq!(resumed.best_epoch, full.best_epoch, "{kind:?}");
+    assert_eq!(resumed.best, full.best, "{kind:?}");
+    assert!(
+        std::fs::read(&resumed.weights).unwrap() == std::fs::read(&full.weights).unwrap(),
+        "{kind:?}: the resumed run's best weights differ"
     );
     let first_step = events.iter().find_map(|e| match e {
         Event::Step { step, .. } => Some(*step),
         _ => None,
     });
     assert_eq!(first_step, Some(3 * 4 + 1), "step numbering continues");
+    first
+}
+
+#[test]
+fn a_cancelled_run_resumes_to_the_same_result_as_an_uninterrupted_one() {
+    let ds = two_taste_dataset(20, 20, 200, 60, 4);
+    let cfg = train_cfg(7, 100);
+    // SASRec and DIN draw dropout masks: the resume point carries the mask stream.
+    for kind in [CfKind::Sasrec, CfKind::Din] {
+        resumes_like_an_uninterrupted_run(kind, &ds, &cfg);
+    }
+    let first = resumes_like_an_uninterrupted_run(CfKind::Lightgcn, &ds, &cfg);
 
     // A different learning rate is another run: refused, naming the file.
     let third = tempfile::tempdir().unwrap();
