@@ -40,7 +40,7 @@ impl Experiment {
         else {
             return Err("[reuse] belongs to `kind = \"collm\"` experiments".into());
         };
-        let names: Vec<String> = (0..cfg.stages.len()).map(|i| cfg.stage_name(i)).collect();
+        let names = cfg.stage_names();
         for key in self.reuse.keys() {
             if key == FOUNDATION {
                 if !super::trains_foundation(cfg) {
@@ -55,10 +55,7 @@ impl Experiment {
                 ));
             }
         }
-        let reused = names
-            .iter()
-            .take_while(|n| self.reuse.contains_key(*n))
-            .count();
+        let reused = self.reused_stages().len();
         if let Some(late) = names[reused..].iter().find(|n| self.reuse.contains_key(*n)) {
             return Err(format!(
                 "[reuse] {late}: a stage can be reused only after every stage before it ({} is trained here)",
@@ -73,8 +70,8 @@ impl Experiment {
         let Some(cfg) = &self.collm else {
             return Vec::new();
         };
-        (0..cfg.stages.len())
-            .map(|i| cfg.stage_name(i))
+        cfg.stage_names()
+            .into_iter()
             .take_while(|n| self.reuse.contains_key(n))
             .collect()
     }
@@ -104,8 +101,10 @@ impl Experiment {
             .collm
             .as_ref()
             .ok_or("it is not a `collm` experiment")?;
-        let index = (0..cfg.stages.len())
-            .find(|&i| cfg.stage_name(i) == key)
+        let index = cfg
+            .stage_names()
+            .iter()
+            .position(|n| n == key)
             .ok_or_else(|| format!("it has no stage `{key}`"))?;
         let mut needed: PipelineConfig = cfg.clone();
         needed.stages.truncate(index + 1);

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use toml::{Table, Value};
 
+use crate::experiment::FOUNDATION;
+
 /// Settings shown in the run table, in this order, with their short labels: a pattern matches a
 /// key equal to it or ending in `.pattern`.
 const KEY_SETTINGS: &[(&str, &str)] = &[
@@ -180,9 +182,9 @@ pub fn form_fields(text: &str) -> Result<Vec<Field>, String> {
             })
             .map(|i| match flat.get(&format!("collm.stages.{i}.name")) {
                 Some(Value::String(name)) => name.clone(),
-                _ => format!("stage{}", i + 1),
+                _ => collm_pipeline::config::unnamed_stage(i),
             });
-        for part in std::iter::once("cf".to_string()).chain(stages) {
+        for part in std::iter::once(FOUNDATION.to_string()).chain(stages) {
             let key = format!("{REUSE}{part}");
             let value = flat
                 .get(&key)

@@ -246,6 +246,11 @@ impl StageConfig {
     }
 }
 
+/// The name of stage `i` (0-based) when the experiment gives it none: `stage1`, `stage2`, ...
+pub fn unnamed_stage(i: usize) -> String {
+    format!("stage{}", i + 1)
+}
+
 /// A whole CoLLM experiment's model and training settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -276,7 +281,12 @@ impl PipelineConfig {
         self.stages[i]
             .name
             .clone()
-            .unwrap_or_else(|| format!("stage{}", i + 1))
+            .unwrap_or_else(|| unnamed_stage(i))
+    }
+
+    /// Every stage's name, in order.
+    pub fn stage_names(&self) -> Vec<String> {
+        (0..self.stages.len()).map(|i| self.stage_name(i)).collect()
     }
 
     /// The prompt the final model is scored with: hybrid when any stage uses it.

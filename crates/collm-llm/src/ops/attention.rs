@@ -24,10 +24,8 @@ use super::{contiguous_f32, cpu_tensor, fast_path, tensor_f32, SendPtr};
 /// transposed copies), vectorises the softmax, and recomputes the attention weights in the
 /// backward pass instead of keeping them.
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    let d = q.dim(3)?;
-    for t in [q, k, v] {
-        t.dims4()?;
-    }
+    // k and v must match q's rank and shape: `attention_op` checks.
+    let (_, _, _, d) = q.dims4()?;
     attention_op(q, k, v, bias, d)
 }
 
@@ -42,15 +40,8 @@ pub fn attention_packed(
     bias: &Tensor,
     head_dim: usize,
 ) -> Result<Tensor> {
-    for t in [q, k, v] {
-        let (_, _, packed) = t.dims3()?;
-        if head_dim == 0 || packed % head_dim != 0 {
-            candle_core::bail!(
-                "attention_packed: last dim of {:?} is not a multiple of head_dim {head_dim}",
-                t.shape()
-            );
-        }
-    }
+    // k and v must match q's rank and shape, and `view4` that heads of `head_dim` fit.
+    q.dims3()?;
     attention_op(q, k, v, bias, head_dim)
 }
 
