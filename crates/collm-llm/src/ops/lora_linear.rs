@@ -6,6 +6,9 @@
 //! node; the dropout mask comes from a counter-based hash, so the backward pass regenerates it
 //! instead of storing it, and the base weight never gets a gradient.
 
+use std::borrow::Cow;
+use std::sync::Mutex;
+
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::gemm::{sgemm, MatMut, MatRef, Threads};
@@ -67,6 +70,7 @@ pub fn lora_linear(
                 w: w.detach(),
                 scale: scale as f32,
                 dropout,
+                h: Mutex::new(None),
             },
         );
     }
@@ -92,6 +96,9 @@ struct LoraLinear {
     w: Tensor,
     scale: f32,
     dropout: Option<LoraDropout>,
+    /// `dropout(x)·Aᵀ` `[rows, r]` from the forward pass, for B's gradient (the op is dropped
+    /// with the graph).
+    h: Mutex<Option<Vec<f32>>>,
 }
 
 /// A 32-bit integer hash with good avalanche (Chris Wellons' "lowbias32").
@@ -105,39 +112,97 @@ fn mix(mut x: u32) -> u32 {
     x
 }
 
+/// The mask stream of one call: element `i` is kept when its hash reaches `threshold`.
+#[derive(Clone, Copy)]
+struct Mask {
+    key: u32,
+    threshold: u32,
+    /// 1 / (1 - p), the kept elements' scale.
+    factor: f32,
+}
+
+impl Mask {
+    /// The factor element `i` is multiplied by: 0 or 1 / (1 - p).
+    #[inline(always)]
+    fn factor_at(self, i: u32) -> f32 {
+        let h = mix(mix(i ^ self.key).wrapping_add(self.key));
+        if h >= self.threshold {
+            self.factor
+        } else {
+            0.0
+        }
+    }
+}
+
 multiversion! {
-    /// out[i] = x[i] * keep(first + i) / (1 - p), the mask drawn from (key, index).
-    fn dropout_slice(x: &[f32], out: &mut [f32], first: u32, key: u32, threshold: u32, factor: f32) {
+    /// out[i] = x[i] · mask(first + i).
+    fn dropout_slice(x: &[f32], out: &mut [f32], first: u32, mask: Mask) {
         for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
-            let h = mix(mix((first + i as u32) ^ key).wrapping_add(key));
-            *o = if h >= threshold { v * factor } else { 0.0 };
+            *o = v * mask.factor_at(first + i as u32);
+        }
+    }
+}
+
+multiversion! {
+    /// The backward pass's two uses of one mask, drawn once: xd[i] = x[i] · mask(first + i)
+    /// and dx[i] += t[i] · mask(first + i).
+    fn dropout_both(x: &[f32], xd: &mut [f32], t: &[f32], dx: &mut [f32], first: u32, mask: Mask) {
+        for (i, ((xd, &x), (dx, &t))) in xd.iter_mut().zip(x).zip(dx.iter_mut().zip(t)).enumerate() {
+            let f = mask.factor_at(first + i as u32);
+            *xd = x * f;
+            *dx += t * f;
         }
     }
 }
 
 impl LoraDropout {
+    fn mask(&self) -> Mask {
+        Mask {
+            key: mix(self.seed as u32 ^ mix((self.seed >> 32) as u32 ^ 0x9e37_79b9)),
+            threshold: (self.p as f64 * 4_294_967_296.0).min(u32::MAX as f64) as u32,
+            factor: 1.0 / (1.0 - self.p),
+        }
+    }
+
     /// The dropped-out copy of `x` (its element 0 being element 0 of the layer's input).
     fn apply(&self, x: &[f32]) -> Vec<f32> {
-        let key = mix(self.seed as u32 ^ mix((self.seed >> 32) as u32 ^ 0x9e37_79b9));
-        let threshold = (self.p as f64 * 4_294_967_296.0).min(u32::MAX as f64) as u32;
-        let factor = 1.0 / (1.0 - self.p);
+        let mask = self.mask();
         let mut out = vec![0f32; x.len()];
         let dst = SendPtr(out.as_mut_ptr());
         par_ranges(x.len(), 16, |r| {
             // SAFETY: each task writes only its own range of `out`.
             let o = unsafe { dst.slice(r.start, r.len()) };
-            dropout_slice(&x[r.clone()], o, r.start as u32, key, threshold, factor);
+            dropout_slice(&x[r.clone()], o, r.start as u32, mask);
         });
         out
+    }
+
+    /// `(dropout(x), dx + dropout'(t))`: the adapter's input again and the input gradient
+    /// with the adapter's share `t` added through the same mask, in one pass.
+    fn apply_both(&self, x: &[f32], t: &[f32], mut dx: Vec<f32>) -> (Vec<f32>, Vec<f32>) {
+        let mask = self.mask();
+        let mut xd = vec![0f32; x.len()];
+        let (xd_ptr, dx_ptr) = (SendPtr(xd.as_mut_ptr()), SendPtr(dx.as_mut_ptr()));
+        par_ranges(x.len(), 16, |r| {
+            // SAFETY: each task writes only its own range of `xd` and `dx`.
+            let (xd, dx) = unsafe {
+                (
+                    xd_ptr.slice(r.start, r.len()),
+                    dx_ptr.slice(r.start, r.len()),
+                )
+            };
+            dropout_both(&x[r.clone()], xd, &t[r.clone()], dx, r.start as u32, mask);
+        });
+        (xd, dx)
     }
 }
 
 impl LoraLinear {
     /// The adapter's input: `x` itself, or its dropped-out copy.
-    fn adapter_input<'a>(&self, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
+    fn adapter_input<'a>(&self, x: &'a [f32]) -> Cow<'a, [f32]> {
         match &self.dropout {
-            Some(d) => std::borrow::Cow::Owned(d.apply(x)),
-            None => std::borrow::Cow::Borrowed(x),
+            Some(d) => Cow::Owned(d.apply(x)),
+            None => Cow::Borrowed(x),
         }
     }
 }
@@ -215,6 +280,7 @@ impl CustomOp3 for LoraLinear {
         let mut h = vec![0f32; m * r];
         matmul(&mut h, false, &xd, false, &a, true, (m, k, r), 1.0);
         matmul(&mut y, true, &h, false, &b, true, (m, r, n), self.scale);
+        *self.h.lock().expect("lora_linear: poisoned") = Some(h);
         let mut dims = xl.dims().to_vec();
         *dims.last_mut().expect("x has a last dim") = n;
         Ok((CpuStorage::F32(y), dims.into()))
@@ -249,26 +315,27 @@ impl CustomOp3 for LoraLinear {
         // gB = g·B [m, r], shared by dx and dA.
         let mut gb = vec![0f32; m * r];
         matmul(&mut gb, false, &g, false, &b, false, (m, n, r), 1.0);
-        let xd = self.adapter_input(&x);
 
-        let dx = if want_x {
-            // dx = g·W + s·dropout'(gB·A)
+        // dx = g·W + s·dropout'(gB·A); dropout(x) is drawn again on the way (dA needs it).
+        let (dx, xd) = if want_x {
             let mut dx = vec![0f32; m * k];
             matmul(&mut dx, false, &g, false, &w, false, (m, n, k), 1.0);
             match &self.dropout {
-                None => matmul(&mut dx, true, &gb, false, &a, false, (m, r, k), s),
+                None => {
+                    matmul(&mut dx, true, &gb, false, &a, false, (m, r, k), s);
+                    (Some(dx), Cow::Borrowed(&x[..]))
+                }
                 Some(d) => {
                     let mut t = vec![0f32; m * k];
                     matmul(&mut t, false, &gb, false, &a, false, (m, r, k), s);
-                    // The same mask and factor as the forward pass, applied to the gradient.
-                    let t = d.apply(&t);
-                    dx.iter_mut().zip(&t).for_each(|(d, t)| *d += t);
+                    let (xd, dx) = d.apply_both(&x, &t, dx);
+                    (Some(dx), Cow::Owned(xd))
                 }
             }
-            Some(cpu_tensor(dx, xl.dims())?)
         } else {
-            None
+            (None, self.adapter_input(&x))
         };
+        let dx = dx.map(|dx| cpu_tensor(dx, xl.dims())).transpose()?;
         let da = if want_a {
             // dA = s·gBᵀ·dropout(x)  [r, k]
             let mut da = vec![0f32; r * k];
@@ -278,9 +345,11 @@ impl CustomOp3 for LoraLinear {
             None
         };
         let db = if want_b {
-            // dB = s·gᵀ·h with h = dropout(x)·Aᵀ  [n, r]
-            let mut h = vec![0f32; m * r];
-            matmul(&mut h, false, &xd, false, &a, true, (m, k, r), 1.0);
+            // dB = s·gᵀ·h with h = dropout(x)·Aᵀ  [n, r], kept by the forward pass.
+            let saved = self.h.lock().expect("lora_linear: poisoned");
+            let Some(h) = saved.as_ref() else {
+                candle_core::bail!("lora_linear: backward without a forward pass");
+            };
             let mut db = vec![0f32; n * r];
             matmul(&mut db, false, &g, true, &h, false, (n, m, r), s);
             Some(cpu_tensor(db, bl.dims())?)

@@ -96,6 +96,21 @@ multiversion! {
 }
 
 multiversion! {
+    /// The sum of the elements.
+    pub(crate) fn sum(xs: &[f32]) -> f32 {
+        let mut acc = [0f32; LANES];
+        let chunks = xs.chunks_exact(LANES);
+        let tail: f32 = chunks.remainder().iter().sum();
+        for chunk in chunks {
+            for (a, &x) in acc.iter_mut().zip(chunk) {
+                *a += x;
+            }
+        }
+        tail + acc.iter().sum::<f32>()
+    }
+}
+
+multiversion! {
     /// The dot product of two equally long slices.
     pub(crate) fn dot(xs: &[f32], ys: &[f32]) -> f32 {
         assert_eq!(xs.len(), ys.len());
@@ -147,6 +162,8 @@ mod tests {
             assert_eq!(max(&xs), want_max);
             let want_dot: f32 = xs.iter().zip(&ys).map(|(x, y)| x * y).sum();
             assert!((dot(&xs, &ys) - want_dot).abs() < 1e-4);
+            let want_sum: f32 = xs.iter().sum();
+            assert!((sum(&xs) - want_sum).abs() < 1e-4);
         }
     }
 
