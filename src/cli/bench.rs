@@ -6,10 +6,12 @@
 //! {"impl": "collm", "model": "SmolLM2-135M-Instruct.Q4_1.gguf", "batch": 8, "tokens": 150,
 //!  "device": "cpu", "dtype": "f32", "threads": 2, "cpu": "AMD EPYC", "eval_samples_per_s": 4.1,
 //!  "train_samples_per_s": 2.0, "eval_batch_s": 1.95, "train_batch_s": 4.0,
+//!  "train_forward_s": 1.7, "train_backward_s": 2.3,
 //!  "eval_runs_s": [...], "train_runs_s": [...], "peak_rss_mb": 1480.0, "reps": 5}
 //! ```
 //!
-//! `benches/reference/bench_torch.py --json` prints the same keys for PyTorch + peft.
+//! `benches/reference/bench_torch.py --json` prints the same keys for PyTorch + peft (all but
+//! the forward/backward split of a train step).
 //!
 //! `collm bench cache [--json]` times CoLLM stage-2 steps (batch 16 of ml-1m-collm hybrid
 //! prompts, CIE training, LoRA frozen) with and without the prompt-prefix cache, from the same
@@ -207,8 +209,8 @@ fn print_table(out: &Output) {
         (
             "train step",
             format!(
-                "{:.2} samples/s ({:.3} s/batch)",
-                r.train_samples_per_s, r.train_batch_s
+                "{:.2} samples/s ({:.3} s/batch: forward {:.3} s, backward + AdamW {:.3} s)",
+                r.train_samples_per_s, r.train_batch_s, r.train_forward_s, r.train_backward_s
             ),
         ),
         ("peak RSS", rss),

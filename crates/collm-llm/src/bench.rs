@@ -51,6 +51,9 @@ pub struct BenchReport {
     pub train_samples_per_s: f64,
     pub eval_batch_s: f64,
     pub train_batch_s: f64,
+    /// A train step's forward pass (to the loss) and the rest (backward and AdamW).
+    pub train_forward_s: f64,
+    pub train_backward_s: f64,
     /// Every timed run, in seconds (scoring, then training).
     pub eval_runs_s: Vec<f64>,
     pub train_runs_s: Vec<f64>,
@@ -89,19 +92,29 @@ pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
         ..Default::default()
     };
     let mut opt = AdamW::new(vars, params)?;
+    // How long each train step's forward pass took (to the loss), warm-up runs included.
+    let mut forward_runs = Vec::new();
     let mut train_step = || -> Result<()> {
+        let start = Instant::now();
         llm.set_lora_dropout(true);
         let hidden = llm.last_hidden(&embeds, &mask, None)?;
         let logits = llm.score_rows(&hidden, &rows)?.squeeze(1)?;
         let loss = bce_with_logits(&logits, &labels)?;
-        opt.backward_step(&loss)?;
         loss.to_scalar::<f32>()?;
+        forward_runs.push(start.elapsed().as_secs_f64());
+        opt.backward_step(&loss)?;
         Ok(())
     };
 
     let eval_runs = timed(opts, score)?;
     let train_runs = timed(opts, &mut train_step)?;
     llm.set_lora_dropout(false);
+    let forward_runs = &forward_runs[opts.warmup..];
+    let backward_runs: Vec<f64> = train_runs
+        .iter()
+        .zip(forward_runs)
+        .map(|(total, forward)| total - forward)
+        .collect();
     let (eval_s, train_s) = (median(&eval_runs), median(&train_runs));
     Ok(BenchReport {
         batch: opts.batch,
@@ -111,6 +124,8 @@ pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
         train_samples_per_s: opts.batch as f64 / train_s,
         eval_batch_s: eval_s,
         train_batch_s: train_s,
+        train_forward_s: median(forward_runs),
+        train_backward_s: median(&backward_runs),
         eval_runs_s: eval_runs,
         train_runs_s: train_runs,
         peak_rss_mb: peak_rss_mb(),
@@ -222,6 +237,8 @@ mod tests {
             (2, 2)
         );
         assert!(report.peak_rss_mb.is_some_and(|mb| mb > 1.0));
+        assert!(report.train_forward_s > 0.0 && report.train_backward_s > 0.0);
+        assert!(report.train_forward_s < report.train_runs_s.iter().cloned().fold(0.0, f64::max));
         // Every adapter tensor moved: the train step really optimises them.
         for ((name, var), old) in llm.lora_vars().iter().zip(&before) {
             let change = (var.as_tensor() - old)?
