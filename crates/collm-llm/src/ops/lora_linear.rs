@@ -156,6 +156,7 @@ multiversion! {
 }
 
 impl LoraDropout {
+    /// The mask stream of this call's seed and probability.
     fn mask(&self) -> Mask {
         Mask {
             key: mix(self.seed as u32 ^ mix((self.seed >> 32) as u32 ^ 0x9e37_79b9)),
