@@ -177,6 +177,25 @@ fn unknown_key_is_rejected_with_file_line_and_key() {
     assert_eq!(env.json(&["runs", "--json"]), serde_json::json!([]));
 }
 
+/// `--device cuda:0` in a build without CUDA: refused before a run exists, saying how to
+/// rebuild; a bad `--dtype` is refused by the argument parser.
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn a_device_this_build_lacks_is_refused_before_a_run_exists() {
+    let env = Env::new();
+    let out = env.output(&["run", QUICK_COLLM_TINY, "--device", "cuda:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("device \"cuda:0\"") && err.contains("scripts/cuda-build.sh"),
+        "{err}"
+    );
+    let out = env.output(&["run", QUICK_COLLM_TINY, "--dtype", "fp8"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("\"bf16\""), "{err}");
+    assert_eq!(env.json(&["runs", "--json"]), serde_json::json!([]));
+}
+
 #[test]
 fn a_missing_dataset_fails_the_run_with_the_reason_stored() {
     let env = Env::new();
@@ -330,4 +349,54 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
         env.json(&["runs", "--json"]).as_array().unwrap().len(),
         runs_before
     );
+}
+
+/// The GPU's precision on the CPU: the tiny CoLLM run with `--dtype bf16` (bf16 base, f32 LoRA,
+/// CIE, optimizer and loss) trains every stage and records its dtype; its first training loss
+/// of each stage, before any update, equals the f32 run's within bf16's rounding.
+#[test]
+fn collm_run_in_bf16_trains_like_f32() {
+    let env = Env::new();
+    // Two steps a stage and fewer rows: bf16 takes candle's slower composed ops on the CPU.
+    let text = std::fs::read_to_string(QUICK_COLLM_TINY)
+        .unwrap()
+        .replace("max_epochs = 20", "max_epochs = 2")
+        .replace("max_steps = 8", "max_steps = 2")
+        .replace("eval_every = 4", "eval_every = 2")
+        .replace("eval_rows = 32", "eval_rows = 8")
+        .replace("rows = 64", "rows = 16");
+    let exp = env.write("tiny-short.toml", &text);
+    let exp = path_str(&exp);
+    let f32_run = env.json(&["run", exp, "--json"]);
+    let bf16_run = env.json(&["run", exp, "--json", "--dtype", "bf16"]);
+    assert_eq!(bf16_run["status"], "finished", "{bf16_run}");
+    check_split(&bf16_run["splits"]["valid"], 16);
+    let export = |run: &Value| -> Value {
+        let id = run["run_id"].as_str().unwrap();
+        serde_json::from_str(&env.ok(&["export", id, "--format", "json"])).unwrap()
+    };
+    let (a, b) = (export(&f32_run), export(&bf16_run));
+    let experiment = b["record"]["experiment"].as_str().unwrap();
+    assert!(experiment.contains("dtype = \"bf16\""), "{experiment}");
+    let losses = |v: &Value, stage: &str| -> Vec<f64> {
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["stage"] == stage)
+            .map(|p| p["loss"].as_f64().unwrap())
+            .collect()
+    };
+    for stage in ["stage1", "stage2"] {
+        let (la, lb) = (losses(&a, stage), losses(&b, stage));
+        assert_eq!(lb.len(), 2, "{stage}: {lb:?}");
+        assert!(lb.iter().all(|l| l.is_finite()), "{stage}: {lb:?}");
+        let rel = (la[0] - lb[0]).abs() / la[0].abs();
+        assert!(
+            rel < 0.05,
+            "{stage}: first loss f32 {} bf16 {}",
+            la[0],
+            lb[0]
+        );
+    }
 }

@@ -6,6 +6,11 @@ only (no full-vocabulary projection), under inference mode. Training step: the s
 train mode with LoRA r=8, alpha=16, dropout 0.05 on q_proj and v_proj (peft), BCE-with-logits
 on the Yes logit, backward, AdamW over the LoRA parameters. f32, 2 threads by default.
 
+On a GPU (`--device cuda`): the base model in `--dtype` (bf16 by default there), peft's LoRA
+weights in f32 (its `autocast_adapter_dtype`), the loss in f32, as collm does; every timed run
+ends with `torch.cuda.synchronize()`, and `gpu_mem_mb` is the most device memory in use (the
+CUDA context included, as `nvidia-smi` counts it; `torch_alloc_mb` is PyTorch's own peak).
+
 Input: `batch` rows of `tokens` random token ids; row i is left-padded by (3 * i) % 17 tokens,
 positions count real tokens only (cumsum(mask) - 1), as collm does. Warm-up excluded; the
 median of several repetitions is reported. Run by hand (not in CI), e.g.
@@ -32,6 +37,8 @@ def parse_args():
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--tokens", type=int, default=150)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--dtype", default="auto", help="auto (f32 on the CPU, bf16 on a GPU), f32, bf16")
     p.add_argument("--reps", type=int, default=5, help="timed repetitions per measurement")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--attn", default="sdpa", help="transformers attn_implementation (sdpa, eager)")
@@ -79,12 +86,16 @@ def main():
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    device = torch.device(args.device)
+    on_gpu = device.type == "cuda"
+    dtype_name = args.dtype if args.dtype != "auto" else ("bf16" if on_gpu else "f32")
+    dtype = {"f32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
     path = gguf_path(args.model)
     folder, name = os.path.split(path)
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     model = AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=name, dtype=torch.float32, attn_implementation=args.attn
-    )
+        folder, gguf_file=name, dtype=dtype, attn_implementation=args.attn
+    ).to(device)
     yes_id = tok.encode("Yes", add_special_tokens=False)
     assert len(yes_id) == 1, f"'Yes' is not one token: {yes_id}"
     yes_id = yes_id[0]
@@ -105,10 +116,17 @@ def main():
         mask[i, : (3 * i) % 17] = 0
     positions = (mask.cumsum(-1) - 1).clamp(min=0) * mask
     labels = torch.tensor([float(i % 2) for i in range(b)])
+    ids, mask, positions, labels = (x.to(device) for x in (ids, mask, positions, labels))
+    gpu_mem = [0.0]
+
+    def sample_gpu_mem():
+        if on_gpu:
+            free, total = torch.cuda.mem_get_info(device)
+            gpu_mem[0] = max(gpu_mem[0], (total - free) / 2**20)
 
     def yes_logit():
         hidden = base.model(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
-        return hidden[:, -1, :] @ yes_row
+        return (hidden[:, -1, :] @ yes_row).float()
 
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=1e-4)
@@ -121,18 +139,26 @@ def main():
     def train_step():
         model.train()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(yes_logit(), labels)
+        sample_gpu_mem()
         loss.backward()
         opt.step()
+        sample_gpu_mem()
         opt.zero_grad(set_to_none=True)
         return loss.item()
+
+    def sync():
+        if on_gpu:
+            torch.cuda.synchronize(device)
 
     def timed(fn):
         for _ in range(args.warmup):
             fn()
+            sync()
         times = []
         for _ in range(args.reps):
             start = time.perf_counter()
             fn()
+            sync()
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
@@ -143,8 +169,8 @@ def main():
         "model": os.path.basename(path),
         "batch": b,
         "tokens": t,
-        "device": "cpu",
-        "dtype": "f32",
+        "device": str(device),
+        "dtype": dtype_name,
         "threads": torch.get_num_threads(),
         "cpu": cpu_model(),
         "attn": args.attn,
@@ -156,6 +182,10 @@ def main():
         "peak_rss_mb": peak_rss_mb(),
         "reps": args.reps,
     }
+    if on_gpu:
+        result["gpu"] = torch.cuda.get_device_name(device)
+        result["gpu_mem_mb"] = gpu_mem[0]
+        result["torch_alloc_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     if args.json:
         print(json.dumps(result))
     else:

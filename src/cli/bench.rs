@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use collm_llm::bench::{bench_llm, cpu_model, device_name, BenchOptions, BenchReport};
-use collm_llm::{Llm, LoraConfig};
+use collm_llm::bench::{bench_llm, cpu_model, device_name, gpu_model, BenchOptions, BenchReport};
+use collm_llm::{DTypeSpec, DeviceSpec, Llm, LoraConfig};
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
@@ -52,6 +52,12 @@ pub struct CacheArgs {
     pub steps: usize,
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// `auto`, `cpu` or `cuda:N`.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceSpec,
+    /// `auto` (f32 on the CPU, bf16 on a GPU), `f32` or `bf16`.
+    #[arg(long, default_value = "auto")]
+    pub dtype: DTypeSpec,
     /// Print one JSON object instead of a line.
     #[arg(long)]
     pub json: bool,
@@ -69,9 +75,12 @@ pub struct LlmArgs {
     /// Positions per row (padding included).
     #[arg(long, default_value_t = 150)]
     pub tokens: usize,
-    /// `cpu`, `cuda` or `cuda:N`.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    /// `auto` (a GPU when this build has CUDA and one answers), `cpu` or `cuda:N`.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceSpec,
+    /// The base model's precision: `auto` (f32 on the CPU, bf16 on a GPU), `f32` or `bf16`.
+    #[arg(long, default_value = "auto")]
+    pub dtype: DTypeSpec,
     /// Timed repetitions per measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
@@ -92,6 +101,8 @@ struct Output {
     device: String,
     dtype: String,
     cpu: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gpu: Option<String>,
     #[serde(flatten)]
     report: BenchReport,
 }
@@ -116,7 +127,9 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
         r = args.steps * args.batch
     ))?;
     let path = model_path(args.model.as_deref())?;
-    let (llm, tokenizer) = Llm::load(&path, Some(&cfg.lora), &candle_core::Device::Cpu)?;
+    let device = args.device.resolve()?;
+    let (llm, tokenizer) =
+        Llm::load_with_dtype(&path, Some(&cfg.lora), &device, args.dtype.resolve(&device))?;
     let mut model =
         collm_pipeline::CollmModel::build(&cfg, llm, tokenizer, &dataset, Path::new("."))?;
     let plan = &collm_pipeline::pipeline::plans(&cfg, Path::new("."))[0];
@@ -141,10 +154,12 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
 }
 
 fn bench_llm_command(args: LlmArgs) -> anyhow::Result<()> {
-    let device = collm_llm::parse_device(&args.device)?;
+    let device = args.device.resolve()?;
     let path = model_path(args.model.as_deref())?;
-    let (llm, tokenizer) = Llm::load(&path, Some(&LoraConfig::default()), &device)
-        .with_context(|| format!("loading {}", path.display()))?;
+    let dtype = args.dtype.resolve(&device);
+    let (llm, tokenizer) =
+        Llm::load_with_dtype(&path, Some(&LoraConfig::default()), &device, dtype)
+            .with_context(|| format!("loading {}", path.display()))?;
     let yes_id = tokenizer.token_id("Yes")?;
     let opts = BenchOptions {
         batch: args.batch,
@@ -164,6 +179,7 @@ fn bench_llm_command(args: LlmArgs) -> anyhow::Result<()> {
         device: device_name(&device),
         dtype: format!("{:?}", llm.dtype()).to_lowercase(),
         cpu: cpu_model(),
+        gpu: gpu_model(&device),
         report,
     };
     if args.json {
@@ -198,6 +214,7 @@ fn print_table(out: &Output) {
             format!("{} ({}, {} threads)", out.device, out.dtype, r.threads),
         ),
         ("cpu", out.cpu.clone().unwrap_or_else(|| "unknown".into())),
+        ("gpu", out.gpu.clone().unwrap_or_else(|| "none".into())),
         ("shape", format!("batch {} x {} tokens", r.batch, r.tokens)),
         (
             "scoring",
@@ -214,6 +231,11 @@ fn print_table(out: &Output) {
             ),
         ),
         ("peak RSS", rss),
+        (
+            "GPU memory",
+            r.gpu_mem_mb
+                .map_or("-".to_string(), |mb| format!("{mb:.0} MiB in use at most")),
+        ),
         ("repetitions", format!("{} (median)", r.reps)),
     ];
     for (k, v) in rows {

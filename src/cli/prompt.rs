@@ -14,7 +14,7 @@ use collm_pipeline::CfInit;
 use collm_store::Store;
 
 use super::Context;
-use crate::experiment::{Experiment, ExperimentKind};
+use crate::experiment::{Experiment, ExperimentKind, Placement};
 use crate::runner::collm::{build_model, load_finished};
 
 #[derive(Debug, clap::Args)]
@@ -30,6 +30,8 @@ pub struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub placement: Placement,
 }
 
 /// The row to show: an existing (user, item) row of the data, first found in valid,
@@ -111,6 +113,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             format!("run {id} ({})", record.name),
         )
     };
+    let mut experiment = experiment;
+    experiment.place(args.placement);
     if experiment.kind != ExperimentKind::Collm {
         bail!("{what}: `collm prompt` needs a `kind = \"collm\"` experiment");
     }

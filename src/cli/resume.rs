@@ -7,6 +7,7 @@ use std::sync::Arc;
 use collm_store::Store;
 
 use super::Context;
+use crate::experiment::Placement;
 use crate::runner::Runner;
 
 #[derive(Debug, clap::Args)]
@@ -16,12 +17,14 @@ pub struct Args {
     /// Print the result as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub placement: Placement,
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Arc::new(Store::open(&ctx.store_dir)?);
     let id = store.resolve(&args.run)?;
     let (runner, messages) = Runner::start(store.clone(), crate::paths::data_dir());
-    runner.resume(&id)?;
+    runner.resume_placed(&id, args.placement)?;
     super::run::follow(store, runner, messages, id, args.json)
 }

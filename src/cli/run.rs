@@ -14,7 +14,7 @@ use super::interrupt::cancel_on_signal;
 use super::progress::Progress;
 use super::report::{duration, RunReport};
 use super::Context;
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, Placement};
 use crate::runner::{Runner, RunnerMessage};
 
 #[derive(Debug, clap::Args)]
@@ -28,11 +28,17 @@ pub struct Args {
     /// training it, e.g. `--reuse stage1=261129-011202`; adds to the file's `[reuse]`.
     #[arg(long, value_name = "STAGE=RUN")]
     pub reuse: Vec<String>,
+    #[command(flatten)]
+    pub placement: Placement,
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // A bad file is reported before the store is touched.
     let mut experiment = Experiment::load(&args.experiment)?;
+    // Stored as run: the record says where it computed.
+    experiment.place(args.placement);
+    // A device this build or machine lacks is reported before a run is created.
+    experiment.resolve_device()?;
     let store = Arc::new(Store::open(&ctx.store_dir)?);
     for pair in &args.reuse {
         let (key, run) = pair.split_once('=').ok_or_else(|| {

@@ -5,7 +5,9 @@
 //! name = "mf-ml1m"
 //! description = "..."          # optional
 //! kind = "cf"                  # optional: "cf" (a collaborative model alone) or "collm"
-//! device = "cpu"               # "auto" | "cpu" | "cuda:N"
+//! device = "cpu"               # "auto" | "cpu" | "cuda:N" (`collm run --device` overrides it)
+//! dtype = "auto"               # the LLM's precision: "auto" (f32 on the CPU, bf16 on a GPU),
+//!                              # "f32" or "bf16"; LoRA, CIE, optimizer and loss stay f32
 //!
 //! [dataset]
 //! path = "../../shared/data/ml-1m-collm"   # relative to this file; or: source = "embedded"
@@ -47,7 +49,6 @@
 //! [`Experiment::to_toml`] is "the experiment as run" that the store keeps and `collm eval`
 //! re-reads.
 
-mod device;
 mod error;
 mod reuse;
 
@@ -58,7 +59,7 @@ use collm_data::{DataError, Dataset};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use device::DeviceSpec;
+pub use collm_llm::{DTypeSpec, DeviceSpec};
 pub use error::ExperimentError;
 pub use reuse::{ReuseSpec, FOUNDATION};
 
@@ -101,6 +102,9 @@ pub struct Experiment {
     pub kind: ExperimentKind,
     #[serde(default)]
     pub device: DeviceSpec,
+    /// The LLM backbone's precision (kind `collm` only; collaborative models run in f32).
+    #[serde(default, skip_serializing_if = "is_auto")]
+    pub dtype: DTypeSpec,
     #[serde(deserialize_with = "checked")]
     pub dataset: DatasetSpec,
     #[serde(deserialize_with = "checked")]
@@ -262,9 +266,41 @@ fn checked<'de, D: Deserializer<'de>, T: Deserialize<'de> + Check>(d: D) -> Resu
     Ok(value)
 }
 
+/// `--device` / `--dtype` from a command line: each one given replaces the experiment's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+pub struct Placement {
+    /// Where to compute: `auto` (a GPU when this build has CUDA and one answers, else the
+    /// CPU), `cpu` or `cuda:N`. Default: the experiment's `device`.
+    #[arg(long)]
+    pub device: Option<DeviceSpec>,
+    /// The LLM's precision: `auto` (f32 on the CPU, bf16 on a GPU), `f32` or `bf16`.
+    /// Default: the experiment's `dtype`.
+    #[arg(long)]
+    pub dtype: Option<DTypeSpec>,
+}
+
+fn is_auto(dtype: &DTypeSpec) -> bool {
+    *dtype == DTypeSpec::Auto
+}
+
 impl Experiment {
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Applies command-line overrides; true when one changed something.
+    pub fn place(&mut self, placement: Placement) -> bool {
+        let before = (self.device, self.dtype);
+        self.device = placement.device.unwrap_or(self.device);
+        self.dtype = placement.dtype.unwrap_or(self.dtype);
+        before != (self.device, self.dtype)
+    }
+
+    /// The device this experiment runs on (`device`), opened.
+    pub fn resolve_device(&self) -> Result<candle_core::Device, ExperimentError> {
+        self.device
+            .resolve()
+            .map_err(|err| ExperimentError::Device(err.to_string()))
     }
 
     /// Reads and checks an experiment file.

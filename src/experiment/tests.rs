@@ -152,16 +152,44 @@ fn embedded_source_and_devices() {
         parse(&GOOD.replace("\"cpu\"", "\"auto\"")).unwrap().device,
         DeviceSpec::Auto
     );
-    assert!(DeviceSpec::Cpu.resolve().unwrap().is_cpu());
+    assert!(parse(GOOD).unwrap().resolve_device().unwrap().is_cpu());
     #[cfg(not(feature = "cuda"))]
     {
-        let err = DeviceSpec::Cuda(0).resolve().unwrap_err().to_string();
+        let cuda = parse(&GOOD.replace("\"cpu\"", "\"cuda:0\"")).unwrap();
+        let err = cuda.resolve_device().unwrap_err().to_string();
         assert!(
             err.contains("without CUDA support") && err.contains("device = \"cpu\""),
             "{err}"
         );
-        assert!(DeviceSpec::Auto.resolve().unwrap().is_cpu());
+        let auto = parse(&GOOD.replace("\"cpu\"", "\"auto\"")).unwrap();
+        assert!(auto.resolve_device().unwrap().is_cpu());
     }
+}
+
+#[test]
+fn dtype_defaults_to_auto_and_command_lines_override_placement() {
+    let mut e = parse(GOOD).unwrap();
+    assert_eq!(e.dtype, DTypeSpec::Auto);
+    // "auto" is left out of the experiment as run, so older stored runs read back the same.
+    assert!(!e.to_toml().contains("dtype"));
+    let bf16 =
+        parse(&GOOD.replace("device = \"cpu\"", "device = \"cpu\"\ndtype = \"bf16\"")).unwrap();
+    assert_eq!(bf16.dtype, DTypeSpec::Bf16);
+    assert!(bf16.to_toml().contains("dtype = \"bf16\""));
+    let bad = error_of(&GOOD.replace("device = \"cpu\"", "device = \"cpu\"\ndtype = \"fp8\""));
+    assert!(
+        bad.contains("my-exp.toml:3:") && bad.contains("\"bf16\""),
+        "{bad}"
+    );
+
+    assert!(!e.place(Placement::default()));
+    let gpu = Placement {
+        device: Some(DeviceSpec::Cuda(0)),
+        dtype: None,
+    };
+    assert!(e.place(gpu));
+    assert_eq!((e.device, e.dtype), (DeviceSpec::Cuda(0), DTypeSpec::Auto));
+    assert!(!e.place(gpu), "placing again changes nothing");
 }
 
 #[test]

@@ -49,7 +49,7 @@ pub fn execute(
         message: format!("loading dataset {}", dataset_dir.display()),
     });
     let dataset = exp.load_dataset(job.data_dir)?;
-    let device = exp.device.resolve()?;
+    let device = exp.resolve_device()?;
     sink.emit(Event::Log {
         message: format!(
             "{}: {} users, {} items, {} train rows; {} dim {} on {}",

@@ -59,15 +59,21 @@ pub fn build_model(
     cfg: &PipelineConfig,
     dataset: &collm_data::Dataset,
 ) -> Result<CollmModel, RunError> {
-    let device = exp.device.resolve()?;
+    let device = exp.resolve_device()?;
     let tiny = exp
         .llm
         .as_ref()
         .is_some_and(|l| l.backbone == collm_llm::hub::TINY_RANDOM);
+    let dtype = exp.dtype.resolve(&device);
     let (llm, tokenizer) = if tiny {
-        Llm::tiny_random(collm_llm::hub::TINY_RANDOM_SEED, Some(&cfg.lora), &device)?
+        Llm::tiny_random_with_dtype(
+            collm_llm::hub::TINY_RANDOM_SEED,
+            Some(&cfg.lora),
+            &device,
+            dtype,
+        )?
     } else {
-        Llm::load(&backbone_path(exp)?, Some(&cfg.lora), &device)?
+        Llm::load_with_dtype(&backbone_path(exp)?, Some(&cfg.lora), &device, dtype)?
     };
     Ok(CollmModel::build(
         cfg,
@@ -108,7 +114,7 @@ pub fn execute(
                     exp.model.dim
                 ),
             });
-            let device = exp.device.resolve()?;
+            let device = exp.resolve_device()?;
             let mut cf = collm_cf::build(&exp.model, &dataset, exp.training.seed, &device)?;
             let resume_from = job.resume.then_some(dir.as_path());
             let outcome = collm_cf::train(

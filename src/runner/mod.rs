@@ -28,7 +28,7 @@ use collm_store::{RunId, RunStatus, Store};
 pub use cf::Outcome;
 pub use error::RunError;
 
-use crate::experiment::{Experiment, ExperimentKind};
+use crate::experiment::{Experiment, ExperimentKind, Placement};
 
 /// What the runner tells its consumer.
 // Each message is moved once into the consumer: boxing the event would cost an allocation per
@@ -198,6 +198,12 @@ impl RunnerHandle {
     /// Queues an interrupted, cancelled or failed run again under the same id; it continues
     /// after its last finished epoch when its resume state is on disk.
     pub fn resume(&self, id: &RunId) -> Result<RunId, RunError> {
+        self.resume_placed(id, Placement::default())
+    }
+
+    /// [`Runner::resume`] on another device or dtype than the run started with (say, a run
+    /// interrupted on a GPU machine, finished on a CPU one).
+    pub fn resume_placed(&self, id: &RunId, placement: Placement) -> Result<RunId, RunError> {
         let store = &self.shared.store;
         let record = store.run(id)?;
         if !matches!(
@@ -210,7 +216,8 @@ impl RunnerHandle {
             });
         }
         let origin = PathBuf::from(format!("<experiment of run {id}>"));
-        let experiment = Experiment::from_toml(&record.experiment, &origin)?;
+        let mut experiment = Experiment::from_toml(&record.experiment, &origin)?;
+        let moved = experiment.place(placement);
         let prior_best_step = record
             .artifacts
             .iter()
@@ -221,7 +228,14 @@ impl RunnerHandle {
         store.append_event(
             id,
             &Event::Log {
-                message: "resumed".into(),
+                message: if moved {
+                    format!(
+                        "resumed on device {}, dtype {}",
+                        experiment.device, experiment.dtype
+                    )
+                } else {
+                    "resumed".into()
+                },
             },
         )?;
         self.enqueue(

