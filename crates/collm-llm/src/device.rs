@@ -42,19 +42,28 @@ impl FromStr for DeviceSpec {
     }
 }
 
-impl TryFrom<String> for DeviceSpec {
-    type Error = String;
+/// serde through the text form users write (`#[serde(try_from = "String", into = "String")]`),
+/// for a type with `FromStr<Err = String>` and `Display`.
+macro_rules! serde_as_text {
+    ($spec:ty) => {
+        impl TryFrom<String> for $spec {
+            type Error = String;
 
-    fn try_from(text: String) -> std::result::Result<Self, String> {
-        text.parse()
-    }
+            fn try_from(text: String) -> std::result::Result<Self, String> {
+                text.parse()
+            }
+        }
+
+        impl From<$spec> for String {
+            fn from(spec: $spec) -> String {
+                spec.to_string()
+            }
+        }
+    };
 }
 
-impl From<DeviceSpec> for String {
-    fn from(spec: DeviceSpec) -> String {
-        spec.to_string()
-    }
-}
+serde_as_text!(DeviceSpec);
+serde_as_text!(DTypeSpec);
 
 impl fmt::Display for DeviceSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -160,20 +169,6 @@ impl FromStr for DTypeSpec {
                 "dtype must be \"auto\", \"f32\" or \"bf16\", got {other:?}"
             )),
         }
-    }
-}
-
-impl TryFrom<String> for DTypeSpec {
-    type Error = String;
-
-    fn try_from(text: String) -> std::result::Result<Self, String> {
-        text.parse()
-    }
-}
-
-impl From<DTypeSpec> for String {
-    fn from(spec: DTypeSpec) -> String {
-        spec.to_string()
     }
 }
 
