@@ -351,13 +351,9 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
     );
 }
 
-/// The GPU's precision on the CPU: the tiny CoLLM run with `--dtype bf16` (bf16 base, f32 LoRA,
-/// CIE, optimizer and loss) trains every stage and records its dtype; its first training loss
-/// of each stage, before any update, equals the f32 run's within bf16's rounding.
-#[test]
-fn collm_run_in_bf16_trains_like_f32() {
-    let env = Env::new();
-    // Two steps a stage and fewer rows: bf16 takes candle's slower composed ops on the CPU.
+/// The tiny CoLLM experiment cut to two steps a stage and fewer rows (bf16 takes candle's slower
+/// composed ops on the CPU), written into `env`.
+fn short_tiny_collm(env: &Env) -> std::path::PathBuf {
     let text = std::fs::read_to_string(QUICK_COLLM_TINY)
         .unwrap()
         .replace("max_epochs = 20", "max_epochs = 2")
@@ -365,28 +361,59 @@ fn collm_run_in_bf16_trains_like_f32() {
         .replace("eval_every = 4", "eval_every = 2")
         .replace("eval_rows = 32", "eval_rows = 8")
         .replace("rows = 64", "rows = 16");
-    let exp = env.write("tiny-short.toml", &text);
+    env.write("tiny-short.toml", &text)
+}
+
+/// `collm export --format json` of a run's report object.
+fn export_of(env: &Env, run: &Value) -> Value {
+    let id = run["run_id"].as_str().unwrap();
+    serde_json::from_str(&env.ok(&["export", id, "--format", "json"])).unwrap()
+}
+
+/// The training losses of `stage`, in step order.
+fn losses(export: &Value, stage: &str) -> Vec<f64> {
+    export["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["stage"] == stage)
+        .map(|p| p["loss"].as_f64().unwrap())
+        .collect()
+}
+
+/// One experiment run twice, in two processes, trains to the same bits: same losses at every
+/// step (LoRA dropout included: its masks are seeded by the experiment) and the same metrics.
+#[test]
+fn a_collm_run_repeats_exactly() {
+    let env = Env::new();
+    let exp = short_tiny_collm(&env);
+    let runs: Vec<Value> = (0..2)
+        .map(|_| env.json(&["run", path_str(&exp), "--json"]))
+        .collect();
+    let (a, b) = (export_of(&env, &runs[0]), export_of(&env, &runs[1]));
+    for stage in ["cf", "stage1", "stage2"] {
+        let (la, lb) = (losses(&a, stage), losses(&b, stage));
+        assert!(la.len() >= 2, "{stage}: {la:?}");
+        assert_eq!(la, lb, "{stage}");
+    }
+    assert_eq!(runs[0]["splits"], runs[1]["splits"]);
+}
+
+/// The GPU's precision on the CPU: the tiny CoLLM run with `--dtype bf16` (bf16 base, f32 LoRA,
+/// CIE, optimizer and loss) trains every stage and records its dtype; its first training loss
+/// of each stage, before any update, equals the f32 run's within bf16's rounding.
+#[test]
+fn collm_run_in_bf16_trains_like_f32() {
+    let env = Env::new();
+    let exp = short_tiny_collm(&env);
     let exp = path_str(&exp);
     let f32_run = env.json(&["run", exp, "--json"]);
     let bf16_run = env.json(&["run", exp, "--json", "--dtype", "bf16"]);
     assert_eq!(bf16_run["status"], "finished", "{bf16_run}");
     check_split(&bf16_run["splits"]["valid"], 16);
-    let export = |run: &Value| -> Value {
-        let id = run["run_id"].as_str().unwrap();
-        serde_json::from_str(&env.ok(&["export", id, "--format", "json"])).unwrap()
-    };
-    let (a, b) = (export(&f32_run), export(&bf16_run));
+    let (a, b) = (export_of(&env, &f32_run), export_of(&env, &bf16_run));
     let experiment = b["record"]["experiment"].as_str().unwrap();
     assert!(experiment.contains("dtype = \"bf16\""), "{experiment}");
-    let losses = |v: &Value, stage: &str| -> Vec<f64> {
-        v["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["stage"] == stage)
-            .map(|p| p["loss"].as_f64().unwrap())
-            .collect()
-    };
     for stage in ["stage1", "stage2"] {
         let (la, lb) = (losses(&a, stage), losses(&b, stage));
         assert_eq!(lb.len(), 2, "{stage}: {lb:?}");

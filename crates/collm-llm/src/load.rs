@@ -183,7 +183,12 @@ impl Llm {
     }
 
     /// Draws every LoRA A again from `seed` and zeroes every B (peft's initialisation).
+    /// The dropout masks restart from `seed` too (on a GPU: its generator is seeded).
     pub fn init_lora(&self, seed: u64) -> Result<()> {
+        self.lora_runtime.reseed(seed);
+        if !self.device.is_cpu() {
+            self.device.set_seed(seed)?;
+        }
         let mut rng = StdRng::seed_from_u64(seed);
         for block in &self.blocks {
             for lin in block.linears() {
@@ -248,7 +253,8 @@ pub(crate) fn build(
     if let Some(lora) = lora {
         lora.validate()?;
     }
-    let runtime = Arc::new(LoraRuntime::new(rand::random()));
+    // Seeded, so that two runs of one experiment draw the same dropout masks.
+    let runtime = Arc::new(LoraRuntime::new(LORA_INIT_SEED));
     let mut rng = StdRng::seed_from_u64(LORA_INIT_SEED);
     let (h, v) = (config.hidden_size, config.vocab_size);
     let embed = src.tensor("model.embed_tokens.weight", &[v, h])?;

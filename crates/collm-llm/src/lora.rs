@@ -47,6 +47,11 @@ impl LoraRuntime {
         }
     }
 
+    /// Restarts the mask stream from `seed` (the same masks, in the same order, every run).
+    pub(crate) fn reseed(&self, seed: u64) {
+        self.draws.store(seed, Ordering::Relaxed);
+    }
+
     /// A fresh dropout-mask seed (splitmix64 of a counter).
     fn next_seed(&self) -> u64 {
         let mut z = self
@@ -145,7 +150,7 @@ impl LoraAdapter {
     fn forward_apart(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.to_dtype(self.a.dtype())?;
         let x = match self.dropout() {
-            Some(d) => candle_nn::ops::dropout(&x, d.p)?,
+            Some(d) => crate::ops::dropout(&x, d)?,
             None => x,
         };
         let dims = x.dims().to_vec();

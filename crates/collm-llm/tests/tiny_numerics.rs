@@ -559,3 +559,40 @@ fn bad_inputs_are_errors_not_panics() -> Result<()> {
     assert!(err.contains("outside the vocabulary"), "{err}");
     Ok(())
 }
+
+/// The same step twice gives the same gradients to the bit: the fused kernels split work
+/// across threads, but never let the order of a floating-point sum depend on scheduling.
+#[test]
+fn gradients_are_bitwise_reproducible() -> Result<()> {
+    let device = Device::Cpu;
+    let (llm, tok) = Llm::tiny_random_with_dtype(SEED, Some(&all_targets()), &device, DType::F32)?;
+    randomise_b(&llm, 9)?;
+    let (ids, mask) = batch(&tok, &TEXTS, true, &device)?;
+    let rows = yes_no(&tok)?;
+    let grads = || -> Result<Vec<Vec<u32>>> {
+        let loss = scores(&llm, &llm.embed_tokens(&ids)?, &mask, None, &rows)?.sum_all()?;
+        let store = loss.backward()?;
+        let mut out = Vec::new();
+        for (name, var) in llm.lora_vars() {
+            let g = store
+                .get(var.as_tensor())
+                .ok_or_else(|| format!("no gradient for {name}"))?;
+            out.push(
+                g.flatten_all()?
+                    .to_vec1::<f32>()?
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect(),
+            );
+        }
+        Ok(out)
+    };
+    let first = grads()?;
+    for run in 0..20 {
+        let again = grads()?;
+        for (i, (a, b)) in first.iter().zip(&again).enumerate() {
+            assert!(a == b, "run {run}: gradient {i} differs");
+        }
+    }
+    Ok(())
+}

@@ -30,8 +30,8 @@ pub struct LoraDropout {
 /// adapter `a` `[r, in]`, `b` `[out, r]` (peft's `lora_A`/`lora_B` layouts). Gradients flow to
 /// `x`, `a` and `b` (to each only when it is tracked), never to `w`.
 ///
-/// On other devices or dtypes this is `frozen_linear` plus candle ops, with candle's dropout
-/// (so a different random mask for the same seed).
+/// On other devices or dtypes this is `frozen_linear` plus candle ops, with [`dropout`]: the
+/// same mask for the same seed on the CPU, the device's generator elsewhere.
 pub fn lora_linear(
     x: &Tensor,
     w: &Tensor,
@@ -78,7 +78,7 @@ pub fn lora_linear(
     // The adapter runs in its own dtype (f32 LoRA over a bf16 base on CUDA).
     let x_lora = x.to_dtype(a.dtype())?;
     let xd = match dropout {
-        Some(d) => candle_nn::ops::dropout(&x_lora, d.p)?,
+        Some(d) => self::dropout(&x_lora, d)?,
         None => x_lora,
     };
     let rows = x.elem_count() / in_features.max(1);
@@ -153,6 +153,19 @@ multiversion! {
             *dx += t * f;
         }
     }
+}
+
+/// `d` applied to `x`, on any device and in any dtype. On the CPU the mask is the fused
+/// kernel's (the same elements dropped for the same seed, whatever the dtype). On a GPU the
+/// device's generator draws it: reseeding that per call would rebuild cuRAND's state every
+/// layer, so it is seeded once per run instead (`Llm::init_lora`), which makes a run's masks
+/// repeat as long as its sequence of draws does.
+pub fn dropout(x: &Tensor, d: LoraDropout) -> Result<Tensor> {
+    if x.device().is_cpu() {
+        let keep = cpu_tensor(d.apply(&vec![1f32; x.elem_count()]), x.dims())?;
+        return x.mul(&keep.to_dtype(x.dtype())?);
+    }
+    candle_nn::ops::dropout(x, d.p)
 }
 
 impl LoraDropout {
@@ -381,6 +394,26 @@ mod tests {
         };
         let base = x.broadcast_matmul(&w.t()?)?;
         base + (xd.broadcast_matmul(&a.t()?)?.broadcast_matmul(&b.t()?)? * s)?
+    }
+
+    /// The composed paths' dropout on the CPU drops what the fused kernel drops, in any dtype,
+    /// and the same seed gives the same mask every time.
+    #[test]
+    fn dropout_anywhere_is_the_kernels_mask() -> Result<()> {
+        let d = LoraDropout { p: 0.3, seed: 5 };
+        let x = rand_tensor(&[3, 4, 10], 6)?;
+        let want = x.mul(&mask_of(d, &[3, 4, 10])?)?;
+        assert_close(&dropout(&x, d)?, &want, 0.0)?;
+        let wide = dropout(&x.to_dtype(candle_core::DType::F64)?, d)?;
+        assert_close(&wide.to_dtype(candle_core::DType::F32)?, &want, 1e-7)?;
+        let other = dropout(&x, LoraDropout { seed: 6, ..d })?;
+        let gap = (other - &want)?
+            .abs()?
+            .flatten_all()?
+            .max(0)?
+            .to_scalar::<f32>()?;
+        assert!(gap > 0.1, "another seed, another mask");
+        Ok(())
     }
 
     /// The op's dropout factors (0 or 1/(1-p)) for an input of `shape`.

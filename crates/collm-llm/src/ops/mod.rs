@@ -26,7 +26,7 @@ mod testing;
 pub use attention::{attention, attention_packed};
 pub use frozen_linear::{frozen_linear, frozen_linear_add};
 pub use gated_mlp::gated_mlp;
-pub use lora_linear::{lora_linear, LoraDropout};
+pub use lora_linear::{dropout, lora_linear, LoraDropout};
 pub use rms_norm::rms_norm;
 pub use rope::{positions_from_mask, rope, rope_tables, RopeLayout};
 pub use swiglu::swiglu;
