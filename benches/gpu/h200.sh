@@ -3,8 +3,8 @@
 # benches/gpu/stage.sh (which says how): the numerics tests on cuda:0 (bf16 and f32), `collm
 # bench llm` at batch 16 x 150 (bf16, then f32), the PyTorch + peft reference on the same GPU
 # and shape, and the quick CoLLM experiment (stages 1 and 2) on the GPU. Everything lands in
-# $OUT: summary.txt, one log per step and the JSON results. The steps' limits add up to 575 s,
-# inside the device tool's 600 s a call.
+# $OUT: summary.txt and one log per step (a bench's JSON object is its log's last line). The
+# steps' limits add up to 575 s, inside the device tool's 600 s a call.
 #
 # The machine has no Rust and no network: the binaries, the model and the `gguf` package come
 # in .gpu-a/.gpu-b; the CUDA 13 libraries are the ones of its PyTorch.
@@ -52,7 +52,6 @@ collm="$work/bin/collm"
 step numerics-llm 90 "$work/bin/smollm2_reference" --test-threads 1 --nocapture
 step numerics-tiny 45 "$work/bin/tiny_numerics" gradients_match_the_f64_model --nocapture
 step bench-collm 75 "$collm" bench llm --device cuda:0 --batch 16 --tokens 150 --reps 10 --json
-cp "$out/bench-collm.log" "$out/bench-collm.json"
 step bench-torch 120 python3 benches/reference/bench_torch.py --model "$wheel" --device cuda \
   --batch 16 --tokens 150 --reps 10 --json
 step bench-collm-f32 45 "$collm" bench llm --device cuda:0 --dtype f32 --batch 16 --tokens 150 --json

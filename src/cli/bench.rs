@@ -20,6 +20,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use candle_core::{DType, Device};
 use clap::Subcommand;
 use collm_llm::bench::{bench_llm, cpu_model, device_name, gpu_model, BenchOptions, BenchReport};
 use collm_llm::{DTypeSpec, DeviceSpec, Llm, LoraConfig};
@@ -52,12 +53,8 @@ pub struct CacheArgs {
     pub steps: usize,
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
-    /// `auto`, `cpu` or `cuda:N`.
-    #[arg(long, default_value = "auto")]
-    pub device: DeviceSpec,
-    /// `auto` (f32 on the CPU, bf16 on a GPU), `f32` or `bf16`.
-    #[arg(long, default_value = "auto")]
-    pub dtype: DTypeSpec,
+    #[command(flatten)]
+    pub compute: Compute,
     /// Print one JSON object instead of a line.
     #[arg(long)]
     pub json: bool,
@@ -75,12 +72,8 @@ pub struct LlmArgs {
     /// Positions per row (padding included).
     #[arg(long, default_value_t = 150)]
     pub tokens: usize,
-    /// `auto` (a GPU when this build has CUDA and one answers), `cpu` or `cuda:N`.
-    #[arg(long, default_value = "auto")]
-    pub device: DeviceSpec,
-    /// The base model's precision: `auto` (f32 on the CPU, bf16 on a GPU), `f32` or `bf16`.
-    #[arg(long, default_value = "auto")]
-    pub dtype: DTypeSpec,
+    #[command(flatten)]
+    pub compute: Compute,
     /// Timed repetitions per measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub reps: usize,
@@ -90,6 +83,26 @@ pub struct LlmArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where, and in which precision, a bench runs its model.
+#[derive(Debug, clap::Args)]
+pub struct Compute {
+    /// `auto` (a GPU when this build has CUDA and one answers), `cpu` or `cuda:N`.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceSpec,
+    /// The base model's precision: `auto` (f32 on the CPU, bf16 on a GPU), `f32` or `bf16`.
+    #[arg(long, default_value = "auto")]
+    pub dtype: DTypeSpec,
+}
+
+impl Compute {
+    /// The device, opened, and the dtype the model loads in there.
+    fn open(&self) -> anyhow::Result<(Device, DType)> {
+        let device = self.device.resolve()?;
+        let dtype = self.dtype.resolve(&device);
+        Ok((device, dtype))
+    }
 }
 
 /// The printed result: the measurement and what it was measured on.
@@ -127,9 +140,8 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
         r = args.steps * args.batch
     ))?;
     let path = model_path(args.model.as_deref())?;
-    let device = args.device.resolve()?;
-    let (llm, tokenizer) =
-        Llm::load_with_dtype(&path, Some(&cfg.lora), &device, args.dtype.resolve(&device))?;
+    let (device, dtype) = args.compute.open()?;
+    let (llm, tokenizer) = Llm::load_with_dtype(&path, Some(&cfg.lora), &device, dtype)?;
     let mut model =
         collm_pipeline::CollmModel::build(&cfg, llm, tokenizer, &dataset, Path::new("."))?;
     let plan = &collm_pipeline::pipeline::plans(&cfg, Path::new("."))[0];
@@ -154,9 +166,8 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
 }
 
 fn bench_llm_command(args: LlmArgs) -> anyhow::Result<()> {
-    let device = args.device.resolve()?;
+    let (device, dtype) = args.compute.open()?;
     let path = model_path(args.model.as_deref())?;
-    let dtype = args.dtype.resolve(&device);
     let (llm, tokenizer) =
         Llm::load_with_dtype(&path, Some(&LoraConfig::default()), &device, dtype)
             .with_context(|| format!("loading {}", path.display()))?;

@@ -92,7 +92,7 @@ fn pick_row(
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let data_dir = crate::paths::data_dir();
-    let (experiment, run_dir, what) = if Path::new(&args.target).is_file() {
+    let (mut experiment, run_dir, what) = if Path::new(&args.target).is_file() {
         (
             Experiment::load(Path::new(&args.target))?,
             None,
@@ -113,7 +113,6 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             format!("run {id} ({})", record.name),
         )
     };
-    let mut experiment = experiment;
     experiment.place(args.placement);
     if experiment.kind != ExperimentKind::Collm {
         bail!("{what}: `collm prompt` needs a `kind = \"collm\"` experiment");

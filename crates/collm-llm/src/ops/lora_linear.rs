@@ -162,8 +162,7 @@ multiversion! {
 /// repeat as long as its sequence of draws does.
 pub fn dropout(x: &Tensor, d: LoraDropout) -> Result<Tensor> {
     if x.device().is_cpu() {
-        let keep = cpu_tensor(d.apply(&vec![1f32; x.elem_count()]), x.dims())?;
-        return x.mul(&keep.to_dtype(x.dtype())?);
+        return x.mul(&d.factors(x.dims())?.to_dtype(x.dtype())?);
     }
     candle_nn::ops::dropout(x, d.p)
 }
@@ -176,6 +175,12 @@ impl LoraDropout {
             threshold: (self.p as f64 * 4_294_967_296.0).min(u32::MAX as f64) as u32,
             factor: 1.0 / (1.0 - self.p),
         }
+    }
+
+    /// The mask as an f32 CPU tensor of `shape`: each element's factor, 0 or 1 / (1 - p).
+    fn factors(&self, shape: &[usize]) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        cpu_tensor(self.apply(&vec![1f32; n]), shape)
     }
 
     /// The dropped-out copy of `x` (its element 0 being element 0 of the layer's input).
@@ -402,7 +407,8 @@ mod tests {
     fn dropout_anywhere_is_the_kernels_mask() -> Result<()> {
         let d = LoraDropout { p: 0.3, seed: 5 };
         let x = rand_tensor(&[3, 4, 10], 6)?;
-        let want = x.mul(&mask_of(d, &[3, 4, 10])?)?;
+        // The fused op's own dropped-out copy of x.
+        let want = cpu_tensor(d.apply(&x.flatten_all()?.to_vec1::<f32>()?), x.dims())?;
         assert_close(&dropout(&x, d)?, &want, 0.0)?;
         let wide = dropout(&x.to_dtype(candle_core::DType::F64)?, d)?;
         assert_close(&wide.to_dtype(candle_core::DType::F32)?, &want, 1e-7)?;
@@ -416,12 +422,6 @@ mod tests {
         Ok(())
     }
 
-    /// The op's dropout factors (0 or 1/(1-p)) for an input of `shape`.
-    fn mask_of(d: LoraDropout, shape: &[usize]) -> Result<Tensor> {
-        let n: usize = shape.iter().product();
-        cpu_tensor(d.apply(&vec![1f32; n]), shape)
-    }
-
     #[test]
     fn matches_candle_ops_with_and_without_dropout() -> Result<()> {
         let x = rand_var(&[2, 5, 12], 1)?;
@@ -430,7 +430,7 @@ mod tests {
         let b = rand_var(&[7, 3], 4)?;
         let probe = rand_tensor(&[2, 5, 7], 5)?;
         for dropout in [None, Some(LoraDropout { p: 0.3, seed: 77 })] {
-            let keep = dropout.map(|d| mask_of(d, &[2, 5, 12])).transpose()?;
+            let keep = dropout.map(|d| d.factors(&[2, 5, 12])).transpose()?;
             let y = lora_linear(
                 x.as_tensor(),
                 &w,
