@@ -85,14 +85,14 @@ impl Llm {
             .map_err(|e| LlmError::Lora(format!("{}: {e}", path.display())))
     }
 
-    /// Writes the LoRA parameters (f32) to a safetensors file, with the LoRA config as metadata.
+    /// Writes the LoRA parameters (f32) to a safetensors file (peft names), with the LoRA config
+    /// as metadata.
     pub fn save_lora(&self, path: &Path) -> Result<()> {
         let config = self.lora_or_err()?;
         let json = serde_json::to_string(config).map_err(|e| LlmError::Lora(e.to_string()))?;
-        let metadata = HashMap::from([
-            ("format".to_string(), "pt".to_string()),
-            (CONFIG_KEY.to_string(), json),
-        ]);
+        // One metadata key only: safetensors writes the metadata map in a HashMap's random
+        // order, and a checkpoint should be the same bytes every time it holds the same weights.
+        let metadata = HashMap::from([(CONFIG_KEY.to_string(), json)]);
         self.write_lora(path, metadata)
     }
 

@@ -185,10 +185,7 @@ impl Llm {
     /// Draws every LoRA A again from `seed` and zeroes every B (peft's initialisation).
     /// The dropout masks restart from `seed` too (on a GPU: its generator is seeded).
     pub fn init_lora(&self, seed: u64) -> Result<()> {
-        self.lora_runtime.reseed(seed);
-        if !self.device.is_cpu() {
-            self.device.set_seed(seed)?;
-        }
+        self.continue_lora_masks(seed)?;
         let mut rng = StdRng::seed_from_u64(seed);
         for block in &self.blocks {
             for lin in block.linears() {
@@ -196,6 +193,23 @@ impl Llm {
                     adapter.reset(&mut rng)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Where LoRA's dropout mask stream is (saved in resume points).
+    pub fn lora_mask_stream(&self) -> u64 {
+        self.lora_runtime.position()
+    }
+
+    /// Continues the dropout masks from a saved [`Llm::lora_mask_stream`]. On the CPU the
+    /// masks are then those an uninterrupted run draws next. A GPU's generator state cannot be
+    /// saved, so it is seeded from the position instead: a resumed run repeats, but its masks
+    /// differ from the uninterrupted run's.
+    pub fn continue_lora_masks(&self, position: u64) -> Result<()> {
+        self.lora_runtime.reseed(position);
+        if !self.device.is_cpu() {
+            self.device.set_seed(position)?;
         }
         Ok(())
     }

@@ -47,9 +47,15 @@ impl LoraRuntime {
         }
     }
 
-    /// Restarts the mask stream from `seed` (the same masks, in the same order, every run).
-    pub(crate) fn reseed(&self, seed: u64) {
-        self.draws.store(seed, Ordering::Relaxed);
+    /// Puts the mask stream at `position`: a seed (the same masks, in the same order, every
+    /// run) or a saved [`LoraRuntime::position`] (the masks continue where they were).
+    pub(crate) fn reseed(&self, position: u64) {
+        self.draws.store(position, Ordering::Relaxed);
+    }
+
+    /// Where the mask stream is now.
+    pub(crate) fn position(&self) -> u64 {
+        self.draws.load(Ordering::Relaxed)
     }
 
     /// A fresh dropout-mask seed (splitmix64 of a counter).

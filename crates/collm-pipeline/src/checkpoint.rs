@@ -43,6 +43,19 @@ pub struct StageState {
     pub bad_evals: u64,
     /// Set when the stage ended (budget, early stop); its best checkpoint is final.
     pub done: bool,
+    /// Where the dropout masks were, so a resumed stage draws the ones that come next (absent
+    /// in resume points written before this was recorded: those restart the masks).
+    #[serde(default)]
+    pub masks: MaskStreams,
+}
+
+/// The positions of the model's dropout mask streams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskStreams {
+    /// LoRA's ([`collm_llm::Llm::lora_mask_stream`]); `None` without LoRA.
+    pub lora: Option<u64>,
+    /// The collaborative model's, when it has dropout.
+    pub cf: Option<u64>,
 }
 
 /// Writes the model's parts (and the peft folder when `peft`) into `dir`, replacing it.

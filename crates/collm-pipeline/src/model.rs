@@ -10,6 +10,7 @@ use collm_data::{Dataset, Interaction, Items};
 use collm_llm::{splice, KvPrefix, Llm, LlmTokenizer};
 
 use crate::batch::left_pad;
+use crate::checkpoint::MaskStreams;
 use crate::config::{CfInit, PipelineConfig, SlotFill, Trainable};
 use crate::error::{PipelineError, Result};
 use crate::mapping::{Cie, IdTokens, NamedVar};
@@ -235,6 +236,28 @@ impl CollmModel {
         if let SlotSource::Cie { cf: model, .. } = &mut self.slots {
             model.set_train(cf);
         }
+    }
+
+    /// Where the dropout masks of LoRA and of the collaborative model are.
+    pub fn mask_streams(&self) -> MaskStreams {
+        MaskStreams {
+            lora: self.llm.lora_config().map(|_| self.llm.lora_mask_stream()),
+            cf: match &self.slots {
+                SlotSource::Cie { cf, .. } => cf.dropout_state(),
+                _ => None,
+            },
+        }
+    }
+
+    /// Continues the dropout masks from saved [`CollmModel::mask_streams`].
+    pub fn continue_mask_streams(&self, saved: &MaskStreams) -> Result<()> {
+        if let Some(position) = saved.lora {
+            self.llm.continue_lora_masks(position).map_err(up)?;
+        }
+        if let (Some(state), SlotSource::Cie { cf, .. }) = (saved.cf, &self.slots) {
+            cf.set_dropout_state(state);
+        }
+        Ok(())
     }
 
     /// The trainable tensors of the given parts, with stable names.

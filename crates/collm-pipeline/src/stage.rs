@@ -205,8 +205,8 @@ pub fn run_stage(
     }
 
     let data = StageData::prepare(model, dataset, plan)?;
-    let lora = cfg.trains(Trainable::Lora);
-    model.set_trainable(lora, cfg.trains(Trainable::Cf));
+    let (lora, cf) = (cfg.trains(Trainable::Lora), cfg.trains(Trainable::Cf));
+    model.set_trainable(lora, cf);
     let mut opt = AdamW::new(model.vars(&cfg.train)?, cfg.weight_decay)?;
     let schedule = cfg.schedule();
     let mut cache = match plan.cache_bytes {
@@ -220,6 +220,7 @@ pub fn run_stage(
     if let Some(saved) = read_state(&last_dir)? {
         load_model(model, &last_dir)?;
         opt.load(&last_dir.join(OPTIMIZER_FILE))?;
+        model.continue_mask_streams(&saved.masks)?;
         state = saved;
         sink.emit(Event::Log {
             message: format!("{stage}: resumed after step {}", state.step),
@@ -271,7 +272,9 @@ pub fn run_stage(
         });
 
         if state.step % cfg.eval_every == 0 || state.step == cfg.max_steps {
-            model.llm.set_lora_dropout(false);
+            // Evaluation mode: no dropout anywhere (and no masks drawn, so the streams a
+            // resume point records do not depend on how often the stage evaluated).
+            model.set_trainable(false, false);
             let eval_cache = if lora { None } else { cache.as_mut() };
             let scored = match score_samples(
                 model,
@@ -286,7 +289,7 @@ pub fn run_stage(
                 }
                 other => other?,
             };
-            model.llm.set_lora_dropout(lora);
+            model.set_trainable(lora, cf);
             let metrics = breakdown(&scored);
             sink.emit(Event::Eval {
                 stage: stage.clone(),
@@ -330,7 +333,7 @@ pub fn run_stage(
             }
         }
     }
-    model.llm.set_lora_dropout(false);
+    model.set_trainable(false, false);
     if cancelled {
         save_resume_point(model, &opt, &state, &last_dir)?;
     } else {
@@ -379,16 +382,21 @@ pub fn run_stage(
     })
 }
 
+/// Writes the model, the optimiser and `state` with the mask streams' current positions.
 fn save_resume_point(
     model: &CollmModel,
     opt: &AdamW,
     state: &StageState,
     dir: &Path,
 ) -> Result<()> {
+    let state = StageState {
+        masks: model.mask_streams(),
+        ..state.clone()
+    };
     write_atomically(dir, |tmp| {
         write_model_parts(model, tmp, false)?;
         opt.save(&tmp.join(OPTIMIZER_FILE))?;
-        write_state(tmp, state)
+        write_state(tmp, &state)
     })
 }
 

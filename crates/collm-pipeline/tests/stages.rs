@@ -5,9 +5,11 @@ mod common;
 
 use std::collections::HashMap;
 
+use collm_cf::{CfKind, CfModelConfig};
 use collm_events::{CancelToken, Event};
 use collm_pipeline::pipeline::{final_dir, load_final, plans, run};
-use collm_pipeline::{run_stage, CollmModel, Trainable};
+use collm_pipeline::stage::LAST_DIR;
+use collm_pipeline::{run_stage, CfInit, CollmModel, PipelineConfig, Trainable};
 
 /// Every parameter of the model by name (LoRA, mapping, CF).
 fn snapshot(model: &CollmModel) -> HashMap<String, Vec<f32>> {
@@ -188,16 +190,28 @@ fn two_stage_run_events_checkpoints_and_final_model() {
     assert_eq!(snapshot(&again), snapshot(&model));
 }
 
-#[test]
-fn a_cancelled_run_resumes_to_the_same_result() {
+/// `cfg` with stage 2 tuning a SASRec from scratch (with dropout) alongside the mapping.
+fn with_tuned_sasrec(mut cfg: PipelineConfig, dropout: f64) -> PipelineConfig {
+    let mut sasrec = CfModelConfig::new(CfKind::Sasrec, 8);
+    sasrec.dropout = Some(dropout);
+    cfg.slots.cf = Some(sasrec);
+    cfg.slots.cf_init = CfInit::Scratch;
+    cfg.slots.cf_weights = None;
+    cfg.stages[1].train = vec![Trainable::Mapping, Trainable::Cf];
+    cfg
+}
+
+/// Runs `cfg` straight, and again cancelled after step 3 of `stage` (between evaluations, so
+/// the resume point is the one the cancel writes) and resumed in a fresh model: the resumed
+/// run must step where the first stopped and end bit-identical to the straight one.
+fn resumes_like_an_uninterrupted_run(cfg: &PipelineConfig, stage: &str) {
     let dataset = common::dataset();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
 
-    let mut straight = common::tiny_model(&cfg, &dataset);
+    let mut straight = common::tiny_model(cfg, &dataset);
     let o1 = run(
         &mut straight,
-        &cfg,
+        cfg,
         &dataset,
         &dir.path().join("a"),
         &mut |_: &Event| {},
@@ -205,27 +219,26 @@ fn a_cancelled_run_resumes_to_the_same_result() {
     )
     .unwrap();
 
-    // Cancel in stage 2 after its third step (between evaluations), then resume.
     let run_dir = dir.path().join("b");
-    let mut first = common::tiny_model(&cfg, &dataset);
+    let mut first = common::tiny_model(cfg, &dataset);
     let cancel = CancelToken::new();
     let c2 = cancel.clone();
     let mut sink = move |e: &Event| {
-        if let Event::Step { stage, step, .. } = e {
-            if stage == "stage2" && *step == 3 {
+        if let Event::Step { stage: s, step, .. } = e {
+            if s == stage && *step == 3 {
                 c2.cancel();
             }
         }
     };
-    let o = run(&mut first, &cfg, &dataset, &run_dir, &mut sink, &cancel).unwrap();
+    let o = run(&mut first, cfg, &dataset, &run_dir, &mut sink, &cancel).unwrap();
     assert!(o.cancelled);
-    assert_eq!(o.stages[1].1.steps, 3);
+    assert_eq!(o.stages.last().unwrap().1.steps, 3);
 
-    let mut resumed = common::tiny_model(&cfg, &dataset);
+    let mut resumed = common::tiny_model(cfg, &dataset);
     let mut steps = Vec::new();
     let o2 = run(
         &mut resumed,
-        &cfg,
+        cfg,
         &dataset,
         &run_dir,
         &mut |e: &Event| {
@@ -236,16 +249,111 @@ fn a_cancelled_run_resumes_to_the_same_result() {
         &CancelToken::new(),
     )
     .unwrap();
+    let first_steps: Vec<(String, u64)> = steps.iter().take(3).cloned().collect();
     assert_eq!(
-        steps,
-        vec![
-            ("stage2".to_string(), 4),
-            ("stage2".to_string(), 5),
-            ("stage2".to_string(), 6)
-        ]
+        first_steps,
+        (4..=6).map(|s| (stage.to_string(), s)).collect::<Vec<_>>()
     );
     assert_eq!(o2.best, o1.best);
     assert_eq!(snapshot(&resumed), snapshot(&straight));
+    // The best checkpoints may predate the cancel; each stage's last resume point is its final
+    // state (weights, optimiser moments, mask positions) and must match to the byte.
+    for (a, b) in plans(cfg, &dir.path().join("a"))
+        .iter()
+        .zip(plans(cfg, &run_dir))
+    {
+        let (want, got) = (last_files(&a.dir), last_files(&b.dir));
+        let names =
+            |files: &[(String, Vec<u8>)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&got), names(&want), "{}", b.name);
+        for ((name, x), (_, y)) in want.iter().zip(&got) {
+            assert!(x == y, "{}: last/{name} differs", b.name);
+        }
+    }
+}
+
+/// The files of a stage's last resume point, by name, with their bytes.
+fn last_files(stage_dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(stage_dir.join(LAST_DIR))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_cancelled_run_resumes_to_the_same_result() {
+    let dataset = common::dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
+    resumes_like_an_uninterrupted_run(&cfg, "stage2");
+}
+
+#[test]
+fn a_resumed_stage_continues_the_lora_dropout_masks() {
+    let dataset = common::dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
+    cfg.lora.dropout = 0.3;
+    resumes_like_an_uninterrupted_run(&cfg, "stage1");
+}
+
+#[test]
+fn a_resumed_stage_continues_the_cf_dropout_masks() {
+    let dataset = common::dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = with_tuned_sasrec(
+        common::tiny_config(&common::saved_mf(&dataset, dir.path())),
+        0.3,
+    );
+    resumes_like_an_uninterrupted_run(&cfg, "stage2");
+}
+
+#[test]
+fn evaluations_inside_a_stage_run_without_dropout() {
+    // With nothing learning (learning rates and decay 0), every evaluation of the stage sees the
+    // same weights, so their metrics must agree: a dropout left on while scoring breaks that.
+    let dataset = common::dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = with_tuned_sasrec(
+        common::tiny_config(&common::saved_mf(&dataset, dir.path())),
+        0.5,
+    );
+    cfg.lora.dropout = 0.5;
+    for s in &mut cfg.stages {
+        (s.lr, s.min_lr, s.warmup_lr, s.weight_decay) = (0.0, 0.0, 0.0, 0.0);
+        s.max_steps = 3;
+        s.eval_every = 1;
+        s.patience = 10;
+    }
+    let mut model = common::tiny_model(&cfg, &dataset);
+    let mut evals = Vec::new();
+    run(
+        &mut model,
+        &cfg,
+        &dataset,
+        &dir.path().join("run"),
+        &mut |e: &Event| {
+            if let Event::Eval { stage, metrics, .. } = e {
+                evals.push((stage.clone(), metrics.clone()));
+            }
+        },
+        &CancelToken::new(),
+    )
+    .unwrap();
+    for stage in ["stage1", "stage2"] {
+        let of_stage: Vec<_> = evals.iter().filter(|(s, _)| s == stage).collect();
+        assert_eq!(of_stage.len(), 3, "{stage}");
+        assert!(
+            of_stage.iter().all(|(_, m)| *m == of_stage[0].1),
+            "{stage}: {of_stage:?}"
+        );
+    }
 }
 
 #[test]
