@@ -190,23 +190,26 @@ fn two_stage_run_events_checkpoints_and_final_model() {
     assert_eq!(snapshot(&again), snapshot(&model));
 }
 
-/// `cfg` with stage 2 tuning a SASRec from scratch (with dropout) alongside the mapping.
-fn with_tuned_sasrec(mut cfg: PipelineConfig, dropout: f64) -> PipelineConfig {
+/// Stage 2 tunes a SASRec from scratch (with dropout) alongside the mapping.
+fn tune_sasrec(cfg: &mut PipelineConfig, dropout: f64) {
     let mut sasrec = CfModelConfig::new(CfKind::Sasrec, 8);
     sasrec.dropout = Some(dropout);
     cfg.slots.cf = Some(sasrec);
     cfg.slots.cf_init = CfInit::Scratch;
     cfg.slots.cf_weights = None;
     cfg.stages[1].train = vec![Trainable::Mapping, Trainable::Cf];
-    cfg
 }
 
-/// Runs `cfg` straight, and again cancelled after step 3 of `stage` (between evaluations, so
-/// the resume point is the one the cancel writes) and resumed in a fresh model: the resumed
-/// run must step where the first stopped and end bit-identical to the straight one.
-fn resumes_like_an_uninterrupted_run(cfg: &PipelineConfig, stage: &str) {
+/// Runs the tiny config, changed by `edit`, straight, and again cancelled after step 3 of
+/// `stage` (between evaluations, so the resume point is the one the cancel writes) and resumed
+/// in a fresh model: the resumed run must step where the first stopped and end bit-identical
+/// to the straight one.
+fn resumes_like_an_uninterrupted_run(edit: impl Fn(&mut PipelineConfig), stage: &str) {
     let dataset = common::dataset();
     let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
+    edit(&mut cfg);
+    let cfg = &cfg;
 
     let mut straight = common::tiny_model(cfg, &dataset);
     let o1 = run(
@@ -288,30 +291,17 @@ fn last_files(stage_dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn a_cancelled_run_resumes_to_the_same_result() {
-    let dataset = common::dataset();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
-    resumes_like_an_uninterrupted_run(&cfg, "stage2");
+    resumes_like_an_uninterrupted_run(|_| {}, "stage2");
 }
 
 #[test]
 fn a_resumed_stage_continues_the_lora_dropout_masks() {
-    let dataset = common::dataset();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
-    cfg.lora.dropout = 0.3;
-    resumes_like_an_uninterrupted_run(&cfg, "stage1");
+    resumes_like_an_uninterrupted_run(|cfg| cfg.lora.dropout = 0.3, "stage1");
 }
 
 #[test]
 fn a_resumed_stage_continues_the_cf_dropout_masks() {
-    let dataset = common::dataset();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = with_tuned_sasrec(
-        common::tiny_config(&common::saved_mf(&dataset, dir.path())),
-        0.3,
-    );
-    resumes_like_an_uninterrupted_run(&cfg, "stage2");
+    resumes_like_an_uninterrupted_run(|cfg| tune_sasrec(cfg, 0.3), "stage2");
 }
 
 #[test]
@@ -320,10 +310,8 @@ fn evaluations_inside_a_stage_run_without_dropout() {
     // same weights, so their metrics must agree: a dropout left on while scoring breaks that.
     let dataset = common::dataset();
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = with_tuned_sasrec(
-        common::tiny_config(&common::saved_mf(&dataset, dir.path())),
-        0.5,
-    );
+    let mut cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
+    tune_sasrec(&mut cfg, 0.5);
     cfg.lora.dropout = 0.5;
     for s in &mut cfg.stages {
         (s.lr, s.min_lr, s.warmup_lr, s.weight_decay) = (0.0, 0.0, 0.0, 0.0);
