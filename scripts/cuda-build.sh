@@ -3,7 +3,7 @@
 #
 #   scripts/cuda-build.sh build --release          # target/release/collm, CUDA-enabled
 #   scripts/cuda-build.sh test --no-run -p collm-llm
-#   scripts/cuda-build.sh check --workspace         # what .ci/run does: the feature compiles
+#   scripts/cuda-build.sh check --workspace         # the feature compiles (not in .ci/run: README)
 #
 # The arguments are cargo's; `--features cuda` is added. The CUDA 13.0 compiler, headers and the
 # libraries candle links against (cudart, cuBLAS, cuBLASLt, cuRAND, NVRTC) come from NVIDIA's
