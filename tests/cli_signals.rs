@@ -1,10 +1,12 @@
 //! What happens to a run when its process is interrupted: Ctrl-C cancels it cleanly, SIGKILL
-//! leaves it `running` on disk and the next opener marks it `interrupted`; meanwhile a second
-//! process is told who holds the store.
+//! leaves it `running` on disk and the next opener marks it `interrupted`, and `collm resume`
+//! then ends where the run left alone would have, to the bit; meanwhile a second process is told
+//! who holds the store.
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 use std::process::{Child, Stdio};
 
 use common::{mf_experiment, path_str, Env};
@@ -23,8 +25,17 @@ impl Drop for Running {
 /// Starts a run that would go on for a long time and waits for its first evaluation.
 fn start_long_run(env: &Env) -> (Running, BufReader<std::process::ChildStderr>) {
     let exp = env.write("long.toml", &mf_experiment("long", 100_000, 100_000, 0.01));
+    start_run_until(env, &exp, "(new best)")
+}
+
+/// Starts `collm run exp --json` and waits for a progress line containing `marker`.
+fn start_run_until(
+    env: &Env,
+    exp: &Path,
+    marker: &str,
+) -> (Running, BufReader<std::process::ChildStderr>) {
     let mut child = Running(
-        env.cmd(&["run", path_str(&exp), "--json"])
+        env.cmd(&["run", path_str(exp), "--json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -35,10 +46,10 @@ fn start_long_run(env: &Env) -> (Running, BufReader<std::process::ChildStderr>) 
     loop {
         let mut line = String::new();
         if stderr.read_line(&mut line).unwrap() == 0 {
-            panic!("the run ended before its first evaluation:\n{seen}");
+            panic!("the run ended before printing {marker:?}:\n{seen}");
         }
         seen.push_str(&line);
-        if line.contains("(new best)") {
+        if line.contains(marker) {
             return (child, stderr);
         }
     }
@@ -116,4 +127,99 @@ fn a_killed_run_is_marked_interrupted_at_the_next_open() {
     let id = run["run_id"].as_str().unwrap();
     let full = env.json(&["export", id, "--format", "json"]);
     assert!(!full["evals"].as_array().unwrap().is_empty());
+}
+
+/// The tiny CoLLM experiment, its LoRA stage lengthened to 24 steps (a resume point every 4)
+/// and its LoRA dropout raised to 0.3.
+fn tiny_collm_with_dropout(env: &Env) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/quick-collm-tiny.toml"
+    ))
+    .unwrap()
+    .replacen("max_steps = 8", "max_steps = 24", 1)
+        + "\n[collm.lora]\ndropout = 0.3\n";
+    env.write("tiny-dropout.toml", &text)
+}
+
+/// Waits until the resume point of `stage`, somewhere under `dir`, is past `step`.
+fn wait_for_resume_point(dir: &Path, stage: &str, step: u64) {
+    fn find(dir: &Path, stage: &str, step: u64) -> bool {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            let path = e.path();
+            let state = path.join(stage).join("last").join("state.json");
+            let reached = std::fs::read_to_string(&state)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .is_some_and(|v| v["step"].as_u64().is_some_and(|s| s >= step));
+            reached || (path.is_dir() && find(&path, stage, step))
+        })
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !find(dir, stage, step) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {stage} resume point past step {step}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Every recorded training loss of a run's export by (stage, step); a step recorded twice (run
+/// before a kill and again after the resume) must have had the same loss both times.
+fn losses_by_step(env: &Env, id: &str) -> std::collections::BTreeMap<(String, u64), f64> {
+    let export = env.json(&["export", id, "--format", "json"]);
+    let mut out = std::collections::BTreeMap::new();
+    for p in export["steps"].as_array().unwrap() {
+        let key = (
+            p["stage"].as_str().unwrap().to_string(),
+            p["step"].as_u64().unwrap(),
+        );
+        let loss = p["loss"].as_f64().unwrap();
+        if let Some(before) = out.insert(key.clone(), loss) {
+            assert_eq!(before, loss, "{key:?} trained twice to different losses");
+        }
+    }
+    out
+}
+
+#[test]
+fn a_killed_collm_run_resumes_to_the_uninterrupted_result() {
+    // Two homes, so that the resume point waited for is the killed run's.
+    let (env, straight_env) = (Env::new(), Env::new());
+    let straight = straight_env.json(&[
+        "run",
+        path_str(&tiny_collm_with_dropout(&straight_env)),
+        "--json",
+    ]);
+    assert_eq!(straight["status"], "finished", "{straight}");
+
+    // Killed in the middle of the LoRA stage, once it has a resume point to continue from.
+    let (mut running, _stderr) =
+        start_run_until(&env, &tiny_collm_with_dropout(&env), "stage stage1 started");
+    wait_for_resume_point(&env.store(), "stage1", 4);
+    running.0.kill().unwrap();
+    running.0.wait().unwrap();
+    let runs = env.json(&["runs", "--json"]);
+    let killed = &runs.as_array().unwrap()[0];
+    assert_eq!(killed["status"], "interrupted", "{killed}");
+    let id = killed["run_id"].as_str().unwrap();
+
+    let out = env.output(&["resume", id, "--json"]);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("stage1: resumed after step"),
+        "{progress}"
+    );
+    let resumed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(resumed["status"], "finished", "{resumed}");
+    assert_eq!(resumed["splits"], straight["splits"]);
+    let straight_id = straight["run_id"].as_str().unwrap();
+    assert_eq!(
+        losses_by_step(&env, id),
+        losses_by_step(&straight_env, straight_id)
+    );
 }
