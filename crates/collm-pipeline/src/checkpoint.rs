@@ -178,3 +178,34 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     name.push(format!(".{suffix}"));
     dir.with_file_name(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_states_round_trip_and_older_ones_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StageState {
+            step: 6,
+            best_auc: Some(0.71),
+            best_step: Some(4),
+            bad_evals: 1,
+            masks: MaskStreams {
+                lora: Some(u64::MAX - 3),
+                cf: Some(17),
+            },
+            ..StageState::default()
+        };
+        write_state(dir.path(), &state).unwrap();
+        assert_eq!(read_state(dir.path()).unwrap(), Some(state));
+
+        // A resume point written before the mask positions were recorded.
+        let older = r#"{"step": 6, "best_auc": 0.71, "best_step": 4, "best": null,
+                        "bad_evals": 1, "done": false}"#;
+        std::fs::write(dir.path().join(STATE_FILE), older).unwrap();
+        let read = read_state(dir.path()).unwrap().unwrap();
+        assert_eq!((read.step, read.masks), (6, MaskStreams::default()));
+        assert_eq!(read_state(&dir.path().join("none")).unwrap(), None);
+    }
+}
