@@ -40,12 +40,8 @@ impl Dataset {
         } else {
             None
         };
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| dir.display().to_string());
         Ok(Dataset::from_parts(
-            name,
+            named_after(dir),
             dir.to_path_buf(),
             items,
             train,
@@ -125,4 +121,11 @@ impl Dataset {
         }
         map
     }
+}
+
+/// A dataset's name: its folder's (the whole path when it has no last component).
+pub(crate) fn named_after(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string())
 }

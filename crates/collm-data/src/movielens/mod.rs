@@ -276,12 +276,8 @@ impl Imported {
             split.path = dir.join(format!("{}.tsv", split.name));
             split
         };
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| dir.display().to_string());
         Ok(Dataset::from_parts(
-            name,
+            crate::dataset::named_after(dir),
             dir.to_path_buf(),
             self.items,
             relocate(self.train),
