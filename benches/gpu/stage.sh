@@ -48,6 +48,13 @@ part=$((limit - tree - 2 * 1024 * 1024))
 head -c "$part" "$wheel" >.gpu-a/model.part-a
 tail -c +"$((part + 1))" "$wheel" >.gpu-b/model.part-b
 
+# What was built, for the results' provenance (the device's copy of the tree has no .git).
+{
+  echo "staged $(date -u '+%Y-%m-%d %H:%M UTC') from commit $(git rev-parse --short HEAD)"
+  git status --porcelain --untracked-files=no | sed 's/^/  uncommitted: /'
+} >.gpu-b/staged.txt
+cat .gpu-b/staged.txt
+
 for dir in .gpu-a .gpu-b; do
   size=$(($(du -cb "$dir" | tail -n 1 | cut -f 1) + tree))
   echo "$dir with the working tree: $((size / 1024 / 1024)) MiB of 64"
