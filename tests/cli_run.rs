@@ -3,14 +3,8 @@
 
 mod common;
 
-use common::{mf_experiment, path_str, Env, ML1M};
+use common::{mf_experiment, path_str, Env, ML1M, QUICK_COLLM_TINY};
 use serde_json::Value;
-
-/// CoLLM in miniature on the built-in tiny LLM: seconds, no download.
-const QUICK_COLLM_TINY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/experiments/quick-collm-tiny.toml"
-);
 
 const GROUP_KEYS: [&str; 5] = ["auc", "uauc", "logloss", "rows", "users_counted"];
 

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Stdio};
 
-use common::{mf_experiment, path_str, Env};
+use common::{mf_experiment, path_str, Env, QUICK_COLLM_TINY};
 use serde_json::Value;
 
 /// A child process that is killed and reaped when the test ends, whatever happened.
@@ -132,13 +132,11 @@ fn a_killed_run_is_marked_interrupted_at_the_next_open() {
 /// The tiny CoLLM experiment, its LoRA stage lengthened to 24 steps (a resume point every 4)
 /// and its LoRA dropout raised to 0.3.
 fn tiny_collm_with_dropout(env: &Env) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/experiments/quick-collm-tiny.toml"
-    ))
-    .unwrap()
-    .replacen("max_steps = 8", "max_steps = 24", 1)
-        + "\n[collm.lora]\ndropout = 0.3\n";
+    let text = std::fs::read_to_string(QUICK_COLLM_TINY).unwrap().replacen(
+        "max_steps = 8",
+        "max_steps = 24",
+        1,
+    ) + "\n[collm.lora]\ndropout = 0.3\n";
     env.write("tiny-dropout.toml", &text)
 }
 

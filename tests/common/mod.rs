@@ -7,6 +7,12 @@ use std::process::{Command, Output};
 
 pub const ML1M: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/ml-1m-collm");
 
+/// CoLLM in miniature on the built-in tiny LLM: seconds, no download.
+pub const QUICK_COLLM_TINY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/experiments/quick-collm-tiny.toml"
+);
+
 /// A small MF experiment on ML-1M that learns within a few epochs.
 pub fn mf_experiment(name: &str, max_epochs: usize, patience: usize, lr: f64) -> String {
     format!(
