@@ -5,6 +5,7 @@
 //! package joins them: experiment files, the runner, the CLI and the TUI.
 
 pub mod cli;
+pub mod compare;
 pub mod experiment;
 pub mod paths;
 pub mod runner;

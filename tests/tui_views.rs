@@ -9,6 +9,7 @@ use collm_bench::tui::inspect::Inspector;
 use collm_bench::tui::message::{Command, Message};
 use collm_bench::tui::theme::Theme;
 use collm_bench::tui::{update, view};
+use collm_eval::predictions::{write_predictions, Prediction};
 use collm_eval::{Breakdown, Metrics};
 use collm_events::Event;
 use collm_store::{RunId, Store};
@@ -135,6 +136,8 @@ fn fixture_store(dir: &Path) -> Store {
         .create_run("mf-wide", &experiment("mf-wide", 1e-3, 64), "cf")
         .unwrap();
     train(&store, &b, 40, 100, 0.60);
+    keep_scores(&store, &a, 0.4);
+    keep_scores(&store, &b, 0.0);
 
     let c = store
         .create_run(
@@ -153,6 +156,27 @@ fn fixture_store(dir: &Path) -> Store {
         )
         .unwrap();
     store
+}
+
+/// Per-row scores of `valid` in the run's folder, as a finished run keeps them: 40 users x 6
+/// rows, the same rows for every run; `skill` lifts the positives' scores.
+fn keep_scores(store: &Store, id: &RunId, skill: f32) {
+    let rows: Vec<Prediction> = (0..240u32)
+        .map(|i| {
+            let label = (i % 2) as u8;
+            // A fixed pseudo-random base score per row (no RNG: the snapshot must not move).
+            let noise = ((i * 7919) % 101) as f32 / 100.0;
+            Prediction {
+                uid: i / 6,
+                iid: i,
+                label,
+                warm: i % 5 != 0,
+                logit: noise + skill * label as f32,
+            }
+        })
+        .collect();
+    let path = collm_bench::runner::predictions::predictions_path(&store.run_dir(id), "valid");
+    write_predictions(&path, &rows).unwrap();
 }
 
 /// Pins ids and times of everything loaded from the fixture store (ids and times come from the
@@ -183,6 +207,22 @@ impl Pin {
             .find(|(from, _)| from == id)
             .map(|(_, to)| to.clone())
             .unwrap_or_else(|| id.clone())
+    }
+
+    /// The store's id of a pinned one.
+    fn real(&self, pinned: &RunId) -> RunId {
+        self.ids
+            .iter()
+            .find(|(_, to)| to == pinned)
+            .map(|(from, _)| from.clone())
+            .unwrap()
+    }
+
+    /// `text` with every store id replaced by its pinned one.
+    fn text(&self, text: &str) -> String {
+        self.ids.iter().fold(text.to_string(), |t, (from, to)| {
+            t.replace(from.as_str(), to.as_str())
+        })
     }
 
     fn index(&self, id: &RunId) -> u64 {
@@ -283,20 +323,39 @@ impl Fixture {
             .app
             .commands
             .drain(..)
-            .partition(|c| matches!(c, Command::LoadRun(_)));
+            .partition(|c| matches!(c, Command::LoadRun(_) | Command::Significance { .. }));
         self.app.commands = rest;
         for c in loads {
-            if let Command::LoadRun(id) = c {
-                let real = self
-                    .pin
-                    .ids
-                    .iter()
-                    .find(|(_, to)| *to == id)
-                    .map(|(from, _)| from.clone())
-                    .unwrap();
-                let message = self.pin.message(load_run(&self.store, &real));
-                update(&mut self.app, message);
-            }
+            let message = match c {
+                Command::Significance {
+                    split,
+                    base,
+                    others,
+                } => {
+                    let others: Vec<RunId> = others.iter().map(|id| self.pin.real(id)).collect();
+                    let results = collm_bench::compare::significance(
+                        &self.store,
+                        &split,
+                        &self.pin.real(&base),
+                        &others,
+                        collm_bench::tui::app::SIGNIFICANCE_RESAMPLES,
+                        0,
+                    )
+                    .into_iter()
+                    .map(|(id, r)| (self.pin.id(&id), r.map_err(|e| self.pin.text(&e))))
+                    .collect();
+                    Message::Significance {
+                        split,
+                        base,
+                        results,
+                    }
+                }
+                Command::LoadRun(id) => {
+                    self.pin.message(load_run(&self.store, &self.pin.real(&id)))
+                }
+                _ => unreachable!("only store reads were taken"),
+            };
+            update(&mut self.app, message);
         }
     }
 
@@ -454,8 +513,28 @@ fn metrics_side_by_side_with_deltas() {
     // Make the second column (mf-wide) the baseline.
     f.keys("lb");
     insta::assert_snapshot!("metrics", f.screen());
+    // Below the table, mf-small against the baseline, from the two runs' kept scores: mf-small's
+    // positives score higher, so its AUC is higher, with an interval above zero.
+    let asked = f.app.metrics.significance.clone().unwrap();
+    let results = asked.results.unwrap();
+    let b = results[0].1.as_ref().unwrap();
+    let auc = b.all.auc.as_ref().unwrap();
+    assert!(auc.low > 0.0 && auc.observed > 0.0, "{auc:?}");
     f.keys("p");
     assert_eq!(f.app.metrics.split, "valid_small");
+    // Another split asks again; no run kept scores of it, and the view says so.
+    let asked = f.app.metrics.significance.clone().unwrap();
+    assert_eq!(asked.split, "valid_small");
+    let reason = asked.results.unwrap()[0].1.clone().unwrap_err();
+    assert!(
+        reason.contains("keeps no per-row scores of `valid_small`"),
+        "{reason}"
+    );
+    assert!(
+        f.screen().contains("keeps no per-row scores"),
+        "{}",
+        f.screen()
+    );
 }
 
 #[test]

@@ -1,28 +1,41 @@
-//! `collm eval <run> --data <split.tsv>`: scores any file in the CoLLM TSV layout with a finished
+//! `collm eval <run> --data <split.tsv>` (or `--split <name>`): scores any file in the CoLLM TSV
+//! layout, or the rows of the run's own split that its final evaluation scored, with a finished
 //! run's best weights and prints the metrics (the object of [`super::report`] with one split,
-//! named by the file's stem). Read-only: the run's record is not changed.
+//! named by the file's stem or the split). The run's record is not changed; `--predictions` keeps
+//! the per-row scores in the run's folder, where `collm compare` pairs runs row by row.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use collm_data::{read_items, read_split};
+use collm_data::{read_items, read_split, Interaction};
+use collm_eval::predictions::read_predictions;
+use collm_eval::ScoredRow;
 use collm_store::{RunRecord, RunStatus, Store, FINAL_STAGE};
 
 use super::report::RunReport;
 use super::Context;
 use crate::experiment::{Experiment, ExperimentKind, Placement};
+use crate::runner::predictions::predictions_path;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The run (its id, or a prefix that names one run).
     pub run: String,
     /// A split file: tab-separated `uid iid label timestamp warm his` with a header line.
+    #[arg(long, required_unless_present = "split", conflicts_with = "split")]
+    pub data: Option<PathBuf>,
+    /// Instead of a file, the rows of the run's own dataset split that its final evaluation
+    /// scored (all of them, or its `[evaluation] rows` sample): the final evaluation again.
     #[arg(long)]
-    pub data: PathBuf,
+    pub split: Option<String>,
     /// The items file the ids refer to (default: the `items.tsv` of the run's dataset).
-    #[arg(long)]
+    #[arg(long, requires = "data")]
     pub items: Option<PathBuf>,
+    /// Keep the per-row scores in the run's folder as `predictions/<file stem>.tsv`, where
+    /// `collm compare` finds them (for runs that finished before runs kept them themselves).
+    #[arg(long)]
+    pub predictions: bool,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -43,40 +56,55 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let origin = PathBuf::from(format!("<experiment of run {id}>"));
     let mut experiment = Experiment::from_toml(&record.experiment, &origin)?;
     experiment.place(args.placement);
-    let split_name = args
-        .data
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "data".to_string());
-    let metrics = match experiment.kind {
-        ExperimentKind::Cf => score_cf(
-            &experiment,
-            &best_weights(&record)?,
-            &args.data,
-            args.items.as_deref(),
-            &split_name,
-        )?,
-        // A CoLLM run's weights are the folder `final/` of its run folder (several files).
-        ExperimentKind::Collm => score_collm(
-            &experiment,
-            &store.run_dir(&id),
-            &args.data,
-            args.items.as_deref(),
-            &split_name,
-        )?,
+    let dataset = experiment.load_dataset(&crate::paths::data_dir())?;
+    let (split_name, rows, shown) = match (&args.data, &args.split) {
+        (Some(data), _) => {
+            let name = data
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "data".to_string());
+            let rows = read_file_rows(&dataset, data, args.items.as_deref(), &name)?;
+            (name, rows, data.display().to_string())
+        }
+        (None, Some(name)) => {
+            if dataset.split(name).is_none() {
+                bail!("the run's dataset has no split `{name}`");
+            }
+            let rows = experiment.evaluation_rows(&dataset, name);
+            let shown = format!("its dataset's `{name}` ({} rows)", rows.len());
+            (name.clone(), rows, shown)
+        }
+        (None, None) => unreachable!("clap requires --data or --split"),
     };
+    let scored = match experiment.kind {
+        ExperimentKind::Cf => {
+            let device = experiment.resolve_device()?;
+            let model = collm_cf::load(
+                &experiment.model,
+                &dataset,
+                &best_weights(&record)?,
+                &device,
+            )?;
+            collm_cf::score_rows(model.as_ref(), &rows, experiment.training.batch_size)?
+        }
+        // A CoLLM run's weights are the folder `final/` of its run folder (several files).
+        ExperimentKind::Collm => {
+            crate::runner::collm::score_finished(&experiment, &store.run_dir(&id), &dataset, &rows)?
+                .scored
+        }
+    };
+    let metrics = collm_eval::evaluate(&scored);
+    if args.predictions {
+        let path = keep_predictions(&store.run_dir(&id), &split_name, &rows, &scored)?;
+        eprintln!("per-row scores kept in {}", path.display());
+    }
     let mut report = RunReport::of_run(&record);
     report.splits.clear();
     report.splits.insert(split_name, (&metrics).into());
     if args.json {
         println!("{}", report.to_json());
     } else {
-        println!(
-            "run {} ({}) on {}",
-            report.run_id,
-            report.experiment,
-            args.data.display()
-        );
+        println!("run {} ({}) on {}", report.run_id, report.experiment, shown);
         print!("{}", report.table());
     }
     Ok(ExitCode::SUCCESS)
@@ -101,15 +129,14 @@ fn best_weights(record: &RunRecord) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// The run's own dataset (the model's tables, LightGCN's graph and the titles come from it) and
-/// the split file to score, read against `items` when given, else the dataset's items.
-fn dataset_and_split(
-    experiment: &Experiment,
+/// The rows of a split file, read against `items` when given, else the run's dataset's items
+/// (the model's tables, LightGCN's graph and the titles come from that dataset either way).
+fn read_file_rows(
+    dataset: &collm_data::Dataset,
     data: &Path,
     items: Option<&Path>,
     split_name: &str,
-) -> anyhow::Result<(collm_data::Dataset, collm_data::Split)> {
-    let dataset = experiment.load_dataset(&crate::paths::data_dir())?;
+) -> anyhow::Result<Vec<Interaction>> {
     let items = match items {
         Some(path) => read_items(path)?,
         None => dataset.items.clone(),
@@ -118,34 +145,38 @@ fn dataset_and_split(
     if split.rows.is_empty() {
         bail!("{}: no rows to score", data.display());
     }
-    Ok((dataset, split))
+    Ok(split.rows)
 }
 
-fn score_cf(
-    experiment: &Experiment,
-    weights: &Path,
-    data: &Path,
-    items: Option<&Path>,
-    split_name: &str,
-) -> anyhow::Result<collm_eval::Breakdown> {
-    let (dataset, split) = dataset_and_split(experiment, data, items, split_name)?;
-    let device = experiment.resolve_device()?;
-    let model = collm_cf::load(&experiment.model, &dataset, weights, &device)?;
-    let scored = collm_cf::score_rows(model.as_ref(), &split.rows, experiment.training.batch_size)
-        .with_context(|| format!("scoring {}", data.display()))?;
-    Ok(collm_eval::evaluate(&scored))
-}
-
-fn score_collm(
-    experiment: &Experiment,
+/// Writes the scores where the runner keeps a run's own, unless that file holds other rows
+/// (a different file with the same stem): the run's own scores are never replaced by those.
+fn keep_predictions(
     run_dir: &Path,
-    data: &Path,
-    items: Option<&Path>,
-    split_name: &str,
-) -> anyhow::Result<collm_eval::Breakdown> {
-    let (dataset, split) = dataset_and_split(experiment, data, items, split_name)?;
-    let scored = crate::runner::collm::score_finished(experiment, run_dir, &dataset, &split.rows)
-        .with_context(|| format!("scoring {}", data.display()))?
-        .scored;
-    Ok(collm_eval::evaluate(&scored))
+    split: &str,
+    rows: &[Interaction],
+    scored: &[ScoredRow],
+) -> anyhow::Result<PathBuf> {
+    let path = predictions_path(run_dir, split);
+    if path.exists() {
+        let kept = read_predictions(&path)?;
+        let same_rows = kept.len() == rows.len()
+            && kept
+                .iter()
+                .zip(rows)
+                .all(|(k, r)| (k.uid, k.iid, k.label, k.warm) == (r.uid, r.iid, r.label, r.warm));
+        if !same_rows {
+            bail!(
+                "{} already holds scores of other `{split}` rows; give your split file another name",
+                path.display()
+            );
+        }
+    }
+    crate::runner::predictions::save(
+        run_dir,
+        split,
+        rows,
+        scored,
+        &mut |_: &collm_events::Event| {},
+    )?;
+    Ok(path)
 }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod compare;
 mod eval;
 mod export;
 mod interrupt;
@@ -44,6 +45,8 @@ pub enum Command {
     Runs(runs::Args),
     /// Show one run.
     Show(show::Args),
+    /// Runs side by side on one split: metrics, differences with intervals, differing settings.
+    Compare(compare::Args),
     /// Show a CoLLM prompt as the model sees it (tokens, ID slots, P(Yes)).
     Prompt(prompt::Args),
     /// Write a run's evaluations (csv) or full record (json) to stdout.
@@ -79,6 +82,7 @@ pub fn main() -> ExitCode {
                 Command::Eval(args) => eval::execute(args, &ctx),
                 Command::Runs(args) => runs::execute(args, &ctx),
                 Command::Show(args) => show::execute(args, &ctx),
+                Command::Compare(args) => compare::execute(args, &ctx),
                 Command::Prompt(args) => prompt::execute(args, &ctx),
                 Command::Export(args) => export::execute(args, &ctx),
                 Command::Model(args) => done(model::execute(args, &ctx)),

@@ -51,6 +51,7 @@
 
 mod error;
 mod reuse;
+pub mod settings;
 
 use std::path::{Path, PathBuf};
 

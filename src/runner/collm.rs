@@ -161,13 +161,15 @@ pub fn execute(
             .find(|(n, _)| n == name)
             .map_or(cfg.final_prompt(), |(_, p)| *p)
     };
-    // Scores every evaluation split with `m` under the prompt of stage `of`, reported as `label`.
+    // Scores every evaluation split with `m` under the prompt of stage `of`, reported as `label`;
+    // returns the scores, split by split.
     let score_all = |label: &str,
                      of: &str,
                      step: u64,
                      m: &CollmModel,
                      sink: &mut dyn EventSink|
-     -> collm_pipeline::Result<()> {
+     -> collm_pipeline::Result<Vec<Vec<collm_eval::ScoredRow>>> {
+        let mut all = Vec::new();
         for (split, rows) in &splits {
             let samples = m.encode_all(rows, prompt_of(of))?;
             let scored = score_samples(m, &samples, eval_batch, None, Some(cancel))?;
@@ -177,8 +179,9 @@ pub fn execute(
                 split: split.clone(),
                 metrics: breakdown(&scored),
             });
+            all.push(scored);
         }
-        Ok(())
+        Ok(all)
     };
     let mut after = |name: &str, m: &CollmModel, o: &StageOutcome, sink: &mut dyn EventSink| {
         // A finished stage met again on resume was scored before; an adopted one may not be.
@@ -192,6 +195,7 @@ pub fn execute(
             m,
             sink,
         )
+        .map(|_| ())
     };
     let outcome = match run_with(
         &mut model,
@@ -213,13 +217,14 @@ pub fn execute(
         .last()
         .and_then(|(_, o)| o.best_step)
         .unwrap_or(0);
-    match score_all(FINAL_STAGE, &last, step, &model, sink) {
-        Err(collm_pipeline::PipelineError::Cancelled) => Ok(Outcome::Cancelled),
-        other => {
-            other?;
-            Ok(Outcome::Finished { ranking: vec![] })
-        }
+    let scored = match score_all(FINAL_STAGE, &last, step, &model, sink) {
+        Err(collm_pipeline::PipelineError::Cancelled) => return Ok(Outcome::Cancelled),
+        other => other?,
+    };
+    for ((split, rows), scored) in splits.iter().zip(&scored) {
+        super::predictions::save(job.run_dir, split, rows, scored, sink)?;
     }
+    Ok(Outcome::Finished { ranking: vec![] })
 }
 
 /// The run folder of a `collm` run from the path of one of its best checkpoints

@@ -18,6 +18,8 @@ pub enum RunError {
     Pipeline(#[from] collm_pipeline::PipelineError),
     #[error(transparent)]
     Llm(#[from] collm_llm::LlmError),
+    #[error(transparent)]
+    Predictions(#[from] collm_eval::predictions::PredictionsError),
     /// A `collm` run that cannot be carried out as configured.
     #[error("{0}")]
     Invalid(String),

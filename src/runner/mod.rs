@@ -10,6 +10,7 @@
 mod cf;
 pub mod collm;
 mod error;
+pub mod predictions;
 mod ranking;
 mod reuse;
 

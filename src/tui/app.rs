@@ -3,12 +3,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use collm_store::{EvalPoint, RunId, RunRecord, RunStatus, FINAL_STAGE};
+use collm_eval::paired::PairedBootstrap;
+use collm_store::{EvalPoint, RunId, RunRecord, RunStatus};
 
+use crate::experiment::settings::{self, Field};
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::View;
 use crate::tui::message::Command;
-use crate::tui::settings::{self, Field};
 use crate::tui::theme::Theme;
 
 /// The smallest terminal the views are laid out for.
@@ -138,6 +139,8 @@ pub struct MetricsState {
     pub baseline: Option<RunId>,
     /// The highlighted run column.
     pub column: usize,
+    /// The differences from the baseline, measured for the request they answer.
+    pub significance: Option<Significance>,
 }
 
 impl Default for MetricsState {
@@ -146,8 +149,22 @@ impl Default for MetricsState {
             split: "valid".into(),
             baseline: None,
             column: 0,
+            significance: None,
         }
     }
+}
+
+/// User resamples of the metrics view's paired bootstrap (`collm compare`'s default; seed 0).
+pub const SIGNIFICANCE_RESAMPLES: usize = 1000;
+
+/// The paired bootstrap the metrics view shows: what was asked (split, baseline, the other runs
+/// with when each ended, so that a run finishing asks again) and, once back, the answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Significance {
+    pub split: String,
+    pub base: RunId,
+    pub others: Vec<(RunId, Option<u64>)>,
+    pub results: Option<Vec<(RunId, Result<PairedBootstrap, String>)>>,
 }
 
 /// The curve the compare view overlays.
@@ -354,6 +371,16 @@ impl App {
             .collect()
     }
 
+    /// The metrics view's baseline among [`App::chosen_runs`]: the chosen one if it is shown,
+    /// else the first column.
+    pub fn metrics_base_index(&self, runs: &[&RunRecord]) -> usize {
+        self.metrics
+            .baseline
+            .as_ref()
+            .and_then(|b| runs.iter().position(|r| &r.id == b))
+            .unwrap_or(0)
+    }
+
     /// Seconds a run has taken, counting up to now while it runs.
     pub fn duration_s(&self, record: &RunRecord) -> Option<f64> {
         let start = record.started_ms?;
@@ -396,24 +423,6 @@ impl App {
     }
 }
 
-/// The evaluation a run is judged by on `split`: its final evaluation of the best weights, else
-/// the best evaluation seen during training.
-pub fn result_on<'a>(record: &'a RunRecord, split: &str) -> Option<&'a EvalPoint> {
-    let on_split = record.best.iter().filter(|e| e.split == split);
-    on_split
-        .clone()
-        .find(|e| e.stage == FINAL_STAGE)
-        .or_else(|| {
-            on_split.max_by(|a, b| {
-                a.metrics
-                    .all
-                    .auc
-                    .partial_cmp(&b.metrics.all.auc)
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            })
-        })
-}
-
 /// What the filter matches against: id, name, kind, status and key settings.
 fn haystack(r: &RunRecord) -> String {
     format!(
@@ -430,7 +439,7 @@ fn haystack(r: &RunRecord) -> String {
 fn compare_by(column: Column, a: &RunRecord, b: &RunRecord, now_ms: u64) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let metric =
-        |r: &RunRecord, pick: fn(&EvalPoint) -> Option<f64>| result_on(r, "valid").and_then(pick);
+        |r: &RunRecord, pick: fn(&EvalPoint) -> Option<f64>| r.result_on("valid").and_then(pick);
     let by_f64 = |x: Option<f64>, y: Option<f64>| match (x, y) {
         (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
         (Some(_), None) => Ordering::Greater,

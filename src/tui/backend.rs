@@ -168,6 +168,25 @@ impl Worker {
                         .inspect(&self.store, &self.data_dir, run.as_ref(), uid, &split);
                 self.send(Message::Inspected(result.map(Box::new)));
             }
+            Command::Significance {
+                split,
+                base,
+                others,
+            } => {
+                let results = crate::compare::significance(
+                    &self.store,
+                    &split,
+                    &base,
+                    &others,
+                    crate::tui::app::SIGNIFICANCE_RESAMPLES,
+                    0,
+                );
+                self.send(Message::Significance {
+                    split,
+                    base,
+                    results,
+                });
+            }
         }
     }
 }

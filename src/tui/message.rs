@@ -1,6 +1,7 @@
 //! What changes the UI's state (`Message`: keys, ticks, results from the store and the runner)
 //! and what the UI asks of the background (`Command`).
 
+use collm_eval::paired::PairedBootstrap;
 use collm_events::Event;
 use collm_store::{FullRun, RunId, RunRecord};
 use crossterm::event::KeyEvent;
@@ -41,6 +42,13 @@ pub enum Message {
         users: Vec<u32>,
     },
     Inspected(Result<Box<Inspection>, String>),
+    /// The paired bootstrap of each run against `base` on `split`, as asked by
+    /// [`Command::Significance`].
+    Significance {
+        split: String,
+        base: RunId,
+        results: Vec<(RunId, Result<PairedBootstrap, String>)>,
+    },
     /// A run was accepted by the runner (queued).
     Launched {
         id: RunId,
@@ -74,5 +82,11 @@ pub enum Command {
         run: Option<RunId>,
         uid: u32,
         split: String,
+    },
+    /// Whether each of `others` differs from `base` on `split` by more than noise.
+    Significance {
+        split: String,
+        base: RunId,
+        others: Vec<RunId>,
     },
 }

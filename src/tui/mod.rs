@@ -21,7 +21,6 @@ pub mod event_loop;
 pub mod inspect;
 pub mod keymap;
 pub mod message;
-pub mod settings;
 pub mod terminal;
 pub mod theme;
 pub mod update;

@@ -3,17 +3,24 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use crate::tui::app::{App, Column, ExperimentChoice, LaunchFocus};
+use collm_store::RunId;
+
+use crate::experiment::settings;
+use crate::tui::app::{App, Column, ExperimentChoice, LaunchFocus, Significance};
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::{action_for, Action, View};
 use crate::tui::message::{Command, Message};
-use crate::tui::settings;
 
 /// Rows moved by PageUp / PageDown.
 const PAGE: usize = 10;
 
 /// Applies one message to the state.
 pub fn update(app: &mut App, message: Message) {
+    apply(app, message);
+    ask_significance(app);
+}
+
+fn apply(app: &mut App, message: Message) {
     match message {
         Message::Key(key) => on_key(app, key),
         Message::Resize => {}
@@ -77,9 +84,61 @@ pub fn update(app: &mut App, message: Message) {
             app.run_view.id = Some(id);
             app.view = View::Run;
         }
+        Message::Significance {
+            split,
+            base,
+            results,
+        } => {
+            if let Some(asked) = &mut app.metrics.significance {
+                let answers: Vec<&RunId> = results.iter().map(|(id, _)| id).collect();
+                let wanted: Vec<&RunId> = asked.others.iter().map(|(id, _)| id).collect();
+                if asked.split == split && asked.base == base && answers == wanted {
+                    asked.results = Some(results);
+                }
+            }
+        }
         Message::Notice(text) => app.notice(text),
         Message::Error(text) => app.error(text),
     }
+}
+
+/// While the metrics view shows two or more runs, asks the background for the paired bootstrap
+/// of each against the baseline whenever what is shown changed (split, baseline, runs, or a run
+/// that ended since): the view itself only draws the answer.
+fn ask_significance(app: &mut App) {
+    if app.view != View::Metrics {
+        return;
+    }
+    let runs = app.chosen_runs();
+    if runs.len() < 2 {
+        return;
+    }
+    let base = runs[app.metrics_base_index(&runs)].id.clone();
+    let others: Vec<(RunId, Option<u64>)> = runs
+        .iter()
+        .filter(|r| r.id != base)
+        .map(|r| (r.id.clone(), r.ended_ms))
+        .collect();
+    let split = app.metrics.split.clone();
+    if app
+        .metrics
+        .significance
+        .as_ref()
+        .is_some_and(|s| s.split == split && s.base == base && s.others == others)
+    {
+        return;
+    }
+    app.commands.push(Command::Significance {
+        split: split.clone(),
+        base: base.clone(),
+        others: others.iter().map(|(id, _)| id.clone()).collect(),
+    });
+    app.metrics.significance = Some(Significance {
+        split,
+        base,
+        others,
+        results: None,
+    });
 }
 
 fn on_key(app: &mut App, key: KeyEvent) {

@@ -21,11 +21,28 @@ pub fn auc(labels: &[u8], scores: &[f32]) -> Option<f64> {
     if positives == 0 || negatives == 0 {
         return None;
     }
+    Some(weighted_auc(labels, scores, &score_order(scores), |_| 1.0))
+}
+
+/// Row indices in ascending score order (total order: NaN-free input is the caller's check).
+pub(crate) fn score_order(scores: &[f32]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_unstable_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    order
+}
+
+/// AUC with each row counted `weight(row)` times (a bootstrap resample's multiplicities), over
+/// rows already in [`score_order`]: one pass, so a resample costs no sort. NaN when the weighted
+/// rows hold one class only. With integer weights every term is an integer or a half, so the
+/// sums are exact in f64 and unit weights give exactly [`auc`].
+pub(crate) fn weighted_auc(
+    labels: &[u8],
+    scores: &[f32],
+    order: &[usize],
+    weight: impl Fn(usize) -> f64,
+) -> f64 {
     // Walk groups of equal scores from the lowest; `==` (not total order) so -0.0 ties 0.0.
-    // Every term is an integer or a half, so the sum is exact in f64.
-    let (mut correct_pairs, mut negatives_below) = (0.0f64, 0.0f64);
+    let (mut correct_pairs, mut negatives_below, mut positives) = (0.0f64, 0.0f64, 0.0f64);
     let mut start = 0;
     while start < order.len() {
         let score = scores[order[start]];
@@ -34,16 +51,20 @@ pub fn auc(labels: &[u8], scores: &[f32]) -> Option<f64> {
                 .iter()
                 .take_while(|&&i| scores[i] == score)
                 .count();
-        let group_pos = order[start..end]
-            .iter()
-            .filter(|&&i| labels[i] != 0)
-            .count() as f64;
-        let group_neg = (end - start) as f64 - group_pos;
+        let (mut group_pos, mut group_neg) = (0.0, 0.0);
+        for &i in &order[start..end] {
+            if labels[i] != 0 {
+                group_pos += weight(i);
+            } else {
+                group_neg += weight(i);
+            }
+        }
         correct_pairs += group_pos * negatives_below + 0.5 * group_pos * group_neg;
         negatives_below += group_neg;
+        positives += group_pos;
         start = end;
     }
-    Some(correct_pairs / (positives as f64 * negatives as f64))
+    correct_pairs / (positives * negatives_below)
 }
 
 /// User-averaged AUC and how many users were left out and why.

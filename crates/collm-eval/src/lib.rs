@@ -2,10 +2,13 @@
 //!
 //! Scores are raw logits (the reference's `s`); AUC is rank-based so logits and sigmoid
 //! probabilities give the same value. See `../shared/docs/collm-spec.md` §5. Top-K metrics under
-//! a sampled-negatives protocol live in [`ranking`].
+//! a sampled-negatives protocol live in [`ranking`]; whether one run beats another on the same
+//! rows, in [`paired`]; per-row scores as a file, in [`predictions`].
 
 mod auc;
 mod logloss;
+pub mod paired;
+pub mod predictions;
 pub mod ranking;
 
 pub use auc::{auc, uauc, UserAuc};

@@ -6,9 +6,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
+use crate::experiment::settings;
 use crate::tui::app::{App, Curve};
 use crate::tui::detail::Points;
-use crate::tui::settings;
 use crate::tui::widgets::chart::{draw_lines, Series};
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {

@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
+use crate::experiment::settings;
 use crate::tui::app::{App, LaunchFocus};
-use crate::tui::settings;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;

@@ -1,7 +1,8 @@
 //! The metrics view: all / warm / cold x AUC, UAUC, logloss, rows and counted users on one split,
-//! for the marked runs side by side, with deltas against a baseline run.
+//! for the marked runs side by side, with deltas against a baseline run and, below, whether each
+//! delta is more than noise (the paired bootstrap of the runs' kept per-row scores).
 
-use collm_eval::Metrics;
+use collm_eval::paired::Difference;
 use collm_store::EvalPoint;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -9,43 +10,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use crate::tui::app::{result_on, App};
+use crate::compare::{interval, source, Measure, GROUPS, MEASURES};
+use crate::tui::app::App;
+use crate::tui::app::SIGNIFICANCE_RESAMPLES;
 use crate::tui::widgets::format;
-
-/// One metric row: its label, how to read it, and whether higher is better (`None`: a count).
-struct Measure {
-    label: &'static str,
-    get: fn(&Metrics) -> Option<f64>,
-    higher_is_better: Option<bool>,
-}
-
-const MEASURES: [Measure; 5] = [
-    Measure {
-        label: "AUC",
-        get: |m| m.auc,
-        higher_is_better: Some(true),
-    },
-    Measure {
-        label: "UAUC",
-        get: |m| m.uauc,
-        higher_is_better: Some(true),
-    },
-    Measure {
-        label: "logloss",
-        get: |m| m.logloss,
-        higher_is_better: Some(false),
-    },
-    Measure {
-        label: "rows",
-        get: |m| Some(m.rows as f64),
-        higher_is_better: None,
-    },
-    Measure {
-        label: "users",
-        get: |m| Some(m.users_counted as f64),
-        higher_is_better: None,
-    },
-];
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
@@ -63,21 +31,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    // The baseline: the chosen one if it is shown, else the first column.
-    let base_index = app
-        .metrics
-        .baseline
-        .as_ref()
-        .and_then(|b| runs.iter().position(|r| &r.id == b))
-        .unwrap_or(0);
-    let results: Vec<Option<&EvalPoint>> = runs.iter().map(|r| result_on(r, split)).collect();
+    let base_index = app.metrics_base_index(&runs);
+    let results: Vec<Option<&EvalPoint>> = runs.iter().map(|r| r.result_on(split)).collect();
     let base = results[base_index];
 
-    let source = |e: Option<&EvalPoint>| match e {
-        Some(e) if e.stage == collm_store::FINAL_STAGE => "final".to_string(),
-        Some(e) => format!("{} step {}", e.stage, e.step),
-        None => "no result".to_string(),
-    };
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" split ", t.dim()),
@@ -117,14 +74,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 .map(|e| Cell::from(Span::styled(source(*e), t.dim()))),
         ),
     ));
-    for (group, pick) in [
-        (
-            "all",
-            (|b: &collm_eval::Breakdown| &b.all) as fn(&collm_eval::Breakdown) -> &Metrics,
-        ),
-        ("warm", |b| &b.warm),
-        ("cold", |b| &b.cold),
-    ] {
+    for (group, pick) in GROUPS {
         for m in &MEASURES {
             let base_value = base.and_then(|e| (m.get)(pick(&e.metrics)));
             let mut cells = vec![Cell::from(Span::styled(
@@ -146,6 +96,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let mut widths = vec![Constraint::Length(13)];
     widths.extend(runs.iter().map(|_| Constraint::Min(18)));
     let title = format!("Metrics · {} run(s)", runs.len());
+    // Header, `from` and the metric rows, inside a border.
+    let table_height = (rows.len() + 3) as u16;
+    let [table_area, difference_area] = if runs.len() > 1 {
+        Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(table_area)
+    } else {
+        [table_area, Rect::default()]
+    };
     frame.render_widget(
         Table::new(rows, widths)
             .header(Row::new(header))
@@ -153,6 +110,98 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             .column_spacing(2),
         table_area,
     );
+    if runs.len() > 1 {
+        draw_differences(app, frame, difference_area);
+    }
+}
+
+/// Each run against the baseline: the paired bootstrap of their kept per-row scores.
+fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
+    let t = app.theme;
+    let title = format!(
+        "Differences from the baseline · paired over users, {SIGNIFICANCE_RESAMPLES} resamples: \
+         difference [95% interval] p"
+    );
+    let block = super::titled(app, &title);
+    let results = app
+        .metrics
+        .significance
+        .as_ref()
+        .and_then(|s| s.results.as_ref());
+    let Some(results) = results else {
+        frame.render_widget(
+            Paragraph::new(Line::styled(" measuring…", t.dim())).block(block),
+            area,
+        );
+        return;
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    let mut reasons: Vec<&str> = Vec::new();
+    for (id, result) in results {
+        match result {
+            Ok(b) => {
+                for (i, (group, diff)) in [("all", &b.all), ("warm", &b.warm), ("cold", &b.cold)]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let run = if i == 0 {
+                        id.to_string()
+                    } else {
+                        String::new()
+                    };
+                    rows.push(Row::new(vec![
+                        Cell::from(Span::styled(run, t.run(id.as_str()))),
+                        Cell::from(Span::styled(group, t.header())),
+                        difference_cell(app, diff.auc.as_ref()),
+                        difference_cell(app, diff.uauc.as_ref()),
+                    ]));
+                }
+            }
+            // The same reason for every run (the baseline has no scores) is said once.
+            Err(reason) if !reasons.contains(&reason.as_str()) => reasons.push(reason),
+            Err(_) => {}
+        }
+    }
+    let [table_area, reason_area] = Layout::vertical([
+        Constraint::Length(if rows.is_empty() {
+            0
+        } else {
+            rows.len() as u16 + 1
+        }),
+        Constraint::Min(0),
+    ])
+    .areas(block.inner(area));
+    frame.render_widget(block, area);
+    let widths = [
+        Constraint::Length(16),
+        Constraint::Length(5),
+        Constraint::Min(34),
+        Constraint::Min(34),
+    ];
+    let header = Row::new(["run", "", "AUC", "UAUC"].map(|h| Cell::from(Span::styled(h, t.dim()))));
+    frame.render_widget(
+        Table::new(rows, widths).header(header).column_spacing(2),
+        table_area,
+    );
+    let lines: Vec<Line> = reasons
+        .iter()
+        .map(|r| Line::styled(format!(" {r}"), t.dim()))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        reason_area,
+    );
+}
+
+/// A difference with its interval, coloured when the interval excludes zero.
+fn difference_cell(app: &App, d: Option<&Difference>) -> Cell<'static> {
+    let t = app.theme;
+    let style = match d {
+        Some(d) if d.low > 0.0 => t.good(),
+        Some(d) if d.high < 0.0 => t.bad(),
+        _ => Style::new(),
+    };
+    Cell::from(Span::styled(interval(d), style))
 }
 
 /// A value, and its difference from the baseline coloured by whether it is better.

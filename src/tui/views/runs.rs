@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use crate::tui::app::{result_on, App, Column};
-use crate::tui::settings;
+use crate::experiment::settings;
+use crate::tui::app::{App, Column};
 use crate::tui::widgets::format;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -48,7 +48,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let body: Vec<Row> = rows
         .iter()
         .map(|r| {
-            let head = result_on(r, "valid");
+            let head = r.result_on("valid");
             let metric = |pick: fn(&collm_store::EvalPoint) -> Option<f64>| {
                 format::metric(head.and_then(pick))
             };

@@ -1,5 +1,6 @@
 //! An experiment's settings as flat dotted keys (`train.lr`): the run table's key settings, the
-//! compare view's diff, and the launch form's edits all read and write experiments this way.
+//! differing settings of `collm compare` and the TUI's compare view, and the launch form's edits
+//! all read and write experiments this way.
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,423 @@
+//! Is one run's AUC / UAUC really above another's? A paired bootstrap over users of the two
+//! runs' scores of the same rows, giving the observed difference, a 95% interval and a p-value.
+//!
+//! Why users, not rows: a user's rows share the user's history and taste, so they are not
+//! independent draws; resampling whole users keeps that dependence (a cluster bootstrap) and is
+//! the only unit UAUC can be resampled by. Why paired: both runs scored the same rows, so one
+//! resample of users is applied to both and the run-to-run difference is measured on it, which
+//! removes the (large) variance that comes from which users happen to be in the split.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::auc::{score_order, weighted_auc};
+use crate::{auc, ScoredRow};
+
+/// The difference `other - base` of one metric, with its bootstrap spread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    /// On the rows as they are.
+    pub observed: f64,
+    /// The 2.5% and 97.5% percentiles of the resampled differences (a 95% interval).
+    pub low: f64,
+    pub high: f64,
+    /// Two-sided: twice the share of resampled differences on the far side of zero from the
+    /// observed one (at most 1). Resolution is 1 / resamples; 0 means "below that".
+    pub p_value: f64,
+    /// Resamples in which the metric was defined for both runs (the others hold one class only).
+    pub resamples: usize,
+}
+
+/// AUC and UAUC differences on one group of rows; `None` where the metric is undefined on it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GroupDifference {
+    pub auc: Option<Difference>,
+    pub uauc: Option<Difference>,
+}
+
+/// The differences on all, warm and cold rows, from one shared set of user resamples.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PairedBootstrap {
+    pub all: GroupDifference,
+    pub warm: GroupDifference,
+    pub cold: GroupDifference,
+    /// Users in the rows (the unit resampled).
+    pub users: usize,
+    pub resamples: usize,
+    pub seed: u64,
+}
+
+/// Why two runs' scores cannot be paired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairingError {
+    Length {
+        base: usize,
+        other: usize,
+    },
+    /// Row `row` (0-based) names a different user, label or warm flag in the two runs.
+    Mismatch {
+        row: usize,
+    },
+    NotFinite {
+        row: usize,
+    },
+}
+
+impl std::fmt::Display for PairingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Length { base, other } => write!(
+                f,
+                "the runs scored different rows: {base} rows against {other}"
+            ),
+            Self::Mismatch { row } => write!(
+                f,
+                "the runs scored different rows: row {} differs in user, label or warm flag",
+                row + 1
+            ),
+            Self::NotFinite { row } => {
+                write!(f, "row {} has a score that is not a number", row + 1)
+            }
+        }
+    }
+}
+
+impl std::error::Error for PairingError {}
+
+/// Compares `other` against `base` (the same rows in the same order, each scored by one run)
+/// with `resamples` user resamples drawn from `seed`.
+pub fn paired_bootstrap(
+    base: &[ScoredRow],
+    other: &[ScoredRow],
+    resamples: usize,
+    seed: u64,
+) -> Result<PairedBootstrap, PairingError> {
+    if base.len() != other.len() {
+        return Err(PairingError::Length {
+            base: base.len(),
+            other: other.len(),
+        });
+    }
+    for (row, (a, b)) in base.iter().zip(other).enumerate() {
+        if (a.uid, a.label != 0, a.warm) != (b.uid, b.label != 0, b.warm) {
+            return Err(PairingError::Mismatch { row });
+        }
+        if !a.logit.is_finite() || !b.logit.is_finite() {
+            return Err(PairingError::NotFinite { row });
+        }
+    }
+    // Users as dense indices, in uid order so the draws do not depend on row order.
+    let mut user_index: BTreeMap<u32, usize> = base.iter().map(|r| (r.uid, 0)).collect();
+    for (i, index) in user_index.values_mut().enumerate() {
+        *index = i;
+    }
+    let user_of: Vec<usize> = base.iter().map(|r| user_index[&r.uid]).collect();
+    let users = user_index.len();
+
+    let groups: [Group; 3] = [
+        Group::new(base, other, &user_of, users, |_| true),
+        Group::new(base, other, &user_of, users, |r| r.warm),
+        Group::new(base, other, &user_of, users, |r| !r.warm),
+    ];
+    let mut samples: [[Vec<f64>; 2]; 3] = Default::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut multiplicity = vec![0.0f64; users];
+    for _ in 0..resamples {
+        multiplicity.iter_mut().for_each(|m| *m = 0.0);
+        for _ in 0..users {
+            multiplicity[rng.gen_range(0..users)] += 1.0;
+        }
+        for (group, out) in groups.iter().zip(samples.iter_mut()) {
+            let [auc_delta, uauc_delta] = group.deltas(&multiplicity);
+            out[0].extend(auc_delta);
+            out[1].extend(uauc_delta);
+        }
+    }
+    let [all, warm, cold] = std::array::from_fn(|g| {
+        let observed = groups[g].deltas(&vec![1.0; users]);
+        GroupDifference {
+            auc: observed[0].map(|d| Difference::of(d, &mut samples[g][0])),
+            uauc: observed[1].map(|d| Difference::of(d, &mut samples[g][1])),
+        }
+    });
+    Ok(PairedBootstrap {
+        all,
+        warm,
+        cold,
+        users,
+        resamples,
+        seed,
+    })
+}
+
+impl Difference {
+    fn of(observed: f64, samples: &mut [f64]) -> Self {
+        samples.sort_unstable_by(f64::total_cmp);
+        let n = samples.len();
+        let quantile = |q: f64| -> f64 {
+            if n == 0 {
+                return f64::NAN;
+            }
+            // Linear interpolation between closest ranks (numpy's default percentile).
+            let pos = q * (n - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            samples[lo] + (samples[hi] - samples[lo]) * (pos - lo as f64)
+        };
+        let far_side = if observed >= 0.0 {
+            samples.iter().filter(|&&d| d <= 0.0).count()
+        } else {
+            samples.iter().filter(|&&d| d >= 0.0).count()
+        };
+        let p_value = if n == 0 || observed == 0.0 {
+            1.0
+        } else {
+            (2.0 * far_side as f64 / n as f64).min(1.0)
+        };
+        Self {
+            observed,
+            low: quantile(0.025),
+            high: quantile(0.975),
+            p_value,
+            resamples: n,
+        }
+    }
+}
+
+/// One group's rows (all, warm or cold) prepared once so that each resample is a single pass.
+struct Group {
+    labels: Vec<u8>,
+    user_of: Vec<usize>,
+    /// Per run (base, other): scores and their ascending order.
+    runs: [(Vec<f32>, Vec<usize>); 2],
+    /// Per run: each counted user's AUC (users with >= 2 rows of both classes in the group).
+    user_aucs: [Vec<(usize, f64)>; 2],
+}
+
+impl Group {
+    fn new(
+        base: &[ScoredRow],
+        other: &[ScoredRow],
+        user_of: &[usize],
+        users: usize,
+        keep: impl Fn(&ScoredRow) -> bool,
+    ) -> Self {
+        let rows: Vec<usize> = (0..base.len()).filter(|&i| keep(&base[i])).collect();
+        let labels: Vec<u8> = rows.iter().map(|&i| base[i].label).collect();
+        let group_user_of: Vec<usize> = rows.iter().map(|&i| user_of[i]).collect();
+        let run = |scored: &[ScoredRow]| {
+            let scores: Vec<f32> = rows.iter().map(|&i| scored[i].logit).collect();
+            let order = score_order(&scores);
+            (scores, order)
+        };
+        let runs = [run(base), run(other)];
+        let user_aucs = std::array::from_fn(|r| {
+            let mut per_user: Vec<(Vec<u8>, Vec<f32>)> = vec![Default::default(); users];
+            for (k, &u) in group_user_of.iter().enumerate() {
+                per_user[u].0.push(labels[k]);
+                per_user[u].1.push(runs[r].0[k]);
+            }
+            per_user
+                .iter()
+                .enumerate()
+                .filter_map(|(u, (l, s))| auc(l, s).map(|a| (u, a)))
+                .collect()
+        });
+        Self {
+            labels,
+            user_of: group_user_of,
+            runs,
+            user_aucs,
+        }
+    }
+
+    /// `other - base` of AUC and UAUC with user `u` counted `multiplicity[u]` times; `None`
+    /// where either run's metric is undefined on this resample.
+    fn deltas(&self, multiplicity: &[f64]) -> [Option<f64>; 2] {
+        let weight = |k: usize| multiplicity[self.user_of[k]];
+        let aucs = self
+            .runs
+            .each_ref()
+            .map(|(scores, order)| weighted_auc(&self.labels, scores, order, weight));
+        let uaucs = self.user_aucs.each_ref().map(|counted| {
+            let (sum, n) = counted.iter().fold((0.0, 0.0), |(s, n), &(u, a)| {
+                (s + multiplicity[u] * a, n + multiplicity[u])
+            });
+            sum / n
+        });
+        let delta = |[b, o]: [f64; 2]| (b.is_finite() && o.is_finite()).then(|| o - b);
+        [delta(aucs), delta(uaucs)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate;
+
+    fn row(uid: u32, label: u8, logit: f32, warm: bool) -> ScoredRow {
+        ScoredRow {
+            uid,
+            label,
+            logit,
+            warm,
+        }
+    }
+
+    /// Three users; user 2's rows are all cold, user 0's all warm, user 1 has both.
+    fn base_rows() -> Vec<ScoredRow> {
+        vec![
+            row(0, 1, 0.9, true),
+            row(0, 0, 0.3, true),
+            row(0, 1, 0.2, true),
+            row(1, 0, 0.5, true),
+            row(1, 1, 0.4, false),
+            row(1, 0, 0.1, false),
+            row(2, 1, 0.6, false),
+            row(2, 0, 0.7, false),
+            row(2, 0, 0.6, false),
+        ]
+    }
+
+    fn rescored(rows: &[ScoredRow], logits: [f32; 9]) -> Vec<ScoredRow> {
+        rows.iter()
+            .zip(logits)
+            .map(|(r, logit)| ScoredRow { logit, ..*r })
+            .collect()
+    }
+
+    #[test]
+    fn a_resample_scores_like_the_rows_written_out_that_many_times() {
+        let base = base_rows();
+        let other = rescored(&base, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+        let user_of: Vec<usize> = base.iter().map(|r| r.uid as usize).collect();
+        // User 0 drawn twice, user 1 never, user 2 once.
+        let multiplicity = [2.0, 0.0, 1.0];
+        let spelled = |rows: &[ScoredRow]| -> Vec<ScoredRow> {
+            [0, 0, 2]
+                .iter()
+                .enumerate()
+                // Each copy of a user is a separate user for UAUC, as the bootstrap intends.
+                .flat_map(|(copy, &u)| {
+                    rows.iter()
+                        .filter(move |r| r.uid == u)
+                        .map(move |r| ScoredRow {
+                            uid: copy as u32,
+                            ..*r
+                        })
+                })
+                .collect()
+        };
+        let (b, o) = (evaluate(&spelled(&base)), evaluate(&spelled(&other)));
+        let groups = [
+            Group::new(&base, &other, &user_of, 3, |_| true),
+            Group::new(&base, &other, &user_of, 3, |r| r.warm),
+            Group::new(&base, &other, &user_of, 3, |r| !r.warm),
+        ];
+        for (group, (bm, om)) in
+            groups
+                .iter()
+                .zip([(&b.all, &o.all), (&b.warm, &o.warm), (&b.cold, &o.cold)])
+        {
+            let [auc, uauc] = group.deltas(&multiplicity);
+            let expect = |x: Option<f64>, y: Option<f64>| x.zip(y).map(|(x, y)| y - x);
+            assert_eq!(auc, expect(bm.auc, om.auc));
+            let (u, e) = (uauc, expect(bm.uauc, om.uauc));
+            assert_eq!(u.is_some(), e.is_some());
+            if let (Some(u), Some(e)) = (u, e) {
+                assert!((u - e).abs() < 1e-12, "{u} vs {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn observed_differences_are_the_metrics_differences() {
+        let base = base_rows();
+        let other = rescored(&base, [0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.6, 0.4, 0.5]);
+        let result = paired_bootstrap(&base, &other, 50, 7).unwrap();
+        let (b, o) = (evaluate(&base), evaluate(&other));
+        for (diff, bm, om) in [
+            (&result.all, &b.all, &o.all),
+            (&result.warm, &b.warm, &o.warm),
+            (&result.cold, &b.cold, &o.cold),
+        ] {
+            let auc = diff.auc.as_ref().map(|d| d.observed);
+            assert_eq!(auc, bm.auc.zip(om.auc).map(|(x, y)| y - x));
+            let uauc = diff.uauc.as_ref().map(|d| d.observed);
+            let want = bm.uauc.zip(om.uauc).map(|(x, y)| y - x);
+            assert_eq!(uauc.is_some(), want.is_some());
+            if let (Some(u), Some(w)) = (uauc, want) {
+                assert!((u - w).abs() < 1e-12);
+            }
+        }
+        assert_eq!(result.users, 3);
+        // Warm rows: user 0 (3 rows) and user 1's single warm row. Base AUC by hand:
+        // positives 0.9, 0.2 against negatives 0.3, 0.5: 0.9 wins both, 0.2 loses both = 2/4.
+        assert_eq!(b.warm.auc, Some(0.5));
+    }
+
+    #[test]
+    fn a_run_against_itself_differs_by_nothing() {
+        let base = base_rows();
+        let result = paired_bootstrap(&base, &base, 200, 1).unwrap();
+        let d = result.all.auc.unwrap();
+        assert_eq!((d.observed, d.low, d.high, d.p_value), (0.0, 0.0, 0.0, 1.0));
+    }
+
+    #[test]
+    fn a_clearly_better_run_is_significant_and_a_noisy_one_is_not() {
+        // 60 users x 6 rows, labels alternating; the base ranks at random (seeded), "perfect"
+        // puts every positive above every negative, "jittered" is the base plus tiny noise.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let base: Vec<ScoredRow> = (0..360)
+            .map(|i| row(i / 6, (i % 2) as u8, rng.gen::<f32>(), i % 3 == 0))
+            .collect();
+        let perfect: Vec<ScoredRow> = base
+            .iter()
+            .map(|r| ScoredRow {
+                logit: r.label as f32 + 0.5 * r.logit,
+                ..*r
+            })
+            .collect();
+        let jittered: Vec<ScoredRow> = base
+            .iter()
+            .map(|r| ScoredRow {
+                logit: r.logit + 0.02 * (rng.gen::<f32>() - 0.5),
+                ..*r
+            })
+            .collect();
+        let better = paired_bootstrap(&base, &perfect, 500, 9).unwrap();
+        let d = better.all.auc.unwrap();
+        assert_eq!(d.observed + evaluate(&base).all.auc.unwrap(), 1.0);
+        assert!(d.low > 0.3 && d.p_value == 0.0, "{d:?}");
+        let noisy = paired_bootstrap(&base, &jittered, 500, 9).unwrap();
+        let d = noisy.all.uauc.clone().unwrap();
+        assert!(d.low < 0.0 && d.high > 0.0 && d.p_value > 0.05, "{d:?}");
+        assert!(d.low <= d.observed && d.observed <= d.high);
+        // The same seed repeats; another seed draws other users.
+        assert_eq!(noisy, paired_bootstrap(&base, &jittered, 500, 9).unwrap());
+        assert_ne!(noisy, paired_bootstrap(&base, &jittered, 500, 10).unwrap());
+    }
+
+    #[test]
+    fn rows_that_differ_cannot_be_paired() {
+        let base = base_rows();
+        assert_eq!(
+            paired_bootstrap(&base, &base[1..], 10, 0),
+            Err(PairingError::Length { base: 9, other: 8 })
+        );
+        let mut other = base.clone();
+        other[4].uid = 7;
+        let err = paired_bootstrap(&base, &other, 10, 0).unwrap_err();
+        assert_eq!(err, PairingError::Mismatch { row: 4 });
+        assert!(err.to_string().contains("row 5"), "{err}");
+        other = base.clone();
+        other[2].logit = f32::NAN;
+        assert_eq!(
+            paired_bootstrap(&base, &other, 10, 0),
+            Err(PairingError::NotFinite { row: 2 })
+        );
+    }
+}

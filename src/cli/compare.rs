@@ -1,0 +1,296 @@
+//! `collm compare <run> <run>...`: runs side by side on one split, headless. The metrics with
+//! their differences from a baseline (the first run unless `--baseline`), whether each
+//! difference is more than noise (a paired bootstrap over users of the kept per-row scores),
+//! and the settings that differ. With `--json`, one object:
+//!
+//! ```json
+//! {
+//!   "split": "valid", "baseline": "261129-011202", "resamples": 1000, "seed": 0,
+//!   "runs": [{"run_id": "261129-011202", "experiment": "collm-mf-ml1m", "status": "finished",
+//!             "from": "final", "metrics": {"all": {...}, "warm": {...}, "cold": {...}}}],
+//!   "differences": [{"run_id": "261129-035530",
+//!                    "bootstrap": {"all": {"auc": {"observed": 0.0108, "low": -0.0051,
+//!                                  "high": 0.027, "p_value": 0.19, "resamples": 1000},
+//!                                  "uauc": {...}}, "warm": {...}, "cold": {...},
+//!                                  "users": 312, "resamples": 1000, "seed": 0},
+//!                    "error": null}],
+//!   "settings": [{"key": "collm.slots.cf.model", "values": ["mf", "din"]}]
+//! }
+//! ```
+//!
+//! `metrics` is null for a run with no evaluation of the split; in `differences`, one entry per
+//! run but the baseline, `bootstrap` null and `error` saying why when the runs' scores cannot be
+//! paired (none kept, or of different rows).
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use collm_eval::paired::PairedBootstrap;
+use collm_store::{RunRecord, Store};
+use serde::Serialize;
+
+use super::report::{align, number, SplitReport};
+use super::Context;
+use crate::compare::{interval, significance, source, GROUPS, MEASURES};
+use crate::experiment::settings;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The runs (ids, or prefixes that name one run each), two or more.
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<String>,
+    /// The split to compare on.
+    #[arg(long, default_value = "valid")]
+    pub split: String,
+    /// The run the others are measured against (default: the first).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Bootstrap resamples of users for the intervals and p-values; 0 leaves them out.
+    #[arg(long, default_value_t = 1000)]
+    pub resamples: usize,
+    /// Seed of the resampling, so that a comparison repeats to the digit.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Comparison {
+    split: String,
+    baseline: String,
+    resamples: usize,
+    seed: u64,
+    runs: Vec<RunColumn>,
+    differences: Vec<RunDifference>,
+    settings: Vec<SettingRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct RunColumn {
+    run_id: String,
+    experiment: String,
+    status: String,
+    from: String,
+    metrics: Option<SplitReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct RunDifference {
+    run_id: String,
+    bootstrap: Option<PairedBootstrap>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct SettingRow {
+    key: String,
+    values: Vec<Option<String>>,
+}
+
+pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&ctx.store_dir)?;
+    let mut records: Vec<RunRecord> = Vec::new();
+    for text in &args.runs {
+        let record = store.run(&store.resolve(text)?)?;
+        if records.iter().any(|r| r.id == record.id) {
+            bail!("run {} is named twice", record.id);
+        }
+        records.push(record);
+    }
+    let base_index = match &args.baseline {
+        None => 0,
+        Some(text) => {
+            let id = store.resolve(text)?;
+            records.iter().position(|r| r.id == id).ok_or_else(|| {
+                anyhow::anyhow!("the baseline {id} is not among the runs compared")
+            })?
+        }
+    };
+    let comparison = compare(&store, &records, base_index, &args);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&comparison)?);
+    } else {
+        print!("{}", describe(&comparison, &records, base_index));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(store: &Store, records: &[RunRecord], base_index: usize, args: &Args) -> Comparison {
+    let base = &records[base_index];
+    let runs = records
+        .iter()
+        .map(|r| {
+            let eval = r.result_on(&args.split);
+            RunColumn {
+                run_id: r.id.to_string(),
+                experiment: r.name.clone(),
+                status: r.status.to_string(),
+                from: source(eval),
+                metrics: eval.map(|e| (&e.metrics).into()),
+            }
+        })
+        .collect();
+    let others: Vec<_> = records
+        .iter()
+        .filter(|r| r.id != base.id)
+        .map(|r| r.id.clone())
+        .collect();
+    let differences = if args.resamples == 0 {
+        others
+            .iter()
+            .map(|id| (id.clone(), Err("not asked for (--resamples 0)".to_string())))
+            .collect()
+    } else {
+        significance(
+            store,
+            &args.split,
+            &base.id,
+            &others,
+            args.resamples,
+            args.seed,
+        )
+    };
+    let differences = differences
+        .into_iter()
+        .map(|(id, result)| {
+            let (bootstrap, error) = match result {
+                Ok(b) => (Some(b), None),
+                Err(e) => (None, Some(e)),
+            };
+            RunDifference {
+                run_id: id.to_string(),
+                bootstrap,
+                error,
+            }
+        })
+        .collect();
+    let texts: Vec<&str> = records.iter().map(|r| r.experiment.as_str()).collect();
+    let settings = settings::diff(&texts)
+        .into_iter()
+        .map(|(key, values)| SettingRow { key, values })
+        .collect();
+    Comparison {
+        split: args.split.clone(),
+        baseline: base.id.to_string(),
+        resamples: args.resamples,
+        seed: args.seed,
+        runs,
+        differences,
+        settings,
+    }
+}
+
+/// The comparison for people: the metric table, the bootstrap table, the settings that differ.
+fn describe(c: &Comparison, records: &[RunRecord], base_index: usize) -> String {
+    let base = &records[base_index];
+    let mut out = format!("split {}, baseline {} {}\n\n", c.split, base.id, base.name);
+    let mut rows = vec![
+        std::iter::once(String::new())
+            .chain(records.iter().map(|r| r.id.to_string()))
+            .collect::<Vec<_>>(),
+        std::iter::once(String::new())
+            .chain(records.iter().map(|r| r.name.clone()))
+            .collect(),
+        std::iter::once("from".to_string())
+            .chain(c.runs.iter().map(|r| r.from.clone()))
+            .collect(),
+    ];
+    let evals: Vec<_> = records.iter().map(|r| r.result_on(&c.split)).collect();
+    for (group, pick) in GROUPS {
+        for m in &MEASURES {
+            let value = |i: usize| evals[i].and_then(|e| (m.get)(pick(&e.metrics)));
+            let mut row = vec![format!("{group} {}", m.label)];
+            for i in 0..records.len() {
+                let mut cell = match m.higher_is_better {
+                    None => value(i).map_or_else(|| "-".into(), |v| format!("{v:.0}")),
+                    Some(_) => number(value(i)),
+                };
+                if let (Some(v), Some(b), Some(_), true) = (
+                    value(i),
+                    value(base_index),
+                    m.higher_is_better,
+                    i != base_index,
+                ) {
+                    cell.push_str(&format!(" {:+.4}", v - b));
+                }
+                row.push(cell);
+            }
+            rows.push(row);
+        }
+    }
+    out.push_str(&align(&rows));
+
+    if c.resamples > 0 {
+        out.push_str(&format!(
+            "\nAgainst the baseline, paired over users ({} resamples, seed {}): the difference, \
+             its 95% interval, two-sided p\n",
+            c.resamples, c.seed
+        ));
+        let mut rows = vec![vec![
+            "run".to_string(),
+            "group".into(),
+            "AUC".into(),
+            "UAUC".into(),
+        ]];
+        let mut errors: Vec<String> = Vec::new();
+        for d in &c.differences {
+            match (&d.bootstrap, &d.error) {
+                (Some(b), _) => {
+                    for (i, (group, diff)) in
+                        [("all", &b.all), ("warm", &b.warm), ("cold", &b.cold)]
+                            .into_iter()
+                            .enumerate()
+                    {
+                        rows.push(vec![
+                            if i == 0 {
+                                d.run_id.clone()
+                            } else {
+                                String::new()
+                            },
+                            group.to_string(),
+                            interval(diff.auc.as_ref()),
+                            interval(diff.uauc.as_ref()),
+                        ]);
+                    }
+                }
+                // The same reason for every run (the baseline's scores are missing) is said once.
+                (None, error) => {
+                    let error = error.clone().unwrap_or_default();
+                    if !errors.contains(&error) {
+                        errors.push(error);
+                    }
+                }
+            }
+        }
+        if rows.len() > 1 {
+            out.push_str(&align(&rows));
+        }
+        for error in errors {
+            out.push_str(&format!("  {error}\n"));
+        }
+    }
+
+    out.push_str(&format!("\nSettings that differ ({})\n", c.settings.len()));
+    let mut rows = vec![std::iter::once("setting".to_string())
+        .chain(records.iter().map(|r| r.id.to_string()))
+        .collect::<Vec<_>>()];
+    rows.extend(c.settings.iter().map(|s| {
+        std::iter::once(s.key.clone())
+            .chain(s.values.iter().map(|v| clip(v.as_deref().unwrap_or("-"))))
+            .collect()
+    }));
+    out.push_str(&align(&rows));
+    out
+}
+
+/// A setting's value cut to a column's width (descriptions run long); `--json` has it whole.
+fn clip(value: &str) -> String {
+    const WIDTH: usize = 40;
+    if value.chars().count() <= WIDTH {
+        value.to_string()
+    } else {
+        value.chars().take(WIDTH - 1).chain(['…']).collect()
+    }
+}

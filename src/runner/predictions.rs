@@ -1,0 +1,48 @@
+//! A finished run's per-row scores of each evaluation split, kept in its folder
+//! (`predictions/<split>.tsv`) so that `collm compare` can pair two runs row by row.
+
+use std::path::{Path, PathBuf};
+
+use collm_data::Interaction;
+use collm_eval::predictions::{write_predictions, Prediction};
+use collm_eval::ScoredRow;
+use collm_events::{Event, EventSink};
+
+use super::RunError;
+
+/// Where a run keeps its final scores of `split`.
+pub fn predictions_path(run_dir: &Path, split: &str) -> PathBuf {
+    run_dir.join("predictions").join(format!("{split}.tsv"))
+}
+
+/// Writes the final scores of `split` (`scored[i]` is the score of `rows[i]`) and says where in
+/// the run's log.
+pub fn save(
+    run_dir: &Path,
+    split: &str,
+    rows: &[Interaction],
+    scored: &[ScoredRow],
+    sink: &mut dyn EventSink,
+) -> Result<(), RunError> {
+    let predictions: Vec<Prediction> = rows
+        .iter()
+        .zip(scored)
+        .map(|(row, s)| Prediction {
+            uid: row.uid,
+            iid: row.iid,
+            label: row.label,
+            warm: row.warm,
+            logit: s.logit,
+        })
+        .collect();
+    let path = predictions_path(run_dir, split);
+    write_predictions(&path, &predictions)?;
+    sink.emit(Event::Log {
+        message: format!(
+            "per-row scores of {split} ({} rows) in {}",
+            predictions.len(),
+            path.display()
+        ),
+    });
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! `collm compare` and the per-row scores it pairs runs by: a finished run keeps its final scores,
+//! `collm eval --split --predictions` scores the same rows again to the same bytes, the paired
+//! bootstrap's observed differences are the runs' metric differences, and runs whose scores
+//! cannot be paired are reported with the reason instead of a number.
+
+mod common;
+
+use common::{path_str, Env, QUICK_COLLM_TINY};
+use serde_json::Value;
+
+fn predictions(env: &Env, id: &str) -> std::path::PathBuf {
+    env.store()
+        .join("runs")
+        .join(id)
+        .join("predictions/valid.tsv")
+}
+
+fn auc(run: &Value, group: &str, metric: &str) -> f64 {
+    run["splits"]["valid"][group][metric].as_f64().unwrap()
+}
+
+#[test]
+fn compare_measures_two_runs_on_the_rows_both_scored() {
+    let env = Env::new();
+    let a = env.json(&["run", QUICK_COLLM_TINY, "--json"]);
+    // The same experiment with another LLM-side seed: other LoRA and mapping initialisations.
+    let other = std::fs::read_to_string(QUICK_COLLM_TINY)
+        .unwrap()
+        .replace("seed = 42", "seed = 7");
+    let b_file = env.write("tiny-seed7.toml", &other);
+    let b = env.json(&["run", path_str(&b_file), "--json"]);
+    let (ia, ib) = (a["run_id"].as_str().unwrap(), b["run_id"].as_str().unwrap());
+
+    // Each run kept its 64 final rows, header first.
+    let kept = std::fs::read_to_string(predictions(&env, ia)).unwrap();
+    assert_eq!(kept.lines().next(), Some("uid\tiid\tlabel\twarm\tlogit"));
+    assert_eq!(kept.lines().count(), 65);
+
+    // Scoring the run's own evaluation rows again gives the same metrics and the same bytes.
+    let again = env.json(&["eval", ia, "--split", "valid", "--predictions", "--json"]);
+    assert_eq!(again["splits"]["valid"], a["splits"]["valid"]);
+    assert_eq!(
+        std::fs::read_to_string(predictions(&env, ia)).unwrap(),
+        kept
+    );
+
+    let c = env.json(&["compare", ia, ib, "--json", "--resamples", "400"]);
+    assert_eq!(c["baseline"], ia);
+    assert_eq!(c["runs"][0]["metrics"], a["splits"]["valid"]);
+    assert_eq!(c["runs"][1]["from"], "final");
+    let diff = &c["differences"][0];
+    assert_eq!(diff["run_id"], ib);
+    assert!(diff["error"].is_null(), "{diff}");
+    let boot = &diff["bootstrap"];
+    assert_eq!(boot["resamples"], 400);
+    for (group, metric) in [("all", "auc"), ("all", "uauc"), ("cold", "auc")] {
+        let d = &boot[group][metric];
+        let observed = d["observed"].as_f64().unwrap();
+        let want = auc(&b, group, metric) - auc(&a, group, metric);
+        assert!(
+            (observed - want).abs() < 1e-9,
+            "{group} {metric}: {d} vs {want}"
+        );
+        let (low, high) = (d["low"].as_f64().unwrap(), d["high"].as_f64().unwrap());
+        assert!(low <= high, "{d}");
+        let p = d["p_value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{d}");
+    }
+    let seed = c["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "collm.seed")
+        .unwrap_or_else(|| panic!("collm.seed not among {}", c["settings"]));
+    assert_eq!(seed["values"], serde_json::json!(["42", "7"]));
+
+    // The other way round: the same resamples, the difference negated.
+    let back = env.json(&[
+        "compare",
+        ia,
+        ib,
+        "--json",
+        "--resamples",
+        "400",
+        "--baseline",
+        ib,
+    ]);
+    let (fwd, rev) = (
+        &boot["all"]["auc"]["observed"],
+        &back["differences"][0]["bootstrap"]["all"]["auc"]["observed"],
+    );
+    assert_eq!(back["differences"][0]["run_id"], ia);
+    assert!((fwd.as_f64().unwrap() + rev.as_f64().unwrap()).abs() < 1e-12);
+
+    let text = env.ok(&["compare", ia, ib, "--resamples", "400"]);
+    for part in ["all AUC", "paired over users", "collm.seed", "] p"] {
+        assert!(text.contains(part), "{part} missing from:\n{text}");
+    }
+
+    // Scores of other rows are refused with the row named, and no scores at all with the way out.
+    let mut lines: Vec<String> = kept.lines().map(str::to_string).collect();
+    lines[3] = lines[3].replacen('\t', "9\t", 1);
+    std::fs::write(predictions(&env, ib), lines.join("\n") + "\n").unwrap();
+    let c = env.json(&["compare", ia, ib, "--json"]);
+    let error = c["differences"][0]["error"].as_str().unwrap();
+    assert!(error.contains("row 3 differs"), "{error}");
+    std::fs::remove_file(predictions(&env, ib)).unwrap();
+    let text = env.ok(&["compare", ia, ib]);
+    assert!(
+        text.contains(&format!("run {ib} keeps no per-row scores of `valid`"))
+            && text.contains("--predictions"),
+        "{text}"
+    );
+
+    // A baseline outside the runs compared, or a run named twice, is an error.
+    let out = env.output(&["compare", ia, ib, "--baseline", "999999-999999"]);
+    assert!(!out.status.success());
+    let out = env.output(&["compare", ia, ia]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("named twice"));
+}
