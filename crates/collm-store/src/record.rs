@@ -147,6 +147,24 @@ impl RunRecord {
         self.best.iter().filter(|e| e.stage == FINAL_STAGE)
     }
 
+    /// The evaluation a run is judged by on `split`: its final evaluation of the best weights,
+    /// else (while it runs, or if it never finished) the best evaluation seen during training.
+    pub fn result_on(&self, split: &str) -> Option<&EvalPoint> {
+        let on_split = self.best.iter().filter(|e| e.split == split);
+        on_split
+            .clone()
+            .find(|e| e.stage == FINAL_STAGE)
+            .or_else(|| {
+                on_split.max_by(|a, b| {
+                    a.metrics
+                        .all
+                        .auc
+                        .partial_cmp(&b.metrics.all.auc)
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+            })
+    }
+
     /// Seconds from start to end (or to the last update while it runs or if it was interrupted).
     pub fn duration_s(&self) -> Option<f64> {
         let start = self.started_ms?;
