@@ -256,15 +256,7 @@ impl Group {
 mod tests {
     use super::*;
     use crate::evaluate;
-
-    fn row(uid: u32, label: u8, logit: f32, warm: bool) -> ScoredRow {
-        ScoredRow {
-            uid,
-            label,
-            logit,
-            warm,
-        }
-    }
+    use crate::tests::row;
 
     /// Three users; user 2's rows are all cold, user 0's all warm, user 1 has both.
     fn base_rows() -> Vec<ScoredRow> {

@@ -11,7 +11,7 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-12
 }
 
-fn row(uid: u32, label: u8, logit: f32, warm: bool) -> ScoredRow {
+pub(crate) fn row(uid: u32, label: u8, logit: f32, warm: bool) -> ScoredRow {
     ScoredRow {
         uid,
         label,

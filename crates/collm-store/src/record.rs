@@ -154,15 +154,7 @@ impl RunRecord {
         on_split
             .clone()
             .find(|e| e.stage == FINAL_STAGE)
-            .or_else(|| {
-                on_split.max_by(|a, b| {
-                    a.metrics
-                        .all
-                        .auc
-                        .partial_cmp(&b.metrics.all.auc)
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                })
-            })
+            .or_else(|| on_split.max_by(|a, b| by_auc(a, b)))
     }
 
     /// Seconds from start to end (or to the last update while it runs or if it was interrupted).
@@ -191,13 +183,7 @@ impl RunRecord {
             return pick(finals);
         }
         let mut training: Vec<&EvalPoint> = self.best.iter().collect();
-        training.sort_by(|a, b| {
-            b.metrics
-                .all
-                .auc
-                .partial_cmp(&a.metrics.all.auc)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+        training.sort_by(|a, b| by_auc(b, a));
         pick(training)
     }
 
@@ -213,6 +199,15 @@ impl RunRecord {
             error: self.error.clone(),
         }
     }
+}
+
+/// Evaluations ordered by all-rows AUC (an undefined AUC ties with anything).
+fn by_auc(a: &EvalPoint, b: &EvalPoint) -> std::cmp::Ordering {
+    a.metrics
+        .all
+        .auc
+        .partial_cmp(&b.metrics.all.auc)
+        .unwrap_or(std::cmp::Ordering::Equal)
 }
 
 /// What a run listing shows.
