@@ -359,6 +359,13 @@ fn cpu_times() -> (u64, u64) {
     (total - idle, total)
 }
 
+/// The metrics view of three runs once the background has answered how they differ.
+fn metrics_measured(t: &Tmux) -> String {
+    t.wait("the metrics view measured", Duration::from_secs(10), |s| {
+        s.contains("Metrics · 3 run(s)") && s.contains("Differences") && !s.contains("measuring")
+    })
+}
+
 /// Text captures of every view while a run trains and after runs ended, for the record:
 /// `COLLM_TUI_SCREENS=DIR cargo test --test tui_e2e -- --ignored tui_screenshots`.
 #[test]
@@ -408,10 +415,7 @@ fn tui_screenshots() {
     t.send(" ");
     t.wait_for("3 marked", Duration::from_secs(5));
     t.send("3");
-    t.keep(
-        "live-3-metrics",
-        &t.wait_for("Metrics · 3 run(s)", Duration::from_secs(5)),
-    );
+    t.keep("live-3-metrics", &metrics_measured(&t));
     t.send("4");
     t.keep(
         "live-4-compare",
@@ -449,10 +453,7 @@ fn tui_screenshots() {
         &t.wait_for("cancelled", Duration::from_secs(5)),
     );
     t.send("3");
-    t.keep(
-        "after-3-metrics",
-        &t.wait_for("Metrics · 3 run(s)", Duration::from_secs(5)),
-    );
+    t.keep("after-3-metrics", &metrics_measured(&t));
     t.send("4");
     t.keep(
         "after-4-compare",
