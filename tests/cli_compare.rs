@@ -118,3 +118,37 @@ fn compare_measures_two_runs_on_the_rows_both_scored() {
     let out = env.output(&["compare", ia, ia]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("named twice"));
 }
+
+/// A foundation with dropout (SASRec), its stage 1 reused: re-scoring the final rows with
+/// `eval --split` must put every dropout in evaluation mode as the run's own final scoring did,
+/// or the kept scores would not repeat to the byte.
+#[test]
+fn rescoring_a_sasrec_run_repeats_its_kept_scores() {
+    let env = Env::new();
+    let text = std::fs::read_to_string(QUICK_COLLM_TINY)
+        .unwrap()
+        .replace(
+            "kind = \"mf\"\ndim = 32\ninit_std = 0.1",
+            "kind = \"sasrec\"\ndim = 32\nlayers = 2\nheads = 1\ndropout = 0.2\nmaxlen = 25",
+        )
+        .replace("max_epochs = 20", "max_epochs = 3");
+    assert!(text.contains("\"sasrec\""));
+    let file = env.write("tiny-sasrec.toml", &text);
+    let first = env.json(&["run", path_str(&file), "--json"]);
+    let id = first["run_id"].as_str().unwrap();
+    let reuse = [format!("cf={id}"), format!("stage1={id}")];
+    let run = env.json(&[
+        "run",
+        path_str(&file),
+        "--json",
+        "--reuse",
+        &reuse[0],
+        "--reuse",
+        &reuse[1],
+    ]);
+    let rid = run["run_id"].as_str().unwrap();
+    let kept = std::fs::read_to_string(predictions(&env, rid)).unwrap();
+    let again = env.json(&["eval", rid, "--split", "valid", "--predictions", "--json"]);
+    assert_eq!(again["splits"]["valid"], run["splits"]["valid"]);
+    assert_eq!(std::fs::read_to_string(predictions(&env, rid)).unwrap(), kept);
+}
