@@ -4,7 +4,7 @@
 //! `collm compare` prints this; the TUI's metrics view draws it.
 
 use collm_eval::paired::{paired_bootstrap, Difference, PairedBootstrap};
-use collm_eval::predictions::read_predictions;
+use collm_eval::predictions::{read_predictions, Prediction};
 use collm_eval::{Breakdown, Metrics, ScoredRow};
 use collm_store::{EvalPoint, RunId, Store, FINAL_STAGE};
 
@@ -64,18 +64,25 @@ pub fn source(eval: Option<&EvalPoint>) -> String {
     }
 }
 
-/// A run's kept final scores of `split`, or why there are none.
-pub fn kept_scores(store: &Store, id: &RunId, split: &str) -> Result<Vec<ScoredRow>, String> {
+/// A run's kept final predictions of `split`, or why there are none.
+pub fn kept_predictions(store: &Store, id: &RunId, split: &str) -> Result<Vec<Prediction>, String> {
     let path = predictions_path(&store.run_dir(id), split);
     if !path.is_file() {
         return Err(format!(
             "run {id} keeps no per-row scores of `{split}` (it has not finished, finished before \
-             runs kept them, or did not evaluate {split}); `collm eval {id} --data <{split}.tsv> \
+             runs kept them, or did not evaluate {split}); `collm eval {id} --split {split} \
              --predictions` makes them"
         ));
     }
-    let rows = read_predictions(&path).map_err(|e| e.to_string())?;
-    Ok(rows.iter().map(|p| p.scored()).collect())
+    read_predictions(&path).map_err(|e| e.to_string())
+}
+
+/// A run's kept final scores of `split`, as the metrics read them.
+pub fn kept_scores(store: &Store, id: &RunId, split: &str) -> Result<Vec<ScoredRow>, String> {
+    Ok(kept_predictions(store, id, split)?
+        .iter()
+        .map(Prediction::scored)
+        .collect())
 }
 
 /// Each of `others` against `base` on their kept scores of `split` (user resamples drawn from

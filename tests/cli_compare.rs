@@ -1,7 +1,8 @@
 //! `collm compare` and the per-row scores it pairs runs by: a finished run keeps its final scores,
 //! `collm eval --split --predictions` scores the same rows again to the same bytes, the paired
-//! bootstrap's observed differences are the runs' metric differences, and runs whose scores
-//! cannot be paired are reported with the reason instead of a number.
+//! bootstrap's observed differences are the runs' metric differences, `collm ensemble` combines
+//! two runs on the rows both scored, and runs whose scores cannot be paired are reported with the
+//! reason instead of a number.
 
 mod common;
 
@@ -97,6 +98,27 @@ fn compare_measures_two_runs_on_the_rows_both_scored() {
         assert!(text.contains(part), "{part} missing from:\n{text}");
     }
 
+    // The ensemble of the two: measured on the 64 rows both scored, against each of them.
+    let e = env.json(&["ensemble", ia, ib, "--json", "--resamples", "200"]);
+    assert_eq!(e["rows"], 64);
+    assert_eq!(e["members"][0]["metrics"], a["splits"]["valid"]);
+    assert_eq!(e["members"][1]["metrics"], b["splits"]["valid"]);
+    let ensemble_auc = e["ensemble"]["metrics"]["all"]["auc"].as_f64().unwrap();
+    let d = &e["differences"][1]["bootstrap"]["all"]["auc"];
+    let want = ensemble_auc - auc(&b, "all", "auc");
+    assert!(
+        (d["observed"].as_f64().unwrap() - want).abs() < 1e-9,
+        "{d} vs {want}"
+    );
+    // All the weight on one run ranks the rows as that run does: its AUC, to the bit.
+    let one = env.json(&["ensemble", ia, ib, "--json", "--weights", "1,0"]);
+    assert_eq!(
+        one["ensemble"]["metrics"]["all"]["auc"],
+        a["splits"]["valid"]["all"]["auc"]
+    );
+    let out = env.output(&["ensemble", ia, ib, "--weights", "1,2,3"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("3 weights for 2 runs"));
+
     // Scores of other rows are refused with the row named, and no scores at all with the way out.
     let mut lines: Vec<String> = kept.lines().map(str::to_string).collect();
     lines[3] = lines[3].replacen('\t', "9\t", 1);
@@ -150,5 +172,8 @@ fn rescoring_a_sasrec_run_repeats_its_kept_scores() {
     let kept = std::fs::read_to_string(predictions(&env, rid)).unwrap();
     let again = env.json(&["eval", rid, "--split", "valid", "--predictions", "--json"]);
     assert_eq!(again["splits"]["valid"], run["splits"]["valid"]);
-    assert_eq!(std::fs::read_to_string(predictions(&env, rid)).unwrap(), kept);
+    assert_eq!(
+        std::fs::read_to_string(predictions(&env, rid)).unwrap(),
+        kept
+    );
 }

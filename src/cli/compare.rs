@@ -26,6 +26,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use collm_eval::paired::PairedBootstrap;
+use collm_eval::Breakdown;
 use collm_store::{RunRecord, Store};
 use serde::Serialize;
 
@@ -197,29 +198,11 @@ fn describe(c: &Comparison, records: &[RunRecord], base_index: usize) -> String 
             .chain(c.runs.iter().map(|r| r.from.clone()))
             .collect(),
     ];
-    let evals: Vec<_> = records.iter().map(|r| r.result_on(&c.split)).collect();
-    for (group, pick) in GROUPS {
-        for m in &MEASURES {
-            let value = |i: usize| evals[i].and_then(|e| (m.get)(pick(&e.metrics)));
-            let mut row = vec![format!("{group} {}", m.label)];
-            for i in 0..records.len() {
-                let mut cell = match m.higher_is_better {
-                    None => value(i).map_or_else(|| "-".into(), |v| format!("{v:.0}")),
-                    Some(_) => number(value(i)),
-                };
-                if let (Some(v), Some(b), Some(_), true) = (
-                    value(i),
-                    value(base_index),
-                    m.higher_is_better,
-                    i != base_index,
-                ) {
-                    cell.push_str(&format!(" {:+.4}", v - b));
-                }
-                row.push(cell);
-            }
-            rows.push(row);
-        }
-    }
+    let evals: Vec<Option<&Breakdown>> = records
+        .iter()
+        .map(|r| r.result_on(&c.split).map(|e| &e.metrics))
+        .collect();
+    rows.extend(metric_rows(&evals, base_index));
     out.push_str(&align(&rows));
 
     if c.resamples > 0 {
@@ -228,33 +211,11 @@ fn describe(c: &Comparison, records: &[RunRecord], base_index: usize) -> String 
              its 95% interval, two-sided p\n",
             c.resamples, c.seed
         ));
-        let mut rows = vec![vec![
-            "run".to_string(),
-            "group".into(),
-            "AUC".into(),
-            "UAUC".into(),
-        ]];
+        let mut rows = difference_header();
         let mut errors: Vec<String> = Vec::new();
         for d in &c.differences {
             match (&d.bootstrap, &d.error) {
-                (Some(b), _) => {
-                    for (i, (group, diff)) in
-                        [("all", &b.all), ("warm", &b.warm), ("cold", &b.cold)]
-                            .into_iter()
-                            .enumerate()
-                    {
-                        rows.push(vec![
-                            if i == 0 {
-                                d.run_id.clone()
-                            } else {
-                                String::new()
-                            },
-                            group.to_string(),
-                            interval(diff.auc.as_ref()),
-                            interval(diff.uauc.as_ref()),
-                        ]);
-                    }
-                }
+                (Some(b), _) => rows.extend(difference_rows(&d.run_id, b)),
                 // The same reason for every run (the baseline's scores are missing) is said once.
                 (None, error) => {
                     let error = error.clone().unwrap_or_default();
@@ -283,6 +244,60 @@ fn describe(c: &Comparison, records: &[RunRecord], base_index: usize) -> String 
     }));
     out.push_str(&align(&rows));
     out
+}
+
+/// The metric rows of a table with one column per breakdown: each value, and for columns other
+/// than `base_index` the difference from it.
+pub(super) fn metric_rows(columns: &[Option<&Breakdown>], base_index: usize) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for (group, pick) in GROUPS {
+        for m in &MEASURES {
+            let value = |i: usize| columns[i].and_then(|b| (m.get)(pick(b)));
+            let mut row = vec![format!("{group} {}", m.label)];
+            for i in 0..columns.len() {
+                let mut cell = match m.higher_is_better {
+                    None => value(i).map_or_else(|| "-".into(), |v| format!("{v:.0}")),
+                    Some(_) => number(value(i)),
+                };
+                if let (Some(v), Some(b), Some(_), true) = (
+                    value(i),
+                    value(base_index),
+                    m.higher_is_better,
+                    i != base_index,
+                ) {
+                    cell.push_str(&format!(" {:+.4}", v - b));
+                }
+                row.push(cell);
+            }
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// The header of a table of bootstrap differences.
+pub(super) fn difference_header() -> Vec<Vec<String>> {
+    vec![["run", "group", "AUC", "UAUC"].map(String::from).to_vec()]
+}
+
+/// One run's bootstrap differences: a row per group, the run named on the first.
+pub(super) fn difference_rows(run: &str, b: &PairedBootstrap) -> Vec<Vec<String>> {
+    [("all", &b.all), ("warm", &b.warm), ("cold", &b.cold)]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (group, diff))| {
+            vec![
+                if i == 0 {
+                    run.to_string()
+                } else {
+                    String::new()
+                },
+                group.to_string(),
+                interval(diff.auc.as_ref()),
+                interval(diff.uauc.as_ref()),
+            ]
+        })
+        .collect()
 }
 
 /// A setting's value cut to a column's width (descriptions run long); `--json` has it whole.

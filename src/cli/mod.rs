@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod compare;
+mod ensemble;
 mod eval;
 mod export;
 mod interrupt;
@@ -47,6 +48,8 @@ pub enum Command {
     Show(show::Args),
     /// Runs side by side on one split: metrics, differences with intervals, differing settings.
     Compare(compare::Args),
+    /// Several runs' kept scores combined (mean probability): does one add to another?
+    Ensemble(ensemble::Args),
     /// Show a CoLLM prompt as the model sees it (tokens, ID slots, P(Yes)).
     Prompt(prompt::Args),
     /// Write a run's evaluations (csv) or full record (json) to stdout.
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
                 Command::Runs(args) => runs::execute(args, &ctx),
                 Command::Show(args) => show::execute(args, &ctx),
                 Command::Compare(args) => compare::execute(args, &ctx),
+                Command::Ensemble(args) => ensemble::execute(args, &ctx),
                 Command::Prompt(args) => prompt::execute(args, &ctx),
                 Command::Export(args) => export::execute(args, &ctx),
                 Command::Model(args) => done(model::execute(args, &ctx)),

@@ -3,9 +3,11 @@
 //! Scores are raw logits (the reference's `s`); AUC is rank-based so logits and sigmoid
 //! probabilities give the same value. See `../shared/docs/collm-spec.md` §5. Top-K metrics under
 //! a sampled-negatives protocol live in [`ranking`]; whether one run beats another on the same
-//! rows, in [`paired`]; per-row scores as a file, in [`predictions`].
+//! rows, in [`paired`]; per-row scores as a file, in [`predictions`]; several runs' scores
+//! combined, in [`ensemble`].
 
 mod auc;
+pub mod ensemble;
 mod logloss;
 pub mod paired;
 pub mod predictions;

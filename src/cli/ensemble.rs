@@ -1,0 +1,218 @@
+//! `collm ensemble <run> <run>...`: the runs' kept scores of one split combined (a weighted mean
+//! of probabilities on the rows every run scored), its metrics beside each run's on those rows,
+//! and whether the ensemble beats each run (the paired bootstrap of `collm compare`). The paper's
+//! "ensemble MF + CoLLM-MF" row: does a CoLLM run add anything to its own foundation?
+//!
+//! With `--json`, one object: `{"split", "weights", "rows", "members": [{"run_id", "experiment",
+//! "rows_kept", "metrics"}], "ensemble": {"metrics"}, "differences": [{"run_id", "bootstrap"}],
+//! "resamples", "seed"}`; `metrics` as in [`super::report`], `bootstrap` as in `collm compare`
+//! (the ensemble minus the run), absent with `--resamples 0`.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, ensure};
+use collm_eval::ensemble::{common_rows, mean_probability};
+use collm_eval::paired::{paired_bootstrap, PairedBootstrap};
+use collm_eval::predictions::Prediction;
+use collm_eval::{evaluate, Breakdown};
+use collm_store::{RunRecord, Store};
+use serde::Serialize;
+
+use super::compare::{difference_header, difference_rows, metric_rows};
+use super::report::{align, SplitReport};
+use super::Context;
+use crate::compare::kept_predictions;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The runs (ids, or prefixes that name one run each), two or more.
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<String>,
+    /// The split whose kept scores are combined.
+    #[arg(long, default_value = "valid")]
+    pub split: String,
+    /// One weight per run, comma-separated (normalised); equal weights by default.
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Vec<f64>,
+    /// Bootstrap resamples of users for the ensemble-vs-run intervals; 0 leaves them out.
+    #[arg(long, default_value_t = 1000)]
+    pub resamples: usize,
+    /// Seed of the resampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Ensemble {
+    split: String,
+    weights: Vec<f64>,
+    /// Rows every run scored: the rows everything below is measured on.
+    rows: usize,
+    members: Vec<Member>,
+    ensemble: Combined,
+    differences: Vec<Difference>,
+    resamples: usize,
+    seed: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Member {
+    run_id: String,
+    experiment: String,
+    /// Rows the run kept scores of (before keeping only the common ones).
+    rows_kept: usize,
+    metrics: SplitReport,
+}
+
+#[derive(Debug, Serialize)]
+struct Combined {
+    metrics: SplitReport,
+}
+
+#[derive(Debug, Serialize)]
+struct Difference {
+    run_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bootstrap: Option<PairedBootstrap>,
+}
+
+pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&ctx.store_dir)?;
+    let mut records: Vec<RunRecord> = Vec::new();
+    let mut kept: Vec<Vec<Prediction>> = Vec::new();
+    for text in &args.runs {
+        let record = store.run(&store.resolve(text)?)?;
+        if records.iter().any(|r| r.id == record.id) {
+            bail!("run {} is named twice", record.id);
+        }
+        kept.push(kept_predictions(&store, &record.id, &args.split).map_err(anyhow::Error::msg)?);
+        records.push(record);
+    }
+    let weights = if args.weights.is_empty() {
+        vec![1.0; records.len()]
+    } else {
+        args.weights.clone()
+    };
+    ensure!(
+        weights.len() == records.len(),
+        "--weights: {} weights for {} runs",
+        weights.len(),
+        records.len()
+    );
+    ensure!(
+        weights.iter().all(|w| w.is_finite() && *w >= 0.0) && weights.iter().sum::<f64>() > 0.0,
+        "--weights: each weight must be >= 0, and not all 0"
+    );
+    let aligned = common_rows(&kept);
+    let rows = aligned[0].len();
+    ensure!(
+        rows > 0,
+        "the runs scored no row in common on `{}` (rows kept: {})",
+        args.split,
+        kept.iter()
+            .map(|k| k.len().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let member_rows: Vec<Vec<collm_eval::ScoredRow>> = aligned
+        .iter()
+        .map(|m| m.iter().map(Prediction::scored).collect())
+        .collect();
+    let combined = mean_probability(&aligned, &weights);
+    let member_metrics: Vec<Breakdown> = member_rows.iter().map(|m| evaluate(m)).collect();
+    let combined_metrics = evaluate(&combined);
+    let differences = records
+        .iter()
+        .zip(&member_rows)
+        .map(|(r, m)| Difference {
+            run_id: r.id.to_string(),
+            bootstrap: (args.resamples > 0).then(|| {
+                paired_bootstrap(m, &combined, args.resamples, args.seed)
+                    .expect("the ensemble's rows are the members' rows")
+            }),
+        })
+        .collect();
+    let report = Ensemble {
+        split: args.split.clone(),
+        weights,
+        rows,
+        members: records
+            .iter()
+            .zip(&kept)
+            .zip(&member_metrics)
+            .map(|((r, k), m)| Member {
+                run_id: r.id.to_string(),
+                experiment: r.name.clone(),
+                rows_kept: k.len(),
+                metrics: m.into(),
+            })
+            .collect(),
+        ensemble: Combined {
+            metrics: (&combined_metrics).into(),
+        },
+        differences,
+        resamples: args.resamples,
+        seed: args.seed,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!(
+            "{}",
+            describe(&report, &records, &member_metrics, &combined_metrics)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The ensemble for people: each run and the ensemble on the common rows, then the bootstrap.
+fn describe(
+    e: &Ensemble,
+    records: &[RunRecord],
+    members: &[Breakdown],
+    combined: &Breakdown,
+) -> String {
+    let kept: Vec<String> = e.members.iter().map(|m| m.rows_kept.to_string()).collect();
+    let mut out = format!(
+        "ensemble on {}: the mean probability (weights {}) on the {} rows every run scored \
+         (rows kept: {})\n\n",
+        e.split,
+        e.weights
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        e.rows,
+        kept.join(", ")
+    );
+    let mut header = vec![String::new()];
+    header.extend(records.iter().map(|r| r.id.to_string()));
+    header.push("ensemble".into());
+    let mut names = vec![String::new()];
+    names.extend(records.iter().map(|r| r.name.clone()));
+    names.push(String::new());
+    let mut columns: Vec<Option<&Breakdown>> = members.iter().map(Some).collect();
+    columns.push(Some(combined));
+    // Each run's column shows its difference from the ensemble (the last column).
+    let mut rows = vec![header, names];
+    rows.extend(metric_rows(&columns, columns.len() - 1));
+    out.push_str(&align(&rows));
+    if e.resamples > 0 {
+        out.push_str(&format!(
+            "\nThe ensemble against each run, paired over users ({} resamples, seed {}): the \
+             difference, its 95% interval, two-sided p\n",
+            e.resamples, e.seed
+        ));
+        let mut rows = difference_header();
+        for d in &e.differences {
+            if let Some(b) = &d.bootstrap {
+                rows.extend(difference_rows(&d.run_id, b));
+            }
+        }
+        out.push_str(&align(&rows));
+    }
+    out
+}
