@@ -35,17 +35,15 @@ use super::Context;
 use crate::compare::{interval, significance, source, GROUPS, MEASURES};
 use crate::experiment::settings;
 
+/// What `compare` and `ensemble` share: the runs, the split, the bootstrap, the output form.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct RunsOnSplit {
     /// The runs (ids, or prefixes that name one run each), two or more.
     #[arg(required = true, num_args = 2..)]
     pub runs: Vec<String>,
-    /// The split to compare on.
+    /// The split whose evaluations and kept per-row scores are read.
     #[arg(long, default_value = "valid")]
     pub split: String,
-    /// The run the others are measured against (default: the first).
-    #[arg(long)]
-    pub baseline: Option<String>,
     /// Bootstrap resamples of users for the intervals and p-values; 0 leaves them out.
     #[arg(long, default_value_t = 1000)]
     pub resamples: usize,
@@ -55,6 +53,30 @@ pub struct Args {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+impl RunsOnSplit {
+    /// The runs' records, in the order named; naming one twice is an error.
+    pub fn records(&self, store: &Store) -> anyhow::Result<Vec<RunRecord>> {
+        let mut records: Vec<RunRecord> = Vec::new();
+        for text in &self.runs {
+            let record = store.run(&store.resolve(text)?)?;
+            if records.iter().any(|r| r.id == record.id) {
+                bail!("run {} is named twice", record.id);
+            }
+            records.push(record);
+        }
+        Ok(records)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub on: RunsOnSplit,
+    /// The run the others are measured against (default: the first).
+    #[arg(long)]
+    pub baseline: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,14 +114,7 @@ struct SettingRow {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.store_dir)?;
-    let mut records: Vec<RunRecord> = Vec::new();
-    for text in &args.runs {
-        let record = store.run(&store.resolve(text)?)?;
-        if records.iter().any(|r| r.id == record.id) {
-            bail!("run {} is named twice", record.id);
-        }
-        records.push(record);
-    }
+    let records = args.on.records(&store)?;
     let base_index = match &args.baseline {
         None => 0,
         Some(text) => {
@@ -110,7 +125,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
     };
     let comparison = compare(&store, &records, base_index, &args);
-    if args.json {
+    if args.on.json {
         println!("{}", serde_json::to_string_pretty(&comparison)?);
     } else {
         print!("{}", describe(&comparison, &records, base_index));
@@ -123,7 +138,7 @@ fn compare(store: &Store, records: &[RunRecord], base_index: usize, args: &Args)
     let runs = records
         .iter()
         .map(|r| {
-            let eval = r.result_on(&args.split);
+            let eval = r.result_on(&args.on.split);
             RunColumn {
                 run_id: r.id.to_string(),
                 experiment: r.name.clone(),
@@ -138,7 +153,7 @@ fn compare(store: &Store, records: &[RunRecord], base_index: usize, args: &Args)
         .filter(|r| r.id != base.id)
         .map(|r| r.id.clone())
         .collect();
-    let differences = if args.resamples == 0 {
+    let differences = if args.on.resamples == 0 {
         others
             .iter()
             .map(|id| (id.clone(), Err("not asked for (--resamples 0)".to_string())))
@@ -146,11 +161,11 @@ fn compare(store: &Store, records: &[RunRecord], base_index: usize, args: &Args)
     } else {
         significance(
             store,
-            &args.split,
+            &args.on.split,
             &base.id,
             &others,
-            args.resamples,
-            args.seed,
+            args.on.resamples,
+            args.on.seed,
         )
     };
     let differences = differences
@@ -173,10 +188,10 @@ fn compare(store: &Store, records: &[RunRecord], base_index: usize, args: &Args)
         .map(|(key, values)| SettingRow { key, values })
         .collect();
     Comparison {
-        split: args.split.clone(),
+        split: args.on.split.clone(),
         baseline: base.id.to_string(),
-        resamples: args.resamples,
-        seed: args.seed,
+        resamples: args.on.resamples,
+        seed: args.on.seed,
         runs,
         differences,
         settings,

@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, ensure};
+use anyhow::ensure;
 use collm_eval::ensemble::{common_rows, mean_probability};
 use collm_eval::paired::{paired_bootstrap, PairedBootstrap};
 use collm_eval::predictions::Prediction;
@@ -18,31 +18,18 @@ use collm_eval::{evaluate, Breakdown};
 use collm_store::{RunRecord, Store};
 use serde::Serialize;
 
-use super::compare::{difference_header, difference_rows, metric_rows};
+use super::compare::{difference_header, difference_rows, metric_rows, RunsOnSplit};
 use super::report::{align, SplitReport};
 use super::Context;
 use crate::compare::kept_predictions;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The runs (ids, or prefixes that name one run each), two or more.
-    #[arg(required = true, num_args = 2..)]
-    pub runs: Vec<String>,
-    /// The split whose kept scores are combined.
-    #[arg(long, default_value = "valid")]
-    pub split: String,
+    #[command(flatten)]
+    pub on: RunsOnSplit,
     /// One weight per run, comma-separated (normalised); equal weights by default.
     #[arg(long, value_delimiter = ',')]
     pub weights: Vec<f64>,
-    /// Bootstrap resamples of users for the ensemble-vs-run intervals; 0 leaves them out.
-    #[arg(long, default_value_t = 1000)]
-    pub resamples: usize,
-    /// Seed of the resampling.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,16 +68,12 @@ struct Difference {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.store_dir)?;
-    let mut records: Vec<RunRecord> = Vec::new();
-    let mut kept: Vec<Vec<Prediction>> = Vec::new();
-    for text in &args.runs {
-        let record = store.run(&store.resolve(text)?)?;
-        if records.iter().any(|r| r.id == record.id) {
-            bail!("run {} is named twice", record.id);
-        }
-        kept.push(kept_predictions(&store, &record.id, &args.split).map_err(anyhow::Error::msg)?);
-        records.push(record);
-    }
+    let on = &args.on;
+    let records = on.records(&store)?;
+    let kept = records
+        .iter()
+        .map(|r| kept_predictions(&store, &r.id, &on.split).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<Vec<Prediction>>>>()?;
     let weights = if args.weights.is_empty() {
         vec![1.0; records.len()]
     } else {
@@ -111,7 +94,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     ensure!(
         rows > 0,
         "the runs scored no row in common on `{}` (rows kept: {})",
-        args.split,
+        on.split,
         kept.iter()
             .map(|k| k.len().to_string())
             .collect::<Vec<_>>()
@@ -129,14 +112,14 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .zip(&member_rows)
         .map(|(r, m)| Difference {
             run_id: r.id.to_string(),
-            bootstrap: (args.resamples > 0).then(|| {
-                paired_bootstrap(m, &combined, args.resamples, args.seed)
+            bootstrap: (on.resamples > 0).then(|| {
+                paired_bootstrap(m, &combined, on.resamples, on.seed)
                     .expect("the ensemble's rows are the members' rows")
             }),
         })
         .collect();
     let report = Ensemble {
-        split: args.split.clone(),
+        split: on.split.clone(),
         weights,
         rows,
         members: records
@@ -154,10 +137,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             metrics: (&combined_metrics).into(),
         },
         differences,
-        resamples: args.resamples,
-        seed: args.seed,
+        resamples: on.resamples,
+        seed: on.seed,
     };
-    if args.json {
+    if on.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!(
