@@ -37,6 +37,12 @@ fn compare_measures_two_runs_on_the_rows_both_scored() {
     assert_eq!(kept.lines().next(), Some("uid\tiid\tlabel\twarm\tlogit"));
     assert_eq!(kept.lines().count(), 65);
 
+    let shown = env.ok(&["show", ia]);
+    assert!(
+        shown.contains(&format!("{}", predictions(&env, ia).display())),
+        "{shown}"
+    );
+
     // Scoring the run's own evaluation rows again gives the same metrics and the same bytes.
     let again = env.json(&["eval", ia, "--split", "valid", "--predictions", "--json"]);
     assert_eq!(again["splits"]["valid"], a["splits"]["valid"]);

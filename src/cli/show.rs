@@ -25,12 +25,13 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", report.to_json());
     } else {
-        print!("{}", describe(&record, &report));
+        let kept = crate::runner::predictions::kept_files(&store.run_dir(&id));
+        print!("{}", describe(&record, &report, &kept));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(r: &RunRecord, report: &RunReport) -> String {
+fn describe(r: &RunRecord, report: &RunReport, kept: &[std::path::PathBuf]) -> String {
     let mut out = String::new();
     let mut facts = vec![
         vec!["run".to_string(), r.id.to_string()],
@@ -85,6 +86,12 @@ fn describe(r: &RunRecord, report: &RunReport) -> String {
         facts.push(vec![
             "artifact".to_string(),
             format!("{} ({kind}, {} step {})", a.path, a.stage, a.step),
+        ]);
+    }
+    for path in kept {
+        facts.push(vec![
+            "scores".to_string(),
+            format!("{} (per row, for collm compare)", path.display()),
         ]);
     }
     out.push_str(&align(&facts));

@@ -15,6 +15,19 @@ pub fn predictions_path(run_dir: &Path, split: &str) -> PathBuf {
     run_dir.join("predictions").join(format!("{split}.tsv"))
 }
 
+/// The files of final scores a run keeps, by split name.
+pub fn kept_files(run_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(run_dir.join("predictions")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "tsv"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Writes the final scores of `split` (`scored[i]` is the score of `rows[i]`) and says where in
 /// the run's log.
 pub fn save(
