@@ -3,7 +3,7 @@
 //! bootstrap of the runs' kept per-row scores that says whether a difference is more than noise.
 //! `collm compare` prints this; the TUI's metrics view draws it.
 
-use collm_eval::paired::{paired_bootstrap, Difference, PairedBootstrap};
+use collm_eval::paired::{paired_bootstrap, Difference, PairedBootstrap, PairingError};
 use collm_eval::predictions::{read_predictions, Prediction};
 use collm_eval::{Breakdown, Metrics, ScoredRow};
 use collm_store::{EvalPoint, RunId, Store, FINAL_STAGE};
@@ -77,14 +77,6 @@ pub fn kept_predictions(store: &Store, id: &RunId, split: &str) -> Result<Vec<Pr
     read_predictions(&path).map_err(|e| e.to_string())
 }
 
-/// A run's kept final scores of `split`, as the metrics read them.
-pub fn kept_scores(store: &Store, id: &RunId, split: &str) -> Result<Vec<ScoredRow>, String> {
-    Ok(kept_predictions(store, id, split)?
-        .iter()
-        .map(Prediction::scored)
-        .collect())
-}
-
 /// Each of `others` against `base` on their kept scores of `split` (user resamples drawn from
 /// `seed`), or why it cannot be measured. The baseline's scores are read once; without them
 /// every run gets that reason.
@@ -96,7 +88,7 @@ pub fn significance(
     resamples: usize,
     seed: u64,
 ) -> Vec<(RunId, Result<PairedBootstrap, String>)> {
-    let base_rows = kept_scores(store, base, split);
+    let base_rows = kept_predictions(store, base, split);
     others
         .iter()
         .map(|other| {
@@ -104,13 +96,29 @@ pub fn significance(
                 .as_ref()
                 .map_err(Clone::clone)
                 .and_then(|base_rows| {
-                    let other_rows = kept_scores(store, other, split)?;
-                    paired_bootstrap(base_rows, &other_rows, resamples, seed)
+                    let other_rows = kept_predictions(store, other, split)?;
+                    paired(base_rows, &other_rows, resamples, seed)
                         .map_err(|e| format!("runs {base} and {other} on `{split}`: {e}"))
                 });
             (other.clone(), result)
         })
         .collect()
+}
+
+/// The paired bootstrap of two runs' predictions, once every row is the same row in both: the
+/// item too, which the scores the bootstrap reads do not carry.
+fn paired(
+    base: &[Prediction],
+    other: &[Prediction],
+    resamples: usize,
+    seed: u64,
+) -> Result<PairedBootstrap, PairingError> {
+    if let Some(row) = base.iter().zip(other).position(|(a, b)| a.row() != b.row()) {
+        return Err(PairingError::Mismatch { row });
+    }
+    let scored =
+        |p: &[Prediction]| -> Vec<ScoredRow> { p.iter().map(Prediction::scored).collect() };
+    paired_bootstrap(&scored(base), &scored(other), resamples, seed)
 }
 
 /// `+0.0108 [-0.0051, +0.0270] p=0.190`, or `-` when the metric is undefined on the group.

@@ -125,13 +125,30 @@ fn compare_measures_two_runs_on_the_rows_both_scored() {
     let out = env.output(&["ensemble", ia, ib, "--weights", "1,2,3"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("3 weights for 2 runs"));
 
-    // Scores of other rows are refused with the row named, and no scores at all with the way out.
-    let mut lines: Vec<String> = kept.lines().map(str::to_string).collect();
-    lines[3] = lines[3].replacen('\t', "9\t", 1);
-    std::fs::write(predictions(&env, ib), lines.join("\n") + "\n").unwrap();
-    let c = env.json(&["compare", ia, ib, "--json"]);
-    let error = c["differences"][0]["error"].as_str().unwrap();
-    assert!(error.contains("row 3 differs"), "{error}");
+    // Scores of other rows are refused with the row named (another user, or only another
+    // item), and no scores at all with the way out.
+    let edited = |line: usize, field: usize, value: &str| {
+        let mut lines: Vec<String> = kept.lines().map(str::to_string).collect();
+        let mut fields: Vec<&str> = lines[line].split('\t').collect();
+        fields[field] = value;
+        lines[line] = fields.join("\t");
+        std::fs::write(predictions(&env, ib), lines.join("\n") + "\n").unwrap();
+    };
+    for (line, field, row) in [(3, 0, "row 3 differs"), (5, 1, "row 5 differs")] {
+        edited(line, field, "99999");
+        let c = env.json(&["compare", ia, ib, "--json"]);
+        let error = c["differences"][0]["error"].as_str().unwrap();
+        assert!(error.contains(row), "{error}");
+    }
+    // A score that is not a number is an error of that run, not a crash.
+    edited(2, 4, "NaN");
+    let out = env.output(&["ensemble", ia, ib]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains(&format!("run {ib}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not a number"), "{stderr}");
     std::fs::remove_file(predictions(&env, ib)).unwrap();
     let text = env.ok(&["compare", ia, ib]);
     assert!(

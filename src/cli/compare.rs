@@ -297,7 +297,7 @@ pub(super) fn difference_header() -> Vec<Vec<String>> {
 
 /// One run's bootstrap differences: a row per group, the run named on the first.
 pub(super) fn difference_rows(run: &str, b: &PairedBootstrap) -> Vec<Vec<String>> {
-    [("all", &b.all), ("warm", &b.warm), ("cold", &b.cold)]
+    b.groups()
         .into_iter()
         .enumerate()
         .map(|(i, (group, diff))| {

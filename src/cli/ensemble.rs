@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::ensure;
+use anyhow::{bail, ensure};
 use collm_eval::ensemble::{common_rows, mean_probability};
 use collm_eval::paired::{paired_bootstrap, PairedBootstrap};
 use collm_eval::predictions::Prediction;
@@ -74,6 +74,17 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|r| kept_predictions(&store, &r.id, &on.split).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<Vec<Prediction>>>>()?;
+    // A score that is not a number would poison the mean of every row it is in: say whose.
+    for (r, k) in records.iter().zip(&kept) {
+        if let Some(row) = k.iter().position(|p| !p.logit.is_finite()) {
+            bail!(
+                "run {} on `{}`: row {} has a score that is not a number",
+                r.id,
+                on.split,
+                row + 1
+            );
+        }
+    }
     let weights = if args.weights.is_empty() {
         vec![1.0; records.len()]
     } else {
@@ -112,9 +123,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .zip(&member_rows)
         .map(|(r, m)| Difference {
             run_id: r.id.to_string(),
+            // The rows pair by construction and every score is a number (checked above).
             bootstrap: (on.resamples > 0).then(|| {
                 paired_bootstrap(m, &combined, on.resamples, on.seed)
-                    .expect("the ensemble's rows are the members' rows")
+                    .expect("the ensemble's rows are the members' rows, with finite scores")
             }),
         })
         .collect();

@@ -9,14 +9,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use collm_data::{read_items, read_split, Interaction};
-use collm_eval::predictions::read_predictions;
+use collm_eval::predictions::{read_predictions, Prediction};
 use collm_eval::ScoredRow;
 use collm_store::{RunRecord, RunStatus, Store, FINAL_STAGE};
 
 use super::report::RunReport;
 use super::Context;
 use crate::experiment::{Experiment, ExperimentKind, Placement};
-use crate::runner::predictions::predictions_path;
+use crate::runner::predictions::{of_rows, predictions_path};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -85,11 +85,13 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 &best_weights(&record)?,
                 &device,
             )?;
-            collm_cf::score_rows(model.as_ref(), &rows, experiment.training.batch_size)?
+            collm_cf::score_rows(model.as_ref(), &rows, experiment.training.batch_size)
+                .with_context(|| format!("scoring {shown}"))?
         }
         // A CoLLM run's weights are the folder `final/` of its run folder (several files).
         ExperimentKind::Collm => {
-            crate::runner::collm::score_finished(&experiment, &store.run_dir(&id), &dataset, &rows)?
+            crate::runner::collm::score_finished(&experiment, &store.run_dir(&id), &dataset, &rows)
+                .with_context(|| format!("scoring {shown}"))?
                 .scored
         }
     };
@@ -156,15 +158,15 @@ fn keep_predictions(
     rows: &[Interaction],
     scored: &[ScoredRow],
 ) -> anyhow::Result<PathBuf> {
+    let predictions = of_rows(rows, scored);
     let path = predictions_path(run_dir, split);
     if path.exists() {
         let kept = read_predictions(&path)?;
-        let same_rows = kept.len() == rows.len()
-            && kept
-                .iter()
-                .zip(rows)
-                .all(|(k, r)| (k.uid, k.iid, k.label, k.warm) == (r.uid, r.iid, r.label, r.warm));
-        if !same_rows {
+        if !kept
+            .iter()
+            .map(Prediction::row)
+            .eq(predictions.iter().map(Prediction::row))
+        {
             bail!(
                 "{} already holds scores of other `{split}` rows; give your split file another name",
                 path.display()
@@ -174,8 +176,7 @@ fn keep_predictions(
     crate::runner::predictions::save(
         run_dir,
         split,
-        rows,
-        scored,
+        &predictions,
         &mut |_: &collm_events::Event| {},
     )?;
     Ok(path)

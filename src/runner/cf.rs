@@ -7,6 +7,7 @@ use std::path::Path;
 use collm_events::{CancelToken, Event, EventSink};
 use collm_store::{now_ms, RankingPoint, FINAL_STAGE};
 
+use super::predictions::of_rows;
 use crate::experiment::Experiment;
 use crate::runner::RunError;
 
@@ -117,7 +118,7 @@ pub fn execute(
             split: name.clone(),
             metrics: collm_eval::evaluate(&scored),
         });
-        super::predictions::save(job.run_dir, name, &rows, &scored, sink)?;
+        super::predictions::save(job.run_dir, name, &of_rows(&rows, &scored), sink)?;
         if let (Some(spec), Some(interacted)) = (&exp.evaluation.ranking, &interacted) {
             let metrics = super::ranking::rank_split(
                 best.as_ref(),

@@ -15,6 +15,7 @@ use collm_pipeline::{CollmModel, PipelineConfig, SlotSource, StageOutcome};
 use collm_store::FINAL_STAGE;
 
 use super::cf::{CfJob, Outcome};
+use super::predictions::of_rows;
 use crate::experiment::{trains_foundation, Experiment};
 use crate::runner::RunError;
 
@@ -222,7 +223,7 @@ pub fn execute(
         other => other?,
     };
     for ((split, rows), scored) in splits.iter().zip(&scored) {
-        super::predictions::save(job.run_dir, split, rows, scored, sink)?;
+        super::predictions::save(job.run_dir, split, &of_rows(rows, scored), sink)?;
     }
     Ok(Outcome::Finished { ranking: vec![] })
 }

@@ -28,17 +28,9 @@ pub fn kept_files(run_dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Writes the final scores of `split` (`scored[i]` is the score of `rows[i]`) and says where in
-/// the run's log.
-pub fn save(
-    run_dir: &Path,
-    split: &str,
-    rows: &[Interaction],
-    scored: &[ScoredRow],
-    sink: &mut dyn EventSink,
-) -> Result<(), RunError> {
-    let predictions: Vec<Prediction> = rows
-        .iter()
+/// The predictions of `rows`, `scored[i]` being the score of `rows[i]`.
+pub fn of_rows(rows: &[Interaction], scored: &[ScoredRow]) -> Vec<Prediction> {
+    rows.iter()
         .zip(scored)
         .map(|(row, s)| Prediction {
             uid: row.uid,
@@ -47,9 +39,18 @@ pub fn save(
             warm: row.warm,
             logit: s.logit,
         })
-        .collect();
+        .collect()
+}
+
+/// Writes the final `predictions` of `split` and says where in the run's log.
+pub fn save(
+    run_dir: &Path,
+    split: &str,
+    predictions: &[Prediction],
+    sink: &mut dyn EventSink,
+) -> Result<(), RunError> {
     let path = predictions_path(run_dir, split);
-    write_predictions(&path, &predictions)?;
+    write_predictions(&path, predictions)?;
     sink.emit(Event::Log {
         message: format!(
             "per-row scores of {split} ({} rows) in {}",

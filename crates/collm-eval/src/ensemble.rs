@@ -2,25 +2,23 @@
 //! found by (user, item, label, warm), and a weighted mean of their probabilities (the paper's
 //! "ensemble MF + CoLLM-MF" asks whether a CoLLM run adds anything to its own foundation).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use crate::predictions::Prediction;
+use crate::predictions::{Prediction, RowKey};
 use crate::ScoredRow;
 
 /// The rows every member scored, in the first member's order: `aligned[m][i]` is member `m`'s
 /// prediction of row `i`. A row that occurs twice in a split (the same user rated the item twice)
 /// is matched occurrence by occurrence.
 pub fn common_rows(members: &[Vec<Prediction>]) -> Vec<Vec<Prediction>> {
-    type Key = (u32, u32, u8, bool);
-    let key = |p: &Prediction| -> Key { (p.uid, p.iid, p.label, p.warm) };
-    // For each later member, its predictions of each key in order of occurrence.
-    let mut queues: Vec<HashMap<Key, std::collections::VecDeque<Prediction>>> = members
+    // For each later member, its predictions of each row in order of occurrence.
+    let mut queues: Vec<HashMap<RowKey, VecDeque<Prediction>>> = members
         .iter()
         .skip(1)
         .map(|m| {
-            let mut q: HashMap<Key, std::collections::VecDeque<Prediction>> = HashMap::new();
+            let mut q: HashMap<RowKey, VecDeque<Prediction>> = HashMap::new();
             for p in m {
-                q.entry(key(p)).or_default().push_back(*p);
+                q.entry(p.row()).or_default().push_back(*p);
             }
             q
         })
@@ -30,7 +28,7 @@ pub fn common_rows(members: &[Vec<Prediction>]) -> Vec<Vec<Prediction>> {
         return aligned;
     };
     'rows: for p in first {
-        let k = key(p);
+        let k = p.row();
         if queues
             .iter()
             .any(|q| q.get(&k).is_none_or(|found| found.is_empty()))

@@ -50,6 +50,17 @@ pub struct PairedBootstrap {
     pub seed: u64,
 }
 
+impl PairedBootstrap {
+    /// The groups by name, in the order tables show them.
+    pub fn groups(&self) -> [(&'static str, &GroupDifference); 3] {
+        [
+            ("all", &self.all),
+            ("warm", &self.warm),
+            ("cold", &self.cold),
+        ]
+    }
+}
+
 /// Why two runs' scores cannot be paired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PairingError {
@@ -57,7 +68,8 @@ pub enum PairingError {
         base: usize,
         other: usize,
     },
-    /// Row `row` (0-based) names a different user, label or warm flag in the two runs.
+    /// Row `row` (0-based) is not the same row in the two runs (user, label or warm flag; the
+    /// item too where the caller knows it).
     Mismatch {
         row: usize,
     },
@@ -75,7 +87,7 @@ impl std::fmt::Display for PairingError {
             ),
             Self::Mismatch { row } => write!(
                 f,
-                "the runs scored different rows: row {} differs in user, label or warm flag",
+                "the runs scored different rows: row {} differs (user, item, label or warm flag)",
                 row + 1
             ),
             Self::NotFinite { row } => {

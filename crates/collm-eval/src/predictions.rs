@@ -17,7 +17,15 @@ pub struct Prediction {
     pub logit: f32,
 }
 
+/// Which row a prediction is of: two runs' predictions with the same key are of the same row.
+pub type RowKey = (u32, u32, u8, bool);
+
 impl Prediction {
+    /// The row this predicts: user, item, label and warm flag.
+    pub fn row(&self) -> RowKey {
+        (self.uid, self.iid, self.label, self.warm)
+    }
+
     pub fn scored(&self) -> ScoredRow {
         ScoredRow {
             uid: self.uid,

@@ -140,10 +140,7 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
     for (id, result) in results {
         match result {
             Ok(b) => {
-                for (i, (group, diff)) in [("all", &b.all), ("warm", &b.warm), ("cold", &b.cold)]
-                    .into_iter()
-                    .enumerate()
-                {
+                for (i, (group, diff)) in b.groups().into_iter().enumerate() {
                     let run = if i == 0 {
                         id.to_string()
                     } else {
