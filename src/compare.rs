@@ -11,6 +11,7 @@ use collm_store::{EvalPoint, RunId, Store, FINAL_STAGE};
 use crate::runner::predictions::predictions_path;
 
 /// One metric row: its label, how to read it, and whether higher is better (`None`: a count).
+#[derive(Debug)]
 pub struct Measure {
     pub label: &'static str,
     pub get: fn(&Metrics) -> Option<f64>,

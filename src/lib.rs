@@ -9,4 +9,5 @@ pub mod compare;
 pub mod experiment;
 pub mod paths;
 pub mod runner;
+pub mod sweep;
 pub mod tui;

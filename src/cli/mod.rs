@@ -22,6 +22,7 @@ mod resume;
 mod run;
 mod runs;
 mod show;
+mod sweep;
 
 /// Run, compare and inspect CoLLM experiments.
 #[derive(Debug, Parser)]
@@ -50,6 +51,9 @@ pub enum Command {
     Compare(compare::Args),
     /// Several runs' kept scores combined (mean probability): does one add to another?
     Ensemble(ensemble::Args),
+    /// An experiment over a grid of settings and seeds: the best setting picked on one split,
+    /// reported on another.
+    Sweep(sweep::Args),
     /// Show a CoLLM prompt as the model sees it (tokens, ID slots, P(Yes)).
     Prompt(prompt::Args),
     /// Write a run's evaluations (csv) or full record (json) to stdout.
@@ -87,6 +91,7 @@ pub fn main() -> ExitCode {
                 Command::Show(args) => show::execute(args, &ctx),
                 Command::Compare(args) => compare::execute(args, &ctx),
                 Command::Ensemble(args) => ensemble::execute(args, &ctx),
+                Command::Sweep(args) => sweep::execute(args, &ctx),
                 Command::Prompt(args) => prompt::execute(args, &ctx),
                 Command::Export(args) => export::execute(args, &ctx),
                 Command::Model(args) => done(model::execute(args, &ctx)),

@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
-use collm_store::{RunId, RunStatus, Store};
+use collm_store::{RunId, RunRecord, RunStatus, Store};
 
 use super::interrupt::cancel_on_signal;
 use super::progress::Progress;
 use super::report::{duration, RunReport};
 use super::Context;
-use crate::experiment::{Experiment, Placement};
+use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::{Runner, RunnerMessage};
 
 #[derive(Debug, clap::Args)]
@@ -28,28 +28,42 @@ pub struct Args {
     /// training it, e.g. `--reuse stage1=261129-011202`; adds to the file's `[reuse]`.
     #[arg(long, value_name = "STAGE=RUN")]
     pub reuse: Vec<String>,
+    /// Change a setting of the file for this run: a dotted key as `collm compare` lists them and
+    /// a TOML value, e.g. `--set training.lr=1e-3 --set collm.stages.1.max_steps=200`
+    /// (repeatable; the stored experiment is the changed one).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<Override>,
     #[command(flatten)]
     pub placement: Placement,
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // A bad file is reported before the store is touched.
-    let mut experiment = Experiment::load(&args.experiment)?;
+    let mut experiment = Experiment::load_with(&args.experiment, &args.set)?;
     // Stored as run: the record says where it computed.
     experiment.place(args.placement);
     // A device this build or machine lacks is reported before a run is created.
     experiment.resolve_device()?;
     let store = Arc::new(Store::open(&ctx.store_dir)?);
-    for pair in &args.reuse {
+    add_reuse(&store, &mut experiment, &args.reuse)?;
+    let (runner, messages) = Runner::start(store.clone(), crate::paths::data_dir());
+    let id = runner.submit(&experiment)?;
+    follow(store, runner, messages, id, args.json)
+}
+
+/// Adds `--reuse STAGE=RUN` pairs to the experiment's `[reuse]` and checks every source run.
+pub(super) fn add_reuse(
+    store: &Store,
+    experiment: &mut Experiment,
+    pairs: &[String],
+) -> anyhow::Result<()> {
+    for pair in pairs {
         let (key, run) = pair.split_once('=').ok_or_else(|| {
             anyhow::anyhow!("--reuse {pair}: expected STAGE=RUN, e.g. stage1=261129-011202")
         })?;
         experiment.reuse.insert(key.to_string(), run.to_string());
     }
-    crate::runner::resolve_reuse_sources(&store, &mut experiment)?;
-    let (runner, messages) = Runner::start(store.clone(), crate::paths::data_dir());
-    let id = runner.submit(&experiment)?;
-    follow(store, runner, messages, id, args.json)
+    Ok(crate::runner::resolve_reuse_sources(store, experiment)?)
 }
 
 /// Shows the progress of run `id` until it ends, then prints its results and turns its status
@@ -62,22 +76,15 @@ pub(super) fn follow(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let signals = cancel_on_signal(runner.handle())?;
-    let name = store.run(&id)?.name;
-    eprintln!("run {id}: {name} (store {})", store.dir().display());
-    let mut progress = Progress::new(&name);
-    for message in &messages {
-        match message {
-            RunnerMessage::Event { event, .. } => progress.event(&event),
-            RunnerMessage::StoreError { message, .. } => progress.warn(&message),
-            RunnerMessage::Ended { id: ended, .. } if ended == id => break,
-            _ => {}
-        }
-    }
-    progress.finish();
+    eprintln!(
+        "run {id}: {} (store {})",
+        store.run(&id)?.name,
+        store.dir().display()
+    );
+    let record = watch(&store, &messages, &id)?;
     drop(signals);
     runner.shutdown();
 
-    let record = store.run(&id)?;
     let report = RunReport::of_run(&record);
     if json {
         println!("{}", report.to_json());
@@ -109,4 +116,23 @@ pub(super) fn follow(
             ExitCode::FAILURE
         }
     })
+}
+
+/// Draws the progress of run `id` from the runner's messages until it ends; returns its record.
+pub(super) fn watch(
+    store: &Store,
+    messages: &Receiver<RunnerMessage>,
+    id: &RunId,
+) -> anyhow::Result<RunRecord> {
+    let mut progress = Progress::new(&store.run(id)?.name);
+    for message in messages {
+        match message {
+            RunnerMessage::Event { event, .. } => progress.event(&event),
+            RunnerMessage::StoreError { message, .. } => progress.warn(&message),
+            RunnerMessage::Ended { id: ended, .. } if &ended == id => break,
+            _ => {}
+        }
+    }
+    progress.finish();
+    Ok(store.run(id)?)
 }

@@ -24,6 +24,14 @@ pub enum ExperimentError {
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
 
+    /// A command-line setting (`--set KEY=VALUE`, a sweep's point) made the experiment invalid (or names no setting).
+    #[error("{} with `{set}`: {message}", path.display())]
+    Override {
+        path: PathBuf,
+        set: String,
+        message: String,
+    },
+
     /// The experiment asks for a device this build or machine cannot provide.
     #[error("{0}")]
     Device(String),

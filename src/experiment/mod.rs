@@ -50,6 +50,7 @@
 //! re-reads.
 
 mod error;
+pub mod overrides;
 mod reuse;
 pub mod settings;
 
@@ -62,6 +63,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub use collm_llm::{DTypeSpec, DeviceSpec};
 pub use error::ExperimentError;
+pub use overrides::Override;
 pub use reuse::{ReuseSpec, FOUNDATION};
 
 /// The experiment a fresh install can run without any file or download (MF on the embedded
@@ -306,11 +308,16 @@ impl Experiment {
 
     /// Reads and checks an experiment file.
     pub fn load(path: &Path) -> Result<Experiment, ExperimentError> {
+        Experiment::load_with(path, &[])
+    }
+
+    /// Reads an experiment file, writes `overrides` (`--set`) into it, and checks the result.
+    pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Experiment, ExperimentError> {
         let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Experiment::from_toml(&text, path)
+        overrides::load_with(&text, path, overrides)
     }
 
     /// Parses `text` as if read from `origin` (for messages, the default name and relative

@@ -234,7 +234,7 @@ pub fn apply(text: &str, fields: &[Field]) -> Result<String, String> {
     for field in fields {
         match field.key.strip_prefix(REUSE) {
             Some(part) => set_reuse(&mut table, part, &field.value),
-            None => set_path(&mut table, &field.key, field.value.clone())?,
+            None => set_path(&mut table, &field.key, field.value.clone(), Missing::Refuse)?,
         }
     }
     toml::to_string(&table).map_err(|e| e.to_string())
@@ -262,39 +262,71 @@ fn set_reuse(table: &mut Table, part: &str, value: &Value) {
     }
 }
 
-fn set_path(table: &mut Table, key: &str, value: Value) -> Result<(), String> {
-    let missing = || format!("{key}: no such setting in the experiment");
+/// Whether writing a setting may add a key the text does not have yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Only keys already written can change (the launch form edits what it listed).
+    Refuse,
+    /// Absent keys and tables are added (`--set` may give a setting the file leaves at its
+    /// default); whether the experiment knows the key is then the experiment parser's call.
+    Add,
+}
+
+/// Writes `value` at the dotted `key` of `table` (an array of tables takes an index:
+/// `collm.stages.1.lr`). A float setting given an integer stays a float.
+pub fn set_path(
+    table: &mut Table,
+    key: &str,
+    value: Value,
+    missing: Missing,
+) -> Result<(), String> {
+    let absent = || format!("{key}: no such setting in the experiment");
     let parts: Vec<&str> = key.split('.').collect();
-    let (last, path) = parts.split_last().ok_or_else(missing)?;
+    let (last, path) = parts.split_last().ok_or_else(absent)?;
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("{key}: a key is dotted names, e.g. training.lr"));
+    }
     let mut current = table;
     let mut i = 0;
     while i < path.len() {
         let part = path[i];
-        current = match current.get_mut(part).ok_or_else(missing)? {
+        if missing == Missing::Add && !current.contains_key(part) {
+            current.insert(part.to_string(), Value::Table(Table::new()));
+        }
+        current = match current.get_mut(part).ok_or_else(absent)? {
             Value::Table(inner) => inner,
             // An array of tables: the next part is the index.
             Value::Array(items) => {
                 i += 1;
-                let index: usize = path
-                    .get(i)
-                    .and_then(|p| p.parse().ok())
-                    .ok_or_else(missing)?;
-                match items.get_mut(index) {
+                let index = path.get(i).and_then(|p| p.parse::<usize>().ok());
+                let len = items.len();
+                match index.and_then(|at| items.get_mut(at)) {
                     Some(Value::Table(inner)) => inner,
-                    _ => return Err(missing()),
+                    _ => {
+                        return Err(format!(
+                            "{key}: `{}` holds {len} tables; name one by its index, 0 to {}",
+                            parts[..i].join("."),
+                            len.saturating_sub(1)
+                        ))
+                    }
                 }
             }
-            _ => return Err(missing()),
+            _ => return Err(format!("{key}: `{}` is not a table", parts[..=i].join("."))),
         };
         i += 1;
     }
-    match current.get_mut(*last) {
-        Some(slot) => {
-            *slot = value;
-            Ok(())
+    let value = match (current.get(*last), value) {
+        (Some(Value::Float(_)), Value::Integer(n)) => Value::Float(n as f64),
+        (_, value) => value,
+    };
+    match (current.get_mut(*last), missing) {
+        (Some(slot), _) => *slot = value,
+        (None, Missing::Add) => {
+            current.insert(last.to_string(), value);
         }
-        None => Err(missing()),
+        (None, Missing::Refuse) => return Err(absent()),
     }
+    Ok(())
 }
 
 #[cfg(test)]

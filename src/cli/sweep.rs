@@ -1,0 +1,349 @@
+//! `collm sweep <experiment.toml> --grid KEY=V1,V2 [--seeds KEY=S1,S2]`: runs the experiment at
+//! every point of a grid of settings, one run after another in this process, then picks the
+//! best setting on one split and reports it on another, with the spread over seeds.
+//!
+//! A sweep can always be started again with the same command: a point whose exact experiment
+//! already finished in the store is taken as it is, an interrupted or cancelled one continues
+//! from its last checkpoint, so Ctrl-C, a crash, or values added to an axis cost only the runs
+//! not yet done. `--dry-run` shows which points are which without running anything.
+//!
+//! `--json` prints one object:
+//!
+//! ```json
+//! {
+//!   "experiment": "mf-ml1m", "select": "valid_small all AUC", "report_split": "valid",
+//!   "settings": [
+//!     {"setting": "lr=1e-3",
+//!      "runs": [{"run_id": "261129-131515", "name": "mf-ml1m lr=1e-3 seed=1", "status": "finished"}],
+//!      "select": {"n": 1, "mean": 0.676, "sd": null},
+//!      "report": [{"group": "all", "metric": "AUC", "n": 1, "mean": 0.676, "sd": null}, ...]}
+//!   ],
+//!   "best": 0, "stopped": false
+//! }
+//! ```
+//!
+//! `best` indexes `settings` (null when no run finished); `sd` is the sample standard deviation
+//! over the setting's finished runs (null below two); `stopped` is true when Ctrl-C ended the
+//! sweep early. Exit status: 0 every point finished, 1 some failed, 130 stopped.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use collm_store::{RunRecord, RunStatus, Store};
+use serde::Serialize;
+
+use super::interrupt::cancel_on_signal;
+use super::report::{align, duration, number};
+use super::run::{add_reuse, watch};
+use super::Context;
+use crate::experiment::{Experiment, Override, Placement};
+use crate::runner::Runner;
+use crate::sweep::summary::{summarize, Criterion, SettingSummary, Summary};
+use crate::sweep::{existing, grid, Axis, Point};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The experiment file (TOML; see experiments/).
+    pub experiment: PathBuf,
+    /// An axis of settings: a dotted key as `collm compare` lists them and its values, e.g.
+    /// `--grid training.lr=1e-2,1e-3,1e-4` (repeatable: the grid is every combination).
+    #[arg(long = "grid", value_name = "KEY=V1,V2,...")]
+    pub grid: Vec<String>,
+    /// Repeats of every setting with other seeds, e.g. `--seeds training.seed=1,2,3`; the
+    /// summary gives their mean and standard deviation instead of a row each.
+    #[arg(long, value_name = "KEY=S1,S2,...")]
+    pub seeds: Vec<String>,
+    /// A setting changed for every point, as `collm run --set`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<Override>,
+    /// What picks the best setting: SPLIT[:[GROUP.]METRIC], e.g. `valid_small`,
+    /// `valid_small:uauc`, `valid_small:cold.auc` (default: valid_small when the experiment
+    /// evaluates it, else its first evaluation split; AUC of all rows).
+    #[arg(long, value_name = "SPLIT[:METRIC]")]
+    pub select: Option<String>,
+    /// The split whose metrics the summary reports (default: valid when evaluated, else the
+    /// first evaluation split).
+    #[arg(long, value_name = "SPLIT")]
+    pub report: Option<String>,
+    /// As `collm run --reuse`, for every point.
+    #[arg(long, value_name = "STAGE=RUN")]
+    pub reuse: Vec<String>,
+    /// List the points and what the store already holds of them; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub placement: Placement,
+}
+
+/// A point of the grid, made into the experiment it runs.
+struct Planned {
+    point: Point,
+    experiment: Experiment,
+}
+
+pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let axes = axes(&args)?;
+    let base = Experiment::load_with(&args.experiment, &args.set)?;
+    let text = std::fs::read_to_string(&args.experiment)
+        .with_context(|| format!("cannot read {}", args.experiment.display()))?;
+    let store = Arc::new(Store::open(&ctx.store_dir)?);
+
+    // Every point is checked before anything runs: a typo in the last value must not surface
+    // hours into the sweep.
+    let mut plan: Vec<Planned> = Vec::new();
+    for point in grid(&base.name, &axes) {
+        let overrides: Vec<Override> = args.set.iter().chain(&point.overrides).cloned().collect();
+        let mut experiment =
+            crate::experiment::overrides::load_with(&text, &args.experiment, &overrides)?;
+        experiment.name = point.name.clone();
+        experiment.place(args.placement);
+        add_reuse(&store, &mut experiment, &args.reuse)?;
+        plan.push(Planned { point, experiment });
+    }
+    base.resolve_device()?;
+    let (select_text, report) = splits(&args, &plan)?;
+    let select = Criterion::parse(&select_text).map_err(|e| anyhow::anyhow!("--select {e}"))?;
+    if select.split == report {
+        eprintln!(
+            "note: picking and reporting on one split ({report}) makes the best setting's numbers \
+             optimistic; --select valid_small --report valid keeps them apart"
+        );
+    }
+
+    let mut done: Vec<Option<RunRecord>> = Vec::new();
+    for p in &plan {
+        done.push(existing(
+            &store,
+            &p.experiment.name,
+            &p.experiment.to_toml(),
+        )?);
+    }
+    if args.dry_run {
+        print_plan(&plan, &done);
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let (runner, messages) = Runner::start(store.clone(), crate::paths::data_dir());
+    let signals = cancel_on_signal(runner.handle())?;
+    let total = plan.len();
+    let mut stopped = false;
+    for (i, (p, record)) in plan.iter().zip(done.iter_mut()).enumerate() {
+        let counter = format!("[{}/{total}] {}", i + 1, p.experiment.name);
+        let id = match record.as_ref().map(|r| (r.status, r.id.clone())) {
+            Some((RunStatus::Finished, id)) => {
+                eprintln!("{counter}: finished earlier as run {id}");
+                continue;
+            }
+            Some((RunStatus::Failed, id)) => {
+                eprintln!("{counter}: failed earlier as run {id}; `collm resume {id}` retries it");
+                continue;
+            }
+            Some((_, id)) => {
+                eprintln!("{counter}: continuing run {id}");
+                runner.resume(&id)?
+            }
+            None => runner.submit(&p.experiment)?,
+        };
+        let ended = watch(&store, &messages, &id)?;
+        eprintln!(
+            "{counter}: run {id} {} in {}; {} {}",
+            ended.status,
+            duration(ended.duration_s()),
+            select.label(),
+            number(select.of(&ended))
+        );
+        let cancelled = ended.status == RunStatus::Cancelled;
+        *record = Some(ended);
+        if cancelled {
+            stopped = true;
+            break;
+        }
+    }
+    drop(signals);
+    runner.shutdown();
+
+    let rows: Vec<(Point, Option<RunRecord>)> =
+        plan.into_iter().map(|p| p.point).zip(done).collect();
+    let summary = summarize(&rows, &select, &report);
+    if args.json {
+        let out = JsonSummary {
+            experiment: &base.name,
+            summary: &summary,
+            stopped,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", describe(&base.name, &summary));
+    }
+    let failed = rows
+        .iter()
+        .any(|(_, r)| r.as_ref().is_some_and(|r| r.status == RunStatus::Failed));
+    Ok(if stopped {
+        eprintln!("sweep stopped; the same command continues it");
+        ExitCode::from(130)
+    } else if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Serialize)]
+struct JsonSummary<'a> {
+    experiment: &'a str,
+    #[serde(flatten)]
+    summary: &'a Summary,
+    stopped: bool,
+}
+
+/// The grid's axes, then the seeds'; a key may vary on one axis only and not be `--set` too.
+fn axes(args: &Args) -> anyhow::Result<Vec<Axis>> {
+    let parse = |text: &String, replicate: bool| {
+        let flag = if replicate { "--seeds" } else { "--grid" };
+        Axis::parse(text, replicate).map_err(|e| anyhow::anyhow!("{flag} {e}"))
+    };
+    let axes: Vec<Axis> = args
+        .grid
+        .iter()
+        .map(|t| parse(t, false))
+        .chain(args.seeds.iter().map(|t| parse(t, true)))
+        .collect::<anyhow::Result<_>>()?;
+    for (i, axis) in axes.iter().enumerate() {
+        if axes[..i].iter().any(|a| a.key == axis.key) {
+            bail!(
+                "{} is swept twice; give all its values on one axis",
+                axis.key
+            );
+        }
+        if args.set.iter().any(|o| o.key == axis.key) {
+            bail!("{} is both swept and --set", axis.key);
+        }
+    }
+    Ok(axes)
+}
+
+/// The selection criterion's text and the report split, checked against what every point
+/// evaluates at the end.
+fn splits(args: &Args, plan: &[Planned]) -> anyhow::Result<(String, String)> {
+    let evaluated = &plan[0].experiment.evaluation.splits;
+    let prefer = |name: &str| {
+        if evaluated.iter().any(|s| s == name) {
+            name.to_string()
+        } else {
+            evaluated[0].clone()
+        }
+    };
+    let select = args.select.clone().unwrap_or_else(|| prefer("valid_small"));
+    let report = args.report.clone().unwrap_or_else(|| prefer("valid"));
+    let select_split = select.split(':').next().unwrap_or_default().to_string();
+    for (flag, split) in [("--select", &select_split), ("--report", &report)] {
+        if let Some(p) = plan
+            .iter()
+            .find(|p| !p.experiment.evaluation.splits.contains(split))
+        {
+            bail!(
+                "{flag} {split}: {} scores only {:?} at the end; add it with \
+                 --set 'evaluation.splits=[\"{split}\", ...]'",
+                p.experiment.name,
+                p.experiment.evaluation.splits
+            );
+        }
+    }
+    Ok((select, report))
+}
+
+fn print_plan(plan: &[Planned], done: &[Option<RunRecord>]) {
+    let mut rows = vec![vec!["point".to_string(), "in the store".to_string()]];
+    for (p, record) in plan.iter().zip(done) {
+        let state = match record {
+            None => "new".to_string(),
+            Some(r) if r.status == RunStatus::Finished => format!("finished as {}", r.id),
+            Some(r) if r.status == RunStatus::Failed => format!("failed as {} (skipped)", r.id),
+            Some(r) => format!("{} as {} (continued)", r.status, r.id),
+        };
+        rows.push(vec![p.experiment.name.clone(), state]);
+    }
+    print!("{}", align(&rows));
+}
+
+/// The summary table: one row per setting, the best marked, then how to look closer.
+fn describe(name: &str, s: &Summary) -> String {
+    let runs: usize = s.settings.iter().map(|x| x.runs.len()).sum();
+    let mut out = format!(
+        "sweep of {name}: {runs} runs, {} settings; picked on {}, reported on {} \
+         (mean ± sd over seeds)\n",
+        s.settings.len(),
+        s.select,
+        s.report_split
+    );
+    let r = &s.report_split;
+    let mut rows = vec![[
+        "",
+        "setting",
+        "finished",
+        "select",
+        &format!("{r} AUC"),
+        "UAUC",
+        "warm AUC",
+        "cold AUC",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for (i, x) in s.settings.iter().enumerate() {
+        let finished = x.runs.iter().filter(|r| r.status == "finished").count();
+        let show =
+            |group: &str, metric: &str| x.reported(group, metric).map_or("-".into(), |s| s.show());
+        rows.push(vec![
+            if s.best == Some(i) { "*" } else { "" }.to_string(),
+            if x.setting.is_empty() {
+                "(the file)".into()
+            } else {
+                x.setting.clone()
+            },
+            format!("{finished}/{}", x.runs.len()),
+            x.select.show(),
+            show("all", "AUC"),
+            show("all", "UAUC"),
+            show("warm", "AUC"),
+            show("cold", "AUC"),
+        ]);
+    }
+    out += &align(&rows);
+    let Some(best) = s.best.map(|i| &s.settings[i]) else {
+        out += "no run finished: nothing to pick\n";
+        return out;
+    };
+    out += &format!("best: {} ({})\n", best.setting, ids(best));
+    // The runner-up by the same criterion: whether the two differ is the paired bootstrap's call.
+    let second = s.ranking.get(1).map(|&i| &s.settings[i]);
+    if let Some((second, a, b)) =
+        second.and_then(|x| Some((x, first_finished(best)?, first_finished(x)?)))
+    {
+        out += &format!(
+            "is it more than noise against {}? collm compare {a} {b} --split {r}\n",
+            second.setting
+        );
+    }
+    out
+}
+
+fn ids(x: &SettingSummary) -> String {
+    x.runs
+        .iter()
+        .filter(|r| r.status == "finished")
+        .map(|r| r.run_id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn first_finished(x: &SettingSummary) -> Option<&str> {
+    x.runs
+        .iter()
+        .find(|r| r.status == "finished")
+        .map(|r| r.run_id.as_str())
+}

@@ -1,0 +1,189 @@
+//! Settings given on the command line (`--set training.lr=1e-3`): parsed, written into the
+//! experiment file's TOML at their dotted keys, and named when the result is not a valid
+//! experiment.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use toml::{Table, Value};
+
+use super::settings::{self, Missing};
+use super::{Experiment, ExperimentError};
+
+/// One `KEY=VALUE`: a dotted key as `collm compare` lists settings (`collm.stages.1.lr`) and a
+/// TOML value (`1e-3`, `true`, `["valid"]`, `"text"`); a value that is not TOML is a string, so
+/// `model.kind=lightgcn` needs no quotes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    pub key: String,
+    pub value: Value,
+}
+
+impl Override {
+    pub fn new(key: &str, value: &str) -> Result<Override, String> {
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("`{key}={value}`: the key is empty"));
+        }
+        Ok(Override {
+            key: key.to_string(),
+            value: parse_value(value),
+        })
+    }
+
+    /// `lr=1e-3`: the key's last part and the value as tables show it.
+    pub fn label(&self) -> String {
+        let leaf = self.key.rsplit('.').next().unwrap_or(&self.key);
+        format!("{leaf}={}", settings::show(&self.value))
+    }
+}
+
+impl std::fmt::Display for Override {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.key, settings::show(&self.value))
+    }
+}
+
+impl FromStr for Override {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Override, String> {
+        let (key, value) = text
+            .split_once('=')
+            .ok_or_else(|| format!("`{text}`: expected KEY=VALUE, e.g. training.lr=1e-3"))?;
+        Override::new(key, value)
+    }
+}
+
+/// A value as TOML reads it, else the text itself as a string.
+pub fn parse_value(text: &str) -> Value {
+    let text = text.trim();
+    format!("v = {text}")
+        .parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(text.to_string()))
+}
+
+/// The experiment file `text` (read from `origin`) with `overrides` written in, in order, and
+/// parsed. When the result is not a valid experiment, the first override that made it invalid
+/// is named with the parser's reason.
+pub fn load_with(
+    text: &str,
+    origin: &Path,
+    overrides: &[Override],
+) -> Result<Experiment, ExperimentError> {
+    if overrides.is_empty() {
+        return Experiment::from_toml(text, origin);
+    }
+    let mut table: Table = text
+        .parse()
+        .map_err(|err| ExperimentError::from_toml(origin.to_path_buf(), text, err))?;
+    // The file alone must be valid, so a failure below is the overrides'.
+    Experiment::from_toml(text, origin)?;
+    let mut failure = None;
+    for (n, o) in overrides.iter().enumerate() {
+        let blame = |reason: String| ExperimentError::Override {
+            path: origin.to_path_buf(),
+            set: o.to_string(),
+            message: reason,
+        };
+        settings::set_path(&mut table, &o.key, o.value.clone(), Missing::Add).map_err(blame)?;
+        // Blame the first override after which the text stops parsing; a later one may mend
+        // it (two settings that must agree), so only the whole list decides.
+        if failure.is_none() {
+            if let Err(err) = Experiment::from_toml(&table.to_string(), origin) {
+                failure = Some((n, reason_of(err)));
+            }
+        }
+    }
+    Experiment::from_toml(&table.to_string(), origin).map_err(|err| {
+        let (n, reason) = failure.unwrap_or_else(|| (overrides.len() - 1, reason_of(err)));
+        ExperimentError::Override {
+            path: origin.to_path_buf(),
+            set: overrides[n].to_string(),
+            message: reason,
+        }
+    })
+}
+
+/// The parser's reason without the position: lines of the rewritten text mean nothing to the
+/// person who typed `--set`.
+fn reason_of(err: ExperimentError) -> String {
+    match err {
+        ExperimentError::Parse { message, .. } | ExperimentError::Invalid { message, .. } => {
+            message
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "name = \"t\"\n[dataset]\nsource = \"embedded\"\n[model]\nkind = \"mf\"\ndim = 8\n[training]\nlr = 0.01\nweight_decay = 0.0\nbatch_size = 64\nmax_epochs = 2\npatience = 1\nseed = 1\n";
+
+    fn load(sets: &[&str]) -> Result<Experiment, String> {
+        let sets: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
+        load_with(FILE, Path::new("/x/t.toml"), &sets).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn values_are_toml_or_else_strings() {
+        assert_eq!(parse_value("1e-3"), Value::Float(1e-3));
+        assert_eq!(parse_value(" 7 "), Value::Integer(7));
+        assert_eq!(parse_value("true"), Value::Boolean(true));
+        assert_eq!(parse_value("lightgcn"), Value::String("lightgcn".into()));
+        assert_eq!(parse_value("\"a b\""), Value::String("a b".into()));
+        assert_eq!(
+            parse_value("[\"valid\", \"valid_small\"]"),
+            Value::Array(vec![
+                Value::String("valid".into()),
+                Value::String("valid_small".into())
+            ])
+        );
+        assert!("training.lr".parse::<Override>().is_err());
+        assert!("=1".parse::<Override>().is_err());
+        let o: Override = "collm.stages.1.lr=1e-3".parse().unwrap();
+        assert_eq!(o.label(), "lr=1e-3");
+        assert_eq!(o.to_string(), "collm.stages.1.lr=1e-3");
+    }
+
+    #[test]
+    fn overrides_change_written_and_default_settings() {
+        let e = load(&["training.lr=1e-3", "model.init_std=0.1", "model.dim=16"]).unwrap();
+        assert_eq!(e.training.lr, 1e-3);
+        assert_eq!(
+            e.model.init_std,
+            Some(0.1),
+            "a setting the file leaves at its default"
+        );
+        assert_eq!(e.model.dim, 16);
+        // An integer where the file has a float stays a float.
+        assert_eq!(load(&["training.lr=1"]).unwrap().training.lr, 1.0);
+        // A whole new table.
+        let e = load(&["evaluation.rows=100"]).unwrap();
+        assert_eq!(e.evaluation.rows, Some(100));
+    }
+
+    #[test]
+    fn a_bad_override_is_named_with_the_reason() {
+        let err = load(&["training.lr=1e-3", "training.lrr=1e-3"]).unwrap_err();
+        assert!(
+            err.starts_with("/x/t.toml with `training.lrr=1e-3`:"),
+            "{err}"
+        );
+        assert!(err.contains("lrr"), "{err}");
+        let err = load(&["training.batch_size=big"]).unwrap_err();
+        assert!(err.contains("`training.batch_size=big`"), "{err}");
+        let err = load(&["training.lr.x=1"]).unwrap_err();
+        assert!(err.contains("not a table"), "{err}");
+        // An unknown section too: the parser rejects it, named by its override.
+        let err = load(&["trainig.lr=1"]).unwrap_err();
+        assert!(
+            err.contains("`trainig.lr=1`: unknown field `trainig`"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! A sweep: one experiment file run over a grid of settings (and seeds), one point at a time:
+//! the grid's points and their names, and the run of the store that already is a point.
+//! [`summary`] picks the best point on one split and reports it on another.
+
+pub mod summary;
+
+use collm_store::{RunRecord, RunStatus, Store, StoreError};
+
+use crate::experiment::Override;
+
+/// One axis of the grid: `KEY=V1,V2,...`. A replicate axis (`--seeds`) repeats each setting;
+/// the summary averages over it instead of comparing along it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub key: String,
+    pub values: Vec<toml::Value>,
+    pub replicate: bool,
+}
+
+impl Axis {
+    /// Parses `KEY=V1,V2,...`; commas inside brackets or quotes belong to a value
+    /// (`evaluation.splits=["valid"],["valid","valid_small"]`).
+    pub fn parse(arg: &str, replicate: bool) -> Result<Axis, String> {
+        let (key, list) = arg.split_once('=').ok_or_else(|| {
+            format!("`{arg}`: expected KEY=V1,V2,..., e.g. training.lr=1e-2,1e-3")
+        })?;
+        let mut values: Vec<toml::Value> = Vec::new();
+        for text in split_top_level(list) {
+            let value = Override::new(key, text)?.value;
+            if values.contains(&value) {
+                return Err(format!("`{arg}`: `{}` is listed twice", text.trim()));
+            }
+            values.push(value);
+        }
+        if values.is_empty() {
+            return Err(format!("`{arg}`: no values"));
+        }
+        Ok(Axis {
+            key: key.trim().to_string(),
+            values,
+            replicate,
+        })
+    }
+}
+
+/// `a,[b,c],"d,e"` -> `a`, `[b,c]`, `"d,e"`; empty parts are dropped.
+fn split_top_level(list: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut quoted, mut start) = (Vec::new(), 0i32, false, 0);
+    for (i, c) in list.char_indices() {
+        match c {
+            '"' | '\'' => quoted = !quoted,
+            '[' | '{' if !quoted => depth += 1,
+            ']' | '}' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                parts.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&list[start..]);
+    parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
+}
+
+/// One point of the grid: a value of every axis, in the axes' order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub overrides: Vec<Override>,
+    /// The settings without the replicate axes: the points that share it are one setting,
+    /// repeated over seeds.
+    pub setting: String,
+    /// The run's name: the experiment's name and every axis' value.
+    pub name: String,
+}
+
+/// Every combination of the axes' values, the first axis varying slowest; each point is named
+/// after `base` (the experiment's name) and its values.
+pub fn grid(base: &str, axes: &[Axis]) -> Vec<Point> {
+    let labels = short_keys(axes);
+    let mut points = vec![Vec::new()];
+    for axis in axes {
+        points = points
+            .into_iter()
+            .flat_map(|prefix: Vec<Override>| {
+                axis.values.iter().map(move |value| {
+                    let mut next = prefix.clone();
+                    next.push(Override {
+                        key: axis.key.clone(),
+                        value: value.clone(),
+                    });
+                    next
+                })
+            })
+            .collect();
+    }
+    points
+        .into_iter()
+        .map(|overrides| {
+            let label = |replicate: Option<bool>| {
+                overrides
+                    .iter()
+                    .zip(axes)
+                    .zip(&labels)
+                    .filter(|((_, axis), _)| replicate.is_none_or(|r| axis.replicate == r))
+                    .map(|((o, _), short)| {
+                        format!("{short}={}", crate::experiment::settings::show(&o.value))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let all = label(None);
+            Point {
+                setting: label(Some(false)),
+                name: if all.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base} {all}")
+                },
+                overrides,
+            }
+        })
+        .collect()
+}
+
+/// Each axis' key as names show it: its last part, or the whole key where two axes share the
+/// last part (`collm.stages.0.lr`, `collm.stages.1.lr`).
+fn short_keys(axes: &[Axis]) -> Vec<String> {
+    let leaf = |key: &str| key.rsplit('.').next().unwrap_or(key).to_string();
+    axes.iter()
+        .map(|axis| {
+            let short = leaf(&axis.key);
+            let shared = axes
+                .iter()
+                .filter(|other| leaf(&other.key) == short)
+                .count()
+                > 1;
+            if shared {
+                axis.key.clone()
+            } else {
+                short
+            }
+        })
+        .collect()
+}
+
+/// What the store already holds of a point: the run whose stored experiment is exactly the
+/// point's, preferring a finished one, else the latest that can continue. A sweep run again
+/// (after Ctrl-C, a crash, or with more values) takes these instead of training them again.
+pub fn existing(
+    store: &Store,
+    name: &str,
+    experiment_toml: &str,
+) -> Result<Option<RunRecord>, StoreError> {
+    let mut found: Vec<RunRecord> = Vec::new();
+    for summary in store.runs()?.runs.into_iter().filter(|s| s.name == name) {
+        let record = store.run(&summary.id)?;
+        if record.experiment == experiment_toml {
+            found.push(record);
+        }
+    }
+    let rank = |r: &RunRecord| match r.status {
+        RunStatus::Finished => 3,
+        RunStatus::Interrupted | RunStatus::Cancelled => 2,
+        _ => 1,
+    };
+    // Runs are listed oldest first: on equal rank the later one wins.
+    Ok(found.into_iter().max_by_key(|r| (rank(r), r.created_ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_split_on_top_level_commas_only() {
+        let a = Axis::parse("training.lr=1e-2, 1e-3,1e-4", false).unwrap();
+        assert_eq!(a.key, "training.lr");
+        assert_eq!(
+            a.values,
+            [1e-2, 1e-3, 1e-4].map(toml::Value::Float).to_vec()
+        );
+        let s = Axis::parse(
+            r#"evaluation.splits=["valid"],["valid", "valid_small"],"a,b""#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(s.values.len(), 3);
+        assert_eq!(s.values[2], toml::Value::String("a,b".into()));
+        assert!(Axis::parse("training.lr", false).is_err());
+        assert!(Axis::parse("training.lr=", false).is_err());
+        assert!(Axis::parse("training.lr=1e-3,0.001", false)
+            .unwrap_err()
+            .contains("twice"));
+    }
+
+    #[test]
+    fn the_grid_varies_the_first_axis_slowest_and_names_points() {
+        let axes = [
+            Axis::parse("collm.stages.0.lr=1e-3,1e-2", false).unwrap(),
+            Axis::parse("collm.stages.1.lr=0.5", false).unwrap(),
+            Axis::parse("collm.seed=1,2", true).unwrap(),
+        ];
+        let points = grid("x", &axes);
+        let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "x collm.stages.0.lr=1e-3 collm.stages.1.lr=0.5 seed=1",
+                "x collm.stages.0.lr=1e-3 collm.stages.1.lr=0.5 seed=2",
+                "x collm.stages.0.lr=0.01 collm.stages.1.lr=0.5 seed=1",
+                "x collm.stages.0.lr=0.01 collm.stages.1.lr=0.5 seed=2",
+            ]
+        );
+        assert_eq!(points[0].setting, points[1].setting);
+        assert_ne!(points[1].setting, points[2].setting);
+        assert_eq!(points[3].overrides[2].to_string(), "collm.seed=2");
+        assert_eq!(grid("x", &[]).len(), 1, "no axes: the file itself");
+        assert_eq!(grid("x", &[])[0].name, "x");
+    }
+}

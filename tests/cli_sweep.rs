@@ -1,0 +1,291 @@
+//! `collm sweep` and `collm run --set`: every point of a grid runs with its settings written into
+//! the stored experiment, the best setting is the one with the best mean selection metric over
+//! its seeds (checked against the runs' own records), the same command again runs nothing new,
+//! a sweep stopped by Ctrl-C continues its cancelled point, and bad settings or splits are
+//! reported before any run is created.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::Stdio;
+
+use common::{mf_experiment, path_str, Env};
+use serde_json::Value;
+
+fn run_ids(env: &Env) -> Vec<String> {
+    let runs = env.json(&["runs", "--json"]);
+    runs.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A run's final all-rows AUC on `split`, from its own record.
+fn final_auc(env: &Env, id: &str, split: &str) -> f64 {
+    env.json(&["show", id, "--json"])["splits"][split]["all"]["auc"]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn a_sweep_runs_each_point_picks_on_the_selection_split_and_repeats_nothing() {
+    let env = Env::new();
+    let exp = env.write("mf.toml", &mf_experiment("mf", 2, 2, 0.01));
+    let sweep = |seeds: &str| {
+        env.json(&[
+            "sweep",
+            path_str(&exp),
+            "--grid",
+            "training.lr=1e-2,1e-3",
+            "--seeds",
+            seeds,
+            "--set",
+            "model.dim=8",
+            "--json",
+        ])
+    };
+    let s = sweep("training.seed=1,2");
+    assert_eq!(s["experiment"], "mf");
+    assert_eq!(s["select"], "valid_small all AUC");
+    assert_eq!(s["report_split"], "valid");
+    assert_eq!(s["stopped"], false);
+    let settings = s["settings"].as_array().unwrap();
+    let names: Vec<&str> = settings
+        .iter()
+        .map(|x| x["setting"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["lr=0.01", "lr=1e-3"]);
+    assert_eq!(run_ids(&env).len(), 4);
+
+    // Each setting's numbers are the mean of its runs' own final results.
+    let mut means = Vec::new();
+    for x in settings {
+        let runs = x["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2);
+        let ids: Vec<&str> = runs.iter().map(|r| r["run_id"].as_str().unwrap()).collect();
+        for (run, seed) in runs.iter().zip(["seed=1", "seed=2"]) {
+            assert_eq!(run["status"], "finished");
+            assert!(run["name"].as_str().unwrap().ends_with(seed), "{run}");
+        }
+        let mean = |split: &str| ids.iter().map(|id| final_auc(&env, id, split)).sum::<f64>() / 2.0;
+        let select = mean("valid_small");
+        assert!((x["select"]["mean"].as_f64().unwrap() - select).abs() < 1e-12);
+        assert_eq!(x["select"]["n"], 2);
+        let report = &x["report"][0];
+        assert_eq!(
+            (&report["group"], &report["metric"]),
+            (&"all".into(), &"AUC".into())
+        );
+        assert!((report["mean"].as_f64().unwrap() - mean("valid")).abs() < 1e-12);
+        means.push(select);
+
+        // The stored experiment is the changed one: the point's value and the --set.
+        let full = env.json(&["export", ids[0], "--format", "json"]);
+        let text = full["record"]["experiment"].as_str().unwrap();
+        let lr = x["setting"].as_str().unwrap().trim_start_matches("lr=");
+        let want: f64 = lr.parse().unwrap();
+        assert!(text.contains(&format!("lr = {want:?}")), "{text}");
+        assert!(text.contains("dim = 8"), "{text}");
+    }
+    let best = if means[0] >= means[1] { 0 } else { 1 };
+    assert_eq!(s["best"], best);
+
+    // The same command again: every point is taken from the store, the same summary.
+    assert_eq!(sweep("training.seed=1,2"), s);
+    assert_eq!(run_ids(&env).len(), 4);
+    // One more seed runs only the two new points.
+    let more = sweep("training.seed=1,2,3");
+    assert_eq!(run_ids(&env).len(), 6);
+    assert_eq!(more["settings"][0]["select"]["n"], 3);
+
+    // The table names the pick and how to test it against the runner-up.
+    let table = env.ok(&[
+        "sweep",
+        path_str(&exp),
+        "--grid",
+        "training.lr=1e-2,1e-3",
+        "--seeds",
+        "training.seed=1,2",
+        "--set",
+        "model.dim=8",
+    ]);
+    let best_name = names[best];
+    assert!(table.contains(&format!("best: {best_name} (")), "{table}");
+    assert!(table.contains("collm compare "), "{table}");
+    let dry = env.ok(&[
+        "sweep",
+        path_str(&exp),
+        "--grid",
+        "training.lr=1e-2,1e-4",
+        "--seeds",
+        "training.seed=1",
+        "--set",
+        "model.dim=8",
+        "--dry-run",
+    ]);
+    assert!(dry.contains("mf lr=0.01 seed=1  finished as "), "{dry}");
+    assert!(dry.contains("mf lr=1e-4 seed=1  new"), "{dry}");
+    assert_eq!(run_ids(&env).len(), 6, "a dry run runs nothing");
+}
+
+#[test]
+fn run_set_changes_the_stored_experiment() {
+    let env = Env::new();
+    let exp = env.write("mf.toml", &mf_experiment("mf", 1, 1, 0.01));
+    let out = env.json(&[
+        "run",
+        path_str(&exp),
+        "--set",
+        "training.weight_decay=0",
+        "--set",
+        "evaluation.rows=500",
+        "--json",
+    ]);
+    assert_eq!(out["splits"]["valid"]["all"]["rows"], 500);
+    let full = env.json(&[
+        "export",
+        out["run_id"].as_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let text = full["record"]["experiment"].as_str().unwrap();
+    assert!(
+        text.contains("weight_decay = 0.0"),
+        "an integer where a float is: {text}"
+    );
+}
+
+#[test]
+fn bad_settings_and_splits_are_reported_before_any_run() {
+    let env = Env::new();
+    let exp = env.write("mf.toml", &mf_experiment("mf", 1, 1, 0.01));
+    let fails = |args: &[&str]| {
+        let out = env.output(args);
+        assert!(!out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let file = path_str(&exp);
+    let err = fails(&[
+        "sweep",
+        file,
+        "--grid",
+        "training.lr=1e-2,1e-3",
+        "--grid",
+        "training.batch_sise=64",
+    ]);
+    assert!(
+        err.contains("with `training.batch_sise=64`: unknown field `batch_sise`"),
+        "{err}"
+    );
+    let err = fails(&[
+        "sweep",
+        file,
+        "--grid",
+        "training.lr=1e-2",
+        "--select",
+        "test",
+    ]);
+    assert!(
+        err.contains("--select test: mf lr=0.01 scores only"),
+        "{err}"
+    );
+    let err = fails(&[
+        "sweep",
+        file,
+        "--grid",
+        "training.lr=1e-2",
+        "--select",
+        "valid:rows",
+    ]);
+    assert!(err.contains("no metric `rows`"), "{err}");
+    let err = fails(&[
+        "sweep",
+        file,
+        "--grid",
+        "training.lr=1e-2",
+        "--set",
+        "training.lr=1",
+    ]);
+    assert!(err.contains("training.lr is both swept and --set"), "{err}");
+    let err = fails(&["run", file, "--set", "training.lr"]);
+    assert!(err.contains("expected KEY=VALUE"), "{err}");
+    assert!(run_ids(&env).is_empty());
+}
+
+#[test]
+fn a_sweep_stopped_by_ctrl_c_continues_its_cancelled_point() {
+    let env = Env::new();
+    // Long enough (about 3 s a point) for Ctrl-C to land inside the first point.
+    let exp = env.write("mf.toml", &mf_experiment("mf", 150, 150, 0.01));
+    let args = [
+        "sweep",
+        path_str(&exp),
+        "--grid",
+        "training.lr=1e-2,1e-3",
+        "--json",
+    ];
+    let mut child = env
+        .cmd(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("(new best)") {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "ended early:\n{seen}"
+        );
+        seen.push_str(&line);
+    }
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    stderr.read_to_string(&mut seen).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{seen}");
+    assert!(
+        seen.contains("sweep stopped; the same command continues it"),
+        "{seen}"
+    );
+    let stopped: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(stopped["stopped"], true);
+    assert_eq!(stopped["settings"][0]["runs"][0]["status"], "cancelled");
+    assert_eq!(stopped["settings"][1]["runs"][0]["status"], "not run");
+    let cancelled = stopped["settings"][0]["runs"][0]["run_id"]
+        .as_str()
+        .unwrap();
+
+    let out = env.output(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains(&format!("continuing run {cancelled}")),
+        "{log}"
+    );
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["settings"][0]["runs"][0]["run_id"], cancelled);
+    for x in done["settings"].as_array().unwrap() {
+        assert_eq!(x["runs"][0]["status"], "finished", "{x}");
+    }
+    assert_eq!(
+        run_ids(&env).len(),
+        2,
+        "the cancelled run was continued, not redone"
+    );
+}
