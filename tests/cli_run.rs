@@ -421,3 +421,25 @@ fn collm_run_in_bf16_trains_like_f32() {
         );
     }
 }
+
+#[test]
+fn a_store_named_relative_to_the_working_directory_serves_a_collm_run() {
+    // Once, `--store st` wrote the foundation's weights to `st/...` and read them back from
+    // `/st/...`: paths kept in the records must not depend on the working directory.
+    let env = Env::new();
+    let exp = short_tiny_collm(&env);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_collm"))
+        .current_dir(env.dir.path())
+        .env("COLLM_HOME", env.dir.path().join("home"))
+        .args(["--store", "relative-store", "run", path_str(&exp), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["status"], "finished");
+    assert!(env.dir.path().join("relative-store/runs").is_dir());
+}

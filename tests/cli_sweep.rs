@@ -1,15 +1,16 @@
 //! `collm sweep` and `collm run --set`: every point of a grid runs with its settings written into
 //! the stored experiment, the best setting is the one with the best mean selection metric over
 //! its seeds (checked against the runs' own records), the same command again runs nothing new,
-//! a sweep stopped by Ctrl-C continues its cancelled point, and bad settings or splits are
-//! reported before any run is created.
+//! a sweep stopped by Ctrl-C continues its cancelled point, a CoLLM point takes the stages an
+//! earlier point computed the same (with the same result as training them), and bad settings or
+//! splits are reported before any run is created.
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 
-use common::{mf_experiment, path_str, Env};
+use common::{mf_experiment, path_str, Env, QUICK_COLLM_TINY};
 use serde_json::Value;
 
 fn run_ids(env: &Env) -> Vec<String> {
@@ -287,5 +288,52 @@ fn a_sweep_stopped_by_ctrl_c_continues_its_cancelled_point() {
         run_ids(&env).len(),
         2,
         "the cancelled run was continued, not redone"
+    );
+}
+
+#[test]
+fn a_collm_sweep_over_stage_two_trains_stage_one_once_to_the_same_result() {
+    let (shared, alone) = (Env::new(), Env::new());
+    let sweep = |env: &Env, values: &str| {
+        let out = env.output(&[
+            "sweep",
+            QUICK_COLLM_TINY,
+            "--grid",
+            &format!("collm.stages.1.lr={values}"),
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        (serde_json::from_slice::<Value>(&out.stdout).unwrap(), log)
+    };
+    let (both, log) = sweep(&shared, "1e-2,5e-3");
+    let first = both["settings"][0]["runs"][0]["run_id"].as_str().unwrap();
+    for part in ["cf", "stage1"] {
+        assert!(
+            log.contains(&format!(
+                "[2/2] quick-collm-tiny lr=5e-3: {part} taken from run {first}"
+            )),
+            "{log}"
+        );
+    }
+    let second = both["settings"][1]["runs"][0]["run_id"].as_str().unwrap();
+    let full = shared.json(&["export", second, "--format", "json"]);
+    let text = full["record"]["experiment"].as_str().unwrap();
+    assert!(text.contains(&format!("stage1 = \"{first}\"")), "{text}");
+
+    // The same point trained from scratch in another store: the same numbers, to the bit.
+    let (single, log) = sweep(&alone, "5e-3");
+    assert!(!log.contains("taken from"), "{log}");
+    assert_eq!(
+        single["settings"][0]["report"],
+        both["settings"][1]["report"]
+    );
+    assert_eq!(
+        single["settings"][0]["select"],
+        both["settings"][1]["select"]
     );
 }

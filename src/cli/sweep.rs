@@ -5,7 +5,9 @@
 //! A sweep can always be started again with the same command: a point whose exact experiment
 //! already finished in the store is taken as it is, an interrupted or cancelled one continues
 //! from its last checkpoint, so Ctrl-C, a crash, or values added to an axis cost only the runs
-//! not yet done. `--dry-run` shows which points are which without running anything.
+//! not yet done. `--dry-run` shows which points are which without running anything. A CoLLM
+//! point takes its foundation and first stages from an earlier point that computed exactly the
+//! same (`--no-share` trains them anew).
 //!
 //! `--json` prints one object:
 //!
@@ -41,7 +43,7 @@ use super::Context;
 use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::Runner;
 use crate::sweep::summary::{summarize, Criterion, SettingSummary, Summary};
-use crate::sweep::{existing, grid, Axis, Point};
+use crate::sweep::{existing, grid, share_earlier, Axis, Point};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -70,6 +72,12 @@ pub struct Args {
     /// As `collm run --reuse`, for every point.
     #[arg(long, value_name = "STAGE=RUN")]
     pub reuse: Vec<String>,
+    /// Train every point's foundation and stages itself. By default a CoLLM point takes them
+    /// from an earlier point's finished run that computed exactly the same (the same settings
+    /// up to that stage, as `--reuse` checks them; for the foundation, the same `[training]`
+    /// too): a sweep over stage 2 trains stage 1 once.
+    #[arg(long)]
+    pub no_share: bool,
     /// List the points and what the store already holds of them; run nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -132,9 +140,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let signals = cancel_on_signal(runner.handle())?;
     let total = plan.len();
     let mut stopped = false;
-    for (i, (p, record)) in plan.iter().zip(done.iter_mut()).enumerate() {
+    for (i, p) in plan.iter().enumerate() {
         let counter = format!("[{}/{total}] {}", i + 1, p.experiment.name);
-        let id = match record.as_ref().map(|r| (r.status, r.id.clone())) {
+        let id = match done[i].as_ref().map(|r| (r.status, r.id.clone())) {
             Some((RunStatus::Finished, id)) => {
                 eprintln!("{counter}: finished earlier as run {id}");
                 continue;
@@ -147,7 +155,19 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 eprintln!("{counter}: continuing run {id}");
                 runner.resume(&id)?
             }
-            None => runner.submit(&p.experiment)?,
+            None => {
+                let mut experiment = p.experiment.clone();
+                if !args.no_share {
+                    let earlier: Vec<&RunRecord> = done[..i].iter().flatten().collect();
+                    for (part, from) in share_earlier(&mut experiment, &earlier) {
+                        eprintln!(
+                            "{counter}: {part} taken from run {from}, which computed the same"
+                        );
+                    }
+                    crate::runner::resolve_reuse_sources(&store, &mut experiment)?;
+                }
+                runner.submit(&experiment)?
+            }
         };
         let ended = watch(&store, &messages, &id)?;
         eprintln!(
@@ -158,7 +178,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             number(select.of(&ended))
         );
         let cancelled = ended.status == RunStatus::Cancelled;
-        *record = Some(ended);
+        done[i] = Some(ended);
         if cancelled {
             stopped = true;
             break;

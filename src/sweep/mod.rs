@@ -4,9 +4,9 @@
 
 pub mod summary;
 
-use collm_store::{RunRecord, RunStatus, Store, StoreError};
+use collm_store::{RunId, RunRecord, RunStatus, Store, StoreError};
 
-use crate::experiment::Override;
+use crate::experiment::{Experiment, Override, FOUNDATION};
 
 /// One axis of the grid: `KEY=V1,V2,...`. A replicate axis (`--seeds`) repeats each setting;
 /// the summary averages over it instead of comparing along it.
@@ -143,18 +143,21 @@ fn short_keys(axes: &[Axis]) -> Vec<String> {
         .collect()
 }
 
-/// What the store already holds of a point: the run whose stored experiment is exactly the
-/// point's, preferring a finished one, else the latest that can continue. A sweep run again
-/// (after Ctrl-C, a crash, or with more values) takes these instead of training them again.
+/// What the store already holds of a point: the run whose stored experiment is the point's,
+/// preferring a finished one, else the latest that can continue. A sweep run again (after
+/// Ctrl-C, a crash, or with more values) takes these instead of training them again. Where a
+/// run took parts from other runs (`[reuse]`) does not matter: on the CPU a reused part is the
+/// same bytes as one trained again.
 pub fn existing(
     store: &Store,
     name: &str,
     experiment_toml: &str,
 ) -> Result<Option<RunRecord>, StoreError> {
+    let wanted = without_reuse(experiment_toml);
     let mut found: Vec<RunRecord> = Vec::new();
     for summary in store.runs()?.runs.into_iter().filter(|s| s.name == name) {
         let record = store.run(&summary.id)?;
-        if record.experiment == experiment_toml {
+        if wanted.is_some() && without_reuse(&record.experiment) == wanted {
             found.push(record);
         }
     }
@@ -165,6 +168,62 @@ pub fn existing(
     };
     // Runs are listed oldest first: on equal rank the later one wins.
     Ok(found.into_iter().max_by_key(|r| (rank(r), r.created_ms)))
+}
+
+fn without_reuse(text: &str) -> Option<toml::Table> {
+    let mut table: toml::Table = text.parse().ok()?;
+    table.remove("reuse");
+    Some(table)
+}
+
+/// Takes a CoLLM point's foundation and first stages from `earlier` finished runs of the sweep
+/// that computed exactly what this point would (a sweep over stage 2's learning rate trains
+/// stage 1 once). Parts the experiment already takes from a run are left alone. Returns the
+/// parts taken, with their source.
+pub fn share_earlier(experiment: &mut Experiment, earlier: &[&RunRecord]) -> Vec<(String, RunId)> {
+    let Some(cfg) = experiment.collm.clone() else {
+        return Vec::new();
+    };
+    let sources: Vec<(RunId, Experiment)> = earlier
+        .iter()
+        .filter(|r| r.status == RunStatus::Finished)
+        .filter_map(|r| {
+            let origin = std::path::PathBuf::from(format!("<experiment of run {}>", r.id));
+            Some((
+                r.id.clone(),
+                Experiment::from_toml(&r.experiment, &origin).ok()?,
+            ))
+        })
+        .collect();
+    let mut taken = Vec::new();
+    let mut take = |experiment: &mut Experiment, part: &str| {
+        if experiment.reuse.contains_key(part) {
+            return true;
+        }
+        // A foundation is the same only if it trained the same way too: `[reuse] cf` alone
+        // accepts any training of the same model, but a sweep over `[training]` must not.
+        let found = sources.iter().find(|(_, source)| {
+            experiment.can_reuse_from(part, source).is_ok()
+                && (part != FOUNDATION || source.training == experiment.training)
+        });
+        match found {
+            Some((id, _)) => {
+                experiment.reuse.insert(part.to_string(), id.to_string());
+                taken.push((part.to_string(), id.clone()));
+                true
+            }
+            None => false,
+        }
+    };
+    if crate::experiment::trains_foundation(&cfg) {
+        take(experiment, FOUNDATION);
+    }
+    for stage in cfg.stage_names() {
+        if !take(experiment, &stage) {
+            break;
+        }
+    }
+    taken
 }
 
 #[cfg(test)]

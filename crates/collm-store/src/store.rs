@@ -42,7 +42,10 @@ impl Store {
     /// that ended without finishing them are marked `interrupted`: holding the lock proves that
     /// no live process is still writing them.
     pub fn open(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
-        let dir = dir.as_ref().to_path_buf();
+        // Paths under the store are written into run records and experiments that are read
+        // from elsewhere (a stage's weights, a reused run's folder): they must not depend on
+        // the working directory. `--store st` once put a foundation at `/st/runs/...`.
+        let dir = std::path::absolute(dir.as_ref()).unwrap_or_else(|_| dir.as_ref().to_path_buf());
         let io = |action: &'static str, path: &Path| {
             let (dir, path) = (dir.clone(), path.to_path_buf());
             move |source| StoreError::Io {
