@@ -688,6 +688,38 @@ fn launch_form_edits_and_launches() {
         .as_deref()
         .unwrap_or("")
         .contains("training.lr"));
+
+    // Several values in a field: one run per value, named by it, queued behind each other.
+    f.key(KeyCode::Enter);
+    for _ in 0..10 {
+        f.key(KeyCode::Backspace);
+    }
+    f.keys("0.05, 0.01");
+    f.key(KeyCode::Enter);
+    assert_eq!(f.app.launch.error, None);
+    f.app.commands.clear();
+    f.keys("L");
+    let grid: Vec<String> = f
+        .app
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Launch { experiment, .. } => Some(experiment.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(grid.len(), 2);
+    for (text, (name, lr)) in grid
+        .iter()
+        .zip([("quick lr=0.05", "0.05"), ("quick lr=0.01", "0.01")])
+    {
+        let e = collm_bench::experiment::Experiment::from_toml(text, &origin).unwrap();
+        assert_eq!(e.name, name);
+        assert_eq!(e.training.lr, lr.parse::<f64>().unwrap());
+    }
+    assert!(f
+        .screen()
+        .contains("launching 2 runs of quick (a grid over training.lr)"));
 }
 
 #[test]

@@ -146,11 +146,39 @@ pub fn diff(texts: &[&str]) -> Vec<(String, Vec<Option<String>>)> {
 pub struct Field {
     pub key: String,
     pub value: Value,
+    /// Several values typed at once (`1e-2, 1e-3`): the launch queues one run per value (per
+    /// combination, with other such fields); `value` is the first. Empty for one value.
+    pub grid: Vec<Value>,
 }
 
 impl Field {
+    pub fn new(key: impl Into<String>, value: Value) -> Field {
+        Field {
+            key: key.into(),
+            value,
+            grid: Vec::new(),
+        }
+    }
+
     pub fn is_switch(&self) -> bool {
         self.value.is_bool()
+    }
+
+    /// The value as the form shows it (a grid as `0.01, 1e-3`) and editing starts from.
+    pub fn shown(&self) -> String {
+        if self.grid.is_empty() {
+            show(&self.value)
+        } else {
+            self.grid.iter().map(show).collect::<Vec<_>>().join(", ")
+        }
+    }
+
+    /// Takes what [`parse_input`] read: one value, or several for a grid.
+    pub fn set(&mut self, values: Vec<Value>) {
+        if let Some(first) = values.first() {
+            self.value = first.clone();
+        }
+        self.grid = if values.len() > 1 { values } else { Vec::new() };
     }
 }
 
@@ -170,10 +198,7 @@ pub fn form_fields(text: &str) -> Result<Vec<Field>, String> {
                         || name.ends_with("_rows"))
                         && (value.is_integer() || value.is_float()))
         })
-        .map(|(key, value)| Field {
-            key: key.clone(),
-            value: value.clone(),
-        })
+        .map(|(key, value)| Field::new(key.clone(), value.clone()))
         .collect();
     if flat.get("kind").and_then(Value::as_str) == Some("collm") {
         let stages = (0..)
@@ -191,7 +216,7 @@ pub fn form_fields(text: &str) -> Result<Vec<Field>, String> {
                 .get(&key)
                 .cloned()
                 .unwrap_or_else(|| Value::String(String::new()));
-            fields.push(Field { key, value });
+            fields.push(Field::new(key, value));
         }
     }
     Ok(fields)
@@ -201,29 +226,82 @@ pub fn form_fields(text: &str) -> Result<Vec<Field>, String> {
 const REUSE: &str = "reuse.";
 
 /// Parses what the user typed for `field`, keeping the field's type (an integer where a float is
-/// expected is accepted).
-pub fn parse_input(field: &Field, input: &str) -> Result<Value, String> {
+/// expected is accepted). A number field takes a comma-separated list too (`1e-2, 1e-3`): a
+/// grid, one run per value.
+pub fn parse_input(field: &Field, input: &str) -> Result<Vec<Value>, String> {
     let input = input.trim();
     let bad = |what: &str| format!("{}: `{input}` is not {what}", field.key);
+    let number = |text: &str| -> Result<Value, String> {
+        let text = text.trim();
+        match &field.value {
+            Value::Integer(_) => text.parse::<i64>().ok().map(Value::Integer),
+            _ => text.parse::<f64>().ok().map(Value::Float),
+        }
+        .ok_or_else(|| {
+            bad(if field.value.is_integer() {
+                "an integer (or integers, comma-separated)"
+            } else {
+                "a number (or numbers, comma-separated)"
+            })
+        })
+    };
     match &field.value {
-        Value::Integer(_) => input
-            .parse::<i64>()
-            .map(Value::Integer)
-            .map_err(|_| bad("an integer")),
-        Value::Float(_) => input
-            .parse::<f64>()
-            .map(Value::Float)
-            .map_err(|_| bad("a number")),
+        Value::Integer(_) | Value::Float(_) => {
+            let mut values: Vec<Value> = Vec::new();
+            for part in input.split(',') {
+                let value = number(part)?;
+                if values.contains(&value) {
+                    return Err(format!("{}: `{}` is listed twice", field.key, part.trim()));
+                }
+                values.push(value);
+            }
+            Ok(values)
+        }
         Value::Boolean(_) => input
             .parse::<bool>()
-            .map(Value::Boolean)
+            .map(|b| vec![Value::Boolean(b)])
             .map_err(|_| bad("true or false")),
-        Value::String(_) => Ok(Value::String(input.to_string())),
+        Value::String(_) => Ok(vec![Value::String(input.to_string())]),
         _ => Err(format!(
             "{}: this kind of value cannot be edited here",
             field.key
         )),
     }
+}
+
+/// The experiments a launch of the form queues: `text` with the fields written in, one per
+/// point of the grid that fields with several values span (the first varying slowest), each
+/// named after `name` and its values (`quick lr=0.01 batch_size=64`), as `collm sweep` names
+/// its points.
+pub fn apply_grid(text: &str, fields: &[Field], name: &str) -> Result<Vec<String>, String> {
+    let axes: Vec<crate::sweep::Axis> = fields
+        .iter()
+        .filter(|f| !f.grid.is_empty())
+        .map(|f| crate::sweep::Axis {
+            key: f.key.clone(),
+            values: f.grid.clone(),
+            replicate: false,
+        })
+        .collect();
+    if axes.is_empty() {
+        return Ok(vec![apply(text, fields)?]);
+    }
+    crate::sweep::grid(name, &axes)
+        .into_iter()
+        .map(|point| {
+            let mut fields = fields.to_vec();
+            for o in &point.overrides {
+                if let Some(f) = fields.iter_mut().find(|f| f.key == o.key) {
+                    f.value = o.value.clone();
+                }
+            }
+            let mut table: Table = apply(text, &fields)?
+                .parse()
+                .map_err(|e: toml::de::Error| e.message().to_string())?;
+            table.insert("name".into(), Value::String(point.name));
+            Ok(table.to_string())
+        })
+        .collect()
 }
 
 /// The experiment `text` with each field's value written at its key.
@@ -377,18 +455,16 @@ mod tests {
             ]
         );
         assert!(parse_input(&fields[1], "12.5").is_err());
-        fields[1].value = parse_input(&fields[1], "256").unwrap();
-        fields[3].value = parse_input(&fields[3], "2").unwrap();
+        let one = |f: &Field, typed: &str| parse_input(f, typed).unwrap().remove(0);
+        fields[1].value = one(&fields[1], "256");
+        fields[3].value = one(&fields[3], "2");
         fields[0].value = Value::Boolean(true);
         let edited = apply(A, &fields).unwrap();
         let flat = flatten(&edited).unwrap();
         assert_eq!(flat["cf.batch_size"], Value::Integer(256));
         assert_eq!(flat["stages.0.lr"], Value::Float(2.0));
         assert_eq!(flat["ablation.no_history"], Value::Boolean(true));
-        let stray = Field {
-            key: "cf.nope".into(),
-            value: Value::Integer(1),
-        };
+        let stray = Field::new("cf.nope", Value::Integer(1));
         assert!(apply(A, &[stray]).unwrap_err().contains("cf.nope"));
     }
 
@@ -407,7 +483,8 @@ mod tests {
             "empty: trained here"
         );
         let stage1 = fields.iter().position(|f| f.key == "reuse.stage1").unwrap();
-        fields[stage1].value = parse_input(&fields[stage1], " 261129-0112 ").unwrap();
+        let typed = parse_input(&fields[stage1], " 261129-0112 ").unwrap();
+        fields[stage1].set(typed);
         let edited = apply(text, &fields).unwrap();
         assert_eq!(
             flatten(&edited).unwrap()["reuse.stage1"],
@@ -423,5 +500,52 @@ mod tests {
             .unwrap()
             .iter()
             .all(|f| !f.key.starts_with(REUSE)));
+    }
+
+    #[test]
+    fn comma_separated_numbers_make_a_grid_of_named_experiments() {
+        let mut fields = form_fields(A).unwrap();
+        let (bs, lr) = (1, 2);
+        assert_eq!(fields[lr].key, "cf.lr");
+        let typed = parse_input(&fields[lr], "1e-2, 1e-3").unwrap();
+        fields[lr].set(typed);
+        assert_eq!(fields[lr].shown(), "0.01, 1e-3");
+        let typed = parse_input(&fields[bs], "64,128").unwrap();
+        fields[bs].set(typed);
+        assert!(parse_input(&fields[bs], "64, 64")
+            .unwrap_err()
+            .contains("twice"));
+        assert!(parse_input(&fields[bs], "64, x")
+            .unwrap_err()
+            .contains("integers"));
+        let texts = apply_grid(A, &fields, "a").unwrap();
+        let got: Vec<(String, String, String)> = texts
+            .iter()
+            .map(|t| {
+                let flat = flatten(t).unwrap();
+                (
+                    show(&flat["name"]),
+                    show(&flat["cf.batch_size"]),
+                    show(&flat["cf.lr"]),
+                )
+            })
+            .collect();
+        let want = [
+            ("a batch_size=64 lr=0.01", "64", "0.01"),
+            ("a batch_size=64 lr=1e-3", "64", "1e-3"),
+            ("a batch_size=128 lr=0.01", "128", "0.01"),
+            ("a batch_size=128 lr=1e-3", "128", "1e-3"),
+        ]
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
+        assert_eq!(got, want);
+        // One value again: one experiment, under the file's own name.
+        let typed = parse_input(&fields[lr], "0.5").unwrap();
+        fields[lr].set(typed);
+        let typed = parse_input(&fields[bs], "32").unwrap();
+        fields[bs].set(typed);
+        assert!(fields[lr].grid.is_empty());
+        let single = apply_grid(A, &fields, "a").unwrap();
+        assert_eq!(single.len(), 1);
+        assert_eq!(show(&flatten(&single[0]).unwrap()["name"]), "a");
     }
 }

@@ -231,8 +231,8 @@ fn accept_input(app: &mut App) {
             let i = app.launch.field;
             if let Some(field) = app.launch.fields.get(i) {
                 match settings::parse_input(field, &typed) {
-                    Ok(value) => {
-                        app.launch.fields[i].value = value;
+                    Ok(values) => {
+                        app.launch.fields[i].set(values);
                         app.launch.error = None;
                     }
                     Err(err) => app.launch.error = Some(err),
@@ -607,7 +607,7 @@ fn launch_action(app: &mut App, action: Action) {
                 if let Some(on) = field.value.as_bool() {
                     field.value = toml::Value::Boolean(!on);
                 } else {
-                    app.launch.editing = Some(settings::show(&field.value));
+                    app.launch.editing = Some(field.shown());
                 }
             }
         }
@@ -625,14 +625,35 @@ fn launch(app: &mut App) {
         app.error("no experiment to launch: add a *.toml file to ./experiments");
         return;
     };
-    match settings::apply(&choice.text, &app.launch.fields) {
-        Ok(experiment) => {
+    match settings::apply_grid(&choice.text, &app.launch.fields, &choice.name) {
+        Ok(experiments) => {
             let origin = choice
                 .path
                 .clone()
                 .unwrap_or_else(|| format!("{}.toml", choice.name).into());
-            app.notice(format!("launching {}…", choice.name));
-            app.commands.push(Command::Launch { origin, experiment });
+            let swept: Vec<&str> = app
+                .launch
+                .fields
+                .iter()
+                .filter(|f| !f.grid.is_empty())
+                .map(|f| f.key.as_str())
+                .collect();
+            app.notice(if swept.is_empty() {
+                format!("launching {}…", choice.name)
+            } else {
+                format!(
+                    "launching {} runs of {} (a grid over {})…",
+                    experiments.len(),
+                    choice.name,
+                    swept.join(", ")
+                )
+            });
+            for experiment in experiments {
+                app.commands.push(Command::Launch {
+                    origin: origin.clone(),
+                    experiment,
+                });
+            }
             app.launch.error = None;
         }
         Err(err) => app.launch.error = Some(err),

@@ -6,7 +6,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::experiment::settings;
 use crate::tui::app::{App, LaunchFocus};
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -52,7 +51,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                     if on { t.good() } else { t.dim() },
                 )
             }
-            _ => Span::raw(settings::show(&f.value)),
+            _ => Span::raw(f.shown()),
         };
         let key_style = if current { t.selected() } else { t.header() };
         lines.push(Line::from(vec![
@@ -79,7 +78,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Span::styled(" L", t.accent()),
         Span::raw(" launch as edited · "),
         Span::styled("Enter", t.accent()),
-        Span::raw(" edit / flip · runs queue behind the running one"),
+        Span::raw(" edit / flip · runs queue behind the running one · "),
+        Span::styled("1e-2, 1e-3", t.accent()),
+        Span::raw(" in a field: a run per value"),
     ])];
     if let Some(path) = l.choices.get(l.selected).and_then(|c| c.path.as_ref()) {
         info.push(Line::styled(format!(" from {}", path.display()), t.dim()));
