@@ -208,7 +208,7 @@ fn bad_settings_and_splits_are_reported_before_any_run() {
         "--set",
         "training.lr=1",
     ]);
-    assert!(err.contains("training.lr is both swept and --set"), "{err}");
+    assert!(err.contains("training.lr is both swept and set"), "{err}");
     let err = fails(&["run", file, "--set", "training.lr"]);
     assert!(err.contains("expected KEY=VALUE"), "{err}");
     assert!(run_ids(&env).is_empty());
@@ -336,4 +336,48 @@ fn a_collm_sweep_over_stage_two_trains_stage_one_once_to_the_same_result() {
         single["settings"][0]["select"],
         both["settings"][1]["select"]
     );
+}
+
+#[test]
+fn a_sweep_file_keeps_the_grid_and_the_command_line_adds_to_it() {
+    let env = Env::new();
+    env.write("mf.toml", &mf_experiment("mf", 2, 2, 0.01));
+    let file = env.write(
+        "sweep.toml",
+        "experiment = \"mf.toml\"\nselect = \"valid:uauc\"\nreport = \"valid_small\"\n\n[set]\nmodel.dim = 8\n\n[grid]\ntraining.lr = [1e-2, 1e-3]\n",
+    );
+    let s = env.json(&[
+        "sweep",
+        path_str(&file),
+        "--seeds",
+        "training.seed=1,2",
+        "--set",
+        "training.max_epochs=1",
+        "--json",
+    ]);
+    assert_eq!(s["select"], "valid all UAUC");
+    assert_eq!(s["report_split"], "valid_small");
+    let settings = s["settings"].as_array().unwrap();
+    assert_eq!(settings.len(), 2);
+    let id = settings[1]["runs"][1]["run_id"].as_str().unwrap();
+    assert_eq!(settings[1]["runs"][1]["name"], "mf lr=1e-3 seed=2");
+    let full = env.json(&["export", id, "--format", "json"]);
+    let text = full["record"]["experiment"].as_str().unwrap();
+    for want in ["lr = 0.001", "seed = 2", "dim = 8", "max_epochs = 1"] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    // The command line's choices win over the file's.
+    let s = env.json(&[
+        "sweep",
+        path_str(&file),
+        "--select",
+        "valid_small",
+        "--set",
+        "training.max_epochs=1",
+        "--json",
+    ]);
+    assert_eq!(s["select"], "valid_small all AUC");
+    // A setting both in the file's grid and on the command line's is refused.
+    let out = env.output(&["sweep", path_str(&file), "--grid", "training.lr=0.1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("training.lr is swept twice"));
 }

@@ -42,13 +42,15 @@ use super::run::{add_reuse, watch};
 use super::Context;
 use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::Runner;
+use crate::sweep::file::SweepFile;
 use crate::sweep::summary::{summarize, Criterion, SettingSummary, Summary};
-use crate::sweep::{existing, grid, share_earlier, Axis, Point};
+use crate::sweep::{all_records, existing, grid, share_earlier, Axis, Point};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The experiment file (TOML; see experiments/).
-    pub experiment: PathBuf,
+    /// An experiment file (experiments/), or a sweep file naming one with its grid
+    /// (experiments/sweeps/; the flags below add to it and override its choices).
+    pub file: PathBuf,
     /// An axis of settings: a dotted key as `collm compare` lists them and its values, e.g.
     /// `--grid training.lr=1e-2,1e-3,1e-4` (repeatable: the grid is every combination).
     #[arg(long = "grid", value_name = "KEY=V1,V2,...")]
@@ -94,27 +96,86 @@ struct Planned {
     experiment: Experiment,
 }
 
+/// The sweep to run: a sweep file's and the flags' settings, axes and choices together.
+struct Spec {
+    experiment: PathBuf,
+    set: Vec<Override>,
+    axes: Vec<Axis>,
+    select: Option<String>,
+    report: Option<String>,
+    share: bool,
+}
+
+fn spec(args: &Args) -> anyhow::Result<Spec> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let file = if SweepFile::is_sweep(&text) {
+        SweepFile::parse(&text, &args.file)?
+    } else {
+        SweepFile {
+            experiment: args.file.clone(),
+            select: None,
+            report: None,
+            share: None,
+            set: Vec::new(),
+            axes: Vec::new(),
+        }
+    };
+    let parse = |text: &String, replicate: bool| {
+        let flag = if replicate { "--seeds" } else { "--grid" };
+        Axis::parse(text, replicate).map_err(|e| anyhow::anyhow!("{flag} {e}"))
+    };
+    let axes: Vec<Axis> = file
+        .axes
+        .into_iter()
+        .map(Ok)
+        .chain(args.grid.iter().map(|t| parse(t, false)))
+        .chain(args.seeds.iter().map(|t| parse(t, true)))
+        .collect::<anyhow::Result<_>>()?;
+    // The command line's settings come after the file's, so they win.
+    let set: Vec<Override> = file.set.into_iter().chain(args.set.clone()).collect();
+    for (i, axis) in axes.iter().enumerate() {
+        if axes[..i].iter().any(|a| a.key == axis.key) {
+            bail!(
+                "{} is swept twice; give all its values on one axis",
+                axis.key
+            );
+        }
+        if set.iter().any(|o| o.key == axis.key) {
+            bail!("{} is both swept and set", axis.key);
+        }
+    }
+    Ok(Spec {
+        experiment: file.experiment,
+        set,
+        axes,
+        select: args.select.clone().or(file.select),
+        report: args.report.clone().or(file.report),
+        share: !args.no_share && file.share.unwrap_or(true),
+    })
+}
+
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let axes = axes(&args)?;
-    let base = Experiment::load_with(&args.experiment, &args.set)?;
-    let text = std::fs::read_to_string(&args.experiment)
-        .with_context(|| format!("cannot read {}", args.experiment.display()))?;
+    let spec = spec(&args)?;
+    let base = Experiment::load_with(&spec.experiment, &spec.set)?;
+    let text = std::fs::read_to_string(&spec.experiment)
+        .with_context(|| format!("cannot read {}", spec.experiment.display()))?;
     let store = Arc::new(Store::open(&ctx.store_dir)?);
 
     // Every point is checked before anything runs: a typo in the last value must not surface
     // hours into the sweep.
     let mut plan: Vec<Planned> = Vec::new();
-    for point in grid(&base.name, &axes) {
-        let overrides: Vec<Override> = args.set.iter().chain(&point.overrides).cloned().collect();
+    for point in grid(&base.name, &spec.axes) {
+        let overrides: Vec<Override> = spec.set.iter().chain(&point.overrides).cloned().collect();
         let mut experiment =
-            crate::experiment::overrides::load_with(&text, &args.experiment, &overrides)?;
+            crate::experiment::overrides::load_with(&text, &spec.experiment, &overrides)?;
         experiment.name = point.name.clone();
         experiment.place(args.placement);
         add_reuse(&store, &mut experiment, &args.reuse)?;
         plan.push(Planned { point, experiment });
     }
     base.resolve_device()?;
-    let (select_text, report) = splits(&args, &plan)?;
+    let (select_text, report) = splits(&spec, &plan)?;
     let select = Criterion::parse(&select_text).map_err(|e| anyhow::anyhow!("--select {e}"))?;
     if select.split == report {
         eprintln!(
@@ -123,14 +184,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let mut done: Vec<Option<RunRecord>> = Vec::new();
-    for p in &plan {
-        done.push(existing(
-            &store,
-            &p.experiment.name,
-            &p.experiment.to_toml(),
-        )?);
-    }
+    let stored = all_records(&store)?;
+    let mut done: Vec<Option<RunRecord>> = plan
+        .iter()
+        .map(|p| existing(&stored, &p.experiment.to_toml()).cloned())
+        .collect();
     if args.dry_run {
         print_plan(&plan, &done);
         return Ok(ExitCode::SUCCESS);
@@ -157,7 +215,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             }
             None => {
                 let mut experiment = p.experiment.clone();
-                if !args.no_share {
+                if spec.share {
                     let earlier: Vec<&RunRecord> = done[..i].iter().flatten().collect();
                     for (part, from) in share_earlier(&mut experiment, &earlier) {
                         eprintln!(
@@ -221,35 +279,9 @@ struct JsonSummary<'a> {
     stopped: bool,
 }
 
-/// The grid's axes, then the seeds'; a key may vary on one axis only and not be `--set` too.
-fn axes(args: &Args) -> anyhow::Result<Vec<Axis>> {
-    let parse = |text: &String, replicate: bool| {
-        let flag = if replicate { "--seeds" } else { "--grid" };
-        Axis::parse(text, replicate).map_err(|e| anyhow::anyhow!("{flag} {e}"))
-    };
-    let axes: Vec<Axis> = args
-        .grid
-        .iter()
-        .map(|t| parse(t, false))
-        .chain(args.seeds.iter().map(|t| parse(t, true)))
-        .collect::<anyhow::Result<_>>()?;
-    for (i, axis) in axes.iter().enumerate() {
-        if axes[..i].iter().any(|a| a.key == axis.key) {
-            bail!(
-                "{} is swept twice; give all its values on one axis",
-                axis.key
-            );
-        }
-        if args.set.iter().any(|o| o.key == axis.key) {
-            bail!("{} is both swept and --set", axis.key);
-        }
-    }
-    Ok(axes)
-}
-
 /// The selection criterion's text and the report split, checked against what every point
 /// evaluates at the end.
-fn splits(args: &Args, plan: &[Planned]) -> anyhow::Result<(String, String)> {
+fn splits(spec: &Spec, plan: &[Planned]) -> anyhow::Result<(String, String)> {
     let evaluated = &plan[0].experiment.evaluation.splits;
     let prefer = |name: &str| {
         if evaluated.iter().any(|s| s == name) {
@@ -258,8 +290,8 @@ fn splits(args: &Args, plan: &[Planned]) -> anyhow::Result<(String, String)> {
             evaluated[0].clone()
         }
     };
-    let select = args.select.clone().unwrap_or_else(|| prefer("valid_small"));
-    let report = args.report.clone().unwrap_or_else(|| prefer("valid"));
+    let select = spec.select.clone().unwrap_or_else(|| prefer("valid_small"));
+    let report = spec.report.clone().unwrap_or_else(|| prefer("valid"));
     let select_split = select.split(':').next().unwrap_or_default().to_string();
     for (flag, split) in [("--select", &select_split), ("--report", &report)] {
         if let Some(p) = plan

@@ -39,9 +39,14 @@ pub fn flatten(text: &str) -> Result<BTreeMap<String, Value>, String> {
     let table: Table = text
         .parse()
         .map_err(|e: toml::de::Error| e.message().to_string())?;
+    Ok(flatten_table(&table))
+}
+
+/// [`flatten`] of a table already read.
+pub fn flatten_table(table: &Table) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
-    flatten_into("", &table, &mut out);
-    Ok(out)
+    flatten_into("", table, &mut out);
+    out
 }
 
 fn flatten_into(prefix: &str, table: &Table, out: &mut BTreeMap<String, Value>) {

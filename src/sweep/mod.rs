@@ -2,6 +2,7 @@
 //! the grid's points and their names, and the run of the store that already is a point.
 //! [`summary`] picks the best point on one split and reports it on another.
 
+pub mod file;
 pub mod summary;
 
 use collm_store::{RunId, RunRecord, RunStatus, Store, StoreError};
@@ -143,37 +144,43 @@ fn short_keys(axes: &[Axis]) -> Vec<String> {
         .collect()
 }
 
-/// What the store already holds of a point: the run whose stored experiment is the point's,
-/// preferring a finished one, else the latest that can continue. A sweep run again (after
-/// Ctrl-C, a crash, or with more values) takes these instead of training them again. Where a
-/// run took parts from other runs (`[reuse]`) does not matter: on the CPU a reused part is the
-/// same bytes as one trained again.
-pub fn existing(
-    store: &Store,
-    name: &str,
-    experiment_toml: &str,
-) -> Result<Option<RunRecord>, StoreError> {
-    let wanted = without_reuse(experiment_toml);
-    let mut found: Vec<RunRecord> = Vec::new();
-    for summary in store.runs()?.runs.into_iter().filter(|s| s.name == name) {
-        let record = store.run(&summary.id)?;
-        if wanted.is_some() && without_reuse(&record.experiment) == wanted {
-            found.push(record);
-        }
-    }
+/// What the store already holds of a point: among `records` (the store's runs, oldest first),
+/// one whose experiment is the point's, preferring a finished one, else the latest that can
+/// continue. A sweep run again (after Ctrl-C, a crash, or with more values) takes these instead
+/// of training them again. Neither the run's name nor where it took parts from (`[reuse]`; on
+/// the CPU a reused part is the same bytes as one trained again) matters: a `collm run` of the
+/// same settings is the point too.
+pub fn existing<'a>(records: &'a [RunRecord], experiment_toml: &str) -> Option<&'a RunRecord> {
+    let wanted = identity(experiment_toml)?;
     let rank = |r: &RunRecord| match r.status {
         RunStatus::Finished => 3,
         RunStatus::Interrupted | RunStatus::Cancelled => 2,
         _ => 1,
     };
-    // Runs are listed oldest first: on equal rank the later one wins.
-    Ok(found.into_iter().max_by_key(|r| (rank(r), r.created_ms)))
+    records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| identity(&r.experiment).as_ref() == Some(&wanted))
+        // On equal rank the later one wins.
+        .max_by_key(|(i, r)| (rank(r), *i))
+        .map(|(_, r)| r)
 }
 
-fn without_reuse(text: &str) -> Option<toml::Table> {
+/// An experiment's settings without its name and `[reuse]`.
+fn identity(text: &str) -> Option<toml::Table> {
     let mut table: toml::Table = text.parse().ok()?;
     table.remove("reuse");
+    table.remove("name");
     Some(table)
+}
+
+/// Every run of the store, oldest first (records that cannot be read are left out).
+pub fn all_records(store: &Store) -> Result<Vec<RunRecord>, StoreError> {
+    let mut records = Vec::new();
+    for summary in store.runs()?.runs {
+        records.push(store.run(&summary.id)?);
+    }
+    Ok(records)
 }
 
 /// Takes a CoLLM point's foundation and first stages from `earlier` finished runs of the sweep

@@ -1,0 +1,230 @@
+//! Sweep files: a sweep written down beside the experiments (`experiments/sweeps/`), so the
+//! search behind a reported number is kept in the repository, not in shell history.
+//!
+//! ```toml
+//! experiment = "../mf-ml1m.toml"   # the experiment swept, relative to this file
+//! select = "valid_small"           # optional, as `collm sweep --select`
+//! report = "valid"                 # optional, as `--report`
+//! share = true                     # optional: CoLLM points take stages an earlier point computed
+//!
+//! [set]                            # settings changed for every point, as `--set`
+//! training.max_epochs = 1000
+//!
+//! [grid]                           # one axis per key, every combination (keys in sorted order)
+//! training.lr = [1e-2, 1e-3, 1e-4]
+//! model.dim = [64, 256]
+//!
+//! [seeds]                          # repeats of every setting, averaged in the summary
+//! training.seed = [2023, 1]
+//! ```
+//!
+//! A key may be written dotted (`training.lr`) or quoted (`"collm.stages.1.lr"`): both name
+//! the setting as `collm compare` lists it. Unknown keys are refused with the file and line.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::{Table, Value};
+
+use super::Axis;
+use crate::experiment::settings::flatten_table;
+use crate::experiment::{ExperimentError, Override};
+
+/// A sweep file as read.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    experiment: PathBuf,
+    select: Option<String>,
+    report: Option<String>,
+    share: Option<bool>,
+    #[serde(default)]
+    set: Table,
+    #[serde(default)]
+    grid: Table,
+    #[serde(default)]
+    seeds: Table,
+}
+
+/// A sweep file, its keys made into the settings, axes and choices of `collm sweep`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepFile {
+    /// The experiment file, absolute.
+    pub experiment: PathBuf,
+    pub select: Option<String>,
+    pub report: Option<String>,
+    pub share: Option<bool>,
+    pub set: Vec<Override>,
+    /// The grid's axes, then the seeds'.
+    pub axes: Vec<Axis>,
+}
+
+impl SweepFile {
+    /// Whether `text` is a sweep file rather than an experiment: only sweep files name an
+    /// `experiment` (experiment files refuse that key).
+    pub fn is_sweep(text: &str) -> bool {
+        text.parse::<Table>()
+            .is_ok_and(|t| t.get("experiment").is_some_and(Value::is_str))
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<SweepFile, ExperimentError> {
+        let raw: Raw = toml::from_str(text)
+            .map_err(|err| ExperimentError::from_toml(path.to_path_buf(), text, err))?;
+        let invalid = |message: String| ExperimentError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let experiment = base.join(&raw.experiment);
+        let experiment = std::path::absolute(&experiment).unwrap_or(experiment);
+        let set = flatten_table(&raw.set)
+            .into_iter()
+            .map(|(key, value)| Override { key, value })
+            .collect();
+        let mut axes = Vec::new();
+        for (section, table, replicate) in [("grid", &raw.grid, false), ("seeds", &raw.seeds, true)]
+        {
+            for (key, value) in flatten_table(table) {
+                let values = match value {
+                    Value::Array(values) if !values.is_empty() => values,
+                    _ => {
+                        return Err(invalid(format!(
+                            "[{section}] {key}: give a list of values, e.g. [1e-2, 1e-3]"
+                        )))
+                    }
+                };
+                if values
+                    .iter()
+                    .enumerate()
+                    .any(|(i, v)| values[..i].contains(v))
+                {
+                    return Err(invalid(format!(
+                        "[{section}] {key}: a value is listed twice"
+                    )));
+                }
+                axes.push(Axis {
+                    key,
+                    values,
+                    replicate,
+                });
+            }
+        }
+        Ok(SweepFile {
+            experiment,
+            select: raw.select,
+            report: raw.report,
+            share: raw.share,
+            set,
+            axes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"experiment = "../mf.toml"
+select = "valid_small:uauc"
+
+[set]
+training.max_epochs = 10
+"evaluation.splits" = ["valid", "valid_small"]
+
+[grid]
+training.lr = [1e-2, 1e-3]
+"collm.stages.1.lr" = [0.5]
+
+[seeds]
+training.seed = [1, 2]
+"#;
+
+    #[test]
+    fn dotted_and_quoted_keys_name_the_same_settings() {
+        assert!(SweepFile::is_sweep(FILE));
+        assert!(!SweepFile::is_sweep("name = \"x\"\n[training]\nlr = 1.0\n"));
+        let s = SweepFile::parse(FILE, Path::new("/e/sweeps/s.toml")).unwrap();
+        assert_eq!(s.experiment, Path::new("/e/sweeps/../mf.toml"));
+        assert_eq!(s.select.as_deref(), Some("valid_small:uauc"));
+        assert_eq!(s.share, None);
+        let set: Vec<String> = s.set.iter().map(|o| o.to_string()).collect();
+        assert_eq!(
+            set,
+            [
+                "evaluation.splits=[valid, valid_small]",
+                "training.max_epochs=10"
+            ]
+        );
+        let axes: Vec<(&str, usize, bool)> = s
+            .axes
+            .iter()
+            .map(|a| (a.key.as_str(), a.values.len(), a.replicate))
+            .collect();
+        assert_eq!(
+            axes,
+            [
+                ("collm.stages.1.lr", 1, false),
+                ("training.lr", 2, false),
+                ("training.seed", 2, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_sweep_files_name_the_file_and_the_key() {
+        let path = Path::new("/e/s.toml");
+        let err = SweepFile::parse("experiment = \"x.toml\"\ngird = 1\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/e/s.toml:2:1: unknown field `gird`"),
+            "{err}"
+        );
+        let err = SweepFile::parse("experiment = \"x.toml\"\n[grid]\ntraining.lr = 0.1\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[grid] training.lr: give a list of values"),
+            "{err}"
+        );
+        let err = SweepFile::parse("experiment = \"x.toml\"\n[seeds]\nseed = [1, 1]\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[seeds] seed: a value is listed twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn shipped_sweeps_parse_and_every_point_is_a_valid_experiment() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/sweeps");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(SweepFile::is_sweep(&text), "{}", path.display());
+            let sweep = SweepFile::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"));
+            let base = std::fs::read_to_string(&sweep.experiment).unwrap();
+            let points = super::super::grid("x", &sweep.axes);
+            assert!(points.len() > 1, "{}", path.display());
+            for point in points {
+                let all: Vec<Override> =
+                    sweep.set.iter().chain(&point.overrides).cloned().collect();
+                let e = crate::experiment::overrides::load_with(&base, &sweep.experiment, &all)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let splits = &e.evaluation.splits;
+                for split in [&sweep.select, &sweep.report].into_iter().flatten() {
+                    let split = split.split(':').next().unwrap();
+                    assert!(
+                        splits.iter().any(|s| s == split),
+                        "{}: {split}",
+                        path.display()
+                    );
+                }
+            }
+            seen += 1;
+        }
+        assert!(seen >= 2);
+    }
+}
