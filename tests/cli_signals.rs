@@ -5,22 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufReader;
 use std::path::Path;
-use std::process::{Child, Stdio};
 
-use common::{mf_experiment, path_str, Env, QUICK_COLLM_TINY};
+use common::{ctrl_c, mf_experiment, path_str, Env, Interrupted, Running, QUICK_COLLM_TINY};
 use serde_json::Value;
-
-/// A child process that is killed and reaped when the test ends, whatever happened.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts a run that would go on for a long time and waits for its first evaluation.
 fn start_long_run(env: &Env) -> (Running, BufReader<std::process::ChildStderr>) {
@@ -34,31 +23,13 @@ fn start_run_until(
     exp: &Path,
     marker: &str,
 ) -> (Running, BufReader<std::process::ChildStderr>) {
-    let mut child = Running(
-        env.cmd(&["run", path_str(exp), "--json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            panic!("the run ended before printing {marker:?}:\n{seen}");
-        }
-        seen.push_str(&line);
-        if line.contains(marker) {
-            return (child, stderr);
-        }
-    }
+    env.start_until(&["run", path_str(exp), "--json"], marker)
 }
 
 #[test]
 fn ctrl_c_cancels_the_run_and_the_holder_is_named_meanwhile() {
     let env = Env::new();
-    let (mut running, mut stderr) = start_long_run(&env);
+    let (mut running, stderr) = start_long_run(&env);
     let child = &mut running.0;
 
     let out = env.output(&["runs"]);
@@ -73,22 +44,12 @@ fn ctrl_c_cancels_the_run_and_the_holder_is_named_meanwhile() {
     assert!(err.contains(&expected), "{err}");
     assert!(err.contains(" run ") && err.contains(" since "), "{err}");
 
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "stderr: {rest}");
+    let Interrupted {
+        code,
+        stdout,
+        stderr: rest,
+    } = ctrl_c(&mut running, stderr);
+    assert_eq!(code, Some(130), "stderr: {rest}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["status"], "cancelled");
     assert!(rest.contains("cancelled"), "{rest}");

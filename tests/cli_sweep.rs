@@ -7,10 +7,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::Stdio;
-
-use common::{mf_experiment, path_str, Env, QUICK_COLLM_TINY};
+use common::{ctrl_c, mf_experiment, path_str, Env, Interrupted, QUICK_COLLM_TINY};
 use serde_json::Value;
 
 fn run_ids(env: &Env) -> Vec<String> {
@@ -161,56 +158,33 @@ fn run_set_changes_the_stored_experiment() {
 fn bad_settings_and_splits_are_reported_before_any_run() {
     let env = Env::new();
     let exp = env.write("mf.toml", &mf_experiment("mf", 1, 1, 0.01));
-    let fails = |args: &[&str]| {
-        let out = env.output(args);
-        assert!(!out.status.success(), "{args:?}");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
     let file = path_str(&exp);
-    let err = fails(&[
-        "sweep",
-        file,
-        "--grid",
-        "training.lr=1e-2,1e-3",
-        "--grid",
-        "training.batch_sise=64",
-    ]);
-    assert!(
-        err.contains("with `training.batch_sise=64`: unknown field `batch_sise`"),
-        "{err}"
-    );
-    let err = fails(&[
-        "sweep",
-        file,
-        "--grid",
-        "training.lr=1e-2",
-        "--select",
-        "test",
-    ]);
-    assert!(
-        err.contains("--select test: mf lr=0.01 scores only"),
-        "{err}"
-    );
-    let err = fails(&[
-        "sweep",
-        file,
-        "--grid",
-        "training.lr=1e-2",
-        "--select",
-        "valid:rows",
-    ]);
-    assert!(err.contains("no metric `rows`"), "{err}");
-    let err = fails(&[
-        "sweep",
-        file,
-        "--grid",
-        "training.lr=1e-2",
-        "--set",
-        "training.lr=1",
-    ]);
-    assert!(err.contains("training.lr is both swept and set"), "{err}");
-    let err = fails(&["run", file, "--set", "training.lr"]);
-    assert!(err.contains("expected KEY=VALUE"), "{err}");
+    // The arguments after `sweep FILE`, and what the error must say.
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--grid", "training.batch_sise=64"],
+            "with `training.batch_sise=64`: unknown field `batch_sise`",
+        ),
+        (
+            &["--select", "test"],
+            "--select test: mf lr=0.01 scores only",
+        ),
+        (&["--select", "valid:rows"], "no metric `rows`"),
+        (
+            &["--set", "training.lr=1"],
+            "training.lr is both swept and set",
+        ),
+    ];
+    for (rest, want) in cases {
+        let mut args = vec!["sweep", file, "--grid", "training.lr=1e-2"];
+        args.extend_from_slice(rest);
+        let out = env.output(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    let out = env.output(&["run", file, "--set", "training.lr"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected KEY=VALUE"));
     assert!(run_ids(&env).is_empty());
 }
 
@@ -226,36 +200,13 @@ fn a_sweep_stopped_by_ctrl_c_continues_its_cancelled_point() {
         "training.lr=1e-2,1e-3",
         "--json",
     ];
-    let mut child = env
-        .cmd(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    while !seen.contains("(new best)") {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "ended early:\n{seen}"
-        );
-        seen.push_str(&line);
-    }
-    let signalled = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    stderr.read_to_string(&mut seen).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130), "{seen}");
+    let (mut running, stderr) = env.start_until(&args, "(new best)");
+    let Interrupted {
+        code,
+        stdout,
+        stderr: seen,
+    } = ctrl_c(&mut running, stderr);
+    assert_eq!(code, Some(130), "{seen}");
     assert!(
         seen.contains("sweep stopped; the same command continues it"),
         "{seen}"

@@ -172,28 +172,23 @@ training.seed = [1, 2]
 
     #[test]
     fn bad_sweep_files_name_the_file_and_the_key() {
-        let path = Path::new("/e/s.toml");
-        let err = SweepFile::parse("experiment = \"x.toml\"\ngird = 1\n", path)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("/e/s.toml:2:1: unknown field `gird`"),
-            "{err}"
-        );
-        let err = SweepFile::parse("experiment = \"x.toml\"\n[grid]\ntraining.lr = 0.1\n", path)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("[grid] training.lr: give a list of values"),
-            "{err}"
-        );
-        let err = SweepFile::parse("experiment = \"x.toml\"\n[seeds]\nseed = [1, 1]\n", path)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("[seeds] seed: a value is listed twice"),
-            "{err}"
-        );
+        // After `experiment = "x.toml"`, and what the error must say.
+        let cases = [
+            ("gird = 1\n", "/e/s.toml:2:1: unknown field `gird`"),
+            (
+                "[grid]\ntraining.lr = 0.1\n",
+                "[grid] training.lr: give a list of values",
+            ),
+            (
+                "[seeds]\nseed = [1, 1]\n",
+                "[seeds] seed: a value is listed twice",
+            ),
+        ];
+        for (rest, want) in cases {
+            let text = format!("experiment = \"x.toml\"\n{rest}");
+            let err = SweepFile::parse(&text, Path::new("/e/s.toml")).unwrap_err();
+            assert!(err.to_string().contains(want), "{err}");
+        }
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! and small experiment files on the shared ML-1M split.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
 pub const ML1M: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/ml-1m-collm");
 
@@ -99,4 +100,71 @@ impl Env {
 
 pub fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+/// A child process that is killed and reaped when the test ends, whatever happened.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Env {
+    /// Starts `collm <args>` and waits for a line of its stderr containing `marker`.
+    pub fn start_until(&self, args: &[&str], marker: &str) -> (Running, BufReader<ChildStderr>) {
+        let mut child = Running(
+            self.cmd(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                panic!("collm {args:?} ended before printing {marker:?}:\n{seen}");
+            }
+            seen.push_str(&line);
+            if line.contains(marker) {
+                return (child, stderr);
+            }
+        }
+    }
+}
+
+/// What a process said and how it ended after Ctrl-C.
+pub struct Interrupted {
+    pub code: Option<i32>,
+    pub stdout: String,
+    /// Its stderr after the line [`Env::start_until`] waited for.
+    pub stderr: String,
+}
+
+/// Sends SIGINT (Ctrl-C) to a process started by [`Env::start_until`] and waits for its end.
+pub fn ctrl_c(running: &mut Running, mut stderr: BufReader<ChildStderr>) -> Interrupted {
+    let child = &mut running.0;
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    Interrupted {
+        code: child.wait().unwrap().code(),
+        stdout,
+        stderr: rest,
+    }
 }
