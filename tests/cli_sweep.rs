@@ -287,6 +287,15 @@ fn a_collm_sweep_over_stage_two_trains_stage_one_once_to_the_same_result() {
         single["settings"][0]["select"],
         both["settings"][1]["select"]
     );
+
+    // A new sweep takes them from the store's runs too, with the same result again.
+    let alone_id = single["settings"][0]["runs"][0]["run_id"].as_str().unwrap();
+    let (other, log) = sweep(&alone, "1e-2");
+    assert!(
+        log.contains(&format!("stage1 taken from run {alone_id}")),
+        "{log}"
+    );
+    assert_eq!(other["settings"][0]["report"], both["settings"][0]["report"]);
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! already finished in the store is taken as it is, an interrupted or cancelled one continues
 //! from its last checkpoint, so Ctrl-C, a crash, or values added to an axis cost only the runs
 //! not yet done. `--dry-run` shows which points are which without running anything. A CoLLM
-//! point takes its foundation and first stages from an earlier point that computed exactly the
-//! same (`--no-share` trains them anew).
+//! point takes its foundation and first stages from a finished run (an earlier point's, else
+//! any in the store) that computed exactly the same (`--no-share` trains them anew).
 //!
 //! `--json` prints one object:
 //!
@@ -75,9 +75,9 @@ pub struct Args {
     #[arg(long, value_name = "STAGE=RUN")]
     pub reuse: Vec<String>,
     /// Train every point's foundation and stages itself. By default a CoLLM point takes them
-    /// from an earlier point's finished run that computed exactly the same (the same settings
-    /// up to that stage, as `--reuse` checks them; for the foundation, the same `[training]`
-    /// too): a sweep over stage 2 trains stage 1 once.
+    /// from a finished run (an earlier point's, else any in the store) that computed exactly
+    /// the same (the same settings up to that stage, as `--reuse` checks them; for the
+    /// foundation, the same `[training]` too): a sweep over stage 2 trains stage 1 once.
     #[arg(long)]
     pub no_share: bool,
     /// List the points and what the store already holds of them; run nothing.
@@ -216,7 +216,12 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             None => {
                 let mut experiment = p.experiment.clone();
                 if spec.share {
-                    let earlier: Vec<&RunRecord> = done[..i].iter().flatten().collect();
+                    // This sweep's earlier points first, then the store's runs, newest first.
+                    let earlier: Vec<&RunRecord> = done[..i]
+                        .iter()
+                        .flatten()
+                        .chain(stored.iter().rev())
+                        .collect();
                     for (part, from) in share_earlier(&mut experiment, &earlier) {
                         eprintln!(
                             "{counter}: {part} taken from run {from}, which computed the same"

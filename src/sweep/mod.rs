@@ -183,7 +183,7 @@ pub fn all_records(store: &Store) -> Result<Vec<RunRecord>, StoreError> {
     Ok(records)
 }
 
-/// Takes a CoLLM point's foundation and first stages from `earlier` finished runs of the sweep
+/// Takes a CoLLM point's foundation and first stages from the first of `earlier` finished runs
 /// that computed exactly what this point would (a sweep over stage 2's learning rate trains
 /// stage 1 once). Parts the experiment already takes from a run are left alone. Returns the
 /// parts taken, with their source.
