@@ -70,9 +70,15 @@ impl SweepFile {
     pub fn parse(text: &str, path: &Path) -> Result<SweepFile, ExperimentError> {
         let raw: Raw = toml::from_str(text)
             .map_err(|err| ExperimentError::from_toml(path.to_path_buf(), text, err))?;
-        let invalid = |message: String| ExperimentError::Invalid {
-            path: path.to_path_buf(),
-            message,
+        let invalid = |section: &str, key: &str, message: String| {
+            let line = line_of(text, section, key);
+            ExperimentError::Parse {
+                path: path.to_path_buf(),
+                line: line.map(|(n, _)| n),
+                column: line.map(|_| 1),
+                message: format!("[{section}] {key}: {message}"),
+                source_line: line.map(|(_, l)| l.to_string()),
+            }
         };
         let base = path.parent().unwrap_or(Path::new("."));
         let experiment = base.join(&raw.experiment);
@@ -88,9 +94,11 @@ impl SweepFile {
                 let values = match value {
                     Value::Array(values) if !values.is_empty() => values,
                     _ => {
-                        return Err(invalid(format!(
-                            "[{section}] {key}: give a list of values, e.g. [1e-2, 1e-3]"
-                        )))
+                        return Err(invalid(
+                            section,
+                            &key,
+                            "give a list of values, e.g. [1e-2, 1e-3]".into(),
+                        ))
                     }
                 };
                 if values
@@ -98,9 +106,7 @@ impl SweepFile {
                     .enumerate()
                     .any(|(i, v)| values[..i].contains(v))
                 {
-                    return Err(invalid(format!(
-                        "[{section}] {key}: a value is listed twice"
-                    )));
+                    return Err(invalid(section, &key, "a value is listed twice".into()));
                 }
                 axes.push(Axis {
                     key,
@@ -118,6 +124,34 @@ impl SweepFile {
             axes,
         })
     }
+}
+
+/// The 1-based line (and its text) where `[section]` sets the dotted `key`, written dotted or
+/// quoted; else the section's header line.
+fn line_of<'t>(text: &'t str, section: &str, key: &str) -> Option<(usize, &'t str)> {
+    let mut current = String::new();
+    let mut header = None;
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.split(']').next()) {
+            current = name.trim().to_string();
+            if current == section {
+                header = Some((n + 1, line));
+            }
+            continue;
+        }
+        let written: String = trimmed
+            .split('=')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'')
+            .collect();
+        if current == section && trimmed.contains('=') && written == key {
+            return Some((n + 1, line));
+        }
+    }
+    header
 }
 
 #[cfg(test)]
