@@ -211,11 +211,11 @@ training.seed = [1, 2]
             ("gird = 1\n", "/e/s.toml:2:1: unknown field `gird`"),
             (
                 "[grid]\ntraining.lr = 0.1\n",
-                "[grid] training.lr: give a list of values",
+                "/e/s.toml:3:1: [grid] training.lr: give a list of values",
             ),
             (
-                "[seeds]\nseed = [1, 1]\n",
-                "[seeds] seed: a value is listed twice",
+                "[seeds]\n\"seed\" = [1, 1]\n",
+                "/e/s.toml:3:1: [seeds] seed: a value is listed twice",
             ),
         ];
         for (rest, want) in cases {
