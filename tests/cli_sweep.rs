@@ -266,7 +266,7 @@ fn a_collm_sweep_over_stage_two_trains_stage_one_once_to_the_same_result() {
     for part in ["cf", "stage1"] {
         assert!(
             log.contains(&format!(
-                "[2/2] quick-collm-tiny lr=5e-3: {part} taken from run {first}"
+                "{part} taken from run {first}, which computed the same"
             )),
             "{log}"
         );
@@ -278,7 +278,7 @@ fn a_collm_sweep_over_stage_two_trains_stage_one_once_to_the_same_result() {
 
     // The same point trained from scratch in another store: the same numbers, to the bit.
     let (single, log) = sweep(&alone, "5e-3");
-    assert!(!log.contains("taken from"), "{log}");
+    assert!(!log.contains("which computed the same"), "{log}");
     assert_eq!(
         single["settings"][0]["report"],
         both["settings"][1]["report"]
@@ -292,10 +292,15 @@ fn a_collm_sweep_over_stage_two_trains_stage_one_once_to_the_same_result() {
     let alone_id = single["settings"][0]["runs"][0]["run_id"].as_str().unwrap();
     let (other, log) = sweep(&alone, "1e-2");
     assert!(
-        log.contains(&format!("stage1 taken from run {alone_id}")),
+        log.contains(&format!(
+            "stage1 taken from run {alone_id}, which computed the same"
+        )),
         "{log}"
     );
-    assert_eq!(other["settings"][0]["report"], both["settings"][0]["report"]);
+    assert_eq!(
+        other["settings"][0]["report"],
+        both["settings"][0]["report"]
+    );
 }
 
 #[test]

@@ -669,7 +669,14 @@ fn launch_form_edits_and_launches() {
     );
     f.keys("L");
     let launched = f.app.commands.iter().find_map(|c| match c {
-        Command::Launch { experiment, origin } => Some((experiment.clone(), origin.clone())),
+        Command::Launch {
+            experiment,
+            origin,
+            share,
+        } => {
+            assert!(!share, "a single run trains everything itself");
+            Some((experiment.clone(), origin.clone()))
+        }
         _ => None,
     });
     let (text, origin) = launched.expect("L queues a launch");
@@ -704,7 +711,12 @@ fn launch_form_edits_and_launches() {
         .commands
         .iter()
         .filter_map(|c| match c {
-            Command::Launch { experiment, .. } => Some(experiment.clone()),
+            Command::Launch {
+                experiment, share, ..
+            } => {
+                assert!(share, "the runs of a grid share stages");
+                Some(experiment.clone())
+            }
             _ => None,
         })
         .collect();

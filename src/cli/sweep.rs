@@ -44,7 +44,7 @@ use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::Runner;
 use crate::sweep::file::SweepFile;
 use crate::sweep::summary::{summarize, Criterion, SettingSummary, Summary};
-use crate::sweep::{all_records, existing, grid, share_earlier, Axis, Point};
+use crate::sweep::{all_records, existing, grid, Axis, Point};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -213,24 +213,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 eprintln!("{counter}: continuing run {id}");
                 runner.resume(&id)?
             }
-            None => {
-                let mut experiment = p.experiment.clone();
-                if spec.share {
-                    // This sweep's earlier points first, then the store's runs, newest first.
-                    let earlier: Vec<&RunRecord> = done[..i]
-                        .iter()
-                        .flatten()
-                        .chain(stored.iter().rev())
-                        .collect();
-                    for (part, from) in share_earlier(&mut experiment, &earlier) {
-                        eprintln!(
-                            "{counter}: {part} taken from run {from}, which computed the same"
-                        );
-                    }
-                    crate::runner::resolve_reuse_sources(&store, &mut experiment)?;
-                }
-                runner.submit(&experiment)?
-            }
+            None if spec.share => runner.submit_sharing(&p.experiment)?,
+            None => runner.submit(&p.experiment)?,
         };
         let ended = watch(&store, &messages, &id)?;
         eprintln!(

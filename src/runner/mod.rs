@@ -58,6 +58,9 @@ struct Job {
     experiment: Experiment,
     resume: bool,
     prior_best_step: Option<u64>,
+    /// When it starts, take the foundation and first stages from finished runs of the store
+    /// that computed exactly the same ([`crate::sweep::share_earlier`]).
+    share: bool,
 }
 
 #[derive(Default)]
@@ -173,6 +176,18 @@ impl std::ops::Deref for Runner {
 impl RunnerHandle {
     /// Records `experiment` as a new queued run and queues it; returns at once.
     pub fn submit(&self, experiment: &Experiment) -> Result<RunId, RunError> {
+        self.submit_new(experiment, false)
+    }
+
+    /// [`RunnerHandle::submit`] for one of several runs of a grid: when it starts, a CoLLM run
+    /// takes its foundation and first stages from any finished run of the store that computed
+    /// exactly the same (an earlier point of the grid, usually), and records that in its
+    /// experiment's `[reuse]`. On the CPU the result is the same as training them again.
+    pub fn submit_sharing(&self, experiment: &Experiment) -> Result<RunId, RunError> {
+        self.submit_new(experiment, true)
+    }
+
+    fn submit_new(&self, experiment: &Experiment, share: bool) -> Result<RunId, RunError> {
         let id = self.shared.store.create_run(
             &experiment.name,
             &experiment.to_toml(),
@@ -184,6 +199,7 @@ impl RunnerHandle {
                 experiment: experiment.clone(),
                 resume: false,
                 prior_best_step: None,
+                share,
             },
             &experiment.name,
         )?;
@@ -245,6 +261,7 @@ impl RunnerHandle {
                 experiment,
                 resume: true,
                 prior_best_step,
+                share: false,
             },
             &record.name,
         )?;
@@ -403,9 +420,45 @@ fn work(shared: &Shared) {
     }
 }
 
+/// Takes what a starting run can from finished runs of the store (newest first), records it in
+/// the run's experiment and log. Sharing only saves time: when it cannot be done, the run
+/// trains everything itself.
+fn share_stages(shared: &Shared, id: &RunId, experiment: &mut Experiment) {
+    let records = match crate::sweep::all_records(&shared.store) {
+        Ok(records) => records,
+        Err(err) => {
+            tracing::warn!("run {id}: not sharing stages: {err}");
+            return;
+        }
+    };
+    let newest_first: Vec<&collm_store::RunRecord> = records.iter().rev().collect();
+    let mut shared_exp = experiment.clone();
+    let taken = crate::sweep::share_earlier(&mut shared_exp, &newest_first);
+    if taken.is_empty() {
+        return;
+    }
+    if let Err(err) = reuse::resolve_sources(&shared.store, &mut shared_exp) {
+        tracing::warn!("run {id}: not sharing stages: {err}");
+        return;
+    }
+    if let Err(err) = shared.store.set_experiment(id, &shared_exp.to_toml()) {
+        tracing::warn!("run {id}: not sharing stages: {err}");
+        return;
+    }
+    *experiment = shared_exp;
+    for (part, from) in taken {
+        shared.record(
+            id,
+            &Event::Log {
+                message: format!("{part} taken from run {from}, which computed the same"),
+            },
+        );
+    }
+}
+
 /// Carries out one run and records how it ended; nothing in it can leave the run `running`
 /// (errors and panics end it `failed` with the message).
-fn run_job(shared: &Shared, job: Job, cancel: &CancelToken) -> RunStatus {
+fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
     let id = job.id.clone();
     if let Err(err) = shared.store.set_status(&id, RunStatus::Running) {
         tracing::error!("run {id}: {err}");
@@ -415,6 +468,9 @@ fn run_job(shared: &Shared, job: Job, cancel: &CancelToken) -> RunStatus {
         });
     }
     shared.send(RunnerMessage::Started { id: id.clone() });
+    if job.share && !job.resume {
+        share_stages(shared, &id, &mut job.experiment);
+    }
     let run_dir = shared.store.run_dir(&id);
     let cf_job = cf::CfJob {
         experiment: &job.experiment,

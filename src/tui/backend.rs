@@ -128,16 +128,23 @@ impl Worker {
             Command::LoadExperiments => self.send(Message::Experiments(list_experiments(
                 &self.experiments_dir,
             ))),
-            Command::Launch { origin, experiment } => {
+            Command::Launch {
+                origin,
+                experiment,
+                share,
+            } => {
                 let result = Experiment::from_toml(&experiment, &origin)
                     .map_err(|e| e.to_string())
                     .and_then(|mut exp| {
                         crate::runner::resolve_reuse_sources(&self.store, &mut exp)
                             .map_err(|e| e.to_string())?;
-                        self.runner
-                            .submit(&exp)
-                            .map(|id| (id, exp.name.clone()))
-                            .map_err(|e| e.to_string())
+                        if share {
+                            self.runner.submit_sharing(&exp)
+                        } else {
+                            self.runner.submit(&exp)
+                        }
+                        .map(|id| (id, exp.name.clone()))
+                        .map_err(|e| e.to_string())
                     });
                 match result {
                     Ok((id, name)) => self.send(Message::Launched { id, name }),

@@ -69,6 +69,9 @@ pub enum Command {
     Launch {
         origin: std::path::PathBuf,
         experiment: String,
+        /// One run of a grid: it takes the stages that another finished run computed the same
+        /// (see `RunnerHandle::submit_sharing`).
+        share: bool,
     },
     Cancel(RunId),
     Resume(RunId),

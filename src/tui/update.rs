@@ -648,10 +648,12 @@ fn launch(app: &mut App) {
                     swept.join(", ")
                 )
             });
+            let share = experiments.len() > 1;
             for experiment in experiments {
                 app.commands.push(Command::Launch {
                     origin: origin.clone(),
                     experiment,
+                    share,
                 });
             }
             app.launch.error = None;

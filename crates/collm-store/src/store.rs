@@ -162,6 +162,12 @@ impl Store {
         self.update(id, true, |r| apply_status(r, status))
     }
 
+    /// Replaces a run's experiment text (a run that takes stages from other runs when it starts
+    /// records its `[reuse]`). Flushes.
+    pub fn set_experiment(&self, id: &RunId, experiment_toml: &str) -> Result<(), StoreError> {
+        self.update(id, true, |r| r.experiment = experiment_toml.to_string())
+    }
+
     /// Ends a run as `failed` with `error` as the reason. Flushes.
     pub fn fail(&self, id: &RunId, error: &str) -> Result<(), StoreError> {
         self.append_event(
