@@ -346,3 +346,35 @@ fn a_sweep_file_keeps_the_grid_and_the_command_line_adds_to_it() {
     let out = env.output(&["sweep", path_str(&file), "--grid", "training.lr=0.1"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("training.lr is swept twice"));
 }
+
+#[test]
+fn a_failed_point_leaves_the_others_to_run_and_is_not_retried_unasked() {
+    let env = Env::new();
+    let exp = env.write("mf.toml", &mf_experiment("mf", 1, 1, 0.01));
+    // The second dataset folder does not exist: that point fails when it loads its data.
+    let axis = format!("dataset.path=\"{}\",\"/nonexistent/data\"", common::ML1M);
+    let args = ["sweep", path_str(&exp), "--grid", &axis, "--json"];
+    let out = env.output(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<&Value> = s["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| &x["runs"][0]["status"])
+        .collect();
+    assert_eq!(statuses, ["finished", "failed"]);
+    assert_eq!(s["best"], 0);
+
+    let again = env.output(&args);
+    assert_eq!(again.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert!(log.contains("failed earlier as run"), "{log}");
+    assert!(log.contains("retries it"), "{log}");
+    assert_eq!(run_ids(&env).len(), 2, "nothing ran again");
+}
