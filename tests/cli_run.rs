@@ -443,3 +443,50 @@ fn a_store_named_relative_to_the_working_directory_serves_a_collm_run() {
     assert_eq!(run["status"], "finished");
     assert!(env.dir.path().join("relative-store/runs").is_dir());
 }
+
+#[test]
+fn a_soft_prompt_run_tunes_one_prompt_for_everyone() {
+    let env = Env::new();
+    let template = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/prompts/softprompt_movie.txt"
+    );
+    let template_set = format!("collm.prompt.hybrid_template={template}");
+    let run = env.json(&[
+        "run",
+        path_str(&short_tiny_collm(&env)),
+        "--set",
+        "collm.slots.kind=soft_prompt",
+        "--set",
+        "collm.prompt.proj_token_num=3",
+        "--set",
+        &template_set,
+        "--set",
+        "collm.stages.1.train=[\"lora\", \"mapping\"]",
+        "--json",
+    ]);
+    assert_eq!(run["status"], "finished", "{run}");
+    let id = run["run_id"].as_str().unwrap();
+    let full = env.json(&["export", id, "--format", "json"]);
+    let log = full["record"]["log"].to_string();
+    assert!(
+        !log.contains("training the foundation"),
+        "no CIE, no foundation: {log}"
+    );
+
+    // Two users, one prompt: the same three tokens in each slot, tuned away from their start.
+    let slot = |target: &str, uid: &str| {
+        let view = env.json(&["prompt", target, "--user", uid, "--json"]);
+        let user = view["slots"][0].clone();
+        assert_eq!(
+            user["source"], "soft prompt (the same for everyone)",
+            "{user}"
+        );
+        assert_eq!(user["len"], 3, "{user}");
+        assert!(view["text"].as_str().unwrap().contains("[SEP]"));
+        user["embedding_norm"].as_f64().unwrap()
+    };
+    assert_eq!(slot(id, "1"), slot(id, "2"));
+    let file = env.write("soft.toml", full["record"]["experiment"].as_str().unwrap());
+    assert_ne!(slot(id, "1"), slot(path_str(&file), "1"), "untrained");
+}

@@ -87,6 +87,10 @@ pub enum SlotFill {
     Cie,
     /// Free per-user and per-item token embeddings (the "ID tokens" ablation).
     IdTokens,
+    /// One learned token sequence for the user slot and one for the item slot, the same for
+    /// every user and item (the paper's soft-prompt baseline, Prompt4NR; the reference uses
+    /// `proj_token_num = 3` and its `softprompt` template).
+    SoftPrompt,
     /// Nothing: only text prompts are allowed (TALLRec).
     None,
 }

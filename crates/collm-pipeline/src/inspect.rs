@@ -115,6 +115,9 @@ pub fn inspect(
                 };
                 (format!("{} {who} vector", cf.kind().name()), norm(&v)?)
             }
+            SlotSource::IdTokens(t) if t.is_shared() => {
+                ("soft prompt (the same for everyone)".to_string(), f32::NAN)
+            }
             SlotSource::IdTokens(_) => ("ID-token row".to_string(), f32::NAN),
             SlotSource::None => ("nothing".to_string(), f32::NAN),
         };

@@ -109,7 +109,8 @@ impl Cie {
     }
 }
 
-/// Free token embeddings per user and per item.
+/// Free token embeddings per user and per item, or (shared) one for every user and one for
+/// every item: a soft prompt.
 #[derive(Debug, Clone)]
 pub struct IdTokens {
     table: Var,
@@ -117,6 +118,7 @@ pub struct IdTokens {
     items: usize,
     tokens: usize,
     hidden: usize,
+    shared: bool,
 }
 
 impl IdTokens {
@@ -138,7 +140,22 @@ impl IdTokens {
             items,
             tokens,
             hidden,
+            shared: false,
         })
+    }
+
+    /// A soft prompt: row 0 fills every user slot, row 1 every item slot. The rows start as the
+    /// reference's `Linear(2, H·T, bias=False)` does (uniform within 1/sqrt(2)).
+    pub fn shared(hidden: usize, tokens: usize, seed: u64, device: &Device) -> Result<IdTokens> {
+        Ok(IdTokens {
+            shared: true,
+            ..IdTokens::new(1, 1, hidden, tokens, seed, device)?
+        })
+    }
+
+    /// Whether one row serves every user (and one every item).
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 
     /// `[N, tokens, hidden]` embeddings of the given user or item ids.
@@ -150,7 +167,9 @@ impl IdTokens {
         let rows: Vec<u32> = ids
             .iter()
             .map(|&id| {
-                if (id as usize) < limit {
+                if self.shared {
+                    Ok(offset as u32)
+                } else if (id as usize) < limit {
                     Ok(offset as u32 + id)
                 } else {
                     Err(PipelineError::Data(format!(
@@ -168,7 +187,12 @@ impl IdTokens {
     }
 
     pub fn vars(&self) -> Vec<NamedVar> {
-        vec![("id_tokens.weight".into(), self.table.clone())]
+        let name = if self.shared {
+            "soft_prompt.weight"
+        } else {
+            "id_tokens.weight"
+        };
+        vec![(name.into(), self.table.clone())]
     }
 }
 
@@ -285,6 +309,34 @@ mod tests {
         assert_eq!(u, table.get(2).unwrap().to_vec1::<f32>().unwrap());
         assert_eq!(i, table.get(3).unwrap().to_vec1::<f32>().unwrap());
         assert!(t.forward(SlotKind::Item, &[5]).is_err());
+    }
+
+    #[test]
+    fn a_soft_prompt_is_one_row_per_slot_kind_for_everyone() {
+        let d = Device::Cpu;
+        let t = IdTokens::shared(4, 3, 0, &d).unwrap();
+        assert!(t.is_shared());
+        let rows = |kind, ids: &[u32]| {
+            t.forward(kind, ids)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        let table = t.table.as_tensor();
+        let user_row = table.get(0).unwrap().to_vec1::<f32>().unwrap();
+        let item_row = table.get(1).unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(user_row.len(), 12, "3 tokens of width 4");
+        // Any id, however large: the same tokens.
+        assert_eq!(
+            rows(SlotKind::User, &[7, 100_000]),
+            [user_row.clone(), user_row].concat()
+        );
+        assert_eq!(rows(SlotKind::Item, &[0]), item_row);
+        let bound = 1.0 / 2f32.sqrt();
+        assert!(item_row.iter().all(|v| v.abs() <= bound));
+        assert_eq!(t.vars()[0].0, "soft_prompt.weight");
     }
 
     #[test]

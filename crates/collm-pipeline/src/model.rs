@@ -108,6 +108,9 @@ impl CollmModel {
                 cfg.seed,
                 &device,
             )?),
+            SlotFill::SoftPrompt => {
+                SlotSource::IdTokens(IdTokens::shared(hidden, tokens, cfg.seed, &device)?)
+            }
             SlotFill::Cie => {
                 let cf_cfg = cfg
                     .slots

@@ -225,6 +225,19 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_soft_prompt_template_is_a_hybrid_one() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../assets/prompts/softprompt_movie.txt"
+        );
+        let t = Template::load(Path::new(path)).unwrap();
+        t.check_kind(PromptKind::Hybrid).unwrap();
+        for p in Placeholder::ALL {
+            assert!(t.has(p), "{}", p.tag());
+        }
+    }
+
+    #[test]
     fn literal_backslash_n_is_kept() {
         let t = Template::builtin(PromptKind::Text, Domain::Movie);
         let Some(Part::Text(last)) = t.parts.last() else {
