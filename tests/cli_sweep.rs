@@ -378,3 +378,23 @@ fn a_failed_point_leaves_the_others_to_run_and_is_not_retried_unasked() {
     assert!(log.contains("retries it"), "{log}");
     assert_eq!(run_ids(&env).len(), 2, "nothing ran again");
 }
+
+#[test]
+fn a_plain_run_with_a_point_settings_is_that_point() {
+    let env = Env::new();
+    let exp = env.write("mf.toml", &mf_experiment("mf", 1, 1, 0.01));
+    let run = env.json(&["run", path_str(&exp), "--set", "training.lr=1e-3", "--json"]);
+    let id = run["run_id"].as_str().unwrap();
+    let plan = env.ok(&[
+        "sweep",
+        path_str(&exp),
+        "--grid",
+        "training.lr=1e-2,1e-3",
+        "--dry-run",
+    ]);
+    assert!(plan.contains("mf lr=0.01  new"), "{plan}");
+    assert!(
+        plan.contains(&format!("mf lr=1e-3  finished as {id}")),
+        "{plan}"
+    );
+}
