@@ -24,6 +24,9 @@ use super::{Experiment, ExperimentKind};
 /// The key naming the foundation.
 pub const FOUNDATION: &str = "cf";
 
+/// Where a stage's inputs name the run its foundation was taken from (empty: trained here).
+const REUSE_CF: &str = "reuse.cf";
+
 /// Stage name (or `cf`) to the run id (or unique id prefix) it is taken from.
 pub type ReuseSpec = BTreeMap<String, String>;
 
@@ -76,13 +79,33 @@ impl Experiment {
             .collect()
     }
 
-    /// `Ok` when `source` (the experiment of the run named in `[reuse] key`) computed exactly
-    /// what this experiment's `key` would; otherwise the first setting that differs.
-    pub fn can_reuse_from(&self, key: &str, source: &Experiment) -> Result<(), String> {
+    /// `Ok` when `source` (the experiment of run `source_run`, named in `[reuse] key`) computed
+    /// exactly what this experiment's `key` would; otherwise the first setting that differs.
+    pub fn can_reuse_from(
+        &self,
+        key: &str,
+        source: &Experiment,
+        source_run: &str,
+    ) -> Result<(), String> {
         let mine = self.inputs_of(key)?;
-        let theirs = source
+        let mut theirs = source
             .inputs_of(key)
             .map_err(|e| format!("the source run cannot provide `{key}`: {e}"))?;
+        // A run whose foundation is taken from the source has the foundation the source trained
+        // itself (`[reuse] cf = source` here, none there): the same one.
+        let cf_source = |inputs: &toml::Value| {
+            inputs
+                .get(REUSE_CF)
+                .and_then(toml::Value::as_str)
+                .map(str::to_string)
+        };
+        if cf_source(&mine).as_deref() == Some(source_run)
+            && cf_source(&theirs).as_deref() == Some("")
+        {
+            if let toml::Value::Table(t) = &mut theirs {
+                t.insert(REUSE_CF.into(), toml::Value::String(source_run.into()));
+            }
+        }
         match first_difference(&mine, &theirs, "") {
             None => Ok(()),
             Some(path) => Err(format!("`{path}` differs")),
@@ -120,7 +143,7 @@ impl Experiment {
             inputs.insert("model".into(), to_value(&self.model));
             inputs.insert("training".into(), to_value(&self.training));
             let cf_source = self.reuse.get(FOUNDATION).cloned().unwrap_or_default();
-            inputs.insert("reuse.cf".into(), toml::Value::String(cf_source));
+            inputs.insert(REUSE_CF.into(), toml::Value::String(cf_source));
         } else {
             needed.slots = Default::default();
         }

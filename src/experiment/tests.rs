@@ -278,26 +278,43 @@ fn stage_one_is_shared_by_every_cie_source_and_stage_two_is_not() {
     );
     for other in [&din, &sasrec] {
         assert_eq!(
-            other.can_reuse_from("stage1", &mf),
+            other.can_reuse_from("stage1", &mf, "source"),
             Ok(()),
             "{}",
             other.name
         );
         // Stage 2 reads the foundation, which the CIE slots name as [model].
-        let why = other.can_reuse_from("stage2", &mf).unwrap_err();
+        let why = other.can_reuse_from("stage2", &mf, "source").unwrap_err();
         assert!(why.starts_with("`collm.slots.cf."), "{why}");
     }
-    assert_eq!(mf.can_reuse_from("stage2", &mf), Ok(()));
+    assert_eq!(mf.can_reuse_from("stage2", &mf, "source"), Ok(()));
+    // A run that takes its foundation from the source has the foundation the source trained
+    // itself; from another run, it has another one.
+    let mut on_source_cf = mf.clone();
+    on_source_cf
+        .reuse
+        .insert(FOUNDATION.into(), "source".into());
+    assert_eq!(on_source_cf.can_reuse_from("stage2", &mf, "source"), Ok(()));
+    on_source_cf
+        .reuse
+        .insert(FOUNDATION.into(), "elsewhere".into());
+    assert_eq!(
+        on_source_cf.can_reuse_from("stage2", &mf, "source"),
+        Err("`reuse.cf` differs".into())
+    );
 
     // Whatever stage 1 reads must agree: its learning rate, the LoRA, the backbone.
     let mut changed = mf.clone();
     changed.collm.as_mut().unwrap().stages[0].lr = 1e-3;
-    let why = din.can_reuse_from("stage1", &changed).unwrap_err();
+    let why = din
+        .can_reuse_from("stage1", &changed, "source")
+        .unwrap_err();
     assert_eq!(why, "`collm.stages[0].lr` differs");
     changed = mf.clone();
     changed.collm.as_mut().unwrap().lora.r = 16;
     assert_eq!(
-        din.can_reuse_from("stage1", &changed).unwrap_err(),
+        din.can_reuse_from("stage1", &changed, "source")
+            .unwrap_err(),
         "`collm.lora.r` differs"
     );
     // ... but not the prefix cache, nor what comes after it.
@@ -305,19 +322,22 @@ fn stage_one_is_shared_by_every_cie_source_and_stage_two_is_not() {
     let cfg = changed.collm.as_mut().unwrap();
     cfg.prefix_cache_mb = 1;
     cfg.stages[1].lr = 1.0;
-    assert_eq!(din.can_reuse_from("stage1", &changed), Ok(()));
+    assert_eq!(din.can_reuse_from("stage1", &changed, "source"), Ok(()));
 
     // The foundation needs the same [model], however long its source trained.
     let mut sas_alone = shipped("sasrec-ml1m");
     sas_alone.training.max_epochs = 45;
-    assert_eq!(sasrec.can_reuse_from(FOUNDATION, &sas_alone), Ok(()));
+    assert_eq!(
+        sasrec.can_reuse_from(FOUNDATION, &sas_alone, "source"),
+        Ok(())
+    );
     assert!(din
-        .can_reuse_from(FOUNDATION, &sas_alone)
+        .can_reuse_from(FOUNDATION, &sas_alone, "source")
         .unwrap_err()
         .starts_with("`model."));
     // A stage needs a `collm` source that has it.
     assert!(din
-        .can_reuse_from("stage1", &sas_alone)
+        .can_reuse_from("stage1", &sas_alone, "source")
         .unwrap_err()
         .contains("not a `collm` experiment"));
 }

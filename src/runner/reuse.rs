@@ -28,9 +28,10 @@ fn source(store: &Store, exp: &Experiment, key: &str) -> Result<Source, RunError
     let record = store.run(&id)?;
     let origin = PathBuf::from(format!("<experiment of run {id}>"));
     let experiment = Experiment::from_toml(&record.experiment, &origin)?;
-    exp.can_reuse_from(key, &experiment).map_err(|why| {
-        RunError::Invalid(format!("[reuse] {key} = \"{named}\" (run {id}): {why}"))
-    })?;
+    exp.can_reuse_from(key, &experiment, id.as_str())
+        .map_err(|why| {
+            RunError::Invalid(format!("[reuse] {key} = \"{named}\" (run {id}): {why}"))
+        })?;
     Ok(Source {
         dir: store.run_dir(&id),
         id,

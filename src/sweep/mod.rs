@@ -209,8 +209,8 @@ pub fn share_earlier(experiment: &mut Experiment, earlier: &[&RunRecord]) -> Vec
         }
         // A foundation is the same only if it trained the same way too: `[reuse] cf` alone
         // accepts any training of the same model, but a sweep over `[training]` must not.
-        let found = sources.iter().find(|(_, source)| {
-            experiment.can_reuse_from(part, source).is_ok()
+        let found = sources.iter().find(|(id, source)| {
+            experiment.can_reuse_from(part, source, id.as_str()).is_ok()
                 && (part != FOUNDATION || source.training == experiment.training)
         });
         match found {
