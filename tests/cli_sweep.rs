@@ -30,20 +30,31 @@ fn final_auc(env: &Env, id: &str, split: &str) -> f64 {
 fn a_sweep_runs_each_point_picks_on_the_selection_split_and_repeats_nothing() {
     let env = Env::new();
     let exp = env.write("mf.toml", &mf_experiment("mf", 2, 2, 0.01));
-    let sweep = |seeds: &str| {
-        env.json(&[
+    // `collm sweep` of the file over these learning rates and seeds, and the flags after.
+    let args = |lrs: &str, seeds: &str, more: &[&str]| -> Vec<String> {
+        let lrs = format!("training.lr={lrs}");
+        let seeds = format!("training.seed={seeds}");
+        let file = path_str(&exp);
+        [
             "sweep",
-            path_str(&exp),
+            file,
             "--grid",
-            "training.lr=1e-2,1e-3",
+            &lrs,
             "--seeds",
-            seeds,
+            &seeds,
             "--set",
             "model.dim=8",
-            "--json",
-        ])
+        ]
+        .iter()
+        .chain(more)
+        .map(|a| a.to_string())
+        .collect()
     };
-    let s = sweep("training.seed=1,2");
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let sweep = |seeds: &str| env.json(&strs(&args("1e-2,1e-3", seeds, &["--json"])));
+    let s = sweep("1,2");
     assert_eq!(s["experiment"], "mf");
     assert_eq!(s["select"], "valid_small all AUC");
     assert_eq!(s["report_split"], "valid");
@@ -90,38 +101,19 @@ fn a_sweep_runs_each_point_picks_on_the_selection_split_and_repeats_nothing() {
     assert_eq!(s["best"], best);
 
     // The same command again: every point is taken from the store, the same summary.
-    assert_eq!(sweep("training.seed=1,2"), s);
+    assert_eq!(sweep("1,2"), s);
     assert_eq!(run_ids(&env).len(), 4);
     // One more seed runs only the two new points.
-    let more = sweep("training.seed=1,2,3");
+    let more = sweep("1,2,3");
     assert_eq!(run_ids(&env).len(), 6);
     assert_eq!(more["settings"][0]["select"]["n"], 3);
 
     // The table names the pick and how to test it against the runner-up.
-    let table = env.ok(&[
-        "sweep",
-        path_str(&exp),
-        "--grid",
-        "training.lr=1e-2,1e-3",
-        "--seeds",
-        "training.seed=1,2",
-        "--set",
-        "model.dim=8",
-    ]);
+    let table = env.ok(&strs(&args("1e-2,1e-3", "1,2", &[])));
     let best_name = names[best];
     assert!(table.contains(&format!("best: {best_name} (")), "{table}");
     assert!(table.contains("collm compare "), "{table}");
-    let dry = env.ok(&[
-        "sweep",
-        path_str(&exp),
-        "--grid",
-        "training.lr=1e-2,1e-4",
-        "--seeds",
-        "training.seed=1",
-        "--set",
-        "model.dim=8",
-        "--dry-run",
-    ]);
+    let dry = env.ok(&strs(&args("1e-2,1e-4", "1", &["--dry-run"])));
     assert!(dry.contains("mf lr=0.01 seed=1  finished as "), "{dry}");
     assert!(dry.contains("mf lr=1e-4 seed=1  new"), "{dry}");
     assert_eq!(run_ids(&env).len(), 6, "a dry run runs nothing");

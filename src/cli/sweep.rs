@@ -43,8 +43,8 @@ use super::Context;
 use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::Runner;
 use crate::sweep::file::SweepFile;
-use crate::sweep::summary::{summarize, Criterion, SettingSummary, Summary};
-use crate::sweep::{all_records, existing, grid, Axis, Point};
+use crate::sweep::summary::{summarize, Criterion, Summary};
+use crate::sweep::{grid, Axis, Point, StoredRuns};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -157,9 +157,9 @@ fn spec(args: &Args) -> anyhow::Result<Spec> {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let spec = spec(&args)?;
-    let base = Experiment::load_with(&spec.experiment, &spec.set)?;
     let text = std::fs::read_to_string(&spec.experiment)
         .with_context(|| format!("cannot read {}", spec.experiment.display()))?;
+    let base = crate::experiment::overrides::load_with(&text, &spec.experiment, &spec.set)?;
     let store = Arc::new(Store::open(&ctx.store_dir)?);
 
     // Every point is checked before anything runs: a typo in the last value must not surface
@@ -184,10 +184,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let stored = all_records(&store)?;
+    let stored = StoredRuns::load(&store)?;
     let mut done: Vec<Option<RunRecord>> = plan
         .iter()
-        .map(|p| existing(&stored, &p.experiment.to_toml()).cloned())
+        .map(|p| stored.point(&p.experiment.to_toml()).cloned())
         .collect();
     if args.dry_run {
         print_plan(&plan, &done);
@@ -336,7 +336,7 @@ fn describe(name: &str, s: &Summary) -> String {
     .map(String::from)
     .to_vec()];
     for (i, x) in s.settings.iter().enumerate() {
-        let finished = x.runs.iter().filter(|r| r.status == "finished").count();
+        let finished = x.finished_runs().count();
         let show =
             |group: &str, metric: &str| x.reported(group, metric).map_or("-".into(), |s| s.show());
         rows.push(vec![
@@ -359,11 +359,12 @@ fn describe(name: &str, s: &Summary) -> String {
         out += "no run finished: nothing to pick\n";
         return out;
     };
-    out += &format!("best: {} ({})\n", best.setting, ids(best));
+    let ids: Vec<&str> = best.finished_runs().collect();
+    out += &format!("best: {} ({})\n", best.setting, ids.join(", "));
     // The runner-up by the same criterion: whether the two differ is the paired bootstrap's call.
     let second = s.ranking.get(1).map(|&i| &s.settings[i]);
     if let Some((second, a, b)) =
-        second.and_then(|x| Some((x, first_finished(best)?, first_finished(x)?)))
+        second.and_then(|x| Some((x, best.finished_runs().next()?, x.finished_runs().next()?)))
     {
         out += &format!(
             "is it more than noise against {}? collm compare {a} {b} --split {r}\n",
@@ -371,20 +372,4 @@ fn describe(name: &str, s: &Summary) -> String {
         );
     }
     out
-}
-
-fn ids(x: &SettingSummary) -> String {
-    x.runs
-        .iter()
-        .filter(|r| r.status == "finished")
-        .map(|r| r.run_id.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn first_finished(x: &SettingSummary) -> Option<&str> {
-    x.runs
-        .iter()
-        .find(|r| r.status == "finished")
-        .map(|r| r.run_id.as_str())
 }

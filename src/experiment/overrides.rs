@@ -76,29 +76,35 @@ pub fn load_with(
     if overrides.is_empty() {
         return Experiment::from_toml(text, origin);
     }
-    let mut table: Table = text
-        .parse()
-        .map_err(|err| ExperimentError::from_toml(origin.to_path_buf(), text, err))?;
+    let written = |upto: usize| -> Result<Table, ExperimentError> {
+        let mut table: Table = text
+            .parse()
+            .map_err(|err| ExperimentError::from_toml(origin.to_path_buf(), text, err))?;
+        for o in &overrides[..upto] {
+            settings::set_path(&mut table, &o.key, o.value.clone(), Missing::Add).map_err(
+                |reason| ExperimentError::Override {
+                    path: origin.to_path_buf(),
+                    set: o.to_string(),
+                    message: reason,
+                },
+            )?;
+        }
+        Ok(table)
+    };
     // The file alone must be valid, so a failure below is the overrides'.
     Experiment::from_toml(text, origin)?;
-    let mut failure = None;
-    for (n, o) in overrides.iter().enumerate() {
-        let blame = |reason: String| ExperimentError::Override {
-            path: origin.to_path_buf(),
-            set: o.to_string(),
-            message: reason,
-        };
-        settings::set_path(&mut table, &o.key, o.value.clone(), Missing::Add).map_err(blame)?;
-        // Blame the first override after which the text stops parsing; a later one may mend
-        // it (two settings that must agree), so only the whole list decides.
-        if failure.is_none() {
-            if let Err(err) = Experiment::from_toml(&table.to_string(), origin) {
-                failure = Some((n, reason_of(err)));
-            }
-        }
-    }
+    let table = written(overrides.len())?;
     Experiment::from_toml(&table.to_string(), origin).map_err(|err| {
-        let (n, reason) = failure.unwrap_or_else(|| (overrides.len() - 1, reason_of(err)));
+        // Blame the first override after which the text stops parsing (a later one may have
+        // mended it, two settings that must agree, so only the whole list decides whether to
+        // blame at all); looked for only now, as a valid list needs one parse.
+        let first = (1..overrides.len()).find_map(|upto| {
+            let prefix = written(upto).ok()?.to_string();
+            Experiment::from_toml(&prefix, origin)
+                .err()
+                .map(|e| (upto - 1, reason_of(e)))
+        });
+        let (n, reason) = first.unwrap_or_else(|| (overrides.len() - 1, reason_of(err)));
         ExperimentError::Override {
             path: origin.to_path_buf(),
             set: overrides[n].to_string(),

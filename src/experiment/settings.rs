@@ -300,9 +300,7 @@ pub fn apply_grid(text: &str, fields: &[Field], name: &str) -> Result<Vec<String
                     f.value = o.value.clone();
                 }
             }
-            let mut table: Table = apply(text, &fields)?
-                .parse()
-                .map_err(|e: toml::de::Error| e.message().to_string())?;
+            let mut table = applied(text, &fields)?;
             table.insert("name".into(), Value::String(point.name));
             Ok(table.to_string())
         })
@@ -311,6 +309,11 @@ pub fn apply_grid(text: &str, fields: &[Field], name: &str) -> Result<Vec<String
 
 /// The experiment `text` with each field's value written at its key.
 pub fn apply(text: &str, fields: &[Field]) -> Result<String, String> {
+    toml::to_string(&applied(text, fields)?).map_err(|e| e.to_string())
+}
+
+/// [`apply`], as the table before it is written out.
+fn applied(text: &str, fields: &[Field]) -> Result<Table, String> {
     let mut table: Table = text
         .parse()
         .map_err(|e: toml::de::Error| e.message().to_string())?;
@@ -320,7 +323,7 @@ pub fn apply(text: &str, fields: &[Field]) -> Result<String, String> {
             None => set_path(&mut table, &field.key, field.value.clone(), Missing::Refuse)?,
         }
     }
-    toml::to_string(&table).map_err(|e| e.to_string())
+    Ok(table)
 }
 
 /// Writes `[reuse] part = value`, or removes the key when the value is empty (the table too,

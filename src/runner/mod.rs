@@ -424,35 +424,33 @@ fn work(shared: &Shared) {
 /// the run's experiment and log. Sharing only saves time: when it cannot be done, the run
 /// trains everything itself.
 fn share_stages(shared: &Shared, id: &RunId, experiment: &mut Experiment) {
-    let records = match crate::sweep::all_records(&shared.store) {
-        Ok(records) => records,
-        Err(err) => {
-            tracing::warn!("run {id}: not sharing stages: {err}");
-            return;
+    let mut with_reuse = experiment.clone();
+    let taken = (|| -> Result<_, String> {
+        let records = crate::sweep::all_records(&shared.store).map_err(|e| e.to_string())?;
+        let newest_first: Vec<&collm_store::RunRecord> = records.iter().rev().collect();
+        let taken = crate::sweep::share_earlier(&mut with_reuse, &newest_first);
+        if !taken.is_empty() {
+            reuse::resolve_sources(&shared.store, &mut with_reuse).map_err(|e| e.to_string())?;
+            shared
+                .store
+                .set_experiment(id, &with_reuse.to_toml())
+                .map_err(|e| e.to_string())?;
         }
-    };
-    let newest_first: Vec<&collm_store::RunRecord> = records.iter().rev().collect();
-    let mut shared_exp = experiment.clone();
-    let taken = crate::sweep::share_earlier(&mut shared_exp, &newest_first);
-    if taken.is_empty() {
-        return;
-    }
-    if let Err(err) = reuse::resolve_sources(&shared.store, &mut shared_exp) {
-        tracing::warn!("run {id}: not sharing stages: {err}");
-        return;
-    }
-    if let Err(err) = shared.store.set_experiment(id, &shared_exp.to_toml()) {
-        tracing::warn!("run {id}: not sharing stages: {err}");
-        return;
-    }
-    *experiment = shared_exp;
-    for (part, from) in taken {
-        shared.record(
-            id,
-            &Event::Log {
-                message: format!("{part} taken from run {from}, which computed the same"),
-            },
-        );
+        Ok(taken)
+    })();
+    match taken {
+        Ok(taken) => {
+            *experiment = with_reuse;
+            for (part, from) in taken {
+                shared.record(
+                    id,
+                    &Event::Log {
+                        message: format!("{part} taken from run {from}, which computed the same"),
+                    },
+                );
+            }
+        }
+        Err(err) => tracing::warn!("run {id}: not sharing stages: {err}"),
     }
 }
 

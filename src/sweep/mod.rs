@@ -144,26 +144,45 @@ fn short_keys(axes: &[Axis]) -> Vec<String> {
         .collect()
 }
 
-/// What the store already holds of a point: among `records` (the store's runs, oldest first),
-/// one whose experiment is the point's, preferring a finished one, else the latest that can
-/// continue. A sweep run again (after Ctrl-C, a crash, or with more values) takes these instead
-/// of training them again. Neither the run's name nor where it took parts from (`[reuse]`; on
-/// the CPU a reused part is the same bytes as one trained again) matters: a `collm run` of the
-/// same settings is the point too.
-pub fn existing<'a>(records: &'a [RunRecord], experiment_toml: &str) -> Option<&'a RunRecord> {
-    let wanted = identity(experiment_toml)?;
-    let rank = |r: &RunRecord| match r.status {
-        RunStatus::Finished => 3,
-        RunStatus::Interrupted | RunStatus::Cancelled => 2,
-        _ => 1,
-    };
-    records
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| identity(&r.experiment).as_ref() == Some(&wanted))
-        // On equal rank the later one wins.
-        .max_by_key(|(i, r)| (rank(r), *i))
-        .map(|(_, r)| r)
+/// The runs of a store, oldest first, each with its settings read once: what a sweep's points
+/// are looked up in.
+pub struct StoredRuns {
+    runs: Vec<(RunRecord, Option<toml::Table>)>,
+}
+
+impl StoredRuns {
+    pub fn load(store: &Store) -> Result<StoredRuns, StoreError> {
+        let runs = all_records(store)?
+            .into_iter()
+            .map(|r| {
+                let settings = identity(&r.experiment);
+                (r, settings)
+            })
+            .collect();
+        Ok(StoredRuns { runs })
+    }
+
+    /// What the store already holds of a point: a run whose experiment is the point's,
+    /// preferring a finished one, else the latest that can continue. A sweep run again (after
+    /// Ctrl-C, a crash, or with more values) takes these instead of training them again.
+    /// Neither the run's name nor where it took parts from (`[reuse]`; on the CPU a reused part
+    /// is the same bytes as one trained again) matters: a `collm run` of the same settings is
+    /// the point too.
+    pub fn point(&self, experiment_toml: &str) -> Option<&RunRecord> {
+        let wanted = identity(experiment_toml)?;
+        let rank = |r: &RunRecord| match r.status {
+            RunStatus::Finished => 3,
+            RunStatus::Interrupted | RunStatus::Cancelled => 2,
+            _ => 1,
+        };
+        self.runs
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, settings))| settings.as_ref() == Some(&wanted))
+            // On equal rank the later one wins.
+            .max_by_key(|(i, (r, _))| (rank(r), *i))
+            .map(|(_, (r, _))| r)
+    }
 }
 
 /// An experiment's settings without its name and `[reuse]`.

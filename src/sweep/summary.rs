@@ -115,6 +115,14 @@ pub struct SettingSummary {
 }
 
 impl SettingSummary {
+    /// The ids of the setting's finished runs, in the grid's order.
+    pub fn finished_runs(&self) -> impl Iterator<Item = &str> {
+        self.runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Finished.as_str())
+            .map(|r| r.run_id.as_str())
+    }
+
     pub fn reported(&self, group: &str, metric: &str) -> Option<&Stat> {
         self.report
             .iter()
