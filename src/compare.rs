@@ -6,7 +6,7 @@
 use collm_eval::paired::{paired_bootstrap, Difference, PairedBootstrap, PairingError};
 use collm_eval::predictions::{read_predictions, Prediction};
 use collm_eval::{Breakdown, Metrics, ScoredRow};
-use collm_store::{EvalPoint, RunId, Store, FINAL_STAGE};
+use collm_store::{EvalPoint, RunId, RunRecord, Store, FINAL_STAGE};
 
 use crate::runner::predictions::predictions_path;
 
@@ -55,24 +55,127 @@ pub const GROUPS: [Group; 3] = [
     ("cold", |b| &b.cold),
 ];
 
+/// What is measured: a run's final model, or one part of a CoLLM run as the run's final
+/// evaluation scored it: its foundation alone (`RUN:cf`) or a stage's best weights
+/// (`RUN:stage1`, which in a two-stage CoLLM run is TALLRec). So a run is compared with its own
+/// parts on the same rows, and the paired bootstrap says whether the CIE added anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub run: RunId,
+    /// `None`: the final model.
+    pub part: Option<String>,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.part {
+            Some(part) => write!(f, "{}:{part}", self.run),
+            None => write!(f, "{}", self.run),
+        }
+    }
+}
+
+impl Target {
+    /// The final model of `run`.
+    pub fn whole(run: RunId) -> Self {
+        Target { run, part: None }
+    }
+
+    /// Reads `RUN[:PART]`: the run resolved in `store` (a prefix that names one run will do),
+    /// the part checked against the run's experiment. The last stage is the final model, so
+    /// naming it names the run.
+    pub fn resolve(store: &Store, text: &str) -> anyhow::Result<(Target, RunRecord)> {
+        let (run, part) = match text.split_once(':') {
+            Some((run, part)) => (run, Some(part)),
+            None => (text, None),
+        };
+        let record = store.run(&store.resolve(run)?)?;
+        let Some(part) = part else {
+            return Ok((Target::whole(record.id.clone()), record));
+        };
+        let parts = parts_of(&record);
+        let Some(index) = parts.iter().position(|p| p == part) else {
+            anyhow::bail!(
+                "run {} ({}) has no part `{part}`; {}",
+                record.id,
+                record.name,
+                if parts.is_empty() {
+                    "only a CoLLM run has parts".to_string()
+                } else {
+                    format!("its parts are {}", parts.join(", "))
+                }
+            );
+        };
+        let part = (index + 1 < parts.len()).then(|| part.to_string());
+        Ok((
+            Target {
+                run: record.id.clone(),
+                part,
+            },
+            record,
+        ))
+    }
+
+    /// The stage under which the run recorded this target's final evaluations.
+    pub fn eval_stage(&self) -> String {
+        match &self.part {
+            Some(part) => format!("{FINAL_STAGE}-{part}"),
+            None => FINAL_STAGE.to_string(),
+        }
+    }
+
+    /// The evaluation this target is judged by on `split` (see [`RunRecord::result_on`]).
+    pub fn result_on<'r>(&self, record: &'r RunRecord, split: &str) -> Option<&'r EvalPoint> {
+        match &self.part {
+            None => record.result_on(split),
+            Some(_) => {
+                let stage = self.eval_stage();
+                record
+                    .best
+                    .iter()
+                    .find(|e| e.split == split && e.stage == stage)
+            }
+        }
+    }
+}
+
+/// A CoLLM run's parts, in order: `cf` when a foundation fills the ID slots, then its stages
+/// (the last being the final model). None for other runs.
+fn parts_of(record: &RunRecord) -> Vec<String> {
+    let origin = std::path::PathBuf::from(format!("<experiment of run {}>", record.id));
+    let Some(cfg) = crate::experiment::Experiment::from_toml(&record.experiment, &origin)
+        .ok()
+        .and_then(|e| e.collm)
+    else {
+        return Vec::new();
+    };
+    let foundation = (cfg.slots.kind == collm_pipeline::SlotFill::Cie).then(|| "cf".to_string());
+    foundation.into_iter().chain(cfg.stage_names()).collect()
+}
+
 /// Where an evaluation came from, as a column header shows it: `final` (the best weights'
-/// final evaluation), `stage-1 step 80` (the best seen during training), or `no result`.
+/// final evaluation), `final-stage1` (a part's), `stage-1 step 80` (the best seen during
+/// training), or `no result`.
 pub fn source(eval: Option<&EvalPoint>) -> String {
     match eval {
-        Some(e) if e.stage == FINAL_STAGE => "final".to_string(),
+        Some(e) if e.stage.starts_with(FINAL_STAGE) => e.stage.clone(),
         Some(e) => format!("{} step {}", e.stage, e.step),
         None => "no result".to_string(),
     }
 }
 
-/// A run's kept final predictions of `split`, or why there are none.
-pub fn kept_predictions(store: &Store, id: &RunId, split: &str) -> Result<Vec<Prediction>, String> {
-    let path = predictions_path(&store.run_dir(id), split);
+/// A target's kept final predictions of `split`, or why there are none.
+pub fn kept_predictions(
+    store: &Store,
+    target: &Target,
+    split: &str,
+) -> Result<Vec<Prediction>, String> {
+    let path = predictions_path(&store.run_dir(&target.run), split, target.part.as_deref());
     if !path.is_file() {
         return Err(format!(
-            "run {id} keeps no per-row scores of `{split}` (it has not finished, finished before \
-             runs kept them, or did not evaluate {split}); `collm eval {id} --split {split} \
-             --predictions` makes them"
+            "run {target} keeps no per-row scores of `{split}` (it has not finished, finished \
+             before runs kept them, or did not evaluate {split}); `collm eval {target} --split \
+             {split} --predictions` makes them"
         ));
     }
     read_predictions(&path).map_err(|e| e.to_string())
@@ -80,15 +183,15 @@ pub fn kept_predictions(store: &Store, id: &RunId, split: &str) -> Result<Vec<Pr
 
 /// Each of `others` against `base` on their kept scores of `split` (user resamples drawn from
 /// `seed`), or why it cannot be measured. The baseline's scores are read once; without them
-/// every run gets that reason.
+/// every target gets that reason.
 pub fn significance(
     store: &Store,
     split: &str,
-    base: &RunId,
-    others: &[RunId],
+    base: &Target,
+    others: &[Target],
     resamples: usize,
     seed: u64,
-) -> Vec<(RunId, Result<PairedBootstrap, String>)> {
+) -> Vec<(Target, Result<PairedBootstrap, String>)> {
     let base_rows = kept_predictions(store, base, split);
     others
         .iter()
@@ -99,10 +202,27 @@ pub fn significance(
                 .and_then(|base_rows| {
                     let other_rows = kept_predictions(store, other, split)?;
                     paired(base_rows, &other_rows, resamples, seed)
-                        .map_err(|e| format!("runs {base} and {other} on `{split}`: {e}"))
+                        .map_err(|e| format!("{base} and {other} on `{split}`: {e}"))
                 });
             (other.clone(), result)
         })
+        .collect()
+}
+
+/// [`significance`] of whole runs (their final models), as the TUI's metrics view asks it.
+pub fn runs_significance(
+    store: &Store,
+    split: &str,
+    base: &RunId,
+    others: &[RunId],
+    resamples: usize,
+    seed: u64,
+) -> Vec<(RunId, Result<PairedBootstrap, String>)> {
+    let others: Vec<Target> = others.iter().cloned().map(Target::whole).collect();
+    let base = Target::whole(base.clone());
+    significance(store, split, &base, &others, resamples, seed)
+        .into_iter()
+        .map(|(target, result)| (target.run, result))
         .collect()
 }
 

@@ -200,3 +200,78 @@ fn rescoring_a_sasrec_run_repeats_its_kept_scores() {
         kept
     );
 }
+
+/// `RUN:PART`: a CoLLM run's foundation alone (`cf`) and its first stage (TALLRec) as its final
+/// evaluation scored them, kept row by row, so the run is measured against its own parts on the
+/// same rows; `eval RUN:PART` scores them again to the same bytes.
+#[test]
+fn a_collm_run_is_compared_with_its_own_parts() {
+    let env = Env::new();
+    let run = env.json(&["run", QUICK_COLLM_TINY, "--json"]);
+    let id = run["run_id"].as_str().unwrap();
+    let part_file = |part: &str| {
+        env.store()
+            .join("runs")
+            .join(id)
+            .join(format!("predictions/{part}/valid.tsv"))
+    };
+    let shown = env.ok(&["show", id]);
+    let c = env.json(&[
+        "compare",
+        &format!("{id}:cf"),
+        &format!("{id}:stage1"),
+        id,
+        "--json",
+        "--resamples",
+        "300",
+    ]);
+    let froms: Vec<&str> = (0..3)
+        .map(|i| c["runs"][i]["from"].as_str().unwrap())
+        .collect();
+    assert_eq!(froms, ["final-cf", "final-stage1", "final"]);
+    assert_eq!(c["runs"][2]["metrics"], run["splits"]["valid"]);
+    assert_ne!(c["runs"][0]["metrics"], c["runs"][1]["metrics"]);
+    for (i, part) in ["cf", "stage1"].into_iter().enumerate() {
+        let kept = std::fs::read_to_string(part_file(part)).unwrap();
+        assert_eq!(kept.lines().count(), 65, "{part}");
+        assert!(
+            shown.contains(&part_file(part).display().to_string()),
+            "{shown}"
+        );
+        // Scored again from the part's own weights: the run's numbers, the run's bytes.
+        let target = format!("{id}:{part}");
+        let again = env.json(&[
+            "eval",
+            &target,
+            "--split",
+            "valid",
+            "--predictions",
+            "--json",
+        ]);
+        assert_eq!(again["splits"]["valid"], c["runs"][i]["metrics"], "{part}");
+        assert_eq!(std::fs::read_to_string(part_file(part)).unwrap(), kept);
+    }
+    // Paired on the same rows: the final model against the foundation, observed = difference.
+    let diff = &c["differences"][1];
+    assert_eq!(diff["run_id"], id);
+    assert!(diff["error"].is_null(), "{diff}");
+    let metric = |i: usize| c["runs"][i]["metrics"]["all"]["auc"].as_f64().unwrap();
+    let observed = diff["bootstrap"]["all"]["auc"]["observed"]
+        .as_f64()
+        .unwrap();
+    assert!((observed - (metric(2) - metric(0))).abs() < 1e-9, "{diff}");
+
+    // The paper's ensemble of CoLLM-MF with its own MF, from one run.
+    let e = env.json(&["ensemble", &format!("{id}:cf"), id, "--json"]);
+    assert_eq!(e["rows"], 64);
+
+    // The last stage is the final model itself; a part the run lacks is named with the others.
+    let out = env.output(&["compare", id, &format!("{id}:stage2")]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("named twice"));
+    let out = env.output(&["compare", id, &format!("{id}:stage9")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no part `stage9`") && stderr.contains("cf, stage1, stage2"),
+        "{stderr}"
+    );
+}

@@ -490,3 +490,64 @@ fn a_soft_prompt_run_tunes_one_prompt_for_everyone() {
     let file = env.write("soft.toml", full["record"]["experiment"].as_str().unwrap());
     assert_ne!(slot(id, "1"), slot(path_str(&file), "1"), "untrained");
 }
+
+/// The tiny experiment without a foundation or ID slots (`[collm.slots] kind = "none"`), with
+/// `stages` in place of its two stage tables.
+fn tiny_without_slots(env: &Env, file: &str, stages: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(QUICK_COLLM_TINY).unwrap();
+    let (head, rest) = text.split_once("[[collm.stages]]").unwrap();
+    let evaluation = &rest[rest.find("[evaluation]").unwrap()..];
+    let head = head.replace(
+        "seed = 42\n",
+        "seed = 42\nstages = []\n\n[collm.slots]\nkind = \"none\"\n",
+    );
+    let head = if stages.is_empty() {
+        head
+    } else {
+        head.replace("stages = []\n", "")
+    };
+    env.write(file, &format!("{head}\n{stages}\n{evaluation}"))
+}
+
+/// The ICL baseline: an experiment with no stages scores the backbone as it comes, on the text
+/// prompt. That is exactly what a LoRA stage that cannot move (every learning rate 0) leaves
+/// behind, so the two runs' per-row scores must be the same to the bit.
+#[test]
+fn a_run_without_stages_scores_the_untuned_backbone() {
+    let env = Env::new();
+    let zero_shot = env.json(&[
+        "run",
+        path_str(&tiny_without_slots(&env, "zero-shot.toml", "")),
+        "--json",
+    ]);
+    assert_eq!(zero_shot["status"], "finished", "{zero_shot}");
+    check_split(&zero_shot["splits"]["valid"], 64);
+    let frozen_stage = "[[collm.stages]]\nprompt = \"text\"\ntrain = [\"lora\"]\n\
+        lr = 0.0\nwarmup_lr = 0.0\nmin_lr = 0.0\nwarmup_steps = 1\nmax_steps = 2\n\
+        batch_size = 8\neval_every = 2\neval_batch_size = 32\ntrain_rows = 16\neval_rows = 8\n";
+    let frozen = env.json(&[
+        "run",
+        path_str(&tiny_without_slots(&env, "lr0.toml", frozen_stage)),
+        "--json",
+    ]);
+    assert_eq!(frozen["status"], "finished", "{frozen}");
+
+    let scores = |run: &Value| {
+        let id = run["run_id"].as_str().unwrap();
+        std::fs::read_to_string(env.store().join(format!("runs/{id}/predictions/valid.tsv")))
+            .unwrap()
+    };
+    assert_eq!(scores(&zero_shot), scores(&frozen));
+    assert_eq!(zero_shot["splits"], frozen["splits"]);
+
+    let full = export_of(&env, &zero_shot);
+    assert!(losses(&full, "stage1").is_empty());
+    let log = full["record"]["log"].to_string();
+    assert!(log.contains("zero-shot"), "{log}");
+    assert!(!log.contains("training the foundation"), "{log}");
+    // The finished run serves the inspector like any other: its text prompt, scored.
+    let id = zero_shot["run_id"].as_str().unwrap();
+    let view = env.json(&["prompt", id, "--user", "1", "--json"]);
+    assert!(view["slots"].as_array().unwrap().is_empty(), "{view}");
+    assert!(view["p_yes"].as_f64().is_some(), "{view}");
+}

@@ -175,7 +175,8 @@ fn keep_scores(store: &Store, id: &RunId, skill: f32) {
             }
         })
         .collect();
-    let path = collm_bench::runner::predictions::predictions_path(&store.run_dir(id), "valid");
+    let path =
+        collm_bench::runner::predictions::predictions_path(&store.run_dir(id), "valid", None);
     write_predictions(&path, &rows).unwrap();
 }
 
@@ -333,7 +334,7 @@ impl Fixture {
                     others,
                 } => {
                     let others: Vec<RunId> = others.iter().map(|id| self.pin.real(id)).collect();
-                    let results = collm_bench::compare::significance(
+                    let results = collm_bench::compare::runs_significance(
                         &self.store,
                         &split,
                         &self.pin.real(&base),

@@ -1,7 +1,9 @@
 //! `collm compare <run> <run>...`: runs side by side on one split, headless. The metrics with
 //! their differences from a baseline (the first run unless `--baseline`), whether each
 //! difference is more than noise (a paired bootstrap over users of the kept per-row scores),
-//! and the settings that differ. With `--json`, one object:
+//! and the settings that differ. A run may be named `RUN:PART` for a part of a CoLLM run
+//! ([`Target`]); its `run_id` below is then written so, and `from` says `final-<part>`.
+//! With `--json`, one object:
 //!
 //! ```json
 //! {
@@ -32,13 +34,15 @@ use serde::Serialize;
 
 use super::report::{align, number, SplitReport};
 use super::Context;
-use crate::compare::{interval, significance, source, GROUPS, MEASURES};
+use crate::compare::{interval, significance, source, Target, GROUPS, MEASURES};
 use crate::experiment::settings;
 
 /// What `compare` and `ensemble` share: the runs, the split, the bootstrap, the output form.
 #[derive(Debug, clap::Args)]
 pub struct RunsOnSplit {
-    /// The runs (ids, or prefixes that name one run each), two or more.
+    /// The runs (ids, or prefixes that name one run each), two or more. `RUN:PART` names a part
+    /// of a CoLLM run as its final evaluation scored it: `RUN:cf` its foundation alone,
+    /// `RUN:stage1` its first stage's best weights (TALLRec, in a two-stage run).
     #[arg(required = true, num_args = 2..)]
     pub runs: Vec<String>,
     /// The split whose evaluations and kept per-row scores are read.
@@ -55,18 +59,44 @@ pub struct RunsOnSplit {
     pub json: bool,
 }
 
-impl RunsOnSplit {
-    /// The runs' records, in the order named; naming one twice is an error.
-    pub fn records(&self, store: &Store) -> anyhow::Result<Vec<RunRecord>> {
-        let mut records: Vec<RunRecord> = Vec::new();
-        for text in &self.runs {
-            let record = store.run(&store.resolve(text)?)?;
-            if records.iter().any(|r| r.id == record.id) {
-                bail!("run {} is named twice", record.id);
-            }
-            records.push(record);
+/// A run or a part of one (see [`Target`]) with its run's record.
+pub struct Named {
+    pub target: Target,
+    pub record: RunRecord,
+}
+
+impl Named {
+    /// The column header: `261129-011202` or `261129-011202:stage1`.
+    pub fn label(&self) -> String {
+        self.target.to_string()
+    }
+
+    /// The run's name, and the part's when one is named.
+    pub fn name(&self) -> String {
+        match &self.target.part {
+            Some(part) => format!("{} ({part})", self.record.name),
+            None => self.record.name.clone(),
         }
-        Ok(records)
+    }
+
+    /// The evaluation of `split` this target is judged by.
+    pub fn result_on(&self, split: &str) -> Option<&collm_store::EvalPoint> {
+        self.target.result_on(&self.record, split)
+    }
+}
+
+impl RunsOnSplit {
+    /// The runs and parts, in the order named; naming one twice is an error.
+    pub fn targets(&self, store: &Store) -> anyhow::Result<Vec<Named>> {
+        let mut named: Vec<Named> = Vec::new();
+        for text in &self.runs {
+            let (target, record) = Target::resolve(store, text)?;
+            if named.iter().any(|n| n.target == target) {
+                bail!("{target} is named twice");
+            }
+            named.push(Named { target, record });
+        }
+        Ok(named)
     }
 }
 
@@ -74,7 +104,7 @@ impl RunsOnSplit {
 pub struct Args {
     #[command(flatten)]
     pub on: RunsOnSplit,
-    /// The run the others are measured against (default: the first).
+    /// The run (or `RUN:PART`) the others are measured against (default: the first).
     #[arg(long)]
     pub baseline: Option<String>,
 }
@@ -114,14 +144,17 @@ struct SettingRow {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.store_dir)?;
-    let records = args.on.records(&store)?;
+    let records = args.on.targets(&store)?;
     let base_index = match &args.baseline {
         None => 0,
         Some(text) => {
-            let id = store.resolve(text)?;
-            records.iter().position(|r| r.id == id).ok_or_else(|| {
-                anyhow::anyhow!("the baseline {id} is not among the runs compared")
-            })?
+            let (base, _) = Target::resolve(&store, text)?;
+            records
+                .iter()
+                .position(|r| r.target == base)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("the baseline {base} is not among the runs compared")
+                })?
         }
     };
     let comparison = compare(&store, &records, base_index, &args);
@@ -133,25 +166,25 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn compare(store: &Store, records: &[RunRecord], base_index: usize, args: &Args) -> Comparison {
+fn compare(store: &Store, records: &[Named], base_index: usize, args: &Args) -> Comparison {
     let base = &records[base_index];
     let runs = records
         .iter()
         .map(|r| {
             let eval = r.result_on(&args.on.split);
             RunColumn {
-                run_id: r.id.to_string(),
-                experiment: r.name.clone(),
-                status: r.status.to_string(),
+                run_id: r.label(),
+                experiment: r.record.name.clone(),
+                status: r.record.status.to_string(),
                 from: source(eval),
                 metrics: eval.map(|e| (&e.metrics).into()),
             }
         })
         .collect();
-    let others: Vec<_> = records
+    let others: Vec<Target> = records
         .iter()
-        .filter(|r| r.id != base.id)
-        .map(|r| r.id.clone())
+        .filter(|r| r.target != base.target)
+        .map(|r| r.target.clone())
         .collect();
     let differences = if args.on.resamples == 0 {
         others
@@ -162,7 +195,7 @@ fn compare(store: &Store, records: &[RunRecord], base_index: usize, args: &Args)
         significance(
             store,
             &args.on.split,
-            &base.id,
+            &base.target,
             &others,
             args.on.resamples,
             args.on.seed,
@@ -182,14 +215,17 @@ fn compare(store: &Store, records: &[RunRecord], base_index: usize, args: &Args)
             }
         })
         .collect();
-    let texts: Vec<&str> = records.iter().map(|r| r.experiment.as_str()).collect();
+    let texts: Vec<&str> = records
+        .iter()
+        .map(|r| r.record.experiment.as_str())
+        .collect();
     let settings = settings::diff(&texts)
         .into_iter()
         .map(|(key, values)| SettingRow { key, values })
         .collect();
     Comparison {
         split: args.on.split.clone(),
-        baseline: base.id.to_string(),
+        baseline: base.label(),
         resamples: args.on.resamples,
         seed: args.on.seed,
         runs,
@@ -199,15 +235,20 @@ fn compare(store: &Store, records: &[RunRecord], base_index: usize, args: &Args)
 }
 
 /// The comparison for people: the metric table, the bootstrap table, the settings that differ.
-fn describe(c: &Comparison, records: &[RunRecord], base_index: usize) -> String {
+fn describe(c: &Comparison, records: &[Named], base_index: usize) -> String {
     let base = &records[base_index];
-    let mut out = format!("split {}, baseline {} {}\n\n", c.split, base.id, base.name);
+    let mut out = format!(
+        "split {}, baseline {} {}\n\n",
+        c.split,
+        base.label(),
+        base.name()
+    );
     let mut rows = vec![
         std::iter::once(String::new())
-            .chain(records.iter().map(|r| r.id.to_string()))
+            .chain(records.iter().map(Named::label))
             .collect::<Vec<_>>(),
         std::iter::once(String::new())
-            .chain(records.iter().map(|r| r.name.clone()))
+            .chain(records.iter().map(Named::name))
             .collect(),
         std::iter::once("from".to_string())
             .chain(c.runs.iter().map(|r| r.from.clone()))
@@ -250,7 +291,7 @@ fn describe(c: &Comparison, records: &[RunRecord], base_index: usize) -> String 
 
     out.push_str(&format!("\nSettings that differ ({})\n", c.settings.len()));
     let mut rows = vec![std::iter::once("setting".to_string())
-        .chain(records.iter().map(|r| r.id.to_string()))
+        .chain(records.iter().map(Named::label))
         .collect::<Vec<_>>()];
     rows.extend(c.settings.iter().map(|s| {
         std::iter::once(s.key.clone())

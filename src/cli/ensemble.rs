@@ -1,7 +1,8 @@
 //! `collm ensemble <run> <run>...`: the runs' kept scores of one split combined (a weighted mean
 //! of probabilities on the rows every run scored), its metrics beside each run's on those rows,
 //! and whether the ensemble beats each run (the paired bootstrap of `collm compare`). The paper's
-//! "ensemble MF + CoLLM-MF" row: does a CoLLM run add anything to its own foundation?
+//! "ensemble MF + CoLLM-MF" row: does a CoLLM run add anything to its own foundation
+//! (`collm ensemble RUN:cf RUN`)?
 //!
 //! With `--json`, one object: `{"split", "weights", "rows", "members": [{"run_id", "experiment",
 //! "rows_kept", "metrics"}], "ensemble": {"metrics"}, "differences": [{"run_id", "bootstrap"}],
@@ -15,10 +16,10 @@ use collm_eval::ensemble::{common_rows, mean_probability};
 use collm_eval::paired::{paired_bootstrap, PairedBootstrap};
 use collm_eval::predictions::Prediction;
 use collm_eval::{evaluate, Breakdown};
-use collm_store::{RunRecord, Store};
+use collm_store::Store;
 use serde::Serialize;
 
-use super::compare::{difference_header, difference_rows, metric_rows, RunsOnSplit};
+use super::compare::{difference_header, difference_rows, metric_rows, Named, RunsOnSplit};
 use super::report::{align, SplitReport};
 use super::Context;
 use crate::compare::kept_predictions;
@@ -69,17 +70,17 @@ struct Difference {
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.store_dir)?;
     let on = &args.on;
-    let records = on.records(&store)?;
+    let records = on.targets(&store)?;
     let kept = records
         .iter()
-        .map(|r| kept_predictions(&store, &r.id, &on.split).map_err(anyhow::Error::msg))
+        .map(|r| kept_predictions(&store, &r.target, &on.split).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<Vec<Prediction>>>>()?;
     // A score that is not a number would poison the mean of every row it is in: say whose.
     for (r, k) in records.iter().zip(&kept) {
         if let Some(row) = k.iter().position(|p| !p.logit.is_finite()) {
             bail!(
                 "run {} on `{}`: row {} has a score that is not a number",
-                r.id,
+                r.label(),
                 on.split,
                 row + 1
             );
@@ -122,7 +123,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .iter()
         .zip(&member_rows)
         .map(|(r, m)| Difference {
-            run_id: r.id.to_string(),
+            run_id: r.label(),
             // The rows pair by construction and every score is a number (checked above).
             bootstrap: (on.resamples > 0).then(|| {
                 paired_bootstrap(m, &combined, on.resamples, on.seed)
@@ -139,8 +140,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .zip(&kept)
             .zip(&member_metrics)
             .map(|((r, k), m)| Member {
-                run_id: r.id.to_string(),
-                experiment: r.name.clone(),
+                run_id: r.label(),
+                experiment: r.record.name.clone(),
                 rows_kept: k.len(),
                 metrics: m.into(),
             })
@@ -166,7 +167,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 /// The ensemble for people: each run and the ensemble on the common rows, then the bootstrap.
 fn describe(
     e: &Ensemble,
-    records: &[RunRecord],
+    records: &[Named],
     members: &[Breakdown],
     combined: &Breakdown,
 ) -> String {
@@ -184,10 +185,10 @@ fn describe(
         kept.join(", ")
     );
     let mut header = vec![String::new()];
-    header.extend(records.iter().map(|r| r.id.to_string()));
+    header.extend(records.iter().map(Named::label));
     header.push("ensemble".into());
     let mut names = vec![String::new()];
-    names.extend(records.iter().map(|r| r.name.clone()));
+    names.extend(records.iter().map(Named::name));
     names.push(String::new());
     let mut columns: Vec<Option<&Breakdown>> = members.iter().map(Some).collect();
     columns.push(Some(combined));

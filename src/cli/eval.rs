@@ -1,8 +1,10 @@
 //! `collm eval <run> --data <split.tsv>` (or `--split <name>`): scores any file in the CoLLM TSV
 //! layout, or the rows of the run's own split that its final evaluation scored, with a finished
 //! run's best weights and prints the metrics (the object of [`super::report`] with one split,
-//! named by the file's stem or the split). The run's record is not changed; `--predictions` keeps
-//! the per-row scores in the run's folder, where `collm compare` pairs runs row by row.
+//! named by the file's stem or the split). `RUN:PART` scores one part of a CoLLM run instead, as
+//! its final evaluation did: the foundation alone (`cf`) or a stage's best weights (`stage1`).
+//! The run's record is not changed; `--predictions` keeps the per-row scores in the run's folder,
+//! where `collm compare` pairs runs (and parts) row by row.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,12 +17,14 @@ use collm_store::{RunRecord, RunStatus, Store, FINAL_STAGE};
 
 use super::report::RunReport;
 use super::Context;
+use crate::compare::Target;
 use crate::experiment::{Experiment, ExperimentKind, Placement};
 use crate::runner::predictions::{of_rows, predictions_path};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The run (its id, or a prefix that names one run).
+    /// The run (its id, or a prefix that names one run), or `RUN:PART` for one part of a CoLLM
+    /// run: `cf` (its foundation alone) or a stage's name (that stage's best weights).
     pub run: String,
     /// A split file: tab-separated `uid iid label timestamp warm his` with a header line.
     #[arg(long, required_unless_present = "split", conflicts_with = "split")]
@@ -45,8 +49,8 @@ pub struct Args {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.store_dir)?;
-    let id = store.resolve(&args.run)?;
-    let record = store.run(&id)?;
+    let (target, record) = Target::resolve(&store, &args.run)?;
+    let id = record.id.clone();
     if record.status != RunStatus::Finished {
         bail!(
             "run {id} is {}: `collm eval` scores with a finished run's best weights",
@@ -90,14 +94,16 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
         // A CoLLM run's weights are the folder `final/` of its run folder (several files).
         ExperimentKind::Collm => {
-            crate::runner::collm::score_finished(&experiment, &store.run_dir(&id), &dataset, &rows)
+            let run_dir = store.run_dir(&id);
+            let part = target.part.as_deref();
+            crate::runner::collm::score_finished(&experiment, &run_dir, &dataset, &rows, part)
                 .with_context(|| format!("scoring {shown}"))?
                 .scored
         }
     };
     let metrics = collm_eval::evaluate(&scored);
     if args.predictions {
-        let path = keep_predictions(&store.run_dir(&id), &split_name, &rows, &scored)?;
+        let path = keep_predictions(&store.run_dir(&id), &target, &split_name, &rows, &scored)?;
         eprintln!("per-row scores kept in {}", path.display());
     }
     let mut report = RunReport::of_run(&record);
@@ -106,7 +112,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", report.to_json());
     } else {
-        println!("run {} ({}) on {}", report.run_id, report.experiment, shown);
+        println!("{target} ({}) on {}", report.experiment, shown);
         print!("{}", report.table());
     }
     Ok(ExitCode::SUCCESS)
@@ -154,12 +160,14 @@ fn read_file_rows(
 /// (a different file with the same stem): the run's own scores are never replaced by those.
 fn keep_predictions(
     run_dir: &Path,
+    target: &Target,
     split: &str,
     rows: &[Interaction],
     scored: &[ScoredRow],
 ) -> anyhow::Result<PathBuf> {
     let predictions = of_rows(rows, scored);
-    let path = predictions_path(run_dir, split);
+    let part = target.part.as_deref();
+    let path = predictions_path(run_dir, split, part);
     if path.exists() {
         let kept = read_predictions(&path)?;
         if !kept
@@ -176,6 +184,7 @@ fn keep_predictions(
     crate::runner::predictions::save(
         run_dir,
         split,
+        part,
         &predictions,
         &mut |_: &collm_events::Event| {},
     )?;

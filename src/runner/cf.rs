@@ -118,7 +118,7 @@ pub fn execute(
             split: name.clone(),
             metrics: collm_eval::evaluate(&scored),
         });
-        super::predictions::save(job.run_dir, name, &of_rows(&rows, &scored), sink)?;
+        super::predictions::save(job.run_dir, name, None, &of_rows(&rows, &scored), sink)?;
         if let (Some(spec), Some(interacted)) = (&exp.evaluation.ranking, &interacted) {
             let metrics = super::ranking::rank_split(
                 best.as_ref(),

@@ -1,7 +1,9 @@
 //! Carrying out a `kind = "collm"` experiment: the collaborative foundation (trained here as
 //! stage `cf` unless pretrained weights are named), then the pipeline's stages, each emitting
 //! its events into the store; then every `[evaluation]` split scored with each stage's best model
-//! (`final-<stage>`, and `final-cf` for the foundation alone) and with the final model (`final`).
+//! (`final-<stage>`, and `final-cf` for the foundation alone) and with the final model (`final`),
+//! each one's per-row scores kept for `collm compare` (`RUN:stage1`, `RUN:cf`, `RUN`).
+//! An experiment without stages scores the untuned backbone (`final`: the zero-shot baseline).
 //! A resumed run skips what is finished and continues the interrupted stage from its last
 //! checkpoint.
 
@@ -137,7 +139,11 @@ pub fn execute(
     }
 
     sink.emit(Event::Log {
-        message: format!("loading the backbone for {} stage(s)", cfg.stages.len()),
+        message: if cfg.stages.is_empty() {
+            "loading the backbone to score it zero-shot (no stages)".to_string()
+        } else {
+            format!("loading the backbone for {} stage(s)", cfg.stages.len())
+        },
     });
     let mut model = build_model(exp, &cfg, &dataset)?;
     let rescore = super::reuse::adopt_stages(job, &cfg, &model, sink)?;
@@ -145,14 +151,19 @@ pub fn execute(
         for (split, rows) in &splits {
             let scored = collm_cf::score_rows(cf.as_ref(), rows, exp.training.batch_size)?;
             sink.emit(Event::Eval {
-                stage: "final-cf".into(),
+                stage: format!("final-{CF_DIR}"),
                 step: 0,
                 split: split.clone(),
                 metrics: collm_eval::evaluate(&scored),
             });
+            let kept = of_rows(rows, &scored);
+            super::predictions::save(job.run_dir, split, Some(CF_DIR), &kept, sink)?;
         }
     }
-    let last = cfg.stage_name(cfg.stages.len() - 1);
+    // With no stages (zero-shot) there is no last stage; its prompt falls back to the final one.
+    let last = (cfg.stages.len().checked_sub(1))
+        .map(|i| cfg.stage_name(i))
+        .unwrap_or_default();
     let prompts: Vec<(String, collm_pipeline::PromptKind)> = (0..cfg.stages.len())
         .map(|i| (cfg.stage_name(i), cfg.stages[i].prompt))
         .collect();
@@ -189,14 +200,19 @@ pub fn execute(
         if name == last || (o.steps_here == 0 && !rescore.iter().any(|r| r == name)) {
             return Ok(());
         }
-        score_all(
+        let scored = score_all(
             &format!("final-{name}"),
             name,
             o.best_step.unwrap_or(0),
             m,
             sink,
-        )
-        .map(|_| ())
+        )?;
+        for ((split, rows), scored) in splits.iter().zip(&scored) {
+            let kept = of_rows(rows, scored);
+            super::predictions::save(job.run_dir, split, Some(name), &kept, sink)
+                .map_err(|e| collm_pipeline::PipelineError::Upstream(e.to_string()))?;
+        }
+        Ok(())
     };
     let outcome = match run_with(
         &mut model,
@@ -223,7 +239,7 @@ pub fn execute(
         other => other?,
     };
     for ((split, rows), scored) in splits.iter().zip(&scored) {
-        super::predictions::save(job.run_dir, split, &of_rows(rows, scored), sink)?;
+        super::predictions::save(job.run_dir, split, None, &of_rows(rows, scored), sink)?;
     }
     Ok(Outcome::Finished { ranking: vec![] })
 }
@@ -260,25 +276,47 @@ pub struct FinishedScores {
     pub first_prompt: Option<collm_pipeline::prompt::FilledPrompt>,
 }
 
-/// Scores `rows` with a finished run's final model (its final prompt), in the last stage's
-/// evaluation batch size.
+/// Scores `rows` with a finished run's final model (its final prompt), or with one `part` of it
+/// as its final evaluation scored it: the foundation alone (`cf`) or a stage's best weights
+/// under that stage's prompt. In the last stage's evaluation batch size, as the runner scores.
 pub fn score_finished(
     exp: &Experiment,
     run_dir: &Path,
     dataset: &collm_data::Dataset,
     rows: &[collm_data::Interaction],
+    part: Option<&str>,
 ) -> Result<FinishedScores, RunError> {
-    let model = load_finished(exp, run_dir, dataset)?;
-    let cfg = exp
-        .collm
-        .as_ref()
-        .ok_or_else(|| RunError::Invalid("no [collm] section".into()))?;
+    let cfg = pipeline_config(exp, run_dir)?;
+    let model = build_model(exp, &cfg, dataset)?;
+    let prompt = match part {
+        None => {
+            collm_pipeline::pipeline::load_final(&model, run_dir)?;
+            cfg.final_prompt()
+        }
+        Some(CF_DIR) => {
+            let SlotSource::Cie { cf, .. } = &model.slots else {
+                return Err(RunError::Invalid(
+                    "the run has no collaborative foundation (`cf`)".into(),
+                ));
+            };
+            return Ok(FinishedScores {
+                scored: collm_cf::score_rows(cf.as_ref(), rows, exp.training.batch_size)?,
+                token_counts: Vec::new(),
+                first_prompt: None,
+            });
+        }
+        Some(stage) => {
+            let index = (0..cfg.stages.len())
+                .find(|&i| cfg.stage_name(i) == stage)
+                .ok_or_else(|| RunError::Invalid(format!("the run has no stage `{stage}`")))?;
+            let best = run_dir.join(stage).join(collm_pipeline::stage::BEST_DIR);
+            collm_pipeline::checkpoint::load_model(&model, &best)?;
+            cfg.stages[index].prompt
+        }
+    };
     let batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
-    let samples = model.encode_all(rows, cfg.final_prompt())?;
-    let first_prompt = rows
-        .first()
-        .map(|r| model.fill(r, cfg.final_prompt()))
-        .transpose()?;
+    let samples = model.encode_all(rows, prompt)?;
+    let first_prompt = rows.first().map(|r| model.fill(r, prompt)).transpose()?;
     Ok(FinishedScores {
         scored: score_samples(&model, &samples, batch, None, None)?,
         token_counts: samples.iter().map(|s| s.tokens.ids.len()).collect(),

@@ -238,7 +238,7 @@ fn scores(
         }
         ExperimentKind::Collm => {
             let run_dir = crate::runner::collm::run_dir_of(&weights);
-            match crate::runner::collm::score_finished(experiment, &run_dir, dataset, rows) {
+            match crate::runner::collm::score_finished(experiment, &run_dir, dataset, rows, None) {
                 Ok(f) => Scores {
                     p_yes: Some(f.scored.iter().map(|s| sigmoid(s.logit)).collect()),
                     note: "P(Yes) = sigmoid(score) of the final CoLLM model".to_string(),

@@ -8,6 +8,8 @@
 //! - T2: the same with `slots.cf_init = "scratch"`;
 //! - T3: one stage `{ prompt = "hybrid", train = ["lora", "mapping"] }`;
 //! - ID tokens: `slots.kind = "id_tokens"` (free per-user and per-item embeddings);
+//! - ICL (zero-shot): `slots.kind = "none"`, `stages = []`: the untuned backbone scored on the
+//!   text prompt;
 //! - CF backbone: `slots.cf.kind = "mf" | "lightgcn"`.
 
 use std::path::PathBuf;
@@ -304,10 +306,13 @@ impl PipelineConfig {
 
     /// Range and consistency checks; errors name the field.
     pub fn validate(&self) -> Result<()> {
-        if self.stages.is_empty() {
+        // No stages: the backbone as it comes, scored on the text prompt. Nothing would train
+        // a mapping or ID tokens, so a slot fill other than `none` is a mistake, not a baseline.
+        if self.stages.is_empty() && self.slots.kind != SlotFill::None {
             return Err(PipelineError::config(
                 "stages",
-                "at least one stage is needed",
+                "with no stages the untuned backbone is scored zero-shot on the text prompt; \
+                 set slots.kind = \"none\", or add the stages that train the slots",
             ));
         }
         if self.prompt.max_history == 0 {
@@ -479,5 +484,19 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("stages[1].eval_every"));
+    }
+
+    #[test]
+    fn no_stages_is_zero_shot_on_the_text_prompt_and_needs_no_slots() {
+        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.stages.clear();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("stages") && e.contains("zero-shot"), "{e}");
+        c.slots.kind = SlotFill::None;
+        c.validate().unwrap();
+        assert_eq!(c.final_prompt(), PromptKind::Text);
+        let parsed: PipelineConfig =
+            toml::from_str("stages = []\n[slots]\nkind = \"none\"\n").unwrap();
+        parsed.validate().unwrap();
     }
 }

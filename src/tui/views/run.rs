@@ -76,9 +76,20 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 /// ` stage 2/2 stage2 · [ ] to switch`.
 fn stage_line(app: &App, detail: Option<&RunDetail>, index: Option<usize>) -> Line<'static> {
     let t = app.theme;
-    let Some(d) = detail.filter(|d| !d.stages.is_empty()) else {
+    let Some(d) = detail else {
         return Line::styled(" no stage started yet", t.dim());
     };
+    if d.stages.is_empty() {
+        // A zero-shot run has results and never a stage.
+        let what = if d.results.is_empty() {
+            " no stage started yet"
+        } else {
+            " no stage trained (zero-shot)"
+        };
+        let mut spans = vec![Span::styled(what, t.dim())];
+        spans.extend(headline(app, d));
+        return Line::from(spans);
+    }
     let i = index.unwrap_or(0);
     let names: Vec<Span> = d
         .stages
@@ -94,15 +105,24 @@ fn stage_line(app: &App, detail: Option<&RunDetail>, index: Option<usize>) -> Li
     if app.run_view.stage.is_none() && d.results.is_empty() {
         spans.push(Span::styled("  (following the latest)", t.dim()));
     }
-    // Once the run has results, they are the headline.
-    if let Some(r) = d
+    spans.extend(headline(app, d));
+    Line::from(spans)
+}
+
+/// Once the run has results, they are the headline: `valid AUC … UAUC … (warm …, cold …)`.
+fn headline(app: &App, d: &RunDetail) -> Vec<Span<'static>> {
+    let t = app.theme;
+    let Some(r) = d
         .results
         .iter()
         .find(|r| r.split == "valid")
         .or(d.results.first())
-    {
-        spans.push(Span::styled(format!("   {} ", r.split), t.dim()));
-        spans.push(Span::styled(
+    else {
+        return Vec::new();
+    };
+    vec![
+        Span::styled(format!("   {} ", r.split), t.dim()),
+        Span::styled(
             format!(
                 "AUC {} UAUC {} (warm {}, cold {})",
                 format::metric(r.metrics.all.auc),
@@ -111,9 +131,8 @@ fn stage_line(app: &App, detail: Option<&RunDetail>, index: Option<usize>) -> Li
                 format::metric(r.metrics.cold.auc)
             ),
             t.good(),
-        ));
-    }
-    Line::from(spans)
+        ),
+    ]
 }
 
 fn draw_progress(
