@@ -295,8 +295,13 @@ struct Fixture {
 }
 
 fn fixture(theme: Theme) -> Fixture {
+    fixture_of(theme, fixture_store)
+}
+
+/// The app over the store `build` makes.
+fn fixture_of(theme: Theme, build: fn(&Path) -> Store) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = fixture_store(&dir.path().join("store"));
+    let store = build(&dir.path().join("store"));
     let pin = Pin::new(&store);
     let mut app = App::new("/fixture/store", theme, BASE_MS);
     app.commands.clear();
@@ -434,6 +439,32 @@ fn run_view_of_a_finished_run() {
     f.key(KeyCode::Enter);
     assert_eq!(f.app.view, collm_bench::tui::keymap::View::Run);
     insta::assert_snapshot!("run_finished", f.screen());
+}
+
+/// A zero-shot run (the ICL baseline) trains nothing: its run view says so and leads with its
+/// results instead of waiting for a stage.
+#[test]
+fn run_view_of_a_zero_shot_run_says_no_stage_was_trained() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        let id = store
+            .create_run("icl", &experiment("icl", 1e-2, 32), "collm")
+            .unwrap();
+        let eval = Event::Eval {
+            stage: "final".into(),
+            step: 0,
+            split: "valid".into(),
+            metrics: metrics(0.53),
+        };
+        store.append_event(&id, &eval).unwrap();
+        store.append_event(&id, &Event::Finished).unwrap();
+        store
+    });
+    f.key(KeyCode::Enter);
+    assert_eq!(f.app.view, collm_bench::tui::keymap::View::Run);
+    let screen = f.screen();
+    assert!(screen.contains("no stage trained (zero-shot)"), "{screen}");
+    assert!(screen.contains("valid AUC 0.5300"), "{screen}");
 }
 
 #[test]
