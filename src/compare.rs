@@ -139,6 +139,20 @@ impl Target {
     }
 }
 
+/// The parts of a run before its final model (`RUN:cf`, `RUN:stage1`, ...), in order; none for
+/// a run that is not a CoLLM run.
+pub fn earlier_parts(record: &RunRecord) -> Vec<Target> {
+    let mut parts = parts_of(record);
+    parts.pop();
+    parts
+        .into_iter()
+        .map(|part| Target {
+            run: record.id.clone(),
+            part: Some(part),
+        })
+        .collect()
+}
+
 /// A CoLLM run's parts, in order: `cf` when a foundation fills the ID slots, then its stages
 /// (the last being the final model). None for other runs.
 fn parts_of(record: &RunRecord) -> Vec<String> {
@@ -206,23 +220,6 @@ pub fn significance(
                 });
             (other.clone(), result)
         })
-        .collect()
-}
-
-/// [`significance`] of whole runs (their final models), as the TUI's metrics view asks it.
-pub fn runs_significance(
-    store: &Store,
-    split: &str,
-    base: &RunId,
-    others: &[RunId],
-    resamples: usize,
-    seed: u64,
-) -> Vec<(RunId, Result<PairedBootstrap, String>)> {
-    let others: Vec<Target> = others.iter().cloned().map(Target::whole).collect();
-    let base = Target::whole(base.clone());
-    significance(store, split, &base, &others, resamples, seed)
-        .into_iter()
-        .map(|(target, result)| (target.run, result))
         .collect()
 }
 

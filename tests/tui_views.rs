@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use collm_bench::compare::Target;
 use collm_bench::tui::app::App;
 use collm_bench::tui::backend::{list_experiments, load_run, load_runs};
 use collm_bench::tui::inspect::Inspector;
@@ -161,6 +162,11 @@ fn fixture_store(dir: &Path) -> Store {
 /// Per-row scores of `valid` in the run's folder, as a finished run keeps them: 40 users x 6
 /// rows, the same rows for every run; `skill` lifts the positives' scores.
 fn keep_scores(store: &Store, id: &RunId, skill: f32) {
+    keep_part_scores(store, id, None, skill);
+}
+
+/// [`keep_scores`] of a part of a run (`cf`, `stage1`), where the runner keeps those.
+fn keep_part_scores(store: &Store, id: &RunId, part: Option<&str>, skill: f32) {
     let rows: Vec<Prediction> = (0..240u32)
         .map(|i| {
             let label = (i % 2) as u8;
@@ -176,7 +182,7 @@ fn keep_scores(store: &Store, id: &RunId, skill: f32) {
         })
         .collect();
     let path =
-        collm_bench::runner::predictions::predictions_path(&store.run_dir(id), "valid", None);
+        collm_bench::runner::predictions::predictions_path(&store.run_dir(id), "valid", part);
     write_predictions(&path, &rows).unwrap();
 }
 
@@ -338,17 +344,27 @@ impl Fixture {
                     base,
                     others,
                 } => {
-                    let others: Vec<RunId> = others.iter().map(|id| self.pin.real(id)).collect();
-                    let results = collm_bench::compare::runs_significance(
+                    let real = |t: &Target| Target {
+                        run: self.pin.real(&t.run),
+                        part: t.part.clone(),
+                    };
+                    let others: Vec<Target> = others.iter().map(real).collect();
+                    let results = collm_bench::compare::significance(
                         &self.store,
                         &split,
-                        &self.pin.real(&base),
+                        &real(&base),
                         &others,
                         collm_bench::tui::app::SIGNIFICANCE_RESAMPLES,
                         0,
                     )
                     .into_iter()
-                    .map(|(id, r)| (self.pin.id(&id), r.map_err(|e| self.pin.text(&e))))
+                    .map(|(t, r)| {
+                        let pinned = Target {
+                            run: self.pin.id(&t.run),
+                            part: t.part,
+                        };
+                        (pinned, r.map_err(|e| self.pin.text(&e)))
+                    })
                     .collect();
                     Message::Significance {
                         split,
@@ -567,6 +583,68 @@ fn metrics_side_by_side_with_deltas() {
         "{}",
         f.screen()
     );
+}
+
+/// `o` in the metrics view: a CoLLM run beside its own foundation and first stage (TALLRec),
+/// each a column with its final evaluation, measured against the baseline from the kept scores.
+#[test]
+fn metrics_show_a_collm_run_beside_its_own_parts() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        let experiment = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/experiments/quick-collm-tiny.toml"
+        ))
+        .unwrap();
+        let id = store.create_run("collm", &experiment, "collm").unwrap();
+        for (part, auc, skill) in [(Some("cf"), 0.61, 0.1), (Some("stage1"), 0.52, 0.0)]
+            .into_iter()
+            .chain([(None, 0.66, 0.4)])
+        {
+            let stage = part.map_or("final".to_string(), |p| format!("final-{p}"));
+            let eval = Event::Eval {
+                stage,
+                step: 0,
+                split: "valid".into(),
+                metrics: metrics(auc),
+            };
+            store.append_event(&id, &eval).unwrap();
+            keep_part_scores(&store, &id, part, skill);
+        }
+        store.append_event(&id, &Event::Finished).unwrap();
+        store
+    });
+    f.keys("3");
+    assert_eq!(f.app.metrics_targets().len(), 1);
+    f.keys("o");
+    let columns: Vec<String> = f
+        .app
+        .metrics_targets()
+        .iter()
+        .map(|(t, _)| t.to_string())
+        .collect();
+    assert_eq!(
+        columns,
+        ["250601-120000:cf", "250601-120000:stage1", "250601-120000"]
+    );
+    // The foundation is the baseline (first column); the final model's scores are the most
+    // skilled, so its AUC is above the foundation's by more than noise.
+    let results = f.app.metrics.significance.clone().unwrap().results.unwrap();
+    let (target, b) = &results[1];
+    assert_eq!(target.to_string(), "250601-120000");
+    let auc = b.as_ref().unwrap().all.auc.clone().unwrap();
+    assert!(auc.low > 0.0, "{auc:?}");
+    let screen = f.screen();
+    for shown in ["250601-120000:stage1", "final-stage1", "final-cf", "0.6600"] {
+        assert!(screen.contains(shown), "{shown} missing from\n{screen}");
+    }
+    f.keys("llb");
+    assert_eq!(
+        f.app.metrics.baseline.as_ref().map(|t| t.to_string()),
+        Some("250601-120000".to_string())
+    );
+    f.keys("o");
+    assert_eq!(f.app.metrics_targets().len(), 1, "o again shows runs only");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use collm_eval::paired::PairedBootstrap;
 use collm_store::{EvalPoint, RunId, RunRecord, RunStatus};
 
+use crate::compare::Target;
 use crate::experiment::settings::{self, Field};
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::View;
@@ -136,9 +137,11 @@ pub struct RunViewState {
 #[derive(Debug, Clone)]
 pub struct MetricsState {
     pub split: String,
-    pub baseline: Option<RunId>,
-    /// The highlighted run column.
+    pub baseline: Option<Target>,
+    /// The highlighted column.
     pub column: usize,
+    /// Each CoLLM run also shown by its parts: its foundation alone and its earlier stages.
+    pub parts: bool,
     /// The differences from the baseline, measured for the request they answer.
     pub significance: Option<Significance>,
 }
@@ -149,6 +152,7 @@ impl Default for MetricsState {
             split: "valid".into(),
             baseline: None,
             column: 0,
+            parts: false,
             significance: None,
         }
     }
@@ -162,9 +166,9 @@ pub const SIGNIFICANCE_RESAMPLES: usize = 1000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Significance {
     pub split: String,
-    pub base: RunId,
-    pub others: Vec<(RunId, Option<u64>)>,
-    pub results: Option<Vec<(RunId, Result<PairedBootstrap, String>)>>,
+    pub base: Target,
+    pub others: Vec<(Target, Option<u64>)>,
+    pub results: Option<Vec<(Target, Result<PairedBootstrap, String>)>>,
 }
 
 /// The curve the compare view overlays.
@@ -371,13 +375,32 @@ impl App {
             .collect()
     }
 
-    /// The metrics view's baseline among [`App::chosen_runs`]: the chosen one if it is shown,
-    /// else the first column.
-    pub fn metrics_base_index(&self, runs: &[&RunRecord]) -> usize {
+    /// What the metrics view's columns measure: the chosen runs, each preceded by its earlier
+    /// parts when those are asked for (`o`).
+    pub fn metrics_targets(&self) -> Vec<(Target, &RunRecord)> {
+        self.chosen_runs()
+            .into_iter()
+            .flat_map(|r| {
+                let parts = if self.metrics.parts {
+                    crate::compare::earlier_parts(r)
+                } else {
+                    Vec::new()
+                };
+                parts
+                    .into_iter()
+                    .chain([Target::whole(r.id.clone())])
+                    .map(move |t| (t, r))
+            })
+            .collect()
+    }
+
+    /// The metrics view's baseline among `columns`: the chosen one if it is shown, else the
+    /// first column.
+    pub fn metrics_base_index(&self, columns: &[(Target, &RunRecord)]) -> usize {
         self.metrics
             .baseline
             .as_ref()
-            .and_then(|b| runs.iter().position(|r| &r.id == b))
+            .and_then(|b| columns.iter().position(|(t, _)| t == b))
             .unwrap_or(0)
     }
 

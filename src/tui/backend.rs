@@ -180,7 +180,7 @@ impl Worker {
                 base,
                 others,
             } => {
-                let results = crate::compare::runs_significance(
+                let results = crate::compare::significance(
                     &self.store,
                     &split,
                     &base,

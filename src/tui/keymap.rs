@@ -91,6 +91,7 @@ pub enum Action {
     NextStage,
     NextSplit,
     SetBaseline,
+    ToggleParts,
     NextCurve,
     Search,
     Launch,
@@ -299,6 +300,12 @@ pub const BINDINGS: &[Binding] = &[
         &[k('b')],
         A::SetBaseline,
         "make the highlighted run the baseline",
+    ),
+    bind(
+        METRICS,
+        &[k('o')],
+        A::ToggleParts,
+        "also show each CoLLM run's own parts: its foundation and earlier stages (TALLRec)",
     ),
     bind(
         COMPARE,

@@ -6,6 +6,7 @@ use collm_events::Event;
 use collm_store::{FullRun, RunId, RunRecord};
 use crossterm::event::KeyEvent;
 
+use crate::compare::Target;
 use crate::tui::app::{ExperimentChoice, Inspection};
 
 /// Everything `update` reacts to.
@@ -46,8 +47,8 @@ pub enum Message {
     /// [`Command::Significance`].
     Significance {
         split: String,
-        base: RunId,
-        results: Vec<(RunId, Result<PairedBootstrap, String>)>,
+        base: Target,
+        results: Vec<(Target, Result<PairedBootstrap, String>)>,
     },
     /// A run was accepted by the runner (queued).
     Launched {
@@ -89,7 +90,7 @@ pub enum Command {
     /// Whether each of `others` differs from `base` on `split` by more than noise.
     Significance {
         split: String,
-        base: RunId,
-        others: Vec<RunId>,
+        base: Target,
+        others: Vec<Target>,
     },
 }

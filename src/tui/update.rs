@@ -3,8 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use collm_store::RunId;
-
+use crate::compare::Target;
 use crate::experiment::settings;
 use crate::tui::app::{App, Column, ExperimentChoice, LaunchFocus, Significance};
 use crate::tui::detail::RunDetail;
@@ -90,8 +89,8 @@ fn apply(app: &mut App, message: Message) {
             results,
         } => {
             if let Some(asked) = &mut app.metrics.significance {
-                let answers: Vec<&RunId> = results.iter().map(|(id, _)| id).collect();
-                let wanted: Vec<&RunId> = asked.others.iter().map(|(id, _)| id).collect();
+                let answers: Vec<&Target> = results.iter().map(|(t, _)| t).collect();
+                let wanted: Vec<&Target> = asked.others.iter().map(|(t, _)| t).collect();
                 if asked.split == split && asked.base == base && answers == wanted {
                     asked.results = Some(results);
                 }
@@ -109,15 +108,15 @@ fn ask_significance(app: &mut App) {
     if app.view != View::Metrics {
         return;
     }
-    let runs = app.chosen_runs();
-    if runs.len() < 2 {
+    let columns = app.metrics_targets();
+    if columns.len() < 2 {
         return;
     }
-    let base = runs[app.metrics_base_index(&runs)].id.clone();
-    let others: Vec<(RunId, Option<u64>)> = runs
+    let base = columns[app.metrics_base_index(&columns)].0.clone();
+    let others: Vec<(Target, Option<u64>)> = columns
         .iter()
-        .filter(|r| r.id != base)
-        .map(|r| (r.id.clone(), r.ended_ms))
+        .filter(|(t, _)| *t != base)
+        .map(|(t, r)| (t.clone(), r.ended_ms))
         .collect();
     let split = app.metrics.split.clone();
     if app
@@ -131,7 +130,7 @@ fn ask_significance(app: &mut App) {
     app.commands.push(Command::Significance {
         split: split.clone(),
         base: base.clone(),
-        others: others.iter().map(|(id, _)| id.clone()).collect(),
+        others: others.iter().map(|(t, _)| t.clone()).collect(),
     });
     app.metrics.significance = Some(Significance {
         split,
@@ -462,21 +461,31 @@ fn run_action(app: &mut App, action: Action) {
 }
 
 fn metrics_action(app: &mut App, action: Action) {
-    let n = app.chosen_runs().len();
+    let n = app.metrics_targets().len();
     match action {
         Action::Left | Action::Up => app.metrics.column = app.metrics.column.saturating_sub(1),
         Action::Right | Action::Down => {
             app.metrics.column = (app.metrics.column + 1).min(n.saturating_sub(1))
         }
         Action::SetBaseline => {
-            let id = app
-                .chosen_runs()
+            let target = app
+                .metrics_targets()
                 .get(app.metrics.column)
-                .map(|r| r.id.clone());
-            if let Some(id) = id {
-                app.notice(format!("baseline: run {id}"));
-                app.metrics.baseline = Some(id);
+                .map(|(t, _)| t.clone());
+            if let Some(target) = target {
+                app.notice(format!("baseline: run {target}"));
+                app.metrics.baseline = Some(target);
             }
+        }
+        Action::ToggleParts => {
+            app.metrics.parts = !app.metrics.parts;
+            let n = app.metrics_targets().len();
+            app.metrics.column = app.metrics.column.min(n.saturating_sub(1));
+            app.notice(if app.metrics.parts {
+                "showing each CoLLM run's parts: its foundation alone and its earlier stages"
+            } else {
+                "showing runs only"
+            });
         }
         Action::NextSplit => {
             let splits = app.known_splits();

@@ -1,6 +1,7 @@
 //! The metrics view: all / warm / cold x AUC, UAUC, logloss, rows and counted users on one split,
-//! for the marked runs side by side, with deltas against a baseline run and, below, whether each
-//! delta is more than noise (the paired bootstrap of the runs' kept per-row scores).
+//! for the marked runs side by side (and, on `o`, each CoLLM run's own foundation and earlier
+//! stages as their own columns), with deltas against a baseline column and, below, whether each
+//! delta is more than noise (the paired bootstrap of the kept per-row scores).
 
 use collm_eval::paired::Difference;
 use collm_store::EvalPoint;
@@ -17,7 +18,7 @@ use crate::tui::widgets::format;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
-    let runs = app.chosen_runs();
+    let runs = app.metrics_targets();
     let split = &app.metrics.split;
     let [info, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
@@ -32,7 +33,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     let base_index = app.metrics_base_index(&runs);
-    let results: Vec<Option<&EvalPoint>> = runs.iter().map(|r| r.result_on(split)).collect();
+    let results: Vec<Option<&EvalPoint>> =
+        runs.iter().map(|(t, r)| t.result_on(r, split)).collect();
     let base = results[base_index];
 
     frame.render_widget(
@@ -42,8 +44,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Span::styled(
                 if runs.len() > 1 {
                     format!(
-                        "   baseline {} (b on a column to change)",
-                        runs[base_index].id
+                        "   baseline {} (b on a column to change){}",
+                        runs[base_index].0,
+                        parts_hint(app)
                     )
                 } else {
                     "   mark several runs in Runs to compare them".to_string()
@@ -55,8 +58,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     );
 
     let mut header = vec![Cell::from("")];
-    for (i, r) in runs.iter().enumerate() {
-        let mut label = format!("{} {}", r.id, r.name);
+    for (i, (target, r)) in runs.iter().enumerate() {
+        let mut label = format!("{target} {}", r.name);
         if i == base_index && runs.len() > 1 {
             label.push_str(" (base)");
         }
@@ -95,7 +98,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     }
     let mut widths = vec![Constraint::Length(13)];
     widths.extend(runs.iter().map(|_| Constraint::Min(18)));
-    let title = format!("Metrics · {} run(s)", runs.len());
+    let title = format!(
+        "Metrics · {} run(s){}",
+        app.chosen_runs().len(),
+        if app.metrics.parts {
+            ", with their parts"
+        } else {
+            ""
+        }
+    );
     // Header, `from` and the metric rows, inside a border.
     let table_height = (rows.len() + 3) as u16;
     let [table_area, difference_area] = if runs.len() > 1 {
@@ -112,6 +123,21 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     );
     if runs.len() > 1 {
         draw_differences(app, frame, difference_area);
+    }
+}
+
+/// How to show or hide the CoLLM runs' parts, when a chosen run has any.
+fn parts_hint(app: &App) -> &'static str {
+    if app.metrics.parts {
+        "   o: runs only"
+    } else if app
+        .chosen_runs()
+        .iter()
+        .any(|r| !crate::compare::earlier_parts(r).is_empty())
+    {
+        "   o: with each CoLLM run's foundation and earlier stages"
+    } else {
+        ""
     }
 }
 
@@ -147,7 +173,7 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
                         String::new()
                     };
                     rows.push(Row::new(vec![
-                        Cell::from(Span::styled(run, t.run(id.as_str()))),
+                        Cell::from(Span::styled(run, t.run(id.run.as_str()))),
                         Cell::from(Span::styled(group, t.header())),
                         difference_cell(app, diff.auc.as_ref()),
                         difference_cell(app, diff.uauc.as_ref()),
@@ -170,7 +196,7 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
     .areas(block.inner(area));
     frame.render_widget(block, area);
     let widths = [
-        Constraint::Length(16),
+        Constraint::Length(22),
         Constraint::Length(5),
         Constraint::Min(34),
         Constraint::Min(34),
