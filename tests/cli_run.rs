@@ -305,6 +305,10 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
     }
     assert!(!points(&b, "steps", "stage1").is_empty());
     assert!(!points(&b, "evals", "final-stage1").is_empty());
+    // The replayed final evaluation of stage 1 brings its per-row scores: `RUN:stage1` pairs.
+    let part_scores =
+        |run: &str| std::fs::read_to_string(run_dir(run).join("predictions/stage1/valid.tsv"));
+    assert_eq!(part_scores(&rid).unwrap(), part_scores(&id).unwrap());
     assert_eq!(
         points(&b, "steps", "stage2").len(),
         8,

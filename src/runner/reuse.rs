@@ -12,6 +12,7 @@ use collm_pipeline::{CollmModel, PipelineConfig};
 use collm_store::{RunId, Store};
 
 use super::cf::CfJob;
+use super::predictions::predictions_path;
 use crate::experiment::{Experiment, ExperimentKind, FOUNDATION};
 use crate::runner::RunError;
 
@@ -131,6 +132,8 @@ pub fn adopt_stages(
         });
         if !replayed_final {
             rescore.push(plan.name.clone());
+        } else {
+            copy_part_scores(&src, exp, &plan.name, job.run_dir, sink)?;
         }
         let best = state.best_auc.map_or_else(
             || "no selection AUC".into(),
@@ -148,6 +151,43 @@ pub fn adopt_stages(
         });
     }
     Ok(rescore)
+}
+
+/// With the source's final evaluation of `stage` replayed (the same rows), its kept per-row
+/// scores come along, so `RUN:stage` pairs in `collm compare` as in the source. A source from
+/// before runs kept them has none: `collm eval RUN:stage --predictions` makes them.
+fn copy_part_scores(
+    src: &Source,
+    exp: &Experiment,
+    stage: &str,
+    run_dir: &Path,
+    sink: &mut dyn EventSink,
+) -> Result<(), RunError> {
+    for split in &exp.evaluation.splits {
+        let from = predictions_path(&src.dir, split, Some(stage));
+        if !from.is_file() {
+            continue;
+        }
+        let to = predictions_path(run_dir, split, Some(stage));
+        let copied = to
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::copy(&from, &to));
+        if let Err(e) = copied {
+            return Err(RunError::Invalid(format!(
+                "copying {} to {}: {e}",
+                from.display(),
+                to.display()
+            )));
+        }
+        sink.emit(Event::Log {
+            message: format!(
+                "{stage}'s per-row scores of {split} copied from run {}",
+                src.id
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Re-emits run `id`'s steps and evaluations of `stage` (and, when given, its evaluations
