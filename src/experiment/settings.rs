@@ -215,7 +215,10 @@ pub fn form_fields(text: &str) -> Result<Vec<Field>, String> {
                 Some(Value::String(name)) => name.clone(),
                 _ => collm_pipeline::config::unnamed_stage(i),
             });
-        for part in std::iter::once(FOUNDATION.to_string()).chain(stages) {
+        // TALLRec, ICL and the soft prompt train no foundation: a `reuse.cf` would be refused.
+        let foundation = collm_section(text).is_none_or(|cfg| super::trains_foundation(&cfg));
+        let foundation = foundation.then(|| FOUNDATION.to_string());
+        for part in foundation.into_iter().chain(stages) {
             let key = format!("{REUSE}{part}");
             let value = flat
                 .get(&key)
@@ -225,6 +228,12 @@ pub fn form_fields(text: &str) -> Result<Vec<Field>, String> {
         }
     }
     Ok(fields)
+}
+
+/// The `[collm]` table of an experiment's text, when it reads as one.
+fn collm_section(text: &str) -> Option<collm_pipeline::PipelineConfig> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    table.get("collm")?.clone().try_into().ok()
 }
 
 /// The prefix of the launch form's `[reuse]` fields.
@@ -508,6 +517,25 @@ mod tests {
             .unwrap()
             .iter()
             .all(|f| !f.key.starts_with(REUSE)));
+    }
+
+    #[test]
+    fn the_form_offers_no_foundation_to_reuse_where_none_is_trained() {
+        let reuse_keys = |file: &str| -> Vec<String> {
+            let path = format!("{}/experiments/{file}", env!("CARGO_MANIFEST_DIR"));
+            form_fields(&std::fs::read_to_string(path).unwrap())
+                .unwrap()
+                .into_iter()
+                .filter(|f| f.key.starts_with(REUSE))
+                .map(|f| f.key)
+                .collect()
+        };
+        assert_eq!(reuse_keys("tallrec-ml1m.toml"), ["reuse.stage1"]);
+        assert!(reuse_keys("icl-ml1m.toml").is_empty());
+        assert_eq!(
+            reuse_keys("collm-mf-ml1m.toml"),
+            ["reuse.cf", "reuse.stage1", "reuse.stage2"]
+        );
     }
 
     #[test]
