@@ -163,7 +163,8 @@ fn parts_of(record: &RunRecord) -> Vec<String> {
     else {
         return Vec::new();
     };
-    let foundation = (cfg.slots.kind == collm_pipeline::SlotFill::Cie).then(|| "cf".to_string());
+    let foundation = (cfg.slots.kind == collm_pipeline::SlotFill::Cie)
+        .then(|| crate::experiment::FOUNDATION.to_string());
     foundation.into_iter().chain(cfg.stage_names()).collect()
 }
 
