@@ -265,6 +265,18 @@ fn a_collm_run_is_compared_with_its_own_parts() {
     let e = env.json(&["ensemble", &format!("{id}:cf"), id, "--json"]);
     assert_eq!(e["rows"], 64);
 
+    // The prompt inspector shows a stage as it was scored: stage 1 reads the text prompt, with
+    // no ID slot; the final model the hybrid one; the foundation alone reads none.
+    let slots = |target: &str| {
+        let view = env.json(&["prompt", target, "--user", "1", "--json"]);
+        assert!(view["p_yes"].as_f64().is_some(), "{view}");
+        view["slots"].as_array().unwrap().len()
+    };
+    assert_eq!(slots(&format!("{id}:stage1")), 0);
+    assert_eq!(slots(id), 2);
+    let out = env.output(&["prompt", &format!("{id}:cf"), "--user", "1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reads no prompt"));
+
     // The last stage is the final model itself; a part the run lacks is named with the others.
     let out = env.output(&["compare", id, &format!("{id}:stage2")]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("named twice"));

@@ -1,8 +1,9 @@
 //! `collm prompt <experiment.toml|run> --user UID [--item IID] [--json]`: the prompt as the model
 //! sees it: its text, its tokens, where each ID slot sits and what fills it, and the model's
-//! P(Yes) with the true label. With a run, the run's final weights; with an experiment file, the
-//! weights as initialised (an untrained model: the CF model drawn at random when the experiment
-//! would train its foundation).
+//! P(Yes) with the true label. With a run, the run's final weights (`RUN:stage1`: that stage's
+//! best weights and its prompt, TALLRec's text prompt in a two-stage run); with an experiment
+//! file, the weights as initialised (an untrained model: the CF model drawn at random when the
+//! experiment would train its foundation).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,12 +15,14 @@ use collm_pipeline::CfInit;
 use collm_store::Store;
 
 use super::Context;
+use crate::compare::Target;
 use crate::experiment::{Experiment, ExperimentKind, Placement};
 use crate::runner::collm::{build_model, load_finished};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// An experiment file (`kind = "collm"`), or a run (its id or a prefix naming one run).
+    /// An experiment file (`kind = "collm"`), or a run (its id or a prefix naming one run), or
+    /// `RUN:STAGE` for one stage's best weights.
     pub target: String,
     /// The user id.
     #[arg(long)]
@@ -100,17 +103,20 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         )
     } else {
         let store = Store::open(&ctx.store_dir)?;
-        let id = store.resolve(&args.target)?;
-        let record = store.run(&id)?;
+        let (target, record) = Target::resolve(&store, &args.target)?;
+        let id = &record.id;
         let origin = std::path::PathBuf::from(format!("<experiment of run {id}>"));
         let exp = Experiment::from_toml(&record.experiment, &origin)?;
-        if !collm_pipeline::pipeline::final_dir(&store.run_dir(&id)).exists() {
+        if !collm_pipeline::pipeline::final_dir(&store.run_dir(id)).exists() {
             bail!("run {id} is {} and has no final weights yet", record.status);
+        }
+        if target.part.as_deref() == Some(crate::experiment::FOUNDATION) {
+            bail!("{target} is the collaborative model alone: it reads no prompt");
         }
         (
             exp,
-            Some(store.run_dir(&id)),
-            format!("run {id} ({})", record.name),
+            Some((store.run_dir(id), target.part.clone())),
+            format!("run {target} ({})", record.name),
         )
     };
     experiment.place(args.placement);
@@ -119,17 +125,20 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     let dataset = experiment.load_dataset(&data_dir)?;
     let mut cfg = experiment.collm.clone().context("no [collm] section")?;
-    let model = match &run_dir {
-        Some(dir) => load_finished(&experiment, dir, &dataset)?,
+    let (model, prompt) = match &run_dir {
+        Some((dir, stage)) => load_finished(&experiment, dir, &dataset, stage.as_deref())?,
         None => {
             if cfg.slots.cf_weights.is_none() {
                 cfg.slots.cf_init = CfInit::Scratch;
             }
-            build_model(&experiment, &cfg, &dataset)?
+            (
+                build_model(&experiment, &cfg, &dataset)?,
+                cfg.final_prompt(),
+            )
         }
     };
     let (row, label, source) = pick_row(&dataset, args.user, args.item)?;
-    let view = inspect(&model, &row, cfg.final_prompt(), label)?;
+    let view = inspect(&model, &row, prompt, label)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&view)?);
     } else {

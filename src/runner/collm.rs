@@ -13,7 +13,7 @@ use collm_events::{CancelToken, Event, EventSink};
 use collm_llm::Llm;
 use collm_pipeline::evaluate::{breakdown, score_samples};
 use collm_pipeline::pipeline::run_with;
-use collm_pipeline::{CollmModel, PipelineConfig, SlotSource, StageOutcome};
+use collm_pipeline::{CollmModel, PipelineConfig, PromptKind, SlotSource, StageOutcome};
 use collm_store::FINAL_STAGE;
 
 use super::cf::{CfJob, Outcome};
@@ -254,16 +254,26 @@ pub fn run_dir_of(best_checkpoint: &Path) -> PathBuf {
         .unwrap_or_default()
 }
 
-/// A finished run's final model, loaded.
+/// A finished run's model, loaded with the weights of `stage` (its best) or, for `None`, its
+/// final weights; with the prompt that model is scored on.
 pub fn load_finished(
     exp: &Experiment,
     run_dir: &Path,
     dataset: &collm_data::Dataset,
-) -> Result<CollmModel, RunError> {
+    stage: Option<&str>,
+) -> Result<(CollmModel, PromptKind), RunError> {
     let cfg = pipeline_config(exp, run_dir)?;
     let model = build_model(exp, &cfg, dataset)?;
-    collm_pipeline::pipeline::load_final(&model, run_dir)?;
-    Ok(model)
+    let Some(stage) = stage else {
+        collm_pipeline::pipeline::load_final(&model, run_dir)?;
+        return Ok((model, cfg.final_prompt()));
+    };
+    let index = (0..cfg.stages.len())
+        .find(|&i| cfg.stage_name(i) == stage)
+        .ok_or_else(|| RunError::Invalid(format!("the run has no stage `{stage}`")))?;
+    let best = run_dir.join(stage).join(collm_pipeline::stage::BEST_DIR);
+    collm_pipeline::checkpoint::load_model(&model, &best)?;
+    Ok((model, cfg.stages[index].prompt))
 }
 
 /// A finished run's scores of some rows, with what the prompt inspector shows beside them.
@@ -286,34 +296,25 @@ pub fn score_finished(
     rows: &[collm_data::Interaction],
     part: Option<&str>,
 ) -> Result<FinishedScores, RunError> {
-    let cfg = pipeline_config(exp, run_dir)?;
-    let model = build_model(exp, &cfg, dataset)?;
-    let prompt = match part {
-        None => {
-            collm_pipeline::pipeline::load_final(&model, run_dir)?;
-            cfg.final_prompt()
-        }
-        Some(CF_DIR) => {
-            let SlotSource::Cie { cf, .. } = &model.slots else {
-                return Err(RunError::Invalid(
-                    "the run has no collaborative foundation (`cf`)".into(),
-                ));
-            };
-            return Ok(FinishedScores {
-                scored: collm_cf::score_rows(cf.as_ref(), rows, exp.training.batch_size)?,
-                token_counts: Vec::new(),
-                first_prompt: None,
-            });
-        }
-        Some(stage) => {
-            let index = (0..cfg.stages.len())
-                .find(|&i| cfg.stage_name(i) == stage)
-                .ok_or_else(|| RunError::Invalid(format!("the run has no stage `{stage}`")))?;
-            let best = run_dir.join(stage).join(collm_pipeline::stage::BEST_DIR);
-            collm_pipeline::checkpoint::load_model(&model, &best)?;
-            cfg.stages[index].prompt
-        }
-    };
+    if part == Some(CF_DIR) {
+        let cfg = pipeline_config(exp, run_dir)?;
+        let model = build_model(exp, &cfg, dataset)?;
+        let SlotSource::Cie { cf, .. } = &model.slots else {
+            return Err(RunError::Invalid(
+                "the run has no collaborative foundation (`cf`)".into(),
+            ));
+        };
+        return Ok(FinishedScores {
+            scored: collm_cf::score_rows(cf.as_ref(), rows, exp.training.batch_size)?,
+            token_counts: Vec::new(),
+            first_prompt: None,
+        });
+    }
+    let (model, prompt) = load_finished(exp, run_dir, dataset, part)?;
+    let cfg = exp
+        .collm
+        .as_ref()
+        .ok_or_else(|| RunError::Invalid("no [collm] section".into()))?;
     let batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
     let samples = model.encode_all(rows, prompt)?;
     let first_prompt = rows.first().map(|r| model.fill(r, prompt)).transpose()?;
