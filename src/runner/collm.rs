@@ -164,15 +164,7 @@ pub fn execute(
     let last = (cfg.stages.len().checked_sub(1))
         .map(|i| cfg.stage_name(i))
         .unwrap_or_default();
-    let prompts: Vec<(String, collm_pipeline::PromptKind)> = (0..cfg.stages.len())
-        .map(|i| (cfg.stage_name(i), cfg.stages[i].prompt))
-        .collect();
-    let prompt_of = |name: &str| {
-        prompts
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(cfg.final_prompt(), |(_, p)| *p)
-    };
+    let prompt_of = |name: &str| cfg.stage_prompt(name).unwrap_or(cfg.final_prompt());
     // Scores every evaluation split with `m` under the prompt of stage `of`, reported as `label`;
     // returns the scores, split by split.
     let score_all = |label: &str,
@@ -268,12 +260,12 @@ pub fn load_finished(
         collm_pipeline::pipeline::load_final(&model, run_dir)?;
         return Ok((model, cfg.final_prompt()));
     };
-    let index = (0..cfg.stages.len())
-        .find(|&i| cfg.stage_name(i) == stage)
+    let prompt = cfg
+        .stage_prompt(stage)
         .ok_or_else(|| RunError::Invalid(format!("the run has no stage `{stage}`")))?;
     let best = run_dir.join(stage).join(collm_pipeline::stage::BEST_DIR);
     collm_pipeline::checkpoint::load_model(&model, &best)?;
-    Ok((model, cfg.stages[index].prompt))
+    Ok((model, prompt))
 }
 
 /// A finished run's scores of some rows, with what the prompt inspector shows beside them.

@@ -66,13 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                      m: &CollmModel,
                      o: &collm_pipeline::StageOutcome,
                      _: &mut dyn collm_events::EventSink| {
-        let kind = cfg
-            .stages
-            .iter()
-            .zip(0..)
-            .find(|(_, i)| cfg.stage_name(*i) == name)
-            .map(|(s, _)| s.prompt)
-            .unwrap();
+        let kind = cfg.stage_prompt(name).expect("a stage of this config");
         let samples = m.encode_all(&eval_rows, kind)?;
         let t0 = Instant::now();
         let scored = score_samples(m, &samples, 32, None, None)?;

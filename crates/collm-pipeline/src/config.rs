@@ -295,6 +295,13 @@ impl PipelineConfig {
         (0..self.stages.len()).map(|i| self.stage_name(i)).collect()
     }
 
+    /// The prompt of the stage named `name`, if the config has one.
+    pub fn stage_prompt(&self, name: &str) -> Option<PromptKind> {
+        (0..self.stages.len())
+            .find(|&i| self.stage_name(i) == name)
+            .map(|i| self.stages[i].prompt)
+    }
+
     /// The prompt the final model is scored with: hybrid when any stage uses it.
     pub fn final_prompt(&self) -> PromptKind {
         if self.stages.iter().any(|s| s.prompt == PromptKind::Hybrid) {
@@ -448,6 +455,9 @@ mod tests {
         assert_eq!(c.stages[0].patience, 20);
         assert_eq!(c.lora.r, 8);
         assert_eq!(c.stage_name(1), "stage2");
+        assert_eq!(c.stage_prompt("stage1"), Some(PromptKind::Text));
+        assert_eq!(c.stage_prompt("stage2"), Some(PromptKind::Hybrid));
+        assert_eq!(c.stage_prompt("stage3"), None);
         assert_eq!(c.final_prompt(), PromptKind::Hybrid);
         assert!(c.prefix_cache);
     }
