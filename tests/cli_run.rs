@@ -216,10 +216,22 @@ fn a_missing_dataset_fails_the_run_with_the_reason_stored() {
 fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
     let env = Env::new();
     let exp = QUICK_COLLM_TINY;
-    let run = env.json(&["run", exp, "--json"]);
+    let out = env.output(&["run", exp, "--json"]);
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(run["status"], "finished", "{run}");
     let id = run["run_id"].as_str().unwrap().to_string();
     check_split(&run["splits"]["valid"], 64);
+    // Without a terminal, the log still says how fast each stage goes from its first step on.
+    let log = String::from_utf8_lossy(&out.stderr);
+    for stage in ["cf", "stage1", "stage2"] {
+        let first = log
+            .lines()
+            .find(|l| l.starts_with(&format!("{stage} step 1/")));
+        assert!(
+            first.is_some_and(|l| l.contains(": loss ") && l.contains("/step")),
+            "no first-step line of {stage} in:\n{log}"
+        );
+    }
 
     let data = env.dir.path().join("home/data/ml-latest-small");
     for split in ["valid_small", "test"] {

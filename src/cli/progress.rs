@@ -1,6 +1,8 @@
 //! `collm run`'s progress display on stderr, drawn from the runner's events: a bar over the
 //! stage's steps with the latest loss and evaluation; without a terminal, plain lines for the
-//! log messages and new best evaluations (at most one every few seconds) instead.
+//! log messages, new best evaluations (at most one every few seconds) and, so that a log of a
+//! long stage shows it is alive, a step line with the loss, speed and time left (the first step
+//! of each stage, then one a minute).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,10 +22,13 @@ pub struct Progress {
     /// When a new-best line was last printed without a terminal (they are rate-limited: a
     /// slowly improving run would otherwise print one per epoch).
     last_best_line: Option<Instant>,
+    heartbeat: Heartbeat,
 }
 
 /// Without a terminal, at most one new-best line per this interval.
 const BEST_LINE_EVERY: Duration = Duration::from_secs(5);
+/// Without a terminal, one step line per this interval (after each stage's first step).
+const STEP_LINE_EVERY: Duration = Duration::from_secs(60);
 
 impl Progress {
     pub fn new(name: &str) -> Self {
@@ -42,6 +47,7 @@ impl Progress {
             loss: None,
             eval: String::new(),
             last_best_line: None,
+            heartbeat: Heartbeat::new(STEP_LINE_EVERY),
         }
     }
 
@@ -50,12 +56,19 @@ impl Progress {
             Event::StageStarted { stage, total_steps } => {
                 self.bar.set_length(total_steps.unwrap_or(0));
                 self.bar.set_position(0);
+                self.heartbeat
+                    .stage_started(stage, *total_steps, Instant::now());
                 self.line(format!("stage {stage} started"));
             }
             Event::Step { step, loss, .. } => {
                 self.bar.set_position(*step);
                 self.loss = Some(*loss);
                 self.refresh();
+                if self.bar.is_hidden() {
+                    if let Some(line) = self.heartbeat.step(*step, *loss, Instant::now()) {
+                        self.line(line);
+                    }
+                }
             }
             Event::Eval {
                 stage,
@@ -131,5 +144,128 @@ impl Progress {
         } else {
             self.bar.println(text);
         }
+    }
+}
+
+/// The step lines printed without a terminal: the first step of a stage (how long one step
+/// takes is the first thing a researcher wants from a log), then at most one per `every`.
+struct Heartbeat {
+    every: Duration,
+    stage: String,
+    total: Option<u64>,
+    started: Option<Instant>,
+    /// The step before the first one this stage reported (a resumed stage starts past 0).
+    first_step: Option<u64>,
+    last_line: Option<Instant>,
+}
+
+impl Heartbeat {
+    fn new(every: Duration) -> Self {
+        Heartbeat {
+            every,
+            stage: String::new(),
+            total: None,
+            started: None,
+            first_step: None,
+            last_line: None,
+        }
+    }
+
+    fn stage_started(&mut self, stage: &str, total: Option<u64>, now: Instant) {
+        *self = Heartbeat {
+            stage: stage.to_string(),
+            total,
+            started: Some(now),
+            ..Heartbeat::new(self.every)
+        };
+    }
+
+    /// The line for step `step` (1-based) reported at `now`, when one is due.
+    fn step(&mut self, step: u64, loss: f64, now: Instant) -> Option<String> {
+        let started = self.started?;
+        let before = *self.first_step.get_or_insert(step.saturating_sub(1));
+        if self
+            .last_line
+            .is_some_and(|t| now.duration_since(t) < self.every)
+        {
+            return None;
+        }
+        self.last_line = Some(now);
+        let done = step.saturating_sub(before).max(1);
+        let per_step = now.duration_since(started).as_secs_f64() / done as f64;
+        let mut line = format!("{} step {step}", self.stage);
+        if let Some(total) = self.total {
+            line += &format!("/{total}");
+        }
+        line += &format!(": loss {loss:.4}, {}/step", seconds(per_step));
+        if let Some(total) = self.total.filter(|t| *t > step) {
+            // The budget, not a promise: early stopping may end the stage sooner.
+            line += &format!(
+                ", at most {} left",
+                seconds(per_step * (total - step) as f64)
+            );
+        }
+        Some(line)
+    }
+}
+
+/// A duration for people: "2.7 ms", "0.42 s", "27.9 s", "12m 05s", "1h 02m".
+fn seconds(s: f64) -> String {
+    let whole = s.round() as u64;
+    match whole {
+        _ if s < 0.1 => format!("{:.1} ms", s * 1000.0),
+        _ if s < 10.0 => format!("{s:.2} s"),
+        0..60 => format!("{s:.1} s"),
+        60..3600 => format!("{}m {:02}s", whole / 60, whole % 60),
+        _ => format!("{}h {:02}m", whole / 3600, whole % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_gets_each_stages_first_step_then_one_line_per_interval() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut beat = Heartbeat::new(Duration::from_secs(60));
+        assert_eq!(beat.step(1, 0.7, at(0)), None, "no stage started yet");
+        beat.stage_started("stage1", Some(64), at(0));
+        assert_eq!(
+            beat.step(1, 0.69314, at(40)).as_deref(),
+            Some("stage1 step 1/64: loss 0.6931, 40.0 s/step, at most 42m 00s left")
+        );
+        assert_eq!(beat.step(2, 0.6, at(80)), None, "40 s after the last line");
+        assert_eq!(
+            beat.step(3, 0.5, at(120)).as_deref(),
+            Some("stage1 step 3/64: loss 0.5000, 40.0 s/step, at most 40m 40s left")
+        );
+        // A resumed stage (first step 33) measures its speed from its own steps.
+        beat.stage_started("stage2", Some(96), at(1000));
+        assert_eq!(
+            beat.step(33, 0.25, at(1009)).as_deref(),
+            Some("stage2 step 33/96: loss 0.2500, 9.00 s/step, at most 9m 27s left")
+        );
+        assert_eq!(
+            beat.step(96, 0.2, at(1000 + 64 * 9)).as_deref(),
+            Some("stage2 step 96/96: loss 0.2000, 9.00 s/step"),
+            "nothing left at the last step"
+        );
+        // Without a known length, no time left is given.
+        beat.stage_started("cf", None, at(2000));
+        assert_eq!(
+            beat.step(1, 0.69, at(2000)).as_deref(),
+            Some("cf step 1: loss 0.6900, 0.0 ms/step")
+        );
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(seconds(0.0027), "2.7 ms");
+        assert_eq!(seconds(0.423), "0.42 s");
+        assert_eq!(seconds(27.94), "27.9 s");
+        assert_eq!(seconds(725.0), "12m 05s");
+        assert_eq!(seconds(3725.0), "1h 02m");
     }
 }
