@@ -11,7 +11,7 @@ use collm_events::Event;
 use collm_store::FINAL_STAGE;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::report::number;
+use super::report::{duration, number};
 
 pub struct Progress {
     bar: ProgressBar,
@@ -197,27 +197,15 @@ impl Heartbeat {
         if let Some(total) = self.total {
             line += &format!("/{total}");
         }
-        line += &format!(": loss {loss:.4}, {}/step", seconds(per_step));
+        line += &format!(": loss {loss:.4}, {}/step", duration(Some(per_step)));
         if let Some(total) = self.total.filter(|t| *t > step) {
             // The budget, not a promise: early stopping may end the stage sooner.
             line += &format!(
                 ", at most {} left",
-                seconds(per_step * (total - step) as f64)
+                duration(Some(per_step * (total - step) as f64))
             );
         }
         Some(line)
-    }
-}
-
-/// A duration for people: "2.7 ms", "0.42 s", "27.9 s", "12m 05s", "1h 02m".
-fn seconds(s: f64) -> String {
-    let whole = s.round() as u64;
-    match whole {
-        _ if s < 0.1 => format!("{:.1} ms", s * 1000.0),
-        _ if s < 10.0 => format!("{s:.2} s"),
-        0..60 => format!("{s:.1} s"),
-        60..3600 => format!("{}m {:02}s", whole / 60, whole % 60),
-        _ => format!("{}h {:02}m", whole / 3600, whole % 3600 / 60),
     }
 }
 
@@ -234,18 +222,18 @@ mod tests {
         beat.stage_started("stage1", Some(64), at(0));
         assert_eq!(
             beat.step(1, 0.69314, at(40)).as_deref(),
-            Some("stage1 step 1/64: loss 0.6931, 40.0 s/step, at most 42m 00s left")
+            Some("stage1 step 1/64: loss 0.6931, 40.0 s/step, at most 42 min 0 s left")
         );
         assert_eq!(beat.step(2, 0.6, at(80)), None, "40 s after the last line");
         assert_eq!(
             beat.step(3, 0.5, at(120)).as_deref(),
-            Some("stage1 step 3/64: loss 0.5000, 40.0 s/step, at most 40m 40s left")
+            Some("stage1 step 3/64: loss 0.5000, 40.0 s/step, at most 40 min 40 s left")
         );
         // A resumed stage (first step 33) measures its speed from its own steps.
         beat.stage_started("stage2", Some(96), at(1000));
         assert_eq!(
             beat.step(33, 0.25, at(1009)).as_deref(),
-            Some("stage2 step 33/96: loss 0.2500, 9.00 s/step, at most 9m 27s left")
+            Some("stage2 step 33/96: loss 0.2500, 9.00 s/step, at most 9 min 27 s left")
         );
         assert_eq!(
             beat.step(96, 0.2, at(1000 + 64 * 9)).as_deref(),
@@ -258,14 +246,5 @@ mod tests {
             beat.step(1, 0.69, at(2000)).as_deref(),
             Some("cf step 1: loss 0.6900, 0.0 ms/step")
         );
-    }
-
-    #[test]
-    fn durations_read_as_people_write_them() {
-        assert_eq!(seconds(0.0027), "2.7 ms");
-        assert_eq!(seconds(0.423), "0.42 s");
-        assert_eq!(seconds(27.94), "27.9 s");
-        assert_eq!(seconds(725.0), "12m 05s");
-        assert_eq!(seconds(3725.0), "1h 02m");
     }
 }

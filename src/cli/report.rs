@@ -197,12 +197,17 @@ pub fn align(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// `61.2 s`, `12 min 3 s`, `2 h 5 min`.
+/// `2.7 ms`, `0.42 s`, `41.2 s`, `12 min 3 s`, `2 h 5 min`: as many digits as a reader of
+/// that size of time wants (a step of a tiny model and a whole run both print this way).
 pub fn duration(seconds: Option<f64>) -> String {
     let Some(s) = seconds else {
         return "-".to_string();
     };
-    if s < 60.0 {
+    if s < 0.1 {
+        format!("{:.1} ms", s * 1000.0)
+    } else if s < 10.0 {
+        format!("{s:.2} s")
+    } else if s < 60.0 {
         format!("{s:.1} s")
     } else if s < 3600.0 {
         format!("{} min {} s", (s / 60.0) as u64, (s % 60.0) as u64)
@@ -212,5 +217,20 @@ pub fn duration(seconds: Option<f64>) -> String {
             (s / 3600.0) as u64,
             (s % 3600.0 / 60.0) as u64
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_keep_the_digits_their_size_needs() {
+        assert_eq!(duration(None), "-");
+        assert_eq!(duration(Some(0.0027)), "2.7 ms");
+        assert_eq!(duration(Some(0.423)), "0.42 s");
+        assert_eq!(duration(Some(41.24)), "41.2 s");
+        assert_eq!(duration(Some(723.0)), "12 min 3 s");
+        assert_eq!(duration(Some(7500.0)), "2 h 5 min");
     }
 }
