@@ -37,6 +37,9 @@ pub(crate) struct LoraRuntime {
     pub(crate) training: AtomicBool,
     /// Counts dropout draws; each draw's mask seed is derived from it.
     draws: AtomicU64,
+    /// While set, the adapters enter the graph detached: a forward pass that will not be
+    /// differentiated (evaluation) then keeps no activations alive for a backward pass.
+    pub(crate) untracked: AtomicBool,
 }
 
 impl LoraRuntime {
@@ -44,6 +47,7 @@ impl LoraRuntime {
         Self {
             training: AtomicBool::new(false),
             draws: AtomicU64::new(seed),
+            untracked: AtomicBool::new(false),
         }
     }
 
@@ -92,14 +96,8 @@ impl Linear {
             let y = prims::linear(x, &self.weight, self.bias.as_ref())?;
             return Ok((y + lora.forward_apart(x)?.to_dtype(x.dtype())?)?);
         }
-        let y = ops::lora_linear(
-            x,
-            &self.weight,
-            lora.a.as_tensor(),
-            lora.b.as_tensor(),
-            lora.scale,
-            lora.dropout(),
-        )?;
+        let (a, b) = lora.weights();
+        let y = ops::lora_linear(x, &self.weight, &a, &b, lora.scale, lora.dropout())?;
         Ok(match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
@@ -145,6 +143,16 @@ impl LoraAdapter {
     }
 
     /// The dropout to apply now: `None` in evaluation mode or with p = 0.
+    /// A and B as this pass should see them: the variables themselves, or detached copies
+    /// (sharing their storage) while the runtime is untracked.
+    fn weights(&self) -> (Tensor, Tensor) {
+        if self.runtime.untracked.load(Ordering::Relaxed) {
+            (self.a.as_tensor().detach(), self.b.as_tensor().detach())
+        } else {
+            (self.a.as_tensor().clone(), self.b.as_tensor().clone())
+        }
+    }
+
     fn dropout(&self) -> Option<LoraDropout> {
         (self.dropout > 0.0 && self.runtime.training.load(Ordering::Relaxed)).then(|| LoraDropout {
             p: self.dropout,
@@ -163,8 +171,9 @@ impl LoraAdapter {
         let input = dims[dims.len() - 1];
         let rows: usize = dims[..dims.len() - 1].iter().product();
         // Plain matmuls on purpose: A and B need their own gradients, unlike the frozen base.
-        let h = x.reshape((rows, input))?.matmul(&self.a.as_tensor().t()?)?;
-        let y = (h.matmul(&self.b.as_tensor().t()?)? * self.scale)?;
+        let (a, b) = self.weights();
+        let h = x.reshape((rows, input))?.matmul(&a.t()?)?;
+        let y = (h.matmul(&b.t()?)? * self.scale)?;
         let mut out_dims = dims;
         *out_dims.last_mut().expect("rank >= 1") = self.b.dim(0)?;
         Ok(y.reshape(out_dims)?)

@@ -98,6 +98,15 @@ impl Llm {
         self.lora_runtime.training.store(train, Ordering::Relaxed);
     }
 
+    /// Whether forward passes track the LoRA weights for a backward pass (the default). An
+    /// evaluation turns this off, so each layer's activations are freed as soon as the next
+    /// layer has read them instead of living until the scores are dropped.
+    pub fn set_lora_tracked(&self, tracked: bool) {
+        self.lora_runtime
+            .untracked
+            .store(!tracked, Ordering::Relaxed);
+    }
+
     /// Token embeddings `[B, T, H]` of ids `[B, T]` (u32), in the model's dtype. The caller may
     /// replace rows of the result with its own vectors (see [`crate::splice`]).
     pub fn embed_tokens(&self, ids: &Tensor) -> Result<Tensor> {

@@ -27,9 +27,9 @@ pub fn score_samples(
         let scores = match cache.as_deref_mut() {
             Some(c) if refs.iter().all(|s| !s.tokens.slots.is_empty()) => {
                 let prefix = c.get_or_compute(CacheKey::Eval(b), || model.prefix_kv(&refs))?;
-                model.scores(&refs, Some(&prefix))?
+                model.eval_scores(&refs, Some(&prefix))?
             }
-            _ => model.scores(&refs, None)?,
+            _ => model.eval_scores(&refs, None)?,
         };
         let scores = scores.to_vec1::<f32>()?;
         out.extend(chunk.iter().zip(scores).map(|(s, logit)| ScoredRow {

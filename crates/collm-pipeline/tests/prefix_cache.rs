@@ -101,3 +101,45 @@ fn cached_scores_are_exact_with_several_slot_tokens_and_id_tokens() {
         assert!((x - y).abs() < 1e-5, "{full:?} vs {cached:?}");
     }
 }
+
+/// Evaluation scores are the training path's to the bit, with nothing tracked for a backward
+/// pass: neither LoRA nor the mapping gets a gradient from them, so no activation is kept for
+/// one (this is what keeps an evaluation batch's memory to one layer's activations).
+#[test]
+fn evaluation_scores_equal_training_scores_and_track_nothing() {
+    let dataset = common::dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
+    let mut model = common::tiny_model(&cfg, &dataset);
+    randomise_lora(&model);
+    model.set_trainable(false, false);
+    let rows: Vec<_> = [0usize, 1, 52, 300]
+        .iter()
+        .map(|&i| dataset.train.rows[i].clone())
+        .collect();
+    let samples: Vec<Encoded> = model.encode_all(&rows, PromptKind::Hybrid).unwrap();
+    let refs: Vec<&Encoded> = samples.iter().collect();
+    let mut vars: Vec<(String, Var)> = model.vars(&[Trainable::Mapping]).unwrap();
+    vars.extend(model.llm.lora_vars());
+    let prefix = model.prefix_kv(&refs).unwrap();
+
+    for prefix in [None, Some(&prefix)] {
+        let tracked = model.scores(&refs, prefix).unwrap();
+        let untracked = model.eval_scores(&refs, prefix).unwrap();
+        assert_eq!(
+            tracked.to_vec1::<f32>().unwrap(),
+            untracked.to_vec1::<f32>().unwrap()
+        );
+        let grads = tracked.sum_all().unwrap().backward().unwrap();
+        let none = untracked.sum_all().unwrap().backward().unwrap();
+        for (name, var) in &vars {
+            // Through a cached prefix LoRA acts only on the suffix, which it still reaches.
+            assert!(grads.get(var).is_some(), "training scores reach {name}");
+            assert!(none.get(var).is_none(), "evaluation scores tracked {name}");
+        }
+    }
+    // Tracking is back on for the training step after an evaluation.
+    let again = model.scores(&refs, None).unwrap();
+    let grads = again.sum_all().unwrap().backward().unwrap();
+    assert!(vars.iter().all(|(_, v)| grads.get(v).is_some()));
+}
