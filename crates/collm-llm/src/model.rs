@@ -148,10 +148,15 @@ impl Llm {
     }
 
     /// Keys and values of every block for `embeds`/`mask`, computed without gradient, to be
-    /// passed as the prefix of later calls over the same rows. Rows may be all padding.
+    /// passed as the prefix of later calls over the same rows. Rows may be all padding. LoRA
+    /// is untracked for the pass, so no layer's activations outlive it.
     pub fn prefix_kv(&self, embeds: &Tensor, mask: &Tensor) -> Result<KvPrefix> {
-        let pass = self.pass(&embeds.detach(), mask, None, Want::KvOnly)?;
-        Ok(pass.kv.expect("KvOnly pass returns the cache"))
+        let was_untracked = self.lora_runtime.untracked.swap(true, Ordering::Relaxed);
+        let pass = self.pass(&embeds.detach(), mask, None, Want::KvOnly);
+        self.lora_runtime
+            .untracked
+            .store(was_untracked, Ordering::Relaxed);
+        Ok(pass?.kv.expect("KvOnly pass returns the cache"))
     }
 
     /// `[B, rows.len()]` f32 logits of the vocabulary rows `rows`, multiplying only those rows
