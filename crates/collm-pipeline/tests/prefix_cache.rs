@@ -16,14 +16,25 @@ fn randomise_lora(model: &collm_pipeline::CollmModel) {
     }
 }
 
-#[test]
-fn cached_scores_and_gradients_equal_the_full_prompt() {
+/// The tiny CoLLM model on the tiny dataset (its MF saved in the returned folder), LoRA
+/// randomised and frozen, dropout off: a stage-2 model.
+fn frozen_tiny_model() -> (
+    collm_data::Dataset,
+    tempfile::TempDir,
+    collm_pipeline::CollmModel,
+) {
     let dataset = common::dataset();
     let dir = tempfile::tempdir().unwrap();
     let cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
     let mut model = common::tiny_model(&cfg, &dataset);
     randomise_lora(&model);
     model.set_trainable(false, false);
+    (dataset, dir, model)
+}
+
+#[test]
+fn cached_scores_and_gradients_equal_the_full_prompt() {
+    let (dataset, _dir, model) = frozen_tiny_model();
     // Rows with histories of different lengths, so prefixes and suffixes pad differently.
     let rows: Vec<_> = [0usize, 1, 52, 300, 301, 2000]
         .iter()
@@ -107,12 +118,7 @@ fn cached_scores_are_exact_with_several_slot_tokens_and_id_tokens() {
 /// one (this is what keeps an evaluation batch's memory to one layer's activations).
 #[test]
 fn evaluation_scores_equal_training_scores_and_track_nothing() {
-    let dataset = common::dataset();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
-    let mut model = common::tiny_model(&cfg, &dataset);
-    randomise_lora(&model);
-    model.set_trainable(false, false);
+    let (dataset, _dir, model) = frozen_tiny_model();
     let rows: Vec<_> = [0usize, 1, 52, 300]
         .iter()
         .map(|&i| dataset.train.rows[i].clone())
