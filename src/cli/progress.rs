@@ -154,8 +154,8 @@ struct Heartbeat {
     stage: String,
     total: Option<u64>,
     started: Option<Instant>,
-    /// The step before the first one this stage reported (a resumed stage starts past 0).
-    first_step: Option<u64>,
+    /// Steps done before the first one this process reported (a resumed stage starts past 0).
+    steps_before: Option<u64>,
     last_line: Option<Instant>,
 }
 
@@ -166,7 +166,7 @@ impl Heartbeat {
             stage: String::new(),
             total: None,
             started: None,
-            first_step: None,
+            steps_before: None,
             last_line: None,
         }
     }
@@ -183,7 +183,7 @@ impl Heartbeat {
     /// The line for step `step` (1-based) reported at `now`, when one is due.
     fn step(&mut self, step: u64, loss: f64, now: Instant) -> Option<String> {
         let started = self.started?;
-        let before = *self.first_step.get_or_insert(step.saturating_sub(1));
+        let before = *self.steps_before.get_or_insert(step.saturating_sub(1));
         if self
             .last_line
             .is_some_and(|t| now.duration_since(t) < self.every)

@@ -37,8 +37,8 @@ pub(crate) struct LoraRuntime {
     pub(crate) training: AtomicBool,
     /// Counts dropout draws; each draw's mask seed is derived from it.
     draws: AtomicU64,
-    /// While set, the adapters enter the graph detached: a forward pass that will not be
-    /// differentiated (evaluation) then keeps no activations alive for a backward pass.
+    /// While set, passes take their embeddings and the adapters detached (see
+    /// [`crate::Llm::untracked`]).
     pub(crate) untracked: AtomicBool,
 }
 
@@ -142,7 +142,6 @@ impl LoraAdapter {
         Ok(())
     }
 
-    /// The dropout to apply now: `None` in evaluation mode or with p = 0.
     /// A and B as this pass should see them: the variables themselves, or detached copies
     /// (sharing their storage) while the runtime is untracked.
     fn weights(&self) -> (Tensor, Tensor) {
@@ -153,6 +152,7 @@ impl LoraAdapter {
         }
     }
 
+    /// The dropout to apply now: `None` in evaluation mode or with p = 0.
     fn dropout(&self) -> Option<LoraDropout> {
         (self.dropout > 0.0 && self.runtime.training.load(Ordering::Relaxed)).then(|| LoraDropout {
             p: self.dropout,

@@ -98,13 +98,16 @@ impl Llm {
         self.lora_runtime.training.store(train, Ordering::Relaxed);
     }
 
-    /// Whether forward passes track the LoRA weights for a backward pass (the default). An
-    /// evaluation turns this off, so each layer's activations are freed as soon as the next
-    /// layer has read them instead of living until the scores are dropped.
-    pub fn set_lora_tracked(&self, tracked: bool) {
-        self.lora_runtime
-            .untracked
-            .store(!tracked, Ordering::Relaxed);
+    /// Runs `f` with nothing tracked for a backward pass: every forward pass inside takes its
+    /// embeddings and the LoRA weights detached, so each layer's activations are freed as soon
+    /// as the next layer has read them instead of living until the result is dropped. The same
+    /// values to the bit. For passes that are never differentiated (evaluation, the prefix
+    /// cache's keys and values); the previous state comes back afterwards, so calls nest.
+    pub fn untracked<T>(&self, f: impl FnOnce() -> T) -> T {
+        let was = self.lora_runtime.untracked.swap(true, Ordering::Relaxed);
+        let out = f();
+        self.lora_runtime.untracked.store(was, Ordering::Relaxed);
+        out
     }
 
     /// Token embeddings `[B, T, H]` of ids `[B, T]` (u32), in the model's dtype. The caller may
@@ -147,16 +150,12 @@ impl Llm {
             .expect("LastHidden pass returns the hidden state"))
     }
 
-    /// Keys and values of every block for `embeds`/`mask`, computed without gradient, to be
-    /// passed as the prefix of later calls over the same rows. Rows may be all padding. LoRA
-    /// is untracked for the pass, so no layer's activations outlive it.
+    /// Keys and values of every block for `embeds`/`mask`, computed without gradient (see
+    /// [`Llm::untracked`]), to be passed as the prefix of later calls over the same rows. Rows
+    /// may be all padding.
     pub fn prefix_kv(&self, embeds: &Tensor, mask: &Tensor) -> Result<KvPrefix> {
-        let was_untracked = self.lora_runtime.untracked.swap(true, Ordering::Relaxed);
-        let pass = self.pass(&embeds.detach(), mask, None, Want::KvOnly);
-        self.lora_runtime
-            .untracked
-            .store(was_untracked, Ordering::Relaxed);
-        Ok(pass?.kv.expect("KvOnly pass returns the cache"))
+        let pass = self.untracked(|| self.pass(embeds, mask, None, Want::KvOnly))?;
+        Ok(pass.kv.expect("KvOnly pass returns the cache"))
     }
 
     /// `[B, rows.len()]` f32 logits of the vocabulary rows `rows`, multiplying only those rows
@@ -224,6 +223,13 @@ impl Llm {
         prefix: Option<&KvPrefix>,
         want: Want,
     ) -> Result<Pass> {
+        let detached;
+        let embeds = if self.lora_runtime.untracked.load(Ordering::Relaxed) {
+            detached = embeds.detach();
+            &detached
+        } else {
+            embeds
+        };
         let cfg = &self.config;
         let (batch, len, hidden) = embeds.dims3().map_err(|_| {
             LlmError::Input(format!(

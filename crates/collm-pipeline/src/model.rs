@@ -382,25 +382,6 @@ impl CollmModel {
     /// `[B]` scores of `samples`. With `prefix` (from [`CollmModel::prefix_kv`] over the same
     /// samples), only the tokens from the first slot on are run.
     pub fn scores(&self, samples: &[&Encoded], prefix: Option<&KvPrefix>) -> Result<Tensor> {
-        self.scores_tracked(samples, prefix, true)
-    }
-
-    /// [`CollmModel::scores`] for evaluation: nothing is tracked for a backward pass (slot
-    /// vectors and LoRA weights enter detached), so a scoring batch holds one layer's
-    /// activations at a time rather than all of them. The same values to the bit.
-    pub fn eval_scores(&self, samples: &[&Encoded], prefix: Option<&KvPrefix>) -> Result<Tensor> {
-        self.llm.set_lora_tracked(false);
-        let scores = self.scores_tracked(samples, prefix, false);
-        self.llm.set_lora_tracked(true);
-        scores
-    }
-
-    fn scores_tracked(
-        &self,
-        samples: &[&Encoded],
-        prefix: Option<&KvPrefix>,
-        tracked: bool,
-    ) -> Result<Tensor> {
         let rows: Vec<&Interaction> = samples.iter().map(|s| &s.row).collect();
         let (embeds, mask) = match prefix {
             None => {
@@ -421,10 +402,16 @@ impl CollmModel {
                 self.embed(&rows, &refs)?
             }
         };
-        let embeds = if tracked { embeds } else { embeds.detach() };
         let hidden = self.llm.last_hidden(&embeds, &mask, prefix).map_err(up)?;
         let logits = self.llm.score_rows(&hidden, &self.score_ids).map_err(up)?;
         self.score.combine(&logits)
+    }
+
+    /// [`CollmModel::scores`] for evaluation, with nothing tracked for a backward pass
+    /// ([`collm_llm::Llm::untracked`]): a scoring batch holds one layer's activations at a time
+    /// rather than all of them. The same values to the bit.
+    pub fn eval_scores(&self, samples: &[&Encoded], prefix: Option<&KvPrefix>) -> Result<Tensor> {
+        self.llm.untracked(|| self.scores(samples, prefix))
     }
 
     /// The raw (Yes, No) logits of each sample, whatever the score kind (for inspection).
