@@ -47,8 +47,8 @@ pub struct CollmModel {
     text: PromptText,
     proj_token_num: usize,
     items: Items,
-    /// Vocabulary rows read by the score: Yes, then No.
-    score_ids: Vec<u32>,
+    /// The vocabulary rows of the answer tokens, Yes and No (the score reads the first
+    /// `score.rows()`).
     yes_no: (u32, u32),
     bos: u32,
     /// Whether gradients flow into the collaborative model (T1/T2).
@@ -144,10 +144,6 @@ impl CollmModel {
             .map_err(|e| PipelineError::Upstream(e.to_string()))?;
         let yes = answer_token(&tokenizer, "Yes")?;
         let no = answer_token(&tokenizer, "No")?;
-        let score_ids = match cfg.score {
-            ScoreKind::Yes => vec![yes],
-            ScoreKind::YesMinusNo => vec![yes, no],
-        };
         let bos = tokenizer
             .bos_id()
             .ok_or_else(|| PipelineError::Tokenizer("the model has no BOS token".into()))?;
@@ -164,7 +160,6 @@ impl CollmModel {
             },
             proj_token_num: tokens,
             items: dataset.items.clone(),
-            score_ids,
             yes_no: (yes, no),
             bos,
             cf_trainable: false,
@@ -382,6 +377,18 @@ impl CollmModel {
     /// `[B]` scores of `samples`. With `prefix` (from [`CollmModel::prefix_kv`] over the same
     /// samples), only the tokens from the first slot on are run.
     pub fn scores(&self, samples: &[&Encoded], prefix: Option<&KvPrefix>) -> Result<Tensor> {
+        let hidden = self.last_hidden(samples, prefix)?;
+        // The vocabulary rows the score reads: Yes, then No when it needs it.
+        let ids = [self.yes_no.0, self.yes_no.1];
+        let logits = (self.llm)
+            .score_rows(&hidden, &ids[..self.score.rows()])
+            .map_err(up)?;
+        self.score.combine(&logits)
+    }
+
+    /// The final hidden state `[B, H]` at each sample's last token (see [`CollmModel::scores`]
+    /// for `prefix`).
+    fn last_hidden(&self, samples: &[&Encoded], prefix: Option<&KvPrefix>) -> Result<Tensor> {
         let rows: Vec<&Interaction> = samples.iter().map(|s| &s.row).collect();
         let (embeds, mask) = match prefix {
             None => {
@@ -402,9 +409,7 @@ impl CollmModel {
                 self.embed(&rows, &refs)?
             }
         };
-        let hidden = self.llm.last_hidden(&embeds, &mask, prefix).map_err(up)?;
-        let logits = self.llm.score_rows(&hidden, &self.score_ids).map_err(up)?;
-        self.score.combine(&logits)
+        self.llm.last_hidden(&embeds, &mask, prefix).map_err(up)
     }
 
     /// [`CollmModel::scores`] for evaluation, with nothing tracked for a backward pass
@@ -414,18 +419,19 @@ impl CollmModel {
         self.llm.untracked(|| self.scores(samples, prefix))
     }
 
-    /// The raw (Yes, No) logits of each sample, whatever the score kind (for inspection).
+    /// The raw (Yes, No) logits of each sample, whatever the score kind (for inspection;
+    /// untracked, as [`CollmModel::eval_scores`]).
     pub fn yes_no_logits(&self, samples: &[&Encoded]) -> Result<Vec<(f32, f32)>> {
-        let rows: Vec<&Interaction> = samples.iter().map(|s| &s.row).collect();
-        let seqs: Vec<&PromptTokens> = samples.iter().map(|s| &s.tokens).collect();
-        let (embeds, mask) = self.embed(&rows, &seqs)?;
-        let hidden = self.llm.last_hidden(&embeds, &mask, None).map_err(up)?;
-        let l = self
-            .llm
-            .score_rows(&hidden, &[self.yes_no.0, self.yes_no.1])
-            .map_err(up)?
-            .to_vec2::<f32>()?;
-        Ok(l.into_iter().map(|r| (r[0], r[1])).collect())
+        let logits = self.llm.untracked(|| {
+            let hidden = self.last_hidden(samples, None)?;
+            let ids = [self.yes_no.0, self.yes_no.1];
+            self.llm.score_rows(&hidden, &ids).map_err(up)
+        })?;
+        Ok(logits
+            .to_vec2::<f32>()?
+            .into_iter()
+            .map(|r| (r[0], r[1]))
+            .collect())
     }
 
     /// Bytes one cached prefix position of one row takes (keys and values of every layer).

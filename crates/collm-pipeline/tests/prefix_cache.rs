@@ -8,33 +8,9 @@ use collm_pipeline::model::Encoded;
 use collm_pipeline::score::bce_with_logits;
 use collm_pipeline::{PromptKind, Trainable};
 
-fn randomise_lora(model: &collm_pipeline::CollmModel) {
-    // peft starts B at zero, which would make LoRA a no-op and the test blind to it.
-    for (_, var) in model.llm.lora_vars() {
-        var.set(&Tensor::randn(0f32, 0.3, var.shape(), var.device()).unwrap())
-            .unwrap();
-    }
-}
-
-/// The tiny CoLLM model on the tiny dataset (its MF saved in the returned folder), LoRA
-/// randomised and frozen, dropout off: a stage-2 model.
-fn frozen_tiny_model() -> (
-    collm_data::Dataset,
-    tempfile::TempDir,
-    collm_pipeline::CollmModel,
-) {
-    let dataset = common::dataset();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
-    let mut model = common::tiny_model(&cfg, &dataset);
-    randomise_lora(&model);
-    model.set_trainable(false, false);
-    (dataset, dir, model)
-}
-
 #[test]
 fn cached_scores_and_gradients_equal_the_full_prompt() {
-    let (dataset, _dir, model) = frozen_tiny_model();
+    let (dataset, _dir, model) = common::frozen_tiny_model();
     // Rows with histories of different lengths, so prefixes and suffixes pad differently.
     let rows: Vec<_> = [0usize, 1, 52, 300, 301, 2000]
         .iter()
@@ -93,7 +69,7 @@ fn cached_scores_are_exact_with_several_slot_tokens_and_id_tokens() {
     cfg.prompt.proj_token_num = 3;
     cfg.slots.kind = collm_pipeline::SlotFill::IdTokens;
     let mut model = common::tiny_model(&cfg, &dataset);
-    randomise_lora(&model);
+    common::randomise_lora(&model);
     model.set_trainable(false, false);
     let rows: Vec<_> = [5usize, 52, 999]
         .iter()
@@ -118,7 +94,7 @@ fn cached_scores_are_exact_with_several_slot_tokens_and_id_tokens() {
 /// one (this is what keeps an evaluation batch's memory to one layer's activations).
 #[test]
 fn evaluation_scores_equal_training_scores_and_track_nothing() {
-    let (dataset, _dir, model) = frozen_tiny_model();
+    let (dataset, _dir, model) = common::frozen_tiny_model();
     let rows: Vec<_> = [0usize, 1, 52, 300]
         .iter()
         .map(|&i| dataset.train.rows[i].clone())

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use collm_cf::{CfKind, CfModelConfig};
 use collm_data::Dataset;
 use collm_llm::{Llm, LoraConfig};
@@ -99,4 +99,25 @@ pub fn flat(v: &candle_core::Var) -> Vec<f32> {
         .unwrap()
         .to_vec1::<f32>()
         .unwrap()
+}
+
+/// LoRA weights drawn at random.
+pub fn randomise_lora(model: &CollmModel) {
+    // peft starts B at zero, which would make LoRA a no-op and the test blind to it.
+    for (_, var) in model.llm.lora_vars() {
+        var.set(&Tensor::randn(0f32, 0.3, var.shape(), var.device()).unwrap())
+            .unwrap();
+    }
+}
+
+/// The tiny CoLLM model on the tiny dataset (its MF saved in the returned folder), LoRA
+/// randomised and frozen, dropout off: a stage-2 model.
+pub fn frozen_tiny_model() -> (Dataset, tempfile::TempDir, CollmModel) {
+    let dataset = dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(&saved_mf(&dataset, dir.path()));
+    let mut model = tiny_model(&cfg, &dataset);
+    randomise_lora(&model);
+    model.set_trainable(false, false);
+    (dataset, dir, model)
 }
