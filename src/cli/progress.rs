@@ -221,7 +221,7 @@ mod tests {
         assert_eq!(beat.step(1, 0.7, at(0)), None, "no stage started yet");
         beat.stage_started("stage1", Some(64), at(0));
         assert_eq!(
-            beat.step(1, 0.69314, at(40)).as_deref(),
+            beat.step(1, 0.69312, at(40)).as_deref(),
             Some("stage1 step 1/64: loss 0.6931, 40.0 s/step, at most 42 min 0 s left")
         );
         assert_eq!(beat.step(2, 0.6, at(80)), None, "40 s after the last line");

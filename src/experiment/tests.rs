@@ -239,8 +239,7 @@ fn collm_experiments_take_the_cie_model_from_model_and_absolute_paths() {
     let text = format!(
         "{GOOD}kind = \"collm\"\n[llm]\nbackbone = \"models/x.gguf\"\n[collm]\n[collm.slots]\ncf_weights = \"mf.safetensors\"\n[[collm.stages]]\nprompt = \"hybrid\"\ntrain = [\"mapping\"]\nmax_steps = 3\n"
     )
-    .replace("[evaluation]\nsplits = [\"valid\", \"valid_small\"]\n", "")
-    .replacen("name = \"t\"\n", "name = \"t\"\n", 1);
+    .replace("[evaluation]\nsplits = [\"valid\", \"valid_small\"]\n", "");
     // `kind` must be a top-level key: put it before the first table.
     let text = text.replace("kind = \"collm\"\n[llm]", "[llm]").replacen(
         "device = \"cpu\"",

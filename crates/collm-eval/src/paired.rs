@@ -259,7 +259,7 @@ impl Group {
             });
             sum / n
         });
-        let delta = |[b, o]: [f64; 2]| (b.is_finite() && o.is_finite()).then(|| o - b);
+        let delta = |[b, o]: [f64; 2]| (b.is_finite() && o.is_finite()).then_some(o - b);
         [delta(aucs), delta(uaucs)]
     }
 }

@@ -77,19 +77,21 @@ impl LlmConfig {
                 return fail(format!("field `{field}` must be positive"));
             }
         }
-        if self.num_heads % self.num_kv_heads != 0 {
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
             return fail(format!(
                 "field `num_key_value_heads` ({}) must divide `num_attention_heads` ({})",
                 self.num_kv_heads, self.num_heads
             ));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return fail(format!(
                 "field `head_dim` ({}) must be even for RoPE",
                 self.head_dim
             ));
         }
-        if !(self.rope_theta > 0.0) || !(self.rms_norm_eps > 0.0) {
+        // Written so that NaN fails too.
+        let positive = |x: f64| x > 0.0;
+        if !positive(self.rope_theta) || !positive(self.rms_norm_eps) {
             return fail("fields `rope_theta` and `rms_norm_eps` must be positive".into());
         }
         Ok(())

@@ -291,9 +291,7 @@ pub(crate) fn build(
             let lora = match lora {
                 Some(l) if l.targets_module(target) => Some(LoraAdapter::new(
                     shape,
-                    l.r,
-                    l.scale(),
-                    l.dropout,
+                    l,
                     runtime.clone(),
                     lora_dtype(dtype),
                     device,

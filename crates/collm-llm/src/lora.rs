@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::rngs::StdRng;
 use rand::Rng;
 
+use crate::config::LoraConfig;
 use crate::ops::{self, LoraDropout};
 use crate::prims;
 use crate::Result;
@@ -106,24 +107,24 @@ impl Linear {
 }
 
 impl LoraAdapter {
-    /// A fresh adapter for a `[out, in]` layer: A drawn from `rng`, B zero, both in `dtype`.
+    /// A fresh adapter of `config`'s rank, scale and dropout for a `[out, in]` layer: A drawn
+    /// from `rng`, B zero, both in `dtype`.
     pub(crate) fn new(
         out_in: [usize; 2],
-        r: usize,
-        scale: f64,
-        dropout: f64,
+        config: &LoraConfig,
         runtime: Arc<LoraRuntime>,
         dtype: DType,
         device: &Device,
         rng: &mut StdRng,
     ) -> Result<Self> {
+        let r = config.r;
         let a = Var::from_tensor(&kaiming_uniform(r, out_in[1], dtype, device, rng)?)?;
         let b = Var::zeros((out_in[0], r), dtype, device)?;
         Ok(Self {
             a,
             b,
-            scale,
-            dropout: dropout as f32,
+            scale: config.scale(),
+            dropout: config.dropout as f32,
             runtime,
         })
     }

@@ -98,9 +98,9 @@ impl CallLayout {
             for i in 0..len {
                 let q = self.positions[b][i];
                 let row = &mut bias[(b * len + i) * keys..(b * len + i + 1) * keys];
-                for j in 0..prefix_len {
+                for (j, bias) in row[..prefix_len].iter_mut().enumerate() {
                     if prefix.real[b][j] && in_window(q, prefix.positions[b][j]) {
-                        row[j] = 0.0;
+                        *bias = 0.0;
                     }
                 }
                 for j in 0..=i {

@@ -26,10 +26,10 @@ pub fn left_pad(seqs: &[&PromptTokens], pad_id: u32, device: &Device) -> Result<
     let mut slots = Vec::new();
     for (row, s) in seqs.iter().enumerate() {
         let pad = len - s.ids.len();
-        ids.extend(std::iter::repeat(pad_id).take(pad));
+        ids.extend(std::iter::repeat_n(pad_id, pad));
         ids.extend_from_slice(&s.ids);
-        mask.extend(std::iter::repeat(0u8).take(pad));
-        mask.extend(std::iter::repeat(1u8).take(s.ids.len()));
+        mask.extend(std::iter::repeat_n(0u8, pad));
+        mask.extend(std::iter::repeat_n(1u8, s.ids.len()));
         for span in &s.slots {
             for j in 0..span.len {
                 slots.push((span.kind, row, pad + span.start + j, j));

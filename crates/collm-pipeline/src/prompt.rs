@@ -193,7 +193,7 @@ pub fn tokenize(
                     start: ids.len(),
                     len: proj_token_num,
                 });
-                ids.extend(std::iter::repeat(slot_id).take(proj_token_num));
+                ids.extend(std::iter::repeat_n(slot_id, proj_token_num));
             }
         }
     }

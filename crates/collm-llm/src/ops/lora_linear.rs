@@ -290,7 +290,7 @@ impl CustomOp3 for LoraLinear {
         );
         let (n, k) = wl.shape().dims2()?;
         let r = al.shape().dims2()?.0;
-        let m = if k == 0 { 0 } else { x.len() / k };
+        let m = x.len().checked_div(k).unwrap_or(0);
         let mut y = vec![0f32; m * n];
         // y = x·Wᵀ
         matmul(&mut y, false, &x, false, &w, true, (m, k, n), 1.0);
@@ -328,7 +328,7 @@ impl CustomOp3 for LoraLinear {
         );
         let (n, k) = wl.shape().dims2()?;
         let r = al.shape().dims2()?.0;
-        let m = if k == 0 { 0 } else { x.len() / k };
+        let m = x.len().checked_div(k).unwrap_or(0);
         let s = self.scale;
 
         // gB = g·B [m, r], shared by dx and dA.
@@ -370,7 +370,7 @@ impl CustomOp3 for LoraLinear {
                 candle_core::bail!("lora_linear: backward without a forward pass");
             };
             let mut db = vec![0f32; n * r];
-            matmul(&mut db, false, &g, true, &h, false, (n, m, r), s);
+            matmul(&mut db, false, &g, true, h, false, (n, m, r), s);
             Some(cpu_tensor(db, bl.dims())?)
         } else {
             None

@@ -52,7 +52,7 @@ fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<Cow<'a
     let dims = layout.dims();
     let stride = layout.stride();
     let mut out = Vec::with_capacity(layout.shape().elem_count());
-    if dims.iter().any(|&d| d == 0) {
+    if dims.contains(&0) {
         return Ok(Cow::Owned(out));
     }
     // Odometer over all but the last dim; the last dim is copied with its own stride.

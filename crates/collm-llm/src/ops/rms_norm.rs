@@ -97,7 +97,7 @@ impl CustomOp2 for RmsNorm {
         let x = contiguous_f32(xs, xl)?;
         let w = contiguous_f32(ws, wl)?;
         let n = w.len();
-        let rows = if n == 0 { 0 } else { x.len() / n };
+        let rows = x.len().checked_div(n).unwrap_or(0);
         let mut out = vec![0f32; x.len()];
         let dst = SendPtr(out.as_mut_ptr());
         par_ranges(rows, 3 * n, |range| {
@@ -129,7 +129,7 @@ impl CustomOp2 for RmsNorm {
             tensor_f32(&gs, gl)?,
         );
         let n = w.len();
-        let rows = if n == 0 { 0 } else { x.len() / n };
+        let rows = x.len().checked_div(n).unwrap_or(0);
         let mut dx = vec![0f32; x.len()];
         let dst = SendPtr(dx.as_mut_ptr());
         par_ranges(rows, 6 * n, |range| {

@@ -17,7 +17,7 @@ pub enum RopeLayout {
 /// (any numeric dtype; with padding anywhere use `cumsum(mask) - 1`, see
 /// [`positions_from_mask`]). Angles are computed in f32 as Hugging Face does.
 pub fn rope_tables(positions: &Tensor, head_dim: usize, theta: f32) -> Result<(Tensor, Tensor)> {
-    if head_dim % 2 != 0 {
+    if !head_dim.is_multiple_of(2) {
         candle_core::bail!("rope_tables: head_dim {head_dim} is odd");
     }
     let half = head_dim / 2;
@@ -50,9 +50,9 @@ pub fn positions_from_mask(mask: &Tensor) -> Result<Tensor> {
 /// rotation.
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, layout: RopeLayout) -> Result<Tensor> {
     let d = 2 * cos.dim(D::Minus1)?;
-    let (b, t, packed) = match x.dims() {
-        &[b, t, h, hd] if hd == d => (b, t, h * hd),
-        &[b, t, packed] if packed.is_multiple_of(d.max(1)) => (b, t, packed),
+    let (b, t, packed) = match *x.dims() {
+        [b, t, h, hd] if hd == d => (b, t, h * hd),
+        [b, t, packed] if packed.is_multiple_of(d.max(1)) => (b, t, packed),
         _ => (0, 0, 0),
     };
     for table in [cos, sin] {
