@@ -49,7 +49,8 @@ fi
 if [ ! -e "$cuda/lib/stubs/libcuda.so" ]; then
   # Stub driver library: every driver-API function cudarc declares, each returning
   # CUDA_ERROR_NO_DEVICE (100).
-  cudarc=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-0.19.* 2>/dev/null | tail -n 1)
+  # (`|| true`: under pipefail a glob that matches nothing would end the script here.)
+  cudarc=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-0.19.* 2>/dev/null | tail -n 1 || true)
   if [ -z "$cudarc" ]; then
     cargo fetch --quiet
     cudarc=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-0.19.* | tail -n 1)
