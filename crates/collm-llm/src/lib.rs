@@ -25,6 +25,7 @@ mod lora;
 mod mask;
 mod model;
 pub mod ops;
+mod packing;
 mod prims;
 mod tiny;
 mod tokenizer;

@@ -10,6 +10,7 @@ use crate::config::{LlmConfig, LoraConfig};
 use crate::kv::KvPrefix;
 use crate::lora::{Linear, LoraRuntime};
 use crate::mask::{read_mask, CallLayout, PrefixLayout};
+use crate::packing::Packing;
 use crate::prims;
 use crate::{LlmError, Result};
 
@@ -300,16 +301,30 @@ impl Llm {
             .reshape((batch, len, d / 2))?;
         let bias = layout.bias(prefix_layout, cfg.sliding_window, self.dtype, &self.device)?;
 
-        let mut x = embeds.to_dtype(self.dtype)?;
+        // The residual stream holds the real positions only, `[1, N, H]` (see `packing`).
+        let packing = Packing::new(&real, &self.device)?;
+        let mut x = packing.pack(&embeds.to_dtype(self.dtype)?)?;
         let keep_kv = want != Want::LastHidden;
         let mut cache = Vec::with_capacity(if keep_kv { cfg.num_layers } else { 0 });
         // Only the last real row of each sequence is scored, and in the last block nothing
         // else reads the other rows' outputs: that block computes keys and values for every
         // position but its query, attention output, o_proj and MLP for the scored rows only.
+        // (Each scored row by its padded position, and by its packed row.)
         let scored = match want {
             Want::KvOnly => None,
-            _ => Some(Tensor::new(last_rows.as_slice(), &self.device)?),
+            _ => {
+                let packed: Vec<u32> = last_rows.iter().map(|&p| packing.row_of(p)).collect();
+                Some((
+                    Tensor::new(last_rows.as_slice(), &self.device)?,
+                    Tensor::new(packed.as_slice(), &self.device)?,
+                ))
+            }
         };
+        // `[1, N, X]` packed rows to `[B, 1, X]`.
+        let pick_packed = |t: &Tensor, rows: &Tensor| -> Result<Tensor> {
+            Ok(t.squeeze(0)?.index_select(rows, 0)?.unsqueeze(1)?)
+        };
+        // `[B, T, ...]` padded rows to `[B, 1, ...]`.
         let pick = |t: &Tensor, rows: &Tensor| -> Result<Tensor> {
             let dims = t.dims();
             let (outer, inner) = (batch * len, t.elem_count() / (batch * len));
@@ -325,8 +340,8 @@ impl Llm {
             let h = prims::rms_norm(&x, &block.input_norm, cfg.rms_norm_eps)?;
             // Heads stay packed in the last dimension, [B, T, heads·d], from the projections
             // through RoPE and attention to o_proj: no reshape nodes in the graph.
-            let mut k = prims::rope(&block.k.forward(&h)?, &cos, &sin)?;
-            let mut v = block.v.forward(&h)?;
+            let mut k = prims::rope(&packing.unpack(&block.k.forward(&h)?)?, &cos, &sin)?;
+            let mut v = packing.unpack(&block.v.forward(&h)?)?;
             if let Some(p) = prefix {
                 let (pk, pv) = &p.layers[i];
                 k = Tensor::cat(&[pk, &k], 1)?;
@@ -338,22 +353,31 @@ impl Llm {
             if want == Want::KvOnly && last_block {
                 break;
             }
-            // (queries' input, rope tables, bias rows, residual stream) for the rows computed.
-            let (h, cos, sin, bias) = match (&scored, last_block) {
-                (Some(rows), true) => {
-                    x = pick(&x, rows)?;
+            // (queries' input, rope tables, bias rows, residual stream) for the rows computed;
+            // the scored rows of the last block are one per sequence, `[B, 1, ·]`, unpadded.
+            let (q, cos, sin, bias, packed) = match (&scored, last_block) {
+                (Some((rows, packed_rows)), true) => {
+                    x = pick_packed(&x, packed_rows)?;
                     let bias = bias.transpose(1, 2)?;
                     (
-                        pick(&h, rows)?,
+                        block.q.forward(&pick_packed(&h, packed_rows)?)?,
                         pick(&cos, rows)?,
                         pick(&sin, rows)?,
                         pick(&bias, rows)?.transpose(1, 2)?,
+                        false,
                     )
                 }
-                _ => (h, cos.clone(), sin.clone(), bias.clone()),
+                _ => (
+                    packing.unpack(&block.q.forward(&h)?)?,
+                    cos.clone(),
+                    sin.clone(),
+                    bias.clone(),
+                    true,
+                ),
             };
-            let q = prims::rope(&block.q.forward(&h)?, &cos, &sin)?;
+            let q = prims::rope(&q, &cos, &sin)?;
             let attn = prims::attention(&q, &k, &v, &bias, d)?;
+            let attn = if packed { packing.pack(&attn)? } else { attn };
             x = block.o.forward_onto(&attn, &x)?;
             let h = prims::rms_norm(&x, &block.post_norm, cfg.rms_norm_eps)?;
             let gated = match (block.gate.plain_weight(), block.up.plain_weight()) {
