@@ -4,9 +4,11 @@
 //! Why: rows of a batch pad to its longest one, and a training batch of 16 random ML-1M prompts
 //! (82 to 251 tokens) is about a fifth padding. Between attentions nothing mixes positions, so
 //! the residual stream can hold the real positions alone, `[1, N, H]`; only attention needs the
-//! padded `[B, T, ·]` layout, where queries, keys and values are put back (pads zero: the bias
-//! masks pad keys for every real query, and a pad query sees only itself). Gathering and
-//! placing are `index_select`s, so gradients flow through both.
+//! padded `[B, T, ·]` layout, where queries, keys and values are put back. A pad gets a copy of
+//! the first real position's values: any finite value does, since the bias gives a pad key zero
+//! weight for every real query and a pad query (which sees only itself) is dropped when its
+//! output is packed again; zero weights and dropped outputs pass no gradient back. Gathering
+//! and placing are `index_select`s, so gradients flow through both.
 
 use candle_core::{Device, Tensor};
 
@@ -16,7 +18,7 @@ use crate::Result;
 pub(crate) struct Packing {
     batch: usize,
     len: usize,
-    /// Packed row of each padded position `b * T + t`; pads point at row `N`, a zero row.
+    /// Packed row of each padded position `b * T + t`; pads point at row 0.
     row_of: Vec<u32>,
     /// `[N]`: the padded position of each packed row (`None`: the batch runs unpacked, and
     /// packing is a reshape).
@@ -41,7 +43,7 @@ impl Packing {
         // unpacked.
         let padded = !positions.is_empty() && positions.len() < batch * len;
         let row_of = if padded {
-            let mut row_of = vec![positions.len() as u32; batch * len];
+            let mut row_of = vec![0; batch * len];
             for (n, &p) in positions.iter().enumerate() {
                 row_of[p as usize] = n as u32;
             }
@@ -72,18 +74,11 @@ impl Packing {
         })
     }
 
-    /// `[1, N, X]` back to `[B, T, X]`, with zeros at pads.
+    /// `[1, N, X]` back to `[B, T, X]`, pads holding packed row 0's values.
     pub(crate) fn unpack(&self, t: &Tensor) -> Result<Tensor> {
-        let width = t.dim(2)?;
-        let shape = (self.batch, self.len, width);
+        let shape = (self.batch, self.len, t.dim(2)?);
         Ok(match &self.place {
-            Some(p) => {
-                let rows = t.squeeze(0)?;
-                let zero = Tensor::zeros((1, width), rows.dtype(), rows.device())?;
-                Tensor::cat(&[&rows, &zero], 0)?
-                    .index_select(p, 0)?
-                    .reshape(shape)?
-            }
+            Some(p) => t.squeeze(0)?.index_select(p, 0)?.reshape(shape)?,
             None => t.reshape(shape)?,
         })
     }
@@ -99,7 +94,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn packs_real_positions_and_puts_them_back_with_zero_pads() {
+    fn packs_real_positions_and_puts_them_back() {
         let real = vec![vec![false, true, true], vec![true, true, true]];
         let packing = Packing::new(&real, &Device::Cpu).unwrap();
         let x = Tensor::arange(0f32, 12., &Device::Cpu)
@@ -120,7 +115,7 @@ mod tests {
         );
         let back = packing.unpack(&packed).unwrap();
         let mut want = x.to_vec3::<f32>().unwrap();
-        want[0][0] = vec![0., 0.];
+        want[0][0] = vec![2., 3.]; // the pad: packed row 0
         assert_eq!(back.to_vec3::<f32>().unwrap(), want);
         assert_eq!((packing.row_of(1), packing.row_of(5)), (0, 4));
     }
