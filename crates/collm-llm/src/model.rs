@@ -338,8 +338,8 @@ impl Llm {
         for (i, block) in self.blocks.iter().enumerate() {
             let last_block = i + 1 == blocks;
             let h = prims::rms_norm(&x, &block.input_norm, cfg.rms_norm_eps)?;
-            // Heads stay packed in the last dimension, [B, T, heads·d], from the projections
-            // through RoPE and attention to o_proj: no reshape nodes in the graph.
+            // Heads stay side by side in the last dimension, [B, T, heads·d], from the
+            // projections through RoPE and attention to o_proj: no reshape nodes in the graph.
             let mut k = prims::rope(&packing.unpack(&block.k.forward(&h)?)?, &cos, &sin)?;
             let mut v = packing.unpack(&block.v.forward(&h)?)?;
             if let Some(p) = prefix {
@@ -353,10 +353,11 @@ impl Llm {
             if want == Want::KvOnly && last_block {
                 break;
             }
-            // (queries' input, rope tables, bias rows, residual stream) for the rows computed;
-            // the scored rows of the last block are one per sequence, `[B, 1, ·]`, unpadded.
-            let (q, cos, sin, bias, packed) = match (&scored, last_block) {
-                (Some((rows, packed_rows)), true) => {
+            // (queries, rope tables, bias rows, residual stream) for the rows computed; the
+            // scored rows of the last block are one per sequence, `[B, 1, ·]`, unpadded.
+            let scored_here = scored.as_ref().filter(|_| last_block);
+            let (q, cos, sin, bias) = match scored_here {
+                Some((rows, packed_rows)) => {
                     x = pick_packed(&x, packed_rows)?;
                     let bias = bias.transpose(1, 2)?;
                     (
@@ -364,20 +365,21 @@ impl Llm {
                         pick(&cos, rows)?,
                         pick(&sin, rows)?,
                         pick(&bias, rows)?.transpose(1, 2)?,
-                        false,
                     )
                 }
-                _ => (
+                None => (
                     packing.unpack(&block.q.forward(&h)?)?,
                     cos.clone(),
                     sin.clone(),
                     bias.clone(),
-                    true,
                 ),
             };
             let q = prims::rope(&q, &cos, &sin)?;
             let attn = prims::attention(&q, &k, &v, &bias, d)?;
-            let attn = if packed { packing.pack(&attn)? } else { attn };
+            let attn = match scored_here {
+                Some(_) => attn,
+                None => packing.pack(&attn)?,
+            };
             x = block.o.forward_onto(&attn, &x)?;
             let h = prims::rms_norm(&x, &block.post_norm, cfg.rms_norm_eps)?;
             let gated = match (block.gate.plain_weight(), block.up.plain_weight()) {

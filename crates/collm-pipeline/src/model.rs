@@ -49,7 +49,7 @@ pub struct CollmModel {
     items: Items,
     /// The vocabulary rows of the answer tokens, Yes and No (the score reads the first
     /// `score.rows()`).
-    yes_no: (u32, u32),
+    yes_no: [u32; 2],
     bos: u32,
     /// Whether gradients flow into the collaborative model (T1/T2).
     cf_trainable: bool,
@@ -160,7 +160,7 @@ impl CollmModel {
             },
             proj_token_num: tokens,
             items: dataset.items.clone(),
-            yes_no: (yes, no),
+            yes_no: [yes, no],
             bos,
             cf_trainable: false,
         })
@@ -172,7 +172,7 @@ impl CollmModel {
 
     /// The Yes and No token ids.
     pub fn yes_no_ids(&self) -> (u32, u32) {
-        self.yes_no
+        (self.yes_no[0], self.yes_no[1])
     }
 
     pub fn template(&self, kind: PromptKind) -> &Template {
@@ -379,9 +379,8 @@ impl CollmModel {
     pub fn scores(&self, samples: &[&Encoded], prefix: Option<&KvPrefix>) -> Result<Tensor> {
         let hidden = self.last_hidden(samples, prefix)?;
         // The vocabulary rows the score reads: Yes, then No when it needs it.
-        let ids = [self.yes_no.0, self.yes_no.1];
         let logits = (self.llm)
-            .score_rows(&hidden, &ids[..self.score.rows()])
+            .score_rows(&hidden, &self.yes_no[..self.score.rows()])
             .map_err(up)?;
         self.score.combine(&logits)
     }
@@ -424,8 +423,7 @@ impl CollmModel {
     pub fn yes_no_logits(&self, samples: &[&Encoded]) -> Result<Vec<(f32, f32)>> {
         let logits = self.llm.untracked(|| {
             let hidden = self.last_hidden(samples, None)?;
-            let ids = [self.yes_no.0, self.yes_no.1];
-            self.llm.score_rows(&hidden, &ids).map_err(up)
+            self.llm.score_rows(&hidden, &self.yes_no).map_err(up)
         })?;
         Ok(logits
             .to_vec2::<f32>()?
