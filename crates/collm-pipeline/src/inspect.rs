@@ -138,11 +138,7 @@ pub fn inspect(
             embedding_norm,
         });
     }
-    let (yes_logit, no_logit) = model.yes_no_logits(&[&enc])?[0];
-    let score = match model.score {
-        crate::score::ScoreKind::Yes => yes_logit,
-        crate::score::ScoreKind::YesMinusNo => yes_logit - no_logit,
-    };
+    let answer = model.answers(&[&enc])?[0];
     Ok(PromptView {
         uid: row.uid,
         iid: row.iid,
@@ -150,10 +146,10 @@ pub fn inspect(
         text: filled.text(),
         tokens,
         slots,
-        yes_logit,
-        no_logit,
-        score,
-        p_yes: 1.0 / (1.0 + (-score).exp()),
+        yes_logit: answer.yes,
+        no_logit: answer.no,
+        score: answer.score,
+        p_yes: 1.0 / (1.0 + (-answer.score).exp()),
         label,
     })
 }

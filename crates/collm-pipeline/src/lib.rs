@@ -41,7 +41,7 @@ pub use config::{
     CfInit, PipelineConfig, PromptConfig, SlotConfig, SlotFill, StageConfig, Trainable,
 };
 pub use error::{PipelineError, Result};
-pub use model::{CollmModel, Encoded, SlotSource};
+pub use model::{Answer, CollmModel, Encoded, SlotSource};
 pub use score::ScoreKind;
 pub use stage::{adopt_stage, run_stage, StageOutcome, StagePlan};
 pub use template::{Domain, PromptKind, Template};

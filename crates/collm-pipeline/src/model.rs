@@ -36,6 +36,17 @@ pub struct Encoded {
     pub tokens: PromptTokens,
 }
 
+/// What the model answers one sample (see [`CollmModel::answers`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Answer {
+    /// The raw logit of the "Yes" token at the last prompt position.
+    pub yes: f32,
+    /// The raw logit of the "No" token there.
+    pub no: f32,
+    /// The score training and evaluation read: `yes`, or `yes - no` (see [`ScoreKind`]).
+    pub score: f32,
+}
+
 /// The model CoLLM trains and scores with.
 pub struct CollmModel {
     pub llm: Llm,
@@ -418,17 +429,25 @@ impl CollmModel {
         self.llm.untracked(|| self.scores(samples, prefix))
     }
 
-    /// The raw (Yes, No) logits of each sample, whatever the score kind (for inspection;
-    /// untracked, as [`CollmModel::eval_scores`]).
-    pub fn yes_no_logits(&self, samples: &[&Encoded]) -> Result<Vec<(f32, f32)>> {
-        let logits = self.llm.untracked(|| {
+    /// What the model answers each sample: the raw Yes and No logits, whatever the score kind,
+    /// and the score made of them by the same [`ScoreKind::combine`] training and evaluation use
+    /// (for inspection; untracked, as [`CollmModel::eval_scores`]).
+    pub fn answers(&self, samples: &[&Encoded]) -> Result<Vec<Answer>> {
+        let (logits, scores) = self.llm.untracked(|| {
             let hidden = self.last_hidden(samples, None)?;
-            self.llm.score_rows(&hidden, &self.yes_no).map_err(up)
+            let logits = self.llm.score_rows(&hidden, &self.yes_no).map_err(up)?;
+            let scores = self.score.combine(&logits)?;
+            Ok::<_, PipelineError>((logits, scores))
         })?;
         Ok(logits
             .to_vec2::<f32>()?
             .into_iter()
-            .map(|r| (r[0], r[1]))
+            .zip(scores.to_vec1::<f32>()?)
+            .map(|(r, score)| Answer {
+                yes: r[0],
+                no: r[1],
+                score,
+            })
             .collect())
     }
 
