@@ -151,7 +151,8 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
     } else {
         println!(
             "stage-2 step, batch {} ({:.0} prefix + {:.0} suffix tokens): uncached {:.3} s, cached {:.3} s \
-             (first visit {:.3} s): {:.2}x faster; max loss difference {:.1e}",
+             (first visit {:.3} s): {:.2}x faster; max loss difference {:.1e}; \
+             the process's first step (not counted) {:.1} s",
             r.batch_size,
             r.prefix_tokens,
             r.suffix_tokens,
@@ -159,7 +160,8 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
             r.cached_step_secs,
             r.first_visit_step_secs,
             r.uncached_step_secs / r.cached_step_secs,
-            r.max_loss_diff
+            r.max_loss_diff,
+            r.warmup_step_secs
         );
     }
     Ok(())
