@@ -390,3 +390,35 @@ fn a_plain_run_with_a_point_settings_is_that_point() {
         "{plan}"
     );
 }
+
+#[test]
+fn a_sweep_over_seeds_alone_reports_the_spread_and_picks_nothing() {
+    let env = Env::new();
+    let exp = env.write("mf.toml", &mf_experiment("mf", 1, 1, 0.01));
+    let out = env.output(&[
+        "sweep",
+        path_str(&exp),
+        "--seeds",
+        "training.seed=1,2",
+        "--set",
+        "model.dim=8",
+        "--select",
+        "valid",
+        "--report",
+        "valid",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let (table, log) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let ids = run_ids(&env);
+    assert_eq!(ids.len(), 2);
+    assert!(table.contains("2 runs of one setting, reported on valid"), "{table}");
+    assert!(table.contains("(the file)  2/2"), "{table}");
+    for id in &ids {
+        assert!(table.contains(id.as_str()), "{table}");
+    }
+    assert!(!table.contains("best:"), "nothing was picked: {table}");
+    assert!(!log.contains("optimistic"), "nothing was picked: {log}");
+}

@@ -401,6 +401,15 @@ impl Fixture {
         terminal
     }
 
+    /// The names of the runs the Runs list shows, in its order.
+    fn visible_names(&self) -> Vec<&str> {
+        self.app
+            .visible_runs()
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect()
+    }
+
     fn screen(&self) -> String {
         self.draw(WIDTH, HEIGHT).backend().to_string()
     }
@@ -421,21 +430,9 @@ fn runs_filter_sort_and_marks() {
     let mut f = fixture(color());
     // Sort by AUC (Status, Id, Experiment, Settings, AUC), highest first.
     f.keys("ssss");
-    let names: Vec<&str> = f
-        .app
-        .visible_runs()
-        .iter()
-        .map(|r| r.name.as_str())
-        .collect();
-    assert_eq!(names, ["mf-small", "mf-wide", "lightgcn"]);
+    assert_eq!(f.visible_names(), ["mf-small", "mf-wide", "lightgcn"]);
     f.keys("S");
-    let names: Vec<&str> = f
-        .app
-        .visible_runs()
-        .iter()
-        .map(|r| r.name.as_str())
-        .collect();
-    assert_eq!(names, ["lightgcn", "mf-wide", "mf-small"]);
+    assert_eq!(f.visible_names(), ["lightgcn", "mf-wide", "mf-small"]);
     // Filter as typed, kept on Enter.
     f.keys("/mf-");
     assert_eq!(f.app.visible_runs().len(), 2);

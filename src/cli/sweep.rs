@@ -177,7 +177,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     base.resolve_device()?;
     let (select_text, report) = splits(&spec, &plan)?;
     let select = Criterion::parse(&select_text).map_err(|e| anyhow::anyhow!("--select {e}"))?;
-    if select.split == report {
+    // With one setting (only seeds vary) nothing is picked, so nothing is optimistic.
+    let settings: std::collections::HashSet<&str> =
+        plan.iter().map(|p| p.point.setting.as_str()).collect();
+    if select.split == report && settings.len() > 1 {
         eprintln!(
             "note: picking and reporting on one split ({report}) makes the best setting's numbers \
              optimistic; --select valid_small --report valid keeps them apart"
@@ -315,13 +318,22 @@ fn print_plan(plan: &[Planned], done: &[Option<RunRecord>]) {
 /// The summary table: one row per setting, the best marked, then how to look closer.
 fn describe(name: &str, s: &Summary) -> String {
     let runs: usize = s.settings.iter().map(|x| x.runs.len()).sum();
-    let mut out = format!(
-        "sweep of {name}: {runs} runs, {} settings; picked on {}, reported on {} \
-         (mean ± sd over seeds)\n",
-        s.settings.len(),
-        s.select,
-        s.report_split
-    );
+    // Only seeds vary: a study of seed variance, with nothing to pick.
+    let one_setting = s.settings.len() == 1;
+    let mut out = if one_setting {
+        format!(
+            "sweep of {name}: {runs} runs of one setting, reported on {} (mean ± sd over seeds)\n",
+            s.report_split
+        )
+    } else {
+        format!(
+            "sweep of {name}: {runs} runs, {} settings; picked on {}, reported on {} \
+             (mean ± sd over seeds)\n",
+            s.settings.len(),
+            s.select,
+            s.report_split
+        )
+    };
     let r = &s.report_split;
     let mut rows = vec![[
         "",
@@ -360,6 +372,10 @@ fn describe(name: &str, s: &Summary) -> String {
         return out;
     };
     let ids: Vec<&str> = best.finished_runs().collect();
+    if one_setting {
+        out += &format!("runs: {}\n", ids.join(", "));
+        return out;
+    }
     out += &format!("best: {} ({})\n", best.setting, ids.join(", "));
     // The runner-up by the same criterion: whether the two differ is the paired bootstrap's call.
     let second = s.ranking.get(1).map(|&i| &s.settings[i]);
