@@ -268,6 +268,45 @@ fn a_collm_sweep_over_stage_two_trains_stage_one_once_to_the_same_result() {
     let text = full["record"]["experiment"].as_str().unwrap();
     assert!(text.contains(&format!("stage1 = \"{first}\"")), "{text}");
 
+    // Each setting reports its foundation and TALLRec beside it: the runs' own final
+    // evaluations of those parts, the same for both settings since they share them.
+    let parts = &both["settings"][1]["parts"];
+    let names: Vec<&str> = parts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["part"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cf", "stage1"]);
+    assert_eq!(both["settings"][0]["parts"], *parts);
+    let split = both["report_split"].as_str().unwrap();
+    for (i, part) in names.iter().enumerate() {
+        let own = full["record"]["best"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["stage"] == format!("final-{part}") && e["split"] == split)
+            .unwrap_or_else(|| panic!("no final-{part} on {split}: {full}"));
+        let all_auc = parts[i]["report"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["group"] == "all" && r["metric"] == "AUC")
+            .unwrap();
+        assert_eq!(all_auc["mean"], own["metrics"]["all"]["auc"], "{part}");
+        assert_eq!(all_auc["n"], 1);
+    }
+    let table = shared.ok(&[
+        "sweep",
+        QUICK_COLLM_TINY,
+        "--grid",
+        "collm.stages.1.lr=1e-2,5e-3",
+    ]);
+    assert!(
+        table.contains("  its cf  ") && table.contains("  its stage1  "),
+        "{table}"
+    );
+
     // The same point trained from scratch in another store: the same numbers, to the bit.
     let (single, log) = sweep(&alone, "5e-3");
     assert!(!log.contains("which computed the same"), "{log}");
@@ -414,11 +453,15 @@ fn a_sweep_over_seeds_alone_reports_the_spread_and_picks_nothing() {
     );
     let ids = run_ids(&env);
     assert_eq!(ids.len(), 2);
-    assert!(table.contains("2 runs of one setting, reported on valid"), "{table}");
+    assert!(
+        table.contains("2 runs of one setting, reported on valid"),
+        "{table}"
+    );
     assert!(table.contains("(the file)  2/2"), "{table}");
     for id in &ids {
         assert!(table.contains(id.as_str()), "{table}");
     }
     assert!(!table.contains("best:"), "nothing was picked: {table}");
+    assert!(!table.contains(" its "), "an MF run has no earlier parts: {table}");
     assert!(!log.contains("optimistic"), "nothing was picked: {log}");
 }

@@ -18,14 +18,17 @@
 //!     {"setting": "lr=1e-3",
 //!      "runs": [{"run_id": "261129-131515", "name": "mf-ml1m lr=1e-3 seed=1", "status": "finished"}],
 //!      "select": {"n": 1, "mean": 0.676, "sd": null},
-//!      "report": [{"group": "all", "metric": "AUC", "n": 1, "mean": 0.676, "sd": null}, ...]}
+//!      "report": [{"group": "all", "metric": "AUC", "n": 1, "mean": 0.676, "sd": null}, ...],
+//!      "parts": []}
 //!   ],
 //!   "best": 0, "stopped": false
 //! }
 //! ```
 //!
 //! `best` indexes `settings` (null when no run finished); `sd` is the sample standard deviation
-//! over the setting's finished runs (null below two); `stopped` is true when Ctrl-C ended the
+//! over the setting's finished runs (null below two); `parts` is, for a CoLLM setting, its
+//! foundation and earlier stages over the same runs (`{"part": "cf", "report": [...]}`, then
+//! `stage1`, ...), which the table shows as `its cf`, `its stage1` rows; `stopped` is true when Ctrl-C ended the
 //! sweep early. Exit status: 0 every point finished, 1 some failed, 130 stopped.
 
 use std::path::PathBuf;
@@ -365,6 +368,23 @@ fn describe(name: &str, s: &Summary) -> String {
             show("warm", "AUC"),
             show("cold", "AUC"),
         ]);
+        // A CoLLM setting's foundation and earlier stages, over the same runs.
+        for part in &x.parts {
+            let show = |group: &str, metric: &str| {
+                part.reported(group, metric)
+                    .map_or("-".into(), |s| s.show())
+            };
+            rows.push(vec![
+                String::new(),
+                format!("  its {}", part.part),
+                String::new(),
+                String::new(),
+                show("all", "AUC"),
+                show("all", "UAUC"),
+                show("warm", "AUC"),
+                show("cold", "AUC"),
+            ]);
+        }
     }
     out += &align(&rows);
     let Some(best) = s.best.map(|i| &s.settings[i]) else {

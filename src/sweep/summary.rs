@@ -7,7 +7,7 @@ use collm_store::{RunRecord, RunStatus, FINAL_STAGE};
 use serde::Serialize;
 
 use super::Point;
-use crate::compare::{Group, Measure, GROUPS, MEASURES};
+use crate::compare::{earlier_parts, Group, Measure, GROUPS, MEASURES};
 
 /// What picks the best setting: a metric of a group of rows of one split
 /// (`valid_small`, `valid_small:uauc`, `valid_small:cold.auc`; all rows and AUC by default).
@@ -52,11 +52,49 @@ impl<'a> Criterion<'a> {
 }
 
 fn metric(record: &RunRecord, split: &str, group: &Group, measure: &Measure) -> Option<f64> {
+    metric_of(record, FINAL_STAGE, split, group, measure)
+}
+
+/// The metric of a finished run's final evaluation `stage` (`final`, or `final-cf` for a part)
+/// on the split.
+fn metric_of(
+    record: &RunRecord,
+    stage: &str,
+    split: &str,
+    group: &Group,
+    measure: &Measure,
+) -> Option<f64> {
     if record.status != RunStatus::Finished {
         return None;
     }
-    let eval = record.result_on(split).filter(|e| e.stage == FINAL_STAGE)?;
+    let eval = record
+        .best
+        .iter()
+        .find(|e| e.split == split && e.stage == stage)?;
     (measure.get)((group.1)(&eval.metrics))
+}
+
+/// Every group's every ranked metric of `stage` on `split`, over `finished` runs.
+fn reported(finished: &[&RunRecord], stage: &str, split: &str) -> Vec<Reported> {
+    GROUPS
+        .iter()
+        .flat_map(|group| {
+            MEASURES
+                .iter()
+                .filter(|m| m.higher_is_better.is_some())
+                .map(move |measure| (group, measure))
+        })
+        .map(|(group, measure)| Reported {
+            group: group.0,
+            metric: measure.label,
+            stat: Stat::of(
+                &finished
+                    .iter()
+                    .filter_map(|r| metric_of(r, stage, split, group, measure))
+                    .collect::<Vec<_>>(),
+            ),
+        })
+        .collect()
 }
 
 /// Mean and sample standard deviation of the values the runs gave (`sd` needs two).
@@ -112,6 +150,30 @@ pub struct SettingSummary {
     pub runs: Vec<RunRef>,
     pub select: Stat,
     pub report: Vec<Reported>,
+    /// A CoLLM setting's earlier parts over the same runs, on the report split: its foundation
+    /// alone (`cf`) and each earlier stage's model (`stage1` = TALLRec), so that a sweep over
+    /// seeds shows whether the gain over them holds. Empty for other runs.
+    pub parts: Vec<PartSummary>,
+}
+
+/// One earlier part of a CoLLM setting (as `collm compare RUN:cf` names it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartSummary {
+    pub part: String,
+    pub report: Vec<Reported>,
+}
+
+impl PartSummary {
+    pub fn reported(&self, group: &str, metric: &str) -> Option<&Stat> {
+        find_reported(&self.report, group, metric)
+    }
+}
+
+fn find_reported<'a>(report: &'a [Reported], group: &str, metric: &str) -> Option<&'a Stat> {
+    report
+        .iter()
+        .find(|r| r.group == group && r.metric == metric)
+        .map(|r| &r.stat)
 }
 
 impl SettingSummary {
@@ -124,10 +186,7 @@ impl SettingSummary {
     }
 
     pub fn reported(&self, group: &str, metric: &str) -> Option<&Stat> {
-        self.report
-            .iter()
-            .find(|r| r.group == group && r.metric == metric)
-            .map(|r| &r.stat)
+        find_reported(&self.report, group, metric)
     }
 }
 
@@ -165,21 +224,14 @@ pub fn summarize(
             .map(|(p, r)| (p, r.as_ref()))
             .collect();
         let finished: Vec<&RunRecord> = records.iter().filter_map(|(_, r)| *r).collect();
-        let stat = |get: &dyn Fn(&RunRecord) -> Option<f64>| {
-            Stat::of(&finished.iter().filter_map(|r| get(r)).collect::<Vec<_>>())
-        };
-        let report = GROUPS
-            .iter()
-            .flat_map(|group| {
-                MEASURES
-                    .iter()
-                    .filter(|m| m.higher_is_better.is_some())
-                    .map(move |measure| (group, measure))
-            })
-            .map(|(group, measure)| Reported {
-                group: group.0,
-                metric: measure.label,
-                stat: stat(&|r| metric(r, report_split, group, measure)),
+        let parts = finished
+            .first()
+            .map(|r| earlier_parts(r))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|target| PartSummary {
+                report: reported(&finished, &target.eval_stage(), report_split),
+                part: target.part.unwrap_or_default(),
             })
             .collect();
         settings.push(SettingSummary {
@@ -192,8 +244,14 @@ pub fn summarize(
                     status: r.map_or("not run".to_string(), |r| r.status.to_string()),
                 })
                 .collect(),
-            select: stat(&|r| select.of(r)),
-            report,
+            select: Stat::of(
+                &finished
+                    .iter()
+                    .filter_map(|r| select.of(r))
+                    .collect::<Vec<_>>(),
+            ),
+            report: reported(&finished, FINAL_STAGE, report_split),
+            parts,
         });
     }
     // Best first; settings without a finished run are left out.
