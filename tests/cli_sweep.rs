@@ -462,6 +462,9 @@ fn a_sweep_over_seeds_alone_reports_the_spread_and_picks_nothing() {
         assert!(table.contains(id.as_str()), "{table}");
     }
     assert!(!table.contains("best:"), "nothing was picked: {table}");
-    assert!(!table.contains(" its "), "an MF run has no earlier parts: {table}");
+    assert!(
+        !table.contains(" its "),
+        "an MF run has no earlier parts: {table}"
+    );
     assert!(!log.contains("optimistic"), "nothing was picked: {log}");
 }
