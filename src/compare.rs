@@ -128,13 +128,7 @@ impl Target {
     pub fn result_on<'r>(&self, record: &'r RunRecord, split: &str) -> Option<&'r EvalPoint> {
         match &self.part {
             None => record.result_on(split),
-            Some(_) => {
-                let stage = self.eval_stage();
-                record
-                    .best
-                    .iter()
-                    .find(|e| e.split == split && e.stage == stage)
-            }
+            Some(_) => record.evaluation(&self.eval_stage(), split),
         }
     }
 }

@@ -46,7 +46,7 @@ use super::Context;
 use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::Runner;
 use crate::sweep::file::SweepFile;
-use crate::sweep::summary::{summarize, Criterion, Summary};
+use crate::sweep::summary::{find_reported, summarize, Criterion, Reported, Stat, Summary};
 use crate::sweep::{grid, Axis, Point, StoredRuns};
 
 #[derive(Debug, clap::Args)]
@@ -181,9 +181,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let (select_text, report) = splits(&spec, &plan)?;
     let select = Criterion::parse(&select_text).map_err(|e| anyhow::anyhow!("--select {e}"))?;
     // With one setting (only seeds vary) nothing is picked, so nothing is optimistic.
-    let settings: std::collections::HashSet<&str> =
-        plan.iter().map(|p| p.point.setting.as_str()).collect();
-    if select.split == report && settings.len() > 1 {
+    let several_settings = plan
+        .iter()
+        .any(|p| p.point.setting != plan[0].point.setting);
+    if select.split == report && several_settings {
         eprintln!(
             "note: picking and reporting on one split ({report}) makes the best setting's numbers \
              optimistic; --select valid_small --report valid keeps them apart"
@@ -318,6 +319,18 @@ fn print_plan(plan: &[Planned], done: &[Option<RunRecord>]) {
     print!("{}", align(&rows));
 }
 
+/// The table's columns of the report split: all-rows AUC and UAUC, warm and cold AUC.
+fn report_cells(report: &[Reported]) -> Vec<String> {
+    [
+        ("all", "AUC"),
+        ("all", "UAUC"),
+        ("warm", "AUC"),
+        ("cold", "AUC"),
+    ]
+    .map(|(group, metric)| find_reported(report, group, metric).map_or("-".into(), Stat::show))
+    .to_vec()
+}
+
 /// The summary table: one row per setting, the best marked, then how to look closer.
 fn describe(name: &str, s: &Summary) -> String {
     let runs: usize = s.settings.iter().map(|x| x.runs.len()).sum();
@@ -352,9 +365,7 @@ fn describe(name: &str, s: &Summary) -> String {
     .to_vec()];
     for (i, x) in s.settings.iter().enumerate() {
         let finished = x.finished_runs().count();
-        let show =
-            |group: &str, metric: &str| x.reported(group, metric).map_or("-".into(), |s| s.show());
-        rows.push(vec![
+        let mut row = vec![
             if s.best == Some(i) { "*" } else { "" }.to_string(),
             if x.setting.is_empty() {
                 "(the file)".into()
@@ -363,27 +374,19 @@ fn describe(name: &str, s: &Summary) -> String {
             },
             format!("{finished}/{}", x.runs.len()),
             x.select.show(),
-            show("all", "AUC"),
-            show("all", "UAUC"),
-            show("warm", "AUC"),
-            show("cold", "AUC"),
-        ]);
+        ];
+        row.extend(report_cells(&x.report));
+        rows.push(row);
         // A CoLLM setting's foundation and earlier stages, over the same runs.
         for part in &x.parts {
-            let show = |group: &str, metric: &str| {
-                part.reported(group, metric)
-                    .map_or("-".into(), |s| s.show())
-            };
-            rows.push(vec![
+            let mut row = vec![
                 String::new(),
                 format!("  its {}", part.part),
                 String::new(),
                 String::new(),
-                show("all", "AUC"),
-                show("all", "UAUC"),
-                show("warm", "AUC"),
-                show("cold", "AUC"),
-            ]);
+            ];
+            row.extend(report_cells(&part.report));
+            rows.push(row);
         }
     }
     out += &align(&rows);

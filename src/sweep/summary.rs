@@ -47,12 +47,8 @@ impl<'a> Criterion<'a> {
 
     /// The metric of a finished run's final evaluation on the split.
     pub fn of(&self, record: &RunRecord) -> Option<f64> {
-        metric(record, self.split, self.group, self.measure)
+        metric_of(record, FINAL_STAGE, self.split, self.group, self.measure)
     }
-}
-
-fn metric(record: &RunRecord, split: &str, group: &Group, measure: &Measure) -> Option<f64> {
-    metric_of(record, FINAL_STAGE, split, group, measure)
 }
 
 /// The metric of a finished run's final evaluation `stage` (`final`, or `final-cf` for a part)
@@ -67,10 +63,7 @@ fn metric_of(
     if record.status != RunStatus::Finished {
         return None;
     }
-    let eval = record
-        .best
-        .iter()
-        .find(|e| e.split == split && e.stage == stage)?;
+    let eval = record.evaluation(stage, split)?;
     (measure.get)((group.1)(&eval.metrics))
 }
 
@@ -163,13 +156,8 @@ pub struct PartSummary {
     pub report: Vec<Reported>,
 }
 
-impl PartSummary {
-    pub fn reported(&self, group: &str, metric: &str) -> Option<&Stat> {
-        find_reported(&self.report, group, metric)
-    }
-}
-
-fn find_reported<'a>(report: &'a [Reported], group: &str, metric: &str) -> Option<&'a Stat> {
+/// The statistic of one group's metric in a report.
+pub fn find_reported<'a>(report: &'a [Reported], group: &str, metric: &str) -> Option<&'a Stat> {
     report
         .iter()
         .find(|r| r.group == group && r.metric == metric)

@@ -20,7 +20,8 @@ pub struct CacheBench {
     /// Mean tokens per sample before the first slot (cached) and from it on (run each step).
     pub prefix_tokens: f64,
     pub suffix_tokens: f64,
-    /// Seconds of the warm-up step: the process's first (uncached, no optimizer step, not in the means below).
+    /// Seconds of the warm-up step: the process's first (uncached, no optimizer step; not in
+    /// the means below).
     pub warmup_step_secs: f64,
     /// Seconds per step: the full prompt with gradient.
     pub uncached_step_secs: f64,
@@ -93,9 +94,9 @@ pub fn bench_stage2_cache(
         }
         Ok((t0.elapsed().as_secs_f64() / steps as f64, losses))
     };
-    // One untimed step first: the process's first forward and backward pays for growing the
-    // allocator's pools and the matmul kernels' buffers (several seconds on the CPU), which would
-    // otherwise be charged to whichever path runs first.
+    // One untimed step first: the process's first forward and backward also grows the
+    // allocator's pools and the matmul kernels' buffers (about 1.5 s more than a later step on
+    // the development CPU), which would otherwise be charged to whichever path runs first.
     let t0 = Instant::now();
     batch_loss(model, &data, 0, None)?.backward()?;
     let warmup_step_secs = t0.elapsed().as_secs_f64();

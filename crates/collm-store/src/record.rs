@@ -150,11 +150,20 @@ impl RunRecord {
     /// The evaluation a run is judged by on `split`: its final evaluation of the best weights,
     /// else (while it runs, or if it never finished) the best evaluation seen during training.
     pub fn result_on(&self, split: &str) -> Option<&EvalPoint> {
-        let on_split = self.best.iter().filter(|e| e.split == split);
-        on_split
-            .clone()
-            .find(|e| e.stage == FINAL_STAGE)
-            .or_else(|| on_split.max_by(|a, b| by_auc(a, b)))
+        self.evaluation(FINAL_STAGE, split).or_else(|| {
+            self.best
+                .iter()
+                .filter(|e| e.split == split)
+                .max_by(|a, b| by_auc(a, b))
+        })
+    }
+
+    /// The evaluation of `split` recorded under `stage`: `final`, or a part's `final-cf`,
+    /// `final-stage1`, ... (see `results`).
+    pub fn evaluation(&self, stage: &str, split: &str) -> Option<&EvalPoint> {
+        self.best
+            .iter()
+            .find(|e| e.split == split && e.stage == stage)
     }
 
     /// Seconds from start to end (or to the last update while it runs or if it was interrupted).
