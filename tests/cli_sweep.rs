@@ -234,6 +234,16 @@ fn a_sweep_stopped_by_ctrl_c_continues_its_cancelled_point() {
     );
 }
 
+/// The `takes` column of `collm sweep --dry-run` over stage 2's learning rates, a cell per point.
+fn plan_takes(env: &Env, lrs: &str) -> Vec<String> {
+    let grid = format!("collm.stages.1.lr={lrs}");
+    let plan = env.ok(&["sweep", QUICK_COLLM_TINY, "--grid", &grid, "--dry-run"]);
+    let mut lines = plan.lines();
+    let header = lines.next().unwrap();
+    let column = header.find("takes").unwrap_or_else(|| panic!("{plan}"));
+    lines.map(|l| l[column..].trim().to_string()).collect()
+}
+
 #[test]
 fn a_collm_sweep_over_stage_two_trains_stage_one_once_to_the_same_result() {
     let (shared, alone) = (Env::new(), Env::new());
@@ -253,6 +263,9 @@ fn a_collm_sweep_over_stage_two_trains_stage_one_once_to_the_same_result() {
         let log = String::from_utf8_lossy(&out.stderr).into_owned();
         (serde_json::from_slice::<Value>(&out.stdout).unwrap(), log)
     };
+    // The dry run says beforehand what each point will take, and from where.
+    let plan = plan_takes(&shared, "1e-2,5e-3");
+    assert_eq!(plan, ["-", "cf from #1, stage1 from #1"]);
     let (both, log) = sweep(&shared, "1e-2,5e-3");
     let first = both["settings"][0]["runs"][0]["run_id"].as_str().unwrap();
     for part in ["cf", "stage1"] {
@@ -321,7 +334,17 @@ fn a_collm_sweep_over_stage_two_trains_stage_one_once_to_the_same_result() {
 
     // A new sweep takes them from the store's runs too, with the same result again.
     let alone_id = single["settings"][0]["runs"][0]["run_id"].as_str().unwrap();
+    assert_eq!(
+        plan_takes(&alone, "1e-2"),
+        [format!("cf from {alone_id}, stage1 from {alone_id}")]
+    );
     let (other, log) = sweep(&alone, "1e-2");
+    assert!(
+        log.contains(&format!(
+            "cf taken from run {alone_id}, which computed the same"
+        )),
+        "{log}"
+    );
     assert!(
         log.contains(&format!(
             "stage1 taken from run {alone_id}, which computed the same"

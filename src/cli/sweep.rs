@@ -5,9 +5,10 @@
 //! A sweep can always be started again with the same command: a point whose exact experiment
 //! already finished in the store is taken as it is, an interrupted or cancelled one continues
 //! from its last checkpoint, so Ctrl-C, a crash, or values added to an axis cost only the runs
-//! not yet done. `--dry-run` shows which points are which without running anything. A CoLLM
-//! point takes its foundation and first stages from a finished run (an earlier point's, else
-//! any in the store) that computed exactly the same (`--no-share` trains them anew).
+//! not yet done. A CoLLM point takes its foundation and first stages from a finished run (an
+//! earlier point's, else any in the store) that computed exactly the same (`--no-share` trains
+//! them anew). `--dry-run` shows which points are which, and what each new one will take from
+//! where, without running anything.
 //!
 //! `--json` prints one object:
 //!
@@ -47,7 +48,9 @@ use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::Runner;
 use crate::sweep::file::SweepFile;
 use crate::sweep::summary::{find_reported, summarize, Criterion, Reported, Stat, Summary};
-use crate::sweep::{grid, Axis, Point, StoredRuns};
+use crate::sweep::{
+    finished_sources, grid, record_source, share_earlier, Axis, Point, ShareSource, StoredRuns,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -83,7 +86,8 @@ pub struct Args {
     /// foundation, the same `[training]` too): a sweep over stage 2 trains stage 1 once.
     #[arg(long)]
     pub no_share: bool,
-    /// List the points and what the store already holds of them; run nothing.
+    /// List the points, what the store already holds of them and what each new CoLLM point
+    /// will take from another run (`#N`: the plan's Nth point); run nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Print the summary as one JSON object on stdout.
@@ -197,7 +201,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .map(|p| stored.point(&p.experiment.to_toml()).cloned())
         .collect();
     if args.dry_run {
-        print_plan(&plan, &done);
+        let collm = plan.iter().any(|p| p.experiment.collm.is_some());
+        let shares = (spec.share && collm).then(|| planned_shares(&plan, &done, &stored));
+        print_plan(&plan, &done, shares.as_deref());
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -305,18 +311,76 @@ fn splits(spec: &Spec, plan: &[Planned]) -> anyhow::Result<(String, String)> {
     Ok((select, report))
 }
 
-fn print_plan(plan: &[Planned], done: &[Option<RunRecord>]) {
-    let mut rows = vec![vec!["point".to_string(), "in the store".to_string()]];
-    for (p, record) in plan.iter().zip(done) {
+/// The dry run's table: each point, what the store holds of it and, when `shares` is given,
+/// what it would take from another run when it starts.
+fn print_plan(
+    plan: &[Planned],
+    done: &[Option<RunRecord>],
+    shares: Option<&[Vec<(String, String)>]>,
+) {
+    let mut header = vec!["#".to_string(), "point".into(), "in the store".into()];
+    if shares.is_some() {
+        header.push("takes".into());
+    }
+    let mut rows = vec![header];
+    for (i, (p, record)) in plan.iter().zip(done).enumerate() {
         let state = match record {
             None => "new".to_string(),
             Some(r) if r.status == RunStatus::Finished => format!("finished as {}", r.id),
             Some(r) if r.status == RunStatus::Failed => format!("failed as {} (skipped)", r.id),
             Some(r) => format!("{} as {} (continued)", r.status, r.id),
         };
-        rows.push(vec![p.experiment.name.clone(), state]);
+        let mut row = vec![(i + 1).to_string(), p.experiment.name.clone(), state];
+        if let Some(shares) = shares {
+            let taken: Vec<String> = shares[i]
+                .iter()
+                .map(|(part, from)| format!("{part} from {from}"))
+                .collect();
+            row.push(if taken.is_empty() {
+                "-".into()
+            } else {
+                taken.join(", ")
+            });
+        }
+        rows.push(row);
     }
     print!("{}", align(&rows));
+}
+
+/// What each new point would take from another run when it starts, found as the runner will
+/// find it: the points before it in this sweep first (they will have finished by then; one
+/// still to run is named `#N`, its row in the plan), then the store's finished runs, newest
+/// first.
+fn planned_shares(
+    plan: &[Planned],
+    done: &[Option<RunRecord>],
+    stored: &StoredRuns,
+) -> Vec<Vec<(String, String)>> {
+    let in_store = finished_sources(stored.newest_first());
+    // Runs this sweep will finish before the next point starts, the latest last.
+    let mut to_finish: Vec<ShareSource> = Vec::new();
+    let mut shares = Vec::new();
+    for (i, (p, record)) in plan.iter().zip(done).enumerate() {
+        match record {
+            None => {
+                let mut experiment = p.experiment.clone();
+                let sources: Vec<&ShareSource> = to_finish.iter().rev().chain(&in_store).collect();
+                shares.push(share_earlier(&mut experiment, &sources));
+                to_finish.push(ShareSource {
+                    label: format!("#{}", i + 1),
+                    experiment,
+                });
+            }
+            Some(r) => {
+                shares.push(Vec::new());
+                // A point continued (not finished, not failed) is a source once it finishes.
+                if !matches!(r.status, RunStatus::Finished | RunStatus::Failed) {
+                    to_finish.extend(record_source(r).ok());
+                }
+            }
+        }
+    }
+    shares
 }
 
 /// The table's columns of the report split: all-rows AUC and UAUC, warm and cold AUC.

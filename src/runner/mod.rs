@@ -427,8 +427,9 @@ fn share_stages(shared: &Shared, id: &RunId, experiment: &mut Experiment) {
     let mut with_reuse = experiment.clone();
     let taken = (|| -> Result<_, String> {
         let records = crate::sweep::all_records(&shared.store).map_err(|e| e.to_string())?;
-        let newest_first: Vec<&collm_store::RunRecord> = records.iter().rev().collect();
-        let taken = crate::sweep::share_earlier(&mut with_reuse, &newest_first);
+        let newest_first = crate::sweep::finished_sources(records.iter().rev());
+        let sources: Vec<_> = newest_first.iter().collect();
+        let taken = crate::sweep::share_earlier(&mut with_reuse, &sources);
         if !taken.is_empty() {
             reuse::resolve_sources(&shared.store, &mut with_reuse).map_err(|e| e.to_string())?;
             shared

@@ -5,7 +5,7 @@
 pub mod file;
 pub mod summary;
 
-use collm_store::{RunId, RunRecord, RunStatus, Store, StoreError};
+use collm_store::{RunRecord, RunStatus, Store, StoreError};
 
 use crate::experiment::{Experiment, Override, FOUNDATION};
 
@@ -162,6 +162,12 @@ impl StoredRuns {
         Ok(StoredRuns { runs })
     }
 
+    /// The store's runs, the newest first (the order in which a starting run looks for parts
+    /// to share).
+    pub fn newest_first(&self) -> impl Iterator<Item = &RunRecord> {
+        self.runs.iter().rev().map(|(r, _)| r)
+    }
+
     /// What the store already holds of a point: a run whose experiment is the point's,
     /// preferring a finished one, else the latest that can continue. A sweep run again (after
     /// Ctrl-C, a crash, or with more values) takes these instead of training them again.
@@ -202,25 +208,45 @@ pub fn all_records(store: &Store) -> Result<Vec<RunRecord>, StoreError> {
     Ok(records)
 }
 
-/// Takes a CoLLM point's foundation and first stages from the first of `earlier` finished runs
-/// that computed exactly what this point would (a sweep over stage 2's learning rate trains
-/// stage 1 once). Parts the experiment already takes from a run are left alone. Returns the
-/// parts taken, with their source.
-pub fn share_earlier(experiment: &mut Experiment, earlier: &[&RunRecord]) -> Vec<(String, RunId)> {
+/// A run a CoLLM point may take its foundation and first stages from: a finished run of the
+/// store (labelled by its id) or, for `--dry-run`, an earlier point still to run.
+pub struct ShareSource {
+    pub label: String,
+    pub experiment: Experiment,
+}
+
+/// The finished runs among `records` as sources, in the order given (records whose experiment
+/// no longer parses are left out).
+pub fn finished_sources<'a>(records: impl IntoIterator<Item = &'a RunRecord>) -> Vec<ShareSource> {
+    records
+        .into_iter()
+        .filter(|r| r.status == RunStatus::Finished)
+        .filter_map(|r| record_source(r).ok())
+        .collect()
+}
+
+/// A stored run as a source, whatever its status.
+pub fn record_source(record: &RunRecord) -> Result<ShareSource, String> {
+    let origin = std::path::PathBuf::from(format!("<experiment of run {}>", record.id));
+    let experiment =
+        Experiment::from_toml(&record.experiment, &origin).map_err(|e| e.to_string())?;
+    Ok(ShareSource {
+        label: record.id.to_string(),
+        experiment,
+    })
+}
+
+/// Takes a CoLLM point's foundation and first stages from the first of `sources` that computed
+/// exactly what this point would (a sweep over stage 2's learning rate trains stage 1 once),
+/// writing the source's label into the point's `[reuse]`. Parts the experiment already takes
+/// from a run are left alone. Returns the parts taken, with their source's label.
+pub fn share_earlier(
+    experiment: &mut Experiment,
+    sources: &[&ShareSource],
+) -> Vec<(String, String)> {
     let Some(cfg) = experiment.collm.clone() else {
         return Vec::new();
     };
-    let sources: Vec<(RunId, Experiment)> = earlier
-        .iter()
-        .filter(|r| r.status == RunStatus::Finished)
-        .filter_map(|r| {
-            let origin = std::path::PathBuf::from(format!("<experiment of run {}>", r.id));
-            Some((
-                r.id.clone(),
-                Experiment::from_toml(&r.experiment, &origin).ok()?,
-            ))
-        })
-        .collect();
     let mut taken = Vec::new();
     let mut take = |experiment: &mut Experiment, part: &str| {
         if experiment.reuse.contains_key(part) {
@@ -228,14 +254,18 @@ pub fn share_earlier(experiment: &mut Experiment, earlier: &[&RunRecord]) -> Vec
         }
         // A foundation is the same only if it trained the same way too: `[reuse] cf` alone
         // accepts any training of the same model, but a sweep over `[training]` must not.
-        let found = sources.iter().find(|(id, source)| {
-            experiment.can_reuse_from(part, source, id.as_str()).is_ok()
-                && (part != FOUNDATION || source.training == experiment.training)
+        let found = sources.iter().find(|source| {
+            experiment
+                .can_reuse_from(part, &source.experiment, &source.label)
+                .is_ok()
+                && (part != FOUNDATION || source.experiment.training == experiment.training)
         });
         match found {
-            Some((id, _)) => {
-                experiment.reuse.insert(part.to_string(), id.to_string());
-                taken.push((part.to_string(), id.clone()));
+            Some(source) => {
+                experiment
+                    .reuse
+                    .insert(part.to_string(), source.label.clone());
+                taken.push((part.to_string(), source.label.clone()));
                 true
             }
             None => false,
