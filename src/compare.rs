@@ -3,7 +3,7 @@
 //! bootstrap of the runs' kept per-row scores that says whether a difference is more than noise.
 //! `collm compare` prints this; the TUI's metrics view draws it.
 
-use collm_eval::paired::{paired_bootstrap, Difference, PairedBootstrap, PairingError};
+use collm_eval::paired::{paired_bootstrap_over_runs, Difference, PairedBootstrap, PairingError};
 use collm_eval::predictions::{read_predictions, Prediction};
 use collm_eval::{Breakdown, Metrics, ScoredRow};
 use collm_store::{EvalPoint, RunId, RunRecord, Store, FINAL_STAGE};
@@ -201,37 +201,84 @@ pub fn significance(
     resamples: usize,
     seed: u64,
 ) -> Vec<(Target, Result<PairedBootstrap, String>)> {
-    let base_rows = kept_predictions(store, base, split);
+    let columns: Vec<Vec<Target>> = others.iter().map(|t| vec![t.clone()]).collect();
+    let results = column_significance(
+        store,
+        split,
+        std::slice::from_ref(base),
+        &columns,
+        resamples,
+        seed,
+    );
+    others.iter().cloned().zip(results).collect()
+}
+
+/// [`significance`] of columns: each column is one target or the same setting's runs over
+/// seeds, paired with the baseline's run by run, in order (see
+/// [`collm_eval::paired::paired_bootstrap_over_runs`]).
+pub fn column_significance(
+    store: &Store,
+    split: &str,
+    base: &[Target],
+    others: &[Vec<Target>],
+    resamples: usize,
+    seed: u64,
+) -> Vec<Result<PairedBootstrap, String>> {
+    let read = |column: &[Target]| -> Result<Vec<Vec<Prediction>>, String> {
+        column
+            .iter()
+            .map(|t| kept_predictions(store, t, split))
+            .collect()
+    };
+    let base_rows = read(base);
     others
         .iter()
         .map(|other| {
-            let result = base_rows
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|base_rows| {
-                    let other_rows = kept_predictions(store, other, split)?;
-                    paired(base_rows, &other_rows, resamples, seed)
-                        .map_err(|e| format!("{base} and {other} on `{split}`: {e}"))
-                });
-            (other.clone(), result)
+            let base_rows = base_rows.as_ref().map_err(Clone::clone)?;
+            let other_rows = read(other)?;
+            paired(base_rows, &other_rows, resamples, seed).map_err(|e| {
+                format!(
+                    "{} and {} on `{split}`: {e}",
+                    column_label(base),
+                    column_label(other)
+                )
+            })
         })
         .collect()
 }
 
-/// The paired bootstrap of two runs' predictions, once every row is the same row in both: the
-/// item too, which the scores the bootstrap reads do not carry.
+/// A column's targets as `collm compare` takes them: `A` or `A,B,C`.
+pub fn column_label(column: &[Target]) -> String {
+    column
+        .iter()
+        .map(Target::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The paired bootstrap of two sides' predictions, once every row is the same row in every
+/// run: the item too, which the scores the bootstrap reads do not carry.
 fn paired(
-    base: &[Prediction],
-    other: &[Prediction],
+    base: &[Vec<Prediction>],
+    other: &[Vec<Prediction>],
     resamples: usize,
     seed: u64,
 ) -> Result<PairedBootstrap, PairingError> {
-    if let Some(row) = base.iter().zip(other).position(|(a, b)| a.row() != b.row()) {
-        return Err(PairingError::Mismatch { row });
+    let runs: Vec<&Vec<Prediction>> = base.iter().chain(other).collect();
+    if let Some(first) = runs.first() {
+        for run in &runs[1..] {
+            if let Some(row) = first.iter().zip(*run).position(|(a, b)| a.row() != b.row()) {
+                return Err(PairingError::Mismatch { row });
+            }
+        }
     }
-    let scored =
-        |p: &[Prediction]| -> Vec<ScoredRow> { p.iter().map(Prediction::scored).collect() };
-    paired_bootstrap(&scored(base), &scored(other), resamples, seed)
+    let scored: Vec<Vec<ScoredRow>> = runs
+        .iter()
+        .map(|p| p.iter().map(Prediction::scored).collect())
+        .collect();
+    let sides: Vec<&[ScoredRow]> = scored.iter().map(Vec::as_slice).collect();
+    let (base, other) = sides.split_at(base.len());
+    paired_bootstrap_over_runs(base, other, resamples, seed)
 }
 
 /// `+0.0108 [-0.0051, +0.0270] p=0.190`, or `-` when the metric is undefined on the group.

@@ -287,3 +287,110 @@ fn a_collm_run_is_compared_with_its_own_parts() {
         "{stderr}"
     );
 }
+
+/// `A,B` is one column: the same setting over seeds, its metrics the runs' means and its
+/// difference from the baseline the mean of the seed-by-seed differences, resampled over users
+/// and seeds. Checked against the runs' own records and a sweep's mean over the same seeds.
+#[test]
+fn a_column_of_seeds_is_their_mean_paired_seed_by_seed() {
+    let env = Env::new();
+    let sweep = env.json(&[
+        "sweep",
+        QUICK_COLLM_TINY,
+        "--grid",
+        "collm.stages.1.lr=1e-2,5e-3",
+        "--seeds",
+        "collm.seed=1,2",
+        "--json",
+    ]);
+    let ids = |setting: usize| -> Vec<String> {
+        sweep["settings"][setting]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (a, b) = (ids(0), ids(1));
+    let (col_a, col_b) = (a.join(","), b.join(","));
+    let record_auc = |id: &str| -> f64 { auc(&env.json(&["show", id, "--json"]), "all", "auc") };
+
+    let c = env.json(&["compare", &col_a, &col_b, "--json", "--resamples", "300"]);
+    assert_eq!(c["baseline"], col_a.as_str());
+    assert_eq!(c["runs"][1]["run_id"], col_b.as_str());
+    // A column's AUC is its runs' mean: the sweep's mean for that setting, to the bit's noise.
+    for (i, ids) in [&a, &b].into_iter().enumerate() {
+        let mean = ids.iter().map(|id| record_auc(id)).sum::<f64>() / 2.0;
+        let shown = c["runs"][i]["metrics"]["all"]["auc"].as_f64().unwrap();
+        assert!((shown - mean).abs() < 1e-12, "{shown} vs {mean}");
+        let swept = &sweep["settings"][i]["report"][0];
+        assert_eq!(
+            (&swept["group"], &swept["metric"]),
+            (&"all".into(), &"AUC".into())
+        );
+        assert!((swept["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    }
+    let boot = &c["differences"][0]["bootstrap"];
+    assert_eq!(boot["runs"], 2);
+    let by_seed: f64 = (0..2)
+        .map(|s| record_auc(&b[s]) - record_auc(&a[s]))
+        .sum::<f64>()
+        / 2.0;
+    let observed = boot["all"]["auc"]["observed"].as_f64().unwrap();
+    assert!(
+        (observed - by_seed).abs() < 1e-12,
+        "{observed} vs {by_seed}"
+    );
+    // What differs between the columns, and what only within them.
+    let keys: Vec<&str> = c["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"collm.stages.1.lr"), "{keys:?}");
+    assert!(
+        !keys.contains(&"collm.seed"),
+        "the first runs share seed 1: {keys:?}"
+    );
+    let within = c["varies_within"].as_array().unwrap();
+    assert!(within.contains(&"collm.seed".into()), "{within:?}");
+
+    // A column as the baseline: the same resamples, the difference negated.
+    let back = env.json(&[
+        "compare",
+        &col_a,
+        &col_b,
+        "--json",
+        "--resamples",
+        "300",
+        "--baseline",
+        &col_b,
+    ]);
+    assert_eq!(back["differences"][0]["run_id"], col_a.as_str());
+    let rev = back["differences"][0]["bootstrap"]["all"]["auc"]["observed"]
+        .as_f64()
+        .unwrap();
+    assert!((observed + rev).abs() < 1e-12);
+
+    let text = env.ok(&["compare", &col_a, &col_b, "--resamples", "300"]);
+    for part in [
+        format!("{}+1 is the mean of {col_a}", a[0]),
+        "quick-collm-tiny lr=0.01 (mean of 2)".to_string(),
+        "over the columns' runs, i-th with i-th".to_string(),
+        "Within a column (first run's value above): collm.seed".to_string(),
+    ] {
+        assert!(text.contains(&part), "{part} missing from:\n{text}");
+    }
+
+    // Columns of different sizes cannot be paired (said, not a crash); `ensemble` takes runs
+    // one by one.
+    let c = env.json(&["compare", &col_a, &b[0], "--json"]);
+    let error = c["differences"][0]["error"].as_str().unwrap();
+    assert!(error.contains("2 against 1"), "{error}");
+    let out = env.output(&["ensemble", &col_a, &b[0]]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is for `collm compare`"), "{stderr}");
+    let out = env.output(&["compare", &col_a, &a[1]]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("named twice"));
+}

@@ -112,7 +112,18 @@ fn a_sweep_runs_each_point_picks_on_the_selection_split_and_repeats_nothing() {
     let table = env.ok(&strs(&args("1e-2,1e-3", "1,2", &[])));
     let best_name = names[best];
     assert!(table.contains(&format!("best: {best_name} (")), "{table}");
-    assert!(table.contains("collm compare "), "{table}");
+    // ... over both seeds: a column per setting, paired seed by seed.
+    let column = |i: usize| -> String {
+        let runs = s["settings"][i]["runs"].as_array().unwrap();
+        let ids: Vec<&str> = runs.iter().map(|r| r["run_id"].as_str().unwrap()).collect();
+        ids.join(",")
+    };
+    let hint = format!(
+        "collm compare {} {} --split valid",
+        column(best),
+        column(1 - best)
+    );
+    assert!(table.contains(&hint), "{hint} missing from {table}");
     let dry = env.ok(&strs(&args("1e-2,1e-4", "1", &["--dry-run"])));
     assert!(dry.contains("mf lr=0.01 seed=1  finished as "), "{dry}");
     assert!(dry.contains("mf lr=1e-4 seed=1  new"), "{dry}");

@@ -2,7 +2,10 @@
 //! their differences from a baseline (the first run unless `--baseline`), whether each
 //! difference is more than noise (a paired bootstrap over users of the kept per-row scores),
 //! and the settings that differ. A run may be named `RUN:PART` for a part of a CoLLM run
-//! ([`Target`]); its `run_id` below is then written so, and `from` says `final-<part>`.
+//! ([`Target`]); its `run_id` below is then written so, and `from` says `final-<part>`. A
+//! column may be several runs, `A,B,C`: the same setting over seeds, shown as their mean and
+//! paired with the baseline's runs in order ([`Column`]); its `run_id` is written so, and
+//! `varies_within` lists the settings that differ inside a column (the seeds).
 //! With `--json`, one object:
 //!
 //! ```json
@@ -16,13 +19,15 @@
 //!                                  "uauc": {...}}, "warm": {...}, "cold": {...},
 //!                                  "users": 312, "resamples": 1000, "seed": 0},
 //!                    "error": null}],
-//!   "settings": [{"key": "collm.slots.cf.model", "values": ["mf", "din"]}]
+//!   "settings": [{"key": "collm.slots.cf.model", "values": ["mf", "din"]}],
+//!   "varies_within": []
 //! }
 //! ```
 //!
 //! `metrics` is null for a run with no evaluation of the split; in `differences`, one entry per
 //! run but the baseline, `bootstrap` null and `error` saying why when the runs' scores cannot be
-//! paired (none kept, or of different rows).
+//! paired (none kept, of different rows, or columns of different numbers of runs). The
+//! bootstrap's `runs` is the number of runs a side.
 
 use std::process::ExitCode;
 
@@ -34,7 +39,9 @@ use serde::Serialize;
 
 use super::report::{align, number, SplitReport};
 use super::Context;
-use crate::compare::{interval, significance, source, Target, GROUPS, MEASURES};
+use crate::compare::{
+    column_label, column_significance, interval, source, Target, GROUPS, MEASURES,
+};
 use crate::experiment::settings;
 
 /// What `compare` and `ensemble` share: the runs, the split, the bootstrap, the output form.
@@ -85,26 +92,145 @@ impl Named {
     }
 }
 
-impl RunsOnSplit {
-    /// The runs and parts, in the order named; naming one twice is an error.
-    pub fn targets(&self, store: &Store) -> anyhow::Result<Vec<Named>> {
-        let mut named: Vec<Named> = Vec::new();
-        for text in &self.runs {
-            let (target, record) = Target::resolve(store, text)?;
-            if named.iter().any(|n| n.target == target) {
-                bail!("{target} is named twice");
-            }
-            named.push(Named { target, record });
+/// One column of `collm compare`: a run (or part), or `A,B,C`, the same setting run with
+/// several seeds. Its metrics are its runs' means; its difference from the baseline is paired
+/// run by run, in the order named (so name the seeds in the same order in every column).
+pub struct Column {
+    pub members: Vec<Named>,
+}
+
+impl Column {
+    /// The table header: `261129-011202`, or `261204-232639+2` for a column of three runs.
+    pub fn label(&self) -> String {
+        let first = self.members[0].label();
+        match self.members.len() {
+            1 => first,
+            n => format!("{first}+{}", n - 1),
         }
-        Ok(named)
+    }
+
+    /// The column as the command line names it: `A` or `A,B,C`.
+    pub fn full_label(&self) -> String {
+        column_label(&self.targets())
+    }
+
+    /// The run's name; for several runs, the words their names start with (a sweep's
+    /// `collm-mf-ml1m seed=1`, `... seed=2` give `collm-mf-ml1m`) and how many it averages.
+    pub fn name(&self) -> String {
+        let [first, rest @ ..] = &self.members[..] else {
+            return String::new();
+        };
+        if rest.is_empty() {
+            return first.name();
+        }
+        let mut common: Vec<&str> = first.record.name.split_whitespace().collect();
+        for m in rest {
+            let shared = common
+                .iter()
+                .zip(m.record.name.split_whitespace())
+                .take_while(|(a, b)| *a == b)
+                .count();
+            common.truncate(shared);
+        }
+        let part = self.distinct(|m| m.target.part.clone().unwrap_or_default());
+        let part = if part.is_empty() {
+            String::new()
+        } else {
+            format!(" ({part})")
+        };
+        format!(
+            "{}{part} (mean of {})",
+            common.join(" "),
+            self.members.len()
+        )
+    }
+
+    pub fn targets(&self) -> Vec<Target> {
+        self.members.iter().map(|m| m.target.clone()).collect()
+    }
+
+    /// The mean of the runs' evaluations of `split`; none when a run has none.
+    pub fn metrics_on(&self, split: &str) -> Option<Breakdown> {
+        let evals: Option<Vec<&Breakdown>> = self
+            .members
+            .iter()
+            .map(|m| m.result_on(split).map(|e| &e.metrics))
+            .collect();
+        evals.map(|e| Breakdown::mean(&e))
+    }
+
+    /// The members' values of `get`, each distinct one once, joined by ` / `.
+    fn distinct(&self, get: impl Fn(&Named) -> String) -> String {
+        let mut seen: Vec<String> = Vec::new();
+        for value in self.members.iter().map(get) {
+            if !seen.contains(&value) {
+                seen.push(value);
+            }
+        }
+        seen.join(" / ")
     }
 }
 
+impl RunsOnSplit {
+    /// The runs and parts, in the order named; naming one twice is an error. A group `A,B` is
+    /// `collm compare`'s alone.
+    pub fn targets(&self, store: &Store) -> anyhow::Result<Vec<Named>> {
+        let mut named = Vec::new();
+        for column in self.columns(store)? {
+            if column.members.len() > 1 {
+                bail!(
+                    "`{}`: a column of several runs is for `collm compare`; name each run on \
+                     its own",
+                    column.full_label()
+                );
+            }
+            named.extend(column.members);
+        }
+        Ok(named)
+    }
+
+    /// The columns, in the order named (`A` or `A,B,C` each); naming a run twice is an error.
+    pub fn columns(&self, store: &Store) -> anyhow::Result<Vec<Column>> {
+        let mut columns: Vec<Column> = Vec::new();
+        for text in &self.runs {
+            let column = resolve_column(store, text)?;
+            for member in &column.members {
+                let again = columns.iter().chain([&column]).flat_map(|c| &c.members);
+                if again.filter(|n| n.target == member.target).count() > 1 {
+                    bail!("{} is named twice", member.target);
+                }
+            }
+            columns.push(column);
+        }
+        Ok(columns)
+    }
+}
+
+/// `A` or `A,B,C`, each resolved in the store.
+fn resolve_column(store: &Store, text: &str) -> anyhow::Result<Column> {
+    let members = text
+        .split(',')
+        .map(|run| {
+            let (target, record) = Target::resolve(store, run.trim())?;
+            Ok(Named { target, record })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Column { members })
+}
+
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("runs", |a| a.help(
+    "The columns: runs (ids, or prefixes that name one run each), two or more. `RUN:PART` names \
+     a part of a CoLLM run as its final evaluation scored it: `RUN:cf` its foundation alone, \
+     `RUN:stage1` its first stage's best weights (TALLRec, in a two-stage run). `A,B,C` is one \
+     column: the same setting over seeds, shown as the runs' mean and paired with another such \
+     column run by run (name the seeds in the same order in every column)"
+)))]
 pub struct Args {
     #[command(flatten)]
     pub on: RunsOnSplit,
-    /// The run (or `RUN:PART`) the others are measured against (default: the first).
+    /// The run (or `RUN:PART`, or column `A,B,C`) the others are measured against (default: the
+    /// first).
     #[arg(long)]
     pub baseline: Option<String>,
 }
@@ -118,6 +244,8 @@ struct Comparison {
     runs: Vec<RunColumn>,
     differences: Vec<RunDifference>,
     settings: Vec<SettingRow>,
+    /// Settings that differ between the runs of one column (its seeds).
+    varies_within: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,134 +272,168 @@ struct SettingRow {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.store_dir)?;
-    let records = args.on.targets(&store)?;
+    let columns = args.on.columns(&store)?;
     let base_index = match &args.baseline {
         None => 0,
         Some(text) => {
-            let (base, _) = Target::resolve(&store, text)?;
-            records
+            let base = resolve_column(&store, text)?.targets();
+            columns
                 .iter()
-                .position(|r| r.target == base)
+                .position(|c| c.targets() == base)
                 .ok_or_else(|| {
-                    anyhow::anyhow!("the baseline {base} is not among the runs compared")
+                    anyhow::anyhow!(
+                        "the baseline {} is not among the columns compared",
+                        column_label(&base)
+                    )
                 })?
         }
     };
-    let comparison = compare(&store, &records, base_index, &args);
+    let comparison = compare(&store, &columns, base_index, &args);
     if args.on.json {
         println!("{}", serde_json::to_string_pretty(&comparison)?);
     } else {
-        print!("{}", describe(&comparison, &records, base_index));
+        print!("{}", describe(&comparison, &columns, base_index));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn compare(store: &Store, records: &[Named], base_index: usize, args: &Args) -> Comparison {
-    let base = &records[base_index];
-    let runs = records
+fn compare(store: &Store, columns: &[Column], base_index: usize, args: &Args) -> Comparison {
+    let split = &args.on.split;
+    let base = &columns[base_index];
+    let runs = columns
         .iter()
-        .map(|r| {
-            let eval = r.result_on(&args.on.split);
-            RunColumn {
-                run_id: r.label(),
-                experiment: r.record.name.clone(),
-                status: r.record.status.to_string(),
-                from: source(eval),
-                metrics: eval.map(|e| (&e.metrics).into()),
-            }
+        .map(|c| RunColumn {
+            run_id: c.full_label(),
+            experiment: c.name(),
+            status: c.distinct(|m| m.record.status.to_string()),
+            from: c.distinct(|m| source(m.result_on(split))),
+            metrics: c.metrics_on(split).as_ref().map(Into::into),
         })
         .collect();
-    let others: Vec<Target> = records
+    let others: Vec<&Column> = columns
         .iter()
-        .filter(|r| r.target != base.target)
-        .map(|r| r.target.clone())
+        .enumerate()
+        .filter(|&(i, _)| i != base_index)
+        .map(|(_, c)| c)
         .collect();
-    let differences = if args.on.resamples == 0 {
+    let results = if args.on.resamples == 0 {
         others
             .iter()
-            .map(|id| (id.clone(), Err("not asked for (--resamples 0)".to_string())))
+            .map(|_| Err("not asked for (--resamples 0)".to_string()))
             .collect()
     } else {
-        significance(
+        let targets: Vec<Vec<Target>> = others.iter().map(|c| c.targets()).collect();
+        column_significance(
             store,
-            &args.on.split,
-            &base.target,
-            &others,
+            split,
+            &base.targets(),
+            &targets,
             args.on.resamples,
             args.on.seed,
         )
     };
-    let differences = differences
-        .into_iter()
-        .map(|(id, result)| {
+    let differences = others
+        .iter()
+        .zip(results)
+        .map(|(column, result)| {
             let (bootstrap, error) = match result {
                 Ok(b) => (Some(b), None),
                 Err(e) => (None, Some(e)),
             };
             RunDifference {
-                run_id: id.to_string(),
+                run_id: column.full_label(),
                 bootstrap,
                 error,
             }
         })
         .collect();
-    let texts: Vec<&str> = records
+    let heads: Vec<&str> = columns
         .iter()
-        .map(|r| r.record.experiment.as_str())
+        .map(|c| c.members[0].record.experiment.as_str())
         .collect();
-    let settings = settings::diff(&texts)
+    let settings = settings::diff(&heads)
         .into_iter()
         .map(|(key, values)| SettingRow { key, values })
         .collect();
+    let mut varies_within: Vec<String> = columns
+        .iter()
+        .flat_map(|c| {
+            let texts: Vec<&str> = c
+                .members
+                .iter()
+                .map(|m| m.record.experiment.as_str())
+                .collect();
+            settings::diff(&texts)
+        })
+        .map(|(key, _)| key)
+        .filter(|key| key != "name")
+        .collect();
+    varies_within.sort();
+    varies_within.dedup();
     Comparison {
-        split: args.on.split.clone(),
-        baseline: base.label(),
+        split: split.clone(),
+        baseline: base.full_label(),
         resamples: args.on.resamples,
         seed: args.on.seed,
         runs,
         differences,
         settings,
+        varies_within,
     }
 }
 
 /// The comparison for people: the metric table, the bootstrap table, the settings that differ.
-fn describe(c: &Comparison, records: &[Named], base_index: usize) -> String {
-    let base = &records[base_index];
+fn describe(c: &Comparison, columns: &[Column], base_index: usize) -> String {
+    let base = &columns[base_index];
     let mut out = format!(
-        "split {}, baseline {} {}\n\n",
+        "split {}, baseline {} {}\n",
         c.split,
         base.label(),
         base.name()
     );
+    let grouped: Vec<&Column> = columns.iter().filter(|c| c.members.len() > 1).collect();
+    for column in &grouped {
+        out.push_str(&format!(
+            "  {} is the mean of {}\n",
+            column.label(),
+            column.full_label()
+        ));
+    }
+    out.push('\n');
     let mut rows = vec![
         std::iter::once(String::new())
-            .chain(records.iter().map(Named::label))
+            .chain(columns.iter().map(Column::label))
             .collect::<Vec<_>>(),
         std::iter::once(String::new())
-            .chain(records.iter().map(Named::name))
+            .chain(columns.iter().map(Column::name))
             .collect(),
         std::iter::once("from".to_string())
             .chain(c.runs.iter().map(|r| r.from.clone()))
             .collect(),
     ];
-    let evals: Vec<Option<&Breakdown>> = records
-        .iter()
-        .map(|r| r.result_on(&c.split).map(|e| &e.metrics))
-        .collect();
+    let means: Vec<Option<Breakdown>> =
+        columns.iter().map(|col| col.metrics_on(&c.split)).collect();
+    let evals: Vec<Option<&Breakdown>> = means.iter().map(Option::as_ref).collect();
     rows.extend(metric_rows(&evals, base_index));
     out.push_str(&align(&rows));
 
     if c.resamples > 0 {
+        let over = if grouped.is_empty() {
+            "paired over users".to_string()
+        } else {
+            "paired over users and over the columns' runs, i-th with i-th".to_string()
+        };
         out.push_str(&format!(
-            "\nAgainst the baseline, paired over users ({} resamples, seed {}): the difference, \
-             its 95% interval, two-sided p\n",
+            "\nAgainst the baseline, {over} ({} resamples, seed {}): the difference, its 95% \
+             interval, two-sided p\n",
             c.resamples, c.seed
         ));
         let mut rows = difference_header();
         let mut errors: Vec<String> = Vec::new();
-        for d in &c.differences {
+        let others = columns.iter().enumerate().filter(|&(i, _)| i != base_index);
+        for ((_, column), d) in others.zip(&c.differences) {
             match (&d.bootstrap, &d.error) {
-                (Some(b), _) => rows.extend(difference_rows(&d.run_id, b)),
+                (Some(b), _) => rows.extend(difference_rows(&column.label(), b)),
                 // The same reason for every run (the baseline's scores are missing) is said once.
                 (None, error) => {
                     let error = error.clone().unwrap_or_default();
@@ -291,7 +453,7 @@ fn describe(c: &Comparison, records: &[Named], base_index: usize) -> String {
 
     out.push_str(&format!("\nSettings that differ ({})\n", c.settings.len()));
     let mut rows = vec![std::iter::once("setting".to_string())
-        .chain(records.iter().map(Named::label))
+        .chain(columns.iter().map(Column::label))
         .collect::<Vec<_>>()];
     rows.extend(c.settings.iter().map(|s| {
         std::iter::once(s.key.clone())
@@ -299,6 +461,12 @@ fn describe(c: &Comparison, records: &[Named], base_index: usize) -> String {
             .collect()
     }));
     out.push_str(&align(&rows));
+    if !c.varies_within.is_empty() {
+        out.push_str(&format!(
+            "Within a column (first run's value above): {}\n",
+            c.varies_within.join(", ")
+        ));
+    }
     out
 }
 

@@ -47,7 +47,7 @@ use super::Context;
 use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::Runner;
 use crate::sweep::file::SweepFile;
-use crate::sweep::summary::{find_reported, summarize, Criterion, Reported, Stat, Summary};
+use crate::sweep::summary::{find_reported, summarize, Criterion, Reported, RunRef, Stat, Summary};
 use crate::sweep::{
     finished_sources, grid, record_source, share_earlier, Axis, Point, ShareSource, StoredRuns,
 };
@@ -464,14 +464,25 @@ fn describe(name: &str, s: &Summary) -> String {
         return out;
     }
     out += &format!("best: {} ({})\n", best.setting, ids.join(", "));
-    // The runner-up by the same criterion: whether the two differ is the paired bootstrap's call.
-    let second = s.ranking.get(1).map(|&i| &s.settings[i]);
-    if let Some((second, a, b)) =
-        second.and_then(|x| Some((x, best.finished_runs().next()?, x.finished_runs().next()?)))
-    {
+    // The runner-up by the same criterion: whether the two differ is the paired bootstrap's call,
+    // over every seed both finished (runs are listed in seed order, so the i-th pair share one).
+    let Some(second) = s.ranking.get(1).map(|&i| &s.settings[i]) else {
+        return out;
+    };
+    let finished = |r: &&RunRef| r.status == RunStatus::Finished.as_str();
+    let (a, b): (Vec<&str>, Vec<&str>) = best
+        .runs
+        .iter()
+        .zip(&second.runs)
+        .filter(|(a, b)| finished(a) && finished(b))
+        .map(|(a, b)| (a.run_id.as_str(), b.run_id.as_str()))
+        .unzip();
+    if !a.is_empty() {
         out += &format!(
-            "is it more than noise against {}? collm compare {a} {b} --split {r}\n",
-            second.setting
+            "is it more than noise against {}? collm compare {} {} --split {r}\n",
+            second.setting,
+            a.join(","),
+            b.join(",")
         );
     }
     out

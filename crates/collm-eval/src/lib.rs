@@ -50,6 +50,45 @@ pub struct Breakdown {
     pub cold: Metrics,
 }
 
+impl Metrics {
+    /// The mean of several runs' metrics of one group of rows (the same setting over seeds): a
+    /// metric undefined for any run is undefined; the counts are the runs' mean, rounded.
+    pub fn mean(of: &[&Metrics]) -> Metrics {
+        let n = of.len() as f64;
+        let mean = |get: fn(&Metrics) -> Option<f64>| -> Option<f64> {
+            of.iter()
+                .map(|m| get(m))
+                .sum::<Option<f64>>()
+                .filter(|_| !of.is_empty())
+                .map(|sum| sum / n)
+        };
+        let count = |get: fn(&Metrics) -> usize| -> usize {
+            (of.iter().map(|m| get(m) as f64).sum::<f64>() / n.max(1.0)).round() as usize
+        };
+        Metrics {
+            auc: mean(|m| m.auc),
+            uauc: mean(|m| m.uauc),
+            logloss: mean(|m| m.logloss),
+            rows: count(|m| m.rows),
+            users_counted: count(|m| m.users_counted),
+        }
+    }
+}
+
+impl Breakdown {
+    /// Each group's [`Metrics::mean`].
+    pub fn mean(of: &[&Breakdown]) -> Breakdown {
+        let group = |get: fn(&Breakdown) -> &Metrics| {
+            Metrics::mean(&of.iter().map(|b| get(b)).collect::<Vec<_>>())
+        };
+        Breakdown {
+            all: group(|b| &b.all),
+            warm: group(|b| &b.warm),
+            cold: group(|b| &b.cold),
+        }
+    }
+}
+
 /// AUC, UAUC and logloss of one group of rows.
 pub fn metrics(rows: &[ScoredRow]) -> Metrics {
     let labels: Vec<u8> = rows.iter().map(|r| r.label).collect();

@@ -6,6 +6,12 @@
 //! the only unit UAUC can be resampled by. Why paired: both runs scored the same rows, so one
 //! resample of users is applied to both and the run-to-run difference is measured on it, which
 //! removes the (large) variance that comes from which users happen to be in the split.
+//!
+//! Why several runs a side: one run of a setting says little when the training seed alone
+//! moves AUC by more than most gaps between settings. Given the same setting run with seeds
+//! `s1..sk` on each side, the difference is the mean over seeds of the paired differences, and
+//! each resample draws seeds with replacement as well as users (the same seeds on both sides:
+//! the i-th runs are paired), so the interval holds the seeds' disagreement too.
 
 use std::collections::BTreeMap;
 
@@ -46,8 +52,15 @@ pub struct PairedBootstrap {
     pub cold: GroupDifference,
     /// Users in the rows (the unit resampled).
     pub users: usize,
+    /// Runs on each side, paired in order (1: one run against one; more: seeds, resampled).
+    #[serde(default = "one")]
+    pub runs: usize,
     pub resamples: usize,
     pub seed: u64,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl PairedBootstrap {
@@ -68,6 +81,11 @@ pub enum PairingError {
         base: usize,
         other: usize,
     },
+    /// The two sides hold different numbers of runs (they are paired in order).
+    Runs {
+        base: usize,
+        other: usize,
+    },
     /// Row `row` (0-based) is not the same row in the two runs (user, label or warm flag; the
     /// item too where the caller knows it).
     Mismatch {
@@ -84,6 +102,11 @@ impl std::fmt::Display for PairingError {
             Self::Length { base, other } => write!(
                 f,
                 "the runs scored different rows: {base} rows against {other}"
+            ),
+            Self::Runs { base, other } => write!(
+                f,
+                "the sides hold different numbers of runs ({base} against {other}); runs are \
+                 paired in order, the i-th with the i-th"
             ),
             Self::Mismatch { row } => write!(
                 f,
@@ -107,49 +130,85 @@ pub fn paired_bootstrap(
     resamples: usize,
     seed: u64,
 ) -> Result<PairedBootstrap, PairingError> {
-    if base.len() != other.len() {
-        return Err(PairingError::Length {
+    paired_bootstrap_over_runs(&[base], &[other], resamples, seed)
+}
+
+/// Compares the runs of `other` against those of `base`, the i-th with the i-th (the same
+/// setting with seed i on each side), every run scoring the same rows in the same order. The
+/// difference is the mean of the pairs' differences; each resample draws users and, with more
+/// than one pair, pairs too (with replacement). With one pair this is [`paired_bootstrap`].
+pub fn paired_bootstrap_over_runs(
+    base: &[&[ScoredRow]],
+    other: &[&[ScoredRow]],
+    resamples: usize,
+    seed: u64,
+) -> Result<PairedBootstrap, PairingError> {
+    if base.len() != other.len() || base.is_empty() {
+        return Err(PairingError::Runs {
             base: base.len(),
             other: other.len(),
         });
     }
-    for (row, (a, b)) in base.iter().zip(other).enumerate() {
-        if (a.uid, a.label != 0, a.warm) != (b.uid, b.label != 0, b.warm) {
-            return Err(PairingError::Mismatch { row });
-        }
-        if !a.logit.is_finite() || !b.logit.is_finite() {
-            return Err(PairingError::NotFinite { row });
-        }
+    let rows = base[0];
+    for run in base.iter().chain(other) {
+        check_same_rows(rows, run)?;
     }
     // Users as dense indices, in uid order so the draws do not depend on row order.
-    let mut user_index: BTreeMap<u32, usize> = base.iter().map(|r| (r.uid, 0)).collect();
+    let mut user_index: BTreeMap<u32, usize> = rows.iter().map(|r| (r.uid, 0)).collect();
     for (i, index) in user_index.values_mut().enumerate() {
         *index = i;
     }
-    let user_of: Vec<usize> = base.iter().map(|r| user_index[&r.uid]).collect();
+    let user_of: Vec<usize> = rows.iter().map(|r| user_index[&r.uid]).collect();
     let users = user_index.len();
 
-    let groups: [Group; 3] = [
-        Group::new(base, other, &user_of, users, |_| true),
-        Group::new(base, other, &user_of, users, |r| r.warm),
-        Group::new(base, other, &user_of, users, |r| !r.warm),
-    ];
+    let pairs: Vec<[Group; 3]> = base
+        .iter()
+        .zip(other)
+        .map(|(b, o)| {
+            [
+                Group::new(b, o, &user_of, users, |_| true),
+                Group::new(b, o, &user_of, users, |r| r.warm),
+                Group::new(b, o, &user_of, users, |r| !r.warm),
+            ]
+        })
+        .collect();
+    let k = pairs.len();
+    // The mean over pairs, each counted `times[p]` times, of one group's deltas; `None` for a
+    // metric undefined in any pair counted.
+    let mean_deltas = |g: usize, multiplicity: &[f64], times: &[usize]| -> [Option<f64>; 2] {
+        let mut sums = [Some(0.0); 2];
+        for (pair, &n) in pairs.iter().zip(times).filter(|(_, &n)| n > 0) {
+            let deltas = pair[g].deltas(multiplicity);
+            for (sum, delta) in sums.iter_mut().zip(deltas) {
+                *sum = sum.zip(delta).map(|(s, d)| s + n as f64 * d);
+            }
+        }
+        sums.map(|s| s.map(|s| s / k as f64))
+    };
     let mut samples: [[Vec<f64>; 2]; 3] = Default::default();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut multiplicity = vec![0.0f64; users];
+    let mut times = vec![1usize; k];
     for _ in 0..resamples {
         multiplicity.iter_mut().for_each(|m| *m = 0.0);
         for _ in 0..users {
             multiplicity[rng.gen_range(0..users)] += 1.0;
         }
-        for (group, out) in groups.iter().zip(samples.iter_mut()) {
-            let [auc_delta, uauc_delta] = group.deltas(&multiplicity);
+        // One pair is always itself: drawing it would only move the generator.
+        if k > 1 {
+            times.iter_mut().for_each(|t| *t = 0);
+            for _ in 0..k {
+                times[rng.gen_range(0..k)] += 1;
+            }
+        }
+        for (g, out) in samples.iter_mut().enumerate() {
+            let [auc_delta, uauc_delta] = mean_deltas(g, &multiplicity, &times);
             out[0].extend(auc_delta);
             out[1].extend(uauc_delta);
         }
     }
     let [all, warm, cold] = std::array::from_fn(|g| {
-        let observed = groups[g].deltas(&vec![1.0; users]);
+        let observed = mean_deltas(g, &vec![1.0; users], &vec![1; k]);
         GroupDifference {
             auc: observed[0].map(|d| Difference::of(d, &mut samples[g][0])),
             uauc: observed[1].map(|d| Difference::of(d, &mut samples[g][1])),
@@ -160,9 +219,30 @@ pub fn paired_bootstrap(
         warm,
         cold,
         users,
+        runs: k,
         resamples,
         seed,
     })
+}
+
+/// `run` scores the rows of `rows` (user, label, warm flag; the item is the caller's to check),
+/// every score a number.
+fn check_same_rows(rows: &[ScoredRow], run: &[ScoredRow]) -> Result<(), PairingError> {
+    if rows.len() != run.len() {
+        return Err(PairingError::Length {
+            base: rows.len(),
+            other: run.len(),
+        });
+    }
+    for (row, (a, b)) in rows.iter().zip(run).enumerate() {
+        if (a.uid, a.label != 0, a.warm) != (b.uid, b.label != 0, b.warm) {
+            return Err(PairingError::Mismatch { row });
+        }
+        if !a.logit.is_finite() || !b.logit.is_finite() {
+            return Err(PairingError::NotFinite { row });
+        }
+    }
+    Ok(())
 }
 
 impl Difference {
@@ -403,6 +483,95 @@ mod tests {
         // The same seed repeats; another seed draws other users.
         assert_eq!(noisy, paired_bootstrap(&base, &jittered, 500, 9).unwrap());
         assert_ne!(noisy, paired_bootstrap(&base, &jittered, 500, 10).unwrap());
+    }
+
+    /// 20 users x 4 rows, two of each label; scored in label order (`sign` 1) or against it
+    /// (`sign` -1), so every user resample has AUC 1 or 0.
+    fn ranked(sign: f32) -> Vec<ScoredRow> {
+        (0..80)
+            .map(|i| {
+                let label = (i % 2) as u8;
+                row(
+                    i / 4,
+                    label,
+                    sign * (label as f32 + 0.01 * i as f32),
+                    i % 8 < 4,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn seeds_that_disagree_spread_the_interval_over_their_disagreement() {
+        let (right, wrong) = (ranked(1.0), ranked(-1.0));
+        // Seed 1: the other run is right where the base is wrong (+1); seed 2 the reverse (-1).
+        let split =
+            paired_bootstrap_over_runs(&[&wrong, &right], &[&right, &wrong], 400, 5).unwrap();
+        assert_eq!(split.runs, 2);
+        for diff in [&split.all, &split.warm, &split.cold] {
+            for d in [diff.auc.as_ref().unwrap(), diff.uauc.as_ref().unwrap()] {
+                // Mean +1 and -1: 0. Resamples draw both seeds (0), or one twice (+1 or -1).
+                assert_eq!(
+                    (d.observed, d.low, d.high, d.p_value),
+                    (0.0, -1.0, 1.0, 1.0)
+                );
+            }
+        }
+        // Both seeds agree: +1 on every resample.
+        let agree =
+            paired_bootstrap_over_runs(&[&wrong, &wrong], &[&right, &right], 400, 5).unwrap();
+        let d = agree.all.auc.unwrap();
+        assert_eq!((d.observed, d.low, d.high, d.p_value), (1.0, 1.0, 1.0, 0.0));
+        // Paired in order: a side against itself differs by nothing, whatever the seeds do.
+        let same =
+            paired_bootstrap_over_runs(&[&wrong, &right], &[&wrong, &right], 400, 5).unwrap();
+        let d = same.all.uauc.unwrap();
+        assert_eq!((d.observed, d.low, d.high, d.p_value), (0.0, 0.0, 0.0, 1.0));
+    }
+
+    #[test]
+    fn the_difference_of_several_seeds_is_the_mean_of_theirs() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut noisy = |rows: &[ScoredRow], by: f32| -> Vec<ScoredRow> {
+            rows.iter()
+                .map(|r| ScoredRow {
+                    logit: r.logit * by + rng.gen::<f32>(),
+                    ..*r
+                })
+                .collect()
+        };
+        let right = ranked(1.0);
+        let runs: Vec<Vec<ScoredRow>> = (0..6).map(|i| noisy(&right, i as f32 * 0.2)).collect();
+        let (base, other) = (
+            [&runs[0][..], &runs[1], &runs[2]],
+            [&runs[3][..], &runs[4], &runs[5]],
+        );
+        let together = paired_bootstrap_over_runs(&base, &other, 50, 3).unwrap();
+        let single: Vec<PairedBootstrap> = (0..3)
+            .map(|i| paired_bootstrap(base[i], other[i], 50, 3).unwrap())
+            .collect();
+        let mean = |get: fn(&PairedBootstrap) -> f64| single.iter().map(get).sum::<f64>() / 3.0;
+        let auc = together.all.auc.as_ref().unwrap().observed;
+        assert!((auc - mean(|b| b.all.auc.as_ref().unwrap().observed)).abs() < 1e-12);
+        let uauc = together.cold.uauc.as_ref().unwrap().observed;
+        assert!((uauc - mean(|b| b.cold.uauc.as_ref().unwrap().observed)).abs() < 1e-12);
+        // One pair is the one-run comparison, draw for draw.
+        assert_eq!(
+            paired_bootstrap_over_runs(&base[..1], &other[..1], 50, 3).unwrap(),
+            single[0]
+        );
+    }
+
+    #[test]
+    fn sides_of_different_sizes_cannot_be_paired() {
+        let rows = base_rows();
+        let err = paired_bootstrap_over_runs(&[&rows, &rows], &[&rows], 10, 0).unwrap_err();
+        assert_eq!(err, PairingError::Runs { base: 2, other: 1 });
+        assert!(err.to_string().contains("2 against 1"), "{err}");
+        // Every run of a side scores the same rows as the others.
+        let err =
+            paired_bootstrap_over_runs(&[&rows, &rows[1..]], &[&rows, &rows], 10, 0).unwrap_err();
+        assert_eq!(err, PairingError::Length { base: 9, other: 8 });
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use rand::{Rng, SeedableRng};
 
 use crate::ranking::{protocol_rng, rank, ranking_metrics, sample_candidates};
-use crate::{auc, evaluate, logloss, uauc, ScoredRow};
+use crate::{auc, evaluate, logloss, uauc, Breakdown, ScoredRow};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-12
@@ -258,4 +258,38 @@ fn candidates_are_uniform_in_both_sampling_regimes() {
         }
         assert!(counts[..6].iter().all(|&c| c == 0));
     }
+}
+
+#[test]
+fn the_mean_of_runs_averages_each_metric_and_leaves_undefined_ones_undefined() {
+    let a = evaluate(&[
+        row(0, 1, 0.9, true),
+        row(0, 0, 0.1, true),
+        row(1, 1, 0.2, false),
+        row(1, 0, 0.3, false),
+    ]);
+    let b = evaluate(&[
+        row(0, 1, 0.1, true),
+        row(0, 0, 0.9, true),
+        row(1, 1, 0.8, false),
+        row(1, 0, 0.3, false),
+    ]);
+    // By hand: all-rows AUC of a is 3/4 (0.9 beats both negatives, 0.2 beats 0.1 only), of b
+    // 1/4 (only 0.8 beats 0.3).
+    assert_eq!((a.all.auc, b.all.auc), (Some(0.75), Some(0.25)));
+    let m = Breakdown::mean(&[&a, &b]);
+    assert_eq!(m.all.auc, Some(0.5));
+    // Warm: a 1, b 0; cold: a 0, b 1. UAUC per user likewise.
+    assert_eq!(
+        (m.warm.auc, m.cold.auc, m.all.uauc),
+        (Some(0.5), Some(0.5), Some(0.5))
+    );
+    assert!(close(
+        m.all.logloss.unwrap(),
+        (a.all.logloss.unwrap() + b.all.logloss.unwrap()) / 2.0
+    ));
+    assert_eq!((m.all.rows, m.all.users_counted), (4, 2));
+    // One run without warm rows: the mean's warm AUC is undefined, not the other run's.
+    let cold_only = evaluate(&[row(1, 1, 0.2, false), row(1, 0, 0.3, false)]);
+    assert_eq!(Breakdown::mean(&[&a, &cold_only]).warm.auc, None);
 }
