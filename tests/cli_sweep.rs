@@ -112,18 +112,28 @@ fn a_sweep_runs_each_point_picks_on_the_selection_split_and_repeats_nothing() {
     let table = env.ok(&strs(&args("1e-2,1e-3", "1,2", &[])));
     let best_name = names[best];
     assert!(table.contains(&format!("best: {best_name} (")), "{table}");
-    // ... over both seeds: a column per setting, paired seed by seed.
+    // ... measured against the runner-up over both seeds (a column per setting, paired seed by
+    // seed): the numbers of the `collm compare` it names.
     let column = |i: usize| -> String {
         let runs = s["settings"][i]["runs"].as_array().unwrap();
         let ids: Vec<&str> = runs.iter().map(|r| r["run_id"].as_str().unwrap()).collect();
         ids.join(",")
     };
-    let hint = format!(
-        "collm compare {} {} --split valid",
-        column(best),
-        column(1 - best)
-    );
+    let (ours, theirs) = (column(best), column(1 - best));
+    let hint = format!("collm compare {theirs} {ours} --split valid");
     assert!(table.contains(&hint), "{hint} missing from {table}");
+    assert!(
+        table.contains(&format!(
+            "against the runner-up {} on valid, paired over users and 2 seeds: AUC ",
+            names[1 - best]
+        )),
+        "{table}"
+    );
+    let up = &s["runner_up"];
+    assert_eq!(up["compare"], hint.as_str());
+    assert_eq!(up["bootstrap"]["runs"], 2);
+    let c = env.json(&["compare", &theirs, &ours, "--split", "valid", "--json"]);
+    assert_eq!(up["bootstrap"], c["differences"][0]["bootstrap"]);
     let dry = env.ok(&strs(&args("1e-2,1e-4", "1", &["--dry-run"])));
     assert!(dry.contains("mf lr=0.01 seed=1  finished as "), "{dry}");
     assert!(dry.contains("mf lr=1e-4 seed=1  new"), "{dry}");

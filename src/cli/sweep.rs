@@ -22,28 +22,35 @@
 //!      "report": [{"group": "all", "metric": "AUC", "n": 1, "mean": 0.676, "sd": null}, ...],
 //!      "parts": []}
 //!   ],
-//!   "best": 0, "stopped": false
+//!   "best": 0,
+//!   "runner_up": {"setting": "lr=1e-4", "compare": "collm compare A1,A2 B1,B2 --split valid",
+//!                 "bootstrap": {...}, "error": null},
+//!   "stopped": false
 //! }
 //! ```
 //!
 //! `best` indexes `settings` (null when no run finished); `sd` is the sample standard deviation
 //! over the setting's finished runs (null below two); `parts` is, for a CoLLM setting, its
 //! foundation and earlier stages over the same runs (`{"part": "cf", "report": [...]}`, then
-//! `stage1`, ...), which the table shows as `its cf`, `its stage1` rows; `stopped` is true when Ctrl-C ended the
-//! sweep early. Exit status: 0 every point finished, 1 some failed, 130 stopped.
+//! `stage1`, ...), which the table shows as `its cf`, `its stage1` rows; `runner_up` is the
+//! best setting minus the runner-up on the report split (`collm compare`'s bootstrap, as in its
+//! `differences`, over every seed both finished; null with one setting); `stopped` is true when
+//! Ctrl-C ended the sweep early. Exit status: 0 every point finished, 1 some failed, 130 stopped.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use collm_store::{RunRecord, RunStatus, Store};
+use collm_eval::paired::PairedBootstrap;
+use collm_store::{RunId, RunRecord, RunStatus, Store};
 use serde::Serialize;
 
 use super::interrupt::cancel_on_signal;
 use super::report::{align, duration, number};
 use super::run::{add_reuse, watch};
 use super::Context;
+use crate::compare::{column_significance, interval, Target};
 use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::Runner;
 use crate::sweep::file::SweepFile;
@@ -250,15 +257,17 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let rows: Vec<(Point, Option<RunRecord>)> =
         plan.into_iter().map(|p| p.point).zip(done).collect();
     let summary = summarize(&rows, &select, &report);
+    let runner_up = runner_up(&store, &summary);
     if args.json {
         let out = JsonSummary {
             experiment: &base.name,
             summary: &summary,
+            runner_up: runner_up.as_ref(),
             stopped,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print!("{}", describe(&base.name, &summary));
+        print!("{}", describe(&base.name, &summary, runner_up.as_ref()));
     }
     let failed = rows
         .iter()
@@ -278,7 +287,69 @@ struct JsonSummary<'a> {
     experiment: &'a str,
     #[serde(flatten)]
     summary: &'a Summary,
+    runner_up: Option<&'a RunnerUp>,
     stopped: bool,
+}
+
+/// The best setting measured against the runner-up on the report split: `collm compare`'s
+/// paired bootstrap (its default 1000 resamples, seed 0) over every seed both finished.
+#[derive(Serialize)]
+struct RunnerUp {
+    setting: String,
+    /// The comparison in full: `collm compare RUNNER_UP BEST --split SPLIT`, one column of
+    /// runs (seeds) each.
+    compare: String,
+    /// The best setting minus the runner-up.
+    bootstrap: Option<PairedBootstrap>,
+    error: Option<String>,
+}
+
+const RUNNER_UP_RESAMPLES: usize = 1000;
+
+fn runner_up(store: &Store, s: &Summary) -> Option<RunnerUp> {
+    let best = &s.settings[s.best?];
+    let second = &s.settings[*s.ranking.get(1)?];
+    // Runs are listed in seed order, so the i-th of each setting share a seed.
+    let finished = |r: &RunRef| r.status == RunStatus::Finished.as_str();
+    let (ours, theirs): (Vec<&str>, Vec<&str>) = best
+        .runs
+        .iter()
+        .zip(&second.runs)
+        .filter(|(a, b)| finished(a) && finished(b))
+        .map(|(a, b)| (a.run_id.as_str(), b.run_id.as_str()))
+        .unzip();
+    if ours.is_empty() {
+        return None;
+    }
+    let column = |ids: &[&str]| -> Vec<Target> {
+        ids.iter()
+            .filter_map(|id| RunId::parse(id))
+            .map(Target::whole)
+            .collect()
+    };
+    let split = &s.report_split;
+    let mut result = column_significance(
+        store,
+        split,
+        &column(&theirs),
+        &[column(&ours)],
+        RUNNER_UP_RESAMPLES,
+        0,
+    );
+    let (bootstrap, error) = match result.pop()? {
+        Ok(b) => (Some(b), None),
+        Err(e) => (None, Some(e)),
+    };
+    Some(RunnerUp {
+        setting: second.setting.clone(),
+        compare: format!(
+            "collm compare {} {} --split {split}",
+            theirs.join(","),
+            ours.join(",")
+        ),
+        bootstrap,
+        error,
+    })
 }
 
 /// The selection criterion's text and the report split, checked against what every point
@@ -396,7 +467,7 @@ fn report_cells(report: &[Reported]) -> Vec<String> {
 }
 
 /// The summary table: one row per setting, the best marked, then how to look closer.
-fn describe(name: &str, s: &Summary) -> String {
+fn describe(name: &str, s: &Summary, runner_up: Option<&RunnerUp>) -> String {
     let runs: usize = s.settings.iter().map(|x| x.runs.len()).sum();
     // Only seeds vary: a study of seed variance, with nothing to pick.
     let one_setting = s.settings.len() == 1;
@@ -464,26 +535,31 @@ fn describe(name: &str, s: &Summary) -> String {
         return out;
     }
     out += &format!("best: {} ({})\n", best.setting, ids.join(", "));
-    // The runner-up by the same criterion: whether the two differ is the paired bootstrap's call,
-    // over every seed both finished (runs are listed in seed order, so the i-th pair share one).
-    let Some(second) = s.ranking.get(1).map(|&i| &s.settings[i]) else {
+    let Some(up) = runner_up else {
         return out;
     };
-    let finished = |r: &&RunRef| r.status == RunStatus::Finished.as_str();
-    let (a, b): (Vec<&str>, Vec<&str>) = best
-        .runs
-        .iter()
-        .zip(&second.runs)
-        .filter(|(a, b)| finished(a) && finished(b))
-        .map(|(a, b)| (a.run_id.as_str(), b.run_id.as_str()))
-        .unzip();
-    if !a.is_empty() {
-        out += &format!(
-            "is it more than noise against {}? collm compare {} {} --split {r}\n",
-            second.setting,
-            a.join(","),
-            b.join(",")
-        );
+    match (&up.bootstrap, &up.error) {
+        (Some(b), _) => {
+            let seeds = match b.runs {
+                1 => String::new(),
+                n => format!(" and {n} seeds"),
+            };
+            out += &format!(
+                "against the runner-up {} on {}, paired over users{seeds}: AUC {}, UAUC {}\n",
+                up.setting,
+                s.report_split,
+                interval(b.all.auc.as_ref()),
+                interval(b.all.uauc.as_ref())
+            );
+        }
+        (None, error) => {
+            out += &format!(
+                "against the runner-up {}: {}\n",
+                up.setting,
+                error.as_deref().unwrap_or_default()
+            );
+        }
     }
+    out += &format!("warm and cold rows too: {}\n", up.compare);
     out
 }
