@@ -191,32 +191,11 @@ pub fn kept_predictions(
 }
 
 /// Each of `others` against `base` on their kept scores of `split` (user resamples drawn from
-/// `seed`), or why it cannot be measured. The baseline's scores are read once; without them
-/// every target gets that reason.
+/// `seed`), or why it cannot be measured. A column is one target, or the same setting's runs
+/// over seeds, paired with the baseline's run by run, in order (see
+/// [`collm_eval::paired::paired_bootstrap_over_runs`]). The baseline's scores are read once;
+/// without them every column gets that reason.
 pub fn significance(
-    store: &Store,
-    split: &str,
-    base: &Target,
-    others: &[Target],
-    resamples: usize,
-    seed: u64,
-) -> Vec<(Target, Result<PairedBootstrap, String>)> {
-    let columns: Vec<Vec<Target>> = others.iter().map(|t| vec![t.clone()]).collect();
-    let results = column_significance(
-        store,
-        split,
-        std::slice::from_ref(base),
-        &columns,
-        resamples,
-        seed,
-    );
-    others.iter().cloned().zip(results).collect()
-}
-
-/// [`significance`] of columns: each column is one target or the same setting's runs over
-/// seeds, paired with the baseline's run by run, in order (see
-/// [`collm_eval::paired::paired_bootstrap_over_runs`]).
-pub fn column_significance(
     store: &Store,
     split: &str,
     base: &[Target],
@@ -245,6 +224,41 @@ pub fn column_significance(
             })
         })
         .collect()
+}
+
+/// Each column's targets with its difference from the baseline, or why there is none.
+pub type ColumnDifferences = Vec<(Vec<Target>, Result<PairedBootstrap, String>)>;
+
+/// A column's header: `261129-011202`, or `261204-232639+2` for a column of three runs.
+pub fn column_header(column: &[Target]) -> String {
+    match column {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!("{first}+{}", rest.len()),
+    }
+}
+
+/// A column's name from its runs' names: the name of one run; for several, the words their
+/// names start with (a sweep's `collm-mf-ml1m seed=1`, `... seed=2` give `collm-mf-ml1m`), the
+/// part they show, and how many runs it averages.
+pub fn column_name(names: &[&str], part: Option<&str>) -> String {
+    let part = part.map(|p| format!(" ({p})")).unwrap_or_default();
+    let [first, rest @ ..] = names else {
+        return String::new();
+    };
+    if rest.is_empty() {
+        return format!("{first}{part}");
+    }
+    let mut common: Vec<&str> = first.split_whitespace().collect();
+    for name in rest {
+        let shared = common
+            .iter()
+            .zip(name.split_whitespace())
+            .take_while(|(a, b)| *a == b)
+            .count();
+        common.truncate(shared);
+    }
+    format!("{}{part} (mean of {})", common.join(" "), names.len())
 }
 
 /// A column's targets as `collm compare` takes them: `A` or `A,B,C`.

@@ -344,27 +344,26 @@ impl Fixture {
                     base,
                     others,
                 } => {
-                    let real = |t: &Target| Target {
-                        run: self.pin.real(&t.run),
-                        part: t.part.clone(),
+                    let real = |c: &Vec<Target>| -> Vec<Target> {
+                        c.iter()
+                            .map(|t| Target {
+                                run: self.pin.real(&t.run),
+                                part: t.part.clone(),
+                            })
+                            .collect()
                     };
-                    let others: Vec<Target> = others.iter().map(real).collect();
+                    let real_others: Vec<Vec<Target>> = others.iter().map(real).collect();
                     let results = collm_bench::compare::significance(
                         &self.store,
                         &split,
                         &real(&base),
-                        &others,
+                        &real_others,
                         collm_bench::tui::app::SIGNIFICANCE_RESAMPLES,
                         0,
                     )
                     .into_iter()
-                    .map(|(t, r)| {
-                        let pinned = Target {
-                            run: self.pin.id(&t.run),
-                            part: t.part,
-                        };
-                        (pinned, r.map_err(|e| self.pin.text(&e)))
-                    })
+                    .zip(others)
+                    .map(|(r, pinned)| (pinned, r.map_err(|e| self.pin.text(&e))))
                     .collect();
                     Message::Significance {
                         split,
@@ -612,13 +611,13 @@ fn metrics_show_a_collm_run_beside_its_own_parts() {
         store
     });
     f.keys("3");
-    assert_eq!(f.app.metrics_targets().len(), 1);
+    assert_eq!(f.app.metrics_columns().len(), 1);
     f.keys("o");
     let columns: Vec<String> = f
         .app
-        .metrics_targets()
+        .metrics_columns()
         .iter()
-        .map(|(t, _)| t.to_string())
+        .map(|c| c[0].0.to_string())
         .collect();
     assert_eq!(
         columns,
@@ -627,8 +626,8 @@ fn metrics_show_a_collm_run_beside_its_own_parts() {
     // The foundation is the baseline (first column); the final model's scores are the most
     // skilled, so its AUC is above the foundation's by more than noise.
     let results = f.app.metrics.significance.clone().unwrap().results.unwrap();
-    let (target, b) = &results[1];
-    assert_eq!(target.to_string(), "250601-120000");
+    let (column, b) = &results[1];
+    assert_eq!(column[0].to_string(), "250601-120000");
     let auc = b.as_ref().unwrap().all.auc.clone().unwrap();
     assert!(auc.low > 0.0, "{auc:?}");
     let screen = f.screen();
@@ -641,7 +640,7 @@ fn metrics_show_a_collm_run_beside_its_own_parts() {
         Some("250601-120000".to_string())
     );
     f.keys("o");
-    assert_eq!(f.app.metrics_targets().len(), 1, "o again shows runs only");
+    assert_eq!(f.app.metrics_columns().len(), 1, "o again shows runs only");
 }
 
 #[test]
@@ -894,4 +893,107 @@ fn prompt_inspector_shows_history_prompt_and_rows() {
     assert!(screen.contains("<UserID>") && screen.contains("<TargetItemID>"));
     assert!(screen.contains(&format!("user {uid} · history")));
     insta::assert_snapshot!("prompt", screen);
+}
+
+/// `s` in the metrics view: runs that differ only in their seeds become one column, their
+/// metrics' mean, ordered by seed, and the column against the baseline column is the paired
+/// bootstrap over users and seeds (seed i with seed i).
+#[test]
+fn metrics_group_runs_of_one_setting_over_seeds() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        let tiny = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/experiments/quick-collm-tiny.toml"
+        ))
+        .unwrap();
+        // Created out of seed order: the column must put seed 1 first all the same.
+        for (name, stage2_lr, seed, auc, skill) in [
+            ("tiny seed=2", "1e-2", 2, 0.62, 0.3),
+            ("tiny lr=3e-3 seed=1", "3e-3", 1, 0.70, 0.5),
+            ("tiny seed=1", "1e-2", 1, 0.60, 0.2),
+            ("tiny lr=3e-3 seed=2", "3e-3", 2, 0.74, 0.6),
+        ] {
+            let experiment = tiny
+                .replace("seed = 42", &format!("seed = {seed}"))
+                .replace("lr = 1e-2\n", &format!("lr = {stage2_lr}\n"));
+            let id = store.create_run(name, &experiment, "collm").unwrap();
+            let eval = Event::Eval {
+                stage: "final".into(),
+                step: 0,
+                split: "valid".into(),
+                metrics: metrics(auc),
+            };
+            store.append_event(&id, &eval).unwrap();
+            keep_part_scores(&store, &id, None, skill);
+            store.append_event(&id, &Event::Finished).unwrap();
+        }
+        store
+    });
+    f.keys("    ");
+    f.keys("3");
+    assert_eq!(f.app.metrics_columns().len(), 4);
+    let screen = f.screen();
+    assert!(screen.contains("s: group seeds"), "{screen}");
+    f.keys("s");
+    let names: Vec<Vec<String>> = f
+        .app
+        .metrics_columns()
+        .iter()
+        .map(|c| c.iter().map(|(_, r)| r.name.clone()).collect())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ["tiny seed=1", "tiny seed=2"],
+            ["tiny lr=3e-3 seed=1", "tiny lr=3e-3 seed=2"]
+        ]
+    );
+    let screen = f.screen();
+    for shown in [
+        "(mean of 2)",
+        "0.6100",
+        "0.7200 +0.1100",
+        "paired over users and seeds",
+    ] {
+        assert!(screen.contains(shown), "{shown} missing from\n{screen}");
+    }
+    // One difference: the two seeds' paired differences, averaged.
+    let results = f.app.metrics.significance.clone().unwrap().results.unwrap();
+    assert_eq!(results.len(), 1);
+    let b = results[0].1.as_ref().unwrap();
+    assert_eq!(b.runs, 2);
+    let columns = f.app.metrics_columns();
+    let real = |c: usize, i: usize| Target {
+        run: f.pin.real(&columns[c][i].0.run),
+        part: None,
+    };
+    let per_seed: Vec<f64> = (0..2)
+        .map(|i| {
+            let single = collm_bench::compare::significance(
+                &f.store,
+                "valid",
+                &[real(0, i)],
+                &[vec![real(1, i)]],
+                100,
+                0,
+            );
+            single[0]
+                .as_ref()
+                .unwrap()
+                .all
+                .auc
+                .as_ref()
+                .unwrap()
+                .observed
+        })
+        .collect();
+    let observed = b.all.auc.as_ref().unwrap().observed;
+    assert!((observed - (per_seed[0] + per_seed[1]) / 2.0).abs() < 1e-12);
+    f.keys("s");
+    assert_eq!(
+        f.app.metrics_columns().len(),
+        4,
+        "s again: a column per run"
+    );
 }

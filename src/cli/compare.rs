@@ -40,7 +40,8 @@ use serde::Serialize;
 use super::report::{align, number, SplitReport};
 use super::Context;
 use crate::compare::{
-    column_label, column_significance, interval, source, Target, GROUPS, MEASURES,
+    column_header, column_label, column_name, interval, significance, source, Target, GROUPS,
+    MEASURES,
 };
 use crate::experiment::settings;
 
@@ -80,10 +81,7 @@ impl Named {
 
     /// The run's name, and the part's when one is named.
     pub fn name(&self) -> String {
-        match &self.target.part {
-            Some(part) => format!("{} ({part})", self.record.name),
-            None => self.record.name.clone(),
-        }
+        column_name(&[&self.record.name], self.target.part.as_deref())
     }
 
     /// The evaluation of `split` this target is judged by.
@@ -102,11 +100,7 @@ pub struct Column {
 impl Column {
     /// The table header: `261129-011202`, or `261204-232639+2` for a column of three runs.
     pub fn label(&self) -> String {
-        let first = self.members[0].label();
-        match self.members.len() {
-            1 => first,
-            n => format!("{first}+{}", n - 1),
-        }
+        column_header(&self.targets())
     }
 
     /// The column as the command line names it: `A` or `A,B,C`.
@@ -114,35 +108,15 @@ impl Column {
         column_label(&self.targets())
     }
 
-    /// The run's name; for several runs, the words their names start with (a sweep's
-    /// `collm-mf-ml1m seed=1`, `... seed=2` give `collm-mf-ml1m`) and how many it averages.
+    /// See [`column_name`].
     pub fn name(&self) -> String {
-        let [first, rest @ ..] = &self.members[..] else {
-            return String::new();
-        };
-        if rest.is_empty() {
-            return first.name();
-        }
-        let mut common: Vec<&str> = first.record.name.split_whitespace().collect();
-        for m in rest {
-            let shared = common
-                .iter()
-                .zip(m.record.name.split_whitespace())
-                .take_while(|(a, b)| *a == b)
-                .count();
-            common.truncate(shared);
-        }
+        let names: Vec<&str> = self
+            .members
+            .iter()
+            .map(|m| m.record.name.as_str())
+            .collect();
         let part = self.distinct(|m| m.target.part.clone().unwrap_or_default());
-        let part = if part.is_empty() {
-            String::new()
-        } else {
-            format!(" ({part})")
-        };
-        format!(
-            "{}{part} (mean of {})",
-            common.join(" "),
-            self.members.len()
-        )
+        column_name(&names, Some(part.as_str()).filter(|p| !p.is_empty()))
     }
 
     pub fn targets(&self) -> Vec<Target> {
@@ -323,7 +297,7 @@ fn compare(store: &Store, columns: &[Column], base_index: usize, args: &Args) ->
             .collect()
     } else {
         let targets: Vec<Vec<Target>> = others.iter().map(|c| c.targets()).collect();
-        column_significance(
+        significance(
             store,
             split,
             &base.targets(),

@@ -50,7 +50,7 @@ use super::interrupt::cancel_on_signal;
 use super::report::{align, duration, number};
 use super::run::{add_reuse, watch};
 use super::Context;
-use crate::compare::{column_significance, interval, Target};
+use crate::compare::{interval, significance, Target};
 use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::Runner;
 use crate::sweep::file::SweepFile;
@@ -328,7 +328,7 @@ fn runner_up(store: &Store, s: &Summary) -> Option<RunnerUp> {
             .collect()
     };
     let split = &s.report_split;
-    let mut result = column_significance(
+    let mut result = significance(
         store,
         split,
         &column(&theirs),

@@ -199,6 +199,45 @@ fn identity(text: &str) -> Option<toml::Table> {
     Some(table)
 }
 
+/// The settings that only seed a run (`[collm] seed`, `[training] seed`): runs that differ in
+/// nothing else are one setting over seeds.
+const SEED_KEYS: [(&str, &str); 2] = [("collm", "seed"), ("training", "seed")];
+
+/// Groups runs by setting with their seeds, names and `[reuse]` set aside: the groups in the
+/// order of their first runs, each group's runs in seed order, so that the i-th runs of two
+/// groups share their seeds where both ran them. A run whose experiment does not parse is a
+/// group of its own.
+pub fn group_by_seeds(runs: Vec<&RunRecord>) -> Vec<Vec<&RunRecord>> {
+    type Seeds = Vec<Option<i64>>;
+    // A setting (none: unreadable, never shared) and its runs with their seeds.
+    type Group<'a> = (Option<toml::Table>, Vec<(Seeds, &'a RunRecord)>);
+    let mut groups: Vec<Group> = Vec::new();
+    for run in runs {
+        let mut setting = identity(&run.experiment);
+        let seeds: Seeds = SEED_KEYS
+            .iter()
+            .map(|(table, key)| {
+                let table = setting.as_mut()?.get_mut(*table)?.as_table_mut()?;
+                table.remove(*key)?.as_integer()
+            })
+            .collect();
+        let same = groups
+            .iter_mut()
+            .find(|(s, _)| setting.is_some() && *s == setting);
+        match same {
+            Some((_, members)) => members.push((seeds, run)),
+            None => groups.push((setting, vec![(seeds, run)])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, mut members)| {
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            members.into_iter().map(|(_, run)| run).collect()
+        })
+        .collect()
+}
+
 /// Every run of the store, oldest first (records that cannot be read are left out).
 pub fn all_records(store: &Store) -> Result<Vec<RunRecord>, StoreError> {
     let mut records = Vec::new();

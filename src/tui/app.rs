@@ -3,10 +3,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use collm_eval::paired::PairedBootstrap;
 use collm_store::{EvalPoint, RunId, RunRecord, RunStatus};
 
-use crate::compare::Target;
+use crate::compare::{ColumnDifferences, Target};
 use crate::experiment::settings::{self, Field};
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::View;
@@ -142,6 +141,9 @@ pub struct MetricsState {
     pub column: usize,
     /// Each CoLLM run also shown by its parts: its foundation alone and its earlier stages.
     pub parts: bool,
+    /// Runs of one setting that differ only in their seeds shown as one column: their mean,
+    /// paired with other such columns seed by seed.
+    pub seeds: bool,
     /// The differences from the baseline, measured for the request they answer.
     pub significance: Option<Significance>,
 }
@@ -153,6 +155,7 @@ impl Default for MetricsState {
             baseline: None,
             column: 0,
             parts: false,
+            seeds: false,
             significance: None,
         }
     }
@@ -161,15 +164,20 @@ impl Default for MetricsState {
 /// User resamples of the metrics view's paired bootstrap (`collm compare`'s default; seed 0).
 pub const SIGNIFICANCE_RESAMPLES: usize = 1000;
 
-/// The paired bootstrap the metrics view shows: what was asked (split, baseline, the other runs
-/// with when each ended, so that a run finishing asks again) and, once back, the answers.
+/// The paired bootstrap the metrics view shows: what was asked (split, baseline, the other
+/// columns with when each of their runs ended, so that a run finishing asks again) and, once
+/// back, the answers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Significance {
     pub split: String,
-    pub base: Target,
-    pub others: Vec<(Target, Option<u64>)>,
-    pub results: Option<Vec<(Target, Result<PairedBootstrap, String>)>>,
+    pub base: Vec<Target>,
+    pub others: Vec<(Vec<Target>, Vec<Option<u64>>)>,
+    pub results: Option<ColumnDifferences>,
 }
+
+/// One column of the metrics view: a run or a part of one, or, with seeds grouped, the runs of
+/// one setting (or the same part of each) in seed order.
+pub type MetricsColumn<'a> = Vec<(Target, &'a RunRecord)>;
 
 /// The curve the compare view overlays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -375,32 +383,53 @@ impl App {
             .collect()
     }
 
-    /// What the metrics view's columns measure: the chosen runs, each preceded by its earlier
-    /// parts when those are asked for (`o`).
-    pub fn metrics_targets(&self) -> Vec<(Target, &RunRecord)> {
-        self.chosen_runs()
+    /// What the metrics view's columns measure: the chosen runs (grouped by setting over seeds
+    /// when asked, `s`), each preceded by its earlier parts when those are asked for (`o`).
+    pub fn metrics_columns(&self) -> Vec<MetricsColumn<'_>> {
+        let runs = self.chosen_runs();
+        let groups = if self.metrics.seeds {
+            crate::sweep::group_by_seeds(runs)
+        } else {
+            runs.into_iter().map(|r| vec![r]).collect()
+        };
+        groups
             .into_iter()
-            .flat_map(|r| {
-                let parts = if self.metrics.parts {
-                    crate::compare::earlier_parts(r)
+            .flat_map(|group| {
+                let parts: Vec<Option<String>> = if self.metrics.parts {
+                    crate::compare::earlier_parts(group[0])
+                        .into_iter()
+                        .map(|t| t.part)
+                        .collect()
                 } else {
                     Vec::new()
                 };
                 parts
                     .into_iter()
-                    .chain([Target::whole(r.id.clone())])
-                    .map(move |t| (t, r))
+                    .chain([None])
+                    .map(|part| {
+                        group
+                            .iter()
+                            .map(|&r| {
+                                let target = Target {
+                                    run: r.id.clone(),
+                                    part: part.clone(),
+                                };
+                                (target, r)
+                            })
+                            .collect()
+                    })
+                    .collect::<Vec<MetricsColumn>>()
             })
             .collect()
     }
 
-    /// The metrics view's baseline among `columns`: the chosen one if it is shown, else the
-    /// first column.
-    pub fn metrics_base_index(&self, columns: &[(Target, &RunRecord)]) -> usize {
+    /// The metrics view's baseline among `columns`: the column holding the chosen one if it is
+    /// shown, else the first column.
+    pub fn metrics_base_index(&self, columns: &[MetricsColumn]) -> usize {
         self.metrics
             .baseline
             .as_ref()
-            .and_then(|b| columns.iter().position(|(t, _)| t == b))
+            .and_then(|b| columns.iter().position(|c| c.iter().any(|(t, _)| t == b)))
             .unwrap_or(0)
     }
 

@@ -188,6 +188,7 @@ impl Worker {
                     crate::tui::app::SIGNIFICANCE_RESAMPLES,
                     0,
                 );
+                let results = others.into_iter().zip(results).collect();
                 self.send(Message::Significance {
                     split,
                     base,

@@ -92,6 +92,7 @@ pub enum Action {
     NextSplit,
     SetBaseline,
     ToggleParts,
+    ToggleSeeds,
     NextCurve,
     Search,
     Launch,
@@ -306,6 +307,12 @@ pub const BINDINGS: &[Binding] = &[
         &[k('o')],
         A::ToggleParts,
         "also show each CoLLM run's own parts: its foundation and earlier stages (TALLRec)",
+    ),
+    bind(
+        METRICS,
+        &[k('s')],
+        A::ToggleSeeds,
+        "one column per setting over seeds: its runs' mean, paired seed by seed",
     ),
     bind(
         COMPARE,

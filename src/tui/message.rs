@@ -1,12 +1,11 @@
 //! What changes the UI's state (`Message`: keys, ticks, results from the store and the runner)
 //! and what the UI asks of the background (`Command`).
 
-use collm_eval::paired::PairedBootstrap;
 use collm_events::Event;
 use collm_store::{FullRun, RunId, RunRecord};
 use crossterm::event::KeyEvent;
 
-use crate::compare::Target;
+use crate::compare::{ColumnDifferences, Target};
 use crate::tui::app::{ExperimentChoice, Inspection};
 
 /// Everything `update` reacts to.
@@ -43,12 +42,12 @@ pub enum Message {
         users: Vec<u32>,
     },
     Inspected(Result<Box<Inspection>, String>),
-    /// The paired bootstrap of each run against `base` on `split`, as asked by
+    /// The paired bootstrap of each column against `base` on `split`, as asked by
     /// [`Command::Significance`].
     Significance {
         split: String,
-        base: Target,
-        results: Vec<(Target, Result<PairedBootstrap, String>)>,
+        base: Vec<Target>,
+        results: ColumnDifferences,
     },
     /// A run was accepted by the runner (queued).
     Launched {
@@ -87,10 +86,11 @@ pub enum Command {
         uid: u32,
         split: String,
     },
-    /// Whether each of `others` differs from `base` on `split` by more than noise.
+    /// Whether each of `others` differs from `base` on `split` by more than noise; a column is
+    /// one target or one setting's runs over seeds (see [`crate::compare::significance`]).
     Significance {
         split: String,
-        base: Target,
-        others: Vec<Target>,
+        base: Vec<Target>,
+        others: Vec<Vec<Target>>,
     },
 }

@@ -3,9 +3,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use crate::compare::Target;
+use crate::compare::{column_header, Target};
 use crate::experiment::settings;
-use crate::tui::app::{App, Column, ExperimentChoice, LaunchFocus, Significance};
+use crate::tui::app::{App, Column, ExperimentChoice, LaunchFocus, MetricsColumn, Significance};
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::{action_for, Action, View};
 use crate::tui::message::{Command, Message};
@@ -89,8 +89,8 @@ fn apply(app: &mut App, message: Message) {
             results,
         } => {
             if let Some(asked) = &mut app.metrics.significance {
-                let answers: Vec<&Target> = results.iter().map(|(t, _)| t).collect();
-                let wanted: Vec<&Target> = asked.others.iter().map(|(t, _)| t).collect();
+                let answers: Vec<&Vec<Target>> = results.iter().map(|(t, _)| t).collect();
+                let wanted: Vec<&Vec<Target>> = asked.others.iter().map(|(t, _)| t).collect();
                 if asked.split == split && asked.base == base && answers == wanted {
                     asked.results = Some(results);
                 }
@@ -108,15 +108,18 @@ fn ask_significance(app: &mut App) {
     if app.view != View::Metrics {
         return;
     }
-    let columns = app.metrics_targets();
+    let columns = app.metrics_columns();
     if columns.len() < 2 {
         return;
     }
-    let base = columns[app.metrics_base_index(&columns)].0.clone();
-    let others: Vec<(Target, Option<u64>)> = columns
+    let base_index = app.metrics_base_index(&columns);
+    let targets = |c: &MetricsColumn| -> Vec<Target> { c.iter().map(|(t, _)| t.clone()).collect() };
+    let base = targets(&columns[base_index]);
+    let others: Vec<(Vec<Target>, Vec<Option<u64>>)> = columns
         .iter()
-        .filter(|(t, _)| *t != base)
-        .map(|(t, r)| (t.clone(), r.ended_ms))
+        .enumerate()
+        .filter(|&(i, _)| i != base_index)
+        .map(|(_, c)| (targets(c), c.iter().map(|(_, r)| r.ended_ms).collect()))
         .collect();
     let split = app.metrics.split.clone();
     if app
@@ -460,31 +463,45 @@ fn run_action(app: &mut App, action: Action) {
     }
 }
 
+/// Keeps the highlighted metrics column among the columns shown.
+fn clamp_metrics_column(app: &mut App) {
+    let n = app.metrics_columns().len();
+    app.metrics.column = app.metrics.column.min(n.saturating_sub(1));
+}
+
 fn metrics_action(app: &mut App, action: Action) {
-    let n = app.metrics_targets().len();
+    let n = app.metrics_columns().len();
     match action {
         Action::Left | Action::Up => app.metrics.column = app.metrics.column.saturating_sub(1),
         Action::Right | Action::Down => {
             app.metrics.column = (app.metrics.column + 1).min(n.saturating_sub(1))
         }
         Action::SetBaseline => {
-            let target = app
-                .metrics_targets()
+            let column: Option<Vec<Target>> = app
+                .metrics_columns()
                 .get(app.metrics.column)
-                .map(|(t, _)| t.clone());
-            if let Some(target) = target {
-                app.notice(format!("baseline: run {target}"));
-                app.metrics.baseline = Some(target);
+                .map(|c| c.iter().map(|(t, _)| t.clone()).collect());
+            if let Some(column) = column {
+                app.notice(format!("baseline: {}", column_header(&column)));
+                app.metrics.baseline = column.into_iter().next();
             }
         }
         Action::ToggleParts => {
             app.metrics.parts = !app.metrics.parts;
-            let n = app.metrics_targets().len();
-            app.metrics.column = app.metrics.column.min(n.saturating_sub(1));
+            clamp_metrics_column(app);
             app.notice(if app.metrics.parts {
                 "showing each CoLLM run's parts: its foundation alone and its earlier stages"
             } else {
                 "showing runs only"
+            });
+        }
+        Action::ToggleSeeds => {
+            app.metrics.seeds = !app.metrics.seeds;
+            clamp_metrics_column(app);
+            app.notice(if app.metrics.seeds {
+                "runs that differ only in their seeds: one column, their mean, paired seed by seed"
+            } else {
+                "one column per run"
             });
         }
         Action::NextSplit => {

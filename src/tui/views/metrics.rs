@@ -1,28 +1,31 @@
 //! The metrics view: all / warm / cold x AUC, UAUC, logloss, rows and counted users on one split,
 //! for the marked runs side by side (and, on `o`, each CoLLM run's own foundation and earlier
-//! stages as their own columns), with deltas against a baseline column and, below, whether each
-//! delta is more than noise (the paired bootstrap of the kept per-row scores).
+//! stages as their own columns; on `s`, the runs of one setting over seeds as one column, their
+//! mean), with deltas against a baseline column and, below, whether each delta is more than
+//! noise (the paired bootstrap of the kept per-row scores, over users and seeds).
 
 use collm_eval::paired::Difference;
-use collm_store::EvalPoint;
+use collm_eval::Breakdown;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use crate::compare::{interval, source, Measure, GROUPS, MEASURES};
+use crate::compare::{
+    column_header, column_name, interval, source, Measure, Target, GROUPS, MEASURES,
+};
 use crate::tui::app::App;
 use crate::tui::app::SIGNIFICANCE_RESAMPLES;
 use crate::tui::widgets::format;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
-    let runs = app.metrics_targets();
+    let columns = app.metrics_columns();
     let split = &app.metrics.split;
     let [info, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    if runs.is_empty() {
+    if columns.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 " No runs. Mark runs with Space in Runs (1) to compare them here.",
@@ -32,24 +35,41 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    let base_index = app.metrics_base_index(&runs);
-    let results: Vec<Option<&EvalPoint>> =
-        runs.iter().map(|(t, r)| t.result_on(r, split)).collect();
-    let base = results[base_index];
+    let base_index = app.metrics_base_index(&columns);
+    let targets: Vec<Vec<Target>> = columns
+        .iter()
+        .map(|c| c.iter().map(|(t, _)| t.clone()).collect())
+        .collect();
+    // A column's metrics: its run's, or the mean of its runs' (none when one has none).
+    let means: Vec<Option<Breakdown>> = columns
+        .iter()
+        .map(|c| {
+            let evals: Option<Vec<&Breakdown>> = c
+                .iter()
+                .map(|(t, r)| t.result_on(r, split).map(|e| &e.metrics))
+                .collect();
+            evals.map(|e| Breakdown::mean(&e))
+        })
+        .collect();
+    let base = means[base_index].as_ref();
 
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" split ", t.dim()),
             Span::styled(split.clone(), t.header()),
             Span::styled(
-                if runs.len() > 1 {
+                if columns.len() > 1 {
                     format!(
-                        "   baseline {} (b on a column to change){}",
-                        runs[base_index].0,
+                        "   baseline {} (b on a column to change){}{}",
+                        column_header(&targets[base_index]),
+                        seeds_hint(app),
                         parts_hint(app)
                     )
                 } else {
-                    "   mark several runs in Runs to compare them".to_string()
+                    format!(
+                        "   mark several runs in Runs to compare them{}",
+                        seeds_hint(app)
+                    )
                 },
                 t.dim(),
             ),
@@ -58,12 +78,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     );
 
     let mut header = vec![Cell::from("")];
-    for (i, (target, r)) in runs.iter().enumerate() {
-        let mut label = format!("{target} {}", r.name);
-        if i == base_index && runs.len() > 1 {
+    for (i, (column, targets)) in columns.iter().zip(&targets).enumerate() {
+        let names: Vec<&str> = column.iter().map(|(_, r)| r.name.as_str()).collect();
+        let part = targets[0].part.as_deref();
+        let mut label = format!("{} {}", column_header(targets), column_name(&names, part));
+        if i == base_index && columns.len() > 1 {
             label.push_str(" (base)");
         }
-        let mut style = t.run(r.id.as_str());
+        let mut style = t.run(targets[0].run.as_str());
         if i == app.metrics.column {
             style = style.patch(t.selected());
         }
@@ -71,21 +93,23 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     }
     let mut rows: Vec<Row> = Vec::new();
     rows.push(Row::new(
-        std::iter::once(Cell::from(Span::styled("from", t.dim()))).chain(
-            results
-                .iter()
-                .map(|e| Cell::from(Span::styled(source(*e), t.dim()))),
-        ),
+        std::iter::once(Cell::from(Span::styled("from", t.dim()))).chain(columns.iter().map(|c| {
+            let (target, record) = &c[0];
+            Cell::from(Span::styled(
+                source(target.result_on(record, split)),
+                t.dim(),
+            ))
+        })),
     ));
     for (group, pick) in GROUPS {
         for m in &MEASURES {
-            let base_value = base.and_then(|e| (m.get)(pick(&e.metrics)));
+            let base_value = base.and_then(|b| (m.get)(pick(b)));
             let mut cells = vec![Cell::from(Span::styled(
                 format!("{group} {}", m.label),
                 t.header(),
             ))];
-            for (i, e) in results.iter().enumerate() {
-                let value = e.and_then(|e| (m.get)(pick(&e.metrics)));
+            for (i, e) in means.iter().enumerate() {
+                let value = e.as_ref().and_then(|b| (m.get)(pick(b)));
                 cells.push(value_cell(
                     app,
                     m,
@@ -97,7 +121,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         }
     }
     let mut widths = vec![Constraint::Length(13)];
-    widths.extend(runs.iter().map(|_| Constraint::Min(18)));
+    widths.extend(columns.iter().map(|_| Constraint::Min(18)));
     let title = format!(
         "Metrics · {} run(s){}",
         app.chosen_runs().len(),
@@ -109,7 +133,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     );
     // Header, `from` and the metric rows, inside a border.
     let table_height = (rows.len() + 3) as u16;
-    let [table_area, difference_area] = if runs.len() > 1 {
+    let [table_area, difference_area] = if columns.len() > 1 {
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(table_area)
     } else {
         [table_area, Rect::default()]
@@ -121,8 +145,20 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             .column_spacing(2),
         table_area,
     );
-    if runs.len() > 1 {
+    if columns.len() > 1 {
         draw_differences(app, frame, difference_area);
+    }
+}
+
+/// How to group runs over seeds, when some chosen runs differ only in their seeds, or undo it.
+fn seeds_hint(app: &App) -> &'static str {
+    let runs = app.chosen_runs();
+    if app.metrics.seeds {
+        "   s: a column per run"
+    } else if crate::sweep::group_by_seeds(runs.clone()).len() < runs.len() {
+        "   s: group seeds"
+    } else {
+        ""
     }
 }
 
@@ -144,9 +180,14 @@ fn parts_hint(app: &App) -> &'static str {
 /// Each run against the baseline: the paired bootstrap of their kept per-row scores.
 fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
+    let over = if app.metrics.seeds {
+        "users and seeds"
+    } else {
+        "users"
+    };
     let title = format!(
-        "Differences from the baseline · paired over users, {SIGNIFICANCE_RESAMPLES} resamples: \
-         difference [95% interval] p"
+        "Differences from the baseline · paired over {over}, {SIGNIFICANCE_RESAMPLES} \
+         resamples: difference [95% interval] p"
     );
     let block = super::titled(app, &title);
     let results = app
@@ -163,17 +204,18 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
     };
     let mut rows: Vec<Row> = Vec::new();
     let mut reasons: Vec<&str> = Vec::new();
-    for (id, result) in results {
+    for (column, result) in results {
         match result {
             Ok(b) => {
                 for (i, (group, diff)) in b.groups().into_iter().enumerate() {
                     let run = if i == 0 {
-                        id.to_string()
+                        column_header(column)
                     } else {
                         String::new()
                     };
+                    let style = t.run(column.first().map_or("", |c| c.run.as_str()));
                     rows.push(Row::new(vec![
-                        Cell::from(Span::styled(run, t.run(id.run.as_str()))),
+                        Cell::from(Span::styled(run, style)),
                         Cell::from(Span::styled(group, t.header())),
                         difference_cell(app, diff.auc.as_ref()),
                         difference_cell(app, diff.uauc.as_ref()),
