@@ -186,6 +186,28 @@ fn keep_part_scores(store: &Store, id: &RunId, part: Option<&str>, skill: f32) {
     write_predictions(&path, &rows).unwrap();
 }
 
+/// The shipped CoLLM experiment on the tiny random LLM, as text.
+fn tiny_collm() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/quick-collm-tiny.toml"
+    ))
+    .unwrap()
+}
+
+/// Records the final evaluation of `valid` (of `part`, or of the run itself) at `auc`, and keeps
+/// per-row scores of that `skill`.
+fn evaluated(store: &Store, id: &RunId, part: Option<&str>, auc: f64, skill: f32) {
+    let eval = Event::Eval {
+        stage: part.map_or("final".to_string(), |p| format!("final-{p}")),
+        step: 0,
+        split: "valid".into(),
+        metrics: metrics(auc),
+    };
+    store.append_event(id, &eval).unwrap();
+    keep_part_scores(store, id, part, skill);
+}
+
 /// Pins ids and times of everything loaded from the fixture store (ids and times come from the
 /// clock; snapshots must not).
 struct Pin {
@@ -587,25 +609,12 @@ fn metrics_side_by_side_with_deltas() {
 fn metrics_show_a_collm_run_beside_its_own_parts() {
     let mut f = fixture_of(color(), |dir| {
         let store = Store::open(dir).unwrap();
-        let experiment = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/experiments/quick-collm-tiny.toml"
-        ))
-        .unwrap();
-        let id = store.create_run("collm", &experiment, "collm").unwrap();
+        let id = store.create_run("collm", &tiny_collm(), "collm").unwrap();
         for (part, auc, skill) in [(Some("cf"), 0.61, 0.1), (Some("stage1"), 0.52, 0.0)]
             .into_iter()
             .chain([(None, 0.66, 0.4)])
         {
-            let stage = part.map_or("final".to_string(), |p| format!("final-{p}"));
-            let eval = Event::Eval {
-                stage,
-                step: 0,
-                split: "valid".into(),
-                metrics: metrics(auc),
-            };
-            store.append_event(&id, &eval).unwrap();
-            keep_part_scores(&store, &id, part, skill);
+            evaluated(&store, &id, part, auc, skill);
         }
         store.append_event(&id, &Event::Finished).unwrap();
         store
@@ -902,11 +911,7 @@ fn prompt_inspector_shows_history_prompt_and_rows() {
 fn metrics_group_runs_of_one_setting_over_seeds() {
     let mut f = fixture_of(color(), |dir| {
         let store = Store::open(dir).unwrap();
-        let tiny = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/experiments/quick-collm-tiny.toml"
-        ))
-        .unwrap();
+        let tiny = tiny_collm();
         // Created out of seed order: the column must put seed 1 first all the same.
         for (name, stage2_lr, seed, auc, skill) in [
             ("tiny seed=2", "1e-2", 2, 0.62, 0.3),
@@ -918,14 +923,7 @@ fn metrics_group_runs_of_one_setting_over_seeds() {
                 .replace("seed = 42", &format!("seed = {seed}"))
                 .replace("lr = 1e-2\n", &format!("lr = {stage2_lr}\n"));
             let id = store.create_run(name, &experiment, "collm").unwrap();
-            let eval = Event::Eval {
-                stage: "final".into(),
-                step: 0,
-                split: "valid".into(),
-                metrics: metrics(auc),
-            };
-            store.append_event(&id, &eval).unwrap();
-            keep_part_scores(&store, &id, None, skill);
+            evaluated(&store, &id, None, auc, skill);
             store.append_event(&id, &Event::Finished).unwrap();
         }
         store

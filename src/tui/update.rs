@@ -5,7 +5,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use crate::compare::{column_header, Target};
 use crate::experiment::settings;
-use crate::tui::app::{App, Column, ExperimentChoice, LaunchFocus, MetricsColumn, Significance};
+use crate::tui::app::{
+    App, Column, ExperimentChoice, LaunchFocus, MetricsColumn, MetricsState, Significance,
+};
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::{action_for, Action, View};
 use crate::tui::message::{Command, Message};
@@ -463,10 +465,20 @@ fn run_action(app: &mut App, action: Action) {
     }
 }
 
-/// Keeps the highlighted metrics column among the columns shown.
-fn clamp_metrics_column(app: &mut App) {
+/// Flips one of the metrics view's switches, keeps the highlighted column among the columns
+/// now shown, and says what they are.
+fn toggle_metrics(
+    app: &mut App,
+    switch: fn(&mut MetricsState) -> &mut bool,
+    on: &'static str,
+    off: &'static str,
+) {
+    let flag = switch(&mut app.metrics);
+    *flag = !*flag;
+    let now = *flag;
     let n = app.metrics_columns().len();
     app.metrics.column = app.metrics.column.min(n.saturating_sub(1));
+    app.notice(if now { on } else { off });
 }
 
 fn metrics_action(app: &mut App, action: Action) {
@@ -486,24 +498,18 @@ fn metrics_action(app: &mut App, action: Action) {
                 app.metrics.baseline = column.into_iter().next();
             }
         }
-        Action::ToggleParts => {
-            app.metrics.parts = !app.metrics.parts;
-            clamp_metrics_column(app);
-            app.notice(if app.metrics.parts {
-                "showing each CoLLM run's parts: its foundation alone and its earlier stages"
-            } else {
-                "showing runs only"
-            });
-        }
-        Action::ToggleSeeds => {
-            app.metrics.seeds = !app.metrics.seeds;
-            clamp_metrics_column(app);
-            app.notice(if app.metrics.seeds {
-                "runs that differ only in their seeds: one column, their mean, paired seed by seed"
-            } else {
-                "one column per run"
-            });
-        }
+        Action::ToggleParts => toggle_metrics(
+            app,
+            |m| &mut m.parts,
+            "showing each CoLLM run's parts: its foundation alone and its earlier stages",
+            "showing runs only",
+        ),
+        Action::ToggleSeeds => toggle_metrics(
+            app,
+            |m| &mut m.seeds,
+            "runs that differ only in their seeds: one column, their mean, paired seed by seed",
+            "one column per run",
+        ),
         Action::NextSplit => {
             let splits = app.known_splits();
             let i = splits
