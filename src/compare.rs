@@ -226,6 +226,19 @@ pub fn significance(
         .collect()
 }
 
+/// The mean of the evaluations of `split` that `members` (targets, each with its run's record)
+/// are judged by: a column's metrics, one run's or several seeds'; none when one has none.
+pub fn mean_result<'r>(
+    members: impl IntoIterator<Item = (&'r Target, &'r RunRecord)>,
+    split: &str,
+) -> Option<Breakdown> {
+    let evals: Option<Vec<&Breakdown>> = members
+        .into_iter()
+        .map(|(target, record)| target.result_on(record, split).map(|e| &e.metrics))
+        .collect();
+    evals.map(|e| Breakdown::mean(&e))
+}
+
 /// Each column's targets with its difference from the baseline, or why there is none.
 pub type ColumnDifferences = Vec<(Vec<Target>, Result<PairedBootstrap, String>)>;
 

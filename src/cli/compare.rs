@@ -40,8 +40,8 @@ use serde::Serialize;
 use super::report::{align, number, SplitReport};
 use super::Context;
 use crate::compare::{
-    column_header, column_label, column_name, interval, significance, source, Target, GROUPS,
-    MEASURES,
+    column_header, column_label, column_name, interval, mean_result, significance, source, Target,
+    GROUPS, MEASURES,
 };
 use crate::experiment::settings;
 
@@ -125,12 +125,7 @@ impl Column {
 
     /// The mean of the runs' evaluations of `split`; none when a run has none.
     pub fn metrics_on(&self, split: &str) -> Option<Breakdown> {
-        let evals: Option<Vec<&Breakdown>> = self
-            .members
-            .iter()
-            .map(|m| m.result_on(split).map(|e| &e.metrics))
-            .collect();
-        evals.map(|e| Breakdown::mean(&e))
+        mean_result(self.members.iter().map(|m| (&m.target, &m.record)), split)
     }
 
     /// The members' values of `get`, each distinct one once, joined by ` / `.

@@ -179,6 +179,11 @@ pub struct Significance {
 /// one setting (or the same part of each) in seed order.
 pub type MetricsColumn<'a> = Vec<(Target, &'a RunRecord)>;
 
+/// What a metrics column measures, as `collm compare` takes a column.
+pub fn column_targets(column: &MetricsColumn) -> Vec<Target> {
+    column.iter().map(|(t, _)| t.clone()).collect()
+}
+
 /// The curve the compare view overlays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Curve {

@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use crate::compare::{column_header, Target};
 use crate::experiment::settings;
 use crate::tui::app::{
-    App, Column, ExperimentChoice, LaunchFocus, MetricsColumn, MetricsState, Significance,
+    column_targets, App, Column, ExperimentChoice, LaunchFocus, MetricsState, Significance,
 };
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::{action_for, Action, View};
@@ -115,13 +115,17 @@ fn ask_significance(app: &mut App) {
         return;
     }
     let base_index = app.metrics_base_index(&columns);
-    let targets = |c: &MetricsColumn| -> Vec<Target> { c.iter().map(|(t, _)| t.clone()).collect() };
-    let base = targets(&columns[base_index]);
+    let base = column_targets(&columns[base_index]);
     let others: Vec<(Vec<Target>, Vec<Option<u64>>)> = columns
         .iter()
         .enumerate()
         .filter(|&(i, _)| i != base_index)
-        .map(|(_, c)| (targets(c), c.iter().map(|(_, r)| r.ended_ms).collect()))
+        .map(|(_, c)| {
+            (
+                column_targets(c),
+                c.iter().map(|(_, r)| r.ended_ms).collect(),
+            )
+        })
         .collect();
     let split = app.metrics.split.clone();
     if app
@@ -492,7 +496,7 @@ fn metrics_action(app: &mut App, action: Action) {
             let column: Option<Vec<Target>> = app
                 .metrics_columns()
                 .get(app.metrics.column)
-                .map(|c| c.iter().map(|(t, _)| t.clone()).collect());
+                .map(column_targets);
             if let Some(column) = column {
                 app.notice(format!("baseline: {}", column_header(&column)));
                 app.metrics.baseline = column.into_iter().next();

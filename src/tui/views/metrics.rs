@@ -13,10 +13,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use crate::compare::{
-    column_header, column_name, interval, source, Measure, Target, GROUPS, MEASURES,
+    column_header, column_name, interval, mean_result, source, Measure, Target, GROUPS, MEASURES,
 };
-use crate::tui::app::App;
-use crate::tui::app::SIGNIFICANCE_RESAMPLES;
+use crate::tui::app::{column_targets, App, SIGNIFICANCE_RESAMPLES};
 use crate::tui::widgets::format;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -36,20 +35,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     let base_index = app.metrics_base_index(&columns);
-    let targets: Vec<Vec<Target>> = columns
-        .iter()
-        .map(|c| c.iter().map(|(t, _)| t.clone()).collect())
-        .collect();
+    let targets: Vec<Vec<Target>> = columns.iter().map(column_targets).collect();
     // A column's metrics: its run's, or the mean of its runs' (none when one has none).
     let means: Vec<Option<Breakdown>> = columns
         .iter()
-        .map(|c| {
-            let evals: Option<Vec<&Breakdown>> = c
-                .iter()
-                .map(|(t, r)| t.result_on(r, split).map(|e| &e.metrics))
-                .collect();
-            evals.map(|e| Breakdown::mean(&e))
-        })
+        .map(|c| mean_result(c.iter().map(|(t, r)| (t, *r)), split))
         .collect();
     let base = means[base_index].as_ref();
 
