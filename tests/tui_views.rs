@@ -995,3 +995,73 @@ fn metrics_group_runs_of_one_setting_over_seeds() {
         "s again: a column per run"
     );
 }
+
+/// A CoLLM run in training shows no number of its parts as its own: while stage 2 has not
+/// evaluated, its row has no AUC (not the foundation's); once it has, its best so far, dimmed
+/// until the run's results replace it.
+#[test]
+fn runs_table_shows_an_unfinished_run_s_current_stage_only() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        let id = store
+            .create_run("collm-tiny", &tiny_collm(), "collm")
+            .unwrap();
+        let start = |stage: &str| Event::StageStarted {
+            stage: stage.into(),
+            total_steps: Some(64),
+        };
+        let eval = |stage: &str, auc: f64| Event::Eval {
+            stage: stage.into(),
+            step: 32,
+            split: "valid".into(),
+            metrics: metrics(auc),
+        };
+        for event in [
+            start("cf"),
+            eval("cf", 0.68),
+            start("stage1"),
+            eval("stage1", 0.55),
+            start("stage2"),
+        ] {
+            store.append_event(&id, &event).unwrap();
+        }
+        store
+    });
+    let screen = f.screen();
+    assert!(screen.contains("collm-tiny"), "{screen}");
+    for part in ["0.6800", "0.5500"] {
+        assert!(!screen.contains(part), "{part} is a part's, in\n{screen}");
+    }
+
+    let id = f.store.runs().unwrap().runs[0].id.clone();
+    let eval = |stage: &str, auc: f64| Event::Eval {
+        stage: stage.into(),
+        step: 32,
+        split: "valid".into(),
+        metrics: metrics(auc),
+    };
+    let style_of = |f: &Fixture, text: &str| {
+        let terminal = f.draw(WIDTH, HEIGHT);
+        let buffer = terminal.backend().buffer().clone();
+        let width = buffer.area.width as usize;
+        let at = buffer
+            .content
+            .chunks(width)
+            .enumerate()
+            .find_map(|(y, row)| {
+                let line: String = row.iter().map(|c| c.symbol()).collect();
+                line.find(text).map(|x| (x, y))
+            })
+            .unwrap_or_else(|| panic!("{text} not drawn"));
+        buffer.content[at.1 * width + at.0].style()
+    };
+    f.store.append_event(&id, &eval("stage2", 0.61)).unwrap();
+    update(&mut f.app, f.pin.message(load_runs(&f.store)));
+    assert_eq!(style_of(&f, "0.6100").fg, color().dim().fg);
+
+    f.store.append_event(&id, &eval("final", 0.70)).unwrap();
+    f.store.append_event(&id, &Event::Finished).unwrap();
+    update(&mut f.app, f.pin.message(load_runs(&f.store)));
+    assert!(!f.screen().contains("0.6100"));
+    assert_ne!(style_of(&f, "0.7000").fg, color().dim().fg);
+}

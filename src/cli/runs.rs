@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use collm_store::{format_utc, RunSummary, Store};
+use collm_store::{format_utc, RunSummary, Store, FINAL_STAGE};
 use serde::Serialize;
 
 use super::report::{align, duration, number};
@@ -27,7 +27,10 @@ struct RunLine<'a> {
     duration_s: Option<f64>,
     /// The split the headline AUC is from (`valid` when the run has one).
     auc_split: Option<&'a str>,
-    /// The final all-rows AUC of the best weights, or while training the best seen so far.
+    /// The stage that recorded it: `final` (the best weights' result), or while the run trains
+    /// (or after it stopped) the stage it is in.
+    auc_stage: Option<&'a str>,
+    /// The final all-rows AUC of the best weights, or the current stage's best so far.
     auc: Option<f64>,
     error: Option<&'a str>,
 }
@@ -41,8 +44,9 @@ impl<'a> From<&'a RunSummary> for RunLine<'a> {
             status: r.status.to_string(),
             created: format_utc(r.created_ms),
             duration_s: r.duration_s,
-            auc_split: r.headline_auc.as_ref().map(|(s, _)| s.as_str()),
-            auc: r.headline_auc.as_ref().map(|(_, a)| *a),
+            auc_split: r.headline_auc.as_ref().map(|h| h.split.as_str()),
+            auc_stage: r.headline_auc.as_ref().map(|h| h.stage.as_str()),
+            auc: r.headline_auc.as_ref().map(|h| h.auc),
             error: r.error.as_deref(),
         }
     }
@@ -69,11 +73,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .to_vec(),
     ];
     for l in &lines {
-        let auc = match (l.auc, l.auc_split) {
-            (Some(a), Some("valid")) => number(Some(a)),
-            (Some(a), Some(split)) => format!("{} ({split})", number(Some(a))),
-            _ => "-".to_string(),
-        };
+        let auc = headline_text(l.auc, l.auc_split, l.auc_stage);
         rows.push(vec![
             l.run_id.to_string(),
             l.experiment.to_string(),
@@ -86,4 +86,42 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     print!("{}", align(&rows));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `0.6632` (a result on valid), `0.6632 (valid_small)`, or a number from training, named by
+/// its stage so a CoLLM run's foundation is not read as the run: `0.6774 (cf so far)`.
+fn headline_text(auc: Option<f64>, split: Option<&str>, stage: Option<&str>) -> String {
+    let Some(auc) = auc else {
+        return "-".to_string();
+    };
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(stage) = stage.filter(|s| *s != FINAL_STAGE) {
+        notes.push(format!("{stage} so far"));
+    }
+    if let Some(split) = split.filter(|s| *s != "valid") {
+        notes.push(split.to_string());
+    }
+    if notes.is_empty() {
+        number(Some(auc))
+    } else {
+        format!("{} ({})", number(Some(auc)), notes.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_from_training_names_its_stage() {
+        let text = |split, stage| headline_text(Some(0.66321), Some(split), Some(stage));
+        assert_eq!(text("valid", FINAL_STAGE), "0.6632");
+        assert_eq!(text("valid_small", FINAL_STAGE), "0.6632 (valid_small)");
+        assert_eq!(text("valid", "cf"), "0.6632 (cf so far)");
+        assert_eq!(
+            text("valid_small", "stage2"),
+            "0.6632 (stage2 so far, valid_small)"
+        );
+        assert_eq!(headline_text(None, None, None), "-");
+    }
 }

@@ -21,7 +21,7 @@ pub use error::StoreError;
 pub use holder::Holder;
 pub use id::RunId;
 pub use record::{
-    Artifact, EvalPoint, FullRun, LogLine, RankingPoint, RunList, RunRecord, RunStatus, RunSummary,
-    StageInfo, StepPoint, FINAL_STAGE, SCHEMA_VERSION,
+    Artifact, EvalPoint, FullRun, Headline, LogLine, RankingPoint, RunList, RunRecord, RunStatus,
+    RunSummary, StageInfo, StepPoint, FINAL_STAGE, SCHEMA_VERSION,
 };
 pub use store::Store;

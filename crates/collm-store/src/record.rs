@@ -148,14 +148,22 @@ impl RunRecord {
     }
 
     /// The evaluation a run is judged by on `split`: its final evaluation of the best weights,
-    /// else (while it runs, or if it never finished) the best evaluation seen during training.
+    /// else (while it runs, or if it never finished) the best evaluation of `split` in the stage
+    /// it is in ([`RunRecord::current_stage`]). An earlier stage's numbers are a part's (a CoLLM
+    /// run's foundation or its TALLRec stage), never the run's, even when higher.
     pub fn result_on(&self, split: &str) -> Option<&EvalPoint> {
-        self.evaluation(FINAL_STAGE, split).or_else(|| {
-            self.best
-                .iter()
-                .filter(|e| e.split == split)
-                .max_by(|a, b| by_auc(a, b))
-        })
+        self.evaluation(FINAL_STAGE, split)
+            .or_else(|| self.evaluation(self.current_stage()?, split))
+    }
+
+    /// The stage the run is in, or was in when it stopped: the last one started (final
+    /// evaluations aside).
+    pub fn current_stage(&self) -> Option<&str> {
+        self.stages
+            .iter()
+            .rev()
+            .map(|s| s.name.as_str())
+            .find(|name| !name.starts_with(FINAL_STAGE))
     }
 
     /// The evaluation of `split` recorded under `stage`: `final`, or a part's `final-cf`,
@@ -174,26 +182,25 @@ impl RunRecord {
     }
 
     /// The one number a run listing shows: the final all-rows AUC on `valid` if the run has
-    /// results, else the best `valid` AUC seen during training; any split when none is `valid`.
-    pub fn headline_auc(&self) -> Option<(String, f64)> {
-        let pick = |evals: Vec<&EvalPoint>| -> Option<(String, f64)> {
-            let chosen = evals
-                .iter()
-                .find(|e| e.split == "valid")
-                .or_else(|| evals.first())?;
-            chosen
-                .metrics
-                .all
-                .auc
-                .map(|auc| (chosen.split.clone(), auc))
-        };
-        let finals: Vec<&EvalPoint> = self.results().collect();
-        if !finals.is_empty() {
-            return pick(finals);
+    /// results (any split when none is `valid`), else the best AUC so far of the stage it is in,
+    /// on `valid` if that stage evaluates it.
+    pub fn headline_auc(&self) -> Option<Headline> {
+        // Finals in the order the experiment lists its splits; a stage's splits best first.
+        let mut evals: Vec<&EvalPoint> = self.results().collect();
+        if evals.is_empty() {
+            let stage = self.current_stage()?;
+            evals = self.best.iter().filter(|e| e.stage == stage).collect();
+            evals.sort_by(|a, b| by_auc(b, a));
         }
-        let mut training: Vec<&EvalPoint> = self.best.iter().collect();
-        training.sort_by(|a, b| by_auc(b, a));
-        pick(training)
+        let chosen = evals
+            .iter()
+            .find(|e| e.split == "valid")
+            .or_else(|| evals.first())?;
+        Some(Headline {
+            stage: chosen.stage.clone(),
+            split: chosen.split.clone(),
+            auc: chosen.metrics.all.auc?,
+        })
     }
 
     pub fn summary(&self) -> RunSummary {
@@ -228,9 +235,25 @@ pub struct RunSummary {
     pub status: RunStatus,
     pub created_ms: u64,
     pub duration_s: Option<f64>,
-    /// (split, all-rows AUC), see [`RunRecord::headline_auc`].
-    pub headline_auc: Option<(String, f64)>,
+    /// See [`RunRecord::headline_auc`].
+    pub headline_auc: Option<Headline>,
     pub error: Option<String>,
+}
+
+/// A run listing's one number: an all-rows AUC, the split it is of, and the stage that
+/// recorded it (`final` for a result; another stage's while the run trains or if it stopped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Headline {
+    pub stage: String,
+    pub split: String,
+    pub auc: f64,
+}
+
+impl Headline {
+    /// A result of the best weights rather than a number from training.
+    pub fn is_final(&self) -> bool {
+        self.stage == FINAL_STAGE
+    }
 }
 
 /// All runs of a store, oldest first, and the records that could not be read.

@@ -3,7 +3,7 @@
 
 use collm_eval::{Breakdown, Metrics};
 use collm_events::Event;
-use collm_store::{RankingPoint, RunId, RunStatus, Store, StoreError, FINAL_STAGE};
+use collm_store::{Headline, RankingPoint, RunId, RunStatus, Store, StoreError, FINAL_STAGE};
 
 fn breakdown(auc: f64) -> Breakdown {
     let m = Metrics {
@@ -150,7 +150,72 @@ fn run_round_trips_through_reopen() {
     assert_eq!(store.evals(&id).unwrap().len(), 4);
     let list = store.runs().unwrap();
     assert_eq!(list.runs.len(), 1);
-    assert_eq!(list.runs[0].headline_auc, Some(("valid".to_string(), 0.66)));
+    assert_eq!(
+        list.runs[0].headline_auc,
+        Some(Headline {
+            stage: FINAL_STAGE.into(),
+            split: "valid".into(),
+            auc: 0.66
+        })
+    );
+}
+
+#[test]
+fn an_unfinished_run_is_judged_by_the_stage_it_is_in_not_by_its_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = store.create_run("collm-mf", "", "collm").unwrap();
+    let start = |stage: &str| Event::StageStarted {
+        stage: stage.into(),
+        total_steps: Some(96),
+    };
+    let headline = |store: &Store| store.runs().unwrap().runs[0].headline_auc.clone();
+    // The foundation evaluates all of valid, the LLM stages a sample of valid_small.
+    for event in [
+        start("cf"),
+        eval("cf", 40, "valid", 0.68),
+        Event::StageFinished { stage: "cf".into() },
+        start("stage1"),
+        eval("stage1", 32, "valid_small", 0.50),
+        Event::StageFinished {
+            stage: "stage1".into(),
+        },
+        start("stage2"),
+    ] {
+        store.append_event(&id, &event).unwrap();
+    }
+    let record = store.run(&id).unwrap();
+    assert_eq!(record.current_stage(), Some("stage2"));
+    // Stage 2 has evaluated nothing yet: no number, rather than the foundation's 0.68.
+    assert_eq!(record.result_on("valid"), None);
+    assert_eq!(headline(&store), None);
+
+    store
+        .append_event(&id, &eval("stage2", 32, "valid_small", 0.63))
+        .unwrap();
+    store
+        .append_event(&id, &eval("stage2", 64, "valid_small", 0.61))
+        .unwrap();
+    let record = store.run(&id).unwrap();
+    assert_eq!(record.result_on("valid"), None);
+    assert_eq!(record.result_on("valid_small").unwrap().step, 32);
+    let so_far = Headline {
+        stage: "stage2".into(),
+        split: "valid_small".into(),
+        auc: 0.63,
+    };
+    assert_eq!(headline(&store), Some(so_far.clone()));
+    assert!(!so_far.is_final());
+
+    // Its results replace the training numbers, on the listing's split first.
+    store.append_event(&id, &start(FINAL_STAGE)).unwrap();
+    store
+        .append_event(&id, &eval(FINAL_STAGE, 32, "valid", 0.66))
+        .unwrap();
+    let record = store.run(&id).unwrap();
+    assert_eq!(record.current_stage(), Some("stage2"));
+    assert_eq!(record.result_on("valid").unwrap().stage, FINAL_STAGE);
+    assert_eq!(headline(&store).unwrap().auc, 0.66);
 }
 
 #[test]

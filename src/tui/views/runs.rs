@@ -6,6 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
+use collm_store::FINAL_STAGE;
+
 use crate::experiment::settings;
 use crate::tui::app::{App, Column};
 use crate::tui::widgets::format;
@@ -48,9 +50,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let body: Vec<Row> = rows
         .iter()
         .map(|r| {
+            // A result of the best weights, or (dimmed) the best so far of the stage the run is in.
             let head = r.result_on("valid");
+            let style = match head {
+                Some(e) if e.stage != FINAL_STAGE => t.dim(),
+                _ => ratatui::style::Style::default(),
+            };
             let metric = |pick: fn(&collm_store::EvalPoint) -> Option<f64>| {
-                format::metric(head.and_then(pick))
+                Span::styled(format::metric(head.and_then(pick)), style)
             };
             let mark = if app.runs.marked.contains(&r.id) {
                 "●"
