@@ -4,6 +4,7 @@
 //! models) -> `collm_llm` (the LLM) -> `collm_eval` (metrics) -> `collm_store` (runs). This
 //! package joins them: experiment files, the runner, the CLI and the TUI.
 
+pub mod cleanup;
 pub mod cli;
 pub mod compare;
 pub mod experiment;

@@ -685,10 +685,10 @@ fn quitting_asks_first_while_a_run_is_active() {
     // The fixture's running run was created by this process.
     assert_eq!(f.app.active_runs().len(), 1);
     f.keys("q");
-    assert!(f.app.confirm_quit && !f.app.should_quit);
+    assert!(f.app.confirm.is_some() && !f.app.should_quit);
     insta::assert_snapshot!("quit_confirm", f.screen());
     f.keys("n");
-    assert!(!f.app.confirm_quit && !f.app.should_quit);
+    assert!(f.app.confirm.is_none() && !f.app.should_quit);
     f.keys("qy");
     assert!(f.app.should_quit);
 }
@@ -1064,4 +1064,64 @@ fn runs_table_shows_an_unfinished_run_s_current_stage_only() {
     update(&mut f.app, f.pin.message(load_runs(&f.store)));
     assert!(!f.screen().contains("0.6100"));
     assert_ne!(style_of(&f, "0.7000").fg, color().dim().fg);
+}
+
+/// `D` deletes the selected run after asking (the background thread does it and says so); a
+/// run still training must be cancelled first.
+#[test]
+fn delete_asks_first_then_forgets_the_run() {
+    use collm_bench::tui::app::Confirm;
+    let mut f = fixture(color());
+    let running = f
+        .app
+        .visible_runs()
+        .iter()
+        .find(|r| !r.status.is_terminal())
+        .unwrap()
+        .name
+        .clone();
+    f.keys(&format!("/{running}"));
+    f.key(KeyCode::Enter);
+    f.keys("D");
+    assert!(f.app.confirm.is_none());
+    assert!(f.screen().contains("cancel it first"), "{}", f.screen());
+    f.key(KeyCode::Esc);
+
+    f.keys("/mf-small");
+    f.key(KeyCode::Enter);
+    f.keys(" D");
+    assert!(matches!(f.app.confirm, Some(Confirm::Delete { .. })));
+    let screen = f.screen();
+    assert!(
+        screen.contains("Delete?") && screen.contains("(mf-small) leaves the store"),
+        "{screen}"
+    );
+    f.keys("n");
+    assert!(f.app.confirm.is_none());
+    let asked = |f: &Fixture| {
+        f.app
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::Delete(_)))
+    };
+    assert!(!asked(&f), "n keeps the run");
+    f.keys("Dy");
+    assert!(asked(&f));
+    let Some(Command::Delete(id)) = f.app.commands.pop() else {
+        panic!("the last command should be the deletion");
+    };
+    // The background thread's part.
+    let real = f.pin.real(&id);
+    let gone = collm_bench::cleanup::delete(&f.store, &real, std::slice::from_ref(&real)).unwrap();
+    update(
+        &mut f.app,
+        Message::Deleted {
+            id: id.clone(),
+            bytes: gone.bytes,
+        },
+    );
+    assert!(f.app.record(&id).is_none());
+    assert!(f.app.runs.marked.is_empty(), "its mark goes too");
+    assert!(f.screen().contains(&format!("deleted run {id}")));
+    assert!(f.store.run(&real).is_err());
 }

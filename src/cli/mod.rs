@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod compare;
+mod delete;
 mod ensemble;
 mod eval;
 mod export;
@@ -58,6 +59,8 @@ pub enum Command {
     Prompt(prompt::Args),
     /// Write a run's evaluations (csv) or full record (json) to stdout.
     Export(export::Args),
+    /// Remove runs from the store (record, curves, weights, kept scores), after asking.
+    Delete(delete::Args),
     /// Manage LLM backbones (pull, list).
     Model(model::Args),
     /// Measure throughput.
@@ -94,6 +97,7 @@ pub fn main() -> ExitCode {
                 Command::Sweep(args) => sweep::execute(args, &ctx),
                 Command::Prompt(args) => prompt::execute(args, &ctx),
                 Command::Export(args) => export::execute(args, &ctx),
+                Command::Delete(args) => delete::execute(args, &ctx),
                 Command::Model(args) => done(model::execute(args, &ctx)),
                 Command::Bench(args) => done(bench::execute(args, &ctx)),
             }

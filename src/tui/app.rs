@@ -27,7 +27,8 @@ pub struct App {
     pub view: View,
     /// The help overlay, with its scroll offset, when shown.
     pub help: Option<u16>,
-    pub confirm_quit: bool,
+    /// A question that takes the next key: y does it, anything else leaves it.
+    pub confirm: Option<Confirm>,
     pub should_quit: bool,
     pub now_ms: u64,
     pub runs: RunsState,
@@ -299,6 +300,15 @@ pub enum LaunchFocus {
     Form,
 }
 
+/// What a yes/no question overlay asks before doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    /// Quit, cancelling this window's active runs.
+    Quit,
+    /// Delete this run from the store (record, curves, weights, kept scores).
+    Delete { id: RunId, name: String },
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct LaunchState {
     pub choices: Vec<ExperimentChoice>,
@@ -319,7 +329,7 @@ impl App {
             pid: std::process::id(),
             view: View::Runs,
             help: None,
-            confirm_quit: false,
+            confirm: None,
             should_quit: false,
             now_ms,
             runs: RunsState::default(),

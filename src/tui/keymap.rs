@@ -87,6 +87,7 @@ pub enum Action {
     SortReverse,
     CancelRun,
     ResumeRun,
+    DeleteRun,
     PrevStage,
     NextStage,
     NextSplit,
@@ -275,6 +276,12 @@ pub const BINDINGS: &[Binding] = &[
         &[k('R')],
         A::ResumeRun,
         "resume the selected interrupted run",
+    ),
+    bind(
+        RUNS,
+        &[k('D')],
+        A::DeleteRun,
+        "delete the selected run from the store (asks first)",
     ),
     bind(
         RUN,

@@ -54,6 +54,11 @@ pub enum Message {
         id: RunId,
         name: String,
     },
+    /// A run was deleted from the store, freeing `bytes` on disk.
+    Deleted {
+        id: RunId,
+        bytes: u64,
+    },
     Notice(String),
     Error(String),
 }
@@ -75,6 +80,8 @@ pub enum Command {
     },
     Cancel(RunId),
     Resume(RunId),
+    /// Delete a finished, failed, cancelled or interrupted run (see [`crate::cleanup`]).
+    Delete(RunId),
     /// The users of `split` of the data set the inspector reads (that of `run` when given).
     ListUsers {
         run: Option<RunId>,

@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use crate::compare::{column_header, Target};
 use crate::experiment::settings;
 use crate::tui::app::{
-    column_targets, App, Column, ExperimentChoice, LaunchFocus, MetricsState, Significance,
+    column_targets, App, Column, Confirm, ExperimentChoice, LaunchFocus, MetricsState, Significance,
 };
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::{action_for, Action, View};
@@ -85,6 +85,13 @@ fn apply(app: &mut App, message: Message) {
             app.run_view.id = Some(id);
             app.view = View::Run;
         }
+        Message::Deleted { id, bytes } => {
+            forget_run(app, &id);
+            app.notice(format!(
+                "deleted run {id} ({:.1} MB freed)",
+                bytes as f64 / 1e6
+            ));
+        }
         Message::Significance {
             split,
             base,
@@ -154,15 +161,12 @@ fn on_key(app: &mut App, key: KeyEvent) {
     if key.kind == KeyEventKind::Release {
         return;
     }
-    if app.confirm_quit {
-        match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
-                for id in app.active_runs() {
-                    app.commands.push(Command::Cancel(id));
-                }
-                app.should_quit = true;
-            }
-            _ => app.confirm_quit = false,
+    if let Some(question) = app.confirm.take() {
+        if matches!(
+            key.code,
+            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter
+        ) {
+            confirmed(app, question);
         }
         return;
     }
@@ -275,13 +279,29 @@ fn jump_to_typed_user(app: &mut App) {
     }
 }
 
+/// Does what the question overlay asked about, once answered yes.
+fn confirmed(app: &mut App, question: Confirm) {
+    match question {
+        Confirm::Quit => {
+            for id in app.active_runs() {
+                app.commands.push(Command::Cancel(id));
+            }
+            app.should_quit = true;
+        }
+        Confirm::Delete { id, .. } => {
+            app.notice(format!("deleting run {id}…"));
+            app.commands.push(Command::Delete(id));
+        }
+    }
+}
+
 fn on_action(app: &mut App, action: Action) {
     match action {
         Action::Quit => {
             if app.active_runs().is_empty() {
                 app.should_quit = true;
             } else {
-                app.confirm_quit = true;
+                app.confirm = Some(Confirm::Quit);
             }
         }
         Action::Help => app.help = Some(0),
@@ -365,6 +385,21 @@ fn move_in(index: &mut usize, len: usize, action: Action) -> bool {
     true
 }
 
+/// Drops every trace of a deleted run from the state: its row, mark, loaded points, and the
+/// views that showed it.
+fn forget_run(app: &mut App, id: &collm_store::RunId) {
+    app.runs.records.retain(|r| &r.id != id);
+    app.runs.marked.remove(id);
+    app.details.remove(id);
+    if app.metrics.baseline.as_ref().is_some_and(|b| &b.run == id) {
+        app.metrics.baseline = None;
+    }
+    if app.run_view.id.as_ref() == Some(id) {
+        app.run_view = Default::default();
+    }
+    clamp_selection(app);
+}
+
 fn clamp_selection(app: &mut App) {
     let n = app.visible_runs().len();
     app.runs.selected = app.runs.selected.min(n.saturating_sub(1));
@@ -410,7 +445,21 @@ fn runs_action(app: &mut App, action: Action) {
         Action::SortReverse => app.runs.descending = !app.runs.descending,
         Action::CancelRun => cancel(app, selected),
         Action::ResumeRun => resume(app, selected),
+        Action::DeleteRun => ask_delete(app, selected),
         _ => {}
+    }
+}
+
+fn ask_delete(app: &mut App, run: Option<(collm_store::RunId, collm_store::RunStatus)>) {
+    match run {
+        Some((id, status)) if !status.is_terminal() => {
+            app.error(format!("run {id} is {status}: cancel it first (c)"))
+        }
+        Some((id, _)) => {
+            let name = app.record(&id).map(|r| r.name.clone()).unwrap_or_default();
+            app.confirm = Some(Confirm::Delete { id, name });
+        }
+        None => {}
     }
 }
 

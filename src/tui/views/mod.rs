@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Wrap};
 use ratatui::Frame;
 
-use crate::tui::app::{App, MIN_HEIGHT, MIN_WIDTH};
+use crate::tui::app::{App, Confirm, MIN_HEIGHT, MIN_WIDTH};
 use crate::tui::keymap::View;
 
 /// Draws the whole screen for `app`.
@@ -43,8 +43,8 @@ pub fn view(app: &App, frame: &mut Frame) {
     if let Some(scroll) = app.help {
         help::draw(app, frame, body, scroll);
     }
-    if app.confirm_quit {
-        confirm_quit(app, frame, area);
+    if let Some(question) = &app.confirm {
+        confirm(app, question, frame, area);
     }
 }
 
@@ -112,7 +112,7 @@ fn status_line(app: &App, frame: &mut Frame, area: Rect) {
 /// A short reminder of the view's main keys (the full list is behind `?`).
 fn hints(view: View) -> &'static str {
     match view {
-        View::Runs => "Enter open · / filter · Space mark · s/S sort · c cancel · R resume · Tab views · ? help · q quit",
+        View::Runs => "Enter open · / filter · Space mark · s/S sort · c cancel · R resume · D delete · Tab views · ? help · q quit",
         View::Run => "[ ] stage · ↑↓ scroll log · c cancel · R resume · Esc runs · ? help · q quit",
         View::Metrics => "←→ run · b baseline · p split · (marks from Runs) · ? help · q quit",
         View::Compare => "m curve · [ ] stage · (marks from Runs) · ? help · q quit",
@@ -121,24 +121,45 @@ fn hints(view: View) -> &'static str {
     }
 }
 
-fn confirm_quit(app: &App, frame: &mut Frame, area: Rect) {
+/// The yes/no overlay: what would happen, and the keys.
+fn confirm(app: &App, question: &Confirm, frame: &mut Frame, area: Rect) {
     let t = app.theme;
-    let n = app.active_runs().len();
-    let text = vec![
-        Line::from(format!("{n} run(s) still active in this window.")),
-        Line::from("Quitting cancels them (they can be resumed later)."),
-        Line::from(""),
-        Line::from(vec![
-            Span::styled("y", t.header()),
-            Span::raw(" quit and cancel   "),
-            Span::styled("any other key", t.header()),
-            Span::raw(" stay"),
-        ]),
-    ];
-    let popup = centered(area, 56, 6);
+    let (title, what, yes, no) = match question {
+        Confirm::Quit => (
+            " Quit? ",
+            vec![
+                format!(
+                    "{} run(s) still active in this window.",
+                    app.active_runs().len()
+                ),
+                "Quitting cancels them (they can be resumed later).".to_string(),
+            ],
+            " quit and cancel   ",
+            " stay",
+        ),
+        Confirm::Delete { id, name } => (
+            " Delete? ",
+            vec![
+                format!("Run {id} ({name}) leaves the store:"),
+                "record, curves, weights, kept scores. No undo.".to_string(),
+            ],
+            " delete   ",
+            " keep it",
+        ),
+    };
+    let width = what.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16 + 4;
+    let mut text: Vec<Line> = what.into_iter().map(Line::from).collect();
+    text.push(Line::from(""));
+    text.push(Line::from(vec![
+        Span::styled("y", t.header()),
+        Span::raw(yes),
+        Span::styled("any other key", t.header()),
+        Span::raw(no),
+    ]));
+    let popup = centered(area, width.max(56), 6);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text).block(Block::bordered().title(Span::styled(" Quit? ", t.error()))),
+        Paragraph::new(text).block(Block::bordered().title(Span::styled(title, t.error()))),
         popup,
     );
 }
