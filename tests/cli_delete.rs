@@ -1,4 +1,4 @@
-//! `collm delete`: all runs named are checked before any goes, a live run or the source of an
+//! `collm delete` (with `collm runs FILTER --ids` to name runs): all runs named are checked before any goes, a live run or the source of an
 //! unfinished run's reused part is refused, and without a terminal nothing goes without `--yes`.
 //! (A store opened by the CLI has no live run of another process: the store has one writer.)
 
@@ -46,10 +46,12 @@ fn delete_checks_every_run_first_and_refuses_what_others_need() {
         err.contains("takes its stage1 from run") && err.contains("dependent"),
         "{err}"
     );
-    let dependent_id = env.json(&["runs", "--json"])[1]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // The run list's filter (as the TUI's `/`) names runs for other commands.
+    let dependent_id = env.ok(&["runs", "Cancelled", "--ids"]).trim().to_string();
+    assert_eq!(dependent_id.len(), source.len(), "one id: {dependent_id}");
+    assert!(env
+        .ok(&["runs", "nothing like it"])
+        .contains("matches `nothing like it`"));
     // No terminal, no --yes: nothing goes.
     let err = stderr_of(&env, &["delete", &dependent_id]);
     assert!(err.contains("pass --yes"), "{err}");

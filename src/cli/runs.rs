@@ -1,5 +1,6 @@
-//! `collm runs`: every run of the store, oldest first, as an aligned table (id, name, kind,
-//! status, headline AUC, duration, created) or, with `--json`, an array of objects.
+//! `collm runs [FILTER]`: the runs of the store, oldest first, as an aligned table (id, name,
+//! kind, status, headline AUC, duration, created), with `--json` an array of objects, or with
+//! `--ids` their ids alone (for other commands' arguments).
 
 use std::process::ExitCode;
 
@@ -8,12 +9,19 @@ use serde::Serialize;
 
 use super::report::{align, duration, number};
 use super::Context;
+use crate::experiment::settings;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Only runs whose id, name, kind, status or key settings contain this (case-insensitive,
+    /// as the TUI's `/` filter), e.g. `failed`, `collm-mf-ml1m seed`, `lr=1e-3`.
+    pub filter: Option<String>,
     /// Print a JSON array on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Print only the ids, one per line: `collm delete $(collm runs cancelled --ids)`.
+    #[arg(long, conflicts_with = "json")]
+    pub ids: bool,
 }
 
 /// One element of `collm runs --json`.
@@ -54,17 +62,35 @@ impl<'a> From<&'a RunSummary> for RunLine<'a> {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.store_dir)?;
-    let list = store.runs()?;
+    let mut list = store.runs()?;
     for err in &list.unreadable {
         eprintln!("warning: {err}");
     }
+    if let Some(filter) = &args.filter {
+        let mut kept = Vec::new();
+        for summary in list.runs {
+            if settings::run_matches(&store.run(&summary.id)?, filter) {
+                kept.push(summary);
+            }
+        }
+        list.runs = kept;
+    }
     let lines: Vec<RunLine> = list.runs.iter().map(RunLine::from).collect();
+    if args.ids {
+        for line in &lines {
+            println!("{}", line.run_id);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&lines)?);
         return Ok(ExitCode::SUCCESS);
     }
     if lines.is_empty() {
-        println!("no runs in {}", store.dir().display());
+        match &args.filter {
+            Some(filter) => println!("no run of {} matches `{filter}`", store.dir().display()),
+            None => println!("no runs in {}", store.dir().display()),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![

@@ -100,6 +100,23 @@ fn leaf(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
 }
 
+/// Whether a run matches a run-list filter (the TUI's `/`, `collm runs FILTER`): `filter`,
+/// lowercased, within the run's id, name, kind, status or key settings.
+pub fn run_matches(record: &collm_store::RunRecord, filter: &str) -> bool {
+    let needle = filter.to_lowercase();
+    needle.is_empty()
+        || format!(
+            "{} {} {} {} {}",
+            record.id,
+            record.name,
+            record.kind,
+            record.status,
+            key_summary(&record.experiment)
+        )
+        .to_lowercase()
+        .contains(&needle)
+}
+
 /// The run table's one-line summary of an experiment: `mf lr=1e-3 bs=1024 ...`.
 pub fn key_summary(text: &str) -> String {
     let Ok(flat) = flatten(text) else {

@@ -364,13 +364,12 @@ impl App {
             .runs
             .filter_input
             .as_deref()
-            .unwrap_or(&self.runs.filter)
-            .to_lowercase();
+            .unwrap_or(&self.runs.filter);
         let mut rows: Vec<&RunRecord> = self
             .runs
             .records
             .iter()
-            .filter(|r| needle.is_empty() || haystack(r).contains(&needle))
+            .filter(|r| settings::run_matches(r, needle))
             .collect();
         let column = self.runs.sort;
         rows.sort_by(|a, b| compare_by(column, a, b, self.now_ms));
@@ -488,19 +487,6 @@ impl App {
             error: true,
         });
     }
-}
-
-/// What the filter matches against: id, name, kind, status and key settings.
-fn haystack(r: &RunRecord) -> String {
-    format!(
-        "{} {} {} {} {}",
-        r.id,
-        r.name,
-        r.kind,
-        r.status,
-        settings::key_summary(&r.experiment)
-    )
-    .to_lowercase()
 }
 
 fn compare_by(column: Column, a: &RunRecord, b: &RunRecord, now_ms: u64) -> std::cmp::Ordering {
