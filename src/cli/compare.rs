@@ -257,26 +257,38 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 })?
         }
     };
-    let comparison = compare(&store, &columns, base_index, &args);
+    let means: Vec<Option<Breakdown>> = columns
+        .iter()
+        .map(|c| c.metrics_on(&args.on.split))
+        .collect();
+    let comparison = compare(&store, &columns, &means, base_index, &args);
     if args.on.json {
         println!("{}", serde_json::to_string_pretty(&comparison)?);
     } else {
-        print!("{}", describe(&comparison, &columns, base_index));
+        print!("{}", describe(&comparison, &columns, &means, base_index));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn compare(store: &Store, columns: &[Column], base_index: usize, args: &Args) -> Comparison {
+/// `means`: each column's metrics on the split (a column of several runs: their mean).
+fn compare(
+    store: &Store,
+    columns: &[Column],
+    means: &[Option<Breakdown>],
+    base_index: usize,
+    args: &Args,
+) -> Comparison {
     let split = &args.on.split;
     let base = &columns[base_index];
     let runs = columns
         .iter()
-        .map(|c| RunColumn {
+        .zip(means)
+        .map(|(c, mean)| RunColumn {
             run_id: c.full_label(),
             experiment: c.name(),
             status: c.distinct(|m| m.record.status.to_string()),
             from: c.distinct(|m| source(m.result_on(split))),
-            metrics: c.metrics_on(split).as_ref().map(Into::into),
+            metrics: mean.as_ref().map(Into::into),
         })
         .collect();
     let others: Vec<&Column> = columns
@@ -352,7 +364,12 @@ fn compare(store: &Store, columns: &[Column], base_index: usize, args: &Args) ->
 }
 
 /// The comparison for people: the metric table, the bootstrap table, the settings that differ.
-fn describe(c: &Comparison, columns: &[Column], base_index: usize) -> String {
+fn describe(
+    c: &Comparison,
+    columns: &[Column],
+    means: &[Option<Breakdown>],
+    base_index: usize,
+) -> String {
     let base = &columns[base_index];
     let mut out = format!(
         "split {}, baseline {} {}\n",
@@ -380,8 +397,6 @@ fn describe(c: &Comparison, columns: &[Column], base_index: usize) -> String {
             .chain(c.runs.iter().map(|r| r.from.clone()))
             .collect(),
     ];
-    let means: Vec<Option<Breakdown>> =
-        columns.iter().map(|col| col.metrics_on(&c.split)).collect();
     let evals: Vec<Option<&Breakdown>> = means.iter().map(Option::as_ref).collect();
     rows.extend(metric_rows(&evals, base_index));
     out.push_str(&align(&rows));
