@@ -46,9 +46,10 @@ pub fn check(store: &Store, id: &RunId, going: &[RunId]) -> Result<Deletable, St
     })
 }
 
-/// Deletes `id` after [`check`]: its record, its points and its folder. Returns what went.
-pub fn delete(store: &Store, id: &RunId, going: &[RunId]) -> Result<Deletable, String> {
-    let deletable = check(store, id, going)?;
+/// Deletes the one run `id` after [`check`]: its record, its points and its folder. Returns
+/// what went.
+pub fn delete(store: &Store, id: &RunId) -> Result<Deletable, String> {
+    let deletable = check(store, id, &[])?;
     store.delete_run(id).map_err(|e| e.to_string())?;
     Ok(deletable)
 }

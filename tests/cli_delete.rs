@@ -79,7 +79,7 @@ fn delete_checks_every_run_first_and_refuses_what_others_need() {
         total_steps: Some(10),
     };
     store.append_event(&live, &start).unwrap();
-    let err = collm_bench::cleanup::delete(&store, &live, &[]).unwrap_err();
+    let err = collm_bench::cleanup::delete(&store, &live).unwrap_err();
     assert!(err.contains("is running: cancel it first"), "{err}");
     assert!(store.run(&live).is_ok());
 }

@@ -1112,7 +1112,7 @@ fn delete_asks_first_then_forgets_the_run() {
     };
     // The background thread's part.
     let real = f.pin.real(&id);
-    let gone = collm_bench::cleanup::delete(&f.store, &real, std::slice::from_ref(&real)).unwrap();
+    let gone = collm_bench::cleanup::delete(&f.store, &real).unwrap();
     update(
         &mut f.app,
         Message::Deleted {

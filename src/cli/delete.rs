@@ -33,6 +33,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut rows = vec![["run", "name", "status", "on disk"]
         .map(String::from)
         .to_vec()];
+    let mut checked = Vec::with_capacity(ids.len());
     for id in &ids {
         let run = cleanup::check(&store, id, &ids).map_err(anyhow::Error::msg)?;
         rows.push(vec![
@@ -41,14 +42,16 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             run.record.status.to_string(),
             megabytes(run.bytes),
         ]);
+        checked.push(run);
     }
     eprint!("{}", align(&rows));
     if !args.yes && !confirmed(ids.len())? {
         eprintln!("nothing deleted");
         return Ok(ExitCode::SUCCESS);
     }
-    for (i, id) in ids.iter().enumerate() {
-        let gone = cleanup::delete(&store, id, &ids[i..]).map_err(anyhow::Error::msg)?;
+    // This process holds the store, so nothing has changed since the checks: no second one.
+    for (id, gone) in ids.iter().zip(&checked) {
+        store.delete_run(id)?;
         println!(
             "deleted {id} ({}), {}",
             gone.record.name,

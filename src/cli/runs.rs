@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use collm_store::{format_utc, RunSummary, Store, FINAL_STAGE};
+use collm_store::{format_utc, Headline, RunSummary, Store};
 use serde::Serialize;
 
 use super::report::{align, duration, number};
@@ -98,8 +98,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .map(String::from)
             .to_vec(),
     ];
-    for l in &lines {
-        let auc = headline_text(l.auc, l.auc_split, l.auc_stage);
+    for (l, summary) in lines.iter().zip(&list.runs) {
+        let auc = headline_text(summary.headline_auc.as_ref());
         rows.push(vec![
             l.run_id.to_string(),
             l.experiment.to_string(),
@@ -116,31 +116,38 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
 
 /// `0.6632` (a result on valid), `0.6632 (valid_small)`, or a number from training, named by
 /// its stage so a CoLLM run's foundation is not read as the run: `0.6774 (cf so far)`.
-fn headline_text(auc: Option<f64>, split: Option<&str>, stage: Option<&str>) -> String {
-    let Some(auc) = auc else {
+fn headline_text(headline: Option<&Headline>) -> String {
+    let Some(h) = headline else {
         return "-".to_string();
     };
     let mut notes: Vec<String> = Vec::new();
-    if let Some(stage) = stage.filter(|s| *s != FINAL_STAGE) {
-        notes.push(format!("{stage} so far"));
+    if !h.is_final() {
+        notes.push(format!("{} so far", h.stage));
     }
-    if let Some(split) = split.filter(|s| *s != "valid") {
-        notes.push(split.to_string());
+    if h.split != "valid" {
+        notes.push(h.split.clone());
     }
     if notes.is_empty() {
-        number(Some(auc))
+        number(Some(h.auc))
     } else {
-        format!("{} ({})", number(Some(auc)), notes.join(", "))
+        format!("{} ({})", number(Some(h.auc)), notes.join(", "))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use collm_store::FINAL_STAGE;
 
     #[test]
     fn a_number_from_training_names_its_stage() {
-        let text = |split, stage| headline_text(Some(0.66321), Some(split), Some(stage));
+        let text = |split: &str, stage: &str| {
+            headline_text(Some(&Headline {
+                stage: stage.into(),
+                split: split.into(),
+                auc: 0.66321,
+            }))
+        };
         assert_eq!(text("valid", FINAL_STAGE), "0.6632");
         assert_eq!(text("valid_small", FINAL_STAGE), "0.6632 (valid_small)");
         assert_eq!(text("valid", "cf"), "0.6632 (cf so far)");
@@ -148,6 +155,6 @@ mod tests {
             text("valid_small", "stage2"),
             "0.6632 (stage2 so far, valid_small)"
         );
-        assert_eq!(headline_text(None, None, None), "-");
+        assert_eq!(headline_text(None), "-");
     }
 }

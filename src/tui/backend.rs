@@ -157,15 +157,13 @@ impl Worker {
                 }
             }
             // Checked again here, against the store: the run may have been resumed since.
-            Command::Delete(id) => {
-                match crate::cleanup::delete(&self.store, &id, std::slice::from_ref(&id)) {
-                    Ok(gone) => self.send(Message::Deleted {
-                        id,
-                        bytes: gone.bytes,
-                    }),
-                    Err(err) => self.send(Message::Error(err)),
-                }
-            }
+            Command::Delete(id) => match crate::cleanup::delete(&self.store, &id) {
+                Ok(gone) => self.send(Message::Deleted {
+                    id,
+                    bytes: gone.bytes,
+                }),
+                Err(err) => self.send(Message::Error(err)),
+            },
             Command::Resume(id) => match self.runner.resume(&id) {
                 Ok(id) => self.send(Message::Notice(format!("run {id} queued to resume"))),
                 Err(err) => self.send(Message::Error(err.to_string())),
