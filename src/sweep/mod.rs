@@ -191,9 +191,14 @@ impl StoredRuns {
     }
 }
 
-/// An experiment's settings without its name and `[reuse]`.
+/// An experiment's settings without its name and `[reuse]`, read through today's parser so that
+/// a setting added since a run was stored counts as its default there (a stored run without
+/// `cf_input` is the point that spells `cf_input = "raw"`). Text that no longer parses as an
+/// experiment is compared as written.
 fn identity(text: &str) -> Option<toml::Table> {
-    let mut table: toml::Table = text.parse().ok()?;
+    let origin = std::path::Path::new("<stored experiment>");
+    let normalised = Experiment::from_toml(text, origin).map(|e| e.to_toml());
+    let mut table: toml::Table = normalised.as_deref().unwrap_or(text).parse().ok()?;
     table.remove("reuse");
     table.remove("name");
     Some(table)
@@ -345,6 +350,25 @@ mod tests {
         assert!(Axis::parse("training.lr=1e-3,0.001", false)
             .unwrap_err()
             .contains("twice"));
+    }
+
+    #[test]
+    fn a_stored_run_without_a_newer_default_setting_is_the_point_that_spells_it() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        let mut point = Experiment::load(&dir.join("collm-sasrec-ml1m.toml")).unwrap();
+        let spelled = point.to_toml();
+        assert!(spelled.contains("cf_input = \"raw\"\n"), "{spelled}");
+        // As a run stored before the setting existed wrote it, under another name.
+        let old = spelled
+            .replace("cf_input = \"raw\"\n", "")
+            .replace("name = \"collm-sasrec-ml1m\"", "name = \"renamed\"");
+        assert_eq!(identity(&old), identity(&spelled));
+        point.collm.as_mut().unwrap().slots.cf_input = collm_pipeline::CfInput::Unit;
+        assert_ne!(identity(&old), identity(&point.to_toml()));
+        // Text that no longer parses as an experiment is still compared, as written.
+        let retired = format!("{old}\nretired_key = 1\n");
+        assert_eq!(identity(&retired), identity(&retired));
+        assert_ne!(identity(&retired), identity(&old));
     }
 
     #[test]

@@ -108,6 +108,20 @@ pub enum CfInit {
     Scratch,
 }
 
+/// What the CIE reads of a collaborative vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CfInput {
+    /// The vector as the foundation gives it (the reference).
+    #[default]
+    Raw,
+    /// The vector divided by its L2 norm: user and item vectors enter the shared mapping at the
+    /// same scale, whatever the foundation's training did to their lengths (a SASRec trained
+    /// long under weight decay leaves item embeddings ~60 times shorter than its layer-normed
+    /// user vectors, and the CIE then barely sees the target item).
+    Unit,
+}
+
 /// The ID-slot settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +141,9 @@ pub struct SlotConfig {
     /// it in.
     #[serde(default)]
     pub cf_weights: Option<PathBuf>,
+    /// What the CIE reads of each collaborative vector (`raw`, or `unit`: L2-normalised).
+    #[serde(default)]
+    pub cf_input: CfInput,
 }
 
 impl Default for SlotConfig {
@@ -137,6 +154,7 @@ impl Default for SlotConfig {
             cf: None,
             cf_init: CfInit::Pretrained,
             cf_weights: None,
+            cf_input: CfInput::Raw,
         }
     }
 }
@@ -358,6 +376,12 @@ impl PipelineConfig {
                     ));
                 }
             }
+            _ if self.slots.cf_input != CfInput::Raw => {
+                return Err(PipelineError::config(
+                    "slots.cf_input",
+                    "only the CIE reads collaborative vectors (slots.kind = \"cie\")",
+                ))
+            }
             _ => {}
         }
         let mut names = std::collections::HashSet::new();
@@ -460,6 +484,26 @@ mod tests {
         assert_eq!(c.stage_prompt("stage3"), None);
         assert_eq!(c.final_prompt(), PromptKind::Hybrid);
         assert!(c.prefix_cache);
+        assert_eq!(c.slots.cf_input, CfInput::Raw);
+    }
+
+    #[test]
+    fn unit_cf_input_is_for_the_cie_only() {
+        let unit = COLLM.replace("[slots]", "[slots]\ncf_input = \"unit\"");
+        let mut c: PipelineConfig = toml::from_str(&unit).unwrap();
+        assert_eq!(c.slots.cf_input, CfInput::Unit);
+        c.validate().unwrap();
+        c.slots.kind = SlotFill::IdTokens;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("slots.cf_input") && e.contains("cie"), "{e}");
+        let bad = COLLM.replace("[slots]", "[slots]\ncf_input = \"unitary\"");
+        let e = toml::from_str::<PipelineConfig>(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unitary") && e.contains("`raw` or `unit`"),
+            "{e}"
+        );
     }
 
     #[test]

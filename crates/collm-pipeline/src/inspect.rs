@@ -5,6 +5,7 @@ use collm_cf::batch_for;
 use collm_data::Interaction;
 use serde::Serialize;
 
+use crate::config::CfInput;
 use crate::error::Result;
 use crate::model::{CollmModel, SlotSource};
 use crate::prompt::SlotKind;
@@ -102,7 +103,7 @@ pub fn inspect(
             row.iid
         };
         let (source, vector_norm) = match &model.slots {
-            SlotSource::Cie { cf, .. } => {
+            SlotSource::Cie { cf, cie } => {
                 let batch = batch_for(std::slice::from_ref(row), cf.history_len(), model.device())?;
                 let v = match span.kind {
                     SlotKind::User => cf.user_vectors(&batch)?,
@@ -113,7 +114,15 @@ pub fn inspect(
                 } else {
                     "item"
                 };
-                (format!("{} {who} vector", cf.kind().name()), norm(&v)?)
+                // The norm shown is the foundation's, before any normalisation the CIE applies.
+                let read = match cie.input() {
+                    CfInput::Raw => "",
+                    CfInput::Unit => ", read at unit length",
+                };
+                (
+                    format!("{} {who} vector{read}", cf.kind().name()),
+                    norm(&v)?,
+                )
             }
             SlotSource::IdTokens(t) if t.is_shared() => {
                 ("soft prompt (the same for everyone)".to_string(), f32::NAN)

@@ -38,7 +38,7 @@ pub mod stage;
 pub mod template;
 
 pub use config::{
-    CfInit, PipelineConfig, PromptConfig, SlotConfig, SlotFill, StageConfig, Trainable,
+    CfInit, CfInput, PipelineConfig, PromptConfig, SlotConfig, SlotFill, StageConfig, Trainable,
 };
 pub use error::{PipelineError, Result};
 pub use model::{Answer, CollmModel, Encoded, SlotSource};

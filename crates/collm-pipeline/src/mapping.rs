@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 
+use crate::config::CfInput;
 use crate::error::{PipelineError, Result};
 use crate::prompt::SlotKind;
 
@@ -43,6 +44,13 @@ pub struct Cie {
     b2: Var,
     tokens: usize,
     hidden: usize,
+    input: CfInput,
+}
+
+/// Each row of `x` divided by its L2 norm (a zero row stays zero).
+fn unit_rows(x: &Tensor) -> Result<Tensor> {
+    let norm = (x.sqr()?.sum_keepdim(1)? + 1e-12)?.sqrt()?;
+    Ok(x.broadcast_div(&norm)?)
 }
 
 impl Cie {
@@ -77,12 +85,22 @@ impl Cie {
             b2,
             tokens,
             hidden,
+            input: CfInput::Raw,
         })
+    }
+
+    /// The same mapping reading its input as `input` says.
+    pub fn with_input(self, input: CfInput) -> Cie {
+        Cie { input, ..self }
     }
 
     /// `[N, d]` collaborative vectors to `[N, tokens, hidden]` slot embeddings.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.to_dtype(DType::F32)?;
+        let x = match self.input {
+            CfInput::Raw => x,
+            CfInput::Unit => unit_rows(&x)?,
+        };
         let h = x
             .matmul(&self.w1.t()?)?
             .broadcast_add(self.b1.as_tensor())?
@@ -91,6 +109,11 @@ impl Cie {
             .matmul(&self.w2.t()?)?
             .broadcast_add(self.b2.as_tensor())?;
         Ok(y.reshape((x.dim(0)?, self.tokens, self.hidden))?)
+    }
+
+    /// What the mapping reads of its input.
+    pub fn input(&self) -> CfInput {
+        self.input
     }
 
     /// The input size `d`.
@@ -273,6 +296,39 @@ mod tests {
         for (a, b) in got.iter().zip(&want) {
             assert!((a - b).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn unit_input_ignores_length_and_passes_gradient_across_it() {
+        let d = Device::Cpu;
+        let raw = Cie::new(3, 2, 4, 1, 5, &d).unwrap();
+        let unit = raw.clone().with_input(CfInput::Unit);
+        let flat = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let x = Tensor::new(&[[0.03f32, -0.04, 0.0], [0.0, 0.0, 0.0]], &d).unwrap();
+        let long = (&x * 100.0).unwrap();
+        // By hand: (0.03, -0.04, 0) has length 0.05, so unit input reads (0.6, -0.8, 0) whatever
+        // its length; the zero row stays zero.
+        let by_hand = Tensor::new(&[[0.6f32, -0.8, 0.0], [0.0, 0.0, 0.0]], &d).unwrap();
+        let want = flat(raw.forward(&by_hand).unwrap());
+        for input in [&x, &long] {
+            for (a, b) in flat(unit.forward(input).unwrap()).iter().zip(&want) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            }
+        }
+        assert_ne!(
+            flat(raw.forward(&x).unwrap()),
+            want,
+            "raw input reads the length"
+        );
+        // Through the normalisation a trained foundation gets a gradient, and only across the
+        // vector: along it the output does not change.
+        let v = Var::from_tensor(&Tensor::new(&[[0.3f32, -0.4, 1.2]], &d).unwrap()).unwrap();
+        let loss = unit.forward(v.as_tensor()).unwrap().sum_all().unwrap();
+        let grad = loss.backward().unwrap();
+        let g = flat(grad.get(&v).unwrap().clone());
+        let along: f32 = g.iter().zip([0.3f32, -0.4, 1.2]).map(|(a, b)| a * b).sum();
+        assert!(g.iter().any(|v| v.abs() > 1e-4), "{g:?}");
+        assert!(along.abs() < 1e-5, "gradient along the vector: {along}");
     }
 
     #[test]

@@ -147,7 +147,8 @@ impl CollmModel {
                     tokens,
                     cfg.seed,
                     &device,
-                )?;
+                )?
+                .with_input(cfg.slots.cf_input);
                 SlotSource::Cie { cie, cf }
             }
         };

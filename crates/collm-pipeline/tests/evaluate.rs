@@ -4,10 +4,12 @@
 
 mod common;
 
+use candle_core::Device;
 use collm_pipeline::evaluate::score_samples;
 use collm_pipeline::inspect::inspect;
 use collm_pipeline::prefix_cache::PrefixCache;
-use collm_pipeline::{PromptKind, ScoreKind};
+use collm_pipeline::prompt::SlotKind;
+use collm_pipeline::{CfInput, PromptKind, ScoreKind, SlotSource};
 
 #[test]
 fn rows_come_back_in_order_each_scored_as_alone() {
@@ -79,4 +81,44 @@ fn the_inspector_shows_the_evaluation_score() {
             );
         }
     }
+}
+
+/// With `cf_input = "unit"` the inspector says so and still shows the foundation's own length;
+/// the slot then holds what the raw-input mapping makes of the vector scaled to length 1.
+#[test]
+fn the_inspector_shows_a_unit_read_vector_at_its_own_length() {
+    let dataset = common::dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
+    let raw = common::tiny_model(&cfg, &dataset);
+    cfg.slots.cf_input = CfInput::Unit;
+    let unit = common::tiny_model(&cfg, &dataset);
+    let row = &dataset.train.rows[52];
+    let (raw_view, unit_view) = (
+        inspect(&raw, row, PromptKind::Hybrid, None).unwrap(),
+        inspect(&unit, row, PromptKind::Hybrid, None).unwrap(),
+    );
+    for (r, u) in raw_view.slots.iter().zip(&unit_view.slots) {
+        assert!(!r.source.contains("unit"), "{}", r.source);
+        assert!(u.source.ends_with("read at unit length"), "{}", u.source);
+        assert_eq!(r.vector_norm, u.vector_norm);
+        assert!(
+            (r.vector_norm - 1.0).abs() > 0.05,
+            "the check needs a vector not already of unit length: {}",
+            r.vector_norm
+        );
+        assert!((r.embedding_norm - u.embedding_norm).abs() > 1e-4);
+    }
+    let SlotSource::Cie { cie, cf } = &raw.slots else {
+        panic!("the tiny config has a CIE")
+    };
+    let batch =
+        collm_cf::batch_for(std::slice::from_ref(row), cf.history_len(), &Device::Cpu).unwrap();
+    let v = cf.item_vectors(&batch).unwrap();
+    let item = unit_view.slots.iter().find(|s| s.kind == SlotKind::Item);
+    let scaled = (&v / f64::from(item.unwrap().vector_norm)).unwrap();
+    let want = cie.forward(&scaled).unwrap();
+    let got = unit.slot_vectors(&[row], SlotKind::Item).unwrap();
+    let diff = (want - got).unwrap().abs().unwrap().max_all().unwrap();
+    assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
 }
