@@ -13,9 +13,9 @@ pub struct Deletable {
 }
 
 /// Whether `id` may be deleted along with the runs `going`, or why not: a queued or running run
-/// must be cancelled first, and a run that an unfinished run (not itself `going`) takes a part
-/// from (`[reuse]`) stays, because resuming that run may copy the part again. A finished run
-/// that reused from it keeps its own copy.
+/// must be cancelled first, and a run that an unfinished run (queued, running, or stopped; not
+/// itself `going`) takes a part from (`[reuse]`) stays, because starting or resuming that run
+/// may copy the part again. A finished run that reused from it keeps its own copy.
 pub fn check(store: &Store, id: &RunId, going: &[RunId]) -> Result<Deletable, String> {
     let record = store.run(id).map_err(|e| e.to_string())?;
     if !record.status.is_terminal() {
@@ -27,8 +27,9 @@ pub fn check(store: &Store, id: &RunId, going: &[RunId]) -> Result<Deletable, St
     }
     let list = store.runs().map_err(|e| e.to_string())?;
     for other in &list.runs {
-        let unfinished =
-            other.status.is_terminal() && other.status != collm_store::RunStatus::Finished;
+        // Queued and running runs count too: a queued one has not copied its part yet, and a
+        // running one may be killed and resumed.
+        let unfinished = other.status != collm_store::RunStatus::Finished;
         if unfinished && !going.contains(&other.id) {
             let full = store.run(&other.id).map_err(|e| e.to_string())?;
             if let Some(part) = reused_from(&full.experiment, id) {
@@ -83,6 +84,38 @@ fn folder_bytes(dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_part_taken_by_a_queued_or_running_run_stays() {
+        use collm_store::RunStatus;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let source = store
+            .create_run("source", "name = \"source\"\n", "collm")
+            .unwrap();
+        store.set_status(&source, RunStatus::Finished).unwrap();
+        let reuse = format!("name = \"waiting\"\n[reuse]\ncf = \"{source}\"\n");
+        let waiting = store.create_run("waiting", &reuse, "collm").unwrap();
+        for status in [
+            RunStatus::Queued,
+            RunStatus::Running,
+            RunStatus::Interrupted,
+        ] {
+            if status != RunStatus::Queued {
+                store.set_status(&waiting, status).unwrap();
+            }
+            let err = check(&store, &source, &[]).unwrap_err();
+            assert!(
+                err.contains("waiting") && err.contains(&status.to_string()),
+                "{err}"
+            );
+        }
+        store.set_status(&waiting, RunStatus::Finished).unwrap();
+        assert!(
+            check(&store, &source, &[]).is_ok(),
+            "a finished run has its own copy"
+        );
+    }
 
     #[test]
     fn reuse_tables_name_the_part_taken() {
