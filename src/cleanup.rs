@@ -25,14 +25,13 @@ pub fn check(store: &Store, id: &RunId, going: &[RunId]) -> Result<Deletable, St
             record.status
         ));
     }
-    let list = store.runs().map_err(|e| e.to_string())?;
+    let list = store.records().map_err(|e| e.to_string())?;
     for other in &list.runs {
         // Queued and running runs count too: a queued one has not copied its part yet, and a
         // running one may be killed and resumed.
         let unfinished = other.status != collm_store::RunStatus::Finished;
         if unfinished && !going.contains(&other.id) {
-            let full = store.run(&other.id).map_err(|e| e.to_string())?;
-            if let Some(part) = reused_from(&full.experiment, id) {
+            if let Some(part) = reused_from(&other.experiment, id) {
                 return Err(format!(
                     "run {} ({}, {}) takes its {part} from run {id} and may need it to resume: \
                      delete or finish that run first",

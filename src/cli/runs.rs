@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use collm_store::{format_utc, Headline, RunSummary, Store};
+use collm_store::{format_utc, Headline, RunRecord, RunSummary, Store};
 use serde::Serialize;
 
 use super::report::{align, duration, number};
@@ -62,20 +62,21 @@ impl<'a> From<&'a RunSummary> for RunLine<'a> {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.store_dir)?;
-    let mut list = store.runs()?;
+    let list = store.records()?;
     for err in &list.unreadable {
         eprintln!("warning: {err}");
     }
-    if let Some(filter) = &args.filter {
-        let mut kept = Vec::new();
-        for summary in list.runs {
-            if settings::run_matches(&store.run(&summary.id)?, filter) {
-                kept.push(summary);
-            }
-        }
-        list.runs = kept;
-    }
-    let lines: Vec<RunLine> = list.runs.iter().map(RunLine::from).collect();
+    let summaries: Vec<RunSummary> = list
+        .runs
+        .iter()
+        .filter(|r| {
+            args.filter
+                .as_ref()
+                .is_none_or(|f| settings::run_matches(r, f))
+        })
+        .map(RunRecord::summary)
+        .collect();
+    let lines: Vec<RunLine> = summaries.iter().map(RunLine::from).collect();
     if args.ids {
         for line in &lines {
             println!("{}", line.run_id);
@@ -98,7 +99,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .map(String::from)
             .to_vec(),
     ];
-    for (l, summary) in lines.iter().zip(&list.runs) {
+    for (l, summary) in lines.iter().zip(&summaries) {
         let auc = headline_text(summary.headline_auc.as_ref());
         rows.push(vec![
             l.run_id.to_string(),

@@ -245,11 +245,7 @@ pub fn group_by_seeds(runs: Vec<&RunRecord>) -> Vec<Vec<&RunRecord>> {
 
 /// Every run of the store, oldest first (records that cannot be read are left out).
 pub fn all_records(store: &Store) -> Result<Vec<RunRecord>, StoreError> {
-    let mut records = Vec::new();
-    for summary in store.runs()?.runs {
-        records.push(store.run(&summary.id)?);
-    }
-    Ok(records)
+    Ok(store.records()?.runs)
 }
 
 /// A run a CoLLM point may take its foundation and first stages from: a finished run of the

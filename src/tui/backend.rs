@@ -209,22 +209,11 @@ impl Worker {
 
 /// Every run's record (records are small: points live apart).
 pub fn load_runs(store: &Store) -> Message {
-    match store.runs() {
-        Ok(list) => {
-            let mut unreadable: Vec<String> =
-                list.unreadable.iter().map(|e| e.to_string()).collect();
-            let mut records = Vec::with_capacity(list.runs.len());
-            for summary in &list.runs {
-                match store.run(&summary.id) {
-                    Ok(record) => records.push(record),
-                    Err(err) => unreadable.push(err.to_string()),
-                }
-            }
-            Message::Runs {
-                records,
-                unreadable,
-            }
-        }
+    match store.records() {
+        Ok(list) => Message::Runs {
+            records: list.runs,
+            unreadable: list.unreadable.iter().map(|e| e.to_string()).collect(),
+        },
         Err(err) => Message::Error(err.to_string()),
     }
 }

@@ -256,11 +256,21 @@ impl Headline {
     }
 }
 
-/// All runs of a store, oldest first, and the records that could not be read.
-#[derive(Debug, Default)]
-pub struct RunList {
-    pub runs: Vec<RunSummary>,
+/// All runs of a store (their summaries, or whole records), oldest first, and the records that
+/// could not be read.
+#[derive(Debug)]
+pub struct RunList<T = RunSummary> {
+    pub runs: Vec<T>,
     pub unreadable: Vec<crate::StoreError>,
+}
+
+impl<T> Default for RunList<T> {
+    fn default() -> Self {
+        RunList {
+            runs: Vec::new(),
+            unreadable: Vec::new(),
+        }
+    }
 }
 
 /// A run with all its points: what `collm export --format json` writes.

@@ -316,17 +316,23 @@ impl Store {
         }
     }
 
-    /// Summaries of all runs, oldest first; unreadable records are listed apart, by id.
-    pub fn runs(&self) -> Result<RunList, StoreError> {
+    /// Every run's record, oldest first, each as [`Store::run`] gives it; unreadable records
+    /// are listed apart, by id.
+    pub fn records(&self) -> Result<RunList<RunRecord>, StoreError> {
         let mut list = RunList::default();
         for entry in self.runs.iter() {
             let (key, value) = entry.map_err(|e| self.db_err(e))?;
             let key = String::from_utf8_lossy(&key).into_owned();
             match decode_record(&key, &value) {
-                Ok(record) => list.runs.push(record.summary()),
+                Ok(record) => list.runs.push(record),
                 Err(err) => list.unreadable.push(err),
             }
         }
+        let pending = self.lock_state();
+        for record in &mut list.runs {
+            record.steps += pending.get(&record.id).copied().unwrap_or(0);
+        }
+        drop(pending);
         list.runs.sort_by(|a, b| {
             (a.created_ms, a.id.as_str().len(), a.id.as_str()).cmp(&(
                 b.created_ms,
@@ -335,6 +341,15 @@ impl Store {
             ))
         });
         Ok(list)
+    }
+
+    /// Summaries of all runs, oldest first; unreadable records are listed apart, by id.
+    pub fn runs(&self) -> Result<RunList, StoreError> {
+        let list = self.records()?;
+        Ok(RunList {
+            runs: list.runs.iter().map(RunRecord::summary).collect(),
+            unreadable: list.unreadable,
+        })
     }
 
     /// A run's steps, in order.

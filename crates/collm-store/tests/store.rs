@@ -150,6 +150,11 @@ fn run_round_trips_through_reopen() {
     assert_eq!(store.evals(&id).unwrap().len(), 4);
     let list = store.runs().unwrap();
     assert_eq!(list.runs.len(), 1);
+    // Whole records in one pass, each as `run` gives it (steps not yet counted in included).
+    let records = store.records().unwrap();
+    assert_eq!(records.runs, vec![store.run(&id).unwrap()]);
+    assert_eq!(records.runs[0].steps, 3);
+    assert_eq!(records.runs[0].summary(), list.runs[0]);
     assert_eq!(
         list.runs[0].headline_auc,
         Some(Headline {
