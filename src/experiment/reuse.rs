@@ -117,6 +117,18 @@ impl Experiment {
         let mut inputs = toml::Table::new();
         inputs.insert("dataset".into(), to_value(&self.dataset));
         if key == FOUNDATION {
+            // A `collm` run without CIE slots (TALLRec) or with its CF weights from a file has
+            // a `[model]` section but trained no foundation: nothing to take.
+            let cfg = self
+                .collm
+                .as_ref()
+                .filter(|_| self.kind == ExperimentKind::Collm);
+            if cfg.is_some_and(|cfg| !super::trains_foundation(cfg)) {
+                return Err(
+                    "it trains no foundation of its own (no CIE slots, or `cf_weights` names them)"
+                        .into(),
+                );
+            }
             inputs.insert("model".into(), to_value(&self.model));
             return Ok(toml::Value::Table(inputs));
         }

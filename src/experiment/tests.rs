@@ -334,6 +334,19 @@ fn stage_one_is_shared_by_every_cie_source_and_stage_two_is_not() {
         .can_reuse_from(FOUNDATION, &sas_alone, "source")
         .unwrap_err()
         .starts_with("`model."));
+    // A `collm` source must have trained its foundation: TALLRec (no CIE) has a [model] of
+    // the same MF but no foundation (a sweep once took one from it and failed at the start).
+    let tallrec = shipped("tallrec-ml1m");
+    let mf_cf = shipped("collm-mf-ml1m");
+    assert_eq!(tallrec.model, mf_cf.model);
+    let why = mf_cf
+        .can_reuse_from(FOUNDATION, &tallrec, "source")
+        .unwrap_err();
+    assert!(
+        why.contains("cannot provide `cf`") && why.contains("no foundation"),
+        "{why}"
+    );
+    assert_eq!(mf_cf.can_reuse_from(FOUNDATION, &mf_cf, "source"), Ok(()));
     // A stage needs a `collm` source that has it.
     assert!(din
         .can_reuse_from("stage1", &sas_alone, "source")
