@@ -117,8 +117,8 @@ pub enum CfInput {
     Raw,
     /// The vector divided by its L2 norm: user and item vectors enter the shared mapping at the
     /// same scale, whatever the foundation's training did to their lengths (a SASRec trained
-    /// long under weight decay leaves item embeddings ~60 times shorter than its layer-normed
-    /// user vectors, and the CIE then barely sees the target item).
+    /// long under weight decay has layer-normed user vectors of norm ~14.5 and item embeddings
+    /// of 0.01 to 0.10, and the CIE then barely sees the target item).
     Unit,
 }
 
