@@ -30,26 +30,30 @@ const REUSE_CF: &str = "reuse.cf";
 /// Stage name (or `cf`) to the run id (or unique id prefix) it is taken from.
 pub type ReuseSpec = BTreeMap<String, String>;
 
+/// Why a `collm` experiment has no foundation to give or to take.
+const NO_FOUNDATION: &str = "trains no foundation (it names `cf_weights` or has no CIE)";
+
 impl Experiment {
+    /// The pipeline of a `kind = "collm"` experiment.
+    fn pipeline(&self) -> Option<&PipelineConfig> {
+        self.collm
+            .as_ref()
+            .filter(|_| self.kind == ExperimentKind::Collm)
+    }
+
     /// Checks `[reuse]` against the experiment's own stages; the message names the key.
     pub fn check_reuse(&self) -> Result<(), String> {
         if self.reuse.is_empty() {
             return Ok(());
         }
-        let Some(cfg) = self
-            .collm
-            .as_ref()
-            .filter(|_| self.kind == ExperimentKind::Collm)
-        else {
+        let Some(cfg) = self.pipeline() else {
             return Err("[reuse] belongs to `kind = \"collm\"` experiments".into());
         };
         let names = cfg.stage_names();
         for key in self.reuse.keys() {
             if key == FOUNDATION {
                 if !super::trains_foundation(cfg) {
-                    return Err(
-                        "[reuse] cf: this experiment trains no foundation (it names `cf_weights` or has no CIE)".into(),
-                    );
+                    return Err(format!("[reuse] cf: this experiment {NO_FOUNDATION}"));
                 }
             } else if !names.contains(key) {
                 return Err(format!(
@@ -119,15 +123,11 @@ impl Experiment {
         if key == FOUNDATION {
             // A `collm` run without CIE slots (TALLRec) or with its CF weights from a file has
             // a `[model]` section but trained no foundation: nothing to take.
-            let cfg = self
-                .collm
-                .as_ref()
-                .filter(|_| self.kind == ExperimentKind::Collm);
-            if cfg.is_some_and(|cfg| !super::trains_foundation(cfg)) {
-                return Err(
-                    "it trains no foundation of its own (no CIE slots, or `cf_weights` names them)"
-                        .into(),
-                );
+            if self
+                .pipeline()
+                .is_some_and(|cfg| !super::trains_foundation(cfg))
+            {
+                return Err(format!("it {NO_FOUNDATION}"));
             }
             inputs.insert("model".into(), to_value(&self.model));
             return Ok(toml::Value::Table(inputs));

@@ -36,6 +36,11 @@ pub struct Store {
     _lock: File,
 }
 
+/// Adds to `record` the steps already stored but not yet counted into it.
+fn count_pending(pending: &HashMap<RunId, u64>, record: &mut RunRecord) {
+    record.steps += pending.get(&record.id).copied().unwrap_or(0);
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `dir`. Fails with [`StoreError::Locked`], naming
     /// the holder, when another process has it open. Runs left `queued` or `running` by a process
@@ -284,10 +289,7 @@ impl Store {
         let value = self.runs.get(id.as_str()).map_err(|e| self.db_err(e))?;
         let value = value.ok_or_else(|| self.not_found(id.as_str()))?;
         let mut record = decode_record(id.as_str(), &value)?;
-        // Steps already stored but not yet counted into the record.
-        if let Some(pending) = self.lock_state().get(id) {
-            record.steps += pending;
-        }
+        count_pending(&self.lock_state(), &mut record);
         Ok(record)
     }
 
@@ -330,7 +332,7 @@ impl Store {
         }
         let pending = self.lock_state();
         for record in &mut list.runs {
-            record.steps += pending.get(&record.id).copied().unwrap_or(0);
+            count_pending(&pending, record);
         }
         drop(pending);
         list.runs.sort_by(|a, b| {
