@@ -136,15 +136,20 @@ impl Target {
 /// The parts of a run before its final model (`RUN:cf`, `RUN:stage1`, ...), in order; none for
 /// a run that is not a CoLLM run.
 pub fn earlier_parts(record: &RunRecord) -> Vec<Target> {
-    let mut parts = parts_of(record);
-    parts.pop();
-    parts
+    earlier_part_names(record)
         .into_iter()
         .map(|part| Target {
             run: record.id.clone(),
             part: Some(part),
         })
         .collect()
+}
+
+/// The names of [`earlier_parts`] (`cf`, `stage1`, ...).
+pub fn earlier_part_names(record: &RunRecord) -> Vec<String> {
+    let mut parts = parts_of(record);
+    parts.pop();
+    parts
 }
 
 /// A CoLLM run's parts, in order: `cf` when a foundation fills the ID slots, then its stages

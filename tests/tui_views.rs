@@ -1125,3 +1125,31 @@ fn delete_asks_first_then_forgets_the_run() {
     assert!(f.screen().contains(&format!("deleted run {id}")));
     assert!(f.store.run(&real).is_err());
 }
+
+/// The views show what `update` read of each run's experiment when its record arrived; a record
+/// that arrives again with another experiment (a starting run writes the parts it shares into
+/// `[reuse]`) is read again, and a forgotten run's facts go with it.
+#[test]
+fn a_run_s_settings_are_read_again_when_its_experiment_changes() {
+    let mut f = fixture(color());
+    let summary = |f: &Fixture, name: &str| {
+        let runs = f.app.runs.records();
+        let record = runs.iter().find(|r| r.name == name).unwrap();
+        f.app.runs.facts(record).summary.clone()
+    };
+    assert_eq!(summary(&f, "mf-small"), "mf d32 lr=0.01 bs=2048 ep=20");
+    let mut record = f.app.visible_runs()[2].clone();
+    assert_eq!(record.name, "mf-small");
+    record.experiment = experiment("mf-small", 3e-4, 32);
+    update(&mut f.app, Message::RunUpdated(Box::new(record.clone())));
+    assert_eq!(summary(&f, "mf-small"), "mf d32 lr=3e-4 bs=2048 ep=20");
+    assert!(f.screen().contains("lr=3e-4"), "{}", f.screen());
+    update(
+        &mut f.app,
+        Message::Deleted {
+            id: record.id.clone(),
+            bytes: 0,
+        },
+    );
+    assert_eq!(f.visible_names(), ["lightgcn", "mf-wide"]);
+}

@@ -72,7 +72,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .filter(|r| {
             args.filter
                 .as_ref()
-                .is_none_or(|f| settings::run_matches(r, f))
+                .is_none_or(|f| settings::run_matches(r, &settings::key_summary(&r.experiment), f))
         })
         .map(RunRecord::summary)
         .collect();

@@ -55,9 +55,7 @@ use crate::experiment::{Experiment, Override, Placement};
 use crate::runner::Runner;
 use crate::sweep::file::SweepFile;
 use crate::sweep::summary::{find_reported, summarize, Criterion, Reported, RunRef, Stat, Summary};
-use crate::sweep::{
-    finished_sources, grid, record_source, share_earlier, Axis, Point, ShareSource, StoredRuns,
-};
+use crate::sweep::{grid, record_source, share_earlier, Axis, Point, ShareSource, StoredRuns};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -427,7 +425,7 @@ fn planned_shares(
     done: &[Option<RunRecord>],
     stored: &StoredRuns,
 ) -> Vec<Vec<(String, String)>> {
-    let in_store = finished_sources(stored.newest_first());
+    let in_store = stored.finished_sources();
     // Runs this sweep will finish before the next point starts, the latest last.
     let mut to_finish: Vec<ShareSource> = Vec::new();
     let mut shares = Vec::new();

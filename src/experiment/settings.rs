@@ -101,17 +101,14 @@ fn leaf(key: &str) -> &str {
 }
 
 /// Whether a run matches a run-list filter (the TUI's `/`, `collm runs FILTER`): `filter`,
-/// lowercased, within the run's id, name, kind, status or key settings.
-pub fn run_matches(record: &collm_store::RunRecord, filter: &str) -> bool {
+/// lowercased, within the run's id, name, kind, status or key settings (`summary`, its
+/// experiment's `key_summary`).
+pub fn run_matches(record: &collm_store::RunRecord, summary: &str, filter: &str) -> bool {
     let needle = filter.to_lowercase();
     needle.is_empty()
         || format!(
             "{} {} {} {} {}",
-            record.id,
-            record.name,
-            record.kind,
-            record.status,
-            key_summary(&record.experiment)
+            record.id, record.name, record.kind, record.status, summary
         )
         .to_lowercase()
         .contains(&needle)
@@ -148,6 +145,11 @@ pub fn diff(texts: &[&str]) -> Vec<(String, Vec<Option<String>>)> {
         .iter()
         .map(|t| flatten(t).unwrap_or_default())
         .collect();
+    diff_flat(&flats.iter().collect::<Vec<_>>())
+}
+
+/// [`diff`] of experiments already flattened (an unreadable one as no keys).
+pub fn diff_flat(flats: &[&BTreeMap<String, Value>]) -> Vec<(String, Vec<Option<String>>)> {
     let mut keys: Vec<&String> = flats.iter().flat_map(|f| f.keys()).collect();
     keys.sort();
     keys.dedup();

@@ -426,8 +426,8 @@ fn work(shared: &Shared) {
 fn share_stages(shared: &Shared, id: &RunId, experiment: &mut Experiment) {
     let mut with_reuse = experiment.clone();
     let taken = (|| -> Result<_, String> {
-        let records = crate::sweep::all_records(&shared.store).map_err(|e| e.to_string())?;
-        let newest_first = crate::sweep::finished_sources(records.iter().rev());
+        let stored = crate::sweep::StoredRuns::load(&shared.store).map_err(|e| e.to_string())?;
+        let newest_first = stored.finished_sources();
         let sources: Vec<_> = newest_first.iter().collect();
         let taken = crate::sweep::share_earlier(&mut with_reuse, &sources);
         if !taken.is_empty() {

@@ -147,25 +147,39 @@ fn short_keys(axes: &[Axis]) -> Vec<String> {
 /// The runs of a store, oldest first, each with its settings read once: what a sweep's points
 /// are looked up in.
 pub struct StoredRuns {
-    runs: Vec<(RunRecord, Option<toml::Table>)>,
+    /// Each run with its experiment (none: it no longer parses) and its identity.
+    runs: Vec<(RunRecord, Option<Experiment>, Option<toml::Table>)>,
 }
 
 impl StoredRuns {
     pub fn load(store: &Store) -> Result<StoredRuns, StoreError> {
-        let runs = all_records(store)?
+        let runs = store
+            .records()?
+            .runs
             .into_iter()
             .map(|r| {
-                let settings = identity(&r.experiment);
-                (r, settings)
+                let experiment = read_experiment(&r).ok();
+                let settings = identity_of(&r.experiment, experiment.as_ref());
+                (r, experiment, settings)
             })
             .collect();
         Ok(StoredRuns { runs })
     }
 
-    /// The store's runs, the newest first (the order in which a starting run looks for parts
-    /// to share).
-    pub fn newest_first(&self) -> impl Iterator<Item = &RunRecord> {
-        self.runs.iter().rev().map(|(r, _)| r)
+    /// The finished runs as sources, the newest first (the order in which a starting run looks
+    /// for parts to share).
+    pub fn finished_sources(&self) -> Vec<ShareSource> {
+        self.runs
+            .iter()
+            .rev()
+            .filter(|(r, _, _)| r.status == RunStatus::Finished)
+            .filter_map(|(r, experiment, _)| {
+                Some(ShareSource {
+                    label: r.id.to_string(),
+                    experiment: experiment.clone()?,
+                })
+            })
+            .collect()
     }
 
     /// What the store already holds of a point: a run whose experiment is the point's,
@@ -184,10 +198,10 @@ impl StoredRuns {
         self.runs
             .iter()
             .enumerate()
-            .filter(|(_, (_, settings))| settings.as_ref() == Some(&wanted))
+            .filter(|(_, (_, _, settings))| settings.as_ref() == Some(&wanted))
             // On equal rank the later one wins.
-            .max_by_key(|(i, (r, _))| (rank(r), *i))
-            .map(|(_, (r, _))| r)
+            .max_by_key(|(i, (r, _, _))| (rank(r), *i))
+            .map(|(_, (r, _, _))| r)
     }
 }
 
@@ -197,7 +211,12 @@ impl StoredRuns {
 /// experiment is compared as written.
 fn identity(text: &str) -> Option<toml::Table> {
     let origin = std::path::Path::new("<stored experiment>");
-    let normalised = Experiment::from_toml(text, origin).map(|e| e.to_toml());
+    identity_of(text, Experiment::from_toml(text, origin).ok().as_ref())
+}
+
+/// [`identity`] of `text` already read as `experiment` (none: it does not parse).
+fn identity_of(text: &str, experiment: Option<&Experiment>) -> Option<toml::Table> {
+    let normalised = experiment.map(Experiment::to_toml);
     let mut table: toml::Table = normalised.as_deref().unwrap_or(text).parse().ok()?;
     table.remove("reuse");
     table.remove("name");
@@ -208,44 +227,52 @@ fn identity(text: &str) -> Option<toml::Table> {
 /// nothing else are one setting over seeds.
 const SEED_KEYS: [(&str, &str); 2] = [("collm", "seed"), ("training", "seed")];
 
-/// Groups runs by setting with their seeds, names and `[reuse]` set aside: the groups in the
-/// order of their first runs, each group's runs in seed order, so that the i-th runs of two
-/// groups share their seeds where both ran them. A run whose experiment does not parse is a
-/// group of its own.
-pub fn group_by_seeds(runs: Vec<&RunRecord>) -> Vec<Vec<&RunRecord>> {
-    type Seeds = Vec<Option<i64>>;
-    // A setting (none: unreadable, never shared) and its runs with their seeds.
-    type Group<'a> = (Option<toml::Table>, Vec<(Seeds, &'a RunRecord)>);
-    let mut groups: Vec<Group> = Vec::new();
-    for run in runs {
-        let mut setting = identity(&run.experiment);
-        let seeds: Seeds = SEED_KEYS
+/// A run's experiment split into its setting and its seeds, with its name and `[reuse]` set
+/// aside: runs of one setting that differ only in their seeds are one setting over seeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedSetting {
+    /// `None`: the experiment no longer parses, a setting of its own.
+    setting: Option<toml::Table>,
+    seeds: Vec<Option<i64>>,
+}
+
+impl SeedSetting {
+    /// Reads an experiment's text (parsing it, and resolving its data set's folder).
+    pub fn of(experiment_toml: &str) -> SeedSetting {
+        let mut setting = identity(experiment_toml);
+        let seeds = SEED_KEYS
             .iter()
             .map(|(table, key)| {
                 let table = setting.as_mut()?.get_mut(*table)?.as_table_mut()?;
                 table.remove(*key)?.as_integer()
             })
             .collect();
-        let same = groups
-            .iter_mut()
-            .find(|(s, _)| setting.is_some() && *s == setting);
-        match same {
-            Some((_, members)) => members.push((seeds, run)),
-            None => groups.push((setting, vec![(seeds, run)])),
+        SeedSetting { setting, seeds }
+    }
+
+    fn same_setting(&self, other: &SeedSetting) -> bool {
+        self.setting.is_some() && self.setting == other.setting
+    }
+}
+
+/// Groups items (runs, each with its setting) by setting over seeds: the groups in the order
+/// of their first items, each group's items in seed order, so that the i-th items of two
+/// groups share their seeds where both ran them. An unreadable setting is a group of its own.
+pub fn group_by_seeds<'a, T>(items: impl IntoIterator<Item = (&'a SeedSetting, T)>) -> Vec<Vec<T>> {
+    let mut groups: Vec<Vec<(&SeedSetting, T)>> = Vec::new();
+    for (setting, item) in items {
+        match groups.iter_mut().find(|g| g[0].0.same_setting(setting)) {
+            Some(members) => members.push((setting, item)),
+            None => groups.push(vec![(setting, item)]),
         }
     }
     groups
         .into_iter()
-        .map(|(_, mut members)| {
-            members.sort_by(|a, b| a.0.cmp(&b.0));
-            members.into_iter().map(|(_, run)| run).collect()
+        .map(|mut members| {
+            members.sort_by(|a, b| a.0.seeds.cmp(&b.0.seeds));
+            members.into_iter().map(|(_, item)| item).collect()
         })
         .collect()
-}
-
-/// Every run of the store, oldest first (records that cannot be read are left out).
-pub fn all_records(store: &Store) -> Result<Vec<RunRecord>, StoreError> {
-    Ok(store.records()?.runs)
 }
 
 /// A run a CoLLM point may take its foundation and first stages from: a finished run of the
@@ -255,25 +282,18 @@ pub struct ShareSource {
     pub experiment: Experiment,
 }
 
-/// The finished runs among `records` as sources, in the order given (records whose experiment
-/// no longer parses are left out).
-pub fn finished_sources<'a>(records: impl IntoIterator<Item = &'a RunRecord>) -> Vec<ShareSource> {
-    records
-        .into_iter()
-        .filter(|r| r.status == RunStatus::Finished)
-        .filter_map(|r| record_source(r).ok())
-        .collect()
-}
-
 /// A stored run as a source, whatever its status.
 pub fn record_source(record: &RunRecord) -> Result<ShareSource, String> {
-    let origin = std::path::PathBuf::from(format!("<experiment of run {}>", record.id));
-    let experiment =
-        Experiment::from_toml(&record.experiment, &origin).map_err(|e| e.to_string())?;
     Ok(ShareSource {
         label: record.id.to_string(),
-        experiment,
+        experiment: read_experiment(record)?,
     })
+}
+
+/// A stored run's experiment, read through today's parser.
+fn read_experiment(record: &RunRecord) -> Result<Experiment, String> {
+    let origin = std::path::PathBuf::from(format!("<experiment of run {}>", record.id));
+    Experiment::from_toml(&record.experiment, &origin).map_err(|e| e.to_string())
 }
 
 /// Takes a CoLLM point's foundation and first stages from the first of `sources` that computed
@@ -365,6 +385,34 @@ mod tests {
         let retired = format!("{old}\nretired_key = 1\n");
         assert_eq!(identity(&retired), identity(&retired));
         assert_ne!(identity(&retired), identity(&old));
+    }
+
+    #[test]
+    fn runs_that_differ_only_in_seeds_group_in_seed_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        let base = Experiment::load(&dir.join("collm-mf-ml1m.toml")).unwrap();
+        let with = |seed: u64, lr: f64, name: &str| {
+            let mut e = base.clone();
+            e.name = name.into();
+            let collm = e.collm.as_mut().unwrap();
+            collm.seed = seed;
+            collm.stages[1].lr = lr;
+            SeedSetting::of(&e.to_toml())
+        };
+        let runs = [
+            (with(2, 1e-2, "a"), "a2"),
+            (with(42, 1e-3, "b"), "b42"),
+            (with(1, 1e-2, "a seed=1"), "a1"),
+            (SeedSetting::of("not an experiment ="), "x"),
+            (with(42, 1e-2, "a"), "a42"),
+            (SeedSetting::of("not an experiment ="), "y"),
+        ];
+        let groups = group_by_seeds(runs.iter().map(|(s, name)| (s, *name)));
+        // Names do not split a setting; an unreadable experiment is always a group of its own.
+        assert_eq!(
+            groups,
+            [vec!["a1", "a2", "a42"], vec!["b42"], vec!["x"], vec!["y"]]
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use collm_store::{EvalPoint, RunId, RunRecord, RunStatus};
 
 use crate::compare::{ColumnDifferences, Target};
 use crate::experiment::settings::{self, Field};
+use crate::sweep::SeedSetting;
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::View;
 use crate::tui::message::Command;
@@ -95,8 +96,11 @@ impl Column {
 
 #[derive(Debug, Clone)]
 pub struct RunsState {
-    /// Oldest first, as the store lists them.
-    pub records: Vec<RunRecord>,
+    /// Oldest first, as the store lists them; changed only through the methods below, which
+    /// keep `facts` in step.
+    records: Vec<RunRecord>,
+    /// What the views show of each run's experiment, read when its record arrives.
+    facts: HashMap<RunId, RunFacts>,
     pub unreadable: Vec<String>,
     pub filter: String,
     /// The filter being typed, when the filter prompt is open.
@@ -112,6 +116,7 @@ impl Default for RunsState {
     fn default() -> Self {
         RunsState {
             records: Vec::new(),
+            facts: HashMap::new(),
             unreadable: Vec::new(),
             filter: String::new(),
             filter_input: None,
@@ -121,6 +126,89 @@ impl Default for RunsState {
             descending: true,
             selected: 0,
         }
+    }
+}
+
+/// What the views show of a run's experiment. Reading one parses its TOML and resolves its
+/// data set's folder: done once when the record arrives (in `update`), never while drawing.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    /// The experiment text these were read from (a starting run may add `[reuse]` to it).
+    experiment: String,
+    /// The runs table's one-line summary of key settings.
+    pub summary: String,
+    pub setting: SeedSetting,
+    /// A CoLLM run's parts before its final model (`cf`, `stage1`, ...).
+    pub earlier_parts: Vec<String>,
+    /// Its settings as `dotted.key -> value` (none when unreadable), for the compare view.
+    pub flat: std::collections::BTreeMap<String, toml::Value>,
+}
+
+impl RunFacts {
+    fn read(record: &RunRecord) -> RunFacts {
+        let experiment = &record.experiment;
+        RunFacts {
+            experiment: experiment.clone(),
+            summary: settings::key_summary(experiment),
+            setting: SeedSetting::of(experiment),
+            earlier_parts: crate::compare::earlier_part_names(record),
+            flat: settings::flatten(experiment).unwrap_or_default(),
+        }
+    }
+}
+
+impl RunsState {
+    /// Every run, oldest first.
+    pub fn records(&self) -> &[RunRecord] {
+        &self.records
+    }
+
+    /// The store's list, replacing the one held.
+    pub fn set_records(&mut self, records: Vec<RunRecord>) {
+        self.records = records;
+        self.read_facts();
+    }
+
+    /// A run's new record, added if it is new.
+    pub fn put(&mut self, record: RunRecord) {
+        match self.records.iter_mut().find(|r| r.id == record.id) {
+            Some(slot) => *slot = record,
+            None => self.records.push(record),
+        }
+        self.read_facts();
+    }
+
+    pub fn remove(&mut self, id: &RunId) {
+        self.records.retain(|r| &r.id != id);
+        self.read_facts();
+    }
+
+    /// One more training step of a run, counted from its event stream.
+    pub fn count_step(&mut self, id: &RunId) {
+        if let Some(r) = self.records.iter_mut().find(|r| &r.id == id) {
+            r.steps += 1;
+        }
+    }
+
+    /// The facts of `record` (a record of this list).
+    pub fn facts(&self, record: &RunRecord) -> &RunFacts {
+        &self.facts[&record.id]
+    }
+
+    /// Reads the experiments not read yet or changed since, and forgets removed runs.
+    fn read_facts(&mut self) {
+        let mut facts = std::mem::take(&mut self.facts);
+        self.facts = self
+            .records
+            .iter()
+            .map(|r| {
+                let read = match facts.remove(&r.id) {
+                    Some(f) if f.experiment == r.experiment => f,
+                    _ => RunFacts::read(r),
+                };
+                (r.id.clone(), read)
+            })
+            .collect();
     }
 }
 
@@ -345,7 +433,7 @@ impl App {
     }
 
     pub fn record(&self, id: &RunId) -> Option<&RunRecord> {
-        self.runs.records.iter().find(|r| &r.id == id)
+        self.runs.records().iter().find(|r| &r.id == id)
     }
 
     /// The runs this process is running or has queued: quitting would stop them.
@@ -369,10 +457,11 @@ impl App {
             .runs
             .records
             .iter()
-            .filter(|r| settings::run_matches(r, needle))
+            .filter(|r| settings::run_matches(r, &self.runs.facts(r).summary, needle))
             .collect();
         let column = self.runs.sort;
-        rows.sort_by(|a, b| compare_by(column, a, b, self.now_ms));
+        let summary = |r: &RunRecord| self.runs.facts(r).summary.as_str();
+        rows.sort_by(|a, b| compare_by(column, (a, summary(a)), (b, summary(b)), self.now_ms));
         if self.runs.descending {
             rows.reverse();
         }
@@ -402,7 +491,7 @@ impl App {
     pub fn metrics_columns(&self) -> Vec<MetricsColumn<'_>> {
         let runs = self.chosen_runs();
         let groups = if self.metrics.seeds {
-            crate::sweep::group_by_seeds(runs)
+            crate::sweep::group_by_seeds(runs.into_iter().map(|r| (&self.runs.facts(r).setting, r)))
         } else {
             runs.into_iter().map(|r| vec![r]).collect()
         };
@@ -410,10 +499,8 @@ impl App {
             .into_iter()
             .flat_map(|group| {
                 let parts: Vec<Option<String>> = if self.metrics.parts {
-                    crate::compare::earlier_parts(group[0])
-                        .into_iter()
-                        .map(|t| t.part)
-                        .collect()
+                    let names = &self.runs.facts(group[0]).earlier_parts;
+                    names.iter().cloned().map(Some).collect()
                 } else {
                     Vec::new()
                 };
@@ -460,7 +547,7 @@ impl App {
     /// Every split any listed run evaluated, `valid` first.
     pub fn known_splits(&self) -> Vec<String> {
         let mut splits: Vec<String> = Vec::new();
-        for r in &self.runs.records {
+        for r in self.runs.records() {
             for e in &r.best {
                 if !splits.contains(&e.split) {
                     splits.push(e.split.clone());
@@ -489,7 +576,13 @@ impl App {
     }
 }
 
-fn compare_by(column: Column, a: &RunRecord, b: &RunRecord, now_ms: u64) -> std::cmp::Ordering {
+/// Orders two runs, each with its settings summary, by `column`.
+fn compare_by(
+    column: Column,
+    (a, a_summary): (&RunRecord, &str),
+    (b, b_summary): (&RunRecord, &str),
+    now_ms: u64,
+) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let metric =
         |r: &RunRecord, pick: fn(&EvalPoint) -> Option<f64>| r.result_on("valid").and_then(pick);
@@ -513,9 +606,7 @@ fn compare_by(column: Column, a: &RunRecord, b: &RunRecord, now_ms: u64) -> std:
         Column::Status => a.status.as_str().cmp(b.status.as_str()),
         Column::Id => Ordering::Equal,
         Column::Name => a.name.cmp(&b.name),
-        Column::Settings => {
-            settings::key_summary(&a.experiment).cmp(&settings::key_summary(&b.experiment))
-        }
+        Column::Settings => a_summary.cmp(b_summary),
         Column::Auc => by_f64(
             metric(a, |e| e.metrics.all.auc),
             metric(b, |e| e.metrics.all.auc),

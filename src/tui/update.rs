@@ -30,32 +30,22 @@ fn apply(app: &mut App, message: Message) {
             records,
             unreadable,
         } => {
-            app.runs.records = records;
+            app.runs.set_records(records);
             app.runs.unreadable = unreadable;
             clamp_selection(app);
         }
-        Message::RunUpdated(record) => {
-            match app.runs.records.iter_mut().find(|r| r.id == record.id) {
-                Some(slot) => *slot = *record,
-                None => app.runs.records.push(*record),
-            }
-        }
+        Message::RunUpdated(record) => app.runs.put(*record),
         Message::RunLoaded(full) => {
             let detail = RunDetail::from_full(&full);
-            match app.runs.records.iter_mut().find(|r| r.id == full.record.id) {
-                Some(slot) => *slot = full.record,
-                None => app.runs.records.push(full.record),
-            }
+            app.runs.put(full.record);
             app.details.insert(detail.id.clone(), detail);
         }
         Message::RunEvent { id, event, at_ms } => {
             if let Some(detail) = app.details.get_mut(&id) {
                 detail.apply(&event, at_ms);
             }
-            if let (collm_events::Event::Step { .. }, Some(r)) =
-                (&*event, app.runs.records.iter_mut().find(|r| r.id == id))
-            {
-                r.steps += 1;
+            if let collm_events::Event::Step { .. } = &*event {
+                app.runs.count_step(&id);
             }
         }
         Message::Experiments(choices) => set_choices(app, choices),
@@ -388,7 +378,7 @@ fn move_in(index: &mut usize, len: usize, action: Action) -> bool {
 /// Drops every trace of a deleted run from the state: its row, mark, loaded points, and the
 /// views that showed it.
 fn forget_run(app: &mut App, id: &collm_store::RunId) {
-    app.runs.records.retain(|r| &r.id != id);
+    app.runs.remove(id);
     app.runs.marked.remove(id);
     app.details.remove(id);
     if app.metrics.baseline.as_ref().is_some_and(|b| &b.run == id) {

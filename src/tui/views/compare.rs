@@ -22,8 +22,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    let texts: Vec<&str> = runs.iter().map(|r| r.experiment.as_str()).collect();
-    let diff = settings::diff(&texts);
+    let flats: Vec<_> = runs.iter().map(|r| &app.runs.facts(r).flat).collect();
+    let diff = settings::diff_flat(&flats);
     let table_height = (diff.len() as u16 + 3).clamp(4, area.height / 2);
     let [table_area, chart_area] =
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(6)]).areas(area);

@@ -145,7 +145,10 @@ fn seeds_hint(app: &App) -> &'static str {
     let runs = app.chosen_runs();
     if app.metrics.seeds {
         "   s: a column per run"
-    } else if crate::sweep::group_by_seeds(runs.clone()).len() < runs.len() {
+    } else if crate::sweep::group_by_seeds(runs.iter().map(|r| (&app.runs.facts(r).setting, r)))
+        .len()
+        < runs.len()
+    {
         "   s: group seeds"
     } else {
         ""
@@ -159,7 +162,7 @@ fn parts_hint(app: &App) -> &'static str {
     } else if app
         .chosen_runs()
         .iter()
-        .any(|r| !crate::compare::earlier_parts(r).is_empty())
+        .any(|r| !app.runs.facts(r).earlier_parts.is_empty())
     {
         "   o: with each CoLLM run's foundation and earlier stages"
     } else {

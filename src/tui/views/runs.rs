@@ -8,7 +8,6 @@ use ratatui::Frame;
 
 use collm_store::FINAL_STAGE;
 
-use crate::experiment::settings;
 use crate::tui::app::{App, Column};
 use crate::tui::widgets::format;
 
@@ -69,7 +68,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(Span::styled(status, t.status(r.status))),
                 Cell::from(Span::styled(r.id.to_string(), app.theme.run(r.id.as_str()))),
                 Cell::from(r.name.clone()),
-                Cell::from(settings::key_summary(&r.experiment)),
+                Cell::from(app.runs.facts(r).summary.clone()),
                 Cell::from(metric(|e| e.metrics.all.auc)),
                 Cell::from(metric(|e| e.metrics.all.uauc)),
                 Cell::from(metric(|e| e.metrics.warm.auc)),
@@ -97,7 +96,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let title = format!(
         "Runs {}/{}{}{}",
         rows.len(),
-        app.runs.records.len(),
+        app.runs.records().len(),
         if marked > 0 {
             format!(" · {marked} marked")
         } else {
@@ -118,7 +117,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let mut state = TableState::default().with_selected((!empty).then_some(app.runs.selected));
     frame.render_stateful_widget(table, table_area, &mut state);
     if empty {
-        let hint = if app.runs.records.is_empty() {
+        let hint = if app.runs.records().is_empty() {
             "No runs yet. Press 6 (Launch) to start one, or run `collm run FILE` with another --store."
         } else {
             "No run matches the filter."
