@@ -1,17 +1,18 @@
 //! The UI's whole state: one `App`, changed only by `update`, read by `view`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-use collm_store::{EvalPoint, RunId, RunRecord, RunStatus};
+use collm_store::{RunId, RunRecord, RunStatus};
 
 use crate::compare::{ColumnDifferences, Target};
-use crate::experiment::settings::{self, Field};
-use crate::sweep::SeedSetting;
+use crate::experiment::settings::Field;
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::View;
 use crate::tui::message::Command;
 use crate::tui::theme::Theme;
+
+pub use crate::tui::run_list::{Column, RunFacts, RunsState};
 
 /// The smallest terminal the views are laid out for.
 pub const MIN_WIDTH: u16 = 80;
@@ -50,166 +51,6 @@ pub struct App {
 pub struct StatusLine {
     pub text: String,
     pub error: bool,
-}
-
-/// The columns of the runs table, which are also its sort keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Column {
-    Status,
-    Id,
-    Name,
-    Settings,
-    Auc,
-    Uauc,
-    WarmAuc,
-    ColdAuc,
-    Duration,
-}
-
-impl Column {
-    pub const ALL: [Column; 9] = [
-        Column::Status,
-        Column::Id,
-        Column::Name,
-        Column::Settings,
-        Column::Auc,
-        Column::Uauc,
-        Column::WarmAuc,
-        Column::ColdAuc,
-        Column::Duration,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Column::Status => "Status",
-            Column::Id => "Id",
-            Column::Name => "Experiment",
-            Column::Settings => "Settings",
-            Column::Auc => "AUC",
-            Column::Uauc => "UAUC",
-            Column::WarmAuc => "Warm",
-            Column::ColdAuc => "Cold",
-            Column::Duration => "Time",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct RunsState {
-    /// Oldest first, as the store lists them; changed only through the methods below, which
-    /// keep `facts` in step.
-    records: Vec<RunRecord>,
-    /// What the views show of each run's experiment, read when its record arrives.
-    facts: HashMap<RunId, RunFacts>,
-    pub unreadable: Vec<String>,
-    pub filter: String,
-    /// The filter being typed, when the filter prompt is open.
-    pub filter_input: Option<String>,
-    pub marked: BTreeSet<RunId>,
-    pub sort: Column,
-    pub descending: bool,
-    /// Index into the visible (filtered, sorted) rows.
-    pub selected: usize,
-}
-
-impl Default for RunsState {
-    fn default() -> Self {
-        RunsState {
-            records: Vec::new(),
-            facts: HashMap::new(),
-            unreadable: Vec::new(),
-            filter: String::new(),
-            filter_input: None,
-            marked: BTreeSet::new(),
-            sort: Column::Id,
-            // Newest first.
-            descending: true,
-            selected: 0,
-        }
-    }
-}
-
-/// What the views show of a run's experiment. Reading one parses its TOML and resolves its
-/// data set's folder: done once when the record arrives (in `update`), never while drawing.
-#[derive(Debug, Clone)]
-pub struct RunFacts {
-    /// The experiment text these were read from (a starting run may add `[reuse]` to it).
-    experiment: String,
-    /// The runs table's one-line summary of key settings.
-    pub summary: String,
-    pub setting: SeedSetting,
-    /// A CoLLM run's parts before its final model (`cf`, `stage1`, ...).
-    pub earlier_parts: Vec<String>,
-    /// Its settings as `dotted.key -> value` (none when unreadable), for the compare view.
-    pub flat: std::collections::BTreeMap<String, toml::Value>,
-}
-
-impl RunFacts {
-    fn read(record: &RunRecord) -> RunFacts {
-        let experiment = &record.experiment;
-        RunFacts {
-            experiment: experiment.clone(),
-            summary: settings::key_summary(experiment),
-            setting: SeedSetting::of(experiment),
-            earlier_parts: crate::compare::earlier_part_names(record),
-            flat: settings::flatten(experiment).unwrap_or_default(),
-        }
-    }
-}
-
-impl RunsState {
-    /// Every run, oldest first.
-    pub fn records(&self) -> &[RunRecord] {
-        &self.records
-    }
-
-    /// The store's list, replacing the one held.
-    pub fn set_records(&mut self, records: Vec<RunRecord>) {
-        self.records = records;
-        self.read_facts();
-    }
-
-    /// A run's new record, added if it is new.
-    pub fn put(&mut self, record: RunRecord) {
-        match self.records.iter_mut().find(|r| r.id == record.id) {
-            Some(slot) => *slot = record,
-            None => self.records.push(record),
-        }
-        self.read_facts();
-    }
-
-    pub fn remove(&mut self, id: &RunId) {
-        self.records.retain(|r| &r.id != id);
-        self.read_facts();
-    }
-
-    /// One more training step of a run, counted from its event stream.
-    pub fn count_step(&mut self, id: &RunId) {
-        if let Some(r) = self.records.iter_mut().find(|r| &r.id == id) {
-            r.steps += 1;
-        }
-    }
-
-    /// The facts of `record` (a record of this list).
-    pub fn facts(&self, record: &RunRecord) -> &RunFacts {
-        &self.facts[&record.id]
-    }
-
-    /// Reads the experiments not read yet or changed since, and forgets removed runs.
-    fn read_facts(&mut self) {
-        let mut facts = std::mem::take(&mut self.facts);
-        self.facts = self
-            .records
-            .iter()
-            .map(|r| {
-                let read = match facts.remove(&r.id) {
-                    Some(f) if f.experiment == r.experiment => f,
-                    _ => RunFacts::read(r),
-                };
-                (r.id.clone(), read)
-            })
-            .collect();
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -439,7 +280,7 @@ impl App {
     /// The runs this process is running or has queued: quitting would stop them.
     pub fn active_runs(&self) -> Vec<RunId> {
         self.runs
-            .records
+            .records()
             .iter()
             .filter(|r| !r.status.is_terminal() && r.pid == self.pid)
             .map(|r| r.id.clone())
@@ -448,24 +289,7 @@ impl App {
 
     /// The runs table's rows after the filter, in the chosen order.
     pub fn visible_runs(&self) -> Vec<&RunRecord> {
-        let needle = self
-            .runs
-            .filter_input
-            .as_deref()
-            .unwrap_or(&self.runs.filter);
-        let mut rows: Vec<&RunRecord> = self
-            .runs
-            .records
-            .iter()
-            .filter(|r| settings::run_matches(r, &self.runs.facts(r).summary, needle))
-            .collect();
-        let column = self.runs.sort;
-        let summary = |r: &RunRecord| self.runs.facts(r).summary.as_str();
-        rows.sort_by(|a, b| compare_by(column, (a, summary(a)), (b, summary(b)), self.now_ms));
-        if self.runs.descending {
-            rows.reverse();
-        }
-        rows
+        self.runs.visible(self.now_ms)
     }
 
     /// The run under the cursor of the runs table.
@@ -480,7 +304,7 @@ impl App {
             return self.selected_run().into_iter().collect();
         }
         self.runs
-            .records
+            .records()
             .iter()
             .filter(|r| self.runs.marked.contains(&r.id))
             .collect()
@@ -574,63 +398,4 @@ impl App {
             error: true,
         });
     }
-}
-
-/// Orders two runs, each with its settings summary, by `column`.
-fn compare_by(
-    column: Column,
-    (a, a_summary): (&RunRecord, &str),
-    (b, b_summary): (&RunRecord, &str),
-    now_ms: u64,
-) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let metric =
-        |r: &RunRecord, pick: fn(&EvalPoint) -> Option<f64>| r.result_on("valid").and_then(pick);
-    let by_f64 = |x: Option<f64>, y: Option<f64>| match (x, y) {
-        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-        (Some(_), None) => Ordering::Greater,
-        (None, Some(_)) => Ordering::Less,
-        (None, None) => Ordering::Equal,
-    };
-    let duration = |r: &RunRecord| {
-        r.started_ms.map(|s| {
-            let end = if r.status == RunStatus::Running {
-                now_ms
-            } else {
-                r.ended_ms.unwrap_or(r.updated_ms)
-            };
-            end.saturating_sub(s) as f64
-        })
-    };
-    let primary = match column {
-        Column::Status => a.status.as_str().cmp(b.status.as_str()),
-        Column::Id => Ordering::Equal,
-        Column::Name => a.name.cmp(&b.name),
-        Column::Settings => a_summary.cmp(b_summary),
-        Column::Auc => by_f64(
-            metric(a, |e| e.metrics.all.auc),
-            metric(b, |e| e.metrics.all.auc),
-        ),
-        Column::Uauc => by_f64(
-            metric(a, |e| e.metrics.all.uauc),
-            metric(b, |e| e.metrics.all.uauc),
-        ),
-        Column::WarmAuc => by_f64(
-            metric(a, |e| e.metrics.warm.auc),
-            metric(b, |e| e.metrics.warm.auc),
-        ),
-        Column::ColdAuc => by_f64(
-            metric(a, |e| e.metrics.cold.auc),
-            metric(b, |e| e.metrics.cold.auc),
-        ),
-        Column::Duration => by_f64(duration(a), duration(b)),
-    };
-    // Ties (and the Id column) fall back to creation order.
-    primary.then_with(|| {
-        (a.created_ms, a.id.as_str().len(), a.id.as_str()).cmp(&(
-            b.created_ms,
-            b.id.as_str().len(),
-            b.id.as_str(),
-        ))
-    })
 }
