@@ -410,6 +410,16 @@ impl Experiment {
         toml::to_string_pretty(self).unwrap_or_else(|err| format!("# cannot write: {err}\n"))
     }
 
+    /// A stored experiment's text as today's parser writes it back, so that a setting added
+    /// since it was stored reads as its default there and old and new runs compare setting by
+    /// setting. Text that no longer parses is returned as written.
+    pub fn spelled_out(text: &str) -> std::borrow::Cow<'_, str> {
+        match Experiment::from_toml(text, Path::new("<stored experiment>")) {
+            Ok(experiment) => experiment.to_toml().into(),
+            Err(_) => text.into(),
+        }
+    }
+
     /// The dataset folder (importing the embedded default under `data_dir` when asked for).
     pub fn dataset_dir(&self, data_dir: &Path) -> Result<PathBuf, DataError> {
         match (&self.dataset.path, self.dataset.source) {

@@ -138,17 +138,22 @@ pub fn key_summary(text: &str) -> String {
     parts.join(" ")
 }
 
-/// The keys whose values differ between the experiments (a key missing from some counts as
-/// differing), with each experiment's value.
+/// The keys whose values differ between stored experiments (a key missing from some counts as
+/// differing), with each experiment's value; a setting added since one was stored counts as its
+/// default there ([`spelled_flat`]).
 pub fn diff(texts: &[&str]) -> Vec<(String, Vec<Option<String>>)> {
-    let flats: Vec<BTreeMap<String, Value>> = texts
-        .iter()
-        .map(|t| flatten(t).unwrap_or_default())
-        .collect();
+    let flats: Vec<BTreeMap<String, Value>> = texts.iter().map(|t| spelled_flat(t)).collect();
     diff_flat(&flats.iter().collect::<Vec<_>>())
 }
 
-/// [`diff`] of experiments already flattened (an unreadable one as no keys).
+/// A stored experiment flattened as today's parser spells it out
+/// ([`Experiment::spelled_out`](crate::experiment::Experiment::spelled_out)); no keys when
+/// unreadable.
+pub fn spelled_flat(text: &str) -> BTreeMap<String, Value> {
+    flatten(&crate::experiment::Experiment::spelled_out(text)).unwrap_or_default()
+}
+
+/// [`diff`] of experiments already flattened by [`spelled_flat`].
 pub fn diff_flat(flats: &[&BTreeMap<String, Value>]) -> Vec<(String, Vec<Option<String>>)> {
     let mut keys: Vec<&String> = flats.iter().flat_map(|f| f.keys()).collect();
     keys.sort();
@@ -475,6 +480,24 @@ mod tests {
             vec![Some("1e-3".to_string()), Some("0.01".to_string())]
         );
         assert!(key_summary(&b).ends_with("+no_history"));
+    }
+
+    /// A run stored before a setting existed does not differ from one that spells its default.
+    #[test]
+    fn diff_reads_a_setting_added_since_as_its_default() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        let mut e =
+            crate::experiment::Experiment::load(&dir.join("collm-sasrec-ml1m.toml")).unwrap();
+        let spelled = e.to_toml();
+        let old = spelled.replace("cf_input = \"raw\"\n", "");
+        assert_ne!(old, spelled);
+        assert!(diff(&[&old, &spelled]).is_empty());
+        e.collm.as_mut().unwrap().slots.cf_input = collm_pipeline::CfInput::Unit;
+        let unit = e.to_toml();
+        let d = diff(&[&old, &unit]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].0, "collm.slots.cf_input");
+        assert_eq!(d[0].1, [Some("raw".into()), Some("unit".into())]);
     }
 
     #[test]

@@ -210,17 +210,22 @@ impl StoredRuns {
 /// `cf_input` is the point that spells `cf_input = "raw"`). Text that no longer parses as an
 /// experiment is compared as written.
 fn identity(text: &str) -> Option<toml::Table> {
-    let origin = std::path::Path::new("<stored experiment>");
-    identity_of(text, Experiment::from_toml(text, origin).ok().as_ref())
+    Some(strip_identity(Experiment::spelled_out(text).parse().ok()?))
 }
 
 /// [`identity`] of `text` already read as `experiment` (none: it does not parse).
 fn identity_of(text: &str, experiment: Option<&Experiment>) -> Option<toml::Table> {
     let normalised = experiment.map(Experiment::to_toml);
-    let mut table: toml::Table = normalised.as_deref().unwrap_or(text).parse().ok()?;
+    Some(strip_identity(
+        normalised.as_deref().unwrap_or(text).parse().ok()?,
+    ))
+}
+
+/// A setting's table without what does not make it another setting: its name and `[reuse]`.
+fn strip_identity(mut table: toml::Table) -> toml::Table {
     table.remove("reuse");
     table.remove("name");
-    Some(table)
+    table
 }
 
 /// The settings that only seed a run (`[collm] seed`, `[training] seed`): runs that differ in

@@ -108,7 +108,7 @@ impl RunFacts {
             summary: settings::key_summary(experiment),
             setting: SeedSetting::of(experiment),
             earlier_parts: crate::compare::earlier_part_names(record),
-            flat: settings::flatten(experiment).unwrap_or_default(),
+            flat: settings::spelled_flat(experiment),
         }
     }
 }
