@@ -1153,3 +1153,22 @@ fn a_run_s_settings_are_read_again_when_its_experiment_changes() {
     );
     assert_eq!(f.visible_names(), ["lightgcn", "mf-wide"]);
 }
+
+/// `collm bench tui`: every view drawn over the store's runs, with a time for each.
+#[test]
+fn the_tui_bench_draws_every_view_over_the_store() {
+    let f = fixture(color());
+    let times = collm_bench::tui::bench::frame_times(&f.store, 120, 40, 3).unwrap();
+    assert_eq!(times.runs, 3);
+    let labels: Vec<&str> = times.views.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "runs",
+            "runs, sorted by settings",
+            "metrics, all runs, seeds and parts",
+            "compare, all runs"
+        ]
+    );
+    assert!(times.views.iter().all(|(_, ms)| *ms > 0.0), "{times:?}");
+}

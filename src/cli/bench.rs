@@ -1,4 +1,4 @@
-//! `collm bench`: throughput measurements of the LLM and the training stages.
+//! `collm bench`: throughput measurements of the LLM, the training stages and the TUI.
 //!
 //! `collm bench llm --json` prints one object:
 //!
@@ -12,6 +12,9 @@
 //!
 //! `benches/reference/bench_torch.py --json` prints the same keys for PyTorch + peft (all but
 //! the forward/backward split of a train step).
+//!
+//! `collm bench tui [--json]` times the TUI's views drawing the store's runs (see
+//! [`crate::tui::bench`]).
 //!
 //! `collm bench cache [--json]` times CoLLM stage-2 steps (batch 16 of ml-1m-collm hybrid
 //! prompts, CIE training, LoRA frozen) with and without the prompt-prefix cache, from the same
@@ -39,6 +42,24 @@ pub enum What {
     Llm(LlmArgs),
     /// Stage-2 step time with and without the prompt-prefix cache (ml-1m-collm prompts).
     Cache(CacheArgs),
+    /// Milliseconds the TUI's views take to draw the store's runs (off screen).
+    Tui(TuiArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TuiArgs {
+    /// Terminal columns.
+    #[arg(long, default_value_t = 160)]
+    pub width: u16,
+    /// Terminal rows.
+    #[arg(long, default_value_t = 45)]
+    pub height: u16,
+    /// Frames drawn per view.
+    #[arg(long, default_value_t = 200)]
+    pub frames: usize,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -121,11 +142,29 @@ struct Output {
     report: BenchReport,
 }
 
-pub fn execute(args: Args, _ctx: &super::Context) -> anyhow::Result<()> {
+pub fn execute(args: Args, ctx: &super::Context) -> anyhow::Result<()> {
     match args.what {
         What::Llm(args) => bench_llm_command(args),
         What::Cache(args) => bench_cache_command(args),
+        What::Tui(args) => bench_tui_command(args, ctx),
     }
+}
+
+fn bench_tui_command(args: TuiArgs, ctx: &super::Context) -> anyhow::Result<()> {
+    let store = collm_store::Store::open(&ctx.store_dir)?;
+    let times = crate::tui::bench::frame_times(&store, args.width, args.height, args.frames)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&times)?);
+        return Ok(());
+    }
+    println!(
+        "{} runs, {}x{}, {} frames a view; reading the runs once: {:.2} ms",
+        times.runs, times.width, times.height, times.frames, times.load_ms
+    );
+    for (label, ms) in &times.views {
+        println!("{label:<36} {ms:>8.3} ms a frame");
+    }
+    Ok(())
 }
 
 fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {

@@ -16,6 +16,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod bench;
 pub mod detail;
 pub mod event_loop;
 pub mod inspect;
