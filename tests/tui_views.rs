@@ -1160,7 +1160,7 @@ fn the_tui_bench_draws_every_view_over_the_store() {
     let f = fixture(color());
     let times = collm_bench::tui::bench::frame_times(&f.store, 120, 40, 3).unwrap();
     assert_eq!(times.runs, 3);
-    let labels: Vec<&str> = times.views.iter().map(|(l, _)| l.as_str()).collect();
+    let labels: Vec<&str> = times.views.iter().map(|v| v.view.as_str()).collect();
     assert_eq!(
         labels,
         [
@@ -1170,5 +1170,8 @@ fn the_tui_bench_draws_every_view_over_the_store() {
             "compare, all runs"
         ]
     );
-    assert!(times.views.iter().all(|(_, ms)| *ms > 0.0), "{times:?}");
+    assert!(
+        times.views.iter().all(|v| v.ms_per_frame > 0.0),
+        "{times:?}"
+    );
 }

@@ -161,8 +161,8 @@ fn bench_tui_command(args: TuiArgs, ctx: &super::Context) -> anyhow::Result<()> 
         "{} runs, {}x{}, {} frames a view; reading the runs once: {:.2} ms",
         times.runs, times.width, times.height, times.frames, times.load_ms
     );
-    for (label, ms) in &times.views {
-        println!("{label:<36} {ms:>8.3} ms a frame");
+    for v in &times.views {
+        println!("{:<36} {:>8.3} ms a frame", v.view, v.ms_per_frame);
     }
     Ok(())
 }

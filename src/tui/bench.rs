@@ -27,7 +27,13 @@ pub struct FrameTimes {
     /// The first `update` with the run list: reading every run's experiment once.
     pub load_ms: f64,
     /// Each view's mean draw time, in the order drawn.
-    pub views: Vec<(String, f64)>,
+    pub views: Vec<ViewTime>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ViewTime {
+    pub view: String,
+    pub ms_per_frame: f64,
 }
 
 /// Draws each view `frames` times over the runs of `store`.
@@ -51,13 +57,17 @@ pub fn frame_times(
         .max()
         .unwrap_or(0);
     let mut terminal = Terminal::new(TestBackend::new(width, height))?;
-    let mut time = |app: &App, label: &str| -> anyhow::Result<(String, f64)> {
+    let mut time = |app: &App, label: &str| -> anyhow::Result<ViewTime> {
+        // One untimed frame first: the first draw of a view sizes the buffers.
+        terminal.draw(|f| view(app, f))?;
         let start = Instant::now();
         for _ in 0..frames {
             terminal.draw(|f| view(app, f))?;
         }
-        let ms = start.elapsed().as_secs_f64() * 1e3 / frames.max(1) as f64;
-        Ok((label.to_string(), ms))
+        Ok(ViewTime {
+            view: label.to_string(),
+            ms_per_frame: start.elapsed().as_secs_f64() * 1e3 / frames.max(1) as f64,
+        })
     };
     let mut views = vec![time(&app, "runs")?];
     app.runs.sort = Column::Settings;
