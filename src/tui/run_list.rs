@@ -211,27 +211,16 @@ fn compare_by(
             end.saturating_sub(s) as f64
         })
     };
+    let by_metric = |pick: fn(&EvalPoint) -> Option<f64>| by_f64(metric(a, pick), metric(b, pick));
     let primary = match column {
         Column::Status => a.status.as_str().cmp(b.status.as_str()),
         Column::Id => Ordering::Equal,
         Column::Name => a.name.cmp(&b.name),
         Column::Settings => a_summary.cmp(b_summary),
-        Column::Auc => by_f64(
-            metric(a, |e| e.metrics.all.auc),
-            metric(b, |e| e.metrics.all.auc),
-        ),
-        Column::Uauc => by_f64(
-            metric(a, |e| e.metrics.all.uauc),
-            metric(b, |e| e.metrics.all.uauc),
-        ),
-        Column::WarmAuc => by_f64(
-            metric(a, |e| e.metrics.warm.auc),
-            metric(b, |e| e.metrics.warm.auc),
-        ),
-        Column::ColdAuc => by_f64(
-            metric(a, |e| e.metrics.cold.auc),
-            metric(b, |e| e.metrics.cold.auc),
-        ),
+        Column::Auc => by_metric(|e| e.metrics.all.auc),
+        Column::Uauc => by_metric(|e| e.metrics.all.uauc),
+        Column::WarmAuc => by_metric(|e| e.metrics.warm.auc),
+        Column::ColdAuc => by_metric(|e| e.metrics.cold.auc),
         Column::Duration => by_f64(duration(a), duration(b)),
     };
     // Ties (and the Id column) fall back to creation order.
