@@ -93,7 +93,7 @@ impl Target {
         let Some(part) = part else {
             return Ok((Target::whole(record.id.clone()), record));
         };
-        let parts = parts_of(&record);
+        let parts = parts_of(crate::sweep::read_experiment(&record).ok().as_ref());
         let Some(index) = parts.iter().position(|p| p == part) else {
             anyhow::bail!(
                 "run {} ({}) has no part `{part}`; {}",
@@ -136,7 +136,8 @@ impl Target {
 /// The parts of a run before its final model (`RUN:cf`, `RUN:stage1`, ...), in order; none for
 /// a run that is not a CoLLM run.
 pub fn earlier_parts(record: &RunRecord) -> Vec<Target> {
-    earlier_part_names(record)
+    let experiment = crate::sweep::read_experiment(record).ok();
+    earlier_part_names(experiment.as_ref())
         .into_iter()
         .map(|part| Target {
             run: record.id.clone(),
@@ -145,21 +146,18 @@ pub fn earlier_parts(record: &RunRecord) -> Vec<Target> {
         .collect()
 }
 
-/// The names of [`earlier_parts`] (`cf`, `stage1`, ...).
-pub fn earlier_part_names(record: &RunRecord) -> Vec<String> {
-    let mut parts = parts_of(record);
+/// The names of [`earlier_parts`] (`cf`, `stage1`, ...), of a run's experiment already read
+/// (none: it no longer parses).
+pub fn earlier_part_names(experiment: Option<&crate::experiment::Experiment>) -> Vec<String> {
+    let mut parts = parts_of(experiment);
     parts.pop();
     parts
 }
 
 /// A CoLLM run's parts, in order: `cf` when a foundation fills the ID slots, then its stages
 /// (the last being the final model). None for other runs.
-fn parts_of(record: &RunRecord) -> Vec<String> {
-    let origin = std::path::PathBuf::from(format!("<experiment of run {}>", record.id));
-    let Some(cfg) = crate::experiment::Experiment::from_toml(&record.experiment, &origin)
-        .ok()
-        .and_then(|e| e.collm)
-    else {
+fn parts_of(experiment: Option<&crate::experiment::Experiment>) -> Vec<String> {
+    let Some(cfg) = experiment.and_then(|e| e.collm.as_ref()) else {
         return Vec::new();
     };
     let foundation = (cfg.slots.kind == collm_pipeline::SlotFill::Cie)

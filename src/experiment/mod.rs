@@ -414,10 +414,17 @@ impl Experiment {
     /// since it was stored reads as its default there and old and new runs compare setting by
     /// setting. Text that no longer parses is returned as written.
     pub fn spelled_out(text: &str) -> std::borrow::Cow<'_, str> {
-        match Experiment::from_toml(text, Path::new("<stored experiment>")) {
-            Ok(experiment) => experiment.to_toml().into(),
-            Err(_) => text.into(),
-        }
+        let read = Experiment::from_toml(text, Path::new("<stored experiment>")).ok();
+        Experiment::spelled(text, read.as_ref())
+    }
+
+    /// [`Experiment::spelled_out`] of `text` already read as `experiment` (none: it does not
+    /// parse).
+    pub fn spelled<'a>(
+        text: &'a str,
+        experiment: Option<&Experiment>,
+    ) -> std::borrow::Cow<'a, str> {
+        experiment.map_or(text.into(), |e| e.to_toml().into())
     }
 
     /// The dataset folder (importing the embedded default under `data_dir` when asked for).

@@ -215,9 +215,8 @@ fn identity(text: &str) -> Option<toml::Table> {
 
 /// [`identity`] of `text` already read as `experiment` (none: it does not parse).
 fn identity_of(text: &str, experiment: Option<&Experiment>) -> Option<toml::Table> {
-    let normalised = experiment.map(Experiment::to_toml);
     Some(strip_identity(
-        normalised.as_deref().unwrap_or(text).parse().ok()?,
+        Experiment::spelled(text, experiment).parse().ok()?,
     ))
 }
 
@@ -242,9 +241,9 @@ pub struct SeedSetting {
 }
 
 impl SeedSetting {
-    /// Reads an experiment's text (parsing it, and resolving its data set's folder).
-    pub fn of(experiment_toml: &str) -> SeedSetting {
-        let mut setting = identity(experiment_toml);
+    /// Of an experiment's text, already read as `experiment` (none: it does not parse).
+    pub fn of(experiment_toml: &str, experiment: Option<&Experiment>) -> SeedSetting {
+        let mut setting = identity_of(experiment_toml, experiment);
         let seeds = SEED_KEYS
             .iter()
             .map(|(table, key)| {
@@ -296,7 +295,7 @@ pub fn record_source(record: &RunRecord) -> Result<ShareSource, String> {
 }
 
 /// A stored run's experiment, read through today's parser.
-fn read_experiment(record: &RunRecord) -> Result<Experiment, String> {
+pub fn read_experiment(record: &RunRecord) -> Result<Experiment, String> {
     let origin = std::path::PathBuf::from(format!("<experiment of run {}>", record.id));
     Experiment::from_toml(&record.experiment, &origin).map_err(|e| e.to_string())
 }
@@ -402,15 +401,15 @@ mod tests {
             let collm = e.collm.as_mut().unwrap();
             collm.seed = seed;
             collm.stages[1].lr = lr;
-            SeedSetting::of(&e.to_toml())
+            SeedSetting::of(&e.to_toml(), Some(&e))
         };
         let runs = [
             (with(2, 1e-2, "a"), "a2"),
             (with(42, 1e-3, "b"), "b42"),
             (with(1, 1e-2, "a seed=1"), "a1"),
-            (SeedSetting::of("not an experiment ="), "x"),
+            (SeedSetting::of("not an experiment =", None), "x"),
             (with(42, 1e-2, "a"), "a42"),
-            (SeedSetting::of("not an experiment ="), "y"),
+            (SeedSetting::of("not an experiment =", None), "y"),
         ];
         let groups = group_by_seeds(runs.iter().map(|(s, name)| (s, *name)));
         // Names do not split a setting; an unreadable experiment is always a group of its own.

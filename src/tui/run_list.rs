@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use collm_store::{EvalPoint, RunId, RunRecord, RunStatus};
 
-use crate::experiment::settings;
+use crate::experiment::{settings, Experiment};
 use crate::sweep::SeedSetting;
 
 /// The columns of the runs table, which are also its sort keys.
@@ -101,14 +101,25 @@ pub struct RunFacts {
 }
 
 impl RunFacts {
+    /// `known` if it was read from the record's experiment as it is now, else a fresh read.
+    fn kept_or_read(known: Option<RunFacts>, record: &RunRecord) -> RunFacts {
+        match known {
+            Some(facts) if facts.experiment == record.experiment => facts,
+            _ => RunFacts::read(record),
+        }
+    }
+
     fn read(record: &RunRecord) -> RunFacts {
-        let experiment = &record.experiment;
+        let text = &record.experiment;
+        // Parsed once for all the facts (parsing resolves the data set's folder).
+        let experiment = crate::sweep::read_experiment(record).ok();
+        let spelled = Experiment::spelled(text, experiment.as_ref());
         RunFacts {
-            experiment: experiment.clone(),
-            summary: settings::key_summary(experiment),
-            setting: SeedSetting::of(experiment),
-            earlier_parts: crate::compare::earlier_part_names(record),
-            flat: settings::spelled_flat(experiment),
+            experiment: text.clone(),
+            summary: settings::key_summary(text),
+            setting: SeedSetting::of(text, experiment.as_ref()),
+            earlier_parts: crate::compare::earlier_part_names(experiment.as_ref()),
+            flat: settings::flatten(&spelled).unwrap_or_default(),
         }
     }
 }
@@ -125,18 +136,20 @@ impl RunsState {
         self.read_facts();
     }
 
-    /// A run's new record, added if it is new.
+    /// A run's new record, added if it is new; its experiment is read again only if changed.
     pub fn put(&mut self, record: RunRecord) {
+        let known = self.facts.remove(&record.id);
+        self.facts
+            .insert(record.id.clone(), RunFacts::kept_or_read(known, &record));
         match self.records.iter_mut().find(|r| r.id == record.id) {
             Some(slot) => *slot = record,
             None => self.records.push(record),
         }
-        self.read_facts();
     }
 
     pub fn remove(&mut self, id: &RunId) {
         self.records.retain(|r| &r.id != id);
-        self.read_facts();
+        self.facts.remove(id);
     }
 
     /// One more training step of a run, counted from its event stream.
@@ -174,13 +187,7 @@ impl RunsState {
         self.facts = self
             .records
             .iter()
-            .map(|r| {
-                let read = match facts.remove(&r.id) {
-                    Some(f) if f.experiment == r.experiment => f,
-                    _ => RunFacts::read(r),
-                };
-                (r.id.clone(), read)
-            })
+            .map(|r| (r.id.clone(), RunFacts::kept_or_read(facts.remove(&r.id), r)))
             .collect();
     }
 }
