@@ -8,6 +8,7 @@ use collm_eval::predictions::{read_predictions, Prediction};
 use collm_eval::{Breakdown, Metrics, ScoredRow};
 use collm_store::{EvalPoint, RunId, RunRecord, Store, FINAL_STAGE};
 
+use crate::experiment::Experiment;
 use crate::runner::predictions::predictions_path;
 
 /// One metric row: its label, how to read it, and whether higher is better (`None`: a count).
@@ -93,7 +94,7 @@ impl Target {
         let Some(part) = part else {
             return Ok((Target::whole(record.id.clone()), record));
         };
-        let parts = parts_of(crate::sweep::read_experiment(&record).ok().as_ref());
+        let parts = parts_of(Experiment::of_run(&record).ok().as_ref());
         let Some(index) = parts.iter().position(|p| p == part) else {
             anyhow::bail!(
                 "run {} ({}) has no part `{part}`; {}",
@@ -136,7 +137,7 @@ impl Target {
 /// The parts of a run before its final model (`RUN:cf`, `RUN:stage1`, ...), in order; none for
 /// a run that is not a CoLLM run.
 pub fn earlier_parts(record: &RunRecord) -> Vec<Target> {
-    let experiment = crate::sweep::read_experiment(record).ok();
+    let experiment = Experiment::of_run(record).ok();
     earlier_part_names(experiment.as_ref())
         .into_iter()
         .map(|part| Target {

@@ -57,8 +57,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             record.status
         );
     }
-    let origin = PathBuf::from(format!("<experiment of run {id}>"));
-    let mut experiment = Experiment::from_toml(&record.experiment, &origin)?;
+    let mut experiment = Experiment::of_run(&record)?;
     experiment.place(args.placement);
     let dataset = experiment.load_dataset(&crate::paths::data_dir())?;
     let (split_name, rows, shown) = match (&args.data, &args.split) {

@@ -105,8 +105,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let store = Store::open(&ctx.store_dir)?;
         let (target, record) = Target::resolve(&store, &args.target)?;
         let id = &record.id;
-        let origin = std::path::PathBuf::from(format!("<experiment of run {id}>"));
-        let exp = Experiment::from_toml(&record.experiment, &origin)?;
+        let exp = Experiment::of_run(&record)?;
         if !collm_pipeline::pipeline::final_dir(&store.run_dir(id)).exists() {
             bail!("run {id} is {} and has no final weights yet", record.status);
         }

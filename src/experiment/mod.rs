@@ -320,6 +320,13 @@ impl Experiment {
         overrides::load_with(&text, path, overrides)
     }
 
+    /// The experiment a stored run was started with, read through today's parser. Messages
+    /// name it `<experiment of run ID>`: it has no file of its own.
+    pub fn of_run(record: &collm_store::RunRecord) -> Result<Experiment, ExperimentError> {
+        let origin = PathBuf::from(format!("<experiment of run {}>", record.id));
+        Experiment::from_toml(&record.experiment, &origin)
+    }
+
     /// Parses `text` as if read from `origin` (for messages, the default name and relative
     /// dataset paths).
     pub fn from_toml(text: &str, origin: &Path) -> Result<Experiment, ExperimentError> {

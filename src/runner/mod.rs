@@ -232,8 +232,7 @@ impl RunnerHandle {
                 status: record.status,
             });
         }
-        let origin = PathBuf::from(format!("<experiment of run {id}>"));
-        let mut experiment = Experiment::from_toml(&record.experiment, &origin)?;
+        let mut experiment = Experiment::of_run(&record)?;
         let moved = experiment.place(placement);
         let prior_best_step = record
             .artifacts

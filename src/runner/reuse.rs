@@ -27,8 +27,7 @@ fn source(store: &Store, exp: &Experiment, key: &str) -> Result<Source, RunError
     let named = &exp.reuse[key];
     let id = store.resolve(named)?;
     let record = store.run(&id)?;
-    let origin = PathBuf::from(format!("<experiment of run {id}>"));
-    let experiment = Experiment::from_toml(&record.experiment, &origin)?;
+    let experiment = Experiment::of_run(&record)?;
     exp.can_reuse_from(key, &experiment, id.as_str())
         .map_err(|why| {
             RunError::Invalid(format!("[reuse] {key} = \"{named}\" (run {id}): {why}"))

@@ -158,7 +158,7 @@ impl StoredRuns {
             .runs
             .into_iter()
             .map(|r| {
-                let experiment = read_experiment(&r).ok();
+                let experiment = Experiment::of_run(&r).ok();
                 let settings = identity_of(&r.experiment, experiment.as_ref());
                 (r, experiment, settings)
             })
@@ -290,14 +290,8 @@ pub struct ShareSource {
 pub fn record_source(record: &RunRecord) -> Result<ShareSource, String> {
     Ok(ShareSource {
         label: record.id.to_string(),
-        experiment: read_experiment(record)?,
+        experiment: Experiment::of_run(record).map_err(|e| e.to_string())?,
     })
-}
-
-/// A stored run's experiment, read through today's parser.
-pub fn read_experiment(record: &RunRecord) -> Result<Experiment, String> {
-    let origin = std::path::PathBuf::from(format!("<experiment of run {}>", record.id));
-    Experiment::from_toml(&record.experiment, &origin).map_err(|e| e.to_string())
 }
 
 /// Takes a CoLLM point's foundation and first stages from the first of `sources` that computed

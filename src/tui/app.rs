@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use collm_store::{RunId, RunRecord, RunStatus};
+use collm_store::{RunId, RunRecord};
 
 use crate::compare::{ColumnDifferences, Target};
 use crate::experiment::settings::Field;
@@ -148,6 +148,8 @@ pub struct CompareState {
     pub curve: Curve,
     /// Index into the stage names of the compared runs.
     pub stage: usize,
+    /// The highlighted row of the differing settings (the table scrolls to keep it in view).
+    pub setting: usize,
 }
 
 /// A piece of a prompt: text, or an ID slot (named by its template tag).
@@ -310,6 +312,14 @@ impl App {
             .collect()
     }
 
+    /// The settings in which the chosen runs differ: each key with every run's value (`None`
+    /// where a run's experiment has no such key), in key order.
+    pub fn differing_settings(&self) -> Vec<(String, Vec<Option<String>>)> {
+        let runs = self.chosen_runs();
+        let flats: Vec<_> = runs.iter().map(|r| &self.runs.facts(r).flat).collect();
+        crate::experiment::settings::diff_flat(&flats)
+    }
+
     /// What the metrics view's columns measure: the chosen runs (grouped by setting over seeds
     /// when asked, `s`), each preceded by its earlier parts when those are asked for (`o`).
     pub fn metrics_columns(&self) -> Vec<MetricsColumn<'_>> {
@@ -360,12 +370,7 @@ impl App {
 
     /// Seconds a run has taken, counting up to now while it runs.
     pub fn duration_s(&self, record: &RunRecord) -> Option<f64> {
-        let start = record.started_ms?;
-        let end = match record.status {
-            RunStatus::Running => self.now_ms.max(start),
-            _ => record.ended_ms.unwrap_or(record.updated_ms),
-        };
-        Some(end.saturating_sub(start) as f64 / 1000.0)
+        record.duration_s_at(Some(self.now_ms))
     }
 
     /// Every split any listed run evaluated, `valid` first.

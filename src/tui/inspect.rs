@@ -31,9 +31,7 @@ impl Inspector {
         match run {
             Some(id) => {
                 let record = store.run(id).map_err(|e| e.to_string())?;
-                let origin = PathBuf::from(format!("<experiment of run {id}>"));
-                let experiment = Experiment::from_toml(&record.experiment, &origin)
-                    .map_err(|e| e.to_string())?;
+                let experiment = Experiment::of_run(&record).map_err(|e| e.to_string())?;
                 Ok((experiment, Some(record)))
             }
             None => {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use collm_store::{EvalPoint, RunId, RunRecord, RunStatus};
+use collm_store::{EvalPoint, RunId, RunRecord};
 
 use crate::experiment::{settings, Experiment};
 use crate::sweep::SeedSetting;
@@ -112,7 +112,7 @@ impl RunFacts {
     fn read(record: &RunRecord) -> RunFacts {
         let text = &record.experiment;
         // Parsed once for all the facts (parsing resolves the data set's folder).
-        let experiment = crate::sweep::read_experiment(record).ok();
+        let experiment = Experiment::of_run(record).ok();
         let spelled = Experiment::spelled(text, experiment.as_ref());
         RunFacts {
             experiment: text.clone(),
@@ -208,16 +208,7 @@ fn compare_by(
         (None, Some(_)) => Ordering::Less,
         (None, None) => Ordering::Equal,
     };
-    let duration = |r: &RunRecord| {
-        r.started_ms.map(|s| {
-            let end = if r.status == RunStatus::Running {
-                now_ms
-            } else {
-                r.ended_ms.unwrap_or(r.updated_ms)
-            };
-            end.saturating_sub(s) as f64
-        })
-    };
+    let duration = |r: &RunRecord| r.duration_s_at(Some(now_ms));
     let by_metric = |pick: fn(&EvalPoint) -> Option<f64>| by_f64(metric(a, pick), metric(b, pick));
     let primary = match column {
         Column::Status => a.status.as_str().cmp(b.status.as_str()),

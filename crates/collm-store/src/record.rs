@@ -176,8 +176,17 @@ impl RunRecord {
 
     /// Seconds from start to end (or to the last update while it runs or if it was interrupted).
     pub fn duration_s(&self) -> Option<f64> {
+        self.duration_s_at(None)
+    }
+
+    /// [`RunRecord::duration_s`], except that with `now_ms` a running run counts up to now (a
+    /// live view's clock) instead of to its last update.
+    pub fn duration_s_at(&self, now_ms: Option<u64>) -> Option<f64> {
         let start = self.started_ms?;
-        let end = self.ended_ms.unwrap_or(self.updated_ms);
+        let end = match (self.status, now_ms) {
+            (RunStatus::Running, Some(now)) => now.max(start),
+            _ => self.ended_ms.unwrap_or(self.updated_ms),
+        };
         Some(end.saturating_sub(start) as f64 / 1000.0)
     }
 

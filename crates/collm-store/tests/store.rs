@@ -399,3 +399,27 @@ fn ids_resolve_by_prefix_and_delete_removes_everything() {
     assert!(matches!(store.steps(&a), Err(StoreError::NotFound { .. })));
     assert_eq!(store.runs().unwrap().runs.len(), 1);
 }
+
+#[test]
+fn a_running_run_counts_up_to_a_live_clock_and_an_ended_one_stops_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = store.create_run("mf", "", "cf").unwrap();
+    store.set_status(&id, RunStatus::Running).unwrap();
+    let mut record = store.run(&id).unwrap();
+    let start = record.started_ms.unwrap();
+    record.updated_ms = start + 4_000;
+    // The listing counts to the last update; a live view counts to its clock.
+    assert_eq!(record.duration_s(), Some(4.0));
+    assert_eq!(record.duration_s_at(Some(start + 9_500)), Some(9.5));
+    // A clock behind the start (another machine's) is not a negative duration.
+    assert_eq!(record.duration_s_at(Some(start - 1_000)), Some(0.0));
+
+    record.status = RunStatus::Finished;
+    record.ended_ms = Some(start + 6_000);
+    assert_eq!(record.duration_s(), Some(6.0));
+    assert_eq!(record.duration_s_at(Some(start + 60_000)), Some(6.0));
+
+    let queued = store.create_run("mf", "", "cf").unwrap();
+    assert_eq!(store.run(&queued).unwrap().duration_s_at(Some(start)), None);
+}
