@@ -663,6 +663,80 @@ fn compare_shows_only_differing_settings_and_overlaid_curves() {
     assert_eq!(f.app.compare.curve, collm_bench::tui::app::Curve::Lr);
 }
 
+/// A CoLLM run against an MF run differs in dozens of settings, more than the table's rows:
+/// ↑↓ walk them all, and every key is shown whole.
+#[test]
+fn compare_scrolls_through_more_differing_settings_than_fit() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        store
+            .create_run("mf-small", &experiment("mf-small", 1e-2, 32), "cf")
+            .unwrap();
+        store.create_run("collm", &tiny_collm(), "collm").unwrap();
+        store
+    });
+    f.keys(" j 4");
+    let keys: Vec<String> = f
+        .app
+        .differing_settings()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let shown = HEIGHT as usize / 2 - 3;
+    assert!(keys.len() > shown + 5, "{keys:?}");
+    let (first, last) = (&keys[0], keys.last().unwrap());
+    let screen = f.screen();
+    let n = keys.len();
+    for expected in [first, &format!("1 of {n}")] {
+        assert!(
+            screen.contains(expected.as_str()),
+            "{expected} missing from\n{screen}"
+        );
+    }
+    assert!(
+        !screen.contains(last.as_str()),
+        "{last} shown before scrolling\n{screen}"
+    );
+
+    f.key(KeyCode::End);
+    let screen = f.screen();
+    assert!(
+        screen.contains(last.as_str()),
+        "{last} missing after End\n{screen}"
+    );
+    assert!(screen.contains(&format!("{n} of {n}")), "{screen}");
+    assert!(
+        !screen.contains(first.as_str()),
+        "{first} still shown\n{screen}"
+    );
+
+    f.key(KeyCode::Down);
+    assert_eq!(
+        f.app.compare.setting,
+        n - 1,
+        "Down stops at the last setting"
+    );
+    f.key(KeyCode::Home);
+    assert_eq!(f.app.compare.setting, 0);
+    f.keys("jj");
+    assert!(f.screen().contains(&format!("3 of {n}")));
+
+    let (at, longest) = keys
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, k)| k.len())
+        .unwrap();
+    f.key(KeyCode::Home);
+    for _ in 0..at {
+        f.key(KeyCode::Down);
+    }
+    let screen = f.screen();
+    assert!(
+        screen.contains(longest.as_str()),
+        "{longest} cut in\n{screen}"
+    );
+}
+
 #[test]
 fn help_is_generated_from_the_keymap() {
     let mut f = fixture(color());

@@ -570,7 +570,10 @@ fn compare_action(app: &mut App, action: Action) {
         Action::NextCurve => app.compare.curve = app.compare.curve.next(),
         Action::PrevStage => app.compare.stage = app.compare.stage.saturating_sub(1),
         Action::NextStage => app.compare.stage += 1,
-        _ => {}
+        _ => {
+            let len = app.differing_settings().len();
+            move_in(&mut app.compare.setting, len, action);
+        }
     }
 }
 

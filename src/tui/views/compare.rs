@@ -1,12 +1,12 @@
 //! The compare view: the marked runs' settings where they differ, and one curve of theirs
 //! overlaid, each run in its own stable colour.
 
+use collm_store::RunRecord;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use crate::experiment::settings;
 use crate::tui::app::{App, Curve};
 use crate::tui::detail::Points;
 use crate::tui::widgets::chart::{draw_lines, Series};
@@ -22,46 +22,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    let flats: Vec<_> = runs.iter().map(|r| &app.runs.facts(r).flat).collect();
-    let diff = settings::diff_flat(&flats);
+    let diff = app.differing_settings();
     let table_height = (diff.len() as u16 + 3).clamp(4, area.height / 2);
     let [table_area, chart_area] =
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(6)]).areas(area);
-
-    let mut header = vec![Cell::from(Span::styled("setting", t.header()))];
-    header.extend(runs.iter().map(|r| {
-        Cell::from(Span::styled(
-            format!("{} {}", r.id, r.name),
-            t.run(r.id.as_str()),
-        ))
-    }));
-    let rows: Vec<Row> = if diff.is_empty() {
-        vec![Row::new(vec![Cell::from(Span::styled(
-            "(identical settings)",
-            t.dim(),
-        ))])]
-    } else {
-        diff.iter()
-            .map(|(key, values)| {
-                let mut cells = vec![Cell::from(Span::styled(key.clone(), t.header()))];
-                cells.extend(
-                    values
-                        .iter()
-                        .map(|v| Cell::from(v.clone().unwrap_or_else(|| "—".into()))),
-                );
-                Row::new(cells)
-            })
-            .collect()
-    };
-    let mut widths = vec![Constraint::Length(24)];
-    widths.extend(runs.iter().map(|_| Constraint::Min(14)));
-    let title = format!("Settings that differ ({} of the keys)", diff.len());
-    frame.render_widget(
-        Table::new(rows, widths)
-            .header(Row::new(header))
-            .block(super::titled(app, &title)),
-        table_area,
-    );
+    draw_settings(app, frame, table_area, &runs, &diff);
 
     // Stage names in order of first appearance across the runs.
     let mut stages: Vec<String> = Vec::new();
@@ -118,4 +83,69 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         "no points for this curve"
     };
     draw_lines(frame, chart_area, &title, &series, t, empty);
+}
+
+/// The differing settings, one row a key and one column a run. The key column fits the longest
+/// key (a truncated `collm.prompt.proj_token_` hides which setting it is) up to a third of the
+/// width; the table scrolls to keep the highlighted row (↑↓) in view.
+fn draw_settings(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    runs: &[&RunRecord],
+    diff: &[(String, Vec<Option<String>>)],
+) {
+    let t = app.theme;
+    let mut header = vec![Cell::from(Span::styled("setting", t.header()))];
+    header.extend(runs.iter().map(|r| {
+        Cell::from(Span::styled(
+            format!("{} {}", r.id, r.name),
+            t.run(r.id.as_str()),
+        ))
+    }));
+    let rows: Vec<Row> = if diff.is_empty() {
+        vec![Row::new(vec![Cell::from(Span::styled(
+            "(identical settings)",
+            t.dim(),
+        ))])]
+    } else {
+        diff.iter()
+            .map(|(key, values)| {
+                let mut cells = vec![Cell::from(Span::styled(key.clone(), t.header()))];
+                cells.extend(
+                    values
+                        .iter()
+                        .map(|v| Cell::from(v.clone().unwrap_or_else(|| "—".into()))),
+                );
+                Row::new(cells)
+            })
+            .collect()
+    };
+    let longest = diff
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let key_width = (longest.max("setting".len()) as u16).min(area.width / 3);
+    let mut widths = vec![Constraint::Length(key_width)];
+    widths.extend(runs.iter().map(|_| Constraint::Min(14)));
+    let selected = app.compare.setting.min(diff.len().saturating_sub(1));
+    let title = if diff.is_empty() {
+        "Settings that differ: none".to_string()
+    } else {
+        format!(
+            "Settings that differ: {} of {} (↑↓ scroll)",
+            selected + 1,
+            diff.len()
+        )
+    };
+    let mut state = TableState::default().with_selected((!diff.is_empty()).then_some(selected));
+    frame.render_stateful_widget(
+        Table::new(rows, widths)
+            .header(Row::new(header))
+            .row_highlight_style(t.selected())
+            .block(super::titled(app, &title)),
+        area,
+        &mut state,
+    );
 }
