@@ -81,11 +81,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
+    // The experiment column fits its longest name (a sweep's `collm-mf-t1-ml1m seed=42`) up to
+    // a point; the settings summary, the part that tells runs of one experiment apart, takes
+    // the rest of the width.
+    let longest_name = rows.iter().map(|r| r.name.chars().count()).max();
     let widths = [
         Constraint::Length(13),
         Constraint::Length(15),
-        Constraint::Min(10),
-        Constraint::Min(12),
+        Constraint::Length(longest_name.unwrap_or(10).clamp(10, 32) as u16),
+        Constraint::Fill(1),
         Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(6),
