@@ -737,6 +737,80 @@ fn compare_scrolls_through_more_differing_settings_than_fit() {
     );
 }
 
+/// More marked runs than fit across: the metrics and compare tables show a window of columns
+/// that follows ←→, each at a width that fits (never asking ratatui's solver to trade minimum
+/// widths off, where it can loop forever), and say which columns they show.
+#[test]
+fn wide_tables_show_a_window_of_columns_that_follows_left_and_right() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        for i in 0..9 {
+            let lr = 1e-3 * f64::from(i + 1);
+            let id = store
+                .create_run(
+                    &format!("mf-{i}"),
+                    &experiment(&format!("mf-{i}"), lr, 32),
+                    "cf",
+                )
+                .unwrap();
+            evaluated(&store, &id, None, 0.6 + 0.01 * f64::from(i), 0.1);
+            store.append_event(&id, &Event::Finished).unwrap();
+        }
+        store
+    });
+    f.keys(&" ".repeat(9));
+    f.keys("3");
+    let ids: Vec<String> = f
+        .app
+        .metrics_columns()
+        .iter()
+        .map(|c| c[0].0.run.to_string())
+        .collect();
+    assert_eq!(ids.len(), 9);
+    let screen = f.screen();
+    assert!(screen.contains("columns 1–4 of 9 (←→)"), "{screen}");
+    // A column's header: its run's id and name (the differences below name ids alone).
+    let header = |i: usize| format!("{} mf-", ids[i]);
+    assert!(
+        screen.contains(&header(1)) && !screen.contains(&header(8)),
+        "{screen}"
+    );
+    f.keys(&"l".repeat(8));
+    let screen = f.screen();
+    assert!(screen.contains("columns 6–9 of 9"), "{screen}");
+    assert!(
+        screen.contains(&header(8)) && !screen.contains(&header(1)),
+        "{screen}"
+    );
+
+    f.keys("4");
+    let screen = f.screen();
+    let runs: Vec<String> = f
+        .app
+        .chosen_runs()
+        .iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    // The settings table's header row (the chart's legend below names every run).
+    let header_row = |screen: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains("setting"))
+            .unwrap()
+            .to_string()
+    };
+    assert!(screen.contains("runs: columns 1–"), "{screen}");
+    assert!(!header_row(&screen).contains(&runs[8]), "{screen}");
+    f.keys(&"l".repeat(8));
+    let screen = f.screen();
+    assert!(header_row(&screen).contains(&runs[8]), "{screen}");
+    assert!(!header_row(&screen).contains(&runs[0]), "{screen}");
+    assert!(screen.contains("of 9 (←→)"), "{screen}");
+    // [ ] still change the chart's stage.
+    f.keys("]");
+    assert_eq!(f.app.compare.stage, 1);
+}
+
 #[test]
 fn help_is_generated_from_the_keymap() {
     let mut f = fixture(color());

@@ -150,6 +150,8 @@ pub struct CompareState {
     pub stage: usize,
     /// The highlighted row of the differing settings (the table scrolls to keep it in view).
     pub setting: usize,
+    /// The run column kept in view when not all the compared runs fit across.
+    pub run: usize,
 }
 
 /// A piece of a prompt: text, or an ID slot (named by its template tag).

@@ -327,18 +327,8 @@ pub const BINDINGS: &[Binding] = &[
         A::NextCurve,
         "next curve (loss, lr, AUC, UAUC)",
     ),
-    bind(
-        COMPARE,
-        &[k('['), k('h'), code(KeyCode::Left)],
-        A::PrevStage,
-        "previous stage",
-    ),
-    bind(
-        COMPARE,
-        &[k(']'), k('l'), code(KeyCode::Right)],
-        A::NextStage,
-        "next stage",
-    ),
+    bind(COMPARE, &[k('[')], A::PrevStage, "previous stage"),
+    bind(COMPARE, &[k(']')], A::NextStage, "next stage"),
     bind(PROMPT, &[k('/')], A::Search, "search a user by id"),
     bind(PROMPT, &[k('p')], A::NextSplit, "next split"),
     bind(

@@ -570,6 +570,11 @@ fn compare_action(app: &mut App, action: Action) {
         Action::NextCurve => app.compare.curve = app.compare.curve.next(),
         Action::PrevStage => app.compare.stage = app.compare.stage.saturating_sub(1),
         Action::NextStage => app.compare.stage += 1,
+        Action::Left => app.compare.run = app.compare.run.saturating_sub(1),
+        Action::Right => {
+            let last = app.chosen_runs().len().saturating_sub(1);
+            app.compare.run = (app.compare.run + 1).min(last);
+        }
         _ => {
             let len = app.differing_settings().len();
             move_in(&mut app.compare.setting, len, action);

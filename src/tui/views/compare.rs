@@ -10,6 +10,7 @@ use ratatui::Frame;
 use crate::tui::app::{App, Curve};
 use crate::tui::detail::Points;
 use crate::tui::widgets::chart::{draw_lines, Series};
+use crate::tui::widgets::columns::ColumnWindow;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
@@ -96,6 +97,21 @@ fn draw_settings(
     diff: &[(String, Vec<Option<String>>)],
 ) {
     let t = app.theme;
+    let longest = diff
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let key_width = (longest.max("setting".len()) as u16).min(area.width / 3);
+    // Inside the border; as many runs as fit, holding the one ←→ moved to.
+    let window = ColumnWindow::new(
+        area.width.saturating_sub(2),
+        key_width,
+        1,
+        runs.len(),
+        14,
+        app.compare.run,
+    );
     let mut header = vec![Cell::from(Span::styled("setting", t.header()))];
     header.extend(runs.iter().map(|r| {
         Cell::from(Span::styled(
@@ -117,20 +133,12 @@ fn draw_settings(
                         .iter()
                         .map(|v| Cell::from(v.clone().unwrap_or_else(|| "—".into()))),
                 );
-                Row::new(cells)
+                Row::new(window.keep(cells))
             })
             .collect()
     };
-    let longest = diff
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(0);
-    let key_width = (longest.max("setting".len()) as u16).min(area.width / 3);
-    let mut widths = vec![Constraint::Length(key_width)];
-    widths.extend(runs.iter().map(|_| Constraint::Min(14)));
     let selected = app.compare.setting.min(diff.len().saturating_sub(1));
-    let title = if diff.is_empty() {
+    let mut title = if diff.is_empty() {
         "Settings that differ: none".to_string()
     } else {
         format!(
@@ -139,10 +147,13 @@ fn draw_settings(
             diff.len()
         )
     };
+    if let Some(shown) = window.describe(runs.len()) {
+        title.push_str(&format!(" · runs: {shown} (←→)"));
+    }
     let mut state = TableState::default().with_selected((!diff.is_empty()).then_some(selected));
     frame.render_stateful_widget(
-        Table::new(rows, widths)
-            .header(Row::new(header))
+        Table::new(rows, window.widths.clone())
+            .header(Row::new(window.keep(header)))
             .row_highlight_style(t.selected())
             .block(super::titled(app, &title)),
         area,

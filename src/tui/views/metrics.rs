@@ -16,6 +16,7 @@ use crate::compare::{
     column_header, column_name, interval, mean_result, source, Measure, Target, GROUPS, MEASURES,
 };
 use crate::tui::app::{column_targets, App, SIGNIFICANCE_RESAMPLES};
+use crate::tui::widgets::columns::ColumnWindow;
 use crate::tui::widgets::format;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -81,15 +82,28 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         }
         header.push(Cell::from(Span::styled(label, style)));
     }
+    // Inside the border; as many columns as fit, holding the highlighted one (←→).
+    let window = ColumnWindow::new(
+        table_area.width.saturating_sub(2),
+        13,
+        2,
+        columns.len(),
+        18,
+        app.metrics.column,
+    );
     let mut rows: Vec<Row> = Vec::new();
     rows.push(Row::new(
-        std::iter::once(Cell::from(Span::styled("from", t.dim()))).chain(columns.iter().map(|c| {
-            let (target, record) = &c[0];
-            Cell::from(Span::styled(
-                source(target.result_on(record, split)),
-                t.dim(),
-            ))
-        })),
+        window.keep(
+            std::iter::once(Cell::from(Span::styled("from", t.dim())))
+                .chain(columns.iter().map(|c| {
+                    let (target, record) = &c[0];
+                    Cell::from(Span::styled(
+                        source(target.result_on(record, split)),
+                        t.dim(),
+                    ))
+                }))
+                .collect(),
+        ),
     ));
     for (group, pick) in GROUPS {
         for m in &MEASURES {
@@ -107,19 +121,21 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                     (i != base_index).then_some(base_value).flatten(),
                 ));
             }
-            rows.push(Row::new(cells));
+            rows.push(Row::new(window.keep(cells)));
         }
     }
-    let mut widths = vec![Constraint::Length(13)];
-    widths.extend(columns.iter().map(|_| Constraint::Min(18)));
     let title = format!(
-        "Metrics · {} run(s){}",
+        "Metrics · {} run(s){}{}",
         app.chosen_runs().len(),
         if app.metrics.parts {
             ", with their parts"
         } else {
             ""
-        }
+        },
+        window
+            .describe(columns.len())
+            .map(|c| format!(" · {c} (←→)"))
+            .unwrap_or_default()
     );
     // Header, `from` and the metric rows, inside a border.
     let table_height = (rows.len() + 3) as u16;
@@ -129,8 +145,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         [table_area, Rect::default()]
     };
     frame.render_widget(
-        Table::new(rows, widths)
-            .header(Row::new(header))
+        Table::new(rows, window.widths.clone())
+            .header(Row::new(window.keep(header)))
             .block(super::titled(app, &title))
             .column_spacing(2),
         table_area,

@@ -1,5 +1,7 @@
-//! Drawing helpers shared by the views: curve charts, smoothing, and small formatters.
+//! Drawing helpers shared by the views: curve charts, smoothing, tables wider than the screen,
+//! and small formatters.
 
 pub mod chart;
+pub mod columns;
 pub mod format;
 pub mod smoothing;
