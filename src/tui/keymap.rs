@@ -302,6 +302,18 @@ pub const BINDINGS: &[Binding] = &[
         A::ResumeRun,
         "resume this run if it was interrupted",
     ),
+    bind(
+        METRICS,
+        &[code(KeyCode::Left), k('h'), code(KeyCode::Up), k('k')],
+        A::Left,
+        "highlight the column to the left (the table scrolls when not all fit)",
+    ),
+    bind(
+        METRICS,
+        &[code(KeyCode::Right), k('l'), code(KeyCode::Down), k('j')],
+        A::Right,
+        "highlight the column to the right",
+    ),
     bind(METRICS, &[k('p')], A::NextSplit, "next split"),
     bind(
         METRICS,
@@ -320,6 +332,30 @@ pub const BINDINGS: &[Binding] = &[
         &[k('s')],
         A::ToggleSeeds,
         "one column per setting over seeds: its runs' mean, paired seed by seed",
+    ),
+    bind(
+        COMPARE,
+        &[code(KeyCode::Up), k('k')],
+        A::Up,
+        "previous differing setting (the table scrolls)",
+    ),
+    bind(
+        COMPARE,
+        &[code(KeyCode::Down), k('j')],
+        A::Down,
+        "next differing setting",
+    ),
+    bind(
+        COMPARE,
+        &[code(KeyCode::Left), k('h')],
+        A::Left,
+        "runs further left, when not all fit across",
+    ),
+    bind(
+        COMPARE,
+        &[code(KeyCode::Right), k('l')],
+        A::Right,
+        "runs further right",
     ),
     bind(
         COMPARE,

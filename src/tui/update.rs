@@ -570,10 +570,15 @@ fn compare_action(app: &mut App, action: Action) {
         Action::NextCurve => app.compare.curve = app.compare.curve.next(),
         Action::PrevStage => app.compare.stage = app.compare.stage.saturating_sub(1),
         Action::NextStage => app.compare.stage += 1,
-        Action::Left => app.compare.run = app.compare.run.saturating_sub(1),
-        Action::Right => {
+        Action::Left | Action::Right => {
+            // Clamped to today's marks: unmarking runs must not leave it past the end.
             let last = app.chosen_runs().len().saturating_sub(1);
-            app.compare.run = (app.compare.run + 1).min(last);
+            let run = app.compare.run.min(last);
+            app.compare.run = if action == Action::Left {
+                run.saturating_sub(1)
+            } else {
+                (run + 1).min(last)
+            };
         }
         _ => {
             let len = app.differing_settings().len();
