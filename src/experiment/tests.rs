@@ -380,3 +380,21 @@ fn reuse_names_real_stages_and_only_a_leading_run_of_them() {
     let err = error_of(&format!("{GOOD}[reuse]\ncf = \"x\"\n"));
     assert!(err.contains("`kind = \"collm\"`"), "{err}");
 }
+
+#[test]
+fn a_stored_experiment_is_read_under_its_run_s_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = collm_store::Store::open(dir.path()).unwrap();
+    let good = store.create_run("t", GOOD, "cf").unwrap();
+    let experiment = Experiment::of_run(&store.run(&good).unwrap()).unwrap();
+    assert_eq!(experiment.name, "t");
+    // A run stored by an older build that today's parser refuses: the message names the run.
+    let bad = store
+        .create_run("t", &GOOD.replace("dim = 8", "dim = \"eight\""), "cf")
+        .unwrap();
+    let err = Experiment::of_run(&store.run(&bad).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("<experiment of run {bad}>")), "{err}");
+    assert!(err.contains("dim"), "{err}");
+}
