@@ -360,14 +360,16 @@ fn open_run(app: &mut App, id: collm_store::RunId) {
     app.commands.push(Command::LoadRun(id));
 }
 
-/// Moves `index` in a list of `len` by an action; returns whether the action was a move.
+/// Moves `index` in a list of `len` by an action; returns whether the action was a move. An
+/// index left past the end (the list shrank since) moves from the last item.
 fn move_in(index: &mut usize, len: usize, action: Action) -> bool {
     let last = len.saturating_sub(1);
+    let from = (*index).min(last);
     *index = match action {
-        Action::Up => index.saturating_sub(1),
-        Action::Down => (*index + 1).min(last),
-        Action::PageUp => index.saturating_sub(PAGE),
-        Action::PageDown => (*index + PAGE).min(last),
+        Action::Up => from.saturating_sub(1),
+        Action::Down => (from + 1).min(last),
+        Action::PageUp => from.saturating_sub(PAGE),
+        Action::PageDown => (from + PAGE).min(last),
         Action::Top => 0,
         Action::Bottom => last,
         _ => return false,
@@ -527,9 +529,11 @@ fn toggle_metrics(
 fn metrics_action(app: &mut App, action: Action) {
     let n = app.metrics_columns().len();
     match action {
-        Action::Left | Action::Up => app.metrics.column = app.metrics.column.saturating_sub(1),
+        Action::Left | Action::Up => {
+            move_in(&mut app.metrics.column, n, Action::Up);
+        }
         Action::Right | Action::Down => {
-            app.metrics.column = (app.metrics.column + 1).min(n.saturating_sub(1))
+            move_in(&mut app.metrics.column, n, Action::Down);
         }
         Action::SetBaseline => {
             let column: Option<Vec<Target>> = app
@@ -570,20 +574,26 @@ fn compare_action(app: &mut App, action: Action) {
         Action::NextCurve => app.compare.curve = app.compare.curve.next(),
         Action::PrevStage => app.compare.stage = app.compare.stage.saturating_sub(1),
         Action::NextStage => app.compare.stage += 1,
+        // Along the run columns, over the runs marked now.
         Action::Left | Action::Right => {
-            // Clamped to today's marks: unmarking runs must not leave it past the end.
-            let last = app.chosen_runs().len().saturating_sub(1);
-            let run = app.compare.run.min(last);
-            app.compare.run = if action == Action::Left {
-                run.saturating_sub(1)
+            let step = if action == Action::Left {
+                Action::Up
             } else {
-                (run + 1).min(last)
+                Action::Down
             };
+            let runs = app.chosen_runs().len();
+            move_in(&mut app.compare.run, runs, step);
         }
-        _ => {
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => {
             let len = app.differing_settings().len();
             move_in(&mut app.compare.setting, len, action);
         }
+        _ => {}
     }
 }
 

@@ -61,14 +61,9 @@ impl ColumnWindow {
             .collect()
     }
 
-    /// Whether some columns are left out.
-    pub fn is_partial(&self, count: usize) -> bool {
-        self.shown.len() < count
-    }
-
     /// `columns 4–9 of 15` when some are left out, else nothing.
     pub fn describe(&self, count: usize) -> Option<String> {
-        self.is_partial(count).then(|| {
+        (self.shown.len() < count).then(|| {
             format!(
                 "columns {}–{} of {count}",
                 self.shown.start + 1,
