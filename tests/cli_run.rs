@@ -567,3 +567,36 @@ fn a_run_without_stages_scores_the_untuned_backbone() {
     assert!(view["slots"].as_array().unwrap().is_empty(), "{view}");
     assert!(view["p_yes"].as_f64().is_some(), "{view}");
 }
+
+#[test]
+fn pulling_the_backbone_reports_its_steps_as_news_not_warnings() {
+    // A fresh COLLM_HOME has no models: `prompt` pulls SmolLM2 with pip first (from pip's cache
+    // once any test pulled it). The pull's steps once went through `tracing::warn!`, so a first
+    // run printed five timestamped WARN lines (colour codes in a log file) for nothing wrong.
+    let env = Env::new();
+    let exp = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/quick-collm.toml");
+    let out = env.output(&["prompt", exp, "--user", "1", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("model `smollm2-135m` is not in ") && lines[0].ends_with("pulling it"),
+        "{stderr}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("registered `smollm2-135m`")
+            && l.ends_with("SHA-256 verified)")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("WARN") && !stderr.contains('\u{1b}'),
+        "{stderr}"
+    );
+    let view: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // And the command went on to do its job with the model it pulled.
+    assert_eq!(view["prompt"], "hybrid", "{view}");
+    assert!(
+        view["text"].as_str().unwrap().contains("<UserID>"),
+        "{view}"
+    );
+}

@@ -247,7 +247,8 @@ fn bench_llm_command(args: LlmArgs) -> anyhow::Result<()> {
 /// A path as given, else a registered name, else the registered default (pulled if missing).
 fn model_path(model: Option<&str>) -> anyhow::Result<PathBuf> {
     let models_dir = crate::paths::models_dir();
-    let mut progress = |msg: &str| tracing::warn!("{msg}");
+    // The pull's steps are news for whoever waits on the command, not warnings.
+    let mut progress = |msg: &str| eprintln!("{msg}");
     match model {
         Some(m) if Path::new(m).exists() => Ok(PathBuf::from(m)),
         Some(name) => Ok(collm_llm::hub::ensure(&models_dir, name, &mut progress)

