@@ -1198,7 +1198,8 @@ fn runs_table_shows_an_unfinished_run_s_current_stage_only() {
             .enumerate()
             .find_map(|(y, row)| {
                 let line: String = row.iter().map(|c| c.symbol()).collect();
-                line.find(text).map(|x| (x, y))
+                // A cell per char: the byte offset counts `·` and `→` as 2 and 3.
+                line.find(text).map(|x| (line[..x].chars().count(), y))
             })
             .unwrap_or_else(|| panic!("{text} not drawn"));
         buffer.content[at.1 * width + at.0].style()

@@ -114,28 +114,125 @@ pub fn run_matches(record: &collm_store::RunRecord, summary: &str, filter: &str)
         .contains(&needle)
 }
 
-/// The run table's one-line summary of an experiment: `mf lr=1e-3 bs=1024 ...`.
+/// The run table's one-line summary of an experiment: `mf d64 lr=1e-3 bs=1024 ep=50`. A CoLLM
+/// experiment reads as its ablation first, then each stage's knobs, then its foundation's:
+/// `mf d256 · lora→mapping · lr=2e-3/1e-3 bs=16 steps=64/96 · cf lr=1e-3 bs=2048 ep=5000`
+/// (one value where the stages agree; `/` between stage 1's and stage 2's where not).
 pub fn key_summary(text: &str) -> String {
     let Ok(flat) = flatten(text) else {
         return "(unreadable experiment)".into();
     };
+    let stage_count = (0..)
+        .take_while(|i| flat.keys().any(|k| k.starts_with(&stage_prefix(*i))))
+        .count();
+    let is_collm = flat.keys().any(|k| k.starts_with("collm."));
+    let mut groups = Vec::new();
+    if !is_collm {
+        groups.push(key_parts(&flat, |_| true));
+    } else {
+        let slots = flat.get("collm.slots.kind").map_or("cie".into(), show);
+        let uses_cf = slots == "cie";
+        groups.push(if uses_cf {
+            let mut parts = key_parts(&flat, |k| k.starts_with("model."));
+            for (key, default) in [("cf_init", "pretrained"), ("cf_input", "raw")] {
+                match flat.get(&format!("collm.slots.{key}")).map(show) {
+                    Some(v) if v != default => parts.push(format!("{key}={v}")),
+                    _ => {}
+                }
+            }
+            parts
+        } else {
+            // `none` is TALLRec's and ICL's: prompts of text only.
+            vec![match slots.as_str() {
+                "none" => "text only".into(),
+                other => other.replace('_', " "),
+            }]
+        });
+        groups.push(vec![stage_trains(&flat, stage_count)]);
+        groups.push(stage_parts(&flat, stage_count));
+        if uses_cf {
+            let mut parts = key_parts(&flat, |k| k.starts_with("training."));
+            if !parts.is_empty() {
+                parts.insert(0, FOUNDATION.into());
+            }
+            groups.push(parts);
+        }
+    }
+    // Switches that are on name the ablation.
+    let switches: Vec<String> = flat
+        .iter()
+        .filter(|(_, value)| value.as_bool() == Some(true))
+        .map(|(key, _)| format!("+{}", leaf(key)))
+        .collect();
+    groups.push(switches);
+    groups
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .map(|g| g.join(" "))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn stage_prefix(i: usize) -> String {
+    format!("collm.stages.{i}.")
+}
+
+/// The [`KEY_SETTINGS`] among the keys `keep` accepts, each value once.
+fn key_parts(flat: &BTreeMap<String, Value>, keep: impl Fn(&str) -> bool) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
     for (name, label) in KEY_SETTINGS {
         let matches = |k: &str| k == *name || k.ends_with(&format!(".{name}"));
-        for (_, value) in flat.iter().filter(|(k, _)| matches(k)) {
+        for (_, value) in flat.iter().filter(|(k, _)| keep(k) && matches(k)) {
             let part = format!("{label}{}", show(value));
             if !parts.contains(&part) {
                 parts.push(part);
             }
         }
     }
-    // Switches that are on name the ablation.
-    for (key, value) in &flat {
-        if value.as_bool() == Some(true) {
-            parts.push(format!("+{}", leaf(key)));
+    parts
+}
+
+/// What each stage trains, stage after stage: `lora→mapping`, `lora→mapping+cf`; `zero-shot`
+/// without stages.
+fn stage_trains(flat: &BTreeMap<String, Value>, stages: usize) -> String {
+    if stages == 0 {
+        return "zero-shot".into();
+    }
+    (0..stages)
+        .map(|i| match flat.get(&format!("{}train", stage_prefix(i))) {
+            Some(Value::Array(parts)) => parts.iter().map(show).collect::<Vec<_>>().join("+"),
+            Some(other) => show(other),
+            None => "?".into(),
+        })
+        .collect::<Vec<_>>()
+        .join("→")
+}
+
+/// The stages' [`KEY_SETTINGS`]: one value where every stage that sets it agrees, else each
+/// stage's in order, joined by `/` (`-` for a stage that leaves it to its default).
+fn stage_parts(flat: &BTreeMap<String, Value>, stages: usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    for (name, label) in KEY_SETTINGS {
+        let values: Vec<Option<String>> = (0..stages)
+            .map(|i| flat.get(&format!("{}{name}", stage_prefix(i))).map(show))
+            .collect();
+        let set: Vec<&String> = values.iter().flatten().collect();
+        let Some(first) = set.first() else { continue };
+        let value = if set.iter().all(|v| v == first) && set.len() == stages {
+            first.to_string()
+        } else {
+            values
+                .iter()
+                .map(|v| v.as_deref().unwrap_or("-"))
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        let part = format!("{label}{value}");
+        if !parts.contains(&part) {
+            parts.push(part);
         }
     }
-    parts.join(" ")
+    parts
 }
 
 /// The keys whose values differ between stored experiments (a key missing from some counts as
@@ -480,6 +577,40 @@ mod tests {
             vec![Some("1e-3".to_string()), Some("0.01".to_string())]
         );
         assert!(key_summary(&b).ends_with("+no_history"));
+    }
+
+    /// A CoLLM run's summary names its ablation (what fills the slots, what each stage trains)
+    /// before any learning rate, and says whose learning rate each one is.
+    #[test]
+    fn a_collm_summary_reads_as_its_ablation_then_its_stages_then_its_foundation() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        let summary = |file: &str| key_summary(&std::fs::read_to_string(dir.join(file)).unwrap());
+        assert_eq!(
+            summary("collm-mf-ml1m.toml"),
+            "mf d256 · lora→mapping · lr=2e-3/0.01 bs=16 steps=64/96 rows=1024/768 \
+             · cf lr=1e-3 bs=2048 ep=5000"
+        );
+        assert!(summary("collm-mf-t1-ml1m.toml").starts_with("mf d256 · lora→mapping+cf · "));
+        assert!(summary("collm-mf-t2-ml1m.toml").starts_with("mf d256 cf_init=scratch · "));
+        assert!(summary("collm-mf-t3-ml1m.toml").starts_with("mf d256 · lora+mapping · lr=2e-3 "));
+        // Without the CIE the foundation plays no part, so its settings are not shown.
+        assert_eq!(
+            summary("tallrec-ml1m.toml"),
+            "text only · lora · lr=2e-3 bs=16 steps=64 rows=1024"
+        );
+        assert_eq!(summary("icl-ml1m.toml"), "text only · zero-shot");
+        assert!(summary("collm-idtokens-ml1m.toml").starts_with("id tokens · lora→mapping · "));
+        // A stage that leaves a knob to its default shows `-` in its place.
+        let one_rows = std::fs::read_to_string(dir.join("collm-mf-ml1m.toml"))
+            .unwrap()
+            .replacen("train_rows = 768\n", "", 1);
+        assert!(
+            key_summary(&one_rows).contains(" rows=1024/- "),
+            "{}",
+            key_summary(&one_rows)
+        );
+        // A foundation-only experiment keeps the plain form.
+        assert_eq!(summary("mf-ml1m.toml"), "mf d256 lr=1e-3 bs=2048 ep=5000");
     }
 
     /// A run stored before a setting existed does not differ from one that spells its default.
