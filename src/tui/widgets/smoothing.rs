@@ -73,7 +73,9 @@ pub fn y_bounds<'a>(series: impl IntoIterator<Item = &'a [(f64, f64)]>) -> Optio
     } else {
         lo.abs().max(1e-3) * 0.05
     };
-    Some([lo - pad, hi + pad])
+    // Losses, AUCs and learning rates are never negative: no axis label below 0 for them.
+    let floor = if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
+    Some([(lo - pad).max(floor), hi + pad])
 }
 
 /// The x range of the series (from 0 when all x are positive, as steps are).
@@ -127,5 +129,16 @@ mod tests {
         assert!(lo < 0.5 && hi > 0.5);
         assert_eq!(x_bounds([&flat[..]]), Some([0.0, 2.0]));
         assert_eq!(y_bounds([&[][..]]), None);
+    }
+
+    #[test]
+    fn a_series_that_is_never_negative_gets_no_axis_below_zero() {
+        // A warmup from 0 to 9e-3: padding once drew the axis from -0.0004.
+        let lr = [(0.0, 0.0), (4.0, 9e-3), (8.0, 1e-4)];
+        let [lo, hi] = y_bounds([&lr[..]]).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!(hi > 9e-3);
+        let [lo, _] = y_bounds([&[(0.0, -1.0), (1.0, 1.0)][..]]).unwrap();
+        assert!(lo < -1.0, "a negative series keeps its padding: {lo}");
     }
 }
