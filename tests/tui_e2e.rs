@@ -473,7 +473,7 @@ fn tui_screenshots() {
     t.send("Enter");
     t.keep(
         "after-5-prompt",
-        &t.wait_for("final CoLLM model", Duration::from_secs(120)),
+        &t.wait_for("final model's P(Yes)", Duration::from_secs(120)),
     );
     t.send("q");
     assert!(t

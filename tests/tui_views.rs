@@ -1324,3 +1324,77 @@ fn the_tui_bench_draws_every_view_over_the_store() {
         "{times:?}"
     );
 }
+
+/// A finished CoLLM run's scores in the inspector come from its final evaluation where it kept
+/// them, and at most `LIVE_ROWS` more are scored while the user waits: a user of the embedded
+/// data has up to 794 rows in `valid`, and scoring them all on SmolLM2 held the inspector at
+/// "inspecting…" for minutes.
+#[test]
+fn the_inspector_reads_kept_scores_and_scores_only_a_few_rows_live() {
+    use collm_bench::runner::{Runner, RunnerMessage};
+    use collm_bench::tui::inspect::LIVE_ROWS;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = std::sync::Arc::new(Store::open(dir.path().join("store")).unwrap());
+    let exp = collm_bench::experiment::Experiment::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/quick-collm-tiny.toml"
+    )))
+    .unwrap();
+    let (runner, rx) = Runner::start(store.clone(), data.clone());
+    let id = runner.submit(&exp).unwrap();
+    while !matches!(
+        rx.recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap(),
+        RunnerMessage::Idle
+    ) {}
+    drop(runner);
+    let kept = collm_eval::predictions::read_predictions(
+        &store.run_dir(&id).join("predictions").join("valid.tsv"),
+    )
+    .unwrap();
+
+    // The user with the most rows among those the final evaluation scored.
+    let mut inspector = Inspector::default();
+    let users = inspector.users(&store, &data, Some(&id), "valid").unwrap();
+    let rows_of = |uid: u32| {
+        let inspection = Inspector::default()
+            .inspect(&store, &data, None, uid, "valid")
+            .unwrap();
+        inspection.rows.len()
+    };
+    let uid = *users
+        .iter()
+        .filter(|&&u| kept.iter().any(|p| p.uid == u))
+        .max_by_key(|&&u| rows_of(u))
+        .unwrap();
+    let inspection = inspector
+        .inspect(&store, &data, Some(&id), uid, "valid")
+        .unwrap();
+    let rows = &inspection.rows;
+    assert!(rows.len() > LIVE_ROWS + 10, "{} rows", rows.len());
+
+    let sigmoid = |logit: f32| 1.0 / (1.0 + (-f64::from(logit)).exp());
+    let mut from_evaluation = 0;
+    for p in kept.iter().filter(|p| p.uid == uid) {
+        let row = rows.iter().find(|r| r.iid == p.iid).unwrap();
+        assert_eq!(row.p_yes, Some(sigmoid(p.logit)), "item {}", p.iid);
+        from_evaluation += 1;
+    }
+    let scored = rows.iter().filter(|r| r.p_yes.is_some()).count();
+    let first_kept = kept.iter().any(|p| p.uid == uid && p.iid == rows[0].iid);
+    let scored_now = LIVE_ROWS - usize::from(first_kept);
+    assert!(rows[0].p_yes.is_some(), "the first row is the prompt shown");
+    assert!(rows[..scored_now].iter().all(|r| r.p_yes.is_some()));
+    assert_eq!(scored, from_evaluation + scored_now);
+    let note = inspection.note.unwrap();
+    assert!(
+        note.contains(&format!(
+            "{from_evaluation} from its evaluation, {scored_now} scored now, {} unscored",
+            rows.len() - scored
+        )),
+        "{note}"
+    );
+    assert!(inspection.token_count.is_some());
+}

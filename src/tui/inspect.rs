@@ -13,7 +13,10 @@ use collm_pipeline::prompt::{fill, FilledPrompt, PromptText, Segment, SlotKind};
 use collm_pipeline::template::{Domain, Placeholder, PromptKind, Template};
 use collm_store::{RunId, RunRecord, RunStatus, Store, FINAL_STAGE};
 
+use collm_eval::predictions::read_predictions;
+
 use crate::experiment::{Experiment, ExperimentKind, DEFAULT_EXPERIMENT};
+use crate::runner::predictions::predictions_path;
 use crate::tui::app::{InspectedRow, Inspection, PromptPart};
 
 /// Datasets already loaded, by folder: loading one takes a while, picking users must not.
@@ -110,10 +113,10 @@ impl Inspector {
         let shown = all_titles[all_titles.len().saturating_sub(settings.max_history)..].to_vec();
 
         let scores = match &record {
-            Some(r) => scores(r, &experiment, dataset, &rows),
+            Some(r) => scores(r, &experiment, dataset, &rows, split),
             None => Scores::missing("no run chosen: open or select a finished run for P(Yes)"),
         };
-        let p_yes = scores.p_yes;
+        let p_yes = &scores.p_yes;
         let inspected = rows
             .iter()
             .enumerate()
@@ -122,7 +125,7 @@ impl Inspector {
                 title: title(r.iid),
                 label: r.label,
                 warm: r.warm,
-                p_yes: p_yes.as_ref().map(|p: &Vec<f64>| p[i]),
+                p_yes: p_yes.get(i).copied().flatten(),
             })
             .collect();
         let source = match &record {
@@ -166,10 +169,11 @@ fn prompt_parts(filled: &FilledPrompt) -> Vec<PromptPart> {
         .collect()
 }
 
-/// What a run adds to the inspector: P(Yes) per row and, for CoLLM runs, the prompt as the run
-/// fills it and its token count (counting needs the run's LLM tokenizer).
+/// What a run adds to the inspector: P(Yes) per row (none for a row not scored) and, for CoLLM
+/// runs, the prompt as the run fills it and its token count (counting needs the run's LLM
+/// tokenizer).
 struct Scores {
-    p_yes: Option<Vec<f64>>,
+    p_yes: Vec<Option<f64>>,
     note: String,
     token_count: Option<usize>,
     prompt: Option<FilledPrompt>,
@@ -178,7 +182,7 @@ struct Scores {
 impl Scores {
     fn missing(why: impl Into<String>) -> Self {
         Scores {
-            p_yes: None,
+            p_yes: Vec::new(),
             note: why.into(),
             token_count: None,
             prompt: None,
@@ -190,12 +194,17 @@ fn sigmoid(logit: f32) -> f64 {
     1.0 / (1.0 + (-f64::from(logit)).exp())
 }
 
+/// The most rows of one user the inspector scores with the LLM while the user waits: a few
+/// seconds on 2 cores. A user of the embedded data has up to 794 rows in `valid`, minutes.
+pub const LIVE_ROWS: usize = 32;
+
 /// sigmoid(score) of each row with the run's best weights, or why there is none.
 fn scores(
     record: &RunRecord,
     experiment: &Experiment,
     dataset: &Dataset,
     rows: &[collm_data::Interaction],
+    split: &str,
 ) -> Scores {
     if record.status != RunStatus::Finished {
         return Scores::missing(format!(
@@ -214,18 +223,18 @@ fn scores(
     };
     match experiment.kind {
         ExperimentKind::Cf => {
-            let scored = (|| -> Result<Vec<f64>, String> {
+            let scored = (|| -> Result<Vec<Option<f64>>, String> {
                 let device = experiment.resolve_device().map_err(|e| e.to_string())?;
                 let model = collm_cf::load(&experiment.model, dataset, &weights, &device)
                     .map_err(|e| e.to_string())?;
                 let scored =
                     collm_cf::score_rows(model.as_ref(), rows, experiment.training.batch_size)
                         .map_err(|e| e.to_string())?;
-                Ok(scored.iter().map(|s| sigmoid(s.logit)).collect())
+                Ok(scored.iter().map(|s| Some(sigmoid(s.logit))).collect())
             })();
             match scored {
                 Ok(p) => Scores {
-                    p_yes: Some(p),
+                    p_yes: p,
                     note: "P(Yes) = sigmoid(CF score), best weights; a CF run has no tokens"
                         .to_string(),
                     token_count: None,
@@ -236,15 +245,60 @@ fn scores(
         }
         ExperimentKind::Collm => {
             let run_dir = crate::runner::collm::run_dir_of(&weights);
-            match crate::runner::collm::score_finished(experiment, &run_dir, dataset, rows, None) {
-                Ok(f) => Scores {
-                    p_yes: Some(f.scored.iter().map(|s| sigmoid(s.logit)).collect()),
-                    note: "P(Yes) = sigmoid(score) of the final CoLLM model".to_string(),
-                    token_count: f.token_counts.first().copied(),
-                    prompt: f.first_prompt,
-                },
-                Err(err) => Scores::missing(format!("cannot score: {err}")),
-            }
+            collm_scores(experiment, &run_dir, dataset, rows, split)
         }
+    }
+}
+
+/// A finished CoLLM run's P(Yes) of `rows` (one user's): those its final evaluation of `split`
+/// kept, read back, and up to [`LIVE_ROWS`] more scored now, the first row always (its prompt
+/// and token count are what the inspector shows).
+fn collm_scores(
+    experiment: &Experiment,
+    run_dir: &Path,
+    dataset: &Dataset,
+    rows: &[collm_data::Interaction],
+    split: &str,
+) -> Scores {
+    let kept: HashMap<_, f32> = read_predictions(&predictions_path(run_dir, split, None))
+        .unwrap_or_default()
+        .iter()
+        .map(|p| (p.row(), p.logit))
+        .collect();
+    let key = |r: &collm_data::Interaction| (r.uid, r.iid, r.label, r.warm);
+    let mut p_yes: Vec<Option<f64>> = rows
+        .iter()
+        .map(|r| kept.get(&key(r)).map(|&logit| sigmoid(logit)))
+        .collect();
+    let from_evaluation = p_yes.iter().flatten().count();
+    let live: Vec<usize> = std::iter::once(0)
+        .chain((1..rows.len()).filter(|&i| p_yes[i].is_none()))
+        .take(LIVE_ROWS)
+        .collect();
+    let live_rows: Vec<_> = live.iter().map(|&i| rows[i].clone()).collect();
+    let finished = match crate::runner::collm::score_finished(
+        experiment, run_dir, dataset, &live_rows, None,
+    ) {
+        Ok(f) => f,
+        Err(err) => return Scores::missing(format!("cannot score: {err}")),
+    };
+    // The first row is scored for its prompt even when its score was kept: the kept one stays.
+    let scored_now = live.iter().filter(|&&i| p_yes[i].is_none()).count();
+    for (&i, s) in live.iter().zip(&finished.scored) {
+        p_yes[i].get_or_insert(sigmoid(s.logit));
+    }
+    let unscored = p_yes.iter().filter(|p| p.is_none()).count();
+    // Short: it is the title of the rows' table.
+    let mut note = format!(
+        "final model's P(Yes): {from_evaluation} from its evaluation, {scored_now} scored now"
+    );
+    if unscored > 0 {
+        note.push_str(&format!(", {unscored} unscored (max {LIVE_ROWS} a user)"));
+    }
+    Scores {
+        p_yes,
+        note,
+        token_count: finished.token_counts.first().copied(),
+        prompt: finished.first_prompt,
     }
 }
