@@ -5,7 +5,7 @@ use std::path::Path;
 
 use collm_bench::compare::Target;
 use collm_bench::tui::app::App;
-use collm_bench::tui::backend::{list_experiments, load_run, load_runs};
+use collm_bench::tui::backend::{experiments_message, load_run, load_runs};
 use collm_bench::tui::inspect::Inspector;
 use collm_bench::tui::message::{Command, Message};
 use collm_bench::tui::theme::Theme;
@@ -886,10 +886,7 @@ fn launch_form_edits_and_launches() {
         "name = \"broken\"\n[model]\nkind = \"mf\"\ndimm = 3\n",
     )
     .unwrap();
-    update(
-        &mut f.app,
-        Message::Experiments(list_experiments(dir.path())),
-    );
+    update(&mut f.app, experiments_message(dir.path()));
     f.keys("6");
     let labels: Vec<&str> = f
         .app
@@ -1397,4 +1394,29 @@ fn the_inspector_reads_kept_scores_and_scores_only_a_few_rows_live() {
         "{note}"
     );
     assert!(inspection.token_count.is_some());
+}
+
+/// Started outside a checkout, the Launch view says where it looked for experiment files and
+/// how to point it elsewhere, instead of listing the built-in default alone without a word.
+#[test]
+fn launch_says_where_it_looked_for_experiments_when_it_found_none() {
+    let mut f = fixture(color());
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("experiments");
+    update(&mut f.app, experiments_message(&missing));
+    f.keys("6");
+    let screen = f.screen();
+    assert!(screen.contains("mf-default (built in)"), "{screen}");
+    assert!(screen.contains("no *.toml there"), "{screen}");
+    assert!(screen.contains("--experiments DIR"), "{screen}");
+    assert!(f.app.launch.folder == missing.display().to_string());
+
+    std::fs::create_dir(&missing).unwrap();
+    std::fs::write(missing.join("quick.toml"), experiment("quick", 1e-2, 16)).unwrap();
+    update(&mut f.app, experiments_message(&missing));
+    let screen = f.screen();
+    assert!(
+        screen.contains("quick.toml") && !screen.contains("no *.toml there"),
+        "{screen}"
+    );
 }

@@ -32,6 +32,9 @@ pub struct Cli {
     /// The run store folder (default: $COLLM_HOME/store, COLLM_HOME defaulting to ~/.collm).
     #[arg(long, global = true)]
     pub store: Option<PathBuf>,
+    /// The folder the TUI's Launch view lists experiment files from.
+    #[arg(long, default_value = "experiments")]
+    pub experiments: PathBuf,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -82,7 +85,7 @@ pub fn main() -> ExitCode {
     let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
         // No subcommand: the terminal UI over the store (it installs its own log subscriber).
-        None => done(crate::tui::main(&ctx.store_dir)),
+        None => done(crate::tui::main(&ctx.store_dir, &cli.experiments)),
         Some(command) => {
             default_sigpipe();
             log_to_stderr();

@@ -244,6 +244,8 @@ pub enum Confirm {
 
 #[derive(Debug, Clone, Default)]
 pub struct LaunchState {
+    /// Where the experiment files were looked for (`collm --experiments`).
+    pub folder: String,
     pub choices: Vec<ExperimentChoice>,
     pub selected: usize,
     pub fields: Vec<Field>,

@@ -125,9 +125,7 @@ impl Worker {
         match command {
             Command::RefreshRuns => self.send(load_runs(&self.store)),
             Command::LoadRun(id) => self.send(load_run(&self.store, &id)),
-            Command::LoadExperiments => self.send(Message::Experiments(list_experiments(
-                &self.experiments_dir,
-            ))),
+            Command::LoadExperiments => self.send(experiments_message(&self.experiments_dir)),
             Command::Launch {
                 origin,
                 experiment,
@@ -223,6 +221,16 @@ pub fn load_run(store: &Store, id: &RunId) -> Message {
     match store.full_run(id) {
         Ok(full) => Message::RunLoaded(Box::new(full)),
         Err(err) => Message::Error(err.to_string()),
+    }
+}
+
+/// [`list_experiments`] of `dir`, with `dir` named as the Launch view shows it: absolute, so
+/// that a TUI started outside a checkout says where it looked.
+pub fn experiments_message(dir: &Path) -> Message {
+    let folder = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    Message::Experiments {
+        folder: folder.display().to_string(),
+        choices: list_experiments(dir),
     }
 }
 

@@ -34,8 +34,11 @@ pub enum Message {
         event: Box<Event>,
         at_ms: u64,
     },
-    /// The experiments that can be launched.
-    Experiments(Vec<ExperimentChoice>),
+    /// The experiments that can be launched, and the folder their files were looked for in.
+    Experiments {
+        folder: String,
+        choices: Vec<ExperimentChoice>,
+    },
     /// The users of a split, for the prompt inspector.
     Users {
         split: String,

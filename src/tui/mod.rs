@@ -52,9 +52,9 @@ pub fn no_terminal_help() -> String {
         .to_string()
 }
 
-/// Opens the TUI over the store in `store_dir`, experiments listed from `./experiments`.
+/// Opens the TUI over the store in `store_dir`, experiments listed from `experiments_dir`.
 /// Without a terminal it fails with [`no_terminal_help`].
-pub fn main(store_dir: &Path) -> anyhow::Result<()> {
+pub fn main(store_dir: &Path, experiments_dir: &Path) -> anyhow::Result<()> {
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         anyhow::bail!(no_terminal_help());
     }
@@ -69,7 +69,7 @@ pub fn main(store_dir: &Path) -> anyhow::Result<()> {
         Arc::new(move |m| sink_tx.send(event_loop::Inbound::Other(m)).is_ok());
     let background = backend::spawn(
         store,
-        std::path::PathBuf::from("experiments"),
+        experiments_dir.to_path_buf(),
         crate::paths::data_dir(),
         sink,
     );

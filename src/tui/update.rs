@@ -48,7 +48,10 @@ fn apply(app: &mut App, message: Message) {
                 app.runs.count_step(&id);
             }
         }
-        Message::Experiments(choices) => set_choices(app, choices),
+        Message::Experiments { folder, choices } => {
+            app.launch.folder = folder;
+            set_choices(app, choices);
+        }
         Message::Users { split, users } => {
             if split == app.prompt.split {
                 app.prompt.users = users;

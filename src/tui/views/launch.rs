@@ -1,4 +1,5 @@
-//! The launch view: the experiments to run (files of `./experiments` and the embedded default),
+//! The launch view: the experiments to run (the embedded default and the files of
+//! `collm --experiments`, `./experiments` by default),
 //! a form over their key settings and ablation switches, and the launch key.
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -27,15 +28,32 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let focus_mark = |f: LaunchFocus| if l.focus == f { " ◆" } else { "" };
-    let list = List::new(items)
-        .block(super::titled(
-            app,
-            &format!("Experiments{}", focus_mark(LaunchFocus::List)),
-        ))
-        .highlight_style(t.selected());
+    let block = super::titled(
+        app,
+        &format!("Experiments{}", focus_mark(LaunchFocus::List)),
+    );
+    let inner = block.inner(list_area);
+    let list = List::new(items).block(block).highlight_style(t.selected());
     let mut state =
         ListState::default().with_selected((!l.choices.is_empty()).then_some(l.selected));
     frame.render_stateful_widget(list, list_area, &mut state);
+    // Where the files come from, under them; and what to do when there are none (the TUI was
+    // started outside a checkout, say), instead of a list that silently holds the default only.
+    let files = l.choices.iter().filter(|c| c.path.is_some()).count();
+    let mut lines = vec![Line::styled(format!("from {}", l.folder), t.dim())];
+    if files == 0 {
+        lines.push(Line::styled(
+            "no *.toml there: start collm where experiments/ is, or pass --experiments DIR",
+            t.dim(),
+        ));
+    }
+    let used = u16::try_from(l.choices.len() + 1).unwrap_or(u16::MAX);
+    let below = Rect {
+        y: inner.y.saturating_add(used),
+        height: inner.height.saturating_sub(used),
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), below);
 
     let [fields_area, info_area] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(form_area);
