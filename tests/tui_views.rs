@@ -310,6 +310,10 @@ impl Pin {
                 }
                 Message::RunLoaded(full)
             }
+            Message::RunUpdated(mut record) => {
+                self.record(&mut record);
+                Message::RunUpdated(record)
+            }
             other => other,
         }
     }
@@ -1419,4 +1423,82 @@ fn launch_says_where_it_looked_for_experiments_when_it_found_none() {
         screen.contains("quick.toml") && !screen.contains("no *.toml there"),
         "{screen}"
     );
+}
+
+/// A run that ends while the TUI watches says so in the status line, whatever view is open,
+/// with its result (or, when it failed, its error, as an error).
+#[test]
+fn a_run_that_ends_is_announced_with_its_result() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        for name in ["ok", "broken"] {
+            let id = store.create_run(name, &tiny_collm(), "collm").unwrap();
+            store
+                .append_event(
+                    &id,
+                    &Event::StageStarted {
+                        stage: "cf".into(),
+                        total_steps: Some(8),
+                    },
+                )
+                .unwrap();
+        }
+        store
+    });
+    let runs = f.store.runs().unwrap().runs;
+    let id_of = |name: &str| runs.iter().find(|r| r.name == name).unwrap().id.clone();
+    f.keys("3");
+    let ended = |f: &mut Fixture, id: &RunId, events: &[Event]| {
+        for event in events {
+            f.store.append_event(id, event).unwrap();
+        }
+        let record = f.store.run(id).unwrap();
+        update(
+            &mut f.app,
+            f.pin.message(Message::RunUpdated(Box::new(record))),
+        );
+        f.app.status.clone().unwrap()
+    };
+    // The ids as the app shows them (the fixture pins them).
+    let shown = |name: &str| {
+        let record = f.store.run(&id_of(name)).unwrap();
+        match f.pin.message(Message::RunUpdated(Box::new(record))) {
+            Message::RunUpdated(r) => r.id,
+            _ => unreachable!(),
+        }
+    };
+    let (ok_shown, broken_shown) = (shown("ok"), shown("broken"));
+    let ok = id_of("ok");
+    let final_eval = Event::Eval {
+        stage: "final".into(),
+        step: 8,
+        split: "valid".into(),
+        metrics: metrics(0.7),
+    };
+    let status = ended(&mut f, &ok, &[final_eval, Event::Finished]);
+    assert_eq!(
+        status.text,
+        format!("run {ok_shown} (ok) finished: valid AUC 0.7000")
+    );
+    assert!(!status.error);
+
+    let broken = id_of("broken");
+    let failed = Event::Failed {
+        error: "the data set has no split `valid`".into(),
+    };
+    let status = ended(&mut f, &broken, &[failed]);
+    assert_eq!(
+        status.text,
+        format!("run {broken_shown} (broken) failed: the data set has no split `valid`")
+    );
+    assert!(status.error);
+    // Only the end is news: a record of a run that had already ended says nothing again.
+    f.app.notice("something else");
+    let record = f.store.run(&ok).unwrap();
+    update(
+        &mut f.app,
+        f.pin.message(Message::RunUpdated(Box::new(record))),
+    );
+    assert_eq!(f.app.status.clone().unwrap().text, "something else");
+    assert!(f.screen().contains("something else"));
 }

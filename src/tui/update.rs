@@ -34,7 +34,10 @@ fn apply(app: &mut App, message: Message) {
             app.runs.unreadable = unreadable;
             clamp_selection(app);
         }
-        Message::RunUpdated(record) => app.runs.put(*record),
+        Message::RunUpdated(record) => {
+            announce_end(app, &record);
+            app.runs.put(*record);
+        }
         Message::RunLoaded(full) => {
             let detail = RunDetail::from_full(&full);
             app.runs.put(full.record);
@@ -100,6 +103,31 @@ fn apply(app: &mut App, message: Message) {
         }
         Message::Notice(text) => app.notice(text),
         Message::Error(text) => app.error(text),
+    }
+}
+
+/// Says in the status line when a run this TUI saw live ends, whichever view is open: a run is
+/// launched and then waited for while one looks at others.
+fn announce_end(app: &mut App, record: &collm_store::RunRecord) {
+    let was_live = app
+        .runs
+        .records()
+        .iter()
+        .any(|r| r.id == record.id && !r.status.is_terminal());
+    if !was_live || !record.status.is_terminal() {
+        return;
+    }
+    let (id, name, status) = (&record.id, &record.name, record.status);
+    let result = match (record.headline_auc(), &record.error) {
+        (_, Some(error)) if status != collm_store::RunStatus::Finished => format!(": {error}"),
+        (Some(h), _) if h.is_final() => format!(": {} AUC {:.4}", h.split, h.auc),
+        _ => String::new(),
+    };
+    let text = format!("run {id} ({name}) {status}{result}");
+    if status == collm_store::RunStatus::Failed {
+        app.error(text);
+    } else {
+        app.notice(text);
     }
 }
 
