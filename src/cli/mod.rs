@@ -27,13 +27,18 @@ mod sweep;
 
 /// Run, compare and inspect CoLLM experiments.
 #[derive(Debug, Parser)]
-#[command(name = "collm", version, about)]
+#[command(
+    name = "collm",
+    version,
+    about,
+    after_help = "Without a command, collm opens the terminal UI over the store (q quits, ? lists the keys)."
+)]
 pub struct Cli {
     /// The run store folder (default: $COLLM_HOME/store, COLLM_HOME defaulting to ~/.collm).
     #[arg(long, global = true)]
     pub store: Option<PathBuf>,
     /// The folder the TUI's Launch view lists experiment files from.
-    #[arg(long, default_value = "experiments")]
+    #[arg(long, value_name = "DIR", default_value = "experiments")]
     pub experiments: PathBuf,
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -122,55 +122,62 @@ pub fn key_summary(text: &str) -> String {
     let Ok(flat) = flatten(text) else {
         return "(unreadable experiment)".into();
     };
-    let stage_count = (0..)
-        .take_while(|i| flat.keys().any(|k| k.starts_with(&stage_prefix(*i))))
-        .count();
-    let is_collm = flat.keys().any(|k| k.starts_with("collm."));
-    let mut groups = Vec::new();
-    if !is_collm {
-        groups.push(key_parts(&flat, |_| true));
+    let mut groups = if flat.keys().any(|k| k.starts_with("collm.")) {
+        collm_groups(&flat)
     } else {
-        let slots = flat.get("collm.slots.kind").map_or("cie".into(), show);
-        let uses_cf = slots == "cie";
-        groups.push(if uses_cf {
-            let mut parts = key_parts(&flat, |k| k.starts_with("model."));
-            for (key, default) in [("cf_init", "pretrained"), ("cf_input", "raw")] {
-                match flat.get(&format!("collm.slots.{key}")).map(show) {
-                    Some(v) if v != default => parts.push(format!("{key}={v}")),
-                    _ => {}
-                }
-            }
-            parts
-        } else {
-            // `none` is TALLRec's and ICL's: prompts of text only.
-            vec![match slots.as_str() {
-                "none" => "text only".into(),
-                other => other.replace('_', " "),
-            }]
-        });
-        groups.push(vec![stage_trains(&flat, stage_count)]);
-        groups.push(stage_parts(&flat, stage_count));
-        if uses_cf {
-            let mut parts = key_parts(&flat, |k| k.starts_with("training."));
-            if !parts.is_empty() {
-                parts.insert(0, FOUNDATION.into());
-            }
-            groups.push(parts);
-        }
-    }
+        vec![key_parts(&flat, |_| true)]
+    };
     // Switches that are on name the ablation.
-    let switches: Vec<String> = flat
-        .iter()
-        .filter(|(_, value)| value.as_bool() == Some(true))
-        .map(|(key, _)| format!("+{}", leaf(key)))
-        .collect();
-    groups.push(switches);
+    groups.push(
+        flat.iter()
+            .filter(|(_, value)| value.as_bool() == Some(true))
+            .map(|(key, _)| format!("+{}", leaf(key)))
+            .collect(),
+    );
     groups
         .into_iter()
         .filter(|g| !g.is_empty())
         .map(|g| g.join(" "))
         .collect::<Vec<_>>()
         .join(" · ")
+}
+
+/// A CoLLM experiment's summary parts: what fills the slots, what each stage trains, the
+/// stages' knobs and, when the CIE reads a foundation, the foundation's.
+fn collm_groups(flat: &BTreeMap<String, Value>) -> Vec<Vec<String>> {
+    let stages = (0..)
+        .take_while(|i| flat.keys().any(|k| k.starts_with(&stage_prefix(*i))))
+        .count();
+    let slots = flat.get("collm.slots.kind").map_or("cie".into(), show);
+    if slots != "cie" {
+        // `none` is TALLRec's and ICL's: prompts of text only. No foundation is read.
+        let fill = match slots.as_str() {
+            "none" => "text only".into(),
+            other => other.replace('_', " "),
+        };
+        return vec![
+            vec![fill],
+            vec![stage_trains(flat, stages)],
+            stage_parts(flat, stages),
+        ];
+    }
+    let mut foundation = key_parts(flat, |k| k.starts_with("model."));
+    for (key, default) in [("cf_init", "pretrained"), ("cf_input", "raw")] {
+        match flat.get(&format!("collm.slots.{key}")).map(show) {
+            Some(v) if v != default => foundation.push(format!("{key}={v}")),
+            _ => {}
+        }
+    }
+    let mut training = key_parts(flat, |k| k.starts_with("training."));
+    if !training.is_empty() {
+        training.insert(0, FOUNDATION.into());
+    }
+    vec![
+        foundation,
+        vec![stage_trains(flat, stages)],
+        stage_parts(flat, stages),
+        training,
+    ]
 }
 
 fn stage_prefix(i: usize) -> String {
