@@ -1398,6 +1398,101 @@ fn the_inspector_reads_kept_scores_and_scores_only_a_few_rows_live() {
         "{note}"
     );
     assert!(inspection.token_count.is_some());
+    // The user's AUC over the scored rows, counted pair by pair (ties count a half).
+    let (pos, neg): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .filter_map(|r| r.p_yes.map(|p| (r.label, p)))
+        .partition(|(label, _)| *label == 1);
+    let wins: f64 = pos
+        .iter()
+        .flat_map(|(_, a)| neg.iter().map(move |(_, b)| (*a, *b)))
+        .map(|(a, b)| {
+            if a > b {
+                1.0
+            } else if a == b {
+                0.5
+            } else {
+                0.0
+            }
+        })
+        .sum();
+    let want = wins / (pos.len() * neg.len()) as f64;
+    let got = inspection
+        .user_auc
+        .expect("both labels among the scored rows");
+    assert!((got - want).abs() < 1e-9, "{got} against {want}");
+}
+
+/// The inspected user's rows scroll (PgUp/PgDn) and sort by P(Yes) (`s`), and the table's
+/// title gives the user's AUC: a user of the embedded data has up to 794 rows, and the table
+/// showed the first screenful in the split's order only.
+#[test]
+fn the_inspected_rows_scroll_and_sort_by_score() {
+    use collm_bench::tui::app::{InspectedRow, Inspection};
+    let mut f = fixture(color());
+    f.keys("5");
+    let rows: Vec<InspectedRow> = (0..40u32)
+        .map(|i| InspectedRow {
+            iid: 1000 + i,
+            title: format!("title {i}"),
+            label: u8::from(i % 3 == 0),
+            warm: true,
+            // Every fourth row unscored; the others rising with i.
+            p_yes: (i % 4 != 1).then(|| f64::from(i) / 40.0),
+        })
+        .collect();
+    let inspection = Inspection {
+        uid: 7,
+        split: "valid".into(),
+        source: "run x".into(),
+        history: vec!["a title".into()],
+        prompt: Vec::new(),
+        token_count: Some(12),
+        rows,
+        user_auc: Some(0.625),
+        note: Some("final model's P(Yes): 0 from its evaluation, 30 scored now".into()),
+    };
+    update(&mut f.app, Message::Inspected(Ok(Box::new(inspection))));
+    let screen = f.screen();
+    assert!(screen.contains("40 rows of valid · user AUC 0.6250 · split order (s) · from row 1"));
+    assert!(
+        screen.contains("final model's P(Yes): 0 from its evaluation"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("title 0 ") && !screen.contains("title 39"),
+        "{screen}"
+    );
+
+    f.key(KeyCode::PageDown);
+    f.key(KeyCode::PageDown);
+    let screen = f.screen();
+    assert!(screen.contains("from row 21"), "{screen}");
+    assert!(
+        screen.contains("1020 ") && !screen.contains("1019 "),
+        "{screen}"
+    );
+    // Paging stops at the last row, and comes back.
+    for _ in 0..10 {
+        f.key(KeyCode::PageDown);
+    }
+    assert!(f.screen().contains("from row 40"));
+    f.key(KeyCode::PageUp);
+    assert!(f.screen().contains("from row 30"));
+
+    // `s`: highest P(Yes) first (39/40 = 0.9750), unscored rows last; back at the first row.
+    f.keys("s");
+    let screen = f.screen();
+    assert!(screen.contains("by P(Yes) (s) · from row 1"), "{screen}");
+    let first = screen.lines().find(|l| l.contains("   title 3")).unwrap();
+    assert!(
+        first.contains("title 39") && first.contains("0.9750"),
+        "{first}"
+    );
+    assert_eq!(
+        f.app.prompt.selected, 0,
+        "paging moved the rows, not the users"
+    );
 }
 
 /// Started outside a checkout, the Launch view says where it looked for experiment files and

@@ -184,8 +184,25 @@ pub struct Inspection {
     pub prompt: Vec<PromptPart>,
     pub token_count: Option<usize>,
     pub rows: Vec<InspectedRow>,
+    /// AUC over the user's scored rows: this user's term in UAUC (none without both labels).
+    pub user_auc: Option<f64>,
     /// Why some part is missing (no tokenizer, no trained run), if it is.
     pub note: Option<String>,
+}
+
+impl Inspection {
+    /// The rows in the order the view lists them: the split's, or by P(Yes), highest first
+    /// (unscored rows last, in the split's order).
+    pub fn ordered_rows(&self, by_score: bool) -> Vec<&InspectedRow> {
+        let mut rows: Vec<&InspectedRow> = self.rows.iter().collect();
+        if by_score {
+            rows.sort_by(|a, b| {
+                let key = |r: &InspectedRow| r.p_yes.unwrap_or(f64::NEG_INFINITY);
+                key(b).total_cmp(&key(a))
+            });
+        }
+        rows
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +213,10 @@ pub struct PromptState {
     /// The user id being typed, when the search prompt is open.
     pub search: Option<String>,
     pub inspection: Option<Inspection>,
+    /// The first of the user's rows shown (PgUp/PgDn scroll them).
+    pub row_offset: usize,
+    /// Rows by P(Yes), highest first, instead of the split's order (`s`).
+    pub rows_by_score: bool,
     pub loading: bool,
     pub error: Option<String>,
 }
@@ -208,6 +229,8 @@ impl Default for PromptState {
             selected: 0,
             search: None,
             inspection: None,
+            row_offset: 0,
+            rows_by_score: false,
             loading: false,
             error: None,
         }

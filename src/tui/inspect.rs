@@ -117,7 +117,7 @@ impl Inspector {
             None => Scores::missing("no run chosen: open or select a finished run for P(Yes)"),
         };
         let p_yes = &scores.p_yes;
-        let inspected = rows
+        let inspected: Vec<InspectedRow> = rows
             .iter()
             .enumerate()
             .map(|(i, r)| InspectedRow {
@@ -128,6 +128,11 @@ impl Inspector {
                 p_yes: p_yes.get(i).copied().flatten(),
             })
             .collect();
+        let (labels, scored): (Vec<u8>, Vec<f32>) = inspected
+            .iter()
+            .filter_map(|r| r.p_yes.map(|p| (r.label, p as f32)))
+            .unzip();
+        let user_auc = collm_eval::auc(&labels, &scored);
         let source = match &record {
             Some(r) => format!("run {} ({})", r.id, r.name),
             None => "embedded default data".to_string(),
@@ -147,6 +152,7 @@ impl Inspector {
             prompt,
             token_count: scores.token_count,
             rows: inspected,
+            user_auc,
             note: Some(scores.note),
         })
     }

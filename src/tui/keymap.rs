@@ -369,6 +369,24 @@ pub const BINDINGS: &[Binding] = &[
     bind(PROMPT, &[k('p')], A::NextSplit, "next split"),
     bind(
         PROMPT,
+        &[code(KeyCode::PageUp), ctrl('u')],
+        A::PageUp,
+        "scroll the user's rows up",
+    ),
+    bind(
+        PROMPT,
+        &[code(KeyCode::PageDown), ctrl('d')],
+        A::PageDown,
+        "scroll the user's rows down",
+    ),
+    bind(
+        PROMPT,
+        &[k('s')],
+        A::SortNext,
+        "rows in the split's order, or by P(Yes) highest first",
+    ),
+    bind(
+        PROMPT,
         &[code(KeyCode::Enter)],
         A::Open,
         "inspect the highlighted user",

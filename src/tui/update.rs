@@ -69,6 +69,7 @@ fn apply(app: &mut App, message: Message) {
             match result {
                 Ok(inspection) => {
                     app.prompt.inspection = Some(*inspection);
+                    app.prompt.row_offset = 0;
                     app.prompt.error = None;
                 }
                 Err(err) => app.prompt.error = Some(err),
@@ -657,7 +658,28 @@ fn inspect(app: &mut App, uid: u32) {
     });
 }
 
+/// Rows a PgUp/PgDn scrolls the inspected user's rows by.
+const ROWS_PAGE: usize = 10;
+
 fn prompt_action(app: &mut App, action: Action) {
+    let p = &mut app.prompt;
+    let rows = p.inspection.as_ref().map_or(0, |i| i.rows.len());
+    match action {
+        Action::PageDown => {
+            p.row_offset = (p.row_offset + ROWS_PAGE).min(rows.saturating_sub(1));
+            return;
+        }
+        Action::PageUp => {
+            p.row_offset = p.row_offset.saturating_sub(ROWS_PAGE);
+            return;
+        }
+        Action::SortNext => {
+            p.rows_by_score = !p.rows_by_score;
+            p.row_offset = 0;
+            return;
+        }
+        _ => {}
+    }
     if move_in(&mut app.prompt.selected, app.prompt.users.len(), action) {
         return;
     }

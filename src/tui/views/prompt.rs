@@ -114,9 +114,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     );
 
     let header = Row::new(["item", "title", "warm", "label", "P(Yes)", ""]).style(t.header());
-    let rows: Vec<Row> = ins
-        .rows
+    let ordered = ins.ordered_rows(p.rows_by_score);
+    let offset = p.row_offset.min(ordered.len().saturating_sub(1));
+    let rows: Vec<Row> = ordered
         .iter()
+        .skip(offset)
         .map(|r| {
             let bar = r
                 .p_yes
@@ -138,10 +140,20 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let title = match &ins.note {
-        Some(note) => format!("{} rows of {} · {note}", ins.rows.len(), ins.split),
-        None => format!("{} rows of {}", ins.rows.len(), ins.split),
+    let user_auc = ins
+        .user_auc
+        .map_or_else(String::new, |a| format!(" · user AUC {a:.4}"));
+    let order = if p.rows_by_score {
+        "by P(Yes)"
+    } else {
+        "split order"
     };
+    let title = format!(
+        "{} rows of {}{user_auc} · {order} (s) · from row {} (PgUp/PgDn)",
+        ins.rows.len(),
+        ins.split,
+        offset + 1
+    );
     let widths = [
         Constraint::Length(6),
         Constraint::Min(20),
@@ -150,10 +162,20 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Constraint::Length(7),
         Constraint::Length(10),
     ];
-    frame.render_widget(
-        Table::new(rows, widths)
-            .header(header)
-            .block(super::titled(app, &title)),
-        rows_area,
-    );
+    // Where the scores come from, above the table: too long for its title.
+    let block = super::titled(app, &title);
+    let inner = block.inner(rows_area);
+    frame.render_widget(block, rows_area);
+    let [note_area, table_area] = Layout::vertical([
+        Constraint::Length(u16::from(ins.note.is_some())),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    if let Some(note) = &ins.note {
+        frame.render_widget(
+            Paragraph::new(Line::styled(note.clone(), t.dim())),
+            note_area,
+        );
+    }
+    frame.render_widget(Table::new(rows, widths).header(header), table_area);
 }
