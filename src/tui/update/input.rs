@@ -1,0 +1,133 @@
+//! Keys as they arrive: a text prompt (the runs filter, the user search, a form field) takes
+//! every key while open; any other key becomes the action the keymap binds it to.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+use super::prompt::inspect;
+use super::{confirmed, on_action, PAGE};
+use crate::experiment::settings;
+use crate::tui::app::App;
+use crate::tui::keymap::{action_for, Action, View};
+
+pub(super) fn on_key(app: &mut App, key: KeyEvent) {
+    // Key release and repeat events (kitty protocol) would act twice.
+    if key.kind == KeyEventKind::Release {
+        return;
+    }
+    if let Some(question) = app.confirm.take() {
+        if matches!(
+            key.code,
+            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter
+        ) {
+            confirmed(app, question);
+        }
+        return;
+    }
+    if let Some(scroll) = app.help {
+        match action_for(app.view, &key) {
+            Some(Action::Help | Action::Back | Action::Quit) => app.help = None,
+            Some(Action::Down) => app.help = Some(scroll.saturating_add(1)),
+            Some(Action::Up) => app.help = Some(scroll.saturating_sub(1)),
+            Some(Action::PageDown) => app.help = Some(scroll.saturating_add(PAGE as u16)),
+            Some(Action::PageUp) => app.help = Some(scroll.saturating_sub(PAGE as u16)),
+            _ => {}
+        }
+        return;
+    }
+    if text_input(app, &key) {
+        return;
+    }
+    if let Some(action) = action_for(app.view, &key) {
+        on_action(app, action);
+    }
+}
+
+/// Text prompts (runs filter, user search, a form field) take every key while open.
+fn text_input(app: &mut App, key: &KeyEvent) -> bool {
+    let buffer = match app.view {
+        View::Runs => app.runs.filter_input.as_mut(),
+        View::Prompt => app.prompt.search.as_mut(),
+        View::Launch => app.launch.editing.as_mut(),
+        _ => None,
+    };
+    let Some(buffer) = buffer else { return false };
+    if key
+        .modifiers
+        .contains(crossterm::event::KeyModifiers::CONTROL)
+    {
+        if key.code == KeyCode::Char('c') {
+            // Ctrl-C still quits from a prompt.
+            return false;
+        }
+        return true;
+    }
+    match key.code {
+        KeyCode::Char(c) => buffer.push(c),
+        KeyCode::Backspace => {
+            buffer.pop();
+        }
+        KeyCode::Enter => accept_input(app),
+        KeyCode::Esc => cancel_input(app),
+        _ => {}
+    }
+    if app.view == View::Runs {
+        app.runs.selected = 0;
+    }
+    if app.view == View::Prompt {
+        jump_to_typed_user(app);
+    }
+    true
+}
+
+fn accept_input(app: &mut App) {
+    match app.view {
+        View::Runs => {
+            app.runs.filter = app.runs.filter_input.take().unwrap_or_default();
+        }
+        View::Prompt => {
+            let typed = app.prompt.search.take().unwrap_or_default();
+            match typed.trim().parse::<u32>() {
+                Ok(uid) => inspect(app, uid),
+                Err(_) => app.error(format!("`{typed}` is not a user id (a whole number)")),
+            }
+        }
+        View::Launch => {
+            let typed = app.launch.editing.take().unwrap_or_default();
+            let i = app.launch.field;
+            if let Some(field) = app.launch.fields.get(i) {
+                match settings::parse_input(field, &typed) {
+                    Ok(values) => {
+                        app.launch.fields[i].set(values);
+                        app.launch.error = None;
+                    }
+                    Err(err) => app.launch.error = Some(err),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn cancel_input(app: &mut App) {
+    match app.view {
+        View::Runs => app.runs.filter_input = None,
+        View::Prompt => app.prompt.search = None,
+        View::Launch => app.launch.editing = None,
+        _ => {}
+    }
+}
+
+/// While typing a user id, the list follows the first user whose id starts with it.
+fn jump_to_typed_user(app: &mut App) {
+    let Some(typed) = app.prompt.search.as_deref().filter(|t| !t.is_empty()) else {
+        return;
+    };
+    if let Some(i) = app
+        .prompt
+        .users
+        .iter()
+        .position(|u| u.to_string().starts_with(typed))
+    {
+        app.prompt.selected = i;
+    }
+}

@@ -1,0 +1,82 @@
+//! The prompt inspector's actions: picking a user and a split, asking for the inspection, and
+//! moving through the inspected user's rows.
+
+use super::move_in;
+use crate::tui::app::App;
+use crate::tui::keymap::Action;
+use crate::tui::message::Command;
+
+/// The run the prompt inspector scores with: the open run, else the selected one.
+fn inspector_run(app: &App) -> Option<collm_store::RunId> {
+    app.run_view
+        .id
+        .clone()
+        .or_else(|| app.selected_run().map(|r| r.id.clone()))
+}
+
+pub(super) fn request_users(app: &mut App) {
+    let run = inspector_run(app);
+    app.commands.push(Command::ListUsers {
+        run,
+        split: app.prompt.split.clone(),
+    });
+}
+
+pub(super) fn inspect(app: &mut App, uid: u32) {
+    if let Some(i) = app.prompt.users.iter().position(|u| *u == uid) {
+        app.prompt.selected = i;
+    }
+    app.prompt.loading = true;
+    let run = inspector_run(app);
+    app.commands.push(Command::Inspect {
+        run,
+        uid,
+        split: app.prompt.split.clone(),
+    });
+}
+
+/// Rows a PgUp/PgDn scrolls the inspected user's rows by.
+const ROWS_PAGE: usize = 10;
+
+pub(super) fn prompt_action(app: &mut App, action: Action) {
+    let p = &mut app.prompt;
+    let rows = p.inspection.as_ref().map_or(0, |i| i.rows.len());
+    match action {
+        Action::PageDown => {
+            p.row_offset = (p.row_offset + ROWS_PAGE).min(rows.saturating_sub(1));
+            return;
+        }
+        Action::PageUp => {
+            p.row_offset = p.row_offset.saturating_sub(ROWS_PAGE);
+            return;
+        }
+        Action::SortNext => {
+            p.rows_by_score = !p.rows_by_score;
+            p.row_offset = 0;
+            return;
+        }
+        _ => {}
+    }
+    if move_in(&mut app.prompt.selected, app.prompt.users.len(), action) {
+        return;
+    }
+    match action {
+        Action::Search => app.prompt.search = Some(String::new()),
+        Action::Open => {
+            if let Some(uid) = app.prompt.users.get(app.prompt.selected).copied() {
+                inspect(app, uid);
+            }
+        }
+        Action::NextSplit => {
+            app.prompt.split = match app.prompt.split.as_str() {
+                "valid" => "test".into(),
+                "test" => "train".into(),
+                _ => "valid".into(),
+            };
+            app.prompt.users.clear();
+            app.prompt.selected = 0;
+            request_users(app);
+        }
+        _ => {}
+    }
+}

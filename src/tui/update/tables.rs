@@ -1,0 +1,141 @@
+//! The Metrics and Compare views' actions, and the paired bootstrap the metrics view asks the
+//! background for whenever what it shows changed.
+
+use super::move_in;
+use crate::compare::{column_header, Target};
+use crate::tui::app::{column_targets, App, MetricsState, Significance};
+use crate::tui::keymap::{Action, View};
+use crate::tui::message::Command;
+
+/// While the metrics view shows two or more runs, asks the background for the paired bootstrap
+/// of each against the baseline whenever what is shown changed (split, baseline, runs, or a run
+/// that ended since): the view itself only draws the answer.
+pub(super) fn ask_significance(app: &mut App) {
+    if app.view != View::Metrics {
+        return;
+    }
+    let columns = app.metrics_columns();
+    if columns.len() < 2 {
+        return;
+    }
+    let base_index = app.metrics_base_index(&columns);
+    let base = column_targets(&columns[base_index]);
+    let others: Vec<(Vec<Target>, Vec<Option<u64>>)> = columns
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != base_index)
+        .map(|(_, c)| {
+            (
+                column_targets(c),
+                c.iter().map(|(_, r)| r.ended_ms).collect(),
+            )
+        })
+        .collect();
+    let split = app.metrics.split.clone();
+    if app
+        .metrics
+        .significance
+        .as_ref()
+        .is_some_and(|s| s.split == split && s.base == base && s.others == others)
+    {
+        return;
+    }
+    app.commands.push(Command::Significance {
+        split: split.clone(),
+        base: base.clone(),
+        others: others.iter().map(|(t, _)| t.clone()).collect(),
+    });
+    app.metrics.significance = Some(Significance {
+        split,
+        base,
+        others,
+        results: None,
+    });
+}
+
+/// Flips one of the metrics view's switches, keeps the highlighted column among the columns
+/// now shown, and says what they are.
+fn toggle_metrics(
+    app: &mut App,
+    switch: fn(&mut MetricsState) -> &mut bool,
+    on: &'static str,
+    off: &'static str,
+) {
+    let flag = switch(&mut app.metrics);
+    *flag = !*flag;
+    let now = *flag;
+    let n = app.metrics_columns().len();
+    app.metrics.column = app.metrics.column.min(n.saturating_sub(1));
+    app.notice(if now { on } else { off });
+}
+
+pub(super) fn metrics_action(app: &mut App, action: Action) {
+    let n = app.metrics_columns().len();
+    match action {
+        Action::Left | Action::Up => {
+            move_in(&mut app.metrics.column, n, Action::Up);
+        }
+        Action::Right | Action::Down => {
+            move_in(&mut app.metrics.column, n, Action::Down);
+        }
+        Action::SetBaseline => {
+            let column: Option<Vec<Target>> = app
+                .metrics_columns()
+                .get(app.metrics.column)
+                .map(column_targets);
+            if let Some(column) = column {
+                app.notice(format!("baseline: {}", column_header(&column)));
+                app.metrics.baseline = column.into_iter().next();
+            }
+        }
+        Action::ToggleParts => toggle_metrics(
+            app,
+            |m| &mut m.parts,
+            "showing each CoLLM run's parts: its foundation alone and its earlier stages",
+            "showing runs only",
+        ),
+        Action::ToggleSeeds => toggle_metrics(
+            app,
+            |m| &mut m.seeds,
+            "runs that differ only in their seeds: one column, their mean, paired seed by seed",
+            "one column per run",
+        ),
+        Action::NextSplit => {
+            let splits = app.known_splits();
+            let i = splits
+                .iter()
+                .position(|s| *s == app.metrics.split)
+                .map_or(0, |i| i + 1);
+            app.metrics.split = splits[i % splits.len()].clone();
+        }
+        _ => {}
+    }
+}
+
+pub(super) fn compare_action(app: &mut App, action: Action) {
+    match action {
+        Action::NextCurve => app.compare.curve = app.compare.curve.next(),
+        Action::PrevStage => app.compare.stage = app.compare.stage.saturating_sub(1),
+        Action::NextStage => app.compare.stage += 1,
+        // Along the run columns, over the runs marked now.
+        Action::Left | Action::Right => {
+            let step = if action == Action::Left {
+                Action::Up
+            } else {
+                Action::Down
+            };
+            let runs = app.chosen_runs().len();
+            move_in(&mut app.compare.run, runs, step);
+        }
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => {
+            let len = app.differing_settings().len();
+            move_in(&mut app.compare.setting, len, action);
+        }
+        _ => {}
+    }
+}
