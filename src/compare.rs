@@ -312,11 +312,19 @@ fn paired(
     paired_bootstrap_over_runs(base, other, resamples, seed)
 }
 
-/// `+0.0108 [-0.0051, +0.0270] p=0.190`, or `-` when the metric is undefined on the group.
+/// `+0.0108 [-0.0051, +0.0270] p=0.190`, `-` when the metric is undefined on the group, and
+/// `+1.0000 (1 user: too few to resample)` when it rests on too few users for an interval.
 pub fn interval(d: Option<&Difference>) -> String {
     d.map_or_else(
         || "-".into(),
         |d| {
+            if !d.is_resampled() {
+                let users = if d.users == 1 { "user" } else { "users" };
+                return format!(
+                    "{:+.4} ({} {users}: too few to resample)",
+                    d.observed, d.users
+                );
+            }
             format!(
                 "{:+.4} [{:+.4}, {:+.4}] {}",
                 d.observed,

@@ -22,19 +22,31 @@ use serde::{Deserialize, Serialize};
 use crate::auc::{score_order, weighted_auc};
 use crate::{auc, ScoredRow};
 
+/// Fewest users a difference may rest on for its interval and p-value to mean anything. A
+/// resample of users can only come out a few ways when they are few (1 way for 1 user, 10 for
+/// 3, 126 for 5): one user's difference would come back as the same value in every resample,
+/// an interval of zero width and p<0.001, which is certainty about nothing.
+pub const MIN_USERS: usize = 5;
+
 /// The difference `other - base` of one metric, with its bootstrap spread.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Difference {
     /// On the rows as they are.
     pub observed: f64,
-    /// The 2.5% and 97.5% percentiles of the resampled differences (a 95% interval).
+    /// The 2.5% and 97.5% percentiles of the resampled differences (a 95% interval). NaN (null
+    /// in JSON) when the difference rests on fewer than [`MIN_USERS`] users.
     pub low: f64,
     pub high: f64,
     /// Two-sided: twice the share of resampled differences on the far side of zero from the
-    /// observed one (at most 1). Resolution is 1 / resamples; 0 means "below that".
+    /// observed one (at most 1). Resolution is 1 / resamples; 0 means "below that". NaN as
+    /// `low` and `high` are.
     pub p_value: f64,
     /// Resamples in which the metric was defined for both runs (the others hold one class only).
     pub resamples: usize,
+    /// Users the metric rests on in this group: those with rows in it for AUC, those UAUC
+    /// counts (rows of both labels) for UAUC.
+    #[serde(default)]
+    pub users: usize,
 }
 
 /// AUC and UAUC differences on one group of rows; `None` where the metric is undefined on it.
@@ -209,9 +221,11 @@ pub fn paired_bootstrap_over_runs(
     }
     let [all, warm, cold] = std::array::from_fn(|g| {
         let observed = mean_deltas(g, &vec![1.0; users], &vec![1; k]);
+        // Every pair holds the same rows: the first one's users are every pair's.
+        let [auc_users, uauc_users] = pairs[0][g].users();
         GroupDifference {
-            auc: observed[0].map(|d| Difference::of(d, &mut samples[g][0])),
-            uauc: observed[1].map(|d| Difference::of(d, &mut samples[g][1])),
+            auc: observed[0].map(|d| Difference::of(d, &mut samples[g][0], auc_users)),
+            uauc: observed[1].map(|d| Difference::of(d, &mut samples[g][1], uauc_users)),
         }
     });
     Ok(PairedBootstrap {
@@ -246,7 +260,22 @@ fn check_same_rows(rows: &[ScoredRow], run: &[ScoredRow]) -> Result<(), PairingE
 }
 
 impl Difference {
-    fn of(observed: f64, samples: &mut [f64]) -> Self {
+    /// Whether the interval and p-value were computed: the difference rests on enough users.
+    pub fn is_resampled(&self) -> bool {
+        self.users >= MIN_USERS
+    }
+
+    fn of(observed: f64, samples: &mut [f64], users: usize) -> Self {
+        if users < MIN_USERS {
+            return Self {
+                observed,
+                low: f64::NAN,
+                high: f64::NAN,
+                p_value: f64::NAN,
+                resamples: samples.len(),
+                users,
+            };
+        }
         samples.sort_unstable_by(f64::total_cmp);
         let n = samples.len();
         let quantile = |q: f64| -> f64 {
@@ -274,6 +303,7 @@ impl Difference {
             high: quantile(0.975),
             p_value,
             resamples: n,
+            users,
         }
     }
 }
@@ -323,6 +353,14 @@ impl Group {
             runs,
             user_aucs,
         }
+    }
+
+    /// The users AUC rests on (any row in the group) and those UAUC counts.
+    fn users(&self) -> [usize; 2] {
+        let mut with_rows = self.user_of.clone();
+        with_rows.sort_unstable();
+        with_rows.dedup();
+        [with_rows.len(), self.user_aucs[0].len()]
     }
 
     /// `other - base` of AUC and UAUC with user `u` counted `multiplicity[u]` times; `None`
@@ -444,10 +482,46 @@ mod tests {
 
     #[test]
     fn a_run_against_itself_differs_by_nothing() {
-        let base = base_rows();
+        // 20 users: enough to resample (the three of `base_rows` are not).
+        let base = ranked(1.0);
         let result = paired_bootstrap(&base, &base, 200, 1).unwrap();
         let d = result.all.auc.unwrap();
         assert_eq!((d.observed, d.low, d.high, d.p_value), (0.0, 0.0, 0.0, 1.0));
+        assert_eq!(d.users, 20);
+    }
+
+    /// A difference resting on fewer than `MIN_USERS` users gets no interval and no p-value:
+    /// with one user every resample repeats the observed difference, which read as p<0.001.
+    #[test]
+    fn too_few_users_get_no_interval_and_no_p_value() {
+        // `base_rows`: warm rows of users 0 and 1, cold rows of users 1 and 2; UAUC counts
+        // user 0 alone on warm rows (user 1 has one warm row).
+        let base = base_rows();
+        let other = rescored(&base, [0.1, 0.9, 0.8, 0.2, 0.3, 0.7, 0.6, 0.5, 0.4]);
+        let b = paired_bootstrap(&base, &other, 300, 3).unwrap();
+        let warm_uauc = b.warm.uauc.clone().unwrap();
+        assert_eq!(warm_uauc.users, 1);
+        assert!(!warm_uauc.is_resampled());
+        assert!(warm_uauc.observed != 0.0, "{warm_uauc:?}");
+        assert!(warm_uauc.low.is_nan() && warm_uauc.high.is_nan() && warm_uauc.p_value.is_nan());
+        assert_eq!(b.all.auc.as_ref().unwrap().users, 3);
+        // In JSON the missing interval is null, not a number a script could read as one.
+        let json = serde_json::to_value(&warm_uauc).unwrap();
+        assert!(json["low"].is_null() && json["p_value"].is_null(), "{json}");
+
+        // Five users are enough.
+        let five: Vec<ScoredRow> = ranked(1.0).into_iter().take(20).collect();
+        let flipped: Vec<ScoredRow> = ranked(-1.0).into_iter().take(20).collect();
+        let d = paired_bootstrap(&flipped, &five, 300, 3)
+            .unwrap()
+            .all
+            .auc
+            .unwrap();
+        assert_eq!(d.users, MIN_USERS);
+        assert!(
+            d.is_resampled() && d.low <= d.observed && d.p_value < 0.05,
+            "{d:?}"
+        );
     }
 
     #[test]
