@@ -72,10 +72,13 @@ fn describe(r: &RunRecord, report: &RunReport, kept: &[std::path::PathBuf]) -> S
     {
         facts.push(vec![
             "best".to_string(),
+            // The rows too: a foundation selected on all of `valid` and scored on the final
+            // evaluation's sample shows two `valid` AUCs that are of different rows.
             format!(
-                "{} {}: auc {} at step {}",
+                "{} {} ({} rows): auc {} at step {}",
                 best.stage,
                 best.split,
+                best.metrics.all.rows,
                 number(best.metrics.all.auc),
                 best.step
             ),
