@@ -69,6 +69,12 @@ fn run_reports_every_split_and_the_other_commands_agree() {
         text.contains("results (best weights)") && text.contains("valid_small"),
         "{text}"
     );
+    // Each best evaluation says how many rows it is of.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("best") && l.contains(" valid (10401 rows): auc ")),
+        "{text}"
+    );
 
     // `runs` lists it with its headline AUC.
     let runs = env.json(&["runs", "--json"]);
@@ -580,7 +586,9 @@ fn pulling_the_backbone_reports_its_steps_as_news_not_warnings() {
     assert!(out.status.success(), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
     assert!(
-        lines[0].starts_with("model `smollm2-135m` is not in ") && lines[0].ends_with("pulling it"),
+        lines
+            .iter()
+            .any(|l| l.starts_with("model `smollm2-135m` is not in ") && l.ends_with("pulling it")),
         "{stderr}"
     );
     assert!(

@@ -1359,17 +1359,19 @@ fn the_inspector_reads_kept_scores_and_scores_only_a_few_rows_live() {
     // The user with the most rows among those the final evaluation scored.
     let mut inspector = Inspector::default();
     let users = inspector.users(&store, &data, Some(&id), "valid").unwrap();
-    let rows_of = |uid: u32| {
-        let inspection = Inspector::default()
-            .inspect(&store, &data, None, uid, "valid")
-            .unwrap();
-        inspection.rows.len()
-    };
-    let uid = *users
-        .iter()
-        .filter(|&&u| kept.iter().any(|p| p.uid == u))
-        .max_by_key(|&&u| rows_of(u))
-        .unwrap();
+    let mut uid = 0;
+    let mut most = 0;
+    for &u in users.iter().filter(|&&u| kept.iter().any(|p| p.uid == u)) {
+        // Without a run: rows and prompt only, from the inspector's loaded data set.
+        let rows = inspector
+            .inspect(&store, &data, None, u, "valid")
+            .unwrap()
+            .rows
+            .len();
+        if rows > most {
+            (uid, most) = (u, rows);
+        }
+    }
     let inspection = inspector
         .inspect(&store, &data, Some(&id), uid, "valid")
         .unwrap();
@@ -1384,8 +1386,8 @@ fn the_inspector_reads_kept_scores_and_scores_only_a_few_rows_live() {
         from_evaluation += 1;
     }
     let scored = rows.iter().filter(|r| r.p_yes.is_some()).count();
-    let first_kept = kept.iter().any(|p| p.uid == uid && p.iid == rows[0].iid);
-    let scored_now = LIVE_ROWS - usize::from(first_kept);
+    // LIVE_ROWS rows not kept are scored; the first row as well, for its prompt.
+    let scored_now = LIVE_ROWS;
     assert!(rows[0].p_yes.is_some(), "the first row is the prompt shown");
     assert!(rows[..scored_now].iter().all(|r| r.p_yes.is_some()));
     assert_eq!(scored, from_evaluation + scored_now);
@@ -1420,17 +1422,25 @@ fn the_inspector_reads_kept_scores_and_scores_only_a_few_rows_live() {
     let got = inspection
         .user_auc
         .expect("both labels among the scored rows");
-    assert!((got - want).abs() < 1e-9, "{got} against {want}");
+    assert!((got.auc - want).abs() < 1e-9, "{got:?} against {want}");
+    assert_eq!(got.rows, scored);
 }
 
-/// The inspected user's rows scroll (PgUp/PgDn) and sort by P(Yes) (`s`), and the table's
+/// The inspected user's rows scroll (`[` `]`) and sort by P(Yes) (`s`), and the table's
 /// title gives the user's AUC: a user of the embedded data has up to 794 rows, and the table
 /// showed the first screenful in the split's order only.
 #[test]
 fn the_inspected_rows_scroll_and_sort_by_score() {
-    use collm_bench::tui::app::{InspectedRow, Inspection};
+    use collm_bench::tui::app::{InspectedRow, Inspection, UserAuc};
     let mut f = fixture(color());
     f.keys("5");
+    update(
+        &mut f.app,
+        Message::Users {
+            split: "valid".into(),
+            users: (1..=30).collect(),
+        },
+    );
     let rows: Vec<InspectedRow> = (0..40u32)
         .map(|i| InspectedRow {
             iid: 1000 + i,
@@ -1449,12 +1459,15 @@ fn the_inspected_rows_scroll_and_sort_by_score() {
         prompt: Vec::new(),
         token_count: Some(12),
         rows,
-        user_auc: Some(0.625),
+        user_auc: Some(UserAuc {
+            auc: 0.625,
+            rows: 30,
+        }),
         note: Some("final model's P(Yes): 0 from its evaluation, 30 scored now".into()),
     };
     update(&mut f.app, Message::Inspected(Ok(Box::new(inspection))));
     let screen = f.screen();
-    assert!(screen.contains("40 rows of valid · user AUC 0.6250 · split order (s) · from row 1"));
+    assert!(screen.contains("40 rows of valid · user AUC 0.6250 on 30 rows · split order (s)"));
     assert!(
         screen.contains("final model's P(Yes): 0 from its evaluation"),
         "{screen}"
@@ -1464,8 +1477,7 @@ fn the_inspected_rows_scroll_and_sort_by_score() {
         "{screen}"
     );
 
-    f.key(KeyCode::PageDown);
-    f.key(KeyCode::PageDown);
+    f.keys("]]");
     let screen = f.screen();
     assert!(screen.contains("from row 21"), "{screen}");
     assert!(
@@ -1473,11 +1485,14 @@ fn the_inspected_rows_scroll_and_sort_by_score() {
         "{screen}"
     );
     // Paging stops at the last row, and comes back.
-    for _ in 0..10 {
-        f.key(KeyCode::PageDown);
-    }
+    f.keys("]]]]]]]]]]");
     assert!(f.screen().contains("from row 40"));
-    f.key(KeyCode::PageUp);
+    f.keys("[");
+    assert!(f.screen().contains("from row 30"));
+    assert_eq!(f.app.prompt.selected, 0, "the rows moved, not the users");
+    // PgDn still pages the users, and leaves the rows where they are.
+    f.key(KeyCode::PageDown);
+    assert_eq!(f.app.prompt.selected, 10);
     assert!(f.screen().contains("from row 30"));
 
     // `s`: highest P(Yes) first (39/40 = 0.9750), unscored rows last; back at the first row.
@@ -1488,10 +1503,6 @@ fn the_inspected_rows_scroll_and_sort_by_score() {
     assert!(
         first.contains("title 39") && first.contains("0.9750"),
         "{first}"
-    );
-    assert_eq!(
-        f.app.prompt.selected, 0,
-        "paging moved the rows, not the users"
     );
 }
 

@@ -15,7 +15,8 @@
 //!             "from": "final", "metrics": {"all": {...}, "warm": {...}, "cold": {...}}}],
 //!   "differences": [{"run_id": "261129-035530",
 //!                    "bootstrap": {"all": {"auc": {"observed": 0.0108, "low": -0.0051,
-//!                                  "high": 0.027, "p_value": 0.19, "resamples": 1000},
+//!                                  "high": 0.027, "p_value": 0.19, "resamples": 1000,
+//!                                  "users": 72},
 //!                                  "uauc": {...}}, "warm": {...}, "cold": {...},
 //!                                  "users": 312, "resamples": 1000, "seed": 0},
 //!                    "error": null}],
@@ -27,7 +28,9 @@
 //! `metrics` is null for a run with no evaluation of the split; in `differences`, one entry per
 //! run but the baseline, `bootstrap` null and `error` saying why when the runs' scores cannot be
 //! paired (none kept, of different rows, or columns of different numbers of runs). The
-//! bootstrap's `runs` is the number of runs a side.
+//! bootstrap's `runs` is the number of runs a side. A difference's `users` is the users it
+//! rests on; under `collm_eval::paired::MIN_USERS` its `low`, `high` and `p_value` are null and
+//! `resamples` 0.
 
 use std::process::ExitCode;
 

@@ -95,6 +95,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         ExperimentKind::Collm => {
             let run_dir = store.run_dir(&id);
             let part = target.part.as_deref();
+            // A store moved to another machine may lack the backbone: say so while pulling it.
+            crate::runner::collm::pull_backbone(&experiment, &mut |msg| eprintln!("{msg}"))?;
             crate::runner::collm::score_finished(&experiment, &run_dir, &dataset, &rows, part)
                 .with_context(|| format!("scoring {shown}"))?
                 .scored

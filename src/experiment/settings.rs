@@ -168,7 +168,16 @@ fn collm_groups(flat: &BTreeMap<String, Value>) -> Vec<Vec<String>> {
             _ => {}
         }
     }
-    let mut training = key_parts(flat, |k| k.starts_with("training."));
+    // The foundation's training settings only where the run trains one (as
+    // `trains_foundation`): T2 draws its model afresh, `cf_weights` names a trained one.
+    let pretrained = flat
+        .get("collm.slots.cf_init")
+        .is_none_or(|v| show(v) == "pretrained");
+    let trained_here = pretrained && !flat.contains_key("collm.slots.cf_weights");
+    let mut training = Vec::new();
+    if trained_here {
+        training = key_parts(flat, |k| k.starts_with("training."));
+    }
     if !training.is_empty() {
         training.insert(0, FOUNDATION.into());
     }
@@ -598,7 +607,23 @@ mod tests {
              · cf lr=1e-3 bs=2048 ep=5000"
         );
         assert!(summary("collm-mf-t1-ml1m.toml").starts_with("mf d256 · lora→mapping+cf · "));
-        assert!(summary("collm-mf-t2-ml1m.toml").starts_with("mf d256 cf_init=scratch · "));
+        // T2 trains no foundation before its stages: no foundation recipe shown.
+        assert_eq!(
+            summary("collm-mf-t2-ml1m.toml"),
+            "mf d256 cf_init=scratch · lora→mapping+cf · lr=2e-3/0.01 bs=16 steps=64/96 \
+             rows=1024/768"
+        );
+        let given = std::fs::read_to_string(dir.join("collm-mf-ml1m.toml"))
+            .unwrap()
+            .replace(
+                "[collm.slots]\n",
+                "[collm.slots]\ncf_weights = \"mf.safetensors\"\n",
+            );
+        assert!(
+            !key_summary(&given).contains("· cf lr="),
+            "{}",
+            key_summary(&given)
+        );
         assert!(summary("collm-mf-t3-ml1m.toml").starts_with("mf d256 · lora+mapping · lr=2e-3 "));
         // Without the CIE the foundation plays no part, so its settings are not shown.
         assert_eq!(

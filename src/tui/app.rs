@@ -184,10 +184,18 @@ pub struct Inspection {
     pub prompt: Vec<PromptPart>,
     pub token_count: Option<usize>,
     pub rows: Vec<InspectedRow>,
-    /// AUC over the user's scored rows: this user's term in UAUC (none without both labels).
-    pub user_auc: Option<f64>,
+    /// AUC over the user's scored rows (none without both labels among them).
+    pub user_auc: Option<UserAuc>,
     /// Why some part is missing (no tokenizer, no trained run), if it is.
     pub note: Option<String>,
+}
+
+/// One user's AUC and the rows it is of: every row of the user in the split is this user's term
+/// in UAUC; fewer (the inspector scores only some) are a sample of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UserAuc {
+    pub auc: f64,
+    pub rows: usize,
 }
 
 impl Inspection {
@@ -197,7 +205,9 @@ impl Inspection {
         let mut rows: Vec<&InspectedRow> = self.rows.iter().collect();
         if by_score {
             rows.sort_by(|a, b| {
-                let key = |r: &InspectedRow| r.p_yes.unwrap_or(f64::NEG_INFINITY);
+                // Unscored rows, and NaN scores of a diverged run, go last.
+                let key =
+                    |r: &InspectedRow| r.p_yes.filter(|p| !p.is_nan()).unwrap_or(f64::NEG_INFINITY);
                 key(b).total_cmp(&key(a))
             });
         }

@@ -17,7 +17,7 @@ use collm_eval::predictions::read_predictions;
 
 use crate::experiment::{Experiment, ExperimentKind, DEFAULT_EXPERIMENT};
 use crate::runner::predictions::predictions_path;
-use crate::tui::app::{InspectedRow, Inspection, PromptPart};
+use crate::tui::app::{InspectedRow, Inspection, PromptPart, UserAuc};
 
 /// Datasets already loaded, by folder: loading one takes a while, picking users must not.
 #[derive(Default)]
@@ -116,7 +116,7 @@ impl Inspector {
             Some(r) => scores(r, &experiment, dataset, &rows, split),
             None => Scores::missing("no run chosen: open or select a finished run for P(Yes)"),
         };
-        let p_yes = &scores.p_yes;
+        let logit = |i: usize| scores.logits.get(i).copied().flatten();
         let inspected: Vec<InspectedRow> = rows
             .iter()
             .enumerate()
@@ -125,14 +125,17 @@ impl Inspector {
                 title: title(r.iid),
                 label: r.label,
                 warm: r.warm,
-                p_yes: p_yes.get(i).copied().flatten(),
+                p_yes: logit(i).map(sigmoid),
             })
             .collect();
-        let (labels, scored): (Vec<u8>, Vec<f32>) = inspected
-            .iter()
-            .filter_map(|r| r.p_yes.map(|p| (r.label, p as f32)))
+        // On the logits: sigmoid rounds confident rows' probabilities into ties.
+        let (labels, scored): (Vec<u8>, Vec<f32>) = (0..rows.len())
+            .filter_map(|i| logit(i).map(|l| (rows[i].label, l)))
             .unzip();
-        let user_auc = collm_eval::auc(&labels, &scored);
+        let user_auc = collm_eval::auc(&labels, &scored).map(|auc| UserAuc {
+            auc,
+            rows: scored.len(),
+        });
         let source = match &record {
             Some(r) => format!("run {} ({})", r.id, r.name),
             None => "embedded default data".to_string(),
@@ -179,7 +182,8 @@ fn prompt_parts(filled: &FilledPrompt) -> Vec<PromptPart> {
 /// runs, the prompt as the run fills it and its token count (counting needs the run's LLM
 /// tokenizer).
 struct Scores {
-    p_yes: Vec<Option<f64>>,
+    /// The score (logit) of each row; none for a row not scored.
+    logits: Vec<Option<f32>>,
     note: String,
     token_count: Option<usize>,
     prompt: Option<FilledPrompt>,
@@ -188,7 +192,7 @@ struct Scores {
 impl Scores {
     fn missing(why: impl Into<String>) -> Self {
         Scores {
-            p_yes: Vec::new(),
+            logits: Vec::new(),
             note: why.into(),
             token_count: None,
             prompt: None,
@@ -229,18 +233,18 @@ fn scores(
     };
     match experiment.kind {
         ExperimentKind::Cf => {
-            let scored = (|| -> Result<Vec<Option<f64>>, String> {
+            let scored = (|| -> Result<Vec<Option<f32>>, String> {
                 let device = experiment.resolve_device().map_err(|e| e.to_string())?;
                 let model = collm_cf::load(&experiment.model, dataset, &weights, &device)
                     .map_err(|e| e.to_string())?;
                 let scored =
                     collm_cf::score_rows(model.as_ref(), rows, experiment.training.batch_size)
                         .map_err(|e| e.to_string())?;
-                Ok(scored.iter().map(|s| Some(sigmoid(s.logit))).collect())
+                Ok(scored.iter().map(|s| Some(s.logit)).collect())
             })();
             match scored {
-                Ok(p) => Scores {
-                    p_yes: p,
+                Ok(logits) => Scores {
+                    logits,
                     note: "P(Yes) = sigmoid(CF score), best weights; a CF run has no tokens"
                         .to_string(),
                     token_count: None,
@@ -256,9 +260,9 @@ fn scores(
     }
 }
 
-/// A finished CoLLM run's P(Yes) of `rows` (one user's): those its final evaluation of `split`
-/// kept, read back, and up to [`LIVE_ROWS`] more scored now, the first row always (its prompt
-/// and token count are what the inspector shows).
+/// A finished CoLLM run's scores of `rows` (one user's): those its final evaluation of `split`
+/// kept, read back, and up to [`LIVE_ROWS`] more scored now. The first row is scored in any case,
+/// for its prompt and token count (the inspector shows them); a kept score stays as kept.
 fn collm_scores(
     experiment: &Experiment,
     run_dir: &Path,
@@ -272,39 +276,41 @@ fn collm_scores(
         .map(|p| (p.row(), p.logit))
         .collect();
     let key = |r: &collm_data::Interaction| (r.uid, r.iid, r.label, r.warm);
-    let mut p_yes: Vec<Option<f64>> = rows
-        .iter()
-        .map(|r| kept.get(&key(r)).map(|&logit| sigmoid(logit)))
-        .collect();
-    let from_evaluation = p_yes.iter().flatten().count();
+    let mut logits: Vec<Option<f32>> = rows.iter().map(|r| kept.get(&key(r)).copied()).collect();
+    let from_evaluation = logits.iter().flatten().count();
+    let first_kept = logits[0].is_some();
     let live: Vec<usize> = std::iter::once(0)
-        .chain((1..rows.len()).filter(|&i| p_yes[i].is_none()))
-        .take(LIVE_ROWS)
+        .chain((1..rows.len()).filter(|&i| logits[i].is_none()))
+        .take(LIVE_ROWS + usize::from(first_kept))
         .collect();
     let live_rows: Vec<_> = live.iter().map(|&i| rows[i].clone()).collect();
-    let finished = match crate::runner::collm::score_finished(
+    let (scored_now, token_count, prompt, failure) = match crate::runner::collm::score_finished(
         experiment, run_dir, dataset, &live_rows, None,
     ) {
-        Ok(f) => f,
-        Err(err) => return Scores::missing(format!("cannot score: {err}")),
+        Ok(f) => {
+            for (&i, s) in live.iter().zip(&f.scored) {
+                logits[i].get_or_insert(s.logit);
+            }
+            let now = live.len() - usize::from(first_kept);
+            (now, f.token_counts.first().copied(), f.first_prompt, None)
+        }
+        // What the evaluation kept is still worth showing.
+        Err(err) => (0, None, None, Some(err)),
     };
-    // The first row is scored for its prompt even when its score was kept: the kept one stays.
-    let scored_now = live.iter().filter(|&&i| p_yes[i].is_none()).count();
-    for (&i, s) in live.iter().zip(&finished.scored) {
-        p_yes[i].get_or_insert(sigmoid(s.logit));
-    }
-    let unscored = p_yes.iter().filter(|p| p.is_none()).count();
-    // Short: it is the title of the rows' table.
+    let unscored = logits.iter().filter(|l| l.is_none()).count();
     let mut note = format!(
         "final model's P(Yes): {from_evaluation} from its evaluation, {scored_now} scored now"
     );
     if unscored > 0 {
         note.push_str(&format!(", {unscored} unscored (max {LIVE_ROWS} a user)"));
     }
+    if let Some(err) = failure {
+        note.push_str(&format!("; cannot score more: {err}"));
+    }
     Scores {
-        p_yes,
+        logits,
         note,
-        token_count: finished.token_counts.first().copied(),
-        prompt: finished.first_prompt,
+        token_count,
+        prompt,
     }
 }

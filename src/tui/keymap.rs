@@ -95,6 +95,8 @@ pub enum Action {
     ToggleParts,
     ToggleSeeds,
     NextCurve,
+    RowsUp,
+    RowsDown,
     Search,
     Launch,
     Refresh,
@@ -367,16 +369,11 @@ pub const BINDINGS: &[Binding] = &[
     bind(COMPARE, &[k(']')], A::NextStage, "next stage"),
     bind(PROMPT, &[k('/')], A::Search, "search a user by id"),
     bind(PROMPT, &[k('p')], A::NextSplit, "next split"),
+    bind(PROMPT, &[k('[')], A::RowsUp, "scroll the user's rows up"),
     bind(
         PROMPT,
-        &[code(KeyCode::PageUp), ctrl('u')],
-        A::PageUp,
-        "scroll the user's rows up",
-    ),
-    bind(
-        PROMPT,
-        &[code(KeyCode::PageDown), ctrl('d')],
-        A::PageDown,
+        &[k(']')],
+        A::RowsDown,
         "scroll the user's rows down",
     ),
     bind(

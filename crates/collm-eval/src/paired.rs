@@ -41,7 +41,8 @@ pub struct Difference {
     /// observed one (at most 1). Resolution is 1 / resamples; 0 means "below that". NaN as
     /// `low` and `high` are.
     pub p_value: f64,
-    /// Resamples in which the metric was defined for both runs (the others hold one class only).
+    /// Resamples in which the metric was defined for both runs (the others hold one class only);
+    /// 0 when nothing was resampled (too few users).
     pub resamples: usize,
     /// Users the metric rests on in this group: those with rows in it for AUC, those UAUC
     /// counts (rows of both labels) for UAUC.
@@ -272,7 +273,7 @@ impl Difference {
                 low: f64::NAN,
                 high: f64::NAN,
                 p_value: f64::NAN,
-                resamples: samples.len(),
+                resamples: 0,
                 users,
             };
         }
@@ -508,6 +509,7 @@ mod tests {
         // In JSON the missing interval is null, not a number a script could read as one.
         let json = serde_json::to_value(&warm_uauc).unwrap();
         assert!(json["low"].is_null() && json["p_value"].is_null(), "{json}");
+        assert_eq!(json["resamples"], 0);
 
         // Five users are enough.
         let five: Vec<ScoredRow> = ranked(1.0).into_iter().take(20).collect();

@@ -35,18 +35,18 @@ pub(super) fn inspect(app: &mut App, uid: u32) {
     });
 }
 
-/// Rows a PgUp/PgDn scrolls the inspected user's rows by.
+/// Rows a `[` or `]` scrolls the inspected user's rows by (PgUp/PgDn page the users).
 const ROWS_PAGE: usize = 10;
 
 pub(super) fn prompt_action(app: &mut App, action: Action) {
     let p = &mut app.prompt;
     let rows = p.inspection.as_ref().map_or(0, |i| i.rows.len());
     match action {
-        Action::PageDown => {
+        Action::RowsDown => {
             p.row_offset = (p.row_offset + ROWS_PAGE).min(rows.saturating_sub(1));
             return;
         }
-        Action::PageUp => {
+        Action::RowsUp => {
             p.row_offset = p.row_offset.saturating_sub(ROWS_PAGE);
             return;
         }

@@ -116,7 +116,7 @@ fn hints(view: View) -> &'static str {
         View::Run => "[ ] stage · ↑↓ scroll log · c cancel · R resume · Esc runs · ? help · q quit",
         View::Metrics => "←→ run · b baseline · p split · (marks from Runs) · ? help · q quit",
         View::Compare => "↑↓ settings · ←→ runs · m curve · [ ] stage · (marks from Runs) · ? help · q quit",
-        View::Prompt => "/ search user · ↑↓ pick · Enter inspect · PgUp/PgDn rows · s order · p split · ? help · q quit",
+        View::Prompt => "/ search user · ↑↓ pick · Enter inspect · [ ] rows · s order · p split · ? help · q quit",
         View::Launch => "↑↓ pick · → form · Enter edit/flip · L launch · ? help · q quit",
     }
 }

@@ -140,16 +140,20 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let user_auc = ins
-        .user_auc
-        .map_or_else(String::new, |a| format!(" · user AUC {a:.4}"));
+    let user_auc = ins.user_auc.map_or_else(String::new, |a| {
+        if a.rows == ins.rows.len() {
+            format!(" · user AUC {:.4}", a.auc)
+        } else {
+            format!(" · user AUC {:.4} on {} rows", a.auc, a.rows)
+        }
+    });
     let order = if p.rows_by_score {
         "by P(Yes)"
     } else {
         "split order"
     };
     let title = format!(
-        "{} rows of {}{user_auc} · {order} (s) · from row {} (PgUp/PgDn)",
+        "{} rows of {}{user_auc} · {order} (s) · from row {} ([ ])",
         ins.rows.len(),
         ins.split,
         offset + 1
