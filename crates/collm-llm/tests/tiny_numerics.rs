@@ -176,7 +176,9 @@ fn gradients_match_finite_differences() -> Result<()> {
     let (ids, mask) = batch(&tok, &TEXTS, true, &device)?;
     let base = llm.embed_tokens(&ids)?;
     let slot_vec = Var::from_tensor(
-        &Tensor::randn(0.0, 1.0, (2, llm.config().hidden_size), &device)?.to_dtype(DType::F64)?,
+        &seeded_normal(2 * llm.config().hidden_size, 21)?
+            .reshape((2, llm.config().hidden_size))?
+            .to_device(&device)?,
     )?;
     let slots = [(0, ids.dim(1)? - 3), (1, ids.dim(1)? - 2)];
     let weights = Tensor::new(&[[1.0f64, -0.5], [0.7, 0.2], [-0.3, 1.1]], &device)?;
@@ -336,7 +338,10 @@ fn splicing_a_tokens_own_embedding_changes_nothing() -> Result<()> {
         .squeeze(0)?;
     let after = scores(&llm, &splice(&embeds, &slots, &own)?, &mask, None, &rows)?;
     assert_eq!(max_abs_diff(&before, &after)?, 0.0);
-    let other = Tensor::randn(0f32, 1.0, own.dims(), &device)?;
+    let other = seeded_normal(own.elem_count(), 22)?
+        .to_dtype(DType::F32)?
+        .reshape(own.dims())?
+        .to_device(&device)?;
     let changed = scores(&llm, &splice(&embeds, &slots, &other)?, &mask, None, &rows)?;
     assert!(
         max_abs_diff(&before, &changed)? > 1e-3,
@@ -371,12 +376,13 @@ fn prefix_cache_equals_the_full_forward_in_scores_and_gradients() -> Result<()> 
     )?;
     let p_embeds = llm.embed_tokens(&p_ids)?;
     let s_base = llm.embed_tokens(&s_ids)?;
-    let vec = Var::from_tensor(&Tensor::randn(
-        0f32,
-        1.0,
-        (3, llm.config().hidden_size),
-        &device,
-    )?)?;
+    let hidden = llm.config().hidden_size;
+    let vec = Var::from_tensor(
+        &seeded_normal(3 * hidden, 23)?
+            .to_dtype(DType::F32)?
+            .reshape((3, hidden))?
+            .to_device(&device)?,
+    )?;
     let slots = [(0, 1), (1, 0), (2, 2)];
     let s_embeds = splice(&s_base, &slots, vec.as_tensor())?;
 
