@@ -119,11 +119,14 @@ pub fn run_matches(record: &collm_store::RunRecord, summary: &str, filter: &str)
 /// `mf d256 · lora→mapping · lr=2e-3/1e-3 bs=16 steps=64/96 · cf lr=1e-3 bs=2048 ep=5000`
 /// (one value where the stages agree; `/` between stage 1's and stage 2's where not).
 pub fn key_summary(text: &str) -> String {
-    let Ok(flat) = flatten(text) else {
+    let Ok(table) = text.parse::<Table>() else {
         return "(unreadable experiment)".into();
     };
-    let mut groups = if flat.keys().any(|k| k.starts_with("collm.")) {
-        collm_groups(&flat)
+    let flat = flatten_table(&table);
+    let mut groups = if let Some(collm) = table.get("collm") {
+        // The pipeline as the runner reads it decides whether the run trains its foundation.
+        let cfg: Option<collm_pipeline::PipelineConfig> = collm.clone().try_into().ok();
+        collm_groups(&flat, cfg.as_ref())
     } else {
         vec![key_parts(&flat, |_| true)]
     };
@@ -143,8 +146,12 @@ pub fn key_summary(text: &str) -> String {
 }
 
 /// A CoLLM experiment's summary parts: what fills the slots, what each stage trains, the
-/// stages' knobs and, when the CIE reads a foundation, the foundation's.
-fn collm_groups(flat: &BTreeMap<String, Value>) -> Vec<Vec<String>> {
+/// stages' knobs and, when the run trains the foundation the CIE reads, the foundation's
+/// (`cfg`: the `[collm]` section read, when it reads).
+fn collm_groups(
+    flat: &BTreeMap<String, Value>,
+    cfg: Option<&collm_pipeline::PipelineConfig>,
+) -> Vec<Vec<String>> {
     let stages = (0..)
         .take_while(|i| flat.keys().any(|k| k.starts_with(&stage_prefix(*i))))
         .count();
@@ -168,14 +175,10 @@ fn collm_groups(flat: &BTreeMap<String, Value>) -> Vec<Vec<String>> {
             _ => {}
         }
     }
-    // The foundation's training settings only where the run trains one (as
-    // `trains_foundation`): T2 draws its model afresh, `cf_weights` names a trained one.
-    let pretrained = flat
-        .get("collm.slots.cf_init")
-        .is_none_or(|v| show(v) == "pretrained");
-    let trained_here = pretrained && !flat.contains_key("collm.slots.cf_weights");
+    // The foundation's training settings only where the run trains one: T2 draws its model
+    // afresh, `cf_weights` names one trained elsewhere.
     let mut training = Vec::new();
-    if trained_here {
+    if cfg.is_none_or(crate::experiment::trains_foundation) {
         training = key_parts(flat, |k| k.starts_with("training."));
     }
     if !training.is_empty() {

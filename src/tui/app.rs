@@ -223,7 +223,7 @@ pub struct PromptState {
     /// The user id being typed, when the search prompt is open.
     pub search: Option<String>,
     pub inspection: Option<Inspection>,
-    /// The first of the user's rows shown (PgUp/PgDn scroll them).
+    /// The first of the user's rows shown (`[` and `]` scroll them).
     pub row_offset: usize,
     /// Rows by P(Yes), highest first, instead of the split's order (`s`).
     pub rows_by_score: bool,

@@ -13,7 +13,7 @@ use collm_pipeline::prompt::{fill, FilledPrompt, PromptText, Segment, SlotKind};
 use collm_pipeline::template::{Domain, Placeholder, PromptKind, Template};
 use collm_store::{RunId, RunRecord, RunStatus, Store, FINAL_STAGE};
 
-use collm_eval::predictions::read_predictions;
+use collm_eval::predictions::{read_predictions, RowKey};
 
 use crate::experiment::{Experiment, ExperimentKind, DEFAULT_EXPERIMENT};
 use crate::runner::predictions::predictions_path;
@@ -275,7 +275,8 @@ fn collm_scores(
         .iter()
         .map(|p| (p.row(), p.logit))
         .collect();
-    let key = |r: &collm_data::Interaction| (r.uid, r.iid, r.label, r.warm);
+    // The key kept predictions are paired by (`Prediction::row`).
+    let key = |r: &collm_data::Interaction| -> RowKey { (r.uid, r.iid, r.label, r.warm) };
     let mut logits: Vec<Option<f32>> = rows.iter().map(|r| kept.get(&key(r)).copied()).collect();
     let from_evaluation = logits.iter().flatten().count();
     let first_kept = logits[0].is_some();

@@ -18,7 +18,7 @@ use prompt::{prompt_action, request_users};
 use runs::{clamp_selection, run_action, runs_action};
 use tables::{ask_significance, compare_action, metrics_action};
 
-/// Rows moved by PageUp / PageDown.
+/// Rows moved by a page: PageUp / PageDown, and `[` / `]` in the inspected user's rows.
 const PAGE: usize = 10;
 
 /// Applies one message to the state.

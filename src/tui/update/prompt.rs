@@ -1,7 +1,7 @@
 //! The prompt inspector's actions: picking a user and a split, asking for the inspection, and
 //! moving through the inspected user's rows.
 
-use super::move_in;
+use super::{move_in, PAGE};
 use crate::tui::app::App;
 use crate::tui::keymap::Action;
 use crate::tui::message::Command;
@@ -35,19 +35,16 @@ pub(super) fn inspect(app: &mut App, uid: u32) {
     });
 }
 
-/// Rows a `[` or `]` scrolls the inspected user's rows by (PgUp/PgDn page the users).
-const ROWS_PAGE: usize = 10;
-
 pub(super) fn prompt_action(app: &mut App, action: Action) {
     let p = &mut app.prompt;
     let rows = p.inspection.as_ref().map_or(0, |i| i.rows.len());
     match action {
         Action::RowsDown => {
-            p.row_offset = (p.row_offset + ROWS_PAGE).min(rows.saturating_sub(1));
+            p.row_offset = (p.row_offset + PAGE).min(rows.saturating_sub(1));
             return;
         }
         Action::RowsUp => {
-            p.row_offset = p.row_offset.saturating_sub(ROWS_PAGE);
+            p.row_offset = p.row_offset.saturating_sub(PAGE);
             return;
         }
         Action::SortNext => {
