@@ -207,8 +207,14 @@ pub fn execute(
         Ok(all)
     };
     let mut after = |name: &str, m: &CollmModel, o: &StageOutcome, sink: &mut dyn EventSink| {
-        // A finished stage met again on resume was scored before; an adopted one may not be.
-        if name == last || (o.steps_here == 0 && !rescore.iter().any(|r| r == name)) {
+        // A finished stage met again on resume was scored before, unless the run stopped
+        // while scoring it (its kept scores are written last); an adopted one may not be.
+        let kept = || {
+            splits.iter().all(|(split, _)| {
+                super::predictions::predictions_path(job.run_dir, split, Some(name)).exists()
+            })
+        };
+        if name == last || (o.steps_here == 0 && !rescore.iter().any(|r| r == name) && kept()) {
             return Ok(());
         }
         let scored = score_all(

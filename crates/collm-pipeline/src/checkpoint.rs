@@ -47,6 +47,11 @@ pub struct StageState {
     /// in resume points written before this was recorded: those restart the masks).
     #[serde(default)]
     pub masks: MaskStreams,
+    /// Set when the stage stopped after a step that is due an evaluation, before that
+    /// evaluation ended (a Ctrl-C during it): a resumed stage evaluates first, as the
+    /// uninterrupted one did, instead of going on to the next step without it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub eval_pending: bool,
 }
 
 /// The positions of the model's dropout mask streams.
@@ -170,6 +175,23 @@ pub fn write_atomically(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> 
     Ok(())
 }
 
+/// Completes a [`write_atomically`] of `dir` that a kill stopped between its two renames: then
+/// `dir` is missing, `dir.old` holds the previous contents and `dir.tmp` the new ones, written
+/// in full (the renames start only after). Without this a resume saw no resume point and
+/// started the stage again from its first step.
+pub fn finish_interrupted_write(dir: &Path) -> Result<()> {
+    let (tmp, old) = (sibling(dir, "tmp"), sibling(dir, "old"));
+    if dir.exists() || !old.exists() {
+        return Ok(());
+    }
+    let newest = if tmp.exists() { &tmp } else { &old };
+    std::fs::rename(newest, dir).map_err(|e| PipelineError::io(dir, e))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| PipelineError::io(&old, e))?;
+    }
+    Ok(())
+}
+
 fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     let mut name = dir
         .file_name()
@@ -182,6 +204,37 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_stopped_between_its_renames_is_finished() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("last");
+        let write = |text: &'static str| {
+            write_atomically(&dir, |tmp| {
+                std::fs::write(tmp.join("state.json"), text).map_err(|e| PipelineError::io(tmp, e))
+            })
+            .unwrap()
+        };
+        let read = || std::fs::read_to_string(dir.join("state.json")).unwrap();
+        write("step 2");
+        write("step 4");
+        // Killed after `last` became `last.old`, before `last.tmp` became `last`.
+        std::fs::rename(&dir, sibling(&dir, "old")).unwrap();
+        std::fs::create_dir(sibling(&dir, "tmp")).unwrap();
+        std::fs::write(sibling(&dir, "tmp").join("state.json"), "step 6").unwrap();
+        finish_interrupted_write(&dir).unwrap();
+        assert_eq!(read(), "step 6");
+        assert!(!sibling(&dir, "old").exists() && !sibling(&dir, "tmp").exists());
+        // A first write killed while writing `last.tmp` (no `last` yet) is not taken.
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::create_dir(sibling(&dir, "tmp")).unwrap();
+        finish_interrupted_write(&dir).unwrap();
+        assert!(!dir.exists());
+        // Nothing to do for a finished write.
+        write("step 8");
+        finish_interrupted_write(&dir).unwrap();
+        assert_eq!(read(), "step 8");
+    }
 
     #[test]
     fn resume_states_round_trip_and_older_ones_still_read() {

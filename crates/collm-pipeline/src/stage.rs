@@ -184,11 +184,17 @@ pub fn run_stage(
     let best_dir = plan.dir.join(BEST_DIR);
     let last_dir = plan.dir.join(LAST_DIR);
     std::fs::create_dir_all(&plan.dir).map_err(|e| PipelineError::io(&plan.dir, e))?;
+    for dir in [&best_dir, &last_dir] {
+        crate::checkpoint::finish_interrupted_write(dir)?;
+    }
 
     if let Some(done) = read_done(&plan.dir)? {
         if best_dir.exists() {
             load_model(model, &best_dir)?;
         }
+        // Where the stage left the dropout masks: a later stage that trains LoRA draws the
+        // same masks in a new process (a resume, a reused stage) as after this one in-process.
+        model.continue_mask_streams(&done.masks)?;
         sink.emit(Event::Log {
             message: format!("{stage}: already finished, using its best checkpoint"),
         });
@@ -243,35 +249,10 @@ pub fn run_stage(
     let mut steps_here = 0;
     let mut cancelled = false;
     let mut stopped_early = false;
-    while state.step < cfg.max_steps {
-        if cancel.is_cancelled() {
-            cancelled = true;
-            break;
-        }
-        let t0 = Instant::now();
-        let lr = schedule.lr_at(state.step);
-        let b = batch_at(state.step, data.batches.len(), plan.seed.wrapping_add(3));
-        let loss = batch_loss(model, &data, b, cache.as_mut())?;
-        let grads = loss.backward()?;
-        opt.step(&grads, lr)?;
-        let loss = loss.to_scalar::<f32>()? as f64;
-        if !loss.is_finite() {
-            return Err(PipelineError::Data(format!(
-                "{stage}: the loss became {loss} at step {}",
-                state.step + 1
-            )));
-        }
-        train_secs += t0.elapsed().as_secs_f64();
-        steps_here += 1;
-        state.step += 1;
-        sink.emit(Event::Step {
-            stage: stage.clone(),
-            step: state.step,
-            loss,
-            lr,
-        });
-
-        if state.step % cfg.eval_every == 0 || state.step == cfg.max_steps {
+    // An evaluation follows every `eval_every`-th step and the last; a resume point records
+    // one that a cancel interrupted (`eval_pending`), so the resumed stage does it first.
+    loop {
+        if state.eval_pending {
             // Evaluation mode: no dropout anywhere (and no masks drawn, so the streams a
             // resume point records do not depend on how often the stage evaluated).
             model.set_trainable(false, false);
@@ -290,6 +271,7 @@ pub fn run_stage(
                 other => other?,
             };
             model.set_trainable(lora, cf);
+            state.eval_pending = false;
             let metrics = breakdown(&scored);
             sink.emit(Event::Eval {
                 stage: stage.clone(),
@@ -321,17 +303,49 @@ pub fn run_stage(
                 path: last_dir.display().to_string(),
                 best: false,
             });
-            if state.bad_evals >= cfg.patience {
-                stopped_early = true;
-                sink.emit(Event::Log {
-                    message: format!(
-                        "{stage}: early stop after {} evaluations without a better AUC",
-                        state.bad_evals
-                    ),
-                });
-                break;
-            }
         }
+        // Checked on the state, not right after an evaluation: a stage killed after its resume
+        // point recorded the last bad evaluation stops here on resume too.
+        if state.bad_evals >= cfg.patience {
+            stopped_early = true;
+            sink.emit(Event::Log {
+                message: format!(
+                    "{stage}: early stop after {} evaluations without a better AUC",
+                    state.bad_evals
+                ),
+            });
+            break;
+        }
+        if state.step >= cfg.max_steps {
+            break;
+        }
+        if cancel.is_cancelled() {
+            cancelled = true;
+            break;
+        }
+        let t0 = Instant::now();
+        let lr = schedule.lr_at(state.step);
+        let b = batch_at(state.step, data.batches.len(), plan.seed.wrapping_add(3));
+        let loss = batch_loss(model, &data, b, cache.as_mut())?;
+        let grads = loss.backward()?;
+        opt.step(&grads, lr)?;
+        let loss = loss.to_scalar::<f32>()? as f64;
+        if !loss.is_finite() {
+            return Err(PipelineError::Data(format!(
+                "{stage}: the loss became {loss} at step {}",
+                state.step + 1
+            )));
+        }
+        train_secs += t0.elapsed().as_secs_f64();
+        steps_here += 1;
+        state.step += 1;
+        sink.emit(Event::Step {
+            stage: stage.clone(),
+            step: state.step,
+            loss,
+            lr,
+        });
+        state.eval_pending = state.step % cfg.eval_every == 0 || state.step == cfg.max_steps;
     }
     model.set_trainable(false, false);
     if cancelled {
@@ -343,6 +357,7 @@ pub fn run_stage(
             save_model(model, &best_dir, true)?;
         }
         state.done = true;
+        state.masks = model.mask_streams();
         write_done(&plan.dir, &state)?;
         let secs_per_step = if steps_here > 0 {
             train_secs / steps_here as f64

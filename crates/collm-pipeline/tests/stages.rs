@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use collm_cf::{CfKind, CfModelConfig};
 use collm_events::{CancelToken, Event};
 use collm_pipeline::pipeline::{final_dir, load_final, plans, run};
-use collm_pipeline::stage::LAST_DIR;
+use collm_pipeline::stage::{DONE_FILE, LAST_DIR};
 use collm_pipeline::{run_stage, CfInit, CollmModel, PipelineConfig, Trainable};
 
 /// Every parameter of the model by name (LoRA, mapping, CF).
@@ -200,11 +200,22 @@ fn tune_sasrec(cfg: &mut PipelineConfig, dropout: f64) {
     cfg.stages[1].train = vec![Trainable::Mapping, Trainable::Cf];
 }
 
-/// Runs the tiny config, changed by `edit`, straight, and again cancelled after step 3 of
-/// `stage` (between evaluations, so the resume point is the one the cancel writes) and resumed
-/// in a fresh model: the resumed run must step where the first stopped and end bit-identical
-/// to the straight one.
-fn resumes_like_an_uninterrupted_run(edit: impl Fn(&mut PipelineConfig), stage: &str) {
+/// Where the interrupted run of [`resumes_like_an_uninterrupted_run`] stops in its stage.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// Cancelled on this step's event: after step 3, between evaluations (the resume point is
+    /// the one the cancel writes); after step 4, on the evaluation that step is due.
+    AfterStep(u64),
+    /// Killed as the stage starts, before it wrote any resume point: the stages before it are
+    /// finished and the resumed process meets them as such.
+    KilledAtStart,
+}
+
+/// Runs the tiny config, changed by `edit`, straight, and again stopped in `stage` as `stop`
+/// says and resumed in a fresh model: the resumed run must do what the first had left (the
+/// evaluation a cancel interrupted first, then the next step) and end bit-identical to the
+/// straight one.
+fn resumes_like_an_uninterrupted_run(edit: impl Fn(&mut PipelineConfig), stage: &str, stop: Stop) {
     let dataset = common::dataset();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
@@ -226,37 +237,57 @@ fn resumes_like_an_uninterrupted_run(edit: impl Fn(&mut PipelineConfig), stage: 
     let mut first = common::tiny_model(cfg, &dataset);
     let cancel = CancelToken::new();
     let c2 = cancel.clone();
-    let mut sink = move |e: &Event| {
-        if let Event::Step { stage: s, step, .. } = e {
-            if s == stage && *step == 3 {
-                c2.cancel();
-            }
+    let mut sink = move |e: &Event| match (e, stop) {
+        (Event::Step { stage: s, step, .. }, Stop::AfterStep(at)) if s == stage && *step == at => {
+            c2.cancel()
         }
+        (Event::StageStarted { stage: s, .. }, Stop::KilledAtStart) if s == stage => c2.cancel(),
+        _ => {}
     };
     let o = run(&mut first, cfg, &dataset, &run_dir, &mut sink, &cancel).unwrap();
     assert!(o.cancelled);
-    assert_eq!(o.stages.last().unwrap().1.steps, 3);
+    let done = match stop {
+        Stop::AfterStep(at) => at,
+        Stop::KilledAtStart => 0,
+    };
+    assert_eq!(o.stages.last().unwrap().1.steps, done);
+    if let Stop::KilledAtStart = stop {
+        let plan = plans(cfg, &run_dir)
+            .into_iter()
+            .find(|p| p.name == stage)
+            .unwrap();
+        std::fs::remove_dir_all(plan.dir.join(LAST_DIR)).unwrap();
+    }
 
     let mut resumed = common::tiny_model(cfg, &dataset);
-    let mut steps = Vec::new();
+    let mut events = Vec::new();
     let o2 = run(
         &mut resumed,
         cfg,
         &dataset,
         &run_dir,
-        &mut |e: &Event| {
-            if let Event::Step { stage, step, .. } = e {
-                steps.push((stage.clone(), *step));
-            }
+        &mut |e: &Event| match e {
+            Event::Step { stage, step, .. } => events.push((stage.clone(), "step", *step)),
+            Event::Eval { stage, step, .. } => events.push((stage.clone(), "eval", *step)),
+            _ => {}
         },
         &CancelToken::new(),
     )
     .unwrap();
-    let first_steps: Vec<(String, u64)> = steps.iter().take(3).cloned().collect();
-    assert_eq!(
-        first_steps,
-        (4..=6).map(|s| (stage.to_string(), s)).collect::<Vec<_>>()
-    );
+    // The stages evaluate every second step (of 6): a cancel after step 4 interrupted that
+    // evaluation, so the resumed stage begins with it; then the next two steps as ever.
+    let (eval_every, max_steps) = (2, 6);
+    let mut want = Vec::new();
+    if done > 0 && done % eval_every == 0 {
+        want.push((stage.to_string(), "eval", done));
+    }
+    for s in done + 1..=(done + 2).min(max_steps) {
+        want.push((stage.to_string(), "step", s));
+        if s % eval_every == 0 {
+            want.push((stage.to_string(), "eval", s));
+        }
+    }
+    assert_eq!(events[..want.len()], want[..]);
     assert_eq!(o2.best, o1.best);
     assert_eq!(snapshot(&resumed), snapshot(&straight));
     // The best checkpoints may predate the cancel; each stage's last resume point is its final
@@ -291,17 +322,36 @@ fn last_files(stage_dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn a_cancelled_run_resumes_to_the_same_result() {
-    resumes_like_an_uninterrupted_run(|_| {}, "stage2");
+    resumes_like_an_uninterrupted_run(|_| {}, "stage2", Stop::AfterStep(3));
+}
+
+#[test]
+fn a_cancel_during_an_evaluation_is_evaluated_again_on_resume() {
+    // The cancel arrives with step 4's evaluation due; the resumed stage does it before step 5
+    // (it once went on to step 5, and a stage's last evaluation, so its best, was lost).
+    resumes_like_an_uninterrupted_run(|_| {}, "stage1", Stop::AfterStep(4));
+    resumes_like_an_uninterrupted_run(|_| {}, "stage2", Stop::AfterStep(6));
 }
 
 #[test]
 fn a_resumed_stage_continues_the_lora_dropout_masks() {
-    resumes_like_an_uninterrupted_run(|cfg| cfg.lora.dropout = 0.3, "stage1");
+    resumes_like_an_uninterrupted_run(|cfg| cfg.lora.dropout = 0.3, "stage1", Stop::AfterStep(3));
+}
+
+#[test]
+fn a_stage_after_a_finished_one_continues_its_lora_dropout_masks() {
+    // Stage 2 tunes LoRA too: started in a new process after stage 1 finished, it must draw the
+    // masks that follow stage 1's, as in one process (a resume at the boundary, a reused stage).
+    let edit = |cfg: &mut PipelineConfig| {
+        cfg.lora.dropout = 0.3;
+        cfg.stages[1].train = vec![Trainable::Mapping, Trainable::Lora];
+    };
+    resumes_like_an_uninterrupted_run(edit, "stage2", Stop::KilledAtStart);
 }
 
 #[test]
 fn a_resumed_stage_continues_the_cf_dropout_masks() {
-    resumes_like_an_uninterrupted_run(|cfg| tune_sasrec(cfg, 0.3), "stage2");
+    resumes_like_an_uninterrupted_run(|cfg| tune_sasrec(cfg, 0.3), "stage2", Stop::AfterStep(3));
 }
 
 #[test]
@@ -406,4 +456,41 @@ fn an_adopted_stage_brings_only_what_it_trains_and_is_then_skipped() {
         adopted,
         "the skipped stage reloads what was adopted"
     );
+}
+
+/// A stage killed after the resume point that recorded its last bad evaluation, before it
+/// marked itself finished: on resume it stops early at once, as the uninterrupted stage did,
+/// instead of training further.
+#[test]
+fn a_stage_killed_as_it_stopped_early_stops_again_on_resume() {
+    let dataset = common::dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
+    cfg.stages.truncate(1);
+    cfg.stages[0].patience = 1;
+    cfg.stages[0].max_steps = 12;
+    let plan = &plans(&cfg, dir.path())[0];
+    let mut model = common::tiny_model(&cfg, &dataset);
+    let cancel = CancelToken::new();
+    let straight = run_stage(&mut model, &dataset, plan, &mut |_: &Event| {}, &cancel).unwrap();
+    assert!(straight.stopped_early, "the fixture must stop early");
+    // The state the kill leaves: the last resume point written, no done marker.
+    std::fs::remove_file(plan.dir.join(DONE_FILE)).unwrap();
+    let mut again = common::tiny_model(&cfg, &dataset);
+    let mut steps = 0;
+    let resumed = run_stage(
+        &mut again,
+        &dataset,
+        plan,
+        &mut |e: &Event| steps += usize::from(matches!(e, Event::Step { .. })),
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(steps, 0);
+    assert!(resumed.stopped_early);
+    assert_eq!(
+        (resumed.steps, resumed.best_step),
+        (straight.steps, straight.best_step)
+    );
+    assert_eq!(snapshot(&again), snapshot(&model));
 }

@@ -19,6 +19,8 @@ const RUNS_TREE: &str = "runs";
 const STEPS_TREE: &str = "steps";
 const EVALS_TREE: &str = "evals";
 const SCHEMA_KEY: &str = "schema";
+/// Written into a run's folder before its record is deleted; see [`Store::delete_run`].
+const DELETING_MARKER: &str = ".deleting";
 
 /// An open run store. One process at a time: [`Store::open`] takes an exclusive lock that lasts
 /// until the store is dropped. Share it between threads with an `Arc`.
@@ -102,6 +104,7 @@ impl Store {
         store.check_schema()?;
         store.mark_interrupted()?;
         store.flush()?;
+        store.finish_interrupted_deletes();
         Ok(store)
     }
 
@@ -376,30 +379,72 @@ impl Store {
     /// Removes a run: its record, its points and its artifacts folder.
     pub fn delete_run(&self, id: &RunId) -> Result<(), StoreError> {
         let _guard = self.lock_state();
-        if self
+        if !self
             .runs
-            .remove(id.as_str())
+            .contains_key(id.as_str())
             .map_err(|e| self.db_err(e))?
-            .is_none()
         {
             return Err(self.not_found(id.as_str()));
         }
+        // The folder is marked, then the record's removal goes to disk, then the folder goes: a
+        // kill on the way leaves a marked folder without a record (removed at the next open),
+        // never a record whose files are half gone.
+        let dir = self.run_dir(id);
+        if dir.is_dir() {
+            let marker = dir.join(DELETING_MARKER);
+            std::fs::write(&marker, b"").map_err(|source| StoreError::Io {
+                dir: self.dir.clone(),
+                action: "cannot write",
+                path: marker,
+                source,
+            })?;
+        }
+        self.runs.remove(id.as_str()).map_err(|e| self.db_err(e))?;
         for tree in [&self.steps, &self.evals] {
             for key in tree.scan_prefix(id.point_prefix()).keys() {
                 let key = key.map_err(|e| self.db_err(e))?;
                 tree.remove(key).map_err(|e| self.db_err(e))?;
             }
         }
-        let dir = self.run_dir(id);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|source| StoreError::Io {
-                dir: self.dir.clone(),
-                action: "cannot remove",
-                path: dir.clone(),
-                source,
-            })?;
+        self.flush()?;
+        self.remove_run_dir(&dir)
+    }
+
+    fn remove_run_dir(&self, dir: &Path) -> Result<(), StoreError> {
+        if !dir.exists() {
+            return Ok(());
         }
-        self.flush()
+        std::fs::remove_dir_all(dir).map_err(|source| StoreError::Io {
+            dir: self.dir.clone(),
+            action: "cannot remove",
+            path: dir.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Finishes deletes that a kill interrupted: removes run folders marked for deletion whose
+    /// record is gone. Only marked ones: a folder the store did not mark (someone's notes, a
+    /// store whose database was lost) is never touched. A folder that will not go is reported
+    /// and left; the store opens anyway.
+    fn finish_interrupted_deletes(&self) {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("runs")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let Some(id) = name.to_str().and_then(RunId::parse) else {
+                continue;
+            };
+            let recorded = self.runs.contains_key(id.as_str()).unwrap_or(true);
+            if recorded || !path.join(DELETING_MARKER).exists() {
+                continue;
+            }
+            match self.remove_run_dir(&path) {
+                Ok(()) => tracing::info!(run = %id, "removed the folder of a run deleted before"),
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
     }
 
     /// Writes everything to disk.
@@ -460,7 +505,18 @@ impl Store {
                 record.pid
             ));
             record.status = RunStatus::Interrupted;
-            record.ended_ms = Some(record.updated_ms);
+            // It ended after its last record update or its last step, whichever came later:
+            // steps do not touch the record, so a run killed mid-stage would seem to have
+            // lasted until its last evaluation or log line.
+            let last_step = self
+                .steps
+                .scan_prefix(record.id.point_prefix())
+                .values()
+                .next_back()
+                .and_then(|v| v.ok())
+                .and_then(|v| serde_json::from_slice::<StepPoint>(&v).ok())
+                .map_or(0, |p| p.at_ms);
+            record.ended_ms = Some(record.updated_ms.max(last_step));
             tracing::info!("run {} marked interrupted", record.id);
             self.put_record(&record)?;
         }

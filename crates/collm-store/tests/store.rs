@@ -230,6 +230,8 @@ fn running_run_of_a_dead_process_is_interrupted_at_open() {
         let store = Store::open(dir.path()).unwrap();
         let running = store.create_run("a", "", "cf").unwrap();
         store.set_status(&running, RunStatus::Running).unwrap();
+        // The step comes after the record's last update; steps do not update it.
+        std::thread::sleep(std::time::Duration::from_millis(30));
         store
             .append_event(
                 &running,
@@ -255,7 +257,10 @@ fn running_run_of_a_dead_process_is_interrupted_at_open() {
         .as_deref()
         .unwrap()
         .contains(&format!("pid {}", std::process::id())));
-    assert!(r.ended_ms.is_some());
+    // It lasted to its last step, not to its last record update.
+    let step_at = store.steps(&running).unwrap()[0].at_ms;
+    assert!(step_at >= r.started_ms.unwrap() + 30);
+    assert_eq!(r.ended_ms, Some(step_at));
     assert_eq!(
         r.steps, 0,
         "steps not yet counted into the record stay only as points"
@@ -397,6 +402,42 @@ fn ids_resolve_by_prefix_and_delete_removes_everything() {
     assert!(!store.run_dir(&a).exists());
     assert!(matches!(store.run(&a), Err(StoreError::NotFound { .. })));
     assert!(matches!(store.steps(&a), Err(StoreError::NotFound { .. })));
+    assert_eq!(store.runs().unwrap().runs.len(), 1);
+}
+
+/// `delete_run` marks the folder and writes the record's removal before it removes the folder,
+/// so a kill between the two leaves a marked folder without a record; the next open removes
+/// such folders, and only them.
+#[test]
+fn a_folder_left_by_an_interrupted_delete_is_removed_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kept, orphan, unmarked) = {
+        let store = Store::open(dir.path()).unwrap();
+        let kept = store.create_run("kept", "", "cf").unwrap();
+        let gone = store.create_run("gone", "", "cf").unwrap();
+        let lost = store.create_run("lost", "", "cf").unwrap();
+        for id in [&kept, &gone, &lost] {
+            std::fs::create_dir_all(store.run_dir(id)).unwrap();
+            std::fs::write(store.run_dir(id).join("w.safetensors"), b"x").unwrap();
+        }
+        // The state a kill after the record's removal leaves: the marked folder, no record.
+        let orphan = store.run_dir(&gone);
+        let saved = dir.path().join("saved");
+        std::fs::rename(&orphan, &saved).unwrap();
+        store.delete_run(&gone).unwrap();
+        std::fs::rename(&saved, &orphan).unwrap();
+        std::fs::write(orphan.join(".deleting"), b"").unwrap();
+        // A folder whose record went some other way (a lost database): not the store's to judge.
+        let unmarked = store.run_dir(&lost);
+        std::fs::rename(&unmarked, &saved).unwrap();
+        store.delete_run(&lost).unwrap();
+        std::fs::rename(&saved, &unmarked).unwrap();
+        (kept, orphan, unmarked)
+    };
+    let store = Store::open(dir.path()).unwrap();
+    assert!(!orphan.exists(), "{}", orphan.display());
+    assert!(unmarked.join("w.safetensors").exists());
+    assert!(store.run_dir(&kept).join("w.safetensors").exists());
     assert_eq!(store.runs().unwrap().runs.len(), 1);
 }
 
