@@ -80,9 +80,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             .collect()
     };
     let title = format!(
-        "user {} · history ({} titles, oldest first)",
+        "user {} · history ({} {}, oldest first)",
         ins.uid,
-        ins.history.len()
+        ins.history.len(),
+        if ins.history.len() == 1 {
+            "title"
+        } else {
+            "titles"
+        }
     );
     // The newest titles matter most: keep the end in view.
     let inner_height = usize::from(history_area.height.saturating_sub(2));

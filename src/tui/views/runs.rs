@@ -11,6 +11,13 @@ use collm_store::FINAL_STAGE;
 use crate::tui::app::{App, Column};
 use crate::tui::widgets::format;
 
+// Widths of the fixed columns: status (mark and word), run id, and each of the five number
+// columns (AUC, UAUC, warm, cold, time).
+const STATUS_WIDTH: u16 = 13;
+const ID_WIDTH: u16 = 15;
+const METRIC_WIDTH: u16 = 6;
+const METRIC_COLUMNS: u16 = 5;
+
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
     let rows = app.visible_runs();
@@ -46,6 +53,22 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Cell::from(title)
     }))
     .style(t.header());
+    // The experiment column fits its longest name (a sweep's `collm-mf-t1-ml1m seed=42`) up to
+    // a point; the settings summary, the part that tells runs of one experiment apart, takes
+    // the rest of the width, and both end in `…` where cut, so a cut value does not pass for
+    // a whole one.
+    // On a narrow terminal the settings go first, then the name is cut.
+    let fixed = STATUS_WIDTH + ID_WIDTH + METRIC_COLUMNS * METRIC_WIDTH;
+    let spacing = METRIC_COLUMNS + 3;
+    let room = table_area.width.saturating_sub(2 + fixed + spacing);
+    let name_width = (rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(10)
+        .clamp(10, 32) as u16)
+        .min(room);
+    let settings_width = room - name_width;
     let body: Vec<Row> = rows
         .iter()
         .map(|r| {
@@ -67,8 +90,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Row::new(vec![
                 Cell::from(Span::styled(status, t.status(r.status))),
                 Cell::from(Span::styled(r.id.to_string(), app.theme.run(r.id.as_str()))),
-                Cell::from(r.name.clone()),
-                Cell::from(app.runs.facts(r).summary.clone()),
+                Cell::from(format::clip(&r.name, usize::from(name_width))),
+                Cell::from(format::clip(
+                    &app.runs.facts(r).summary,
+                    usize::from(settings_width),
+                )),
                 Cell::from(metric(|e| e.metrics.all.auc)),
                 Cell::from(metric(|e| e.metrics.all.uauc)),
                 Cell::from(metric(|e| e.metrics.warm.auc)),
@@ -81,20 +107,16 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    // The experiment column fits its longest name (a sweep's `collm-mf-t1-ml1m seed=42`) up to
-    // a point; the settings summary, the part that tells runs of one experiment apart, takes
-    // the rest of the width.
-    let longest_name = rows.iter().map(|r| r.name.chars().count()).max();
     let widths = [
-        Constraint::Length(13),
-        Constraint::Length(15),
-        Constraint::Length(longest_name.unwrap_or(10).clamp(10, 32) as u16),
-        Constraint::Fill(1),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
+        Constraint::Length(STATUS_WIDTH),
+        Constraint::Length(ID_WIDTH),
+        Constraint::Length(name_width),
+        Constraint::Length(settings_width),
+        Constraint::Length(METRIC_WIDTH),
+        Constraint::Length(METRIC_WIDTH),
+        Constraint::Length(METRIC_WIDTH),
+        Constraint::Length(METRIC_WIDTH),
+        Constraint::Length(METRIC_WIDTH),
     ];
     let marked = app.runs.marked.len();
     let title = format!(
