@@ -261,6 +261,15 @@ fn a_collm_run_is_compared_with_its_own_parts() {
         .unwrap();
     assert!((observed - (metric(2) - metric(0))).abs() < 1e-9, "{diff}");
 
+    // A split none of them evaluates is refused, naming the ones they have.
+    let out = env.output(&["compare", &format!("{id}:cf"), id, "--split", "vaild"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("no run named evaluates split `vaild` (they have: valid"),
+        "{err}"
+    );
+
     // The paper's ensemble of CoLLM-MF with its own MF, from one run.
     let e = env.json(&["ensemble", &format!("{id}:cf"), id, "--json"]);
     assert_eq!(e["rows"], 64);

@@ -160,6 +160,28 @@ fn eval_names_the_bad_line_of_a_split_file() {
     );
     let out = env.output(&["eval", "nosuchrun", "--data", path_str(&bad)]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no run `nosuchrun`"));
+    // A user the model has no vector for: named by line and field, after a blank line.
+    let stranger = env.write(
+        "stranger.tsv",
+        "uid\tiid\tlabel\ttimestamp\twarm\this\n1\t2\t1\t978300760\t1\t\n\n999999\t2\t0\t978300760\t0\t\n",
+    );
+    let out = env.output(&["eval", id, "--data", path_str(&stranger)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains(&format!(
+                "{}:4: field `uid`: user 999999",
+                stranger.display()
+            )),
+        "{err}"
+    );
+    // The prompt inspector has nothing to show for a collaborative model alone.
+    let out = env.output(&["prompt", id, "--user", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("is a `kind = \"cf\"` run: it has no LLM"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -196,22 +218,32 @@ fn a_device_this_build_lacks_is_refused_before_a_run_exists() {
     assert_eq!(env.json(&["runs", "--json"]), serde_json::json!([]));
 }
 
+/// A dataset folder that is not there is refused before a run exists (a CoLLM run would
+/// otherwise find out only where it reads the data); one whose files are there but bad fails
+/// the run, with the file and line stored as its reason.
 #[test]
-fn a_missing_dataset_fails_the_run_with_the_reason_stored() {
+fn a_missing_dataset_is_refused_and_a_bad_one_fails_the_run_with_the_reason_stored() {
     let env = Env::new();
     let text = mf_experiment("nodata", 1, 1, 0.01).replace(ML1M, "/nonexistent/data");
     let exp = env.write("nodata.toml", &text);
     let out = env.output(&["run", path_str(&exp), "--json"]);
     assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[dataset] path: /nonexistent/data: no such folder"),
+        "{err}"
+    );
+    assert_eq!(env.json(&["runs", "--json"]), serde_json::json!([]));
+
+    let data = common::bad_dataset(env.store().parent().unwrap());
+    let text = mf_experiment("baddata", 1, 1, 0.01).replace(ML1M, path_str(&data));
+    let exp = env.write("baddata.toml", &text);
+    let out = env.output(&["run", path_str(&exp), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "failed");
-    assert!(
-        report["error"]
-            .as_str()
-            .unwrap()
-            .contains("/nonexistent/data"),
-        "{report}"
-    );
+    let reason = report["error"].as_str().unwrap();
+    assert!(reason.contains("train.tsv:2: field `label`"), "{report}");
     let id = report["run_id"].as_str().unwrap();
     assert_eq!(env.json(&["show", id, "--json"])["status"], "failed");
 }

@@ -201,6 +201,46 @@ fn bad_settings_and_splits_are_reported_before_any_run() {
     assert!(run_ids(&env).is_empty());
 }
 
+/// A sweep file's own mistakes are reported at its lines, not at the experiment it sweeps.
+#[test]
+fn a_sweep_files_bad_settings_are_named_at_its_own_lines() {
+    let env = Env::new();
+    env.write("mf.toml", &mf_experiment("mf", 1, 1, 0.01));
+    let cases = [
+        (
+            "experiment = \"mf.toml\"\n\n[grid]\ntraining.lrr = [1e-2, 1e-3]\n",
+            "sweep.toml:4:1: [grid] training.lrr: with `training.lrr=0.01`, experiment ",
+        ),
+        (
+            "experiment = \"mf.toml\"\n[set]\nmodel.dims = 8\n[grid]\ntraining.lr = [1e-2]\n",
+            "sweep.toml:3:1: [set] model.dims: ",
+        ),
+        (
+            "experiment = \"mf.toml\"\nselect = \"tets\"\n[grid]\ntraining.lr = [1e-2]\n",
+            "sweep.toml: select = tets: mf lr=0.01 scores only",
+        ),
+        (
+            "[grid]\ntraining.lr = [1e-2]\n",
+            "sweep.toml:1:1: missing field `experiment`",
+        ),
+    ];
+    for (text, want) in cases {
+        let file = env.write("sweep.toml", text);
+        let out = env.output(&["sweep", path_str(&file), "--dry-run"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(want), "{text}: {err}");
+    }
+    let out = env.output(&[
+        "sweep",
+        path_str(&env.write("mf2.toml", &mf_experiment("mf", 1, 1, 0.01))),
+        "--grid",
+        "training.lr=1e-2,,1e-3",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("an empty value"), "{err}");
+    assert!(run_ids(&env).is_empty());
+}
+
 #[test]
 fn a_sweep_stopped_by_ctrl_c_continues_its_cancelled_point() {
     let env = Env::new();
@@ -426,8 +466,18 @@ fn a_sweep_file_keeps_the_grid_and_the_command_line_adds_to_it() {
 fn a_failed_point_leaves_the_others_to_run_and_is_not_retried_unasked() {
     let env = Env::new();
     let exp = env.write("mf.toml", &mf_experiment("mf", 1, 1, 0.01));
-    // The second dataset folder does not exist: that point fails when it loads its data.
-    let axis = format!("dataset.path=\"{}\",\"/nonexistent/data\"", common::ML1M);
+    // A dataset folder that is not there is refused before any point runs.
+    let missing = format!("dataset.path=\"{}\",\"/nonexistent/data\"", common::ML1M);
+    let out = env.output(&["sweep", path_str(&exp), "--grid", &missing]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("[dataset] path: /nonexistent/data: no such folder"),
+        "{err}"
+    );
+    assert!(run_ids(&env).is_empty());
+    // The second dataset's train.tsv has a bad label: that point fails when it loads its data.
+    let bad = common::bad_dataset(env.store().parent().unwrap());
+    let axis = format!("dataset.path=\"{}\",\"{}\"", common::ML1M, bad.display());
     let args = ["sweep", path_str(&exp), "--grid", &axis, "--json"];
     let out = env.output(&args);
     assert_eq!(

@@ -34,12 +34,19 @@ fn queue_cancel_failure_and_resume() {
     let (runner, rx) = Runner::start(store.clone(), dir.path().join("data"));
 
     let a = runner.submit(&experiment("a", 8)).unwrap();
-    let broken = Experiment::from_toml(
-        &mf_experiment("broken", 1, 1, 0.01).replace(ML1M, "/nonexistent/data"),
-        Path::new("broken.toml"),
-    )
-    .unwrap();
-    let d = runner.submit(&broken).unwrap();
+    let on = |data: &str| {
+        Experiment::from_toml(
+            &mf_experiment("broken", 1, 1, 0.01).replace(ML1M, data),
+            Path::new("broken.toml"),
+        )
+        .unwrap()
+    };
+    // A folder that is not there is refused, leaving no run; a bad one fails its run.
+    let missing = runner.submit(&on("/nonexistent/data")).unwrap_err();
+    assert!(missing.to_string().contains("no such folder"), "{missing}");
+    assert_eq!(store.runs().unwrap().runs.len(), 1);
+    let bad = common::bad_dataset(dir.path());
+    let d = runner.submit(&on(common::path_str(&bad))).unwrap();
     let b = runner.submit(&experiment("b", 1)).unwrap();
     let c = runner.submit(&experiment("c", 1)).unwrap();
     runner.cancel(&c).unwrap();
@@ -80,7 +87,7 @@ fn queue_cancel_failure_and_resume() {
         ]
     );
     let failed = store.run(&d).unwrap();
-    assert!(failed.error.unwrap().contains("/nonexistent/data"));
+    assert!(failed.error.unwrap().contains("train.tsv:2: field `label`"));
     assert_eq!(store.steps(&c).unwrap().len(), 0);
     assert_eq!(store.run(&b).unwrap().results().count(), 2);
 
@@ -137,4 +144,41 @@ fn shutdown_cancels_what_is_queued_and_running() {
     runner.shutdown();
     assert_eq!(store.run(&a).unwrap().status, RunStatus::Cancelled);
     assert_eq!(store.run(&b).unwrap().status, RunStatus::Cancelled);
+}
+
+/// A CoLLM run cancelled while it scores a finished stage (`final-stage1`, whose per-row scores
+/// `collm compare RUN:stage1` reads): on resume the stage is met as finished, and scored again
+/// because its scores were never kept (it was once skipped, leaving the run without them).
+#[test]
+fn a_stage_cancelled_while_being_scored_is_scored_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("store")).unwrap());
+    let (runner, rx) = Runner::start(store.clone(), dir.path().join("data"));
+    let tiny = Experiment::load(Path::new(common::QUICK_COLLM_TINY)).unwrap();
+    let id = runner.submit(&tiny).unwrap();
+    let scores = store.run_dir(&id).join("predictions/stage1/valid.tsv");
+    let mut resumed = false;
+    loop {
+        match next(&rx) {
+            RunnerMessage::Event {
+                event: Event::StageFinished { stage },
+                ..
+            } if stage == "stage1" && !resumed => runner.cancel(&id).unwrap(),
+            RunnerMessage::Ended { status, .. } if !resumed => {
+                assert_eq!(status, RunStatus::Cancelled);
+                assert!(!scores.exists(), "cancelled before stage 1 was scored");
+                resumed = true;
+                runner.resume(&id).unwrap();
+            }
+            RunnerMessage::Ended { status, .. } => {
+                assert_eq!(status, RunStatus::Finished);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(scores.exists(), "{}", scores.display());
+    let record = store.run(&id).unwrap();
+    assert!(record.evaluation("final-stage1", "valid").is_some());
+    runner.shutdown();
 }

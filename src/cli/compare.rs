@@ -47,6 +47,7 @@ use crate::compare::{
     GROUPS, MEASURES,
 };
 use crate::experiment::settings;
+use crate::runner::predictions::predictions_path;
 
 /// What `compare` and `ensemble` share: the runs, the split, the bootstrap, the output form.
 #[derive(Debug, clap::Args)]
@@ -264,6 +265,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|c| c.metrics_on(&args.on.split))
         .collect();
+    check_split_known(
+        &store,
+        columns.iter().flat_map(|c| &c.members),
+        &args.on.split,
+    )?;
     let comparison = compare(&store, &columns, &means, base_index, &args);
     if args.on.json {
         println!("{}", serde_json::to_string_pretty(&comparison)?);
@@ -271,6 +277,41 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         print!("{}", describe(&comparison, &columns, &means, base_index));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A split that none of `runs` evaluates, or has evaluated, is a typo, not a column of dashes
+/// (`compare`) or a hint to score it (`ensemble`): refused, naming the splits they have. (A
+/// split only some of them have, that a running run has not reached yet, or that `collm eval`
+/// kept scores of, is let through.)
+pub(super) fn check_split_known<'a>(
+    store: &Store,
+    runs: impl IntoIterator<Item = &'a Named>,
+    split: &str,
+) -> anyhow::Result<()> {
+    let mut known: Vec<String> = Vec::new();
+    for Named { target, record } in runs {
+        // Scores `collm eval --split SPLIT --predictions` kept count too.
+        let run_dir = store.run_dir(&target.run);
+        if predictions_path(&run_dir, split, target.part.as_deref()).is_file() {
+            return Ok(());
+        }
+        let planned: Vec<String> = crate::experiment::Experiment::of_run(record)
+            .map(|e| e.splits_used().into_iter().map(|(_, s)| s).collect())
+            .unwrap_or_default();
+        for name in record.best.iter().map(|e| &e.split).chain(&planned) {
+            if name == split {
+                return Ok(());
+            }
+            if !known.contains(name) {
+                known.push(name.clone());
+            }
+        }
+    }
+    known.sort_unstable();
+    bail!(
+        "no run named evaluates split `{split}` (they have: {})",
+        known.join(", ")
+    )
 }
 
 /// `means`: each column's metrics on the split (a column of several runs: their mean).

@@ -71,6 +71,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.store_dir)?;
     let on = &args.on;
     let records = on.targets(&store)?;
+    super::compare::check_split_known(&store, &records, &on.split)?;
     let kept = records
         .iter()
         .map(|r| kept_predictions(&store, &r.target, &on.split).map_err(anyhow::Error::msg))
@@ -99,7 +100,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     );
     ensure!(
         weights.iter().all(|w| w.is_finite() && *w >= 0.0) && weights.iter().sum::<f64>() > 0.0,
-        "--weights: each weight must be >= 0, and not all 0"
+        "--weights: each weight must be a finite number >= 0, and not all 0"
     );
     let aligned = common_rows(&kept);
     let rows = aligned[0].len();

@@ -67,6 +67,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "data".to_string());
             let rows = read_file_rows(&dataset, data, args.items.as_deref(), &name)?;
+            if has_id_tables(&experiment) {
+                check_ids_fit(&dataset, data, &rows)?;
+            }
             (name, rows, data.display().to_string())
         }
         (None, Some(name)) => {
@@ -155,6 +158,57 @@ fn read_file_rows(
         bail!("{}: no rows to score", data.display());
     }
     Ok(split.rows)
+}
+
+/// Whether the run's model keeps a vector per user and item (a CF model, the CIE's or ID
+/// tokens); a text-only CoLLM run reads titles alone and scores any user.
+fn has_id_tables(experiment: &Experiment) -> bool {
+    experiment
+        .collm
+        .as_ref()
+        .is_none_or(|cfg| cfg.slots.kind != collm_pipeline::SlotFill::None)
+}
+
+/// Every user and item of `rows` must have a vector in the run's model, whose tables were sized
+/// by its own dataset; an error names the file's line and field (`uid`, `iid` or `his`).
+fn check_ids_fit(
+    dataset: &collm_data::Dataset,
+    data: &Path,
+    rows: &[Interaction],
+) -> anyhow::Result<()> {
+    let outside = |r: &Interaction| {
+        if r.uid as usize >= dataset.user_num {
+            Some(("uid", "user", r.uid, dataset.user_num))
+        } else if r.iid as usize >= dataset.item_num {
+            Some(("iid", "item", r.iid, dataset.item_num))
+        } else {
+            let his = r.his.iter().find(|&&i| i as usize >= dataset.item_num)?;
+            Some(("his", "item", *his, dataset.item_num))
+        }
+    };
+    let Some((index, (field, what, id, table))) = rows
+        .iter()
+        .enumerate()
+        .find_map(|(n, r)| Some((n, outside(r)?)))
+    else {
+        return Ok(());
+    };
+    // Rows are the file's non-blank lines after the header.
+    let text = std::fs::read_to_string(data)?;
+    let line = text
+        .lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| !l.trim().is_empty())
+        .nth(index)
+        .map_or(index + 2, |(n, _)| n + 1);
+    bail!(
+        "{}:{line}: field `{field}`: {what} {id} is outside the run's tables ({what} ids 1 to {}, \
+         from its dataset {}): the model has no vector for it",
+        data.display(),
+        table - 1,
+        dataset.dir.display()
+    )
 }
 
 /// Writes the scores where the runner keeps a run's own, unless that file holds other rows

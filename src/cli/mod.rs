@@ -81,7 +81,19 @@ pub struct Context {
     pub store_dir: PathBuf,
 }
 
+/// Keeps backtraces out of error messages: candle appends one to every error it builds when
+/// `RUST_BACKTRACE` is set, and those messages reach the terminal and the store's run records
+/// (a corrupt GGUF gave 188 lines). `RUST_LIB_BACKTRACE=0` turns off only those captured by
+/// libraries; a panic still prints its backtrace under `RUST_BACKTRACE`, and an explicit
+/// `RUST_LIB_BACKTRACE` is left as set. Runs first, before any thread or backtrace exists.
+fn errors_without_backtraces() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+}
+
 pub fn main() -> ExitCode {
+    errors_without_backtraces();
     let cli = Cli::parse();
     collm_llm::alloc::keep_freed_memory();
     let ctx = Context {
@@ -114,10 +126,28 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_text(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, `: `-joined as anyhow's `{:#}` does, without a cause that the
+/// message before it already ends with: our error types print their source in their own
+/// message (`items.tsv: No such file or directory`) and name it as the source too, which
+/// `{:#}` would print twice.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let message = cause.to_string();
+        if !text.ends_with(&message) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&message);
+        }
+    }
+    text
 }
 
 /// Warnings and errors on stderr; `COLLM_LOG` (e.g. `info`, `collm_cf=debug`) asks for more.
@@ -139,5 +169,26 @@ fn default_sigpipe() {
     // SAFETY: restoring a signal's default disposition at start-up, before any thread writes.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let missing = std::fs::read("/no/such/file").unwrap_err();
+        let shown = missing.to_string();
+        // Ours: the path and the cause in the message, the cause named as source too.
+        let ours = collm_data::DataError::Io {
+            path: "/no/such/file".into(),
+            source: missing,
+        };
+        let text = error_text(&anyhow::Error::new(ours).context("reading the dataset"));
+        assert_eq!(text, format!("reading the dataset: /no/such/file: {shown}"));
+        // A cause the message does not hold is still shown.
+        let chained = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_text(&chained), "outer: inner");
     }
 }

@@ -102,10 +102,22 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             format!("{} (untrained)", args.target),
         )
     } else {
+        // Neither a file nor, below, a run: a path-like name was meant as a file.
+        if args.target.ends_with(".toml") || args.target.contains('/') {
+            bail!("{}: no such experiment file (nor a run id)", args.target);
+        }
         let store = Store::open(&ctx.store_dir)?;
         let (target, record) = Target::resolve(&store, &args.target)?;
         let id = &record.id;
         let exp = Experiment::of_run(&record)?;
+        if exp.kind != ExperimentKind::Collm {
+            bail!(
+                "run {id} ({}) is a `kind = \"{}\"` run: it has no LLM and reads no prompt; \
+                 `collm prompt` needs a CoLLM run or experiment file",
+                record.name,
+                exp.kind.as_str()
+            );
+        }
         if !collm_pipeline::pipeline::final_dir(&store.run_dir(id)).exists() {
             bail!("run {id} is {} and has no final weights yet", record.status);
         }

@@ -96,10 +96,10 @@ pub(super) fn follow(
             report.status,
             duration(report.duration_s)
         );
-        if let Some(error) = &report.error {
-            println!("error: {error}");
+        // The error goes to stderr below, once; a run that never evaluated has no table.
+        if !report.splits.is_empty() {
+            print!("{}", report.table());
         }
-        print!("{}", report.table());
     }
     Ok(match record.status {
         RunStatus::Finished => ExitCode::SUCCESS,

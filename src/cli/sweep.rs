@@ -108,20 +108,38 @@ struct Planned {
     experiment: Experiment,
 }
 
+/// A sweep file as errors need it: its path and text, and the settings it answers for.
+struct SweepSource {
+    path: PathBuf,
+    text: String,
+    keys: Vec<String>,
+}
+
 /// The sweep to run: a sweep file's and the flags' settings, axes and choices together.
 struct Spec {
+    /// The sweep file, when the sweep came from one (errors point into it).
+    file: Option<SweepSource>,
     experiment: PathBuf,
     set: Vec<Override>,
     axes: Vec<Axis>,
     select: Option<String>,
     report: Option<String>,
+    /// Where `select` and `report` were given, for messages: `--select`, or the sweep file's key.
+    select_origin: String,
+    report_origin: String,
     share: bool,
 }
 
 fn spec(args: &Args) -> anyhow::Result<Spec> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let file = if SweepFile::is_sweep(&text) {
+    // Where a choice came from: the flag, the sweep file's key, or neither (the default).
+    let origin = |flag: &str, key: &str, flagged: bool, in_file: bool| match (flagged, in_file) {
+        (true, _) => flag.to_string(),
+        (false, true) => format!("{}: {key} =", args.file.display()),
+        (false, false) => format!("the default {key} split (change it with {flag})"),
+    };
+    let text = crate::experiment::read_text(&args.file)?;
+    let is_sweep = SweepFile::is_sweep(&text);
+    let file = if is_sweep {
         SweepFile::parse(&text, &args.file)?
     } else {
         SweepFile {
@@ -137,6 +155,7 @@ fn spec(args: &Args) -> anyhow::Result<Spec> {
         let flag = if replicate { "--seeds" } else { "--grid" };
         Axis::parse(text, replicate).map_err(|e| anyhow::anyhow!("{flag} {e}"))
     };
+    let file_axes: Vec<String> = file.axes.iter().map(|a| a.key.clone()).collect();
     let axes: Vec<Axis> = file
         .axes
         .into_iter()
@@ -144,6 +163,13 @@ fn spec(args: &Args) -> anyhow::Result<Spec> {
         .chain(args.grid.iter().map(|t| parse(t, false)))
         .chain(args.seeds.iter().map(|t| parse(t, true)))
         .collect::<anyhow::Result<_>>()?;
+    // The keys the sweep file sets or sweeps and the command line does not set again: a bad
+    // value of one of those is the file's to answer for.
+    let file_keys: Vec<String> = (file.set.iter().map(|o| &o.key))
+        .chain(file_axes.iter())
+        .filter(|key| !args.set.iter().any(|o| &o.key == *key))
+        .cloned()
+        .collect();
     // The command line's settings come after the file's, so they win.
     let set: Vec<Override> = file.set.into_iter().chain(args.set.clone()).collect();
     for (i, axis) in axes.iter().enumerate() {
@@ -158,6 +184,23 @@ fn spec(args: &Args) -> anyhow::Result<Spec> {
         }
     }
     Ok(Spec {
+        select_origin: origin(
+            "--select",
+            "select",
+            args.select.is_some(),
+            file.select.is_some(),
+        ),
+        report_origin: origin(
+            "--report",
+            "report",
+            args.report.is_some(),
+            file.report.is_some(),
+        ),
+        file: is_sweep.then(|| SweepSource {
+            path: args.file.clone(),
+            text,
+            keys: file_keys,
+        }),
         experiment: file.experiment,
         set,
         axes,
@@ -169,26 +212,38 @@ fn spec(args: &Args) -> anyhow::Result<Spec> {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let spec = spec(&args)?;
-    let text = std::fs::read_to_string(&spec.experiment)
-        .with_context(|| format!("cannot read {}", spec.experiment.display()))?;
-    let base = crate::experiment::overrides::load_with(&text, &spec.experiment, &spec.set)?;
+    let text = crate::experiment::read_text(&spec.experiment)?;
+    // A setting that breaks the experiment is blamed on the sweep file's line when it wrote it.
+    let load = |overrides: &[Override]| {
+        crate::experiment::overrides::load_with(&text, &spec.experiment, overrides).map_err(|e| {
+            match &spec.file {
+                Some(f) => SweepFile::blame(&f.text, &f.path, &f.keys, &e).unwrap_or(e),
+                None => e,
+            }
+        })
+    };
+    let base = load(&spec.set)?;
     let store = Arc::new(Store::open(&ctx.store_dir)?);
+    let data_dir = crate::paths::data_dir();
 
     // Every point is checked before anything runs: a typo in the last value must not surface
     // hours into the sweep.
     let mut plan: Vec<Planned> = Vec::new();
     for point in grid(&base.name, &spec.axes) {
         let overrides: Vec<Override> = spec.set.iter().chain(&point.overrides).cloned().collect();
-        let mut experiment =
-            crate::experiment::overrides::load_with(&text, &spec.experiment, &overrides)?;
+        let mut experiment = load(&overrides)?;
         experiment.name = point.name.clone();
         experiment.place(args.placement);
         add_reuse(&store, &mut experiment, &args.reuse)?;
+        experiment
+            .check_inputs(&data_dir)
+            .with_context(|| format!("point {}", point.name))?;
         plan.push(Planned { point, experiment });
     }
     base.resolve_device()?;
     let (select_text, report) = splits(&spec, &plan)?;
-    let select = Criterion::parse(&select_text).map_err(|e| anyhow::anyhow!("--select {e}"))?;
+    let select = Criterion::parse(&select_text)
+        .map_err(|e| anyhow::anyhow!("{} {e}", spec.select_origin))?;
     // With one setting (only seeds vary) nothing is picked, so nothing is optimistic.
     let several_settings = plan
         .iter()
@@ -364,7 +419,10 @@ fn splits(spec: &Spec, plan: &[Planned]) -> anyhow::Result<(String, String)> {
     let select = spec.select.clone().unwrap_or_else(|| prefer("valid_small"));
     let report = spec.report.clone().unwrap_or_else(|| prefer("valid"));
     let select_split = select.split(':').next().unwrap_or_default().to_string();
-    for (flag, split) in [("--select", &select_split), ("--report", &report)] {
+    for (flag, split) in [
+        (&spec.select_origin, &select_split),
+        (&spec.report_origin, &report),
+    ] {
         if let Some(p) = plan
             .iter()
             .find(|p| !p.experiment.evaluation.splits.contains(split))

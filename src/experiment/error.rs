@@ -59,6 +59,17 @@ impl ExperimentError {
         let start = err
             .span()
             .map(|s| key_in_section(text, s.start.min(text.len()), &message));
+        Self::at_offset(path, text, start, message)
+    }
+
+    /// A setting that parsed but is out of range, reported at its key: `key` is dotted as
+    /// `--set` writes it (`collm.stages.0.lr`). A key the file leaves at its default is
+    /// reported at the nearest table the file writes (`[collm.slots]`), or without a line.
+    pub(crate) fn at_key(path: PathBuf, text: &str, key: &str, message: String) -> Self {
+        Self::at_offset(path, text, key_offset(text, key), message)
+    }
+
+    fn at_offset(path: PathBuf, text: &str, start: Option<usize>, message: String) -> Self {
         let (line, column, source_line) = match start {
             Some(offset) => {
                 let before = &text[..offset];
@@ -78,6 +89,41 @@ impl ExperimentError {
             source_line,
         }
     }
+}
+
+/// Where the file writes dotted `key`, or else the header of the deepest table on its way
+/// (`[collm.slots]`, or a stage's `[[collm.stages]]`).
+fn key_offset(text: &str, key: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut table = doc.as_table();
+    let mut found: Option<std::ops::Range<usize>> = None;
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let Some((k, item)) = table.get_key_value(part) else {
+            break;
+        };
+        let item = match (item, parts.peek().and_then(|p| p.parse::<usize>().ok())) {
+            (toml_edit::Item::ArrayOfTables(array), Some(index)) => {
+                parts.next();
+                let Some(t) = array.get(index) else {
+                    break;
+                };
+                found = t.span().or(found);
+                table = t;
+                continue;
+            }
+            (item, _) => item,
+        };
+        found = k.span().or(found);
+        match item.as_table() {
+            Some(t) => {
+                found = t.span().or(found);
+                table = t;
+            }
+            None => break,
+        }
+    }
+    found.map(|span| span.start)
 }
 
 /// A value check of a whole section (`[training]`) is reported at the section's header; when

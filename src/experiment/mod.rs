@@ -50,6 +50,7 @@
 //! re-reads.
 
 mod error;
+mod inputs;
 pub mod overrides;
 mod reuse;
 pub mod settings;
@@ -313,10 +314,7 @@ impl Experiment {
 
     /// Reads an experiment file, writes `overrides` (`--set`) into it, and checks the result.
     pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Experiment, ExperimentError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = read_text(path)?;
         overrides::load_with(&text, path, overrides)
     }
 
@@ -338,7 +336,7 @@ impl Experiment {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "experiment".to_string());
         }
-        experiment.settle_collm(origin)?;
+        experiment.settle_collm(text, origin)?;
         experiment
             .check_reuse()
             .map_err(|message| ExperimentError::Invalid {
@@ -361,7 +359,7 @@ impl Experiment {
 
     /// Checks that the kind and the `[llm]`/`[collm]` sections agree, takes the CIE's CF model
     /// from `[model]`, makes the pipeline's file paths absolute and validates the pipeline.
-    fn settle_collm(&mut self, origin: &Path) -> Result<(), ExperimentError> {
+    fn settle_collm(&mut self, text: &str, origin: &Path) -> Result<(), ExperimentError> {
         let invalid = |message: String| ExperimentError::Invalid {
             path: origin.to_path_buf(),
             message,
@@ -406,7 +404,15 @@ impl Experiment {
                     absolute(&mut p);
                     llm.backbone = p.display().to_string();
                 }
-                cfg.validate().map_err(|e| invalid(format!("[collm] {e}")))
+                cfg.validate().map_err(|e| match e {
+                    // `stages[0].lr` as `--set` and `collm compare` name it: collm.stages.0.lr.
+                    collm_pipeline::PipelineError::Config { field, message } => {
+                        let key = format!("collm.{}", field.replace('[', ".").replace(']', ""));
+                        let message = format!("invalid setting `{key}`: {message}");
+                        ExperimentError::at_key(origin.to_path_buf(), text, &key, message)
+                    }
+                    other => invalid(format!("[collm] {other}")),
+                })
             }
         }
     }
@@ -456,6 +462,31 @@ impl Experiment {
     pub fn load_dataset(&self, data_dir: &Path) -> Result<Dataset, RunSetupError> {
         let dataset = Dataset::load_dir(&self.dataset_dir(data_dir)?)?;
         let known: Vec<String> = dataset.splits().iter().map(|s| s.name.clone()).collect();
+        self.check_splits(&dataset.dir, &known)?;
+        Ok(dataset)
+    }
+
+    /// Checks that every split the experiment evaluates on is among `known`, those of the
+    /// dataset in `dir`.
+    fn check_splits(&self, dir: &Path, known: &[String]) -> Result<(), RunSetupError> {
+        match self
+            .splits_used()
+            .into_iter()
+            .find(|(_, s)| !known.contains(s))
+        {
+            Some((section, split)) => Err(RunSetupError::UnknownSplit {
+                section,
+                split,
+                dataset: dir.to_path_buf(),
+                known: known.join(", "),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Every split the experiment evaluates on, with the section that names it: the final
+    /// evaluation's, the foundation's selection and extra ones, each stage's.
+    pub fn splits_used(&self) -> Vec<(&'static str, String)> {
         let mut wanted: Vec<(&'static str, String)> = self
             .evaluation
             .splits
@@ -475,16 +506,27 @@ impl Experiment {
                     .map(|s| ("collm.stages", s.eval_split.clone())),
             );
         }
-        if let Some((section, split)) = wanted.into_iter().find(|(_, s)| !known.contains(s)) {
-            return Err(RunSetupError::UnknownSplit {
-                section,
-                split,
-                dataset: dataset.dir.clone(),
-                known: known.join(", "),
-            });
-        }
-        Ok(dataset)
+        wanted
     }
+}
+
+/// The text of an experiment or sweep file; bytes that are not UTF-8 are reported by line.
+pub fn read_text(path: &Path) -> Result<String, ExperimentError> {
+    let bytes = std::fs::read(path).map_err(|source| ExperimentError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        ExperimentError::Parse {
+            path: path.to_path_buf(),
+            line: Some(line),
+            column: None,
+            message: "not valid UTF-8 text".into(),
+            source_line: None,
+        }
+    })
 }
 
 /// Whether a `collm` pipeline trains its own foundation: CIE slots from a pretrained CF model
@@ -501,6 +543,9 @@ pub fn trains_foundation(cfg: &collm_pipeline::PipelineConfig) -> bool {
 pub enum RunSetupError {
     #[error(transparent)]
     Data(#[from] DataError),
+    /// A file or folder the experiment names (`key`) is missing or unusable.
+    #[error("{key}: {message}")]
+    Input { key: &'static str, message: String },
     #[error("[{section}] names split `{split}`, which dataset {} does not have (it has {known})", dataset.display())]
     UnknownSplit {
         section: &'static str,

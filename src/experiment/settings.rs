@@ -537,10 +537,19 @@ pub fn set_path(
                 let len = items.len();
                 match index.and_then(|at| items.get_mut(at)) {
                     Some(Value::Table(inner)) => inner,
+                    // `collm.stages.1=...`: the index is the last part, so a whole table.
+                    _ if i == path.len() => {
+                        return Err(format!(
+                            "{key}: names a whole table of `{}`; set one of its keys, e.g. \
+                             {key}.lr",
+                            parts[..i].join(".")
+                        ))
+                    }
                     _ => {
                         return Err(format!(
-                            "{key}: `{}` holds {len} tables; name one by its index, 0 to {}",
+                            "{key}: `{}` holds {len} {}; name one by its index, 0 to {}",
                             parts[..i].join("."),
+                            if len == 1 { "table" } else { "tables" },
                             len.saturating_sub(1)
                         ))
                     }
@@ -580,6 +589,23 @@ mod tests {
         assert_eq!(
             key_summary("kind = \"cf\"\n[model]\nkind = \"mf\"\ndim = 32\n"),
             "mf d32"
+        );
+    }
+
+    #[test]
+    fn setting_an_array_of_tables_needs_an_index_and_a_key() {
+        let mut table: Table = A.parse().unwrap();
+        let set = |table: &mut Table, key: &str| {
+            set_path(table, key, Value::Integer(3), Missing::Add).map_err(|e| e.to_string())
+        };
+        set(&mut table, "stages.0.lr").unwrap();
+        assert_eq!(table["stages"][0]["lr"], Value::Float(3.0));
+        let whole = set(&mut table, "stages.0").unwrap_err();
+        assert!(whole.contains("names a whole table of `stages`"), "{whole}");
+        let beyond = set(&mut table, "stages.4.lr").unwrap_err();
+        assert!(
+            beyond.contains("holds 1 table; name one by its index, 0 to 0"),
+            "{beyond}"
         );
     }
 

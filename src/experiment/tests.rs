@@ -263,6 +263,50 @@ fn collm_experiments_take_the_cie_model_from_model_and_absolute_paths() {
     assert!(bad.contains("learning_rate"), "{bad}");
 }
 
+#[test]
+fn collm_settings_out_of_range_are_named_as_set_names_them_at_their_line() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/quick-collm-tiny.toml"),
+    )
+    .unwrap();
+    // The error for `text` with `from` replaced by `to`, and the location of `to`'s first line.
+    let at = |from: &str, to: &str| {
+        assert!(text.contains(from), "{from}");
+        let changed = text.replacen(from, to, 1);
+        let line = changed[..changed.find(to).unwrap()].matches('\n').count() + 1;
+        (error_of(&changed), format!("my-exp.toml:{line}:1:"))
+    };
+    // A key of the second stage (an array of tables).
+    let (lr, line) = at("lr = 1e-2\nwarmup", "lr = -1e-2\nwarmup");
+    assert!(lr.contains(&line), "{lr} (expected {line})");
+    assert!(lr.contains("invalid setting `collm.stages.1.lr`"), "{lr}");
+    assert!(lr.contains("| lr = -1e-2"), "{lr}");
+    // A key of a nested table: one line below the header.
+    let (r, header) = at("seed = 42\n", "seed = 42\n\n[collm.lora]\nr = 0\n");
+    let header_line: usize = header.split(':').nth(1).unwrap().parse().unwrap();
+    let line = format!("my-exp.toml:{}:1:", header_line + 3);
+    assert!(r.contains(&line), "{r} (expected {line})");
+    assert!(
+        r.contains("invalid setting `collm.lora.r`: must be positive"),
+        "{r}"
+    );
+    // A key the file does not write (the second stage's default name, taken by the first):
+    // reported at the table that would hold it.
+    let named = text.replacen(
+        "prompt = \"text\"",
+        "prompt = \"text\"\nname = \"stage2\"",
+        1,
+    );
+    let twice = error_of(&named);
+    let second = named.match_indices("[[collm.stages]]").nth(1).unwrap().0;
+    let line = named[..second].matches('\n').count() + 1;
+    assert!(twice.contains("`collm.stages.1.name`"), "{twice}");
+    assert!(
+        twice.contains(&format!("my-exp.toml:{line}:1:")),
+        "{twice} (expected line {line})"
+    );
+}
+
 fn shipped(name: &str) -> Experiment {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
     Experiment::load(&dir.join(format!("{name}.toml"))).unwrap()
@@ -397,4 +441,70 @@ fn a_stored_experiment_is_read_under_its_run_s_name() {
         .to_string();
     assert!(err.contains(&format!("<experiment of run {bad}>")), "{err}");
     assert!(err.contains("dim"), "{err}");
+}
+
+#[test]
+fn inputs_are_checked_before_a_run_is_created() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for file in ["items.tsv", "train.tsv", "valid.tsv", "valid_small.tsv"] {
+        std::fs::write(data.join(file), "").unwrap();
+    }
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/quick-collm-tiny.toml"),
+    )
+    .unwrap();
+    let origin = root.path().join("exp.toml");
+    let check = |from: &str, to: &str| {
+        let text = shipped.replace("source = \"embedded\"", "path = \"data\"");
+        assert!(
+            text.contains("path = \"data\"") && text.contains(from),
+            "{from}"
+        );
+        let e = Experiment::from_toml(&text.replacen(from, to, 1), &origin).unwrap();
+        e.check_inputs(root.path()).err().map(|e| e.to_string())
+    };
+    assert_eq!(check("", ""), None);
+
+    let folder = check("path = \"data\"", "path = \"nowhere\"").unwrap();
+    assert!(
+        folder.starts_with("[dataset] path: ") && folder.contains("no such folder"),
+        "{folder}"
+    );
+    let split = check("splits = [\"valid\"]", "splits = [\"test\"]").unwrap();
+    assert!(split.contains("[evaluation] names split `test`"), "{split}");
+
+    let hub = check("backbone = \"tiny-random\"", "backbone = \"smollm-135\"").unwrap();
+    assert!(
+        hub.starts_with("[llm] backbone: ") && hub.contains("unknown model"),
+        "{hub}"
+    );
+    let file = check("backbone = \"tiny-random\"", "backbone = \"models/x.gguf\"").unwrap();
+    assert!(file.contains("models/x.gguf: no such file"), "{file}");
+
+    std::fs::write(
+        root.path().join("typo.txt"),
+        "<ItemTitleList> <TargetItemTitel>\n",
+    )
+    .unwrap();
+    let template = check(
+        "seed = 42\n",
+        "seed = 42\n[collm.prompt]\ntext_template = \"typo.txt\"\n",
+    )
+    .unwrap();
+    assert!(
+        template.starts_with("[collm.prompt] text_template: ")
+            && template.contains("typo.txt:1: unknown placeholder <TargetItemTitel>"),
+        "{template}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"name = \"a\"\ndescription = \"caf\xe9\"\n").unwrap();
+    let e = Experiment::load(&path).unwrap_err().to_string();
+    assert_eq!(e, format!("{}:2: not valid UTF-8 text", path.display()));
 }

@@ -188,6 +188,8 @@ impl RunnerHandle {
     }
 
     fn submit_new(&self, experiment: &Experiment, share: bool) -> Result<RunId, RunError> {
+        // A missing file is reported now, not after the foundation trained, and leaves no run.
+        experiment.check_inputs(&self.shared.data_dir)?;
         let id = self.shared.store.create_run(
             &experiment.name,
             &experiment.to_toml(),

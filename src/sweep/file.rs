@@ -63,8 +63,48 @@ impl SweepFile {
     /// Whether `text` is a sweep file rather than an experiment: only sweep files name an
     /// `experiment` (experiment files refuse that key).
     pub fn is_sweep(text: &str) -> bool {
-        text.parse::<Table>()
-            .is_ok_and(|t| t.get("experiment").is_some_and(Value::is_str))
+        // A sweep file that forgot its `experiment` is still one: it has a sweep's sections.
+        text.parse::<Table>().is_ok_and(|t| {
+            t.get("experiment").is_some_and(Value::is_str)
+                || ["set", "grid", "seeds"].iter().any(|k| t.contains_key(*k))
+        })
+    }
+
+    /// When a setting of the sweep file at `path` (`text`), one of `keys` (those it answers
+    /// for), is what made its experiment invalid: that error again, located at the key in the
+    /// sweep file.
+    pub fn blame(
+        text: &str,
+        path: &Path,
+        keys: &[String],
+        error: &ExperimentError,
+    ) -> Option<ExperimentError> {
+        let ExperimentError::Override {
+            path: experiment,
+            set,
+            message,
+        } = error
+        else {
+            return None;
+        };
+        let key = set.split('=').next()?.trim();
+        if !keys.iter().any(|k| k == key) {
+            return None;
+        }
+        ["set", "grid", "seeds"].into_iter().find_map(|section| {
+            let (line, source) =
+                line_of(text, section, key).filter(|(_, l)| !l.trim().starts_with('['))?;
+            Some(ExperimentError::Parse {
+                path: path.to_path_buf(),
+                line: Some(line),
+                column: Some(1),
+                message: format!(
+                    "[{section}] {key}: with `{set}`, experiment {}: {message}",
+                    experiment.display()
+                ),
+                source_line: Some(source.to_string()),
+            })
+        })
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<SweepFile, ExperimentError> {

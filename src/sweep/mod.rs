@@ -27,14 +27,16 @@ impl Axis {
         })?;
         let mut values: Vec<toml::Value> = Vec::new();
         for text in split_top_level(list) {
+            if text.trim().is_empty() {
+                return Err(format!(
+                    "`{arg}`: an empty value (two commas in a row, or one at either end)"
+                ));
+            }
             let value = Override::new(key, text)?.value;
             if values.contains(&value) {
                 return Err(format!("`{arg}`: `{}` is listed twice", text.trim()));
             }
             values.push(value);
-        }
-        if values.is_empty() {
-            return Err(format!("`{arg}`: no values"));
         }
         Ok(Axis {
             key: key.trim().to_string(),
@@ -44,7 +46,7 @@ impl Axis {
     }
 }
 
-/// `a,[b,c],"d,e"` -> `a`, `[b,c]`, `"d,e"`; empty parts are dropped.
+/// `a,[b,c],"d,e"` -> `a`, `[b,c]`, `"d,e"`; empty parts are kept (for the caller to refuse).
 fn split_top_level(list: &str) -> Vec<&str> {
     let (mut parts, mut depth, mut quoted, mut start) = (Vec::new(), 0i32, false, 0);
     for (i, c) in list.char_indices() {
@@ -60,7 +62,7 @@ fn split_top_level(list: &str) -> Vec<&str> {
         }
     }
     parts.push(&list[start..]);
-    parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
+    parts
 }
 
 /// One point of the grid: a value of every axis, in the axes' order.
@@ -361,6 +363,18 @@ mod tests {
         assert_eq!(s.values[2], toml::Value::String("a,b".into()));
         assert!(Axis::parse("training.lr", false).is_err());
         assert!(Axis::parse("training.lr=", false).is_err());
+        for empty in [
+            "training.lr=1e-2,,1e-3",
+            "training.lr=1e-2,",
+            "training.lr=,1e-2",
+        ] {
+            assert!(
+                Axis::parse(empty, false)
+                    .unwrap_err()
+                    .contains("an empty value"),
+                "{empty}"
+            );
+        }
         assert!(Axis::parse("training.lr=1e-3,0.001", false)
             .unwrap_err()
             .contains("twice"));

@@ -98,6 +98,24 @@ impl Env {
     }
 }
 
+/// A dataset folder in `dir` with ML-1M's items and evaluation splits and a `train.tsv` whose
+/// line 2 has the label `maybe`: it passes the checks before a run and fails the run itself.
+pub fn bad_dataset(dir: &Path) -> PathBuf {
+    let data = dir.join("bad-data");
+    std::fs::create_dir_all(&data).unwrap();
+    for split in ["items", "valid", "valid_small"] {
+        let file = format!("{split}.tsv");
+        std::fs::copy(format!("{ML1M}/{file}"), data.join(&file)).unwrap();
+    }
+    let header = "uid\tiid\tlabel\ttimestamp\twarm\this\n";
+    std::fs::write(
+        data.join("train.tsv"),
+        format!("{header}1\t2\tmaybe\t1\t1\t\n"),
+    )
+    .unwrap();
+    data
+}
+
 pub fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }

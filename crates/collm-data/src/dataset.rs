@@ -27,6 +27,35 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The splits `load_dir` would read from `dir`, found without reading them: an error names
+    /// the folder, or the first required file that is missing.
+    pub fn split_names_in(dir: &Path) -> Result<Vec<String>, DataError> {
+        let folder = |message: String| DataError::Folder {
+            path: dir.to_path_buf(),
+            message,
+        };
+        if !dir.is_dir() {
+            return Err(folder(if dir.exists() {
+                "is a file; a dataset is a folder of TSV files".into()
+            } else {
+                "no such folder".into()
+            }));
+        }
+        for file in ["items", "train", "valid", "valid_small"].map(|n| format!("{n}.tsv")) {
+            if !dir.join(&file).is_file() {
+                return Err(folder(format!(
+                    "has no {file} (a dataset folder holds items.tsv, train.tsv, valid.tsv, \
+                     valid_small.tsv and optionally test.tsv)"
+                )));
+            }
+        }
+        let mut names: Vec<String> = ["train", "valid", "valid_small"].map(String::from).into();
+        if dir.join("test.tsv").exists() {
+            names.push("test".into());
+        }
+        Ok(names)
+    }
+
     /// Reads `items.tsv`, `train.tsv`, `valid.tsv`, `valid_small.tsv` and, when present, `test.tsv`.
     pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
         let items = read_items(&dir.join("items.tsv"))?;

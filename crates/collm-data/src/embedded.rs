@@ -41,18 +41,26 @@ pub fn embedded_readme() -> &'static str {
     std::str::from_utf8(README_TXT).unwrap_or("")
 }
 
+/// The folder of the embedded default under `data_dir` when it was imported as this build
+/// imports it (else [`ensure_default_dataset`] imports it again).
+pub fn current_default_dataset(data_dir: &Path) -> Option<PathBuf> {
+    let dir = data_dir.join(DEFAULT_DATASET);
+    let record = ImportRecord::read(&dir)?;
+    let current = record.format_version == IMPORT_FORMAT_VERSION
+        && record.source == source_name()
+        && record.options == ImportOptions::default();
+    current.then_some(dir)
+}
+
 /// Returns `data_dir/ml-latest-small`, importing the embedded data there (default options,
 /// atomically) unless a complete import made with the same options and importer version exists.
 pub fn ensure_default_dataset(data_dir: &Path) -> Result<PathBuf, DataError> {
+    if let Some(dir) = current_default_dataset(data_dir) {
+        return Ok(dir);
+    }
     let dir = data_dir.join(DEFAULT_DATASET);
     let options = ImportOptions::default();
-    if let Some(record) = ImportRecord::read(&dir) {
-        if record.format_version == IMPORT_FORMAT_VERSION
-            && record.source == source_name()
-            && record.options == options
-        {
-            return Ok(dir);
-        }
+    if ImportRecord::read(&dir).is_some() {
         tracing::info!(dir = %dir.display(), "re-importing the default dataset: made differently");
     }
     let imported = import_source(&embedded_source(), &options)?;

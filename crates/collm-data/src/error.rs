@@ -17,6 +17,9 @@ pub enum DataError {
     /// The file has no header line.
     #[error("{}: the file is empty; expected a header line with columns {expected}", path.display())]
     Empty { path: PathBuf, expected: String },
+    /// The first line holds data instead of the header.
+    #[error("{}:1: the first line holds values, not column names; a file starts with a header line naming its columns ({expected})", path.display())]
+    Header { path: PathBuf, expected: String },
     /// A line is not valid text in the file's encoding.
     #[error("{}:{line}: not valid UTF-8 text", path.display())]
     Encoding { path: PathBuf, line: usize },
@@ -85,6 +88,7 @@ impl DataError {
         match self {
             DataError::Io { path, .. }
             | DataError::Empty { path, .. }
+            | DataError::Header { path, .. }
             | DataError::Encoding { path, .. }
             | DataError::Delimiter { path, .. }
             | DataError::MissingColumn { path, .. }
@@ -102,7 +106,7 @@ impl DataError {
             | DataError::Delimiter { line, .. }
             | DataError::ColumnCount { line, .. }
             | DataError::Field { line, .. } => Some(*line),
-            DataError::MissingColumn { .. } => Some(1),
+            DataError::MissingColumn { .. } | DataError::Header { .. } => Some(1),
             _ => None,
         }
     }

@@ -377,3 +377,36 @@ fn writer_refuses_path_like_names() {
     assert!(error.to_string().contains("refusing to write"), "{error}");
     assert!(!out.exists() && !dir.path().join("escape.tsv").exists());
 }
+
+#[test]
+fn blank_lines_are_skipped_and_later_lines_keep_their_numbers() {
+    // A blank line mid-file and an editor's trailing ones, as pandas' read_csv skips them.
+    let body = format!("{HEADER}1\t2\t1\t100\t1\t\n\n1\t3\t0\t200\t0\t2\n \n\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "valid.tsv", &body);
+    let split = read_split(&path, "valid", &items()).unwrap();
+    assert_eq!(split.rows.len(), 2);
+    // The bad row after the blank line is line 4 of the file.
+    let (error, path) = split_error(&format!("{HEADER}1\t2\t1\t100\t1\t\n\n1\tx\t0\t200\t0\t\n"));
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}:4: field `iid`", path.display())),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_file_without_its_header_says_so() {
+    // Its first row would otherwise read as a header with the column `1` twice.
+    let (error, path) = split_error("1\t2\t1\t100\t1\t\n1\t3\t0\t200\t0\t2\n");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}:1: the first line holds values, not column names; a file starts with a header \
+             line naming its columns (uid, iid, label, timestamp, warm, his)",
+            path.display()
+        )
+    );
+    assert_eq!(error.line(), Some(1));
+}

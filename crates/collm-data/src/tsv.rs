@@ -105,6 +105,11 @@ pub(crate) fn parse_tsv(
     let width = header.split('\t').count();
     for (index, raw) in lines.enumerate() {
         let line = index + 2;
+        // Blank lines are skipped, as pandas' `read_csv` (the reference's reader) skips them:
+        // an editor's trailing newline should not stop a run.
+        if raw.trim().is_empty() {
+            continue;
+        }
         let all: Vec<&str> = raw.split('\t').collect();
         if all.len() != width {
             return Err(row_shape_error(path, line, raw, width, all.len()));
@@ -136,6 +141,14 @@ fn header_positions(
                 found,
             });
         }
+    }
+    // A file without its header line: its first row would read as columns named `1`, `2`...
+    let numeric = |n: &&str| !n.is_empty() && n.parse::<f64>().is_ok();
+    if !columns.iter().any(|c| names.contains(c)) && names.iter().any(numeric) {
+        return Err(DataError::Header {
+            path: path.to_path_buf(),
+            expected: columns.join(", "),
+        });
     }
     for (i, name) in names.iter().enumerate() {
         if names[..i].contains(name) {

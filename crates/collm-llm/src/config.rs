@@ -226,22 +226,23 @@ impl LoraConfig {
     }
 
     pub fn validate(&self) -> crate::Result<()> {
+        let bad = |field: &'static str, message: String| {
+            Err(crate::LlmError::LoraSetting { field, message })
+        };
         if self.r == 0 {
-            return Err(crate::LlmError::Lora("field `r` must be positive".into()));
+            return bad("r", "must be positive".into());
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(crate::LlmError::Lora(format!(
-                "field `dropout` must be in [0, 1), got {}",
-                self.dropout
-            )));
+            return bad(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            );
         }
         if !self.alpha.is_finite() {
-            return Err(crate::LlmError::Lora("field `alpha` must be finite".into()));
+            return bad("alpha", "must be finite".into());
         }
         if self.targets.is_empty() {
-            return Err(crate::LlmError::Lora(
-                "field `targets` must name a module".into(),
-            ));
+            return bad("targets", "must name a module".into());
         }
         Ok(())
     }

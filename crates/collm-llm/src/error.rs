@@ -36,6 +36,12 @@ pub enum LlmError {
     Input(String),
     #[error("LoRA: {0}")]
     Lora(String),
+    /// A LoRA setting out of range, named by its field in `[collm.lora]`.
+    #[error("LoRA: field `{field}` {message}")]
+    LoraSetting {
+        field: &'static str,
+        message: String,
+    },
     #[error("model hub: {0}")]
     Hub(String),
     #[error(transparent)]

@@ -352,9 +352,12 @@ impl PipelineConfig {
                 "must be at least 1",
             ));
         }
-        self.lora
-            .validate()
-            .map_err(|e| PipelineError::config("lora", e.to_string()))?;
+        self.lora.validate().map_err(|e| match e {
+            collm_llm::LlmError::LoraSetting { field, message } => {
+                PipelineError::config(format!("lora.{field}"), message)
+            }
+            other => PipelineError::config("lora", other.to_string()),
+        })?;
         let uses_hybrid = self.final_prompt() == PromptKind::Hybrid;
         match self.slots.kind {
             SlotFill::None if uses_hybrid => {

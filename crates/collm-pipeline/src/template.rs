@@ -8,7 +8,8 @@
 //! A file holds one template on its first line. The reference ships four identical lines per file
 //! and samples among them (spec §2.2, a no-op); extra lines are accepted when they repeat the
 //! first one and rejected otherwise, so a file never silently means something else than it says.
-//! Any other `<...>` text (for example `<s>`) is plain text, not a placeholder.
+//! Other `<...>` text (for example `<s>`) is plain text. A template for a new run must also pass
+//! [`Template::check_placeholders`]: no misspelt placeholder, and the target item named.
 
 use std::path::Path;
 
@@ -54,6 +55,55 @@ impl Placeholder {
 /// Reference placeholders that this implementation does not fill; a template using them is an
 /// error rather than a prompt with a stray tag in it.
 const UNSUPPORTED: [&str; 2] = ["<ItemIDList>", "<DCNFeature>"];
+
+/// The first `<Word>` in `text` that reads as a misspelt placeholder, with the placeholder it
+/// resembles: a capitalised run of letters and digits in angle brackets within 3 edits of a
+/// placeholder (case aside) or naming an item, user or title. `<s>`, `<EOS>`, `<|im_start|>` or
+/// `<Movie>` are text.
+fn misspelt_placeholder(text: &str) -> Option<(&str, Placeholder)> {
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        if let Some(close) = after.find('>') {
+            let word = &after[..close];
+            let capitalised = word.starts_with(|c: char| c.is_ascii_uppercase());
+            if capitalised && word.chars().all(|c| c.is_ascii_alphanumeric()) {
+                let tag = &rest[open..open + close + 2];
+                let (meant, edits) = nearest_placeholder(tag);
+                let lower = word.to_lowercase();
+                let names = ["item", "user", "title"].iter().any(|w| lower.contains(w));
+                if edits <= 3 || names {
+                    return Some((tag, meant));
+                }
+            }
+        }
+        rest = after;
+    }
+    None
+}
+
+/// The placeholder spelt most like `tag`, case aside, and how many single-character edits away.
+fn nearest_placeholder(tag: &str) -> (Placeholder, usize) {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for (j, &cb) in b.iter().enumerate() {
+                let substitution = previous + usize::from(ca != cb);
+                previous = row[j + 1];
+                row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+            }
+        }
+        row[b.len()]
+    };
+    Placeholder::ALL
+        .into_iter()
+        .map(|p| (p, distance(&tag.to_lowercase(), &p.tag().to_lowercase())))
+        .min_by_key(|&(_, edits)| edits)
+        .expect("there are placeholders")
+}
 
 /// One piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +230,37 @@ impl Template {
         })
     }
 
+    /// The rules for a template a new run is to use (stored runs' templates are read as they
+    /// were): no misspelt placeholder (`<TargetItemTitel>`, named with the one it resembles),
+    /// and the target item named, by title or ID slot, or a user's prompts would not differ
+    /// from item to item.
+    pub fn check_placeholders(&self) -> Result<()> {
+        let err = |message: String| PipelineError::Template {
+            source_name: self.source_name.clone(),
+            line: 1,
+            message,
+        };
+        for part in &self.parts {
+            if let Part::Text(text) = part {
+                if let Some((tag, meant)) = misspelt_placeholder(text) {
+                    return Err(err(format!(
+                        "unknown placeholder {tag} (did you mean {}?); the placeholders are {}",
+                        meant.tag(),
+                        Placeholder::ALL.map(Placeholder::tag).join(", ")
+                    )));
+                }
+            }
+        }
+        if !self.has(Placeholder::TargetItemTitle) && !self.has(Placeholder::TargetItemId) {
+            return Err(err(
+                "names no target item: a template needs <TargetItemTitle> and/or \
+                 <TargetItemID>, or every item of a user gets the same prompt"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn has(&self, p: Placeholder) -> bool {
         self.parts.contains(&Part::Hole(p))
     }
@@ -285,5 +366,55 @@ mod tests {
         let t = Template::parse("t", "<s>#Q <TargetItemTitle>").unwrap();
         assert_eq!(t.parts[0], Part::Text("<s>#Q ".into()));
         assert!(t.check_kind(PromptKind::Hybrid).is_err());
+        let chat = Template::parse("t", "<|im_start|>user <a> <TargetItemTitle>").unwrap();
+        assert_eq!(chat.parts[0], Part::Text("<|im_start|>user <a> ".into()));
+    }
+
+    #[test]
+    fn a_misspelt_placeholder_is_named_with_the_one_it_resembles() {
+        let check = |text: &str| {
+            Template::parse("t.txt", text)
+                .and_then(|t| t.check_placeholders())
+                .err()
+                .map(|e| e.to_string())
+        };
+        let e = check("<ItemTitleList> then <TargetItemTitel>?").unwrap();
+        assert!(e.starts_with("t.txt:1:"), "{e}");
+        assert!(
+            e.contains("unknown placeholder <TargetItemTitel> (did you mean <TargetItemTitle>?)"),
+            "{e}"
+        );
+        let e = check("<UserId> <TargetItemTitle>").unwrap();
+        assert!(e.contains("<UserId> (did you mean <UserID>?)"), "{e}");
+        assert!(check("<ItemTitles> <TargetItemTitle>").is_some());
+        // Markup and other words in brackets are text.
+        let fine = "<s><EOS> <SEP> <Movie> <userid> <|im_start|> <TargetItemTitle>";
+        assert_eq!(check(fine), None, "{fine}");
+        for shipped in [PromptKind::Text, PromptKind::Hybrid] {
+            for domain in [Domain::Movie, Domain::Book] {
+                Template::builtin(shipped, domain)
+                    .check_placeholders()
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_template_must_name_the_target_item() {
+        let t = Template::parse("t.txt", "Hello {Nope} world <ItemTitleList>").unwrap();
+        let e = t.check_placeholders().unwrap_err().to_string();
+        assert!(
+            e.starts_with("t.txt:1:") && e.contains("names no target item"),
+            "{e}"
+        );
+        for fine in [
+            "<UserID> likes <TargetItemID>?",
+            "Will they like <TargetItemTitle>?",
+        ] {
+            Template::parse("t", fine)
+                .unwrap()
+                .check_placeholders()
+                .unwrap();
+        }
     }
 }

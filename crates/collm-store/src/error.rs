@@ -34,7 +34,7 @@ pub enum StoreError {
     #[error("no run `{id}` in store {}", dir.display())]
     NotFound { dir: PathBuf, id: String },
 
-    #[error("run id prefix `{prefix}` matches several runs: {}", matches.join(", "))]
+    #[error("run id prefix `{prefix}` matches {} runs: {}; give more of the id", matches.len(), some(matches))]
     Ambiguous {
         prefix: String,
         matches: Vec<String>,
@@ -58,5 +58,40 @@ fn describe_holder(holder: &Option<Holder>) -> String {
             crate::clock::format_utc(h.since_ms)
         ),
         None => "another process (holder.json is missing or unreadable)".to_string(),
+    }
+}
+
+/// The first few of `ids`, and how many more: a short prefix can match a whole store.
+fn some(ids: &[String]) -> String {
+    const SHOWN: usize = 5;
+    match ids.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{}, and {more} more", ids[..SHOWN].join(", ")),
+        _ => ids.join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ambiguous_prefix_names_a_few_matches_and_counts_the_rest() {
+        let matches: Vec<String> = (0..8).map(|i| format!("261205-19000{i}")).collect();
+        let e = StoreError::Ambiguous {
+            prefix: "26".into(),
+            matches: matches.clone(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "run id prefix `26` matches 8 runs: 261205-190000, 261205-190001, 261205-190002, \
+             261205-190003, 261205-190004, and 3 more; give more of the id"
+        );
+        let two = StoreError::Ambiguous {
+            prefix: "26".into(),
+            matches: matches[..2].to_vec(),
+        };
+        assert!(two
+            .to_string()
+            .ends_with("261205-190000, 261205-190001; give more of the id"));
     }
 }

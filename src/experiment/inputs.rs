@@ -1,0 +1,93 @@
+//! Checks, before a run is created, that the files an experiment names are there and usable:
+//! the dataset folder and the splits it evaluates, the LLM backbone, the prompt templates.
+//!
+//! Why here and not where they are read: a CoLLM run trains its foundation first (up to
+//! thousands of epochs on ML-1M) and reads the backbone and templates only after; a typo found
+//! then has cost that time and left a failed run in the store. These checks read no data and
+//! load no model (a template is a line of text), so the TUI can run them as it launches.
+
+use std::path::Path;
+
+use collm_data::Dataset;
+use collm_pipeline::{PromptKind, Template};
+
+use super::{Experiment, RunSetupError};
+
+impl Experiment {
+    /// Checks the experiment's inputs (see the module docs); `data_dir` is where the embedded
+    /// default dataset is imported.
+    pub fn check_inputs(&self, data_dir: &Path) -> Result<(), RunSetupError> {
+        self.check_dataset(data_dir)?;
+        self.check_backbone()?;
+        self.check_templates()
+    }
+
+    fn check_dataset(&self, data_dir: &Path) -> Result<(), RunSetupError> {
+        let dir = match &self.dataset.path {
+            Some(path) => path.clone(),
+            // The embedded default, once imported as this build would (else the run imports
+            // it, which cannot fail for want of a file).
+            None => match collm_data::embedded::current_default_dataset(data_dir) {
+                Some(imported) => imported,
+                None => return Ok(()),
+            },
+        };
+        let known = Dataset::split_names_in(&dir).map_err(|e| RunSetupError::Input {
+            key: "[dataset] path",
+            message: e.to_string(),
+        })?;
+        self.check_splits(&dir, &known)
+    }
+
+    fn check_backbone(&self) -> Result<(), RunSetupError> {
+        let Some(llm) = self.llm.as_ref().filter(|_| self.collm.is_some()) else {
+            return Ok(());
+        };
+        let name = &llm.backbone;
+        let bad = |message: String| {
+            Err(RunSetupError::Input {
+                key: "[llm] backbone",
+                message,
+            })
+        };
+        if name == collm_llm::hub::TINY_RANDOM || Path::new(name).exists() {
+            return Ok(());
+        }
+        // A name with a folder or a file extension in it is a path (made absolute on loading).
+        if name.contains('/') || name.contains('\\') || name.ends_with(".gguf") {
+            return bad(format!("{name}: no such file or folder"));
+        }
+        match collm_llm::hub::known_model(name) {
+            Ok(_) => Ok(()),
+            Err(e) => bad(format!("{e}, and no file {name} here")),
+        }
+    }
+
+    fn check_templates(&self) -> Result<(), RunSetupError> {
+        let Some(cfg) = &self.collm else {
+            return Ok(());
+        };
+        for (key, path, kind) in [
+            (
+                "[collm.prompt] text_template",
+                &cfg.prompt.text_template,
+                PromptKind::Text,
+            ),
+            (
+                "[collm.prompt] hybrid_template",
+                &cfg.prompt.hybrid_template,
+                PromptKind::Hybrid,
+            ),
+        ] {
+            if let Some(path) = path {
+                Template::load(path)
+                    .and_then(|t| t.check_kind(kind).and_then(|()| t.check_placeholders()))
+                    .map_err(|e| RunSetupError::Input {
+                        key,
+                        message: e.to_string(),
+                    })?;
+            }
+        }
+        Ok(())
+    }
+}
