@@ -308,6 +308,9 @@ pub(super) fn check_split_known<'a>(
         }
     }
     known.sort_unstable();
+    if known.is_empty() {
+        known.push("none yet".into());
+    }
     bail!(
         "no run named evaluates split `{split}` (they have: {})",
         known.join(", ")

@@ -199,7 +199,7 @@ fn check_ids_fit(
         .lines()
         .enumerate()
         .skip(1)
-        .filter(|(_, l)| !l.trim().is_empty())
+        .filter(|(_, l)| !collm_data::is_blank(l))
         .nth(index)
         .map_or(index + 2, |(n, _)| n + 1);
     bail!(

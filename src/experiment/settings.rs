@@ -537,8 +537,8 @@ pub fn set_path(
                 let len = items.len();
                 match index.and_then(|at| items.get_mut(at)) {
                     Some(Value::Table(inner)) => inner,
-                    // `collm.stages.1=...`: the index is the last part, so a whole table.
-                    _ if i == path.len() => {
+                    // `collm.stages.1=...`: a valid index as the last part, so a whole table.
+                    _ if i == path.len() && last.parse::<usize>().is_ok_and(|n| n < len) => {
                         return Err(format!(
                             "{key}: names a whole table of `{}`; set one of its keys, e.g. \
                              {key}.lr",
@@ -602,6 +602,16 @@ mod tests {
         assert_eq!(table["stages"][0]["lr"], Value::Float(3.0));
         let whole = set(&mut table, "stages.0").unwrap_err();
         assert!(whole.contains("names a whole table of `stages`"), "{whole}");
+        let forgotten = set(&mut table, "stages.lr").unwrap_err();
+        assert!(
+            forgotten.contains("holds 1 table; name one by its index"),
+            "{forgotten}"
+        );
+        let beyond = set(&mut table, "stages.4").unwrap_err();
+        assert!(
+            beyond.contains("holds 1 table; name one by its index"),
+            "{beyond}"
+        );
         let beyond = set(&mut table, "stages.4.lr").unwrap_err();
         assert!(
             beyond.contains("holds 1 table; name one by its index, 0 to 0"),

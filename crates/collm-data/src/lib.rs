@@ -24,7 +24,7 @@ pub use embedded::ensure_default_dataset;
 pub use error::DataError;
 pub use items::{read_items, Items};
 pub use split::{read_split, Split, SplitStats, SPLIT_COLUMNS};
-pub use tsv::MAX_ID;
+pub use tsv::{is_blank, MAX_ID};
 pub use writer::{sanitize_title, write_dataset};
 
 /// One interaction row of a split.

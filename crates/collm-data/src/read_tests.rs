@@ -386,6 +386,9 @@ fn blank_lines_are_skipped_and_later_lines_keep_their_numbers() {
     let path = write(dir.path(), "valid.tsv", &body);
     let split = read_split(&path, "valid", &items()).unwrap();
     assert_eq!(split.rows.len(), 2);
+    // A line of tabs is a row of empty fields, not a blank line.
+    let (error, _) = split_error(&format!("{HEADER}\t\t\t\t\t\n"));
+    assert!(error.to_string().contains(":2: field `uid`"), "{error}");
     // The bad row after the blank line is line 4 of the file.
     let (error, path) = split_error(&format!("{HEADER}1\t2\t1\t100\t1\t\n\n1\tx\t0\t200\t0\t\n"));
     assert!(

@@ -106,8 +106,9 @@ pub(crate) fn parse_tsv(
     for (index, raw) in lines.enumerate() {
         let line = index + 2;
         // Blank lines are skipped, as pandas' `read_csv` (the reference's reader) skips them:
-        // an editor's trailing newline should not stop a run.
-        if raw.trim().is_empty() {
+        // an editor's trailing newline should not stop a run. A line of tabs is a row of empty
+        // fields, reported as such.
+        if is_blank(raw) {
             continue;
         }
         let all: Vec<&str> = raw.split('\t').collect();
@@ -123,6 +124,11 @@ pub(crate) fn parse_tsv(
         each(&row)?;
     }
     Ok(())
+}
+
+/// Whether a line holds nothing at all (whitespace, no field separator).
+pub fn is_blank(line: &str) -> bool {
+    !line.contains('\t') && line.trim().is_empty()
 }
 
 /// Where each requested column sits in the header.

@@ -57,9 +57,9 @@ impl Placeholder {
 const UNSUPPORTED: [&str; 2] = ["<ItemIDList>", "<DCNFeature>"];
 
 /// The first `<Word>` in `text` that reads as a misspelt placeholder, with the placeholder it
-/// resembles: a capitalised run of letters and digits in angle brackets within 3 edits of a
-/// placeholder (case aside) or naming an item, user or title. `<s>`, `<EOS>`, `<|im_start|>` or
-/// `<Movie>` are text.
+/// resembles: a capitalised run of letters and digits in angle brackets within 1 edit of a
+/// placeholder (case aside), or for words of 6 letters or more, within 3 or naming an item, user
+/// or title. `<s>`, `<EOS>`, `<Items>`, `<|im_start|>` or `<Movie>` are text.
 fn misspelt_placeholder(text: &str) -> Option<(&str, Placeholder)> {
     let mut rest = text;
     while let Some(open) = rest.find('<') {
@@ -71,8 +71,10 @@ fn misspelt_placeholder(text: &str) -> Option<(&str, Placeholder)> {
                 let tag = &rest[open..open + close + 2];
                 let (meant, edits) = nearest_placeholder(tag);
                 let lower = word.to_lowercase();
-                let names = ["item", "user", "title"].iter().any(|w| lower.contains(w));
-                if edits <= 3 || names {
+                // Short words are near many things: `<Used>` or `<Items>` may be meant.
+                let long = word.len() >= 6;
+                let names = long && ["item", "user", "title"].iter().any(|w| lower.contains(w));
+                if edits <= if long { 3 } else { 1 } || names {
                     return Some((tag, meant));
                 }
             }
@@ -388,7 +390,7 @@ mod tests {
         assert!(e.contains("<UserId> (did you mean <UserID>?)"), "{e}");
         assert!(check("<ItemTitles> <TargetItemTitle>").is_some());
         // Markup and other words in brackets are text.
-        let fine = "<s><EOS> <SEP> <Movie> <userid> <|im_start|> <TargetItemTitle>";
+        let fine = "<s><EOS> <SEP> <Movie> <Items> <Used> <userid> <|im_start|> <TargetItemTitle>";
         assert_eq!(check(fine), None, "{fine}");
         for shipped in [PromptKind::Text, PromptKind::Hybrid] {
             for domain in [Domain::Movie, Domain::Book] {

@@ -378,6 +378,15 @@ impl Store {
 
     /// Removes a run: its record, its points and its artifacts folder.
     pub fn delete_run(&self, id: &RunId) -> Result<(), StoreError> {
+        let dir = self.forget_run(id)?;
+        self.remove_run_dir(&dir)
+    }
+
+    /// The first half of [`Store::delete_run`]: marks the run's folder, then removes its record
+    /// and points and writes that to disk; returns the folder, left for the caller to remove.
+    /// A kill after this leaves a marked folder without a record (removed at the next open),
+    /// never a record whose files are half gone. If the record cannot be removed, the mark is.
+    fn forget_run(&self, id: &RunId) -> Result<PathBuf, StoreError> {
         let _guard = self.lock_state();
         if !self
             .runs
@@ -386,28 +395,30 @@ impl Store {
         {
             return Err(self.not_found(id.as_str()));
         }
-        // The folder is marked, then the record's removal goes to disk, then the folder goes: a
-        // kill on the way leaves a marked folder without a record (removed at the next open),
-        // never a record whose files are half gone.
         let dir = self.run_dir(id);
+        let marker = dir.join(DELETING_MARKER);
         if dir.is_dir() {
-            let marker = dir.join(DELETING_MARKER);
             std::fs::write(&marker, b"").map_err(|source| StoreError::Io {
                 dir: self.dir.clone(),
                 action: "cannot write",
-                path: marker,
+                path: marker.clone(),
                 source,
             })?;
         }
-        self.runs.remove(id.as_str()).map_err(|e| self.db_err(e))?;
-        for tree in [&self.steps, &self.evals] {
-            for key in tree.scan_prefix(id.point_prefix()).keys() {
-                let key = key.map_err(|e| self.db_err(e))?;
-                tree.remove(key).map_err(|e| self.db_err(e))?;
+        let forgotten = (|| {
+            self.runs.remove(id.as_str()).map_err(|e| self.db_err(e))?;
+            for tree in [&self.steps, &self.evals] {
+                for key in tree.scan_prefix(id.point_prefix()).keys() {
+                    let key = key.map_err(|e| self.db_err(e))?;
+                    tree.remove(key).map_err(|e| self.db_err(e))?;
+                }
             }
+            self.flush()
+        })();
+        if forgotten.is_err() {
+            let _ = std::fs::remove_file(&marker);
         }
-        self.flush()?;
-        self.remove_run_dir(&dir)
+        forgotten.map(|()| dir)
     }
 
     fn remove_run_dir(&self, dir: &Path) -> Result<(), StoreError> {
@@ -716,5 +727,30 @@ fn decode_record(id: &str, bytes: &[u8]) -> Result<RunRecord, StoreError> {
         ))),
         Ok(record) => Ok(record),
         Err(e) => Err(corrupt(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A delete killed after its first half: the run is gone from the store, its folder is
+    /// still there, marked; the next open removes it.
+    #[test]
+    fn a_delete_killed_after_forgetting_the_run_finishes_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = {
+            let store = Store::open(dir.path()).unwrap();
+            let id = store.create_run("a", "", "cf").unwrap();
+            std::fs::create_dir_all(store.run_dir(&id)).unwrap();
+            std::fs::write(store.run_dir(&id).join("w.safetensors"), b"x").unwrap();
+            let folder = store.forget_run(&id).unwrap();
+            assert!(folder.join(DELETING_MARKER).exists());
+            assert!(store.run(&id).is_err());
+            folder
+        };
+        assert!(folder.join("w.safetensors").exists());
+        Store::open(dir.path()).unwrap();
+        assert!(!folder.exists());
     }
 }
