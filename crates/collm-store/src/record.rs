@@ -139,6 +139,10 @@ pub struct RunRecord {
     /// Ranking metrics of the best weights, per split, when the experiment asked for them.
     #[serde(default)]
     pub ranking: Vec<RankingPoint>,
+    /// Time between an ending (interrupted, cancelled, failed) and the resume that continued
+    /// it, to its start: not the run's, so not in its duration.
+    #[serde(default)]
+    pub idle_ms: u64,
 }
 
 impl RunRecord {
@@ -174,7 +178,8 @@ impl RunRecord {
             .find(|e| e.split == split && e.stage == stage)
     }
 
-    /// Seconds from start to end (or to the last update while it runs or if it was interrupted).
+    /// Seconds from start to end (or to the last update while it runs or if it was
+    /// interrupted), less the time it waited between an ending and a resume.
     pub fn duration_s(&self) -> Option<f64> {
         self.duration_s_at(None)
     }
@@ -187,7 +192,7 @@ impl RunRecord {
             (RunStatus::Running, Some(now)) => now.max(start),
             _ => self.ended_ms.unwrap_or(self.updated_ms),
         };
-        Some(end.saturating_sub(start) as f64 / 1000.0)
+        Some(end.saturating_sub(start).saturating_sub(self.idle_ms) as f64 / 1000.0)
     }
 
     /// The one number a run listing shows: the final all-rows AUC on `valid` if the run has

@@ -158,6 +158,7 @@ impl Store {
             artifacts: Vec::new(),
             log: Vec::new(),
             ranking: Vec::new(),
+            idle_ms: 0,
         };
         self.put_record(&record)?;
         self.flush()?;
@@ -670,12 +671,21 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
 
 fn apply_status(record: &mut RunRecord, status: RunStatus) {
     let now = now_ms();
+    // A resumed run waited from its ending to being queued again, then in the queue (since
+    // its last write, the queueing) until it starts: neither is its time.
+    let resumed = record.started_ms.is_some();
     if status == RunStatus::Running {
+        if resumed && record.status == RunStatus::Queued {
+            record.idle_ms += now.saturating_sub(record.updated_ms);
+        }
         record.started_ms.get_or_insert(now);
         record.pid = std::process::id();
     }
     if status == RunStatus::Queued {
         // Queued again to resume: the earlier ending no longer holds.
+        if let (true, Some(ended)) = (resumed, record.ended_ms) {
+            record.idle_ms += now.saturating_sub(ended);
+        }
         record.ended_ms = None;
         record.error = None;
     }

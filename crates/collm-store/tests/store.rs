@@ -464,3 +464,31 @@ fn a_running_run_counts_up_to_a_live_clock_and_an_ended_one_stops_at_its_end() {
     let queued = store.create_run("mf", "", "cf").unwrap();
     assert_eq!(store.run(&queued).unwrap().duration_s_at(Some(start)), None);
 }
+
+/// A run resumed after a wait counts only the time it ran: not from its failure to its
+/// resume, nor its time in the queue before it started again.
+#[test]
+fn a_resumed_run_does_not_count_the_wait_before_its_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = store.create_run("mf", "", "cf").unwrap();
+    let pause = |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms));
+    store.set_status(&id, RunStatus::Running).unwrap();
+    pause(40);
+    store.fail(&id, "boom").unwrap();
+    let ran = store.run(&id).unwrap().duration_s().unwrap();
+    pause(500);
+    store.set_status(&id, RunStatus::Queued).unwrap();
+    pause(500);
+    store.set_status(&id, RunStatus::Running).unwrap();
+    pause(40);
+    store.append_event(&id, &Event::Finished).unwrap();
+    let r = store.run(&id).unwrap();
+    let total = (r.ended_ms.unwrap() - r.started_ms.unwrap()) as f64 / 1000.0;
+    let duration = r.duration_s().unwrap();
+    assert!(total >= 1.08, "{total}");
+    assert!(
+        duration >= ran + 0.04 && duration < 0.5,
+        "{duration} (ran {ran}, total {total})"
+    );
+}
