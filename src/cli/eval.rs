@@ -176,22 +176,15 @@ fn check_ids_fit(
     data: &Path,
     rows: &[Interaction],
 ) -> anyhow::Result<()> {
-    let outside = |r: &Interaction| {
-        if r.uid as usize >= dataset.user_num {
-            Some(("uid", "user", r.uid, dataset.user_num))
-        } else if r.iid as usize >= dataset.item_num {
-            Some(("iid", "item", r.iid, dataset.item_num))
-        } else {
-            let his = r.his.iter().find(|&&i| i as usize >= dataset.item_num)?;
-            Some(("his", "item", *his, dataset.item_num))
-        }
-    };
-    let Some((index, (field, what, id, table))) = rows
-        .iter()
-        .enumerate()
-        .find_map(|(n, r)| Some((n, outside(r)?)))
-    else {
+    let ids = collm_cf::IdSpace::of(dataset);
+    let Some(misfit) = ids.first_misfit(rows) else {
         return Ok(());
+    };
+    let (index, field, id) = (misfit.row, misfit.field, misfit.id);
+    let (what, table) = if field == "uid" {
+        ("user", ids.user_num)
+    } else {
+        ("item", ids.item_num)
     };
     // Rows are the file's non-blank lines after the header.
     let text = std::fs::read_to_string(data)?;

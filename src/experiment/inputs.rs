@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use collm_data::Dataset;
-use collm_pipeline::{PromptKind, Template};
+use collm_pipeline::PromptKind;
 
 use super::{Experiment, RunSetupError};
 
@@ -53,8 +53,7 @@ impl Experiment {
         if name == collm_llm::hub::TINY_RANDOM || Path::new(name).exists() {
             return Ok(());
         }
-        // A name with a folder or a file extension in it is a path (made absolute on loading).
-        if name.contains('/') || name.contains('\\') || name.ends_with(".gguf") {
+        if llm.names_a_path() {
             return bad(format!("{name}: no such file or folder"));
         }
         match collm_llm::hub::known_model(name) {
@@ -67,21 +66,15 @@ impl Experiment {
         let Some(cfg) = &self.collm else {
             return Ok(());
         };
-        for (key, path, kind) in [
-            (
-                "[collm.prompt] text_template",
-                &cfg.prompt.text_template,
-                PromptKind::Text,
-            ),
-            (
-                "[collm.prompt] hybrid_template",
-                &cfg.prompt.hybrid_template,
-                PromptKind::Hybrid,
-            ),
+        for (kind, key) in [
+            (PromptKind::Text, "[collm.prompt] text_template"),
+            (PromptKind::Hybrid, "[collm.prompt] hybrid_template"),
         ] {
-            if let Some(path) = path {
-                Template::load(path)
-                    .and_then(|t| t.check_kind(kind).and_then(|()| t.check_placeholders()))
+            // The built-in templates pass; the paths are absolute once the file is read.
+            if cfg.prompt.template_file(kind).is_some() {
+                cfg.prompt
+                    .template(kind, Path::new(""))
+                    .and_then(|t| t.check_placeholders())
                     .map_err(|e| RunSetupError::Input {
                         key,
                         message: e.to_string(),

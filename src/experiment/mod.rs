@@ -143,6 +143,14 @@ fn default_backbone() -> String {
     collm_llm::hub::DEFAULT_MODEL.to_string()
 }
 
+impl LlmSpec {
+    /// Whether `backbone` names a file or folder (made absolute on reading) rather than a
+    /// model known to `collm model`: it has a folder or the GGUF extension in it.
+    pub fn names_a_path(&self) -> bool {
+        self.backbone.contains('/') || self.backbone.ends_with(".gguf")
+    }
+}
+
 /// `[dataset]`: exactly one of `path` and `source`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -399,7 +407,7 @@ impl Experiment {
                 let llm = self.llm.get_or_insert_with(|| LlmSpec {
                     backbone: default_backbone(),
                 });
-                if llm.backbone.contains('/') || llm.backbone.ends_with(".gguf") {
+                if llm.names_a_path() {
                     let mut p = PathBuf::from(&llm.backbone);
                     absolute(&mut p);
                     llm.backbone = p.display().to_string();

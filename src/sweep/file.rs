@@ -92,18 +92,12 @@ impl SweepFile {
             return None;
         }
         ["set", "grid", "seeds"].into_iter().find_map(|section| {
-            let (line, source) =
-                line_of(text, section, key).filter(|(_, l)| !l.trim().starts_with('['))?;
-            Some(ExperimentError::Parse {
-                path: path.to_path_buf(),
-                line: Some(line),
-                column: Some(1),
-                message: format!(
-                    "[{section}] {key}: with `{set}`, experiment {}: {message}",
-                    experiment.display()
-                ),
-                source_line: Some(source.to_string()),
-            })
+            let line = line_of(text, section, key).filter(|(_, l)| !l.trim().starts_with('['))?;
+            let message = format!(
+                "[{section}] {key}: with `{set}`, experiment {}: {message}",
+                experiment.display()
+            );
+            Some(at_line(path, Some(line), message))
         })
     }
 
@@ -111,14 +105,11 @@ impl SweepFile {
         let raw: Raw = toml::from_str(text)
             .map_err(|err| ExperimentError::from_toml(path.to_path_buf(), text, err))?;
         let invalid = |section: &str, key: &str, message: String| {
-            let line = line_of(text, section, key);
-            ExperimentError::Parse {
-                path: path.to_path_buf(),
-                line: line.map(|(n, _)| n),
-                column: line.map(|_| 1),
-                message: format!("[{section}] {key}: {message}"),
-                source_line: line.map(|(_, l)| l.to_string()),
-            }
+            at_line(
+                path,
+                line_of(text, section, key),
+                format!("[{section}] {key}: {message}"),
+            )
         };
         let base = path.parent().unwrap_or(Path::new("."));
         let experiment = base.join(&raw.experiment);
@@ -163,6 +154,17 @@ impl SweepFile {
             set,
             axes,
         })
+    }
+}
+
+/// An error in the sweep file at `path`, at a line found by [`line_of`] (column 1), if any.
+fn at_line(path: &Path, line: Option<(usize, &str)>, message: String) -> ExperimentError {
+    ExperimentError::Parse {
+        path: path.to_path_buf(),
+        line: line.map(|(n, _)| n),
+        column: line.map(|_| 1),
+        message,
+        source_line: line.map(|(_, l)| l.to_string()),
     }
 }
 

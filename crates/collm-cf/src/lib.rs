@@ -32,6 +32,6 @@ mod train;
 pub use batch::{batch_for, labels_for, CfBatch};
 pub use config::{CfKind, CfModelConfig, CfTrainConfig, DEFAULT_DROPOUT, DEFAULT_SASREC_HEADS};
 pub use error::CfError;
-pub use model::{build, build_as, load, Buildable, CfModel, IdSpace, ModelBase};
+pub use model::{build, build_as, load, Buildable, CfModel, IdSpace, Misfit, ModelBase};
 pub use score::score_rows;
 pub use train::{train, CfTrainOutcome, ABORT_AFTER_EPOCH, ABORT_BELOW_AUC, STAGE};

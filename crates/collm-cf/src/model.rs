@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor, Var};
-use collm_data::Dataset;
+use collm_data::{Dataset, Interaction};
 
 use crate::din::Din;
 use crate::lightgcn::LightGcn;
@@ -185,5 +185,57 @@ impl IdSpace {
             user_num: dataset.user_num,
             item_num: dataset.item_num,
         }
+    }
+
+    /// The first id of `rows` that has no row in these tables: padding (0) or beyond them.
+    /// Items (target, then history) are looked at before the user.
+    pub fn first_misfit(&self, rows: &[Interaction]) -> Option<Misfit> {
+        let bad = |id: u32, size: usize| id == 0 || id as usize >= size;
+        rows.iter().enumerate().find_map(|(row, r)| {
+            let item = |field, id| (bad(id, self.item_num)).then_some((field, id));
+            let (field, id) = item("iid", r.iid)
+                .or_else(|| r.his.iter().find_map(|&i| item("his", i)))
+                .or_else(|| bad(r.uid, self.user_num).then_some(("uid", r.uid)))?;
+            Some(Misfit { row, field, id })
+        })
+    }
+}
+
+/// An id that does not fit an [`IdSpace`]: at index `row` of the rows, in column `field`
+/// (`uid`, `iid` or `his`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Misfit {
+    pub row: usize,
+    pub field: &'static str,
+    pub id: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_misfit_is_found_by_row_items_before_the_user() {
+        let ids = IdSpace {
+            user_num: 3,
+            item_num: 5,
+        };
+        let row = |uid, iid, his: &[u32]| Interaction {
+            uid,
+            iid,
+            label: 1,
+            timestamp: 0,
+            warm: true,
+            his: his.to_vec(),
+        };
+        let fits = [row(1, 2, &[3]), row(2, 4, &[])];
+        assert_eq!(ids.first_misfit(&fits), None);
+        let misfit = |rows: &[Interaction]| ids.first_misfit(rows).map(|m| (m.row, m.field, m.id));
+        assert_eq!(
+            misfit(&[row(1, 2, &[]), row(3, 2, &[])]),
+            Some((1, "uid", 3))
+        );
+        assert_eq!(misfit(&[row(1, 5, &[])]), Some((0, "iid", 5)));
+        assert_eq!(misfit(&[row(9, 2, &[1, 0])]), Some((0, "his", 0)));
     }
 }

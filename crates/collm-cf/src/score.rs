@@ -62,22 +62,21 @@ pub fn score_rows(
 /// Every user, target and history id must fit the model's tables, and none may be the
 /// padding id 0 (rows using it would train the padding row).
 pub(crate) fn check_ids(rows: &[Interaction], ids: IdSpace, what: &str) -> Result<(), CfError> {
-    let bad = |id: u32, size: usize| id == 0 || id as usize >= size;
-    for (n, r) in rows.iter().enumerate() {
-        let bad_item = std::iter::once(r.iid)
-            .chain(r.his.iter().copied())
-            .find(|&i| bad(i, ids.item_num));
-        if bad(r.uid, ids.user_num) || bad_item.is_some() {
-            return Err(CfError::Data(format!(
-                "{what}, row {}: user {} / item {} is padding (0) or outside the model's tables \
-                 ({} users, {} items)",
-                n + 1,
-                r.uid,
-                bad_item.unwrap_or(r.iid),
-                ids.user_num,
-                ids.item_num
-            )));
-        }
-    }
-    Ok(())
+    let Some(misfit) = ids.first_misfit(rows) else {
+        return Ok(());
+    };
+    let r = &rows[misfit.row];
+    let item = if misfit.field == "uid" {
+        r.iid
+    } else {
+        misfit.id
+    };
+    Err(CfError::Data(format!(
+        "{what}, row {}: user {} / item {item} is padding (0) or outside the model's tables \
+         ({} users, {} items)",
+        misfit.row + 1,
+        r.uid,
+        ids.user_num,
+        ids.item_num
+    )))
 }

@@ -12,7 +12,7 @@
 //!   text prompt;
 //! - CF backbone: `slots.cf.kind = "mf" | "lightgcn"`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use collm_cf::CfModelConfig;
 use collm_llm::LoraConfig;
@@ -22,7 +22,7 @@ use crate::error::{PipelineError, Result};
 use crate::prompt::REFERENCE_EMPTY_HISTORY;
 use crate::schedule::{Schedule, Warmup};
 use crate::score::ScoreKind;
-use crate::template::{Domain, PromptKind};
+use crate::template::{Domain, PromptKind, Template};
 
 fn default_empty_history() -> String {
     REFERENCE_EMPTY_HISTORY.to_string()
@@ -65,6 +65,27 @@ pub struct PromptConfig {
     /// Token positions per ID slot.
     #[serde(default = "one")]
     pub proj_token_num: usize,
+}
+
+impl PromptConfig {
+    /// The template file configured for prompt `kind`, if any (else the built-in one is used).
+    pub fn template_file(&self, kind: PromptKind) -> Option<&Path> {
+        match kind {
+            PromptKind::Text => self.text_template.as_deref(),
+            PromptKind::Hybrid => self.hybrid_template.as_deref(),
+        }
+    }
+
+    /// The template of prompt `kind`: the configured file (relative to `base_dir`) or the
+    /// built-in one in this domain, checked to suit `kind`.
+    pub fn template(&self, kind: PromptKind, base_dir: &Path) -> Result<Template> {
+        let template = match self.template_file(kind) {
+            Some(file) => Template::load(&base_dir.join(file))?,
+            None => Template::builtin(kind, self.domain),
+        };
+        template.check_kind(kind)?;
+        Ok(template)
+    }
 }
 
 impl Default for PromptConfig {

@@ -97,16 +97,8 @@ impl CollmModel {
     ) -> Result<CollmModel> {
         cfg.validate()?;
         let device = llm.device().clone();
-        let load = |p: &Option<std::path::PathBuf>, kind: PromptKind| -> Result<Template> {
-            let t = match p {
-                Some(p) => Template::load(&base_dir.join(p))?,
-                None => Template::builtin(kind, cfg.prompt.domain),
-            };
-            t.check_kind(kind)?;
-            Ok(t)
-        };
-        let text_template = load(&cfg.prompt.text_template, PromptKind::Text)?;
-        let hybrid_template = load(&cfg.prompt.hybrid_template, PromptKind::Hybrid)?;
+        let text_template = cfg.prompt.template(PromptKind::Text, base_dir)?;
+        let hybrid_template = cfg.prompt.template(PromptKind::Hybrid, base_dir)?;
         let hidden = llm.config().hidden_size;
         let tokens = cfg.prompt.proj_token_num;
         let slots = match cfg.slots.kind {
