@@ -384,11 +384,27 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
     };
     let stage2 = format!("stage2={id}");
     refused(&["run", exp, "--reuse", &stage2], "stage1 is trained here");
+    // One flag given twice: neither silently wins.
+    let stage1 = format!("stage1={id}");
+    refused(
+        &["run", exp, "--reuse", &stage1, "--reuse", "stage1=other"],
+        "--reuse stage1 is given twice",
+    );
+    refused(
+        &[
+            "run",
+            exp,
+            "--set",
+            "training.lr=1e-2",
+            "--set",
+            "training.lr=1e-3",
+        ],
+        "--set training.lr is given twice (0.01, then 1e-3)",
+    );
     let text = std::fs::read_to_string(exp)
         .unwrap()
         .replacen("lr = 2e-3", "lr = 3e-3", 1);
     let other = env.write("other-lr.toml", &text);
-    let stage1 = format!("stage1={id}");
     refused(
         &["run", path_str(&other), "--reuse", &stage1],
         "`collm.stages[0].lr` differs",

@@ -14,7 +14,7 @@ use super::interrupt::cancel_on_signal;
 use super::progress::Progress;
 use super::report::{duration, RunReport};
 use super::Context;
-use crate::experiment::{Experiment, Override, Placement};
+use crate::experiment::{overrides, Experiment, Override, Placement};
 use crate::runner::{Runner, RunnerMessage};
 
 #[derive(Debug, clap::Args)]
@@ -39,6 +39,7 @@ pub struct Args {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // A bad file is reported before the store is touched.
+    overrides::refuse_repeats(&args.set).map_err(anyhow::Error::msg)?;
     let mut experiment = Experiment::load_with(&args.experiment, &args.set)?;
     // Stored as run: the record says where it computed.
     experiment.place(args.placement);
@@ -57,10 +58,14 @@ pub(super) fn add_reuse(
     experiment: &mut Experiment,
     pairs: &[String],
 ) -> anyhow::Result<()> {
+    let mut given = std::collections::BTreeMap::new();
     for pair in pairs {
         let (key, run) = pair.split_once('=').ok_or_else(|| {
             anyhow::anyhow!("--reuse {pair}: expected STAGE=RUN, e.g. stage1=261129-011202")
         })?;
+        if let Some(first) = given.insert(key, run) {
+            anyhow::bail!("--reuse {key} is given twice ({first}, then {run}); keep one");
+        }
         experiment.reuse.insert(key.to_string(), run.to_string());
     }
     Ok(crate::runner::resolve_reuse_sources(store, experiment)?)

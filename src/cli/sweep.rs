@@ -163,6 +163,7 @@ fn spec(args: &Args) -> anyhow::Result<Spec> {
         .chain(args.grid.iter().map(|t| parse(t, false)))
         .chain(args.seeds.iter().map(|t| parse(t, true)))
         .collect::<anyhow::Result<_>>()?;
+    crate::experiment::overrides::refuse_repeats(&args.set).map_err(anyhow::Error::msg)?;
     // The keys the sweep file sets or sweeps and the command line does not set again: a bad
     // value of one of those is the file's to answer for.
     let file_keys: Vec<String> = (file.set.iter().map(|o| &o.key))

@@ -55,6 +55,23 @@ impl FromStr for Override {
     }
 }
 
+/// Refuses a key given twice on one command line (`--set training.lr=1e-2 --set
+/// training.lr=1e-3`): one of the two is a slip, and which one was meant cannot be told, so
+/// neither silently wins.
+pub fn refuse_repeats(sets: &[Override]) -> Result<(), String> {
+    for (i, later) in sets.iter().enumerate() {
+        if let Some(first) = sets[..i].iter().find(|o| o.key == later.key) {
+            return Err(format!(
+                "--set {} is given twice ({}, then {}); keep one",
+                later.key,
+                settings::show(&first.value),
+                settings::show(&later.value)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A value as TOML reads it, else the text itself as a string.
 pub fn parse_value(text: &str) -> Value {
     let text = text.trim();
@@ -171,6 +188,20 @@ mod tests {
         // A whole new table.
         let e = load(&["evaluation.rows=100"]).unwrap();
         assert_eq!(e.evaluation.rows, Some(100));
+    }
+
+    #[test]
+    fn a_key_set_twice_is_refused() {
+        let sets: Vec<Override> = ["training.lr=1e-2", "model.dim=8", "training.lr=1e-3"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let err = refuse_repeats(&sets).unwrap_err();
+        assert_eq!(
+            err,
+            "--set training.lr is given twice (0.01, then 1e-3); keep one"
+        );
+        assert_eq!(refuse_repeats(&sets[..2]), Ok(()));
     }
 
     #[test]

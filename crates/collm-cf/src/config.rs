@@ -49,6 +49,12 @@ impl CfKind {
     fn reads_history(self) -> bool {
         self.default_maxlen() > 0
     }
+
+    /// LightGCN propagates `layers` rounds and SASRec stacks `layers` blocks; MF and DIN have
+    /// nothing the setting could change.
+    fn reads_layers(self) -> bool {
+        matches!(self, CfKind::Lightgcn | CfKind::Sasrec)
+    }
 }
 
 fn default_layers() -> usize {
@@ -71,7 +77,8 @@ pub struct CfModelConfig {
     /// item, pooled history), so it must be divisible by 3 (the reference: 192 = 3 x 64).
     pub dim: usize,
     /// LightGCN propagation rounds; SASRec transformer blocks (`num_blocks`). MF and DIN
-    /// ignore it.
+    /// refuse any value but the default: they have no layers, and every stored experiment
+    /// (this field is always written) carries the default.
     #[serde(default = "default_layers")]
     pub layers: usize,
     /// Standard deviation of the normal initialisation of the embedding tables (MF, LightGCN,
@@ -149,6 +156,9 @@ impl CfModelConfig {
                 ))
             }
             _ => {}
+        }
+        if self.layers != default_layers() && !self.kind.reads_layers() {
+            return Err(only("layers", "lightgcn and sasrec"));
         }
         if self.heads.is_some() && self.kind != CfKind::Sasrec {
             return Err(only("heads", "sasrec"));

@@ -99,7 +99,7 @@ fn sequence_model_settings_are_checked_by_name() {
     let lightgcn = |dim| CfModelConfig::new(CfKind::Lightgcn, dim);
     // A config, a change to it, and the words the error must contain.
     type Change = fn(&mut CfModelConfig);
-    let cases: [(CfModelConfig, Change, &[&str]); 10] = [
+    let cases: [(CfModelConfig, Change, &[&str]); 12] = [
         (din(64), |_| {}, &["`dim`", "divisible by 3", "64"]),
         (sas(64), |c| c.heads = Some(3), &["`heads`", "64"]),
         (sas(64), |c| c.heads = Some(0), &["`heads`"]),
@@ -110,11 +110,19 @@ fn sequence_model_settings_are_checked_by_name() {
         (sas(8), |c| c.maxlen = Some(0), &["`maxlen`"]),
         (lightgcn(8), |c| c.maxlen = Some(5), &["`maxlen`"]),
         (
+            mf(8),
+            |c| c.layers = 3,
+            &["`layers`", "lightgcn and sasrec", "`mf`"],
+        ),
+        (din(6), |c| c.layers = 1, &["`layers`", "`din`"]),
+        (
             din(6),
             |c| c.init_std = Some(0.1),
             &["`init_std`", "xavier"],
         ),
     ];
+    // The default, which every stored MF and DIN experiment carries, stays accepted.
+    mf(8).validate().unwrap();
     for (mut cfg, change, words) in cases {
         change(&mut cfg);
         let e = err(cfg);
