@@ -6,7 +6,7 @@
 use collm_eval::paired::{paired_bootstrap_over_runs, Difference, PairedBootstrap, PairingError};
 use collm_eval::predictions::{read_predictions, Prediction};
 use collm_eval::{Breakdown, Metrics, ScoredRow};
-use collm_store::{EvalPoint, RunId, RunRecord, Store, FINAL_STAGE};
+use collm_store::{EvalPoint, RunId, RunRecord, RunStatus, Store, FINAL_STAGE};
 
 use crate::experiment::Experiment;
 use crate::runner::predictions::predictions_path;
@@ -185,6 +185,17 @@ pub fn kept_predictions(
 ) -> Result<Vec<Prediction>, String> {
     let path = predictions_path(&store.run_dir(&target.run), split, target.part.as_deref());
     if !path.is_file() {
+        let status = store.run(&target.run).map(|r| r.status);
+        if let Some(status) = status.ok().filter(|s| *s != RunStatus::Finished) {
+            let resume = match status {
+                RunStatus::Queued | RunStatus::Running => String::new(),
+                _ => format!("; `collm resume {}` finishes it", target.run),
+            };
+            return Err(format!(
+                "run {target} is {status}: it keeps per-row scores of `{split}` once it \
+                 finishes{resume}"
+            ));
+        }
         return Err(format!(
             "run {target} keeps no per-row scores of `{split}` (it has not finished, finished \
              before runs kept them, or did not evaluate {split}); `collm eval {target} --split \

@@ -246,6 +246,18 @@ fn a_missing_dataset_is_refused_and_a_bad_one_fails_the_run_with_the_reason_stor
     assert!(reason.contains("train.tsv:2: field `label`"), "{report}");
     let id = report["run_id"].as_str().unwrap();
     assert_eq!(env.json(&["show", id, "--json"])["status"], "failed");
+    // Resuming it on a device this build lacks is refused and leaves it as it was.
+    if cfg!(not(feature = "cuda")) {
+        let out = env.output(&["resume", id, "--device", "cuda:0"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.code() == Some(1) && err.contains("device \"cuda:0\""),
+            "{err}"
+        );
+        let run = env.json(&["show", id, "--json"]);
+        assert_eq!(run["status"], "failed");
+        assert!(!run.to_string().contains("resumed on device"), "{run}");
+    }
 }
 
 /// A whole CoLLM run on the built-in tiny LLM (foundation, LoRA stage, cached CIE stage, final

@@ -166,6 +166,17 @@ fn a_killed_collm_run_resumes_to_the_uninterrupted_result() {
     let killed = &runs.as_array().unwrap()[0];
     assert_eq!(killed["status"], "interrupted", "{killed}");
     let id = killed["run_id"].as_str().unwrap();
+    // Its foundation's scores are kept; the final model's come once it finishes.
+    let out = env.output(&["ensemble", &format!("{id}:cf"), id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains(&format!(
+                "run {id} is interrupted: it keeps per-row scores of `valid` once it finishes; \
+                 `collm resume {id}` finishes it"
+            )),
+        "{err}"
+    );
 
     let out = env.output(&["resume", id, "--json"]);
     let progress = String::from_utf8_lossy(&out.stderr);

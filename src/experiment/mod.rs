@@ -524,6 +524,11 @@ pub fn read_text(path: &Path) -> Result<String, ExperimentError> {
         path: path.to_path_buf(),
         source,
     })?;
+    // A byte-order mark (Windows editors write one) is not TOML.
+    let bytes = bytes
+        .strip_prefix("\u{feff}".as_bytes())
+        .map(<[u8]>::to_vec)
+        .unwrap_or(bytes);
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;

@@ -44,12 +44,24 @@ pub fn flatten(text: &str) -> Result<BTreeMap<String, Value>, String> {
 
 /// [`flatten`] of a table already read.
 pub fn flatten_table(table: &Table) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    flatten_into("", table, &mut out);
-    out
+    flatten_table_counted(table).0
 }
 
-fn flatten_into(prefix: &str, table: &Table, out: &mut BTreeMap<String, Value>) {
+/// [`flatten_table`], and the keys written twice (`"training.lr"` quoted beside `training.lr`
+/// dotted: two TOML keys, one setting), of which the map keeps only one.
+pub fn flatten_table_counted(table: &Table) -> (BTreeMap<String, Value>, Vec<String>) {
+    let mut out = BTreeMap::new();
+    let mut twice = Vec::new();
+    flatten_into("", table, &mut out, &mut twice);
+    (out, twice)
+}
+
+fn flatten_into(
+    prefix: &str,
+    table: &Table,
+    out: &mut BTreeMap<String, Value>,
+    twice: &mut Vec<String>,
+) {
     for (key, value) in table {
         let path = if prefix.is_empty() {
             key.clone()
@@ -57,16 +69,18 @@ fn flatten_into(prefix: &str, table: &Table, out: &mut BTreeMap<String, Value>) 
             format!("{prefix}.{key}")
         };
         match value {
-            Value::Table(inner) => flatten_into(&path, inner, out),
+            Value::Table(inner) => flatten_into(&path, inner, out, twice),
             Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_table) => {
                 for (i, item) in items.iter().enumerate() {
                     if let Value::Table(inner) = item {
-                        flatten_into(&format!("{path}.{i}"), inner, out);
+                        flatten_into(&format!("{path}.{i}"), inner, out, twice);
                     }
                 }
             }
             other => {
-                out.insert(path, other.clone());
+                if out.insert(path.clone(), other.clone()).is_some() {
+                    twice.push(path);
+                }
             }
         }
     }

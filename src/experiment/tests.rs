@@ -508,3 +508,15 @@ fn a_file_that_is_not_utf8_is_named_with_its_line() {
     let e = Experiment::load(&path).unwrap_err().to_string();
     assert_eq!(e, format!("{}:2: not valid UTF-8 text", path.display()));
 }
+
+#[test]
+fn a_byte_order_mark_before_the_toml_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bom.toml");
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/quick-mf.toml"),
+    )
+    .unwrap();
+    std::fs::write(&path, format!("\u{feff}{shipped}")).unwrap();
+    assert_eq!(Experiment::load(&path).unwrap().name, "quick-mf");
+}

@@ -236,6 +236,8 @@ impl RunnerHandle {
         }
         let mut experiment = Experiment::of_run(&record)?;
         let moved = experiment.place(placement);
+        // A device this build or machine lacks is refused while the run keeps its status.
+        experiment.resolve_device()?;
         let prior_best_step = record
             .artifacts
             .iter()

@@ -27,7 +27,7 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 use super::Axis;
-use crate::experiment::settings::flatten_table;
+use crate::experiment::settings::flatten_table_counted;
 use crate::experiment::{ExperimentError, Override};
 
 /// A sweep file as read.
@@ -114,14 +114,37 @@ impl SweepFile {
         let base = path.parent().unwrap_or(Path::new("."));
         let experiment = base.join(&raw.experiment);
         let experiment = std::path::absolute(&experiment).unwrap_or(experiment);
-        let set = flatten_table(&raw.set)
+        // One setting per key across the three sections: a second would silently drop one.
+        let mut seen: Vec<(String, &str)> = Vec::new();
+        let mut flat = Vec::new();
+        for (section, table) in [
+            ("set", &raw.set),
+            ("grid", &raw.grid),
+            ("seeds", &raw.seeds),
+        ] {
+            let (keys, twice) = flatten_table_counted(table);
+            if let Some(key) = twice.first() {
+                let message = "written twice (quoted and dotted name one setting); keep one";
+                return Err(invalid(section, key, message.into()));
+            }
+            for key in keys.keys() {
+                if let Some((_, first)) = seen.iter().find(|(k, _)| k == key) {
+                    let message =
+                        format!("is in [{first}] too; a setting is set, swept or seeded once");
+                    return Err(invalid(section, key, message));
+                }
+                seen.push((key.clone(), section));
+            }
+            flat.push(keys);
+        }
+        let [set, grid, seeds] = <[_; 3]>::try_from(flat).expect("three sections");
+        let set = set
             .into_iter()
             .map(|(key, value)| Override { key, value })
             .collect();
         let mut axes = Vec::new();
-        for (section, table, replicate) in [("grid", &raw.grid, false), ("seeds", &raw.seeds, true)]
-        {
-            for (key, value) in flatten_table(table) {
+        for (section, table, replicate) in [("grid", grid, false), ("seeds", seeds, true)] {
+            for (key, value) in table {
                 let values = match value {
                     Value::Array(values) if !values.is_empty() => values,
                     _ => {
@@ -132,6 +155,9 @@ impl SweepFile {
                         ))
                     }
                 };
+                if replicate {
+                    Axis::check_seed_key(&key).map_err(|e| invalid(section, &key, e))?;
+                }
                 if values
                     .iter()
                     .enumerate()
@@ -258,6 +284,18 @@ training.seed = [1, 2]
             (
                 "[seeds]\n\"seed\" = [1, 1]\n",
                 "/e/s.toml:3:1: [seeds] seed: a value is listed twice",
+            ),
+            (
+                "[grid]\n\"training.lr\" = [1e-2]\ntraining.lr = [1e-4]\n",
+                "/e/s.toml:3:1: [grid] training.lr: written twice",
+            ),
+            (
+                "[seeds]\ntraining.lr = [1e-2, 1e-3]\n",
+                "/e/s.toml:3:1: [seeds] training.lr: training.lr is not a seed",
+            ),
+            (
+                "[set]\ntraining.lr = 1e-2\n[grid]\ntraining.lr = [1e-3]\n",
+                "/e/s.toml:5:1: [grid] training.lr: is in [set] too",
             ),
         ];
         for (rest, want) in cases {

@@ -38,11 +38,27 @@ impl Axis {
             }
             values.push(value);
         }
+        let key = key.trim().to_string();
+        if replicate {
+            Axis::check_seed_key(&key).map_err(|e| format!("`{arg}`: {e}"))?;
+        }
         Ok(Axis {
-            key: key.trim().to_string(),
+            key,
             values,
             replicate,
         })
+    }
+
+    /// Seeds are repeats averaged into one setting's mean ± sd, so only a seed may vary
+    /// there (`training.seed`, `collm.seed`): two learning rates averaged would read as the
+    /// spread of one.
+    pub fn check_seed_key(key: &str) -> Result<(), String> {
+        match key.rsplit('.').next() {
+            Some("seed") => Ok(()),
+            _ => Err(format!(
+                "{key} is not a seed; a setting to compare goes on --grid or in [grid]"
+            )),
+        }
     }
 }
 
@@ -378,6 +394,13 @@ mod tests {
         assert!(Axis::parse("training.lr=1e-3,0.001", false)
             .unwrap_err()
             .contains("twice"));
+        // Seeds average into one setting's spread: only seeds may be replicates.
+        assert_eq!(
+            Axis::parse("training.lr=1e-2,1e-1", true).unwrap_err(),
+            "`training.lr=1e-2,1e-1`: training.lr is not a seed; a setting to compare goes on \
+             --grid or in [grid]"
+        );
+        assert!(Axis::parse("training.seed=1,2", true).is_ok());
     }
 
     #[test]

@@ -47,13 +47,16 @@ pub fn common_rows(members: &[Vec<Prediction>]) -> Vec<Vec<Prediction>> {
 /// The weighted mean of the members' probabilities, as a logit (so that logloss reads it as
 /// every other score). `weights` are normalised; rows as in [`common_rows`].
 pub fn mean_probability(aligned: &[Vec<Prediction>], weights: &[f64]) -> Vec<ScoredRow> {
+    // Scaled by the largest first, so that huge finite weights cannot sum to infinity.
+    let top = weights.iter().cloned().fold(0.0, f64::max);
+    let weights: Vec<f64> = weights.iter().map(|w| w / top).collect();
     let total: f64 = weights.iter().sum();
     let rows = aligned.first().map_or(0, Vec::len);
     (0..rows)
         .map(|i| {
             let p: f64 = aligned
                 .iter()
-                .zip(weights)
+                .zip(&weights)
                 .map(|(member, w)| w / total * sigmoid(member[i].logit as f64))
                 .sum();
             // Clamped so a unanimous 0 or 1 stays a finite logit.
@@ -111,5 +114,9 @@ mod tests {
         // Equal weights of a run with itself give the run back.
         let same = mean_probability(&[aligned[1].clone(), aligned[1].clone()], &[1.0, 1.0]);
         assert!((same[0].logit - 3f32.ln()).abs() < 1e-6);
+        // Weights only count relative to each other, however large.
+        let huge = mean_probability(&aligned, &[5e307, 1.5e308]);
+        let got = sigmoid(huge[0].logit as f64);
+        assert!((got - 0.6875).abs() < 1e-6, "{got}");
     }
 }

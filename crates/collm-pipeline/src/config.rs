@@ -191,6 +191,17 @@ pub enum Trainable {
     Cf,
 }
 
+impl Trainable {
+    /// As experiment files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trainable::Lora => "lora",
+            Trainable::Mapping => "mapping",
+            Trainable::Cf => "cf",
+        }
+    }
+}
+
 fn default_lr() -> f64 {
     1e-3
 }
@@ -289,6 +300,31 @@ impl StageConfig {
     pub fn trains(&self, t: Trainable) -> bool {
         self.train.contains(&t)
     }
+}
+
+/// Names a stage may not take: the other parts of a run's folder and of `RUN:PART` references
+/// (the foundation `cf`, the final weights, the kept scores).
+pub const RESERVED_STAGE_NAMES: [&str; 3] = ["cf", crate::pipeline::FINAL_DIR, "predictions"];
+
+/// Why `name` cannot name a stage, if it cannot. It becomes a folder of the run (`stage1/`,
+/// `predictions/stage1/`) and the part after `:` in `RUN:stage1`, so it is one plain word: a
+/// letter, then letters, digits, `_` or `-` (no `/`, `..` or `:`), at most 40 characters.
+fn bad_stage_name(name: &str) -> Option<String> {
+    let plain = name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !plain {
+        return Some(format!(
+            "`{}` is not a plain word: a letter, then letters, digits, `_` or `-`, at most 40 \
+             (it names the stage's folder in the run)",
+            name.escape_debug()
+        ));
+    }
+    RESERVED_STAGE_NAMES
+        .contains(&name)
+        .then(|| format!("`{name}` is taken by the run's own `{name}` part; choose another"))
 }
 
 /// The name of stage `i` (0-based) when the experiment gives it none: `stage1`, `stage2`, ...
@@ -411,6 +447,9 @@ impl PipelineConfig {
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.stages.iter().enumerate() {
             let field = |f: &str| format!("stages[{i}].{f}");
+            if let Some(message) = bad_stage_name(&self.stage_name(i)) {
+                return Err(PipelineError::config(field("name"), message));
+            }
             if !names.insert(self.stage_name(i)) {
                 return Err(PipelineError::config(
                     field("name"),
@@ -421,6 +460,13 @@ impl PipelineConfig {
                 return Err(PipelineError::config(
                     field("train"),
                     "name at least one of lora, mapping, cf",
+                ));
+            }
+            // Twice in the list would hand the optimizer each tensor twice: two updates a step.
+            if let Some(twice) = (1..s.train.len()).find(|&j| s.train[..j].contains(&s.train[j])) {
+                return Err(PipelineError::config(
+                    field("train"),
+                    format!("`{}` is listed twice", s.train[twice].name()),
                 ));
             }
             if s.prompt == PromptKind::Text
@@ -562,6 +608,50 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("stages[1].eval_every"));
+    }
+
+    #[test]
+    fn stage_names_are_plain_words_of_their_own() {
+        let named = |name: &str| {
+            let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+            c.stages[1].name = Some(name.to_string());
+            c.validate().map_err(|e| e.to_string())
+        };
+        named("cie-tuning_2").unwrap();
+        // A name is a folder of the run: none may leave it or land on another part of it.
+        for bad in [
+            "../../x/predictions",
+            "/tmp/x",
+            "..",
+            "",
+            "a b",
+            "st:1",
+            "2nd",
+            "é",
+        ] {
+            let e = named(bad).unwrap_err();
+            assert!(
+                e.contains("stages[1].name") && e.contains("not a plain word"),
+                "{bad}: {e}"
+            );
+        }
+        for taken in ["cf", "final", "predictions"] {
+            let e = named(taken).unwrap_err();
+            assert!(e.contains("is taken by the run's own"), "{taken}: {e}");
+        }
+        assert!(named(&"s".repeat(41)).is_err());
+        assert!(named("stage1").unwrap_err().contains("used twice"));
+    }
+
+    #[test]
+    fn a_part_listed_twice_in_train_is_refused() {
+        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.stages[1].train = vec![Trainable::Mapping, Trainable::Cf, Trainable::Mapping];
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("stages[1].train") && e.contains("`mapping` is listed twice"),
+            "{e}"
+        );
     }
 
     #[test]

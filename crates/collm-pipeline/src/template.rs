@@ -169,7 +169,10 @@ impl Template {
     /// Reads a template file.
     pub fn load(path: &Path) -> Result<Template> {
         let text = std::fs::read_to_string(path).map_err(|e| PipelineError::io(path, e))?;
-        Template::parse(&path.display().to_string(), &text)
+        // A byte-order mark (Windows editors write one) is not prompt text: the LLM would read
+        // it as three unknown tokens before the question.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        Template::parse(&path.display().to_string(), text)
     }
 
     /// Parses template text (see the module docs for the line rules).
@@ -318,6 +321,17 @@ mod tests {
         for p in Placeholder::ALL {
             assert!(t.has(p), "{}", p.tag());
         }
+    }
+
+    #[test]
+    fn a_file_with_a_byte_order_mark_reads_as_one_without() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "#Question: <ItemTitleList> and <TargetItemTitle>?";
+        let (plain, marked) = (dir.path().join("plain.txt"), dir.path().join("bom.txt"));
+        std::fs::write(&plain, text).unwrap();
+        std::fs::write(&marked, format!("\u{feff}{text}")).unwrap();
+        let parts = |p: &Path| Template::load(p).unwrap().parts;
+        assert_eq!(parts(&marked), parts(&plain));
     }
 
     #[test]
