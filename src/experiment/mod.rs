@@ -344,6 +344,28 @@ impl Experiment {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "experiment".to_string());
         }
+        // Printed on one line of a table or the terminal, where a control character (a
+        // newline, an escape sequence) would break the row or recolour the screen.
+        for (key, value, allowed) in [
+            ("name", &experiment.name, None),
+            ("description", &experiment.description, Some('\n')),
+        ] {
+            if let Some(c) = value
+                .chars()
+                .find(|&c| c.is_control() && Some(c) != allowed)
+            {
+                let message = format!(
+                    "invalid setting `{key}`: holds the control character {}",
+                    c.escape_debug()
+                );
+                return Err(ExperimentError::at_key(
+                    origin.to_path_buf(),
+                    text,
+                    key,
+                    message,
+                ));
+            }
+        }
         experiment.settle_collm(text, origin)?;
         experiment
             .check_reuse()

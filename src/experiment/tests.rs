@@ -520,3 +520,20 @@ fn a_byte_order_mark_before_the_toml_is_skipped() {
     std::fs::write(&path, format!("\u{feff}{shipped}")).unwrap();
     assert_eq!(Experiment::load(&path).unwrap().name, "quick-mf");
 }
+
+#[test]
+fn a_control_character_in_a_name_is_refused_at_its_line() {
+    let text = GOOD.replace("name = \"t\"", "name = \"a\\u001b[31mred\"");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "/exp/dir/my-exp.toml:1:1: invalid setting `name`: holds the control character \\u{1b}"
+        ),
+        "{e}"
+    );
+    let text = GOOD.replace(
+        "name = \"t\"",
+        "name = \"t\"\ndescription = \"two\\nlines\"",
+    );
+    parse(&text).unwrap();
+}

@@ -130,11 +130,22 @@ pub fn write_state(dir: &Path, state: &StageState) -> Result<()> {
     write_state_file(&dir.join(STATE_FILE), state)
 }
 
-/// Writes `state` as JSON to `path` (the resume state, or a stage's `done` marker).
+/// Writes `state` as JSON to `path` (the resume state, or a stage's `done` marker), through a
+/// `.tmp` file renamed over it: a kill or a full disk mid-write leaves the old file or none,
+/// never an empty `done.json` that every later resume would stop at.
 pub fn write_state_file(path: &Path, state: &StageState) -> Result<()> {
     let text = serde_json::to_string_pretty(state)
         .map_err(|e| PipelineError::checkpoint(path, e.to_string()))?;
-    std::fs::write(path, text).map_err(|e| PipelineError::io(path, e))
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| PipelineError::io(path, e))
 }
 
 /// The state in `dir`, or `None` when the folder holds none.

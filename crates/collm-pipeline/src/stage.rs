@@ -286,7 +286,7 @@ pub fn run_stage(
                 state.best = Some(metrics);
                 state.bad_evals = 0;
                 save_model(model, &best_dir, true)?;
-                write_state(&best_dir, &state)?;
+                write_state(&best_dir, &with_masks(model, &state))?;
                 sink.emit(Event::Checkpoint {
                     stage: stage.clone(),
                     step: state.step,
@@ -397,6 +397,16 @@ pub fn run_stage(
     })
 }
 
+/// `state` with the mask streams' current positions, as every written state holds them (the
+/// in-memory state's are where the stage started: a resumed stage's would differ from an
+/// uninterrupted one's).
+fn with_masks(model: &CollmModel, state: &StageState) -> StageState {
+    StageState {
+        masks: model.mask_streams(),
+        ..state.clone()
+    }
+}
+
 /// Writes the model, the optimiser and `state` with the mask streams' current positions.
 fn save_resume_point(
     model: &CollmModel,
@@ -404,10 +414,7 @@ fn save_resume_point(
     state: &StageState,
     dir: &Path,
 ) -> Result<()> {
-    let state = StageState {
-        masks: model.mask_streams(),
-        ..state.clone()
-    };
+    let state = with_masks(model, state);
     write_atomically(dir, |tmp| {
         write_model_parts(model, tmp, false)?;
         opt.save(&tmp.join(OPTIMIZER_FILE))?;
@@ -442,8 +449,15 @@ pub fn adopt_stage(model: &CollmModel, plan: &StagePlan, source: &Path) -> Resul
     Ok(done)
 }
 
+/// The finished stage's state, or `None` while it has not finished. An empty `done.json` is
+/// one a kill or a full disk cut short in a build that wrote it in place: not finished, so the
+/// stage goes on from its resume point (and writes it again) instead of failing every resume.
 fn read_done(dir: &Path) -> Result<Option<StageState>> {
-    read_state_file(&dir.join(DONE_FILE))
+    let path = dir.join(DONE_FILE);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
+        return Ok(None);
+    }
+    read_state_file(&path)
 }
 
 fn write_done(dir: &Path, state: &StageState) -> Result<()> {

@@ -303,6 +303,14 @@ fn resumes_like_an_uninterrupted_run(edit: impl Fn(&mut PipelineConfig), stage: 
         for ((name, x), (_, y)) in want.iter().zip(&got) {
             assert!(x == y, "{}: last/{name} differs", b.name);
         }
+        // The best checkpoint's state too: the same best step, the same mask positions.
+        let best_state =
+            |dir: &std::path::Path| std::fs::read(dir.join("best/state.json")).unwrap();
+        assert!(
+            best_state(&a.dir) == best_state(&b.dir),
+            "{}: best/state.json differs",
+            b.name
+        );
     }
 }
 
@@ -493,4 +501,10 @@ fn a_stage_killed_as_it_stopped_early_stops_again_on_resume() {
         (straight.steps, straight.best_step)
     );
     assert_eq!(snapshot(&again), snapshot(&model));
+    // An empty marker (a write cut short by an older build) reads as none, not as an error.
+    std::fs::write(plan.dir.join(DONE_FILE), "").unwrap();
+    let mut third = common::tiny_model(&cfg, &dataset);
+    let resumed = run_stage(&mut third, &dataset, plan, &mut |_: &Event| {}, &cancel).unwrap();
+    assert!(resumed.stopped_early && resumed.steps == straight.steps);
+    assert!(std::fs::metadata(plan.dir.join(DONE_FILE)).unwrap().len() > 0);
 }

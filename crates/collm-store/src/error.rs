@@ -13,6 +13,10 @@ pub enum StoreError {
         holder: Option<Holder>,
     },
 
+    /// Too little free space to open the store safely (see [`crate::MIN_FREE_BYTES`]).
+    #[error("store {}: only {} free on its disk; collm opens a store with at least {} free, since sled can corrupt its log when a write fails for want of space: free some space, or pass another --store", dir.display(), crate::store::bytes(*free), crate::store::bytes(crate::MIN_FREE_BYTES))]
+    LowSpace { dir: PathBuf, free: u64 },
+
     #[error("store {}: {action} {}: {source}", dir.display(), path.display())]
     Io {
         dir: PathBuf,

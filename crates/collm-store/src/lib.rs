@@ -25,3 +25,8 @@ pub use record::{
     RunSummary, StageInfo, StepPoint, FINAL_STAGE, SCHEMA_VERSION,
 };
 pub use store::Store;
+
+/// The free space a store's disk must have for the store to open: sled 0.34 can leave its log
+/// unreadable (every later open fails) when a write runs out of space, so a nearly full disk
+/// is refused up front, with a message, rather than risked.
+pub const MIN_FREE_BYTES: u64 = 64_000_000;

@@ -21,6 +21,34 @@ const EVALS_TREE: &str = "evals";
 const SCHEMA_KEY: &str = "schema";
 /// Written into a run's folder before its record is deleted; see [`Store::delete_run`].
 const DELETING_MARKER: &str = ".deleting";
+/// `2.4 MB`, `512 kB`: a size as the low-space message shows it.
+pub(crate) fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        n => format!("{} kB", n / 1000),
+    }
+}
+
+/// How long an opener waits for a store another process holds: long enough for one that is
+/// just exiting (`collm runs --ids | xargs collm show`, two scripts' commands back to back),
+/// short enough that waiting on a training run or the TUI soon says who holds it.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `file.try_lock()`, tried again every 50 ms for up to `wait`.
+fn try_lock_for(file: &std::fs::File, wait: std::time::Duration) -> Result<(), TryLockError> {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The name a deleted run's folder takes, before its id, while it is removed.
+const TRASH_PREFIX: &str = ".deleted-";
 
 /// An open run store. One process at a time: [`Store::open`] takes an exclusive lock that lasts
 /// until the store is dropped. Share it between threads with an `Arc`.
@@ -71,7 +99,7 @@ impl Store {
             .open(&lock_path)
             .map_err(io("cannot open", &lock_path))?;
         let holder_path = dir.join("holder.json");
-        match lock.try_lock() {
+        match try_lock_for(&lock, LOCK_WAIT) {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 return Err(StoreError::Locked {
@@ -80,6 +108,12 @@ impl Store {
                 })
             }
             Err(TryLockError::Error(e)) => return Err(io("cannot lock", &lock_path)(e)),
+        }
+        // Checked before anything is written, while the lock keeps other writers out.
+        if let Ok(free) = fs2::available_space(&dir) {
+            if free < crate::MIN_FREE_BYTES {
+                return Err(StoreError::LowSpace { dir, free });
+            }
         }
         Holder::current()
             .write(&holder_path)
@@ -422,20 +456,34 @@ impl Store {
         forgotten.map(|()| dir)
     }
 
+    /// Removes a forgotten run's folder: renamed first to `.deleted-ID` beside it (one atomic
+    /// step, after which whatever is left is known to be garbage), then removed. Removing in
+    /// place is not enough: `remove_dir_all` follows no order, the marker may go first, and a
+    /// kill after that would leave an unmarked remnant that nothing removes.
     fn remove_run_dir(&self, dir: &Path) -> Result<(), StoreError> {
         if !dir.exists() {
             return Ok(());
         }
-        std::fs::remove_dir_all(dir).map_err(|source| StoreError::Io {
-            dir: self.dir.clone(),
-            action: "cannot remove",
-            path: dir.to_path_buf(),
-            source,
-        })
+        let name = dir.file_name().unwrap_or_default().to_string_lossy();
+        let trash = dir.with_file_name(format!("{TRASH_PREFIX}{name}"));
+        let io = |action, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io {
+                dir: self.dir.clone(),
+                action,
+                path,
+                source,
+            }
+        };
+        if trash.exists() {
+            std::fs::remove_dir_all(&trash).map_err(io("cannot remove", &trash))?;
+        }
+        std::fs::rename(dir, &trash).map_err(io("cannot move aside", dir))?;
+        std::fs::remove_dir_all(&trash).map_err(io("cannot remove", &trash))
     }
 
-    /// Finishes deletes that a kill interrupted: removes run folders marked for deletion whose
-    /// record is gone. Only marked ones: a folder the store did not mark (someone's notes, a
+    /// Finishes deletes that a kill interrupted: removes the folders moved aside for removal,
+    /// and run folders marked for deletion whose record is gone. Only marked ones: a folder the store did not mark (someone's notes, a
     /// store whose database was lost) is never touched. A folder that will not go is reported
     /// and left; the store opens anyway.
     fn finish_interrupted_deletes(&self) {
@@ -445,6 +493,13 @@ impl Store {
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name();
+            if name.to_str().is_some_and(|n| n.starts_with(TRASH_PREFIX)) {
+                match std::fs::remove_dir_all(&path) {
+                    Ok(()) => tracing::info!("removed {}, left by a delete", path.display()),
+                    Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
+                }
+                continue;
+            }
             let Some(id) = name.to_str().and_then(RunId::parse) else {
                 continue;
             };
@@ -762,5 +817,30 @@ mod tests {
         assert!(folder.join("w.safetensors").exists());
         Store::open(dir.path()).unwrap();
         assert!(!folder.exists());
+    }
+
+    /// A delete killed while removing the files, after the marker went: the folder was moved
+    /// aside first, so the next open still knows it for garbage.
+    #[test]
+    fn a_delete_killed_while_removing_files_finishes_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = store.create_run("a", "", "cf").unwrap();
+        let folder = store.run_dir(&id);
+        std::fs::create_dir_all(folder.join("stage1")).unwrap();
+        std::fs::write(folder.join("stage1/w.safetensors"), b"x").unwrap();
+        store.delete_run(&id).unwrap();
+        assert!(!folder.exists());
+        // What such a kill leaves: a moved-aside folder, its marker already gone.
+        let left = folder.with_file_name(format!("{TRASH_PREFIX}{id}"));
+        std::fs::create_dir_all(left.join("stage1")).unwrap();
+        std::fs::write(left.join("stage1/w.safetensors"), b"x").unwrap();
+        drop(store);
+        Store::open(dir.path()).unwrap();
+        assert!(!left.exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("runs")).unwrap().count(),
+            0
+        );
     }
 }

@@ -295,6 +295,20 @@ fn second_opener_is_told_the_holder() {
     );
 }
 
+/// An opener waits a moment for a holder that is about to let go (a command exiting while the
+/// next in a pipeline starts), instead of failing at once.
+#[test]
+fn a_store_let_go_within_a_moment_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path()).unwrap();
+    let letting_go = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(first);
+    });
+    Store::open(dir.path()).expect("opened once the first let go");
+    letting_go.join().unwrap();
+}
+
 #[test]
 fn corrupt_record_is_named_and_spares_the_others() {
     let dir = tempfile::tempdir().unwrap();
