@@ -40,8 +40,10 @@ pub const MEASURES: [Measure; 5] = [
         get: |m| Some(m.rows as f64),
         higher_is_better: None,
     },
+    // The users UAUC averages (rows of both labels), not every user with rows: a group's
+    // AUC may rest on more, and its interval with them.
     Measure {
-        label: "users",
+        label: "UAUC users",
         get: |m| Some(m.users_counted as f64),
         higher_is_better: None,
     },

@@ -131,11 +131,17 @@ impl RunReport {
 
     /// The splits as an aligned table, one line per split and group.
     pub fn table(&self) -> String {
-        let mut rows = vec![
-            ["split", "group", "auc", "uauc", "logloss", "rows", "users"]
-                .map(String::from)
-                .to_vec(),
-        ];
+        let mut rows = vec![[
+            "split",
+            "group",
+            "auc",
+            "uauc",
+            "logloss",
+            "rows",
+            "uauc_users",
+        ]
+        .map(String::from)
+        .to_vec()];
         for (split, report) in &self.splits {
             for (group, m) in [
                 ("all", &report.all),

@@ -201,7 +201,7 @@ fn compare_by(
 ) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let metric =
-        |r: &RunRecord, pick: fn(&EvalPoint) -> Option<f64>| r.result_on("valid").and_then(pick);
+        |r: &RunRecord, pick: fn(&EvalPoint) -> Option<f64>| r.headline_eval().and_then(pick);
     let by_f64 = |x: Option<f64>, y: Option<f64>| match (x, y) {
         (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
         (Some(_), None) => Ordering::Greater,

@@ -199,6 +199,17 @@ impl RunRecord {
     /// results (any split when none is `valid`), else the best AUC so far of the stage it is in,
     /// on `valid` if that stage evaluates it.
     pub fn headline_auc(&self) -> Option<Headline> {
+        let chosen = self.headline_eval()?;
+        Some(Headline {
+            stage: chosen.stage.clone(),
+            split: chosen.split.clone(),
+            auc: chosen.metrics.all.auc?,
+        })
+    }
+
+    /// The evaluation [`RunRecord::headline_auc`] reads (its other metrics for a table's
+    /// other columns).
+    pub fn headline_eval(&self) -> Option<&EvalPoint> {
         // Finals in the order the experiment lists its splits; a stage's splits best first.
         let mut evals: Vec<&EvalPoint> = self.results().collect();
         if evals.is_empty() {
@@ -206,15 +217,11 @@ impl RunRecord {
             evals = self.best.iter().filter(|e| e.stage == stage).collect();
             evals.sort_by(|a, b| by_auc(b, a));
         }
-        let chosen = evals
+        evals
             .iter()
             .find(|e| e.split == "valid")
-            .or_else(|| evals.first())?;
-        Some(Headline {
-            stage: chosen.stage.clone(),
-            split: chosen.split.clone(),
-            auc: chosen.metrics.all.auc?,
-        })
+            .or_else(|| evals.first())
+            .copied()
     }
 
     pub fn summary(&self) -> RunSummary {

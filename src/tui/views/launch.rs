@@ -79,7 +79,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         ]));
     }
     if lines.is_empty() {
-        lines.push(Line::styled(" (no editable setting)", t.dim()));
+        // A file that does not load has no form: say why here, where the form would be.
+        match l.choices.get(l.selected).and_then(|c| c.problem.as_ref()) {
+            Some(problem) => lines.push(Line::styled(format!(" {problem}"), t.error())),
+            None => lines.push(Line::styled(" (no editable setting)", t.dim())),
+        }
     }
     let name = l
         .choices
@@ -88,23 +92,28 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .unwrap_or_default();
     let title = format!("Settings of {name}{}", focus_mark(LaunchFocus::Form));
     frame.render_widget(
-        Paragraph::new(lines).block(super::titled(app, &title)),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(super::titled(app, &title)),
         fields_area,
     );
 
-    let mut info = vec![Line::from(vec![
+    // The error first: the box is short, and a refused edit must never be the line cut off.
+    let mut info: Vec<Line> = l
+        .error
+        .iter()
+        .map(|err| Line::styled(format!(" {err}"), t.error()))
+        .collect();
+    info.push(Line::from(vec![
         Span::styled(" L", t.accent()),
         Span::raw(" launch as edited · "),
         Span::styled("Enter", t.accent()),
         Span::raw(" edit / flip · runs queue behind the running one · "),
         Span::styled("1e-2, 1e-3", t.accent()),
         Span::raw(" in a field: a run per value"),
-    ])];
+    ]));
     if let Some(path) = l.choices.get(l.selected).and_then(|c| c.path.as_ref()) {
         info.push(Line::styled(format!(" from {}", path.display()), t.dim()));
-    }
-    if let Some(err) = &l.error {
-        info.push(Line::styled(format!(" {err}"), t.error()));
     }
     frame.render_widget(
         Paragraph::new(info)

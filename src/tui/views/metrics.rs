@@ -83,9 +83,19 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         header.push(Cell::from(Span::styled(label, style)));
     }
     // Inside the border; as many columns as fit, holding the highlighted one (←→).
+    // The label column fits its longest label (`warm UAUC users`).
+    let label_width = GROUPS
+        .iter()
+        .flat_map(|(group, _)| {
+            MEASURES
+                .iter()
+                .map(move |m| group.len() + 1 + m.label.len())
+        })
+        .max()
+        .unwrap_or(13);
     let window = ColumnWindow::new(
         table_area.width.saturating_sub(2),
-        13,
+        u16::try_from(label_width).unwrap_or(u16::MAX),
         2,
         columns.len(),
         18,

@@ -73,7 +73,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|r| {
             // A result of the best weights, or (dimmed) the best so far of the stage the run is in.
-            let head = r.result_on("valid");
+            let head = r.headline_eval();
             let style = match head {
                 Some(e) if e.stage != FINAL_STAGE => t.dim(),
                 _ => ratatui::style::Style::default(),
