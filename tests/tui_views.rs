@@ -664,6 +664,43 @@ fn compare_shows_only_differing_settings_and_overlaid_curves() {
     assert_eq!(f.app.compare.curve, collm_bench::tui::app::Curve::Lr);
 }
 
+/// `]` in Compare walks the stages the runs trained and stops at the last; `[` then comes
+/// back at once (it used to count on past the last, and `[` had to undo every extra press).
+#[test]
+fn compare_stage_keys_stay_within_the_runs_stages() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        for name in ["a", "b"] {
+            let id = store.create_run(name, &tiny_collm(), "collm").unwrap();
+            for stage in ["cf", "stage1", "stage2"] {
+                let started = Event::StageStarted {
+                    stage: stage.into(),
+                    total_steps: Some(2),
+                };
+                store.append_event(&id, &started).unwrap();
+                for step in 1..=2 {
+                    let event = Event::Step {
+                        stage: stage.into(),
+                        step,
+                        loss: 0.7 / step as f64,
+                        lr: 1e-3,
+                    };
+                    store.append_event(&id, &event).unwrap();
+                }
+            }
+        }
+        store
+    });
+    f.keys(" j 4");
+    assert_eq!(f.app.compared_stages(), ["cf", "stage1", "stage2"]);
+    f.keys("]]]]]");
+    assert_eq!(f.app.compare.stage, 2);
+    assert!(f.screen().contains("stage stage2"), "{}", f.screen());
+    f.keys("[");
+    assert_eq!(f.app.compare.stage, 1);
+    assert!(f.screen().contains("stage stage1"), "{}", f.screen());
+}
+
 /// A CoLLM run against an MF run differs in dozens of settings, more than the table's rows:
 /// ↑↓ walk them all, and every key is shown whole.
 #[test]
@@ -783,6 +820,11 @@ fn wide_tables_show_a_window_of_columns_that_follows_left_and_right() {
         screen.contains(&header(8)) && !screen.contains(&header(1)),
         "{screen}"
     );
+    // The global first and last keys too.
+    f.keys("g");
+    assert!(f.screen().contains("columns 1–4 of 9"));
+    f.keys("G");
+    assert!(f.screen().contains("columns 6–9 of 9"));
 
     f.keys("4");
     let screen = f.screen();
@@ -802,14 +844,17 @@ fn wide_tables_show_a_window_of_columns_that_follows_left_and_right() {
     };
     assert!(screen.contains("runs: columns 1–"), "{screen}");
     assert!(!header_row(&screen).contains(&runs[8]), "{screen}");
+    // A header longer than its column says it was cut.
+    assert!(header_row(&screen).contains('…'), "{screen}");
     f.keys(&"l".repeat(8));
     let screen = f.screen();
     assert!(header_row(&screen).contains(&runs[8]), "{screen}");
     assert!(!header_row(&screen).contains(&runs[0]), "{screen}");
     assert!(screen.contains("of 9 (←→)"), "{screen}");
-    // [ ] still change the chart's stage.
+    // [ ] change the chart's stage, not the columns (these runs have no curve: `]` stays).
     f.keys("]");
-    assert_eq!(f.app.compare.stage, 1);
+    assert_eq!(f.app.compare.stage, 0);
+    assert!(header_row(&f.screen()).contains(&runs[8]));
 }
 
 #[test]
@@ -1048,6 +1093,34 @@ fn prompt_inspector_shows_history_prompt_and_rows() {
     assert!(screen.contains("<UserID>") && screen.contains("<TargetItemID>"));
     assert!(screen.contains(&format!("user {uid} · history")));
     insta::assert_snapshot!("prompt", screen);
+
+    // A user without rows in the split is named as such, and nothing is asked.
+    let absent = users.iter().max().unwrap() + 1;
+    f.app.commands.clear();
+    f.keys(&format!("/{absent}"));
+    f.key(KeyCode::Enter);
+    let status = f.app.status.clone().unwrap();
+    assert!(
+        status.error
+            && status.text == format!("user {absent} has no rows in valid (p: another split)")
+    );
+    assert!(f.app.commands.is_empty());
+    f.app.status = None;
+
+    // Another run selected, the view shown again: the same user is inspected with that run.
+    let before = f.app.prompt.asked.clone().unwrap().0;
+    f.keys("1j5");
+    let now = f.app.selected_run().map(|r| r.id.clone());
+    assert_ne!(now, before, "the fixture has a second run to select");
+    assert!(
+        matches!(f.app.commands.last(), Some(Command::Inspect { uid: u, run, .. }) if *u == uid && *run == now),
+        "{:?}",
+        f.app.commands
+    );
+    // Another split: the old split's rows are not shown under the new one's name.
+    f.keys("p");
+    assert_eq!(f.app.prompt.split, "test");
+    assert!(f.app.prompt.inspection.is_none());
 }
 
 /// `s` in the metrics view: runs that differ only in their seeds become one column, their
@@ -1487,16 +1560,34 @@ fn the_inspected_rows_scroll_and_sort_by_score() {
         screen.contains("1020 ") && !screen.contains("1019 "),
         "{screen}"
     );
-    // Paging stops at the last row, and comes back.
+    // Paging stops where the last row shows at the bottom of a full pane, and comes back
+    // from there at the first key.
     f.keys("]]]]]]]]]]");
-    assert!(f.screen().contains("from row 40"));
+    let screen = f.screen();
+    let first_shown = |screen: &str| -> usize {
+        let at = screen.find("from row ").unwrap() + "from row ".len();
+        screen[at..].split(' ').next().unwrap().parse().unwrap()
+    };
+    let last_page = first_shown(&screen);
+    assert!(
+        last_page < 40 && screen.contains("title 39 ") && !screen.contains("title 38\n"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!("title {} ", last_page - 1)),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains(&format!("title {} ", last_page - 2)),
+        "{screen}"
+    );
     f.keys("[");
-    assert!(f.screen().contains("from row 30"));
+    assert_eq!(first_shown(&f.screen()), last_page - 10);
     assert_eq!(f.app.prompt.selected, 0, "the rows moved, not the users");
     // PgDn still pages the users, and leaves the rows where they are.
     f.key(KeyCode::PageDown);
     assert_eq!(f.app.prompt.selected, 10);
-    assert!(f.screen().contains("from row 30"));
+    assert_eq!(first_shown(&f.screen()), last_page - 10);
 
     // `s`: highest P(Yes) first (39/40 = 0.9750), unscored rows last; back at the first row.
     f.keys("s");

@@ -1,5 +1,6 @@
 //! The UI's whole state: one `App`, changed only by `update`, read by `view`.
 
+use crate::tui::widgets::extent::Extent;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -29,6 +30,8 @@ pub struct App {
     pub view: View,
     /// The help overlay, with its scroll offset, when shown.
     pub help: Option<u16>,
+    /// The help overlay as last drawn (its offset stays within it).
+    pub help_extent: Extent,
     /// A question that takes the next key: y does it, anything else leaves it.
     pub confirm: Option<Confirm>,
     pub should_quit: bool,
@@ -61,6 +64,8 @@ pub struct RunViewState {
     pub stage: Option<usize>,
     /// Lines scrolled up from the end of the event log.
     pub log_scroll: usize,
+    /// The event log as last drawn (`log_scroll` stays within it).
+    pub log_extent: Extent,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +234,11 @@ pub struct PromptState {
     pub rows_by_score: bool,
     pub loading: bool,
     pub error: Option<String>,
+    /// The run, split and user of the last inspection asked for: when the view is shown
+    /// again for another run (or split), it asks again instead of showing the old one's.
+    pub asked: Option<(Option<collm_store::RunId>, String, u32)>,
+    /// The rows table as last drawn (`row_offset` stays within it).
+    pub rows_extent: Extent,
 }
 
 impl Default for PromptState {
@@ -243,6 +253,8 @@ impl Default for PromptState {
             rows_by_score: false,
             loading: false,
             error: None,
+            asked: None,
+            rows_extent: Extent::default(),
         }
     }
 }
@@ -297,6 +309,7 @@ impl App {
             pid: std::process::id(),
             view: View::Runs,
             help: None,
+            help_extent: Extent::default(),
             confirm: None,
             should_quit: false,
             now_ms,
@@ -347,6 +360,20 @@ impl App {
             .iter()
             .filter(|r| self.runs.marked.contains(&r.id))
             .collect()
+    }
+
+    /// The stages the Compare view can show: those with a loss curve in any chosen run, in
+    /// order of first appearance.
+    pub fn compared_stages(&self) -> Vec<String> {
+        let mut stages: Vec<String> = Vec::new();
+        for r in self.chosen_runs() {
+            for s in self.details.get(&r.id).map_or(&[][..], |d| &d.stages[..]) {
+                if !stages.contains(&s.name) && !s.loss.is_empty() {
+                    stages.push(s.name.clone());
+                }
+            }
+        }
+        stages
     }
 
     /// The settings in which the chosen runs differ: each key with every run's value (`None`

@@ -26,10 +26,16 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) {
     if let Some(scroll) = app.help {
         match action_for(app.view, &key) {
             Some(Action::Help | Action::Back | Action::Quit) => app.help = None,
-            Some(Action::Down) => app.help = Some(scroll.saturating_add(1)),
-            Some(Action::Up) => app.help = Some(scroll.saturating_sub(1)),
-            Some(Action::PageDown) => app.help = Some(scroll.saturating_add(PAGE as u16)),
-            Some(Action::PageUp) => app.help = Some(scroll.saturating_sub(PAGE as u16)),
+            Some(a @ (Action::Down | Action::Up | Action::PageDown | Action::PageUp)) => {
+                let lines = match a {
+                    Action::Down => 1,
+                    Action::Up => -1,
+                    Action::PageDown => PAGE as isize,
+                    _ => -(PAGE as isize),
+                };
+                let moved = app.help_extent.step(usize::from(scroll), lines);
+                app.help = Some(u16::try_from(moved).unwrap_or(u16::MAX));
+            }
             _ => {}
         }
         return;
@@ -87,6 +93,13 @@ fn accept_input(app: &mut App) {
         View::Prompt => {
             let typed = app.prompt.search.take().unwrap_or_default();
             match typed.trim().parse::<u32>() {
+                // A user with no row in this split has nothing to inspect: say so, rather
+                // than leaving the pane as it was.
+                Ok(uid) if !app.prompt.users.is_empty() && !app.prompt.users.contains(&uid) => app
+                    .error(format!(
+                        "user {uid} has no rows in {} (p: another split)",
+                        app.prompt.split
+                    )),
                 Ok(uid) => inspect(app, uid),
                 Err(_) => app.error(format!("`{typed}` is not a user id (a whole number)")),
             }

@@ -14,7 +14,7 @@ use crate::tui::keymap::{Action, View};
 use crate::tui::message::{Command, Message};
 use input::on_key;
 use launch::{launch_action, set_choices};
-use prompt::{prompt_action, request_users};
+use prompt::{inspect, inspector_run, prompt_action, request_users};
 use runs::{clamp_selection, run_action, runs_action};
 use tables::{ask_significance, compare_action, metrics_action};
 
@@ -210,8 +210,18 @@ fn go_to(app: &mut App, view: View) {
             }
         }
         View::Prompt => {
-            if app.prompt.users.is_empty() {
+            // Shown again after another run was opened or selected: the user inspected
+            // before, inspected again with that run.
+            let run = inspector_run(app);
+            let stale =
+                app.prompt.asked.clone().filter(|(asked_run, split, _)| {
+                    *asked_run != run && *split == app.prompt.split
+                });
+            if app.prompt.users.is_empty() || stale.is_some() {
                 request_users(app);
+            }
+            if let Some((_, _, uid)) = stale {
+                inspect(app, uid);
             }
         }
         View::Launch => {

@@ -7,7 +7,7 @@ use crate::tui::keymap::Action;
 use crate::tui::message::Command;
 
 /// The run the prompt inspector scores with: the open run, else the selected one.
-fn inspector_run(app: &App) -> Option<collm_store::RunId> {
+pub(super) fn inspector_run(app: &App) -> Option<collm_store::RunId> {
     app.run_view
         .id
         .clone()
@@ -28,6 +28,7 @@ pub(super) fn inspect(app: &mut App, uid: u32) {
     }
     app.prompt.loading = true;
     let run = inspector_run(app);
+    app.prompt.asked = Some((run.clone(), app.prompt.split.clone(), uid));
     app.commands.push(Command::Inspect {
         run,
         uid,
@@ -37,14 +38,14 @@ pub(super) fn inspect(app: &mut App, uid: u32) {
 
 pub(super) fn prompt_action(app: &mut App, action: Action) {
     let p = &mut app.prompt;
-    let rows = p.inspection.as_ref().map_or(0, |i| i.rows.len());
     match action {
-        Action::RowsDown => {
-            p.row_offset = (p.row_offset + PAGE).min(rows.saturating_sub(1));
-            return;
-        }
-        Action::RowsUp => {
-            p.row_offset = p.row_offset.saturating_sub(PAGE);
+        Action::RowsDown | Action::RowsUp => {
+            let page = if action == Action::RowsDown {
+                PAGE as isize
+            } else {
+                -(PAGE as isize)
+            };
+            p.row_offset = p.rows_extent.step(p.row_offset, page);
             return;
         }
         Action::SortNext => {
@@ -72,6 +73,9 @@ pub(super) fn prompt_action(app: &mut App, action: Action) {
             };
             app.prompt.users.clear();
             app.prompt.selected = 0;
+            // The shown user's rows were of the old split: gone rather than mislabelled.
+            app.prompt.inspection = None;
+            app.prompt.error = None;
             request_users(app);
         }
         _ => {}

@@ -107,10 +107,16 @@ pub(super) fn run_action(app: &mut App, action: Action) {
             // Stepping onto the last stage follows new stages again.
             app.run_view.stage = if next + 1 >= stages { None } else { Some(next) };
         }
-        Action::Up => app.run_view.log_scroll += 1,
-        Action::Down => app.run_view.log_scroll = app.run_view.log_scroll.saturating_sub(1),
-        Action::PageUp => app.run_view.log_scroll += PAGE,
-        Action::PageDown => app.run_view.log_scroll = app.run_view.log_scroll.saturating_sub(PAGE),
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+            let lines = match action {
+                Action::Up => 1,
+                Action::Down => -1,
+                Action::PageUp => PAGE as isize,
+                _ => -(PAGE as isize),
+            };
+            let v = &mut app.run_view;
+            v.log_scroll = v.log_extent.step(v.log_scroll, lines);
+        }
         Action::Bottom => app.run_view.log_scroll = 0,
         Action::CancelRun => {
             let status = app.record(&id).map(|r| r.status);

@@ -78,6 +78,10 @@ pub(super) fn metrics_action(app: &mut App, action: Action) {
         Action::Right | Action::Down => {
             move_in(&mut app.metrics.column, n, Action::Down);
         }
+        // The global first/last/page keys act on the columns, the view's one list.
+        Action::Top | Action::Bottom | Action::PageUp | Action::PageDown => {
+            move_in(&mut app.metrics.column, n, action);
+        }
         Action::SetBaseline => {
             let column: Option<Vec<Target>> = app
                 .metrics_columns()
@@ -116,7 +120,10 @@ pub(super) fn compare_action(app: &mut App, action: Action) {
     match action {
         Action::NextCurve => app.compare.curve = app.compare.curve.next(),
         Action::PrevStage => app.compare.stage = app.compare.stage.saturating_sub(1),
-        Action::NextStage => app.compare.stage += 1,
+        Action::NextStage => {
+            let last = app.compared_stages().len().saturating_sub(1);
+            app.compare.stage = (app.compare.stage + 1).min(last);
+        }
         // Along the run columns, over the runs marked now.
         Action::Left | Action::Right => {
             let step = if action == Action::Left {

@@ -11,6 +11,7 @@ use crate::tui::app::{App, Curve};
 use crate::tui::detail::Points;
 use crate::tui::widgets::chart::{draw_lines, Series};
 use crate::tui::widgets::columns::ColumnWindow;
+use crate::tui::widgets::format::clip;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
@@ -29,17 +30,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(6)]).areas(area);
     draw_settings(app, frame, table_area, &runs, &diff);
 
-    // Stage names in order of first appearance across the runs.
-    let mut stages: Vec<String> = Vec::new();
-    for r in &runs {
-        if let Some(d) = app.details.get(&r.id) {
-            for s in &d.stages {
-                if !stages.contains(&s.name) && !s.loss.is_empty() {
-                    stages.push(s.name.clone());
-                }
-            }
-        }
-    }
+    let stages = app.compared_stages();
     let stage = stages
         .get(app.compare.stage.min(stages.len().saturating_sub(1)))
         .cloned();
@@ -112,10 +103,13 @@ fn draw_settings(
         14,
         app.compare.run,
     );
+    // Text longer than its column ends in `…`: a value cut silently (`lr=0.0` for
+    // `lr=0.01`) reads as another value.
+    let (key_cut, value_cut) = (window.width_of(0), window.width_of(1));
     let mut header = vec![Cell::from(Span::styled("setting", t.header()))];
     header.extend(runs.iter().map(|r| {
         Cell::from(Span::styled(
-            format!("{} {}", r.id, r.name),
+            clip(&format!("{} {}", r.id, r.name), value_cut),
             t.run(r.id.as_str()),
         ))
     }));
@@ -127,11 +121,11 @@ fn draw_settings(
     } else {
         diff.iter()
             .map(|(key, values)| {
-                let mut cells = vec![Cell::from(Span::styled(key.clone(), t.header()))];
+                let mut cells = vec![Cell::from(Span::styled(clip(key, key_cut), t.header()))];
                 cells.extend(
                     values
                         .iter()
-                        .map(|v| Cell::from(v.clone().unwrap_or_else(|| "—".into()))),
+                        .map(|v| Cell::from(clip(v.as_deref().unwrap_or("—"), value_cut))),
                 );
                 Row::new(window.keep(cells))
             })

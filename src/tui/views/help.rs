@@ -39,7 +39,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     for text in STORE_NOTE {
         lines.push(Line::from(format!("  {text}")));
     }
-    let popup = super::centered(area, 76, area.height.saturating_sub(2));
+    // As wide as its longest line, where the terminal allows.
+    let widest = lines.iter().map(Line::width).max().unwrap_or(0);
+    let width = u16::try_from(widest + 2).unwrap_or(u16::MAX).max(40);
+    let popup = super::centered(area, width, area.height.saturating_sub(2));
+    app.help_extent
+        .record(lines.len(), usize::from(popup.height.saturating_sub(2)));
+    let scroll = scroll.min(u16::try_from(app.help_extent.max_offset()).unwrap_or(u16::MAX));
     let block = super::titled(app, "Help — ↑↓ scroll · Esc / ? close");
     frame.render_widget(Clear, popup);
     frame.render_widget(

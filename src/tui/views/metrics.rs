@@ -44,45 +44,30 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .collect();
     let base = means[base_index].as_ref();
 
+    let hint = if columns.len() > 1 {
+        format!(
+            "   baseline {} (b on a column to change){}{}",
+            column_header(&targets[base_index]),
+            seeds_hint(app),
+            parts_hint(app)
+        )
+    } else {
+        format!(
+            "   mark several runs in Runs to compare them{}",
+            seeds_hint(app)
+        )
+    };
+    // Cut with `…` where the line is too long, not mid-word without a sign.
+    let room = usize::from(info.width).saturating_sub(" split ".len() + split.chars().count());
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" split ", t.dim()),
             Span::styled(split.clone(), t.header()),
-            Span::styled(
-                if columns.len() > 1 {
-                    format!(
-                        "   baseline {} (b on a column to change){}{}",
-                        column_header(&targets[base_index]),
-                        seeds_hint(app),
-                        parts_hint(app)
-                    )
-                } else {
-                    format!(
-                        "   mark several runs in Runs to compare them{}",
-                        seeds_hint(app)
-                    )
-                },
-                t.dim(),
-            ),
+            Span::styled(format::clip(&hint, room), t.dim()),
         ])),
         info,
     );
 
-    let mut header = vec![Cell::from("")];
-    for (i, (column, targets)) in columns.iter().zip(&targets).enumerate() {
-        let names: Vec<&str> = column.iter().map(|(_, r)| r.name.as_str()).collect();
-        let part = targets[0].part.as_deref();
-        let mut label = format!("{} {}", column_header(targets), column_name(&names, part));
-        if i == base_index && columns.len() > 1 {
-            label.push_str(" (base)");
-        }
-        let mut style = t.run(targets[0].run.as_str());
-        if i == app.metrics.column {
-            style = style.patch(t.selected());
-        }
-        header.push(Cell::from(Span::styled(label, style)));
-    }
-    // Inside the border; as many columns as fit, holding the highlighted one (←→).
     // The label column fits its longest label (`warm UAUC users`).
     let label_width = GROUPS
         .iter()
@@ -101,6 +86,22 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         18,
         app.metrics.column,
     );
+    let mut header = vec![Cell::from("")];
+    for (i, (column, targets)) in columns.iter().zip(&targets).enumerate() {
+        let names: Vec<&str> = column.iter().map(|(_, r)| r.name.as_str()).collect();
+        let part = targets[0].part.as_deref();
+        let mut label = format!("{} {}", column_header(targets), column_name(&names, part));
+        if i == base_index && columns.len() > 1 {
+            label.push_str(" (base)");
+        }
+        let label = format::clip(&label, window.width_of(1));
+        let mut style = t.run(targets[0].run.as_str());
+        if i == app.metrics.column {
+            style = style.patch(t.selected());
+        }
+        header.push(Cell::from(Span::styled(label, style)));
+    }
+    // Inside the border; as many columns as fit, holding the highlighted one (←→).
     let mut rows: Vec<Row> = Vec::new();
     rows.push(Row::new(
         window.keep(

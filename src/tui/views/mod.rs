@@ -82,6 +82,24 @@ fn tabs(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         format!(" {} ", app.store_label)
     };
+    // The tabs come first (each title padded by a space, one divider between): the store's
+    // label takes what is left, cut at its start, where a path says least.
+    let tabs_width: usize = titles.iter().map(|l| l.width() + 2).sum::<usize>() + titles.len() - 1;
+    let room = usize::from(area.width).saturating_sub(7 + tabs_width);
+    let length = right.chars().count();
+    let right = if length > room {
+        let keep: String = right
+            .chars()
+            .skip(length - room.saturating_sub(1))
+            .collect();
+        if room > 0 {
+            format!("…{keep}")
+        } else {
+            String::new()
+        }
+    } else {
+        right
+    };
     let [left, right_area] = Layout::horizontal([
         Constraint::Min(0),
         Constraint::Length(right.chars().count() as u16),

@@ -63,10 +63,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     };
+    // The rows keep room for a few (at 80x24 too): the prompt gives up lines first.
     let [history_area, prompt_area, rows_area] = Layout::vertical([
         Constraint::Length(5),
-        Constraint::Length(13),
-        Constraint::Min(4),
+        Constraint::Max(13),
+        Constraint::Min(8),
     ])
     .areas(main);
 
@@ -120,7 +121,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 
     let header = Row::new(["item", "title", "warm", "label", "P(Yes)", ""]).style(t.header());
     let ordered = ins.ordered_rows(p.rows_by_score);
-    let offset = p.row_offset.min(ordered.len().saturating_sub(1));
+    // Inside the border, below the note and the header.
+    let visible = rows_area
+        .height
+        .saturating_sub(3 + u16::from(ins.note.is_some()));
+    p.rows_extent.record(ordered.len(), usize::from(visible));
+    let offset = p.row_offset.min(p.rows_extent.max_offset());
     let rows: Vec<Row> = ordered
         .iter()
         .skip(offset)

@@ -265,6 +265,7 @@ fn draw_log(app: &App, frame: &mut Frame, area: Rect, detail: Option<&RunDetail>
     let t = app.theme;
     let entries = detail.map(|d| &d.log[..]).unwrap_or(&[]);
     let height = usize::from(area.height.saturating_sub(2));
+    app.run_view.log_extent.record(entries.len(), height);
     // Scrolled up from the end: the newest lines show unless the user looks back.
     let end = entries.len().saturating_sub(
         app.run_view

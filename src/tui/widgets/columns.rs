@@ -51,6 +51,15 @@ impl ColumnWindow {
         }
     }
 
+    /// The width of column `i` of the drawn ones (0: the key column), for cutting text to
+    /// it with `…` rather than letting the table cut it silently.
+    pub fn width_of(&self, i: usize) -> usize {
+        match self.widths.get(i.min(self.widths.len().saturating_sub(1))) {
+            Some(Constraint::Length(n)) => usize::from(*n),
+            _ => 0,
+        }
+    }
+
     /// Of a row's cells (the key cell, then one per data column), the ones drawn.
     pub fn keep<T>(&self, cells: Vec<T>) -> Vec<T> {
         cells

@@ -3,5 +3,6 @@
 
 pub mod chart;
 pub mod columns;
+pub mod extent;
 pub mod format;
 pub mod smoothing;
