@@ -234,6 +234,16 @@ fn a_missing_dataset_is_refused_and_a_bad_one_fails_the_run_with_the_reason_stor
         "{err}"
     );
     assert_eq!(env.json(&["runs", "--json"]), serde_json::json!([]));
+    // So is a pretrained foundation's missing weights file (read only after the backbone).
+    let set = "collm.slots.cf_weights=/nonexistent/mf.safetensors";
+    let out = env.output(&["run", QUICK_COLLM_TINY, "--set", set]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(1)
+            && err.contains("[collm.slots] cf_weights: /nonexistent/mf.safetensors: no such file"),
+        "{err}"
+    );
+    assert_eq!(env.json(&["runs", "--json"]), serde_json::json!([]));
 
     let data = common::bad_dataset(env.store().parent().unwrap());
     let text = mf_experiment("baddata", 1, 1, 0.01).replace(ML1M, path_str(&data));

@@ -178,6 +178,21 @@ fn a_killed_collm_run_resumes_to_the_uninterrupted_result() {
         "{err}"
     );
 
+    // Its foundation finished and may be reused; its stage 1 did not, and is refused before
+    // a run exists.
+    let exp = tiny_collm_with_dropout(&env);
+    let out = env.output(&["run", path_str(&exp), "--reuse", &format!("stage1={id}")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains(&format!(
+                "(run {id}): its stage1 did not finish (the run is interrupted); `collm resume \
+                 {id}` finishes it"
+            )),
+        "{err}"
+    );
+    assert_eq!(env.json(&["runs", "--json"]).as_array().unwrap().len(), 1);
+
     let out = env.output(&["resume", id, "--json"]);
     let progress = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -173,14 +173,23 @@ fn bad_settings_and_splits_are_reported_before_any_run() {
     let exp = env.write("mf.toml", &mf_experiment("mf", 1, 1, 0.01));
     let file = path_str(&exp);
     // The arguments after `sweep FILE`, and what the error must say.
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["--grid", "training.batch_sise=64"],
             "with `training.batch_sise=64`: unknown field `batch_sise`",
         ),
         (
             &["--select", "test"],
-            "--select test: mf lr=0.01 scores only",
+            "--select test: the dataset has no split `test` (it has train, valid, valid_small)",
+        ),
+        (
+            &[
+                "--report",
+                "valid_small",
+                "--set",
+                "evaluation.splits=[\"valid\"]",
+            ],
+            "--report valid_small: mf lr=0.01 scores only [\"valid\"] at the end",
         ),
         (&["--select", "valid:rows"], "no metric `rows`"),
         (
@@ -217,7 +226,8 @@ fn a_sweep_files_bad_settings_are_named_at_its_own_lines() {
         ),
         (
             "experiment = \"mf.toml\"\nselect = \"tets\"\n[grid]\ntraining.lr = [1e-2]\n",
-            "sweep.toml: select = tets: mf lr=0.01 scores only",
+            "sweep.toml: select = tets: the dataset has no split `tets` (it has train, valid, \
+             valid_small)",
         ),
         (
             "[grid]\ntraining.lr = [1e-2]\n",

@@ -37,7 +37,7 @@
 //! `differences`, over every seed both finished; null with one setting); `stopped` is true when
 //! Ctrl-C ended the sweep early. Exit status: 0 every point finished, 1 some failed, 130 stopped.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -242,7 +242,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         plan.push(Planned { point, experiment });
     }
     base.resolve_device()?;
-    let (select_text, report) = splits(&spec, &plan)?;
+    let (select_text, report) = splits(&spec, &plan, &data_dir)?;
     let select = Criterion::parse(&select_text)
         .map_err(|e| anyhow::anyhow!("{} {e}", spec.select_origin))?;
     // With one setting (only seeds vary) nothing is picked, so nothing is optimistic.
@@ -408,7 +408,7 @@ fn runner_up(store: &Store, s: &Summary) -> Option<RunnerUp> {
 
 /// The selection criterion's text and the report split, checked against what every point
 /// evaluates at the end.
-fn splits(spec: &Spec, plan: &[Planned]) -> anyhow::Result<(String, String)> {
+fn splits(spec: &Spec, plan: &[Planned], data_dir: &Path) -> anyhow::Result<(String, String)> {
     let evaluated = &plan[0].experiment.evaluation.splits;
     let prefer = |name: &str| {
         if evaluated.iter().any(|s| s == name) {
@@ -424,6 +424,14 @@ fn splits(spec: &Spec, plan: &[Planned]) -> anyhow::Result<(String, String)> {
         (&spec.select_origin, &select_split),
         (&spec.report_origin, &report),
     ] {
+        // Not a split of the dataset at all: adding it to the evaluation would not help.
+        let known = plan[0].experiment.dataset_splits(data_dir);
+        if let Some(known) = known.filter(|k| !k.contains(split)) {
+            bail!(
+                "{flag} {split}: the dataset has no split `{split}` (it has {})",
+                known.join(", ")
+            );
+        }
         if let Some(p) = plan
             .iter()
             .find(|p| !p.experiment.evaluation.splits.contains(split))

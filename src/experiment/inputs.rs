@@ -1,12 +1,13 @@
 //! Checks, before a run is created, that the files an experiment names are there and usable:
-//! the dataset folder and the splits it evaluates, the LLM backbone, the prompt templates.
+//! the dataset folder and the splits it evaluates, the LLM backbone, the prompt templates, a
+//! pretrained foundation's weights file.
 //!
 //! Why here and not where they are read: a CoLLM run trains its foundation first (up to
 //! thousands of epochs on ML-1M) and reads the backbone and templates only after; a typo found
 //! then has cost that time and left a failed run in the store. These checks read no data and
 //! load no model (a template is a line of text), so the TUI can run them as it launches.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use collm_data::Dataset;
 use collm_pipeline::PromptKind;
@@ -19,18 +20,43 @@ impl Experiment {
     pub fn check_inputs(&self, data_dir: &Path) -> Result<(), RunSetupError> {
         self.check_dataset(data_dir)?;
         self.check_backbone()?;
-        self.check_templates()
+        self.check_templates()?;
+        self.check_cf_weights()
+    }
+
+    /// A pretrained foundation named by file must be there (it is read after the backbone).
+    fn check_cf_weights(&self) -> Result<(), RunSetupError> {
+        match self
+            .collm
+            .as_ref()
+            .and_then(|c| c.slots.cf_weights.as_ref())
+        {
+            Some(path) if !path.is_file() => Err(RunSetupError::Input {
+                key: "[collm.slots] cf_weights",
+                message: format!("{}: no such file", path.display()),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The dataset folder: the configured one, or the embedded default once imported as this
+    /// build would (`None` before that: the run imports it, which cannot fail for want of a
+    /// file).
+    fn dataset_dir_if_there(&self, data_dir: &Path) -> Option<PathBuf> {
+        match &self.dataset.path {
+            Some(path) => Some(path.clone()),
+            None => collm_data::embedded::current_default_dataset(data_dir),
+        }
+    }
+
+    /// The splits the dataset holds, where its folder can be read now.
+    pub fn dataset_splits(&self, data_dir: &Path) -> Option<Vec<String>> {
+        Dataset::split_names_in(&self.dataset_dir_if_there(data_dir)?).ok()
     }
 
     fn check_dataset(&self, data_dir: &Path) -> Result<(), RunSetupError> {
-        let dir = match &self.dataset.path {
-            Some(path) => path.clone(),
-            // The embedded default, once imported as this build would (else the run imports
-            // it, which cannot fail for want of a file).
-            None => match collm_data::embedded::current_default_dataset(data_dir) {
-                Some(imported) => imported,
-                None => return Ok(()),
-            },
+        let Some(dir) = self.dataset_dir_if_there(data_dir) else {
+            return Ok(());
         };
         let known = Dataset::split_names_in(&dir).map_err(|e| RunSetupError::Input {
             key: "[dataset] path",

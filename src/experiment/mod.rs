@@ -267,6 +267,15 @@ impl Check for EvaluationSpec {
                     "[evaluation] field `ranking`: `k` and `negatives` must be at least 1".into(),
                 );
             }
+            // A positive ranks among itself and its negatives: with k above their count every
+            // positive is in the top k, and recall@k is 1 whatever the model.
+            if r.k > r.negatives {
+                return Err(format!(
+                    "[evaluation] field `ranking`: `k` ({}) must be at most `negatives` ({}), or \
+                     every positive is in the top k",
+                    r.k, r.negatives
+                ));
+            }
         }
         Ok(())
     }

@@ -60,6 +60,15 @@ fn reads_a_complete_experiment() {
         bad.contains("unknown field `n`") && bad.contains(":20:"),
         "{bad}"
     );
+    // A k above the negatives puts every positive in the top k: recall 1 for any model.
+    let trivial = error_of(&GOOD.replace(
+        "splits = [",
+        "ranking = { k = 1000, negatives = 5 }\nsplits = [",
+    ));
+    assert!(
+        trivial.contains("`k` (1000) must be at most `negatives` (5)"),
+        "{trivial}"
+    );
 }
 
 #[test]

@@ -23,7 +23,7 @@ use crate::runner::RunError;
 
 /// The foundation's folder inside the run folder; `done` marks it trained.
 pub(super) const CF_DIR: &str = "cf";
-const CF_DONE: &str = "done";
+pub(super) const CF_DONE: &str = "done";
 
 /// The backbone file of an experiment: a path as written, or a registered name (pulled with
 /// pip on first use, telling `progress` each step of the pull: it is news, not a warning).

@@ -534,7 +534,9 @@ fn describe_ranking(p: &collm_store::RankingPoint) -> String {
     let m = &p.metrics;
     let show = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
     format!(
-        "ranking {}: recall@{k} {}, ndcg@{k} {} over {} positives against {} sampled negatives",
+        // Up to: a user who has seen most of the catalogue leaves fewer items to draw.
+        "ranking {}: recall@{k} {}, ndcg@{k} {} over {} positives, each against up to {} \
+         sampled negatives",
         p.split,
         show(m.recall),
         show(m.ndcg),

@@ -28,12 +28,31 @@ fn source(store: &Store, exp: &Experiment, key: &str) -> Result<Source, RunError
     let id = store.resolve(named)?;
     let record = store.run(&id)?;
     let experiment = Experiment::of_run(&record)?;
+    let refuse =
+        |why: String| RunError::Invalid(format!("[reuse] {key} = \"{named}\" (run {id}): {why}"));
     exp.can_reuse_from(key, &experiment, id.as_str())
-        .map_err(|why| {
-            RunError::Invalid(format!("[reuse] {key} = \"{named}\" (run {id}): {why}"))
-        })?;
+        .map_err(refuse)?;
+    // Checked now rather than where the part is copied: by then the run exists and fails.
+    let dir = store.run_dir(&id);
+    let finished = if key == FOUNDATION {
+        // The foundation is done once the run finished, marked it, or went on to a stage.
+        record.status == collm_store::RunStatus::Finished
+            || dir
+                .join(super::collm::CF_DIR)
+                .join(super::collm::CF_DONE)
+                .exists()
+            || record.stages.iter().any(|s| s.name != collm_cf::STAGE)
+    } else {
+        dir.join(key).join(DONE_FILE).exists()
+    };
+    if !finished {
+        return Err(refuse(format!(
+            "its {key} did not finish (the run is {}); `collm resume {id}` finishes it",
+            record.status
+        )));
+    }
     Ok(Source {
-        dir: store.run_dir(&id),
+        dir,
         id,
         experiment,
     })

@@ -84,9 +84,19 @@ pub(crate) fn write_last(
         Tensor::from_vec(json.clone(), n, &Device::Cpu)?,
     );
     save_tensors(&tensors, &out_dir.join(LAST_FILE))?;
+    write_last_json(out_dir, &json)
+}
+
+/// Writes `last.json`, the readable copy of the state in `last.safetensors`, unless it holds
+/// `json` already. A kill between the two renames leaves it one epoch behind: the resume that
+/// reads the weights' state writes it again.
+fn write_last_json(out_dir: &Path, json: &[u8]) -> Result<(), CfError> {
     let json_path = out_dir.join(LAST_JSON);
+    if std::fs::read(&json_path).is_ok_and(|held| held == json) {
+        return Ok(());
+    }
     let tmp = tmp_path(&json_path);
-    std::fs::write(&tmp, &json).map_err(|e| CfError::io(&tmp, e))?;
+    std::fs::write(&tmp, json).map_err(|e| CfError::io(&tmp, e))?;
     std::fs::rename(&tmp, &json_path).map_err(|e| CfError::io(&json_path, e))
 }
 
@@ -123,6 +133,7 @@ pub(crate) fn read_last(
         names.sort();
         return Err(weights_error(format!("unexpected tensors {names:?}")));
     }
+    write_last_json(dir, &json)?;
     Ok(Some(state))
 }
 

@@ -395,7 +395,13 @@ fn history_ids_outside_the_tables_are_errors_not_panics() {
 fn both_learn_from_histories_through_the_shared_trainer() {
     let ds = history_dataset(30, 40, 800, 200, 20, 3);
     for (cfg, lr) in [(sasrec_cfg(16, 1, 25), 1e-2), (din_cfg(24, 10), 1e-2)] {
-        let cfg = CfModelConfig { layers: 1, ..cfg };
+        // One transformer block for SASRec; DIN has no layers to set.
+        let layers = if cfg.kind == CfKind::Sasrec {
+            1
+        } else {
+            cfg.layers
+        };
+        let cfg = CfModelConfig { layers, ..cfg };
         let mut model = build(&cfg, &ds, 5, &Device::Cpu).unwrap();
         let train_cfg = CfTrainConfig {
             lr,

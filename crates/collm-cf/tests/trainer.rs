@@ -228,6 +228,22 @@ fn a_cancelled_run_resumes_to_the_same_result_as_an_uninterrupted_one() {
     }
     let first = resumes_like_an_uninterrupted_run(CfKind::Lightgcn, &ds, &cfg);
 
+    // A kill between the weights' rename and last.json's leaves the readable copy behind: the
+    // resume that reads the weights' own state writes it again.
+    let json = first.path().join("last.json");
+    let good = std::fs::read(&json).unwrap();
+    std::fs::write(&json, b"{\"epochs_done\": 2}").unwrap();
+    let again = tempfile::tempdir().unwrap();
+    run(
+        CfKind::Lightgcn,
+        &ds,
+        &cfg,
+        again.path(),
+        Some(first.path()),
+        None,
+    );
+    assert_eq!(std::fs::read(&json).unwrap(), good);
+
     // A different learning rate is another run: refused, naming the file.
     let third = tempfile::tempdir().unwrap();
     let mut model = build(&model_cfg(CfKind::Lightgcn), &ds, 9, &Device::Cpu).unwrap();

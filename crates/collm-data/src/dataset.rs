@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::DataError;
 use crate::items::{read_items, Items};
-use crate::split::{read_split, Split, SplitStats};
+use crate::split::{read_split_noting_max, Split, SplitStats};
+use crate::tsv::too_sparse;
 
 /// A dataset in the CoLLM layout.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +60,14 @@ impl Dataset {
     /// Reads `items.tsv`, `train.tsv`, `valid.tsv`, `valid_small.tsv` and, when present, `test.tsv`.
     pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
         let items = read_items(&dir.join("items.tsv"))?;
-        let split = |name: &str| read_split(&dir.join(format!("{name}.tsv")), name, &items);
+        // Each split with its largest user id and where it is.
+        let mut largest: Vec<(u32, usize, PathBuf)> = Vec::new();
+        let mut split = |name: &str| {
+            let path = dir.join(format!("{name}.tsv"));
+            let (split, max) = read_split_noting_max(&path, name, &items)?;
+            largest.extend(max.map(|(uid, line)| (uid, line, path)));
+            Ok::<Split, DataError>(split)
+        };
         let train = split("train")?;
         let valid = split("valid")?;
         let valid_small = split("valid_small")?;
@@ -69,6 +77,17 @@ impl Dataset {
         } else {
             None
         };
+        // The user table is sized by the largest user id of all splits.
+        if let Some((max, line, path)) = largest.iter().max_by_key(|l| l.0) {
+            let distinct: HashSet<u32> = [&train, &valid, &valid_small]
+                .into_iter()
+                .chain(test.as_ref())
+                .flat_map(|s| s.rows.iter().map(|r| r.uid))
+                .collect();
+            if let Some(message) = too_sparse(*max, distinct.len()) {
+                return Err(DataError::field(path, *line, "uid", message));
+            }
+        }
         Ok(Dataset::from_parts(
             named_after(dir),
             dir.to_path_buf(),

@@ -1,9 +1,10 @@
 //! The item table: one title per item id, with index 0 as the padding item whose title is empty.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::DataError;
-use crate::tsv::read_tsv;
+use crate::tsv::{read_tsv, too_sparse};
 
 /// Titles indexed by item id. Id 0 is padding (empty title, not an item); ids may have gaps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,21 +77,31 @@ impl Items {
 
 /// Reads an `items.tsv` (columns `iid`, `title`).
 pub fn read_items(path: &Path) -> Result<Items, DataError> {
-    let mut items = Items::default();
-    let mut first_line: Vec<usize> = Vec::new();
+    // Read whole before the id-indexed table is built, so a sparse id is refused, not
+    // allocated for.
+    let mut rows: Vec<(u32, String, usize)> = Vec::new();
+    let mut first_line: HashMap<u32, usize> = HashMap::new();
     read_tsv(path, &["iid", "title"], |row| {
         let iid = row.id(0)?;
-        items
-            .insert(iid, row.text(1).to_string())
-            .map_err(|message| {
-                let first = first_line.get(iid as usize).copied().unwrap_or(0);
-                row.error(0, format!("{message} (first defined on line {first})"))
-            })?;
-        if first_line.len() <= iid as usize {
-            first_line.resize(iid as usize + 1, 0);
+        if let Some(first) = first_line.insert(iid, row.line) {
+            return Err(row.error(
+                0,
+                format!("duplicate item id {iid} (first defined on line {first})"),
+            ));
         }
-        first_line[iid as usize] = row.line;
+        rows.push((iid, row.text(1).to_string(), row.line));
         Ok(())
     })?;
+    if let Some((max, _, line)) = rows.iter().max_by_key(|r| r.0) {
+        if let Some(message) = too_sparse(*max, rows.len()) {
+            return Err(DataError::field(path, *line, "iid", message));
+        }
+    }
+    let mut items = Items::default();
+    for (iid, title, _) in rows {
+        items
+            .insert(iid, title)
+            .expect("ids checked distinct above");
+    }
     Ok(items)
 }

@@ -281,6 +281,52 @@ fn huge_id_is_rejected_before_allocating() {
     assert_eq!(error.field_name(), Some("iid"));
 }
 
+/// An id under the cap but far above the others (a raw id left unmapped) would size a table
+/// of gigabytes: refused at its line, items and users alike, before any table is built.
+#[test]
+fn a_sparse_id_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "items.tsv",
+        "iid\ttitle\n1\tA\n99999999\tB\n2\tC\n",
+    );
+    let error = read_items(&path).unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!(
+            "{}:3: field `iid`: id 99999999 is far above the 3 distinct ids",
+            path.display()
+        )),
+        "{error}"
+    );
+    // Dense ids with gaps up to the slack stay fine.
+    write(dir.path(), "items.tsv", "iid\ttitle\n1\tA\n100000\tB\n");
+    read_items(&path).unwrap();
+
+    write(dir.path(), "items.tsv", ITEMS);
+    let row = |uid: u32| format!("{uid}\t1\t1\t10\t1\t\n");
+    let train = write(
+        dir.path(),
+        "train.tsv",
+        &format!("{HEADER}{}{}", row(1), row(2)),
+    );
+    write(dir.path(), "valid.tsv", &format!("{HEADER}{}", row(1)));
+    let small = write(
+        dir.path(),
+        "valid_small.tsv",
+        &format!("{HEADER}{}{}{}", row(2), row(50_000_000), row(50_000_000)),
+    );
+    let error = Dataset::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        error.starts_with(&format!(
+            "{}:3: field `uid`: id 50000000 is far above the 3 distinct ids",
+            small.display()
+        )),
+        "{error}"
+    );
+    assert!(train.exists());
+}
+
 fn tiny_dataset(dir: &Path) -> Dataset {
     write(dir, "items.tsv", ITEMS);
     write(
@@ -348,6 +394,15 @@ fn write_round_trips_and_sanitises_titles() {
     assert_eq!(copy.test.map(|t| t.rows), Some(data.valid.rows.clone()));
     assert_eq!(std::fs::read(out.join("NOTE.txt")).unwrap(), b"hello");
 
+    // A temporary folder of a process killed mid-write goes at the next write; one of a live
+    // process (pid 1) is left to it.
+    let name = out.file_name().unwrap().to_string_lossy().into_owned();
+    let abandoned = dir.path().join(format!(".{name}.tmp-999999999-1"));
+    let live = dir.path().join(format!(".{name}.tmp-1-1"));
+    for d in [&abandoned, &live] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::write(d.join("train.tsv"), "x").unwrap();
+    }
     // Writing again replaces the folder as a whole and leaves no temporary folder behind.
     write_dataset(
         &out,
@@ -357,6 +412,12 @@ fn write_round_trips_and_sanitises_titles() {
     )
     .unwrap();
     assert!(!out.join("test.tsv").exists() && !out.join("NOTE.txt").exists());
+    if cfg!(target_os = "linux") {
+        assert!(!abandoned.exists());
+    }
+    assert!(live.exists());
+    std::fs::remove_dir_all(&live).unwrap();
+    let _ = std::fs::remove_dir_all(&abandoned);
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

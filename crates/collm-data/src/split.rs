@@ -82,9 +82,22 @@ impl Split {
 
 /// Reads a split file; every target and history item must be in `items`.
 pub fn read_split(path: &Path, name: &str, items: &Items) -> Result<Split, DataError> {
+    read_split_noting_max(path, name, items).map(|(split, _)| split)
+}
+
+/// [`read_split`], and the largest user id with the line it is first on (none when empty).
+pub(crate) fn read_split_noting_max(
+    path: &Path,
+    name: &str,
+    items: &Items,
+) -> Result<(Split, Option<(u32, usize)>), DataError> {
+    let mut max_uid: Option<(u32, usize)> = None;
     let mut rows = Vec::new();
     read_tsv(path, &SPLIT_COLUMNS, |row| {
         let uid = row.id(0)?;
+        if max_uid.is_none_or(|(max, _)| uid > max) {
+            max_uid = Some((uid, row.line));
+        }
         let iid = row.id(1)?;
         if !items.contains(iid) {
             return Err(row.error(1, format!("item {iid} is not in the items table")));
@@ -114,9 +127,10 @@ pub fn read_split(path: &Path, name: &str, items: &Items) -> Result<Split, DataE
         });
         Ok(())
     })?;
-    Ok(Split {
+    let split = Split {
         name: name.to_string(),
         path: path.to_path_buf(),
         rows,
-    })
+    };
+    Ok((split, max_uid))
 }

@@ -47,6 +47,23 @@ impl<'a> Row<'a> {
 /// a stray huge id from turning into a huge allocation.
 pub const MAX_ID: u32 = 100_000_000;
 
+/// Ids index tables with a row per id up to the largest (the items' titles, the collaborative
+/// models' embeddings), so the largest id may exceed the number of distinct ids by at most
+/// this factor, plus [`SPARSE_SLACK`]: beyond, a stray or unmapped id (a raw 99999999) would
+/// size a table of gigabytes, and the process would abort allocating it.
+pub const SPARSE_FACTOR: usize = 16;
+pub const SPARSE_SLACK: usize = 100_000;
+
+/// Why `max`, the largest of `distinct` ids, is too far above them for a table, if it is.
+pub(crate) fn too_sparse(max: u32, distinct: usize) -> Option<String> {
+    (max as usize > SPARSE_FACTOR * distinct + SPARSE_SLACK).then(|| {
+        format!(
+            "id {max} is far above the {distinct} distinct ids; ids index embedding tables (a \
+             row per id up to the largest), so they must be dense (1..n): renumber them"
+        )
+    })
+}
+
 /// Parses a positive id; the message says what was wrong.
 pub(crate) fn parse_id(text: &str) -> Result<u32, String> {
     match text.parse::<u32>() {

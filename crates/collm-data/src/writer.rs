@@ -23,6 +23,7 @@ pub fn write_dataset(
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(|e| DataError::io(&parent, e))?;
+    remove_abandoned_siblings(dir);
     let tmp = sibling(dir, "tmp");
     std::fs::create_dir(&tmp).map_err(|e| DataError::io(&tmp, e))?;
     let written = write_files(&tmp, items, splits, extra_files).and_then(|()| replace(&tmp, dir));
@@ -120,6 +121,34 @@ fn replace(tmp: &Path, dir: &Path) -> Result<(), DataError> {
         std::fs::remove_dir_all(&old).map_err(|e| DataError::io(&old, e))?;
     }
     Ok(())
+}
+
+/// Removes the temporary siblings of `dir` (see [`sibling`]) that a process killed mid-write
+/// left, those whose process is gone: a dataset import is megabytes, and nothing else would
+/// ever remove them. Where a process cannot be looked up (not Linux), nothing is removed.
+fn remove_abandoned_siblings(dir: &Path) {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        // `.NAME.WHAT-PID-NANOS`
+        let pid = file_name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split('-').nth(1))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| pid != std::process::id() && process_is_gone(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn process_is_gone(pid: u32) -> bool {
+    cfg!(target_os = "linux") && !Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// A hidden, unique sibling path of `dir` for temporary use.
