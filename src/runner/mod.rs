@@ -460,6 +460,9 @@ fn share_stages(shared: &Shared, id: &RunId, experiment: &mut Experiment) {
 
 /// Carries out one run and records how it ended; nothing in it can leave the run `running`
 /// (errors and panics end it `failed` with the message).
+/// How often a running job looks at the store's free space.
+const SPACE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
     let id = job.id.clone();
     if let Err(err) = shared.store.set_status(&id, RunStatus::Running) {
@@ -482,11 +485,25 @@ fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
         resume: job.resume,
         prior_best_step: job.prior_best_step,
     };
-    let mut sink = |event: &Event| shared.record(&id, event);
+    // A disk filling up during the run stops it (checked every few seconds, as events come)
+    // while sled still has room to record why: see `collm_store::MIN_FREE_BYTES`.
+    let mut low_space = None;
+    let mut space_checked: Option<std::time::Instant> = None;
+    let mut sink = |event: &Event| {
+        shared.record(&id, event);
+        if low_space.is_none() && space_checked.is_none_or(|t| t.elapsed() >= SPACE_CHECK_EVERY) {
+            space_checked = Some(std::time::Instant::now());
+            low_space = shared.store.low_space();
+            if low_space.is_some() {
+                cancel.cancel();
+            }
+        }
+    };
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| match job.experiment.kind {
         ExperimentKind::Cf => cf::execute(&cf_job, &mut sink, cancel),
         ExperimentKind::Collm => collm::execute(&cf_job, &mut sink, cancel),
     }));
+    drop(sink);
     let (last, status) = match result {
         Ok(Ok(Outcome::Finished { ranking })) => {
             for point in ranking {
@@ -505,7 +522,21 @@ fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
             }
             (Event::Finished, RunStatus::Finished)
         }
-        Ok(Ok(Outcome::Cancelled)) => (Event::Cancelled, RunStatus::Cancelled),
+        Ok(Ok(Outcome::Cancelled)) => match low_space {
+            Some(free) => (
+                Event::Failed {
+                    error: format!(
+                        "stopped: only {} free on the store's disk ({}), below the {} a store \
+                         needs to write safely; free some space, then `collm resume {id}`",
+                        collm_store::size_text(free),
+                        shared.store.dir().display(),
+                        collm_store::size_text(collm_store::MIN_FREE_BYTES)
+                    ),
+                },
+                RunStatus::Failed,
+            ),
+            None => (Event::Cancelled, RunStatus::Cancelled),
+        },
         Ok(Err(err)) => (
             Event::Failed {
                 error: err.to_string(),

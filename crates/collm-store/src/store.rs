@@ -21,8 +21,8 @@ const EVALS_TREE: &str = "evals";
 const SCHEMA_KEY: &str = "schema";
 /// Written into a run's folder before its record is deleted; see [`Store::delete_run`].
 const DELETING_MARKER: &str = ".deleting";
-/// `2.4 MB`, `512 kB`: a size as the low-space message shows it.
-pub(crate) fn bytes(n: u64) -> String {
+/// `2.4 MB`, `512 kB`: a size as the low-space messages show it.
+pub fn bytes(n: u64) -> String {
     match n {
         n if n >= 1_000_000 => format!("{:.1} MB", n as f64 / 1e6),
         n => format!("{} kB", n / 1000),
@@ -140,6 +140,14 @@ impl Store {
         store.flush()?;
         store.finish_interrupted_deletes();
         Ok(store)
+    }
+
+    /// The free space on the store's disk, when it is below [`crate::MIN_FREE_BYTES`]: a run
+    /// that sees it stops while sled still has room to record why.
+    pub fn low_space(&self) -> Option<u64> {
+        fs2::available_space(&self.dir)
+            .ok()
+            .filter(|free| *free < crate::MIN_FREE_BYTES)
     }
 
     pub fn dir(&self) -> &Path {
