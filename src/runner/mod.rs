@@ -503,7 +503,6 @@ fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
         ExperimentKind::Cf => cf::execute(&cf_job, &mut sink, cancel),
         ExperimentKind::Collm => collm::execute(&cf_job, &mut sink, cancel),
     }));
-    drop(sink);
     let (last, status) = match result {
         Ok(Ok(Outcome::Finished { ranking })) => {
             for point in ranking {
