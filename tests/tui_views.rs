@@ -664,6 +664,69 @@ fn compare_shows_only_differing_settings_and_overlaid_curves() {
     assert_eq!(f.app.compare.curve, collm_bench::tui::app::Curve::Lr);
 }
 
+/// Unchosen, the Metrics baseline is the first column with a result (a run still training has
+/// nothing to measure against); once that run finishes, the view asks for the bootstrap again.
+#[test]
+fn metrics_baseline_defaults_to_a_column_with_a_result_and_follows_a_run_that_ends() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        let training = store
+            .create_run("training", &experiment("training", 1e-2, 32), "cf")
+            .unwrap();
+        store
+            .set_status(&training, collm_store::RunStatus::Running)
+            .unwrap();
+        for (name, auc) in [("done-a", 0.62), ("done-b", 0.66)] {
+            let id = store
+                .create_run(name, &experiment(name, 1e-3, 32), "cf")
+                .unwrap();
+            evaluated(&store, &id, None, auc, 0.3);
+            store.append_event(&id, &Event::Finished).unwrap();
+        }
+        store
+    });
+    f.keys("   3");
+    let columns = f.app.metrics_columns();
+    assert_eq!(columns.len(), 3);
+    let base = f.app.metrics_base_index(&columns);
+    assert_eq!(columns[base][0].1.name, "done-a", "{}", f.screen());
+    drop(columns);
+
+    let shown = f
+        .app
+        .runs
+        .records()
+        .iter()
+        .find(|r| r.name == "training")
+        .unwrap();
+    let training = f.pin.real(&shown.id.clone());
+    evaluated(&f.store, &training, None, 0.70, 0.5);
+    f.store.append_event(&training, &Event::Finished).unwrap();
+    f.app.commands.clear();
+    update(&mut f.app, f.pin.message(load_runs(&f.store)));
+    let asked = f.app.commands.iter().find_map(|c| match c {
+        Command::Significance { base, .. } => Some(base.clone()),
+        _ => None,
+    });
+    assert!(asked.is_some(), "asked again once the run ended");
+}
+
+/// A notice holds the bottom line for a while, then the view's keys come back (a message from
+/// one view used to follow the user through every other).
+#[test]
+fn a_status_message_gives_way_to_the_keys_after_a_while() {
+    let mut f = fixture(color());
+    f.app.notice("hello there");
+    assert!(f.screen().contains("hello there"));
+    let later = f.app.now_ms + collm_bench::tui::app::STATUS_SHOWN_MS;
+    update(&mut f.app, Message::Tick { now_ms: later });
+    let screen = f.screen();
+    assert!(
+        !screen.contains("hello there") && screen.contains("? help"),
+        "{screen}"
+    );
+}
+
 /// `]` in Compare walks the stages the runs trained and stops at the last; `[` then comes
 /// back at once (it used to count on past the last, and `[` had to undo every extra press).
 #[test]
@@ -871,6 +934,14 @@ fn help_is_generated_from_the_keymap() {
     insta::assert_snapshot!("help", screen);
     f.key(KeyCode::Esc);
     assert!(f.app.help.is_none());
+    // Over the Metrics view, whose own ↑↓ move its columns, ↓ and End still scroll the help.
+    f.keys("3?");
+    f.key(KeyCode::Down);
+    assert_eq!(f.app.help, Some(1));
+    f.key(KeyCode::End);
+    assert!(f.app.help.unwrap() > 1);
+    f.key(KeyCode::Home);
+    assert_eq!(f.app.help, Some(0));
 }
 
 #[test]
@@ -1038,6 +1109,27 @@ fn launch_form_edits_and_launches() {
     assert!(f
         .screen()
         .contains("launching 2 runs of quick (a grid over training.lr)"));
+
+    // A value of the right type that the experiment refuses: named as edited, not at a line of
+    // the file (which still holds the old value), and nothing is launched.
+    f.key(KeyCode::Enter);
+    for _ in 0..12 {
+        f.key(KeyCode::Backspace);
+    }
+    f.keys("-1");
+    f.key(KeyCode::Enter);
+    f.app.commands.clear();
+    f.keys("L");
+    let error = f.app.launch.error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("as edited: ") && error.contains("lr") && error.contains("-1"),
+        "{error}"
+    );
+    assert!(!f
+        .app
+        .commands
+        .iter()
+        .any(|c| matches!(c, Command::Launch { .. })));
 }
 
 #[test]
@@ -1324,6 +1416,14 @@ fn delete_asks_first_then_forgets_the_run() {
     );
     f.keys("n");
     assert!(f.app.confirm.is_none());
+    // Enter is "any other key" too: it keeps the run.
+    f.keys("D");
+    assert!(f.app.confirm.is_some());
+    f.app.commands.clear();
+    f.key(KeyCode::Enter);
+    assert!(f.app.confirm.is_none());
+    assert!(f.app.commands.is_empty(), "{:?}", f.app.commands);
+    assert!(f.app.visible_runs().iter().any(|r| r.name == "mf-small"));
     let asked = |f: &Fixture| {
         f.app
             .commands

@@ -118,7 +118,7 @@ fn leaf(key: &str) -> &str {
 /// lowercased, within the run's id, name, kind, status or key settings (`summary`, its
 /// experiment's `key_summary`).
 pub fn run_matches(record: &collm_store::RunRecord, summary: &str, filter: &str) -> bool {
-    let needle = filter.to_lowercase();
+    let needle = spelt_as_shown(filter).to_lowercase();
     needle.is_empty()
         || format!(
             "{} {} {} {} {}",
@@ -126,6 +126,18 @@ pub fn run_matches(record: &collm_store::RunRecord, summary: &str, filter: &str)
         )
         .to_lowercase()
         .contains(&needle)
+}
+
+/// `lr=1e-2` as the summary spells that value (`lr=0.01`): a number after `=` is written as
+/// [`show`] writes it, so a filter finds a setting however its value is typed.
+fn spelt_as_shown(filter: &str) -> String {
+    match filter.split_once('=') {
+        Some((key, value)) => match super::overrides::parse_value(value) {
+            number @ (Value::Float(_) | Value::Integer(_)) => format!("{key}={}", show(&number)),
+            _ => filter.to_string(),
+        },
+        None => filter.to_string(),
+    }
 }
 
 /// The run table's one-line summary of an experiment: `mf d64 lr=1e-3 bs=1024 ep=50`. A CoLLM
@@ -590,6 +602,15 @@ pub fn set_path(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filter_finds_a_value_however_it_is_typed() {
+        assert_eq!(spelt_as_shown("lr=1e-2"), "lr=0.01");
+        assert_eq!(spelt_as_shown("lr=0.001"), "lr=1e-3");
+        assert_eq!(spelt_as_shown("seed=1"), "seed=1");
+        assert_eq!(spelt_as_shown("failed"), "failed");
+        assert_eq!(spelt_as_shown("kind=mf"), "kind=mf");
+    }
 
     const A: &str = "name = \"a\"\n[cf]\nkind = \"mf\"\nlr = 0.001\nbatch_size = 1024\n\n[ablation]\nno_history = false\n\n[[stages]]\nlr = 0.5\n";
 

@@ -54,7 +54,13 @@ pub struct App {
 pub struct StatusLine {
     pub text: String,
     pub error: bool,
+    /// When it was said (the app's clock): the bottom line gives way to the view's keys
+    /// [`STATUS_SHOWN_MS`] later, so a message does not follow the user from view to view.
+    pub at_ms: u64,
 }
+
+/// How long a notice or error holds the bottom line.
+pub const STATUS_SHOWN_MS: u64 = 20_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunViewState {
@@ -106,6 +112,8 @@ pub const SIGNIFICANCE_RESAMPLES: usize = 1000;
 pub struct Significance {
     pub split: String,
     pub base: Vec<Target>,
+    /// When the baseline's runs ended: one that finishes (or ends again) since asks anew.
+    pub base_ended: Vec<Option<u64>>,
     pub others: Vec<(Vec<Target>, Vec<Option<u64>>)>,
     pub results: Option<ColumnDifferences>,
 }
@@ -429,6 +437,14 @@ impl App {
             .baseline
             .as_ref()
             .and_then(|b| columns.iter().position(|c| c.iter().any(|(t, _)| t == b)))
+            // Unchosen, the first column with a result on the split: one without would leave
+            // nothing to measure the others against.
+            .or_else(|| {
+                columns.iter().position(|c| {
+                    c.iter()
+                        .all(|(t, r)| t.result_on(r, &self.metrics.split).is_some())
+                })
+            })
             .unwrap_or(0)
     }
 
@@ -458,6 +474,7 @@ impl App {
         self.status = Some(StatusLine {
             text: text.into(),
             error: false,
+            at_ms: self.now_ms,
         });
     }
 
@@ -465,6 +482,7 @@ impl App {
         self.status = Some(StatusLine {
             text: text.into(),
             error: true,
+            at_ms: self.now_ms,
         });
     }
 }

@@ -404,14 +404,21 @@ pub const BINDINGS: &[Binding] = &[
 
 /// The action of `event` in `view`: the view's bindings first, then the global ones.
 pub fn action_for(view: View, event: &KeyEvent) -> Option<Action> {
-    let find = |scope: Scope| {
-        BINDINGS
-            .iter()
-            .filter(|b| b.scope == scope)
-            .find(|b| b.keys.iter().any(|key| key.matches(event)))
-            .map(|b| b.action)
-    };
-    find(Scope::In(view)).or_else(|| find(Scope::Global))
+    bound_in(Scope::In(view), event).or_else(|| bound_in(Scope::Global, event))
+}
+
+/// The action `event` is bound to by the global keys alone: what it does over a view's own
+/// keys, in the help overlay (where the Metrics view's ↑↓ would move its columns).
+pub fn global_action_for(event: &KeyEvent) -> Option<Action> {
+    bound_in(Scope::Global, event)
+}
+
+fn bound_in(scope: Scope, event: &KeyEvent) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.scope == scope)
+        .find(|b| b.keys.iter().any(|key| key.matches(event)))
+        .map(|b| b.action)
 }
 
 /// The help screen's sections: a scope, then its bindings as (keys, description).

@@ -7,7 +7,7 @@ use super::prompt::inspect;
 use super::{confirmed, on_action, PAGE};
 use crate::experiment::settings;
 use crate::tui::app::App;
-use crate::tui::keymap::{action_for, Action, View};
+use crate::tui::keymap::{action_for, global_action_for, Action, View};
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent) {
     // Key release and repeat events (kitty protocol) would act twice.
@@ -15,23 +15,31 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) {
         return;
     }
     if let Some(question) = app.confirm.take() {
-        if matches!(
-            key.code,
-            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter
-        ) {
+        // Only `y`, as the question says ("any other key keeps it"): Enter, pressed out of
+        // habit, must not delete a run or cancel training.
+        if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
             confirmed(app, question);
         }
         return;
     }
     if let Some(scroll) = app.help {
-        match action_for(app.view, &key) {
+        match global_action_for(&key) {
             Some(Action::Help | Action::Back | Action::Quit) => app.help = None,
-            Some(a @ (Action::Down | Action::Up | Action::PageDown | Action::PageUp)) => {
+            Some(
+                a @ (Action::Down
+                | Action::Up
+                | Action::PageDown
+                | Action::PageUp
+                | Action::Top
+                | Action::Bottom),
+            ) => {
                 let lines = match a {
                     Action::Down => 1,
                     Action::Up => -1,
                     Action::PageDown => PAGE as isize,
-                    _ => -(PAGE as isize),
+                    Action::PageUp => -(PAGE as isize),
+                    Action::Top => isize::MIN,
+                    _ => isize::MAX,
                 };
                 let moved = app.help_extent.step(usize::from(scroll), lines);
                 app.help = Some(u16::try_from(moved).unwrap_or(u16::MAX));

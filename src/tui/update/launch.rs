@@ -1,7 +1,7 @@
 //! The Launch view's actions: picking an experiment, editing its form, launching it.
 
 use super::move_in;
-use crate::experiment::settings;
+use crate::experiment::{settings, Experiment, ExperimentError};
 use crate::tui::app::{App, ExperimentChoice, LaunchFocus};
 use crate::tui::keymap::Action;
 use crate::tui::message::Command;
@@ -78,12 +78,26 @@ fn launch(app: &mut App) {
         app.error("no experiment to launch: add a *.toml file to ./experiments");
         return;
     };
+    // A file that does not load is refused with its own error, the one its pane shows.
+    if let Some(problem) = &choice.problem {
+        app.launch.error = Some(problem.clone());
+        return;
+    }
     match settings::apply_grid(&choice.text, &app.launch.fields, &choice.name) {
         Ok(experiments) => {
             let origin = choice
                 .path
                 .clone()
                 .unwrap_or_else(|| format!("{}.toml", choice.name).into());
+            // An edit the experiment refuses is named here, as edited: the file's own line
+            // numbers would point at what the file says, not at the form's value.
+            if let Some(err) = experiments
+                .iter()
+                .find_map(|text| Experiment::from_toml(text, &origin).err())
+            {
+                app.launch.error = Some(as_edited(err));
+                return;
+            }
             let swept: Vec<&str> = app
                 .launch
                 .fields
@@ -112,5 +126,21 @@ fn launch(app: &mut App) {
             app.launch.error = None;
         }
         Err(err) => app.launch.error = Some(err),
+    }
+}
+
+/// An error of the experiment as the form edited it, without the file's position.
+fn as_edited(err: ExperimentError) -> String {
+    match err {
+        ExperimentError::Parse {
+            message,
+            source_line,
+            ..
+        } => match source_line {
+            Some(line) => format!("as edited: {message} (`{}`)", line.trim()),
+            None => format!("as edited: {message}"),
+        },
+        ExperimentError::Invalid { message, .. } => format!("as edited: {message}"),
+        other => other.to_string(),
     }
 }

@@ -20,6 +20,10 @@ pub(super) fn ask_significance(app: &mut App) {
     }
     let base_index = app.metrics_base_index(&columns);
     let base = column_targets(&columns[base_index]);
+    let base_ended: Vec<Option<u64>> = columns[base_index]
+        .iter()
+        .map(|(_, r)| r.ended_ms)
+        .collect();
     let others: Vec<(Vec<Target>, Vec<Option<u64>>)> = columns
         .iter()
         .enumerate()
@@ -32,12 +36,9 @@ pub(super) fn ask_significance(app: &mut App) {
         })
         .collect();
     let split = app.metrics.split.clone();
-    if app
-        .metrics
-        .significance
-        .as_ref()
-        .is_some_and(|s| s.split == split && s.base == base && s.others == others)
-    {
+    if app.metrics.significance.as_ref().is_some_and(|s| {
+        s.split == split && s.base == base && s.base_ended == base_ended && s.others == others
+    }) {
         return;
     }
     app.commands.push(Command::Significance {
@@ -48,6 +49,7 @@ pub(super) fn ask_significance(app: &mut App) {
     app.metrics.significance = Some(Significance {
         split,
         base,
+        base_ended,
         others,
         results: None,
     });

@@ -119,7 +119,11 @@ fn tabs(app: &App, frame: &mut Frame, area: Rect) {
 /// The bottom line: the last notice or error, else the keys of the current view.
 fn status_line(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
-    let line = match &app.status {
+    let current = app
+        .status
+        .as_ref()
+        .filter(|s| app.now_ms.saturating_sub(s.at_ms) < crate::tui::app::STATUS_SHOWN_MS);
+    let line = match current {
         Some(s) if s.error => Line::styled(format!(" {}", s.text), t.error()),
         Some(s) => Line::styled(format!(" {}", s.text), t.good()),
         None => Line::styled(format!(" {}", hints(app.view)), t.dim()),
