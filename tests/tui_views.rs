@@ -788,7 +788,7 @@ fn compare_scrolls_through_more_differing_settings_than_fit() {
     let (first, last) = (&keys[0], keys.last().unwrap());
     let screen = f.screen();
     let n = keys.len();
-    for expected in [first, &format!("1 of {n}")] {
+    for expected in [first, &format!("{n} settings differ · at 1 ")] {
         assert!(
             screen.contains(expected.as_str()),
             "{expected} missing from\n{screen}"
@@ -805,7 +805,10 @@ fn compare_scrolls_through_more_differing_settings_than_fit() {
         screen.contains(last.as_str()),
         "{last} missing after End\n{screen}"
     );
-    assert!(screen.contains(&format!("{n} of {n}")), "{screen}");
+    assert!(
+        screen.contains(&format!("{n} settings differ · at {n} ")),
+        "{screen}"
+    );
     assert!(
         !screen.contains(first.as_str()),
         "{first} still shown\n{screen}"
@@ -820,7 +823,7 @@ fn compare_scrolls_through_more_differing_settings_than_fit() {
     f.key(KeyCode::Home);
     assert_eq!(f.app.compare.setting, 0);
     f.keys("jj");
-    assert!(f.screen().contains(&format!("3 of {n}")));
+    assert!(f.screen().contains(&format!("{n} settings differ · at 3 ")));
 
     let (at, longest) = keys
         .iter()
@@ -901,7 +904,7 @@ fn wide_tables_show_a_window_of_columns_that_follows_left_and_right() {
     let header_row = |screen: &str| {
         screen
             .lines()
-            .find(|l| l.contains("setting"))
+            .find(|l| l.contains("│setting "))
             .unwrap()
             .to_string()
     };

@@ -136,9 +136,9 @@ fn draw_settings(
         "Settings that differ: none".to_string()
     } else {
         format!(
-            "Settings that differ: {} of {} (↑↓ scroll)",
-            selected + 1,
-            diff.len()
+            "{} settings differ · at {} (↑↓ scroll)",
+            diff.len(),
+            selected + 1
         )
     };
     if let Some(shown) = window.describe(runs.len()) {

@@ -127,6 +127,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .saturating_sub(3 + u16::from(ins.note.is_some()));
     p.rows_extent.record(ordered.len(), usize::from(visible));
     let offset = p.row_offset.min(p.rows_extent.max_offset());
+    // The title column takes what the others (6 + 4 + 5 + 7 + 10, a space between each) and
+    // the border leave; a longer title ends in `…`.
+    let title_width = usize::from(rows_area.width).saturating_sub(2 + 32 + 5);
     let rows: Vec<Row> = ordered
         .iter()
         .skip(offset)
@@ -143,7 +146,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             };
             Row::new(vec![
                 Cell::from(r.iid.to_string()),
-                Cell::from(r.title.clone()),
+                Cell::from(format::clip(&r.title, title_width)),
                 Cell::from(if r.warm { "warm" } else { "cold" }),
                 Cell::from(if r.label == 1 { "yes" } else { "no" }),
                 Cell::from(Span::styled(format::metric(r.p_yes), style)),
