@@ -99,6 +99,12 @@ fn compare_measures_two_runs_on_the_rows_both_scored() {
     assert_eq!(back["differences"][0]["run_id"], ia);
     assert!((fwd.as_f64().unwrap() + rev.as_f64().unwrap()).abs() < 1e-12);
 
+    let out = env.output(&["compare", ia, ib, "--resamples", "5"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("give 0 (no intervals) or 100 to 1,000,000"),
+        "{err}"
+    );
     let text = env.ok(&["compare", ia, ib, "--resamples", "400"]);
     for part in ["all AUC", "paired over users", "collm.seed", "] p"] {
         assert!(text.contains(part), "{part} missing from:\n{text}");

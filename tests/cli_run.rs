@@ -268,6 +268,12 @@ fn a_missing_dataset_is_refused_and_a_bad_one_fails_the_run_with_the_reason_stor
         assert_eq!(run["status"], "failed");
         assert!(!run.to_string().contains("resumed on device"), "{run}");
     }
+    // Resumed in another precision, its stored experiment says so (compare and sweeps match
+    // runs by it).
+    env.output(&["resume", id, "--dtype", "bf16"]);
+    let run: Value = serde_json::from_str(&env.ok(&["export", id, "--format", "json"])).unwrap();
+    let experiment = run["record"]["experiment"].as_str().unwrap();
+    assert!(experiment.contains("dtype = \"bf16\""), "{experiment}");
 }
 
 /// A whole CoLLM run on the built-in tiny LLM (foundation, LoRA stage, cached CIE stage, final

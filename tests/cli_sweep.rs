@@ -207,6 +207,22 @@ fn bad_settings_and_splits_are_reported_before_any_run() {
     }
     let out = env.output(&["run", file, "--set", "training.lr"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected KEY=VALUE"));
+    // A device this build lacks, as the points are placed, before any point runs.
+    if cfg!(not(feature = "cuda")) {
+        let out = env.output(&[
+            "sweep",
+            file,
+            "--grid",
+            "training.lr=1e-2,1e-3",
+            "--device",
+            "cuda:0",
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("device \"cuda:0\""),
+            "{err}"
+        );
+    }
     assert!(run_ids(&env).is_empty());
 }
 

@@ -419,7 +419,7 @@ fn tui_screenshots() {
     t.send("4");
     t.keep(
         "live-4-compare",
-        &t.wait_for("Settings that differ", Duration::from_secs(5)),
+        &t.wait_for("settings differ · at", Duration::from_secs(5)),
     );
     t.send("5");
     t.wait_for("user 1", Duration::from_secs(60));
@@ -457,7 +457,7 @@ fn tui_screenshots() {
     t.send("4");
     t.keep(
         "after-4-compare",
-        &t.wait_for("Settings that differ", Duration::from_secs(5)),
+        &t.wait_for("settings differ · at", Duration::from_secs(5)),
     );
     // The finished CoLLM run's screen, and its P(Yes) and token count in the inspector.
     t.send("1");

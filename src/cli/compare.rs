@@ -60,8 +60,9 @@ pub struct RunsOnSplit {
     /// The split whose evaluations and kept per-row scores are read.
     #[arg(long, default_value = "valid")]
     pub split: String,
-    /// Bootstrap resamples of users for the intervals and p-values; 0 leaves them out.
-    #[arg(long, default_value_t = 1000)]
+    /// Bootstrap resamples of users for the intervals and p-values (100 to 1,000,000); 0
+    /// leaves them out.
+    #[arg(long, default_value_t = 1000, value_parser = resamples)]
     pub resamples: usize,
     /// Seed of the resampling, so that a comparison repeats to the digit.
     #[arg(long, default_value_t = 0)]
@@ -562,5 +563,21 @@ fn clip(value: &str) -> String {
         value.to_string()
     } else {
         value.chars().take(WIDTH - 1).chain(['…']).collect()
+    }
+}
+
+/// `--resamples`: 0, or enough for the 2.5% and 97.5% percentiles to mean something (fewer
+/// than 100 leaves them a handful of draws apart) and few enough to end (a million takes about
+/// a second per column; 1e12 hung for days).
+fn resamples(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    if n == 0 || (100..=1_000_000).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{n}: give 0 (no intervals) or 100 to 1,000,000 (1000 by default)"
+        ))
     }
 }

@@ -179,7 +179,7 @@ fn describe(
         e.split,
         e.weights
             .iter()
-            .map(|w| w.to_string())
+            .map(|w| crate::experiment::settings::format_float(*w))
             .collect::<Vec<_>>()
             .join(", "),
         e.rows,

@@ -241,7 +241,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("point {}", point.name))?;
         plan.push(Planned { point, experiment });
     }
-    base.resolve_device()?;
+    // As placed by --device: a device this build or machine lacks is refused before any point
+    // becomes a (failed) run.
+    plan[0].experiment.resolve_device()?;
     let (select_text, report) = splits(&spec, &plan, &data_dir)?;
     let select = Criterion::parse(&select_text)
         .map_err(|e| anyhow::anyhow!("{} {e}", spec.select_origin))?;

@@ -359,13 +359,19 @@ impl Experiment {
             ("name", &experiment.name, None),
             ("description", &experiment.description, Some('\n')),
         ] {
+            // Invisible format characters too: a right-to-left override or a zero-width space
+            // makes one name look like another.
+            let hidden = |c: char| {
+                matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+                    | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+            };
             if let Some(c) = value
                 .chars()
-                .find(|&c| c.is_control() && Some(c) != allowed)
+                .find(|&c| (c.is_control() || hidden(c)) && Some(c) != allowed)
             {
                 let message = format!(
                     "invalid setting `{key}`: holds the control character {}",
-                    c.escape_debug()
+                    c.escape_unicode()
                 );
                 return Err(ExperimentError::at_key(
                     origin.to_path_buf(),

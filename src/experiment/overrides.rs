@@ -26,7 +26,7 @@ impl Override {
             return Err(format!("`{key}={value}`: the key is empty"));
         }
         Ok(Override {
-            key: key.to_string(),
+            key: canonical_key(key),
             value: parse_value(value),
         })
     }
@@ -40,7 +40,20 @@ impl Override {
 
 impl std::fmt::Display for Override {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}={}", self.key, settings::show(&self.value))
+        // Echoed in messages: a control character typed into a value (an escape sequence)
+        // is shown escaped, not sent to the terminal.
+        let shown = format!("{}={}", self.key, settings::show(&self.value));
+        let escaped: String = shown
+            .chars()
+            .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
+                if c.is_control() {
+                    Box::new(c.escape_default())
+                } else {
+                    Box::new(std::iter::once(c))
+                }
+            })
+            .collect();
+        f.write_str(&escaped)
     }
 }
 
@@ -53,6 +66,19 @@ impl FromStr for Override {
             .ok_or_else(|| format!("`{text}`: expected KEY=VALUE, e.g. training.lr=1e-3"))?;
         Override::new(key, value)
     }
+}
+
+/// `collm.stages.00.lr` (or `+0`) as `collm.stages.0.lr`: one spelling per setting, so that
+/// two spellings of one key are seen to be one (given twice, swept and set).
+pub fn canonical_key(key: &str) -> String {
+    key.trim()
+        .split('.')
+        .map(|part| match part.parse::<usize>() {
+            Ok(index) => index.to_string(),
+            Err(_) => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Refuses a key given twice on one command line (`--set training.lr=1e-2 --set
@@ -168,6 +194,9 @@ mod tests {
         );
         assert!("training.lr".parse::<Override>().is_err());
         assert!("=1".parse::<Override>().is_err());
+        // Echoed in messages with control characters escaped, not sent to the terminal.
+        let o: Override = "description=x\u{1b}]0;T\u{7}y".parse().unwrap();
+        assert_eq!(o.to_string(), "description=x\\u{1b}]0;T\\u{7}y");
         let o: Override = "collm.stages.1.lr=1e-3".parse().unwrap();
         assert_eq!(o.label(), "lr=1e-3");
         assert_eq!(o.to_string(), "collm.stages.1.lr=1e-3");
@@ -202,6 +231,14 @@ mod tests {
             "--set training.lr is given twice (0.01, then 1e-3); keep one"
         );
         assert_eq!(refuse_repeats(&sets[..2]), Ok(()));
+        // Two spellings of one index are one key.
+        let sets: Vec<Override> = ["collm.stages.0.lr=1e-2", "collm.stages.+00.lr=1e-3"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert!(refuse_repeats(&sets)
+            .unwrap_err()
+            .contains("collm.stages.0.lr is given twice"));
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub fn show(value: &Value) -> String {
 
 /// `0.001` as `1e-3`, `0.5` as `0.5`: learning rates stay readable in narrow columns.
 pub fn format_float(f: f64) -> String {
-    if f != 0.0 && f.abs() < 1e-2 {
+    if f != 0.0 && (f.abs() < 1e-2 || f.abs() >= 1e6) {
         format!("{f:e}")
     } else {
         format!("{f}")

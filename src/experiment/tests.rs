@@ -545,4 +545,8 @@ fn a_control_character_in_a_name_is_refused_at_its_line() {
         "name = \"t\"\ndescription = \"two\\nlines\"",
     );
     parse(&text).unwrap();
+    // A right-to-left override makes one name read as another.
+    let text = GOOD.replace("name = \"t\"", "name = \"a\\u202Eb\"");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("holds the control character \\u{202e}"), "{e}");
 }

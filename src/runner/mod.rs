@@ -190,6 +190,7 @@ impl RunnerHandle {
     fn submit_new(&self, experiment: &Experiment, share: bool) -> Result<RunId, RunError> {
         // A missing file is reported now, not after the foundation trained, and leaves no run.
         experiment.check_inputs(&self.shared.data_dir)?;
+        self.shared.store.check_room_to_train()?;
         let id = self.shared.store.create_run(
             &experiment.name,
             &experiment.to_toml(),
@@ -235,9 +236,15 @@ impl RunnerHandle {
             });
         }
         let mut experiment = Experiment::of_run(&record)?;
+        store.check_room_to_train()?;
         let moved = experiment.place(placement);
         // A device this build or machine lacks is refused while the run keeps its status.
         experiment.resolve_device()?;
+        // Resumed elsewhere, the record says so: compare, sweeps and `--reuse` match runs by
+        // their stored experiment, and a run partly in bf16 is not the f32 one.
+        if moved {
+            store.set_experiment(id, &experiment.to_toml())?;
+        }
         let prior_best_step = record
             .artifacts
             .iter()

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 use super::Axis;
+use crate::experiment::overrides::canonical_key;
 use crate::experiment::settings::flatten_table_counted;
 use crate::experiment::{ExperimentError, Override};
 
@@ -127,6 +128,15 @@ impl SweepFile {
                 let message = "written twice (quoted and dotted name one setting); keep one";
                 return Err(invalid(section, key, message.into()));
             }
+            // `stages.00` and `stages.0` are one setting too.
+            let mut canonical = std::collections::BTreeMap::new();
+            for (key, value) in keys {
+                if canonical.insert(canonical_key(&key), value).is_some() {
+                    let message = "written twice (two spellings of one setting); keep one";
+                    return Err(invalid(section, &key, message.into()));
+                }
+            }
+            let keys = canonical;
             for key in keys.keys() {
                 if let Some((_, first)) = seen.iter().find(|(k, _)| k == key) {
                     let message =

@@ -38,7 +38,7 @@ impl Axis {
             }
             values.push(value);
         }
-        let key = key.trim().to_string();
+        let key = crate::experiment::overrides::canonical_key(key);
         if replicate {
             Axis::check_seed_key(&key).map_err(|e| format!("`{arg}`: {e}"))?;
         }

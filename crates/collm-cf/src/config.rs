@@ -66,6 +66,8 @@ fn default_layers() -> usize {
 /// `baseline_train_sasrec.py` with 1 head (spec §6.3, gotcha 14); 1 is the model whose logged
 /// valid AUC (0.6902) we compare against.
 pub const DEFAULT_SASREC_HEADS: usize = 1;
+/// The widest collaborative vectors accepted (see `validate`).
+pub const MAX_DIM: usize = 16_384;
 /// Dropout of SASRec (`dropout_rate`) and of DIN's prediction MLP (`drop`) in the reference.
 pub const DEFAULT_DROPOUT: f64 = 0.2;
 
@@ -141,6 +143,14 @@ impl CfModelConfig {
         };
         if self.dim == 0 {
             return Err(CfError::config("dim", "must be at least 1"));
+        }
+        // Tables hold a row of `dim` floats per id: far past what any model uses (64 to 256),
+        // a typo would abort the process allocating them.
+        if self.dim > MAX_DIM {
+            return Err(CfError::config(
+                "dim",
+                format!("must be at most {MAX_DIM}, got {}", self.dim),
+            ));
         }
         match self.init_std {
             Some(_) if self.kind == CfKind::Din => {

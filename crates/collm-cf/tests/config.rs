@@ -99,7 +99,7 @@ fn sequence_model_settings_are_checked_by_name() {
     let lightgcn = |dim| CfModelConfig::new(CfKind::Lightgcn, dim);
     // A config, a change to it, and the words the error must contain.
     type Change = fn(&mut CfModelConfig);
-    let cases: [(CfModelConfig, Change, &[&str]); 12] = [
+    let cases: [(CfModelConfig, Change, &[&str]); 13] = [
         (din(64), |_| {}, &["`dim`", "divisible by 3", "64"]),
         (sas(64), |c| c.heads = Some(3), &["`heads`", "64"]),
         (sas(64), |c| c.heads = Some(0), &["`heads`"]),
@@ -115,6 +115,11 @@ fn sequence_model_settings_are_checked_by_name() {
             &["`layers`", "lightgcn and sasrec", "`mf`"],
         ),
         (din(6), |c| c.layers = 1, &["`layers`", "`din`"]),
+        (
+            mf(8),
+            |c| c.dim = 1_000_000_000,
+            &["`dim`", "at most 16384"],
+        ),
         (
             din(6),
             |c| c.init_std = Some(0.1),

@@ -403,11 +403,18 @@ impl PipelineConfig {
                 "must be at least 1",
             ));
         }
-        if self.prompt.proj_token_num == 0 {
-            return Err(PipelineError::config(
-                "prompt.proj_token_num",
-                "must be at least 1",
-            ));
+        // Both size the CIE's layers and the prompt: a typo far past any use would abort the
+        // process allocating them.
+        for (field, value, most) in [
+            ("prompt.proj_token_num", self.prompt.proj_token_num, 64),
+            ("slots.mid_times", self.slots.mid_times, 64),
+        ] {
+            if !(1..=most).contains(&value) {
+                return Err(PipelineError::config(
+                    field,
+                    format!("must be between 1 and {most}, got {value}"),
+                ));
+            }
         }
         self.lora.validate().map_err(|e| match e {
             collm_llm::LlmError::LoraSetting { field, message } => {
@@ -429,12 +436,6 @@ impl PipelineConfig {
                 })?;
                 cf.validate()
                     .map_err(|e| PipelineError::config("slots.cf", e.to_string()))?;
-                if self.slots.mid_times == 0 {
-                    return Err(PipelineError::config(
-                        "slots.mid_times",
-                        "must be at least 1",
-                    ));
-                }
             }
             _ if self.slots.cf_input != CfInput::Raw => {
                 return Err(PipelineError::config(
@@ -601,6 +602,21 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("stages[0].train"));
+        // Sizes far past any use are refused (they would abort the process allocating them).
+        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.slots.mid_times = 100_000_000;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("slots.mid_times") && e.contains("between 1 and 64"),
+            "{e}"
+        );
+        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.prompt.proj_token_num = 65;
+        assert!(c.validate().is_err());
+        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.lora.r = 100_000_000;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("lora.r") && e.contains("at most 4096"), "{e}");
         let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
         c.stages[1].eval_every = 0;
         assert!(c

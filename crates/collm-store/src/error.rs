@@ -13,9 +13,14 @@ pub enum StoreError {
         holder: Option<Holder>,
     },
 
-    /// Too little free space to open the store safely (see [`crate::MIN_FREE_BYTES`]).
-    #[error("store {}: only {} free on its disk; collm opens a store with at least {} free, since sled can corrupt its log when a write fails for want of space: free some space, or pass another --store", dir.display(), crate::store::bytes(*free), crate::store::bytes(crate::MIN_FREE_BYTES))]
-    LowSpace { dir: PathBuf, free: u64 },
+    /// Too little free space to do `what` safely (see [`crate::MIN_FREE_BYTES`]).
+    #[error("store {}: only {} free on its disk; collm {what} with at least {} free, since sled can corrupt its log when a write fails for want of space: free some space (`collm delete` works down to {}), or pass another --store", dir.display(), crate::store::bytes(*free), crate::store::bytes(*needed), crate::store::bytes(crate::MIN_FREE_TO_OPEN))]
+    LowSpace {
+        dir: PathBuf,
+        free: u64,
+        needed: u64,
+        what: &'static str,
+    },
 
     #[error("store {}: {action} {}: {source}", dir.display(), path.display())]
     Io {

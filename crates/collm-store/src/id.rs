@@ -32,6 +32,19 @@ impl RunId {
         &self.0
     }
 
+    /// Whether this is a whole run id (`YYMMDD-HHMMSS`, maybe `-N`), not a prefix of one.
+    pub fn is_whole(&self) -> bool {
+        let mut parts = self.0.split('-');
+        let digits = |p: Option<&str>, n: usize| {
+            p.is_some_and(|p| p.len() == n && p.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let stamp = digits(parts.next(), 6) && digits(parts.next(), 6);
+        let seq = parts
+            .next()
+            .is_none_or(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        stamp && seq && parts.next().is_none()
+    }
+
     /// The key prefix of this run's points in the `steps` and `evals` trees.
     pub(crate) fn point_prefix(&self) -> Vec<u8> {
         let mut key = self.0.as_bytes().to_vec();
@@ -60,5 +73,10 @@ mod tests {
         assert!(a < b && b < c);
         assert!(RunId::parse("a/b").is_none());
         assert!(RunId::parse("").is_none());
+        let whole = |t: &str| RunId::parse(t).unwrap().is_whole();
+        assert!(whole("241231-235959") && whole("241231-235959-2"));
+        for prefix in ["241231", "241231-2359", "241231-235959-", "2412"] {
+            assert!(!whole(prefix), "{prefix}");
+        }
     }
 }

@@ -26,7 +26,10 @@ pub use record::{
 };
 pub use store::{bytes as size_text, Store};
 
-/// The free space a store's disk must have for the store to open: sled 0.34 can leave its log
-/// unreadable (every later open fails) when a write runs out of space, so a nearly full disk
-/// is refused up front, with a message, rather than risked.
+/// The free space a store's disk must have for a run to start, resume or go on: sled 0.34 can
+/// leave its log unreadable (every later open fails) when a write runs out of space, so a
+/// nearly full disk is refused up front, with a message, rather than risked.
 pub const MIN_FREE_BYTES: u64 = 64_000_000;
+/// The free space a store needs to open at all: enough for sled's own records, so that listing
+/// runs and deleting them (which frees space) still work on a nearly full disk.
+pub const MIN_FREE_TO_OPEN: u64 = 8_000_000;

@@ -111,8 +111,13 @@ impl Store {
         }
         // Checked before anything is written, while the lock keeps other writers out.
         if let Ok(free) = fs2::available_space(&dir) {
-            if free < crate::MIN_FREE_BYTES {
-                return Err(StoreError::LowSpace { dir, free });
+            if free < crate::MIN_FREE_TO_OPEN {
+                return Err(StoreError::LowSpace {
+                    dir,
+                    free,
+                    needed: crate::MIN_FREE_TO_OPEN,
+                    what: "opens a store",
+                });
             }
         }
         Holder::current()
@@ -148,6 +153,19 @@ impl Store {
         fs2::available_space(&self.dir)
             .ok()
             .filter(|free| *free < crate::MIN_FREE_BYTES)
+    }
+
+    /// Refuses to start or resume a run below [`crate::MIN_FREE_BYTES`] free.
+    pub fn check_room_to_train(&self) -> Result<(), StoreError> {
+        match self.low_space() {
+            Some(free) => Err(StoreError::LowSpace {
+                dir: self.dir.clone(),
+                free,
+                needed: crate::MIN_FREE_BYTES,
+                what: "starts or resumes a run",
+            }),
+            None => Ok(()),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -348,6 +366,11 @@ impl Store {
             .map_err(|e| self.db_err(e))?
         {
             return Ok(id);
+        }
+        // A whole id names that run or none: read as a prefix, a deleted `X` would name
+        // `X-2`, and a `delete` repeated after a kill would remove another run.
+        if id.is_whole() {
+            return Err(self.not_found(text));
         }
         let mut matches = Vec::new();
         for key in self.runs.scan_prefix(id.as_str()).keys() {

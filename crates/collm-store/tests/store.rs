@@ -417,6 +417,12 @@ fn ids_resolve_by_prefix_and_delete_removes_everything() {
     assert!(matches!(store.run(&a), Err(StoreError::NotFound { .. })));
     assert!(matches!(store.steps(&a), Err(StoreError::NotFound { .. })));
     assert_eq!(store.runs().unwrap().runs.len(), 1);
+    // The deleted run's whole id names nothing now, though it is a prefix of `b` when both
+    // were made in one second (`X` and `X-2`): a repeated delete must not take `b`.
+    assert!(matches!(
+        store.resolve(a.as_str()),
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 /// `delete_run` marks the folder and writes the record's removal before it removes the folder,
