@@ -24,13 +24,14 @@ impl Experiment {
         self.check_cf_weights()
     }
 
-    /// A pretrained foundation named by file must be there (it is read after the backbone).
+    /// A pretrained foundation named by file must be there (it is read after the backbone),
+    /// where the run reads it: CIE slots from a pretrained model.
     fn check_cf_weights(&self) -> Result<(), RunSetupError> {
-        match self
-            .collm
-            .as_ref()
-            .and_then(|c| c.slots.cf_weights.as_ref())
-        {
+        let read = self.collm.as_ref().filter(|c| {
+            c.slots.kind == collm_pipeline::SlotFill::Cie
+                && c.slots.cf_init == collm_pipeline::CfInit::Pretrained
+        });
+        match read.and_then(|c| c.slots.cf_weights.as_ref()) {
             Some(path) if !path.is_file() => Err(RunSetupError::Input {
                 key: "[collm.slots] cf_weights",
                 message: format!("{}: no such file", path.display()),

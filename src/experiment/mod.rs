@@ -267,15 +267,6 @@ impl Check for EvaluationSpec {
                     "[evaluation] field `ranking`: `k` and `negatives` must be at least 1".into(),
                 );
             }
-            // A positive ranks among itself and its negatives: with k above their count every
-            // positive is in the top k, and recall@k is 1 whatever the model.
-            if r.k > r.negatives {
-                return Err(format!(
-                    "[evaluation] field `ranking`: `k` ({}) must be at most `negatives` ({}), or \
-                     every positive is in the top k",
-                    r.k, r.negatives
-                ));
-            }
         }
         Ok(())
     }
@@ -339,12 +330,72 @@ impl Experiment {
     /// name it `<experiment of run ID>`: it has no file of its own.
     pub fn of_run(record: &collm_store::RunRecord) -> Result<Experiment, ExperimentError> {
         let origin = PathBuf::from(format!("<experiment of run {}>", record.id));
-        Experiment::from_toml(&record.experiment, &origin)
+        Experiment::parse(&record.experiment, &origin)
     }
 
     /// Parses `text` as if read from `origin` (for messages, the default name and relative
     /// dataset paths).
     pub fn from_toml(text: &str, origin: &Path) -> Result<Experiment, ExperimentError> {
+        let experiment = Experiment::parse(text, origin)?;
+        experiment.check_new_input(text, origin)?;
+        Ok(experiment)
+    }
+
+    /// The rules for an experiment a person writes now, beyond those every stored run's
+    /// experiment met when it ran: `of_run` does not apply them, so that runs an older version
+    /// accepted stay readable, comparable and resumable.
+    fn check_new_input(&self, text: &str, origin: &Path) -> Result<(), ExperimentError> {
+        let at = |key: &str, message: String| {
+            let message = format!("invalid setting `{key}`: {message}");
+            ExperimentError::at_key(origin.to_path_buf(), text, key, message)
+        };
+        // Printed on one line of a table or the terminal, where a control character (a
+        // newline, an escape sequence) would break the row or recolour the screen; invisible
+        // format characters (a right-to-left override, a zero-width space) make one name look
+        // like another.
+        let hidden = |c: char| {
+            // (Not the zero-width joiners U+200C and U+200D, which Persian, Indic scripts
+            // and emoji need.)
+            matches!(c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+        };
+        for (key, value, allowed) in [
+            ("name", &self.name, &[][..]),
+            ("description", &self.description, &['\n', '\t'][..]),
+        ] {
+            if let Some(c) = value
+                .chars()
+                .find(|&c| (c.is_control() || hidden(c)) && !allowed.contains(&c))
+            {
+                let shown = c.escape_unicode();
+                return Err(at(key, format!("holds the control character {shown}")));
+            }
+        }
+        // A positive ranks among itself and its negatives: with k above their count every
+        // positive is in the top k, and recall@k is 1 whatever the model.
+        if let Some(r) = self
+            .evaluation
+            .ranking
+            .as_ref()
+            .filter(|r| r.k > r.negatives)
+        {
+            let message = format!(
+                "`k` ({}) must be at most `negatives` ({}), or every positive is in the top k",
+                r.k, r.negatives
+            );
+            return Err(at("evaluation.ranking", message));
+        }
+        if let Err(collm_cf::CfError::Config { field, message }) = self.model.check_new_input() {
+            return Err(at(&format!("model.{field}"), message));
+        }
+        match self.collm.as_ref().map(|c| c.check_new_input()) {
+            Some(Err(e)) => Err(pipeline_error(e, text, origin)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Parses `text` with the rules every stored experiment met (see `check_new_input`).
+    fn parse(text: &str, origin: &Path) -> Result<Experiment, ExperimentError> {
         let mut experiment: Experiment = toml::from_str(text)
             .map_err(|err| ExperimentError::from_toml(origin.to_path_buf(), text, err))?;
         if experiment.name.trim().is_empty() {
@@ -352,34 +403,6 @@ impl Experiment {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "experiment".to_string());
-        }
-        // Printed on one line of a table or the terminal, where a control character (a
-        // newline, an escape sequence) would break the row or recolour the screen.
-        for (key, value, allowed) in [
-            ("name", &experiment.name, None),
-            ("description", &experiment.description, Some('\n')),
-        ] {
-            // Invisible format characters too: a right-to-left override or a zero-width space
-            // makes one name look like another.
-            let hidden = |c: char| {
-                matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-                    | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
-            };
-            if let Some(c) = value
-                .chars()
-                .find(|&c| (c.is_control() || hidden(c)) && Some(c) != allowed)
-            {
-                let message = format!(
-                    "invalid setting `{key}`: holds the control character {}",
-                    c.escape_unicode()
-                );
-                return Err(ExperimentError::at_key(
-                    origin.to_path_buf(),
-                    text,
-                    key,
-                    message,
-                ));
-            }
         }
         experiment.settle_collm(text, origin)?;
         experiment
@@ -449,15 +472,7 @@ impl Experiment {
                     absolute(&mut p);
                     llm.backbone = p.display().to_string();
                 }
-                cfg.validate().map_err(|e| match e {
-                    // `stages[0].lr` as `--set` and `collm compare` name it: collm.stages.0.lr.
-                    collm_pipeline::PipelineError::Config { field, message } => {
-                        let key = format!("collm.{}", field.replace('[', ".").replace(']', ""));
-                        let message = format!("invalid setting `{key}`: {message}");
-                        ExperimentError::at_key(origin.to_path_buf(), text, &key, message)
-                    }
-                    other => invalid(format!("[collm] {other}")),
-                })
+                cfg.validate().map_err(|e| pipeline_error(e, text, origin))
             }
         }
     }
@@ -472,7 +487,7 @@ impl Experiment {
     /// since it was stored reads as its default there and old and new runs compare setting by
     /// setting. Text that no longer parses is returned as written.
     pub fn spelled_out(text: &str) -> std::borrow::Cow<'_, str> {
-        let read = Experiment::from_toml(text, Path::new("<stored experiment>")).ok();
+        let read = Experiment::parse(text, Path::new("<stored experiment>")).ok();
         Experiment::spelled(text, read.as_ref())
     }
 
@@ -556,6 +571,22 @@ impl Experiment {
 }
 
 /// The text of an experiment or sweep file; bytes that are not UTF-8 are reported by line.
+/// A `[collm]` setting's error, located at its key: `stages[0].lr` as `--set` and `collm
+/// compare` name it, `collm.stages.0.lr`.
+fn pipeline_error(e: collm_pipeline::PipelineError, text: &str, origin: &Path) -> ExperimentError {
+    match e {
+        collm_pipeline::PipelineError::Config { field, message } => {
+            let key = format!("collm.{}", field.replace('[', ".").replace(']', ""));
+            let message = format!("invalid setting `{key}`: {message}");
+            ExperimentError::at_key(origin.to_path_buf(), text, &key, message)
+        }
+        other => ExperimentError::Invalid {
+            path: origin.to_path_buf(),
+            message: format!("[collm] {other}"),
+        },
+    }
+}
+
 pub fn read_text(path: &Path) -> Result<String, ExperimentError> {
     let bytes = std::fs::read(path).map_err(|source| ExperimentError::Read {
         path: path.to_path_buf(),

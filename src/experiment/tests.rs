@@ -550,3 +550,29 @@ fn a_control_character_in_a_name_is_refused_at_its_line() {
     let e = parse(&text).unwrap_err().to_string();
     assert!(e.contains("holds the control character \\u{202e}"), "{e}");
 }
+
+/// Rules added for new input do not reach stored runs: an older version accepted and ran
+/// these, and their runs must stay readable, comparable and resumable.
+#[test]
+fn stored_experiments_are_read_without_the_rules_for_new_input() {
+    let cases = [
+        GOOD.replace("dim = 8", "dim = 8\nlayers = 3"),
+        GOOD.replace("name = \"t\"", "name = \"a\\u001bb\""),
+        GOOD.replace(
+            "splits = [",
+            "ranking = { k = 10, negatives = 5 }\nsplits = [",
+        ),
+        GOOD.replace("dim = 8", "dim = 100000"),
+    ];
+    for text in cases {
+        assert!(parse(&text).is_err(), "new input refuses:\n{text}");
+        Experiment::parse(&text, Path::new("<experiment of run X>"))
+            .unwrap_or_else(|e| panic!("a stored run reads: {e}\n{text}"));
+    }
+    // A tab in a description, and a zero-width joiner in a name, are text.
+    parse(&GOOD.replace(
+        "name = \"t\"",
+        "name = \"a\\u200Db\"\ndescription = \"a\\tb\"",
+    ))
+    .unwrap();
+}

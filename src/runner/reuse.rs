@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use collm_events::{Event, EventSink};
 use collm_pipeline::pipeline::plans;
-use collm_pipeline::stage::DONE_FILE;
+use collm_pipeline::stage::stage_finished;
 use collm_pipeline::{CollmModel, PipelineConfig};
 use collm_store::{RunId, Store};
 
@@ -43,7 +43,7 @@ fn source(store: &Store, exp: &Experiment, key: &str) -> Result<Source, RunError
                 .exists()
             || record.stages.iter().any(|s| s.name != collm_cf::STAGE)
     } else {
-        dir.join(key).join(DONE_FILE).exists()
+        stage_finished(&dir.join(key))
     };
     if !finished {
         return Err(refuse(format!(
@@ -127,7 +127,7 @@ pub fn adopt_stages(
     let mut rescore = Vec::new();
     let reused = exp.reused_stages();
     for plan in plans(cfg, job.run_dir).iter().take(reused.len()) {
-        if plan.dir.join(DONE_FILE).exists() {
+        if stage_finished(&plan.dir) {
             continue;
         }
         let src = source(job.store, exp, &plan.name)?;

@@ -136,14 +136,10 @@ impl CfModelConfig {
         self.maxlen.unwrap_or_else(|| self.kind.default_maxlen())
     }
 
-    pub fn validate(&self) -> Result<(), CfError> {
-        let kind = self.kind.name();
-        let only = |field: &'static str, kinds: &str| {
-            CfError::config(field, format!("applies to {kinds} only, not to `{kind}`"))
-        };
-        if self.dim == 0 {
-            return Err(CfError::config("dim", "must be at least 1"));
-        }
+    /// The rules for a config a person writes now, beyond [`CfModelConfig::validate`]: not
+    /// applied to stored runs' experiments, which older versions accepted and ran (they must
+    /// stay readable and resumable).
+    pub fn check_new_input(&self) -> Result<(), CfError> {
         // Tables hold a row of `dim` floats per id: far past what any model uses (64 to 256),
         // a typo would abort the process allocating them.
         if self.dim > MAX_DIM {
@@ -151,6 +147,26 @@ impl CfModelConfig {
                 "dim",
                 format!("must be at most {MAX_DIM}, got {}", self.dim),
             ));
+        }
+        if self.layers != default_layers() && !self.kind.reads_layers() {
+            return Err(CfError::config(
+                "layers",
+                format!(
+                    "applies to lightgcn and sasrec only, not to `{}`",
+                    self.kind.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), CfError> {
+        let kind = self.kind.name();
+        let only = |field: &'static str, kinds: &str| {
+            CfError::config(field, format!("applies to {kinds} only, not to `{kind}`"))
+        };
+        if self.dim == 0 {
+            return Err(CfError::config("dim", "must be at least 1"));
         }
         match self.init_std {
             Some(_) if self.kind == CfKind::Din => {
@@ -166,9 +182,6 @@ impl CfModelConfig {
                 ))
             }
             _ => {}
-        }
-        if self.layers != default_layers() && !self.kind.reads_layers() {
-            return Err(only("layers", "lightgcn and sasrec"));
         }
         if self.heads.is_some() && self.kind != CfKind::Sasrec {
             return Err(only("heads", "sasrec"));

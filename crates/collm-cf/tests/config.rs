@@ -92,7 +92,6 @@ fn sequence_models_default_to_the_reference() {
 
 #[test]
 fn sequence_model_settings_are_checked_by_name() {
-    let err = |cfg: CfModelConfig| cfg.validate().unwrap_err().to_string();
     let din = |dim| CfModelConfig::new(CfKind::Din, dim);
     let sas = |dim| CfModelConfig::new(CfKind::Sasrec, dim);
     let mf = |dim| CfModelConfig::new(CfKind::Mf, dim);
@@ -130,7 +129,12 @@ fn sequence_model_settings_are_checked_by_name() {
     mf(8).validate().unwrap();
     for (mut cfg, change, words) in cases {
         change(&mut cfg);
-        let e = err(cfg);
+        // The rules for new input come on top of those every stored config meets.
+        let e = cfg
+            .validate()
+            .and_then(|()| cfg.check_new_input())
+            .unwrap_err()
+            .to_string();
         for word in words {
             assert!(e.contains(word), "{word} not in: {e}");
         }

@@ -399,7 +399,9 @@ fn write_round_trips_and_sanitises_titles() {
     let name = out.file_name().unwrap().to_string_lossy().into_owned();
     let abandoned = dir.path().join(format!(".{name}.tmp-999999999-1"));
     let live = dir.path().join(format!(".{name}.tmp-1-1"));
-    for d in [&abandoned, &live] {
+    // Nor a person's backup that happens to look alike.
+    let backup = dir.path().join(format!(".{name}.bak-2024-06"));
+    for d in [&abandoned, &live, &backup] {
         std::fs::create_dir(d).unwrap();
         std::fs::write(d.join("train.tsv"), "x").unwrap();
     }
@@ -415,8 +417,9 @@ fn write_round_trips_and_sanitises_titles() {
     if cfg!(target_os = "linux") {
         assert!(!abandoned.exists());
     }
-    assert!(live.exists());
+    assert!(live.exists() && backup.exists());
     std::fs::remove_dir_all(&live).unwrap();
+    std::fs::remove_dir_all(&backup).unwrap();
     let _ = std::fs::remove_dir_all(&abandoned);
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()

@@ -136,12 +136,18 @@ fn remove_abandoned_siblings(dir: &Path) {
     };
     for entry in entries.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
-        // `.NAME.WHAT-PID-NANOS`
+        // Exactly `.NAME.tmp-PID-NANOS` or `.NAME.old-PID-NANOS`, and a folder: nothing else
+        // beside the dataset (a person's `.NAME.bak-2024-06`) is this writer's to remove.
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         let pid = file_name
             .strip_prefix(&prefix)
-            .and_then(|rest| rest.split('-').nth(1))
-            .and_then(|pid| pid.parse::<u32>().ok());
-        if pid.is_some_and(|pid| pid != std::process::id() && process_is_gone(pid)) {
+            .and_then(|rest| rest.split_once('-'))
+            .filter(|(what, _)| matches!(*what, "tmp" | "old"))
+            .and_then(|(_, rest)| rest.split_once('-'))
+            .filter(|(pid, nanos)| digits(pid) && digits(nanos))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && pid.is_some_and(|pid| pid != std::process::id() && process_is_gone(pid)) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

@@ -229,20 +229,8 @@ impl LoraConfig {
         let bad = |field: &'static str, message: String| {
             Err(crate::LlmError::LoraSetting { field, message })
         };
-        const MAX_LORA_RANK: usize = 4096;
         if self.r == 0 {
             return bad("r", "must be positive".into());
-        }
-        // Past the layers' widths a rank adds nothing; far past, its matrices exhaust memory
-        // (r = 1e8 asked for 25 GB and aborted the process).
-        if self.r > MAX_LORA_RANK {
-            return bad(
-                "r",
-                format!(
-                    "must be at most {MAX_LORA_RANK} (LoRA ranks are 4 to 64), got {}",
-                    self.r
-                ),
-            );
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(
@@ -255,6 +243,24 @@ impl LoraConfig {
         }
         if self.targets.is_empty() {
             return bad("targets", "must name a module".into());
+        }
+        Ok(())
+    }
+
+    /// The rules for a config a person writes now, beyond [`LoraConfig::validate`] (stored
+    /// runs' experiments are not held to them).
+    pub fn check_new_input(&self) -> crate::Result<()> {
+        const MAX_LORA_RANK: usize = 4096;
+        // Past the layers' widths a rank adds nothing; far past, its matrices exhaust memory
+        // (r = 1e8 asked for 25 GB and aborted the process).
+        if self.r > MAX_LORA_RANK {
+            return Err(crate::LlmError::LoraSetting {
+                field: "r",
+                message: format!(
+                    "must be at most {MAX_LORA_RANK} (LoRA ranks are 4 to 64), got {}",
+                    self.r
+                ),
+            });
         }
         Ok(())
     }

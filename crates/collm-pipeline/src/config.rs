@@ -302,6 +302,16 @@ impl StageConfig {
     }
 }
 
+/// A LoRA setting's error as the pipeline names it (`lora.r`).
+fn lora_error(e: collm_llm::LlmError) -> PipelineError {
+    match e {
+        collm_llm::LlmError::LoraSetting { field, message } => {
+            PipelineError::config(format!("lora.{field}"), message)
+        }
+        other => PipelineError::config("lora", other.to_string()),
+    }
+}
+
 /// Names a stage may not take: the other parts of a run's folder and of `RUN:PART` references
 /// (the foundation `cf`, the final weights, the kept scores).
 pub const RESERVED_STAGE_NAMES: [&str; 3] = ["cf", crate::pipeline::FINAL_DIR, "predictions"];
@@ -386,6 +396,44 @@ impl PipelineConfig {
         }
     }
 
+    /// The rules for a pipeline a person writes now, beyond [`PipelineConfig::validate`]: not
+    /// applied to stored runs' experiments, which older versions accepted and ran (they must
+    /// stay readable and resumable). Errors name the field.
+    pub fn check_new_input(&self) -> Result<()> {
+        // Both size the CIE's layers and the prompt: a typo far past any use would abort the
+        // process allocating them.
+        for (field, value, most) in [
+            ("prompt.proj_token_num", self.prompt.proj_token_num, 64),
+            ("slots.mid_times", self.slots.mid_times, 64),
+        ] {
+            if value > most {
+                return Err(PipelineError::config(
+                    field,
+                    format!("must be at most {most}, got {value}"),
+                ));
+            }
+        }
+        self.lora.check_new_input().map_err(lora_error)?;
+        if let Some(cf) = &self.slots.cf {
+            cf.check_new_input()
+                .map_err(|e| PipelineError::config("slots.cf", e.to_string()))?;
+        }
+        for (i, s) in self.stages.iter().enumerate() {
+            let field = |f: &str| format!("stages[{i}].{f}");
+            if let Some(message) = bad_stage_name(&self.stage_name(i)) {
+                return Err(PipelineError::config(field("name"), message));
+            }
+            // Twice in the list would hand the optimizer each tensor twice: two updates a step.
+            if let Some(twice) = (1..s.train.len()).find(|&j| s.train[..j].contains(&s.train[j])) {
+                return Err(PipelineError::config(
+                    field("train"),
+                    format!("`{}` is listed twice", s.train[twice].name()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Range and consistency checks; errors name the field.
     pub fn validate(&self) -> Result<()> {
         // No stages: the backbone as it comes, scored on the text prompt. Nothing would train
@@ -403,25 +451,13 @@ impl PipelineConfig {
                 "must be at least 1",
             ));
         }
-        // Both size the CIE's layers and the prompt: a typo far past any use would abort the
-        // process allocating them.
-        for (field, value, most) in [
-            ("prompt.proj_token_num", self.prompt.proj_token_num, 64),
-            ("slots.mid_times", self.slots.mid_times, 64),
-        ] {
-            if !(1..=most).contains(&value) {
-                return Err(PipelineError::config(
-                    field,
-                    format!("must be between 1 and {most}, got {value}"),
-                ));
-            }
+        if self.prompt.proj_token_num == 0 {
+            return Err(PipelineError::config(
+                "prompt.proj_token_num",
+                "must be at least 1",
+            ));
         }
-        self.lora.validate().map_err(|e| match e {
-            collm_llm::LlmError::LoraSetting { field, message } => {
-                PipelineError::config(format!("lora.{field}"), message)
-            }
-            other => PipelineError::config("lora", other.to_string()),
-        })?;
+        self.lora.validate().map_err(lora_error)?;
         let uses_hybrid = self.final_prompt() == PromptKind::Hybrid;
         match self.slots.kind {
             SlotFill::None if uses_hybrid => {
@@ -436,6 +472,12 @@ impl PipelineConfig {
                 })?;
                 cf.validate()
                     .map_err(|e| PipelineError::config("slots.cf", e.to_string()))?;
+                if self.slots.mid_times == 0 {
+                    return Err(PipelineError::config(
+                        "slots.mid_times",
+                        "must be at least 1",
+                    ));
+                }
             }
             _ if self.slots.cf_input != CfInput::Raw => {
                 return Err(PipelineError::config(
@@ -448,9 +490,6 @@ impl PipelineConfig {
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.stages.iter().enumerate() {
             let field = |f: &str| format!("stages[{i}].{f}");
-            if let Some(message) = bad_stage_name(&self.stage_name(i)) {
-                return Err(PipelineError::config(field("name"), message));
-            }
             if !names.insert(self.stage_name(i)) {
                 return Err(PipelineError::config(
                     field("name"),
@@ -461,13 +500,6 @@ impl PipelineConfig {
                 return Err(PipelineError::config(
                     field("train"),
                     "name at least one of lora, mapping, cf",
-                ));
-            }
-            // Twice in the list would hand the optimizer each tensor twice: two updates a step.
-            if let Some(twice) = (1..s.train.len()).find(|&j| s.train[..j].contains(&s.train[j])) {
-                return Err(PipelineError::config(
-                    field("train"),
-                    format!("`{}` is listed twice", s.train[twice].name()),
                 ));
             }
             if s.prompt == PromptKind::Text
@@ -605,17 +637,18 @@ mod tests {
         // Sizes far past any use are refused (they would abort the process allocating them).
         let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
         c.slots.mid_times = 100_000_000;
-        let e = c.validate().unwrap_err().to_string();
+        c.validate().unwrap();
+        let e = c.check_new_input().unwrap_err().to_string();
         assert!(
-            e.contains("slots.mid_times") && e.contains("between 1 and 64"),
+            e.contains("slots.mid_times") && e.contains("at most 64"),
             "{e}"
         );
         let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
         c.prompt.proj_token_num = 65;
-        assert!(c.validate().is_err());
+        assert!(c.check_new_input().is_err());
         let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
         c.lora.r = 100_000_000;
-        let e = c.validate().unwrap_err().to_string();
+        let e = c.check_new_input().unwrap_err().to_string();
         assert!(e.contains("lora.r") && e.contains("at most 4096"), "{e}");
         let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
         c.stages[1].eval_every = 0;
@@ -631,7 +664,9 @@ mod tests {
         let named = |name: &str| {
             let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
             c.stages[1].name = Some(name.to_string());
-            c.validate().map_err(|e| e.to_string())
+            c.validate()
+                .and_then(|()| c.check_new_input())
+                .map_err(|e| e.to_string())
         };
         named("cie-tuning_2").unwrap();
         // A name is a folder of the run: none may leave it or land on another part of it.
@@ -663,7 +698,9 @@ mod tests {
     fn a_part_listed_twice_in_train_is_refused() {
         let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
         c.stages[1].train = vec![Trainable::Mapping, Trainable::Cf, Trainable::Mapping];
-        let e = c.validate().unwrap_err().to_string();
+        // A stored run's experiment is not held to it: older versions ran such stages.
+        c.validate().unwrap();
+        let e = c.check_new_input().unwrap_err().to_string();
         assert!(
             e.contains("stages[1].train") && e.contains("`mapping` is listed twice"),
             "{e}"

@@ -449,15 +449,20 @@ pub fn adopt_stage(model: &CollmModel, plan: &StagePlan, source: &Path) -> Resul
     Ok(done)
 }
 
-/// The finished stage's state, or `None` while it has not finished. An empty `done.json` is
-/// one a kill or a full disk cut short in a build that wrote it in place: not finished, so the
-/// stage goes on from its resume point (and writes it again) instead of failing every resume.
+/// The finished stage's state, or `None` while it has not finished. An empty or cut-off
+/// `done.json` is one a kill or a full disk cut short in a build that wrote it in place: not
+/// finished, so the stage goes on from its resume point (and writes it again) instead of
+/// failing every resume.
 fn read_done(dir: &Path) -> Result<Option<StageState>> {
-    let path = dir.join(DONE_FILE);
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
-        return Ok(None);
+    match read_state_file(&dir.join(DONE_FILE)) {
+        Err(PipelineError::Checkpoint { .. }) => Ok(None),
+        other => other,
     }
-    read_state_file(&path)
+}
+
+/// Whether the stage whose folder is `dir` finished (its `done.json` reads whole).
+pub fn stage_finished(dir: &Path) -> bool {
+    matches!(read_done(dir), Ok(Some(_)))
 }
 
 fn write_done(dir: &Path, state: &StageState) -> Result<()> {
