@@ -422,13 +422,13 @@ fn splits(spec: &Spec, plan: &[Planned], data_dir: &Path) -> anyhow::Result<(Str
     let select = spec.select.clone().unwrap_or_else(|| prefer("valid_small"));
     let report = spec.report.clone().unwrap_or_else(|| prefer("valid"));
     let select_split = select.split(':').next().unwrap_or_default().to_string();
+    let known = plan[0].experiment.dataset_splits(data_dir);
     for (flag, split) in [
         (&spec.select_origin, &select_split),
         (&spec.report_origin, &report),
     ] {
         // Not a split of the dataset at all: adding it to the evaluation would not help.
-        let known = plan[0].experiment.dataset_splits(data_dir);
-        if let Some(known) = known.filter(|k| !k.contains(split)) {
+        if let Some(known) = known.as_ref().filter(|k| !k.contains(split)) {
             bail!(
                 "{flag} {split}: the dataset has no split `{split}` (it has {})",
                 known.join(", ")

@@ -570,7 +570,6 @@ impl Experiment {
     }
 }
 
-/// The text of an experiment or sweep file; bytes that are not UTF-8 are reported by line.
 /// A `[collm]` setting's error, located at its key: `stages[0].lr` as `--set` and `collm
 /// compare` name it, `collm.stages.0.lr`.
 fn pipeline_error(e: collm_pipeline::PipelineError, text: &str, origin: &Path) -> ExperimentError {
@@ -587,6 +586,7 @@ fn pipeline_error(e: collm_pipeline::PipelineError, text: &str, origin: &Path) -
     }
 }
 
+/// The text of an experiment or sweep file; bytes that are not UTF-8 are reported by line.
 pub fn read_text(path: &Path) -> Result<String, ExperimentError> {
     let bytes = std::fs::read(path).map_err(|source| ExperimentError::Read {
         path: path.to_path_buf(),

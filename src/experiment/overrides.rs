@@ -26,7 +26,7 @@ impl Override {
             return Err(format!("`{key}={value}`: the key is empty"));
         }
         Ok(Override {
-            key: canonical_key(key),
+            key: settings::canonical_key(key),
             value: parse_value(value),
         })
     }
@@ -43,17 +43,14 @@ impl std::fmt::Display for Override {
         // Echoed in messages: a control character typed into a value (an escape sequence)
         // is shown escaped, not sent to the terminal.
         let shown = format!("{}={}", self.key, settings::show(&self.value));
-        let escaped: String = shown
-            .chars()
-            .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
-                if c.is_control() {
-                    Box::new(c.escape_default())
-                } else {
-                    Box::new(std::iter::once(c))
-                }
-            })
-            .collect();
-        f.write_str(&escaped)
+        for c in shown.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                std::fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -66,19 +63,6 @@ impl FromStr for Override {
             .ok_or_else(|| format!("`{text}`: expected KEY=VALUE, e.g. training.lr=1e-3"))?;
         Override::new(key, value)
     }
-}
-
-/// `collm.stages.00.lr` (or `+0`) as `collm.stages.0.lr`: one spelling per setting, so that
-/// two spellings of one key are seen to be one (given twice, swept and set).
-pub fn canonical_key(key: &str) -> String {
-    key.trim()
-        .split('.')
-        .map(|part| match part.parse::<usize>() {
-            Ok(index) => index.to_string(),
-            Err(_) => part.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// Refuses a key given twice on one command line (`--set training.lr=1e-2 --set

@@ -47,8 +47,22 @@ pub fn flatten_table(table: &Table) -> BTreeMap<String, Value> {
     flatten_table_counted(table).0
 }
 
+/// `collm.stages.00.lr` (or `+0`) as `collm.stages.0.lr`: one spelling per setting, so that
+/// two spellings of one key are seen to be one (given twice, swept and set).
+pub fn canonical_key(key: &str) -> String {
+    key.trim()
+        .split('.')
+        .map(|part| match part.parse::<usize>() {
+            Ok(index) => index.to_string(),
+            Err(_) => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// [`flatten_table`], and the keys written twice (`"training.lr"` quoted beside `training.lr`
-/// dotted: two TOML keys, one setting), of which the map keeps only one.
+/// dotted, or `stages.00` beside `stages.0`: two TOML keys, one setting), of which the map
+/// keeps only one. Keys are [`canonical_key`]s.
 pub fn flatten_table_counted(table: &Table) -> (BTreeMap<String, Value>, Vec<String>) {
     let mut out = BTreeMap::new();
     let mut twice = Vec::new();
@@ -78,6 +92,7 @@ fn flatten_into(
                 }
             }
             other => {
+                let path = canonical_key(&path);
                 if out.insert(path.clone(), other.clone()).is_some() {
                     twice.push(path);
                 }

@@ -465,11 +465,11 @@ fn share_stages(shared: &Shared, id: &RunId, experiment: &mut Experiment) {
     }
 }
 
-/// Carries out one run and records how it ended; nothing in it can leave the run `running`
-/// (errors and panics end it `failed` with the message).
 /// How often a running job looks at the store's free space.
 const SPACE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Carries out one run and records how it ended; nothing in it can leave the run `running`
+/// (errors and panics end it `failed` with the message).
 fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
     let id = job.id.clone();
     if let Err(err) = shared.store.set_status(&id, RunStatus::Running) {

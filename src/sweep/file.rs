@@ -27,8 +27,7 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 use super::Axis;
-use crate::experiment::overrides::canonical_key;
-use crate::experiment::settings::flatten_table_counted;
+use crate::experiment::settings::{canonical_key, flatten_table_counted};
 use crate::experiment::{ExperimentError, Override};
 
 /// A sweep file as read.
@@ -125,18 +124,9 @@ impl SweepFile {
         ] {
             let (keys, twice) = flatten_table_counted(table);
             if let Some(key) = twice.first() {
-                let message = "written twice (quoted and dotted name one setting); keep one";
+                let message = "written twice (two spellings of one setting); keep one";
                 return Err(invalid(section, key, message.into()));
             }
-            // `stages.00` and `stages.0` are one setting too.
-            let mut canonical = std::collections::BTreeMap::new();
-            for (key, value) in keys {
-                if canonical.insert(canonical_key(&key), value).is_some() {
-                    let message = "written twice (two spellings of one setting); keep one";
-                    return Err(invalid(section, &key, message.into()));
-                }
-            }
-            let keys = canonical;
             for key in keys.keys() {
                 if let Some((_, first)) = seen.iter().find(|(k, _)| k == key) {
                     let message =
@@ -205,7 +195,7 @@ fn at_line(path: &Path, line: Option<(usize, &str)>, message: String) -> Experim
 }
 
 /// The 1-based line (and its text) where `[section]` sets the dotted `key`, written dotted or
-/// quoted; else the section's header line.
+/// quoted, in any spelling of its indices; else the section's header line.
 fn line_of<'t>(text: &'t str, section: &str, key: &str) -> Option<(usize, &'t str)> {
     let mut current = String::new();
     let mut header = None;
@@ -225,7 +215,7 @@ fn line_of<'t>(text: &'t str, section: &str, key: &str) -> Option<(usize, &'t st
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'')
             .collect();
-        if current == section && trimmed.contains('=') && written == key {
+        if current == section && trimmed.contains('=') && canonical_key(&written) == key {
             return Some((n + 1, line));
         }
     }

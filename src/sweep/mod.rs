@@ -38,7 +38,7 @@ impl Axis {
             }
             values.push(value);
         }
-        let key = crate::experiment::overrides::canonical_key(key);
+        let key = crate::experiment::settings::canonical_key(key);
         if replicate {
             Axis::check_seed_key(&key).map_err(|e| format!("`{arg}`: {e}"))?;
         }

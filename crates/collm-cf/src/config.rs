@@ -136,6 +136,12 @@ impl CfModelConfig {
         self.maxlen.unwrap_or_else(|| self.kind.default_maxlen())
     }
 
+    /// The error for a `field` set on a kind that does not read it.
+    fn applies_only(&self, field: &'static str, kinds: &str) -> CfError {
+        let kind = self.kind.name();
+        CfError::config(field, format!("applies to {kinds} only, not to `{kind}`"))
+    }
+
     /// The rules for a config a person writes now, beyond [`CfModelConfig::validate`]: not
     /// applied to stored runs' experiments, which older versions accepted and ran (they must
     /// stay readable and resumable).
@@ -149,22 +155,12 @@ impl CfModelConfig {
             ));
         }
         if self.layers != default_layers() && !self.kind.reads_layers() {
-            return Err(CfError::config(
-                "layers",
-                format!(
-                    "applies to lightgcn and sasrec only, not to `{}`",
-                    self.kind.name()
-                ),
-            ));
+            return Err(self.applies_only("layers", "lightgcn and sasrec"));
         }
         Ok(())
     }
 
     pub fn validate(&self) -> Result<(), CfError> {
-        let kind = self.kind.name();
-        let only = |field: &'static str, kinds: &str| {
-            CfError::config(field, format!("applies to {kinds} only, not to `{kind}`"))
-        };
         if self.dim == 0 {
             return Err(CfError::config("dim", "must be at least 1"));
         }
@@ -184,13 +180,13 @@ impl CfModelConfig {
             _ => {}
         }
         if self.heads.is_some() && self.kind != CfKind::Sasrec {
-            return Err(only("heads", "sasrec"));
+            return Err(self.applies_only("heads", "sasrec"));
         }
         if self.dropout.is_some() && !self.kind.reads_history() {
-            return Err(only("dropout", "sasrec and din"));
+            return Err(self.applies_only("dropout", "sasrec and din"));
         }
         if self.maxlen.is_some() && !self.kind.reads_history() {
-            return Err(only("maxlen", "sasrec and din"));
+            return Err(self.applies_only("maxlen", "sasrec and din"));
         }
         let p = self.dropout();
         if !(p.is_finite() && (0.0..1.0).contains(&p)) {

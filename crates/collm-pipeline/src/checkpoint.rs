@@ -136,9 +136,7 @@ pub fn write_state(dir: &Path, state: &StageState) -> Result<()> {
 pub fn write_state_file(path: &Path, state: &StageState) -> Result<()> {
     let text = serde_json::to_string_pretty(state)
         .map_err(|e| PipelineError::checkpoint(path, e.to_string()))?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
+    let tmp = sibling(path, "tmp");
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         std::io::Write::write_all(&mut file, text.as_bytes())?;
@@ -203,13 +201,14 @@ pub fn finish_interrupted_write(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let mut name = dir
+/// `path` beside itself with `.suffix` added to its name (`last.tmp`, `done.json.tmp`).
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
     name.push(format!(".{suffix}"));
-    dir.with_file_name(name)
+    path.with_file_name(name)
 }
 
 #[cfg(test)]

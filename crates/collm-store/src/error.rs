@@ -14,7 +14,7 @@ pub enum StoreError {
     },
 
     /// Too little free space to do `what` safely (see [`crate::MIN_FREE_BYTES`]).
-    #[error("store {}: only {} free on its disk; collm {what} with at least {} free, since sled can corrupt its log when a write fails for want of space: free some space (`collm delete` works down to {}), or pass another --store", dir.display(), crate::store::bytes(*free), crate::store::bytes(*needed), crate::store::bytes(crate::MIN_FREE_TO_OPEN))]
+    #[error("store {}: only {} free on its disk; collm {what} with at least {} free, since sled can corrupt its log when a write fails for want of space: free some space (`collm delete` works down to {}), or pass another --store", dir.display(), crate::store::size_text(*free), crate::store::size_text(*needed), crate::store::size_text(crate::MIN_FREE_TO_OPEN))]
     LowSpace {
         dir: PathBuf,
         free: u64,

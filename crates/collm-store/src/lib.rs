@@ -24,7 +24,7 @@ pub use record::{
     Artifact, EvalPoint, FullRun, Headline, LogLine, RankingPoint, RunList, RunRecord, RunStatus,
     RunSummary, StageInfo, StepPoint, FINAL_STAGE, SCHEMA_VERSION,
 };
-pub use store::{bytes as size_text, Store};
+pub use store::{size_text, Store};
 
 /// The free space a store's disk must have for a run to start, resume or go on: sled 0.34 can
 /// leave its log unreadable (every later open fails) when a write runs out of space, so a

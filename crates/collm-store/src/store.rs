@@ -22,7 +22,7 @@ const SCHEMA_KEY: &str = "schema";
 /// Written into a run's folder before its record is deleted; see [`Store::delete_run`].
 const DELETING_MARKER: &str = ".deleting";
 /// `2.4 MB`, `512 kB`: a size as the low-space messages show it.
-pub fn bytes(n: u64) -> String {
+pub fn size_text(n: u64) -> String {
     match n {
         n if n >= 1_000_000 => format!("{:.1} MB", n as f64 / 1e6),
         n => format!("{} kB", n / 1000),
@@ -514,9 +514,9 @@ impl Store {
     }
 
     /// Finishes deletes that a kill interrupted: removes the folders moved aside for removal,
-    /// and run folders marked for deletion whose record is gone. Only marked ones: a folder the store did not mark (someone's notes, a
-    /// store whose database was lost) is never touched. A folder that will not go is reported
-    /// and left; the store opens anyway.
+    /// and run folders marked for deletion whose record is gone. Only those: a folder the
+    /// store did not mark (someone's notes, a store whose database was lost) is never touched.
+    /// A folder that will not go is reported and left; the store opens anyway.
     fn finish_interrupted_deletes(&self) {
         let Ok(entries) = std::fs::read_dir(self.dir.join("runs")) else {
             return;

@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::prompt::inspect;
-use super::{confirmed, on_action, PAGE};
+use super::{confirmed, lines_moved, on_action};
 use crate::experiment::settings;
 use crate::tui::app::App;
 use crate::tui::keymap::{action_for, global_action_for, Action, View};
@@ -25,24 +25,11 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) {
     if let Some(scroll) = app.help {
         match global_action_for(&key) {
             Some(Action::Help | Action::Back | Action::Quit) => app.help = None,
-            Some(
-                a @ (Action::Down
-                | Action::Up
-                | Action::PageDown
-                | Action::PageUp
-                | Action::Top
-                | Action::Bottom),
-            ) => {
-                let lines = match a {
-                    Action::Down => 1,
-                    Action::Up => -1,
-                    Action::PageDown => PAGE as isize,
-                    Action::PageUp => -(PAGE as isize),
-                    Action::Top => isize::MIN,
-                    _ => isize::MAX,
-                };
-                let moved = app.help_extent.step(usize::from(scroll), lines);
-                app.help = Some(u16::try_from(moved).unwrap_or(u16::MAX));
+            Some(action) => {
+                if let Some(lines) = lines_moved(action) {
+                    let moved = app.help_extent.step(usize::from(scroll), lines);
+                    app.help = Some(u16::try_from(moved).unwrap_or(u16::MAX));
+                }
             }
             _ => {}
         }

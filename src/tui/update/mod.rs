@@ -21,6 +21,21 @@ use tables::{ask_significance, compare_action, metrics_action};
 /// Rows moved by a page: PageUp / PageDown, and `[` / `]` in the inspected user's rows.
 const PAGE: usize = 10;
 
+/// Lines a movement key moves a scrolled pane down (negative: up); `Top` and `Bottom` go as far
+/// as there is. `None` for other actions.
+fn lines_moved(action: Action) -> Option<isize> {
+    let page = PAGE as isize;
+    match action {
+        Action::Down => Some(1),
+        Action::Up => Some(-1),
+        Action::PageDown => Some(page),
+        Action::PageUp => Some(-page),
+        Action::Top => Some(isize::MIN),
+        Action::Bottom => Some(isize::MAX),
+        _ => None,
+    }
+}
+
 /// Applies one message to the state.
 pub fn update(app: &mut App, message: Message) {
     apply(app, message);

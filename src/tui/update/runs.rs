@@ -1,7 +1,7 @@
 //! The Runs and Run views' actions: selection, marks, sorting, and cancelling, resuming and
 //! deleting runs (deleting asks first).
 
-use super::{move_in, open_run, PAGE};
+use super::{lines_moved, move_in, open_run};
 use crate::tui::app::{App, Column, Confirm};
 use crate::tui::keymap::{Action, View};
 use crate::tui::message::Command;
@@ -107,13 +107,9 @@ pub(super) fn run_action(app: &mut App, action: Action) {
             // Stepping onto the last stage follows new stages again.
             app.run_view.stage = if next + 1 >= stages { None } else { Some(next) };
         }
+        // The log scrolls up from its end: a key's lines count the other way.
         Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
-            let lines = match action {
-                Action::Up => 1,
-                Action::Down => -1,
-                Action::PageUp => PAGE as isize,
-                _ => -(PAGE as isize),
-            };
+            let lines = -lines_moved(action).unwrap_or(0);
             let v = &mut app.run_view;
             v.log_scroll = v.log_extent.step(v.log_scroll, lines);
         }

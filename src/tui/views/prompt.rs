@@ -127,9 +127,25 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .saturating_sub(3 + u16::from(ins.note.is_some()));
     p.rows_extent.record(ordered.len(), usize::from(visible));
     let offset = p.row_offset.min(p.rows_extent.max_offset());
-    // The title column takes what the others (6 + 4 + 5 + 7 + 10, a space between each) and
-    // the border leave; a longer title ends in `…`.
-    let title_width = usize::from(rows_area.width).saturating_sub(2 + 32 + 5);
+    let widths = [
+        Constraint::Length(6),
+        Constraint::Min(20),
+        Constraint::Length(4),
+        Constraint::Length(5),
+        Constraint::Length(7),
+        Constraint::Length(10),
+    ];
+    // The title column takes what the others (a space between each) and the border leave; a
+    // longer title ends in `…`.
+    let fixed: u16 = widths
+        .iter()
+        .map(|w| match w {
+            Constraint::Length(n) => *n,
+            _ => 0,
+        })
+        .sum();
+    let gaps = widths.len() - 1;
+    let title_width = usize::from(rows_area.width).saturating_sub(2 + usize::from(fixed) + gaps);
     let rows: Vec<Row> = ordered
         .iter()
         .skip(offset)
@@ -172,14 +188,6 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         ins.split,
         offset + 1
     );
-    let widths = [
-        Constraint::Length(6),
-        Constraint::Min(20),
-        Constraint::Length(4),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(10),
-    ];
     // Where the scores come from, above the table: too long for its title.
     let block = super::titled(app, &title);
     let inner = block.inner(rows_area);
