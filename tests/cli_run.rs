@@ -254,6 +254,9 @@ fn a_missing_dataset_is_refused_and_a_bad_one_fails_the_run_with_the_reason_stor
     assert_eq!(report["status"], "failed");
     let reason = report["error"].as_str().unwrap();
     assert!(reason.contains("train.tsv:2: field `label`"), "{report}");
+    // stderr names the reason once, with the run's end, not again as a progress line.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("train.tsv:2: field `label`").count(), 1, "{err}");
     let id = report["run_id"].as_str().unwrap();
     assert_eq!(env.json(&["show", id, "--json"])["status"], "failed");
     // Resuming it on a device this build lacks is refused and leaves it as it was.

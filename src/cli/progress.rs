@@ -110,9 +110,13 @@ impl Progress {
                 self.refresh();
             }
             Event::Log { message } => self.line(message.clone()),
-            Event::Failed { error } => self.line(format!("failed: {error}")),
             Event::Cancelled => self.line("cancelled".to_string()),
-            Event::Checkpoint { .. } | Event::StageFinished { .. } | Event::Finished => {}
+            // The caller names the reason once, with the run's end (`collm run`'s error line,
+            // `collm sweep`'s line per run), read from the stored record.
+            Event::Failed { .. }
+            | Event::Checkpoint { .. }
+            | Event::StageFinished { .. }
+            | Event::Finished => {}
         }
     }
 

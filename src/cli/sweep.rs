@@ -293,8 +293,12 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             None => runner.submit(&p.experiment)?,
         };
         let ended = watch(&store, &messages, &id)?;
+        let reason = match (&ended.status, &ended.error) {
+            (RunStatus::Failed, Some(error)) => format!(" ({error})"),
+            _ => String::new(),
+        };
         eprintln!(
-            "{counter}: run {id} {} in {}; {} {}",
+            "{counter}: run {id} {}{reason} in {}; {} {}",
             ended.status,
             duration(ended.duration_s()),
             select.label(),

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Paragraph};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 use super::smoothing::{downsample, x_bounds, y_bounds};
@@ -28,8 +28,11 @@ pub fn draw_lines(
     theme: Theme,
     empty: &str,
 ) {
-    let block = Block::bordered().title(Span::styled(format!(" {title} "), theme.title()));
     let present: Vec<&Series> = series.iter().filter(|s| !s.points.is_empty()).collect();
+    // The legend, of the curves drawn, sits on the bottom border: in the plot it hid curves.
+    let block = Block::bordered()
+        .title(Span::styled(format!(" {title} "), theme.title()))
+        .title_bottom(legend(&present).right_aligned());
     let (Some(xb), Some(yb)) = (
         x_bounds(present.iter().map(|s| s.points)),
         y_bounds(present.iter().map(|s| s.points)),
@@ -68,13 +71,29 @@ pub fn draw_lines(
         .block(block)
         .x_axis(x_axis)
         .y_axis(y_axis)
-        .legend_position(Some(LegendPosition::TopRight))
-        // Show the legend whenever it fits at all: it names the runs in overlays.
-        .hidden_legend_constraints((
-            ratatui::layout::Constraint::Percentage(60),
-            ratatui::layout::Constraint::Percentage(60),
-        ));
+        .legend_position(None);
     frame.render_widget(chart, area);
+}
+
+/// ` ⣀⣀ raw  ⣀⣀ smoothed `: each series' name after a sample of its marker, in its style.
+fn legend<'a>(series: &[&Series]) -> Line<'a> {
+    if series.is_empty() {
+        return Line::default();
+    }
+    let mut spans = vec![Span::raw(" ")];
+    for s in series {
+        let sample = match s.marker {
+            Marker::Dot => "••",
+            Marker::Block => "██",
+            Marker::Bar => "▄▄",
+            _ => "⣀⣀",
+        };
+        spans.push(Span::styled(format!("{sample} {}", s.name), s.style));
+        spans.push(Span::raw("  "));
+    }
+    spans.pop();
+    spans.push(Span::raw(" "));
+    Line::from(spans)
 }
 
 /// Three labels: low, middle, high, with `decimals` digits (0 prints integers, as for steps).
