@@ -71,32 +71,35 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     ])
     .areas(main);
 
-    let history: Vec<Line> = if ins.history.is_empty() {
+    // Titles flow several to a line; when they still overflow, the newest (which matter most)
+    // stay in view and the title counts the older ones left out.
+    let inner = history_area.inner(ratatui::layout::Margin::new(1, 1));
+    let packed = pack_titles(&ins.history, usize::from(inner.width));
+    let hidden_lines = packed.len().saturating_sub(usize::from(inner.height));
+    let hidden: usize = packed[..hidden_lines].iter().map(|(_, n)| n).sum();
+    let lines: Vec<Line> = if ins.history.is_empty() {
         vec![Line::styled("(no liked item before these rows)", t.dim())]
     } else {
-        ins.history
+        packed[hidden_lines..]
             .iter()
-            .enumerate()
-            .map(|(i, h)| Line::from(format!("{:>2}. {h}", i + 1)))
+            .map(|(text, _)| Line::from(text.clone()))
             .collect()
     };
+    let count = match ins.history.len() {
+        1 => "1 title".to_string(),
+        n => format!("{n} titles"),
+    };
+    let older = if hidden > 0 {
+        format!(", {hidden} oldest not shown")
+    } else {
+        String::new()
+    };
     let title = format!(
-        "user {} · history ({} {}, oldest first)",
-        ins.uid,
-        ins.history.len(),
-        if ins.history.len() == 1 {
-            "title"
-        } else {
-            "titles"
-        }
+        "user {} · history ({count}, oldest first{older})",
+        ins.uid
     );
-    // The newest titles matter most: keep the end in view.
-    let inner_height = usize::from(history_area.height.saturating_sub(2));
-    let scroll = history.len().saturating_sub(inner_height) as u16;
     frame.render_widget(
-        Paragraph::new(history)
-            .block(super::titled(app, &title))
-            .scroll((scroll, 0)),
+        Paragraph::new(lines).block(super::titled(app, &title)),
         history_area,
     );
 
@@ -204,4 +207,56 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         );
     }
     frame.render_widget(Table::new(rows, widths).header(header), table_area);
+}
+
+/// `1. A · 2. B` lines of at most `width` characters, titles in order, each line with the
+/// number of titles it holds; a title longer than a line is cut with `…`.
+fn pack_titles(history: &[String], width: usize) -> Vec<(String, usize)> {
+    const SEPARATOR: &str = " · ";
+    let mut lines: Vec<(String, usize)> = Vec::new();
+    for (i, title) in history.iter().enumerate() {
+        let entry = format::clip(&format!("{}. {title}", i + 1), width.max(1));
+        match lines.last_mut() {
+            Some((line, n))
+                if line.chars().count() + SEPARATOR.chars().count() + entry.chars().count()
+                    <= width =>
+            {
+                line.push_str(SEPARATOR);
+                line.push_str(&entry);
+                *n += 1;
+            }
+            _ => lines.push((entry, 1)),
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pack_titles;
+
+    #[test]
+    fn titles_flow_several_to_a_line_and_a_long_one_is_cut() {
+        let titles = ["Heat (1995)", "Alien (1979)", "Up (2009)"].map(String::from);
+        let packed = |width| pack_titles(&titles, width);
+        let line = |s: &str, n| (s.to_string(), n);
+        // 14 + 3 + 15 = 32 characters for the first two.
+        assert_eq!(
+            packed(32),
+            [line("1. Heat (1995) · 2. Alien (1979)", 2), line("3. Up (2009)", 1)]
+        );
+        assert_eq!(
+            packed(30),
+            [line("1. Heat (1995)", 1), line("2. Alien (1979) · 3. Up (2009)", 2)]
+        );
+        assert_eq!(
+            packed(10),
+            [
+                line("1. Heat (…", 1),
+                line("2. Alien …", 1),
+                line("3. Up (20…", 1)
+            ]
+        );
+        assert!(pack_titles(&[], 10).is_empty());
+    }
 }
