@@ -158,6 +158,9 @@ fn eval_names_the_bad_line_of_a_split_file() {
         err.contains(&format!("{}:3", bad.display())) && err.contains("iid"),
         "{err}"
     );
+    // --items goes with --data only: beside --split it would be ignored.
+    let out = env.output(&["eval", id, "--split", "valid", "--items", path_str(&bad)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
     let out = env.output(&["eval", "nosuchrun", "--data", path_str(&bad)]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no run `nosuchrun`"));
     // A user the model has no vector for: named by line and field, after a blank line.
@@ -182,6 +185,19 @@ fn eval_names_the_bad_line_of_a_split_file() {
         !out.status.success() && err.contains("is a `kind = \"cf\"` run: it has no LLM"),
         "{err}"
     );
+    // A store moved elsewhere scores with the weights in its own run folder, not with the path
+    // the record was written at (gone now, or another store's).
+    let valid = env.json(&["eval", id, "--split", "valid", "--json"]);
+    let moved = env.dir.path().join("moved");
+    std::fs::rename(env.store(), &moved).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_collm"))
+        .env("COLLM_HOME", env.dir.path().join("home"))
+        .args(["--store", path_str(&moved), "eval", id, "--split", "valid", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["splits"], valid["splits"]);
 }
 
 #[test]
@@ -312,6 +328,20 @@ fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
         let auc = scored["splits"][split]["all"]["auc"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&auc), "{split}: {auc}");
     }
+    // A file named like the run's own split never replaces that split's kept scores, even with
+    // the same rows (its histories or times may differ, and those change what a model scores).
+    let kept = env.store().join(format!("runs/{id}/predictions/valid.tsv"));
+    let before = std::fs::read(&kept).unwrap();
+    let copy = env.dir.path().join("mine/valid.tsv");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(data.join("valid.tsv"), &copy).unwrap();
+    let out = env.output(&["eval", &id, "--data", path_str(&copy), "--predictions"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("`valid` is the run's own split"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&kept).unwrap(), before);
 
     let view = env.json(&["prompt", &id, "--user", "1", "--json"]);
     assert_eq!(view["uid"], 1);

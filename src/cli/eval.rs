@@ -13,7 +13,7 @@ use anyhow::{bail, Context as _};
 use collm_data::{read_items, read_split, Interaction};
 use collm_eval::predictions::{read_predictions, Prediction};
 use collm_eval::ScoredRow;
-use collm_store::{RunRecord, RunStatus, Store, FINAL_STAGE};
+use collm_store::{RunRecord, RunStatus, Store};
 
 use super::report::RunReport;
 use super::Context;
@@ -34,10 +34,12 @@ pub struct Args {
     #[arg(long)]
     pub split: Option<String>,
     /// The items file the ids refer to (default: the `items.tsv` of the run's dataset).
-    #[arg(long, requires = "data")]
+    // `requires = "data"` alone let `--split` through (clap skips it beside a conflict).
+    #[arg(long, requires = "data", conflicts_with = "split")]
     pub items: Option<PathBuf>,
     /// Keep the per-row scores in the run's folder as `predictions/<file stem>.tsv`, where
-    /// `collm compare` finds them (for runs that finished before runs kept them themselves).
+    /// `collm compare` finds them (for runs that finished before runs kept them themselves). A
+    /// file named like one of the run's splits is refused: `--split NAME` scores that split.
     #[arg(long)]
     pub predictions: bool,
     /// Print one JSON object on stdout.
@@ -66,6 +68,17 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "data".to_string());
+            // Scores are kept under the file's stem, where a split's name would be the final
+            // evaluation's own: a file of other histories or times must not take their place.
+            if args.predictions && dataset.split(&name).is_some() {
+                bail!(
+                    "{}: --predictions keeps a file's scores under its name, and `{name}` is the \
+                     run's own split, whose kept scores are its final evaluation's; give the \
+                     file another name, or score the split itself with `--split {name} \
+                     --predictions`",
+                    data.display()
+                );
+            }
             let rows = read_file_rows(&dataset, data, args.items.as_deref(), &name)?;
             if has_id_tables(&experiment) {
                 check_ids_fit(&dataset, data, &rows)?;
@@ -88,7 +101,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             let model = collm_cf::load(
                 &experiment.model,
                 &dataset,
-                &best_weights(&record)?,
+                &best_weights(&store, &record)?,
                 &device,
             )?;
             collm_cf::score_rows(model.as_ref(), &rows, experiment.training.batch_size)
@@ -122,15 +135,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The file of the run's best weights (its latest best checkpoint).
-fn best_weights(record: &RunRecord) -> anyhow::Result<PathBuf> {
-    let artifact = record
-        .artifacts
-        .iter()
-        .filter(|a| a.best && a.stage != FINAL_STAGE)
-        .max_by_key(|a| a.at_ms)
+/// The file of the run's best weights, which must still be there.
+fn best_weights(store: &Store, record: &RunRecord) -> anyhow::Result<PathBuf> {
+    let path = store
+        .best_weights(record)
         .with_context(|| format!("run {} recorded no best weights", record.id))?;
-    let path = PathBuf::from(&artifact.path);
     if !path.is_file() {
         bail!(
             "run {}: its best weights {} are gone",

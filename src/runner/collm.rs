@@ -261,16 +261,6 @@ pub fn execute(
     Ok(Outcome::Finished { ranking: vec![] })
 }
 
-/// The run folder of a `collm` run from the path of one of its best checkpoints
-/// (`<run_dir>/<stage>/best`).
-pub fn run_dir_of(best_checkpoint: &Path) -> PathBuf {
-    best_checkpoint
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
-}
-
 /// A finished run's model, loaded with the weights of `stage` (its best) or, for `None`, its
 /// final weights; with the prompt that model is scored on.
 pub fn load_finished(

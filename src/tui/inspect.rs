@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use collm_data::Dataset;
 use collm_pipeline::prompt::{fill, FilledPrompt, PromptText, Segment, SlotKind};
 use collm_pipeline::template::{Domain, Placeholder, PromptKind, Template};
-use collm_store::{RunId, RunRecord, RunStatus, Store, FINAL_STAGE};
+use collm_store::{RunId, RunRecord, RunStatus, Store};
 
 use collm_eval::predictions::{read_predictions, RowKey};
 
@@ -113,7 +113,7 @@ impl Inspector {
         let shown = all_titles[all_titles.len().saturating_sub(settings.max_history)..].to_vec();
 
         let scores = match &record {
-            Some(r) => scores(r, &experiment, dataset, &rows, split),
+            Some(r) => scores(store, r, &experiment, dataset, &rows, split),
             None => Scores::missing("no run chosen: open or select a finished run for P(Yes)"),
         };
         let logit = |i: usize| scores.logits.get(i).copied().flatten();
@@ -210,6 +210,7 @@ pub const LIVE_ROWS: usize = 32;
 
 /// sigmoid(score) of each row with the run's best weights, or why there is none.
 fn scores(
+    store: &Store,
     record: &RunRecord,
     experiment: &Experiment,
     dataset: &Dataset,
@@ -222,13 +223,7 @@ fn scores(
             record.id, record.status
         ));
     }
-    let Some(weights) = record
-        .artifacts
-        .iter()
-        .filter(|a| a.best && a.stage != FINAL_STAGE)
-        .max_by_key(|a| a.at_ms)
-        .map(|a| PathBuf::from(&a.path))
-    else {
+    let Some(weights) = store.best_weights(record) else {
         return Scores::missing(format!("run {} recorded no best weights", record.id));
     };
     match experiment.kind {
@@ -254,8 +249,7 @@ fn scores(
             }
         }
         ExperimentKind::Collm => {
-            let run_dir = crate::runner::collm::run_dir_of(&weights);
-            collm_scores(experiment, &run_dir, dataset, rows, split)
+            collm_scores(experiment, &store.run_dir(&record.id), dataset, rows, split)
         }
     }
 }

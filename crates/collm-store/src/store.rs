@@ -177,6 +177,33 @@ impl Store {
         self.dir.join("runs").join(id.as_str())
     }
 
+    /// The file of a run's best weights (its latest best checkpoint outside the final
+    /// evaluation), found in this store's folder of the run: a store copied or moved elsewhere
+    /// still records the paths it was written at.
+    pub fn best_weights(&self, record: &RunRecord) -> Option<PathBuf> {
+        let artifact = record
+            .artifacts
+            .iter()
+            .filter(|a| a.best && a.stage != FINAL_STAGE)
+            .max_by_key(|a| a.at_ms)?;
+        Some(self.relocate(&record.id, Path::new(&artifact.path)))
+    }
+
+    /// `recorded`, a path inside some store's folder of run `id`, as the same path in this
+    /// store's folder of it; a path outside any run folder as it is.
+    fn relocate(&self, id: &RunId, recorded: &Path) -> PathBuf {
+        let parts: Vec<_> = recorded.components().collect();
+        let inside = parts
+            .windows(2)
+            .rposition(|w| w[0].as_os_str() == "runs" && w[1].as_os_str() == id.as_str());
+        match inside {
+            Some(at) => parts[at + 2..]
+                .iter()
+                .fold(self.run_dir(id), |dir, part| dir.join(part)),
+            None => recorded.to_path_buf(),
+        }
+    }
+
     /// Records a new `queued` run and returns its id.
     pub fn create_run(
         &self,

@@ -512,3 +512,43 @@ fn a_resumed_run_does_not_count_the_wait_before_its_resume() {
         "{duration} (ran {ran}, total {total})"
     );
 }
+
+#[test]
+fn best_weights_are_found_in_the_store_that_is_open_wherever_they_were_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let id = {
+        let store = Store::open(&first).unwrap();
+        let id = store.create_run("cf", "name = \"cf\"\n", "cf").unwrap();
+        let checkpoint = |stage: &str, file: &str, best| Event::Checkpoint {
+            stage: stage.into(),
+            step: 1,
+            path: store.run_dir(&id).join(file).display().to_string(),
+            best,
+        };
+        for event in [
+            checkpoint("mf", "last.safetensors", false),
+            checkpoint("mf", "best.safetensors", true),
+            checkpoint(FINAL_STAGE, "final/best", true),
+        ] {
+            store.append_event(&id, &event).unwrap();
+        }
+        assert_eq!(
+            store.best_weights(&store.run(&id).unwrap()),
+            Some(store.run_dir(&id).join("best.safetensors"))
+        );
+        id
+    };
+    let moved = dir.path().join("elsewhere/moved");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&first, &moved).unwrap();
+    let store = Store::open(&moved).unwrap();
+    let record = store.run(&id).unwrap();
+    assert_eq!(
+        store.best_weights(&record),
+        Some(moved.join("runs").join(id.as_str()).join("best.safetensors"))
+    );
+    // A run without best weights has none.
+    let other = store.create_run("new", "name = \"new\"\n", "cf").unwrap();
+    assert_eq!(store.best_weights(&store.run(&other).unwrap()), None);
+}
