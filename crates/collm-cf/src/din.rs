@@ -28,6 +28,8 @@ pub const HISTORY_TABLE: &str = "sequence_embed_layers.0.weight";
 /// Hidden widths of the attention unit and of the prediction MLP (the reference's).
 pub const ATTENTION_WIDTHS: [usize; 2] = [64, 16];
 pub const MLP_WIDTHS: [usize; 2] = [200, 80];
+/// The name prefix of the prediction MLP's tensors (the reference's).
+const PREDICTION_MLP: &str = "fc_layer.";
 
 pub struct Din {
     users: Var,
@@ -155,6 +157,12 @@ impl CfModel for Din {
     fn item_vectors(&self, batch: &CfBatch) -> candle_core::Result<Tensor> {
         let e = self.items.as_tensor().embedding(&batch.iids)?;
         Tensor::cat(&[&e, &e, &e], 1)
+    }
+    /// All but the prediction MLP, which only scores: CoLLM reads the vectors before it.
+    fn vector_vars(&self) -> Vec<(String, Var)> {
+        let mut vars = self.named_vars();
+        vars.retain(|(name, _)| !name.starts_with(PREDICTION_MLP));
+        vars
     }
     fn logits(&self, batch: &CfBatch) -> candle_core::Result<Tensor> {
         let x = self.user_vectors(batch)?;

@@ -64,6 +64,12 @@ pub trait CfModel: Send {
     fn named_vars(&self) -> Vec<(String, Var)> {
         self.base().vars.clone()
     }
+    /// The trainable tensors the user and item vectors depend on, each of which gets a gradient
+    /// through them: what CoLLM tunes when a stage trains the collaborative model. All of
+    /// [`CfModel::named_vars`] unless a part only scores (DIN's prediction MLP).
+    fn vector_vars(&self) -> Vec<(String, Var)> {
+        self.named_vars()
+    }
     /// State that is saved with the weights but never trained (DIN's Dice running statistics),
     /// with PyTorch buffer names.
     fn named_buffers(&self) -> Vec<(String, Var)> {

@@ -264,6 +264,46 @@ fn every_variable_gets_a_gradient_and_buffers_none() {
     }
 }
 
+/// What CoLLM tunes of a collaborative model reaches its vectors: every `vector_vars` tensor
+/// gets a gradient through the user and item vectors alone (a stage's optimiser refuses one
+/// without), and only DIN leaves a part out, its scoring MLP.
+#[test]
+fn the_vector_tensors_are_exactly_those_the_vectors_depend_on() {
+    let ds = tiny();
+    for cfg in [
+        CfModelConfig::new(CfKind::Mf, 8),
+        CfModelConfig::new(CfKind::Lightgcn, 8),
+        sasrec_cfg(8, 2, 25),
+        din_cfg(12, 10),
+    ] {
+        let model = build(&cfg, &ds, 4, &Device::Cpu).unwrap();
+        let b = batch(&*model, &ds.train.rows);
+        let total = (model.user_vectors(&b).unwrap().sum_all().unwrap()
+            + model.item_vectors(&b).unwrap().sum_all().unwrap())
+        .unwrap();
+        let grads = total.backward().unwrap();
+        for (name, var) in model.vector_vars() {
+            assert!(
+                grads.get(var.as_tensor()).is_some(),
+                "{:?} {name}: no gradient through the vectors",
+                cfg.kind
+            );
+        }
+        let left_out: Vec<String> = model
+            .named_vars()
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| !model.vector_vars().iter().any(|(v, _)| v == n))
+            .collect();
+        if cfg.kind == CfKind::Din {
+            assert!(!left_out.is_empty());
+            assert!(left_out.iter().all(|n| n.starts_with("fc_layer.")), "{left_out:?}");
+        } else {
+            assert!(left_out.is_empty(), "{:?}: {left_out:?}", cfg.kind);
+        }
+    }
+}
+
 #[test]
 fn names_follow_the_reference_state_dicts() {
     let ds = tiny();

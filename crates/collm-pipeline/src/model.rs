@@ -280,7 +280,7 @@ impl CollmModel {
                 (Trainable::Mapping, SlotSource::Cie { cie, .. }) => out.extend(cie.vars()),
                 (Trainable::Mapping, SlotSource::IdTokens(t)) => out.extend(t.vars()),
                 (Trainable::Cf, SlotSource::Cie { cf, .. }) => out.extend(
-                    cf.named_vars()
+                    cf.vector_vars()
                         .into_iter()
                         .map(|(n, v)| (format!("cf.{n}"), v)),
                 ),

@@ -28,9 +28,10 @@ pub struct AdamW {
     eps: f64,
 }
 
-/// Whether a tensor gets weight decay: 2-D or more and not a bias (the reference's rule).
+/// Whether a tensor gets weight decay, by the reference's rule: 2-D or more, and a name without
+/// `bias`, `ln` or `bn` in it. A rank-1 LoRA's `[1, in]` A is 2-D and decays, as in PyTorch.
 pub fn wants_decay(name: &str, var: &Var) -> bool {
-    var.rank() >= 2 && !name.ends_with("bias") && var.dims().iter().filter(|&&d| d > 1).count() >= 2
+    var.rank() >= 2 && !["bias", "ln", "bn"].iter().any(|part| name.contains(part))
 }
 
 impl AdamW {
@@ -204,6 +205,21 @@ mod tests {
             (b_new[0][0] - 0.99).abs() < 1e-6,
             "bias not decayed: {b_new:?}"
         );
+    }
+
+    #[test]
+    fn decay_follows_the_reference_rule() {
+        let d = Device::Cpu;
+        let var = |dims: &[usize]| Var::zeros(dims, candle_core::DType::F32, &d).unwrap();
+        let lora_a = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight";
+        assert!(wants_decay(lora_a, &var(&[1, 64])), "rank-1 LoRA A");
+        assert!(wants_decay("q_proj.lora_B.weight", &var(&[64, 1])));
+        assert!(wants_decay("cf.fc_layer.fc.1.alpha", &var(&[200, 1])));
+        assert!(wants_decay("llama_proj.0.weight", &var(&[320, 32])));
+        assert!(!wants_decay("llama_proj.0.bias", &var(&[1, 320])));
+        assert!(!wants_decay("cf.fc_layer.fc.1.bn.weight", &var(&[200, 2])));
+        assert!(!wants_decay("cf.last_ln.weight", &var(&[2, 2])));
+        assert!(!wants_decay("cf.item_emb.weight", &var(&[64])));
     }
 
     #[test]
