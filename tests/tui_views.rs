@@ -962,11 +962,62 @@ fn quitting_asks_first_while_a_run_is_active() {
 }
 
 #[test]
-fn too_small_terminal_says_so() {
-    let f = fixture(color());
+fn too_small_terminal_says_so_and_takes_no_key_but_quit() {
+    let mut f = fixture(color());
+    let size = |f: &mut Fixture, width, height| {
+        update(&mut f.app, Message::Resize { width, height });
+    };
+    size(&mut f, 60, 20);
     let screen = f.draw(60, 20).backend().to_string();
     assert!(screen.contains("Terminal too small"));
     assert!(screen.contains("60x20 now, 80x24 needed."));
+    // Keys that would act on a view no one sees do nothing: `D` asks no hidden question, so a
+    // `y` after it deletes nothing; a filter typed blind is not opened.
+    f.app.commands.clear();
+    f.keys("jDy/x");
+    assert!(f.app.confirm.is_none() && f.app.commands.is_empty());
+    assert!(f.app.runs.filter_input.is_none());
+    // Quitting with a run active asks, and the question is drawn on the small screen.
+    f.keys("q");
+    assert!(f.app.confirm.is_some() && !f.app.should_quit);
+    let screen = f.draw(60, 20).backend().to_string();
+    assert!(screen.contains("Quit?"), "{screen}");
+    f.keys("n");
+    // Large enough again, keys act.
+    size(&mut f, 80, 24);
+    f.keys("j");
+    assert_eq!(f.app.selected_index(), 1);
+}
+
+#[test]
+fn the_cursor_stays_on_its_run_when_the_rows_reorder_or_change() {
+    let mut f = fixture(color());
+    let n = f.app.visible_runs().len();
+    assert!(n >= 3, "{n}");
+    let first = f.app.selected_run().unwrap().id.clone();
+    // Reversed, the first row's run is last, and the cursor went with it.
+    f.keys("S");
+    assert_eq!(f.app.selected_run().unwrap().id, first);
+    assert_eq!(f.app.selected_index(), n - 1);
+    f.keys("S");
+    // A row above the cursor goes: the cursor's run moves up a row, the cursor with it.
+    f.keys("j");
+    let second = f.app.selected_run().unwrap().id.clone();
+    update(
+        &mut f.app,
+        Message::Deleted {
+            id: first.clone(),
+            bytes: 0,
+        },
+    );
+    assert_eq!(f.app.selected_run().unwrap().id, second);
+    assert_eq!(f.app.selected_index(), 0);
+    // The cursor's own run goes: the cursor stays on its row, on the run now there.
+    f.keys("j");
+    let row = f.app.selected_index();
+    let gone = f.app.selected_run().unwrap().id.clone();
+    update(&mut f.app, Message::Deleted { id: gone, bytes: 0 });
+    assert_eq!(f.app.selected_index(), row.min(f.app.visible_runs().len() - 1));
 }
 
 #[test]

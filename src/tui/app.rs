@@ -45,6 +45,8 @@ pub struct App {
     pub prompt: PromptState,
     pub launch: LaunchState,
     pub status: Option<StatusLine>,
+    /// The terminal's size as last reported (none yet: taken as large enough).
+    pub screen: Option<(u16, u16)>,
     /// Requests for the background thread, drained by the event loop after each update.
     pub commands: Vec<Command>,
 }
@@ -329,8 +331,15 @@ impl App {
             prompt: PromptState::default(),
             launch: LaunchState::default(),
             status: None,
+            screen: None,
             commands: vec![Command::RefreshRuns, Command::LoadExperiments],
         }
+    }
+
+    /// Whether the terminal is too small to draw the views (only the too-small notice shows).
+    pub fn too_small(&self) -> bool {
+        self.screen
+            .is_some_and(|(width, height)| width < MIN_WIDTH || height < MIN_HEIGHT)
     }
 
     pub fn record(&self, id: &RunId) -> Option<&RunRecord> {
@@ -352,9 +361,26 @@ impl App {
         self.runs.visible(self.now_ms)
     }
 
+    /// The cursor's row among the visible runs: that of the selected run, else (it left the
+    /// rows) where the cursor last was, within the rows.
+    pub fn selected_index(&self) -> usize {
+        let visible = self.visible_runs();
+        self.runs
+            .selected_id
+            .as_ref()
+            .and_then(|id| visible.iter().position(|r| &r.id == id))
+            .unwrap_or_else(|| self.runs.selected.min(visible.len().saturating_sub(1)))
+    }
+
     /// The run under the cursor of the runs table.
     pub fn selected_run(&self) -> Option<&RunRecord> {
-        self.visible_runs().get(self.runs.selected).copied()
+        self.visible_runs().get(self.selected_index()).copied()
+    }
+
+    /// Puts the cursor on row `index` of the visible runs (and so on its run).
+    pub fn select_row(&mut self, index: usize) {
+        self.runs.selected_id = self.visible_runs().get(index).map(|r| r.id.clone());
+        self.runs.selected = index;
     }
 
     /// The runs the metrics and compare views show: the marked ones, else the selected one;

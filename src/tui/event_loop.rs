@@ -76,7 +76,9 @@ pub fn spawn_input(tx: Sender<Inbound>, stop: Arc<AtomicBool>) {
                 }
                 let inbound = match event::read() {
                     Ok(TermEvent::Key(key)) => Inbound::Key(key, Instant::now()),
-                    Ok(TermEvent::Resize(..)) => Inbound::Other(Message::Resize),
+                    Ok(TermEvent::Resize(width, height)) => {
+                        Inbound::Other(Message::Resize { width, height })
+                    }
                     Ok(_) => continue,
                     Err(err) => {
                         tracing::error!("terminal input: {err}");
@@ -98,6 +100,15 @@ pub fn run<B: Backend>(
     inbox: &Receiver<Inbound>,
     commands: &Sender<Command>,
 ) -> Result<Latency, B::Error> {
+    if let Ok(size) = terminal.size() {
+        update(
+            app,
+            Message::Resize {
+                width: size.width,
+                height: size.height,
+            },
+        );
+    }
     let mut latency = Latency::default();
     let mut pending_keys: Vec<Instant> = Vec::new();
     let mut next_tick = Instant::now();

@@ -12,8 +12,8 @@ use crate::tui::app::{ExperimentChoice, Inspection};
 #[derive(Debug, Clone)]
 pub enum Message {
     Key(KeyEvent),
-    /// The terminal changed size: redraw.
-    Resize,
+    /// The terminal's size, at start and whenever it changes.
+    Resize { width: u16, height: u16 },
     /// The clock moved (durations and ETAs are shown against `now_ms`).
     Tick {
         now_ms: u64,

@@ -64,7 +64,10 @@ pub struct RunsState {
     pub marked: BTreeSet<RunId>,
     pub sort: Column,
     pub descending: bool,
-    /// Index into the visible (filtered, sorted) rows.
+    /// The run under the cursor: the cursor follows it when the rows re-sort or change (a run
+    /// gaining its first AUC moves up), so a key acts on the run it was pressed on.
+    pub selected_id: Option<RunId>,
+    /// The cursor's row when last placed, for when its run leaves the visible rows.
     pub selected: usize,
 }
 
@@ -80,6 +83,7 @@ impl Default for RunsState {
             sort: Column::Id,
             // Newest first.
             descending: true,
+            selected_id: None,
             selected: 0,
         }
     }

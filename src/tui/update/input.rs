@@ -22,6 +22,14 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) {
         }
         return;
     }
+    // Nothing else is drawn on a terminal too small for the views: a key acting on them would
+    // act unseen (a `D` would ask a question no one sees). Quitting still works.
+    if app.too_small() {
+        if global_action_for(&key) == Some(Action::Quit) {
+            on_action(app, Action::Quit);
+        }
+        return;
+    }
     if let Some(scroll) = app.help {
         match global_action_for(&key) {
             Some(Action::Help | Action::Back | Action::Quit) => app.help = None,
@@ -72,7 +80,7 @@ fn text_input(app: &mut App, key: &KeyEvent) -> bool {
         _ => {}
     }
     if app.view == View::Runs {
-        app.runs.selected = 0;
+        app.select_row(0);
     }
     if app.view == View::Prompt {
         jump_to_typed_user(app);

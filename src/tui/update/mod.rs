@@ -45,7 +45,7 @@ pub fn update(app: &mut App, message: Message) {
 fn apply(app: &mut App, message: Message) {
     match message {
         Message::Key(key) => on_key(app, key),
-        Message::Resize => {}
+        Message::Resize { width, height } => app.screen = Some((width, height)),
         Message::Tick { now_ms } => app.now_ms = now_ms,
         Message::Runs {
             records,

@@ -6,14 +6,16 @@ use crate::tui::app::{App, Column, Confirm};
 use crate::tui::keymap::{Action, View};
 use crate::tui::message::Command;
 
+/// Keeps the cursor on its run where the rows changed, else on a row that is there.
 pub(super) fn clamp_selection(app: &mut App) {
-    let n = app.visible_runs().len();
-    app.runs.selected = app.runs.selected.min(n.saturating_sub(1));
+    app.select_row(app.selected_index());
 }
 
 pub(super) fn runs_action(app: &mut App, action: Action) {
     let n = app.visible_runs().len();
-    if move_in(&mut app.runs.selected, n, action) {
+    let mut row = app.selected_index();
+    if move_in(&mut row, n, action) {
+        app.select_row(row);
         return;
     }
     let selected = app.selected_run().map(|r| (r.id.clone(), r.status));
@@ -30,7 +32,7 @@ pub(super) fn runs_action(app: &mut App, action: Action) {
                 if !app.runs.marked.remove(&id) {
                     app.runs.marked.insert(id);
                 }
-                app.runs.selected = (app.runs.selected + 1).min(n.saturating_sub(1));
+                app.select_row((row + 1).min(n.saturating_sub(1)));
             }
         }
         Action::ClearMarks => app.runs.marked.clear(),

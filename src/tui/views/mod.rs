@@ -22,6 +22,10 @@ pub fn view(app: &App, frame: &mut Frame) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(app, frame, area);
+        // Quitting with runs active asks first: the question shows here too.
+        if let Some(question) = &app.confirm {
+            confirm(app, question, frame, area);
+        }
         return;
     }
     let [top, body, bottom] = Layout::vertical([
