@@ -52,6 +52,9 @@ fn delete_checks_every_run_first_and_refuses_what_others_need() {
     assert!(env
         .ok(&["runs", "nothing like it"])
         .contains("matches `nothing like it`"));
+    // A setting by its value, whole: the source's collm.seed is 42, not 4.
+    assert_eq!(env.ok(&["runs", "seed=42", "--ids"]).trim(), source);
+    assert_eq!(env.ok(&["runs", "seed=4", "--ids"]).trim(), "");
     // No terminal, no --yes: nothing goes.
     let err = stderr_of(&env, &["delete", &dependent_id]);
     assert!(err.contains("pass --yes"), "{err}");

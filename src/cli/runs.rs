@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::report::{align, duration, number};
 use super::Context;
 use crate::experiment::settings;
+use crate::tui::run_list::RunFacts;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -72,7 +73,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .filter(|r| {
             args.filter
                 .as_ref()
-                .is_none_or(|f| settings::run_matches(r, &settings::key_summary(&r.experiment), f))
+                .is_none_or(|f| {
+                    let facts = RunFacts::read(r);
+                    settings::run_matches(r, &facts.summary, &facts.flat, f)
+                })
         })
         .map(RunRecord::summary)
         .collect();

@@ -129,29 +129,55 @@ fn leaf(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
 }
 
-/// Whether a run matches a run-list filter (the TUI's `/`, `collm runs FILTER`): `filter`,
-/// lowercased, within the run's id, name, kind, status or key settings (`summary`, its
-/// experiment's `key_summary`).
-pub fn run_matches(record: &collm_store::RunRecord, summary: &str, filter: &str) -> bool {
-    let needle = spelt_as_shown(filter).to_lowercase();
-    needle.is_empty()
-        || format!(
-            "{} {} {} {} {}",
-            record.id, record.name, record.kind, record.status, summary
-        )
-        .to_lowercase()
-        .contains(&needle)
+/// Whether a run matches a run-list filter (the TUI's `/`, `collm runs FILTER`). `KEY=VALUE`
+/// is a setting's value: a setting of the run (`flat`, its experiment spelt out) whose key is
+/// `KEY` or ends in `.KEY` holds `VALUE` (`seed=1` finds `training.seed = 1`; a number equal
+/// however typed: `lr=1e-2` finds `0.01`), or a `KEY=` word of the name or the key settings'
+/// summary holds it whole (`bs=16`; `lr=0.01` in `lr=2e-3/0.01`), so `seed=1` is not
+/// `seed=12`. Any other filter is text, lowercased, within the run's id, name, kind, status or
+/// summary.
+pub fn run_matches(
+    record: &collm_store::RunRecord,
+    summary: &str,
+    flat: &BTreeMap<String, Value>,
+    filter: &str,
+) -> bool {
+    let filter = filter.trim();
+    let text = format!(
+        "{} {} {} {} {}",
+        record.id, record.name, record.kind, record.status, summary
+    )
+    .to_lowercase();
+    let Some((key, value)) = filter.split_once('=') else {
+        return text.contains(&filter.to_lowercase());
+    };
+    let key = canonical_key(&key.to_lowercase());
+    // `lr=` (a value still being typed): any run with the setting.
+    let any = value.trim().is_empty();
+    let wanted = super::overrides::parse_value(value);
+    let in_settings = flat.iter().any(|(k, v)| {
+        (k.to_lowercase() == key || k.to_lowercase().ends_with(&format!(".{key}")))
+            && (any || same_value(v, &wanted))
+    });
+    let shown = show(&wanted).to_lowercase();
+    let in_words = text.split_whitespace().any(|word| {
+        word.strip_prefix(&format!("{key}="))
+            .is_some_and(|values| any || values.split('/').any(|v| v == shown))
+    });
+    in_settings || in_words
 }
 
-/// `lr=1e-2` as the summary spells that value (`lr=0.01`): a number after `=` is written as
-/// [`show`] writes it, so a filter finds a setting however its value is typed.
-fn spelt_as_shown(filter: &str) -> String {
-    match filter.split_once('=') {
-        Some((key, value)) => match super::overrides::parse_value(value) {
-            number @ (Value::Float(_) | Value::Integer(_)) => format!("{key}={}", show(&number)),
-            _ => filter.to_string(),
-        },
-        None => filter.to_string(),
+/// Whether a stored setting holds the value a filter typed: numbers by value, the rest as
+/// shown, regardless of case.
+fn same_value(stored: &Value, wanted: &Value) -> bool {
+    let number = |v: &Value| match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    };
+    match (number(stored), number(wanted)) {
+        (Some(a), Some(b)) => a == b,
+        _ => show(stored).eq_ignore_ascii_case(&show(wanted)),
     }
 }
 
@@ -619,12 +645,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_filter_finds_a_value_however_it_is_typed() {
-        assert_eq!(spelt_as_shown("lr=1e-2"), "lr=0.01");
-        assert_eq!(spelt_as_shown("lr=0.001"), "lr=1e-3");
-        assert_eq!(spelt_as_shown("seed=1"), "seed=1");
-        assert_eq!(spelt_as_shown("failed"), "failed");
-        assert_eq!(spelt_as_shown("kind=mf"), "kind=mf");
+    fn a_filter_finds_a_value_however_it_is_typed_and_only_that_value() {
+        let record = |name: &str| collm_store::RunRecord {
+            schema: 1,
+            id: collm_store::RunId::parse("261206-010000").unwrap(),
+            name: name.to_string(),
+            kind: "collm".into(),
+            experiment: String::new(),
+            status: collm_store::RunStatus::Finished,
+            created_ms: 0,
+            started_ms: None,
+            ended_ms: None,
+            updated_ms: 0,
+            pid: 0,
+            error: None,
+            stages: Vec::new(),
+            steps: 0,
+            evals: 0,
+            best: Vec::new(),
+            artifacts: Vec::new(),
+            log: Vec::new(),
+            ranking: Vec::new(),
+            idle_ms: 0,
+        };
+        let text = "name = \"a\"\n[training]\nlr = 0.015\nseed = 12\n[collm]\nseed = 1\n\
+                    prefix_cache = false\n[[collm.stages]]\nlr = 2e-3\n[[collm.stages]]\nlr = 0.01\n";
+        let flat = flatten(text).unwrap();
+        let summary = "mf d64 · lora→mapping · lr=2e-3/0.01 bs=16";
+        let run = record("mf seed=12 run");
+        let hit = |filter: &str| run_matches(&run, summary, &flat, filter);
+        // Settings, by value however typed, under any key ending in the one typed.
+        assert!(hit("lr=1e-2") && hit("lr=0.01") && hit("collm.stages.1.lr=1e-2"));
+        assert!(hit("lr=2e-3") && hit("training.lr=0.015") && hit("lr=1.5e-2"));
+        assert!(hit("seed=1") && hit("seed=12") && hit("prefix_cache=false"));
+        assert!(hit("bs=16") && hit("BS=16") && hit("lr=") && hit("bs="));
+        assert!(!hit("heads="));
+        // Not a value that merely starts with the one typed.
+        assert!(!hit("lr=0.0") && !hit("lr=1e-3") && !hit("training.seed=1"));
+        assert!(!hit("seed=2") && !hit("bs=1") && !hit("training.lr=0.01"));
+        // Text is text.
+        assert!(hit("lora") && hit("MF") && hit("261206") && !hit("sasrec"));
     }
 
     const A: &str = "name = \"a\"\n[cf]\nkind = \"mf\"\nlr = 0.001\nbatch_size = 1024\n\n[ablation]\nno_history = false\n\n[[stages]]\nlr = 0.5\n";

@@ -113,7 +113,7 @@ impl RunFacts {
         }
     }
 
-    fn read(record: &RunRecord) -> RunFacts {
+    pub fn read(record: &RunRecord) -> RunFacts {
         let text = &record.experiment;
         // Parsed once for all the facts (parsing resolves the data set's folder).
         let experiment = Experiment::of_run(record).ok();
@@ -170,7 +170,10 @@ impl RunsState {
         let mut rows: Vec<&RunRecord> = self
             .records
             .iter()
-            .filter(|r| settings::run_matches(r, &self.facts(r).summary, needle))
+            .filter(|r| {
+                let facts = self.facts(r);
+                settings::run_matches(r, &facts.summary, &facts.flat, needle)
+            })
             .collect();
         let summary = |r: &RunRecord| self.facts(r).summary.as_str();
         rows.sort_by(|a, b| compare_by(self.sort, (a, summary(a)), (b, summary(b)), now_ms));
