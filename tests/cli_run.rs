@@ -192,10 +192,22 @@ fn eval_names_the_bad_line_of_a_split_file() {
     std::fs::rename(env.store(), &moved).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_collm"))
         .env("COLLM_HOME", env.dir.path().join("home"))
-        .args(["--store", path_str(&moved), "eval", id, "--split", "valid", "--json"])
+        .args([
+            "--store",
+            path_str(&moved),
+            "eval",
+            id,
+            "--split",
+            "valid",
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again["splits"], valid["splits"]);
 }
@@ -272,7 +284,11 @@ fn a_missing_dataset_is_refused_and_a_bad_one_fails_the_run_with_the_reason_stor
     assert!(reason.contains("train.tsv:2: field `label`"), "{report}");
     // stderr names the reason once, with the run's end, not again as a progress line.
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.matches("train.tsv:2: field `label`").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("train.tsv:2: field `label`").count(),
+        1,
+        "{err}"
+    );
     let id = report["run_id"].as_str().unwrap();
     assert_eq!(env.json(&["show", id, "--json"])["status"], "failed");
     // Resuming it on a device this build lacks is refused and leaves it as it was.

@@ -523,8 +523,15 @@ fn a_failed_point_leaves_the_others_to_run_and_is_not_retried_unasked() {
     assert_eq!(s["best"], 0);
     // The failed point's line names its reason, once.
     let log = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(log.matches("train.tsv:2: field `label`").count(), 1, "{log}");
-    assert!(log.contains(" failed (") && log.contains("train.tsv:2"), "{log}");
+    assert_eq!(
+        log.matches("train.tsv:2: field `label`").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains(" failed (") && log.contains("train.tsv:2"),
+        "{log}"
+    );
 
     let again = env.output(&args);
     assert_eq!(again.status.code(), Some(1));

@@ -1017,7 +1017,10 @@ fn the_cursor_stays_on_its_run_when_the_rows_reorder_or_change() {
     let row = f.app.selected_index();
     let gone = f.app.selected_run().unwrap().id.clone();
     update(&mut f.app, Message::Deleted { id: gone, bytes: 0 });
-    assert_eq!(f.app.selected_index(), row.min(f.app.visible_runs().len() - 1));
+    assert_eq!(
+        f.app.selected_index(),
+        row.min(f.app.visible_runs().len() - 1)
+    );
 }
 
 #[test]
@@ -1045,6 +1048,31 @@ fn no_color_draws_without_colours() {
             f.key(KeyCode::Esc);
         }
     }
+}
+
+/// A form longer than its box scrolls with the field being edited, and says which show.
+#[test]
+fn a_long_launch_form_keeps_the_field_in_view() {
+    let mut f = fixture(color());
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/quick-collm-tiny.toml");
+    std::fs::copy(tiny, dir.path().join("tiny.toml")).unwrap();
+    update(&mut f.app, experiments_message(dir.path()));
+    f.keys("6j");
+    f.key(KeyCode::Enter);
+    let n = f.app.launch.fields.len();
+    let last = f.app.launch.fields[n - 1].key.clone();
+    let screen = |f: &Fixture| f.draw(80, 24).backend().to_string();
+    assert!(
+        !screen(&f).contains(&last),
+        "the form is longer than 80x24 shows"
+    );
+    assert!(screen(&f).contains(" · 1–") && screen(&f).contains(&format!(" of {n} (↑↓)")));
+    f.key(KeyCode::End);
+    assert_eq!(f.app.launch.field, n - 1);
+    let at_end = screen(&f);
+    assert!(at_end.contains(&last), "{at_end}");
+    assert!(at_end.contains(&format!("–{n} of {n}")), "{at_end}");
 }
 
 #[test]

@@ -71,12 +71,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .runs
         .iter()
         .filter(|r| {
-            args.filter
-                .as_ref()
-                .is_none_or(|f| {
-                    let facts = RunFacts::read(r);
-                    settings::run_matches(r, &facts.summary, &facts.flat, f)
-                })
+            args.filter.as_ref().is_none_or(|f| {
+                let facts = RunFacts::read(r);
+                settings::run_matches(r, &facts.summary, &facts.flat, f)
+            })
         })
         .map(RunRecord::summary)
         .collect();

@@ -13,7 +13,10 @@ use crate::tui::app::{ExperimentChoice, Inspection};
 pub enum Message {
     Key(KeyEvent),
     /// The terminal's size, at start and whenever it changes.
-    Resize { width: u16, height: u16 },
+    Resize {
+        width: u16,
+        height: u16,
+    },
     /// The clock moved (durations and ETAs are shown against `now_ms`).
     Tick {
         now_ms: u64,

@@ -90,13 +90,31 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .get(l.selected)
         .map(|c| c.name.clone())
         .unwrap_or_default();
-    let title = format!("Settings of {name}{}", focus_mark(LaunchFocus::Form));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(super::titled(app, &title)),
-        fields_area,
-    );
+    // One line a field; the field being edited stays in view, and the title says which of
+    // them show when they do not all fit (an edit must never go to a field no one sees).
+    let rows = usize::from(fields_area.height.saturating_sub(2)).max(1);
+    let first = match l.focus {
+        LaunchFocus::Form => l.field.saturating_sub(rows - 1),
+        _ => 0,
+    };
+    let shown = if l.fields.len() > rows {
+        format!(
+            " · {}–{} of {} (↑↓)",
+            first + 1,
+            (first + rows).min(l.fields.len()),
+            l.fields.len()
+        )
+    } else {
+        String::new()
+    };
+    let title = format!("Settings of {name}{shown}{}", focus_mark(LaunchFocus::Form));
+    let paragraph = Paragraph::new(lines).block(super::titled(app, &title));
+    let paragraph = if l.fields.is_empty() {
+        paragraph.wrap(Wrap { trim: false })
+    } else {
+        paragraph.scroll((u16::try_from(first).unwrap_or(u16::MAX), 0))
+    };
+    frame.render_widget(paragraph, fields_area);
 
     // The error first: the box is short, and a refused edit must never be the line cut off.
     let mut info: Vec<Line> = l

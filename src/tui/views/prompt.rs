@@ -94,10 +94,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         String::new()
     };
-    let title = format!(
-        "user {} · history ({count}, oldest first{older})",
-        ins.uid
-    );
+    let title = format!("user {} · history ({count}, oldest first{older})", ins.uid);
     frame.render_widget(
         Paragraph::new(lines).block(super::titled(app, &title)),
         history_area,
@@ -243,11 +240,17 @@ mod tests {
         // 14 + 3 + 15 = 32 characters for the first two.
         assert_eq!(
             packed(32),
-            [line("1. Heat (1995) · 2. Alien (1979)", 2), line("3. Up (2009)", 1)]
+            [
+                line("1. Heat (1995) · 2. Alien (1979)", 2),
+                line("3. Up (2009)", 1)
+            ]
         );
         assert_eq!(
             packed(30),
-            [line("1. Heat (1995)", 1), line("2. Alien (1979) · 3. Up (2009)", 2)]
+            [
+                line("1. Heat (1995)", 1),
+                line("2. Alien (1979) · 3. Up (2009)", 2)
+            ]
         );
         assert_eq!(
             packed(10),
