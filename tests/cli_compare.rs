@@ -170,6 +170,54 @@ fn compare_measures_two_runs_on_the_rows_both_scored() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("named twice"));
 }
 
+/// Scores `collm eval --data FILE --predictions` kept are a split `compare` reads (its table
+/// shows their metrics, from "kept scores"); a column whose runs scored different rows is
+/// refused, and columns of different rows are said to be so.
+#[test]
+fn compare_reads_kept_scores_and_refuses_a_column_over_different_rows() {
+    let env = Env::new();
+    let run = |file: &str| -> String {
+        let run = env.json(&["run", file, "--json"]);
+        run["run_id"].as_str().unwrap().to_string()
+    };
+    let a = run(QUICK_COLLM_TINY);
+    let other = std::fs::read_to_string(QUICK_COLLM_TINY)
+        .unwrap()
+        .replace("seed = 42", "seed = 7");
+    let b = run(path_str(&env.write("tiny-seed7.toml", &other)));
+    let quick_mf = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/quick-mf.toml");
+    let mf = run(quick_mf);
+
+    let data = env.dir.path().join("home/data/ml-latest-small/valid_small.tsv");
+    let mine = env.dir.path().join("mine.tsv");
+    std::fs::copy(data, &mine).unwrap();
+    let mut scored = Vec::new();
+    for id in [&a, &b] {
+        let e = env.json(&["eval", id, "--data", path_str(&mine), "--predictions", "--json"]);
+        scored.push(e["splits"]["mine"].clone());
+    }
+    let c = env.json(&["compare", &a, &b, "--split", "mine", "--json"]);
+    for i in 0..2 {
+        assert_eq!(c["runs"][i]["from"], "kept scores");
+        assert_eq!(c["runs"][i]["metrics"], scored[i]);
+    }
+    assert!(c["differences"][0]["error"].is_null(), "{c}");
+
+    // MF scored the whole of valid, the tiny runs a sample of 64 rows.
+    let column = format!("{a},{mf}");
+    let out = env.output(&["compare", &column, &b]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("its runs scored different rows of `valid`"),
+        "{err}"
+    );
+    let text = env.ok(&["compare", &a, &mf, "--resamples", "0"]);
+    assert!(
+        text.contains("note: the columns scored different rows of valid (64, 3856)"),
+        "{text}"
+    );
+}
+
 /// A foundation with dropout (SASRec), its stage 1 reused: re-scoring the final rows with
 /// `eval --split` must put every dropout in evaluation mode as the run's own final scoring did,
 /// or the kept scores would not repeat to the byte.

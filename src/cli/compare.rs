@@ -43,8 +43,8 @@ use serde::Serialize;
 use super::report::{align, number, SplitReport};
 use super::Context;
 use crate::compare::{
-    column_header, column_label, column_name, interval, mean_result, significance, source, Target,
-    GROUPS, MEASURES,
+    column_header, column_label, column_name, interval, kept_predictions, significance, source,
+    Target, GROUPS, MEASURES,
 };
 use crate::experiment::settings;
 use crate::runner::predictions::predictions_path;
@@ -93,6 +93,28 @@ impl Named {
     pub fn result_on(&self, split: &str) -> Option<&collm_store::EvalPoint> {
         self.target.result_on(&self.record, split)
     }
+
+    /// Its metrics on `split`: those of its evaluation, else (a file `collm eval --predictions`
+    /// scored, which the record does not hold) those of the per-row scores kept of it.
+    fn metrics_on(&self, store: &Store, split: &str) -> Option<Breakdown> {
+        match self.result_on(split) {
+            Some(eval) => Some(eval.metrics.clone()),
+            None => {
+                let kept = kept_predictions(store, &self.target, split).ok()?;
+                let rows: Vec<_> = kept.iter().map(|p| p.scored()).collect();
+                Some(collm_eval::evaluate(&rows))
+            }
+        }
+    }
+
+    /// Where its metrics on `split` come from (see [`Named::metrics_on`]).
+    fn source_on(&self, store: &Store, split: &str) -> String {
+        match self.result_on(split) {
+            Some(eval) => source(Some(eval)),
+            None if self.metrics_on(store, split).is_some() => "kept scores".to_string(),
+            None => source(None),
+        }
+    }
 }
 
 /// One column of `collm compare`: a run (or part), or `A,B,C`, the same setting run with
@@ -128,9 +150,32 @@ impl Column {
         self.members.iter().map(|m| m.target.clone()).collect()
     }
 
-    /// The mean of the runs' evaluations of `split`; none when a run has none.
-    pub fn metrics_on(&self, split: &str) -> Option<Breakdown> {
-        mean_result(self.members.iter().map(|m| (&m.target, &m.record)), split)
+    /// The mean of the runs' metrics on `split` ([`Named::metrics_on`]); none when a run has
+    /// none. The runs of a column must have scored the same number of rows: a mean over
+    /// different rows (another split sample, a stage's smaller evaluation) would be no one's.
+    pub fn metrics_on(&self, store: &Store, split: &str) -> anyhow::Result<Option<Breakdown>> {
+        let each: Option<Vec<Breakdown>> = self
+            .members
+            .iter()
+            .map(|m| m.metrics_on(store, split))
+            .collect();
+        let Some(each) = each else { return Ok(None) };
+        if let Some((i, other)) = each
+            .iter()
+            .enumerate()
+            .find(|(_, b)| b.all.rows != each[0].all.rows)
+        {
+            bail!(
+                "column `{}`: its runs scored different rows of `{split}` ({} scored {} rows, \
+                 {} {}): a column is one setting over seeds, on the same rows",
+                self.full_label(),
+                self.members[0].target,
+                each[0].all.rows,
+                self.members[i].target,
+                other.all.rows
+            );
+        }
+        Ok(Some(Breakdown::mean(&each.iter().collect::<Vec<_>>())))
     }
 
     /// The members' values of `get`, each distinct one once, joined by ` / `.
@@ -264,8 +309,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let means: Vec<Option<Breakdown>> = columns
         .iter()
-        .map(|c| c.metrics_on(&args.on.split))
-        .collect();
+        .map(|c| c.metrics_on(&store, &args.on.split))
+        .collect::<anyhow::Result<_>>()?;
     check_split_known(
         &store,
         columns.iter().flat_map(|c| &c.members),
@@ -335,7 +380,7 @@ fn compare(
             run_id: c.full_label(),
             experiment: c.name(),
             status: c.distinct(|m| m.record.status.to_string()),
-            from: c.distinct(|m| source(m.result_on(split))),
+            from: c.distinct(|m| m.source_on(store, split)),
             metrics: mean.as_ref().map(Into::into),
         })
         .collect();
@@ -448,6 +493,22 @@ fn describe(
     let evals: Vec<Option<&Breakdown>> = means.iter().map(Option::as_ref).collect();
     rows.extend(metric_rows(&evals, base_index));
     out.push_str(&align(&rows));
+    // A run judged by a stage's evaluation (it has not finished) or by another sample of the
+    // split: its differences are not of the same rows, so not like for like.
+    let mut counts: Vec<usize> = evals.iter().flatten().map(|b| b.all.rows).collect();
+    counts.dedup();
+    if counts.len() > 1 {
+        out.push_str(&format!(
+            "  note: the columns scored different rows of {} ({}): their differences are not \
+             of the same rows\n",
+            c.split,
+            evals
+                .iter()
+                .map(|b| b.map_or("-".to_string(), |b| b.all.rows.to_string()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
 
     if c.resamples > 0 {
         let over = if grouped.is_empty() {

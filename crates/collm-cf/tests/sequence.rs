@@ -297,7 +297,10 @@ fn the_vector_tensors_are_exactly_those_the_vectors_depend_on() {
             .collect();
         if cfg.kind == CfKind::Din {
             assert!(!left_out.is_empty());
-            assert!(left_out.iter().all(|n| n.starts_with("fc_layer.")), "{left_out:?}");
+            assert!(
+                left_out.iter().all(|n| n.starts_with("fc_layer.")),
+                "{left_out:?}"
+            );
         } else {
             assert!(left_out.is_empty(), "{:?}: {left_out:?}", cfg.kind);
         }

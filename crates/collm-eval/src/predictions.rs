@@ -100,6 +100,16 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, PredictionsError
             found: header.to_string(),
         });
     }
+    // Every line written ends in a newline: one that does not is the end of a cut-off file,
+    // whose last row may look whole (`0.06133` of `0.061337`).
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err(PredictionsError::Field {
+            path: path.to_path_buf(),
+            line: text.lines().count(),
+            field: "logit",
+            message: "the file ends mid-line: it was cut off".into(),
+        });
+    }
     let mut rows = Vec::new();
     for (index, line) in lines.enumerate() {
         let line_no = index + 2;
@@ -194,6 +204,10 @@ mod tests {
             assert!(err.contains("p.tsv"), "{err}");
         };
         check("uid\titem\n", "the header must be");
+        check(
+            "uid\tiid\tlabel\twarm\tlogit\n1\t2\t1\t0\t0.5\n1\t3\t0\t0\t0.06",
+            ":3: field `logit`: the file ends mid-line",
+        );
         check(
             "uid\tiid\tlabel\twarm\tlogit\n1\t2\t1\t0\t0.5\n1\t2\t2\t0\t0.5\n",
             ":3: field `label`: `2` is not 0 or 1",

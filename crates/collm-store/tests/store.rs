@@ -546,7 +546,12 @@ fn best_weights_are_found_in_the_store_that_is_open_wherever_they_were_written()
     let record = store.run(&id).unwrap();
     assert_eq!(
         store.best_weights(&record),
-        Some(moved.join("runs").join(id.as_str()).join("best.safetensors"))
+        Some(
+            moved
+                .join("runs")
+                .join(id.as_str())
+                .join("best.safetensors")
+        )
     );
     // A run without best weights has none.
     let other = store.create_run("new", "name = \"new\"\n", "cf").unwrap();
