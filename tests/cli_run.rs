@@ -333,6 +333,11 @@ fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
             "no first-step line of {stage} in:\n{log}"
         );
     }
+    // Scoring after a stage (minutes with a real backbone) is said as it starts.
+    for label in ["final-stage1", "final"] {
+        let line = format!("{label}: scoring valid (64 rows)…");
+        assert!(log.lines().any(|l| l == line), "no `{line}` in:\n{log}");
+    }
 
     let data = env.dir.path().join("home/data/ml-latest-small");
     for split in ["valid_small", "test"] {

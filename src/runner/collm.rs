@@ -194,6 +194,10 @@ pub fn execute(
      -> collm_pipeline::Result<Vec<Vec<collm_eval::ScoredRow>>> {
         let mut all = Vec::new();
         for (split, rows) in &splits {
+            // Minutes on a CPU for a real backbone: the log says what the run is doing.
+            sink.emit(Event::Log {
+                message: format!("{label}: scoring {split} ({} rows)…", rows.len()),
+            });
             let samples = m.encode_all(rows, prompt_of(of))?;
             let scored = score_samples(m, &samples, eval_batch, None, Some(cancel))?;
             sink.emit(Event::Eval {
