@@ -1466,6 +1466,43 @@ fn runs_table_shows_an_unfinished_run_s_current_stage_only() {
     assert_ne!(style_of(&f, "0.7000").fg, color().dim().fg);
 }
 
+/// The Compare view draws a stage's AUC on the split that stage evaluates (the LLM stages
+/// select on `valid_small`), and says which.
+#[test]
+fn compare_draws_a_stage_s_auc_on_the_split_it_evaluates() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        for (name, auc) in [("collm-a", 0.55), ("collm-b", 0.6)] {
+            let id = store.create_run(name, &tiny_collm(), "collm").unwrap();
+            let started = Event::StageStarted {
+                stage: "stage1".into(),
+                total_steps: Some(64),
+            };
+            let eval = |step| Event::Eval {
+                stage: "stage1".into(),
+                step,
+                split: "valid_small".into(),
+                metrics: metrics(auc + step as f64 / 1000.0),
+            };
+            let step = Event::Step {
+                stage: "stage1".into(),
+                step: 1,
+                loss: 0.7,
+                lr: 1e-3,
+            };
+            for event in [started, step, eval(16), eval(32)] {
+                store.append_event(&id, &event).unwrap();
+            }
+        }
+        store
+    });
+    f.keys("  4mm");
+    f.serve();
+    let screen = f.screen();
+    assert!(screen.contains("AUC on valid_small · stage stage1"), "{screen}");
+    assert!(!screen.contains("no points for this curve"), "{screen}");
+}
+
 /// `D` deletes the selected run after asking (the background thread does it and says so); a
 /// run still training must be cancelled first.
 #[test]

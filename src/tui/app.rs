@@ -152,8 +152,8 @@ impl Curve {
         match self {
             Curve::Loss => "smoothed loss",
             Curve::Lr => "learning rate",
-            Curve::Auc => "valid AUC",
-            Curve::Uauc => "valid UAUC",
+            Curve::Auc => "AUC",
+            Curve::Uauc => "UAUC",
         }
     }
 }

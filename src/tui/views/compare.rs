@@ -34,6 +34,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let stage = stages
         .get(app.compare.stage.min(stages.len().saturating_sub(1)))
         .cloned();
+    // A stage's evaluation curves are of the split it evaluates on (`valid`, else its first:
+    // the LLM stages select on `valid_small`); the title names the splits drawn.
+    let mut splits: Vec<String> = Vec::new();
     let curves: Vec<(usize, &str, Points)> = runs
         .iter()
         .enumerate()
@@ -44,12 +47,19 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                     .rev()
                     .find(|s| Some(&s.name) == stage.as_ref())
             });
+            let mut eval = |s: &crate::tui::detail::StageSeries| {
+                let split = s.eval_splits().into_iter().next().unwrap_or_default();
+                if !split.is_empty() && !splits.contains(&split) {
+                    splits.push(split.clone());
+                }
+                s.eval_curves(&split)
+            };
             let points = match (s, app.compare.curve) {
                 (None, _) => Vec::new(),
                 (Some(s), Curve::Loss) => s.smooth.clone(),
                 (Some(s), Curve::Lr) => s.lr.clone(),
-                (Some(s), Curve::Auc) => s.eval_curves("valid").0,
-                (Some(s), Curve::Uauc) => s.eval_curves("valid").1,
+                (Some(s), Curve::Auc) => eval(s).0,
+                (Some(s), Curve::Uauc) => eval(s).1,
             };
             (i, r.id.as_str(), points)
         })
@@ -63,8 +73,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             marker: t.run_marker(*i),
         })
         .collect();
+    let on = if splits.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", splits.join("/"))
+    };
     let title = format!(
-        "{} · stage {} (m curve, [ ] stage)",
+        "{}{on} · stage {} (m curve, [ ] stage)",
         app.compare.curve.title(),
         stage.as_deref().unwrap_or("-")
     );
