@@ -321,6 +321,21 @@ fn a_sweep_stopped_by_ctrl_c_continues_its_cancelled_point() {
     );
 }
 
+/// Ctrl-C while a point scores its final rows (a step that does not stop midway) lets that point
+/// finish and starts no other: the sweep stops as it says (it went on to every point).
+#[test]
+fn ctrl_c_in_a_point_s_final_scoring_starts_no_further_point() {
+    let env = Env::new();
+    let exp = env.write("mf.toml", &mf_experiment("mf", 2, 2, 0.01));
+    let grid = "training.lr=1e-2,9e-3,8e-3,7e-3";
+    let args = ["sweep", path_str(&exp), "--grid", grid];
+    let (mut running, stderr) = env.start_until(&args, "with its weights");
+    let Interrupted { code, stderr, .. } = ctrl_c(&mut running, stderr);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("sweep stopped"), "{stderr}");
+    assert_eq!(run_ids(&env).len(), 1, "{stderr}");
+}
+
 /// The `takes` column of `collm sweep --dry-run` over stage 2's learning rates, a cell per point.
 fn plan_takes(env: &Env, lrs: &str) -> Vec<String> {
     let grid = format!("collm.stages.1.lr={lrs}");

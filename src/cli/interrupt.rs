@@ -24,6 +24,7 @@ const WATCH_EVERY: Duration = Duration::from_millis(50);
 
 /// Stops listening for signals when dropped.
 pub struct CancelOnSignal {
+    signalled: Arc<AtomicBool>,
     handlers: Vec<SigId>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -44,9 +45,11 @@ pub fn cancel_on_signal(runner: RunnerHandle) -> std::io::Result<CancelOnSignal>
     }
     let stop = Arc::new(AtomicBool::new(false));
     let watcher_stop = Arc::clone(&stop);
+    let watched = Arc::clone(&signalled);
     let thread = std::thread::Builder::new()
         .name("collm-signals".into())
         .spawn(move || {
+            let signalled = watched;
             while !watcher_stop.load(Ordering::SeqCst) {
                 if signalled.load(Ordering::SeqCst) {
                     eprintln!("\ncancelling at the next step (press Ctrl-C again to quit at once)");
@@ -57,10 +60,20 @@ pub fn cancel_on_signal(runner: RunnerHandle) -> std::io::Result<CancelOnSignal>
             }
         })?;
     Ok(CancelOnSignal {
+        signalled,
         handlers,
         stop,
         thread: Some(thread),
     })
+}
+
+impl CancelOnSignal {
+    /// Whether a signal came: a caller that starts several runs one after another (a sweep)
+    /// starts no more. The cancel reaches only the runs there are when it comes; a run in a
+    /// step that cannot stop (its final scoring) finishes, and then nothing may follow it.
+    pub fn signalled(&self) -> bool {
+        self.signalled.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for CancelOnSignal {

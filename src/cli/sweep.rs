@@ -275,6 +275,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let total = plan.len();
     let mut stopped = false;
     for (i, p) in plan.iter().enumerate() {
+        if signals.signalled() {
+            stopped = true;
+            break;
+        }
         let counter = format!("[{}/{total}] {}", i + 1, p.experiment.name);
         let id = match done[i].as_ref().map(|r| (r.status, r.id.clone())) {
             Some((RunStatus::Finished, id)) => {
