@@ -207,4 +207,21 @@ fn a_killed_collm_run_resumes_to_the_uninterrupted_result() {
         losses_by_step(&env, id),
         losses_by_step(&straight_env, straight_id)
     );
+    // And the same evaluations, each once (the foundation's final one was recorded again).
+    let evaluations = |env: &Env, id: &str| -> Vec<(String, u64, String)> {
+        let export: Value =
+            serde_json::from_str(&env.ok(&["export", id, "--format", "json"])).unwrap();
+        let mut points: Vec<(String, u64, String)> = export["evals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let text = |k: &str| e[k].as_str().unwrap().to_string();
+                (text("stage"), e["step"].as_u64().unwrap(), text("split"))
+            })
+            .collect();
+        points.sort();
+        points
+    };
+    assert_eq!(evaluations(&env, id), evaluations(&straight_env, straight_id));
 }

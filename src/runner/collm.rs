@@ -166,7 +166,11 @@ pub fn execute(
     });
     let mut model = build_model(exp, &cfg, &dataset)?;
     let rescore = super::reuse::adopt_stages(job, &cfg, &model, sink)?;
-    if let SlotSource::Cie { cf, .. } = &model.slots {
+    // A resumed run scored its foundation before (its kept scores are written last): once.
+    let cf_kept = splits.iter().all(|(split, _)| {
+        super::predictions::predictions_path(job.run_dir, split, Some(CF_DIR)).exists()
+    });
+    if let (SlotSource::Cie { cf, .. }, false) = (&model.slots, cf_kept) {
         for (split, rows) in &splits {
             let scored = collm_cf::score_rows(cf.as_ref(), rows, exp.training.batch_size)?;
             sink.emit(Event::Eval {
