@@ -738,3 +738,51 @@ fn pulling_the_backbone_reports_its_steps_as_news_not_warnings() {
         "{view}"
     );
 }
+
+/// A run killed while it replayed its `[reuse]` source's foundation curve (before it took the
+/// weights) replays the rest on resume, each point once: its curve is the source's, whole.
+#[test]
+fn a_foundation_replay_cut_short_is_completed_once_on_resume() {
+    use collm_events::Event;
+    let env = Env::new();
+    let source = env.json(&["run", QUICK_COLLM_TINY, "--json"]);
+    let source = source["run_id"].as_str().unwrap().to_string();
+    let cf_points = |id: &str| -> (Vec<(u64, String)>, Vec<(u64, String)>) {
+        let export: Value =
+            serde_json::from_str(&env.ok(&["export", id, "--format", "json"])).unwrap();
+        let of = |what: &str| -> Vec<(u64, String)> {
+            export[what]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["stage"] == "cf")
+                .map(|p| (p["step"].as_u64().unwrap(), p["split"].to_string()))
+                .collect()
+        };
+        (of("steps"), of("evals"))
+    };
+    let (steps, evals) = cf_points(&source);
+    assert!(steps.len() > 4 && evals.len() > 2);
+    let id = {
+        let store = collm_store::Store::open(env.store()).unwrap();
+        let experiment = store.run(&collm_store::RunId::parse(&source).unwrap()).unwrap();
+        let text = format!("{}\n[reuse]\ncf = \"{source}\"\n", experiment.experiment);
+        let id = store.create_run("cut-short", &text, "collm").unwrap();
+        // The first half of the curve, as a kill midway through the replay left it.
+        let full = store.steps(&collm_store::RunId::parse(&source).unwrap()).unwrap();
+        for p in full.iter().filter(|p| p.stage == "cf").take(steps.len() / 2) {
+            let step = Event::Step {
+                stage: p.stage.clone(),
+                step: p.step,
+                loss: p.loss,
+                lr: p.lr,
+            };
+            store.append_event(&id, &step).unwrap();
+        }
+        store.append_event(&id, &Event::Cancelled).unwrap();
+        id.as_str().to_string()
+    };
+    let resumed = env.json(&["resume", &id, "--json"]);
+    assert_eq!(resumed["status"], "finished", "{resumed}");
+    assert_eq!(cf_points(&id), (steps, evals));
+}

@@ -23,6 +23,8 @@ pub enum Outcome {
 
 /// Where a CF run reads and writes.
 pub struct CfJob<'a> {
+    /// The run this job computes.
+    pub id: &'a collm_store::RunId,
     pub experiment: &'a Experiment,
     /// The store the run is recorded in (runs named in `[reuse]` are read from it).
     pub store: &'a collm_store::Store,

@@ -485,6 +485,7 @@ fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
     }
     let run_dir = shared.store.run_dir(&id);
     let cf_job = cf::CfJob {
+        id: &id,
         experiment: &job.experiment,
         store: &shared.store,
         data_dir: &shared.data_dir,

@@ -3,6 +3,7 @@
 //! (where a resumed run finds it finished), and the source's training events are replayed into
 //! this run's record, so its curves and log show what was taken and from where.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use collm_events::{Event, EventSink};
@@ -98,10 +99,15 @@ pub fn adopt_foundation(
             from.display()
         )));
     }
+    // The curve first, the weights last (whole, by a rename): a kill between the two leaves no
+    // weights, so the resume replays again, skipping what was recorded, instead of taking the
+    // weights as adopted with half the curve.
+    replay(job, &src.id, collm_cf::STAGE, None, sink)?;
+    let partial = cf_dir.join(format!("{}.partial", collm_cf::checkpoint::BEST_FILE));
     std::fs::create_dir_all(cf_dir)
-        .and_then(|_| std::fs::copy(&from, &target))
+        .and_then(|_| std::fs::copy(&from, &partial))
+        .and_then(|_| std::fs::rename(&partial, &target))
         .map_err(|e| RunError::Invalid(format!("{}: {e}", target.display())))?;
-    replay(job.store, &src.id, collm_cf::STAGE, None, sink)?;
     sink.emit(Event::Log {
         message: format!(
             "foundation ({} dim {}) taken from run {} ({})",
@@ -131,20 +137,21 @@ pub fn adopt_stages(
             continue;
         }
         let src = source(job.store, exp, &plan.name)?;
-        let state = collm_pipeline::adopt_stage(model, plan, &src.dir.join(&plan.name))?;
         sink.emit(Event::StageStarted {
             stage: plan.name.clone(),
             total_steps: Some(plan.config.max_steps),
         });
         let final_label = format!("final-{}", plan.name);
         let same_rows = src.experiment.evaluation == exp.evaluation;
+        // The curve before the stage is marked finished here (as for the foundation above).
         let replayed_final = replay(
-            job.store,
+            job,
             &src.id,
             &plan.name,
             same_rows.then_some(final_label.as_str()),
             sink,
         )?;
+        let state = collm_pipeline::adopt_stage(model, plan, &src.dir.join(&plan.name))?;
         sink.emit(Event::StageFinished {
             stage: plan.name.clone(),
         });
@@ -211,13 +218,28 @@ fn copy_part_scores(
 /// Re-emits run `id`'s steps and evaluations of `stage` (and, when given, its evaluations
 /// labelled `final_label`). Returns whether any `final_label` evaluation was replayed.
 fn replay(
-    store: &Store,
+    job: &CfJob<'_>,
     id: &RunId,
     stage: &str,
     final_label: Option<&str>,
     sink: &mut dyn EventSink,
 ) -> Result<bool, RunError> {
+    let store = job.store;
+    // What an attempt of this run killed midway already recorded is not recorded twice.
+    let had_steps: HashSet<(String, u64)> = store
+        .steps(job.id)?
+        .into_iter()
+        .map(|p| (p.stage, p.step))
+        .collect();
+    let had_evals: HashSet<(String, u64, String)> = store
+        .evals(job.id)?
+        .into_iter()
+        .map(|p| (p.stage, p.step, p.split))
+        .collect();
     for p in store.steps(id)?.into_iter().filter(|p| p.stage == stage) {
+        if had_steps.contains(&(p.stage.clone(), p.step)) {
+            continue;
+        }
         sink.emit(Event::Step {
             stage: p.stage,
             step: p.step,
@@ -232,6 +254,9 @@ fn replay(
             continue;
         }
         replayed_final |= is_final;
+        if had_evals.contains(&(p.stage.clone(), p.step, p.split.clone())) {
+            continue;
+        }
         sink.emit(Event::Eval {
             stage: p.stage,
             step: p.step,
