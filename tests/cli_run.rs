@@ -747,10 +747,11 @@ fn a_foundation_replay_cut_short_is_completed_once_on_resume() {
     let env = Env::new();
     let source = env.json(&["run", QUICK_COLLM_TINY, "--json"]);
     let source = source["run_id"].as_str().unwrap().to_string();
-    let cf_points = |id: &str| -> (Vec<(u64, String)>, Vec<(u64, String)>) {
+    type Points = Vec<(u64, String)>;
+    let cf_points = |id: &str| -> (Points, Points) {
         let export: Value =
             serde_json::from_str(&env.ok(&["export", id, "--format", "json"])).unwrap();
-        let of = |what: &str| -> Vec<(u64, String)> {
+        let of = |what: &str| -> Points {
             export[what]
                 .as_array()
                 .unwrap()
