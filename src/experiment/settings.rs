@@ -157,7 +157,7 @@ pub fn run_matches(
     let wanted = super::overrides::parse_value(value);
     let in_settings = flat.iter().any(|(k, v)| {
         (k.to_lowercase() == key || k.to_lowercase().ends_with(&format!(".{key}")))
-            && (any || same_value(v, &wanted))
+            && (any || same_value(v, &wanted) || show(v).eq_ignore_ascii_case(&show(&wanted)))
     });
     let shown = show(&wanted).to_lowercase();
     let in_words = text.split_whitespace().any(|word| {
@@ -167,9 +167,9 @@ pub fn run_matches(
     in_settings || in_words
 }
 
-/// Whether a stored setting holds the value a filter typed: numbers by value, the rest as
-/// shown, regardless of case.
-fn same_value(stored: &Value, wanted: &Value) -> bool {
+/// Whether two values of a setting are one: numbers by value (`1` is `1.0`), the rest as
+/// they are.
+pub fn same_value(stored: &Value, wanted: &Value) -> bool {
     let number = |v: &Value| match v {
         Value::Integer(i) => Some(*i as f64),
         Value::Float(f) => Some(*f),
@@ -177,7 +177,7 @@ fn same_value(stored: &Value, wanted: &Value) -> bool {
     };
     match (number(stored), number(wanted)) {
         (Some(a), Some(b)) => a == b,
-        _ => show(stored).eq_ignore_ascii_case(&show(wanted)),
+        _ => stored == wanted,
     }
 }
 

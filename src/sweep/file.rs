@@ -27,7 +27,7 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 use super::Axis;
-use crate::experiment::settings::{canonical_key, flatten_table_counted};
+use crate::experiment::settings::{canonical_key, flatten_table_counted, same_value};
 use crate::experiment::{ExperimentError, Override};
 
 /// A sweep file as read.
@@ -161,7 +161,7 @@ impl SweepFile {
                 if values
                     .iter()
                     .enumerate()
-                    .any(|(i, v)| values[..i].contains(v))
+                    .any(|(i, v)| values[..i].iter().any(|w| same_value(w, v)))
                 {
                     return Err(invalid(section, &key, "a value is listed twice".into()));
                 }
@@ -284,6 +284,10 @@ training.seed = [1, 2]
             (
                 "[seeds]\n\"seed\" = [1, 1]\n",
                 "/e/s.toml:3:1: [seeds] seed: a value is listed twice",
+            ),
+            (
+                "[grid]\ntraining.lr = [1, 1.0]\n",
+                "/e/s.toml:3:1: [grid] training.lr: a value is listed twice",
             ),
             (
                 "[grid]\n\"training.lr\" = [1e-2]\ntraining.lr = [1e-4]\n",

@@ -33,7 +33,10 @@ impl Axis {
                 ));
             }
             let value = Override::new(key, text)?.value;
-            if values.contains(&value) {
+            if values
+                .iter()
+                .any(|v| crate::experiment::settings::same_value(v, &value))
+            {
                 return Err(format!("`{arg}`: `{}` is listed twice", text.trim()));
             }
             values.push(value);
@@ -394,6 +397,10 @@ mod tests {
         assert!(Axis::parse("training.lr=1e-3,0.001", false)
             .unwrap_err()
             .contains("twice"));
+        // One number in two TOML types is one value: 1 and 1.0 would be two identical points.
+        assert!(Axis::parse("training.lr=1,1.0", false)
+            .unwrap_err()
+            .contains("`1.0` is listed twice"));
         // Seeds average into one setting's spread: only seeds may be replicates.
         assert_eq!(
             Axis::parse("training.lr=1e-2,1e-1", true).unwrap_err(),
