@@ -188,12 +188,22 @@ fn compare_reads_kept_scores_and_refuses_a_column_over_different_rows() {
     let quick_mf = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/quick-mf.toml");
     let mf = run(quick_mf);
 
-    let data = env.dir.path().join("home/data/ml-latest-small/valid_small.tsv");
+    let data = env
+        .dir
+        .path()
+        .join("home/data/ml-latest-small/valid_small.tsv");
     let mine = env.dir.path().join("mine.tsv");
     std::fs::copy(data, &mine).unwrap();
     let mut scored = Vec::new();
     for id in [&a, &b] {
-        let e = env.json(&["eval", id, "--data", path_str(&mine), "--predictions", "--json"]);
+        let e = env.json(&[
+            "eval",
+            id,
+            "--data",
+            path_str(&mine),
+            "--predictions",
+            "--json",
+        ]);
         scored.push(e["splits"]["mine"].clone());
     }
     let c = env.json(&["compare", &a, &b, "--split", "mine", "--json"]);

@@ -766,12 +766,20 @@ fn a_foundation_replay_cut_short_is_completed_once_on_resume() {
     assert!(steps.len() > 4 && evals.len() > 2);
     let id = {
         let store = collm_store::Store::open(env.store()).unwrap();
-        let experiment = store.run(&collm_store::RunId::parse(&source).unwrap()).unwrap();
+        let experiment = store
+            .run(&collm_store::RunId::parse(&source).unwrap())
+            .unwrap();
         let text = format!("{}\n[reuse]\ncf = \"{source}\"\n", experiment.experiment);
         let id = store.create_run("cut-short", &text, "collm").unwrap();
         // The first half of the curve, as a kill midway through the replay left it.
-        let full = store.steps(&collm_store::RunId::parse(&source).unwrap()).unwrap();
-        for p in full.iter().filter(|p| p.stage == "cf").take(steps.len() / 2) {
+        let full = store
+            .steps(&collm_store::RunId::parse(&source).unwrap())
+            .unwrap();
+        for p in full
+            .iter()
+            .filter(|p| p.stage == "cf")
+            .take(steps.len() / 2)
+        {
             let step = Event::Step {
                 stage: p.stage.clone(),
                 step: p.step,

@@ -223,5 +223,8 @@ fn a_killed_collm_run_resumes_to_the_uninterrupted_result() {
         points.sort();
         points
     };
-    assert_eq!(evaluations(&env, id), evaluations(&straight_env, straight_id));
+    assert_eq!(
+        evaluations(&env, id),
+        evaluations(&straight_env, straight_id)
+    );
 }

@@ -336,6 +336,38 @@ fn ctrl_c_in_a_point_s_final_scoring_starts_no_further_point() {
     assert_eq!(run_ids(&env).len(), 1, "{stderr}");
 }
 
+/// A finished sweep that took parts with `--reuse` shows again with the same command after its
+/// source run was deleted (each point kept its own copy); a new point still needs the source.
+#[test]
+fn a_finished_sweep_shows_again_after_its_reuse_source_is_deleted() {
+    let env = Env::new();
+    let source = env.json(&["run", QUICK_COLLM_TINY, "--json"]);
+    let source = source["run_id"].as_str().unwrap().to_string();
+    let reuse = [format!("stage1={source}"), format!("cf={source}")];
+    let sweep = |lrs: &str| {
+        env.output(&[
+            "sweep",
+            QUICK_COLLM_TINY,
+            "--grid",
+            &format!("collm.stages.1.lr={lrs}"),
+            "--reuse",
+            &reuse[0],
+            "--reuse",
+            &reuse[1],
+            "--json",
+        ])
+    };
+    assert!(sweep("5e-3,2e-3").status.success());
+    env.ok(&["delete", &source, "--yes"]);
+    let again = sweep("5e-3,2e-3");
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{log}");
+    assert_eq!(log.matches("finished earlier as run").count(), 2, "{log}");
+    let out = sweep("5e-3,1e-3");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&source), "{err}");
+}
+
 /// The `takes` column of `collm sweep --dry-run` over stage 2's learning rates, a cell per point.
 fn plan_takes(env: &Env, lrs: &str) -> Vec<String> {
     let grid = format!("collm.stages.1.lr={lrs}");

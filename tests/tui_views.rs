@@ -1499,7 +1499,10 @@ fn compare_draws_a_stage_s_auc_on_the_split_it_evaluates() {
     f.keys("  4mm");
     f.serve();
     let screen = f.screen();
-    assert!(screen.contains("AUC on valid_small · stage stage1"), "{screen}");
+    assert!(
+        screen.contains("AUC on valid_small · stage stage1"),
+        "{screen}"
+    );
     assert!(!screen.contains("no points for this curve"), "{screen}");
 }
 

@@ -58,6 +58,12 @@ pub(super) fn add_reuse(
     experiment: &mut Experiment,
     pairs: &[String],
 ) -> anyhow::Result<()> {
+    insert_reuse(experiment, pairs)?;
+    Ok(crate::runner::resolve_reuse_sources(store, experiment)?)
+}
+
+/// Adds `--reuse STAGE=RUN` pairs to the experiment's `[reuse]` as typed (sources unchecked).
+pub(super) fn insert_reuse(experiment: &mut Experiment, pairs: &[String]) -> anyhow::Result<()> {
     let mut given = std::collections::BTreeMap::new();
     for pair in pairs {
         let (key, run) = pair.split_once('=').ok_or_else(|| {
@@ -68,7 +74,7 @@ pub(super) fn add_reuse(
         }
         experiment.reuse.insert(key.to_string(), run.to_string());
     }
-    Ok(crate::runner::resolve_reuse_sources(store, experiment)?)
+    Ok(())
 }
 
 /// Shows the progress of run `id` until it ends, then prints its results and turns its status

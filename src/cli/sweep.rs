@@ -48,7 +48,7 @@ use serde::Serialize;
 
 use super::interrupt::cancel_on_signal;
 use super::report::{align, duration, number};
-use super::run::{add_reuse, watch};
+use super::run::{insert_reuse, watch};
 use super::Context;
 use crate::compare::{interval, significance, Target};
 use crate::experiment::{Experiment, Override, Placement};
@@ -226,6 +226,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let base = load(&spec.set)?;
     let store = Arc::new(Store::open(&ctx.store_dir)?);
     let data_dir = crate::paths::data_dir();
+    let stored = StoredRuns::load(&store)?;
 
     // Every point is checked before anything runs: a typo in the last value must not surface
     // hours into the sweep.
@@ -235,7 +236,21 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let mut experiment = load(&overrides)?;
         experiment.name = point.name.clone();
         experiment.place(args.placement);
-        add_reuse(&store, &mut experiment, &args.reuse)?;
+        insert_reuse(&mut experiment, &args.reuse)?;
+        // A point that finished earlier keeps its own copy of what it took: its sources may
+        // have gone since (deleted), and the sweep still shows it.
+        let finished = |e: &crate::experiment::Experiment| {
+            stored
+                .point(&e.to_toml())
+                .is_some_and(|r| r.status == RunStatus::Finished)
+        };
+        let typed = experiment.clone();
+        if let Err(err) = crate::runner::resolve_reuse_sources(&store, &mut experiment) {
+            if !finished(&typed) {
+                return Err(err.into());
+            }
+            experiment = typed;
+        }
         experiment
             .check_inputs(&data_dir)
             .with_context(|| format!("point {}", point.name))?;
@@ -258,7 +273,6 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let stored = StoredRuns::load(&store)?;
     let mut done: Vec<Option<RunRecord>> = plan
         .iter()
         .map(|p| stored.point(&p.experiment.to_toml()).cloned())
