@@ -137,6 +137,7 @@ fn a_sweep_runs_each_point_picks_on_the_selection_split_and_repeats_nothing() {
     let dry = env.ok(&strs(&args("1e-2,1e-4", "1", &["--dry-run"])));
     assert!(dry.contains("mf lr=0.01 seed=1  finished as "), "{dry}");
     assert!(dry.contains("mf lr=1e-4 seed=1  new"), "{dry}");
+    assert!(dry.ends_with("\n2 points: 1 new, 1 in the store\n"), "{dry}");
     assert_eq!(run_ids(&env).len(), 6, "a dry run runs nothing");
 }
 
@@ -357,6 +358,16 @@ fn a_finished_sweep_shows_again_after_its_reuse_source_is_deleted() {
             "--json",
         ])
     };
+    // The plan names what each point takes, --reuse included, with sharing on or off.
+    for share in [None, Some("--no-share")] {
+        let grid = "collm.stages.1.lr=5e-3,2e-3";
+        let mut args = vec!["sweep", QUICK_COLLM_TINY, "--grid", grid, "--dry-run"];
+        args.extend(["--reuse", &reuse[0], "--reuse", &reuse[1]]);
+        args.extend(share);
+        let plan = env.ok(&args);
+        let taken = format!("cf from {source}, stage1 from {source}");
+        assert_eq!(plan.matches(&taken).count(), 2, "{plan}");
+    }
     assert!(sweep("5e-3,2e-3").status.success());
     env.ok(&["delete", &source, "--yes"]);
     let again = sweep("5e-3,2e-3");
@@ -372,10 +383,11 @@ fn a_finished_sweep_shows_again_after_its_reuse_source_is_deleted() {
 fn plan_takes(env: &Env, lrs: &str) -> Vec<String> {
     let grid = format!("collm.stages.1.lr={lrs}");
     let plan = env.ok(&["sweep", QUICK_COLLM_TINY, "--grid", &grid, "--dry-run"]);
-    let mut lines = plan.lines();
-    let header = lines.next().unwrap();
+    let mut lines: Vec<&str> = plan.lines().collect();
+    lines.pop(); // the count of points
+    let header = lines.remove(0);
     let column = header.find("takes").unwrap_or_else(|| panic!("{plan}"));
-    lines.map(|l| l[column..].trim().to_string()).collect()
+    lines.iter().map(|l| l[column..].trim().to_string()).collect()
 }
 
 #[test]
@@ -602,6 +614,16 @@ fn a_plain_run_with_a_point_settings_is_that_point() {
         "--dry-run",
     ]);
     assert!(plan.contains("mf lr=0.01  new"), "{plan}");
+    // A grid of more points than a sweep plans is refused at once.
+    let hundred: Vec<String> = (1..=101).map(|d| d.to_string()).collect();
+    let dims = format!("model.dim={}", hundred.join(","));
+    let sizes = format!("training.batch_size={}", hundred.join(","));
+    let out = env.output(&["sweep", path_str(&exp), "--grid", &dims, "--grid", &sizes]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("the grid has 101 x 101 points, more than 10000"),
+        "{err}"
+    );
     assert!(
         plan.contains(&format!("mf lr=1e-3  finished as {id}")),
         "{plan}"

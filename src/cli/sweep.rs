@@ -228,6 +228,19 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let data_dir = crate::paths::data_dir();
     let stored = StoredRuns::load(&store)?;
 
+    // A grid this large is a slip (a range typed for a list), and would take long to plan.
+    let points = spec
+        .axes
+        .iter()
+        .try_fold(1usize, |n, axis| n.checked_mul(axis.values.len()))
+        .filter(|&n| n <= MAX_POINTS);
+    if points.is_none() {
+        let sizes: Vec<String> = spec.axes.iter().map(|a| a.values.len().to_string()).collect();
+        bail!(
+            "the grid has {} points, more than {MAX_POINTS}: sweep fewer values, or in parts",
+            sizes.join(" x ")
+        );
+    }
     // Every point is checked before anything runs: a typo in the last value must not surface
     // hours into the sweep.
     let mut plan: Vec<Planned> = Vec::new();
@@ -279,7 +292,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .collect();
     if args.dry_run {
         let collm = plan.iter().any(|p| p.experiment.collm.is_some());
-        let shares = (spec.share && collm).then(|| planned_shares(&plan, &done, &stored));
+        let takes = collm && (spec.share || !args.reuse.is_empty());
+        let shares = takes.then(|| planned_shares(&plan, &done, &stored, spec.share));
         print_plan(&plan, &done, shares.as_deref());
         return Ok(ExitCode::SUCCESS);
     }
@@ -473,6 +487,9 @@ fn splits(spec: &Spec, plan: &[Planned], data_dir: &Path) -> anyhow::Result<(Str
 
 /// The dry run's table: each point, what the store holds of it and, when `shares` is given,
 /// what it would take from another run when it starts.
+/// The most points one sweep plans.
+const MAX_POINTS: usize = 10_000;
+
 fn print_plan(
     plan: &[Planned],
     done: &[Option<RunRecord>],
@@ -505,16 +522,23 @@ fn print_plan(
         rows.push(row);
     }
     print!("{}", align(&rows));
+    let new = done.iter().filter(|r| r.is_none()).count();
+    println!(
+        "{} points: {new} new, {} in the store",
+        plan.len(),
+        plan.len() - new
+    );
 }
 
-/// What each new point would take from another run when it starts, found as the runner will
-/// find it: the points before it in this sweep first (they will have finished by then; one
-/// still to run is named `#N`, its row in the plan), then the store's finished runs, newest
-/// first.
+/// What each new point would take from another run when it starts: what `--reuse` names, then
+/// (when sharing) what the runner will find: the points before it in this sweep first (they
+/// will have finished by then; one still to run is named `#N`, its row in the plan), then the
+/// store's finished runs, newest first.
 fn planned_shares(
     plan: &[Planned],
     done: &[Option<RunRecord>],
     stored: &StoredRuns,
+    share: bool,
 ) -> Vec<Vec<(String, String)>> {
     let in_store = stored.finished_sources();
     // Runs this sweep will finish before the next point starts, the latest last.
@@ -524,8 +548,17 @@ fn planned_shares(
         match record {
             None => {
                 let mut experiment = p.experiment.clone();
-                let sources: Vec<&ShareSource> = to_finish.iter().rev().chain(&in_store).collect();
-                shares.push(share_earlier(&mut experiment, &sources));
+                let mut takes: Vec<(String, String)> = experiment
+                    .reuse
+                    .iter()
+                    .map(|(part, from)| (part.clone(), from.clone()))
+                    .collect();
+                if share {
+                    let sources: Vec<&ShareSource> =
+                        to_finish.iter().rev().chain(&in_store).collect();
+                    takes.extend(share_earlier(&mut experiment, &sources));
+                }
+                shares.push(takes);
                 to_finish.push(ShareSource {
                     label: format!("#{}", i + 1),
                     experiment,
