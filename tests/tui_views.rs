@@ -664,6 +664,25 @@ fn compare_shows_only_differing_settings_and_overlaid_curves() {
     assert_eq!(f.app.compare.curve, collm_bench::tui::app::Curve::Lr);
 }
 
+/// On an 80x24 terminal the Metrics view keeps room for the differences under its table (they
+/// had none), and says how many metric rows that leaves out.
+#[test]
+fn metrics_at_80x24_keep_room_for_the_differences() {
+    let mut f = fixture(color());
+    f.keys("j j 3");
+    let screen = f.draw(80, 24).backend().to_string();
+    let lines: Vec<&str> = screen.lines().collect();
+    let top = lines
+        .iter()
+        .position(|l| l.contains("Differences from the baseline"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    let bottom = top + lines[top..].iter().position(|l| l.contains('└')).unwrap();
+    assert!(bottom - top >= 7, "{screen}");
+    assert!(screen.contains("rows below (a taller terminal shows them)"), "{screen}");
+    // At the usual size, all of it.
+    assert!(!f.screen().contains("rows below"), "{}", f.screen());
+}
+
 /// Unchosen, the Metrics baseline is the first column with a result (a run still training has
 /// nothing to measure against); once that run finishes, the view asks for the bootstrap again.
 #[test]

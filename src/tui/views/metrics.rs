@@ -135,8 +135,25 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             rows.push(Row::new(window.keep(cells)));
         }
     }
+    // Header, `from` and the metric rows, inside a border; on a short terminal the differences
+    // below keep room for a column's rows (they are why one compares), and the title counts
+    // the metric rows that do not show.
+    let table_height = (rows.len() + 3) as u16;
+    let differences_height = if columns.len() > 1 {
+        table_area.height.saturating_sub(table_height).max(8)
+    } else {
+        0
+    };
+    let [table_area, difference_area] = Layout::vertical([
+        Constraint::Max(table_height),
+        Constraint::Length(differences_height),
+    ])
+    .areas(table_area);
+    let cut = rows
+        .len()
+        .saturating_sub(usize::from(table_area.height.saturating_sub(3)));
     let title = format!(
-        "Metrics · {} run(s){}{}",
+        "Metrics · {} run(s){}{}{}",
         app.chosen_runs().len(),
         if app.metrics.parts {
             ", with their parts"
@@ -146,15 +163,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         window
             .describe(columns.len())
             .map(|c| format!(" · {c} (←→)"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        if cut > 0 {
+            format!(" · {cut} rows below (a taller terminal shows them)")
+        } else {
+            String::new()
+        }
     );
-    // Header, `from` and the metric rows, inside a border.
-    let table_height = (rows.len() + 3) as u16;
-    let [table_area, difference_area] = if columns.len() > 1 {
-        Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(table_area)
-    } else {
-        [table_area, Rect::default()]
-    };
     frame.render_widget(
         Table::new(rows, window.widths.clone())
             .header(Row::new(window.keep(header)))
