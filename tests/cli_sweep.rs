@@ -137,7 +137,10 @@ fn a_sweep_runs_each_point_picks_on_the_selection_split_and_repeats_nothing() {
     let dry = env.ok(&strs(&args("1e-2,1e-4", "1", &["--dry-run"])));
     assert!(dry.contains("mf lr=0.01 seed=1  finished as "), "{dry}");
     assert!(dry.contains("mf lr=1e-4 seed=1  new"), "{dry}");
-    assert!(dry.ends_with("\n2 points: 1 new, 1 in the store\n"), "{dry}");
+    assert!(
+        dry.ends_with("\n2 points: 1 new, 1 in the store\n"),
+        "{dry}"
+    );
     assert_eq!(run_ids(&env).len(), 6, "a dry run runs nothing");
 }
 
@@ -387,7 +390,10 @@ fn plan_takes(env: &Env, lrs: &str) -> Vec<String> {
     lines.pop(); // the count of points
     let header = lines.remove(0);
     let column = header.find("takes").unwrap_or_else(|| panic!("{plan}"));
-    lines.iter().map(|l| l[column..].trim().to_string()).collect()
+    lines
+        .iter()
+        .map(|l| l[column..].trim().to_string())
+        .collect()
 }
 
 #[test]

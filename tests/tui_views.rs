@@ -664,6 +664,59 @@ fn compare_shows_only_differing_settings_and_overlaid_curves() {
     assert_eq!(f.app.compare.curve, collm_bench::tui::app::Curve::Lr);
 }
 
+/// The Prompt view inspected a run while it trained (no P(Yes) then): when it finishes, the
+/// inspection is asked again, and the rows say one is on its way meanwhile.
+#[test]
+fn an_inspection_of_a_training_run_is_asked_again_when_it_finishes() {
+    let mut f = fixture(color());
+    let running = f
+        .app
+        .visible_runs()
+        .iter()
+        .find(|r| !r.status.is_terminal())
+        .map(|r| (*r).clone())
+        .unwrap();
+    f.keys(&format!("/{}", running.name));
+    f.key(KeyCode::Enter);
+    update(
+        &mut f.app,
+        Message::Users {
+            split: "valid".into(),
+            users: vec![1, 2],
+        },
+    );
+    f.keys("5");
+    f.key(KeyCode::Enter);
+    let asked = |f: &Fixture| {
+        f.app
+            .commands
+            .iter()
+            .filter(
+                |c| matches!(c, Command::Inspect { run: Some(r), uid: 1, .. } if *r == running.id),
+            )
+            .count()
+    };
+    assert_eq!(asked(&f), 1, "{:?}", f.app.commands);
+    f.app.commands.clear();
+    // Another run's end asks nothing; this one's asks again.
+    let mut other = f
+        .app
+        .runs
+        .records()
+        .iter()
+        .find(|r| r.id != running.id)
+        .cloned()
+        .unwrap();
+    other.status = collm_store::RunStatus::Finished;
+    update(&mut f.app, Message::RunUpdated(Box::new(other)));
+    assert_eq!(asked(&f), 0);
+    let mut finished = running.clone();
+    finished.status = collm_store::RunStatus::Finished;
+    update(&mut f.app, Message::RunUpdated(Box::new(finished)));
+    assert_eq!(asked(&f), 1, "{:?}", f.app.commands);
+    assert!(f.app.prompt.loading);
+}
+
 /// On an 80x24 terminal the Metrics view keeps room for the differences under its table (they
 /// had none), and says how many metric rows that leaves out.
 #[test]
@@ -678,7 +731,10 @@ fn metrics_at_80x24_keep_room_for_the_differences() {
         .unwrap_or_else(|| panic!("{screen}"));
     let bottom = top + lines[top..].iter().position(|l| l.contains('└')).unwrap();
     assert!(bottom - top >= 7, "{screen}");
-    assert!(screen.contains("rows below (a taller terminal shows them)"), "{screen}");
+    assert!(
+        screen.contains("rows below (a taller terminal shows them)"),
+        "{screen}"
+    );
     // At the usual size, all of it.
     assert!(!f.screen().contains("rows below"), "{}", f.screen());
 }

@@ -235,7 +235,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .try_fold(1usize, |n, axis| n.checked_mul(axis.values.len()))
         .filter(|&n| n <= MAX_POINTS);
     if points.is_none() {
-        let sizes: Vec<String> = spec.axes.iter().map(|a| a.values.len().to_string()).collect();
+        let sizes: Vec<String> = spec
+            .axes
+            .iter()
+            .map(|a| a.values.len().to_string())
+            .collect();
         bail!(
             "the grid has {} points, more than {MAX_POINTS}: sweep fewer values, or in parts",
             sizes.join(" x ")

@@ -57,7 +57,15 @@ fn apply(app: &mut App, message: Message) {
         }
         Message::RunUpdated(record) => {
             announce_end(app, &record);
+            let finished_now = record.status == collm_store::RunStatus::Finished
+                && app.record(&record.id).map(|r| r.status) != Some(record.status);
+            let id = record.id.clone();
             app.runs.put(*record);
+            // The Prompt view showed this run's rows without P(Yes) (it was training): now it
+            // can score them.
+            if finished_now {
+                prompt::reinspect_run(app, &id);
+            }
         }
         Message::RunLoaded(full) => {
             let detail = RunDetail::from_full(&full);

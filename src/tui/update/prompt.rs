@@ -36,6 +36,15 @@ pub(super) fn inspect(app: &mut App, uid: u32) {
     });
 }
 
+/// Asks the inspection shown again if it is of run `id` (which just finished).
+pub(super) fn reinspect_run(app: &mut App, id: &collm_store::RunId) {
+    if let Some((Some(run), split, uid)) = app.prompt.asked.clone() {
+        if &run == id && split == app.prompt.split {
+            inspect(app, uid);
+        }
+    }
+}
+
 pub(super) fn prompt_action(app: &mut App, action: Action) {
     let p = &mut app.prompt;
     match action {

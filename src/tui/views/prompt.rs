@@ -193,15 +193,25 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(rows_area);
     frame.render_widget(block, rows_area);
     let [note_area, table_area] = Layout::vertical([
-        Constraint::Length(u16::from(ins.note.is_some())),
+        Constraint::Length(u16::from(ins.note.is_some() || p.loading)),
         Constraint::Min(0),
     ])
     .areas(inner);
-    if let Some(note) = &ins.note {
-        frame.render_widget(
-            Paragraph::new(Line::styled(note.clone(), t.dim())),
-            note_area,
-        );
+    // While another inspection is on its way (the LLM scoring a user's rows takes seconds), the
+    // rows shown are the last one's: said where their source is.
+    let note = if p.loading {
+        Some(Line::styled(
+            "inspecting… (scoring with the LLM takes a few seconds)",
+            t.accent(),
+        ))
+    } else {
+        let width = usize::from(note_area.width);
+        ins.note
+            .as_ref()
+            .map(|note| Line::styled(format::clip(note, width), t.dim()))
+    };
+    if let Some(note) = note {
+        frame.render_widget(Paragraph::new(note), note_area);
     }
     frame.render_widget(Table::new(rows, widths).header(header), table_area);
 }
