@@ -717,6 +717,32 @@ fn an_inspection_of_a_training_run_is_asked_again_when_it_finishes() {
     assert!(f.app.prompt.loading);
 }
 
+/// A view's message shows in that view only, and none under a question; news of the runs
+/// shows everywhere.
+#[test]
+fn a_view_s_message_stays_in_its_view_and_news_goes_everywhere() {
+    let mut f = fixture(color());
+    f.app.error("only here");
+    assert!(f.screen().contains("only here"));
+    f.keys("4");
+    assert!(!f.screen().contains("only here"));
+    f.keys("1");
+    assert!(f.screen().contains("only here"));
+    // Under the Delete? question the line is the question's.
+    f.keys("/mf-small");
+    f.key(KeyCode::Enter);
+    f.app.error("cancel it first");
+    f.keys("D");
+    assert!(f.app.confirm.is_some());
+    assert!(!f.screen().contains("cancel it first"), "{}", f.screen());
+    f.keys("n");
+    f.app.announce("run x finished", false);
+    for view in "123456".chars() {
+        f.keys(&view.to_string());
+        assert!(f.screen().contains("run x finished"), "view {view}");
+    }
+}
+
 /// On an 80x24 terminal the Metrics view keeps room for the differences under its table (they
 /// had none), and says how many metric rows that leaves out.
 #[test]

@@ -59,6 +59,9 @@ pub struct StatusLine {
     /// When it was said (the app's clock): the bottom line gives way to the view's keys
     /// [`STATUS_SHOWN_MS`] later, so a message does not follow the user from view to view.
     pub at_ms: u64,
+    /// The view whose key it answers (shown in that view only), or none for news of the runs
+    /// (one ended, was deleted or queued), shown in every view.
+    pub view: Option<View>,
 }
 
 /// How long a notice or error holds the bottom line.
@@ -496,19 +499,27 @@ impl App {
         splits
     }
 
+    /// What a key in the current view did.
     pub fn notice(&mut self, text: impl Into<String>) {
-        self.status = Some(StatusLine {
-            text: text.into(),
-            error: false,
-            at_ms: self.now_ms,
-        });
+        self.say(text.into(), false, Some(self.view));
     }
 
+    /// Why a key in the current view did nothing.
     pub fn error(&mut self, text: impl Into<String>) {
+        self.say(text.into(), true, Some(self.view));
+    }
+
+    /// News of the runs, for every view (`error`: the news is bad).
+    pub fn announce(&mut self, text: impl Into<String>, error: bool) {
+        self.say(text.into(), error, None);
+    }
+
+    fn say(&mut self, text: String, error: bool, view: Option<View>) {
         self.status = Some(StatusLine {
-            text: text.into(),
-            error: true,
+            text,
+            error,
             at_ms: self.now_ms,
+            view,
         });
     }
 }

@@ -97,6 +97,14 @@ fn apply(app: &mut App, message: Message) {
             app.prompt.loading = false;
             match result {
                 Ok(inspection) => {
+                    // An error from an earlier pick (a user with no rows) is over.
+                    if app
+                        .status
+                        .as_ref()
+                        .is_some_and(|s| s.error && s.view.is_some())
+                    {
+                        app.status = None;
+                    }
                     app.prompt.inspection = Some(*inspection);
                     app.prompt.row_offset = 0;
                     app.prompt.error = None;
@@ -105,7 +113,7 @@ fn apply(app: &mut App, message: Message) {
             }
         }
         Message::Launched { id, name } => {
-            app.notice(format!("queued run {id} ({name})"));
+            app.announce(format!("queued run {id} ({name})"), false);
             app.commands.push(Command::LoadRun(id.clone()));
             app.run_view = Default::default();
             app.run_view.id = Some(id);
@@ -113,10 +121,10 @@ fn apply(app: &mut App, message: Message) {
         }
         Message::Deleted { id, bytes } => {
             forget_run(app, &id);
-            app.notice(format!(
-                "deleted run {id} ({:.1} MB freed)",
-                bytes as f64 / 1e6
-            ));
+            app.announce(
+                format!("deleted run {id} ({:.1} MB freed)", bytes as f64 / 1e6),
+                false,
+            );
         }
         Message::Significance {
             split,
@@ -131,8 +139,8 @@ fn apply(app: &mut App, message: Message) {
                 }
             }
         }
-        Message::Notice(text) => app.notice(text),
-        Message::Error(text) => app.error(text),
+        Message::Notice(text) => app.announce(text, false),
+        Message::Error(text) => app.announce(text, true),
     }
 }
 
@@ -154,11 +162,7 @@ fn announce_end(app: &mut App, record: &collm_store::RunRecord) {
         _ => String::new(),
     };
     let text = format!("run {id} ({name}) {status}{result}");
-    if status == collm_store::RunStatus::Failed {
-        app.error(text);
-    } else {
-        app.notice(text);
-    }
+    app.announce(text, status == collm_store::RunStatus::Failed);
 }
 
 /// Does what the question overlay asked about, once answered yes.

@@ -123,10 +123,12 @@ fn tabs(app: &App, frame: &mut Frame, area: Rect) {
 /// The bottom line: the last notice or error, else the keys of the current view.
 fn status_line(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
+    // A view's message in that view only; none under a question (it is about something else).
     let current = app
         .status
         .as_ref()
-        .filter(|s| app.now_ms.saturating_sub(s.at_ms) < crate::tui::app::STATUS_SHOWN_MS);
+        .filter(|s| app.now_ms.saturating_sub(s.at_ms) < crate::tui::app::STATUS_SHOWN_MS)
+        .filter(|s| s.view.is_none_or(|v| v == app.view) && app.confirm.is_none());
     let line = match current {
         Some(s) if s.error => Line::styled(format!(" {}", s.text), t.error()),
         Some(s) => Line::styled(format!(" {}", s.text), t.good()),
