@@ -385,7 +385,12 @@ fn a_finished_sweep_shows_again_after_its_reuse_source_is_deleted() {
 /// The `takes` column of `collm sweep --dry-run` over stage 2's learning rates, a cell per point.
 fn plan_takes(env: &Env, lrs: &str) -> Vec<String> {
     let grid = format!("collm.stages.1.lr={lrs}");
-    let plan = env.ok(&["sweep", QUICK_COLLM_TINY, "--grid", &grid, "--dry-run"]);
+    let out = env.output(&["sweep", QUICK_COLLM_TINY, "--grid", &grid, "--dry-run"]);
+    let plan = String::from_utf8_lossy(&out.stdout);
+    // Picking and reporting on `valid` is flagged, with advice that works as given.
+    let note = String::from_utf8_lossy(&out.stderr);
+    let advice = "--set 'evaluation.splits=[\"valid\",\"valid_small\"]' --select valid_small";
+    assert_eq!(note.contains(advice), lrs.contains(','), "{note}");
     let mut lines: Vec<&str> = plan.lines().collect();
     lines.pop(); // the count of points
     let header = lines.remove(0);

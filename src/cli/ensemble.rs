@@ -175,7 +175,7 @@ fn describe(
     let kept: Vec<String> = e.members.iter().map(|m| m.rows_kept.to_string()).collect();
     let mut out = format!(
         "ensemble on {}: the mean probability (weights {}) on the {} rows every run scored \
-         (rows kept: {})\n\n",
+         (rows kept: {}); beside each run's value, run − ensemble\n\n",
         e.split,
         e.weights
             .iter()
@@ -200,7 +200,7 @@ fn describe(
     if e.resamples > 0 {
         out.push_str(&format!(
             "\nThe ensemble against each run, paired over users ({} resamples, seed {}): the \
-             difference, its 95% interval, two-sided p\n",
+             difference ensemble − run, its 95% interval, two-sided p\n",
             e.resamples, e.seed
         ));
         let mut rows = difference_header();

@@ -284,9 +284,18 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .iter()
         .any(|p| p.point.setting != plan[0].point.setting);
     if select.split == report && several_settings {
+        // The advice must work as given: `--select` needs a split the runs score at the end.
+        let scored = &plan[0].experiment.evaluation.splits;
+        let add = if scored.iter().any(|s| s == "valid_small") {
+            String::new()
+        } else {
+            let mut splits: Vec<String> = scored.iter().map(|s| format!("\"{s}\"")).collect();
+            splits.push("\"valid_small\"".into());
+            format!(" --set 'evaluation.splits=[{}]'", splits.join(","))
+        };
         eprintln!(
             "note: picking and reporting on one split ({report}) makes the best setting's numbers \
-             optimistic; --select valid_small --report valid keeps them apart"
+             optimistic;{add} --select valid_small --report valid keeps them apart"
         );
     }
 
