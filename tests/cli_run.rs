@@ -349,6 +349,23 @@ fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
         let auc = scored["splits"][split]["all"]["auc"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&auc), "{split}: {auc}");
     }
+    // --items: the prompts read that file's titles (a study of titles), the ids stay checked.
+    let small = data.join("valid_small.tsv");
+    let plain = env.json(&["eval", &id, "--data", path_str(&small), "--json"]);
+    let items = std::fs::read_to_string(data.join("items.tsv")).unwrap();
+    let renamed: String = items
+        .lines()
+        .enumerate()
+        .map(|(i, line)| match (i, line.split_once('\t')) {
+            (0, _) | (_, None) => format!("{line}\n"),
+            (_, Some((iid, _))) => format!("{iid}\tUntitled film {iid}\n"),
+        })
+        .collect();
+    let renamed = env.write("renamed-items.tsv", &renamed);
+    let args = ["eval", &id, "--data", path_str(&small), "--items", path_str(&renamed)];
+    let retitled = env.json(&[&args[..], &["--json"]].concat());
+    let logloss = |v: &Value| v["splits"]["valid_small"]["all"]["logloss"].as_f64().unwrap();
+    assert_ne!(logloss(&plain), logloss(&retitled), "the titles changed nothing");
     // A file named like the run's own split never replaces that split's kept scores, even with
     // the same rows (its histories or times may differ, and those change what a model scores).
     let kept = env.store().join(format!("runs/{id}/predictions/valid.tsv"));

@@ -135,6 +135,8 @@ fn a_sweep_runs_each_point_picks_on_the_selection_split_and_repeats_nothing() {
     let c = env.json(&["compare", &theirs, &ours, "--split", "valid", "--json"]);
     assert_eq!(up["bootstrap"], c["differences"][0]["bootstrap"]);
     let dry = env.ok(&strs(&args("1e-2,1e-4", "1", &["--dry-run"])));
+    let both = env.output(&strs(&args("1e-2", "1", &["--dry-run", "--json"])));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"));
     assert!(dry.contains("mf lr=0.01 seed=1  finished as "), "{dry}");
     assert!(dry.contains("mf lr=1e-4 seed=1  new"), "{dry}");
     assert!(

@@ -33,7 +33,8 @@ pub struct Args {
     /// scored (all of them, or its `[evaluation] rows` sample): the final evaluation again.
     #[arg(long)]
     pub split: Option<String>,
-    /// The items file the ids refer to (default: the `items.tsv` of the run's dataset).
+    /// The items file the ids refer to (default: the `items.tsv` of the run's dataset); its
+    /// titles are the ones the prompts read. The model's tables stay the run's.
     // `requires = "data"` alone let `--split` through (clap skips it beside a conflict).
     #[arg(long, requires = "data", conflicts_with = "split")]
     pub items: Option<PathBuf>,
@@ -61,7 +62,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     let mut experiment = Experiment::of_run(&record)?;
     experiment.place(args.placement);
-    let dataset = experiment.load_dataset(&crate::paths::data_dir())?;
+    let mut dataset = experiment.load_dataset(&crate::paths::data_dir())?;
     let (split_name, rows, shown) = match (&args.data, &args.split) {
         (Some(data), _) => {
             let name = data
@@ -79,7 +80,12 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                     data.display()
                 );
             }
-            let rows = read_file_rows(&dataset, data, args.items.as_deref(), &name)?;
+            // The file's items are what the rows name, and their titles are what the prompts
+            // read (a study of titles changes them there); the model's tables stay the run's.
+            if let Some(items) = &args.items {
+                dataset.items = read_items(items)?;
+            }
+            let rows = read_file_rows(&dataset, data, &name)?;
             if has_id_tables(&experiment) {
                 check_ids_fit(&dataset, data, &rows)?;
             }
@@ -150,19 +156,13 @@ fn best_weights(store: &Store, record: &RunRecord) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// The rows of a split file, read against `items` when given, else the run's dataset's items
-/// (the model's tables, LightGCN's graph and the titles come from that dataset either way).
+/// The rows of a split file, read against the dataset's items.
 fn read_file_rows(
     dataset: &collm_data::Dataset,
     data: &Path,
-    items: Option<&Path>,
     split_name: &str,
 ) -> anyhow::Result<Vec<Interaction>> {
-    let items = match items {
-        Some(path) => read_items(path)?,
-        None => dataset.items.clone(),
-    };
-    let split = read_split(data, split_name, &items)?;
+    let split = read_split(data, split_name, &dataset.items)?;
     if split.rows.is_empty() {
         bail!("{}: no rows to score", data.display());
     }

@@ -95,8 +95,8 @@ pub struct Args {
     /// will take from another run (`#N`: the plan's Nth point); run nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the summary as one JSON object on stdout.
-    #[arg(long)]
+    /// Print the summary as one JSON object on stdout (a plan is a table: not with --dry-run).
+    #[arg(long, conflicts_with = "dry_run")]
     pub json: bool,
     #[command(flatten)]
     pub placement: Placement,
