@@ -154,6 +154,17 @@ fn header_positions(
     header: &str,
     columns: &[&'static str],
 ) -> Result<Vec<usize>, DataError> {
+    // Lines ended by a carriage return alone read as one line, whose cells look like repeated
+    // columns: say what it is.
+    if header.contains('\r') {
+        return Err(DataError::field(
+            path,
+            1,
+            "header",
+            "the lines end in a carriage return alone (old Mac line endings): convert them to \
+             newlines",
+        ));
+    }
     let names: Vec<&str> = header.split('\t').map(str::trim).collect();
     if names.len() == 1 && columns.len() > 1 {
         if let Some(found) = guess_delimiter(header) {
@@ -173,8 +184,9 @@ fn header_positions(
             expected: columns.join(", "),
         });
     }
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    for name in &names {
+        if !seen.insert(name) {
             return Err(DataError::field(
                 path,
                 1,
@@ -192,10 +204,20 @@ fn header_positions(
                 .ok_or_else(|| DataError::MissingColumn {
                     path: path.to_path_buf(),
                     field: col.to_string(),
-                    found: names.join(", "),
+                    found: clipped(&names.join(", ")),
                 })
         })
         .collect()
+}
+
+/// At most 200 characters of a header in a message (a file with no newline is one huge
+/// "header"), ending in `…` when cut.
+fn clipped(text: &str) -> String {
+    const SHOWN: usize = 200;
+    match text.char_indices().nth(SHOWN) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 fn row_shape_error(
