@@ -85,7 +85,14 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             if let Some(items) = &args.items {
                 dataset.items = read_items(items)?;
             }
-            let rows = read_file_rows(&dataset, data, &name)?;
+            let rows = read_file_rows(&dataset, data, &name);
+            // An id missing from a file of items given is that file's gap as much as the rows'.
+            let rows = match &args.items {
+                Some(items) => rows.with_context(|| {
+                    format!("read against the items of {}", items.display())
+                })?,
+                None => rows?,
+            };
             if has_id_tables(&experiment) {
                 check_ids_fit(&dataset, data, &rows)?;
             }

@@ -103,6 +103,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         )
     } else {
         // Neither a file nor, below, a run: a path-like name was meant as a file.
+        if Path::new(&args.target).is_dir() {
+            bail!("{}: a folder, not an experiment file", args.target);
+        }
         if args.target.ends_with(".toml") || args.target.contains('/') {
             bail!("{}: no such experiment file (nor a run id)", args.target);
         }
