@@ -252,14 +252,20 @@ pub const BINDINGS: &[Binding] = &[
         RUNS,
         &[k(' ')],
         A::Mark,
-        "mark or unmark the run (for Metrics and Compare)",
+        "mark or unmark the run, then go to the next (for Metrics and Compare)",
     ),
     bind(RUNS, &[k('x')], A::ClearMarks, "clear all marks"),
     bind(
         RUNS,
-        &[k('s'), k('>')],
+        &[k('s'), k('>'), code(KeyCode::Right), k('l')],
         A::SortNext,
         "sort by the next column",
+    ),
+    bind(
+        RUNS,
+        &[code(KeyCode::Left), k('h')],
+        A::Left,
+        "sort by the previous column",
     ),
     bind(
         RUNS,

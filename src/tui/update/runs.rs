@@ -116,6 +116,7 @@ pub(super) fn run_action(app: &mut App, action: Action) {
             v.log_scroll = v.log_extent.step(v.log_scroll, lines);
         }
         Action::Bottom => app.run_view.log_scroll = 0,
+        Action::Top => app.run_view.log_scroll = app.run_view.log_extent.max_offset(),
         Action::CancelRun => {
             let status = app.record(&id).map(|r| r.status);
             cancel(app, status.map(|s| (id, s)));

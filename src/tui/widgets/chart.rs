@@ -96,11 +96,43 @@ fn legend<'a>(series: &[&Series]) -> Line<'a> {
     Line::from(spans)
 }
 
-/// Three labels: low, middle, high, with `decimals` digits (0 prints integers, as for steps).
+/// Three labels: low, middle, high, with `decimals` digits (0 prints integers, as for steps);
+/// values too small for those digits (learning rates) in the exponent form (`2.0e-3`), and two
+/// labels where the middle would repeat an end (`0 0 1`).
 fn axis_labels(bounds: [f64; 2], decimals: usize) -> Vec<Line<'static>> {
     let [lo, hi] = bounds;
-    [lo, (lo + hi) / 2.0, hi]
-        .into_iter()
-        .map(|v| Line::from(format!("{v:.decimals$}")))
-        .collect()
+    let tiny = decimals > 0 && lo.abs().max(hi.abs()) < 10f64.powi(2 - decimals as i32);
+    let label = |v: f64| {
+        if tiny && v != 0.0 {
+            format!("{v:.1e}")
+        } else {
+            format!("{v:.decimals$}")
+        }
+    };
+    let mut labels: Vec<String> = [lo, (lo + hi) / 2.0, hi].into_iter().map(label).collect();
+    if labels[1] == labels[0] || labels[1] == labels[2] {
+        labels.remove(1);
+    }
+    labels.into_iter().map(Line::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::axis_labels;
+
+    fn shown(bounds: [f64; 2], decimals: usize) -> Vec<String> {
+        axis_labels(bounds, decimals)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn labels_read_at_every_scale() {
+        assert_eq!(shown([0.0, 64.0], 0), ["0", "32", "64"]);
+        assert_eq!(shown([0.0, 1.0], 0), ["0", "1"]);
+        assert_eq!(shown([0.5, 0.7], 4), ["0.5000", "0.6000", "0.7000"]);
+        assert_eq!(shown([0.0, 0.002], 4), ["0.0000", "1.0e-3", "2.0e-3"]);
+        assert_eq!(shown([1e-4, 1.2e-4], 4), ["1.0e-4", "1.1e-4", "1.2e-4"]);
+    }
 }
