@@ -218,12 +218,13 @@ fn compare_reads_kept_scores_and_refuses_a_column_over_different_rows() {
     let out = env.output(&["compare", &column, &b]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("its runs scored different rows of `valid`"),
+        !out.status.success()
+            && err.contains("its runs scored different numbers of rows of `valid`"),
         "{err}"
     );
     let text = env.ok(&["compare", &a, &mf, "--resamples", "0"]);
     assert!(
-        text.contains("note: the columns scored different rows of valid (64, 3856)"),
+        text.contains("note: the columns scored different numbers of rows of valid (64, 3856)"),
         "{text}"
     );
 }

@@ -362,10 +362,25 @@ fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
         })
         .collect();
     let renamed = env.write("renamed-items.tsv", &renamed);
-    let args = ["eval", &id, "--data", path_str(&small), "--items", path_str(&renamed)];
+    let args = [
+        "eval",
+        &id,
+        "--data",
+        path_str(&small),
+        "--items",
+        path_str(&renamed),
+    ];
     let retitled = env.json(&[&args[..], &["--json"]].concat());
-    let logloss = |v: &Value| v["splits"]["valid_small"]["all"]["logloss"].as_f64().unwrap();
-    assert_ne!(logloss(&plain), logloss(&retitled), "the titles changed nothing");
+    let logloss = |v: &Value| {
+        v["splits"]["valid_small"]["all"]["logloss"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_ne!(
+        logloss(&plain),
+        logloss(&retitled),
+        "the titles changed nothing"
+    );
     // A file named like the run's own split never replaces that split's kept scores, even with
     // the same rows (its histories or times may differ, and those change what a model scores).
     let kept = env.store().join(format!("runs/{id}/predictions/valid.tsv"));
@@ -376,7 +391,7 @@ fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
     let out = env.output(&["eval", &id, "--data", path_str(&copy), "--predictions"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("`valid` is the run's own split"),
+        !out.status.success() && err.contains("`valid` is a split of the run's dataset"),
         "{err}"
     );
     assert_eq!(std::fs::read(&kept).unwrap(), before);

@@ -712,9 +712,17 @@ fn an_inspection_of_a_training_run_is_asked_again_when_it_finishes() {
     assert_eq!(asked(&f), 0);
     let mut finished = running.clone();
     finished.status = collm_store::RunStatus::Finished;
-    update(&mut f.app, Message::RunUpdated(Box::new(finished)));
+    update(&mut f.app, Message::RunUpdated(Box::new(finished.clone())));
     assert_eq!(asked(&f), 1, "{:?}", f.app.commands);
     assert!(f.app.prompt.loading);
+    // Finishing while another view shows: asked when the Prompt view is shown again.
+    f.app.commands.clear();
+    f.keys("2");
+    update(&mut f.app, Message::RunUpdated(Box::new(running.clone())));
+    update(&mut f.app, Message::RunUpdated(Box::new(finished)));
+    assert_eq!(asked(&f), 0, "{:?}", f.app.commands);
+    f.keys("5");
+    assert_eq!(asked(&f), 1, "{:?}", f.app.commands);
 }
 
 /// A view's message shows in that view only, and none under a question; news of the runs
@@ -1084,6 +1092,14 @@ fn too_small_terminal_says_so_and_takes_no_key_but_quit() {
     let screen = f.draw(60, 20).backend().to_string();
     assert!(screen.contains("Quit?"), "{screen}");
     f.keys("n");
+    // A `q` typed into a prompt opened before the terminal shrank is not a quit.
+    size(&mut f, 80, 24);
+    f.keys("/");
+    size(&mut f, 60, 20);
+    f.keys("q");
+    assert!(f.app.confirm.is_none() && !f.app.should_quit);
+    size(&mut f, 80, 24);
+    f.key(KeyCode::Esc);
     // Large enough again, keys act.
     size(&mut f, 80, 24);
     f.keys("j");
@@ -1174,6 +1190,12 @@ fn a_long_launch_form_keeps_the_field_in_view() {
     let at_end = screen(&f);
     assert!(at_end.contains(&last), "{at_end}");
     assert!(at_end.contains(&format!("–{n} of {n}")), "{at_end}");
+    // Text typed past the value's room shows its end, where the cursor is.
+    f.key(KeyCode::Home);
+    f.key(KeyCode::Enter);
+    f.keys(", 1e-2, 1e-3, 1e-4, 1e-5, 2e-6");
+    let typing = screen(&f);
+    assert!(typing.contains("…") && typing.contains("2e-6▏"), "{typing}");
 }
 
 #[test]

@@ -166,8 +166,8 @@ impl Column {
             .find(|(_, b)| b.all.rows != each[0].all.rows)
         {
             bail!(
-                "column `{}`: its runs scored different rows of `{split}` ({} scored {} rows, \
-                 {} {}): a column is one setting over seeds, on the same rows",
+                "column `{}`: its runs scored different numbers of rows of `{split}` ({} scored \
+                 {} rows, {} {}): a column is one setting over seeds, on the same rows",
                 self.full_label(),
                 self.members[0].target,
                 each[0].all.rows,
@@ -499,8 +499,8 @@ fn describe(
     counts.dedup();
     if counts.len() > 1 {
         out.push_str(&format!(
-            "  note: the columns scored different rows of {} ({}): their differences are not \
-             of the same rows\n",
+            "  note: the columns scored different numbers of rows of {} ({}): their differences \
+             are not of the same rows\n",
             c.split,
             evals
                 .iter()

@@ -73,10 +73,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             // evaluation's own: a file of other histories or times must not take their place.
             if args.predictions && dataset.split(&name).is_some() {
                 bail!(
-                    "{}: --predictions keeps a file's scores under its name, and `{name}` is the \
-                     run's own split, whose kept scores are its final evaluation's; give the \
-                     file another name, or score the split itself with `--split {name} \
-                     --predictions`",
+                    "{}: --predictions keeps a file's scores under its name, and `{name}` is a \
+                     split of the run's dataset, whose kept scores are that split's own (its \
+                     final evaluation's, or `--split {name}`'s); give the file another name, or \
+                     score the split itself with `--split {name} --predictions`",
                     data.display()
                 );
             }
@@ -88,9 +88,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             let rows = read_file_rows(&dataset, data, &name);
             // An id missing from a file of items given is that file's gap as much as the rows'.
             let rows = match &args.items {
-                Some(items) => rows.with_context(|| {
-                    format!("read against the items of {}", items.display())
-                })?,
+                Some(items) => {
+                    rows.with_context(|| format!("read against the items of {}", items.display()))?
+                }
                 None => rows?,
             };
             if has_id_tables(&experiment) {

@@ -10,12 +10,13 @@ use serde::Serialize;
 use super::report::{align, duration, number};
 use super::Context;
 use crate::experiment::settings;
-use crate::tui::run_list::RunFacts;
+use crate::experiment::Experiment;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only runs whose id, name, kind, status or key settings contain this (case-insensitive,
-    /// as the TUI's `/` filter), e.g. `failed`, `collm-mf-ml1m seed`, `lr=1e-3`.
+    /// Only runs that match every word, as the TUI's `/` filter: text within the id, name, kind,
+    /// status or key settings (case-insensitive), or `KEY=VALUE`, a setting's value whole (any
+    /// key ending in KEY; `seed=1`, `lr=1e-3`). E.g. `failed`, `collm-mf-ml1m seed=1`.
     pub filter: Option<String>,
     /// Print a JSON array on stdout.
     #[arg(long)]
@@ -72,8 +73,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|r| {
             args.filter.as_ref().is_none_or(|f| {
-                let facts = RunFacts::read(r);
-                settings::run_matches(r, &facts.summary, &facts.flat, f)
+                let parsed = Experiment::of_run(r).ok();
+                let flat = Experiment::settings_of(r, parsed.as_ref());
+                settings::run_matches(r, &settings::key_summary(&r.experiment), &flat, f)
             })
         })
         .map(RunRecord::summary)

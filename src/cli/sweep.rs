@@ -284,18 +284,30 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .iter()
         .any(|p| p.point.setting != plan[0].point.setting);
     if select.split == report && several_settings {
-        // The advice must work as given: `--select` needs a split the runs score at the end.
-        let scored = &plan[0].experiment.evaluation.splits;
-        let add = if scored.iter().any(|s| s == "valid_small") {
-            String::new()
+        // The advice must work as given: both splits must be scored at the end.
+        let other = if report == "valid_small" {
+            "valid"
         } else {
-            let mut splits: Vec<String> = scored.iter().map(|s| format!("\"{s}\"")).collect();
-            splits.push("\"valid_small\"".into());
-            format!(" --set 'evaluation.splits=[{}]'", splits.join(","))
+            report.as_str()
+        };
+        let scored = &plan[0].experiment.evaluation.splits;
+        let missing: Vec<&str> = ["valid_small", other]
+            .into_iter()
+            .filter(|s| !scored.iter().any(|x| x == s))
+            .collect();
+        let already_set = spec.set.iter().any(|o| o.key == "evaluation.splits");
+        let add = match (missing.is_empty(), already_set) {
+            (true, _) => String::new(),
+            (false, true) => format!(" add {} to your evaluation.splits,", missing.join(" and ")),
+            (false, false) => {
+                let mut splits: Vec<String> = scored.iter().map(|s| format!("\"{s}\"")).collect();
+                splits.extend(missing.iter().map(|s| format!("\"{s}\"")));
+                format!(" --set 'evaluation.splits=[{}]'", splits.join(","))
+            }
         };
         eprintln!(
             "note: picking and reporting on one split ({report}) makes the best setting's numbers \
-             optimistic;{add} --select valid_small --report valid keeps them apart"
+             optimistic;{add} --select valid_small --report {other} keeps them apart"
         );
     }
 
@@ -337,6 +349,11 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             None if spec.share => runner.submit_sharing(&p.experiment)?,
             None => runner.submit(&p.experiment)?,
         };
+        // A signal between the check above and the submit found no run to cancel (an error
+        // here is a run that ended already).
+        if signals.signalled() {
+            let _ = runner.cancel(&id);
+        }
         let ended = watch(&store, &messages, &id)?;
         let reason = match (&ended.status, &ended.error) {
             (RunStatus::Failed, Some(error)) => format!(" ({error})"),
@@ -498,11 +515,11 @@ fn splits(spec: &Spec, plan: &[Planned], data_dir: &Path) -> anyhow::Result<(Str
     Ok((select, report))
 }
 
-/// The dry run's table: each point, what the store holds of it and, when `shares` is given,
-/// what it would take from another run when it starts.
 /// The most points one sweep plans.
 const MAX_POINTS: usize = 10_000;
 
+/// The dry run's table: each point, what the store holds of it and, when `shares` is given,
+/// what it would take from another run when it starts; then their count.
 fn print_plan(
     plan: &[Planned],
     done: &[Option<RunRecord>],

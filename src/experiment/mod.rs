@@ -500,6 +500,15 @@ impl Experiment {
         experiment.map_or(text.into(), |e| e.to_toml().into())
     }
 
+    /// A stored run's settings as `dotted.key -> value`, defaults spelt out (as
+    /// [`Experiment::spelled`] writes them; `parsed`, its experiment read, when at hand).
+    pub fn settings_of(
+        record: &collm_store::RunRecord,
+        parsed: Option<&Experiment>,
+    ) -> std::collections::BTreeMap<String, toml::Value> {
+        settings::flatten(&Experiment::spelled(&record.experiment, parsed)).unwrap_or_default()
+    }
+
     /// The dataset folder (importing the embedded default under `data_dir` when asked for).
     pub fn dataset_dir(&self, data_dir: &Path) -> Result<PathBuf, DataError> {
         match (&self.dataset.path, self.dataset.source) {

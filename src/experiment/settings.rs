@@ -129,42 +129,56 @@ fn leaf(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
 }
 
-/// Whether a run matches a run-list filter (the TUI's `/`, `collm runs FILTER`). `KEY=VALUE`
-/// is a setting's value: a setting of the run (`flat`, its experiment spelt out) whose key is
-/// `KEY` or ends in `.KEY` holds `VALUE` (`seed=1` finds `training.seed = 1`; a number equal
-/// however typed: `lr=1e-2` finds `0.01`), or a `KEY=` word of the name or the key settings'
-/// summary holds it whole (`bs=16`; `lr=0.01` in `lr=2e-3/0.01`), so `seed=1` is not
-/// `seed=12`. Any other filter is text, lowercased, within the run's id, name, kind, status or
-/// summary.
+/// Whether a run matches a run-list filter (the TUI's `/`, `collm runs FILTER`): every word of
+/// it does. A `KEY=VALUE` word is a setting's value: a setting of the run (`flat`, its
+/// experiment spelt out) whose key is `KEY` or ends in `.KEY` holds `VALUE` (`seed=1` finds
+/// `training.seed = 1`; a number equal however typed: `lr=1e-2` finds `0.01`), or a `KEY=` word
+/// of the name or the key settings' summary holds it whole (`bs=16`; `lr=0.01` in
+/// `lr=2e-3/0.01`), so `seed=1` is not `seed=12`. Any other word is text, lowercased, within the
+/// run's id, name, kind, status or summary. A sweep point's name (`mf lr=0.01 seed=1`) finds
+/// its run.
 pub fn run_matches(
     record: &collm_store::RunRecord,
     summary: &str,
     flat: &BTreeMap<String, Value>,
     filter: &str,
 ) -> bool {
-    let filter = filter.trim();
     let text = format!(
         "{} {} {} {} {}",
         record.id, record.name, record.kind, record.status, summary
     )
     .to_lowercase();
-    let Some((key, value)) = filter.split_once('=') else {
-        return text.contains(&filter.to_lowercase());
+    filter
+        .split_whitespace()
+        .all(|word| word_matches(&text, flat, word))
+}
+
+/// One word of a run filter (see [`run_matches`]) against a run's `text` and settings.
+fn word_matches(text: &str, flat: &BTreeMap<String, Value>, word: &str) -> bool {
+    let Some((key, value)) = word.split_once('=') else {
+        return text.contains(&word.to_lowercase());
     };
     let key = canonical_key(&key.to_lowercase());
     // `lr=` (a value still being typed): any run with the setting.
-    let any = value.trim().is_empty();
+    let any = value.is_empty();
     let wanted = super::overrides::parse_value(value);
     let in_settings = flat.iter().any(|(k, v)| {
-        (k.to_lowercase() == key || k.to_lowercase().ends_with(&format!(".{key}")))
+        names_key(&k.to_lowercase(), &key)
             && (any || same_value(v, &wanted) || show(v).eq_ignore_ascii_case(&show(&wanted)))
     });
+    let prefix = format!("{key}=");
     let shown = show(&wanted).to_lowercase();
-    let in_words = text.split_whitespace().any(|word| {
-        word.strip_prefix(&format!("{key}="))
+    let in_words = text.split_whitespace().any(|w| {
+        w.strip_prefix(&prefix)
             .is_some_and(|values| any || values.split('/').any(|v| v == shown))
     });
     in_settings || in_words
+}
+
+/// Whether dotted key `key` is `name` or ends in `.name` (`training.lr` names `lr`).
+fn names_key(key: &str, name: &str) -> bool {
+    key.strip_suffix(name)
+        .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
 }
 
 /// Whether two values of a setting are one: numbers by value (`1` is `1.0`), the rest as
@@ -267,8 +281,7 @@ fn stage_prefix(i: usize) -> String {
 fn key_parts(flat: &BTreeMap<String, Value>, keep: impl Fn(&str) -> bool) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
     for (name, label) in KEY_SETTINGS {
-        let matches = |k: &str| k == *name || k.ends_with(&format!(".{name}"));
-        for (_, value) in flat.iter().filter(|(k, _)| keep(k) && matches(k)) {
+        for (_, value) in flat.iter().filter(|(k, _)| keep(k) && names_key(k, name)) {
             let part = format!("{label}{}", show(value));
             if !parts.contains(&part) {
                 parts.push(part);
@@ -683,8 +696,10 @@ mod tests {
         // Not a value that merely starts with the one typed.
         assert!(!hit("lr=0.0") && !hit("lr=1e-3") && !hit("training.seed=1"));
         assert!(!hit("seed=2") && !hit("bs=1") && !hit("training.lr=0.01"));
-        // Text is text.
+        // Text is text; every word must match (a sweep point's name finds its run).
         assert!(hit("lora") && hit("MF") && hit("261206") && !hit("sasrec"));
+        assert!(hit("mf seed=12 run") && hit("mf lr=0.01 seed=1") && hit("lora→mapping bs=16"));
+        assert!(!hit("mf lr=0.02") && !hit("sasrec seed=1"));
     }
 
     const A: &str = "name = \"a\"\n[cf]\nkind = \"mf\"\nlr = 0.001\nbatch_size = 1024\n\n[ablation]\nno_history = false\n\n[[stages]]\nlr = 0.5\n";

@@ -166,12 +166,13 @@ pub fn execute(
     });
     let mut model = build_model(exp, &cfg, &dataset)?;
     let rescore = super::reuse::adopt_stages(job, &cfg, &model, sink)?;
-    // A resumed run scored its foundation before (its kept scores are written last): once.
-    let cf_kept = splits.iter().all(|(split, _)| {
-        super::predictions::predictions_path(job.run_dir, split, Some(CF_DIR)).exists()
-    });
-    if let (SlotSource::Cie { cf, .. }, false) = (&model.slots, cf_kept) {
-        for (split, rows) in &splits {
+    // Whether a part's scores of a split are kept: written after its evaluation is recorded,
+    // so a resumed run that finds them scored that split before.
+    let kept = |split: &str, part: &str| {
+        super::predictions::predictions_path(job.run_dir, split, Some(part)).exists()
+    };
+    if let SlotSource::Cie { cf, .. } = &model.slots {
+        for (split, rows) in splits.iter().filter(|(split, _)| !kept(split, CF_DIR)) {
             let scored = collm_cf::score_rows(cf.as_ref(), rows, exp.training.batch_size)?;
             sink.emit(Event::Eval {
                 stage: format!("final-{CF_DIR}"),
@@ -217,12 +218,8 @@ pub fn execute(
     let mut after = |name: &str, m: &CollmModel, o: &StageOutcome, sink: &mut dyn EventSink| {
         // A finished stage met again on resume was scored before, unless the run stopped
         // while scoring it (its kept scores are written last); an adopted one may not be.
-        let kept = || {
-            splits.iter().all(|(split, _)| {
-                super::predictions::predictions_path(job.run_dir, split, Some(name)).exists()
-            })
-        };
-        if name == last || (o.steps_here == 0 && !rescore.iter().any(|r| r == name) && kept()) {
+        let all_kept = splits.iter().all(|(split, _)| kept(split, name));
+        if name == last || (o.steps_here == 0 && !rescore.iter().any(|r| r == name) && all_kept) {
             return Ok(());
         }
         let scored = score_all(

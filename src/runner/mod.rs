@@ -245,12 +245,7 @@ impl RunnerHandle {
         if moved {
             store.set_experiment(id, &experiment.to_toml())?;
         }
-        let prior_best_step = record
-            .artifacts
-            .iter()
-            .filter(|a| a.best && a.stage != collm_store::FINAL_STAGE)
-            .max_by_key(|a| a.at_ms)
-            .map(|a| a.step);
+        let prior_best_step = record.best_artifact().map(|a| a.step);
         store.set_status(id, RunStatus::Queued)?;
         store.append_event(
             id,

@@ -113,17 +113,16 @@ impl RunFacts {
         }
     }
 
-    pub fn read(record: &RunRecord) -> RunFacts {
+    fn read(record: &RunRecord) -> RunFacts {
         let text = &record.experiment;
         // Parsed once for all the facts (parsing resolves the data set's folder).
         let experiment = Experiment::of_run(record).ok();
-        let spelled = Experiment::spelled(text, experiment.as_ref());
         RunFacts {
             experiment: text.clone(),
             summary: settings::key_summary(text),
             setting: SeedSetting::of(text, experiment.as_ref()),
             earlier_parts: crate::compare::earlier_part_names(experiment.as_ref()),
-            flat: settings::flatten(&spelled).unwrap_or_default(),
+            flat: Experiment::settings_of(record, experiment.as_ref()),
         }
     }
 }

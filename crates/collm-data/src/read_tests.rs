@@ -87,10 +87,16 @@ fn a_huge_header_is_cut_in_the_message_and_old_mac_line_endings_are_named() {
     let columns: Vec<String> = (0..100_000).map(|i| format!("c{i}")).collect();
     let (error, _) = split_error(&columns.join("\t"));
     let text = error.to_string();
-    assert!(text.len() < 400 && text.ends_with("…)"), "{} bytes", text.len());
+    assert!(
+        text.len() < 400 && text.ends_with("…)"),
+        "{} bytes",
+        text.len()
+    );
     let (error, _) = split_error(&HEADER.replace('\n', "\r").to_string());
     assert!(
-        error.to_string().contains("carriage return alone (old Mac line endings)"),
+        error
+            .to_string()
+            .contains("carriage return alone (old Mac line endings)"),
         "{error}"
     );
 }

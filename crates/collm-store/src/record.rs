@@ -146,6 +146,14 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// The latest best checkpoint outside the final evaluation: the run's best weights.
+    pub fn best_artifact(&self) -> Option<&Artifact> {
+        self.artifacts
+            .iter()
+            .filter(|a| a.best && a.stage != FINAL_STAGE)
+            .max_by_key(|a| a.at_ms)
+    }
+
     /// The final evaluations of the best weights, one per split (empty until the run finished).
     pub fn results(&self) -> impl Iterator<Item = &EvalPoint> {
         self.best.iter().filter(|e| e.stage == FINAL_STAGE)

@@ -181,11 +181,7 @@ impl Store {
     /// evaluation), found in this store's folder of the run: a store copied or moved elsewhere
     /// still records the paths it was written at.
     pub fn best_weights(&self, record: &RunRecord) -> Option<PathBuf> {
-        let artifact = record
-            .artifacts
-            .iter()
-            .filter(|a| a.best && a.stage != FINAL_STAGE)
-            .max_by_key(|a| a.at_ms)?;
+        let artifact = record.best_artifact()?;
         Some(self.relocate(&record.id, Path::new(&artifact.path)))
     }
 

@@ -25,7 +25,16 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) {
     // Nothing else is drawn on a terminal too small for the views: a key acting on them would
     // act unseen (a `D` would ask a question no one sees). Quitting still works.
     if app.too_small() {
-        if global_action_for(&key) == Some(Action::Quit) {
+        // `q` typed into an open prompt (or pressed over the help) is not a quit: Ctrl-C is.
+        let typing = app.help.is_some()
+            || app.runs.filter_input.is_some()
+            || app.prompt.search.is_some()
+            || app.launch.editing.is_some();
+        let ctrl_c = key.code == KeyCode::Char('c')
+            && key
+                .modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL);
+        if ctrl_c || (!typing && global_action_for(&key) == Some(Action::Quit)) {
             on_action(app, Action::Quit);
         }
         return;

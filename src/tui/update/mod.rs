@@ -101,7 +101,7 @@ fn apply(app: &mut App, message: Message) {
                     if app
                         .status
                         .as_ref()
-                        .is_some_and(|s| s.error && s.view.is_some())
+                        .is_some_and(|s| s.error && s.view == Some(View::Prompt))
                     {
                         app.status = None;
                     }

@@ -3,7 +3,7 @@
 
 use super::{move_in, PAGE};
 use crate::tui::app::App;
-use crate::tui::keymap::Action;
+use crate::tui::keymap::{Action, View};
 use crate::tui::message::Command;
 
 /// The run the prompt inspector scores with: the open run, else the selected one.
@@ -36,11 +36,21 @@ pub(super) fn inspect(app: &mut App, uid: u32) {
     });
 }
 
-/// Asks the inspection shown again if it is of run `id` (which just finished).
+/// The inspection shown is of run `id`, which just finished: asked again now in the Prompt
+/// view, else marked stale so that showing the view asks (an inspection takes seconds of the
+/// background thread: not for a view no one looks at). Nothing if the view would now show
+/// another run.
 pub(super) fn reinspect_run(app: &mut App, id: &collm_store::RunId) {
+    if inspector_run(app).as_ref() != Some(id) {
+        return;
+    }
     if let Some((Some(run), split, uid)) = app.prompt.asked.clone() {
         if &run == id && split == app.prompt.split {
-            inspect(app, uid);
+            if app.view == View::Prompt {
+                inspect(app, uid);
+            } else {
+                app.prompt.asked = Some((None, split, uid));
+            }
         }
     }
 }

@@ -58,10 +58,24 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let [fields_area, info_area] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(form_area);
     let mut lines: Vec<Line> = Vec::new();
+    // A line a field, key then value: a value longer than its room ends in `…`, and text being
+    // typed shows its end, where the cursor is.
+    let room = usize::from(fields_area.width.saturating_sub(2 + 34)).max(2);
     for (i, f) in l.fields.iter().enumerate() {
         let current = l.focus == LaunchFocus::Form && i == l.field;
         let value = match (&l.editing, current) {
-            (Some(typed), true) => Span::styled(format!("{typed}▏"), t.accent()),
+            (Some(typed), true) => {
+                let typed: Vec<char> = typed.chars().collect();
+                let tail: String = if typed.len() + 1 > room {
+                    let from = typed.len() + 2 - room;
+                    std::iter::once('…')
+                        .chain(typed[from..].iter().copied())
+                        .collect()
+                } else {
+                    typed.iter().collect()
+                };
+                Span::styled(format!("{tail}▏"), t.accent())
+            }
             _ if f.is_switch() => {
                 let on = f.value.as_bool() == Some(true);
                 Span::styled(
@@ -69,7 +83,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                     if on { t.good() } else { t.dim() },
                 )
             }
-            _ => Span::raw(f.shown()),
+            _ => Span::raw(crate::tui::widgets::format::clip(&f.shown(), room)),
         };
         let key_style = if current { t.selected() } else { t.header() };
         lines.push(Line::from(vec![

@@ -165,7 +165,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             .map(|c| format!(" · {c} (←→)"))
             .unwrap_or_default(),
         if cut > 0 {
-            format!(" · {cut} rows below (a taller terminal shows them)")
+            let rows = if cut == 1 { "row" } else { "rows" };
+            format!(" · {cut} {rows} below (a taller terminal shows them)")
         } else {
             String::new()
         }

@@ -32,7 +32,7 @@ pub fn draw_lines(
     // The legend, of the curves drawn, sits on the bottom border: in the plot it hid curves.
     let block = Block::bordered()
         .title(Span::styled(format!(" {title} "), theme.title()))
-        .title_bottom(legend(&present).right_aligned());
+        .title_bottom(legend(&present, usize::from(area.width.saturating_sub(2))).right_aligned());
     let (Some(xb), Some(yb)) = (
         x_bounds(present.iter().map(|s| s.points)),
         y_bounds(present.iter().map(|s| s.points)),
@@ -75,23 +75,45 @@ pub fn draw_lines(
     frame.render_widget(chart, area);
 }
 
-/// ` ⣀⣀ raw  ⣀⣀ smoothed `: each series' name after a sample of its marker, in its style.
-fn legend<'a>(series: &[&Series]) -> Line<'a> {
-    if series.is_empty() {
+/// ` ⣀⣀ raw  ⣀⣀ smoothed `: each series' name after a sample of its marker, in its style,
+/// within `width` characters; those that do not fit are counted (` +2 `).
+fn legend<'a>(series: &[&Series], width: usize) -> Line<'a> {
+    let entries: Vec<(String, Style)> = series
+        .iter()
+        .map(|s| {
+            let sample = match s.marker {
+                Marker::Dot => "••",
+                Marker::Block => "██",
+                Marker::Bar => "▄▄",
+                _ => "⣀⣀",
+            };
+            (format!("{sample} {}", s.name), s.style)
+        })
+        .collect();
+    let mut spans: Vec<Span> = Vec::new();
+    let mut used = 2; // the spaces at both ends
+    for (i, (text, style)) in entries.iter().enumerate() {
+        let left = entries.len() - i - 1;
+        let more = if left > 0 {
+            format!("  +{left}").len()
+        } else {
+            0
+        };
+        let gap = if spans.is_empty() { 0 } else { 2 };
+        if used + gap + text.chars().count() + more > width {
+            spans.push(Span::raw(format!("  +{}", entries.len() - i)));
+            break;
+        }
+        if gap > 0 {
+            spans.push(Span::raw("  "));
+        }
+        used += gap + text.chars().count();
+        spans.push(Span::styled(text.clone(), *style));
+    }
+    if spans.is_empty() {
         return Line::default();
     }
-    let mut spans = vec![Span::raw(" ")];
-    for s in series {
-        let sample = match s.marker {
-            Marker::Dot => "••",
-            Marker::Block => "██",
-            Marker::Bar => "▄▄",
-            _ => "⣀⣀",
-        };
-        spans.push(Span::styled(format!("{sample} {}", s.name), s.style));
-        spans.push(Span::raw("  "));
-    }
-    spans.pop();
+    spans.insert(0, Span::raw(" "));
     spans.push(Span::raw(" "));
     Line::from(spans)
 }
@@ -118,7 +140,36 @@ fn axis_labels(bounds: [f64; 2], decimals: usize) -> Vec<Line<'static>> {
 
 #[cfg(test)]
 mod tests {
-    use super::axis_labels;
+    use super::{axis_labels, legend, Series};
+    use ratatui::style::Style;
+    use ratatui::symbols::Marker;
+
+    #[test]
+    fn a_legend_too_long_for_its_border_counts_what_it_leaves_out() {
+        let points = [(0.0, 1.0)];
+        let named = |name: &str| Series {
+            name: name.into(),
+            points: &points,
+            style: Style::default(),
+            marker: Marker::Braille,
+        };
+        let series = [
+            named("261206-010000"),
+            named("261206-010001"),
+            named("261206-010002"),
+        ];
+        let refs: Vec<&Series> = series.iter().collect();
+        let all = legend(&refs, 80).to_string();
+        assert_eq!(all.matches("261206").count(), 3, "{all}");
+        let cut = legend(&refs, 40).to_string();
+        assert!(cut.ends_with("  +1 ") && cut.chars().count() <= 40, "{cut}");
+        let cut = legend(&refs, 30).to_string();
+        assert!(
+            cut.ends_with("010000  +2 ") && cut.chars().count() <= 30,
+            "{cut}"
+        );
+        assert_eq!(legend(&[], 40).to_string(), "");
+    }
 
     fn shown(bounds: [f64; 2], decimals: usize) -> Vec<String> {
         axis_labels(bounds, decimals)
