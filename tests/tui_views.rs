@@ -1116,10 +1116,16 @@ fn the_cursor_stays_on_its_run_when_the_rows_reorder_or_change() {
     f.keys("S");
     assert_eq!(f.app.selected_run().unwrap().id, first);
     assert_eq!(f.app.selected_index(), n - 1);
-    f.keys("S");
-    // A row above the cursor goes: the cursor's run moves up a row, the cursor with it.
-    f.keys("j");
-    let second = f.app.selected_run().unwrap().id.clone();
+    // Opening the filter and leaving it, or typing one its run still matches, keeps it.
+    f.keys("/");
+    f.key(KeyCode::Esc);
+    assert_eq!(f.app.selected_run().unwrap().id, first);
+    f.keys(&format!("/{}", &first.as_str()[..6]));
+    f.key(KeyCode::Enter);
+    assert_eq!(f.app.selected_run().unwrap().id, first);
+    f.key(KeyCode::Esc);
+    // The cursor's own run goes: the cursor stays on the row its run was on (last, not the
+    // first, where the cursor was put), on the run now there.
     update(
         &mut f.app,
         Message::Deleted {
@@ -1127,17 +1133,29 @@ fn the_cursor_stays_on_its_run_when_the_rows_reorder_or_change() {
             bytes: 0,
         },
     );
-    assert_eq!(f.app.selected_run().unwrap().id, second);
-    assert_eq!(f.app.selected_index(), 0);
-    // The cursor's own run goes: the cursor stays on its row, on the run now there.
-    f.keys("j");
-    let row = f.app.selected_index();
-    let gone = f.app.selected_run().unwrap().id.clone();
-    update(&mut f.app, Message::Deleted { id: gone, bytes: 0 });
-    assert_eq!(
-        f.app.selected_index(),
-        row.min(f.app.visible_runs().len() - 1)
-    );
+    assert_eq!(f.app.selected_index(), n - 2);
+    // A row above the cursor goes: the cursor's run moves up a row, the cursor with it.
+    f.keys("G");
+    let on = f.app.selected_run().unwrap().id.clone();
+    let above = f.app.visible_runs()[f.app.selected_index() - 1].id.clone();
+    update(&mut f.app, Message::Deleted { id: above, bytes: 0 });
+    assert_eq!(f.app.selected_run().unwrap().id, on);
+}
+
+/// Runs that arrive one by one (launched in an empty store) do not move the cursor off the
+/// first: it is on a run from the first one on.
+#[test]
+fn the_cursor_is_on_a_run_from_the_first_run_that_arrives() {
+    let f = fixture(color());
+    let mut records: Vec<collm_store::RunRecord> = f.app.runs.records().to_vec();
+    records.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    let mut app = collm_bench::tui::app::App::new("/fixture/store", color(), BASE_MS);
+    update(&mut app, Message::RunUpdated(Box::new(records[0].clone())));
+    assert_eq!(app.selected_run().unwrap().id, records[0].id);
+    // A newer run sorts above it (newest first): the cursor stays on the first.
+    update(&mut app, Message::RunUpdated(Box::new(records[1].clone())));
+    assert_eq!(app.selected_index(), 1);
+    assert_eq!(app.selected_run().unwrap().id, records[0].id);
 }
 
 #[test]

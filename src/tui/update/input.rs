@@ -88,8 +88,9 @@ fn text_input(app: &mut App, key: &KeyEvent) -> bool {
         KeyCode::Esc => cancel_input(app),
         _ => {}
     }
+    // The cursor stays on its run while that run still shows, else on a row that is there.
     if app.view == View::Runs {
-        app.select_row(0);
+        super::runs::clamp_selection(app);
     }
     if app.view == View::Prompt {
         jump_to_typed_user(app);

@@ -39,6 +39,11 @@ fn lines_moved(action: Action) -> Option<isize> {
 /// Applies one message to the state.
 pub fn update(app: &mut App, message: Message) {
     apply(app, message);
+    // The cursor is on a run as soon as there is one (the first runs may arrive one by one,
+    // launched here), so that the runs added or re-sorted after it do not move it.
+    if app.runs.selected_id.is_none() && !app.runs.records().is_empty() {
+        clamp_selection(app);
+    }
     ask_significance(app);
 }
 
@@ -286,6 +291,9 @@ fn move_in(index: &mut usize, len: usize, action: Action) -> bool {
 /// Drops every trace of a deleted run from the state: its row, mark, loaded points, and the
 /// views that showed it.
 fn forget_run(app: &mut App, id: &collm_store::RunId) {
+    // Where the cursor is now (its run may have moved since it was put there): it stays on
+    // that row if its own run is the one going.
+    app.runs.selected = app.selected_index();
     app.runs.remove(id);
     app.runs.marked.remove(id);
     app.details.remove(id);
