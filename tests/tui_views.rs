@@ -751,6 +751,68 @@ fn a_view_s_message_stays_in_its_view_and_news_goes_everywhere() {
     }
 }
 
+/// The Prompt view inspects the run the run list's cursor is on (as Metrics and Compare do),
+/// not a run opened earlier.
+#[test]
+fn the_prompt_view_inspects_the_selected_run() {
+    let mut f = fixture(color());
+    update(
+        &mut f.app,
+        Message::Users {
+            split: "valid".into(),
+            users: vec![1, 2],
+        },
+    );
+    f.key(KeyCode::Enter);
+    let opened = f.app.run_view.id.clone().unwrap();
+    f.keys("1j");
+    let selected = f.app.selected_run().unwrap().id.clone();
+    assert_ne!(opened, selected);
+    f.app.commands.clear();
+    f.keys("5");
+    f.key(KeyCode::Enter);
+    let asked = f.app.commands.iter().find_map(|c| match c {
+        Command::Inspect { run, .. } => run.clone(),
+        _ => None,
+    });
+    assert_eq!(asked, Some(selected));
+}
+
+/// Two inspections asked in a row: the first answer is overtaken (not shown, still loading),
+/// the second is shown.
+#[test]
+fn an_overtaken_inspection_answer_is_not_shown() {
+    use collm_bench::tui::app::Inspection;
+    let mut f = fixture(color());
+    update(
+        &mut f.app,
+        Message::Users {
+            split: "valid".into(),
+            users: vec![1, 2],
+        },
+    );
+    f.keys("5");
+    f.key(KeyCode::Enter);
+    f.keys("j");
+    f.key(KeyCode::Enter);
+    let answer = |uid| Inspection {
+        uid,
+        split: "valid".into(),
+        source: "run x".into(),
+        history: Vec::new(),
+        prompt: Vec::new(),
+        token_count: None,
+        rows: Vec::new(),
+        user_auc: None,
+        note: None,
+    };
+    update(&mut f.app, Message::Inspected(Ok(Box::new(answer(1)))));
+    assert!(f.app.prompt.loading && f.app.prompt.inspection.is_none());
+    update(&mut f.app, Message::Inspected(Ok(Box::new(answer(2)))));
+    assert!(!f.app.prompt.loading);
+    assert_eq!(f.app.prompt.inspection.as_ref().map(|i| i.uid), Some(2));
+}
+
 /// On an 80x24 terminal the Metrics view keeps room for the differences under its table (they
 /// had none), and says how many metric rows that leaves out.
 #[test]

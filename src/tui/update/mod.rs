@@ -99,6 +99,17 @@ fn apply(app: &mut App, message: Message) {
             }
         }
         Message::Inspected(result) => {
+            // An answer to an earlier request, overtaken by a later one (two Enters in a
+            // row): the later is still on its way.
+            let overtaken = result.as_ref().is_ok_and(|ins| {
+                app.prompt
+                    .asked
+                    .as_ref()
+                    .is_some_and(|(_, split, uid)| (&ins.split, ins.uid) != (split, *uid))
+            });
+            if overtaken {
+                return;
+            }
             app.prompt.loading = false;
             match result {
                 Ok(inspection) => {
@@ -119,6 +130,9 @@ fn apply(app: &mut App, message: Message) {
         }
         Message::Launched { id, name } => {
             app.announce(format!("queued run {id} ({name})"), false);
+            // The run list's cursor goes to it too: the views that follow the cursor (Metrics,
+            // Compare, Prompt) then show the run the Run view shows.
+            app.runs.selected_id = Some(id.clone());
             app.commands.push(Command::LoadRun(id.clone()));
             app.run_view = Default::default();
             app.run_view.id = Some(id);

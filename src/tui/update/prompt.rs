@@ -7,11 +7,12 @@ use crate::tui::keymap::{Action, View};
 use crate::tui::message::Command;
 
 /// The run the prompt inspector scores with: the open run, else the selected one.
+/// The run the Prompt view inspects: the run list's selected one (as Metrics and Compare),
+/// else the one the Run view shows.
 pub(super) fn inspector_run(app: &App) -> Option<collm_store::RunId> {
-    app.run_view
-        .id
-        .clone()
-        .or_else(|| app.selected_run().map(|r| r.id.clone()))
+    app.selected_run()
+        .map(|r| r.id.clone())
+        .or_else(|| app.run_view.id.clone())
 }
 
 pub(super) fn request_users(app: &mut App) {
