@@ -827,6 +827,12 @@ fn metrics_at_80x24_keep_room_for_the_differences() {
         .unwrap_or_else(|| panic!("{screen}"));
     let bottom = top + lines[top..].iter().position(|l| l.contains('└')).unwrap();
     assert!(bottom - top >= 7, "{screen}");
+    // Its run column holds whole ids; what does not fit ends in `…`.
+    let differences = lines[top..bottom].join("\n");
+    assert!(
+        differences.contains("│250601-12000") && differences.contains(" all "),
+        "{differences}"
+    );
     assert!(
         screen.contains("rows below (a taller terminal shows them)"),
         "{screen}"

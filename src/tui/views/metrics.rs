@@ -225,7 +225,6 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
         "Differences from the baseline · paired over {over}, {SIGNIFICANCE_RESAMPLES} \
          resamples: difference [95% interval] p"
     );
-    let block = super::titled(app, &title);
     let results = app
         .metrics
         .significance
@@ -233,11 +232,23 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
         .and_then(|s| s.results.as_ref());
     let Some(results) = results else {
         frame.render_widget(
-            Paragraph::new(Line::styled(" measuring…", t.dim())).block(block),
+            Paragraph::new(Line::styled(" measuring…", t.dim()))
+                .block(super::titled(app, &title)),
             area,
         );
         return;
     };
+    // Widths worked out here: the run column fits its labels, the two differences share the
+    // rest, and what does not fit ends in `…`.
+    let inner = usize::from(area.width.saturating_sub(2));
+    let run_width = results
+        .iter()
+        .map(|(column, _)| column_header(column).chars().count())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 16);
+    const GROUP_WIDTH: usize = 4;
+    let each = inner.saturating_sub(run_width + GROUP_WIDTH + 3 * 2) / 2;
     let mut rows: Vec<Row> = Vec::new();
     let mut reasons: Vec<&str> = Vec::new();
     for (column, result) in results {
@@ -251,10 +262,10 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
                     };
                     let style = t.run(column.first().map_or("", |c| c.run.as_str()));
                     rows.push(Row::new(vec![
-                        Cell::from(Span::styled(run, style)),
+                        Cell::from(Span::styled(format::clip(&run, run_width), style)),
                         Cell::from(Span::styled(group, t.header())),
-                        difference_cell(app, diff.auc.as_ref()),
-                        difference_cell(app, diff.uauc.as_ref()),
+                        difference_cell(app, diff.auc.as_ref(), each),
+                        difference_cell(app, diff.uauc.as_ref(), each),
                     ]));
                 }
             }
@@ -271,13 +282,22 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
         }),
         Constraint::Min(0),
     ])
-    .areas(block.inner(area));
-    frame.render_widget(block, area);
+    .areas(area.inner(ratatui::layout::Margin::new(1, 1)));
+    let hidden = rows
+        .len()
+        .saturating_sub(usize::from(table_area.height.saturating_sub(1)));
+    let title = if hidden > 0 {
+        format!("{hidden} more below (a taller terminal shows them) · {title}")
+    } else {
+        title
+    };
+    frame.render_widget(super::titled(app, &title), area);
+    let [run_width, each] = [run_width, each].map(|w| u16::try_from(w).unwrap_or(u16::MAX));
     let widths = [
-        Constraint::Length(22),
-        Constraint::Length(5),
-        Constraint::Min(34),
-        Constraint::Min(34),
+        Constraint::Length(run_width),
+        Constraint::Length(GROUP_WIDTH as u16),
+        Constraint::Length(each),
+        Constraint::Length(each),
     ];
     let header = Row::new(["run", "", "AUC", "UAUC"].map(|h| Cell::from(Span::styled(h, t.dim()))));
     frame.render_widget(
@@ -295,14 +315,16 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 /// A difference with its interval, coloured when the interval excludes zero.
-fn difference_cell(app: &App, d: Option<&Difference>) -> Cell<'static> {
+/// A difference with its interval and p-value in `width` characters, coloured by whether the
+/// interval is above or below zero.
+fn difference_cell(app: &App, d: Option<&Difference>, width: usize) -> Cell<'static> {
     let t = app.theme;
     let style = match d {
         Some(d) if d.low > 0.0 => t.good(),
         Some(d) if d.high < 0.0 => t.bad(),
         _ => Style::new(),
     };
-    Cell::from(Span::styled(interval(d), style))
+    Cell::from(Span::styled(format::clip(&interval(d), width), style))
 }
 
 /// A value, and its difference from the baseline coloured by whether it is better.
