@@ -192,6 +192,13 @@ fn draw_charts(app: &App, frame: &mut Frame, area: Rect, stage: Option<&StageSer
     let (loss, smooth, lr) = stage.map_or((empty, empty, empty), |s| {
         (&s.loss[..], &s.smooth[..], &s.lr[..])
     });
+    // A run's final scorings (`final`, `final-cf`) are stages without steps.
+    let scoring_only = stage.is_some_and(|s| s.name.starts_with(collm_store::FINAL_STAGE));
+    let no_steps = if scoring_only {
+        "scoring only: no training steps"
+    } else {
+        "waiting for the first step…"
+    };
     let last_loss = loss
         .last()
         .map(|p| format!(" {:.4}", p.1))
@@ -215,7 +222,7 @@ fn draw_charts(app: &App, frame: &mut Frame, area: Rect, stage: Option<&StageSer
             },
         ],
         t,
-        "waiting for the first step…",
+        no_steps,
     );
     draw_lines(
         frame,
@@ -228,7 +235,11 @@ fn draw_charts(app: &App, frame: &mut Frame, area: Rect, stage: Option<&StageSer
             marker,
         }],
         t,
-        "no steps yet",
+        if scoring_only {
+            no_steps
+        } else {
+            "no steps yet"
+        },
     );
     let split = stage
         .and_then(|s| s.eval_splits().into_iter().next())
