@@ -778,6 +778,43 @@ fn the_prompt_view_inspects_the_selected_run() {
     assert_eq!(asked, Some(selected));
 }
 
+/// A run's log reads the same live and reopened: a checkpoint saved again (the best weights at
+/// a later step) replaces its line, as the store keeps one record of each file.
+#[test]
+fn a_run_s_log_reads_the_same_live_and_reopened() {
+    use collm_bench::tui::detail::RunDetail;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = store.create_run("r", &tiny_collm(), "collm").unwrap();
+    let best = |step| Event::Checkpoint {
+        stage: "cf".into(),
+        step,
+        path: "runs/r/best.safetensors".into(),
+        best: true,
+    };
+    let events = [
+        Event::StageStarted {
+            stage: "cf".into(),
+            total_steps: Some(8),
+        },
+        best(4),
+        best(8),
+        Event::StageFinished { stage: "cf".into() },
+    ];
+    let mut live = RunDetail::new(id.clone());
+    for (i, event) in events.iter().enumerate() {
+        store.append_event(&id, event).unwrap();
+        live.apply(event, i as u64);
+    }
+    let reopened = RunDetail::from_full(&store.full_run(&id).unwrap());
+    let texts = |d: &RunDetail| d.log.iter().map(|l| l.text.clone()).collect::<Vec<_>>();
+    assert_eq!(texts(&live), texts(&reopened));
+    assert_eq!(
+        texts(&live).iter().filter(|t| t.contains("best weights")).count(),
+        1
+    );
+}
+
 /// Two inspections asked in a row: the first answer is overtaken (not shown, still loading),
 /// the second is shown.
 #[test]

@@ -121,6 +121,9 @@ pub struct LogEntry {
     pub at_ms: u64,
     pub text: String,
     pub error: bool,
+    /// The file a checkpoint line announces: a later save of it replaces the line, as the
+    /// store keeps one record of each file (so a run reopened reads as it did live).
+    pub checkpoint: Option<String>,
 }
 
 /// A run's curves and log.
@@ -313,10 +316,18 @@ impl RunDetail {
             }
             _ => {}
         }
+        let checkpoint = match event {
+            Event::Checkpoint { path, .. } => Some(path.clone()),
+            _ => None,
+        };
+        if checkpoint.is_some() {
+            self.log.retain(|l| l.checkpoint != checkpoint);
+        }
         self.log.push(LogEntry {
             at_ms,
             text: describe(event),
             error: matches!(event, Event::Failed { .. }),
+            checkpoint,
         });
     }
 }

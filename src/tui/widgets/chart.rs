@@ -125,7 +125,9 @@ fn axis_labels(bounds: [f64; 2], decimals: usize) -> Vec<Line<'static>> {
     let [lo, hi] = bounds;
     let tiny = decimals > 0 && lo.abs().max(hi.abs()) < 10f64.powi(2 - decimals as i32);
     let label = |v: f64| {
-        if tiny && v != 0.0 {
+        if tiny && v == 0.0 {
+            "0".to_string()
+        } else if tiny {
             format!("{v:.1e}")
         } else {
             format!("{v:.decimals$}")
@@ -183,7 +185,7 @@ mod tests {
         assert_eq!(shown([0.0, 64.0], 0), ["0", "32", "64"]);
         assert_eq!(shown([0.0, 1.0], 0), ["0", "1"]);
         assert_eq!(shown([0.5, 0.7], 4), ["0.5000", "0.6000", "0.7000"]);
-        assert_eq!(shown([0.0, 0.002], 4), ["0.0000", "1.0e-3", "2.0e-3"]);
+        assert_eq!(shown([0.0, 0.002], 4), ["0", "1.0e-3", "2.0e-3"]);
         assert_eq!(shown([1e-4, 1.2e-4], 4), ["1.0e-4", "1.1e-4", "1.2e-4"]);
     }
 }
