@@ -190,25 +190,10 @@ fn eval_names_the_bad_line_of_a_split_file() {
     let valid = env.json(&["eval", id, "--split", "valid", "--json"]);
     let moved = env.dir.path().join("moved");
     std::fs::rename(env.store(), &moved).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_collm"))
-        .env("COLLM_HOME", env.dir.path().join("home"))
-        .args([
-            "--store",
-            path_str(&moved),
-            "eval",
-            id,
-            "--split",
-            "valid",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let again = env.json_in_store(
+        path_str(&moved),
+        &["eval", id, "--split", "valid", "--json"],
     );
-    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again["splits"], valid["splits"]);
 }
 
@@ -612,18 +597,7 @@ fn a_store_named_relative_to_the_working_directory_serves_a_collm_run() {
     // `/st/...`: paths kept in the records must not depend on the working directory.
     let env = Env::new();
     let exp = short_tiny_collm(&env);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_collm"))
-        .current_dir(env.dir.path())
-        .env("COLLM_HOME", env.dir.path().join("home"))
-        .args(["--store", "relative-store", "run", path_str(&exp), "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = env.json_in_store("relative-store", &["run", path_str(&exp), "--json"]);
     assert_eq!(run["status"], "finished");
     assert!(env.dir.path().join("relative-store/runs").is_dir());
 }

@@ -406,6 +406,23 @@ impl Fixture {
         }
     }
 
+    /// The fixture's run still training.
+    fn running_run(&self) -> collm_store::RunRecord {
+        self.app
+            .runs
+            .records()
+            .iter()
+            .find(|r| !r.status.is_terminal())
+            .cloned()
+            .unwrap()
+    }
+
+    /// The users of `valid`, as the background thread lists them.
+    fn users(&mut self, users: Vec<u32>) {
+        let split = "valid".into();
+        update(&mut self.app, Message::Users { split, users });
+    }
+
     fn keys(&mut self, keys: &str) {
         for c in keys.chars() {
             self.key(KeyCode::Char(c));
@@ -669,22 +686,10 @@ fn compare_shows_only_differing_settings_and_overlaid_curves() {
 #[test]
 fn an_inspection_of_a_training_run_is_asked_again_when_it_finishes() {
     let mut f = fixture(color());
-    let running = f
-        .app
-        .visible_runs()
-        .iter()
-        .find(|r| !r.status.is_terminal())
-        .map(|r| (*r).clone())
-        .unwrap();
+    let running = f.running_run();
     f.keys(&format!("/{}", running.name));
     f.key(KeyCode::Enter);
-    update(
-        &mut f.app,
-        Message::Users {
-            split: "valid".into(),
-            users: vec![1, 2],
-        },
-    );
+    f.users(vec![1, 2]);
     f.keys("5");
     f.key(KeyCode::Enter);
     let asked = |f: &Fixture| {
@@ -756,13 +761,7 @@ fn a_view_s_message_stays_in_its_view_and_news_goes_everywhere() {
 #[test]
 fn the_prompt_view_inspects_the_selected_run() {
     let mut f = fixture(color());
-    update(
-        &mut f.app,
-        Message::Users {
-            split: "valid".into(),
-            users: vec![1, 2],
-        },
-    );
+    f.users(vec![1, 2]);
     f.key(KeyCode::Enter);
     let opened = f.app.run_view.id.clone().unwrap();
     f.keys("1j");
@@ -810,7 +809,10 @@ fn a_run_s_log_reads_the_same_live_and_reopened() {
     let texts = |d: &RunDetail| d.log.iter().map(|l| l.text.clone()).collect::<Vec<_>>();
     assert_eq!(texts(&live), texts(&reopened));
     assert_eq!(
-        texts(&live).iter().filter(|t| t.contains("best weights")).count(),
+        texts(&live)
+            .iter()
+            .filter(|t| t.contains("best weights"))
+            .count(),
         1
     );
 }
@@ -821,13 +823,7 @@ fn a_run_s_log_reads_the_same_live_and_reopened() {
 fn an_overtaken_inspection_answer_is_not_shown() {
     use collm_bench::tui::app::Inspection;
     let mut f = fixture(color());
-    update(
-        &mut f.app,
-        Message::Users {
-            split: "valid".into(),
-            users: vec![1, 2],
-        },
-    );
+    f.users(vec![1, 2]);
     f.keys("5");
     f.key(KeyCode::Enter);
     f.keys("j");
@@ -1243,7 +1239,13 @@ fn the_cursor_stays_on_its_run_when_the_rows_reorder_or_change() {
     f.keys("G");
     let on = f.app.selected_run().unwrap().id.clone();
     let above = f.app.visible_runs()[f.app.selected_index() - 1].id.clone();
-    update(&mut f.app, Message::Deleted { id: above, bytes: 0 });
+    update(
+        &mut f.app,
+        Message::Deleted {
+            id: above,
+            bytes: 0,
+        },
+    );
     assert_eq!(f.app.selected_run().unwrap().id, on);
 }
 
@@ -1469,13 +1471,7 @@ fn prompt_inspector_shows_history_prompt_and_rows() {
         .users(&f.store, data.path(), None, "valid")
         .unwrap();
     assert!(!users.is_empty());
-    update(
-        &mut f.app,
-        Message::Users {
-            split: "valid".into(),
-            users: users.clone(),
-        },
-    );
+    f.users(users.clone());
     f.keys("5");
     f.app.commands.clear();
     // Search by id: the list follows what is typed, Enter asks for the inspection.
@@ -1758,14 +1754,7 @@ fn compare_draws_a_stage_s_auc_on_the_split_it_evaluates() {
 fn delete_asks_first_then_forgets_the_run() {
     use collm_bench::tui::app::Confirm;
     let mut f = fixture(color());
-    let running = f
-        .app
-        .visible_runs()
-        .iter()
-        .find(|r| !r.status.is_terminal())
-        .unwrap()
-        .name
-        .clone();
+    let running = f.running_run().name;
     f.keys(&format!("/{running}"));
     f.key(KeyCode::Enter);
     f.keys("D");
@@ -1978,13 +1967,7 @@ fn the_inspected_rows_scroll_and_sort_by_score() {
     use collm_bench::tui::app::{InspectedRow, Inspection, UserAuc};
     let mut f = fixture(color());
     f.keys("5");
-    update(
-        &mut f.app,
-        Message::Users {
-            split: "valid".into(),
-            users: (1..=30).collect(),
-        },
-    );
+    f.users((1..=30).collect());
     let rows: Vec<InspectedRow> = (0..40u32)
         .map(|i| InspectedRow {
             iid: 1000 + i,

@@ -659,27 +659,9 @@ mod tests {
 
     #[test]
     fn a_filter_finds_a_value_however_it_is_typed_and_only_that_value() {
-        let record = |name: &str| collm_store::RunRecord {
-            schema: 1,
-            id: collm_store::RunId::parse("261206-010000").unwrap(),
-            name: name.to_string(),
-            kind: "collm".into(),
-            experiment: String::new(),
-            status: collm_store::RunStatus::Finished,
-            created_ms: 0,
-            started_ms: None,
-            ended_ms: None,
-            updated_ms: 0,
-            pid: 0,
-            error: None,
-            stages: Vec::new(),
-            steps: 0,
-            evals: 0,
-            best: Vec::new(),
-            artifacts: Vec::new(),
-            log: Vec::new(),
-            ranking: Vec::new(),
-            idle_ms: 0,
+        let record = |name: &str| {
+            let id = collm_store::RunId::parse("261206-010000").unwrap();
+            collm_store::RunRecord::new(id, name, "collm", "", 0)
         };
         let text = "name = \"a\"\n[training]\nlr = 0.015\nseed = 12\n[collm]\nseed = 1\n\
                     prefix_cache = false\n[[collm.stages]]\nlr = 2e-3\n[[collm.stages]]\nlr = 0.01\n";

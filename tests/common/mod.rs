@@ -73,6 +73,25 @@ impl Env {
         self.cmd(args).output().unwrap()
     }
 
+    /// `collm --store <store> <args>` run in the temporary folder (a relative `store` is
+    /// inside it); requires success and returns stdout as JSON.
+    pub fn json_in_store(&self, store: &str, args: &[&str]) -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_collm"))
+            .current_dir(self.dir.path())
+            .env("COLLM_HOME", self.dir.path().join("home"))
+            .env_remove("COLLM_LOG")
+            .args(["--store", store])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// Runs the command, requires success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.output(args);

@@ -146,6 +146,32 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// A new `queued` run of `experiment_toml`, created by this process at `now_ms`.
+    pub fn new(id: RunId, name: &str, kind: &str, experiment_toml: &str, now_ms: u64) -> Self {
+        RunRecord {
+            schema: SCHEMA_VERSION,
+            id,
+            name: name.to_string(),
+            kind: kind.to_string(),
+            experiment: experiment_toml.to_string(),
+            status: RunStatus::Queued,
+            created_ms: now_ms,
+            started_ms: None,
+            ended_ms: None,
+            updated_ms: now_ms,
+            pid: std::process::id(),
+            error: None,
+            stages: Vec::new(),
+            steps: 0,
+            evals: 0,
+            best: Vec::new(),
+            artifacts: Vec::new(),
+            log: Vec::new(),
+            ranking: Vec::new(),
+            idle_ms: 0,
+        }
+    }
+
     /// The latest best checkpoint outside the final evaluation: the run's best weights.
     pub fn best_artifact(&self) -> Option<&Artifact> {
         self.artifacts

@@ -221,28 +221,7 @@ impl Store {
             }
             n += 1;
         };
-        let record = RunRecord {
-            schema: SCHEMA_VERSION,
-            id: id.clone(),
-            name: name.to_string(),
-            kind: kind.to_string(),
-            experiment: experiment_toml.to_string(),
-            status: RunStatus::Queued,
-            created_ms: now,
-            started_ms: None,
-            ended_ms: None,
-            updated_ms: now,
-            pid: std::process::id(),
-            error: None,
-            stages: Vec::new(),
-            steps: 0,
-            evals: 0,
-            best: Vec::new(),
-            artifacts: Vec::new(),
-            log: Vec::new(),
-            ranking: Vec::new(),
-            idle_ms: 0,
-        };
+        let record = RunRecord::new(id.clone(), name, kind, experiment_toml, now);
         self.put_record(&record)?;
         self.flush()?;
         Ok(id)

@@ -232,8 +232,7 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
         .and_then(|s| s.results.as_ref());
     let Some(results) = results else {
         frame.render_widget(
-            Paragraph::new(Line::styled(" measuring…", t.dim()))
-                .block(super::titled(app, &title)),
+            Paragraph::new(Line::styled(" measuring…", t.dim())).block(super::titled(app, &title)),
             area,
         );
         return;
