@@ -1133,6 +1133,26 @@ fn wide_tables_show_a_window_of_columns_that_follows_left_and_right() {
     assert!(header_row(&f.screen()).contains(&runs[8]));
 }
 
+/// At 80 columns a long key description goes on under itself instead of being cut.
+#[test]
+fn help_descriptions_wrap_at_80_columns() {
+    let mut f = fixture(color());
+    update(
+        &mut f.app,
+        Message::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    f.keys("3?");
+    let mut seen = String::new();
+    for _ in 0..80 {
+        seen.push_str(&f.draw(80, 24).backend().to_string());
+        f.key(KeyCode::Down);
+    }
+    assert!(seen.contains("fit)"), "{seen}");
+}
+
 #[test]
 fn help_is_generated_from_the_keymap() {
     let mut f = fixture(color());

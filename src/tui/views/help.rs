@@ -15,10 +15,30 @@ const STORE_NOTE: [&str; 3] = [
     "  collm --store ~/.collm/store-batch run experiments/x.toml",
 ];
 
+/// Width of the keys column: two spaces, then the keys padded to 22.
+const KEYS_WIDTH: usize = 24;
+
 pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     let t = app.theme;
+    let sections = help_sections();
+    // As wide as its longest line, where the terminal allows; a description too long for the
+    // width left goes on under itself, word by word.
+    let widest = sections
+        .iter()
+        .flat_map(|(_, rows)| {
+            rows.iter()
+                .map(|(_, help)| KEYS_WIDTH + help.chars().count())
+        })
+        .chain(STORE_NOTE.iter().map(|text| 2 + text.chars().count()))
+        .max()
+        .unwrap_or(0);
+    let width = u16::try_from(widest + 2).unwrap_or(u16::MAX).max(40);
+    let popup = super::centered(area, width, area.height.saturating_sub(2));
+    let room = usize::from(popup.width.saturating_sub(2))
+        .saturating_sub(KEYS_WIDTH)
+        .max(10);
     let mut lines: Vec<Line> = Vec::new();
-    for (scope, rows) in help_sections() {
+    for (scope, rows) in sections {
         // The current view's keys and the global ones matter most: the others follow.
         let current = matches!(scope, Scope::In(v) if v == app.view);
         let title = if current {
@@ -28,10 +48,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
         };
         lines.push(Line::styled(title, t.header()));
         for (keys, help) in rows {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {keys:<22}"), t.accent()),
-                Span::raw(help),
-            ]));
+            for (i, part) in wrap_words(help, room).into_iter().enumerate() {
+                let keys = if i == 0 { keys.as_str() } else { "" };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {keys:<22}"), t.accent()),
+                    Span::raw(part),
+                ]));
+            }
         }
         lines.push(Line::from(""));
     }
@@ -39,10 +62,6 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     for text in STORE_NOTE {
         lines.push(Line::from(format!("  {text}")));
     }
-    // As wide as its longest line, where the terminal allows.
-    let widest = lines.iter().map(Line::width).max().unwrap_or(0);
-    let width = u16::try_from(widest + 2).unwrap_or(u16::MAX).max(40);
-    let popup = super::centered(area, width, area.height.saturating_sub(2));
     app.help_extent
         .record(lines.len(), usize::from(popup.height.saturating_sub(2)));
     let scroll = scroll.min(u16::try_from(app.help_extent.max_offset()).unwrap_or(u16::MAX));
@@ -52,4 +71,37 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
         Paragraph::new(lines).block(block).scroll((scroll, 0)),
         popup,
     );
+}
+
+/// `text` in lines of at most `width` characters, broken between words (a word longer than a
+/// line has one to itself).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("one line at least");
+        if line.is_empty() {
+            line.push_str(word);
+        } else if line.chars().count() + 1 + word.chars().count() <= width {
+            line.push(' ');
+            line.push_str(word);
+        } else {
+            lines.push(word.to_string());
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_words;
+
+    #[test]
+    fn descriptions_wrap_between_words() {
+        assert_eq!(
+            wrap_words("mark or unmark the run", 12),
+            ["mark or", "unmark the", "run"]
+        );
+        assert_eq!(wrap_words("short", 12), ["short"]);
+        assert_eq!(wrap_words("", 12), [""]);
+    }
 }
