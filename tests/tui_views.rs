@@ -1341,6 +1341,18 @@ fn a_long_launch_form_keeps_the_field_in_view() {
     f.keys(", 1e-2, 1e-3, 1e-4, 1e-5, 2e-6");
     let typing = screen(&f);
     assert!(typing.contains("…") && typing.contains("2e-6▏"), "{typing}");
+    // An edit survives highlighting another experiment and coming back.
+    f.key(KeyCode::Esc);
+    f.key(KeyCode::Enter);
+    f.key(KeyCode::Backspace);
+    f.keys("8, 16");
+    f.key(KeyCode::Enter);
+    let edited = f.app.launch.fields.clone();
+    assert!(edited.iter().any(|x| !x.grid.is_empty()), "{edited:?}");
+    f.key(KeyCode::Left);
+    f.keys("kj");
+    assert_eq!(f.app.launch.fields, edited);
+    assert_eq!(f.app.launch.field, 0);
 }
 
 #[test]

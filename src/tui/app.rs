@@ -312,6 +312,9 @@ pub struct LaunchState {
     /// The value being typed into the highlighted field.
     pub editing: Option<String>,
     pub error: Option<String>,
+    /// The forms of the experiments highlighted before (by label), with their edits and
+    /// highlighted field: moving through the list does not throw edits away.
+    pub kept: HashMap<String, (Vec<crate::experiment::settings::Field>, usize)>,
 }
 
 impl App {

@@ -13,13 +13,16 @@ pub(super) fn set_choices(app: &mut App, choices: Vec<ExperimentChoice>) {
         .get(app.launch.selected)
         .map(|c| c.label.clone());
     app.launch.choices = choices;
+    // The files were read again: forms start from what they say now.
+    app.launch.kept.clear();
     app.launch.selected = keep
         .and_then(|label| app.launch.choices.iter().position(|c| c.label == label))
         .unwrap_or(0);
     load_form(app);
 }
 
-/// Fills the form from the highlighted experiment.
+/// Fills the form from the highlighted experiment: as it was left if it was highlighted
+/// before, else from its file.
 fn load_form(app: &mut App) {
     app.launch.field = 0;
     app.launch.editing = None;
@@ -27,6 +30,12 @@ fn load_form(app: &mut App) {
         app.launch.fields.clear();
         return;
     };
+    if let Some((fields, field)) = app.launch.kept.get(&choice.label) {
+        app.launch.fields = fields.clone();
+        app.launch.field = *field;
+        app.launch.error = choice.problem.clone();
+        return;
+    }
     match settings::form_fields(&choice.text) {
         Ok(fields) => {
             app.launch.fields = fields;
@@ -51,6 +60,10 @@ pub(super) fn launch_action(app: &mut App, action: Action) {
             let before = app.launch.selected;
             move_in(&mut app.launch.selected, app.launch.choices.len(), a);
             if app.launch.selected != before {
+                if let Some(choice) = app.launch.choices.get(before) {
+                    let form = (app.launch.fields.clone(), app.launch.field);
+                    app.launch.kept.insert(choice.label.clone(), form);
+                }
                 load_form(app);
             }
         }
