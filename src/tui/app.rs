@@ -370,7 +370,12 @@ impl App {
     /// The cursor's row among the visible runs: that of the selected run, else (it left the
     /// rows) where the cursor last was, within the rows.
     pub fn selected_index(&self) -> usize {
-        let visible = self.visible_runs();
+        self.selected_in(&self.visible_runs())
+    }
+
+    /// [`App::selected_index`] within `visible`, the visible runs already listed (listing
+    /// filters and sorts every run).
+    pub fn selected_in(&self, visible: &[&RunRecord]) -> usize {
         self.runs
             .selected_id
             .as_ref()
@@ -380,7 +385,8 @@ impl App {
 
     /// The run under the cursor of the runs table.
     pub fn selected_run(&self) -> Option<&RunRecord> {
-        self.visible_runs().get(self.selected_index()).copied()
+        let visible = self.visible_runs();
+        visible.get(self.selected_in(&visible)).copied()
     }
 
     /// Puts the cursor on row `index` of the visible runs (and so on its run).

@@ -12,8 +12,8 @@ pub(super) fn clamp_selection(app: &mut App) {
 }
 
 pub(super) fn runs_action(app: &mut App, action: Action) {
-    let n = app.visible_runs().len();
-    let mut row = app.selected_index();
+    let visible = app.visible_runs();
+    let (n, mut row) = (visible.len(), app.selected_in(&visible));
     if move_in(&mut row, n, action) {
         app.select_row(row);
         return;

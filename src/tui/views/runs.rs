@@ -140,7 +140,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .block(super::titled(app, &title))
         .row_highlight_style(t.selected())
         .column_spacing(1);
-    let mut state = TableState::default().with_selected((!empty).then_some(app.selected_index()));
+    let mut state = TableState::default().with_selected((!empty).then_some(app.selected_in(&rows)));
     frame.render_stateful_widget(table, table_area, &mut state);
     if empty {
         let hint = if app.runs.records().is_empty() {
