@@ -187,6 +187,18 @@ fn keep_part_scores(store: &Store, id: &RunId, part: Option<&str>, skill: f32) {
 }
 
 /// The shipped CoLLM experiment on the tiny random LLM, as text.
+/// A store at `dir` with a tiny CoLLM run per `(name, events)`, each given its events.
+fn store_of_collm_runs(dir: &Path, runs: Vec<(&str, Vec<Event>)>) -> Store {
+    let store = Store::open(dir).unwrap();
+    for (name, events) in runs {
+        let id = store.create_run(name, &tiny_collm(), "collm").unwrap();
+        for event in &events {
+            store.append_event(&id, event).unwrap();
+        }
+    }
+    store
+}
+
 fn tiny_collm() -> String {
     std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -942,27 +954,20 @@ fn a_status_message_gives_way_to_the_keys_after_a_while() {
 #[test]
 fn compare_stage_keys_stay_within_the_runs_stages() {
     let mut f = fixture_of(color(), |dir| {
-        let store = Store::open(dir).unwrap();
-        for name in ["a", "b"] {
-            let id = store.create_run(name, &tiny_collm(), "collm").unwrap();
-            for stage in ["cf", "stage1", "stage2"] {
-                let started = Event::StageStarted {
-                    stage: stage.into(),
-                    total_steps: Some(2),
-                };
-                store.append_event(&id, &started).unwrap();
-                for step in 1..=2 {
-                    let event = Event::Step {
-                        stage: stage.into(),
-                        step,
-                        loss: 0.7 / step as f64,
-                        lr: 1e-3,
-                    };
-                    store.append_event(&id, &event).unwrap();
-                }
-            }
+        let mut events = Vec::new();
+        for stage in ["cf", "stage1", "stage2"] {
+            events.push(Event::StageStarted {
+                stage: stage.into(),
+                total_steps: Some(2),
+            });
+            events.extend((1..=2).map(|step| Event::Step {
+                stage: stage.into(),
+                step,
+                loss: 0.7 / step as f64,
+                lr: 1e-3,
+            }));
         }
-        store
+        store_of_collm_runs(dir, vec![("a", events.clone()), ("b", events)])
     });
     f.keys(" j 4");
     assert_eq!(f.app.compared_stages(), ["cf", "stage1", "stage2"]);
@@ -1669,10 +1674,6 @@ fn metrics_group_runs_of_one_setting_over_seeds() {
 #[test]
 fn runs_table_shows_an_unfinished_run_s_current_stage_only() {
     let mut f = fixture_of(color(), |dir| {
-        let store = Store::open(dir).unwrap();
-        let id = store
-            .create_run("collm-tiny", &tiny_collm(), "collm")
-            .unwrap();
         let start = |stage: &str| Event::StageStarted {
             stage: stage.into(),
             total_steps: Some(64),
@@ -1683,16 +1684,14 @@ fn runs_table_shows_an_unfinished_run_s_current_stage_only() {
             split: "valid".into(),
             metrics: metrics(auc),
         };
-        for event in [
+        let events = vec![
             start("cf"),
             eval("cf", 0.68),
             start("stage1"),
             eval("stage1", 0.55),
             start("stage2"),
-        ] {
-            store.append_event(&id, &event).unwrap();
-        }
-        store
+        ];
+        store_of_collm_runs(dir, vec![("collm-tiny", events)])
     });
     let screen = f.screen();
     assert!(screen.contains("collm-tiny"), "{screen}");
@@ -1745,18 +1744,16 @@ fn runs_table_shows_an_unfinished_run_s_current_stage_only() {
 #[test]
 fn compare_draws_a_stage_s_auc_on_the_split_it_evaluates() {
     let mut f = fixture_of(color(), |dir| {
-        let store = Store::open(dir).unwrap();
-        for (name, auc) in [("collm-a", 0.55), ("collm-b", 0.6)] {
-            let id = store.create_run(name, &tiny_collm(), "collm").unwrap();
-            let started = Event::StageStarted {
-                stage: "stage1".into(),
-                total_steps: Some(64),
-            };
+        let events = |auc: f64| {
             let eval = |step| Event::Eval {
                 stage: "stage1".into(),
                 step,
                 split: "valid_small".into(),
                 metrics: metrics(auc + step as f64 / 1000.0),
+            };
+            let started = Event::StageStarted {
+                stage: "stage1".into(),
+                total_steps: Some(64),
             };
             let step = Event::Step {
                 stage: "stage1".into(),
@@ -1764,11 +1761,12 @@ fn compare_draws_a_stage_s_auc_on_the_split_it_evaluates() {
                 loss: 0.7,
                 lr: 1e-3,
             };
-            for event in [started, step, eval(16), eval(32)] {
-                store.append_event(&id, &event).unwrap();
-            }
-        }
-        store
+            vec![started, step, eval(16), eval(32)]
+        };
+        store_of_collm_runs(
+            dir,
+            vec![("collm-a", events(0.55)), ("collm-b", events(0.6))],
+        )
     });
     f.keys("  4mm");
     f.serve();
@@ -2113,20 +2111,13 @@ fn launch_says_where_it_looked_for_experiments_when_it_found_none() {
 #[test]
 fn a_run_that_ends_is_announced_with_its_result() {
     let mut f = fixture_of(color(), |dir| {
-        let store = Store::open(dir).unwrap();
-        for name in ["ok", "broken"] {
-            let id = store.create_run(name, &tiny_collm(), "collm").unwrap();
-            store
-                .append_event(
-                    &id,
-                    &Event::StageStarted {
-                        stage: "cf".into(),
-                        total_steps: Some(8),
-                    },
-                )
-                .unwrap();
-        }
-        store
+        let started = || {
+            vec![Event::StageStarted {
+                stage: "cf".into(),
+                total_steps: Some(8),
+            }]
+        };
+        store_of_collm_runs(dir, vec![("ok", started()), ("broken", started())])
     });
     let runs = f.store.runs().unwrap().runs;
     let id_of = |name: &str| runs.iter().find(|r| r.name == name).unwrap().id.clone();
