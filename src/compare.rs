@@ -62,7 +62,7 @@ pub const GROUPS: [Group; 3] = [
 /// evaluation scored it: its foundation alone (`RUN:cf`) or a stage's best weights
 /// (`RUN:stage1`, which in a two-stage CoLLM run is TALLRec). So a run is compared with its own
 /// parts on the same rows, and the paired bootstrap says whether the CIE added anything.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     pub run: RunId,
     /// `None`: the final model.
@@ -243,17 +243,63 @@ pub fn significance(
         .collect()
 }
 
-/// The mean of the evaluations of `split` that `members` (targets, each with its run's record)
-/// are judged by: a column's metrics, one run's or several seeds'; none when one has none.
-pub fn mean_result<'r>(
+/// A target's metrics on `split` and where they come from: its evaluation's (see
+/// [`source`]), else those of the per-row scores `kept` gives for it (a file
+/// `collm eval --predictions` scored, which the record does not hold), from `kept scores`.
+pub fn measured(
+    target: &Target,
+    record: &RunRecord,
+    split: &str,
+    kept: impl FnOnce(&Target) -> Option<Breakdown>,
+) -> Option<(Breakdown, String)> {
+    match target.result_on(record, split) {
+        Some(eval) => Some((eval.metrics.clone(), source(Some(eval)))),
+        None => kept(target).map(|m| (m, KEPT_SOURCE.to_string())),
+    }
+}
+
+/// Where metrics read from a target's kept per-row scores come from, as a column shows it.
+pub const KEPT_SOURCE: &str = "kept scores";
+
+/// The metrics of a target's kept per-row scores of `split`; none when it keeps none.
+pub fn kept_metrics(store: &Store, target: &Target, split: &str) -> Option<Breakdown> {
+    let kept = kept_predictions(store, target, split).ok()?;
+    let rows: Vec<ScoredRow> = kept.iter().map(Prediction::scored).collect();
+    Some(collm_eval::evaluate(&rows))
+}
+
+/// A column's metrics on `split`: the mean of its members' ([`measured`], `kept` reading the
+/// kept scores of a member with no evaluation); none when a member has none. The runs of a
+/// column must have scored the same number of rows: a mean over different rows (another split
+/// sample, a stage's smaller evaluation) would be no one's, and is refused with why.
+pub fn column_metrics<'r>(
     members: impl IntoIterator<Item = (&'r Target, &'r RunRecord)>,
     split: &str,
-) -> Option<Breakdown> {
-    let evals: Option<Vec<&Breakdown>> = members
-        .into_iter()
-        .map(|(target, record)| target.result_on(record, split).map(|e| &e.metrics))
+    kept: impl Fn(&Target) -> Option<Breakdown>,
+) -> Result<Option<Breakdown>, String> {
+    let members: Vec<(&Target, &RunRecord)> = members.into_iter().collect();
+    let each: Option<Vec<Breakdown>> = members
+        .iter()
+        .map(|(target, record)| measured(target, record, split, &kept).map(|(m, _)| m))
         .collect();
-    evals.map(|e| Breakdown::mean(&e))
+    let Some(each) = each else { return Ok(None) };
+    if let Some((i, other)) = each
+        .iter()
+        .enumerate()
+        .find(|(_, b)| b.all.rows != each[0].all.rows)
+    {
+        let targets: Vec<Target> = members.iter().map(|(t, _)| (*t).clone()).collect();
+        return Err(format!(
+            "column `{}`: its runs scored different numbers of rows of `{split}` ({} scored {} \
+             rows, {} {}): a column is one setting over seeds, on the same rows",
+            column_label(&targets),
+            targets[0],
+            each[0].all.rows,
+            targets[i],
+            other.all.rows
+        ));
+    }
+    Ok(Some(Breakdown::mean(&each.iter().collect::<Vec<_>>())))
 }
 
 /// Each column's targets with its difference from the baseline, or why there is none.

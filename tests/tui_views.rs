@@ -167,7 +167,12 @@ fn keep_scores(store: &Store, id: &RunId, skill: f32) {
 
 /// [`keep_scores`] of a part of a run (`cf`, `stage1`), where the runner keeps those.
 fn keep_part_scores(store: &Store, id: &RunId, part: Option<&str>, skill: f32) {
-    let rows: Vec<Prediction> = (0..240u32)
+    keep_rows(store, id, "valid", part, 240, skill);
+}
+
+/// The first `rows` of [`keep_scores`]' rows, kept as scores of `split` (of `part`).
+fn keep_rows(store: &Store, id: &RunId, split: &str, part: Option<&str>, rows: u32, skill: f32) {
+    let rows: Vec<Prediction> = (0..rows)
         .map(|i| {
             let label = (i % 2) as u8;
             // A fixed pseudo-random base score per row (no RNG: the snapshot must not move).
@@ -181,8 +186,7 @@ fn keep_part_scores(store: &Store, id: &RunId, part: Option<&str>, skill: f32) {
             }
         })
         .collect();
-    let path =
-        collm_bench::runner::predictions::predictions_path(&store.run_dir(id), "valid", part);
+    let path = collm_bench::runner::predictions::predictions_path(&store.run_dir(id), split, part);
     write_predictions(&path, &rows).unwrap();
 }
 
@@ -302,6 +306,7 @@ impl Pin {
             Message::Runs {
                 mut records,
                 unreadable,
+                kept_splits,
             } => {
                 for r in &mut records {
                     self.record(r);
@@ -309,6 +314,7 @@ impl Pin {
                 Message::Runs {
                     records,
                     unreadable,
+                    kept_splits,
                 }
             }
             Message::RunLoaded(mut full) => {
@@ -369,11 +375,15 @@ impl Fixture {
     /// Answers the commands the app queued the way the background thread would (store reads).
     fn serve(&mut self) {
         // Store reads are answered; the rest stays queued for the test to look at.
-        let (loads, rest): (Vec<Command>, Vec<Command>) = self
-            .app
-            .commands
-            .drain(..)
-            .partition(|c| matches!(c, Command::LoadRun(_) | Command::Significance { .. }));
+        let (loads, rest): (Vec<Command>, Vec<Command>) =
+            self.app.commands.drain(..).partition(|c| {
+                matches!(
+                    c,
+                    Command::LoadRun(_)
+                        | Command::Significance { .. }
+                        | Command::KeptMetrics { .. }
+                )
+            });
         self.app.commands = rest;
         for c in loads {
             let message = match c {
@@ -411,6 +421,21 @@ impl Fixture {
                 }
                 Command::LoadRun(id) => {
                     self.pin.message(load_run(&self.store, &self.pin.real(&id)))
+                }
+                Command::KeptMetrics { split, targets } => {
+                    let results = targets
+                        .into_iter()
+                        .map(|pinned| {
+                            let real = Target {
+                                run: self.pin.real(&pinned.run),
+                                part: pinned.part.clone(),
+                            };
+                            let metrics =
+                                collm_bench::compare::kept_metrics(&self.store, &real, &split);
+                            (pinned, metrics)
+                        })
+                        .collect();
+                    Message::KeptMetrics { split, results }
                 }
                 _ => unreachable!("only store reads were taken"),
             };
@@ -1665,6 +1690,63 @@ fn metrics_group_runs_of_one_setting_over_seeds() {
         f.app.metrics_columns().len(),
         4,
         "s again: a column per run"
+    );
+}
+
+/// A split only kept scores hold (`collm eval --data FILE --predictions` records no
+/// evaluation): the metrics view offers it and reads each run's metrics from its scores, as
+/// `collm compare` does, saying so; two seeds that scored different rows are no column.
+#[test]
+fn metrics_read_a_split_that_only_kept_scores_hold() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        let tiny = tiny_collm();
+        for (name, seed, rows, skill) in [
+            ("tiny seed=1", 1, 240, 0.2),
+            ("tiny seed=2", 2, 120, 0.3),
+            ("tiny lr=3e-3 seed=1", 1, 240, 0.6),
+        ] {
+            let experiment = tiny.replace("seed = 42", &format!("seed = {seed}"));
+            let experiment = if name.contains("lr=") {
+                experiment.replace("lr = 1e-2\n", "lr = 3e-3\n")
+            } else {
+                experiment
+            };
+            let id = store.create_run(name, &experiment, "collm").unwrap();
+            evaluated(&store, &id, None, 0.6, skill);
+            keep_rows(&store, &id, "mine", None, rows, skill);
+            store.append_event(&id, &Event::Finished).unwrap();
+        }
+        store
+    });
+    assert!(f.app.known_splits().contains(&"mine".to_string()));
+    f.keys("   3");
+    f.keys("p");
+    assert_eq!(f.app.metrics.split, "mine");
+    f.serve();
+    let screen = f.screen();
+    let columns = f.app.metrics_columns();
+    for column in &columns {
+        let (target, _) = &column[0];
+        let real = Target {
+            run: f.pin.real(&target.run),
+            part: None,
+        };
+        let kept = collm_bench::compare::kept_metrics(&f.store, &real, "mine").unwrap();
+        let auc = format!("{:.4}", kept.all.auc.unwrap());
+        assert!(screen.contains(&auc), "{auc} missing from\n{screen}");
+    }
+    assert!(screen.contains("kept scores"), "{screen}");
+    assert!(screen.contains("120"), "a run's own row count: {screen}");
+    assert!(!screen.contains("no result"), "{screen}");
+    // Grouped over seeds, the two seeds scored different rows: no mean, and why.
+    f.keys("s");
+    f.serve();
+    let screen = f.draw(160, 40).backend().to_string();
+    assert!(screen.contains("rows differ"), "{screen}");
+    assert!(
+        screen.contains("scored different numbers of rows of `mine`"),
+        "{screen}"
     );
 }
 

@@ -43,8 +43,8 @@ use serde::Serialize;
 use super::report::{align, number, SplitReport};
 use super::Context;
 use crate::compare::{
-    column_header, column_label, column_name, interval, kept_predictions, significance, source,
-    Target, GROUPS, MEASURES,
+    column_header, column_label, column_metrics, column_name, interval, kept_metrics, measured,
+    significance, source, Target, GROUPS, MEASURES,
 };
 use crate::experiment::settings;
 use crate::runner::predictions::predictions_path;
@@ -89,31 +89,17 @@ impl Named {
         column_name(&[&self.record.name], self.target.part.as_deref())
     }
 
-    /// The evaluation of `split` this target is judged by.
-    pub fn result_on(&self, split: &str) -> Option<&collm_store::EvalPoint> {
-        self.target.result_on(&self.record, split)
+    /// Its metrics on `split` and where they come from (see [`measured`]).
+    fn measured_on(&self, store: &Store, split: &str) -> Option<(Breakdown, String)> {
+        measured(&self.target, &self.record, split, |t| {
+            kept_metrics(store, t, split)
+        })
     }
 
-    /// Its metrics on `split`: those of its evaluation, else (a file `collm eval --predictions`
-    /// scored, which the record does not hold) those of the per-row scores kept of it.
-    fn metrics_on(&self, store: &Store, split: &str) -> Option<Breakdown> {
-        match self.result_on(split) {
-            Some(eval) => Some(eval.metrics.clone()),
-            None => {
-                let kept = kept_predictions(store, &self.target, split).ok()?;
-                let rows: Vec<_> = kept.iter().map(|p| p.scored()).collect();
-                Some(collm_eval::evaluate(&rows))
-            }
-        }
-    }
-
-    /// Where its metrics on `split` come from (see [`Named::metrics_on`]).
+    /// Where its metrics on `split` come from, `no result` when it has none.
     fn source_on(&self, store: &Store, split: &str) -> String {
-        match self.result_on(split) {
-            Some(eval) => source(Some(eval)),
-            None if self.metrics_on(store, split).is_some() => "kept scores".to_string(),
-            None => source(None),
-        }
+        self.measured_on(store, split)
+            .map_or_else(|| source(None), |(_, from)| from)
     }
 }
 
@@ -150,32 +136,14 @@ impl Column {
         self.members.iter().map(|m| m.target.clone()).collect()
     }
 
-    /// The mean of the runs' metrics on `split` ([`Named::metrics_on`]); none when a run has
-    /// none. The runs of a column must have scored the same number of rows: a mean over
-    /// different rows (another split sample, a stage's smaller evaluation) would be no one's.
+    /// The mean of the runs' metrics on `split` (see [`column_metrics`]).
     pub fn metrics_on(&self, store: &Store, split: &str) -> anyhow::Result<Option<Breakdown>> {
-        let each: Option<Vec<Breakdown>> = self
-            .members
-            .iter()
-            .map(|m| m.metrics_on(store, split))
-            .collect();
-        let Some(each) = each else { return Ok(None) };
-        if let Some((i, other)) = each
-            .iter()
-            .enumerate()
-            .find(|(_, b)| b.all.rows != each[0].all.rows)
-        {
-            bail!(
-                "column `{}`: its runs scored different numbers of rows of `{split}` ({} scored \
-                 {} rows, {} {}): a column is one setting over seeds, on the same rows",
-                self.full_label(),
-                self.members[0].target,
-                each[0].all.rows,
-                self.members[i].target,
-                other.all.rows
-            );
-        }
-        Ok(Some(Breakdown::mean(&each.iter().collect::<Vec<_>>())))
+        column_metrics(
+            self.members.iter().map(|m| (&m.target, &m.record)),
+            split,
+            |t| kept_metrics(store, t, split),
+        )
+        .map_err(anyhow::Error::msg)
     }
 
     /// The members' values of `get`, each distinct one once, joined by ` / `.

@@ -36,6 +36,14 @@ pub fn kept_files(run_dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The splits whose final model's scores a run keeps (`predictions/<split>.tsv`), by name.
+pub fn kept_splits(run_dir: &Path) -> Vec<String> {
+    tsv_files(&run_dir.join("predictions"))
+        .iter()
+        .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
+        .collect()
+}
+
 fn tsv_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();

@@ -4,6 +4,7 @@ use crate::tui::widgets::extent::Extent;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use collm_eval::Breakdown;
 use collm_store::{RunId, RunRecord};
 
 use crate::compare::{ColumnDifferences, Target};
@@ -92,6 +93,34 @@ pub struct MetricsState {
     pub seeds: bool,
     /// The differences from the baseline, measured for the request they answer.
     pub significance: Option<Significance>,
+    /// The metrics of kept per-row scores, read for the columns whose runs hold no evaluation
+    /// of a split (`collm eval --data FILE --predictions` keeps scores no record shows), by
+    /// target and split.
+    pub kept: HashMap<(Target, String), Kept>,
+}
+
+/// A target's kept per-row scores of a split, as the metrics view knows them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kept {
+    /// Asked of the background, not back yet.
+    Asked,
+    /// Read: their metrics, none when it keeps none.
+    Read(Option<Breakdown>),
+}
+
+impl MetricsState {
+    /// The metrics of `target`'s kept scores of `split`, once read (see [`MetricsState::kept`]).
+    pub fn kept_metrics(&self, target: &Target, split: &str) -> Option<Breakdown> {
+        match self.kept.get(&(target.clone(), split.to_string())) {
+            Some(Kept::Read(metrics)) => metrics.clone(),
+            _ => None,
+        }
+    }
+
+    /// Whether `target`'s kept scores of `split` are being read.
+    pub fn kept_asked(&self, target: &Target, split: &str) -> bool {
+        self.kept.get(&(target.clone(), split.to_string())) == Some(&Kept::Asked)
+    }
 }
 
 impl Default for MetricsState {
@@ -103,6 +132,7 @@ impl Default for MetricsState {
             parts: false,
             seeds: false,
             significance: None,
+            kept: HashMap::new(),
         }
     }
 }
@@ -494,11 +524,15 @@ impl App {
     /// Every split any listed run evaluated, `valid` first.
     pub fn known_splits(&self) -> Vec<String> {
         let mut splits: Vec<String> = Vec::new();
-        for r in self.runs.records() {
-            for e in &r.best {
-                if !splits.contains(&e.split) {
-                    splits.push(e.split.clone());
-                }
+        let evaluated = self
+            .runs
+            .records()
+            .iter()
+            .flat_map(|r| &r.best)
+            .map(|e| &e.split);
+        for split in evaluated.chain(&self.runs.kept_splits) {
+            if !splits.contains(split) {
+                splits.push(split.clone());
             }
         }
         if !splits.iter().any(|s| s == "valid") {

@@ -201,6 +201,16 @@ impl Worker {
                     results,
                 });
             }
+            Command::KeptMetrics { split, targets } => {
+                let results = targets
+                    .into_iter()
+                    .map(|t| {
+                        let metrics = crate::compare::kept_metrics(&self.store, &t, &split);
+                        (t, metrics)
+                    })
+                    .collect();
+                self.send(Message::KeptMetrics { split, results });
+            }
         }
     }
 }
@@ -208,10 +218,20 @@ impl Worker {
 /// Every run's record (records are small: points live apart).
 pub fn load_runs(store: &Store) -> Message {
     match store.records() {
-        Ok(list) => Message::Runs {
-            records: list.runs,
-            unreadable: list.unreadable.iter().map(|e| e.to_string()).collect(),
-        },
+        Ok(list) => {
+            let mut kept_splits: Vec<String> = list
+                .runs
+                .iter()
+                .flat_map(|r| crate::runner::predictions::kept_splits(&store.run_dir(&r.id)))
+                .collect();
+            kept_splits.sort_unstable();
+            kept_splits.dedup();
+            Message::Runs {
+                records: list.runs,
+                unreadable: list.unreadable.iter().map(|e| e.to_string()).collect(),
+                kept_splits,
+            }
+        }
         Err(err) => Message::Error(err.to_string()),
     }
 }

@@ -25,6 +25,9 @@ pub enum Message {
     Runs {
         records: Vec<RunRecord>,
         unreadable: Vec<String>,
+        /// The splits some run keeps per-row scores of (`collm eval --predictions` may keep
+        /// some no record shows).
+        kept_splits: Vec<String>,
     },
     /// One run's record changed.
     RunUpdated(Box<RunRecord>),
@@ -54,6 +57,12 @@ pub enum Message {
         split: String,
         base: Vec<Target>,
         results: ColumnDifferences,
+    },
+    /// Each target's metrics of its kept per-row scores of `split` (none: it keeps none), as
+    /// asked by [`Command::KeptMetrics`].
+    KeptMetrics {
+        split: String,
+        results: Vec<(Target, Option<collm_eval::Breakdown>)>,
     },
     /// A run was accepted by the runner (queued).
     Launched {
@@ -105,5 +114,11 @@ pub enum Command {
         split: String,
         base: Vec<Target>,
         others: Vec<Vec<Target>>,
+    },
+    /// The metrics of the kept per-row scores of `split` of `targets` (see
+    /// [`crate::compare::kept_metrics`]), for columns whose runs hold no evaluation of it.
+    KeptMetrics {
+        split: String,
+        targets: Vec<Target>,
     },
 }

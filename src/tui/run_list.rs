@@ -58,6 +58,8 @@ pub struct RunsState {
     /// What the views show of each run's experiment, read when its record arrives.
     facts: HashMap<RunId, RunFacts>,
     pub unreadable: Vec<String>,
+    /// The splits some run keeps per-row scores of, as last listed.
+    pub kept_splits: Vec<String>,
     pub filter: String,
     /// The filter being typed, when the filter prompt is open.
     pub filter_input: Option<String>,
@@ -77,6 +79,7 @@ impl Default for RunsState {
             records: Vec::new(),
             facts: HashMap::new(),
             unreadable: Vec::new(),
+            kept_splits: Vec::new(),
             filter: String::new(),
             filter_input: None,
             marked: BTreeSet::new(),

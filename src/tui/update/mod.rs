@@ -8,7 +8,7 @@ mod runs;
 mod tables;
 
 use crate::compare::Target;
-use crate::tui::app::{App, Confirm, LaunchFocus};
+use crate::tui::app::{App, Confirm, Kept, LaunchFocus};
 use crate::tui::detail::RunDetail;
 use crate::tui::keymap::{Action, View};
 use crate::tui::message::{Command, Message};
@@ -16,7 +16,7 @@ use input::on_key;
 use launch::{launch_action, set_choices};
 use prompt::{inspect, inspector_run, prompt_action, request_users};
 use runs::{clamp_selection, run_action, runs_action};
-use tables::{ask_significance, compare_action, metrics_action};
+use tables::{ask_kept_metrics, ask_significance, compare_action, metrics_action};
 
 /// Rows moved by a page: PageUp / PageDown, and `[` / `]` in the inspected user's rows.
 const PAGE: usize = 10;
@@ -44,6 +44,7 @@ pub fn update(app: &mut App, message: Message) {
     if app.runs.selected_id.is_none() && !app.runs.records().is_empty() {
         clamp_selection(app);
     }
+    ask_kept_metrics(app);
     ask_significance(app);
 }
 
@@ -55,9 +56,13 @@ fn apply(app: &mut App, message: Message) {
         Message::Runs {
             records,
             unreadable,
+            kept_splits,
         } => {
             app.runs.set_records(records);
             app.runs.unreadable = unreadable;
+            app.runs.kept_splits = kept_splits;
+            // Read again: `collm eval --predictions` may have kept scores since.
+            app.metrics.kept.clear();
             clamp_selection(app);
         }
         Message::RunUpdated(record) => {
@@ -144,6 +149,15 @@ fn apply(app: &mut App, message: Message) {
                 format!("deleted run {id} ({:.1} MB freed)", bytes as f64 / 1e6),
                 false,
             );
+        }
+        Message::KeptMetrics { split, results } => {
+            for (target, metrics) in results {
+                let key = (target, split.clone());
+                // Only answers still awaited: a reload since asks again.
+                if app.metrics.kept.get(&key) == Some(&Kept::Asked) {
+                    app.metrics.kept.insert(key, Kept::Read(metrics));
+                }
+            }
         }
         Message::Significance {
             split,
@@ -311,6 +325,7 @@ fn forget_run(app: &mut App, id: &collm_store::RunId) {
     app.runs.remove(id);
     app.runs.marked.remove(id);
     app.details.remove(id);
+    app.metrics.kept.retain(|(target, _), _| &target.run != id);
     if app.metrics.baseline.as_ref().is_some_and(|b| &b.run == id) {
         app.metrics.baseline = None;
     }

@@ -3,7 +3,7 @@
 
 use super::move_in;
 use crate::compare::{column_header, Target};
-use crate::tui::app::{column_targets, App, MetricsState, Significance};
+use crate::tui::app::{column_targets, App, Kept, MetricsState, Significance};
 use crate::tui::keymap::{Action, View};
 use crate::tui::message::Command;
 
@@ -52,6 +52,43 @@ pub(super) fn ask_significance(app: &mut App) {
         base_ended,
         others,
         results: None,
+    });
+}
+
+/// While the metrics view shows a column whose run holds no evaluation of the split, asks the
+/// background for the metrics of its kept per-row scores (a file `collm eval --predictions`
+/// scored), once per target and split; the view reads the answer when drawing.
+pub(super) fn ask_kept_metrics(app: &mut App) {
+    if app.view != View::Metrics {
+        return;
+    }
+    let split = app.metrics.split.clone();
+    let wanted: Vec<Target> = app
+        .metrics_columns()
+        .into_iter()
+        .flatten()
+        .filter(|(target, record)| {
+            // A live run keeps scores once it ends, with the evaluation that records them.
+            record.status.is_terminal()
+                && target.result_on(record, &split).is_none()
+                && !app
+                    .metrics
+                    .kept
+                    .contains_key(&(target.clone(), split.clone()))
+        })
+        .map(|(target, _)| target)
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    for target in &wanted {
+        app.metrics
+            .kept
+            .insert((target.clone(), split.clone()), Kept::Asked);
+    }
+    app.commands.push(Command::KeptMetrics {
+        split,
+        targets: wanted,
     });
 }
 

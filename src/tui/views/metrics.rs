@@ -13,7 +13,8 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use crate::compare::{
-    column_header, column_name, interval, mean_result, source, Measure, Target, GROUPS, MEASURES,
+    column_header, column_metrics, column_name, interval, measured, source, Measure, Target,
+    GROUPS, MEASURES,
 };
 use crate::tui::app::{column_targets, App, SIGNIFICANCE_RESAMPLES};
 use crate::tui::widgets::columns::ColumnWindow;
@@ -37,14 +38,24 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     }
     let base_index = app.metrics_base_index(&columns);
     let targets: Vec<Vec<Target>> = columns.iter().map(column_targets).collect();
-    // A column's metrics: its run's, or the mean of its runs' (none when one has none).
-    let means: Vec<Option<Breakdown>> = columns
+    // A column's metrics: its run's, or the mean of its runs' (none when one has none, or
+    // when they scored different rows), read as `collm compare` reads them.
+    let kept = |t: &Target| app.metrics.kept_metrics(t, split);
+    let measured_columns: Vec<Result<Option<Breakdown>, String>> = columns
         .iter()
-        .map(|c| mean_result(c.iter().map(|(t, r)| (t, *r)), split))
+        .map(|c| column_metrics(c.iter().map(|(t, r)| (t, *r)), split, kept))
+        .collect();
+    let means: Vec<Option<Breakdown>> = measured_columns
+        .iter()
+        .map(|m| m.clone().ok().flatten())
         .collect();
     let base = means[base_index].as_ref();
 
-    let hint = if columns.len() > 1 {
+    // Why a column shows no metrics comes before any hint.
+    let refused = measured_columns.iter().find_map(|m| m.as_ref().err());
+    let hint = if let Some(why) = refused {
+        format!("   {why}")
+    } else if columns.len() > 1 {
         format!(
             "   baseline {} (b on a column to change){}{}",
             column_header(&targets[base_index]),
@@ -63,7 +74,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Paragraph::new(Line::from(vec![
             Span::styled(" split ", t.dim()),
             Span::styled(split.clone(), t.header()),
-            Span::styled(format::clip(&hint, room), t.dim()),
+            Span::styled(
+                format::clip(&hint, room),
+                if refused.is_some() { t.bad() } else { t.dim() },
+            ),
         ])),
         info,
     );
@@ -106,12 +120,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     rows.push(Row::new(
         window.keep(
             std::iter::once(Cell::from(Span::styled("from", t.dim())))
-                .chain(columns.iter().map(|c| {
+                .chain(columns.iter().zip(&measured_columns).map(|(c, m)| {
                     let (target, record) = &c[0];
-                    Cell::from(Span::styled(
-                        source(target.result_on(record, split)),
-                        t.dim(),
-                    ))
+                    let from = match m {
+                        Err(_) => "rows differ".to_string(),
+                        Ok(_) if app.metrics.kept_asked(target, split) => "reading…".to_string(),
+                        Ok(_) => measured(target, record, split, kept)
+                            .map_or_else(|| source(None), |(_, from)| from),
+                    };
+                    Cell::from(Span::styled(from, t.dim()))
                 }))
                 .collect(),
         ),
@@ -313,7 +330,6 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// A difference with its interval, coloured when the interval excludes zero.
 /// A difference with its interval and p-value in `width` characters, coloured by whether the
 /// interval is above or below zero.
 fn difference_cell(app: &App, d: Option<&Difference>, width: usize) -> Cell<'static> {
