@@ -182,3 +182,69 @@ fn a_stage_stopped_while_being_scored_is_scored_on_resume() {
     assert!(scores.exists(), "{}", scores.display());
     runner.shutdown();
 }
+
+/// With several evaluation splits, a run stopped between two of a stage's scorings (the first
+/// split's scores kept, the second's not) scores only the second on resume, and records no
+/// evaluation twice: each split is kept as soon as it is scored. The kill is simulated as
+/// above: a cancel as stage 2 starts, then the second split's kept scores removed.
+#[test]
+fn a_resumed_run_scores_only_the_splits_it_had_not_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("store")).unwrap());
+    let (runner, rx) = Runner::start(store.clone(), dir.path().join("data"));
+    let mut tiny = Experiment::load(Path::new(common::QUICK_COLLM_TINY)).unwrap();
+    tiny.evaluation.splits = vec!["valid".into(), "test".into()];
+    let id = runner.submit(&tiny).unwrap();
+    let kept = |split: &str| {
+        store
+            .run_dir(&id)
+            .join(format!("predictions/stage1/{split}.tsv"))
+    };
+    let mut resumed = false;
+    loop {
+        match next(&rx) {
+            RunnerMessage::Event {
+                event: Event::StageStarted { stage, .. },
+                ..
+            } if stage == "stage2" && !resumed => runner.cancel(&id).unwrap(),
+            RunnerMessage::Ended { status, .. } if !resumed => {
+                assert_eq!(status, RunStatus::Cancelled);
+                assert!(kept("valid").exists());
+                std::fs::remove_file(kept("test")).unwrap();
+                resumed = true;
+                runner.resume(&id).unwrap();
+            }
+            RunnerMessage::Ended { status, .. } => {
+                assert_eq!(status, RunStatus::Finished);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(kept("test").exists());
+    let evals = store.evals(&id).unwrap();
+    for stage in ["final-cf", "final-stage1", "final"] {
+        for split in ["valid", "test"] {
+            let n = evals
+                .iter()
+                .filter(|e| e.stage == stage && e.split == split)
+                .count();
+            assert_eq!(n, 1, "{stage} of {split} recorded {n} times");
+        }
+    }
+    let log: Vec<String> = store
+        .run(&id)
+        .unwrap()
+        .log
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
+    let resumed_at = log.iter().position(|l| l.starts_with("resumed")).unwrap();
+    let scored_after: Vec<&String> = log[resumed_at..]
+        .iter()
+        .filter(|l| l.starts_with("final-stage1: scoring"))
+        .collect();
+    assert_eq!(scored_after.len(), 1, "{scored_after:?}");
+    assert!(scored_after[0].contains("scoring test"), "{scored_after:?}");
+    runner.shutdown();
+}

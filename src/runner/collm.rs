@@ -9,15 +9,19 @@
 
 use std::path::{Path, PathBuf};
 
+use collm_data::Interaction;
+use collm_eval::ScoredRow;
 use collm_events::{CancelToken, Event, EventSink};
 use collm_llm::Llm;
 use collm_pipeline::evaluate::{breakdown, score_samples};
 use collm_pipeline::pipeline::run_with;
-use collm_pipeline::{CollmModel, PipelineConfig, PromptKind, SlotSource, StageOutcome};
+use collm_pipeline::{
+    CollmModel, PipelineConfig, PipelineError, PromptKind, SlotSource, StageOutcome,
+};
 use collm_store::FINAL_STAGE;
 
 use super::cf::{CfJob, Outcome};
-use super::predictions::of_rows;
+use super::predictions::{of_rows, predictions_path};
 use crate::experiment::{trains_foundation, Experiment};
 use crate::runner::RunError;
 
@@ -165,76 +169,84 @@ pub fn execute(
         },
     });
     let mut model = build_model(exp, &cfg, &dataset)?;
-    let rescore = super::reuse::adopt_stages(job, &cfg, &model, sink)?;
-    // Whether a part's scores of a split are kept: written after its evaluation is recorded,
-    // so a resumed run that finds them scored that split before.
-    let kept = |split: &str, part: &str| {
-        super::predictions::predictions_path(job.run_dir, split, Some(part)).exists()
-    };
+    super::reuse::adopt_stages(job, &cfg, &model, sink)?;
+    // Scores each evaluation split with `score`, recorded as evaluations `label` at `step` and
+    // kept as `part`'s per-row scores (`None`: the final model's), split by split. A resumed
+    // run that kept a split's scores before (they are written after its evaluation is
+    // recorded) does not score it again, nor records an evaluation twice.
+    let score_splits =
+        |label: &str,
+         part: Option<&str>,
+         step: u64,
+         score: &mut dyn FnMut(&[Interaction]) -> collm_pipeline::Result<Vec<ScoredRow>>,
+         sink: &mut dyn EventSink|
+         -> collm_pipeline::Result<()> {
+            let upstream = |e: &dyn std::fmt::Display| PipelineError::Upstream(e.to_string());
+            let recorded: Vec<(String, u64, String)> = job
+                .store
+                .evals(job.id)
+                .map_err(|e| upstream(&e))?
+                .into_iter()
+                .map(|p| (p.stage, p.step, p.split))
+                .collect();
+            let kept_before = |split: &str| predictions_path(job.run_dir, split, part).exists();
+            for (split, rows) in splits.iter().filter(|(split, _)| !kept_before(split)) {
+                // Minutes on a CPU for a real backbone: the log says what the run is doing.
+                sink.emit(Event::Log {
+                    message: format!("{label}: scoring {split} ({} rows)…", rows.len()),
+                });
+                let scored = score(rows)?;
+                if !recorded.contains(&(label.to_string(), step, split.clone())) {
+                    sink.emit(Event::Eval {
+                        stage: label.to_string(),
+                        step,
+                        split: split.clone(),
+                        metrics: breakdown(&scored),
+                    });
+                }
+                super::predictions::save(job.run_dir, split, part, &of_rows(rows, &scored), sink)
+                    .map_err(|e| upstream(&e))?;
+            }
+            Ok(())
+        };
     if let SlotSource::Cie { cf, .. } = &model.slots {
-        for (split, rows) in splits.iter().filter(|(split, _)| !kept(split, CF_DIR)) {
-            let scored = collm_cf::score_rows(cf.as_ref(), rows, exp.training.batch_size)?;
-            sink.emit(Event::Eval {
-                stage: format!("final-{CF_DIR}"),
-                step: 0,
-                split: split.clone(),
-                metrics: collm_eval::evaluate(&scored),
-            });
-            let kept = of_rows(rows, &scored);
-            super::predictions::save(job.run_dir, split, Some(CF_DIR), &kept, sink)?;
-        }
+        let batch = exp.training.batch_size;
+        let mut score = |rows: &[Interaction]| {
+            collm_cf::score_rows(cf.as_ref(), rows, batch)
+                .map_err(|e| PipelineError::Upstream(e.to_string()))
+        };
+        score_splits(
+            &format!("final-{CF_DIR}"),
+            Some(CF_DIR),
+            0,
+            &mut score,
+            sink,
+        )?;
     }
     // With no stages (zero-shot) there is no last stage; its prompt falls back to the final one.
     let last = (cfg.stages.len().checked_sub(1))
         .map(|i| cfg.stage_name(i))
         .unwrap_or_default();
     let prompt_of = |name: &str| cfg.stage_prompt(name).unwrap_or(cfg.final_prompt());
-    // Scores every evaluation split with `m` under the prompt of stage `of`, reported as `label`;
-    // returns the scores, split by split.
-    let score_all = |label: &str,
+    // Scores every evaluation split with `m` under the prompt of stage `of` (see above).
+    let score_llm = |label: &str,
                      of: &str,
+                     part: Option<&str>,
                      step: u64,
                      m: &CollmModel,
-                     sink: &mut dyn EventSink|
-     -> collm_pipeline::Result<Vec<Vec<collm_eval::ScoredRow>>> {
-        let mut all = Vec::new();
-        for (split, rows) in &splits {
-            // Minutes on a CPU for a real backbone: the log says what the run is doing.
-            sink.emit(Event::Log {
-                message: format!("{label}: scoring {split} ({} rows)…", rows.len()),
-            });
+                     sink: &mut dyn EventSink| {
+        let mut score = |rows: &[Interaction]| {
             let samples = m.encode_all(rows, prompt_of(of))?;
-            let scored = score_samples(m, &samples, eval_batch, None, Some(cancel))?;
-            sink.emit(Event::Eval {
-                stage: label.to_string(),
-                step,
-                split: split.clone(),
-                metrics: breakdown(&scored),
-            });
-            all.push(scored);
-        }
-        Ok(all)
+            score_samples(m, &samples, eval_batch, None, Some(cancel))
+        };
+        score_splits(label, part, step, &mut score, sink)
     };
     let mut after = |name: &str, m: &CollmModel, o: &StageOutcome, sink: &mut dyn EventSink| {
-        // A finished stage met again on resume was scored before, unless the run stopped
-        // while scoring it (its kept scores are written last); an adopted one may not be.
-        let all_kept = splits.iter().all(|(split, _)| kept(split, name));
-        if name == last || (o.steps_here == 0 && !rescore.iter().any(|r| r == name) && all_kept) {
+        if name == last {
             return Ok(());
         }
-        let scored = score_all(
-            &format!("final-{name}"),
-            name,
-            o.best_step.unwrap_or(0),
-            m,
-            sink,
-        )?;
-        for ((split, rows), scored) in splits.iter().zip(&scored) {
-            let kept = of_rows(rows, scored);
-            super::predictions::save(job.run_dir, split, Some(name), &kept, sink)
-                .map_err(|e| collm_pipeline::PipelineError::Upstream(e.to_string()))?;
-        }
-        Ok(())
+        let step = o.best_step.unwrap_or(0);
+        score_llm(&format!("final-{name}"), name, Some(name), step, m, sink)
     };
     let outcome = match run_with(
         &mut model,
@@ -256,13 +268,10 @@ pub fn execute(
         .last()
         .and_then(|(_, o)| o.best_step)
         .unwrap_or(0);
-    let scored = match score_all(FINAL_STAGE, &last, step, &model, sink) {
-        Err(collm_pipeline::PipelineError::Cancelled) => return Ok(Outcome::Cancelled),
+    match score_llm(FINAL_STAGE, &last, None, step, &model, sink) {
+        Err(PipelineError::Cancelled) => return Ok(Outcome::Cancelled),
         other => other?,
     };
-    for ((split, rows), scored) in splits.iter().zip(&scored) {
-        super::predictions::save(job.run_dir, split, None, &of_rows(rows, scored), sink)?;
-    }
     Ok(Outcome::Finished { ranking: vec![] })
 }
 

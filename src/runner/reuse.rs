@@ -121,16 +121,15 @@ pub fn adopt_foundation(
 }
 
 /// Takes every stage `[reuse]` names (not yet finished here) from its source run into `model`
-/// and this run's folder. Returns the stages whose final evaluation this run must still score
-/// (the source scored other rows, or none).
+/// and this run's folder, with its final evaluation and kept scores when the source scored the
+/// same rows (otherwise this run scores it, as a stage of its own).
 pub fn adopt_stages(
     job: &CfJob<'_>,
     cfg: &PipelineConfig,
     model: &CollmModel,
     sink: &mut dyn EventSink,
-) -> Result<Vec<String>, RunError> {
+) -> Result<(), RunError> {
     let exp = job.experiment;
-    let mut rescore = Vec::new();
     let reused = exp.reused_stages();
     for plan in plans(cfg, job.run_dir).iter().take(reused.len()) {
         if stage_finished(&plan.dir) {
@@ -155,9 +154,7 @@ pub fn adopt_stages(
         sink.emit(Event::StageFinished {
             stage: plan.name.clone(),
         });
-        if !replayed_final {
-            rescore.push(plan.name.clone());
-        } else {
+        if replayed_final {
             copy_part_scores(&src, exp, &plan.name, job.run_dir, sink)?;
         }
         let best = state.best_auc.map_or_else(
@@ -175,7 +172,7 @@ pub fn adopt_stages(
             ),
         });
     }
-    Ok(rescore)
+    Ok(())
 }
 
 /// With the source's final evaluation of `stage` replayed (the same rows), its kept per-row
