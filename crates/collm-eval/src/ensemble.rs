@@ -45,32 +45,38 @@ pub fn common_rows(members: &[Vec<Prediction>]) -> Vec<Vec<Prediction>> {
 }
 
 /// The weighted mean of the members' probabilities, as a logit (so that logloss reads it as
-/// every other score). `weights` are normalised; rows as in [`common_rows`].
+/// every other score). `weights` count relative to each other; rows as in [`common_rows`].
+/// Worked in log space, `ln p - ln(1 - p)` of the mixture, so that confident members (an MF
+/// logit of 30) keep their order and logloss: a probability rounded to 1 would tie them.
 pub fn mean_probability(aligned: &[Vec<Prediction>], weights: &[f64]) -> Vec<ScoredRow> {
-    // Scaled by the largest first, so that huge finite weights cannot sum to infinity.
-    let top = weights.iter().cloned().fold(0.0, f64::max);
-    let weights: Vec<f64> = weights.iter().map(|w| w / top).collect();
-    let total: f64 = weights.iter().sum();
+    let ln_weights: Vec<f64> = weights.iter().map(|w| w.ln()).collect();
     let rows = aligned.first().map_or(0, Vec::len);
     (0..rows)
         .map(|i| {
-            let p: f64 = aligned
-                .iter()
-                .zip(&weights)
-                .map(|(member, w)| w / total * sigmoid(member[i].logit as f64))
-                .sum();
-            // Clamped so a unanimous 0 or 1 stays a finite logit.
-            let p = p.clamp(1e-7, 1.0 - 1e-7);
+            let logits = || aligned.iter().map(|member| member[i].logit as f64);
+            // ln σ(l) = -softplus(-l), ln(1 - σ(l)) = -softplus(l).
+            let ln_yes = log_sum_exp(logits().zip(&ln_weights).map(|(l, w)| w - softplus(-l)));
+            let ln_no = log_sum_exp(logits().zip(&ln_weights).map(|(l, w)| w - softplus(l)));
             ScoredRow {
-                logit: (p / (1.0 - p)).ln() as f32,
+                logit: (ln_yes - ln_no) as f32,
                 ..aligned[0][i].scored()
             }
         })
         .collect()
 }
 
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+/// `ln(1 + e^x)`, without overflow for large `x` or loss for very negative ones.
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// `ln Σ e^x` of finite or `-inf` terms (a zero weight), shifted by the largest.
+fn log_sum_exp(terms: impl Iterator<Item = f64> + Clone) -> f64 {
+    let top = terms.clone().fold(f64::NEG_INFINITY, f64::max);
+    if top == f64::NEG_INFINITY {
+        return top;
+    }
+    top + terms.map(|x| (x - top).exp()).sum::<f64>().ln()
 }
 
 #[cfg(test)]
@@ -118,5 +124,38 @@ mod tests {
         let huge = mean_probability(&aligned, &[5e307, 1.5e308]);
         let got = sigmoid(huge[0].logit as f64);
         assert!((got - 0.6875).abs() < 1e-6, "{got}");
+    }
+
+    fn sigmoid(x: f64) -> f64 {
+        1.0 / (1.0 + (-x).exp())
+    }
+
+    /// Confident members (|logit| past 16, where a probability in f64 rounds near 1) keep
+    /// their logits, so their order and logloss: a run averaged with itself is itself.
+    #[test]
+    fn confident_scores_keep_their_order_and_a_run_with_itself_is_itself() {
+        let run: Vec<Prediction> = [20.0, 17.0, -30.0, -25.0, 35.6, -35.6, 0.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| p(1, i as u32, (i % 2) as u8, l))
+            .collect();
+        let same = mean_probability(&[run.clone(), run.clone()], &[1.0, 1.0]);
+        for (got, want) in same.iter().zip(&run) {
+            assert!(
+                (got.logit - want.logit).abs() < 1e-4,
+                "{} vs {}",
+                got.logit,
+                want.logit
+            );
+        }
+        // A zero weight leaves the other member alone.
+        let other: Vec<Prediction> = run.iter().map(|q| p(q.uid, q.iid, q.label, 0.0)).collect();
+        let alone = mean_probability(&[run.clone(), other], &[1.0, 0.0]);
+        assert!((alone[0].logit - 20.0).abs() < 1e-4, "{}", alone[0].logit);
+        // Two confident members disagreeing: half of p = 1 and half of p = 0 is p = 1/2.
+        let yes = vec![p(1, 1, 1, 40.0)];
+        let no = vec![p(1, 1, 1, -40.0)];
+        let even = mean_probability(&[yes, no], &[1.0, 1.0]);
+        assert!(even[0].logit.abs() < 1e-6, "{}", even[0].logit);
     }
 }
