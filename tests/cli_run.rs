@@ -129,6 +129,31 @@ fn run_reports_every_split_and_the_other_commands_agree() {
         &format!("{ML1M}/valid_small.tsv"),
         "--json",
     ]);
+    // A file flagged by another warm definition (here: every row warm) is scored by its own
+    // flags, with a note saying how many rows differ from the dataset's (3,792 are cold).
+    let all_warm: String = std::fs::read_to_string(&valid)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut fields: Vec<&str> = line.split('\t').collect();
+            if i > 0 {
+                fields[4] = "1";
+            }
+            fields.join("\t") + "\n"
+        })
+        .collect();
+    let file = env.write("all_warm.tsv", &all_warm);
+    let out = env.output(&["eval", &id, "--data", path_str(&file), "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("3792 of 10401 rows are flagged `warm` otherwise than"),
+        "{stderr}"
+    );
+    let flagged: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(flagged["splits"]["all_warm"]["cold"]["rows"], 0);
+    let own = env.output(&["eval", &id, "--data", &valid, "--json"]);
+    assert!(!String::from_utf8_lossy(&own.stderr).contains("flagged"));
     for group in ["all", "warm", "cold"] {
         assert_eq!(
             scored["splits"]["valid"][group],

@@ -96,6 +96,16 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             if has_id_tables(&experiment) {
                 check_ids_fit(&dataset, data, &rows)?;
             }
+            let differing = dataset.warm_flags_differing(&rows);
+            if differing > 0 {
+                eprintln!(
+                    "note: {}: {differing} of {} rows are flagged `warm` otherwise than the \
+                     dataset's definition (user and item both in the run's train split); the \
+                     warm/cold breakdown follows the file's flags",
+                    data.display(),
+                    rows.len()
+                );
+            }
             (name, rows, data.display().to_string())
         }
         (None, Some(name)) => {

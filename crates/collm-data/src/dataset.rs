@@ -160,6 +160,17 @@ impl Dataset {
         self.train.rows.iter().map(|r| r.iid).collect()
     }
 
+    /// How many of `rows` carry a `warm` flag other than this dataset's definition: the user
+    /// and the item both have train rows (the reference's `not_cold`). A file may flag rows by
+    /// another definition (the reference's notebooks count users and items with more than 3
+    /// train rows); the breakdown follows the file, and this says that it differs.
+    pub fn warm_flags_differing(&self, rows: &[crate::Interaction]) -> usize {
+        let (users, items) = (self.train_users(), self.train_items());
+        rows.iter()
+            .filter(|r| r.warm != (users.contains(&r.uid) && items.contains(&r.iid)))
+            .count()
+    }
+
     /// Every item each user has a row for in any split (`valid_small` is inside `valid`), as
     /// ranking protocols need to exclude them from sampled negatives.
     pub fn interacted_by_user(&self) -> HashMap<u32, HashSet<u32>> {
