@@ -627,6 +627,49 @@ fn run_view_follows_live_events() {
     insta::assert_snapshot!("run_live", f.screen());
 }
 
+/// A stage resumed from its resume point after a kill: the curve drops what the killed
+/// attempt drew past it, and the steps that come again are drawn in their place.
+#[test]
+fn a_resumed_stage_s_curve_restarts_from_its_resume_point() {
+    let mut f = fixture(color());
+    f.keys("j");
+    f.key(KeyCode::Enter);
+    let id = f.app.run_view.id.clone().unwrap();
+    let live = |f: &mut Fixture, event: Event| {
+        update(
+            &mut f.app,
+            Message::RunEvent {
+                id: id.clone(),
+                event: Box::new(event),
+                at_ms: BASE_MS + 700_000,
+            },
+        )
+    };
+    assert_eq!(f.app.details[&id].stages[0].step(), 40);
+    live(
+        &mut f,
+        Event::Resumed {
+            stage: "cf".into(),
+            step: 30,
+        },
+    );
+    let stage = &f.app.details[&id].stages[0];
+    assert_eq!(stage.step(), 30);
+    assert_eq!(stage.loss.last().map(|p| p.0), Some(30.0));
+    assert_eq!(stage.smooth.len(), stage.loss.len());
+    assert!(stage.evals.iter().all(|e| e.step <= 30));
+    live(
+        &mut f,
+        Event::Step {
+            stage: "cf".into(),
+            step: 31,
+            loss: 0.3,
+            lr: 1e-2,
+        },
+    );
+    assert_eq!(f.app.details[&id].stages[0].loss.last(), Some(&(31.0, 0.3)));
+}
+
 #[test]
 fn metrics_side_by_side_with_deltas() {
     let mut f = fixture(color());

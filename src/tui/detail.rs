@@ -59,6 +59,24 @@ impl StageSeries {
         self.last = Some((at_ms, step));
     }
 
+    /// Forgets what was drawn past `step`: the stage resumed from there, and its next steps
+    /// replace them. The smoothed curve is drawn again from the losses left.
+    fn truncate_after(&mut self, step: u64) {
+        let x = step as f64;
+        self.loss.retain(|&(s, _)| s <= x);
+        self.lr.retain(|&(s, _)| s <= x);
+        self.evals.retain(|e| e.step <= step);
+        self.ema = Ema::new(SMOOTHING);
+        self.smooth = self
+            .loss
+            .iter()
+            .map(|&(s, l)| (s, self.ema.push(l)))
+            .collect();
+        // The rate is measured again from the first step after the resume.
+        self.first = None;
+        self.last = self.loss.last().map(|&(s, _)| (0, s as u64));
+    }
+
     /// The latest step reached.
     pub fn step(&self) -> u64 {
         self.last.map_or(0, |(_, s)| s)
@@ -281,6 +299,11 @@ impl RunDetail {
                 s.started_ms = Some(at_ms);
             }
             Event::StageFinished { stage } => self.stage_mut(stage).finished = true,
+            // The log line that follows says it.
+            Event::Resumed { stage, step } => {
+                self.stage_mut(stage).truncate_after(*step);
+                return;
+            }
             Event::Eval {
                 stage,
                 split,
@@ -374,6 +397,7 @@ pub fn describe(event: &Event) -> String {
             format!("{stage} step {step}: {what} saved to {path}")
         }
         Event::StageFinished { stage } => format!("stage {stage} finished"),
+        Event::Resumed { stage, step } => format!("{stage} resumed after step {step}"),
         Event::Log { message } => message.clone(),
         Event::Finished => "run finished".into(),
         Event::Failed { error } => format!("run failed: {error}"),

@@ -98,6 +98,10 @@ pub fn train(
                 if saved.best_epoch.is_some() {
                     carry_best(dir, out_dir)?;
                 }
+                sink.emit(Event::Resumed {
+                    stage: STAGE.to_string(),
+                    step: saved.step,
+                });
                 sink.emit(Event::Log {
                     message: format!(
                         "cf: resumed from {} after epoch {}",

@@ -42,6 +42,13 @@ pub enum Event {
     StageFinished {
         stage: String,
     },
+    /// A stage continues from its resume point after `step` steps: what an attempt killed
+    /// before its next resume point recorded of it past `step` is superseded (the stage
+    /// records those steps and evaluations again).
+    Resumed {
+        stage: String,
+        step: u64,
+    },
     /// Free-form progress message worth keeping in the run's log.
     Log {
         message: String,

@@ -228,6 +228,10 @@ pub fn run_stage(
         opt.load(&last_dir.join(OPTIMIZER_FILE))?;
         model.continue_mask_streams(&saved.masks)?;
         state = saved;
+        sink.emit(Event::Resumed {
+            stage: stage.to_string(),
+            step: state.step,
+        });
         sink.emit(Event::Log {
             message: format!("{stage}: resumed after step {}", state.step),
         });

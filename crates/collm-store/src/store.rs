@@ -285,11 +285,30 @@ impl Store {
                     metrics: metrics.clone(),
                     at_ms: now,
                 };
+                // An evaluation of a split at a stage's step is one: a resumed run that
+                // evaluates it again (killed before it moved on) replaces it.
+                let same = |p: &EvalPoint| {
+                    p.stage == point.stage && p.step == point.step && p.split == point.split
+                };
+                if self.remove_points(&self.evals, id, "evaluation", same)? > 0 {
+                    self.put_point(&self.evals, id, "evaluation", &point)?;
+                    return self.recount(id);
+                }
                 self.put_point(&self.evals, id, "evaluation", &point)?;
                 self.update(id, true, |r| {
                     r.evals += 1;
                     keep_best(&mut r.best, point);
                 })
+            }
+            Event::Resumed { stage, step } => {
+                let past = |s: &str, at: u64| s == stage && at > *step;
+                self.remove_points(&self.steps, id, "step", |p: &StepPoint| {
+                    past(&p.stage, p.step)
+                })?;
+                self.remove_points(&self.evals, id, "evaluation", |p: &EvalPoint| {
+                    past(&p.stage, p.step)
+                })?;
+                self.recount(id)
             }
             Event::Checkpoint {
                 stage,
@@ -312,6 +331,13 @@ impl Store {
             Event::StageStarted { stage, total_steps } => self.update(id, false, |r| {
                 if r.status == RunStatus::Queued {
                     apply_status(r, RunStatus::Running);
+                }
+                // A stage an interrupted attempt started goes on: one stage, begun then.
+                let last = r.stages.last_mut();
+                if let Some(going_on) = last.filter(|s| &s.name == stage && s.finished_ms.is_none())
+                {
+                    going_on.total_steps = *total_steps;
+                    return;
                 }
                 r.stages.push(StageInfo {
                     name: stage.clone(),
@@ -674,6 +700,45 @@ impl Store {
         tree.insert(key, encode(id.as_str(), what, point)?)
             .map_err(|e| self.db_err(e))?;
         Ok(())
+    }
+
+    /// Removes the points of `id` in `tree` that `gone` picks; returns how many.
+    fn remove_points<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        id: &RunId,
+        what: &'static str,
+        gone: impl Fn(&T) -> bool,
+    ) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in tree.scan_prefix(id.point_prefix()) {
+            let (key, value) = entry.map_err(|e| self.db_err(e))?;
+            let point: T = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+                id: id.to_string(),
+                what,
+                reason: e.to_string(),
+            })?;
+            if gone(&point) {
+                tree.remove(key).map_err(|e| self.db_err(e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Reads a run's step and evaluation counts and its best evaluations again from its points
+    /// (after some were removed or replaced). Flushes.
+    fn recount(&self, id: &RunId) -> Result<(), StoreError> {
+        let steps = self.steps.scan_prefix(id.point_prefix()).count() as u64;
+        let evals: Vec<EvalPoint> = self.points(&self.evals, id, "evaluation")?;
+        self.update(id, true, |r| {
+            r.steps = steps;
+            r.evals = evals.len() as u64;
+            r.best.clear();
+            for point in evals {
+                keep_best(&mut r.best, point);
+            }
+        })
     }
 
     fn points<T: serde::de::DeserializeOwned>(

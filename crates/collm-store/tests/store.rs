@@ -557,3 +557,66 @@ fn best_weights_are_found_in_the_store_that_is_open_wherever_they_were_written()
     let other = store.create_run("new", "name = \"new\"\n", "cf").unwrap();
     assert_eq!(store.best_weights(&store.run(&other).unwrap()), None);
 }
+
+/// A stage resumed from its resume point supersedes what a killed attempt recorded past it:
+/// those steps and evaluations go (the stage records them again), the counts and bests are
+/// read again, and the stage stays one stage. An evaluation recorded again at the same step
+/// (killed before it moved on) replaces the first.
+#[test]
+fn a_resumed_stage_supersedes_what_was_recorded_past_its_resume_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = store.create_run("r", "name = \"r\"", "collm").unwrap();
+    let started = Event::StageStarted {
+        stage: "stage1".into(),
+        total_steps: Some(20),
+    };
+    let step = |step: u64| Event::Step {
+        stage: "stage1".into(),
+        step,
+        loss: 1.0 / step as f64,
+        lr: 1e-3,
+    };
+    store.append_event(&id, &started).unwrap();
+    for s in 1..=12 {
+        store.append_event(&id, &step(s)).unwrap();
+        if s % 4 == 0 {
+            // The attempt killed after step 12 saw its best at step 12.
+            let auc = if s == 12 { 0.9 } else { 0.5 + s as f64 / 100.0 };
+            store
+                .append_event(&id, &eval("stage1", s, "valid", auc))
+                .unwrap();
+        }
+    }
+    // Killed after step 12, its last resume point at step 8; the second attempt starts.
+    store.append_event(&id, &started).unwrap();
+    let resumed = Event::Resumed {
+        stage: "stage1".into(),
+        step: 8,
+    };
+    store.append_event(&id, &resumed).unwrap();
+    let record = store.run(&id).unwrap();
+    assert_eq!(record.steps, 8);
+    assert_eq!(record.evals, 2);
+    assert_eq!(record.stages.len(), 1, "{:?}", record.stages);
+    let best = record.evaluation("stage1", "valid").unwrap();
+    assert_eq!((best.step, best.metrics.all.auc), (8, Some(0.58)));
+    // Step 8's evaluation again (the resume point was written before it), then on.
+    store
+        .append_event(&id, &eval("stage1", 8, "valid", 0.58))
+        .unwrap();
+    for s in 9..=12 {
+        store.append_event(&id, &step(s)).unwrap();
+    }
+    store
+        .append_event(&id, &eval("stage1", 12, "valid", 0.7))
+        .unwrap();
+    let steps: Vec<u64> = store.steps(&id).unwrap().iter().map(|p| p.step).collect();
+    assert_eq!(steps, (1..=12).collect::<Vec<_>>());
+    let evals: Vec<u64> = store.evals(&id).unwrap().iter().map(|p| p.step).collect();
+    assert_eq!(evals, [4, 8, 12]);
+    let record = store.run(&id).unwrap();
+    assert_eq!((record.steps, record.evals), (12, 3));
+    let best = record.evaluation("stage1", "valid").unwrap();
+    assert_eq!((best.step, best.metrics.all.auc), (12, Some(0.7)));
+}
