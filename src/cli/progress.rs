@@ -1,8 +1,9 @@
 //! `collm run`'s progress display on stderr, drawn from the runner's events: a bar over the
 //! stage's steps with the latest loss and evaluation; without a terminal, plain lines for the
-//! log messages, new best evaluations (at most one every few seconds) and, so that a log of a
-//! long stage shows it is alive, a step line with the loss, speed and time left (the first step
-//! of each stage, then one a minute).
+//! log messages, the final evaluations, new best evaluations (at most one every few seconds:
+//! a best overtaken within them is not printed, the stage's last best always is) and, so that
+//! a log of a long stage shows it is alive, a step line with the loss, speed and time left (the
+//! first step of each stage, then one a minute).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -22,6 +23,8 @@ pub struct Progress {
     /// When a new-best line was last printed without a terminal (they are rate-limited: a
     /// slowly improving run would otherwise print one per epoch).
     last_best_line: Option<Instant>,
+    /// The latest new-best line held back by the rate limit, printed when the stage ends.
+    held_best: Option<String>,
     heartbeat: Heartbeat,
 }
 
@@ -47,6 +50,7 @@ impl Progress {
             loss: None,
             eval: String::new(),
             last_best_line: None,
+            held_best: None,
             heartbeat: Heartbeat::new(STEP_LINE_EVERY),
         }
     }
@@ -54,6 +58,7 @@ impl Progress {
     pub fn event(&mut self, event: &Event) {
         match event {
             Event::StageStarted { stage, total_steps } => {
+                self.print_held_best();
                 self.bar.set_length(total_steps.unwrap_or(0));
                 self.bar.set_position(0);
                 self.heartbeat
@@ -77,9 +82,12 @@ impl Progress {
                 metrics,
             } => {
                 let auc = metrics.all.auc;
-                if stage == FINAL_STAGE {
+                // The final evaluations (`final`, and a part's: `final-stage1`), each once.
+                if stage.starts_with(FINAL_STAGE) {
+                    self.print_held_best();
+                    let of = stage.replace('-', " of ");
                     self.line(format!(
-                        "final {split}: auc {} (warm {}, cold {}), uauc {}",
+                        "{of} {split}: auc {} (warm {}, cold {}), uauc {}",
                         number(auc),
                         number(metrics.warm.auc),
                         number(metrics.cold.auc),
@@ -94,12 +102,14 @@ impl Progress {
                     let due = self
                         .last_best_line
                         .is_none_or(|t| t.elapsed() >= BEST_LINE_EVERY);
-                    if self.bar.is_hidden() && due {
-                        self.last_best_line = Some(Instant::now());
-                        self.line(format!(
+                    if self.bar.is_hidden() {
+                        self.held_best = Some(format!(
                             "{stage} step {step}: {split} auc {} (new best)",
                             number(auc)
                         ));
+                        if due {
+                            self.print_held_best();
+                        }
                     }
                 }
                 self.eval = format!(
@@ -113,10 +123,20 @@ impl Progress {
             Event::Cancelled => self.line("cancelled".to_string()),
             // The caller names the reason once, with the run's end (`collm run`'s error line,
             // `collm sweep`'s line per run), read from the stored record.
+            Event::StageFinished { .. } => self.print_held_best(),
+            // A resumed stage says so in the log line that follows.
             Event::Failed { .. }
             | Event::Checkpoint { .. }
-            | Event::StageFinished { .. }
+            | Event::Resumed { .. }
             | Event::Finished => {}
+        }
+    }
+
+    /// The new-best line the rate limit held back, if any.
+    fn print_held_best(&mut self) {
+        if let Some(line) = self.held_best.take() {
+            self.last_best_line = Some(Instant::now());
+            self.line(line);
         }
     }
 
