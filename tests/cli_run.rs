@@ -433,6 +433,29 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
     assert_eq!(second["status"], "finished", "{second}");
     let rid = second["run_id"].as_str().unwrap().to_string();
 
+    // A foundation trained by another recipe comes with it: the run records the source's
+    // `[training]` (seed 2023), not the one it was given (seed 7), so that no sweep or
+    // comparison takes it for a foundation trained the given way.
+    let other = env.json(&[
+        "run",
+        exp,
+        "--json",
+        "--set",
+        "training.seed=7",
+        "--set",
+        "collm.stages.0.max_steps=1",
+        "--set",
+        "collm.stages.1.max_steps=1",
+        "--reuse",
+        &cf,
+    ]);
+    let oid = other["run_id"].as_str().unwrap();
+    let stored: Value =
+        serde_json::from_str(&env.ok(&["export", oid, "--format", "json"])).unwrap();
+    let text = stored["record"]["experiment"].as_str().unwrap();
+    let training: toml::Value = toml::from_str::<toml::Value>(text).unwrap()["training"].clone();
+    assert_eq!(training["seed"].as_integer(), Some(2023), "{text}");
+
     let run_dir = |run: &str| env.store().join("runs").join(run);
     // The same tensors, bit for bit (the files' metadata maps are in hash order).
     for file in ["cf/best.safetensors", "stage1/best/lora.safetensors"] {
@@ -479,6 +502,22 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
     }
     assert!(!points(&b, "steps", "stage1").is_empty());
     assert!(!points(&b, "evals", "final-stage1").is_empty());
+    // The foundation taken is a stage of the run, as trained here, with its best weights.
+    let names = |v: &Value, what: &str, key: &str| -> Vec<String> {
+        v["record"][what]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s[key].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&b, "stages", "name"), names(&a, "stages", "name"));
+    let cf_weights = run_dir(&rid).join("cf/best.safetensors");
+    assert!(
+        names(&b, "artifacts", "path").contains(&cf_weights.display().to_string()),
+        "{}",
+        b["record"]["artifacts"]
+    );
     // The replayed final evaluation of stage 1 brings its per-row scores: `RUN:stage1` pairs.
     let part_scores =
         |run: &str| std::fs::read_to_string(run_dir(run).join("predictions/stage1/valid.tsv"));

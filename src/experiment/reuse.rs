@@ -13,7 +13,8 @@
 //! to it; and, when one of those stages reads the ID slots or trains the mapping or the
 //! foundation, `[model]`, `[training]`, `[collm.slots]` and the foundation's source too. The
 //! foundation (`cf`) needs only the same dataset and `[model]`: how long it trained is the
-//! source run's own business, and its record says.
+//! source run's own business, and the run that takes it records the source's `[training]` as
+//! its own (the recipe its foundation was trained by).
 
 use std::collections::BTreeMap;
 

@@ -351,7 +351,13 @@ pub fn spelled_flat(text: &str) -> BTreeMap<String, Value> {
 
 /// [`diff`] of experiments already flattened by [`spelled_flat`].
 pub fn diff_flat(flats: &[&BTreeMap<String, Value>]) -> Vec<(String, Vec<Option<String>>)> {
-    let mut keys: Vec<&String> = flats.iter().flat_map(|f| f.keys()).collect();
+    // Where a run took parts from (`[reuse]`) is no setting: a part is reused only when it
+    // computed what this run would (a foundation brings its `[training]` along).
+    let mut keys: Vec<&String> = flats
+        .iter()
+        .flat_map(|f| f.keys())
+        .filter(|k| !k.starts_with("reuse."))
+        .collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()
@@ -685,6 +691,20 @@ mod tests {
     }
 
     const A: &str = "name = \"a\"\n[cf]\nkind = \"mf\"\nlr = 0.001\nbatch_size = 1024\n\n[ablation]\nno_history = false\n\n[[stages]]\nlr = 0.5\n";
+
+    /// Where a run took parts from is not a setting in which runs differ.
+    #[test]
+    fn where_parts_were_taken_from_is_no_difference() {
+        let a = "name = \"a\"\n[training]\nlr = 1e-2\n[reuse]\ncf = \"261129-011202\"\n";
+        let b = "name = \"a\"\n[training]\nlr = 1e-3\n";
+        let flats: Vec<BTreeMap<String, Value>> =
+            [a, b].iter().map(|t| flatten(t).unwrap()).collect();
+        let keys: Vec<String> = diff_flat(&flats.iter().collect::<Vec<_>>())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, ["training.lr"]);
+    }
 
     #[test]
     fn flattens_tables_and_arrays_of_tables() {

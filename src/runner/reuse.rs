@@ -65,8 +65,14 @@ pub fn resolve_sources(store: &Store, exp: &mut Experiment) -> Result<(), RunErr
     exp.check_reuse().map_err(RunError::Invalid)?;
     let keys: Vec<String> = exp.reuse.keys().cloned().collect();
     for key in keys {
-        let id = source(store, exp, &key)?.id;
-        exp.reuse.insert(key, id.to_string());
+        let src = source(store, exp, &key)?;
+        // A foundation taken from a run that trained it otherwise was trained by that run's
+        // `[training]`: the record says so, not the file's recipe (a sweep would take the run
+        // for the file's point, and `compare` would show no difference).
+        if key == FOUNDATION {
+            exp.training = src.experiment.training.clone();
+        }
+        exp.reuse.insert(key, src.id.to_string());
     }
     Ok(())
 }
@@ -102,15 +108,36 @@ pub fn adopt_foundation(
     // The curve first, the weights last (whole, by a rename): a kill between the two leaves no
     // weights, so the resume replays again, skipping what was recorded, instead of taking the
     // weights as adopted with half the curve.
+    // A stage of this run as `show` and `export` list it, with its best weights.
+    sink.emit(Event::StageStarted {
+        stage: collm_cf::STAGE.to_string(),
+        total_steps: None,
+    });
     replay(job, &src.id, collm_cf::STAGE, None, sink)?;
     let partial = cf_dir.join(format!("{}.partial", collm_cf::checkpoint::BEST_FILE));
     std::fs::create_dir_all(cf_dir)
         .and_then(|_| std::fs::copy(&from, &partial))
         .and_then(|_| std::fs::rename(&partial, &target))
         .map_err(|e| RunError::Invalid(format!("{}: {e}", target.display())))?;
+    let best_step = job
+        .store
+        .run(&src.id)?
+        .artifacts
+        .iter()
+        .rev()
+        .find_map(|a| (a.best && a.stage == collm_cf::STAGE).then_some(a.step));
+    sink.emit(Event::Checkpoint {
+        stage: collm_cf::STAGE.to_string(),
+        step: best_step.unwrap_or(0),
+        path: target.display().to_string(),
+        best: true,
+    });
+    sink.emit(Event::StageFinished {
+        stage: collm_cf::STAGE.to_string(),
+    });
     sink.emit(Event::Log {
         message: format!(
-            "foundation ({} dim {}) taken from run {} ({})",
+            "foundation ({} dim {}) taken from run {} ({}), with the [training] it was trained by",
             exp.model.kind.name(),
             exp.model.dim,
             src.id,
