@@ -570,7 +570,7 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
     let other = env.write("other-lr.toml", &text);
     refused(
         &["run", path_str(&other), "--reuse", &stage1],
-        "`collm.stages[0].lr` differs",
+        "`collm.stages.0.lr` differs",
     );
     assert_eq!(
         env.json(&["runs", "--json"]).as_array().unwrap().len(),

@@ -133,11 +133,14 @@ fn key_in_section(text: &str, offset: usize, message: &str) -> usize {
     if !text[line_start..].trim_start().starts_with('[') {
         return offset;
     }
-    let Some(field) = message
-        .split("field `")
-        .nth(1)
-        .and_then(|rest| rest.split('`').next())
-    else {
+    // `field `lr`` (serde's) or `setting `training.lr`` (a section's range check): the key
+    // inside the section is the last part.
+    let named = |marker: &str| {
+        let rest = message.split(marker).nth(1)?;
+        let key = rest.split('`').next()?;
+        key.rsplit('.').next()
+    };
+    let Some(field) = named("field `").or_else(|| named("setting `")) else {
         return offset;
     };
     let mut at = line_start;

@@ -231,13 +231,24 @@ trait Check {
 
 impl Check for CfModelConfig {
     fn check(&self) -> Result<(), String> {
-        self.validate().map_err(|e| e.to_string())
+        self.validate().map_err(|e| cf_setting("model", e))
     }
 }
 
 impl Check for CfTrainConfig {
     fn check(&self) -> Result<(), String> {
-        self.validate().map_err(|e| e.to_string())
+        self.validate().map_err(|e| cf_setting("training", e))
+    }
+}
+
+/// A collaborative model's setting error with its key spelt as `--set` takes it
+/// (`training.lr`), not the section's own field name.
+fn cf_setting(section: &str, e: collm_cf::CfError) -> String {
+    match e {
+        collm_cf::CfError::Config { field, message } => {
+            format!("invalid setting `{section}.{field}`: {message}")
+        }
+        other => other.to_string(),
     }
 }
 

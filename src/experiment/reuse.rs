@@ -195,7 +195,8 @@ fn first_difference(a: &toml::Value, b: &toml::Value, at: &str) -> Option<String
             x.iter()
                 .zip(y)
                 .enumerate()
-                .find_map(|(i, (u, v))| first_difference(u, v, &format!("{at}[{i}]")))
+                // Spelt as `--set` takes the key: `collm.stages.0.lr`.
+                .find_map(|(i, (u, v))| first_difference(u, v, &format!("{at}.{i}")))
         }
         _ => (a != b).then(|| at.to_string()),
     }

@@ -116,7 +116,11 @@ fn missing_keys_and_bad_values_are_named() {
     assert!(missing.contains("my-exp.toml:"), "{missing}");
 
     let range = error_of(&GOOD.replace("batch_size = 64", "batch_size = 0"));
-    assert!(range.contains("`batch_size`"), "{range}");
+    // The key as `--set` takes it, not the section's field name alone.
+    assert!(
+        range.contains("invalid setting `training.batch_size`"),
+        "{range}"
+    );
     assert!(range.contains("my-exp.toml:14:1:"), "{range}");
 
     let device = error_of(&GOOD.replace("device = \"cpu\"", "device = \"gpu\""));
@@ -310,6 +314,15 @@ fn collm_settings_out_of_range_are_named_as_set_names_them_at_their_line() {
     let second = named.match_indices("[[collm.stages]]").nth(1).unwrap().0;
     let line = named[..second].matches('\n').count() + 1;
     assert!(twice.contains("`collm.stages.1.name`"), "{twice}");
+    // Each of two settings checked together is named alone.
+    let (rows, _) = at(
+        "eval_rows = 32\n\n[[collm.stages]]\nprompt = \"hybrid\"",
+        "eval_rows = 0\n\n[[collm.stages]]\nprompt = \"hybrid\"",
+    );
+    assert!(
+        rows.contains("invalid setting `collm.stages.0.eval_rows`"),
+        "{rows}"
+    );
     assert!(
         twice.contains(&format!("my-exp.toml:{line}:1:")),
         "{twice} (expected line {line})"
@@ -361,7 +374,7 @@ fn stage_one_is_shared_by_every_cie_source_and_stage_two_is_not() {
     let why = din
         .can_reuse_from("stage1", &changed, "source")
         .unwrap_err();
-    assert_eq!(why, "`collm.stages[0].lr` differs");
+    assert_eq!(why, "`collm.stages.0.lr` differs");
     changed = mf.clone();
     changed.collm.as_mut().unwrap().lora.r = 16;
     assert_eq!(

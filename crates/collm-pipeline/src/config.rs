@@ -332,9 +332,13 @@ fn bad_stage_name(name: &str) -> Option<String> {
             name.escape_debug()
         ));
     }
+    // Folders named `CF` and `cf` are one on a file system that ignores case (macOS, Windows).
     RESERVED_STAGE_NAMES
-        .contains(&name)
-        .then(|| format!("`{name}` is taken by the run's own `{name}` part; choose another"))
+        .iter()
+        .find(|reserved| reserved.eq_ignore_ascii_case(name))
+        .map(|reserved| {
+            format!("`{name}` is taken by the run's own `{reserved}` part; choose another")
+        })
 }
 
 /// The name of stage `i` (0-based) when the experiment gives it none: `stage1`, `stage2`, ...
@@ -420,8 +424,22 @@ impl PipelineConfig {
         }
         for (i, s) in self.stages.iter().enumerate() {
             let field = |f: &str| format!("stages[{i}].{f}");
-            if let Some(message) = bad_stage_name(&self.stage_name(i)) {
+            let name = self.stage_name(i);
+            if let Some(message) = bad_stage_name(&name) {
                 return Err(PipelineError::config(field("name"), message));
+            }
+            // Exact repeats are `validate`'s; these would share a folder where case is ignored.
+            if let Some(other) = (0..i)
+                .map(|j| self.stage_name(j))
+                .find(|other| other != &name && other.eq_ignore_ascii_case(&name))
+            {
+                return Err(PipelineError::config(
+                    field("name"),
+                    format!(
+                        "`{name}` differs from `{other}` only in case: their folders would be one \
+                         on a file system that ignores case"
+                    ),
+                ));
             }
             // Twice in the list would hand the optimizer each tensor twice: two updates a step.
             if let Some(twice) = (1..s.train.len()).find(|&j| s.train[..j].contains(&s.train[j])) {
@@ -541,11 +559,13 @@ impl PipelineConfig {
                     return Err(PipelineError::config(field(name), "must be at least 1"));
                 }
             }
-            if s.train_rows == Some(0) || s.eval_rows == Some(0) {
-                return Err(PipelineError::config(
-                    field("train_rows/eval_rows"),
-                    "must be at least 1 when given",
-                ));
+            for (name, rows) in [("train_rows", s.train_rows), ("eval_rows", s.eval_rows)] {
+                if rows == Some(0) {
+                    return Err(PipelineError::config(
+                        field(name),
+                        "must be at least 1 when given",
+                    ));
+                }
             }
         }
         Ok(())
@@ -686,12 +706,14 @@ mod tests {
                 "{bad}: {e}"
             );
         }
-        for taken in ["cf", "final", "predictions"] {
+        for taken in ["cf", "final", "predictions", "CF", "Final"] {
             let e = named(taken).unwrap_err();
             assert!(e.contains("is taken by the run's own"), "{taken}: {e}");
         }
         assert!(named(&"s".repeat(41)).is_err());
         assert!(named("stage1").unwrap_err().contains("used twice"));
+        // One folder where case is ignored.
+        assert!(named("Stage1").unwrap_err().contains("only in case"));
     }
 
     #[test]
