@@ -670,6 +670,58 @@ fn a_resumed_stage_s_curve_restarts_from_its_resume_point() {
     assert_eq!(f.app.details[&id].stages[0].loss.last(), Some(&(31.0, 0.3)));
 }
 
+/// A run reopened after its stage resumed: the speed, and so the ETA, is measured from the
+/// resume on, not over the time the run lay dead (it read 3.5 s/step for 10 steps/s).
+#[test]
+fn a_reopened_resumed_run_s_speed_leaves_out_the_time_it_lay_dead() {
+    use collm_store::{FullRun, RunRecord, StageInfo, StageResume, StepPoint};
+    let id = RunId::parse("250601-120000").unwrap();
+    let mut record = RunRecord::new(id.clone(), "r", "collm", "name = \"r\"", 0);
+    record.stages.push(StageInfo {
+        name: "stage1".into(),
+        total_steps: Some(100),
+        started_ms: 0,
+        finished_ms: None,
+        resumed: Some(StageResume {
+            at_ms: 3_600_000,
+            step: 8,
+        }),
+    });
+    // Steps 1-8 a second apart, killed; resumed an hour later at 10 steps/s.
+    let at = |step: u64| {
+        if step <= 8 {
+            step * 1000
+        } else {
+            3_600_000 + (step - 8) * 100
+        }
+    };
+    let steps = (1..=20)
+        .map(|step| StepPoint {
+            stage: "stage1".into(),
+            step,
+            loss: 0.5,
+            lr: 1e-3,
+            at_ms: at(step),
+        })
+        .collect();
+    let full = FullRun {
+        record,
+        steps,
+        evals: Vec::new(),
+    };
+    let detail = collm_bench::tui::detail::RunDetail::from_full(&full);
+    let stage = &detail.stages[0];
+    assert_eq!(stage.step(), 20);
+    assert_eq!(
+        stage.loss.len(),
+        20,
+        "the steps before the resume stay drawn"
+    );
+    let rate = stage.rate().unwrap();
+    assert!((rate - 10.0).abs() < 1e-9, "{rate} steps/s");
+    assert_eq!(stage.eta_s().map(|s| s.round()), Some(8.0));
+}
+
 #[test]
 fn metrics_side_by_side_with_deltas() {
     let mut f = fixture(color());

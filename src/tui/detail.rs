@@ -189,6 +189,17 @@ impl RunDetail {
                     },
                 ));
             }
+            // Its speed is measured from the resume on, as live.
+            if let Some(resume) = s.resumed {
+                events.push((
+                    resume.at_ms,
+                    0,
+                    Event::Resumed {
+                        stage: s.name.clone(),
+                        step: resume.step,
+                    },
+                ));
+            }
         }
         for p in &full.steps {
             events.push((

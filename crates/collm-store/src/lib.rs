@@ -22,7 +22,7 @@ pub use holder::Holder;
 pub use id::RunId;
 pub use record::{
     Artifact, EvalPoint, FullRun, Headline, LogLine, RankingPoint, RunList, RunRecord, RunStatus,
-    RunSummary, StageInfo, StepPoint, FINAL_STAGE, SCHEMA_VERSION,
+    RunSummary, StageInfo, StageResume, StepPoint, FINAL_STAGE, SCHEMA_VERSION,
 };
 pub use store::{size_text, Store};
 

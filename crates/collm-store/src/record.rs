@@ -59,6 +59,17 @@ pub struct StageInfo {
     pub total_steps: Option<u64>,
     pub started_ms: u64,
     pub finished_ms: Option<u64>,
+    /// When the stage last resumed from a resume point, and after which step (its speed is
+    /// measured from there: the time it lay dead is not its).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<StageResume>,
+}
+
+/// A stage's resume: when, and after which step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageResume {
+    pub at_ms: u64,
+    pub step: u64,
 }
 
 /// One optimiser step.

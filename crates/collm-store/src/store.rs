@@ -308,7 +308,15 @@ impl Store {
                 self.remove_points(&self.evals, id, "evaluation", |p: &EvalPoint| {
                     past(&p.stage, p.step)
                 })?;
-                self.recount(id)
+                self.recount(id)?;
+                self.update(id, true, |r| {
+                    if let Some(s) = r.stages.iter_mut().rev().find(|s| &s.name == stage) {
+                        s.resumed = Some(StageResume {
+                            at_ms: now,
+                            step: *step,
+                        });
+                    }
+                })
             }
             Event::Checkpoint {
                 stage,
@@ -344,6 +352,7 @@ impl Store {
                     total_steps: *total_steps,
                     started_ms: now,
                     finished_ms: None,
+                    resumed: None,
                 });
             }),
             Event::StageFinished { stage } => self.update(id, false, |r| {

@@ -599,6 +599,7 @@ fn a_resumed_stage_supersedes_what_was_recorded_past_its_resume_point() {
     assert_eq!(record.steps, 8);
     assert_eq!(record.evals, 2);
     assert_eq!(record.stages.len(), 1, "{:?}", record.stages);
+    assert_eq!(record.stages[0].resumed.map(|r| r.step), Some(8));
     let best = record.evaluation("stage1", "valid").unwrap();
     assert_eq!((best.step, best.metrics.all.auc), (8, Some(0.58)));
     // Step 8's evaluation again (the resume point was written before it), then on.
