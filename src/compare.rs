@@ -395,6 +395,21 @@ pub fn interval(d: Option<&Difference>) -> String {
     )
 }
 
+/// [`interval`] in short, for a narrow table: the difference and its p-value (`+0.0108
+/// p=0.190`), or with too few users, their count (`+1.0000 (1 user)`).
+pub fn interval_short(d: Option<&Difference>) -> String {
+    d.map_or_else(
+        || "-".into(),
+        |d| {
+            if !d.is_resampled() {
+                let users = if d.users == 1 { "user" } else { "users" };
+                return format!("{:+.4} ({} {users})", d.observed, d.users);
+            }
+            format!("{:+.4} {}", d.observed, p_value(d.p_value, d.resamples))
+        },
+    )
+}
+
 /// A p-value to the resolution the resamples give: `p<0.001` rather than a bare 0.
 fn p_value(p: f64, resamples: usize) -> String {
     let floor = 1.0 / resamples.max(1) as f64;

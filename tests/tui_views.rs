@@ -998,12 +998,31 @@ fn metrics_at_80x24_keep_room_for_the_differences() {
         differences.contains("│250601-12000") && differences.contains(" all "),
         "{differences}"
     );
+    assert!(screen.contains("0 rows above, "), "{screen}");
+    update(
+        &mut f.app,
+        Message::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    // ↓ scrolls the metric rows that do not fit, to the last (the cold rows), and no further.
+    let last_row = |screen: &str| screen.contains("cold UAUC users");
+    assert!(!last_row(&screen), "{screen}");
+    f.keys(&"j".repeat(20));
+    let screen = f.draw(80, 24).backend().to_string();
     assert!(
-        screen.contains("rows below (a taller terminal shows them)"),
+        last_row(&screen) && screen.contains(" below (↑↓)"),
         "{screen}"
     );
+    assert!(screen.contains("0 below (↑↓)"), "{screen}");
+    f.keys("k");
+    let screen = f.draw(80, 24).backend().to_string();
+    assert!(screen.contains("1 below (↑↓)"), "{screen}");
+    // The differences keep the difference and its p-value where the interval does not fit.
+    assert!(screen.contains(" p="), "{screen}");
     // At the usual size, all of it.
-    assert!(!f.screen().contains("rows below"), "{}", f.screen());
+    assert!(!f.screen().contains("rows above"), "{}", f.screen());
 }
 
 /// Unchosen, the Metrics baseline is the first column with a result (a run still training has

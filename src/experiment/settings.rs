@@ -134,7 +134,7 @@ fn leaf(key: &str) -> &str {
 /// experiment spelt out) whose key is `KEY` or ends in `.KEY` holds `VALUE` (`seed=1` finds
 /// `training.seed = 1`; a number equal however typed: `lr=1e-2` finds `0.01`), or a `KEY=` word
 /// of the name or the key settings' summary holds it whole (`bs=16`; `lr=0.01` in
-/// `lr=2e-3/0.01`), so `seed=1` is not `seed=12`. Any other word is text, lowercased, within the
+/// `lr=2e-3/0.01`; the word as shown, `lr=2e-3/0.01`, too), so `seed=1` is not `seed=12`. Any other word is text, lowercased, within the
 /// run's id, name, kind, status or summary. A sweep point's name (`mf lr=0.01 seed=1`) finds
 /// its run.
 pub fn run_matches(
@@ -168,9 +168,12 @@ fn word_matches(text: &str, flat: &BTreeMap<String, Value>, word: &str) -> bool 
     });
     let prefix = format!("{key}=");
     let shown = show(&wanted).to_lowercase();
+    // A word copied whole from the summary (`lr=2e-3/0.01`) is that word.
+    let whole = word.to_lowercase();
     let in_words = text.split_whitespace().any(|w| {
-        w.strip_prefix(&prefix)
-            .is_some_and(|values| any || values.split('/').any(|v| v == shown))
+        w == whole
+            || w.strip_prefix(&prefix)
+                .is_some_and(|values| any || values.split('/').any(|v| v == shown))
     });
     in_settings || in_words
 }
@@ -680,6 +683,8 @@ mod tests {
         assert!(hit("lr=2e-3") && hit("training.lr=0.015") && hit("lr=1.5e-2"));
         assert!(hit("seed=1") && hit("seed=12") && hit("prefix_cache=false"));
         assert!(hit("bs=16") && hit("BS=16") && hit("lr=") && hit("bs="));
+        // A word as the summary shows it.
+        assert!(hit("lr=2e-3/0.01") && !hit("lr=2e-3/0.02"));
         assert!(!hit("heads="));
         // Not a value that merely starts with the one typed.
         assert!(!hit("lr=0.0") && !hit("lr=1e-3") && !hit("training.seed=1"));

@@ -86,6 +86,10 @@ pub struct MetricsState {
     pub baseline: Option<Target>,
     /// The highlighted column.
     pub column: usize,
+    /// Metric rows scrolled past (↑↓), where the table does not fit.
+    pub row_scroll: usize,
+    /// Rows of the differences scrolled past (PgUp PgDn), where they do not fit.
+    pub difference_scroll: usize,
     /// Each CoLLM run also shown by its parts: its foundation alone and its earlier stages.
     pub parts: bool,
     /// Runs of one setting that differ only in their seeds shown as one column: their mean,
@@ -129,6 +133,8 @@ impl Default for MetricsState {
             split: "valid".into(),
             baseline: None,
             column: 0,
+            row_scroll: 0,
+            difference_scroll: 0,
             parts: false,
             seeds: false,
             significance: None,

@@ -312,15 +312,39 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(
         METRICS,
-        &[code(KeyCode::Left), k('h'), code(KeyCode::Up), k('k')],
+        &[code(KeyCode::Left), k('h')],
         A::Left,
         "highlight the column to the left (the table scrolls when not all fit)",
     ),
     bind(
         METRICS,
-        &[code(KeyCode::Right), k('l'), code(KeyCode::Down), k('j')],
+        &[code(KeyCode::Right), k('l')],
         A::Right,
         "highlight the column to the right",
+    ),
+    bind(
+        METRICS,
+        &[code(KeyCode::Up), k('k')],
+        A::Up,
+        "scroll the metric rows up, where the terminal is too short for them",
+    ),
+    bind(
+        METRICS,
+        &[code(KeyCode::Down), k('j')],
+        A::Down,
+        "scroll the metric rows down",
+    ),
+    bind(
+        METRICS,
+        &[code(KeyCode::PageUp)],
+        A::PageUp,
+        "scroll the differences from the baseline up, where they do not fit",
+    ),
+    bind(
+        METRICS,
+        &[code(KeyCode::PageDown)],
+        A::PageDown,
+        "scroll the differences down",
     ),
     bind(METRICS, &[k('p')], A::NextSplit, "next split"),
     bind(
@@ -414,7 +438,7 @@ pub fn action_for(view: View, event: &KeyEvent) -> Option<Action> {
 }
 
 /// The action `event` is bound to by the global keys alone: what it does over a view's own
-/// keys, in the help overlay (where the Metrics view's ↑↓ would move its columns).
+/// keys, in the help overlay (where the Metrics view's ↑↓ would scroll its rows).
 pub fn global_action_for(event: &KeyEvent) -> Option<Action> {
     bound_in(Scope::Global, event)
 }

@@ -2,7 +2,7 @@
 //! background for whenever what it shows changed.
 
 use super::move_in;
-use crate::compare::{column_header, Target};
+use crate::compare::{column_header, Target, GROUPS};
 use crate::tui::app::{column_targets, App, Kept, MetricsState, Significance};
 use crate::tui::keymap::{Action, View};
 use crate::tui::message::Command;
@@ -110,16 +110,28 @@ fn toggle_metrics(
 
 pub(super) fn metrics_action(app: &mut App, action: Action) {
     let n = app.metrics_columns().len();
+    // As far as rows are hidden (those of the differences: at most all but one group).
+    let hidden = app
+        .screen
+        .map_or(0, |(_, h)| crate::tui::views::metrics::hidden_rows(h, n));
+    let difference_rows = GROUPS.len() * n.saturating_sub(1);
+    let m = &mut app.metrics;
     match action {
-        Action::Left | Action::Up => {
-            move_in(&mut app.metrics.column, n, Action::Up);
+        Action::Left => {
+            move_in(&mut m.column, n, Action::Up);
         }
-        Action::Right | Action::Down => {
-            move_in(&mut app.metrics.column, n, Action::Down);
+        Action::Right => {
+            move_in(&mut m.column, n, Action::Down);
         }
-        // The global first/last/page keys act on the columns, the view's one list.
-        Action::Top | Action::Bottom | Action::PageUp | Action::PageDown => {
-            move_in(&mut app.metrics.column, n, action);
+        Action::Top | Action::Bottom => {
+            move_in(&mut m.column, n, action);
+        }
+        // Rows that do not fit the terminal.
+        Action::Up => m.row_scroll = m.row_scroll.saturating_sub(1),
+        Action::Down => m.row_scroll = (m.row_scroll + 1).min(hidden),
+        Action::PageUp => m.difference_scroll = m.difference_scroll.saturating_sub(GROUPS.len()),
+        Action::PageDown => {
+            m.difference_scroll = (m.difference_scroll + GROUPS.len()).min(difference_rows)
         }
         Action::SetBaseline => {
             let column: Option<Vec<Target>> = app

@@ -13,8 +13,8 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use crate::compare::{
-    column_header, column_metrics, column_name, interval, measured, source, Measure, Target,
-    GROUPS, MEASURES,
+    column_header, column_metrics, column_name, interval, interval_short, measured, source,
+    Measure, Target, GROUPS, MEASURES,
 };
 use crate::tui::app::{column_targets, App, SIGNIFICANCE_RESAMPLES};
 use crate::tui::widgets::columns::ColumnWindow;
@@ -152,23 +152,18 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             rows.push(Row::new(window.keep(cells)));
         }
     }
-    // Header, `from` and the metric rows, inside a border; on a short terminal the differences
-    // below keep room for a column's rows (they are why one compares), and the title counts
-    // the metric rows that do not show.
-    let table_height = (rows.len() + 3) as u16;
-    let differences_height = if columns.len() > 1 {
-        table_area.height.saturating_sub(table_height).max(8)
-    } else {
-        0
-    };
+    let (table_height, differences_height) = heights(table_area.height, columns.len());
     let [table_area, difference_area] = Layout::vertical([
-        Constraint::Max(table_height),
+        Constraint::Length(table_height),
         Constraint::Length(differences_height),
     ])
     .areas(table_area);
+    // Rows that do not fit scroll (↑↓); the offset asked for is held to what can be shown.
     let cut = rows
         .len()
         .saturating_sub(usize::from(table_area.height.saturating_sub(3)));
+    let offset = app.metrics.row_scroll.min(cut);
+    let rows: Vec<Row> = rows.into_iter().skip(offset).collect();
     let title = format!(
         "Metrics · {} run(s){}{}{}",
         app.chosen_runs().len(),
@@ -182,8 +177,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             .map(|c| format!(" · {c} (←→)"))
             .unwrap_or_default(),
         if cut > 0 {
-            let rows = if cut == 1 { "row" } else { "rows" };
-            format!(" · {cut} {rows} below (a taller terminal shows them)")
+            let (above, below) = (offset, cut - offset);
+            format!(" · {above} rows above, {below} below (↑↓)")
         } else {
             String::new()
         }
@@ -198,6 +193,31 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if columns.len() > 1 {
         draw_differences(app, frame, difference_area);
     }
+}
+
+/// The `from` row and the metric rows of the table.
+const TABLE_ROWS: usize = 1 + GROUPS.len() * MEASURES.len();
+
+/// The heights of the metrics table and of the differences below, in `height` (the view's
+/// body below its info line): the table, its header, its rows and a border, as much as fits;
+/// on a short terminal the differences keep room for a column's rows (they are why one
+/// compares), and the table's rows scroll.
+fn heights(height: u16, columns: usize) -> (u16, u16) {
+    let table = TABLE_ROWS as u16 + 3;
+    let differences = if columns > 1 {
+        height.saturating_sub(table).max(8)
+    } else {
+        0
+    };
+    (table.min(height.saturating_sub(differences)), differences)
+}
+
+/// How many metric rows the view cannot show on a screen `screen_height` rows high with
+/// `columns` columns: as far as ↑↓ scroll.
+pub fn hidden_rows(screen_height: u16, columns: usize) -> usize {
+    // The tabs, the key line and the view's info line.
+    let (table, _) = heights(screen_height.saturating_sub(3), columns);
+    TABLE_ROWS.saturating_sub(usize::from(table.saturating_sub(3)))
 }
 
 /// How to group runs over seeds, when some chosen runs differ only in their seeds, or undo it.
@@ -262,7 +282,7 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
         .map(|(column, _)| column_header(column).chars().count())
         .max()
         .unwrap_or(3)
-        .clamp(3, 16);
+        .clamp(3, (inner / 4).max(16));
     const GROUP_WIDTH: usize = 4;
     let each = inner.saturating_sub(run_width + GROUP_WIDTH + 3 * 2) / 2;
     let mut rows: Vec<Row> = Vec::new();
@@ -302,8 +322,13 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
     let hidden = rows
         .len()
         .saturating_sub(usize::from(table_area.height.saturating_sub(1)));
+    let offset = app.metrics.difference_scroll.min(hidden);
+    let rows: Vec<Row> = rows.into_iter().skip(offset).collect();
     let title = if hidden > 0 {
-        format!("{hidden} more below (a taller terminal shows them) · {title}")
+        format!(
+            "{offset} above, {} below (PgUp PgDn) · {title}",
+            hidden - offset
+        )
     } else {
         title
     };
@@ -339,7 +364,14 @@ fn difference_cell(app: &App, d: Option<&Difference>, width: usize) -> Cell<'sta
         Some(d) if d.high < 0.0 => t.bad(),
         _ => Style::new(),
     };
-    Cell::from(Span::styled(format::clip(&interval(d), width), style))
+    // Where the interval does not fit, the difference and its p-value do.
+    let full = interval(d);
+    let text = if full.chars().count() > width {
+        interval_short(d)
+    } else {
+        full
+    };
+    Cell::from(Span::styled(format::clip(&text, width), style))
 }
 
 /// A value, and its difference from the baseline coloured by whether it is better.

@@ -4,7 +4,7 @@
 mod compare;
 mod help;
 mod launch;
-mod metrics;
+pub(crate) mod metrics;
 mod prompt;
 mod run;
 mod runs;
