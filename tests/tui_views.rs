@@ -531,6 +531,23 @@ fn run_view_of_a_finished_run() {
     f.key(KeyCode::Enter);
     assert_eq!(f.app.view, collm_bench::tui::keymap::View::Run);
     insta::assert_snapshot!("run_finished", f.screen());
+    // A failed run has no latest stage to follow; a running one has.
+    f.key(KeyCode::Esc);
+    f.keys("gg");
+    f.key(KeyCode::Enter);
+    let failed = f.screen();
+    assert!(
+        failed.contains("lightgcn") && !failed.contains("following the latest"),
+        "{failed}"
+    );
+    f.key(KeyCode::Esc);
+    f.keys("ggj");
+    f.key(KeyCode::Enter);
+    let running = f.screen();
+    assert!(
+        running.contains("mf-wide") && running.contains("following the latest"),
+        "{running}"
+    );
 }
 
 /// A zero-shot run (the ICL baseline) trains nothing: its run view says so and leads with its

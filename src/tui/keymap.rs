@@ -283,7 +283,7 @@ pub const BINDINGS: &[Binding] = &[
         RUNS,
         &[k('R')],
         A::ResumeRun,
-        "resume the selected interrupted run",
+        "resume the selected interrupted, cancelled or failed run",
     ),
     bind(
         RUNS,

@@ -12,7 +12,7 @@ use crate::tui::keymap::{help_sections, Scope};
 const STORE_NOTE: [&str; 3] = [
     "This window holds the store: `collm run` on it fails, naming this process.",
     "Queue more runs here (Launch, L), or run headless on another store:",
-    "  collm --store ~/.collm/store-batch run experiments/x.toml",
+    "  collm --store OTHER_STORE_FOLDER run experiments/x.toml",
 ];
 
 /// Width of the keys column: two spaces, then the keys padded to 22.

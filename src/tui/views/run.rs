@@ -102,7 +102,9 @@ fn stage_line(app: &App, detail: Option<&RunDetail>, index: Option<usize>) -> Li
         .collect();
     let mut spans = vec![Span::styled(" stages:", t.dim())];
     spans.extend(names);
-    if app.run_view.stage.is_none() && d.results.is_empty() {
+    // Only a live run has a latest stage to follow.
+    let live = app.record(&d.id).is_some_and(|r| !r.status.is_terminal());
+    if app.run_view.stage.is_none() && live {
         spans.push(Span::styled("  (following the latest)", t.dim()));
     }
     spans.extend(headline(app, d));
