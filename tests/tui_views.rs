@@ -531,23 +531,42 @@ fn run_view_of_a_finished_run() {
     f.key(KeyCode::Enter);
     assert_eq!(f.app.view, collm_bench::tui::keymap::View::Run);
     insta::assert_snapshot!("run_finished", f.screen());
-    // A failed run has no latest stage to follow; a running one has.
-    f.key(KeyCode::Esc);
-    f.keys("gg");
+}
+
+/// A run of several stages that ended is shown at its last stage, not as following the
+/// latest: nothing more comes.
+#[test]
+fn an_ended_run_of_several_stages_follows_nothing() {
+    let mut f = fixture_of(color(), |dir| {
+        let step = |stage: &str, step: u64| Event::Step {
+            stage: stage.into(),
+            step,
+            loss: 0.5,
+            lr: 1e-3,
+        };
+        let started = |stage: &str| Event::StageStarted {
+            stage: stage.into(),
+            total_steps: Some(8),
+        };
+        store_of_collm_runs(
+            dir,
+            vec![(
+                "cancelled",
+                vec![
+                    started("cf"),
+                    step("cf", 1),
+                    Event::StageFinished { stage: "cf".into() },
+                    started("stage1"),
+                    step("stage1", 1),
+                    Event::Cancelled,
+                ],
+            )],
+        )
+    });
     f.key(KeyCode::Enter);
-    let failed = f.screen();
-    assert!(
-        failed.contains("lightgcn") && !failed.contains("following the latest"),
-        "{failed}"
-    );
-    f.key(KeyCode::Esc);
-    f.keys("ggj");
-    f.key(KeyCode::Enter);
-    let running = f.screen();
-    assert!(
-        running.contains("mf-wide") && running.contains("following the latest"),
-        "{running}"
-    );
+    let screen = f.screen();
+    assert!(screen.contains(" stages:"), "{screen}");
+    assert!(!screen.contains("following the latest"), "{screen}");
 }
 
 /// A zero-shot run (the ICL baseline) trains nothing: its run view says so and leads with its
