@@ -521,7 +521,9 @@ fn describe(
             .chain(s.values.iter().map(|v| clip(v.as_deref().unwrap_or("-"))))
             .collect()
     }));
-    out.push_str(&align(&rows));
+    if rows.len() > 1 {
+        out.push_str(&align(&rows));
+    }
     if !c.varies_within.is_empty() {
         out.push_str(&format!(
             "Within a column (first run's value above): {}\n",

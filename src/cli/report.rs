@@ -19,7 +19,8 @@
 //! }
 //! ```
 //!
-//! - `experiment`: the experiment's name; `status`: queued, running, finished, failed,
+//! - `experiment`: the run's name (its experiment's, with a sweep point's values appended:
+//!   `mf-ml1m lr=1e-3 seed=1`); `status`: queued, running, finished, failed,
 //!   interrupted or cancelled; `error`: why it failed or was interrupted, else null.
 //! - `step`: the training step of the weights that were scored (null before any result);
 //!   `duration_s`: the run's wall time (null if it never started).

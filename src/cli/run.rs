@@ -45,6 +45,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     experiment.place(args.placement);
     // A device this build or machine lacks is reported before a run is created.
     experiment.resolve_device()?;
+    for note in experiment.advice() {
+        eprintln!("{note}");
+    }
     let store = Arc::new(Store::open(&ctx.store_dir)?);
     add_reuse(&store, &mut experiment, &args.reuse)?;
     let (runner, messages) = Runner::start(store.clone(), crate::paths::data_dir());

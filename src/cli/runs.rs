@@ -30,6 +30,7 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct RunLine<'a> {
     run_id: &'a str,
+    /// The run's name (its experiment's, with a sweep point's values), as in `show --json`.
     experiment: &'a str,
     kind: &'a str,
     status: String,

@@ -520,6 +520,26 @@ impl Experiment {
         settings::flatten(&Experiment::spelled(&record.experiment, parsed)).unwrap_or_default()
     }
 
+    /// Settings that are allowed but probably not meant, each said as a note: a stage whose
+    /// warmup outlasts its step budget never reaches its learning rate.
+    pub fn advice(&self) -> Vec<String> {
+        let Some(cfg) = &self.collm else {
+            return Vec::new();
+        };
+        cfg.stages
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.warmup_steps >= s.max_steps)
+            .map(|(i, s)| {
+                format!(
+                    "note: collm.stages.{i}.warmup_steps ({}) is not below its max_steps ({}): \
+                     the stage's learning rate never reaches its lr ({})",
+                    s.warmup_steps, s.max_steps, s.lr
+                )
+            })
+            .collect()
+    }
+
     /// The dataset folder (importing the embedded default under `data_dir` when asked for).
     pub fn dataset_dir(&self, data_dir: &Path) -> Result<PathBuf, DataError> {
         match (&self.dataset.path, self.dataset.source) {

@@ -215,6 +215,8 @@ fn shipped_experiments_parse() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let e = Experiment::load(&path).unwrap_or_else(|err| panic!("{err}"));
+            // What ships means what it says: no setting a note would question.
+            assert_eq!(e.advice(), Vec::<String>::new(), "{}", path.display());
             assert_eq!(
                 Some(e.name.as_str()),
                 path.file_stem().and_then(|s| s.to_str()),
@@ -225,6 +227,15 @@ fn shipped_experiments_parse() {
         }
     }
     assert!(seen >= 3);
+    // A warmup past the step budget is said.
+    let mut long = Experiment::load(&dir.join("quick-collm-tiny.toml")).unwrap();
+    long.collm.as_mut().unwrap().stages[1].warmup_steps = 1000;
+    let advice = long.advice();
+    assert_eq!(advice.len(), 1, "{advice:?}");
+    assert!(
+        advice[0].contains("collm.stages.1.warmup_steps (1000)"),
+        "{advice:?}"
+    );
     let mf = Experiment::load(&dir.join("mf-ml1m.toml")).unwrap();
     assert!(
         mf.dataset
