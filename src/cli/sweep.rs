@@ -686,7 +686,17 @@ fn describe(name: &str, s: &Summary, runner_up: Option<&RunnerUp>) -> String {
         out += &format!("runs: {}\n", ids.join(", "));
         return out;
     }
-    out += &format!("best: {} ({})\n", best.setting, ids.join(", "));
+    // Picked among the settings with a finished run: a stopped sweep's pick is not the grid's.
+    let measured = s.ranking.len();
+    let of = if measured < s.settings.len() {
+        format!(
+            " so far, of the {measured} of {} settings with a finished run",
+            s.settings.len()
+        )
+    } else {
+        String::new()
+    };
+    out += &format!("best{of}: {} ({})\n", best.setting, ids.join(", "));
     let Some(up) = runner_up else {
         return out;
     };
