@@ -1002,6 +1002,7 @@ fn an_overtaken_inspection_answer_is_not_shown() {
         source: "run x".into(),
         history: Vec::new(),
         prompt: Vec::new(),
+        run_reads_prompt: true,
         token_count: None,
         rows: Vec::new(),
         user_auc: None,
@@ -1721,6 +1722,26 @@ fn prompt_inspector_shows_history_prompt_and_rows() {
     assert!(screen.contains("<UserID>") && screen.contains("<TargetItemID>"));
     assert!(screen.contains(&format!("user {uid} · history")));
     insta::assert_snapshot!("prompt", screen);
+    // An MF run reads no prompt: the pane says whose prompt it shows.
+    let mf = f
+        .store
+        .records()
+        .unwrap()
+        .runs
+        .into_iter()
+        .find(|r| r.name == "mf-small")
+        .unwrap()
+        .id;
+    let of_mf = inspector
+        .inspect(&f.store, data.path(), Some(&mf), uid, "valid")
+        .unwrap();
+    assert!(!of_mf.run_reads_prompt);
+    update(&mut f.app, Message::Inspected(Ok(Box::new(of_mf))));
+    let screen = f.draw(160, 40).backend().to_string();
+    assert!(
+        screen.contains("reads no prompt: it scores its vectors"),
+        "{screen}"
+    );
 
     // A user without rows in the split is named as such, and nothing is asked.
     let absent = users.iter().max().unwrap() + 1;
@@ -2246,6 +2267,7 @@ fn the_inspected_rows_scroll_and_sort_by_score() {
         source: "run x".into(),
         history: vec!["a title".into()],
         prompt: Vec::new(),
+        run_reads_prompt: true,
         token_count: Some(12),
         rows,
         user_auc: Some(UserAuc {

@@ -236,6 +236,9 @@ pub struct Inspection {
     pub history: Vec<String>,
     /// The hybrid prompt of the user's first row.
     pub prompt: Vec<PromptPart>,
+    /// Whether the source's model reads that prompt: a `cf` run scores its vectors alone (the
+    /// prompt is then the one a CoLLM run would read).
+    pub run_reads_prompt: bool,
     pub token_count: Option<usize>,
     pub rows: Vec<InspectedRow>,
     /// AUC over the user's scored rows (none without both labels among them).

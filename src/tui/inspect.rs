@@ -153,6 +153,7 @@ impl Inspector {
             source,
             history: shown,
             prompt,
+            run_reads_prompt: record.is_none() || experiment.kind == ExperimentKind::Collm,
             token_count: scores.token_count,
             rows: inspected,
             user_auc,

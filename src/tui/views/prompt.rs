@@ -111,7 +111,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let tokens = ins
         .token_count
         .map_or_else(|| "tokens: -".into(), |n| format!("{n} tokens"));
-    let title = format!("hybrid prompt · {tokens} · {}", ins.source);
+    let title = if ins.run_reads_prompt {
+        format!("hybrid prompt · {tokens} · {}", ins.source)
+    } else {
+        format!(
+            "hybrid prompt as a CoLLM run reads it · {} reads no prompt: it scores its vectors",
+            ins.source
+        )
+    };
     frame.render_widget(
         Paragraph::new(Line::from(spans))
             .wrap(Wrap { trim: false })
