@@ -818,6 +818,8 @@ fn metrics_show_a_collm_run_beside_its_own_parts() {
         columns,
         ["250601-120000:cf", "250601-120000:stage1", "250601-120000"]
     );
+    // The highlight stays on the run, now the third column.
+    assert_eq!(f.app.metrics.column, 2);
     // The foundation is the baseline (first column); the final model's scores are the most
     // skilled, so its AUC is above the foundation's by more than noise.
     let results = f.app.metrics.significance.clone().unwrap().results.unwrap();

@@ -100,11 +100,21 @@ fn toggle_metrics(
     on: &'static str,
     off: &'static str,
 ) {
+    // The highlight stays on what it was on: the column of the same target (its run's own
+    // column, once parts are hidden or seeds grouped), not the same position.
+    let highlighted: Option<Target> = app
+        .metrics_columns()
+        .get(app.metrics.column)
+        .and_then(|c| c.first().map(|(t, _)| t.clone()));
     let flag = switch(&mut app.metrics);
     *flag = !*flag;
     let now = *flag;
-    let n = app.metrics_columns().len();
-    app.metrics.column = app.metrics.column.min(n.saturating_sub(1));
+    let columns: Vec<Vec<Target>> = app.metrics_columns().iter().map(column_targets).collect();
+    let find = |wanted: &Target| columns.iter().position(|c| c.contains(wanted));
+    let kept = highlighted.and_then(|t| find(&t).or_else(|| find(&Target::whole(t.run.clone()))));
+    app.metrics.column = kept
+        .unwrap_or(app.metrics.column)
+        .min(columns.len().saturating_sub(1));
     app.notice(if now { on } else { off });
 }
 
