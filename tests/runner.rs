@@ -248,3 +248,74 @@ fn a_resumed_run_scores_only_the_splits_it_had_not_kept() {
     assert!(scored_after[0].contains("scoring test"), "{scored_after:?}");
     runner.shutdown();
 }
+
+/// A stage killed before its first resume point starts over on resume, and what the killed
+/// attempt recorded of it goes: each step is recorded once, and the record counts what is
+/// there. A kill -9 is simulated as a cancel on the stage's first step with the resume point
+/// the cancel saved removed (`remove` lists it, relative to the run's folder).
+fn stage_killed_before_its_first_resume_point_starts_over(stage: &str, remove: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("store")).unwrap());
+    let (runner, rx) = Runner::start(store.clone(), dir.path().join("data"));
+    let tiny = Experiment::load(Path::new(common::QUICK_COLLM_TINY)).unwrap();
+    let id = runner.submit(&tiny).unwrap();
+    let mut resumed = false;
+    loop {
+        match next(&rx) {
+            RunnerMessage::Event {
+                event: Event::Step { stage: s, .. },
+                ..
+            } if s == stage && !resumed => {
+                let _ = runner.cancel(&id);
+            }
+            RunnerMessage::Ended { status, .. } if !resumed => {
+                assert_eq!(status, RunStatus::Cancelled);
+                // (A foundation cancelled in its first epoch saved none.)
+                for path in remove {
+                    let path = store.run_dir(&id).join(path);
+                    if path.is_dir() {
+                        std::fs::remove_dir_all(&path).unwrap();
+                    } else if path.exists() {
+                        std::fs::remove_file(&path).unwrap();
+                    }
+                }
+                resumed = true;
+                runner.resume(&id).unwrap();
+            }
+            RunnerMessage::Ended { status, .. } => {
+                assert_eq!(status, RunStatus::Finished);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let steps = store.steps(&id).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for p in &steps {
+        assert!(
+            seen.insert((p.stage.clone(), p.step)),
+            "{} step {} twice",
+            p.stage,
+            p.step
+        );
+    }
+    let record = store.run(&id).unwrap();
+    assert_eq!(record.steps, steps.len() as u64);
+    let names: Vec<&str> = record.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["cf", "stage1", "stage2"]);
+    assert!(record.stages.iter().all(|s| s.finished_ms.is_some()));
+    runner.shutdown();
+}
+
+#[test]
+fn an_llm_stage_killed_before_its_first_resume_point_starts_over() {
+    stage_killed_before_its_first_resume_point_starts_over("stage1", &["stage1/last"]);
+}
+
+#[test]
+fn a_foundation_killed_before_its_first_resume_point_starts_over() {
+    stage_killed_before_its_first_resume_point_starts_over(
+        "cf",
+        &["cf/last.safetensors", "cf/last.json"],
+    );
+}

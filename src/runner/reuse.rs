@@ -89,36 +89,22 @@ pub fn adopt_foundation(
         return Ok(false);
     }
     let target = cf_dir.join(collm_cf::checkpoint::BEST_FILE);
-    if target.exists() {
+    let copied = target.exists();
+    // The stage's end is its last event: a run killed before it says the rest again.
+    let ended = copied
+        && job
+            .store
+            .run(job.id)?
+            .stages
+            .iter()
+            .any(|s| s.name == collm_cf::STAGE && s.finished_ms.is_some());
+    if ended {
         return Ok(true);
     }
     let src = source(job.store, exp, FOUNDATION)?;
-    let from = match src.experiment.kind {
-        ExperimentKind::Cf => src.dir.clone(),
-        ExperimentKind::Collm => src.dir.join(super::collm::CF_DIR),
+    if !copied {
+        copy_foundation(job, &src, cf_dir, &target, sink)?;
     }
-    .join(collm_cf::checkpoint::BEST_FILE);
-    if !from.exists() {
-        return Err(RunError::Invalid(format!(
-            "[reuse] cf: run {} has no trained foundation ({} is missing)",
-            src.id,
-            from.display()
-        )));
-    }
-    // The curve first, the weights last (whole, by a rename): a kill between the two leaves no
-    // weights, so the resume replays again, skipping what was recorded, instead of taking the
-    // weights as adopted with half the curve.
-    // A stage of this run as `show` and `export` list it, with its best weights.
-    sink.emit(Event::StageStarted {
-        stage: collm_cf::STAGE.to_string(),
-        total_steps: None,
-    });
-    replay(job, &src.id, collm_cf::STAGE, None, sink)?;
-    let partial = cf_dir.join(format!("{}.partial", collm_cf::checkpoint::BEST_FILE));
-    std::fs::create_dir_all(cf_dir)
-        .and_then(|_| std::fs::copy(&from, &partial))
-        .and_then(|_| std::fs::rename(&partial, &target))
-        .map_err(|e| RunError::Invalid(format!("{}: {e}", target.display())))?;
     let best_step = job
         .store
         .run(&src.id)?
@@ -132,9 +118,6 @@ pub fn adopt_foundation(
         path: target.display().to_string(),
         best: true,
     });
-    sink.emit(Event::StageFinished {
-        stage: collm_cf::STAGE.to_string(),
-    });
     sink.emit(Event::Log {
         message: format!(
             "foundation ({} dim {}) taken from run {} ({}), with the [training] it was trained by",
@@ -144,7 +127,46 @@ pub fn adopt_foundation(
             src.experiment.name
         ),
     });
+    sink.emit(Event::StageFinished {
+        stage: collm_cf::STAGE.to_string(),
+    });
     Ok(true)
+}
+
+/// The foundation's curve replayed as a stage of this run, then its best weights copied to
+/// `target`: the curve first, the weights last (whole, by a rename), so that a kill between
+/// the two leaves no weights and the resume replays again, skipping what was recorded,
+/// instead of taking the weights as adopted with half the curve.
+fn copy_foundation(
+    job: &CfJob<'_>,
+    src: &Source,
+    cf_dir: &Path,
+    target: &Path,
+    sink: &mut dyn EventSink,
+) -> Result<(), RunError> {
+    let from = match src.experiment.kind {
+        ExperimentKind::Cf => src.dir.clone(),
+        ExperimentKind::Collm => src.dir.join(super::collm::CF_DIR),
+    }
+    .join(collm_cf::checkpoint::BEST_FILE);
+    if !from.exists() {
+        return Err(RunError::Invalid(format!(
+            "[reuse] cf: run {} has no trained foundation ({} is missing)",
+            src.id,
+            from.display()
+        )));
+    }
+    sink.emit(Event::StageStarted {
+        stage: collm_cf::STAGE.to_string(),
+        total_steps: None,
+    });
+    replay(job, &src.id, collm_cf::STAGE, None, sink)?;
+    let partial = cf_dir.join(format!("{}.partial", collm_cf::checkpoint::BEST_FILE));
+    std::fs::create_dir_all(cf_dir)
+        .and_then(|_| std::fs::copy(&from, &partial))
+        .and_then(|_| std::fs::rename(&partial, target))
+        .map_err(|e| RunError::Invalid(format!("{}: {e}", target.display())))?;
+    Ok(())
 }
 
 /// Takes every stage `[reuse]` names (not yet finished here) from its source run into `model`

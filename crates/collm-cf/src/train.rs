@@ -114,12 +114,19 @@ pub fn train(
                     ..saved
                 };
             }
-            None => sink.emit(Event::Log {
-                message: format!(
-                    "cf: nothing to resume in {}, starting from scratch",
-                    dir.display()
-                ),
-            }),
+            None => {
+                // What the killed attempt recorded before its first resume point goes.
+                sink.emit(Event::Resumed {
+                    stage: STAGE.to_string(),
+                    step: 0,
+                });
+                sink.emit(Event::Log {
+                    message: format!(
+                        "cf: nothing to resume in {}, starting from scratch",
+                        dir.display()
+                    ),
+                })
+            }
         }
     }
 

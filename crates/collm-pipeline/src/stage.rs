@@ -183,6 +183,9 @@ pub fn run_stage(
     let stage = plan.name.clone();
     let best_dir = plan.dir.join(BEST_DIR);
     let last_dir = plan.dir.join(LAST_DIR);
+    // A folder from an earlier attempt: this one resumes the stage, from its resume point or,
+    // killed before the first, from scratch.
+    let attempted_before = plan.dir.exists();
     std::fs::create_dir_all(&plan.dir).map_err(|e| PipelineError::io(&plan.dir, e))?;
     for dir in [&best_dir, &last_dir] {
         crate::checkpoint::finish_interrupted_write(dir)?;
@@ -197,6 +200,10 @@ pub fn run_stage(
         model.continue_mask_streams(&done.masks)?;
         sink.emit(Event::Log {
             message: format!("{stage}: already finished, using its best checkpoint"),
+        });
+        // A kill between its `done` marker and this event left the stage unended.
+        sink.emit(Event::StageFinished {
+            stage: stage.clone(),
         });
         return Ok(StageOutcome {
             best: done.best.clone(),
@@ -234,6 +241,12 @@ pub fn run_stage(
         });
         sink.emit(Event::Log {
             message: format!("{stage}: resumed after step {}", state.step),
+        });
+    } else if attempted_before {
+        // What the killed attempt recorded before its first resume point is done again.
+        sink.emit(Event::Resumed {
+            stage: stage.to_string(),
+            step: 0,
         });
     }
     tracing::info!(

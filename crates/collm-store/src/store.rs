@@ -355,12 +355,14 @@ impl Store {
                     resumed: None,
                 });
             }),
-            Event::StageFinished { stage } => self.update(id, false, |r| {
+            // Flushed, as the log lines: rare, and a kill just after must not lose them (a
+            // resume does not tell them again). Said again on resume, a stage keeps its end.
+            Event::StageFinished { stage } => self.update(id, true, |r| {
                 if let Some(s) = r.stages.iter_mut().rev().find(|s| &s.name == stage) {
-                    s.finished_ms = Some(now);
+                    s.finished_ms.get_or_insert(now);
                 }
             }),
-            Event::Log { message } => self.update(id, false, |r| {
+            Event::Log { message } => self.update(id, true, |r| {
                 r.log.push(LogLine {
                     at_ms: now,
                     message: message.clone(),

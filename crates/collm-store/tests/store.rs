@@ -620,4 +620,14 @@ fn a_resumed_stage_supersedes_what_was_recorded_past_its_resume_point() {
     assert_eq!((record.steps, record.evals), (12, 3));
     let best = record.evaluation("stage1", "valid").unwrap();
     assert_eq!((best.step, best.metrics.all.auc), (12, Some(0.7)));
+    // Its end, said again by a later resume, stays the first.
+    let finished = Event::StageFinished {
+        stage: "stage1".into(),
+    };
+    store.append_event(&id, &finished).unwrap();
+    let end = store.run(&id).unwrap().stages[0].finished_ms;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    store.append_event(&id, &finished).unwrap();
+    assert!(end.is_some());
+    assert_eq!(store.run(&id).unwrap().stages[0].finished_ms, end);
 }
