@@ -227,7 +227,10 @@ fn on_action(app: &mut App, action: Action) {
         Action::NextView => go_to(app, app.view.cycle(1)),
         Action::PrevView => go_to(app, app.view.cycle(-1)),
         Action::GoTo(view) => go_to(app, view),
-        Action::Refresh => app.commands.push(Command::RefreshRuns),
+        Action::Refresh => {
+            app.commands.push(Command::RefreshRuns);
+            app.notice("reloading the runs from the store");
+        }
         Action::Back => match app.view {
             View::Runs if !app.runs.filter.is_empty() => app.runs.filter.clear(),
             View::Launch if app.launch.focus == LaunchFocus::Form => {
