@@ -153,34 +153,55 @@ fn shutdown_cancels_what_is_queued_and_running() {
 /// removed, which is what a kill before they were written leaves.
 #[test]
 fn a_stage_stopped_while_being_scored_is_scored_on_resume() {
+    let tiny = Experiment::load(Path::new(common::QUICK_COLLM_TINY)).unwrap();
+    let scores = "predictions/stage1/valid.tsv";
+    let (_dir, store, id) = cancel_then_resume(
+        &tiny,
+        |e| stage_starts(e, "stage2"),
+        |run| std::fs::remove_file(run.join(scores)).unwrap(),
+    );
+    assert!(store.run_dir(&id).join(scores).exists());
+}
+
+/// Runs `exp` in a store of its own, cancels it at the first event `stop_at` picks, lets
+/// `between` change the run's folder as a kill would have left it, and resumes it to the end.
+/// Returns the store (with the folder holding it) and the run.
+fn cancel_then_resume(
+    exp: &Experiment,
+    stop_at: impl Fn(&Event) -> bool,
+    between: impl FnOnce(&Path),
+) -> (tempfile::TempDir, Arc<Store>, RunId) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path().join("store")).unwrap());
     let (runner, rx) = Runner::start(store.clone(), dir.path().join("data"));
-    let tiny = Experiment::load(Path::new(common::QUICK_COLLM_TINY)).unwrap();
-    let id = runner.submit(&tiny).unwrap();
-    let scores = store.run_dir(&id).join("predictions/stage1/valid.tsv");
-    let mut resumed = false;
+    let id = runner.submit(exp).unwrap();
+    let mut between = Some(between);
     loop {
         match next(&rx) {
-            RunnerMessage::Event {
-                event: Event::StageStarted { stage, .. },
-                ..
-            } if stage == "stage2" && !resumed => runner.cancel(&id).unwrap(),
-            RunnerMessage::Ended { status, .. } if !resumed => {
-                assert_eq!(status, RunStatus::Cancelled);
-                std::fs::remove_file(&scores).unwrap();
-                resumed = true;
-                runner.resume(&id).unwrap();
+            RunnerMessage::Event { event, .. } if between.is_some() && stop_at(&event) => {
+                // A run that ended already has nothing to cancel.
+                let _ = runner.cancel(&id);
             }
-            RunnerMessage::Ended { status, .. } => {
-                assert_eq!(status, RunStatus::Finished);
-                break;
-            }
+            RunnerMessage::Ended { status, .. } => match between.take() {
+                Some(change) => {
+                    assert_eq!(status, RunStatus::Cancelled);
+                    change(&store.run_dir(&id));
+                    runner.resume(&id).unwrap();
+                }
+                None => {
+                    assert_eq!(status, RunStatus::Finished);
+                    break;
+                }
+            },
             _ => {}
         }
     }
-    assert!(scores.exists(), "{}", scores.display());
     runner.shutdown();
+    (dir, store, id)
+}
+
+fn stage_starts(event: &Event, name: &str) -> bool {
+    matches!(event, Event::StageStarted { stage, .. } if stage == name)
 }
 
 /// With several evaluation splits, a run stopped between two of a stage's scorings (the first
@@ -189,38 +210,18 @@ fn a_stage_stopped_while_being_scored_is_scored_on_resume() {
 /// above: a cancel as stage 2 starts, then the second split's kept scores removed.
 #[test]
 fn a_resumed_run_scores_only_the_splits_it_had_not_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path().join("store")).unwrap());
-    let (runner, rx) = Runner::start(store.clone(), dir.path().join("data"));
     let mut tiny = Experiment::load(Path::new(common::QUICK_COLLM_TINY)).unwrap();
     tiny.evaluation.splits = vec!["valid".into(), "test".into()];
-    let id = runner.submit(&tiny).unwrap();
-    let kept = |split: &str| {
-        store
-            .run_dir(&id)
-            .join(format!("predictions/stage1/{split}.tsv"))
-    };
-    let mut resumed = false;
-    loop {
-        match next(&rx) {
-            RunnerMessage::Event {
-                event: Event::StageStarted { stage, .. },
-                ..
-            } if stage == "stage2" && !resumed => runner.cancel(&id).unwrap(),
-            RunnerMessage::Ended { status, .. } if !resumed => {
-                assert_eq!(status, RunStatus::Cancelled);
-                assert!(kept("valid").exists());
-                std::fs::remove_file(kept("test")).unwrap();
-                resumed = true;
-                runner.resume(&id).unwrap();
-            }
-            RunnerMessage::Ended { status, .. } => {
-                assert_eq!(status, RunStatus::Finished);
-                break;
-            }
-            _ => {}
-        }
-    }
+    let kept = |run: &Path, split: &str| run.join(format!("predictions/stage1/{split}.tsv"));
+    let (_dir, store, id) = cancel_then_resume(
+        &tiny,
+        |e| stage_starts(e, "stage2"),
+        |run| {
+            assert!(kept(run, "valid").exists());
+            std::fs::remove_file(kept(run, "test")).unwrap();
+        },
+    );
+    let kept = |split: &str| kept(&store.run_dir(&id), split);
     assert!(kept("test").exists());
     let evals = store.evals(&id).unwrap();
     for stage in ["final-cf", "final-stage1", "final"] {
@@ -246,7 +247,6 @@ fn a_resumed_run_scores_only_the_splits_it_had_not_kept() {
         .collect();
     assert_eq!(scored_after.len(), 1, "{scored_after:?}");
     assert!(scored_after[0].contains("scoring test"), "{scored_after:?}");
-    runner.shutdown();
 }
 
 /// A stage killed before its first resume point starts over on resume, and what the killed
@@ -254,41 +254,19 @@ fn a_resumed_run_scores_only_the_splits_it_had_not_kept() {
 /// there. A kill -9 is simulated as a cancel on the stage's first step with the resume point
 /// the cancel saved removed (`remove` lists it, relative to the run's folder).
 fn stage_killed_before_its_first_resume_point_starts_over(stage: &str, remove: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path().join("store")).unwrap());
-    let (runner, rx) = Runner::start(store.clone(), dir.path().join("data"));
     let tiny = Experiment::load(Path::new(common::QUICK_COLLM_TINY)).unwrap();
-    let id = runner.submit(&tiny).unwrap();
-    let mut resumed = false;
-    loop {
-        match next(&rx) {
-            RunnerMessage::Event {
-                event: Event::Step { stage: s, .. },
-                ..
-            } if s == stage && !resumed => {
-                let _ = runner.cancel(&id);
+    let first_step = |e: &Event| matches!(e, Event::Step { stage: s, .. } if s == stage);
+    let (_dir, store, id) = cancel_then_resume(&tiny, first_step, |run| {
+        // (A foundation cancelled in its first epoch saved none.)
+        for path in remove {
+            let path = run.join(path);
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else if path.exists() {
+                std::fs::remove_file(&path).unwrap();
             }
-            RunnerMessage::Ended { status, .. } if !resumed => {
-                assert_eq!(status, RunStatus::Cancelled);
-                // (A foundation cancelled in its first epoch saved none.)
-                for path in remove {
-                    let path = store.run_dir(&id).join(path);
-                    if path.is_dir() {
-                        std::fs::remove_dir_all(&path).unwrap();
-                    } else if path.exists() {
-                        std::fs::remove_file(&path).unwrap();
-                    }
-                }
-                resumed = true;
-                runner.resume(&id).unwrap();
-            }
-            RunnerMessage::Ended { status, .. } => {
-                assert_eq!(status, RunStatus::Finished);
-                break;
-            }
-            _ => {}
         }
-    }
+    });
     let steps = store.steps(&id).unwrap();
     let mut seen = std::collections::HashSet::new();
     for p in &steps {
@@ -304,7 +282,6 @@ fn stage_killed_before_its_first_resume_point_starts_over(stage: &str, remove: &
     let names: Vec<&str> = record.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["cf", "stage1", "stage2"]);
     assert!(record.stages.iter().all(|s| s.finished_ms.is_some()));
-    runner.shutdown();
 }
 
 #[test]
