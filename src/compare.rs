@@ -374,40 +374,30 @@ fn paired(
 /// `+0.0108 [-0.0051, +0.0270] p=0.190`, `-` when the metric is undefined on the group, and
 /// `+1.0000 (1 user: too few to resample)` when it rests on too few users for an interval.
 pub fn interval(d: Option<&Difference>) -> String {
-    d.map_or_else(
-        || "-".into(),
-        |d| {
-            if !d.is_resampled() {
-                let users = if d.users == 1 { "user" } else { "users" };
-                return format!(
-                    "{:+.4} ({} {users}: too few to resample)",
-                    d.observed, d.users
-                );
-            }
-            format!(
-                "{:+.4} [{:+.4}, {:+.4}] {}",
-                d.observed,
-                d.low,
-                d.high,
-                p_value(d.p_value, d.resamples)
-            )
-        },
-    )
+    difference_text(d, true)
 }
 
 /// [`interval`] in short, for a narrow table: the difference and its p-value (`+0.0108
 /// p=0.190`), or with too few users, their count (`+1.0000 (1 user)`).
 pub fn interval_short(d: Option<&Difference>) -> String {
-    d.map_or_else(
-        || "-".into(),
-        |d| {
-            if !d.is_resampled() {
-                let users = if d.users == 1 { "user" } else { "users" };
-                return format!("{:+.4} ({} {users})", d.observed, d.users);
-            }
-            format!("{:+.4} {}", d.observed, p_value(d.p_value, d.resamples))
-        },
-    )
+    difference_text(d, false)
+}
+
+fn difference_text(d: Option<&Difference>, full: bool) -> String {
+    let Some(d) = d else {
+        return "-".into();
+    };
+    if !d.is_resampled() {
+        let users = if d.users == 1 { "user" } else { "users" };
+        let why = if full { ": too few to resample" } else { "" };
+        return format!("{:+.4} ({} {users}{why})", d.observed, d.users);
+    }
+    let p = p_value(d.p_value, d.resamples);
+    if full {
+        format!("{:+.4} [{:+.4}, {:+.4}] {p}", d.observed, d.low, d.high)
+    } else {
+        format!("{:+.4} {p}", d.observed)
+    }
 }
 
 /// A p-value to the resolution the resamples give: `p<0.001` rather than a bare 0.
