@@ -455,6 +455,33 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
     let text = stored["record"]["experiment"].as_str().unwrap();
     let training: toml::Value = toml::from_str::<toml::Value>(text).unwrap()["training"].clone();
     assert_eq!(training["seed"].as_integer(), Some(2023), "{text}");
+    // Stages whose names sort before `cf` are checked against the [training] the foundation
+    // brings, as any other: both stages of a run like it are taken from it.
+    let named = [
+        "--set",
+        "collm.stages.0.name=align",
+        "--set",
+        "collm.stages.1.name=bind",
+        "--set",
+        "training.seed=7",
+        "--set",
+        "collm.stages.0.max_steps=1",
+        "--set",
+        "collm.stages.1.max_steps=1",
+    ];
+    let first_named = env.json(&[&["run", exp, "--json", "--reuse", &cf][..], &named].concat());
+    let fid = first_named["run_id"].as_str().unwrap().to_string();
+    let (align, bind) = (format!("align={fid}"), format!("bind={fid}"));
+    let second_named = env.json(
+        &[
+            &[
+                "run", exp, "--json", "--reuse", &cf, "--reuse", &align, "--reuse", &bind,
+            ][..],
+            &named,
+        ]
+        .concat(),
+    );
+    assert_eq!(second_named["status"], "finished", "{second_named}");
 
     let run_dir = |run: &str| env.store().join("runs").join(run);
     // The same tensors, bit for bit (the files' metadata maps are in hash order).

@@ -1060,6 +1060,9 @@ fn metrics_at_80x24_keep_room_for_the_differences() {
     assert!(screen.contains("1 below (↑↓)"), "{screen}");
     // The differences keep the difference and its p-value where the interval does not fit.
     assert!(screen.contains(" p="), "{screen}");
+    // They all show here: PgDn has nothing to scroll.
+    f.key(KeyCode::PageDown);
+    assert_eq!(f.app.metrics.difference_scroll, 0);
     // At the usual size, all of it.
     assert!(!f.screen().contains("rows above"), "{}", f.screen());
 }

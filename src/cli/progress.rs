@@ -83,9 +83,8 @@ impl Progress {
             } => {
                 let auc = metrics.all.auc;
                 // The final evaluations (`final`, and a part's: `final-stage1`), each once.
-                if stage.starts_with(FINAL_STAGE) {
+                if let Some(of) = final_label(stage) {
                     self.print_held_best();
-                    let of = stage.replace('-', " of ");
                     self.line(format!(
                         "{of} {split}: auc {} (warm {}, cold {}), uauc {}",
                         number(auc),
@@ -120,15 +119,15 @@ impl Progress {
                 self.refresh();
             }
             Event::Log { message } => self.line(message.clone()),
-            Event::Cancelled => self.line("cancelled".to_string()),
+            Event::Cancelled => {
+                self.print_held_best();
+                self.line("cancelled".to_string());
+            }
             // The caller names the reason once, with the run's end (`collm run`'s error line,
             // `collm sweep`'s line per run), read from the stored record.
-            Event::StageFinished { .. } => self.print_held_best(),
+            Event::StageFinished { .. } | Event::Failed { .. } => self.print_held_best(),
             // A resumed stage says so in the log line that follows.
-            Event::Failed { .. }
-            | Event::Checkpoint { .. }
-            | Event::Resumed { .. }
-            | Event::Finished => {}
+            Event::Checkpoint { .. } | Event::Resumed { .. } | Event::Finished => {}
         }
     }
 
@@ -233,9 +232,35 @@ impl Heartbeat {
     }
 }
 
+/// How a final evaluation's stage label reads in a line: `final`, `final of stage1` (a part's,
+/// `final-stage1`); none for a training stage (`finalize` is one).
+fn final_label(stage: &str) -> Option<String> {
+    if stage == FINAL_STAGE {
+        return Some(FINAL_STAGE.to_string());
+    }
+    let part = stage.strip_prefix(FINAL_STAGE)?.strip_prefix('-')?;
+    Some(format!("{FINAL_STAGE} of {part}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn final_evaluations_read_as_final_and_training_stages_do_not() {
+        assert_eq!(final_label("final").as_deref(), Some("final"));
+        assert_eq!(
+            final_label("final-stage1").as_deref(),
+            Some("final of stage1")
+        );
+        assert_eq!(
+            final_label("final-my-lora").as_deref(),
+            Some("final of my-lora")
+        );
+        for stage in ["finalize", "final_lora", "stage1", "cf"] {
+            assert_eq!(final_label(stage), None, "{stage}");
+        }
+    }
 
     #[test]
     fn a_log_gets_each_stages_first_step_then_one_line_per_interval() {

@@ -389,7 +389,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print!("{}", describe(&base.name, &summary, runner_up.as_ref()));
+        print!(
+            "{}",
+            describe(&base.name, &summary, runner_up.as_ref(), stopped)
+        );
     }
     let failed = rows
         .iter()
@@ -619,7 +622,8 @@ fn report_cells(report: &[Reported]) -> Vec<String> {
 }
 
 /// The summary table: one row per setting, the best marked, then how to look closer.
-fn describe(name: &str, s: &Summary, runner_up: Option<&RunnerUp>) -> String {
+/// `stopped`: the sweep stopped before its last point (its pick is of what finished so far).
+fn describe(name: &str, s: &Summary, runner_up: Option<&RunnerUp>, stopped: bool) -> String {
     let runs: usize = s.settings.iter().map(|x| x.runs.len()).sum();
     // Only seeds vary: a study of seed variance, with nothing to pick.
     let one_setting = s.settings.len() == 1;
@@ -688,7 +692,7 @@ fn describe(name: &str, s: &Summary, runner_up: Option<&RunnerUp>) -> String {
     }
     // Picked among the settings with a finished run: a stopped sweep's pick is not the grid's.
     let measured = s.ranking.len();
-    let of = if measured < s.settings.len() {
+    let of = if stopped && measured < s.settings.len() {
         format!(
             " so far, of the {measured} of {} settings with a finished run",
             s.settings.len()

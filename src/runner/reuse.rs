@@ -63,7 +63,10 @@ fn source(store: &Store, exp: &Experiment, key: &str) -> Result<Source, RunError
 /// written) and checks that it computed what `exp` would.
 pub fn resolve_sources(store: &Store, exp: &mut Experiment) -> Result<(), RunError> {
     exp.check_reuse().map_err(RunError::Invalid)?;
-    let keys: Vec<String> = exp.reuse.keys().cloned().collect();
+    // The foundation first: the stages after it are checked against the `[training]` it
+    // brings.
+    let mut keys: Vec<String> = exp.reuse.keys().cloned().collect();
+    keys.sort_by_key(|k| k != FOUNDATION);
     for key in keys {
         let src = source(store, exp, &key)?;
         // A foundation taken from a run that trained it otherwise was trained by that run's
@@ -90,15 +93,12 @@ pub fn adopt_foundation(
     }
     let target = cf_dir.join(collm_cf::checkpoint::BEST_FILE);
     let copied = target.exists();
-    // The stage's end is its last event: a run killed before it says the rest again.
-    let ended = copied
-        && job
-            .store
-            .run(job.id)?
-            .stages
-            .iter()
-            .any(|s| s.name == collm_cf::STAGE && s.finished_ms.is_some());
-    if ended {
+    // The stage's end is its last event: a run killed before it says the rest again. (Its
+    // start comes before the copy; a run that adopted its foundation before stages were
+    // recorded for it has none, and nothing to say again.)
+    let record = job.store.run(job.id)?;
+    let stage = record.stages.iter().find(|s| s.name == collm_cf::STAGE);
+    if copied && stage.is_none_or(|s| s.finished_ms.is_some()) {
         return Ok(true);
     }
     let src = source(job.store, exp, FOUNDATION)?;

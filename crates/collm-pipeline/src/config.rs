@@ -332,6 +332,13 @@ fn bad_stage_name(name: &str) -> Option<String> {
             name.escape_debug()
         ));
     }
+    // `final-stage1` labels stage 1's part in the final evaluation.
+    if name.to_ascii_lowercase().starts_with("final-") {
+        return Some(format!(
+            "`{name}` starts like the final evaluation's labels of parts (`final-stage1`); \
+             choose another"
+        ));
+    }
     // Folders named `CF` and `cf` are one on a file system that ignores case (macOS, Windows).
     RESERVED_STAGE_NAMES
         .iter()
@@ -712,6 +719,9 @@ mod tests {
         }
         assert!(named(&"s".repeat(41)).is_err());
         assert!(named("stage1").unwrap_err().contains("used twice"));
+        assert!(named("final-tune")
+            .unwrap_err()
+            .contains("final evaluation's labels of parts"));
         // One folder where case is ignored.
         assert!(named("Stage1").unwrap_err().contains("only in case"));
     }

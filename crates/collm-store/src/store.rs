@@ -62,6 +62,11 @@ pub struct Store {
     /// their record (steps are only counted into the record at the next record write, so a
     /// step costs one insert, not a record rewrite).
     pending_steps: Mutex<HashMap<RunId, u64>>,
+    /// Per run, the stage and step it last resumed at in this process: the one evaluation a
+    /// resumed stage may record again (it was due when the run stopped), which replaces the
+    /// first. (Looked up only there: a scan of a run's evaluations at each one would cost a
+    /// long MF run seconds.)
+    resumed_at: Mutex<HashMap<RunId, (String, u64)>>,
     /// Held for the store's lifetime; dropping it releases the lock.
     _lock: File,
 }
@@ -138,6 +143,7 @@ impl Store {
             db,
             dir,
             pending_steps: Mutex::new(HashMap::new()),
+            resumed_at: Mutex::new(HashMap::new()),
             _lock: lock,
         };
         store.check_schema()?;
@@ -285,12 +291,18 @@ impl Store {
                     metrics: metrics.clone(),
                     at_ms: now,
                 };
-                // An evaluation of a split at a stage's step is one: a resumed run that
-                // evaluates it again (killed before it moved on) replaces it.
+                // An evaluation of a split at a stage's step is one: a resumed stage that
+                // evaluates its resume step again (killed before it moved on) replaces it.
+                let at_resume = self
+                    .resumed_at
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .get(id)
+                    .is_some_and(|(s, at)| s == stage && at == step);
                 let same = |p: &EvalPoint| {
                     p.stage == point.stage && p.step == point.step && p.split == point.split
                 };
-                if self.remove_points(&self.evals, id, "evaluation", same)? > 0 {
+                if at_resume && self.remove_points(&self.evals, id, "evaluation", same)? > 0 {
                     self.put_point(&self.evals, id, "evaluation", &point)?;
                     return self.recount(id);
                 }
@@ -301,6 +313,10 @@ impl Store {
                 })
             }
             Event::Resumed { stage, step } => {
+                self.resumed_at
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .insert(id.clone(), (stage.clone(), *step));
                 let past = |s: &str, at: u64| s == stage && at > *step;
                 self.remove_points(&self.steps, id, "step", |p: &StepPoint| {
                     past(&p.stage, p.step)
@@ -336,15 +352,15 @@ impl Store {
                     r.artifacts.push(artifact);
                 })
             }
-            Event::StageStarted { stage, total_steps } => self.update(id, false, |r| {
+            // Flushed: what a kill after it leaves is read from it.
+            Event::StageStarted { stage, total_steps } => self.update(id, true, |r| {
                 if r.status == RunStatus::Queued {
                     apply_status(r, RunStatus::Running);
                 }
-                // A stage an interrupted attempt started goes on: one stage, begun then.
-                let last = r.stages.last_mut();
-                if let Some(going_on) = last.filter(|s| &s.name == stage && s.finished_ms.is_none())
-                {
-                    going_on.total_steps = *total_steps;
+                // A stage's name is one stage of the run: started again by a resume (which
+                // may meet it finished, and end it again), it is the stage begun then.
+                if let Some(again) = r.stages.iter_mut().find(|s| &s.name == stage) {
+                    again.total_steps = *total_steps;
                     return;
                 }
                 r.stages.push(StageInfo {

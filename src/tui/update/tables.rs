@@ -120,11 +120,11 @@ fn toggle_metrics(
 
 pub(super) fn metrics_action(app: &mut App, action: Action) {
     let n = app.metrics_columns().len();
-    // As far as rows are hidden (those of the differences: at most all but one group).
-    let hidden = app
-        .screen
-        .map_or(0, |(_, h)| crate::tui::views::metrics::hidden_rows(h, n));
-    let difference_rows = GROUPS.len() * n.saturating_sub(1);
+    // As far as rows are hidden.
+    let (hidden, hidden_differences) = app.screen.map_or((0, 0), |(_, h)| {
+        use crate::tui::views::metrics::{hidden_difference_rows, hidden_rows};
+        (hidden_rows(h, n), hidden_difference_rows(h, n))
+    });
     let m = &mut app.metrics;
     match action {
         Action::Left => {
@@ -141,7 +141,7 @@ pub(super) fn metrics_action(app: &mut App, action: Action) {
         Action::Down => m.row_scroll = (m.row_scroll + 1).min(hidden),
         Action::PageUp => m.difference_scroll = m.difference_scroll.saturating_sub(GROUPS.len()),
         Action::PageDown => {
-            m.difference_scroll = (m.difference_scroll + GROUPS.len()).min(difference_rows)
+            m.difference_scroll = (m.difference_scroll + GROUPS.len()).min(hidden_differences)
         }
         Action::SetBaseline => {
             let column: Option<Vec<Target>> = app

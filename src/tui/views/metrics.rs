@@ -212,6 +212,16 @@ fn heights(height: u16, columns: usize) -> (u16, u16) {
     (table.min(height.saturating_sub(differences)), differences)
 }
 
+/// How many rows of the differences from the baseline the view cannot show on a screen
+/// `screen_height` rows high with `columns` columns (each but the baseline a row per group):
+/// as far as PgUp PgDn scroll.
+pub fn hidden_difference_rows(screen_height: u16, columns: usize) -> usize {
+    let (_, differences) = heights(screen_height.saturating_sub(3), columns);
+    // Inside its border, below its header.
+    let shown = usize::from(differences.saturating_sub(3));
+    (GROUPS.len() * columns.saturating_sub(1)).saturating_sub(shown)
+}
+
 /// How many metric rows the view cannot show on a screen `screen_height` rows high with
 /// `columns` columns: as far as ↑↓ scroll.
 pub fn hidden_rows(screen_height: u16, columns: usize) -> usize {
