@@ -2131,6 +2131,10 @@ fn the_tui_bench_draws_every_view_over_the_store() {
     let f = fixture(color());
     let times = collm_bench::tui::bench::frame_times(&f.store, 120, 40, 3).unwrap();
     assert_eq!(times.runs, 3);
+    // A size the TUI does not draw its views at, or no frame, is no time worth reporting.
+    for (width, height, frames) in [(40, 40, 3), (120, 10, 3), (120, 40, 0), (5000, 40, 1)] {
+        assert!(collm_bench::tui::bench::frame_times(&f.store, width, height, frames).is_err());
+    }
     let labels: Vec<&str> = times.views.iter().map(|v| v.view.as_str()).collect();
     assert_eq!(
         labels,

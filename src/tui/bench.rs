@@ -43,6 +43,19 @@ pub fn frame_times(
     height: u16,
     frames: usize,
 ) -> anyhow::Result<FrameTimes> {
+    use crate::tui::app::{MIN_HEIGHT, MIN_WIDTH};
+    // Below the TUI's size it draws a notice, not the views; past a screen of 1000x1000 the
+    // buffers alone are gigabytes. Neither is a time worth reporting.
+    anyhow::ensure!(frames > 0, "--frames must be at least 1");
+    for (flag, value, least) in [
+        ("--width", width, MIN_WIDTH),
+        ("--height", height, MIN_HEIGHT),
+    ] {
+        anyhow::ensure!(
+            (least..=1000).contains(&value),
+            "{flag} {value}: the views are drawn from {least} to 1000 cells"
+        );
+    }
     let mut app = App::new("bench", Theme { color: true }, 0);
     app.commands.clear();
     let runs = backend::load_runs(store);
@@ -66,7 +79,7 @@ pub fn frame_times(
         }
         Ok(ViewTime {
             view: label.to_string(),
-            ms_per_frame: start.elapsed().as_secs_f64() * 1e3 / frames.max(1) as f64,
+            ms_per_frame: start.elapsed().as_secs_f64() * 1e3 / frames as f64,
         })
     };
     let mut views = vec![time(&app, "runs")?];

@@ -66,6 +66,9 @@ pub struct BenchReport {
     pub reps: usize,
 }
 
+/// The largest batch measured: a stage's batches are tens of rows.
+const MAX_BATCH: usize = 4096;
+
 /// Runs the scoring and training measurements on `llm`, which must carry LoRA adapters.
 /// Trains the adapters as a side effect (a few AdamW steps on random data).
 pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
@@ -73,6 +76,20 @@ pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
         return Err(LlmError::Input(
             "bench: batch, tokens and reps must be positive".into(),
         ));
+    }
+    // Checked before the workload is allocated: a typo of a size aborts the process there.
+    let most = llm.config.max_position_embeddings;
+    if opts.tokens > most {
+        return Err(LlmError::Input(format!(
+            "bench: --tokens {} exceeds the model's {most} positions",
+            opts.tokens
+        )));
+    }
+    if opts.batch > MAX_BATCH {
+        return Err(LlmError::Input(format!(
+            "bench: --batch {} is past {MAX_BATCH} rows, more than any stage scores at once",
+            opts.batch
+        )));
     }
     let vars: Vec<Var> = llm.lora_vars().into_iter().map(|(_, v)| v).collect();
     if vars.is_empty() {
@@ -305,6 +322,24 @@ mod tests {
                 .sum_all()?
                 .to_scalar::<f32>()?;
             assert!(change > 0.0, "{name} did not change");
+        }
+        Ok(())
+    }
+
+    /// Sizes past the model or any stage are refused before the workload is allocated (a
+    /// typo of `--tokens` aborted the process on a failed allocation).
+    #[test]
+    fn rejects_sizes_past_the_model_before_allocating() -> Result<()> {
+        let (llm, _tok) = Llm::tiny_random(3, Some(&LoraConfig::default()), &Device::Cpu)?;
+        let past = llm.config.max_position_embeddings + 1;
+        for (batch, tokens, flag) in [(1, past, "--tokens"), (usize::MAX, 4, "--batch")] {
+            let opts = BenchOptions {
+                batch,
+                tokens,
+                ..BenchOptions::default()
+            };
+            let err = bench_llm(&llm, &opts).unwrap_err().to_string();
+            assert!(err.contains(flag), "{err}");
         }
         Ok(())
     }

@@ -183,6 +183,8 @@ pub fn ensure(models_dir: &Path, name: &str, progress: &mut dyn FnMut(&str)) -> 
     if let Some(path) = present_path(models_dir, &read_registry(models_dir)?, name) {
         return Ok(path);
     }
+    // A name no one publishes is said before anything is said of pulling it.
+    known_model(name)?;
     progress(&format!(
         "model `{name}` is not in {}; pulling it",
         models_dir.display()

@@ -107,6 +107,15 @@ fn registry_and_pull_errors_are_clear() -> Result<()> {
         err.contains("unknown model `gpt-9`") && err.contains("smollm2-135m"),
         "{err}"
     );
+    // Asked for where a command needs it, a name no one publishes is refused before any word
+    // of pulling it.
+    let dir = tempfile::tempdir()?;
+    let mut said = Vec::new();
+    let err = hub::ensure(dir.path(), "gpt-9", &mut |m| said.push(m.to_string()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown model `gpt-9`"), "{err}");
+    assert!(said.is_empty(), "{said:?}");
     Ok(())
 }
 

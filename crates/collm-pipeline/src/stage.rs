@@ -367,6 +367,13 @@ pub fn run_stage(
     model.set_trainable(false, false);
     if cancelled {
         save_resume_point(model, &opt, &state, &last_dir)?;
+        // Listed with the run's artifacts, as every resume point: where `collm resume` goes on.
+        sink.emit(Event::Checkpoint {
+            stage: stage.clone(),
+            step: state.step,
+            path: last_dir.display().to_string(),
+            best: false,
+        });
     } else {
         if best_dir.exists() {
             load_model(model, &best_dir)?;
