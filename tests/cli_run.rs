@@ -436,19 +436,15 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
     // A foundation trained by another recipe comes with it: the run records the source's
     // `[training]` (seed 2023), not the one it was given (seed 7), so that no sweep or
     // comparison takes it for a foundation trained the given way.
-    let other = env.json(&[
-        "run",
-        exp,
-        "--json",
+    let short = [
         "--set",
         "training.seed=7",
         "--set",
         "collm.stages.0.max_steps=1",
         "--set",
         "collm.stages.1.max_steps=1",
-        "--reuse",
-        &cf,
-    ]);
+    ];
+    let other = env.json(&[&["run", exp, "--json", "--reuse", &cf][..], &short].concat());
     let oid = other["run_id"].as_str().unwrap();
     let stored: Value =
         serde_json::from_str(&env.ok(&["export", oid, "--format", "json"])).unwrap();
@@ -457,18 +453,13 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
     assert_eq!(training["seed"].as_integer(), Some(2023), "{text}");
     // Stages whose names sort before `cf` are checked against the [training] the foundation
     // brings, as any other: both stages of a run like it are taken from it.
-    let named = [
+    let names = [
         "--set",
         "collm.stages.0.name=align",
         "--set",
         "collm.stages.1.name=bind",
-        "--set",
-        "training.seed=7",
-        "--set",
-        "collm.stages.0.max_steps=1",
-        "--set",
-        "collm.stages.1.max_steps=1",
     ];
+    let named = [&names[..], &short].concat();
     let first_named = env.json(&[&["run", exp, "--json", "--reuse", &cf][..], &named].concat());
     let fid = first_named["run_id"].as_str().unwrap().to_string();
     let (align, bind) = (format!("align={fid}"), format!("bind={fid}"));

@@ -440,6 +440,10 @@ fn tui_screenshots() {
         &t.wait_for("Help — ↑↓ scroll", Duration::from_secs(5)),
     );
     t.send("Escape");
+    // Closed before the next key: an Escape followed at once by `2` reads as Alt-2.
+    t.wait("the help closed", Duration::from_secs(5), |s| {
+        !s.contains("Help — ↑↓ scroll")
+    });
     // Cancel run 3; every view again.
     t.send("2");
     t.send("c");
