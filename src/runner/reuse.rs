@@ -96,10 +96,12 @@ pub fn adopt_foundation(
     // The stage's end is its last event: a run killed before it says the rest again. (Its
     // start comes before the copy; a run that adopted its foundation before stages were
     // recorded for it has none, and nothing to say again.)
-    let record = job.store.run(job.id)?;
-    let stage = record.stages.iter().find(|s| s.name == collm_cf::STAGE);
-    if copied && stage.is_none_or(|s| s.finished_ms.is_some()) {
-        return Ok(true);
+    if copied {
+        let record = job.store.run(job.id)?;
+        let stage = record.stages.iter().find(|s| s.name == collm_cf::STAGE);
+        if stage.is_none_or(|s| s.finished_ms.is_some()) {
+            return Ok(true);
+        }
     }
     let src = source(job.store, exp, FOUNDATION)?;
     if !copied {

@@ -293,10 +293,7 @@ impl Store {
                 };
                 // An evaluation of a split at a stage's step is one: a resumed stage that
                 // evaluates its resume step again (killed before it moved on) replaces it.
-                let at_resume = self
-                    .resumed_at
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                let at_resume = held(&self.resumed_at)
                     .get(id)
                     .is_some_and(|(s, at)| s == stage && at == step);
                 let same = |p: &EvalPoint| {
@@ -313,10 +310,7 @@ impl Store {
                 })
             }
             Event::Resumed { stage, step } => {
-                self.resumed_at
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert(id.clone(), (stage.clone(), *step));
+                held(&self.resumed_at).insert(id.clone(), (stage.clone(), *step));
                 let past = |s: &str, at: u64| s == stage && at > *step;
                 self.remove_points(&self.steps, id, "step", |p: &StepPoint| {
                     past(&p.stage, p.step)
@@ -677,10 +671,7 @@ impl Store {
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, u64>> {
-        // A panic while holding the lock leaves only counters behind: keep going.
-        self.pending_steps
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        held(&self.pending_steps)
     }
 
     /// Read-modify-write of one record, counting in its pending steps.
@@ -740,12 +731,7 @@ impl Store {
         let mut removed = 0;
         for entry in tree.scan_prefix(id.point_prefix()) {
             let (key, value) = entry.map_err(|e| self.db_err(e))?;
-            let point: T = serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
-                id: id.to_string(),
-                what,
-                reason: e.to_string(),
-            })?;
-            if gone(&point) {
+            if gone(&decode_point(id, what, &value)?) {
                 tree.remove(key).map_err(|e| self.db_err(e))?;
                 removed += 1;
             }
@@ -784,13 +770,7 @@ impl Store {
         let mut out = Vec::new();
         for value in tree.scan_prefix(id.point_prefix()).values() {
             let value = value.map_err(|e| self.db_err(e))?;
-            out.push(
-                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
-                    id: id.to_string(),
-                    what,
-                    reason: e.to_string(),
-                })?,
-            );
+            out.push(decode_point(id, what, &value)?);
         }
         Ok(out)
     }
@@ -877,6 +857,25 @@ fn apply_status(record: &mut RunRecord, status: RunStatus) {
 
 /// Keeps, per (stage, split), the evaluation with the highest all-rows AUC (the first on ties,
 /// like the trainers' strict-improvement rule; an AUC beats none).
+/// A lock of the store's in-memory bookkeeping (step counts, resume steps): a panic while
+/// holding it leaves only that bookkeeping behind, so it is taken all the same.
+fn held<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One stored point of run `id` (`what` names its kind in the error).
+fn decode_point<T: serde::de::DeserializeOwned>(
+    id: &RunId,
+    what: &'static str,
+    value: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
+        id: id.to_string(),
+        what,
+        reason: e.to_string(),
+    })
+}
+
 fn keep_best(best: &mut Vec<EvalPoint>, point: EvalPoint) {
     match best
         .iter_mut()
