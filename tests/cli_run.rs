@@ -1,10 +1,12 @@
-//! `collm run`, `runs`, `show`, `export` and `eval` through the built binary: the JSON schema,
-//! learning above chance, and one evaluation object shared by all commands.
+//! `collm run`, `runs`, `show`, `export`, `eval` (and `model`, `bench llm`) through the built
+//! binary: the JSON schema, learning above chance, and one evaluation object shared by all
+//! commands.
 
 mod common;
 
 use common::{mf_experiment, path_str, Env, ML1M, QUICK_COLLM_TINY};
 use serde_json::Value;
+use std::process::Command;
 
 const GROUP_KEYS: [&str; 5] = ["auc", "uauc", "logloss", "rows", "users_counted"];
 
@@ -220,6 +222,79 @@ fn eval_names_the_bad_line_of_a_split_file() {
         &["eval", id, "--split", "valid", "--json"],
     );
     assert_eq!(again["splits"], valid["splits"]);
+}
+
+#[test]
+fn commands_that_read_runs_do_not_make_a_store_where_a_mistyped_path_points() {
+    let env = Env::new();
+    for args in [
+        &["runs"][..],
+        &["show", "abc"],
+        &["export", "abc", "--format", "csv"],
+        &["compare", "abc", "def"],
+        &["delete", "abc", "--yes"],
+        &["resume", "abc"],
+        &["eval", "abc", "--split", "valid"],
+        &["bench", "tui", "--frames", "1"],
+    ] {
+        let out = env.output(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && err.contains(&format!("no store at {}", env.store().display())),
+            "collm {args:?}: {err}"
+        );
+        assert!(!env.store().exists(), "collm {args:?} made a store");
+    }
+    // Without --store, the default store not made yet lists as empty, and stays unmade.
+    let home = env.dir.path().join("home");
+    let out = Command::new(env!("CARGO_BIN_EXE_collm"))
+        .env("COLLM_HOME", &home)
+        .args(["runs"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no runs in"));
+    assert!(!home.join("store").exists());
+}
+
+#[test]
+fn the_built_in_tiny_model_is_listed_and_benched_without_a_pull() {
+    let env = Env::new();
+    let list = env.ok(&["model", "list"]);
+    let tiny = list.lines().find(|l| l.contains("tiny-random"));
+    assert!(tiny.is_some_and(|l| l.contains("built in")), "{list}");
+    let out = env.output(&["model", "pull", "tiny-random"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to pull"));
+    let bench = env.json(&[
+        "bench",
+        "llm",
+        "--model",
+        "tiny-random",
+        "--batch",
+        "2",
+        "--tokens",
+        "16",
+        "--reps",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(bench["model"], "tiny-random");
+    assert_eq!(
+        (bench["batch"].as_u64(), bench["tokens"].as_u64()),
+        (Some(2), Some(16))
+    );
+    for rate in ["eval_samples_per_s", "train_samples_per_s"] {
+        assert!(bench[rate].as_f64().is_some_and(|r| r > 0.0), "{bench}");
+    }
+    // Nothing was pulled into the (empty) models folder.
+    assert!(!env.dir.path().join("home/models/registry.json").exists());
 }
 
 #[test]

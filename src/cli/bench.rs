@@ -27,7 +27,7 @@ use anyhow::Context as _;
 use candle_core::{DType, Device};
 use clap::Subcommand;
 use collm_llm::bench::{bench_llm, cpu_model, device_name, gpu_model, BenchOptions, BenchReport};
-use collm_llm::{DTypeSpec, DeviceSpec, Llm, LoraConfig};
+use collm_llm::{Backbone, DTypeSpec, DeviceSpec, LoraConfig};
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
@@ -64,7 +64,8 @@ pub struct TuiArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct CacheArgs {
-    /// A registered model name or a path to a GGUF file / Hugging Face folder.
+    /// A registered model name, `tiny-random` (built in), or a path to a GGUF file / Hugging
+    /// Face folder.
     #[arg(long)]
     pub model: Option<String>,
     /// A dataset folder in the CoLLM layout (default: shared/data/ml-1m-collm beside the checkout).
@@ -84,8 +85,8 @@ pub struct CacheArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LlmArgs {
-    /// A registered model name or a path to a GGUF file / Hugging Face folder (default: the
-    /// registered default, pulled if missing).
+    /// A registered model name, `tiny-random` (built in), or a path to a GGUF file / Hugging
+    /// Face folder (default: the registered default, pulled if missing).
     #[arg(long)]
     pub model: Option<String>,
     /// Rows per batch.
@@ -151,7 +152,7 @@ pub fn execute(args: Args, ctx: &super::Context) -> anyhow::Result<()> {
 }
 
 fn bench_tui_command(args: TuiArgs, ctx: &super::Context) -> anyhow::Result<()> {
-    let store = collm_store::Store::open(&ctx.store_dir)?;
+    let store = collm_store::Store::open_existing(&ctx.store_dir)?;
     let times = crate::tui::bench::frame_times(&store, args.width, args.height, args.frames)?;
     if args.json {
         println!("{}", serde_json::to_string(&times)?);
@@ -179,9 +180,9 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
         b = args.batch,
         r = args.steps * args.batch
     ))?;
-    let path = model_path(args.model.as_deref())?;
+    let backbone = find_backbone(args.model.as_deref())?;
     let (device, dtype) = args.compute.open()?;
-    let (llm, tokenizer) = Llm::load_with_dtype(&path, Some(&cfg.lora), &device, dtype)?;
+    let (llm, tokenizer) = backbone.load(Some(&cfg.lora), &device, dtype)?;
     let mut model =
         collm_pipeline::CollmModel::build(&cfg, llm, tokenizer, &dataset, Path::new("."))?;
     let plan = &collm_pipeline::pipeline::plans(&cfg, Path::new("."))[0];
@@ -210,10 +211,10 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
 
 fn bench_llm_command(args: LlmArgs) -> anyhow::Result<()> {
     let (device, dtype) = args.compute.open()?;
-    let path = model_path(args.model.as_deref())?;
-    let (llm, tokenizer) =
-        Llm::load_with_dtype(&path, Some(&LoraConfig::default()), &device, dtype)
-            .with_context(|| format!("loading {}", path.display()))?;
+    let backbone = find_backbone(args.model.as_deref())?;
+    let (llm, tokenizer) = backbone
+        .load(Some(&LoraConfig::default()), &device, dtype)
+        .with_context(|| format!("loading {}", backbone.label()))?;
     let yes_id = tokenizer.token_id("Yes")?;
     let opts = BenchOptions {
         batch: args.batch,
@@ -223,10 +224,7 @@ fn bench_llm_command(args: LlmArgs) -> anyhow::Result<()> {
         yes_id,
     };
     let report = bench_llm(&llm, &opts)?;
-    let model = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let model = backbone.label();
     let out = Output {
         implementation: "collm",
         model,
@@ -244,17 +242,15 @@ fn bench_llm_command(args: LlmArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A path as given, else a registered name, else the registered default (pulled if missing).
-fn model_path(model: Option<&str>) -> anyhow::Result<PathBuf> {
-    let models_dir = crate::paths::models_dir();
+/// A path as given, `tiny-random`, else a registered name, else the registered default (pulled
+/// if missing).
+fn find_backbone(model: Option<&str>) -> anyhow::Result<Backbone> {
     // The pull's steps are news for whoever waits on the command, not warnings.
     let mut progress = |msg: &str| eprintln!("{msg}");
-    match model {
-        Some(m) if Path::new(m).exists() => Ok(PathBuf::from(m)),
-        Some(name) => Ok(collm_llm::hub::ensure(&models_dir, name, &mut progress)
-            .with_context(|| format!("`{name}` is neither a file nor a known model"))?),
-        None => Ok(collm_llm::hub::ensure_default(&models_dir, &mut progress)?),
-    }
+    Backbone::find(&crate::paths::models_dir(), model, &mut progress).with_context(|| match model {
+        Some(name) => format!("`{name}` is neither a file nor a known model"),
+        None => "the default model".to_string(),
+    })
 }
 
 fn print_table(out: &Output) {

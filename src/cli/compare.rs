@@ -258,7 +258,7 @@ struct SettingRow {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&ctx.store_dir)?;
+    let store = Store::open_existing(&ctx.store_dir)?;
     let columns = args.on.columns(&store)?;
     let base_index = match &args.baseline {
         None => 0,

@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&ctx.store_dir)?;
+    let store = Store::open_existing(&ctx.store_dir)?;
     // Every name resolved and every run checked first: a typo or a refusal deletes nothing.
     let mut ids: Vec<RunId> = Vec::new();
     for text in &args.runs {

@@ -68,7 +68,7 @@ struct Difference {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&ctx.store_dir)?;
+    let store = Store::open_existing(&ctx.store_dir)?;
     let on = &args.on;
     let records = on.targets(&store)?;
     super::compare::check_split_known(&store, &records, &on.split)?;

@@ -51,7 +51,7 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&ctx.store_dir)?;
+    let store = Store::open_existing(&ctx.store_dir)?;
     let (target, record) = Target::resolve(&store, &args.run)?;
     let id = record.id.clone();
     if record.status != RunStatus::Finished {

@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&ctx.store_dir)?;
+    let store = Store::open_existing(&ctx.store_dir)?;
     let id = store.resolve(&args.run)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&store.full_run(&id)?)?),

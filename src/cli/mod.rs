@@ -79,6 +79,9 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct Context {
     pub store_dir: PathBuf,
+    /// Whether `--store` named the folder (else it is `$COLLM_HOME/store`): a named folder
+    /// without a store is an error even for `collm runs`.
+    pub store_named: bool,
 }
 
 /// Keeps backtraces out of error messages: candle appends one to every error it builds when
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
     collm_llm::alloc::keep_freed_memory();
     let ctx = Context {
         store_dir: cli.store.clone().unwrap_or_else(crate::paths::store_dir),
+        store_named: cli.store.is_some(),
     };
     let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {

@@ -42,8 +42,9 @@ pub fn execute(args: Args, _ctx: &super::Context) -> anyhow::Result<()> {
             println!("models in {}", models_dir.display());
             for e in entries {
                 let marker = if e.is_default { "*" } else { " " };
-                let state = match (e.present, e.size) {
-                    (true, Some(size)) => format!("{:.1} MB", size as f64 / 1e6),
+                let state = match (e.built_in, e.present, e.size) {
+                    (true, ..) => "built in".to_string(),
+                    (false, true, Some(size)) => format!("{:.1} MB", size as f64 / 1e6),
                     _ => "not pulled".to_string(),
                 };
                 let path = e

@@ -109,7 +109,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         if args.target.ends_with(".toml") || args.target.contains('/') {
             bail!("{}: no such experiment file (nor a run id)", args.target);
         }
-        let store = Store::open(&ctx.store_dir)?;
+        let store = Store::open_existing(&ctx.store_dir)?;
         let (target, record) = Target::resolve(&store, &args.target)?;
         let id = &record.id;
         let exp = Experiment::of_run(&record)?;

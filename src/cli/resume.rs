@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let store = Arc::new(Store::open(&ctx.store_dir)?);
+    let store = Arc::new(Store::open_existing(&ctx.store_dir)?);
     let id = store.resolve(&args.run)?;
     let (runner, messages) = Runner::start(store.clone(), crate::paths::data_dir());
     runner.resume_placed(&id, args.placement)?;

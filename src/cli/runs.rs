@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use collm_store::{format_utc, Headline, RunRecord, RunSummary, Store};
+use collm_store::{format_utc, Headline, RunList, RunRecord, RunSummary, Store};
 use serde::Serialize;
 
 use super::report::{align, duration, number};
@@ -64,8 +64,13 @@ impl<'a> From<&'a RunSummary> for RunLine<'a> {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&ctx.store_dir)?;
-    let list = store.records()?;
+    // The default store not made yet is a store without runs; a named one that is not
+    // there is a mistyped path, and neither is created by listing it.
+    let list = if Store::exists(&ctx.store_dir) || ctx.store_named {
+        Store::open_existing(&ctx.store_dir)?.records()?
+    } else {
+        RunList::default()
+    };
     for err in &list.unreadable {
         eprintln!("warning: {err}");
     }
@@ -94,8 +99,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     if lines.is_empty() {
         match &args.filter {
-            Some(filter) => println!("no run of {} matches `{filter}`", store.dir().display()),
-            None => println!("no runs in {}", store.dir().display()),
+            Some(filter) => println!("no run of {} matches `{filter}`", ctx.store_dir.display()),
+            None => println!("no runs in {}", ctx.store_dir.display()),
         }
         return Ok(ExitCode::SUCCESS);
     }

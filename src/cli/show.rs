@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&ctx.store_dir)?;
+    let store = Store::open_existing(&ctx.store_dir)?;
     let id = store.resolve(&args.run)?;
     let record = store.run(&id)?;
     let report = RunReport::of_run(&record);

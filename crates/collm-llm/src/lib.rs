@@ -11,6 +11,7 @@
 
 mod adapter;
 pub mod alloc;
+mod backbone;
 pub mod bench;
 mod config;
 mod device;
@@ -30,6 +31,7 @@ mod prims;
 mod tiny;
 mod tokenizer;
 
+pub use backbone::Backbone;
 pub use config::{Architecture, LlmConfig, LoraConfig, LoraTarget};
 pub use device::{DTypeSpec, DeviceSpec};
 pub use error::{LlmError, Result};

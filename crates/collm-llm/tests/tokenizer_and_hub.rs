@@ -58,6 +58,10 @@ fn registry_resolves_a_present_model_without_pulling() -> Result<()> {
     assert!(listed
         .iter()
         .any(|e| e.name == hub::DEFAULT_MODEL && e.is_default && !e.present));
+    // The built-in tiny model is listed as there, needing no pull, and not the default.
+    assert!(listed
+        .iter()
+        .any(|e| e.name == hub::TINY_RANDOM && e.built_in && e.present && !e.is_default));
 
     std::fs::create_dir(models.join("smollm2-135m"))?;
     std::fs::write(models.join("smollm2-135m/model.gguf"), b"0123456789")?;

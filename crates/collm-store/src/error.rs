@@ -40,6 +40,11 @@ pub enum StoreError {
         supported: u32,
     },
 
+    /// A command that only reads runs was pointed at a folder holding no store: a mistyped
+    /// `--store` or `COLLM_HOME` must not leave an empty store behind.
+    #[error("no store at {}: no run has been made there (check --store or COLLM_HOME; `collm run` makes the store)", dir.display())]
+    Missing { dir: PathBuf },
+
     #[error("no run `{id}` in store {}", dir.display())]
     NotFound { dir: PathBuf, id: String },
 

@@ -153,6 +153,23 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the store in `dir` like [`Store::open`], but only if one is there: the commands
+    /// that read runs (`show`, `export`, `compare`, ...) fail with [`StoreError::Missing`]
+    /// instead of creating an empty store where a mistyped path points.
+    pub fn open_existing(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
+        if !Store::exists(dir.as_ref()) {
+            let dir = dir.as_ref();
+            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            return Err(StoreError::Missing { dir });
+        }
+        Store::open(dir)
+    }
+
+    /// Whether `dir` holds a store: its database folder is there (made by the first open).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("db").is_dir()
+    }
+
     /// The free space on the store's disk, when it is below [`crate::MIN_FREE_BYTES`]: a run
     /// that sees it stops while sled still has room to record why.
     pub fn low_space(&self) -> Option<u64> {
