@@ -199,9 +199,10 @@ pub fn kept_predictions(
             ));
         }
         return Err(format!(
-            "run {target} keeps no per-row scores of `{split}` (it has not finished, finished \
-             before runs kept them, or did not evaluate {split}); `collm eval {target} --split \
-             {split} --predictions` makes them"
+            "run {target} keeps no per-row scores of `{split}` (it finished before runs kept \
+             them, or never scored `{split}` whole); `collm eval {target} --split {split} \
+             --predictions` makes them for a split of its dataset, `--data FILE --predictions` \
+             for a file"
         ));
     }
     read_predictions(&path).map_err(|e| e.to_string())
@@ -243,19 +244,34 @@ pub fn significance(
         .collect()
 }
 
-/// A target's metrics on `split` and where they come from: its evaluation's (see
-/// [`source`]), else those of the per-row scores `kept` gives for it (a file
-/// `collm eval --predictions` scored, which the record does not hold), from `kept scores`.
+/// A target's metrics on `split` and where they come from (see [`source`]): its final
+/// evaluation's; else those of the per-row scores `kept` gives for it (the final weights on a
+/// split `collm eval --predictions` scored, which the record does not hold), from `kept
+/// scores`; else, for a run without either (it has not finished, or never scored the split
+/// whole), the best evaluation of the stage it is in. A stage's evaluation of a split comes
+/// last: it scores a sample its seed drew, with weights of that moment, so a finished run's
+/// kept scores of the same split outrank it, and the table agrees with the paired test, which
+/// reads the kept scores.
 pub fn measured(
     target: &Target,
     record: &RunRecord,
     split: &str,
     kept: impl FnOnce(&Target) -> Option<Breakdown>,
 ) -> Option<(Breakdown, String)> {
-    match target.result_on(record, split) {
-        Some(eval) => Some((eval.metrics.clone(), source(Some(eval)))),
-        None => kept(target).map(|m| (m, KEPT_SOURCE.to_string())),
+    let from = |eval: &EvalPoint| (eval.metrics.clone(), source(Some(eval)));
+    if let Some(eval) = record.evaluation(&target.eval_stage(), split) {
+        return Some(from(eval));
     }
+    if let Some(metrics) = kept(target) {
+        return Some((metrics, KEPT_SOURCE.to_string()));
+    }
+    target.result_on(record, split).map(from)
+}
+
+/// Whether `from` (a [`measured`] source) names a stage's evaluation during training rather
+/// than the final weights' scores: `stage2 step 8`.
+pub fn from_training(from: &str) -> bool {
+    from != KEPT_SOURCE && !from.starts_with(FINAL_STAGE) && from != source(None)
 }
 
 /// Where metrics read from a target's kept per-row scores come from, as a column shows it.

@@ -213,6 +213,42 @@ fn compare_reads_kept_scores_and_refuses_a_column_over_different_rows() {
     }
     assert!(c["differences"][0]["error"].is_null(), "{c}");
 
+    // Stage 2 evaluated a sample of valid_small its seed drew: until the final weights score
+    // the split, that is what the table shows, and says so.
+    let text = env.ok(&[
+        "compare",
+        &a,
+        &b,
+        "--split",
+        "valid_small",
+        "--resamples",
+        "0",
+    ]);
+    for id in [&a, &b] {
+        let note = format!("note: {id} finished without scores of all of valid_small");
+        assert!(text.contains(&note), "{text}");
+    }
+    // Kept scores of the final weights outrank the stage's sample: table and test agree.
+    let whole: Vec<Value> = [&a, &b]
+        .iter()
+        .map(|id| {
+            let args = [
+                "eval",
+                id,
+                "--split",
+                "valid_small",
+                "--predictions",
+                "--json",
+            ];
+            env.json(&args)["splits"]["valid_small"].clone()
+        })
+        .collect();
+    let c = env.json(&["compare", &a, &b, "--split", "valid_small", "--json"]);
+    for i in 0..2 {
+        assert_eq!(c["runs"][i]["from"], "kept scores", "{c}");
+        assert_eq!(c["runs"][i]["metrics"], whole[i]);
+    }
+
     // MF scored the whole of valid, the tiny runs a sample of 64 rows.
     let column = format!("{a},{mf}");
     let out = env.output(&["compare", &column, &b]);

@@ -43,8 +43,8 @@ use serde::Serialize;
 use super::report::{align, number, SplitReport};
 use super::Context;
 use crate::compare::{
-    column_header, column_label, column_metrics, column_name, interval, kept_metrics, measured,
-    significance, source, Target, GROUPS, MEASURES,
+    column_header, column_label, column_metrics, column_name, from_training, interval,
+    kept_metrics, measured, significance, source, Target, GROUPS, MEASURES,
 };
 use crate::experiment::settings;
 use crate::runner::predictions::predictions_path;
@@ -476,6 +476,20 @@ fn describe(
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+    }
+
+    for run in c.runs.iter().filter(|r| r.status == "finished") {
+        if let Some(from) = run.from.split(" / ").find(|f| from_training(f)) {
+            out.push_str(&format!(
+                "  note: {} finished without scores of all of {split} by its final weights: its \
+                 numbers are its {from} evaluation, during training, of a sample of {split} its \
+                 seed drew (another seed draws other rows); `collm eval {} --split {split} \
+                 --predictions` scores its final weights on all of {split}\n",
+                run.run_id,
+                run.run_id.split(',').next().unwrap_or_default(),
+                split = c.split,
+            ));
+        }
     }
 
     if c.resamples > 0 {

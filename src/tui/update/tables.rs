@@ -55,9 +55,9 @@ pub(super) fn ask_significance(app: &mut App) {
     });
 }
 
-/// While the metrics view shows a column whose run holds no evaluation of the split, asks the
-/// background for the metrics of its kept per-row scores (a file `collm eval --predictions`
-/// scored), once per target and split; the view reads the answer when drawing.
+/// While the metrics view shows a column whose run holds no final evaluation of the split,
+/// asks the background for the metrics of its kept per-row scores (a file `collm eval
+/// --predictions` scored), once per target and split; the view reads the answer when drawing.
 pub(super) fn ask_kept_metrics(app: &mut App) {
     if app.view != View::Metrics {
         return;
@@ -70,7 +70,7 @@ pub(super) fn ask_kept_metrics(app: &mut App) {
         .filter(|(target, record)| {
             // A live run keeps scores once it ends, with the evaluation that records them.
             record.status.is_terminal()
-                && target.result_on(record, &split).is_none()
+                && record.evaluation(&target.eval_stage(), &split).is_none()
                 && !app
                     .metrics
                     .kept
