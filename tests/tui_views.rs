@@ -1869,6 +1869,46 @@ fn metrics_group_runs_of_one_setting_over_seeds() {
     );
 }
 
+/// A seed run twice is one seed, not two: the rerun stays out of the column, whose mean would
+/// otherwise weigh it double; a column with a member without a result says how many lack one.
+#[test]
+fn a_column_of_seeds_holds_each_seed_once_and_says_what_it_lacks() {
+    let mut f = fixture_of(color(), |dir| {
+        let store = Store::open(dir).unwrap();
+        let tiny = tiny_collm();
+        for (name, seed, auc) in [
+            ("tiny seed=1", 1, Some(0.60)),
+            ("tiny seed=1 again", 1, Some(0.64)),
+            ("tiny seed=2", 2, Some(0.62)),
+            ("tiny seed=3", 3, None),
+        ] {
+            let experiment = tiny.replace("seed = 42", &format!("seed = {seed}"));
+            let id = store.create_run(name, &experiment, "collm").unwrap();
+            if let Some(auc) = auc {
+                evaluated(&store, &id, None, auc, 0.3);
+                store.append_event(&id, &Event::Finished).unwrap();
+            }
+        }
+        store
+    });
+    f.keys("    3s");
+    let names: Vec<Vec<String>> = f
+        .app
+        .metrics_columns()
+        .iter()
+        .map(|c| c.iter().map(|(_, r)| r.name.clone()).collect())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            vec!["tiny seed=1", "tiny seed=2", "tiny seed=3"],
+            vec!["tiny seed=1 again"]
+        ]
+    );
+    let screen = f.draw(160, 40).backend().to_string();
+    assert!(screen.contains("no result (1 of 3)"), "{screen}");
+}
+
 /// A split only kept scores hold (`collm eval --data FILE --predictions` records no
 /// evaluation): the metrics view offers it and reads each run's metrics from its scores, as
 /// `collm compare` does, saying so; two seeds that scored different rows are no column.

@@ -282,11 +282,16 @@ impl SeedSetting {
 
 /// Groups items (runs, each with its setting) by setting over seeds: the groups in the order
 /// of their first items, each group's items in seed order, so that the i-th items of two
-/// groups share their seeds where both ran them. An unreadable setting is a group of its own.
+/// groups share their seeds where both ran them. An unreadable setting is a group of its own,
+/// and a group holds each seed once: a rerun of a seed joins another group of its setting (or
+/// starts one), since counting one seed twice would weigh it double in the group's mean.
 pub fn group_by_seeds<'a, T>(items: impl IntoIterator<Item = (&'a SeedSetting, T)>) -> Vec<Vec<T>> {
     let mut groups: Vec<Vec<(&SeedSetting, T)>> = Vec::new();
     for (setting, item) in items {
-        match groups.iter_mut().find(|g| g[0].0.same_setting(setting)) {
+        let fits = |g: &&mut Vec<(&SeedSetting, T)>| {
+            g[0].0.same_setting(setting) && g.iter().all(|(s, _)| s.seeds != setting.seeds)
+        };
+        match groups.iter_mut().find(fits) {
             Some(members) => members.push((setting, item)),
             None => groups.push(vec![(setting, item)]),
         }
@@ -448,12 +453,20 @@ mod tests {
             (SeedSetting::of("not an experiment =", None), "x"),
             (with(42, 1e-2, "a"), "a42"),
             (SeedSetting::of("not an experiment =", None), "y"),
+            (with(2, 1e-2, "a"), "a2 again"),
         ];
         let groups = group_by_seeds(runs.iter().map(|(s, name)| (s, *name)));
-        // Names do not split a setting; an unreadable experiment is always a group of its own.
+        // Names do not split a setting; an unreadable experiment is always a group of its own;
+        // a seed run twice is not two seeds: the rerun starts another group of the setting.
         assert_eq!(
             groups,
-            [vec!["a1", "a2", "a42"], vec!["b42"], vec!["x"], vec!["y"]]
+            [
+                vec!["a1", "a2", "a42"],
+                vec!["b42"],
+                vec!["x"],
+                vec!["y"],
+                vec!["a2 again"]
+            ]
         );
     }
 

@@ -16,7 +16,7 @@ use crate::compare::{
     column_header, column_metrics, column_name, interval, interval_short, measured, source,
     Measure, Target, GROUPS, MEASURES,
 };
-use crate::tui::app::{column_targets, App, SIGNIFICANCE_RESAMPLES};
+use crate::tui::app::{column_targets, App, MetricsColumn, SIGNIFICANCE_RESAMPLES};
 use crate::tui::widgets::columns::ColumnWindow;
 use crate::tui::widgets::format;
 
@@ -121,12 +121,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         window.keep(
             std::iter::once(Cell::from(Span::styled("from", t.dim())))
                 .chain(columns.iter().zip(&measured_columns).map(|(c, m)| {
-                    let (target, record) = &c[0];
                     let from = match m {
                         Err(_) => "rows differ".to_string(),
-                        Ok(_) if app.metrics.kept_asked(target, split) => "reading…".to_string(),
-                        Ok(_) => measured(target, record, split, kept)
-                            .map_or_else(|| source(None), |(_, from)| from),
+                        Ok(_) => column_source(app, c, split),
                     };
                     Cell::from(Span::styled(from, t.dim()))
                 }))
@@ -228,6 +225,33 @@ pub fn hidden_rows(screen_height: u16, columns: usize) -> usize {
     // The tabs, the key line and the view's info line.
     let (table, _) = heights(screen_height.saturating_sub(3), columns);
     TABLE_ROWS.saturating_sub(usize::from(table.saturating_sub(3)))
+}
+
+/// Where a column's numbers come from (see [`measured`]): its members' one source, or each
+/// distinct one; a column of seeds with members lacking a result (so no mean) says how many.
+fn column_source(app: &App, column: &MetricsColumn, split: &str) -> String {
+    if column.iter().any(|(t, _)| app.metrics.kept_asked(t, split)) {
+        return "reading…".to_string();
+    }
+    let kept = |t: &Target| app.metrics.kept_metrics(t, split);
+    let sources: Vec<Option<String>> = column
+        .iter()
+        .map(|(target, record)| measured(target, record, split, kept).map(|(_, from)| from))
+        .collect();
+    let missing = sources.iter().filter(|s| s.is_none()).count();
+    if missing > 0 && column.len() > 1 {
+        return format!("{} ({missing} of {})", source(None), column.len());
+    }
+    let mut distinct: Vec<String> = Vec::new();
+    for from in sources
+        .into_iter()
+        .map(|s| s.unwrap_or_else(|| source(None)))
+    {
+        if !distinct.contains(&from) {
+            distinct.push(from);
+        }
+    }
+    distinct.join(" / ")
 }
 
 /// How to group runs over seeds, when some chosen runs differ only in their seeds, or undo it.
