@@ -523,6 +523,53 @@ fn runs_filter_sort_and_marks() {
     assert_eq!(f.app.visible_runs().len(), 3, "Esc clears the filter");
 }
 
+/// Sorting by a metric ranks final results above a stage's best so far, whatever the numbers:
+/// a run stopped early with 0.80 on a 32-row sample is not the best run.
+#[test]
+fn sorting_by_auc_puts_final_results_above_numbers_so_far() {
+    let mut f = fixture_of(color(), |dir| {
+        let eval = |stage: &str, split: &str, auc: f64| Event::Eval {
+            stage: stage.into(),
+            step: 4,
+            split: split.into(),
+            metrics: metrics(auc),
+        };
+        let started = |stage: &str| Event::StageStarted {
+            stage: stage.into(),
+            total_steps: Some(8),
+        };
+        store_of_collm_runs(
+            dir,
+            vec![
+                (
+                    "finished low",
+                    vec![eval("final", "valid", 0.55), Event::Finished],
+                ),
+                (
+                    "stopped high",
+                    vec![started("stage2"), eval("stage2", "valid_small", 0.80)],
+                ),
+                (
+                    "finished high",
+                    vec![eval("final", "valid", 0.60), Event::Finished],
+                ),
+                ("not evaluated", vec![started("stage2")]),
+            ],
+        )
+    });
+    // Status, Id, Experiment, Settings, AUC: highest first.
+    f.keys("ssss");
+    assert_eq!(
+        f.visible_names(),
+        [
+            "finished high",
+            "finished low",
+            "stopped high",
+            "not evaluated"
+        ]
+    );
+}
+
 #[test]
 fn run_view_of_a_finished_run() {
     let mut f = fixture(color());

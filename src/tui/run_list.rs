@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use collm_store::{EvalPoint, RunId, RunRecord};
+use collm_store::{EvalPoint, RunId, RunRecord, FINAL_STAGE};
 
 use crate::experiment::{settings, Experiment};
 use crate::sweep::SeedSetting;
@@ -211,6 +211,10 @@ fn compare_by(
     use std::cmp::Ordering;
     let metric =
         |r: &RunRecord, pick: fn(&EvalPoint) -> Option<f64>| r.headline_eval().and_then(pick);
+    // A final result outranks a stage's best so far (dimmed: another split's sample, weights
+    // still changing), whatever the numbers: sorting to find the best run must not put a
+    // provisional 0.80 on a 32-row sample above every finished run.
+    let is_final = |r: &RunRecord| r.headline_eval().is_some_and(|e| e.stage == FINAL_STAGE);
     let by_f64 = |x: Option<f64>, y: Option<f64>| match (x, y) {
         (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
         (Some(_), None) => Ordering::Greater,
@@ -218,7 +222,13 @@ fn compare_by(
         (None, None) => Ordering::Equal,
     };
     let duration = |r: &RunRecord| r.duration_s_at(Some(now_ms));
-    let by_metric = |pick: fn(&EvalPoint) -> Option<f64>| by_f64(metric(a, pick), metric(b, pick));
+    let by_metric = |pick: fn(&EvalPoint) -> Option<f64>| {
+        let a_value = metric(a, pick);
+        let b_value = metric(b, pick);
+        (a_value.is_some() && is_final(a))
+            .cmp(&(b_value.is_some() && is_final(b)))
+            .then_with(|| by_f64(a_value, b_value))
+    };
     let primary = match column {
         Column::Status => a.status.as_str().cmp(b.status.as_str()),
         Column::Id => Ordering::Equal,
