@@ -317,6 +317,8 @@ fn a_collm_run_is_compared_with_its_own_parts() {
             .join(format!("predictions/{part}/valid.tsv"))
     };
     let shown = env.ok(&["show", id]);
+    let export: Value = serde_json::from_str(&env.ok(&["export", id, "--format", "json"])).unwrap();
+    let artifacts = export["record"]["artifacts"].as_array().unwrap().clone();
     let c = env.json(&[
         "compare",
         &format!("{id}:cf"),
@@ -351,6 +353,20 @@ fn a_collm_run_is_compared_with_its_own_parts() {
         ]);
         assert_eq!(again["splits"]["valid"], c["runs"][i]["metrics"], "{part}");
         assert_eq!(std::fs::read_to_string(part_file(part)).unwrap(), kept);
+        // The report is the part's, not the run's: its id, its name, its best step.
+        assert_eq!(again["run_id"], target.as_str());
+        assert_eq!(again["experiment"], format!("quick-collm-tiny ({part})"));
+        let best = artifacts
+            .iter()
+            .filter(|a| a["stage"] == part && a["best"] == true)
+            .max_by_key(|a| a["at_ms"].as_u64())
+            .unwrap();
+        assert_eq!(again["step"], best["step"], "{part}");
+        let line = shown
+            .lines()
+            .find(|l| l.contains(&format!(" final-{part} valid (64 rows)")));
+        let at = format!("at step {}", best["step"]);
+        assert!(line.is_some_and(|l| l.ends_with(&at)), "{shown}");
     }
     // Paired on the same rows: the final model against the foundation, observed = difference.
     let diff = &c["differences"][1];

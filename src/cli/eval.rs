@@ -17,7 +17,7 @@ use collm_store::{RunRecord, RunStatus, Store};
 
 use super::report::RunReport;
 use super::Context;
-use crate::compare::Target;
+use crate::compare::{column_name, Target};
 use crate::experiment::{Experiment, ExperimentKind, Placement};
 use crate::runner::predictions::{of_rows, predictions_path};
 
@@ -146,13 +146,21 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let path = keep_predictions(&store.run_dir(&id), &target, &split_name, &rows, &scored)?;
         eprintln!("per-row scores kept in {}", path.display());
     }
-    let mut report = RunReport::of_run(&record);
-    report.splits.clear();
+    // A part's report is the part's: its id (`RUN:stage1`), name and best step, as `compare
+    // --json` names it, so a script cannot take it for the run's final model.
+    let mut report = RunReport::header(&record);
+    report.run_id = target.to_string();
+    report.experiment = column_name(&[&record.name], target.part.as_deref());
+    report.step = record
+        .best
+        .iter()
+        .find(|e| e.stage == target.eval_stage())
+        .map(|e| e.step);
     report.splits.insert(split_name, (&metrics).into());
     if args.json {
         println!("{}", report.to_json());
     } else {
-        println!("{target} ({}) on {}", report.experiment, shown);
+        println!("{target} ({}) on {}", record.name, shown);
         print!("{}", report.table());
     }
     Ok(ExitCode::SUCCESS)

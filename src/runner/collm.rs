@@ -193,10 +193,19 @@ pub fn execute(
             collm_cf::score_rows(cf.as_ref(), rows, batch)
                 .map_err(|e| PipelineError::Upstream(e.to_string()))
         };
+        // Recorded at the foundation's best epoch, as a stage's part is at its best step (0
+        // for pretrained weights: the run trained no foundation).
+        let best_epoch = job.store.run(job.id).ok().and_then(|r| {
+            r.artifacts
+                .iter()
+                .filter(|a| a.best && a.stage == CF_DIR)
+                .max_by_key(|a| a.at_ms)
+                .map(|a| a.step)
+        });
         score_splits(
             &format!("final-{CF_DIR}"),
             Some(CF_DIR),
-            0,
+            best_epoch.unwrap_or(0),
             &mut score,
             sink,
         )?;
