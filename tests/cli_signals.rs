@@ -5,8 +5,9 @@
 
 mod common;
 
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
+use std::process::Command;
 
 use common::{ctrl_c, mf_experiment, path_str, Env, Interrupted, Running, QUICK_COLLM_TINY};
 use serde_json::Value;
@@ -63,6 +64,49 @@ fn ctrl_c_cancels_the_run_and_the_holder_is_named_meanwhile() {
     assert!(artifacts
         .iter()
         .any(|a| std::path::Path::new(a["path"].as_str().unwrap()).is_file()));
+}
+
+/// `timeout -s INT` signals the process and then its group: two SIGINTs microseconds apart are
+/// one request to stop, which cancels the run cleanly rather than quitting at once.
+#[test]
+fn two_signals_at_once_cancel_the_run_cleanly() {
+    let env = Env::new();
+    let (mut running, stderr) = start_long_run(&env);
+    let pid = running.0.id().to_string();
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -INT {pid}; kill -INT {pid}")])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut rest = String::new();
+    let mut stderr = stderr;
+    stderr.read_to_string(&mut rest).unwrap();
+    let mut stdout = String::new();
+    let child = &mut running.0;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["status"], "cancelled", "{rest}");
+}
+
+/// A run outlives the reader of its progress: `collm run ... | head -1` closes the pipe after
+/// a line, and the run goes on to its end instead of dying of SIGPIPE.
+#[test]
+fn a_run_whose_reader_goes_away_still_finishes() {
+    let env = Env::new();
+    let exp = env.write("short.toml", &mf_experiment("short", 40, 40, 0.01));
+    let (mut running, stderr) = env.start_until(&["run", path_str(&exp)], "short");
+    let child = &mut running.0;
+    drop(stderr);
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let runs = env.json(&["runs", "--json"]);
+    assert_eq!(runs[0]["status"], "finished", "{runs}");
 }
 
 #[test]

@@ -2,19 +2,19 @@
 //! end `cancelled` at their next step); a second one quits at once, leaving the run `running` on
 //! disk, which the next opener of the store marks `interrupted`.
 //!
-//! The handlers only set a flag (signal-hook's documented double Ctrl-C pattern); a watcher
-//! thread turns the flag into a cancel. No self-pipe: `collm` restores SIGPIPE's default (so that
-//! `collm runs | head` ends quietly), and signal-hook's iterator wakes its reader by a `send` on
-//! a socket that, when the reader has just seen the close flag and gone, raises SIGPIPE and
-//! killed a sweep whose points had all finished earlier (its listener lived for microseconds).
+//! The handlers only set a flag (signal-hook's documented double Ctrl-C pattern, with a second
+//! signal within half a second taken as the same one: `timeout` sends two); a watcher thread
+//! turns the flag into a cancel. No self-pipe: signal-hook's iterator wakes its reader by a
+//! `send` on a socket that, when the reader has just seen the close flag and gone, raises
+//! SIGPIPE, which killed a sweep whose points had all finished earlier while `collm` restored
+//! SIGPIPE's default for every command (only those that do not train do now).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::flag;
 use signal_hook::SigId;
 
 use crate::runner::RunnerHandle;
@@ -30,18 +30,44 @@ pub struct CancelOnSignal {
     thread: Option<JoinHandle<()>>,
 }
 
+/// A second signal sooner than this after the first is the same request: GNU `timeout` (and
+/// job managers) signal the process and then its whole group, so `timeout -s INT` delivers
+/// two SIGINTs microseconds apart, and half of such runs quit at once instead of cancelling.
+const SAME_REQUEST: Duration = Duration::from_millis(500);
+
+/// Milliseconds on the monotonic clock; `clock_gettime` is async-signal-safe.
+fn monotonic_ms() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid pointer to a timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let ms = now.tv_sec as u64 * 1000 + now.tv_nsec as u64 / 1_000_000;
+    ms.max(1)
+}
+
 pub fn cancel_on_signal(runner: RunnerHandle) -> std::io::Result<CancelOnSignal> {
     let signalled = Arc::new(AtomicBool::new(false));
+    // When the first signal came (0: none yet); a later one past SAME_REQUEST quits at once
+    // (exit status 130, as a shell reports Ctrl-C).
+    let first_at = Arc::new(AtomicU64::new(0));
     let mut handlers = Vec::new();
     for signal in [SIGINT, SIGTERM] {
-        // Registered first, so it sees the flag as it was before this signal: set, a second
-        // signal quits at once (exit status 130, as a shell reports Ctrl-C).
-        handlers.push(flag::register_conditional_shutdown(
-            signal,
-            130,
-            Arc::clone(&signalled),
-        )?);
-        handlers.push(flag::register(signal, Arc::clone(&signalled))?);
+        let (signalled, first_at) = (Arc::clone(&signalled), Arc::clone(&first_at));
+        let handler = move || {
+            let now = monotonic_ms();
+            match first_at.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => signalled.store(true, Ordering::SeqCst),
+                Err(first) if now.saturating_sub(first) >= SAME_REQUEST.as_millis() as u64 => {
+                    signal_hook::low_level::exit(130)
+                }
+                Err(_) => {}
+            }
+        };
+        // SAFETY: the handler only reads a clock, touches atomics and may call `_exit`, all
+        // async-signal-safe.
+        handlers.push(unsafe { signal_hook::low_level::register(signal, handler) }?);
     }
     let stop = Arc::new(AtomicBool::new(false));
     let watcher_stop = Arc::clone(&stop);
@@ -52,7 +78,7 @@ pub fn cancel_on_signal(runner: RunnerHandle) -> std::io::Result<CancelOnSignal>
             let signalled = watched;
             while !watcher_stop.load(Ordering::SeqCst) {
                 if signalled.load(Ordering::SeqCst) {
-                    eprintln!("\ncancelling at the next step (press Ctrl-C again to quit at once)");
+                    say!("\ncancelling at the next step (press Ctrl-C again to quit at once)");
                     runner.cancel_all();
                     return;
                 }

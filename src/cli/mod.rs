@@ -8,6 +8,28 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `eprintln!` for commands that train (`run`, `resume`, `sweep`): a line its reader can no
+/// longer take (`collm run ... | head` closed the pipe) is dropped, where `eprintln!` would
+/// panic and end the run. Those commands keep SIGPIPE ignored (see [`default_sigpipe`]).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` (with `tell!(text: ...)`, `print!`) on stdout, dropped as [`say!`] drops.
+macro_rules! tell {
+    (text: $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod compare;
 mod delete;
@@ -75,6 +97,17 @@ pub enum Command {
     Bench(bench::Args),
 }
 
+impl Command {
+    /// Whether the command trains runs, which must outlive a reader of their progress that
+    /// goes away (see [`default_sigpipe`]).
+    fn trains(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_) | Command::Resume(_) | Command::Sweep(_)
+        )
+    }
+}
+
 /// What every command may need besides its own arguments.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -108,7 +141,9 @@ pub fn main() -> ExitCode {
         // No subcommand: the terminal UI over the store (it installs its own log subscriber).
         None => done(crate::tui::main(&ctx.store_dir, &cli.experiments)),
         Some(command) => {
-            default_sigpipe();
+            if !command.trains() {
+                default_sigpipe();
+            }
             log_to_stderr();
             match command {
                 Command::Run(args) => run::execute(args, &ctx),
@@ -130,7 +165,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", error_text(&err));
+            say!("error: {}", error_text(&err));
             ExitCode::FAILURE
         }
     }
@@ -168,6 +203,8 @@ fn log_to_stderr() {
 
 /// Headless commands end quietly when their reader goes away (`collm export ... | head`), as
 /// Unix tools do, instead of panicking on the failed write: Rust ignores SIGPIPE by default.
+/// Not the commands that train: a run outlives whoever reads its progress, writing with
+/// [`say!`] and [`tell!`], which drop what cannot be written.
 fn default_sigpipe() {
     #[cfg(unix)]
     // SAFETY: restoring a signal's default disposition at start-up, before any thread writes.

@@ -46,7 +46,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // A device this build or machine lacks is reported before a run is created.
     experiment.resolve_device()?;
     for note in experiment.advice() {
-        eprintln!("{note}");
+        say!("{note}");
     }
     let store = Arc::new(Store::open(&ctx.store_dir)?);
     add_reuse(&store, &mut experiment, &args.reuse)?;
@@ -90,7 +90,7 @@ pub(super) fn follow(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let signals = cancel_on_signal(runner.handle())?;
-    eprintln!(
+    say!(
         "run {id}: {} (store {})",
         store.run(&id)?.name,
         store.dir().display()
@@ -101,9 +101,9 @@ pub(super) fn follow(
 
     let report = RunReport::of_run(&record);
     if json {
-        println!("{}", report.to_json());
+        tell!("{}", report.to_json());
     } else {
-        println!(
+        tell!(
             "run {} ({}): {} in {}",
             report.run_id,
             report.experiment,
@@ -112,17 +112,17 @@ pub(super) fn follow(
         );
         // The error goes to stderr below, once; a run that never evaluated has no table.
         if !report.splits.is_empty() {
-            print!("{}", report.table());
+            tell!(text: "{}", report.table());
         }
     }
     Ok(match record.status {
         RunStatus::Finished => ExitCode::SUCCESS,
         RunStatus::Cancelled => {
-            eprintln!("run {id} cancelled; `collm resume {id}` continues it");
+            say!("run {id} cancelled; `collm resume {id}` continues it");
             ExitCode::from(130)
         }
         _ => {
-            eprintln!(
+            say!(
                 "error: run {id} {}: {}",
                 record.status,
                 record.error.as_deref().unwrap_or("no reason recorded")

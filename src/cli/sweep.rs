@@ -305,7 +305,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 format!(" --set 'evaluation.splits=[{}]'", splits.join(","))
             }
         };
-        eprintln!(
+        say!(
             "note: picking and reporting on one split ({report}) makes the best setting's numbers \
              optimistic;{add} --select valid_small --report {other} keeps them apart"
         );
@@ -335,15 +335,15 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         let counter = format!("[{}/{total}] {}", i + 1, p.experiment.name);
         let id = match done[i].as_ref().map(|r| (r.status, r.id.clone())) {
             Some((RunStatus::Finished, id)) => {
-                eprintln!("{counter}: finished earlier as run {id}");
+                say!("{counter}: finished earlier as run {id}");
                 continue;
             }
             Some((RunStatus::Failed, id)) => {
-                eprintln!("{counter}: failed earlier as run {id}; `collm resume {id}` retries it");
+                say!("{counter}: failed earlier as run {id}; `collm resume {id}` retries it");
                 continue;
             }
             Some((_, id)) => {
-                eprintln!("{counter}: continuing run {id}");
+                say!("{counter}: continuing run {id}");
                 runner.resume(&id)?
             }
             None if spec.share => runner.submit_sharing(&p.experiment)?,
@@ -359,7 +359,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             (RunStatus::Failed, Some(error)) => format!(" ({error})"),
             _ => String::new(),
         };
-        eprintln!(
+        say!(
             "{counter}: run {id} {}{reason} in {}; {} {}",
             ended.status,
             duration(ended.duration_s()),
@@ -387,9 +387,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             runner_up: runner_up.as_ref(),
             stopped,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        tell!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print!(
+        tell!(text:
             "{}",
             describe(&base.name, &summary, runner_up.as_ref(), stopped)
         );
@@ -398,7 +398,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .iter()
         .any(|(_, r)| r.as_ref().is_some_and(|r| r.status == RunStatus::Failed));
     Ok(if stopped {
-        eprintln!("sweep stopped; the same command continues it");
+        say!("sweep stopped; the same command continues it");
         ExitCode::from(130)
     } else if failed {
         ExitCode::FAILURE
@@ -554,9 +554,9 @@ fn print_plan(
         }
         rows.push(row);
     }
-    print!("{}", align(&rows));
+    tell!(text: "{}", align(&rows));
     let new = done.iter().filter(|r| r.is_none()).count();
-    println!(
+    tell!(
         "{} points: {new} new, {} in the store",
         plan.len(),
         plan.len() - new
