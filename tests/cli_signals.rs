@@ -9,7 +9,7 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 use std::process::Command;
 
-use common::{ctrl_c, mf_experiment, path_str, Env, Interrupted, Running, QUICK_COLLM_TINY};
+use common::{ctrl_c, mf_experiment, path_str, Env, Interrupted, Running, ML1M, QUICK_COLLM_TINY};
 use serde_json::Value;
 
 /// Starts a run that would go on for a long time and waits for its first evaluation.
@@ -132,6 +132,48 @@ fn a_killed_run_is_marked_interrupted_at_the_next_open() {
     let id = run["run_id"].as_str().unwrap();
     let full = env.json(&["export", id, "--format", "json"]);
     assert!(!full["evals"].as_array().unwrap().is_empty());
+}
+
+/// A run killed, then resumed on changed data, is refused with the files that changed and
+/// keeps its status: its foundation would be selected on one version and scored on another.
+/// With the files put back it resumes.
+#[test]
+fn a_run_is_not_resumed_on_a_dataset_changed_since_it_started() {
+    let env = Env::new();
+    let data = env.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for file in ["items.tsv", "train.tsv", "valid.tsv", "valid_small.tsv"] {
+        std::fs::copy(Path::new(ML1M).join(file), data.join(file)).unwrap();
+    }
+    let text = mf_experiment("moved", 60, 60, 0.01).replace(ML1M, path_str(&data));
+    let exp = env.write("moved.toml", &text);
+    let (mut running, _stderr) = start_run_until(&env, &exp, "(new best)");
+    running.0.kill().unwrap();
+    running.0.wait().unwrap();
+    let id = env.json(&["runs", "--json"])[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let train = data.join("train.tsv");
+    let original = std::fs::read_to_string(&train).unwrap();
+    let fewer: String = original
+        .lines()
+        .take(1000)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&train, fewer).unwrap();
+    let out = env.output(&["resume", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("is not what the run started on (train.tsv changed)"),
+        "{err}"
+    );
+    assert_eq!(env.json(&["show", &id, "--json"])["status"], "interrupted");
+
+    std::fs::write(&train, original).unwrap();
+    let resumed = env.json(&["resume", &id, "--json"]);
+    assert_eq!(resumed["status"], "finished", "{resumed}");
 }
 
 /// The tiny CoLLM experiment, its LoRA stage lengthened to 24 steps (a resume point every 4)

@@ -25,6 +25,13 @@ pub enum RunError {
     Invalid(String),
     #[error("run {id} is {status}: only interrupted, cancelled or failed runs can be resumed")]
     NotResumable { id: RunId, status: RunStatus },
+    /// The dataset's files are not those the run started on (see `data_check`).
+    #[error("run {id} cannot resume: its dataset {} is not what the run started on ({changes}); resuming would mix two versions of the data in one result: put the files back, or start a new run", dir.display())]
+    DataChanged {
+        id: RunId,
+        dir: std::path::PathBuf,
+        changes: String,
+    },
     #[error("run {id} is not queued or running in this process")]
     NotActive { id: RunId },
     #[error("the runner has been shut down")]

@@ -9,6 +9,7 @@
 
 mod cf;
 pub mod collm;
+mod data_check;
 mod error;
 pub mod predictions;
 mod ranking;
@@ -245,6 +246,10 @@ impl RunnerHandle {
         if moved {
             store.set_experiment(id, &experiment.to_toml())?;
         }
+        let dataset_dir = experiment
+            .dataset_dir(&self.shared.data_dir)
+            .map_err(crate::experiment::RunSetupError::from)?;
+        data_check::check(id, &store.run_dir(id), &dataset_dir)?;
         let prior_best_step = record.best_artifact().map(|a| a.step);
         store.set_status(id, RunStatus::Queued)?;
         store.append_event(
@@ -479,6 +484,18 @@ fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
         share_stages(shared, &id, &mut job.experiment);
     }
     let run_dir = shared.store.run_dir(&id);
+    if !job.resume {
+        if let Ok(dataset_dir) = job.experiment.dataset_dir(&shared.data_dir) {
+            if let Err(err) = data_check::note(&run_dir, &dataset_dir) {
+                shared.record(
+                    &id,
+                    &Event::Log {
+                        message: format!("warning: {err}"),
+                    },
+                );
+            }
+        }
+    }
     let cf_job = cf::CfJob {
         id: &id,
         experiment: &job.experiment,
