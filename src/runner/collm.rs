@@ -93,6 +93,10 @@ pub fn execute(
     // Decided on the experiment as written: `pipeline_config` fills in the foundation's path.
     let train_foundation = exp.collm.as_ref().is_some_and(trains_foundation);
     let mut cfg = pipeline_config(exp, job.run_dir)?;
+    // A stage that could not pick its best step fails the run now, not after the foundation.
+    for plan in collm_pipeline::pipeline::plans(&cfg, job.run_dir) {
+        collm_pipeline::stage::eval_rows(&dataset, &plan)?;
+    }
     let eval_batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
     let splits: Vec<(String, Vec<collm_data::Interaction>)> = exp
         .evaluation

@@ -244,6 +244,16 @@ fn eval_rows<'a>(
             split.path.display()
         )));
     }
+    if let Some(label) = collm_data::single_label(&split.rows).filter(|_| name == cfg.select_on) {
+        return Err(CfError::config(
+            "select_on",
+            format!(
+                "split `{name}` ({}) holds only label {label}: its AUC, by which the best epoch \
+                 is chosen, is undefined on it; name another split",
+                split.path.display()
+            ),
+        ));
+    }
     Ok(&split.rows)
 }
 

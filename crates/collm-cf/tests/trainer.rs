@@ -311,6 +311,42 @@ fn unknown_evaluation_split_is_a_config_error() {
     assert!(err.contains("select_on") && err.contains("test"), "{err}");
 }
 
+/// A selection split whose rows all hold one label has no AUC: every epoch would tie and the
+/// first would be kept without a word, so training is refused before it starts. A split only
+/// reported (not selecting) may be so.
+#[test]
+fn a_selection_split_of_one_label_is_refused() {
+    let rows = |label: u8| (1..=6).map(|u| row(u, u, label, true)).collect::<Vec<_>>();
+    let mut ds = dataset(8, [rows(1), rows(0)].concat(), rows(1));
+    ds.valid_small.rows = [rows(1), rows(0)].concat();
+    let mut model = build(&model_cfg(CfKind::Mf), &ds, 1, &Device::Cpu).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut train_on = |select_on: &str, eval_splits: Vec<String>| {
+        let cfg = CfTrainConfig {
+            select_on: select_on.into(),
+            eval_splits,
+            ..train_cfg(2, 2)
+        };
+        train(
+            &mut *model,
+            &ds,
+            &cfg,
+            dir.path(),
+            None,
+            &mut |_: &Event| {},
+            &CancelToken::new(),
+        )
+    };
+    let err = train_on("valid", vec!["valid".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("select_on") && err.contains("holds only label 1"),
+        "{err}"
+    );
+    assert!(train_on("valid_small", vec!["valid_small".into(), "valid".into()]).is_ok());
+}
+
 #[test]
 fn resuming_a_finished_run_trains_nothing_more() {
     let ds = two_taste_dataset(20, 20, 200, 60, 6);

@@ -29,6 +29,13 @@ pub use split::{read_split, Split, SplitStats, SPLIT_COLUMNS};
 pub use tsv::{is_blank, MAX_ID};
 pub use writer::{sanitize_title, write_dataset};
 
+/// The one label every row holds, when they all hold the same (or there are none: `None`):
+/// AUC, by which runs pick their best weights, is undefined on such rows.
+pub fn single_label(rows: &[Interaction]) -> Option<u8> {
+    let first = rows.first()?.label;
+    rows.iter().all(|r| r.label == first).then_some(first)
+}
+
 /// One interaction row of a split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interaction {

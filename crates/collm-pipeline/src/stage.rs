@@ -133,11 +133,7 @@ impl StageData {
             )));
         }
         let train_rows = sample_rows(&dataset.train.rows, cfg.train_rows, plan.seed);
-        let eval_rows = sample_rows(
-            split_rows(dataset, &cfg.eval_split)?,
-            cfg.eval_rows,
-            plan.seed.wrapping_add(1),
-        );
+        let eval_rows = eval_rows(dataset, plan)?;
         let train = model.encode_all(&train_rows, cfg.prompt)?;
         let eval = model.encode_all(&eval_rows, cfg.prompt)?;
         let batches = fixed_batches(train.len(), cfg.batch_size, plan.seed.wrapping_add(2));
@@ -147,6 +143,30 @@ impl StageData {
             eval,
         })
     }
+}
+
+/// The rows a stage evaluates (its seeded sample of `eval_split`), refused when they all hold
+/// one label: their AUC, by which the stage keeps its best step, would be undefined, and the
+/// stage would keep its first evaluation's weights without a word. A run checks every stage
+/// before it trains anything.
+pub fn eval_rows(dataset: &Dataset, plan: &StagePlan) -> Result<Vec<Interaction>> {
+    let cfg = &plan.config;
+    let rows = sample_rows(
+        split_rows(dataset, &cfg.eval_split)?,
+        cfg.eval_rows,
+        plan.seed.wrapping_add(1),
+    );
+    if let Some(label) = collm_data::single_label(&rows) {
+        return Err(PipelineError::Data(format!(
+            "{}: its evaluation rows of `{}` ({} rows) all hold label {label}: their AUC, by \
+             which the stage keeps its best step, is undefined; raise its eval_rows or name \
+             another eval_split",
+            plan.name,
+            cfg.eval_split,
+            rows.len()
+        )));
+    }
+    Ok(rows)
 }
 
 /// One optimisation step's forward and loss on batch `b` (cached when `cache` is given).

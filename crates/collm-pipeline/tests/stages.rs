@@ -512,3 +512,22 @@ fn a_stage_killed_as_it_stopped_early_stops_again_on_resume() {
         assert!(collm_pipeline::stage::stage_finished(&plan.dir));
     }
 }
+
+/// A stage whose evaluation rows all hold one label could never tell a better step: refused,
+/// naming the stage, before anything trains.
+#[test]
+fn a_stage_evaluating_rows_of_one_label_is_refused() {
+    let dataset = common::dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::tiny_config(&common::saved_mf(&dataset, dir.path()));
+    cfg.stages[0].eval_rows = Some(1);
+    let plans = plans(&cfg, dir.path());
+    let err = collm_pipeline::stage::eval_rows(&dataset, &plans[0])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("stage1: its evaluation rows of `valid_small` (1 rows) all hold label"),
+        "{err}"
+    );
+    assert!(collm_pipeline::stage::eval_rows(&dataset, &plans[1]).is_ok());
+}
