@@ -572,7 +572,8 @@ fn a_failed_point_leaves_the_others_to_run_and_is_not_retried_unasked() {
     let out = env.output(&["sweep", path_str(&exp), "--grid", &missing]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("[dataset] path: /nonexistent/data: no such folder"),
+        !out.status.success()
+            && err.contains("setting `dataset.path`: /nonexistent/data: no such folder"),
         "{err}"
     );
     assert!(run_ids(&env).is_empty());

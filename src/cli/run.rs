@@ -43,8 +43,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut experiment = Experiment::load_with(&args.experiment, &args.set)?;
     // Stored as run: the record says where it computed.
     experiment.place(args.placement);
-    // A device this build or machine lacks is reported before a run is created.
+    // A device this build or machine lacks is reported before a run is created, as is a file
+    // the experiment names that is not there (at its line; the runner checks again).
     experiment.resolve_device()?;
+    experiment.check_inputs_of_file(&crate::paths::data_dir(), &args.experiment, &args.set)?;
     for note in experiment.advice() {
         say!("{note}");
     }

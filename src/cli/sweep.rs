@@ -215,13 +215,12 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let spec = spec(&args)?;
     let text = crate::experiment::read_text(&spec.experiment)?;
     // A setting that breaks the experiment is blamed on the sweep file's line when it wrote it.
+    let blame = |e| match &spec.file {
+        Some(f) => SweepFile::blame(&f.text, &f.path, &f.keys, &e).unwrap_or(e),
+        None => e,
+    };
     let load = |overrides: &[Override]| {
-        crate::experiment::overrides::load_with(&text, &spec.experiment, overrides).map_err(|e| {
-            match &spec.file {
-                Some(f) => SweepFile::blame(&f.text, &f.path, &f.keys, &e).unwrap_or(e),
-                None => e,
-            }
-        })
+        crate::experiment::overrides::load_with(&text, &spec.experiment, overrides).map_err(blame)
     };
     let base = load(&spec.set)?;
     let store = Arc::new(Store::open(&ctx.store_dir)?);
@@ -269,7 +268,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             experiment = typed;
         }
         experiment
-            .check_inputs(&data_dir)
+            .check_inputs_of_file(&data_dir, &spec.experiment, &overrides)
+            .map_err(blame)
             .with_context(|| format!("point {}", point.name))?;
         plan.push(Planned { point, experiment });
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use collm_data::Dataset;
 use collm_pipeline::PromptKind;
 
-use super::{Experiment, RunSetupError};
+use super::{Experiment, ExperimentError, RunSetupError};
 
 impl Experiment {
     /// Checks the experiment's inputs (see the module docs); `data_dir` is where the embedded
@@ -24,6 +24,48 @@ impl Experiment {
         self.check_cf_weights()
     }
 
+    /// [`Experiment::check_inputs`] of the experiment read from `path` with `overrides`
+    /// (`--set`): a problem is reported at its line in the file, or as the `--set` that wrote
+    /// the setting.
+    pub fn check_inputs_of_file(
+        &self,
+        data_dir: &Path,
+        path: &Path,
+        overrides: &[super::Override],
+    ) -> Result<(), ExperimentError> {
+        let Err(err) = self.check_inputs(data_dir) else {
+            return Ok(());
+        };
+        let message = err.to_string();
+        let Some(key) = err.key() else {
+            return Err(ExperimentError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            });
+        };
+        // `evaluation.splits` set whole covers `evaluation.splits.0`.
+        let covers = |o: &&super::Override| {
+            key == o.key
+                || key
+                    .strip_prefix(o.key.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+        };
+        if let Some(set) = overrides.iter().find(covers) {
+            return Err(ExperimentError::Override {
+                path: path.to_path_buf(),
+                set: set.to_string(),
+                message,
+            });
+        }
+        let text = super::read_text(path)?;
+        Err(ExperimentError::at_key(
+            path.to_path_buf(),
+            &text,
+            key,
+            message,
+        ))
+    }
+
     /// A pretrained foundation named by file must be there (it is read after the backbone),
     /// where the run reads it: CIE slots from a pretrained model.
     fn check_cf_weights(&self) -> Result<(), RunSetupError> {
@@ -33,7 +75,7 @@ impl Experiment {
         });
         match read.and_then(|c| c.slots.cf_weights.as_ref()) {
             Some(path) if !path.is_file() => Err(RunSetupError::Input {
-                key: "[collm.slots] cf_weights",
+                key: "collm.slots.cf_weights".into(),
                 message: format!("{}: no such file", path.display()),
             }),
             _ => Ok(()),
@@ -60,7 +102,7 @@ impl Experiment {
             return Ok(());
         };
         let known = Dataset::split_names_in(&dir).map_err(|e| RunSetupError::Input {
-            key: "[dataset] path",
+            key: "dataset.path".into(),
             message: e.to_string(),
         })?;
         self.check_splits(&dir, &known)
@@ -73,7 +115,7 @@ impl Experiment {
         let name = &llm.backbone;
         let bad = |message: String| {
             Err(RunSetupError::Input {
-                key: "[llm] backbone",
+                key: "llm.backbone".into(),
                 message,
             })
         };
@@ -94,8 +136,8 @@ impl Experiment {
             return Ok(());
         };
         for (kind, key) in [
-            (PromptKind::Text, "[collm.prompt] text_template"),
-            (PromptKind::Hybrid, "[collm.prompt] hybrid_template"),
+            (PromptKind::Text, "collm.prompt.text_template"),
+            (PromptKind::Hybrid, "collm.prompt.hybrid_template"),
         ] {
             // The built-in templates pass; the paths are absolute once the file is read.
             if cfg.prompt.template_file(kind).is_some() {
@@ -103,7 +145,7 @@ impl Experiment {
                     .template(kind, Path::new(""))
                     .and_then(|t| t.check_placeholders())
                     .map_err(|e| RunSetupError::Input {
-                        key,
+                        key: key.into(),
                         message: e.to_string(),
                     })?;
             }

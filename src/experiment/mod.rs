@@ -574,8 +574,8 @@ impl Experiment {
             .into_iter()
             .find(|(_, s)| !known.contains(s))
         {
-            Some((section, split)) => Err(RunSetupError::UnknownSplit {
-                section,
+            Some((key, split)) => Err(RunSetupError::UnknownSplit {
+                key,
                 split,
                 dataset: dir.to_path_buf(),
                 known: known.join(", "),
@@ -584,26 +584,26 @@ impl Experiment {
         }
     }
 
-    /// Every split the experiment evaluates on, with the section that names it: the final
-    /// evaluation's, the foundation's selection and extra ones, each stage's.
-    pub fn splits_used(&self) -> Vec<(&'static str, String)> {
-        let mut wanted: Vec<(&'static str, String)> = self
-            .evaluation
-            .splits
-            .iter()
-            .map(|s| ("evaluation", s.clone()))
-            .collect();
-        wanted.extend(
-            self.training
-                .splits_to_evaluate()
-                .into_iter()
-                .map(|s| ("training", s)),
-        );
+    /// Every split the experiment evaluates on, with the setting that names it (dotted as
+    /// `--set` takes it): the final evaluation's, the foundation's selection and extra ones,
+    /// each stage's.
+    pub fn splits_used(&self) -> Vec<(String, String)> {
+        let listed = |key: &str, splits: &[String]| {
+            splits
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("{key}.{i}"), s.clone()))
+                .collect::<Vec<_>>()
+        };
+        let mut wanted = listed("evaluation.splits", &self.evaluation.splits);
+        wanted.push(("training.select_on".into(), self.training.select_on.clone()));
+        wanted.extend(listed("training.eval_splits", &self.training.eval_splits));
         if let Some(cfg) = &self.collm {
             wanted.extend(
                 cfg.stages
                     .iter()
-                    .map(|s| ("collm.stages", s.eval_split.clone())),
+                    .enumerate()
+                    .map(|(i, s)| (format!("collm.stages.{i}.eval_split"), s.eval_split.clone())),
             );
         }
         wanted
@@ -664,16 +664,27 @@ pub fn trains_foundation(cfg: &collm_pipeline::PipelineConfig) -> bool {
 pub enum RunSetupError {
     #[error(transparent)]
     Data(#[from] DataError),
-    /// A file or folder the experiment names (`key`) is missing or unusable.
-    #[error("{key}: {message}")]
-    Input { key: &'static str, message: String },
-    #[error("[{section}] names split `{split}`, which dataset {} does not have (it has {known})", dataset.display())]
+    /// A file or folder the experiment names (setting `key`, dotted as `--set` takes it) is
+    /// missing or unusable.
+    #[error("setting `{key}`: {message}")]
+    Input { key: String, message: String },
+    #[error("setting `{key}` names split `{split}`, which dataset {} does not have (it has {known})", dataset.display())]
     UnknownSplit {
-        section: &'static str,
+        key: String,
         split: String,
         dataset: PathBuf,
         known: String,
     },
+}
+
+impl RunSetupError {
+    /// The setting the error is about, dotted as `--set` takes it (`dataset.path`).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            RunSetupError::Input { key, .. } | RunSetupError::UnknownSplit { key, .. } => Some(key),
+            RunSetupError::Data(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]

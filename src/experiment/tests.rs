@@ -502,15 +502,18 @@ fn inputs_are_checked_before_a_run_is_created() {
 
     let folder = check("path = \"data\"", "path = \"nowhere\"").unwrap();
     assert!(
-        folder.starts_with("[dataset] path: ") && folder.contains("no such folder"),
+        folder.starts_with("setting `dataset.path`: ") && folder.contains("no such folder"),
         "{folder}"
     );
     let split = check("splits = [\"valid\"]", "splits = [\"test\"]").unwrap();
-    assert!(split.contains("[evaluation] names split `test`"), "{split}");
+    assert!(
+        split.contains("setting `evaluation.splits.0` names split `test`"),
+        "{split}"
+    );
 
     let hub = check("backbone = \"tiny-random\"", "backbone = \"smollm-135\"").unwrap();
     assert!(
-        hub.starts_with("[llm] backbone: ") && hub.contains("unknown model"),
+        hub.starts_with("setting `llm.backbone`: ") && hub.contains("unknown model"),
         "{hub}"
     );
     let file = check("backbone = \"tiny-random\"", "backbone = \"models/x.gguf\"").unwrap();
@@ -527,7 +530,7 @@ fn inputs_are_checked_before_a_run_is_created() {
     )
     .unwrap();
     assert!(
-        template.starts_with("[collm.prompt] text_template: ")
+        template.starts_with("setting `collm.prompt.text_template`: ")
             && template.contains("typo.txt:1: unknown placeholder <TargetItemTitel>"),
         "{template}"
     );

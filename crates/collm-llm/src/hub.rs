@@ -98,7 +98,7 @@ pub fn known_model(name: &str) -> Result<&'static KnownModel> {
         }
         let known: Vec<&str> = KNOWN_MODELS.iter().map(|m| m.name).collect();
         LlmError::Hub(format!(
-            "unknown model `{name}` (known: {})",
+            "unknown model `{name}` (known: {}; built in: {TINY_RANDOM})",
             known.join(", ")
         ))
     })
