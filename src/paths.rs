@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 /// The collm home folder (not created here).
 pub fn home() -> PathBuf {
-    if let Some(dir) = std::env::var_os("COLLM_HOME") {
+    // Set but empty (`COLLM_HOME= collm runs`) is unset, not the working directory.
+    if let Some(dir) = std::env::var_os("COLLM_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
     let base = std::env::var_os("HOME")

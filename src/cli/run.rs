@@ -71,9 +71,13 @@ pub(super) fn add_reuse(
 pub(super) fn insert_reuse(experiment: &mut Experiment, pairs: &[String]) -> anyhow::Result<()> {
     let mut given = std::collections::BTreeMap::new();
     for pair in pairs {
-        let (key, run) = pair.split_once('=').ok_or_else(|| {
-            anyhow::anyhow!("--reuse {pair}: expected STAGE=RUN, e.g. stage1=261129-011202")
-        })?;
+        let (key, run) = pair
+            .split_once('=')
+            .map(|(k, r)| (k.trim(), r.trim()))
+            .filter(|(k, r)| !k.is_empty() && !r.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!("--reuse {pair}: expected STAGE=RUN, e.g. stage1=261129-011202")
+            })?;
         if let Some(first) = given.insert(key, run) {
             anyhow::bail!("--reuse {key} is given twice ({first}, then {run}); keep one");
         }

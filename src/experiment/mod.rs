@@ -382,6 +382,20 @@ impl Experiment {
                 return Err(at(key, format!("holds the control character {shown}")));
             }
         }
+        // A split listed twice would be scored twice and read as a setting that differs from
+        // the same list written once (`collm compare` would show `[valid] vs [valid, valid]`).
+        for (key, splits) in [
+            ("evaluation.splits", &self.evaluation.splits),
+            ("training.eval_splits", &self.training.eval_splits),
+        ] {
+            if let Some(split) = splits
+                .iter()
+                .enumerate()
+                .find_map(|(i, s)| splits[..i].contains(s).then_some(s))
+            {
+                return Err(at(key, format!("`{split}` is listed twice")));
+            }
+        }
         // A positive ranks among itself and its negatives: with k above their count every
         // positive is in the top k, and recall@k is 1 whatever the model.
         if let Some(r) = self

@@ -82,12 +82,15 @@ pub fn refuse_repeats(sets: &[Override]) -> Result<(), String> {
     Ok(())
 }
 
-/// A value as TOML reads it, else the text itself as a string.
+/// A value as TOML reads it, else the text itself as a string. Text that reads as a value
+/// followed by more TOML (`1e-3\n[foo]\nx=1`) is a string too, so the setting's check
+/// refuses it rather than the rest being dropped unseen.
 pub fn parse_value(text: &str) -> Value {
     let text = text.trim();
     format!("v = {text}")
         .parse::<Table>()
         .ok()
+        .filter(|t| t.len() == 1)
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| Value::String(text.to_string()))
 }
@@ -176,6 +179,10 @@ mod tests {
                 Value::String("valid_small".into())
             ])
         );
+        // More TOML after the value is not dropped unseen: the whole text is the value.
+        let smuggled = "1e-3\n[foo]\nx = 1";
+        assert_eq!(parse_value(smuggled), Value::String(smuggled.into()));
+        assert!(load(&["training.lr=1e-3\n[foo]\nx = 1"]).is_err());
         assert!("training.lr".parse::<Override>().is_err());
         assert!("=1".parse::<Override>().is_err());
         // Echoed in messages with control characters escaped, not sent to the terminal.

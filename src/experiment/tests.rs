@@ -578,6 +578,22 @@ fn a_control_character_in_a_name_is_refused_at_its_line() {
     assert!(e.contains("holds the control character \\u{202e}"), "{e}");
 }
 
+#[test]
+fn a_split_listed_twice_is_refused_at_its_line() {
+    let text = GOOD.replace(
+        "splits = [\"valid\", \"valid_small\"]",
+        "splits = [\"valid\", \"valid_small\", \"valid\"]",
+    );
+    let e = parse(&text).unwrap_err().to_string();
+    let line = text.lines().position(|l| l.starts_with("splits = ")).unwrap() + 1;
+    assert!(
+        e.starts_with(&format!(
+            "/exp/dir/my-exp.toml:{line}:1: invalid setting `evaluation.splits`: `valid` is listed twice"
+        )),
+        "{e}"
+    );
+}
+
 /// Rules added for new input do not reach stored runs: an older version accepted and ran
 /// these, and their runs must stay readable, comparable and resumable.
 #[test]

@@ -22,6 +22,9 @@ pub enum StoreError {
         what: &'static str,
     },
 
+    #[error("store {}: a file, not a folder (--store and COLLM_HOME name folders)", dir.display())]
+    NotAFolder { dir: PathBuf },
+
     #[error("store {}: {action} {}: {source}", dir.display(), path.display())]
     Io {
         dir: PathBuf,

@@ -95,6 +95,9 @@ impl Store {
                 source,
             }
         };
+        if dir.exists() && !dir.is_dir() {
+            return Err(StoreError::NotAFolder { dir });
+        }
         std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
         let lock_path = dir.join("lock");
         let lock = OpenOptions::new()

@@ -295,6 +295,24 @@ fn second_opener_is_told_the_holder() {
     );
 }
 
+/// A path that is a file, or no store, is said to be one: `open_existing` makes nothing there,
+/// `open` makes a store in an empty folder only.
+#[test]
+fn a_file_or_a_folder_without_a_store_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("afile");
+    std::fs::write(&file, "x").unwrap();
+    let err = Store::open(&file).err().expect("a file is no store").to_string();
+    assert!(err.contains("a file, not a folder"), "{err}");
+    let missing = dir.path().join("typo");
+    let err = Store::open_existing(&missing).err().expect("no store there");
+    assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+    assert!(!missing.exists());
+    drop(Store::open(&missing).unwrap());
+    assert!(Store::exists(&missing));
+    Store::open_existing(&missing).expect("a store made by open");
+}
+
 /// An opener waits a moment for a holder that is about to let go (a command exiting while the
 /// next in a pipeline starts), instead of failing at once.
 #[test]
