@@ -373,6 +373,13 @@ fn paired(
     let runs: Vec<&Vec<Prediction>> = base.iter().chain(other).collect();
     if let Some(first) = runs.first() {
         for run in &runs[1..] {
+            // Counts first: 64 rows against 3856 is said as such, not as "row 1 differs".
+            if run.len() != first.len() {
+                return Err(PairingError::Length {
+                    base: first.len(),
+                    other: run.len(),
+                });
+            }
             if let Some(row) = first.iter().zip(*run).position(|(a, b)| a.row() != b.row()) {
                 return Err(PairingError::Mismatch { row });
             }

@@ -263,6 +263,12 @@ fn compare_reads_kept_scores_and_refuses_a_column_over_different_rows() {
         text.contains("note: the columns scored different numbers of rows of valid (64, 3856)"),
         "{text}"
     );
+    // The paired test says why it cannot pair them: the counts, not a first differing row.
+    let text = env.ok(&["compare", &a, &mf, "--resamples", "100"]);
+    assert!(
+        text.contains("scored different rows: 64 rows against 3856"),
+        "{text}"
+    );
 }
 
 /// A foundation with dropout (SASRec), its stage 1 reused: re-scoring the final rows with

@@ -352,7 +352,8 @@ pub fn spelled_flat(text: &str) -> BTreeMap<String, Value> {
     flatten(&crate::experiment::Experiment::spelled_out(text)).unwrap_or_default()
 }
 
-/// [`diff`] of experiments already flattened by [`spelled_flat`].
+/// [`diff`] of experiments already flattened by [`spelled_flat`]: the keys whose values differ,
+/// those every run sets first, each part in key order.
 pub fn diff_flat(flats: &[&BTreeMap<String, Value>]) -> Vec<(String, Vec<Option<String>>)> {
     // Where a run took parts from (`[reuse]`) is no setting: a part is reused only when it
     // computed what this run would (a foundation brings its `[training]` along).
@@ -363,7 +364,8 @@ pub fn diff_flat(flats: &[&BTreeMap<String, Value>]) -> Vec<(String, Vec<Option<
         .collect();
     keys.sort();
     keys.dedup();
-    keys.into_iter()
+    let mut differing: Vec<(String, Vec<Option<String>>)> = keys
+        .into_iter()
         .filter_map(|key| {
             let values: Vec<Option<String>> = flats.iter().map(|f| f.get(key).map(show)).collect();
             let first = &values[0];
@@ -372,7 +374,11 @@ pub fn diff_flat(flats: &[&BTreeMap<String, Value>]) -> Vec<(String, Vec<Option<
                 .any(|v| v != first)
                 .then(|| (key.clone(), values))
         })
-        .collect()
+        .collect();
+    // Settings every run has, with different values (the ablation's), before those only some
+    // runs have (a CoLLM run's `collm.*` beside an MF run), which would bury them.
+    differing.sort_by_key(|(_, values)| values.iter().any(Option::is_none));
+    differing
 }
 
 /// One editable setting of the launch form.
@@ -764,6 +770,11 @@ mod tests {
             vec![Some("1e-3".to_string()), Some("0.01".to_string())]
         );
         assert!(key_summary(&b).ends_with("+no_history"));
+        // A key only one side has comes after those both have, whatever its name.
+        let c = b.replace("[cf]", "[aaa]\nonly = 1\n[cf]");
+        let d = diff(&[A, &c]);
+        let keys: Vec<&str> = d.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["ablation.no_history", "cf.lr", "aaa.only"]);
     }
 
     /// A CoLLM run's summary names its ablation (what fills the slots, what each stage trains)

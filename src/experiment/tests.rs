@@ -585,7 +585,11 @@ fn a_split_listed_twice_is_refused_at_its_line() {
         "splits = [\"valid\", \"valid_small\", \"valid\"]",
     );
     let e = parse(&text).unwrap_err().to_string();
-    let line = text.lines().position(|l| l.starts_with("splits = ")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("splits = "))
+        .unwrap()
+        + 1;
     assert!(
         e.starts_with(&format!(
             "/exp/dir/my-exp.toml:{line}:1: invalid setting `evaluation.splits`: `valid` is listed twice"

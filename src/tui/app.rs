@@ -346,6 +346,9 @@ pub struct LaunchState {
     pub choices: Vec<ExperimentChoice>,
     pub selected: usize,
     pub fields: Vec<Field>,
+    /// The fields as the highlighted experiment's file writes them: a field that differs was
+    /// edited, and shows so (an edit kept from an earlier visit must not pass for the file's).
+    pub file_fields: Vec<Field>,
     pub field: usize,
     pub focus: LaunchFocus,
     /// The value being typed into the highlighted field.

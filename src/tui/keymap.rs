@@ -308,7 +308,7 @@ pub const BINDINGS: &[Binding] = &[
         RUN,
         &[k('R')],
         A::ResumeRun,
-        "resume this run if it was interrupted",
+        "resume this run if it was interrupted, cancelled or failed",
     ),
     bind(
         METRICS,

@@ -8,15 +8,15 @@ use ratatui::DefaultTerminal;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
-/// Sends `tracing` output to `<dir>/tui.log` (appended). `RUST_LOG` sets the level (default
-/// `info`). Keep the guard alive: dropping it flushes the file. Fails if another subscriber is
+/// Sends `tracing` output to `<dir>/tui.log` (appended). `COLLM_LOG` sets the level, as for
+/// the CLI (default `info`). Keep the guard alive: dropping it flushes the file. Fails if another subscriber is
 /// already installed, because that one may write to the screen.
 pub fn log_to_file(dir: &Path) -> anyhow::Result<WorkerGuard> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create the log folder {}: {e}", dir.display()))?;
     let appender = tracing_appender::rolling::never(dir, "tui.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("COLLM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

@@ -302,10 +302,15 @@ fn a_file_or_a_folder_without_a_store_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("afile");
     std::fs::write(&file, "x").unwrap();
-    let err = Store::open(&file).err().expect("a file is no store").to_string();
+    let err = Store::open(&file)
+        .err()
+        .expect("a file is no store")
+        .to_string();
     assert!(err.contains("a file, not a folder"), "{err}");
     let missing = dir.path().join("typo");
-    let err = Store::open_existing(&missing).err().expect("no store there");
+    let err = Store::open_existing(&missing)
+        .err()
+        .expect("no store there");
     assert!(matches!(err, StoreError::Missing { .. }), "{err}");
     assert!(!missing.exists());
     drop(Store::open(&missing).unwrap());

@@ -28,8 +28,10 @@ fn load_form(app: &mut App) {
     app.launch.editing = None;
     let Some(choice) = app.launch.choices.get(app.launch.selected) else {
         app.launch.fields.clear();
+        app.launch.file_fields.clear();
         return;
     };
+    app.launch.file_fields = settings::form_fields(&choice.text).unwrap_or_default();
     if let Some((fields, field)) = app.launch.kept.get(&choice.label) {
         app.launch.fields = fields.clone();
         app.launch.field = *field;

@@ -4,7 +4,7 @@
 use collm_store::RunRecord;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use crate::tui::app::{App, Curve};
@@ -19,7 +19,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if runs.len() < 2 {
         let text = " Mark two or more runs with Space in Runs (1): their differing settings and curves show here.";
         frame.render_widget(
-            Paragraph::new(Line::styled(text, t.dim())).block(super::titled(app, "Compare")),
+            Paragraph::new(Line::styled(text, t.dim()))
+                .wrap(Wrap { trim: true })
+                .block(super::titled(app, "Compare", area)),
             area,
         );
         return;
@@ -164,7 +166,7 @@ fn draw_settings(
         Table::new(rows, window.widths.clone())
             .header(Row::new(window.keep(header)))
             .row_highlight_style(t.selected())
-            .block(super::titled(app, &title)),
+            .block(super::titled(app, &title, area)),
         area,
         &mut state,
     );

@@ -65,7 +65,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     app.help_extent
         .record(lines.len(), usize::from(popup.height.saturating_sub(2)));
     let scroll = scroll.min(u16::try_from(app.help_extent.max_offset()).unwrap_or(u16::MAX));
-    let block = super::titled(app, "Help — ↑↓ scroll · Esc / ? close");
+    let block = super::titled(app, "Help — ↑↓ scroll · Esc / ? close", popup);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines).block(block).scroll((scroll, 0)),

@@ -31,6 +31,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let block = super::titled(
         app,
         &format!("Experiments{}", focus_mark(LaunchFocus::List)),
+        list_area,
     );
     let inner = block.inner(list_area);
     let list = List::new(items).block(block).highlight_style(t.selected());
@@ -61,6 +62,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     // A line a field, key then value: a value longer than its room ends in `…`, and text being
     // typed shows its end, where the cursor is.
     let room = usize::from(fields_area.width.saturating_sub(2 + 34)).max(2);
+    let edited = |i: usize, f: &crate::experiment::settings::Field| l.file_fields.get(i) != Some(f);
     for (i, f) in l.fields.iter().enumerate() {
         let current = l.focus == LaunchFocus::Form && i == l.field;
         let value = match (&l.editing, current) {
@@ -83,6 +85,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                     if on { t.good() } else { t.dim() },
                 )
             }
+            _ if edited(i, f) => Span::styled(
+                crate::tui::widgets::format::clip(&f.shown(), room),
+                t.accent(),
+            ),
             _ => Span::raw(crate::tui::widgets::format::clip(&f.shown(), room)),
         };
         let key_style = if current { t.selected() } else { t.header() };
@@ -121,8 +127,21 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         String::new()
     };
-    let title = format!("Settings of {name}{shown}{}", focus_mark(LaunchFocus::Form));
-    let paragraph = Paragraph::new(lines).block(super::titled(app, &title));
+    let edits = l
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| edited(*i, f))
+        .count();
+    let edits = match edits {
+        0 => String::new(),
+        n => format!(" · {n} edited"),
+    };
+    let title = format!(
+        "Settings of {name}{edits}{shown}{}",
+        focus_mark(LaunchFocus::Form)
+    );
+    let paragraph = Paragraph::new(lines).block(super::titled(app, &title, fields_area));
     let paragraph = if l.fields.is_empty() {
         paragraph.wrap(Wrap { trim: false })
     } else {
@@ -150,7 +169,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(
         Paragraph::new(info)
             .wrap(Wrap { trim: false })
-            .block(super::titled(app, "Launch")),
+            .block(super::titled(app, "Launch", info_area)),
         info_area,
     );
 }

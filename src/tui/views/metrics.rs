@@ -183,7 +183,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(
         Table::new(rows, window.widths.clone())
             .header(Row::new(window.keep(header)))
-            .block(super::titled(app, &title))
+            .block(super::titled(app, &title, table_area))
             .column_spacing(2),
         table_area,
     );
@@ -303,7 +303,8 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
         .and_then(|s| s.results.as_ref());
     let Some(results) = results else {
         frame.render_widget(
-            Paragraph::new(Line::styled(" measuring…", t.dim())).block(super::titled(app, &title)),
+            Paragraph::new(Line::styled(" measuring…", t.dim()))
+                .block(super::titled(app, &title, area)),
             area,
         );
         return;
@@ -366,7 +367,7 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         title
     };
-    frame.render_widget(super::titled(app, &title), area);
+    frame.render_widget(super::titled(app, &title, area), area);
     let [run_width, each] = [run_width, each].map(|w| u16::try_from(w).unwrap_or(u16::MAX));
     let widths = [
         Constraint::Length(run_width),

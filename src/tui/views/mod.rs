@@ -132,6 +132,11 @@ fn status_line(app: &App, frame: &mut Frame, area: Rect) {
     let line = match current {
         Some(s) if s.error => Line::styled(format!(" {}", s.text), t.error()),
         Some(s) => Line::styled(format!(" {}", s.text), t.good()),
+        // Typing a value, the keys are the editor's.
+        None if app.view == View::Launch && app.launch.editing.is_some() => Line::styled(
+            " type a value (several: 1e-2, 1e-3 for one run each) · Enter keep · Esc drop the edit",
+            t.dim(),
+        ),
         None => Line::styled(format!(" {}", hints(app.view)), t.dim()),
     };
     frame.render_widget(Paragraph::new(line), area);
@@ -204,6 +209,9 @@ pub(crate) fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 /// A bordered block with a styled title.
-pub(crate) fn titled(app: &App, title: &str) -> Block<'static> {
+pub(crate) fn titled(app: &App, title: &str, area: Rect) -> Block<'static> {
+    // Cut with `…` to fit between the corners, not mid-word without a sign.
+    let room = usize::from(area.width.saturating_sub(4));
+    let title = crate::tui::widgets::format::clip(title, room);
     Block::bordered().title(Span::styled(format!(" {title} "), app.theme.title()))
 }

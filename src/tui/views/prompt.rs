@@ -28,7 +28,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .collect();
     let title = format!("{} · {} users", p.split, p.users.len());
     let list = List::new(items)
-        .block(super::titled(app, &title))
+        .block(super::titled(app, &title, users_area))
         .highlight_style(t.selected());
     let mut state = ListState::default().with_selected((!p.users.is_empty()).then_some(p.selected));
     frame.render_stateful_widget(list, users_area, &mut state);
@@ -58,7 +58,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(
             Paragraph::new(Line::styled(text, style))
                 .wrap(Wrap { trim: true })
-                .block(super::titled(app, "Prompt")),
+                .block(super::titled(app, "Prompt", main)),
             main,
         );
         return;
@@ -96,7 +96,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     };
     let title = format!("user {} · history ({count}, oldest first{older})", ins.uid);
     frame.render_widget(
-        Paragraph::new(lines).block(super::titled(app, &title)),
+        Paragraph::new(lines).block(super::titled(app, &title, history_area)),
         history_area,
     );
 
@@ -122,7 +122,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(
         Paragraph::new(Line::from(spans))
             .wrap(Wrap { trim: false })
-            .block(super::titled(app, &title)),
+            .block(super::titled(app, &title, prompt_area)),
         prompt_area,
     );
 
@@ -196,7 +196,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         offset + 1
     );
     // Where the scores come from, above the table: too long for its title.
-    let block = super::titled(app, &title);
+    let block = super::titled(app, &title, rows_area);
     let inner = block.inner(rows_area);
     frame.render_widget(block, rows_area);
     let [note_area, table_area] = Layout::vertical([

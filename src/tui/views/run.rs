@@ -3,7 +3,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Gauge, Paragraph};
+use ratatui::widgets::{Gauge, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::tui::app::App;
@@ -16,7 +16,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let Some(id) = &app.run_view.id else {
         let text = "No run open. Pick one in Runs (1) and press Enter, or launch one (6).";
         frame.render_widget(
-            Paragraph::new(Line::styled(text, t.dim())).block(super::titled(app, "Run")),
+            Paragraph::new(Line::styled(text, t.dim()))
+                .wrap(Wrap { trim: true })
+                .block(super::titled(app, "Run", area)),
             area,
         );
         return;
@@ -247,9 +249,10 @@ fn draw_charts(app: &App, frame: &mut Frame, area: Rect, stage: Option<&StageSer
         .and_then(|s| s.eval_splits().into_iter().next())
         .unwrap_or_else(|| "valid".into());
     let (auc, uauc) = stage.map(|s| s.eval_curves(&split)).unwrap_or_default();
+    // The latest evaluation's, named so: the headline above gives the best weights' result.
     let last = auc
         .last()
-        .map(|p| format!(" AUC {:.4}", p.1))
+        .map(|p| format!(" latest AUC {:.4}", p.1))
         .unwrap_or_default();
     draw_lines(
         frame,
@@ -309,7 +312,7 @@ fn draw_log(app: &App, frame: &mut Frame, area: Rect, detail: Option<&RunDetail>
         format!("Event log ({} lines)", entries.len())
     };
     frame.render_widget(
-        Paragraph::new(lines).block(super::titled(app, &title)),
+        Paragraph::new(lines).block(super::titled(app, &title, area)),
         area,
     );
 }

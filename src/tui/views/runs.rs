@@ -3,7 +3,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use collm_store::FINAL_STAGE;
@@ -137,14 +137,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let empty = rows.is_empty();
     let table = Table::new(body, widths)
         .header(header)
-        .block(super::titled(app, &title))
+        .block(super::titled(app, &title, table_area))
         .row_highlight_style(t.selected())
         .column_spacing(1);
     let mut state = TableState::default().with_selected((!empty).then_some(app.selected_in(&rows)));
     frame.render_stateful_widget(table, table_area, &mut state);
     if empty {
         let hint = if app.runs.records().is_empty() {
-            "No runs yet. Press 6 (Launch) to start one, or run `collm run FILE` with another --store."
+            "No runs yet. Press 6 (Launch) to start one; `collm run FILE` works on this store once \
+             the TUI has quit (one process per store)."
         } else {
             "No run matches the filter."
         };
@@ -152,6 +153,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             horizontal: 2,
             vertical: 2,
         });
-        frame.render_widget(Paragraph::new(Line::styled(hint, t.dim())), inner);
+        frame.render_widget(
+            Paragraph::new(Line::styled(hint, t.dim())).wrap(Wrap { trim: true }),
+            inner,
+        );
     }
 }
