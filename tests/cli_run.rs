@@ -297,6 +297,65 @@ fn the_built_in_tiny_model_is_listed_and_benched_without_a_pull() {
     assert!(!env.dir.path().join("home/models/registry.json").exists());
 }
 
+/// `collm import` makes raw MovieLens into a dataset an experiment's `path` names: the same
+/// files the embedded default is imported into, a run on it finishes; it replaces only a
+/// folder an import made.
+#[test]
+fn raw_movielens_is_imported_for_an_experiment_to_use() {
+    let env = Env::new();
+    let raw = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/ml-latest-small"
+    );
+    let out = env.dir.path().join("mine");
+    let said = env.ok(&["import", raw, path_str(&out)]);
+    assert!(
+        said.contains("(ml-latest layout)") && said.contains("use it with:"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("path = \"{}\"", out.display())),
+        "{said}"
+    );
+    // The embedded default is this very data: the same splits, byte for byte.
+    let text = mf_experiment("mine", 1, 1, 0.01).replace(ML1M, path_str(&out));
+    let run = env.json(&["run", path_str(&env.write("mine.toml", &text)), "--json"]);
+    assert_eq!(run["status"], "finished", "{run}");
+    let default = env.dir.path().join("home/data");
+    env.ok(&[
+        "run",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/quick-mf.toml"),
+    ]);
+    for file in [
+        "items.tsv",
+        "train.tsv",
+        "valid.tsv",
+        "valid_small.tsv",
+        "test.tsv",
+    ] {
+        let read = |dir: &std::path::Path| std::fs::read(dir.join(file)).unwrap();
+        assert!(
+            read(&out) == read(&default.join("ml-latest-small")),
+            "{file}"
+        );
+    }
+    // Again into the same folder: replaced. Into a folder of one's own: refused.
+    env.ok(&["import", raw, path_str(&out), "--seed", "7"]);
+    let own = env.dir.path().join("own");
+    std::fs::create_dir(&own).unwrap();
+    std::fs::write(own.join("notes.txt"), "mine").unwrap();
+    let refused = env.output(&["import", raw, path_str(&own)]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("a folder that no import made"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(own.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
 #[test]
 fn unknown_key_is_rejected_with_file_line_and_key() {
     let env = Env::new();

@@ -36,6 +36,7 @@ mod delete;
 mod ensemble;
 mod eval;
 mod export;
+mod import;
 mod interrupt;
 mod model;
 mod progress;
@@ -91,6 +92,9 @@ pub enum Command {
     Export(export::Args),
     /// Remove runs from the store (record, curves, weights, kept scores), after asking.
     Delete(delete::Args),
+    /// Make a raw MovieLens folder (ml-latest, ml-1m, ml-100k) into a dataset in the CoLLM
+    /// layout, for an experiment's `[dataset] path`.
+    Import(import::Args),
     /// Manage LLM backbones (pull, list).
     Model(model::Args),
     /// Measure throughput.
@@ -157,6 +161,7 @@ pub fn main() -> ExitCode {
                 Command::Prompt(args) => prompt::execute(args, &ctx),
                 Command::Export(args) => export::execute(args, &ctx),
                 Command::Delete(args) => delete::execute(args, &ctx),
+                Command::Import(args) => done(import::execute(args)),
                 Command::Model(args) => done(model::execute(args, &ctx)),
                 Command::Bench(args) => done(bench::execute(args, &ctx)),
             }
