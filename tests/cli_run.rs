@@ -356,6 +356,48 @@ fn raw_movielens_is_imported_for_an_experiment_to_use() {
     );
 }
 
+/// A part taken from another run (`--reuse`) must have been trained on the files this run
+/// reads: after the data changed, taking the foundation is refused, naming what changed.
+#[test]
+fn a_part_trained_on_other_data_is_not_taken() {
+    let env = Env::new();
+    let data = env.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for file in ["items.tsv", "train.tsv", "valid.tsv", "valid_small.tsv"] {
+        std::fs::copy(std::path::Path::new(ML1M).join(file), data.join(file)).unwrap();
+    }
+    let text = std::fs::read_to_string(QUICK_COLLM_TINY)
+        .unwrap()
+        .replace(
+            "source = \"embedded\"",
+            &format!("path = \"{}\"", data.display()),
+        )
+        .replace("max_epochs = 20", "max_epochs = 2");
+    let exp = env.write("tiny-data.toml", &text);
+    let first = env.json(&["run", path_str(&exp), "--json"]);
+    let id = first["run_id"].as_str().unwrap();
+    let cf = format!("cf={id}");
+    // Same data: taken.
+    env.ok(&["run", path_str(&exp), "--reuse", &cf]);
+    let train = data.join("train.tsv");
+    let fewer: String = std::fs::read_to_string(&train)
+        .unwrap()
+        .lines()
+        .take(2000)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&train, fewer).unwrap();
+    let out = env.output(&["run", path_str(&exp), "--reuse", &cf]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains(&format!("[reuse] cf = \"{id}\""))
+            && err.contains("it read other data")
+            && err.contains("train.tsv changed"),
+        "{err}"
+    );
+}
+
 #[test]
 fn unknown_key_is_rejected_with_file_line_and_key() {
     let env = Env::new();

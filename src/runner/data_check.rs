@@ -31,19 +31,26 @@ pub(super) fn note(run_dir: &Path, dataset_dir: &Path) -> Result<(), RunError> {
 /// Refuses to resume run `id` when the files of `dataset_dir` differ from those it started
 /// on. A run from before fingerprints were kept has none and passes.
 pub(super) fn check(id: &RunId, run_dir: &Path, dataset_dir: &Path) -> Result<(), RunError> {
+    match changes(run_dir, dataset_dir)? {
+        None => Ok(()),
+        Some(changes) => Err(RunError::DataChanged {
+            id: id.clone(),
+            dir: dataset_dir.to_path_buf(),
+            changes,
+        }),
+    }
+}
+
+/// How the files of `dataset_dir` differ from those the run in `run_dir` started on (`None`:
+/// the same, or the run kept no fingerprint). A run taking a part of another (`[reuse]`) must
+/// read the data that part was trained on, as a resumed run must.
+pub(super) fn changes(run_dir: &Path, dataset_dir: &Path) -> Result<Option<String>, RunError> {
     let Ok(text) = std::fs::read_to_string(run_dir.join(FILE)) else {
-        return Ok(());
+        return Ok(None);
     };
     let started: Fingerprint = serde_json::from_str(&text)
         .map_err(|e| RunError::Invalid(format!("{}: {e}", run_dir.join(FILE).display())))?;
     let now = Fingerprint::of_dir(dataset_dir).map_err(crate::experiment::RunSetupError::from)?;
     let changes = now.changes_since(&started);
-    if changes.is_empty() {
-        return Ok(());
-    }
-    Err(RunError::DataChanged {
-        id: id.clone(),
-        dir: dataset_dir.to_path_buf(),
-        changes: changes.join(", "),
-    })
+    Ok((!changes.is_empty()).then(|| changes.join(", ")))
 }

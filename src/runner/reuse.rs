@@ -35,6 +35,16 @@ fn source(store: &Store, exp: &Experiment, key: &str) -> Result<Source, RunError
         .map_err(refuse)?;
     // Checked now rather than where the part is copied: by then the run exists and fails.
     let dir = store.run_dir(&id);
+    // A part trained on other files than this run reads would mix two versions of the data
+    // (the embedded default is the same bytes for every run of a build).
+    if let Some(path) = &exp.dataset.path {
+        if let Some(changes) = super::data_check::changes(&dir, path)? {
+            return Err(refuse(format!(
+                "it read other data than {} holds now ({changes})",
+                path.display()
+            )));
+        }
+    }
     let finished = if key == FOUNDATION {
         // The foundation is done once the run finished, marked it, or went on to a stage.
         record.status == collm_store::RunStatus::Finished
