@@ -236,6 +236,13 @@ fn commands_that_read_runs_do_not_make_a_store_where_a_mistyped_path_points() {
         &["resume", "abc"],
         &["eval", "abc", "--split", "valid"],
         &["bench", "tui", "--frames", "1"],
+        &[
+            "sweep",
+            QUICK_COLLM_TINY,
+            "--seeds",
+            "collm.seed=1,2",
+            "--dry-run",
+        ],
     ] {
         let out = env.output(args);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -339,8 +346,23 @@ fn raw_movielens_is_imported_for_an_experiment_to_use() {
             "{file}"
         );
     }
-    // Again into the same folder: replaced. Into a folder of one's own: refused.
+    // Again into the same folder: replaced. Another source into it, or an import into a
+    // folder of one's own: refused.
     env.ok(&["import", raw, path_str(&out), "--seed", "7"]);
+    let copy = env.dir.path().join("raw-copy");
+    std::fs::create_dir(&copy).unwrap();
+    for file in ["ratings.csv", "movies.csv"] {
+        std::fs::copy(std::path::Path::new(raw).join(file), copy.join(file)).unwrap();
+    }
+    let other = env.output(&["import", path_str(&copy), path_str(&out)]);
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        !other.status.success() && err.contains("holds the import of"),
+        "{err}"
+    );
+    // Without OUT: beside, never on, the embedded default's folder.
+    let said = env.ok(&["import", path_str(&copy)]);
+    assert!(said.contains("home/data/imports/raw-copy"), "{said}");
     let own = env.dir.path().join("own");
     std::fs::create_dir(&own).unwrap();
     std::fs::write(own.join("notes.txt"), "mine").unwrap();
@@ -394,6 +416,28 @@ fn a_part_trained_on_other_data_is_not_taken() {
             && err.contains(&format!("[reuse] cf = \"{id}\""))
             && err.contains("it read other data")
             && err.contains("train.tsv changed"),
+        "{err}"
+    );
+    // Scoring the run's split again says the numbers are not its final evaluation's.
+    let out = env.output(&["eval", id, "--split", "valid"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "is not what run {id} trained on (train.tsv changed)"
+        )),
+        "{err}"
+    );
+    // A sweep whose point ran earlier on the old files refuses, rather than mix the two.
+    let out = env.output(&[
+        "sweep",
+        path_str(&exp),
+        "--seeds",
+        "collm.seed=42",
+        "--dry-run",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("on other data than") && err.contains("collm delete"),
         "{err}"
     );
 }

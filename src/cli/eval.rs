@@ -113,6 +113,14 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 bail!("the run's dataset has no split `{name}`");
             }
             let rows = experiment.evaluation_rows(&dataset, name);
+            let run_dir = store.run_dir(&id);
+            if let Some(changes) = crate::runner::data_check::changes(&run_dir, &dataset.dir)? {
+                eprintln!(
+                    "note: the dataset {} is not what run {id} trained on ({changes}): these \
+                     are not the numbers of its final evaluation",
+                    dataset.dir.display()
+                );
+            }
             let shown = format!("its dataset's `{name}` ({} rows)", rows.len());
             (name.clone(), rows, shown)
         }

@@ -39,16 +39,28 @@ pub struct Args {
 pub fn execute(args: Args) -> anyhow::Result<()> {
     let raw = std::path::absolute(&args.raw)?;
     if !raw.is_dir() {
-        bail!("{}: no such folder", raw.display());
+        let what = if raw.exists() {
+            "a file, not a folder"
+        } else {
+            "no such folder"
+        };
+        bail!("{}: {what}", raw.display());
     }
+    // `..` and links resolved: the folder's own name, and the same source however it is typed.
+    let raw = raw.canonicalize()?;
     let out = match &args.out {
-        Some(out) => std::path::absolute(out)?,
-        None => crate::paths::data_dir().join(
+        // A link names the folder it points to: that is replaced, not the link.
+        Some(out) => std::path::absolute(out)?
+            .canonicalize()
+            .or_else(|_| std::path::absolute(out))?,
+        // Apart from the embedded default's folder (`data/ml-latest-small`), which it imports
+        // again whenever it finds another import there.
+        None => crate::paths::data_dir().join("imports").join(
             raw.file_name()
                 .map_or_else(|| "imported".into(), |n| n.to_string_lossy().into_owned()),
         ),
     };
-    refuse_foreign_folder(&out)?;
+    refuse_foreign_folder(&out, &raw)?;
     let options = ImportOptions {
         threshold: args.threshold,
         train_months: args.train_months,
@@ -86,6 +98,13 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
     );
     for split in dataset.splits() {
         let stats = split.stats();
+        if let Some(label) = collm_data::single_label(&split.rows) {
+            eprintln!(
+                "warning: {} holds only label {label}: AUC is undefined on it (a run evaluating \
+                 or selecting on it is refused); change --threshold or the windows",
+                stats.name
+            );
+        }
         println!(
             "  {:<12} {:>8} rows  {:>6} users  {:>6} items  {:>5.1}% positive  {} warm, {} cold",
             stats.name,
@@ -104,14 +123,28 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An import replaces only a folder an earlier import made: never a user's own files.
-fn refuse_foreign_folder(out: &Path) -> anyhow::Result<()> {
+/// An import replaces only a folder an earlier import of the same raw folder made (with other
+/// options, say): never a user's own files, nor the import of another source, which runs may
+/// read.
+fn refuse_foreign_folder(out: &Path, raw: &Path) -> anyhow::Result<()> {
+    if out.is_file() {
+        bail!("{}: a file, not a folder", out.display());
+    }
     let empty = |dir: &Path| std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
-    if out.exists() && !out.join(IMPORT_RECORD_FILE).is_file() && !empty(out) {
-        bail!(
+    if !out.exists() || empty(out) {
+        return Ok(());
+    }
+    match ImportRecord::read(out) {
+        None => bail!(
             "{}: a folder that no import made (it has no {IMPORT_RECORD_FILE}); name another one",
             out.display()
-        );
+        ),
+        Some(record) if record.source != raw.display().to_string() => bail!(
+            "{}: holds the import of {}, not of {}; name another folder",
+            out.display(),
+            record.source,
+            raw.display()
+        ),
+        Some(_) => Ok(()),
     }
-    Ok(())
 }

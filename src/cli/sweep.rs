@@ -223,7 +223,12 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         crate::experiment::overrides::load_with(&text, &spec.experiment, overrides).map_err(blame)
     };
     let base = load(&spec.set)?;
-    let store = Arc::new(Store::open(&ctx.store_dir)?);
+    // A dry run only reads: a named store that is not there is a mistyped path.
+    let store = Arc::new(if args.dry_run && ctx.store_named {
+        Store::open_existing(&ctx.store_dir)?
+    } else {
+        Store::open(&ctx.store_dir)?
+    });
     let data_dir = crate::paths::data_dir();
     let stored = StoredRuns::load(&store)?;
 
@@ -315,6 +320,22 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| stored.point(&p.experiment.to_toml()).cloned())
         .collect();
+    // A point done earlier on other files than the dataset folder holds now is not this
+    // point: a table and a pick across two versions of the data would be no one's.
+    for (p, record) in plan.iter().zip(&done) {
+        let (Some(record), Some(dir)) = (record, &p.experiment.dataset.path) else {
+            continue;
+        };
+        let id = &record.id;
+        if let Some(changes) = crate::runner::data_check::changes(&store.run_dir(id), dir)? {
+            bail!(
+                "point {} ran earlier as run {id} on other data than {} holds now ({changes}): \
+                 restore the files, or `collm delete {id}` to run the point again on them",
+                p.experiment.name,
+                dir.display()
+            );
+        }
+    }
     if args.dry_run {
         let collm = plan.iter().any(|p| p.experiment.collm.is_some());
         let takes = collm && (spec.share || !args.reuse.is_empty());

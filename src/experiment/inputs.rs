@@ -50,7 +50,8 @@ impl Experiment {
                     .strip_prefix(o.key.as_str())
                     .is_some_and(|r| r.starts_with('.'))
         };
-        if let Some(set) = overrides.iter().find(covers) {
+        // The last `--set` of a key is the one applied.
+        if let Some(set) = overrides.iter().rev().find(covers) {
             return Err(ExperimentError::Override {
                 path: path.to_path_buf(),
                 set: set.to_string(),

@@ -28,6 +28,11 @@ pub(super) fn note(run_dir: &Path, dataset_dir: &Path) -> Result<(), RunError> {
     std::fs::rename(&partial, run_dir.join(FILE)).map_err(io)
 }
 
+/// Whether the run in `run_dir` keeps the fingerprint of its dataset.
+pub(super) fn noted(run_dir: &Path) -> bool {
+    run_dir.join(FILE).is_file()
+}
+
 /// Refuses to resume run `id` when the files of `dataset_dir` differ from those it started
 /// on. A run from before fingerprints were kept has none and passes.
 pub(super) fn check(id: &RunId, run_dir: &Path, dataset_dir: &Path) -> Result<(), RunError> {
@@ -44,12 +49,18 @@ pub(super) fn check(id: &RunId, run_dir: &Path, dataset_dir: &Path) -> Result<()
 /// How the files of `dataset_dir` differ from those the run in `run_dir` started on (`None`:
 /// the same, or the run kept no fingerprint). A run taking a part of another (`[reuse]`) must
 /// read the data that part was trained on, as a resumed run must.
-pub(super) fn changes(run_dir: &Path, dataset_dir: &Path) -> Result<Option<String>, RunError> {
+pub fn changes(run_dir: &Path, dataset_dir: &Path) -> Result<Option<String>, RunError> {
     let Ok(text) = std::fs::read_to_string(run_dir.join(FILE)) else {
         return Ok(None);
     };
     let started: Fingerprint = serde_json::from_str(&text)
         .map_err(|e| RunError::Invalid(format!("{}: {e}", run_dir.join(FILE).display())))?;
+    if !dataset_dir.is_dir() {
+        return Ok(Some(format!(
+            "the folder {} is gone",
+            dataset_dir.display()
+        )));
+    }
     let now = Fingerprint::of_dir(dataset_dir).map_err(crate::experiment::RunSetupError::from)?;
     let changes = now.changes_since(&started);
     Ok((!changes.is_empty()).then(|| changes.join(", ")))

@@ -9,7 +9,7 @@
 
 mod cf;
 pub mod collm;
-mod data_check;
+pub mod data_check;
 mod error;
 pub mod predictions;
 mod ranking;
@@ -484,7 +484,9 @@ fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
         share_stages(shared, &id, &mut job.experiment);
     }
     let run_dir = shared.store.run_dir(&id);
-    if !job.resume {
+    // Noted when the run starts; a run resumed without one (made before fingerprints were
+    // kept) is protected from here on.
+    if !job.resume || !data_check::noted(&run_dir) {
         if let Ok(dataset_dir) = job.experiment.dataset_dir(&shared.data_dir) {
             if let Err(err) = data_check::note(&run_dir, &dataset_dir) {
                 shared.record(

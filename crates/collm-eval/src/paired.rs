@@ -118,8 +118,8 @@ impl std::fmt::Display for PairingError {
             ),
             Self::Runs { base, other } => write!(
                 f,
-                "the sides hold different numbers of runs ({base} against {other}); runs are \
-                 paired in order, the i-th with the i-th"
+                "cannot pair them: one side holds {base} runs, the other {other}; seeds pair \
+                 the i-th run with the i-th, so both need one run per seed"
             ),
             Self::Mismatch { row } => write!(
                 f,

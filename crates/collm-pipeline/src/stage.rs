@@ -159,8 +159,8 @@ pub fn eval_rows(dataset: &Dataset, plan: &StagePlan) -> Result<Vec<Interaction>
     if let Some(label) = collm_data::single_label(&rows) {
         return Err(PipelineError::Data(format!(
             "{}: its evaluation rows of `{}` ({} rows) all hold label {label}: their AUC, by \
-             which the stage keeps its best step, is undefined; raise its eval_rows or name \
-             another eval_split",
+             which the stage keeps its best step, is undefined; raise its eval_rows (if the \
+             split holds both labels) or name another eval_split",
             plan.name,
             cfg.eval_split,
             rows.len()

@@ -163,6 +163,9 @@ impl Store {
         if !Store::exists(dir.as_ref()) {
             let dir = dir.as_ref();
             let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            if dir.is_file() {
+                return Err(StoreError::NotAFolder { dir });
+            }
             return Err(StoreError::Missing { dir });
         }
         Store::open(dir)

@@ -307,6 +307,10 @@ fn a_file_or_a_folder_without_a_store_is_named_as_such() {
         .expect("a file is no store")
         .to_string();
     assert!(err.contains("a file, not a folder"), "{err}");
+    let err = Store::open_existing(&file)
+        .err()
+        .expect("a file is no store");
+    assert!(matches!(err, StoreError::NotAFolder { .. }), "{err}");
     let missing = dir.path().join("typo");
     let err = Store::open_existing(&missing)
         .err()

@@ -129,15 +129,19 @@ fn status_line(app: &App, frame: &mut Frame, area: Rect) {
         .as_ref()
         .filter(|s| app.now_ms.saturating_sub(s.at_ms) < crate::tui::app::STATUS_SHOWN_MS)
         .filter(|s| s.view.is_none_or(|v| v == app.view) && app.confirm.is_none());
+    // Cut with `…` where the terminal is narrower than the line.
+    let fit = |text: &str| {
+        crate::tui::widgets::format::clip(&format!(" {text}"), usize::from(area.width))
+    };
     let line = match current {
-        Some(s) if s.error => Line::styled(format!(" {}", s.text), t.error()),
-        Some(s) => Line::styled(format!(" {}", s.text), t.good()),
+        Some(s) if s.error => Line::styled(fit(&s.text), t.error()),
+        Some(s) => Line::styled(fit(&s.text), t.good()),
         // Typing a value, the keys are the editor's.
         None if app.view == View::Launch && app.launch.editing.is_some() => Line::styled(
-            " type a value (several: 1e-2, 1e-3 for one run each) · Enter keep · Esc drop the edit",
+            fit("type a value (several: 1e-2, 1e-3 for one run each) · Enter keep · Esc drop the edit"),
             t.dim(),
         ),
-        None => Line::styled(format!(" {}", hints(app.view)), t.dim()),
+        None => Line::styled(fit(hints(app.view)), t.dim()),
     };
     frame.render_widget(Paragraph::new(line), area);
 }
