@@ -570,6 +570,28 @@ fn sorting_by_auc_puts_final_results_above_numbers_so_far() {
     );
 }
 
+/// At 80 columns the warm and cold columns give their room to the settings, which tell runs
+/// of one experiment apart; sorted by a column not shown, the title says by which.
+#[test]
+fn a_narrow_runs_table_keeps_the_settings_and_names_a_hidden_sort() {
+    let mut f = fixture(color());
+    let screen = f.draw(80, 24).backend().to_string();
+    assert!(
+        screen.contains("Settings") && !screen.contains("Warm"),
+        "{screen}"
+    );
+    assert!(screen.contains("mf d32 lr="), "{screen}");
+    // From Id: Experiment, Settings, AUC, UAUC, Warm.
+    f.keys("sssss");
+    let screen = f.draw(80, 24).backend().to_string();
+    assert!(screen.contains("by Warm▼"), "{screen}");
+    let wide = f.draw(160, 40).backend().to_string();
+    assert!(
+        wide.contains("Warm▼") && !wide.contains("by Warm"),
+        "{wide}"
+    );
+}
+
 #[test]
 fn run_view_of_a_finished_run() {
     let mut f = fixture(color());

@@ -11,12 +11,23 @@ use collm_store::FINAL_STAGE;
 use crate::tui::app::{App, Column};
 use crate::tui::widgets::format;
 
-// Widths of the fixed columns: status (mark and word), run id, and each of the five number
-// columns (AUC, UAUC, warm, cold, time).
+// Widths of the fixed columns: status (mark and word), run id, and each of the number columns
+// (AUC, UAUC, warm, cold, time).
 const STATUS_WIDTH: u16 = 13;
 const ID_WIDTH: u16 = 15;
 const METRIC_WIDTH: u16 = 6;
-const METRIC_COLUMNS: u16 = 5;
+/// Below this width the warm and cold AUC columns give their room to the settings, which tell
+/// runs of one experiment apart (the Metrics view has the breakdown).
+const NARROW: u16 = 110;
+
+/// The columns shown at `width`.
+fn shown_columns(width: u16) -> Vec<Column> {
+    let narrow = width < NARROW;
+    Column::ALL
+        .into_iter()
+        .filter(|c| !(narrow && matches!(c, Column::WarmAuc | Column::ColdAuc)))
+        .collect()
+}
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
@@ -44,7 +55,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     }
 
     let arrow = if app.runs.descending { "▼" } else { "▲" };
-    let header = Row::new(Column::ALL.iter().map(|c| {
+    let columns = shown_columns(table_area.width);
+    let header = Row::new(columns.iter().map(|c| {
         let title = if *c == app.runs.sort {
             format!("{}{arrow}", c.title())
         } else {
@@ -57,18 +69,16 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     // a point; the settings summary, the part that tells runs of one experiment apart, takes
     // the rest of the width, and both end in `…` where cut, so a cut value does not pass for
     // a whole one.
-    // On a narrow terminal the settings go first, then the name is cut.
-    let fixed = STATUS_WIDTH + ID_WIDTH + METRIC_COLUMNS * METRIC_WIDTH;
-    let spacing = METRIC_COLUMNS + 3;
+    // On a narrow terminal the name takes at most half the room, so some settings show.
+    let metric_columns = columns.len() as u16 - 4;
+    let fixed = STATUS_WIDTH + ID_WIDTH + metric_columns * METRIC_WIDTH;
+    let spacing = columns.len() as u16 - 1;
     let room = table_area.width.saturating_sub(2 + fixed + spacing);
-    let name_width = (rows
-        .iter()
-        .map(|r| r.name.chars().count())
-        .max()
-        .unwrap_or(10)
-        .clamp(10, 32) as u16)
-        .min(room);
-    let settings_width = room - name_width;
+    let longest = rows.iter().map(|r| r.name.chars().count()).max();
+    let name_width = (longest.unwrap_or(10).clamp(10, 32) as u16)
+        .min(room)
+        .min((room / 2).max(10));
+    let settings_width = room.saturating_sub(name_width);
     let body: Vec<Row> = rows
         .iter()
         .map(|r| {
@@ -87,40 +97,49 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 " "
             };
             let status = format!("{mark} {}", r.status);
-            Row::new(vec![
-                Cell::from(Span::styled(status, t.status(r.status))),
-                Cell::from(Span::styled(r.id.to_string(), app.theme.run(r.id.as_str()))),
-                Cell::from(format::clip(&r.name, usize::from(name_width))),
-                Cell::from(format::clip(
-                    &app.runs.facts(r).summary,
-                    usize::from(settings_width),
-                )),
-                Cell::from(metric(|e| e.metrics.all.auc)),
-                Cell::from(metric(|e| e.metrics.all.uauc)),
-                Cell::from(metric(|e| e.metrics.warm.auc)),
-                Cell::from(metric(|e| e.metrics.cold.auc)),
-                Cell::from(
-                    app.duration_s(r)
-                        .map(format::duration)
-                        .unwrap_or_else(|| "-".into()),
-                ),
-            ])
+            Row::new(columns.iter().map(|c| {
+                match c {
+                    Column::Status => Cell::from(Span::styled(status.clone(), t.status(r.status))),
+                    Column::Id => {
+                        Cell::from(Span::styled(r.id.to_string(), app.theme.run(r.id.as_str())))
+                    }
+                    Column::Name => Cell::from(format::clip(&r.name, usize::from(name_width))),
+                    Column::Settings => Cell::from(format::clip(
+                        &app.runs.facts(r).summary,
+                        usize::from(settings_width),
+                    )),
+                    Column::Auc => Cell::from(metric(|e| e.metrics.all.auc)),
+                    Column::Uauc => Cell::from(metric(|e| e.metrics.all.uauc)),
+                    Column::WarmAuc => Cell::from(metric(|e| e.metrics.warm.auc)),
+                    Column::ColdAuc => Cell::from(metric(|e| e.metrics.cold.auc)),
+                    Column::Duration => Cell::from(
+                        app.duration_s(r)
+                            .map(format::duration)
+                            .unwrap_or_else(|| "-".into()),
+                    ),
+                }
+            }))
         })
         .collect();
-    let widths = [
-        Constraint::Length(STATUS_WIDTH),
-        Constraint::Length(ID_WIDTH),
-        Constraint::Length(name_width),
-        Constraint::Length(settings_width),
-        Constraint::Length(METRIC_WIDTH),
-        Constraint::Length(METRIC_WIDTH),
-        Constraint::Length(METRIC_WIDTH),
-        Constraint::Length(METRIC_WIDTH),
-        Constraint::Length(METRIC_WIDTH),
-    ];
+    let widths: Vec<Constraint> = columns
+        .iter()
+        .map(|c| {
+            Constraint::Length(match c {
+                Column::Status => STATUS_WIDTH,
+                Column::Id => ID_WIDTH,
+                Column::Name => name_width,
+                Column::Settings => settings_width,
+                _ => METRIC_WIDTH,
+            })
+        })
+        .collect();
     let marked = app.runs.marked.len();
+    // Sorted by a column not shown at this width: the title says by which.
+    let hidden_sort = (!columns.contains(&app.runs.sort))
+        .then(|| format!(" · by {}{arrow}", app.runs.sort.title()))
+        .unwrap_or_default();
     let title = format!(
-        "Runs {}/{}{}{}",
+        "Runs {}/{}{hidden_sort}{}{}",
         rows.len(),
         app.runs.records().len(),
         if marked > 0 {
