@@ -6,7 +6,6 @@ mod common;
 
 use common::{mf_experiment, path_str, Env, ML1M, QUICK_COLLM_TINY};
 use serde_json::Value;
-use std::process::Command;
 
 const GROUP_KEYS: [&str; 5] = ["auc", "uauc", "logloss", "rows", "users_counted"];
 
@@ -255,11 +254,7 @@ fn commands_that_read_runs_do_not_make_a_store_where_a_mistyped_path_points() {
     }
     // Without --store, the default store not made yet lists as empty, and stays unmade.
     let home = env.dir.path().join("home");
-    let out = Command::new(env!("CARGO_BIN_EXE_collm"))
-        .env("COLLM_HOME", &home)
-        .args(["runs"])
-        .output()
-        .unwrap();
+    let out = env.home_cmd().args(["runs"]).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -383,11 +378,7 @@ fn raw_movielens_is_imported_for_an_experiment_to_use() {
 #[test]
 fn a_part_trained_on_other_data_is_not_taken() {
     let env = Env::new();
-    let data = env.dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    for file in ["items.tsv", "train.tsv", "valid.tsv", "valid_small.tsv"] {
-        std::fs::copy(std::path::Path::new(ML1M).join(file), data.join(file)).unwrap();
-    }
+    let data = env.ml1m_copy();
     let text = std::fs::read_to_string(QUICK_COLLM_TINY)
         .unwrap()
         .replace(

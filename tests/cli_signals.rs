@@ -5,11 +5,13 @@
 
 mod common;
 
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::Path;
-use std::process::Command;
 
-use common::{ctrl_c, mf_experiment, path_str, Env, Interrupted, Running, ML1M, QUICK_COLLM_TINY};
+use common::{
+    ctrl_c, ctrl_c_times, mf_experiment, path_str, Env, Interrupted, Running, ML1M,
+    QUICK_COLLM_TINY,
+};
 use serde_json::Value;
 
 /// Starts a run that would go on for a long time and waits for its first evaluation.
@@ -72,24 +74,12 @@ fn ctrl_c_cancels_the_run_and_the_holder_is_named_meanwhile() {
 fn two_signals_at_once_cancel_the_run_cleanly() {
     let env = Env::new();
     let (mut running, stderr) = start_long_run(&env);
-    let pid = running.0.id().to_string();
-    let sent = Command::new("sh")
-        .args(["-c", &format!("kill -INT {pid}; kill -INT {pid}")])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let mut rest = String::new();
-    let mut stderr = stderr;
-    stderr.read_to_string(&mut rest).unwrap();
-    let mut stdout = String::new();
-    let child = &mut running.0;
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest}");
+    let Interrupted {
+        code,
+        stdout,
+        stderr: rest,
+    } = ctrl_c_times(&mut running, stderr, 2);
+    assert_eq!(code, Some(130), "{rest}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["status"], "cancelled", "{rest}");
 }
@@ -140,11 +130,7 @@ fn a_killed_run_is_marked_interrupted_at_the_next_open() {
 #[test]
 fn a_run_is_not_resumed_on_a_dataset_changed_since_it_started() {
     let env = Env::new();
-    let data = env.dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    for file in ["items.tsv", "train.tsv", "valid.tsv", "valid_small.tsv"] {
-        std::fs::copy(Path::new(ML1M).join(file), data.join(file)).unwrap();
-    }
+    let data = env.ml1m_copy();
     let text = mf_experiment("moved", 60, 60, 0.01).replace(ML1M, path_str(&data));
     let exp = env.write("moved.toml", &text);
     let (mut running, _stderr) = start_run_until(&env, &exp, "(new best)");

@@ -1846,6 +1846,15 @@ fn prompt_inspector_shows_history_prompt_and_rows() {
     assert!(f.app.prompt.inspection.is_none());
 }
 
+/// The names of the runs of each metrics column.
+fn column_names(f: &Fixture) -> Vec<Vec<String>> {
+    f.app
+        .metrics_columns()
+        .iter()
+        .map(|c| c.iter().map(|(_, r)| r.name.clone()).collect())
+        .collect()
+}
+
 /// `s` in the metrics view: runs that differ only in their seeds become one column, their
 /// metrics' mean, ordered by seed, and the column against the baseline column is the paired
 /// bootstrap over users and seeds (seed i with seed i).
@@ -1876,12 +1885,7 @@ fn metrics_group_runs_of_one_setting_over_seeds() {
     let screen = f.screen();
     assert!(screen.contains("s: group seeds"), "{screen}");
     f.keys("s");
-    let names: Vec<Vec<String>> = f
-        .app
-        .metrics_columns()
-        .iter()
-        .map(|c| c.iter().map(|(_, r)| r.name.clone()).collect())
-        .collect();
+    let names = column_names(&f);
     assert_eq!(
         names,
         [
@@ -1961,12 +1965,7 @@ fn a_column_of_seeds_holds_each_seed_once_and_says_what_it_lacks() {
         store
     });
     f.keys("    3s");
-    let names: Vec<Vec<String>> = f
-        .app
-        .metrics_columns()
-        .iter()
-        .map(|c| c.iter().map(|(_, r)| r.name.clone()).collect())
-        .collect();
+    let names = column_names(&f);
     assert_eq!(
         names,
         [

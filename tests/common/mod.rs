@@ -58,6 +58,25 @@ impl Env {
         self.dir.path().join("store")
     }
 
+    /// `collm` with COLLM_HOME in the temporary folder and no `--store` (its default store).
+    pub fn home_cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_collm"));
+        cmd.env("COLLM_HOME", self.dir.path().join("home"))
+            .env_remove("COLLM_LOG");
+        cmd
+    }
+
+    /// A copy of the ML-1M split's items and training and evaluation splits in `data` under
+    /// the temporary folder, for a test to change.
+    pub fn ml1m_copy(&self) -> PathBuf {
+        let data = self.dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        for file in ["items.tsv", "train.tsv", "valid.tsv", "valid_small.tsv"] {
+            std::fs::copy(Path::new(ML1M).join(file), data.join(file)).unwrap();
+        }
+        data
+    }
+
     /// `collm --store <store> <args>` with COLLM_HOME in the temporary folder.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_collm"));
@@ -76,10 +95,9 @@ impl Env {
     /// `collm --store <store> <args>` run in the temporary folder (a relative `store` is
     /// inside it); requires success and returns stdout as JSON.
     pub fn json_in_store(&self, store: &str, args: &[&str]) -> serde_json::Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_collm"))
+        let out = self
+            .home_cmd()
             .current_dir(self.dir.path())
-            .env("COLLM_HOME", self.dir.path().join("home"))
-            .env_remove("COLLM_LOG")
             .args(["--store", store])
             .args(args)
             .output()
@@ -183,12 +201,19 @@ pub struct Interrupted {
 }
 
 /// Sends SIGINT (Ctrl-C) to a process started by [`Env::start_until`] and waits for its end.
-pub fn ctrl_c(running: &mut Running, mut stderr: BufReader<ChildStderr>) -> Interrupted {
+pub fn ctrl_c(running: &mut Running, stderr: BufReader<ChildStderr>) -> Interrupted {
+    ctrl_c_times(running, stderr, 1)
+}
+
+/// [`ctrl_c`] with `times` SIGINTs sent back to back (`timeout -s INT` sends two).
+pub fn ctrl_c_times(
+    running: &mut Running,
+    mut stderr: BufReader<ChildStderr>,
+    times: usize,
+) -> Interrupted {
     let child = &mut running.0;
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let kill = format!("kill -INT {};", child.id()).repeat(times);
+    let sent = Command::new("sh").args(["-c", &kill]).status().unwrap();
     assert!(sent.success());
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();

@@ -288,26 +288,30 @@ fn a_run_that_cannot_beat_chance_is_abandoned_after_epoch_500() {
         .any(|e| matches!(e, Event::Log { message } if message.contains("giving up"))));
 }
 
+/// Trains a fresh MF on `ds` with `cfg`, its events dropped.
+fn train_mf(ds: &Dataset, cfg: &CfTrainConfig) -> Result<CfTrainOutcome, collm_cf::CfError> {
+    let mut model = build(&model_cfg(CfKind::Mf), ds, 1, &Device::Cpu).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = &mut |_: &Event| {};
+    train(
+        &mut *model,
+        ds,
+        cfg,
+        dir.path(),
+        None,
+        quiet,
+        &CancelToken::new(),
+    )
+}
+
 #[test]
 fn unknown_evaluation_split_is_a_config_error() {
     let ds = two_taste_dataset(10, 10, 50, 20, 5);
-    let mut model = build(&model_cfg(CfKind::Mf), &ds, 1, &Device::Cpu).unwrap();
     let cfg = CfTrainConfig {
         select_on: "test".into(),
         ..train_cfg(3, 3)
     };
-    let dir = tempfile::tempdir().unwrap();
-    let err = train(
-        &mut *model,
-        &ds,
-        &cfg,
-        dir.path(),
-        None,
-        &mut |_: &Event| {},
-        &CancelToken::new(),
-    )
-    .unwrap_err()
-    .to_string();
+    let err = train_mf(&ds, &cfg).unwrap_err().to_string();
     assert!(err.contains("select_on") && err.contains("test"), "{err}");
 }
 
@@ -319,23 +323,13 @@ fn a_selection_split_of_one_label_is_refused() {
     let rows = |label: u8| (1..=6).map(|u| row(u, u, label, true)).collect::<Vec<_>>();
     let mut ds = dataset(8, [rows(1), rows(0)].concat(), rows(1));
     ds.valid_small.rows = [rows(1), rows(0)].concat();
-    let mut model = build(&model_cfg(CfKind::Mf), &ds, 1, &Device::Cpu).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut train_on = |select_on: &str, eval_splits: Vec<String>| {
+    let train_on = |select_on: &str, eval_splits: Vec<String>| {
         let cfg = CfTrainConfig {
             select_on: select_on.into(),
             eval_splits,
             ..train_cfg(2, 2)
         };
-        train(
-            &mut *model,
-            &ds,
-            &cfg,
-            dir.path(),
-            None,
-            &mut |_: &Event| {},
-            &CancelToken::new(),
-        )
+        train_mf(&ds, &cfg)
     };
     let err = train_on("valid", vec!["valid".into()])
         .unwrap_err()

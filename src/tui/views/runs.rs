@@ -135,9 +135,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .collect();
     let marked = app.runs.marked.len();
     // Sorted by a column not shown at this width: the title says by which.
-    let hidden_sort = (!columns.contains(&app.runs.sort))
-        .then(|| format!(" · by {}{arrow}", app.runs.sort.title()))
-        .unwrap_or_default();
+    let hidden_sort = if columns.contains(&app.runs.sort) {
+        String::new()
+    } else {
+        format!(" · by {}{arrow}", app.runs.sort.title())
+    };
     let title = format!(
         "Runs {}/{}{hidden_sort}{}{}",
         rows.len(),
