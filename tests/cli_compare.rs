@@ -519,7 +519,10 @@ fn a_column_of_seeds_is_their_mean_paired_seed_by_seed() {
     // one by one.
     let c = env.json(&["compare", &col_a, &b[0], "--json"]);
     let error = c["differences"][0]["error"].as_str().unwrap();
-    assert!(error.contains("2 against 1"), "{error}");
+    assert!(
+        error.contains("one side holds 2 runs, the other 1"),
+        "{error}"
+    );
     let out = env.output(&["ensemble", &col_a, &b[0]]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is for `collm compare`"), "{stderr}");

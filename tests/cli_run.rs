@@ -235,13 +235,6 @@ fn commands_that_read_runs_do_not_make_a_store_where_a_mistyped_path_points() {
         &["resume", "abc"],
         &["eval", "abc", "--split", "valid"],
         &["bench", "tui", "--frames", "1"],
-        &[
-            "sweep",
-            QUICK_COLLM_TINY,
-            "--seeds",
-            "collm.seed=1,2",
-            "--dry-run",
-        ],
     ] {
         let out = env.output(args);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -252,6 +245,16 @@ fn commands_that_read_runs_do_not_make_a_store_where_a_mistyped_path_points() {
         );
         assert!(!env.store().exists(), "collm {args:?} made a store");
     }
+    // A sweep's dry run plans against no runs, and makes no store either.
+    let plan = env.ok(&[
+        "sweep",
+        QUICK_COLLM_TINY,
+        "--seeds",
+        "collm.seed=1,2",
+        "--dry-run",
+    ]);
+    assert!(plan.contains("seed=2"), "{plan}");
+    assert!(!env.store().exists(), "the dry run made a store");
     // Without --store, the default store not made yet lists as empty, and stays unmade.
     let home = env.dir.path().join("home");
     let out = env.home_cmd().args(["runs"]).output().unwrap();
@@ -353,6 +356,13 @@ fn raw_movielens_is_imported_for_an_experiment_to_use() {
     let err = String::from_utf8_lossy(&other.stderr);
     assert!(
         !other.status.success() && err.contains("holds the import of"),
+        "{err}"
+    );
+    let default = env.dir.path().join("home/data/ml-latest-small");
+    let on_default = env.output(&["import", raw, path_str(&default)]);
+    let err = String::from_utf8_lossy(&on_default.stderr);
+    assert!(
+        !on_default.status.success() && err.contains("the embedded default's folder"),
         "{err}"
     );
     // Without OUT: beside, never on, the embedded default's folder.

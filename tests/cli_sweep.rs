@@ -11,6 +11,10 @@ use common::{ctrl_c, mf_experiment, path_str, Env, Interrupted, QUICK_COLLM_TINY
 use serde_json::Value;
 
 fn run_ids(env: &Env) -> Vec<String> {
+    // A sweep refused before it opened the store made none: no runs.
+    if !env.store().exists() {
+        return Vec::new();
+    }
     let runs = env.json(&["runs", "--json"]);
     runs.as_array()
         .unwrap()

@@ -11,8 +11,8 @@ use collm_data::movielens::{import, ImportOptions, ImportRecord, IMPORT_RECORD_F
 pub struct Args {
     /// The raw MovieLens folder.
     pub raw: PathBuf,
-    /// Where to write the dataset (default: $COLLM_HOME/data/<RAW's name>). A folder that is
-    /// there must be an earlier import (it holds import.json), which is replaced.
+    /// Where to write the dataset (default: $COLLM_HOME/data/imports/<RAW's name>). A folder
+    /// that is there must be an earlier import of RAW, which is replaced.
     pub out: Option<PathBuf>,
     /// A rating at or above this is a positive (label 1).
     #[arg(long, default_value_t = ImportOptions::default().threshold)]
@@ -60,6 +60,14 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
                 .map_or_else(|| "imported".into(), |n| n.to_string_lossy().into_owned()),
         ),
     };
+    let default = crate::paths::data_dir().join(collm_data::embedded::DEFAULT_DATASET);
+    if std::path::absolute(&default).is_ok_and(|d| d == out) {
+        bail!(
+            "{}: the embedded default's folder, which it imports again over anything else \
+             there; name another folder",
+            out.display()
+        );
+    }
     refuse_foreign_folder(&out, &raw)?;
     let options = ImportOptions {
         threshold: args.threshold,

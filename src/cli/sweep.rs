@@ -211,6 +211,25 @@ fn spec(args: &Args) -> anyhow::Result<Spec> {
     })
 }
 
+/// A folder of the system's temporary space, removed when dropped.
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new() -> ScratchDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("collm-dry-run-{}-{nanos}", std::process::id());
+        ScratchDir(std::env::temp_dir().join(name))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let spec = spec(&args)?;
     let text = crate::experiment::read_text(&spec.experiment)?;
@@ -223,12 +242,13 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         crate::experiment::overrides::load_with(&text, &spec.experiment, overrides).map_err(blame)
     };
     let base = load(&spec.set)?;
-    // A dry run only reads: a named store that is not there is a mistyped path.
-    let store = Arc::new(if args.dry_run && ctx.store_named {
-        Store::open_existing(&ctx.store_dir)?
-    } else {
-        Store::open(&ctx.store_dir)?
-    });
+    // A dry run only reads: with no store there yet, it plans against an empty one of its own
+    // (removed after), making none where a path may be mistyped.
+    let scratch = (args.dry_run && !Store::exists(&ctx.store_dir)).then(ScratchDir::new);
+    let store_dir = scratch
+        .as_ref()
+        .map_or(ctx.store_dir.as_path(), |s| s.0.as_path());
+    let store = Arc::new(Store::open(store_dir)?);
     let data_dir = crate::paths::data_dir();
     let stored = StoredRuns::load(&store)?;
 

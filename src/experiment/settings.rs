@@ -375,9 +375,15 @@ pub fn diff_flat(flats: &[&BTreeMap<String, Value>]) -> Vec<(String, Vec<Option<
                 .then(|| (key.clone(), values))
         })
         .collect();
-    // Settings every run has, with different values (the ablation's), before those only some
-    // runs have (a CoLLM run's `collm.*` beside an MF run), which would bury them.
-    differing.sort_by_key(|(_, values)| values.iter().any(Option::is_none));
+    // Settings every run has, with different values (the ablation's), first; then those only
+    // some runs have whose values differ among them (two CoLLM runs' stage budgets beside an MF
+    // run); last those only some runs have, alike wherever set (a CoLLM run's `collm.*` beside
+    // an MF run), which would otherwise bury the rest.
+    differing.sort_by_key(|(_, values)| {
+        let present: Vec<&String> = values.iter().flatten().collect();
+        let alike = present.windows(2).all(|w| w[0] == w[1]);
+        (values.iter().any(Option::is_none), alike)
+    });
     differing
 }
 
@@ -770,11 +776,16 @@ mod tests {
             vec![Some("1e-3".to_string()), Some("0.01".to_string())]
         );
         assert!(key_summary(&b).ends_with("+no_history"));
-        // A key only one side has comes after those both have, whatever its name.
-        let c = b.replace("[cf]", "[aaa]\nonly = 1\n[cf]");
-        let d = diff(&[A, &c]);
+        // A key only some have comes after those all have, whatever its name; among those, one
+        // whose values differ where set before one alike wherever set.
+        let c = b.replace("[cf]", "[aaa]\nonly = 1\nsome = 1\n[cf]");
+        let e = A.replace("[cf]", "[aaa]\nonly = 1\nsome = 2\n[cf]");
+        let d = diff(&[A, &c, &e]);
         let keys: Vec<&str> = d.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["ablation.no_history", "cf.lr", "aaa.only"]);
+        assert_eq!(
+            keys,
+            ["ablation.no_history", "cf.lr", "aaa.some", "aaa.only"]
+        );
     }
 
     /// A CoLLM run's summary names its ablation (what fills the slots, what each stage trains)

@@ -11,7 +11,7 @@ use crate::tui::app::{App, Curve};
 use crate::tui::detail::Points;
 use crate::tui::widgets::chart::{draw_lines, Series};
 use crate::tui::widgets::columns::ColumnWindow;
-use crate::tui::widgets::format::clip;
+use crate::tui::widgets::format::{clip, clip_value};
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = app.theme;
@@ -142,7 +142,7 @@ fn draw_settings(
                 cells.extend(
                     values
                         .iter()
-                        .map(|v| Cell::from(clip(v.as_deref().unwrap_or("—"), value_cut))),
+                        .map(|v| Cell::from(clip_value(v.as_deref().unwrap_or("—"), value_cut))),
                 );
                 Row::new(window.keep(cells))
             })

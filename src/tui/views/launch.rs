@@ -27,10 +27,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             ListItem::new(Line::styled(c.label.clone(), style))
         })
         .collect();
-    let focus_mark = |f: LaunchFocus| if l.focus == f { " ◆" } else { "" };
+    // First in the title, so a title cut to fit still shows which side has the keys.
+    let focus_mark = |f: LaunchFocus| if l.focus == f { "◆ " } else { "" };
     let block = super::titled(
         app,
-        &format!("Experiments{}", focus_mark(LaunchFocus::List)),
+        &format!("{}Experiments", focus_mark(LaunchFocus::List)),
         list_area,
     );
     let inner = block.inner(list_area);
@@ -138,7 +139,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         n => format!(" · {n} edited"),
     };
     let title = format!(
-        "Settings of {name}{edits}{shown}{}",
+        "{}Settings of {name}{edits}{shown}",
         focus_mark(LaunchFocus::Form)
     );
     let paragraph = Paragraph::new(lines).block(super::titled(app, &title, fields_area));

@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Wrap};
 use ratatui::Frame;
 
-use crate::tui::app::{App, Confirm, MIN_HEIGHT, MIN_WIDTH};
+use crate::tui::app::{App, Confirm, LaunchFocus, MIN_HEIGHT, MIN_WIDTH};
 use crate::tui::keymap::View;
 
 /// Draws the whole screen for `app`.
@@ -139,6 +139,10 @@ fn status_line(app: &App, frame: &mut Frame, area: Rect) {
         // Typing a value, the keys are the editor's.
         None if app.view == View::Launch && app.launch.editing.is_some() => Line::styled(
             fit("type a value (several: 1e-2, 1e-3 for one run each) · Enter keep · Esc drop the edit"),
+            t.dim(),
+        ),
+        None if app.view == View::Launch && app.launch.focus == LaunchFocus::Form => Line::styled(
+            fit("↑↓ field · Enter edit/flip · ← list · L launch · ? help · q quit"),
             t.dim(),
         ),
         None => Line::styled(fit(hints(app.view)), t.dim()),

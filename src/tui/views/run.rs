@@ -66,6 +66,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     }
     let [text_area, gauge_area] =
         Layout::vertical([Constraint::Length(2), Constraint::Length(2)]).areas(head);
+    let width = usize::from(text_area.width);
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| format::clip_line(l, width))
+        .collect();
     frame.render_widget(Paragraph::new(lines), text_area);
     // Rate and ETA only while the run trains: an ended run's unfinished stage has none.
     let live = record.is_some_and(|r| r.status == collm_store::RunStatus::Running);
@@ -297,10 +302,11 @@ fn draw_log(app: &App, frame: &mut Frame, area: Rect, detail: Option<&RunDetail>
             } else {
                 ratatui::style::Style::new()
             };
-            Line::from(vec![
+            let line = Line::from(vec![
                 Span::styled(format!("{} ", format::clock(e.at_ms)), t.dim()),
                 Span::styled(e.text.clone(), style),
-            ])
+            ]);
+            format::clip_line(line, usize::from(area.width.saturating_sub(2)))
         })
         .collect();
     let title = if app.run_view.log_scroll > 0 {

@@ -63,9 +63,16 @@ pub fn draw_lines(
         .bounds(xb)
         .labels(axis_labels(xb, 0))
         .style(theme.dim());
+    // A chart with fewer plot rows than labels loses its lowest (ratatui drops from the
+    // bottom), and a flat curve then reads against the middle one: keep the two ends.
+    let mut y_labels = axis_labels(yb, 4);
+    let plot_rows = usize::from(area.height.saturating_sub(4));
+    if y_labels.len() > plot_rows.max(2) {
+        y_labels.remove(1);
+    }
     let y_axis = Axis::default()
         .bounds(yb)
-        .labels(axis_labels(yb, 4))
+        .labels(y_labels)
         .style(theme.dim());
     let chart = Chart::new(datasets)
         .block(block)
@@ -187,5 +194,42 @@ mod tests {
         assert_eq!(shown([0.5, 0.7], 4), ["0.5000", "0.6000", "0.7000"]);
         assert_eq!(shown([0.0, 0.002], 4), ["0", "1.0e-3", "2.0e-3"]);
         assert_eq!(shown([1e-4, 1.2e-4], 4), ["1.0e-4", "1.1e-4", "1.2e-4"]);
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::{draw_lines, Series};
+    use crate::tui::theme::Theme;
+    use ratatui::backend::TestBackend;
+    use ratatui::style::Style;
+    use ratatui::symbols::Marker;
+    use ratatui::Terminal;
+
+    /// A chart only a few rows high still labels its lowest value: a flat curve drawn at the
+    /// bottom row must not read against the middle label.
+    #[test]
+    fn a_short_chart_keeps_its_bottom_label() {
+        let points = [(4.0, 0.2857), (8.0, 0.2857)];
+        let series = [Series {
+            name: "AUC".into(),
+            points: &points,
+            style: Style::default(),
+            marker: Marker::Braille,
+        }];
+        for height in [6u16, 7, 8, 12] {
+            let mut terminal = Terminal::new(TestBackend::new(38, height)).unwrap();
+            terminal
+                .draw(|f| {
+                    let area = f.area();
+                    draw_lines(f, area, "t", &series, Theme { color: false }, "none")
+                })
+                .unwrap();
+            let screen = terminal.backend().to_string();
+            assert!(
+                screen.contains("0.2714") && screen.contains("0.3000"),
+                "{height} rows:\n{screen}"
+            );
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! How numbers, durations and times read in every view.
 
+use ratatui::text::{Line, Span};
+
 /// `0.7312`, or `-` when there is no value.
 pub fn metric(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))
@@ -47,9 +49,67 @@ pub fn clip(text: &str, width: usize) -> String {
     out
 }
 
+/// [`clip`], except that a path (a value holding `/`) keeps its end, where paths differ
+/// (`…/imports/ml-latest-small` beside `…/data/ml-latest-small`).
+pub fn clip_value(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if !text.contains('/') || count <= width {
+        return clip(text, width);
+    }
+    let tail: String = text.chars().skip(count + 1 - width.max(1)).collect();
+    format!("…{tail}")
+}
+
+/// `line` cut to `width` characters, its last kept span ending in `…` where anything was cut:
+/// a line of several styles (a stage list and its headline) cut mid-word would pass for whole.
+pub fn clip_line(line: Line<'static>, width: usize) -> Line<'static> {
+    if line.width() <= width {
+        return line;
+    }
+    let mut room = width;
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let len = span.content.chars().count();
+        if len < room {
+            room -= len;
+            spans.push(span);
+            continue;
+        }
+        // Something after this point is cut (the line is wider than `width`): mark it.
+        let mut kept: String = span.content.chars().take(room.saturating_sub(1)).collect();
+        kept.push('…');
+        spans.push(Span::styled(kept, span.style));
+        break;
+    }
+    Line::from(spans).style(line.style)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_of_spans_is_cut_with_a_mark() {
+        let line = Line::from(vec![
+            Span::raw(" stages: cf "),
+            Span::raw("AUC 0.5572 UAUC 0.5933"),
+        ]);
+        let cut = clip_line(line.clone(), 20);
+        assert_eq!(cut.to_string(), " stages: cf AUC 0.5…");
+        assert_eq!(cut.width(), 20);
+        assert_eq!(clip_line(line.clone(), 80), line);
+        assert_eq!(clip_line(line, 12).to_string(), " stages: cf…");
+    }
+
+    #[test]
+    fn a_path_keeps_its_end() {
+        assert_eq!(clip_value("/tmp/h/data/imports/ml", 12), "…/imports/ml");
+        assert_eq!(
+            clip_value("/tmp/h/data/imports/ml", 40),
+            "/tmp/h/data/imports/ml"
+        );
+        assert_eq!(clip_value("lightgcn d32 lr=0.01", 8), "lightgc…");
+    }
 
     #[test]
     fn formats() {
