@@ -643,7 +643,11 @@ mod tests {
         let rows = base_rows();
         let err = paired_bootstrap_over_runs(&[&rows, &rows], &[&rows], 10, 0).unwrap_err();
         assert_eq!(err, PairingError::Runs { base: 2, other: 1 });
-        assert!(err.to_string().contains("one side holds 2 runs, the other 1"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("one side holds 2 runs, the other 1"),
+            "{err}"
+        );
         // Every run of a side scores the same rows as the others.
         let err =
             paired_bootstrap_over_runs(&[&rows, &rows[1..]], &[&rows, &rows], 10, 0).unwrap_err();
