@@ -49,10 +49,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
     // `..` and links resolved: the folder's own name, and the same source however it is typed.
     let raw = raw.canonicalize()?;
     let out = match &args.out {
-        // A link names the folder it points to: that is replaced, not the link.
-        Some(out) => std::path::absolute(out)?
-            .canonicalize()
-            .or_else(|_| std::path::absolute(out))?,
+        Some(out) => resolved(out)?,
         // Apart from the embedded default's folder (`data/ml-latest-small`), which it imports
         // again whenever it finds another import there.
         None => crate::paths::data_dir().join("imports").join(
@@ -61,7 +58,7 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         ),
     };
     let default = crate::paths::data_dir().join(collm_data::embedded::DEFAULT_DATASET);
-    if std::path::absolute(&default).is_ok_and(|d| d == out) {
+    if resolved(&default)? == out {
         bail!(
             "{}: the embedded default's folder, which it imports again over anything else \
              there; name another folder",
@@ -129,6 +126,13 @@ pub fn execute(args: Args) -> anyhow::Result<()> {
         toml::Value::String(out.display().to_string())
     );
     Ok(())
+}
+
+/// `path` absolute, and where it is there, with links and `..` resolved: a link names the folder
+/// it points to (that is replaced, not the link), and one folder compares equal however typed.
+fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    Ok(absolute.canonicalize().unwrap_or(absolute))
 }
 
 /// An import replaces only a folder an earlier import of the same raw folder made (with other

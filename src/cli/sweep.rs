@@ -37,6 +37,7 @@
 //! `differences`, over every seed both finished; null with one setting); `stopped` is true when
 //! Ctrl-C ended the sweep early. Exit status: 0 every point finished, 1 some failed, 130 stopped.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -52,6 +53,7 @@ use super::run::{insert_reuse, watch};
 use super::Context;
 use crate::compare::{interval, significance, Target};
 use crate::experiment::{Experiment, Override, Placement};
+use crate::runner::data_check::DatasetNow;
 use crate::runner::Runner;
 use crate::sweep::file::SweepFile;
 use crate::sweep::summary::{find_reported, summarize, Criterion, Reported, RunRef, Stat, Summary};
@@ -341,13 +343,16 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .map(|p| stored.point(&p.experiment.to_toml()).cloned())
         .collect();
     // A point done earlier on other files than the dataset folder holds now is not this
-    // point: a table and a pick across two versions of the data would be no one's.
+    // point: a table and a pick across two versions of the data would be no one's. (Each
+    // folder is hashed once, however many points read it.)
+    let mut folders: HashMap<&Path, DatasetNow> = HashMap::new();
     for (p, record) in plan.iter().zip(&done) {
         let (Some(record), Some(dir)) = (record, &p.experiment.dataset.path) else {
             continue;
         };
         let id = &record.id;
-        if let Some(changes) = crate::runner::data_check::changes(&store.run_dir(id), dir)? {
+        let now = folders.entry(dir).or_insert_with(|| DatasetNow::new(dir));
+        if let Some(changes) = now.changes_since_run(&store.run_dir(id))? {
             bail!(
                 "point {} ran earlier as run {id} on other data than {} holds now ({changes}): \
                  restore the files, or `collm delete {id}` to run the point again on them",

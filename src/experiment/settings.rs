@@ -353,7 +353,7 @@ pub fn spelled_flat(text: &str) -> BTreeMap<String, Value> {
 }
 
 /// [`diff`] of experiments already flattened by [`spelled_flat`]: the keys whose values differ,
-/// those every run sets first, each part in key order.
+/// ordered as said below, each part in key order.
 pub fn diff_flat(flats: &[&BTreeMap<String, Value>]) -> Vec<(String, Vec<Option<String>>)> {
     // Where a run took parts from (`[reuse]`) is no setting: a part is reused only when it
     // computed what this run would (a foundation brings its `[training]` along).

@@ -50,18 +50,42 @@ pub(super) fn check(id: &RunId, run_dir: &Path, dataset_dir: &Path) -> Result<()
 /// the same, or the run kept no fingerprint). A run taking a part of another (`[reuse]`) must
 /// read the data that part was trained on, as a resumed run must.
 pub fn changes(run_dir: &Path, dataset_dir: &Path) -> Result<Option<String>, RunError> {
-    let Ok(text) = std::fs::read_to_string(run_dir.join(FILE)) else {
-        return Ok(None);
-    };
-    let started: Fingerprint = serde_json::from_str(&text)
-        .map_err(|e| RunError::Invalid(format!("{}: {e}", run_dir.join(FILE).display())))?;
-    if !dataset_dir.is_dir() {
-        return Ok(Some(format!(
-            "the folder {} is gone",
-            dataset_dir.display()
-        )));
+    DatasetNow::new(dataset_dir).changes_since_run(run_dir)
+}
+
+/// A dataset folder as it is now, hashed on the first check that needs it and kept for the
+/// next: a sweep checks each of its earlier points against one folder.
+pub struct DatasetNow<'a> {
+    dir: &'a Path,
+    /// `None` until hashed; then the files, or `None` where the folder is gone.
+    files: Option<Option<Fingerprint>>,
+}
+
+impl<'a> DatasetNow<'a> {
+    pub fn new(dir: &'a Path) -> DatasetNow<'a> {
+        DatasetNow { dir, files: None }
     }
-    let now = Fingerprint::of_dir(dataset_dir).map_err(crate::experiment::RunSetupError::from)?;
-    let changes = now.changes_since(&started);
-    Ok((!changes.is_empty()).then(|| changes.join(", ")))
+
+    /// See [`changes`].
+    pub fn changes_since_run(&mut self, run_dir: &Path) -> Result<Option<String>, RunError> {
+        let Ok(text) = std::fs::read_to_string(run_dir.join(FILE)) else {
+            return Ok(None);
+        };
+        let started: Fingerprint = serde_json::from_str(&text)
+            .map_err(|e| RunError::Invalid(format!("{}: {e}", run_dir.join(FILE).display())))?;
+        if self.files.is_none() {
+            let files = if self.dir.is_dir() {
+                let read = Fingerprint::of_dir(self.dir);
+                Some(read.map_err(crate::experiment::RunSetupError::from)?)
+            } else {
+                None
+            };
+            self.files = Some(files);
+        }
+        let Some(Some(now)) = &self.files else {
+            return Ok(Some(format!("the folder {} is gone", self.dir.display())));
+        };
+        let changes = now.changes_since(&started);
+        Ok((!changes.is_empty()).then(|| changes.join(", ")))
+    }
 }

@@ -4,7 +4,6 @@
 //! [`Dataset`]: crate::Dataset
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -38,17 +37,10 @@ impl Fingerprint {
                 Err(source) => return Err(DataError::Io { path, source }),
             };
             let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                let n = file.read(&mut buf).map_err(|source| DataError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-            }
+            std::io::copy(&mut file, &mut hasher).map_err(|source| DataError::Io {
+                path: path.clone(),
+                source,
+            })?;
             let hex: String = hasher
                 .finalize()
                 .iter()

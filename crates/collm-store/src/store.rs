@@ -878,8 +878,6 @@ fn apply_status(record: &mut RunRecord, status: RunStatus) {
     record.status = status;
 }
 
-/// Keeps, per (stage, split), the evaluation with the highest all-rows AUC (the first on ties,
-/// like the trainers' strict-improvement rule; an AUC beats none).
 /// A lock of the store's in-memory bookkeeping (step counts, resume steps): a panic while
 /// holding it leaves only that bookkeeping behind, so it is taken all the same.
 fn held<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -899,6 +897,8 @@ fn decode_point<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Keeps, per (stage, split), the evaluation with the highest all-rows AUC (the first on ties,
+/// like the trainers' strict-improvement rule; an AUC beats none).
 fn keep_best(best: &mut Vec<EvalPoint>, point: EvalPoint) {
     match best
         .iter_mut()

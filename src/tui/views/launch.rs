@@ -3,6 +3,7 @@
 //! a form over their key settings and ablation switches, and the launch key.
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
@@ -86,11 +87,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                     if on { t.good() } else { t.dim() },
                 )
             }
-            _ if edited(i, f) => Span::styled(
+            _ => Span::styled(
                 crate::tui::widgets::format::clip(&f.shown(), room),
-                t.accent(),
+                if edited(i, f) {
+                    t.accent()
+                } else {
+                    Style::default()
+                },
             ),
-            _ => Span::raw(crate::tui::widgets::format::clip(&f.shown(), room)),
         };
         let key_style = if current { t.selected() } else { t.header() };
         lines.push(Line::from(vec![

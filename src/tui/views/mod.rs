@@ -136,23 +136,21 @@ fn status_line(app: &App, frame: &mut Frame, area: Rect) {
     let line = match current {
         Some(s) if s.error => Line::styled(fit(&s.text), t.error()),
         Some(s) => Line::styled(fit(&s.text), t.good()),
-        // Typing a value, the keys are the editor's.
-        None if app.view == View::Launch && app.launch.editing.is_some() => Line::styled(
-            fit("type a value (several: 1e-2, 1e-3 for one run each) · Enter keep · Esc drop the edit"),
-            t.dim(),
-        ),
-        None if app.view == View::Launch && app.launch.focus == LaunchFocus::Form => Line::styled(
-            fit("↑↓ field · Enter edit/flip · ← list · L launch · ? help · q quit"),
-            t.dim(),
-        ),
-        None => Line::styled(fit(hints(app.view)), t.dim()),
+        None => Line::styled(fit(hints(app)), t.dim()),
     };
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// A short reminder of the view's main keys (the full list is behind `?`).
-fn hints(view: View) -> &'static str {
-    match view {
+/// A short reminder of the view's main keys (the full list is behind `?`): in Launch, those of
+/// the side that has them, and while a value is typed, the editor's.
+fn hints(app: &App) -> &'static str {
+    match app.view {
+        View::Launch if app.launch.editing.is_some() => {
+            "type a value (several: 1e-2, 1e-3 for one run each) · Enter keep · Esc drop the edit"
+        }
+        View::Launch if app.launch.focus == LaunchFocus::Form => {
+            "↑↓ field · Enter edit/flip · ← list · L launch · ? help · q quit"
+        }
         View::Runs => "Enter open · / filter · Space mark · s/S sort · c cancel · R resume · D delete · Tab views · ? help · q quit",
         View::Run => "[ ] stage · ↑↓ scroll log · c cancel · R resume · Esc runs · ? help · q quit",
         View::Metrics => "←→ run · b baseline · p split · (marks from Runs) · ? help · q quit",

@@ -149,9 +149,12 @@ fn axis_labels(bounds: [f64; 2], decimals: usize) -> Vec<Line<'static>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{axis_labels, legend, Series};
+    use super::{axis_labels, draw_lines, legend, Series};
+    use crate::tui::theme::Theme;
+    use ratatui::backend::TestBackend;
     use ratatui::style::Style;
     use ratatui::symbols::Marker;
+    use ratatui::Terminal;
 
     #[test]
     fn a_legend_too_long_for_its_border_counts_what_it_leaves_out() {
@@ -195,16 +198,6 @@ mod tests {
         assert_eq!(shown([0.0, 0.002], 4), ["0", "1.0e-3", "2.0e-3"]);
         assert_eq!(shown([1e-4, 1.2e-4], 4), ["1.0e-4", "1.1e-4", "1.2e-4"]);
     }
-}
-
-#[cfg(test)]
-mod render_tests {
-    use super::{draw_lines, Series};
-    use crate::tui::theme::Theme;
-    use ratatui::backend::TestBackend;
-    use ratatui::style::Style;
-    use ratatui::symbols::Marker;
-    use ratatui::Terminal;
 
     /// A chart only a few rows high still labels its lowest value: a flat curve drawn at the
     /// bottom row must not read against the middle label.
