@@ -85,10 +85,17 @@ fn run_reports_every_split_and_the_other_commands_agree() {
         (Some(id.as_str()), Some("finished"))
     );
     assert_eq!(line["auc"].as_f64(), Some(auc));
+    // Its key settings, seed included: replicates differ by it alone.
+    let key_settings = "mf d16 lr=0.01 bs=2048 ep=6 seed=2023";
+    assert_eq!(line["settings"].as_str(), Some(key_settings));
     let table = env.ok(&["runs"]);
     assert!(table.lines().next().unwrap().starts_with("id"), "{table}");
     assert!(
         table.contains(&id) && table.contains(&format!("{auc:.4}")),
+        "{table}"
+    );
+    assert!(
+        table.lines().nth(1).unwrap().ends_with(key_settings),
         "{table}"
     );
 

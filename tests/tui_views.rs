@@ -2216,12 +2216,18 @@ fn a_run_s_settings_are_read_again_when_its_experiment_changes() {
         let record = runs.iter().find(|r| r.name == name).unwrap();
         f.app.runs.facts(record).summary.clone()
     };
-    assert_eq!(summary(&f, "mf-small"), "mf d32 lr=0.01 bs=2048 ep=20");
+    assert_eq!(
+        summary(&f, "mf-small"),
+        "mf d32 lr=0.01 bs=2048 ep=20 seed=2023"
+    );
     let mut record = f.app.visible_runs()[2].clone();
     assert_eq!(record.name, "mf-small");
     record.experiment = experiment("mf-small", 3e-4, 32);
     update(&mut f.app, Message::RunUpdated(Box::new(record.clone())));
-    assert_eq!(summary(&f, "mf-small"), "mf d32 lr=3e-4 bs=2048 ep=20");
+    assert_eq!(
+        summary(&f, "mf-small"),
+        "mf d32 lr=3e-4 bs=2048 ep=20 seed=2023"
+    );
     assert!(f.screen().contains("lr=3e-4"), "{}", f.screen());
     update(
         &mut f.app,

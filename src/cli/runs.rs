@@ -1,10 +1,10 @@
 //! `collm runs [FILTER]`: the runs of the store, oldest first, as an aligned table (id, name,
-//! kind, status, headline AUC, duration, created), with `--json` an array of objects, or with
+//! kind, status, headline AUC, duration, created, key settings), with `--json` an array of objects, or with
 //! `--ids` their ids alone (for other commands' arguments).
 
 use std::process::ExitCode;
 
-use collm_store::{format_utc, Headline, RunList, RunRecord, RunSummary, Store};
+use collm_store::{format_utc, Headline, RunList, RunSummary, Store};
 use serde::Serialize;
 
 use super::report::{align, duration, number};
@@ -44,10 +44,13 @@ struct RunLine<'a> {
     /// The final all-rows AUC of the best weights, or the current stage's best so far.
     auc: Option<f64>,
     error: Option<&'a str>,
+    /// Its key settings in one line, as the TUI's Settings column: the ablation, the stages'
+    /// knobs and seed, the foundation's recipe and seed.
+    settings: &'a str,
 }
 
-impl<'a> From<&'a RunSummary> for RunLine<'a> {
-    fn from(r: &'a RunSummary) -> Self {
+impl<'a> RunLine<'a> {
+    fn new(r: &'a RunSummary, settings: &'a str) -> Self {
         RunLine {
             run_id: r.id.as_str(),
             experiment: &r.name,
@@ -59,6 +62,7 @@ impl<'a> From<&'a RunSummary> for RunLine<'a> {
             auc_stage: r.headline_auc.as_ref().map(|h| h.stage.as_str()),
             auc: r.headline_auc.as_ref().map(|h| h.auc),
             error: r.error.as_deref(),
+            settings,
         }
     }
 }
@@ -74,19 +78,20 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     for err in &list.unreadable {
         eprintln!("warning: {err}");
     }
-    let summaries: Vec<RunSummary> = list
+    let shown: Vec<(RunSummary, String)> = list
         .runs
         .iter()
-        .filter(|r| {
+        .map(|r| (r, settings::key_summary(&r.experiment)))
+        .filter(|(r, key_settings)| {
             args.filter.as_ref().is_none_or(|f| {
                 let parsed = Experiment::of_run(r).ok();
                 let flat = Experiment::settings_of(r, parsed.as_ref());
-                settings::run_matches(r, &settings::key_summary(&r.experiment), &flat, f)
+                settings::run_matches(r, key_settings, &flat, f)
             })
         })
-        .map(RunRecord::summary)
+        .map(|(r, key_settings)| (r.summary(), key_settings))
         .collect();
-    let lines: Vec<RunLine> = summaries.iter().map(RunLine::from).collect();
+    let lines: Vec<RunLine> = shown.iter().map(|(r, s)| RunLine::new(r, s)).collect();
     if args.ids {
         for line in &lines {
             println!("{}", line.run_id);
@@ -104,12 +109,12 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut rows = vec![
-        ["id", "name", "kind", "status", "auc", "duration", "created"]
-            .map(String::from)
-            .to_vec(),
-    ];
-    for (l, summary) in lines.iter().zip(&summaries) {
+    let mut rows = vec![[
+        "id", "name", "kind", "status", "auc", "duration", "created", "settings",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for (l, (summary, _)) in lines.iter().zip(&shown) {
         let auc = headline_text(summary.headline_auc.as_ref());
         rows.push(vec![
             l.run_id.to_string(),
@@ -119,6 +124,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             auc,
             duration(l.duration_s),
             l.created.clone(),
+            l.settings.to_string(),
         ]);
     }
     print!("{}", align(&rows));

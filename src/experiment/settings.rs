@@ -21,6 +21,8 @@ const KEY_SETTINGS: &[(&str, &str)] = &[
     ("max_steps", "steps="),
     ("train_rows", "rows="),
     ("max_rows", "rows="),
+    // Last, so that runs alike but for their seed read alike up to it.
+    ("seed", "seed="),
 ];
 
 /// Leaf names the launch form offers besides every switch (boolean).
@@ -249,7 +251,7 @@ fn collm_groups(
         return vec![
             vec![fill],
             vec![stage_trains(flat, stages)],
-            stage_parts(flat, stages),
+            llm_parts(flat, stages),
         ];
     }
     let mut foundation = key_parts(flat, |k| k.starts_with("model."));
@@ -271,7 +273,7 @@ fn collm_groups(
     vec![
         foundation,
         vec![stage_trains(flat, stages)],
-        stage_parts(flat, stages),
+        llm_parts(flat, stages),
         training,
     ]
 }
@@ -308,6 +310,13 @@ fn stage_trains(flat: &BTreeMap<String, Value>, stages: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join("→")
+}
+
+/// The stages' knobs, then the seed of the LLM side (LoRA, mapping, row samples).
+fn llm_parts(flat: &BTreeMap<String, Value>, stages: usize) -> Vec<String> {
+    let mut parts = stage_parts(flat, stages);
+    parts.extend(key_parts(flat, |k| k == "collm.seed"));
+    parts
 }
 
 /// The stages' [`KEY_SETTINGS`]: one value where every stage that sets it agrees, else each
@@ -796,15 +805,15 @@ mod tests {
         let summary = |file: &str| key_summary(&std::fs::read_to_string(dir.join(file)).unwrap());
         assert_eq!(
             summary("collm-mf-ml1m.toml"),
-            "mf d256 · lora→mapping · lr=2e-3/0.01 bs=16 steps=64/96 rows=1024/768 \
-             · cf lr=1e-3 bs=2048 ep=5000"
+            "mf d256 · lora→mapping · lr=2e-3/0.01 bs=16 steps=64/96 rows=1024/768 seed=42 \
+             · cf lr=1e-3 bs=2048 ep=5000 seed=2023"
         );
         assert!(summary("collm-mf-t1-ml1m.toml").starts_with("mf d256 · lora→mapping+cf · "));
         // T2 trains no foundation before its stages: no foundation recipe shown.
         assert_eq!(
             summary("collm-mf-t2-ml1m.toml"),
             "mf d256 cf_init=scratch · lora→mapping+cf · lr=2e-3/0.01 bs=16 steps=64/96 \
-             rows=1024/768"
+             rows=1024/768 seed=42"
         );
         let given = std::fs::read_to_string(dir.join("collm-mf-ml1m.toml"))
             .unwrap()
@@ -821,9 +830,9 @@ mod tests {
         // Without the CIE the foundation plays no part, so its settings are not shown.
         assert_eq!(
             summary("tallrec-ml1m.toml"),
-            "text only · lora · lr=2e-3 bs=16 steps=64 rows=1024"
+            "text only · lora · lr=2e-3 bs=16 steps=64 rows=1024 seed=42"
         );
-        assert_eq!(summary("icl-ml1m.toml"), "text only · zero-shot");
+        assert_eq!(summary("icl-ml1m.toml"), "text only · zero-shot · seed=42");
         assert!(summary("collm-idtokens-ml1m.toml").starts_with("id tokens · lora→mapping · "));
         // A stage that leaves a knob to its default shows `-` in its place.
         let one_rows = std::fs::read_to_string(dir.join("collm-mf-ml1m.toml"))
@@ -835,7 +844,10 @@ mod tests {
             key_summary(&one_rows)
         );
         // A foundation-only experiment keeps the plain form.
-        assert_eq!(summary("mf-ml1m.toml"), "mf d256 lr=1e-3 bs=2048 ep=5000");
+        assert_eq!(
+            summary("mf-ml1m.toml"),
+            "mf d256 lr=1e-3 bs=2048 ep=5000 seed=2023"
+        );
     }
 
     /// A run stored before a setting existed does not differ from one that spells its default.
