@@ -18,6 +18,20 @@ pub fn home() -> PathBuf {
     base.join(".collm")
 }
 
+/// Refuses a home that is there but is no folder (`COLLM_HOME` set to a file), which would
+/// otherwise read as a home without runs, models or datasets.
+pub fn check_home() -> anyhow::Result<()> {
+    let home = home();
+    match std::fs::metadata(&home) {
+        Ok(meta) if !meta.is_dir() => anyhow::bail!(
+            "the collm home {} is not a folder (set COLLM_HOME to a folder, or unset it for \
+             ~/.collm)",
+            home.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// The default run store.
 pub fn store_dir() -> PathBuf {
     home().join("store")

@@ -272,6 +272,20 @@ fn commands_that_read_runs_do_not_make_a_store_where_a_mistyped_path_points() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("no runs in"));
     assert!(!home.join("store").exists());
+    // A home that is a file is a mistake, not a home without runs.
+    std::fs::write(&home, "").unwrap();
+    for args in [&["runs"][..], &["model", "list"]] {
+        let out = env.home_cmd().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && err.contains(&format!(
+                    "the collm home {} is not a folder",
+                    home.display()
+                )),
+            "collm {args:?}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -140,8 +140,20 @@ pub fn main() -> ExitCode {
         store_dir: cli.store.clone().unwrap_or_else(crate::paths::store_dir),
         store_named: cli.store.is_some(),
     };
+    let result = crate::paths::check_home().and_then(|()| dispatch(cli, &ctx));
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            say!("error: {}", error_text(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command line's command (the TUI without one).
+fn dispatch(cli: Cli, ctx: &Context) -> anyhow::Result<ExitCode> {
     let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
-    let result = match cli.command {
+    match cli.command {
         // No subcommand: the terminal UI over the store (it installs its own log subscriber).
         None => done(crate::tui::main(&ctx.store_dir, &cli.experiments)),
         Some(command) => {
@@ -150,28 +162,21 @@ pub fn main() -> ExitCode {
             }
             log_to_stderr();
             match command {
-                Command::Run(args) => run::execute(args, &ctx),
-                Command::Resume(args) => resume::execute(args, &ctx),
-                Command::Eval(args) => eval::execute(args, &ctx),
-                Command::Runs(args) => runs::execute(args, &ctx),
-                Command::Show(args) => show::execute(args, &ctx),
-                Command::Compare(args) => compare::execute(args, &ctx),
-                Command::Ensemble(args) => ensemble::execute(args, &ctx),
-                Command::Sweep(args) => sweep::execute(args, &ctx),
-                Command::Prompt(args) => prompt::execute(args, &ctx),
-                Command::Export(args) => export::execute(args, &ctx),
-                Command::Delete(args) => delete::execute(args, &ctx),
+                Command::Run(args) => run::execute(args, ctx),
+                Command::Resume(args) => resume::execute(args, ctx),
+                Command::Eval(args) => eval::execute(args, ctx),
+                Command::Runs(args) => runs::execute(args, ctx),
+                Command::Show(args) => show::execute(args, ctx),
+                Command::Compare(args) => compare::execute(args, ctx),
+                Command::Ensemble(args) => ensemble::execute(args, ctx),
+                Command::Sweep(args) => sweep::execute(args, ctx),
+                Command::Prompt(args) => prompt::execute(args, ctx),
+                Command::Export(args) => export::execute(args, ctx),
+                Command::Delete(args) => delete::execute(args, ctx),
                 Command::Import(args) => done(import::execute(args)),
-                Command::Model(args) => done(model::execute(args, &ctx)),
-                Command::Bench(args) => done(bench::execute(args, &ctx)),
+                Command::Model(args) => done(model::execute(args, ctx)),
+                Command::Bench(args) => done(bench::execute(args, ctx)),
             }
-        }
-    };
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            say!("error: {}", error_text(&err));
-            ExitCode::FAILURE
         }
     }
 }
