@@ -10,5 +10,6 @@ pub mod compare;
 pub mod experiment;
 pub mod paths;
 pub mod runner;
+pub mod signals;
 pub mod sweep;
 pub mod tui;

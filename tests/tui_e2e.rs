@@ -255,6 +255,52 @@ fn tui_end_to_end_in_tmux() {
     assert!(runs[0].status.is_terminal(), "{:?}", runs[0].status);
 }
 
+/// SIGTERM (or SIGHUP: the terminal closed) quits as `q` then `y` would: the terminal is given
+/// back and the run it trains ends cancelled (resumable where it stopped), not `interrupted`
+/// by a process that died with the terminal raw.
+#[test]
+fn a_termination_signal_quits_cleanly_and_cancels_the_run() {
+    let Some(t) = Tmux::start("signal", 120, 36, &[]) else {
+        return;
+    };
+    t.wait_for("Runs 0/0", Duration::from_secs(20));
+    t.send("6");
+    t.wait_for("Experiments", Duration::from_secs(5));
+    choose_experiment(&t, QUICK_EXPERIMENT);
+    t.send("L");
+    t.wait("a first step", Duration::from_secs(120), |s| {
+        step_of(s).is_some_and(|n| n > 0)
+    });
+    let shell =
+        String::from_utf8_lossy(&t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]).stdout)
+            .trim()
+            .to_string();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+    let tui = children.split_whitespace().next().expect("the TUI process");
+    let killed = Command::new("kill").args(["-TERM", tui]).status().unwrap();
+    assert!(killed.success());
+    let end = t.wait_for("EXIT=", Duration::from_secs(60));
+    assert!(end.contains("EXIT=0"), "{end}");
+    let alternate = t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&alternate.stdout).trim(),
+        "0",
+        "{end}"
+    );
+    assert!(t.log().contains("SIGTERM: quitting"), "{}", t.log());
+    let store = collm_store::Store::open(t.store()).unwrap();
+    let runs = store.runs().unwrap().runs;
+    assert_eq!(runs.len(), 1);
+    assert!(
+        matches!(
+            runs[0].status,
+            collm_store::RunStatus::Cancelled | collm_store::RunStatus::Finished
+        ),
+        "{:?}",
+        runs[0].status
+    );
+}
+
 #[test]
 fn without_a_terminal_it_says_what_to_run_and_fails() {
     let home = tempfile::tempdir().unwrap();

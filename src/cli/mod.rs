@@ -37,7 +37,6 @@ mod ensemble;
 mod eval;
 mod export;
 mod import;
-mod interrupt;
 mod model;
 mod progress;
 mod prompt;

@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use collm_store::{RunId, RunRecord, RunStatus, Store};
 
-use super::interrupt::cancel_on_signal;
 use super::progress::Progress;
 use super::report::{duration, RunReport};
 use super::Context;
 use crate::experiment::{overrides, Experiment, Override, Placement};
-use crate::runner::{Runner, RunnerMessage};
+use crate::runner::{Runner, RunnerHandle, RunnerMessage};
+use crate::signals::{self, OnSignal};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -84,6 +84,15 @@ pub(super) fn insert_reuse(experiment: &mut Experiment, pairs: &[String]) -> any
         experiment.reuse.insert(key.to_string(), run.to_string());
     }
     Ok(())
+}
+
+/// Ctrl-C (or SIGTERM) cancels the runner's runs: they end `cancelled` at their next step, and
+/// resume from there. A second signal quits at once (see [`crate::signals`]).
+pub(super) fn cancel_on_signal(runner: RunnerHandle) -> std::io::Result<OnSignal> {
+    signals::on_signal(&[signals::SIGINT, signals::SIGTERM], move |_| {
+        say!("\ncancelling at the next step (press Ctrl-C again to quit at once)");
+        runner.cancel_all();
+    })
 }
 
 /// Shows the progress of run `id` until it ends, then prints its results and turns its status

@@ -47,8 +47,8 @@ use collm_eval::paired::PairedBootstrap;
 use collm_store::{RunId, RunRecord, RunStatus, Store};
 use serde::Serialize;
 
-use super::interrupt::cancel_on_signal;
 use super::report::{align, duration, number};
+use super::run::cancel_on_signal;
 use super::run::{insert_reuse, watch};
 use super::Context;
 use crate::compare::{interval, significance, Target};

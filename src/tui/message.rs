@@ -76,6 +76,11 @@ pub enum Message {
     },
     Notice(String),
     Error(String),
+    /// The process was asked to stop (SIGTERM, SIGHUP: the terminal closed; SIGINT from
+    /// outside): quit as `q` then `y` would.
+    Stop {
+        signal: &'static str,
+    },
 }
 
 /// What the UI asks the background thread to do; answers come back as messages.

@@ -37,6 +37,8 @@ use std::sync::{mpsc, Arc};
 use anyhow::Context as _;
 use collm_store::Store;
 
+use crate::signals;
+
 pub use app::App;
 pub use message::{Command, Message};
 pub use update::update;
@@ -82,6 +84,7 @@ pub fn main(store_dir: &Path, experiments_dir: &Path) -> anyhow::Result<()> {
     );
     let result = {
         let mut screen = terminal::Screen::enter().context("cannot set up the terminal")?;
+        let _signals = quit_on_signal(tx.clone())?;
         event_loop::spawn_input(tx, stop.clone());
         event_loop::run(&mut screen.terminal, &mut app, &rx, &background.commands)
     };
@@ -93,4 +96,14 @@ pub fn main(store_dir: &Path, experiments_dir: &Path) -> anyhow::Result<()> {
     background.join();
     tracing::info!("TUI closed");
     Ok(())
+}
+
+/// SIGTERM, SIGHUP (the terminal went away) and a SIGINT from outside (Ctrl-C itself arrives as
+/// a key) quit as `q` then `y` do: the terminal is restored and the active runs end
+/// `cancelled`, instead of the process dying with the terminal raw and its runs `interrupted`.
+fn quit_on_signal(tx: mpsc::Sender<event_loop::Inbound>) -> std::io::Result<signals::OnSignal> {
+    use signals::{SIGHUP, SIGINT, SIGTERM};
+    signals::on_signal(&[SIGINT, SIGTERM, SIGHUP], move |signal| {
+        let _ = tx.send(event_loop::Inbound::Other(Message::Stop { signal }));
+    })
 }

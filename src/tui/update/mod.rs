@@ -52,6 +52,10 @@ fn apply(app: &mut App, message: Message) {
     match message {
         Message::Key(key) => on_key(app, key),
         Message::Resize { width, height } => app.screen = Some((width, height)),
+        Message::Stop { signal } => {
+            tracing::warn!("{signal}: quitting, cancelling the active runs");
+            quit_cancelling(app);
+        }
         Message::Tick { now_ms } => app.now_ms = now_ms,
         Message::Runs {
             records,
@@ -201,17 +205,21 @@ fn announce_end(app: &mut App, record: &collm_store::RunRecord) {
 /// Does what the question overlay asked about, once answered yes.
 fn confirmed(app: &mut App, question: Confirm) {
     match question {
-        Confirm::Quit => {
-            for id in app.active_runs() {
-                app.commands.push(Command::Cancel(id));
-            }
-            app.should_quit = true;
-        }
+        Confirm::Quit => quit_cancelling(app),
         Confirm::Delete { id, .. } => {
             app.notice(format!("deleting run {id}…"));
             app.commands.push(Command::Delete(id));
         }
     }
+}
+
+/// Quits, cancelling the active runs: each ends `cancelled` at its next step, resumable from
+/// there.
+fn quit_cancelling(app: &mut App) {
+    for id in app.active_runs() {
+        app.commands.push(Command::Cancel(id));
+    }
+    app.should_quit = true;
 }
 
 fn on_action(app: &mut App, action: Action) {

@@ -1,29 +1,28 @@
-//! Ctrl-C while `collm run` works: the first SIGINT (or SIGTERM) cancels the runs cleanly (they
-//! end `cancelled` at their next step); a second one quits at once, leaving the run `running` on
-//! disk, which the next opener of the store marks `interrupted`.
+//! Signals that ask collm to stop: the first runs the caller's action once, on a watcher
+//! thread (`collm run` cancels its runs, which end `cancelled` at their next step; the TUI quits
+//! as `q` then `y` would, restoring the terminal); a second one quits at once, leaving a run
+//! `running` on disk, which the next opener of the store marks `interrupted`.
 //!
 //! The handlers only set a flag (signal-hook's documented double Ctrl-C pattern, with a second
 //! signal within half a second taken as the same one: `timeout` sends two); a watcher thread
-//! turns the flag into a cancel. No self-pipe: signal-hook's iterator wakes its reader by a
+//! turns the flag into the action. No self-pipe: signal-hook's iterator wakes its reader by a
 //! `send` on a socket that, when the reader has just seen the close flag and gone, raises
 //! SIGPIPE, which killed a sweep whose points had all finished earlier while `collm` restored
 //! SIGPIPE's default for every command (only those that do not train do now).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+pub use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::SigId;
-
-use crate::runner::RunnerHandle;
 
 /// How often the watcher looks at the flag: the cancel's delay at most.
 const WATCH_EVERY: Duration = Duration::from_millis(50);
 
 /// Stops listening for signals when dropped.
-pub struct CancelOnSignal {
+pub struct OnSignal {
     signalled: Arc<AtomicBool>,
     handlers: Vec<SigId>,
     stop: Arc<AtomicBool>,
@@ -47,18 +46,29 @@ fn monotonic_ms() -> u64 {
     ms.max(1)
 }
 
-pub fn cancel_on_signal(runner: RunnerHandle) -> std::io::Result<CancelOnSignal> {
+/// Calls `action` once, on a thread of its own, with the name of the first of `signals` to come
+/// (`SIGTERM`).
+pub fn on_signal(
+    signals: &[std::ffi::c_int],
+    action: impl FnOnce(&'static str) + Send + 'static,
+) -> std::io::Result<OnSignal> {
     let signalled = Arc::new(AtomicBool::new(false));
+    // Which signal came first (0: none yet), set before `signalled`.
+    let which = Arc::new(AtomicI32::new(0));
     // When the first signal came (0: none yet); a later one past SAME_REQUEST quits at once
     // (exit status 130, as a shell reports Ctrl-C).
     let first_at = Arc::new(AtomicU64::new(0));
     let mut handlers = Vec::new();
-    for signal in [SIGINT, SIGTERM] {
+    for &signal in signals {
         let (signalled, first_at) = (Arc::clone(&signalled), Arc::clone(&first_at));
+        let which = Arc::clone(&which);
         let handler = move || {
             let now = monotonic_ms();
             match first_at.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => signalled.store(true, Ordering::SeqCst),
+                Ok(_) => {
+                    which.store(signal, Ordering::SeqCst);
+                    signalled.store(true, Ordering::SeqCst);
+                }
                 Err(first) if now.saturating_sub(first) >= SAME_REQUEST.as_millis() as u64 => {
                     signal_hook::low_level::exit(130)
                 }
@@ -78,14 +88,14 @@ pub fn cancel_on_signal(runner: RunnerHandle) -> std::io::Result<CancelOnSignal>
             let signalled = watched;
             while !watcher_stop.load(Ordering::SeqCst) {
                 if signalled.load(Ordering::SeqCst) {
-                    say!("\ncancelling at the next step (press Ctrl-C again to quit at once)");
-                    runner.cancel_all();
+                    let signal = which.load(Ordering::SeqCst);
+                    action(signal_hook::low_level::signal_name(signal).unwrap_or("a signal"));
                     return;
                 }
                 std::thread::park_timeout(WATCH_EVERY);
             }
         })?;
-    Ok(CancelOnSignal {
+    Ok(OnSignal {
         signalled,
         handlers,
         stop,
@@ -93,7 +103,7 @@ pub fn cancel_on_signal(runner: RunnerHandle) -> std::io::Result<CancelOnSignal>
     })
 }
 
-impl CancelOnSignal {
+impl OnSignal {
     /// Whether a signal came: a caller that starts several runs one after another (a sweep)
     /// starts no more. The cancel reaches only the runs there are when it comes; a run in a
     /// step that cannot stop (its final scoring) finishes, and then nothing may follow it.
@@ -102,7 +112,7 @@ impl CancelOnSignal {
     }
 }
 
-impl Drop for CancelOnSignal {
+impl Drop for OnSignal {
     fn drop(&mut self) {
         for id in self.handlers.drain(..) {
             signal_hook::low_level::unregister(id);
