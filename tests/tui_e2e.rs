@@ -255,12 +255,25 @@ fn tui_end_to_end_in_tmux() {
     assert!(runs[0].status.is_terminal(), "{:?}", runs[0].status);
 }
 
-/// SIGTERM (or SIGHUP: the terminal closed) quits as `q` then `y` would: the terminal is given
-/// back and the run it trains ends cancelled (resumable where it stopped), not `interrupted`
-/// by a process that died with the terminal raw.
-#[test]
-fn a_termination_signal_quits_cleanly_and_cancels_the_run() {
-    let Some(t) = Tmux::start("signal", 120, 36, &[]) else {
+/// How the TUI is told to stop from outside.
+enum Ending {
+    /// `kill -TERM` (a service manager, `timeout`).
+    Terminate,
+    /// The terminal goes away (its window or ssh session closes): SIGHUP, and every write to
+    /// the terminal fails.
+    HangUp,
+}
+
+/// SIGTERM, or the terminal closing, quits as `q` then `y` would: the terminal is given back
+/// (when there is one) and the run it trains ends cancelled (resumable where it stopped), not
+/// `interrupted` by a process that died with the terminal raw, or aborted writing to a
+/// terminal that is gone.
+fn an_ending_from_outside_cancels_the_run(ending: Ending) {
+    let name = match ending {
+        Ending::Terminate => "sigterm",
+        Ending::HangUp => "hangup",
+    };
+    let Some(t) = Tmux::start(name, 120, 36, &[]) else {
         return;
     };
     t.wait_for("Runs 0/0", Duration::from_secs(20));
@@ -271,24 +284,39 @@ fn a_termination_signal_quits_cleanly_and_cancels_the_run() {
     t.wait("a first step", Duration::from_secs(120), |s| {
         step_of(s).is_some_and(|n| n > 0)
     });
-    let shell =
-        String::from_utf8_lossy(&t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]).stdout)
-            .trim()
-            .to_string();
-    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
-    let tui = children.split_whitespace().next().expect("the TUI process");
-    let killed = Command::new("kill").args(["-TERM", tui]).status().unwrap();
-    assert!(killed.success());
-    let end = t.wait_for("EXIT=", Duration::from_secs(60));
-    assert!(end.contains("EXIT=0"), "{end}");
-    let alternate = t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]);
-    assert_eq!(
-        String::from_utf8_lossy(&alternate.stdout).trim(),
-        "0",
-        "{end}"
-    );
-    assert!(t.log().contains("SIGTERM: quitting"), "{}", t.log());
-    let store = collm_store::Store::open(t.store()).unwrap();
+    match ending {
+        Ending::Terminate => {
+            let pane = t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]);
+            let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
+            let children =
+                std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+            let tui = children.split_whitespace().next().expect("the TUI process");
+            let killed = Command::new("kill").args(["-TERM", tui]).status().unwrap();
+            assert!(killed.success());
+            let end = t.wait_for("EXIT=", Duration::from_secs(60));
+            assert!(end.contains("EXIT=0"), "{end}");
+            let alternate = t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"]);
+            assert_eq!(
+                String::from_utf8_lossy(&alternate.stdout).trim(),
+                "0",
+                "{end}"
+            );
+            assert!(t.log().contains("SIGTERM: quitting"), "{}", t.log());
+        }
+        Ending::HangUp => {
+            t.tmux(&["kill-server"]);
+        }
+    }
+    // The store opens once the process has ended and let go of it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let store = loop {
+        match collm_store::Store::open(t.store()) {
+            Ok(store) => break store,
+            Err(err) if Instant::now() > deadline => panic!("{err}\nlog:\n{}", t.log()),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    assert!(t.log().contains("TUI closed"), "{}", t.log());
     let runs = store.runs().unwrap().runs;
     assert_eq!(runs.len(), 1);
     assert!(
@@ -299,6 +327,16 @@ fn a_termination_signal_quits_cleanly_and_cancels_the_run() {
         "{:?}",
         runs[0].status
     );
+}
+
+#[test]
+fn sigterm_quits_cleanly_and_cancels_the_run() {
+    an_ending_from_outside_cancels_the_run(Ending::Terminate);
+}
+
+#[test]
+fn a_closed_terminal_quits_cleanly_and_cancels_the_run() {
+    an_ending_from_outside_cancels_the_run(Ending::HangUp);
 }
 
 #[test]

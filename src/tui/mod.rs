@@ -86,16 +86,18 @@ pub fn main(store_dir: &Path, experiments_dir: &Path) -> anyhow::Result<()> {
         let mut screen = terminal::Screen::enter().context("cannot set up the terminal")?;
         let _signals = quit_on_signal(tx.clone())?;
         event_loop::spawn_input(tx, stop.clone());
-        event_loop::run(&mut screen.terminal, &mut app, &rx, &background.commands)
+        event_loop::run(screen.terminal(), &mut app, &rx, &background.commands)
     };
     stop.store(true, Ordering::Relaxed);
-    let latency = result.context("drawing the terminal")?;
-    tracing::info!("input latency, {}", latency.summary());
-    // The runner cancels what still runs and the store is flushed before the lock is released.
+    if let Ok(latency) = &result {
+        tracing::info!("input latency, {}", latency.summary());
+    }
+    // The runner cancels what still runs and the store is flushed before the lock is released,
+    // also when the terminal failed (it went away): the runs end `cancelled`, not `running`.
     drop(rx);
     background.join();
     tracing::info!("TUI closed");
-    Ok(())
+    result.context("drawing the terminal").map(drop)
 }
 
 /// SIGTERM, SIGHUP (the terminal went away) and a SIGINT from outside (Ctrl-C itself arrives as

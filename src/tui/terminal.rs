@@ -2,6 +2,7 @@
 //! panic; and the log file, because a full-screen app must never write logs to the screen.
 
 use std::io;
+use std::mem::ManuallyDrop;
 use std::path::Path;
 
 use ratatui::DefaultTerminal;
@@ -30,7 +31,8 @@ pub fn log_to_file(dir: &Path) -> anyhow::Result<WorkerGuard> {
 
 /// The terminal in TUI mode; dropping it restores the terminal.
 pub struct Screen {
-    pub terminal: DefaultTerminal,
+    /// Dropped by hand: not at all when the terminal has gone away (see `drop`).
+    terminal: ManuallyDrop<DefaultTerminal>,
 }
 
 impl Screen {
@@ -44,14 +46,26 @@ impl Screen {
         }));
         // Installed last so that its restore runs before the hooks above print anything.
         let terminal = ratatui::try_init()?;
-        Ok(Screen { terminal })
+        Ok(Screen {
+            terminal: ManuallyDrop::new(terminal),
+        })
+    }
+
+    pub fn terminal(&mut self) -> &mut DefaultTerminal {
+        &mut self.terminal
     }
 }
 
 impl Drop for Screen {
     fn drop(&mut self) {
-        if let Err(err) = ratatui::try_restore() {
-            tracing::error!("cannot restore the terminal: {err}");
+        match ratatui::try_restore() {
+            // SAFETY: dropped once, here; the field is not used after.
+            Ok(()) => unsafe { ManuallyDrop::drop(&mut self.terminal) },
+            // The terminal is gone (SIGHUP: its window or ssh session closed). ratatui's own
+            // drop would report failing to show the cursor with `eprintln!`, which panics when
+            // stderr is that terminal, and the panic hook's restore fails the same way: the
+            // process aborted before its runs were cancelled. Nothing is left to restore.
+            Err(err) => tracing::error!("cannot restore the terminal: {err}"),
         }
     }
 }
