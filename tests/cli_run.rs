@@ -319,6 +319,26 @@ fn the_built_in_tiny_model_is_listed_and_benched_without_a_pull() {
     for rate in ["eval_samples_per_s", "train_samples_per_s"] {
         assert!(bench[rate].as_f64().is_some_and(|r| r > 0.0), "{bench}");
     }
+    // The prefix cache's bench: a stage-2 step of ML-1M hybrid prompts each way, the same loss.
+    let cache = env.json(&[
+        "bench",
+        "cache",
+        "--model",
+        "tiny-random",
+        "--steps",
+        "1",
+        "--batch",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(cache["batch_size"].as_u64(), Some(2), "{cache}");
+    for secs in ["uncached_step_secs", "cached_step_secs"] {
+        assert!(cache[secs].as_f64().is_some_and(|s| s > 0.0), "{cache}");
+    }
+    assert!(
+        cache["first_loss_diff"].as_f64().is_some_and(|d| d < 1e-4),
+        "{cache}"
+    );
     // Nothing was pulled into the (empty) models folder.
     assert!(!env.dir.path().join("home/models/registry.json").exists());
 }

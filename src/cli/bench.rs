@@ -173,9 +173,11 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ml-1m-collm")
     });
     let dataset = collm_data::Dataset::load_dir(&data)?;
+    // The stage is built as a run's is, and refuses evaluation rows of one label; it never
+    // evaluates here, and 64 rows of a real split hold both.
     let cfg: collm_pipeline::PipelineConfig = toml::from_str(&format!(
         "[slots]\ncf = {{ kind = \"mf\", dim = 256 }}\ncf_init = \"scratch\"\n[[stages]]\nprompt = \"hybrid\"\n\
-         train = [\"mapping\"]\nmax_steps = {s}\nbatch_size = {b}\ntrain_rows = {r}\neval_rows = 1\n",
+         train = [\"mapping\"]\nmax_steps = {s}\nbatch_size = {b}\ntrain_rows = {r}\neval_rows = 64\n",
         s = args.steps,
         b = args.batch,
         r = args.steps * args.batch
