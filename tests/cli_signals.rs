@@ -99,6 +99,39 @@ fn a_run_whose_reader_goes_away_still_finishes() {
     assert_eq!(runs[0]["status"], "finished", "{runs}");
 }
 
+/// The same with debug logs: every line after the reader left failed to write, which the log
+/// subscriber reported with a panicking `eprintln!` (on a sled flusher: the run hung).
+#[test]
+fn a_run_logging_to_a_reader_that_goes_away_still_finishes() {
+    let env = Env::new();
+    let exp = env.write("short.toml", &mf_experiment("short", 40, 40, 0.01));
+    let mut child = Running(
+        env.cmd(&["run", path_str(&exp)])
+            .env("COLLM_LOG", "debug")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut first).unwrap();
+    assert!(first.contains("DEBUG"), "{first}");
+    drop(stderr);
+    drop(child.0.stdout.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run hangs");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let runs = env.json(&["runs", "--json"]);
+    assert_eq!(runs[0]["status"], "finished", "{runs}");
+}
+
 #[test]
 fn a_killed_run_is_marked_interrupted_at_the_next_open() {
     let env = Env::new();

@@ -207,6 +207,10 @@ fn log_to_stderr() {
         .with_writer(std::io::stderr)
         // Colour codes only for a terminal: in a log file (`nohup`, CI) they are noise.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A failed write is dropped, as `say!` drops it. By default the subscriber reports it
+        // with `eprintln!`, which panics once stderr's reader is gone: any log line after that
+        // panicked whichever thread wrote it, a sled flusher's included, and the run hung.
+        .log_internal_errors(false)
         .try_init();
 }
 
