@@ -274,7 +274,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // Every point is checked before anything runs: a typo in the last value must not surface
     // hours into the sweep.
     let mut plan: Vec<Planned> = Vec::new();
-    for point in grid(&base.name, &spec.axes) {
+    let keys: Vec<String> = crate::experiment::settings::flatten_table(&base.to_toml().parse()?)
+        .into_keys()
+        .collect();
+    for point in grid(&base.name, &spec.axes, &keys) {
         let overrides: Vec<Override> = spec.set.iter().chain(&point.overrides).cloned().collect();
         let mut experiment = load(&overrides)?;
         experiment.name = point.name.clone();

@@ -550,7 +550,10 @@ pub fn apply_grid(text: &str, fields: &[Field], name: &str) -> Result<Vec<String
     if axes.is_empty() {
         return Ok(vec![apply(text, fields)?]);
     }
-    crate::sweep::grid(name, &axes)
+    let keys: Vec<String> = flatten(&crate::experiment::Experiment::spelled_out(text))?
+        .into_keys()
+        .collect();
+    crate::sweep::grid(name, &axes, &keys)
         .into_iter()
         .map(|point| {
             let mut fields = fields.to_vec();
@@ -976,11 +979,13 @@ mod tests {
                 )
             })
             .collect();
+        // `cf.lr`, not `lr`: the stage has a learning rate too, which a bare `lr=0.01` (as a
+        // filter) would also match.
         let want = [
-            ("a batch_size=64 lr=0.01", "64", "0.01"),
-            ("a batch_size=64 lr=1e-3", "64", "1e-3"),
-            ("a batch_size=128 lr=0.01", "128", "0.01"),
-            ("a batch_size=128 lr=1e-3", "128", "1e-3"),
+            ("a batch_size=64 cf.lr=0.01", "64", "0.01"),
+            ("a batch_size=64 cf.lr=1e-3", "64", "1e-3"),
+            ("a batch_size=128 cf.lr=0.01", "128", "0.01"),
+            ("a batch_size=128 cf.lr=1e-3", "128", "1e-3"),
         ]
         .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
         assert_eq!(got, want);

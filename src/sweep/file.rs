@@ -319,7 +319,7 @@ training.seed = [1, 2]
             assert!(SweepFile::is_sweep(&text), "{}", path.display());
             let sweep = SweepFile::parse(&text, &path).unwrap_or_else(|e| panic!("{e}"));
             let base = std::fs::read_to_string(&sweep.experiment).unwrap();
-            let points = super::super::grid("x", &sweep.axes);
+            let points = super::super::grid("x", &sweep.axes, &[]);
             assert!(points.len() > 1, "{}", path.display());
             for point in points {
                 let all: Vec<Override> =

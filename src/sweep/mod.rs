@@ -96,9 +96,10 @@ pub struct Point {
 }
 
 /// Every combination of the axes' values, the first axis varying slowest; each point is named
-/// after `base` (the experiment's name) and its values.
-pub fn grid(base: &str, axes: &[Axis]) -> Vec<Point> {
-    let labels = short_keys(axes);
+/// after `base` (the experiment's name) and its values, each value by as much of its key as
+/// tells it apart from the experiment's other `keys` (see [`short_keys`]).
+pub fn grid(base: &str, axes: &[Axis], keys: &[String]) -> Vec<Point> {
+    let labels = short_keys(axes, keys);
     let mut points = vec![Vec::new()];
     for axis in axes {
         points = points
@@ -144,23 +145,33 @@ pub fn grid(base: &str, axes: &[Axis]) -> Vec<Point> {
         .collect()
 }
 
-/// Each axis' key as names show it: its last part, or the whole key where two axes share the
-/// last part (`collm.stages.0.lr`, `collm.stages.1.lr`).
-fn short_keys(axes: &[Axis]) -> Vec<String> {
-    let leaf = |key: &str| key.rsplit('.').next().unwrap_or(key).to_string();
+/// Each axis' key as names show it: the shortest ending of it (in whole parts, not starting
+/// at an index) that ends no other key of the experiment (`keys`, defaults spelt out) nor of
+/// another axis. `lr` where only `training.lr` is a learning rate, `stages.1.lr` beside
+/// `collm.stages.0.lr` and `training.lr`: the name, read back as a `collm runs` filter (whose
+/// `KEY=VALUE` matches any key ending in `.KEY`), finds this point's runs and no other's.
+fn short_keys(axes: &[Axis], keys: &[String]) -> Vec<String> {
+    let ends = |key: &str, ending: &str| {
+        key == ending
+            || key
+                .strip_suffix(ending)
+                .is_some_and(|rest| rest.ends_with('.'))
+    };
     axes.iter()
         .map(|axis| {
-            let short = leaf(&axis.key);
-            let shared = axes
-                .iter()
-                .filter(|other| leaf(&other.key) == short)
-                .count()
-                > 1;
-            if shared {
-                axis.key.clone()
-            } else {
-                short
-            }
+            let parts: Vec<&str> = axis.key.split('.').collect();
+            let others = || {
+                keys.iter()
+                    .map(String::as_str)
+                    .chain(axes.iter().map(|a| a.key.as_str()))
+                    .filter(|k| *k != axis.key)
+            };
+            (1..parts.len())
+                .map(|n| &parts[parts.len() - n..])
+                .filter(|tail| tail[0].parse::<usize>().is_err())
+                .map(|tail| tail.join("."))
+                .find(|ending| !others().any(|k| ends(k, ending)))
+                .unwrap_or_else(|| axis.key.clone())
         })
         .collect()
 }
@@ -477,21 +488,39 @@ mod tests {
             Axis::parse("collm.stages.1.lr=0.5", false).unwrap(),
             Axis::parse("collm.seed=1,2", true).unwrap(),
         ];
-        let points = grid("x", &axes);
+        let points = grid("x", &axes, &[]);
         let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
             names,
             [
-                "x collm.stages.0.lr=1e-3 collm.stages.1.lr=0.5 seed=1",
-                "x collm.stages.0.lr=1e-3 collm.stages.1.lr=0.5 seed=2",
-                "x collm.stages.0.lr=0.01 collm.stages.1.lr=0.5 seed=1",
-                "x collm.stages.0.lr=0.01 collm.stages.1.lr=0.5 seed=2",
+                "x stages.0.lr=1e-3 stages.1.lr=0.5 seed=1",
+                "x stages.0.lr=1e-3 stages.1.lr=0.5 seed=2",
+                "x stages.0.lr=0.01 stages.1.lr=0.5 seed=1",
+                "x stages.0.lr=0.01 stages.1.lr=0.5 seed=2",
             ]
+        );
+        // A key ends as much of itself as tells it from the experiment's other keys: a name
+        // read back as a `collm runs` filter finds its point's runs alone.
+        let keys = ["training.seed", "collm.lora.r"].map(String::from);
+        let axes = [
+            Axis::parse("collm.stages.1.lr=0.5", false).unwrap(),
+            Axis::parse("collm.lora.r=4", false).unwrap(),
+            Axis::parse("collm.seed=1", true).unwrap(),
+        ];
+        assert_eq!(
+            grid("x", &axes, &keys)[0].name,
+            "x lr=0.5 r=4 collm.seed=1",
+            "one learning rate"
+        );
+        let keys = [&keys[..], &["training.lr".to_string()]].concat();
+        assert_eq!(
+            grid("x", &axes, &keys)[0].name,
+            "x stages.1.lr=0.5 r=4 collm.seed=1"
         );
         assert_eq!(points[0].setting, points[1].setting);
         assert_ne!(points[1].setting, points[2].setting);
         assert_eq!(points[3].overrides[2].to_string(), "collm.seed=2");
-        assert_eq!(grid("x", &[]).len(), 1, "no axes: the file itself");
-        assert_eq!(grid("x", &[])[0].name, "x");
+        assert_eq!(grid("x", &[], &[]).len(), 1, "no axes: the file itself");
+        assert_eq!(grid("x", &[], &[])[0].name, "x");
     }
 }

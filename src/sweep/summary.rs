@@ -325,7 +325,7 @@ mod tests {
             Axis::parse("training.lr=1e-2,1e-3", false).unwrap(),
             Axis::parse("training.seed=1,2", true).unwrap(),
         ];
-        let points = grid("mf", &axes);
+        let points = grid("mf", &axes, &[]);
         // lr=1e-2: selection AUC 0.70 and 0.60 (mean 0.65); lr=1e-3: 0.64 and 0.68 (mean 0.66),
         // so lr=1e-3 wins though lr=1e-2 has the single best run. The report split says
         // otherwise (0.80 vs 0.70), which must not change the pick. One point never ran.
