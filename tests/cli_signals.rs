@@ -254,6 +254,19 @@ fn losses_by_step(env: &Env, id: &str) -> std::collections::BTreeMap<(String, u6
 
 #[test]
 fn a_killed_collm_run_resumes_to_the_uninterrupted_result() {
+    killed_collm_run_resumes(false);
+}
+
+/// The interrupted stage's folder gone before the resume: the stage starts again from scratch,
+/// and what its killed attempt recorded goes (each step and evaluation is there once).
+#[test]
+fn a_killed_collm_run_without_its_stage_folder_starts_the_stage_again() {
+    killed_collm_run_resumes(true);
+}
+
+/// Kills a tiny CoLLM run in its LoRA stage, (`lose_stage_folder`: removes that stage's
+/// folder,) resumes it, and compares it with the run left alone.
+fn killed_collm_run_resumes(lose_stage_folder: bool) {
     // Two homes, so that the resume point waited for is the killed run's.
     let (env, straight_env) = (Env::new(), Env::new());
     let straight = straight_env.json(&[
@@ -300,10 +313,14 @@ fn a_killed_collm_run_resumes_to_the_uninterrupted_result() {
     );
     assert_eq!(env.json(&["runs", "--json"]).as_array().unwrap().len(), 1);
 
+    if lose_stage_folder {
+        std::fs::remove_dir_all(env.store().join("runs").join(id).join("stage1")).unwrap();
+    }
     let out = env.output(&["resume", id, "--json"]);
     let progress = String::from_utf8_lossy(&out.stderr);
-    assert!(
+    assert_eq!(
         progress.contains("stage1: resumed after step"),
+        !lose_stage_folder,
         "{progress}"
     );
     let resumed: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -204,7 +204,7 @@ pub fn run_stage(
     let best_dir = plan.dir.join(BEST_DIR);
     let last_dir = plan.dir.join(LAST_DIR);
     // A folder from an earlier attempt: this one resumes the stage, from its resume point or,
-    // killed before the first, from scratch.
+    // killed before the first, from scratch (and says so).
     let attempted_before = plan.dir.exists();
     std::fs::create_dir_all(&plan.dir).map_err(|e| PipelineError::io(&plan.dir, e))?;
     for dir in [&best_dir, &last_dir] {
@@ -262,12 +262,21 @@ pub fn run_stage(
         sink.emit(Event::Log {
             message: format!("{stage}: resumed after step {}", state.step),
         });
-    } else if attempted_before {
-        // What the killed attempt recorded before its first resume point is done again.
+    } else {
+        // What an earlier attempt recorded is done again: one killed before its first resume
+        // point, or whose folder is gone since (the run's record still holds its steps).
         sink.emit(Event::Resumed {
             stage: stage.to_string(),
             step: 0,
         });
+        if attempted_before {
+            sink.emit(Event::Log {
+                message: format!(
+                    "{stage}: nothing to resume in {}, starting from scratch",
+                    last_dir.display()
+                ),
+            });
+        }
     }
     tracing::info!(
         stage,
