@@ -396,8 +396,17 @@ fn paired(
 
 /// `+0.0108 [-0.0051, +0.0270] p=0.190`, `-` when the metric is undefined on the group, and
 /// `+1.0000 (1 user: too few to resample)` when it rests on too few users for an interval.
-pub fn interval(d: Option<&Difference>) -> String {
-    difference_text(d, true)
+/// Where fewer than the `asked` resamples defined the metric (a draw of users with rows of one
+/// label only), it counts them: `… p=0.960 (915 of 1000 resamples)`; `asked` 0 leaves the
+/// count out.
+pub fn interval(d: Option<&Difference>, asked: usize) -> String {
+    let text = difference_text(d, true);
+    match d {
+        Some(d) if d.is_resampled() && d.resamples < asked => {
+            format!("{text} ({} of {asked} resamples)", d.resamples)
+        }
+        _ => text,
+    }
 }
 
 /// [`interval`] in short, for a narrow table: the difference and its p-value (`+0.0108
@@ -432,5 +441,42 @@ fn p_value(p: f64, resamples: usize) -> String {
         format!("p<{floor:.0e}")
     } else {
         format!("p={p:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interval_counts_its_resamples_where_fewer_defined_it() {
+        let d = |resamples: usize| Difference {
+            observed: 0.0108,
+            low: -0.0051,
+            high: 0.027,
+            p_value: 0.19,
+            resamples,
+            users: 40,
+        };
+        assert_eq!(
+            interval(Some(&d(1000)), 1000),
+            "+0.0108 [-0.0051, +0.0270] p=0.190"
+        );
+        assert_eq!(
+            interval(Some(&d(915)), 1000),
+            "+0.0108 [-0.0051, +0.0270] p=0.190 (915 of 1000 resamples)"
+        );
+        assert_eq!(interval_short(Some(&d(915))), "+0.0108 p=0.190");
+        let unresampled = Difference {
+            low: f64::NAN,
+            high: f64::NAN,
+            p_value: f64::NAN,
+            users: 1,
+            ..d(0)
+        };
+        assert_eq!(
+            interval(Some(&unresampled), 1000),
+            "+0.0108 (1 user: too few to resample)"
+        );
     }
 }

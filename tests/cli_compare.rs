@@ -225,7 +225,8 @@ fn compare_reads_kept_scores_and_refuses_a_column_over_different_rows() {
         "0",
     ]);
     for id in [&a, &b] {
-        let note = format!("note: {id} finished without scores of all of valid_small");
+        let note =
+            format!("note: {id} finished without final scores of valid_small by its best weights");
         assert!(text.contains(&note), "{text}");
     }
     // Kept scores of the final weights outrank the stage's sample: table and test agree.
@@ -508,7 +509,7 @@ fn a_column_of_seeds_is_their_mean_paired_seed_by_seed() {
     let text = env.ok(&["compare", &col_a, &col_b, "--resamples", "300"]);
     for part in [
         format!("{}+1 is the mean of {col_a}", a[0]),
-        "quick-collm-tiny lr=0.01 (mean of 2)".to_string(),
+        "quick-collm-tiny stages.1.lr=0.01 (mean of 2)".to_string(),
         "over the columns' runs, i-th with i-th".to_string(),
         "Within a column (first run's value above): collm.seed".to_string(),
     ] {

@@ -2553,3 +2553,74 @@ fn a_run_that_ends_is_announced_with_its_result() {
     assert_eq!(f.app.status.clone().unwrap().text, "something else");
     assert!(f.screen().contains("something else"));
 }
+
+/// A finished run with kept scores and five cancelled ones, which keep none.
+fn store_with_cancelled_runs(dir: &Path) -> Store {
+    let store = Store::open(dir).unwrap();
+    let base = store
+        .create_run("mf-base", &experiment("mf-base", 1e-2, 32), "cf")
+        .unwrap();
+    train(&store, &base, 20, 20, 0.62);
+    store.append_event(&base, &Event::Finished).unwrap();
+    keep_scores(&store, &base, 0.4);
+    for i in 0..5 {
+        let name = format!("mf-{i}");
+        let id = store
+            .create_run(&name, &experiment(&name, 1e-3, 32), "cf")
+            .unwrap();
+        train(&store, &id, 10, 20, 0.6);
+        store.append_event(&id, &Event::Cancelled).unwrap();
+    }
+    store
+}
+
+/// On a short terminal, the differences pane's notes (why a column has no interval) scroll
+/// with its rows and are counted in its title, instead of being cut off out of reach.
+#[test]
+fn the_differences_notes_scroll_on_a_short_terminal() {
+    let mut f = fixture_of(color(), store_with_cancelled_runs);
+    f.keys("      3");
+    assert_eq!(f.app.metrics_columns().len(), 6);
+    update(
+        &mut f.app,
+        Message::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
+    let pane = |f: &mut Fixture| -> String {
+        let screen = f.draw(80, 24).backend().to_string();
+        let lines: Vec<&str> = screen.lines().collect();
+        let top = lines
+            .iter()
+            .position(|l| l.contains("Differences from the baseline"))
+            .unwrap_or_else(|| panic!("{screen}"));
+        lines[top..].join("\n")
+    };
+    let first = pane(&mut f);
+    assert!(
+        first.contains("0 above, ") && first.contains(" below (PgUp PgDn)"),
+        "{first}"
+    );
+    // Each cancelled run's note, as the pane shows them one page after another.
+    let notes = |pane: &str| -> Vec<String> {
+        pane.lines()
+            .filter_map(|l| l.split("`collm resume ").nth(1))
+            .map(|rest| rest.split('`').next().unwrap().to_string())
+            .collect()
+    };
+    let mut seen = notes(&first);
+    assert!(seen.len() < 5, "all fit: {first}");
+    for _ in 0..10 {
+        f.key(KeyCode::PageDown);
+        seen.extend(notes(&pane(&mut f)));
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    let last = pane(&mut f);
+    assert!(last.contains(" 0 below (PgUp PgDn)"), "{last}");
+    // The last line is the last note's, not an empty one scrolled past the end.
+    let inside: Vec<&str> = last.lines().filter(|l| l.contains('│')).collect();
+    assert!(inside.last().unwrap().contains("finishes it"), "{last}");
+}

@@ -481,10 +481,11 @@ fn describe(
     for run in c.runs.iter().filter(|r| r.status == "finished") {
         if let Some(from) = run.from.split(" / ").find(|f| from_training(f)) {
             out.push_str(&format!(
-                "  note: {} finished without scores of all of {split} by its final weights: its \
+                "  note: {} finished without final scores of {split} by its best weights: its \
                  numbers are its {from} evaluation, during training, of a sample of {split} its \
                  seed drew (another seed draws other rows); `collm eval {} --split {split} \
-                 --predictions` scores its final weights on all of {split}\n",
+                 --predictions` scores its final weights on {split} as a final evaluation does \
+                 (all of it, or the `[evaluation] rows` sample every seed shares)\n",
                 run.run_id,
                 run.run_id.split(',').next().unwrap_or_default(),
                 split = c.split,
@@ -594,8 +595,8 @@ pub(super) fn difference_rows(run: &str, b: &PairedBootstrap) -> Vec<Vec<String>
                     String::new()
                 },
                 group.to_string(),
-                interval(diff.auc.as_ref()),
-                interval(diff.uauc.as_ref()),
+                interval(diff.auc.as_ref(), b.resamples),
+                interval(diff.uauc.as_ref(), b.resamples),
             ]
         })
         .collect()

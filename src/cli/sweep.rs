@@ -763,8 +763,8 @@ fn describe(name: &str, s: &Summary, runner_up: Option<&RunnerUp>, stopped: bool
                 "against the runner-up {} on {}, paired over users{seeds}: AUC {}, UAUC {}\n",
                 up.setting,
                 s.report_split,
-                interval(b.all.auc.as_ref()),
-                interval(b.all.uauc.as_ref())
+                interval(b.all.auc.as_ref(), b.resamples),
+                interval(b.all.uauc.as_ref(), b.resamples)
             );
         }
         (None, error) => {

@@ -121,9 +121,12 @@ fn toggle_metrics(
 pub(super) fn metrics_action(app: &mut App, action: Action) {
     let n = app.metrics_columns().len();
     // As far as rows are hidden.
-    let (hidden, hidden_differences) = app.screen.map_or((0, 0), |(_, h)| {
+    let (hidden, hidden_differences) = app.screen.map_or((0, 0), |screen| {
         use crate::tui::views::metrics::{hidden_difference_rows, hidden_rows};
-        (hidden_rows(h, n), hidden_difference_rows(h, n))
+        (
+            hidden_rows(screen.1, n),
+            hidden_difference_rows(app, screen, n),
+        )
     });
     let m = &mut app.metrics;
     match action {

@@ -209,14 +209,58 @@ fn heights(height: u16, columns: usize) -> (u16, u16) {
     (table.min(height.saturating_sub(differences)), differences)
 }
 
-/// How many rows of the differences from the baseline the view cannot show on a screen
-/// `screen_height` rows high with `columns` columns (each but the baseline a row per group):
-/// as far as PgUp PgDn scroll.
-pub fn hidden_difference_rows(screen_height: u16, columns: usize) -> usize {
-    let (_, differences) = heights(screen_height.saturating_sub(3), columns);
-    // Inside its border, below its header.
-    let shown = usize::from(differences.saturating_sub(3));
-    (GROUPS.len() * columns.saturating_sub(1)).saturating_sub(shown)
+/// How many lines of the differences from the baseline the view cannot show on a `screen`
+/// (width, height) with `columns` columns: as far as PgUp PgDn scroll. Before the bootstrap
+/// is in, each column but the baseline counts a row per group.
+pub fn hidden_difference_rows(app: &App, screen: (u16, u16), columns: usize) -> usize {
+    let (width, height) = screen;
+    let (_, differences) = heights(height.saturating_sub(3), columns);
+    // Inside its border, below its header (none without rows).
+    let inside = usize::from(differences.saturating_sub(2));
+    let (rows, reasons) = difference_content(app)
+        .unwrap_or_else(|| (GROUPS.len() * columns.saturating_sub(1), Vec::new()));
+    let shown = inside - usize::from(rows > 0).min(inside);
+    (rows + reason_lines(&reasons, usize::from(width).saturating_sub(2))).saturating_sub(shown)
+}
+
+/// What the differences pane lists below its header once the bootstrap is in: a row per group
+/// of each column measured, and the reasons the others were not, each once.
+fn difference_content(app: &App) -> Option<(usize, Vec<&str>)> {
+    let results = app.metrics.significance.as_ref()?.results.as_ref()?;
+    let mut rows = 0;
+    let mut reasons: Vec<&str> = Vec::new();
+    for (_, result) in results {
+        match result {
+            Ok(b) => rows += b.groups().len(),
+            Err(reason) if !reasons.contains(&reason.as_str()) => reasons.push(reason),
+            Err(_) => {}
+        }
+    }
+    Some((rows, reasons))
+}
+
+/// The lines `reasons` take, each after a space, wrapped at words to `width` as the pane's
+/// paragraph wraps them.
+fn reason_lines(reasons: &[&str], width: usize) -> usize {
+    let width = width.max(1);
+    reasons
+        .iter()
+        .map(|reason| {
+            let (mut lines, mut used) = (1, 0);
+            for word in format!(" {reason}").split(' ') {
+                let w = word.chars().count();
+                if used > 0 && used + 1 + w > width {
+                    lines += 1;
+                    used = 0;
+                }
+                let start = if used > 0 { used + 1 } else { 0 };
+                // A word longer than the line is cut across lines.
+                lines += (start + w).saturating_sub(1) / width;
+                used = (start + w - 1) % width + 1;
+            }
+            lines
+        })
+        .sum()
 }
 
 /// How many metric rows the view cannot show on a screen `screen_height` rows high with
@@ -321,30 +365,36 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
     const GROUP_WIDTH: usize = 4;
     let each = inner.saturating_sub(run_width + GROUP_WIDTH + 3 * 2) / 2;
     let mut rows: Vec<Row> = Vec::new();
-    let mut reasons: Vec<&str> = Vec::new();
-    for (column, result) in results {
-        match result {
-            Ok(b) => {
-                for (i, (group, diff)) in b.groups().into_iter().enumerate() {
-                    let run = if i == 0 {
-                        column_header(column)
-                    } else {
-                        String::new()
-                    };
-                    let style = t.run(column.first().map_or("", |c| c.run.as_str()));
-                    rows.push(Row::new(vec![
-                        Cell::from(Span::styled(format::clip(&run, run_width), style)),
-                        Cell::from(Span::styled(group, t.header())),
-                        difference_cell(app, diff.auc.as_ref(), each),
-                        difference_cell(app, diff.uauc.as_ref(), each),
-                    ]));
-                }
-            }
-            // The same reason for every run (the baseline has no scores) is said once.
-            Err(reason) if !reasons.contains(&reason.as_str()) => reasons.push(reason),
-            Err(_) => {}
+    let reasons = difference_content(app).map(|(_, r)| r).unwrap_or_default();
+    // A column without a bootstrap is said below, each reason once (the same for every run
+    // when the baseline has no scores).
+    for (column, b) in results
+        .iter()
+        .filter_map(|(c, r)| Some((c, r.as_ref().ok()?)))
+    {
+        for (i, (group, diff)) in b.groups().into_iter().enumerate() {
+            let run = if i == 0 {
+                column_header(column)
+            } else {
+                String::new()
+            };
+            let style = t.run(column.first().map_or("", |c| c.run.as_str()));
+            rows.push(Row::new(vec![
+                Cell::from(Span::styled(format::clip(&run, run_width), style)),
+                Cell::from(Span::styled(group, t.header())),
+                difference_cell(app, diff.auc.as_ref(), b.resamples, each),
+                difference_cell(app, diff.uauc.as_ref(), b.resamples, each),
+            ]));
         }
     }
+    // Rows and reasons scroll as one list below the table's header.
+    let inner = area.inner(ratatui::layout::Margin::new(1, 1));
+    let shown = usize::from(inner.height.saturating_sub(u16::from(!rows.is_empty())));
+    let content = rows.len() + reason_lines(&reasons, usize::from(inner.width));
+    let hidden = content.saturating_sub(shown);
+    let offset = app.metrics.difference_scroll.min(hidden);
+    let rows_skipped = offset.min(rows.len());
+    let rows: Vec<Row> = rows.into_iter().skip(rows_skipped).collect();
     let [table_area, reason_area] = Layout::vertical([
         Constraint::Length(if rows.is_empty() {
             0
@@ -353,12 +403,7 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
         }),
         Constraint::Min(0),
     ])
-    .areas(area.inner(ratatui::layout::Margin::new(1, 1)));
-    let hidden = rows
-        .len()
-        .saturating_sub(usize::from(table_area.height.saturating_sub(1)));
-    let offset = app.metrics.difference_scroll.min(hidden);
-    let rows: Vec<Row> = rows.into_iter().skip(offset).collect();
+    .areas(inner);
     let title = if hidden > 0 {
         format!(
             "{offset} above, {} below (PgUp PgDn) · {title}",
@@ -384,28 +429,30 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|r| Line::styled(format!(" {r}"), t.dim()))
         .collect();
+    let reasons_skipped = u16::try_from(offset - rows_skipped).unwrap_or(u16::MAX);
     frame.render_widget(
-        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .scroll((reasons_skipped, 0)),
         reason_area,
     );
 }
 
 /// A difference with its interval and p-value in `width` characters, coloured by whether the
 /// interval is above or below zero.
-fn difference_cell(app: &App, d: Option<&Difference>, width: usize) -> Cell<'static> {
+fn difference_cell(app: &App, d: Option<&Difference>, asked: usize, width: usize) -> Cell<'static> {
     let t = app.theme;
     let style = match d {
         Some(d) if d.low > 0.0 => t.good(),
         Some(d) if d.high < 0.0 => t.bad(),
         _ => Style::new(),
     };
-    // Where the interval does not fit, the difference and its p-value do.
-    let full = interval(d);
-    let text = if full.chars().count() > width {
-        interval_short(d)
-    } else {
-        full
-    };
+    // Where the count of resamples does not fit, the interval may; where that does not, the
+    // difference and its p-value do.
+    let text = [interval(d, asked), interval(d, 0)]
+        .into_iter()
+        .find(|text| text.chars().count() <= width)
+        .unwrap_or_else(|| interval_short(d));
     Cell::from(Span::styled(format::clip(&text, width), style))
 }
 
