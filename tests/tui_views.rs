@@ -1637,7 +1637,8 @@ fn launch_form_edits_and_launches() {
         f.app.launch.choices[1].problem.is_some(),
         "a broken file shows its error"
     );
-    // quick.toml, into the form; fields sorted by key: batch_size, lr, max_epochs, patience.
+    // quick.toml, into the form; fields sorted by key: batch_size, lr, max_epochs, patience,
+    // seed (several seeds queue replicates).
     f.keys("jj");
     f.key(KeyCode::Enter);
     let keys: Vec<&str> = f.app.launch.fields.iter().map(|x| x.key.as_str()).collect();
@@ -1647,7 +1648,8 @@ fn launch_form_edits_and_launches() {
             "training.batch_size",
             "training.lr",
             "training.max_epochs",
-            "training.patience"
+            "training.patience",
+            "training.seed"
         ]
     );
     f.keys("j");

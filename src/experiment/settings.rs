@@ -33,6 +33,8 @@ const FORM_KEYS: &[&str] = &[
     "epochs",
     "max_steps",
     "patience",
+    // Seed replicates, queued as `1, 2, 3`.
+    "seed",
 ];
 
 /// The settings of an experiment as `dotted.key -> value`, sorted by key. Arrays stay whole;
