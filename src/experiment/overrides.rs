@@ -111,6 +111,20 @@ pub fn load_with(
             .parse()
             .map_err(|err| ExperimentError::from_toml(origin.to_path_buf(), text, err))?;
         for o in &overrides[..upto] {
+            // A CoLLM setting on a foundation-only experiment would add a `[collm]` that
+            // lacks its stages, which the parser reports as just that.
+            let section = o.key.split('.').next().unwrap_or_default();
+            let collm = table.get("kind").and_then(Value::as_str) == Some("collm");
+            if ["collm", "llm"].contains(&section) && !collm {
+                return Err(ExperimentError::Override {
+                    path: origin.to_path_buf(),
+                    set: o.to_string(),
+                    message: format!(
+                        "[{section}] settings belong to `kind = \"collm\"` experiments, and \
+                         this one trains a collaborative model alone"
+                    ),
+                });
+            }
             settings::set_path(&mut table, &o.key, o.value.clone(), Missing::Add).map_err(
                 |reason| ExperimentError::Override {
                     path: origin.to_path_buf(),
@@ -250,5 +264,13 @@ mod tests {
             err.contains("`trainig.lr=1`: unknown field `trainig`"),
             "{err}"
         );
+        // A CoLLM setting on a foundation-only experiment says so, not "missing `stages`".
+        for set in ["collm.seed=3", "llm.backbone=x"] {
+            let err = load(&[set]).unwrap_err();
+            assert!(
+                err.contains(&format!("`{set}`: [")) && err.contains("] settings belong to"),
+                "{err}"
+            );
+        }
     }
 }
