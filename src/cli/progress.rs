@@ -55,6 +55,18 @@ impl Progress {
         }
     }
 
+    /// Takes `stage`'s best evaluations so far from the run's record (`best`, per stage and
+    /// split), as its resume left them: new-best lines compare with those.
+    pub fn resume_best(&mut self, stage: &str, best: &[collm_store::EvalPoint]) {
+        self.best.retain(|(s, _), _| s != stage);
+        for point in best.iter().filter(|p| p.stage == stage) {
+            if let Some(auc) = point.metrics.all.auc {
+                self.best
+                    .insert((point.stage.clone(), point.split.clone()), auc);
+            }
+        }
+    }
+
     pub fn event(&mut self, event: &Event) {
         match event {
             Event::StageStarted { stage, total_steps } => {
@@ -260,6 +272,41 @@ mod tests {
         for stage in ["finalize", "final_lora", "stage1", "cf"] {
             assert_eq!(final_label(stage), None, "{stage}");
         }
+    }
+
+    /// After a resume, an evaluation is a new best only against the record's best so far.
+    #[test]
+    fn a_resumed_stage_compares_with_its_recorded_best() {
+        let breakdown = |auc: f64| collm_eval::Breakdown {
+            all: collm_eval::Metrics {
+                auc: Some(auc),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let eval = |stage: &str, auc: f64| Event::Eval {
+            stage: stage.into(),
+            step: 28,
+            split: "valid_small".into(),
+            metrics: breakdown(auc),
+        };
+        let recorded = |stage: &str, auc: f64| collm_store::EvalPoint {
+            stage: stage.into(),
+            step: 4,
+            split: "valid_small".into(),
+            metrics: breakdown(auc),
+            at_ms: 0,
+        };
+        let mut progress = Progress::new("x");
+        let key = ("stage1".to_string(), "valid_small".to_string());
+        progress.event(&eval("stage1", 0.40));
+        progress.resume_best("stage1", &[recorded("stage1", 0.53), recorded("cf", 0.9)]);
+        assert_eq!(progress.best.get(&key), Some(&0.53));
+        assert_eq!(progress.best.len(), 1, "only the resumed stage's");
+        progress.event(&eval("stage1", 0.50));
+        assert_eq!(progress.best.get(&key), Some(&0.53), "0.50 is no new best");
+        progress.event(&eval("stage1", 0.60));
+        assert_eq!(progress.best.get(&key), Some(&0.60));
     }
 
     #[test]

@@ -156,7 +156,14 @@ pub(super) fn watch(
     let mut progress = Progress::new(&store.run(id)?.name);
     for message in messages {
         match message {
-            RunnerMessage::Event { event, .. } => progress.event(&event),
+            RunnerMessage::Event { event, .. } => {
+                // A resumed stage's best so far is the record's (this process saw none of it):
+                // a lower evaluation after the resume is no new best.
+                if let collm_events::Event::Resumed { stage, .. } = &event {
+                    progress.resume_best(stage, &store.run(id)?.best);
+                }
+                progress.event(&event)
+            }
             RunnerMessage::StoreError { message, .. } => progress.warn(&message),
             RunnerMessage::Ended { id: ended, .. } if &ended == id => break,
             _ => {}
