@@ -185,7 +185,15 @@ pub fn kept_predictions(
     target: &Target,
     split: &str,
 ) -> Result<Vec<Prediction>, String> {
-    let path = predictions_path(&store.run_dir(&target.run), split, target.part.as_deref());
+    let run_dir = store.run_dir(&target.run);
+    let path = predictions_path(&run_dir, split, target.part.as_deref());
+    if !run_dir.is_dir() && store.run(&target.run).is_ok() {
+        return Err(format!(
+            "run {target}'s folder {} is gone (moved or deleted outside collm): its weights and \
+             per-row scores with it; its record keeps only its numbers",
+            run_dir.display()
+        ));
+    }
     if !path.is_file() {
         let status = store.run(&target.run).map(|r| r.status);
         if let Some(status) = status.ok().filter(|s| *s != RunStatus::Finished) {

@@ -163,6 +163,19 @@ fn compare_measures_two_runs_on_the_rows_both_scored() {
         "{text}"
     );
 
+    // A run whose folder went (moved outside collm) is said to be so, not told to score
+    // itself again from weights that went with it.
+    let folder = env.store().join("runs").join(ib);
+    let away = env.dir.path().join("away");
+    std::fs::rename(&folder, &away).unwrap();
+    let text = env.ok(&["compare", ia, ib, "--resamples", "100"]);
+    assert!(
+        text.contains(&format!("run {ib}'s folder {} is gone", folder.display()))
+            && !text.contains("--predictions"),
+        "{text}"
+    );
+    std::fs::rename(&away, &folder).unwrap();
+
     // A baseline outside the runs compared, or a run named twice, is an error.
     let out = env.output(&["compare", ia, ib, "--baseline", "999999-999999"]);
     assert!(!out.status.success());
