@@ -168,6 +168,7 @@ fn copy_foundation(
             from.display()
         )));
     }
+    announce_copy(collm_cf::STAGE, &src.id, sink);
     sink.emit(Event::StageStarted {
         stage: collm_cf::STAGE.to_string(),
         total_steps: None,
@@ -179,6 +180,16 @@ fn copy_foundation(
         .and_then(|_| std::fs::rename(&partial, target))
         .map_err(|e| RunError::Invalid(format!("{}: {e}", target.display())))?;
     Ok(())
+}
+
+/// Says, before a taken stage's curve is copied step by step (the record draws it as its
+/// source's), that the steps that follow are not trained here.
+fn announce_copy(stage: &str, from: &collm_store::RunId, sink: &mut dyn EventSink) {
+    sink.emit(Event::Log {
+        message: format!(
+            "{stage}: copying run {from}'s (its steps follow as recorded; none is trained here)"
+        ),
+    });
 }
 
 /// Takes every stage `[reuse]` names (not yet finished here) from its source run into `model`
@@ -197,6 +208,7 @@ pub fn adopt_stages(
             continue;
         }
         let src = source(job.store, exp, &plan.name)?;
+        announce_copy(&plan.name, &src.id, sink);
         sink.emit(Event::StageStarted {
             stage: plan.name.clone(),
             total_steps: Some(plan.config.max_steps),
