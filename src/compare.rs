@@ -187,7 +187,11 @@ pub fn kept_predictions(
 ) -> Result<Vec<Prediction>, String> {
     let run_dir = store.run_dir(&target.run);
     let path = predictions_path(&run_dir, split, target.part.as_deref());
-    if !run_dir.is_dir() && store.run(&target.run).is_ok() {
+    // A finished run had its folder (one ended before it started has none).
+    let finished = store
+        .run(&target.run)
+        .is_ok_and(|r| r.status == RunStatus::Finished);
+    if finished && !run_dir.is_dir() {
         return Err(format!(
             "run {target}'s folder {} is gone (moved or deleted outside collm): its weights and \
              per-row scores with it; its record keeps only its numbers",

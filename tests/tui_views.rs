@@ -993,6 +993,11 @@ fn a_view_s_message_stays_in_its_view_and_news_goes_everywhere() {
         f.keys(&view.to_string());
         assert!(f.screen().contains("run x finished"), "view {view}");
     }
+    // The next key in the view ends its message: it answered the key before.
+    f.keys("1");
+    f.app.error("cancel it first");
+    f.keys("s");
+    assert!(!f.screen().contains("cancel it first"), "{}", f.screen());
 }
 
 /// The Prompt view inspects the run the run list's cursor is on (as Metrics and Compare do),

@@ -52,11 +52,40 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) {
         }
         return;
     }
+    clear_answered_message(app, &key);
     if text_input(app, &key) {
         return;
     }
     if let Some(action) = action_for(app.view, &key) {
         on_action(app, action);
+    }
+}
+
+/// A view's notice or error answered an earlier key there; the next key in that view has its
+/// own, or none (a stale "cancel it first" read as the answer to the keys after it). A key
+/// that goes to another view keeps it for when the user comes back; news of runs ending stays
+/// its time.
+fn clear_answered_message(app: &mut App, key: &KeyEvent) {
+    let typing = match app.view {
+        View::Runs => app.runs.filter_input.is_some(),
+        View::Prompt => app.prompt.search.is_some(),
+        View::Launch => app.launch.editing.is_some(),
+        _ => false,
+    };
+    let leaves = !typing
+        && action_for(app.view, key).is_some_and(|a| {
+            matches!(
+                a,
+                Action::GoTo(_) | Action::NextView | Action::PrevView | Action::Help
+            )
+        });
+    if !leaves
+        && app
+            .status
+            .as_ref()
+            .is_some_and(|s| s.view == Some(app.view))
+    {
+        app.status = None;
     }
 }
 
