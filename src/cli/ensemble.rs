@@ -20,7 +20,7 @@ use collm_store::Store;
 use serde::Serialize;
 
 use super::compare::{difference_header, difference_rows, metric_rows, Named, RunsOnSplit};
-use super::report::{align, SplitReport};
+use super::report::{align, plural, SplitReport};
 use super::Context;
 use crate::compare::kept_predictions;
 
@@ -94,8 +94,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     ensure!(
         weights.len() == records.len(),
-        "--weights: {} weights for {} runs",
-        weights.len(),
+        "--weights: {} for {} runs; give one weight per run, in the runs' order",
+        plural(weights.len(), "weight"),
         records.len()
     );
     ensure!(

@@ -19,6 +19,8 @@ pub enum Format {
 pub struct Args {
     /// The run (its id, or a prefix that names one run).
     pub run: String,
+    /// `csv`: a row per evaluation and group of rows; `json`: the record, its settings, every
+    /// step and every evaluation.
     #[arg(long, value_enum)]
     pub format: Format,
 }

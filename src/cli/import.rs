@@ -20,9 +20,10 @@ pub struct Args {
     /// Months of the train split (the window ends before the data's last months).
     #[arg(long, default_value_t = ImportOptions::default().train_months)]
     pub train_months: u32,
+    /// Months of the valid split, after train's (valid_small is a seeded half of it).
     #[arg(long, default_value_t = ImportOptions::default().valid_months)]
     pub valid_months: u32,
-    /// 0 writes no test split.
+    /// Months of the test split, after valid's; 0 writes no test split.
     #[arg(long, default_value_t = ImportOptions::default().test_months)]
     pub test_months: u32,
     /// Final months left out (the reference dropped ML-1M's last, partial month).

@@ -169,6 +169,15 @@ impl RunReport {
     }
 }
 
+/// `1 point`, `4 points`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Four decimals, or `-` when undefined.
 pub fn number(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))
@@ -229,7 +238,14 @@ pub fn duration(seconds: Option<f64>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::duration;
+    use super::{duration, plural};
+
+    #[test]
+    fn one_thing_is_singular() {
+        assert_eq!(plural(1, "point"), "1 point");
+        assert_eq!(plural(0, "point"), "0 points");
+        assert_eq!(plural(4, "weight"), "4 weights");
+    }
 
     #[test]
     fn durations_keep_the_digits_their_size_needs() {

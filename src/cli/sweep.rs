@@ -606,8 +606,8 @@ fn print_plan(
     tell!(text: "{}", align(&rows));
     let new = done.iter().filter(|r| r.is_none()).count();
     tell!(
-        "{} points: {new} new, {} in the store",
-        plan.len(),
+        "{}: {new} new, {} in the store",
+        super::report::plural(plan.len(), "point"),
         plan.len() - new
     );
 }
