@@ -2581,6 +2581,34 @@ fn store_with_cancelled_runs(dir: &Path) -> Store {
     store
 }
 
+/// Two finished runs judged on a split by their training evaluations alone (no final one of
+/// it): samples each seed drew.
+fn store_judged_by_training(dir: &Path) -> Store {
+    let store = Store::open(dir).unwrap();
+    for (name, auc) in [("seed-1", 0.6), ("seed-2", 0.65)] {
+        let id = store
+            .create_run(name, &experiment(name, 1e-2, 32), "cf")
+            .unwrap();
+        train(&store, &id, 10, 10, auc);
+        store.append_event(&id, &Event::Finished).unwrap();
+    }
+    store
+}
+
+/// A finished column whose numbers are a training evaluation's is said to be of its seed's
+/// sample, so that its differences are not read as of the same rows.
+#[test]
+fn a_column_judged_by_its_training_sample_is_said_so() {
+    let mut f = fixture_of(color(), store_judged_by_training);
+    f.keys("  3");
+    assert_eq!(f.app.metrics_columns().len(), 2);
+    let screen = f.screen();
+    assert!(
+        screen.contains(": its cf step 10 numbers are of a sample of valid its seed drew"),
+        "{screen}"
+    );
+}
+
 /// On a short terminal, the differences pane's notes (why a column has no interval) scroll
 /// with its rows and are counted in its title, instead of being cut off out of reach.
 #[test]

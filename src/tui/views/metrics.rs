@@ -6,6 +6,7 @@
 
 use collm_eval::paired::Difference;
 use collm_eval::Breakdown;
+use collm_store::RunStatus;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -13,8 +14,8 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use crate::compare::{
-    column_header, column_metrics, column_name, interval, interval_short, measured, source,
-    Measure, Target, GROUPS, MEASURES,
+    column_header, column_metrics, column_name, from_training, interval, interval_short, measured,
+    source, Measure, Target, GROUPS, MEASURES,
 };
 use crate::tui::app::{column_targets, App, MetricsColumn, SIGNIFICANCE_RESAMPLES};
 use crate::tui::widgets::columns::ColumnWindow;
@@ -51,10 +52,33 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .collect();
     let base = means[base_index].as_ref();
 
-    // Why a column shows no metrics comes before any hint.
+    // Why a column shows no metrics comes before any hint, then a finished column whose
+    // numbers are a training evaluation's: its rows are a sample its seed drew, so its differences from the
+    // others are not of the same rows (as `collm compare` notes).
     let refused = measured_columns.iter().find_map(|m| m.as_ref().err());
+    let sampled = (columns.len() > 1)
+        .then(|| {
+            columns
+                .iter()
+                .zip(&targets)
+                .zip(&means)
+                .find_map(|((c, t), m)| {
+                    // A run still training is judged by its training so far, as it says.
+                    let finished = c.iter().all(|(_, r)| r.status == RunStatus::Finished);
+                    let from = column_source(app, c, split);
+                    let sample = finished && m.is_some() && from.split(" / ").any(from_training);
+                    sample.then(|| (column_header(t), from))
+                })
+        })
+        .flatten();
     let hint = if let Some(why) = refused {
         format!("   {why}")
+    } else if let Some((column, from)) = &sampled {
+        format!(
+            "   {column}: its {from} numbers are of a sample of {split} its seed drew: \
+             its differences are not of the others' rows (collm eval RUN --split {split} \
+             --predictions scores its final weights on the rows every seed shares)"
+        )
     } else if columns.len() > 1 {
         format!(
             "   baseline {} (b on a column to change){}{}",
@@ -76,7 +100,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Span::styled(split.clone(), t.header()),
             Span::styled(
                 format::clip(&hint, room),
-                if refused.is_some() { t.bad() } else { t.dim() },
+                if refused.is_some() || sampled.is_some() {
+                    t.bad()
+                } else {
+                    t.dim()
+                },
             ),
         ])),
         info,
