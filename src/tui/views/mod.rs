@@ -136,13 +136,36 @@ fn status_line(app: &App, frame: &mut Frame, area: Rect) {
     let line = match current {
         Some(s) if s.error => Line::styled(fit(&s.text), t.error()),
         Some(s) => Line::styled(fit(&s.text), t.good()),
-        None => Line::styled(fit(hints(app)), t.dim()),
+        None => Line::styled(fit_hints(hints(app), usize::from(area.width)), t.dim()),
     };
     frame.render_widget(Paragraph::new(line), area);
 }
 
 /// A short reminder of the view's main keys (the full list is behind `?`): in Launch, those of
 /// the side that has them, and while a value is typed, the editor's.
+/// A view's key hints in `width` columns: where they do not all fit, those of the view give way
+/// (`…` in their place) before the last two (help and quit), which every screen keeps.
+fn fit_hints(hints: &str, width: usize) -> String {
+    let line = format!(" {hints}");
+    if line.chars().count() <= width {
+        return line;
+    }
+    let parts: Vec<&str> = hints.split(" · ").collect();
+    let keep = parts.len().saturating_sub(2);
+    let tail = parts[keep..].join(" · ");
+    let mut head: Vec<&str> = Vec::new();
+    for part in &parts[..keep] {
+        let longer = [&head[..], &[part, "…"]].concat().join(" · ");
+        if format!(" {longer} · {tail}").chars().count() > width {
+            break;
+        }
+        head.push(part);
+    }
+    head.push("…");
+    let line = format!(" {} · {tail}", head.join(" · "));
+    crate::tui::widgets::format::clip(&line, width)
+}
+
 fn hints(app: &App) -> &'static str {
     match app.view {
         View::Launch if app.launch.editing.is_some() => {
@@ -220,4 +243,21 @@ pub(crate) fn titled(app: &App, title: &str, area: Rect) -> Block<'static> {
     let room = usize::from(area.width.saturating_sub(4));
     let title = crate::tui::widgets::format::clip(title, room);
     Block::bordered().title(Span::styled(format!(" {title} "), app.theme.title()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_hints;
+
+    #[test]
+    fn narrow_hints_keep_help_and_quit() {
+        let hints = "Enter open · / filter · Space mark · s/S sort · D delete · ? help · q quit";
+        assert_eq!(fit_hints(hints, 100), format!(" {hints}"));
+        let narrow = fit_hints(hints, 50);
+        assert_eq!(narrow, " Enter open · / filter · … · ? help · q quit");
+        assert!(narrow.chars().count() <= 50, "{narrow}");
+        assert!(narrow.ends_with(" · ? help · q quit"), "{narrow}");
+        // Narrower than the two: cut with `…` at the end, as any line.
+        assert!(fit_hints(hints, 10).ends_with('…'));
+    }
 }
