@@ -130,7 +130,11 @@ impl Progress {
                 );
                 self.refresh();
             }
-            Event::Log { message } => self.line(message.clone()),
+            // A best held back came first (a stage's "stopped after N epochs" follows it).
+            Event::Log { message } => {
+                self.print_held_best();
+                self.line(message.clone());
+            }
             Event::Cancelled => {
                 self.print_held_best();
                 self.line("cancelled".to_string());
