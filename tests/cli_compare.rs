@@ -410,6 +410,9 @@ fn a_collm_run_is_compared_with_its_own_parts() {
     // The paper's ensemble of CoLLM-MF with its own MF, from one run.
     let e = env.json(&["ensemble", &format!("{id}:cf"), id, "--json"]);
     assert_eq!(e["rows"], 64);
+    // Its members named as compare and eval name them: the part says which it is.
+    assert_eq!(e["members"][0]["run_id"], format!("{id}:cf"));
+    assert_eq!(e["members"][0]["experiment"], "quick-collm-tiny (cf)");
 
     // The prompt inspector shows a stage as it was scored: stage 1 reads the text prompt, with
     // no ID slot; the final model the hybrid one; the foundation alone reads none.

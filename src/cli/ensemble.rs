@@ -142,7 +142,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             .zip(&member_metrics)
             .map(|((r, k), m)| Member {
                 run_id: r.label(),
-                experiment: r.record.name.clone(),
+                experiment: r.name(),
                 rows_kept: k.len(),
                 metrics: m.into(),
             })
