@@ -344,7 +344,13 @@ fn bad_stage_name(name: &str) -> Option<String> {
         .iter()
         .find(|reserved| reserved.eq_ignore_ascii_case(name))
         .map(|reserved| {
-            format!("`{name}` is taken by the run's own `{reserved}` part; choose another")
+            // `cf` and `final` are parts of every run; `predictions` a folder of it.
+            let what = if *reserved == "predictions" {
+                "folder"
+            } else {
+                "part"
+            };
+            format!("`{name}` is taken by the run's own `{reserved}` {what}; choose another")
         })
 }
 
