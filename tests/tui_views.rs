@@ -1091,12 +1091,8 @@ fn an_overtaken_inspection_answer_is_not_shown() {
     assert_eq!(f.app.prompt.inspection.as_ref().map(|i| i.uid), Some(2));
 }
 
-/// On an 80x24 terminal the Metrics view keeps room for the differences under its table (they
-/// had none), and says how many metric rows that leaves out.
-#[test]
-fn metrics_at_80x24_keep_room_for_the_differences() {
-    let mut f = fixture(color());
-    f.keys("j j 3");
+/// The screen at 80x24 and, of it, the Metrics view's differences pane, border to border.
+fn differences_pane_at_80x24(f: &mut Fixture) -> (String, String) {
     let screen = f.draw(80, 24).backend().to_string();
     let lines: Vec<&str> = screen.lines().collect();
     let top = lines
@@ -1104,9 +1100,19 @@ fn metrics_at_80x24_keep_room_for_the_differences() {
         .position(|l| l.contains("Differences from the baseline"))
         .unwrap_or_else(|| panic!("{screen}"));
     let bottom = top + lines[top..].iter().position(|l| l.contains('└')).unwrap();
-    assert!(bottom - top >= 7, "{screen}");
+    let pane = lines[top..=bottom].join("\n");
+    (screen, pane)
+}
+
+/// On an 80x24 terminal the Metrics view keeps room for the differences under its table (they
+/// had none), and says how many metric rows that leaves out.
+#[test]
+fn metrics_at_80x24_keep_room_for_the_differences() {
+    let mut f = fixture(color());
+    f.keys("j j 3");
+    let (screen, differences) = differences_pane_at_80x24(&mut f);
+    assert!(differences.lines().count() >= 8, "{screen}");
     // Its run column holds whole ids; what does not fit ends in `…`.
-    let differences = lines[top..bottom].join("\n");
     assert!(
         differences.contains("│250601-12000") && differences.contains(" all "),
         "{differences}"
@@ -2623,15 +2629,7 @@ fn the_differences_notes_scroll_on_a_short_terminal() {
             height: 24,
         },
     );
-    let pane = |f: &mut Fixture| -> String {
-        let screen = f.draw(80, 24).backend().to_string();
-        let lines: Vec<&str> = screen.lines().collect();
-        let top = lines
-            .iter()
-            .position(|l| l.contains("Differences from the baseline"))
-            .unwrap_or_else(|| panic!("{screen}"));
-        lines[top..].join("\n")
-    };
+    let pane = |f: &mut Fixture| differences_pane_at_80x24(f).1;
     let first = pane(&mut f);
     assert!(
         first.contains("0 above, ") && first.contains(" below (PgUp PgDn)"),
