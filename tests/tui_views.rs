@@ -1739,6 +1739,30 @@ fn launch_form_edits_and_launches() {
     assert!(f
         .screen()
         .contains("launching 2 runs of quick (a grid over training.lr)"));
+    // The Run view opens on the first, which trains first; the second is announced.
+    let queued: Vec<RunId> = ["250601-130000", "250601-130001"]
+        .iter()
+        .map(|id| RunId::parse(id).unwrap())
+        .collect();
+    for (id, name) in queued.iter().zip(["quick lr=0.05", "quick lr=0.01"]) {
+        update(
+            &mut f.app,
+            Message::Launched {
+                id: id.clone(),
+                name: name.into(),
+            },
+        );
+    }
+    assert_eq!(f.app.view, collm_bench::tui::keymap::View::Run);
+    assert_eq!(f.app.run_view.id.as_ref(), Some(&queued[0]));
+    // (Not in this store: nothing to load.)
+    f.app.commands.clear();
+    assert!(
+        f.screen().contains("queued run 250601-130001"),
+        "{}",
+        f.screen()
+    );
+    f.keys("6");
 
     // A value of the right type that the experiment refuses: named as edited, not at a line of
     // the file (which still holds the old value), and nothing is launched.

@@ -357,6 +357,9 @@ pub struct LaunchState {
     /// The forms of the experiments highlighted before (by label), with their edits and
     /// highlighted field: moving through the list does not throw edits away.
     pub kept: HashMap<String, (Vec<crate::experiment::settings::Field>, usize)>,
+    /// Whether the next run queued opens in the Run view: the first of a launch does (of a
+    /// grid, the one that trains first), not each queued behind it.
+    pub opens_next: bool,
 }
 
 impl App {

@@ -131,6 +131,7 @@ fn launch(app: &mut App) {
                 )
             });
             let share = experiments.len() > 1;
+            app.launch.opens_next = true;
             for experiment in experiments {
                 app.commands.push(Command::Launch {
                     origin: origin.clone(),

@@ -139,6 +139,10 @@ fn apply(app: &mut App, message: Message) {
         }
         Message::Launched { id, name } => {
             app.announce(format!("queued run {id} ({name})"), false);
+            // A grid's later runs are announced; the view stays on the first.
+            if !std::mem::take(&mut app.launch.opens_next) {
+                return;
+            }
             // The run list's cursor goes to it too: the views that follow the cursor (Metrics,
             // Compare, Prompt) then show the run the Run view shows.
             app.runs.selected_id = Some(id.clone());
