@@ -281,10 +281,14 @@ fn reason_lines(reasons: &[&str], width: usize) -> usize {
                     lines += 1;
                     used = 0;
                 }
-                let start = if used > 0 { used + 1 } else { 0 };
+                let end = if used > 0 { used + 1 + w } else { w };
+                if end == 0 {
+                    // An empty word at a line's start (the leading space) takes no room.
+                    continue;
+                }
                 // A word longer than the line is cut across lines.
-                lines += (start + w).saturating_sub(1) / width;
-                used = (start + w - 1) % width + 1;
+                lines += (end - 1) / width;
+                used = (end - 1) % width + 1;
             }
             lines
         })
@@ -507,4 +511,19 @@ fn value_cell(app: &App, m: &Measure, value: Option<f64>, base: Option<f64>) -> 
         ));
     }
     Cell::from(Line::from(spans))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason_lines;
+
+    #[test]
+    fn reasons_wrap_at_words_as_the_pane_does() {
+        // " ab cd" in 3 columns: " ab" then "cd".
+        assert_eq!(reason_lines(&["ab cd"], 3), 2);
+        assert_eq!(reason_lines(&["ab cd"], 6), 1);
+        // A word longer than the line is cut across lines: " " + 7 letters in 4 columns.
+        assert_eq!(reason_lines(&["abcdefg"], 4), 2);
+        assert_eq!(reason_lines(&["", "x"], 10), 2, "an empty reason is a line");
+    }
 }
