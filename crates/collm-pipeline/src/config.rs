@@ -521,11 +521,23 @@ impl PipelineConfig {
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.stages.iter().enumerate() {
             let field = |f: &str| format!("stages[{i}].{f}");
-            if !names.insert(self.stage_name(i)) {
-                return Err(PipelineError::config(
-                    field("name"),
-                    format!("`{}` is used twice", self.stage_name(i)),
-                ));
+            let name = self.stage_name(i);
+            if !names.insert(name.clone()) {
+                // Against an unnamed stage's default name, the name written is the one to blame.
+                let first = (0..i).find(|&j| self.stage_name(j) == name).unwrap_or(i);
+                let (at, message) = if s.name.is_none() {
+                    (
+                        first,
+                        format!(
+                            "`{name}` is the name of stage {} when it has none (an unnamed \
+                             stage N is `stageN`); choose another, or name that stage",
+                            i + 1
+                        ),
+                    )
+                } else {
+                    (i, format!("`{name}` is used twice"))
+                };
+                return Err(PipelineError::config(format!("stages[{at}].name"), message));
             }
             if s.train.is_empty() {
                 return Err(PipelineError::config(
@@ -725,6 +737,14 @@ mod tests {
         }
         assert!(named(&"s".repeat(41)).is_err());
         assert!(named("stage1").unwrap_err().contains("used twice"));
+        // The first stage named as the second is by default: the name written is blamed.
+        let mut c: PipelineConfig = toml::from_str(COLLM).unwrap();
+        c.stages[0].name = Some("stage2".into());
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("stages[0].name") && e.contains("is the name of stage 2 when it has none"),
+            "{e}"
+        );
         assert!(named("final-tune")
             .unwrap_err()
             .contains("final evaluation's labels of parts"));
