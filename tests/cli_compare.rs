@@ -174,6 +174,14 @@ fn compare_measures_two_runs_on_the_rows_both_scored() {
             && !text.contains("--predictions"),
         "{text}"
     );
+    let shown = env.ok(&["show", ib]);
+    assert!(
+        shown.contains(&format!(
+            "{} is gone (moved or deleted outside collm)",
+            folder.display()
+        )),
+        "{shown}"
+    );
     std::fs::rename(&away, &folder).unwrap();
 
     // A baseline outside the runs compared, or a run named twice, is an error.

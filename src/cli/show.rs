@@ -25,13 +25,21 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", report.to_json());
     } else {
-        let kept = crate::runner::predictions::kept_files(&store.run_dir(&id));
-        print!("{}", describe(&record, &report, &kept));
+        let dir = store.run_dir(&id);
+        let kept = crate::runner::predictions::kept_files(&dir);
+        // A run that wrote files had its folder: gone now, its files are names only.
+        let gone = (!record.artifacts.is_empty() && !dir.is_dir()).then_some(dir.as_path());
+        print!("{}", describe(&record, &report, &kept, gone));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(r: &RunRecord, report: &RunReport, kept: &[std::path::PathBuf]) -> String {
+fn describe(
+    r: &RunRecord,
+    report: &RunReport,
+    kept: &[std::path::PathBuf],
+    gone: Option<&std::path::Path>,
+) -> String {
     let mut out = String::new();
     let mut facts = vec![
         vec!["run".to_string(), r.id.to_string()],
@@ -81,6 +89,15 @@ fn describe(r: &RunRecord, report: &RunReport, kept: &[std::path::PathBuf]) -> S
                 best.metrics.all.rows,
                 number(best.metrics.all.auc),
                 best.step
+            ),
+        ]);
+    }
+    if let Some(dir) = gone {
+        facts.push(vec![
+            "folder".to_string(),
+            format!(
+                "{} is gone (moved or deleted outside collm): the files below are not there",
+                dir.display()
             ),
         ]);
     }
