@@ -314,17 +314,17 @@ fn collm_settings_out_of_range_are_named_as_set_names_them_at_their_line() {
         r.contains("invalid setting `collm.lora.r`: must be positive"),
         "{r}"
     );
-    // A key the file does not write (the second stage's default name, taken by the first):
-    // reported at the table that would hold it.
+    // The first stage named as the second is by default: reported where the name is written
+    // (not at the second stage's key, which the file does not write).
     let named = text.replacen(
         "prompt = \"text\"",
         "prompt = \"text\"\nname = \"stage2\"",
         1,
     );
     let twice = error_of(&named);
-    let second = named.match_indices("[[collm.stages]]").nth(1).unwrap().0;
-    let line = named[..second].matches('\n').count() + 1;
-    assert!(twice.contains("`collm.stages.1.name`"), "{twice}");
+    let written = named.find("name = \"stage2\"").unwrap();
+    let line = named[..written].matches('\n').count() + 1;
+    assert!(twice.contains("`collm.stages.0.name`"), "{twice}");
     // Each of two settings checked together is named alone.
     let (rows, _) = at(
         "eval_rows = 32\n\n[[collm.stages]]\nprompt = \"hybrid\"",
