@@ -185,22 +185,19 @@ pub fn kept_predictions(
     target: &Target,
     split: &str,
 ) -> Result<Vec<Prediction>, String> {
-    let run_dir = store.run_dir(&target.run);
-    let path = predictions_path(&run_dir, split, target.part.as_deref());
-    // A finished run had its folder (one ended before it started has none).
-    let finished = store
-        .run(&target.run)
-        .is_ok_and(|r| r.status == RunStatus::Finished);
-    if finished && !run_dir.is_dir() {
+    let path = predictions_path(&store.run_dir(&target.run), split, target.part.as_deref());
+    let record = store.run(&target.run).ok();
+    let finished = record.as_ref().filter(|r| r.status == RunStatus::Finished);
+    if let Some(dir) = finished.and_then(|r| store.folder_gone(r)) {
         return Err(format!(
             "run {target}'s folder {} is gone (moved or deleted outside collm): its weights and \
              per-row scores with it; its record keeps only its numbers",
-            run_dir.display()
+            dir.display()
         ));
     }
     if !path.is_file() {
-        let status = store.run(&target.run).map(|r| r.status);
-        if let Some(status) = status.ok().filter(|s| *s != RunStatus::Finished) {
+        let status = record.map(|r| r.status);
+        if let Some(status) = status.filter(|s| *s != RunStatus::Finished) {
             let resume = match status {
                 RunStatus::Queued | RunStatus::Running => String::new(),
                 _ => format!("; `collm resume {}` finishes it", target.run),
@@ -280,10 +277,12 @@ pub fn measured(
     target.result_on(record, split).map(from)
 }
 
-/// Whether `from` (a [`measured`] source) names a stage's evaluation during training rather
-/// than the final weights' scores: `stage2 step 8`.
-pub fn from_training(from: &str) -> bool {
-    from != KEPT_SOURCE && !from.starts_with(FINAL_STAGE) && from != source(None)
+/// The part of `from` (a column's source: its members' [`measured`] sources joined by ` / `)
+/// that names a stage's evaluation during training rather than the final weights' scores:
+/// `stage2 step 8`.
+pub fn training_source(from: &str) -> Option<&str> {
+    from.split(" / ")
+        .find(|f| *f != KEPT_SOURCE && !f.starts_with(FINAL_STAGE) && *f != source(None))
 }
 
 /// Where metrics read from a target's kept per-row scores come from, as a column shows it.

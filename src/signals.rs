@@ -23,7 +23,8 @@ const WATCH_EVERY: Duration = Duration::from_millis(50);
 
 /// Stops listening for signals when dropped.
 pub struct OnSignal {
-    signalled: Arc<AtomicBool>,
+    /// The first signal that came (0: none yet).
+    first: Arc<AtomicI32>,
     handlers: Vec<SigId>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -52,23 +53,17 @@ pub fn on_signal(
     signals: &[std::ffi::c_int],
     action: impl FnOnce(&'static str) + Send + 'static,
 ) -> std::io::Result<OnSignal> {
-    let signalled = Arc::new(AtomicBool::new(false));
-    // Which signal came first (0: none yet), set before `signalled`.
-    let which = Arc::new(AtomicI32::new(0));
+    let first = Arc::new(AtomicI32::new(0));
     // When the first signal came (0: none yet); a later one past SAME_REQUEST quits at once
     // (exit status 130, as a shell reports Ctrl-C).
     let first_at = Arc::new(AtomicU64::new(0));
     let mut handlers = Vec::new();
     for &signal in signals {
-        let (signalled, first_at) = (Arc::clone(&signalled), Arc::clone(&first_at));
-        let which = Arc::clone(&which);
+        let (first, first_at) = (Arc::clone(&first), Arc::clone(&first_at));
         let handler = move || {
             let now = monotonic_ms();
             match first_at.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => {
-                    which.store(signal, Ordering::SeqCst);
-                    signalled.store(true, Ordering::SeqCst);
-                }
+                Ok(_) => first.store(signal, Ordering::SeqCst),
                 Err(first) if now.saturating_sub(first) >= SAME_REQUEST.as_millis() as u64 => {
                     signal_hook::low_level::exit(130)
                 }
@@ -81,14 +76,13 @@ pub fn on_signal(
     }
     let stop = Arc::new(AtomicBool::new(false));
     let watcher_stop = Arc::clone(&stop);
-    let watched = Arc::clone(&signalled);
+    let watched = Arc::clone(&first);
     let thread = std::thread::Builder::new()
         .name("collm-signals".into())
         .spawn(move || {
-            let signalled = watched;
             while !watcher_stop.load(Ordering::SeqCst) {
-                if signalled.load(Ordering::SeqCst) {
-                    let signal = which.load(Ordering::SeqCst);
+                let signal = watched.load(Ordering::SeqCst);
+                if signal != 0 {
                     action(signal_hook::low_level::signal_name(signal).unwrap_or("a signal"));
                     return;
                 }
@@ -96,7 +90,7 @@ pub fn on_signal(
             }
         })?;
     Ok(OnSignal {
-        signalled,
+        first,
         handlers,
         stop,
         thread: Some(thread),
@@ -108,7 +102,7 @@ impl OnSignal {
     /// starts no more. The cancel reaches only the runs there are when it comes; a run in a
     /// step that cannot stop (its final scoring) finishes, and then nothing may follow it.
     pub fn signalled(&self) -> bool {
-        self.signalled.load(Ordering::SeqCst)
+        self.first.load(Ordering::SeqCst) != 0
     }
 }
 

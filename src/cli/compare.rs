@@ -43,8 +43,8 @@ use serde::Serialize;
 use super::report::{align, number, SplitReport};
 use super::Context;
 use crate::compare::{
-    column_header, column_label, column_metrics, column_name, from_training, interval,
-    kept_metrics, measured, significance, source, Target, GROUPS, MEASURES,
+    column_header, column_label, column_metrics, column_name, interval, kept_metrics, measured,
+    significance, source, training_source, Target, GROUPS, MEASURES,
 };
 use crate::experiment::settings;
 use crate::runner::predictions::predictions_path;
@@ -479,7 +479,7 @@ fn describe(
     }
 
     for run in c.runs.iter().filter(|r| r.status == "finished") {
-        if let Some(from) = run.from.split(" / ").find(|f| from_training(f)) {
+        if let Some(from) = training_source(&run.from) {
             out.push_str(&format!(
                 "  note: {} finished without final scores of {split} by its best weights: its \
                  numbers are its {from} evaluation, during training, of a sample of {split} its \

@@ -25,11 +25,9 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", report.to_json());
     } else {
-        let dir = store.run_dir(&id);
-        let kept = crate::runner::predictions::kept_files(&dir);
-        // A run that wrote files had its folder: gone now, its files are names only.
-        let gone = (!record.artifacts.is_empty() && !dir.is_dir()).then_some(dir.as_path());
-        print!("{}", describe(&record, &report, &kept, gone));
+        let kept = crate::runner::predictions::kept_files(&store.run_dir(&id));
+        let gone = store.folder_gone(&record);
+        print!("{}", describe(&record, &report, &kept, gone.as_deref()));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -206,6 +206,15 @@ impl Store {
         self.dir.join("runs").join(id.as_str())
     }
 
+    /// The folder of the run `record` tells of where the record says the run made one (it
+    /// finished, or saved a file there) and it is gone: moved or deleted outside collm. A run
+    /// that ended before it started never had one.
+    pub fn folder_gone(&self, record: &RunRecord) -> Option<PathBuf> {
+        let dir = self.run_dir(&record.id);
+        let made = record.status == RunStatus::Finished || !record.artifacts.is_empty();
+        (made && !dir.is_dir()).then_some(dir)
+    }
+
     /// The file of a run's best weights (its latest best checkpoint outside the final
     /// evaluation), found in this store's folder of the run: a store copied or moved elsewhere
     /// still records the paths it was written at.

@@ -66,12 +66,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) {
 /// that goes to another view keeps it for when the user comes back; news of runs ending stays
 /// its time.
 fn clear_answered_message(app: &mut App, key: &KeyEvent) {
-    let typing = match app.view {
-        View::Runs => app.runs.filter_input.is_some(),
-        View::Prompt => app.prompt.search.is_some(),
-        View::Launch => app.launch.editing.is_some(),
-        _ => false,
-    };
+    let typing = input_buffer(app).is_some();
     let leaves = !typing
         && action_for(app.view, key).is_some_and(|a| {
             matches!(
@@ -89,15 +84,21 @@ fn clear_answered_message(app: &mut App, key: &KeyEvent) {
     }
 }
 
-/// Text prompts (runs filter, user search, a form field) take every key while open.
-fn text_input(app: &mut App, key: &KeyEvent) -> bool {
-    let buffer = match app.view {
+/// The current view's open text prompt (runs filter, user search, a form field), if any.
+fn input_buffer(app: &mut App) -> Option<&mut String> {
+    match app.view {
         View::Runs => app.runs.filter_input.as_mut(),
         View::Prompt => app.prompt.search.as_mut(),
         View::Launch => app.launch.editing.as_mut(),
         _ => None,
+    }
+}
+
+/// Text prompts take every key while open.
+fn text_input(app: &mut App, key: &KeyEvent) -> bool {
+    let Some(buffer) = input_buffer(app) else {
+        return false;
     };
-    let Some(buffer) = buffer else { return false };
     if key
         .modifiers
         .contains(crossterm::event::KeyModifiers::CONTROL)

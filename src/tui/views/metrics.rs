@@ -14,8 +14,8 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use crate::compare::{
-    column_header, column_metrics, column_name, from_training, interval, interval_short, measured,
-    source, Measure, Target, GROUPS, MEASURES,
+    column_header, column_metrics, column_name, interval, interval_short, measured, source,
+    training_source, Measure, Target, GROUPS, MEASURES,
 };
 use crate::tui::app::{column_targets, App, MetricsColumn, SIGNIFICANCE_RESAMPLES};
 use crate::tui::widgets::columns::ColumnWindow;
@@ -52,22 +52,31 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .collect();
     let base = means[base_index].as_ref();
 
+    // Where each column's numbers come from: the table's `from` row, and the hint below.
+    let sources: Vec<String> = columns
+        .iter()
+        .zip(&measured_columns)
+        .map(|(c, m)| match m {
+            Err(_) => "rows differ".to_string(),
+            Ok(_) => column_source(app, c, split),
+        })
+        .collect();
+
     // Why a column shows no metrics comes before any hint, then a finished column whose
-    // numbers are a training evaluation's: its rows are a sample its seed drew, so its differences from the
-    // others are not of the same rows (as `collm compare` notes).
+    // numbers are a training evaluation's: its rows are a sample its seed drew, so its
+    // differences from the others are not of the same rows (as `collm compare` notes).
     let refused = measured_columns.iter().find_map(|m| m.as_ref().err());
     let sampled = (columns.len() > 1)
         .then(|| {
             columns
                 .iter()
                 .zip(&targets)
-                .zip(&means)
-                .find_map(|((c, t), m)| {
+                .zip(means.iter().zip(&sources))
+                .find_map(|((c, t), (m, from))| {
                     // A run still training is judged by its training so far, as it says.
                     let finished = c.iter().all(|(_, r)| r.status == RunStatus::Finished);
-                    let from = column_source(app, c, split);
-                    let sample = finished && m.is_some() && from.split(" / ").any(from_training);
-                    sample.then(|| (column_header(t), from))
+                    let sample = finished && m.is_some() && training_source(from).is_some();
+                    sample.then(|| (column_header(t), from.clone()))
                 })
         })
         .flatten();
@@ -148,13 +157,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     rows.push(Row::new(
         window.keep(
             std::iter::once(Cell::from(Span::styled("from", t.dim())))
-                .chain(columns.iter().zip(&measured_columns).map(|(c, m)| {
-                    let from = match m {
-                        Err(_) => "rows differ".to_string(),
-                        Ok(_) => column_source(app, c, split),
-                    };
-                    Cell::from(Span::styled(from, t.dim()))
-                }))
+                .chain(
+                    sources
+                        .iter()
+                        .map(|from| Cell::from(Span::styled(from.clone(), t.dim()))),
+                )
                 .collect(),
         ),
     ));
