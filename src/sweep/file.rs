@@ -10,7 +10,7 @@
 //! [set]                            # settings changed for every point, as `--set`
 //! training.max_epochs = 1000
 //!
-//! [grid]                           # one axis per key, every combination (keys in sorted order)
+//! [grid]                           # one axis per key, every combination (the first slowest)
 //! training.lr = [1e-2, 1e-3, 1e-4]
 //! model.dim = [64, 256]
 //!
@@ -172,6 +172,16 @@ impl SweepFile {
                 });
             }
         }
+        // The flattened tables are in key order; the axes vary in the order the file writes
+        // them (the first slowest), as `--grid` flags do in theirs.
+        let written_at = |axis: &Axis| {
+            let section = if axis.replicate { "seeds" } else { "grid" };
+            (
+                axis.replicate,
+                line_of(text, section, &axis.key).map(|(n, _)| n),
+            )
+        };
+        axes.sort_by_key(written_at);
         Ok(SweepFile {
             experiment,
             select: raw.select,
@@ -265,10 +275,11 @@ training.seed = [1, 2]
         assert_eq!(
             axes,
             [
-                ("collm.stages.1.lr", 1, false),
                 ("training.lr", 2, false),
+                ("collm.stages.1.lr", 1, false),
                 ("training.seed", 2, true)
-            ]
+            ],
+            "the file's order, not the keys'"
         );
     }
 
