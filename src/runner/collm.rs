@@ -164,13 +164,7 @@ pub fn execute(
          sink: &mut dyn EventSink|
          -> collm_pipeline::Result<()> {
             let upstream = |e: &dyn std::fmt::Display| PipelineError::Upstream(e.to_string());
-            let recorded: Vec<(String, u64, String)> = job
-                .store
-                .evals(job.id)
-                .map_err(|e| upstream(&e))?
-                .into_iter()
-                .map(|p| (p.stage, p.step, p.split))
-                .collect();
+            let recorded = job.store.eval_keys(job.id).map_err(|e| upstream(&e))?;
             let kept_before = |split: &str| predictions_path(job.run_dir, split, part).exists();
             for (split, rows) in splits.iter().filter(|(split, _)| !kept_before(split)) {
                 // Minutes on a CPU for a real backbone: the log says what the run is doing.

@@ -301,11 +301,7 @@ fn replay(
         .into_iter()
         .map(|p| (p.stage, p.step))
         .collect();
-    let had_evals: HashSet<(String, u64, String)> = store
-        .evals(job.id)?
-        .into_iter()
-        .map(|p| (p.stage, p.step, p.split))
-        .collect();
+    let had_evals = store.eval_keys(job.id)?;
     for p in store.steps(id)?.into_iter().filter(|p| p.stage == stage) {
         if had_steps.contains(&(p.stage.clone(), p.step)) {
             continue;

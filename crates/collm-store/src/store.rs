@@ -514,6 +514,19 @@ impl Store {
         self.points(&self.evals, id, "evaluation")
     }
 
+    /// The (stage, step, split) of each evaluation a run recorded: what an attempt resuming it
+    /// must not record again.
+    pub fn eval_keys(
+        &self,
+        id: &RunId,
+    ) -> Result<std::collections::HashSet<(String, u64, String)>, StoreError> {
+        Ok(self
+            .evals(id)?
+            .into_iter()
+            .map(|p| (p.stage, p.step, p.split))
+            .collect())
+    }
+
     /// A run's record with all its points.
     pub fn full_run(&self, id: &RunId) -> Result<FullRun, StoreError> {
         Ok(FullRun {
