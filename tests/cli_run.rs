@@ -339,8 +339,66 @@ fn the_built_in_tiny_model_is_listed_and_benched_without_a_pull() {
         cache["first_loss_diff"].as_f64().is_some_and(|d| d < 1e-4),
         "{cache}"
     );
+    for key in [
+        "device",
+        "dtype",
+        "threads",
+        "cached_samples_per_s",
+        "peak_rss_mb",
+    ] {
+        assert!(!cache[key].is_null(), "{key} missing: {cache}");
+    }
     // Nothing was pulled into the (empty) models folder.
     assert!(!env.dir.path().join("home/models/registry.json").exists());
+}
+
+/// Shapes a bench cannot run are refused with the reason, not aborted on a failed allocation,
+/// and a step is never timed as a batch it did not hold.
+#[test]
+fn the_benches_refuse_shapes_they_cannot_run_or_would_misreport() {
+    let env = Env::new();
+    let fails = |args: &[&str], want: &str| {
+        let out = env.output(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    };
+    let tiny = ["--model", "tiny-random"];
+    let llm = |shape: &[&'static str]| [&["bench", "llm"][..], &tiny, shape].concat();
+    fails(
+        &llm(&["--batch", "4096", "--tokens", "2048"]),
+        "GiB for a training step",
+    );
+    fails(
+        &llm(&["--reps", "100000000"]),
+        "--reps and --warmup take at most",
+    );
+    // A dataset of three training rows: one step of four would be a short batch.
+    let ml1m = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/ml-1m-collm");
+    let small = env.dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    for (file, lines) in [
+        ("items.tsv", usize::MAX),
+        ("train.tsv", 4),
+        ("valid.tsv", 201),
+    ] {
+        let text = std::fs::read_to_string(format!("{ml1m}/{file}")).unwrap();
+        let head: Vec<&str> = text.lines().take(lines).collect();
+        std::fs::write(small.join(file), head.join("\n") + "\n").unwrap();
+    }
+    std::fs::copy(small.join("valid.tsv"), small.join("valid_small.tsv")).unwrap();
+    let cache = |batch: &'static str| {
+        let data = ["--data", path_str(&small)];
+        [
+            &["bench", "cache"][..],
+            &tiny,
+            &data,
+            &["--steps", "1", "--batch", batch],
+        ]
+        .concat()
+    };
+    fails(&cache("4"), "1 step of 4 rows needs 4 training rows");
+    fails(&cache("100000"), "--batch 100000 is not within 1 to 4096");
 }
 
 /// `collm import` makes raw MovieLens into a dataset an experiment's `path` names: the same

@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# collm vs PyTorch + peft on the same batch shape, alternated ROUNDS times in one sitting so
-# both see the same machine state; prints every round and the per-implementation medians.
-# Run by hand (not in CI), on a quiet machine:
+# collm vs PyTorch + peft on the same batch shape and thread count, alternated ROUNDS times in
+# one sitting so both see the same machine state; prints every round and the per-implementation
+# medians. Run by hand (not in CI), on a quiet machine:
 #
 #   cargo build --release
-#   benches/reference/side_by_side.sh [ROUNDS=3] [PYTHON=/opt/refenv/bin/python]
+#   benches/reference/side_by_side.sh [ROUNDS=3] [PYTHON=/opt/refenv/bin/python] [BENCH ARGS...]
+#   benches/reference/side_by_side.sh 3 /opt/refenv/bin/python --batch 16 --tokens 150
 #
+# BENCH ARGS go to both sides (both take --batch, --tokens, --reps, --warmup, --device, --dtype).
+# Both use THREADS threads (default: every core), collm through RAYON_NUM_THREADS.
 # The PyTorch side needs numpy, gguf, transformers, peft and torch
-# (`python3 -m venv /opt/refenv && /opt/refenv/bin/pip install numpy gguf transformers peft torch`).
+# (`python3 -m venv /opt/refenv && /opt/refenv/bin/pip install numpy gguf transformers peft torch`;
+# the versions of the README's figures are named beside them).
 set -euo pipefail
 rounds=${1:-3}
 python=${2:-/opt/refenv/bin/python}
+shift $(($# < 2 ? $# : 2))
+threads=${THREADS:-$(nproc)}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 collm="$root/target/release/collm"
 model=$("$collm" model list | awk '/^\* /{print $NF}')
 out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 for i in $(seq "$rounds"); do
-  "$collm" bench llm --json >>"$out"
-  "$python" "$root/benches/reference/bench_torch.py" --model "$model" --json 2>/dev/null | tail -1 >>"$out"
+  RAYON_NUM_THREADS=$threads "$collm" bench llm --json "$@" >>"$out"
+  # Python's warnings stay on stderr, in view: a failure there must not pass silently.
+  "$python" "$root/benches/reference/bench_torch.py" --model "$model" --threads "$threads" \
+    --json "$@" | tail -1 >>"$out"
 done
 "$python" - "$out" <<'PY'
 import json, statistics, sys

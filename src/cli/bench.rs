@@ -7,11 +7,13 @@
 //!  "device": "cpu", "dtype": "f32", "threads": 2, "cpu": "AMD EPYC", "eval_samples_per_s": 4.1,
 //!  "train_samples_per_s": 2.0, "eval_batch_s": 1.95, "train_batch_s": 4.0,
 //!  "train_forward_s": 1.7, "train_backward_s": 2.3,
-//!  "eval_runs_s": [...], "train_runs_s": [...], "peak_rss_mb": 1480.0, "reps": 5}
+//!  "eval_runs_s": [...], "train_runs_s": [...], "peak_rss_mb": 1480.0, "reps": 5,
+//!  "warmup": 2}
 //! ```
 //!
-//! `benches/reference/bench_torch.py --json` prints the same keys for PyTorch + peft (all but
-//! the forward/backward split of a train step).
+//! `benches/reference/bench_torch.py --json` prints the same keys for PyTorch + peft but the
+//! forward/backward split of a train step and the per-run times, and adds `attn` and `torch`
+//! (its attention implementation and version).
 //!
 //! `collm bench tui [--json]` times the TUI's views drawing the store's runs (see
 //! [`crate::tui::bench`]).
@@ -20,6 +22,7 @@
 //! prompts, CIE training, LoRA frozen) with and without the prompt-prefix cache, from the same
 //! weights, and reports the loss difference of the two paths: at the first step 0 up to rounding
 //! (the cache is exact), later larger (AdamW's first updates amplify rounding; see `CacheBench`).
+//! Its JSON holds `CacheBench`'s fields beside the model and machine keys of `bench llm`.
 
 use std::path::{Path, PathBuf};
 
@@ -74,6 +77,7 @@ pub struct CacheArgs {
     /// Steps per measured path.
     #[arg(long, default_value_t = 4)]
     pub steps: usize,
+    /// Rows per step (hybrid prompts of the dataset's training split).
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
     #[command(flatten)]
@@ -128,9 +132,9 @@ impl Compute {
     }
 }
 
-/// The printed result: the measurement and what it was measured on.
+/// The printed result: a measurement and what it was measured on.
 #[derive(Debug, Serialize)]
-struct Output {
+struct Output<R> {
     #[serde(rename = "impl")]
     implementation: &'static str,
     model: String,
@@ -140,7 +144,51 @@ struct Output {
     #[serde(skip_serializing_if = "Option::is_none")]
     gpu: Option<String>,
     #[serde(flatten)]
-    report: BenchReport,
+    report: R,
+}
+
+impl<R> Output<R> {
+    fn new(backbone: &Backbone, llm: &collm_llm::Llm, report: R) -> Self {
+        Output {
+            implementation: "collm",
+            model: backbone.label(),
+            device: device_name(llm.device()),
+            dtype: format!("{:?}", llm.dtype()).to_lowercase(),
+            cpu: cpu_model(),
+            gpu: gpu_model(llm.device()),
+            report,
+        }
+    }
+
+    /// The table's first rows: the model and the machine.
+    fn machine_rows(&self, threads: usize) -> Vec<(&'static str, String)> {
+        vec![
+            ("model", self.model.clone()),
+            (
+                "device",
+                format!(
+                    "{} ({}, {})",
+                    self.device,
+                    self.dtype,
+                    super::report::plural(threads, "thread")
+                ),
+            ),
+            ("cpu", self.cpu.clone().unwrap_or_else(|| "unknown".into())),
+            ("gpu", self.gpu.clone().unwrap_or_else(|| "none".into())),
+        ]
+    }
+}
+
+/// Prints `rows` as the bench tables do: names right-aligned, then values.
+fn print_rows(rows: &[(&str, String)]) {
+    for (k, v) in rows {
+        println!("{k:>12}  {v}");
+    }
+}
+
+/// A peak resident memory as the tables print it.
+fn rss(peak_rss_mb: Option<f64>) -> String {
+    peak_rss_mb.map_or("unknown".to_string(), |mb| format!("{mb:.0} MiB"))
 }
 
 pub fn execute(args: Args, ctx: &super::Context) -> anyhow::Result<()> {
@@ -162,6 +210,8 @@ fn bench_tui_command(args: TuiArgs, ctx: &super::Context) -> anyhow::Result<()> 
         "{} runs, {}x{}, {} frames a view; reading the runs once: {:.2} ms",
         times.runs, times.width, times.height, times.frames, times.load_ms
     );
+    let cpu = times.cpu.as_deref().unwrap_or("unknown");
+    println!("on {cpu}, peak RSS {}", rss(times.peak_rss_mb));
     for v in &times.views {
         println!("{:<36} {:>8.3} ms a frame", v.view, v.ms_per_frame);
     }
@@ -172,6 +222,13 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
     let data = args.data.unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ml-1m-collm")
     });
+    // Checked before the model loads: past this a typo aborts the process on an allocation.
+    let most = collm_llm::bench::MAX_BATCH;
+    anyhow::ensure!(
+        (1..=most).contains(&args.batch),
+        "bench: --batch {} is not within 1 to {most} rows (a stage's batches are tens of rows)",
+        args.batch
+    );
     let dataset = collm_data::Dataset::load_dir(&data)?;
     // The stage is built as a run's is, and refuses evaluation rows of one label; it never
     // evaluates here, and 64 rows of a real split hold both.
@@ -188,26 +245,67 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
     let mut model =
         collm_pipeline::CollmModel::build(&cfg, llm, tokenizer, &dataset, Path::new("."))?;
     let plan = &collm_pipeline::pipeline::plans(&cfg, Path::new("."))[0];
-    let r = collm_pipeline::bench::bench_stage2_cache(&mut model, &dataset, plan, args.steps)?;
+    let report = collm_pipeline::bench::bench_stage2_cache(&mut model, &dataset, plan, args.steps)?;
+    let out = Output::new(&backbone, &model.llm, report);
     if args.json {
-        println!("{}", serde_json::to_string(&r)?);
-    } else {
-        println!(
-            "stage-2 step, batch {} ({:.0} prefix + {:.0} suffix tokens): uncached {:.3} s, cached {:.3} s \
-             (first visit {:.3} s): {:.2}x faster; loss difference {:.1e} at the first step, {:.1e} at most; \
-             the process's first step (not counted) {:.1} s",
-            r.batch_size,
-            r.prefix_tokens,
-            r.suffix_tokens,
-            r.uncached_step_secs,
-            r.cached_step_secs,
-            r.first_visit_step_secs,
-            r.uncached_step_secs / r.cached_step_secs,
-            r.first_loss_diff,
-            r.max_loss_diff,
-            r.warmup_step_secs
-        );
+        println!("{}", serde_json::to_string(&out)?);
+        return Ok(());
     }
+    let r = &out.report;
+    let path = |per_s: f64, secs: f64| format!("{per_s:.2} samples/s ({secs:.3} s/step)");
+    let mut rows = out.machine_rows(r.threads);
+    rows.extend([
+        (
+            "shape",
+            format!(
+                "stage-2 steps of {} hybrid prompts ({:.0} prefix + {:.0} suffix tokens on \
+                 average), {} a path",
+                r.batch_size,
+                r.prefix_tokens,
+                r.suffix_tokens,
+                super::report::plural(r.steps, "step")
+            ),
+        ),
+        (
+            "uncached",
+            path(r.uncached_samples_per_s, r.uncached_step_secs),
+        ),
+        (
+            "first visit",
+            format!(
+                "{}, computing each prefix and keeping it",
+                path(r.first_visit_samples_per_s, r.first_visit_step_secs)
+            ),
+        ),
+        (
+            "cached",
+            format!(
+                "{}: {:.2}x the uncached rate",
+                path(r.cached_samples_per_s, r.cached_step_secs),
+                r.uncached_step_secs / r.cached_step_secs
+            ),
+        ),
+        (
+            "loss diff",
+            format!(
+                "{:.1e} at the first step, {:.1e} at most",
+                r.first_loss_diff, r.max_loss_diff
+            ),
+        ),
+        (
+            "cache",
+            format!("{:.1} MiB of keys and values", r.prefix_cache_mib),
+        ),
+        ("peak RSS", rss(r.peak_rss_mb)),
+        (
+            "warm-up",
+            format!(
+                "{:.1} s (the process's first step, not counted)",
+                r.warmup_step_secs
+            ),
+        ),
+    ]);
+    print_rows(&rows);
     Ok(())
 }
 
@@ -226,16 +324,7 @@ fn bench_llm_command(args: LlmArgs) -> anyhow::Result<()> {
         yes_id,
     };
     let report = bench_llm(&llm, &opts)?;
-    let model = backbone.label();
-    let out = Output {
-        implementation: "collm",
-        model,
-        device: device_name(&device),
-        dtype: format!("{:?}", llm.dtype()).to_lowercase(),
-        cpu: cpu_model(),
-        gpu: gpu_model(&device),
-        report,
-    };
+    let out = Output::new(&backbone, &llm, report);
     if args.json {
         println!("{}", serde_json::to_string(&out)?);
     } else {
@@ -255,19 +344,10 @@ fn find_backbone(model: Option<&str>) -> anyhow::Result<Backbone> {
     })
 }
 
-fn print_table(out: &Output) {
+fn print_table(out: &Output<BenchReport>) {
     let r = &out.report;
-    let rss = r
-        .peak_rss_mb
-        .map_or("unknown".to_string(), |mb| format!("{mb:.0} MiB"));
-    let rows = [
-        ("model", out.model.clone()),
-        (
-            "device",
-            format!("{} ({}, {} threads)", out.device, out.dtype, r.threads),
-        ),
-        ("cpu", out.cpu.clone().unwrap_or_else(|| "unknown".into())),
-        ("gpu", out.gpu.clone().unwrap_or_else(|| "none".into())),
+    let mut rows = out.machine_rows(r.threads);
+    rows.extend([
         ("shape", format!("batch {} x {} tokens", r.batch, r.tokens)),
         (
             "scoring",
@@ -278,20 +358,23 @@ fn print_table(out: &Output) {
         ),
         (
             "train step",
+            // Each part is its own median, so the two need not add up to the step's.
             format!(
-                "{:.2} samples/s ({:.3} s/batch: forward {:.3} s, backward + AdamW {:.3} s)",
+                "{:.2} samples/s ({:.3} s/batch; medians of its parts: forward {:.3} s, \
+                 backward + AdamW {:.3} s)",
                 r.train_samples_per_s, r.train_batch_s, r.train_forward_s, r.train_backward_s
             ),
         ),
-        ("peak RSS", rss),
+        ("peak RSS", rss(r.peak_rss_mb)),
         (
             "GPU memory",
             r.gpu_mem_mb
                 .map_or("-".to_string(), |mb| format!("{mb:.0} MiB in use at most")),
         ),
-        ("repetitions", format!("{} (median)", r.reps)),
-    ];
-    for (k, v) in rows {
-        println!("{k:>12}  {v}");
-    }
+        (
+            "repetitions",
+            format!("{} (median), after {} untimed", r.reps, r.warmup),
+        ),
+    ]);
+    print_rows(&rows);
 }

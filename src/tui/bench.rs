@@ -28,6 +28,9 @@ pub struct FrameTimes {
     pub load_ms: f64,
     /// Each view's mean draw time, in the order drawn.
     pub views: Vec<ViewTime>,
+    /// The machine: its CPU, and the process's peak resident memory (VmHWM).
+    pub cpu: Option<String>,
+    pub peak_rss_mb: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,5 +103,7 @@ pub fn frame_times(
         frames,
         load_ms,
         views,
+        cpu: collm_llm::bench::cpu_model(),
+        peak_rss_mb: collm_llm::bench::peak_rss_mb(),
     })
 }

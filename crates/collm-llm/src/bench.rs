@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::{Llm, LlmError, Result};
+use crate::{Llm, LlmConfig, LlmError, Result};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -64,10 +64,70 @@ pub struct BenchReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_mem_mb: Option<f64>,
     pub reps: usize,
+    /// Untimed runs before each measurement.
+    pub warmup: usize,
 }
 
 /// The largest batch measured: a stage's batches are tens of rows.
-const MAX_BATCH: usize = 4096;
+pub const MAX_BATCH: usize = 4096;
+/// The most runs of a measurement, warm-up or timed: the median settles in a handful.
+const MAX_REPS: usize = 10_000;
+
+/// Bytes a training step of `batch` rows of `tokens` positions keeps for its backward pass,
+/// roughly: in every layer the attention scores and probabilities (batch x heads x tokens² each)
+/// and about a dozen activations of the hidden and MLP widths. An estimate to refuse hopeless
+/// sizes with (a failed allocation aborts the process), not a prediction of the peak.
+pub fn training_activation_bytes(
+    cfg: &LlmConfig,
+    batch: usize,
+    tokens: usize,
+    dtype: DType,
+) -> f64 {
+    let (b, t) = (batch as f64, tokens as f64);
+    let attention = 2.0 * b * cfg.num_heads as f64 * t * t;
+    let widths = b * t * (6 * cfg.hidden_size + 3 * cfg.intermediate_size) as f64;
+    cfg.num_layers as f64 * (attention + widths) * dtype.size_in_bytes() as f64
+}
+
+/// Refuses a training step of `batch` x `tokens` on `llm` whose activations alone would not fit
+/// in the memory `available` (bytes; `None`: unknown, nothing refused). `what` names the shape
+/// as the command's user gave it.
+pub fn check_fits(
+    llm: &Llm,
+    batch: usize,
+    tokens: usize,
+    available: Option<u64>,
+    what: &str,
+) -> Result<()> {
+    let need = training_activation_bytes(llm.config(), batch, tokens, llm.dtype());
+    match available {
+        Some(have) if need > have as f64 => Err(LlmError::Input(format!(
+            "bench: {what} needs about {:.1} GiB for a training step's activations (the \
+             attention alone is batch x {} heads x tokens² in each of {} layers); {:.1} GiB of \
+             memory is available",
+            need / GIB,
+            llm.config().num_heads,
+            llm.config().num_layers,
+            have as f64 / GIB
+        ))),
+        _ => Ok(()),
+    }
+}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// The memory a computation on `device` can still take, in bytes: the system's available
+/// memory (`MemAvailable`, Linux) on the CPU; `None` on a GPU (its allocator reports a failed
+/// allocation as an error) or when unknown.
+pub fn available_memory(device: &Device) -> Option<u64> {
+    if !device.is_cpu() {
+        return None;
+    }
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
 
 /// Runs the scoring and training measurements on `llm`, which must carry LoRA adapters.
 /// Trains the adapters as a side effect (a few AdamW steps on random data).
@@ -91,6 +151,20 @@ pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
             opts.batch
         )));
     }
+    if opts.reps > MAX_REPS || opts.warmup > MAX_REPS {
+        return Err(LlmError::Input(format!(
+            "bench: --reps and --warmup take at most {MAX_REPS} runs (got {} and {})",
+            opts.reps, opts.warmup
+        )));
+    }
+    let shape = format!("--batch {} --tokens {}", opts.batch, opts.tokens);
+    check_fits(
+        llm,
+        opts.batch,
+        opts.tokens,
+        available_memory(llm.device()),
+        &shape,
+    )?;
     let vars: Vec<Var> = llm.lora_vars().into_iter().map(|(_, v)| v).collect();
     if vars.is_empty() {
         return Err(LlmError::Lora(
@@ -156,6 +230,7 @@ pub fn bench_llm(llm: &Llm, opts: &BenchOptions) -> Result<BenchReport> {
         peak_rss_mb: peak_rss_mb(),
         gpu_mem_mb: gpu_mem.peak_mb,
         reps: opts.reps,
+        warmup: opts.warmup,
     })
 }
 
@@ -341,6 +416,50 @@ mod tests {
             let err = bench_llm(&llm, &opts).unwrap_err().to_string();
             assert!(err.contains(flag), "{err}");
         }
+        Ok(())
+    }
+
+    /// A shape within both limits whose activations cannot fit is refused with the estimate
+    /// (16 x 8000 on SmolLM2 aborted the process on a failed allocation of its scores).
+    #[test]
+    fn refuses_a_shape_whose_activations_do_not_fit() -> Result<()> {
+        let (llm, _tok) = Llm::tiny_random(3, Some(&LoraConfig::default()), &Device::Cpu)?;
+        let gib = 1u64 << 30;
+        let need = training_activation_bytes(llm.config(), 4096, 1024, DType::F32);
+        assert!(need > 8.0 * gib as f64, "{need}");
+        let err = check_fits(
+            &llm,
+            4096,
+            1024,
+            Some(8 * gib),
+            "--batch 4096 --tokens 1024",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--batch 4096 --tokens 1024 needs about") && err.contains("8.0 GiB"),
+            "{err}"
+        );
+        check_fits(&llm, 8, 150, Some(8 * gib), "small")?;
+        check_fits(&llm, 4096, 1024, None, "unknown memory")?;
+        // SmolLM2's sizes at the default shape: about 1.5 GB, as measured (1.9 GiB peak with
+        // the model); the shape that aborted needs terabytes.
+        let mut smol = llm.config().clone();
+        (
+            smol.num_layers,
+            smol.num_heads,
+            smol.hidden_size,
+            smol.intermediate_size,
+        ) = (30, 9, 576, 1536);
+        let default = training_activation_bytes(&smol, 8, 150, DType::F32) / GIB;
+        assert!((1.0..2.0).contains(&default), "{default}");
+        assert!(training_activation_bytes(&smol, 16, 8000, DType::F32) / GIB > 1000.0);
+        let opts = BenchOptions {
+            reps: usize::MAX,
+            ..BenchOptions::default()
+        };
+        let err = bench_llm(&llm, &opts).unwrap_err().to_string();
+        assert!(err.contains("--reps"), "{err}");
         Ok(())
     }
 

@@ -17,6 +17,7 @@ use crate::stage::{batch_loss, StageData, StagePlan};
 pub struct CacheBench {
     pub steps: usize,
     pub batch_size: usize,
+    pub threads: usize,
     /// Mean tokens per sample before the first slot (cached) and from it on (run each step).
     pub prefix_tokens: f64,
     pub suffix_tokens: f64,
@@ -37,6 +38,12 @@ pub struct CacheBench {
     /// moves its weight by up to twice the learning rate.
     pub max_loss_diff: f64,
     pub prefix_cache_mib: f64,
+    /// Rows a second, from the step times above.
+    pub uncached_samples_per_s: f64,
+    pub first_visit_samples_per_s: f64,
+    pub cached_samples_per_s: f64,
+    /// The process's peak resident memory (VmHWM), model loading included.
+    pub peak_rss_mb: Option<f64>,
 }
 
 fn snapshot(vars: &[crate::mapping::NamedVar]) -> Result<Vec<Tensor>> {
@@ -70,12 +77,39 @@ pub fn bench_stage2_cache(
         ));
     }
     let data = StageData::prepare(model, dataset, plan)?;
-    if data.batches.len() < steps {
+    // Every timed step a full batch: a short one would be timed as if it held the batch.
+    let full = data
+        .batches
+        .iter()
+        .take(steps)
+        .filter(|b| b.len() == cfg.batch_size);
+    if full.count() < steps {
         return Err(PipelineError::config(
             "train_rows",
-            format!("{steps} steps need {} rows", steps * cfg.batch_size),
+            format!(
+                "{steps} {} of {} rows {} {} training rows (--steps x --batch); the \
+                 dataset has {}",
+                if steps == 1 { "step" } else { "steps" },
+                cfg.batch_size,
+                if steps == 1 { "needs" } else { "need" },
+                steps * cfg.batch_size,
+                data.train.len()
+            ),
         ));
     }
+    let longest = data.batches[..steps]
+        .iter()
+        .flatten()
+        .map(|&i| data.train[i].tokens.ids.len())
+        .max()
+        .unwrap_or(0);
+    let shape = format!(
+        "a batch of {} prompts of up to {longest} tokens",
+        cfg.batch_size
+    );
+    let available = collm_llm::bench::available_memory(model.llm.device());
+    collm_llm::bench::check_fits(&model.llm, cfg.batch_size, longest, available, &shape)
+        .map_err(|e| PipelineError::Upstream(e.to_string()))?;
     model.set_trainable(false, false);
     let vars = model.vars(&cfg.train)?;
     let start = snapshot(&vars)?;
@@ -129,9 +163,11 @@ pub fn bench_stage2_cache(
         .sum::<f64>()
         / n;
     restore(&vars, &start)?;
+    let per_s = |secs: f64| cfg.batch_size as f64 / secs;
     Ok(CacheBench {
         steps,
         batch_size: cfg.batch_size,
+        threads: candle_core::utils::get_num_threads(),
         prefix_tokens,
         suffix_tokens,
         warmup_step_secs,
@@ -141,5 +177,9 @@ pub fn bench_stage2_cache(
         first_loss_diff,
         max_loss_diff,
         prefix_cache_mib: cache.bytes() as f64 / 1048576.0,
+        uncached_samples_per_s: per_s(uncached),
+        first_visit_samples_per_s: per_s(first),
+        cached_samples_per_s: per_s(cached),
+        peak_rss_mb: collm_llm::bench::peak_rss_mb(),
     })
 }
