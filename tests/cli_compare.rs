@@ -381,6 +381,25 @@ fn a_collm_run_is_compared_with_its_own_parts() {
         ]);
         assert_eq!(again["splits"]["valid"], c["runs"][i]["metrics"], "{part}");
         assert_eq!(std::fs::read_to_string(part_file(part)).unwrap(), kept);
+        // Scored otherwise (the LLM in bf16; the foundation scores in f32 either way): reported,
+        // but the kept scores, which compare pairs beside the recorded evaluation, stay (they
+        // were replaced, and compare's table and test disagreed).
+        let args = [
+            "eval",
+            &target,
+            "--split",
+            "valid",
+            "--predictions",
+            "--dtype",
+            "bf16",
+        ];
+        let out = env.output(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let differ = part == "stage1";
+        assert_eq!(out.status.code(), Some(differ as i32), "{part}: {err}");
+        assert_eq!(err.contains("it is left as it is"), differ, "{part}: {err}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+        assert_eq!(std::fs::read_to_string(part_file(part)).unwrap(), kept);
         // The report is the part's, not the run's: its id, its name, its best step.
         assert_eq!(again["run_id"], target.as_str());
         assert_eq!(again["experiment"], format!("quick-collm-tiny ({part})"));

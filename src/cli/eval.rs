@@ -150,9 +150,13 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         }
     };
     let metrics = collm_eval::evaluate(&scored);
+    // Scores that may not replace the kept ones still get their report; the refusal follows.
+    let mut not_kept = None;
     if args.predictions {
-        let path = keep_predictions(&store.run_dir(&id), &target, &split_name, &rows, &scored)?;
-        eprintln!("per-row scores kept in {}", path.display());
+        match keep_predictions(&store.run_dir(&id), &target, &split_name, &rows, &scored)? {
+            Ok(path) => eprintln!("per-row scores kept in {}", path.display()),
+            Err(refusal) => not_kept = Some(refusal),
+        }
     }
     // A part's report is the part's: its id (`RUN:stage1`), name and best step, as `compare
     // --json` names it, so a script cannot take it for the run's final model.
@@ -171,7 +175,10 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         println!("{target} ({}) on {}", record.name, shown);
         print!("{}", report.table());
     }
-    Ok(ExitCode::SUCCESS)
+    match not_kept {
+        Some(refusal) => Err(anyhow::anyhow!(refusal)),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// The file of the run's best weights, which must still be there.
@@ -246,15 +253,18 @@ fn check_ids_fit(
     )
 }
 
-/// Writes the scores where the runner keeps a run's own, unless that file holds other rows
-/// (a different file with the same stem): the run's own scores are never replaced by those.
+/// Writes the scores where the runner keeps a run's own (`Ok(path)`), unless that file holds
+/// other rows (a different file with the same stem: an error) or other scores of the same rows
+/// (another device, precision or dataset: `Err(why)`, the file left as it is). The kept scores
+/// are what `compare` and `ensemble` pair beside the run's recorded evaluation, so both must
+/// stay the same numbers.
 fn keep_predictions(
     run_dir: &Path,
     target: &Target,
     split: &str,
     rows: &[Interaction],
     scored: &[ScoredRow],
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<Result<PathBuf, String>> {
     let predictions = of_rows(rows, scored);
     let part = target.part.as_deref();
     let path = predictions_path(run_dir, split, part);
@@ -270,6 +280,22 @@ fn keep_predictions(
                 path.display()
             );
         }
+        let differ = |(a, b): (&Prediction, &Prediction)| a.logit.to_bits() != b.logit.to_bits();
+        if kept.iter().zip(&predictions).any(differ) {
+            let most = kept
+                .iter()
+                .zip(&predictions)
+                .map(|(a, b)| (a.logit - b.logit).abs())
+                .fold(0f32, f32::max);
+            return Ok(Err(format!(
+                "{} holds {target}'s scores of these `{split}` rows, and these differ from them \
+                 (by up to {most:.1e} in the logit: another device, precision or dataset scores \
+                 otherwise); it is left as it is, since `collm compare` and `collm ensemble` \
+                 read it beside the run's recorded evaluation. To keep these scores too, score \
+                 a copy of the rows under another name with --data FILE --predictions",
+                path.display()
+            )));
+        }
     }
     crate::runner::predictions::save(
         run_dir,
@@ -278,5 +304,5 @@ fn keep_predictions(
         &predictions,
         &mut |_: &collm_events::Event| {},
     )?;
-    Ok(path)
+    Ok(Ok(path))
 }
