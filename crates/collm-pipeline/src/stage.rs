@@ -145,8 +145,8 @@ impl StageData {
     }
 }
 
-/// The rows a stage evaluates (its seeded sample of `eval_split`), refused when they all hold
-/// one label: their AUC, by which the stage keeps its best step, would be undefined, and the
+/// The rows a stage evaluates (its seeded sample of `eval_split`), refused when there are none
+/// or they all hold one label: their AUC, by which the stage keeps its best step, would be undefined, and the
 /// stage would keep its first evaluation's weights without a word. A run checks every stage
 /// before it trains anything.
 pub fn eval_rows(dataset: &Dataset, plan: &StagePlan) -> Result<Vec<Interaction>> {
@@ -156,6 +156,13 @@ pub fn eval_rows(dataset: &Dataset, plan: &StagePlan) -> Result<Vec<Interaction>
         cfg.eval_rows,
         plan.seed.wrapping_add(1),
     );
+    if rows.is_empty() {
+        return Err(PipelineError::Data(format!(
+            "{}: its eval_split `{}` has no rows: the stage keeps its best step by their AUC; \
+             name a split that has rows",
+            plan.name, cfg.eval_split
+        )));
+    }
     if let Some(label) = collm_data::single_label(&rows) {
         return Err(PipelineError::Data(format!(
             "{}: its evaluation rows of `{}` ({} rows) all hold label {label}: their AUC, by \

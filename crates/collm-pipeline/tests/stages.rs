@@ -513,8 +513,8 @@ fn a_stage_killed_as_it_stopped_early_stops_again_on_resume() {
     }
 }
 
-/// A stage whose evaluation rows all hold one label could never tell a better step: refused,
-/// naming the stage, before anything trains.
+/// A stage whose evaluation rows all hold one label, or that has none, could never tell a
+/// better step: refused, naming the stage, before anything trains.
 #[test]
 fn a_stage_evaluating_rows_of_one_label_is_refused() {
     let dataset = common::dataset();
@@ -530,4 +530,14 @@ fn a_stage_evaluating_rows_of_one_label_is_refused() {
         "{err}"
     );
     assert!(collm_pipeline::stage::eval_rows(&dataset, &plans[1]).is_ok());
+    // No rows at all (a header-only valid_small): refused too, not a silent first step.
+    let mut empty = dataset.clone();
+    empty.valid_small.rows.clear();
+    let err = collm_pipeline::stage::eval_rows(&empty, &plans[1])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("stage2: its eval_split `valid_small` has no rows"),
+        "{err}"
+    );
 }
