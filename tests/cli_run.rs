@@ -1206,3 +1206,22 @@ fn a_foundation_replay_cut_short_is_completed_once_on_resume() {
     assert_eq!(resumed["status"], "finished", "{resumed}");
     assert_eq!(cf_points(&id), (steps, evals));
 }
+
+/// A file name that is not UTF-8 is run like any other (the store's holder record read the
+/// command line with `std::env::args`, which panicked on it).
+#[cfg(unix)]
+#[test]
+fn an_experiment_file_whose_name_is_not_utf8_runs() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let text = mf_experiment("odd-name", 2, 2, 1e-2);
+    let path = env
+        .dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"\xff.toml"));
+    std::fs::write(&path, text).unwrap();
+    let out = env.cmd(&["run"]).arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(env.ok(&["runs", "--ids"]).lines().count() == 1);
+}

@@ -17,7 +17,8 @@ pub struct Holder {
 impl Holder {
     /// This process, now.
     pub fn current() -> Self {
-        let mut args = std::env::args();
+        // `args_os`: an argument that is not UTF-8 (a file name) is shown, not a panic.
+        let mut args = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
         // Show the program by its file name: the full path only makes the message longer.
         let program = args
             .next()
