@@ -429,6 +429,45 @@ fn raw_errors_name_file_line_and_field() {
     );
 }
 
+/// ml-latest-small's files end their lines in `\r\n`; errors there name the line an editor
+/// shows (the csv crate's own count was one short after every `\r\n`).
+#[test]
+fn errors_in_crlf_files_name_the_right_line() {
+    let movies: &[u8] = b"movieId,title,genres\r\n1,A (1995),Drama\r\n2,B (1996),Drama\r\n";
+    let (e, _) = raw_error(&[
+        (
+            "ratings.csv",
+            b"userId,movieId,rating,timestamp\r\n1,1,4.0,9\r\n1,2,4.0,9\r\n1,2,four,9\r\n",
+        ),
+        ("movies.csv", movies),
+    ]);
+    assert!(
+        e.to_string().contains("ratings.csv:4: field `rating`"),
+        "{e}"
+    );
+    let (e, _) = raw_error(&[
+        (
+            "ratings.csv",
+            b"userId,movieId,rating,timestamp\r\n1,1,4.0,9\r\n1,2\r\n",
+        ),
+        ("movies.csv", movies),
+    ]);
+    assert!(matches!(e, DataError::ColumnCount { line: 3, .. }), "{e}");
+    let (e, _) = raw_error(&[
+        (
+            "ratings.csv",
+            b"userId,movieId,rating,timestamp\r\n1,1,4.0,9\r\n",
+        ),
+        ("movies.csv", b"movieId,title\r\n1,A\r\n2,B\r\n1,C\r\n"),
+    ]);
+    assert!(
+        e.to_string().contains(
+            "movies.csv:4: field `movieId`: duplicate movie id 1 (first defined on line 2)"
+        ),
+        "{e}"
+    );
+}
+
 #[test]
 fn folder_errors() {
     let (e, _) = raw_error(&[]);

@@ -300,7 +300,10 @@ fn for_each_csv_record(
     // Decode up front so an encoding error names its line like every other error.
     let text = decode_utf8(path, &file.bytes)?;
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+    let header = reader
+        .headers()
+        .map_err(|e| csv_error(path, &text, e))?
+        .clone();
     let names: Vec<&str> = header.iter().map(str::trim).collect();
     if names.len() == 1 {
         if let Some(found) = guess_delimiter(header.as_slice()).filter(|f| *f != format.describe) {
@@ -327,20 +330,49 @@ fn for_each_csv_record(
         })
         .collect::<Result<Vec<usize>, DataError>>()?;
     let mut record = csv::StringRecord::new();
+    let mut lines = LineCounter::default();
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => return Ok(()),
             Ok(true) => {}
-            Err(e) => return Err(csv_error(path, e)),
+            Err(e) => return Err(csv_error(path, &text, e)),
         }
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record.position().map_or(0, |p| lines.at(&text, p));
         let fields: Vec<&str> = positions.iter().map(|&p| &record[p]).collect();
         each(line, &fields)?;
     }
 }
 
-fn csv_error(path: &Path, error: csv::Error) -> DataError {
-    let line = error.position().map_or(0, |p| p.line() as usize);
+/// The 1-based line of a position in the text the reader read. The csv crate's own count
+/// (`Position::line`) is one short after every `\r\n` (ml-latest-small's ending), and its byte
+/// offset of a record there is the `\n` ending the line before; so lines are counted from the
+/// first byte past any line ending at the offset. Going forward only, each byte is counted once.
+#[derive(Default)]
+struct LineCounter {
+    byte: usize,
+    newlines: usize,
+}
+
+impl LineCounter {
+    fn at(&mut self, text: &str, position: &csv::Position) -> usize {
+        let bytes = text.as_bytes();
+        let mut byte = (position.byte() as usize).min(bytes.len());
+        while bytes.get(byte).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+            byte += 1;
+        }
+        if byte < self.byte {
+            *self = LineCounter::default();
+        }
+        let between = &bytes[self.byte..byte];
+        self.newlines += between.iter().filter(|&&b| b == b'\n').count();
+        self.byte = byte;
+        self.newlines + 1
+    }
+}
+
+fn csv_error(path: &Path, text: &str, error: csv::Error) -> DataError {
+    let line_of = |p: &csv::Position| LineCounter::default().at(text, p);
+    let line = error.position().map_or(0, line_of);
     match error.into_kind() {
         csv::ErrorKind::Io(source) => DataError::io(path, source),
         csv::ErrorKind::UnequalLengths {
@@ -349,13 +381,13 @@ fn csv_error(path: &Path, error: csv::Error) -> DataError {
             pos,
         } => DataError::ColumnCount {
             path: path.to_path_buf(),
-            line: pos.map_or(line, |p| p.line() as usize),
+            line: pos.as_ref().map_or(line, line_of),
             expected: expected_len as usize,
             found: len as usize,
         },
         csv::ErrorKind::Utf8 { pos, .. } => DataError::Encoding {
             path: path.to_path_buf(),
-            line: pos.map_or(line, |p| p.line() as usize),
+            line: pos.as_ref().map_or(line, line_of),
         },
         other => DataError::Folder {
             path: path.to_path_buf(),
