@@ -605,6 +605,16 @@ fn a_missing_dataset_is_refused_and_a_bad_one_fails_the_run_with_the_reason_stor
         "{err}"
     );
     assert!(!env.store().exists(), "refused before the store is touched");
+    // And one that is there but not a weights file.
+    let garbage = env.write("garbage.safetensors", "garbage");
+    let set = format!("collm.slots.cf_weights={}", garbage.display());
+    let out = env.output(&["run", QUICK_COLLM_TINY, "--set", &set]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(1) && err.contains("not a safetensors file"),
+        "{err}"
+    );
+    assert!(!env.store().exists(), "refused before the store is touched");
 
     let data = common::bad_dataset(env.store().parent().unwrap());
     let text = mf_experiment("baddata", 1, 1, 0.01).replace(ML1M, path_str(&data));

@@ -4,8 +4,9 @@
 //!
 //! Why here and not where they are read: a CoLLM run trains its foundation first (up to
 //! thousands of epochs on ML-1M) and reads the backbone and templates only after; a typo found
-//! then has cost that time and left a failed run in the store. These checks read no data and
-//! load no model (a template is a line of text), so the TUI can run them as it launches.
+//! then has cost that time and left a failed run in the store. These checks read no rows and
+//! load no weights (a backbone's header and vocabulary, a weights file's header, a template's
+//! line of text: milliseconds), so the TUI can run them as it launches.
 
 use std::path::{Path, PathBuf};
 
@@ -74,13 +75,22 @@ impl Experiment {
             c.slots.kind == collm_pipeline::SlotFill::Cie
                 && c.slots.cf_init == collm_pipeline::CfInit::Pretrained
         });
-        match read.and_then(|c| c.slots.cf_weights.as_ref()) {
-            Some(path) if !path.is_file() => Err(RunSetupError::Input {
-                key: "collm.slots.cf_weights".into(),
-                message: format!("{}: no such file", path.display()),
-            }),
-            _ => Ok(()),
+        let Some(path) = read.and_then(|c| c.slots.cf_weights.as_ref()) else {
+            return Ok(());
+        };
+        let bad = |message: String| RunSetupError::Input {
+            key: "collm.slots.cf_weights".into(),
+            message: format!("{}: {message}", path.display()),
+        };
+        if !path.is_file() {
+            return Err(bad("no such file".into()));
         }
+        // The header only (names, shapes and offsets): whether it fits the model is for the
+        // load to say, with the tensor's name.
+        let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        candle_core::safetensors::SliceSafetensors::new(&bytes)
+            .map(|_| ())
+            .map_err(|e| bad(format!("not a safetensors file: {e}")))
     }
 
     /// The dataset folder: the configured one, or the embedded default once imported as this
@@ -120,8 +130,15 @@ impl Experiment {
                 message,
             })
         };
-        if name == collm_llm::hub::TINY_RANDOM || Path::new(name).exists() {
+        if name == collm_llm::hub::TINY_RANDOM {
             return Ok(());
+        }
+        if Path::new(name).exists() {
+            // A file that is not a model, or a copy cut short, fails here rather than after
+            // the foundation trained.
+            return collm_llm::Llm::inspect(Path::new(name))
+                .map(|_| ())
+                .or_else(|e| bad(format!("not a usable backbone: {e}")));
         }
         if llm.names_a_path() {
             return bad(format!("{name}: no such file or folder"));

@@ -518,6 +518,14 @@ fn inputs_are_checked_before_a_run_is_created() {
     );
     let file = check("backbone = \"tiny-random\"", "backbone = \"models/x.gguf\"").unwrap();
     assert!(file.contains("models/x.gguf: no such file"), "{file}");
+    // A file there that is not a model fails now, not after the foundation trained.
+    std::fs::create_dir_all(root.path().join("models")).unwrap();
+    std::fs::write(root.path().join("models/x.gguf"), "not a model").unwrap();
+    let file = check("backbone = \"tiny-random\"", "backbone = \"models/x.gguf\"").unwrap();
+    assert!(
+        file.contains("not a usable backbone") && file.contains("models/x.gguf"),
+        "{file}"
+    );
 
     std::fs::write(
         root.path().join("typo.txt"),

@@ -45,6 +45,32 @@ impl GgufWeights {
         Ok(this)
     }
 
+    /// Checks that the file is long enough for every tensor its header lists (a copy cut
+    /// short reads its header fine and fails only when the cut tensor loads).
+    pub(crate) fn check_complete(&self) -> Result<()> {
+        let end = self
+            .content
+            .tensor_infos
+            .values()
+            .map(|t| {
+                let bytes =
+                    t.shape.elem_count() / t.ggml_dtype.block_size() * t.ggml_dtype.type_size();
+                self.content.tensor_data_offset + t.offset + bytes as u64
+            })
+            .max()
+            .unwrap_or(0);
+        let size = std::fs::metadata(&self.path)
+            .map_err(|e| LlmError::io(&self.path, e))?
+            .len();
+        if size < end {
+            return Err(LlmError::gguf(
+                &self.path,
+                format!("the file is cut short: {size} bytes, its tensors end at byte {end}"),
+            ));
+        }
+        Ok(())
+    }
+
     fn value(&self, key: &str) -> Option<&Value> {
         self.content.metadata.get(key)
     }

@@ -162,6 +162,30 @@ impl Llm {
         Ok((llm, tokenizer))
     }
 
+    /// What [`Llm::load`] reads before the weights, without them: a GGUF file's header and
+    /// vocabulary (and that the file holds every tensor the header lists), or a folder's
+    /// `config.json`, `tokenizer.json` and safetensors headers. Milliseconds, so that a run can
+    /// refuse an unusable backbone before it trains anything.
+    pub fn inspect(path: &Path) -> Result<LlmConfig> {
+        if !path.exists() {
+            return Err(LlmError::MissingFile {
+                path: path.to_owned(),
+                hint: String::new(),
+            });
+        }
+        if path.is_dir() {
+            let (config, special) = hf::read_config(&path.join("config.json"))?;
+            LlmTokenizer::from_file(&path.join("tokenizer.json"), special)?;
+            SafetensorsWeights::open(path)?;
+            return Ok(config);
+        }
+        let gguf = GgufWeights::open(path)?;
+        let config = gguf.config()?;
+        gguf.tokenizer()?;
+        gguf.check_complete()?;
+        Ok(config)
+    }
+
     /// A model of shape `config` with seeded random weights (tests and benchmarks).
     pub fn random(
         config: &LlmConfig,

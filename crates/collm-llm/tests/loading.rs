@@ -180,6 +180,19 @@ fn gguf_round_trip_undoes_the_qk_permutation() -> Result<()> {
     assert_eq!(loaded_tok.token_id(" Yes")?, tok.token_id(" Yes")?);
     assert_eq!(loaded_tok.encode("<|im_end|>")?, vec![2]);
     assert!(max_abs_diff(&logits(&original, &tok)?, &logits(&loaded, &loaded_tok)?)? < 1e-5);
+    // `inspect` reads what a load reads first, and refuses a copy cut short within its tensors
+    // (whose header reads fine): a run checks its backbone so before it trains anything.
+    assert_eq!(Llm::inspect(&path)?, *loaded.config());
+    let bytes = std::fs::read(&path)?;
+    let cut = dir.path().join("cut.gguf");
+    std::fs::write(&cut, &bytes[..bytes.len() - 64])?;
+    let err = Llm::inspect(&cut).unwrap_err().to_string();
+    assert!(
+        err.contains("cut.gguf") && err.contains("cut short"),
+        "{err}"
+    );
+    std::fs::write(&cut, b"garbage")?;
+    assert!(Llm::inspect(&cut).is_err());
     Ok(())
 }
 

@@ -99,8 +99,10 @@ fn model() -> &'static (Llm, LlmTokenizer, PathBuf) {
 
 #[test]
 fn the_pulled_file_is_the_one_the_fixture_was_made_from() -> Result<()> {
-    let (_, _, path) = model();
+    let (llm, _, path) = model();
     assert_eq!(hub::sha256_file(path)?, fixture()?.gguf_sha256);
+    // The quantised tensors' sizes as `inspect` counts them fit the file exactly as it is.
+    assert_eq!(Llm::inspect(path)?, *llm.config());
     Ok(())
 }
 
