@@ -435,7 +435,18 @@ impl Store {
         let value = value.ok_or_else(|| self.not_found(id.as_str()))?;
         let mut record = decode_record(id.as_str(), &value)?;
         count_pending(&self.lock_state(), &mut record);
+        self.relocate_artifacts(&mut record);
         Ok(record)
+    }
+
+    /// A record's artifact paths as the files' places in this store: a store copied or moved
+    /// elsewhere still records the paths they were written at, which `show`, `export` and the
+    /// TUI would otherwise print.
+    fn relocate_artifacts(&self, record: &mut RunRecord) {
+        for artifact in &mut record.artifacts {
+            let path = self.relocate(&record.id, Path::new(&artifact.path));
+            artifact.path = path.display().to_string();
+        }
     }
 
     /// The run named by `text`: an exact id, or a prefix matching exactly one run.
@@ -485,6 +496,9 @@ impl Store {
             count_pending(&pending, record);
         }
         drop(pending);
+        for record in &mut list.runs {
+            self.relocate_artifacts(record);
+        }
         list.runs.sort_by(|a, b| {
             (a.created_ms, a.id.as_str().len(), a.id.as_str()).cmp(&(
                 b.created_ms,

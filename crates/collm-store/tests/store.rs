@@ -571,15 +571,22 @@ fn best_weights_are_found_in_the_store_that_is_open_wherever_they_were_written()
     std::fs::rename(&first, &moved).unwrap();
     let store = Store::open(&moved).unwrap();
     let record = store.run(&id).unwrap();
+    let here = moved.join("runs").join(id.as_str());
     assert_eq!(
         store.best_weights(&record),
-        Some(
-            moved
-                .join("runs")
-                .join(id.as_str())
-                .join("best.safetensors")
-        )
+        Some(here.join("best.safetensors"))
     );
+    // Every artifact is shown where it is now, by `run` and `records` alike (show and export
+    // printed the paths of the store it was written in).
+    let listed = store.records().unwrap().runs.remove(0);
+    for record in [&record, &listed] {
+        let paths: Vec<&str> = record.artifacts.iter().map(|a| a.path.as_str()).collect();
+        let want: Vec<String> = ["last.safetensors", "best.safetensors", "final/best"]
+            .iter()
+            .map(|f| here.join(f).display().to_string())
+            .collect();
+        assert_eq!(paths, want);
+    }
     // A run without best weights has none.
     let other = store.create_run("new", "name = \"new\"\n", "cf").unwrap();
     assert_eq!(store.best_weights(&store.run(&other).unwrap()), None);
