@@ -85,6 +85,7 @@ fn run_reports_every_split_and_the_other_commands_agree() {
         (Some(id.as_str()), Some("finished"))
     );
     assert_eq!(line["auc"].as_f64(), Some(auc));
+    assert_eq!(line["auc_rows"].as_u64(), Some(10401), "the whole of valid");
     // Its key settings, seed included: replicates differ by it alone.
     let key_settings = "mf d16 lr=0.01 bs=2048 ep=6 seed=2023";
     assert_eq!(line["settings"].as_str(), Some(key_settings));

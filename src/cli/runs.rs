@@ -1,5 +1,5 @@
 //! `collm runs [FILTER]`: the runs of the store, oldest first, as an aligned table (id, name,
-//! kind, status, headline AUC, duration, created, key settings), with `--json` an array of objects, or with
+//! kind, status, headline AUC and the rows it is over, duration, created, key settings), with `--json` an array of objects, or with
 //! `--ids` their ids alone (for other commands' arguments).
 
 use std::process::ExitCode;
@@ -43,6 +43,8 @@ struct RunLine<'a> {
     auc_stage: Option<&'a str>,
     /// The final all-rows AUC of the best weights, or the current stage's best so far.
     auc: Option<f64>,
+    /// The rows that AUC is over (runs' AUCs on one split may be over different rows).
+    auc_rows: Option<usize>,
     error: Option<&'a str>,
     /// Its key settings in one line, as the TUI's Settings column: the ablation, the stages'
     /// knobs and seed, the foundation's recipe and seed.
@@ -61,6 +63,7 @@ impl<'a> RunLine<'a> {
             auc_split: r.headline_auc.as_ref().map(|h| h.split.as_str()),
             auc_stage: r.headline_auc.as_ref().map(|h| h.stage.as_str()),
             auc: r.headline_auc.as_ref().map(|h| h.auc),
+            auc_rows: r.headline_auc.as_ref().map(|h| h.rows),
             error: r.error.as_deref(),
             settings,
         }
@@ -110,7 +113,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![[
-        "id", "name", "kind", "status", "auc", "duration", "created", "settings",
+        "id", "name", "kind", "status", "auc", "rows", "duration", "created", "settings",
     ]
     .map(String::from)
     .to_vec()];
@@ -122,6 +125,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             l.kind.to_string(),
             l.status.clone(),
             auc,
+            l.auc_rows.map_or("-".to_string(), |n| n.to_string()),
             duration(l.duration_s),
             l.created.clone(),
             l.settings.to_string(),
@@ -163,6 +167,7 @@ mod tests {
                 stage: stage.into(),
                 split: split.into(),
                 auc: 0.66321,
+                rows: 64,
             }))
         };
         assert_eq!(text("valid", FINAL_STAGE), "0.6632");

@@ -249,6 +249,7 @@ impl RunRecord {
             stage: chosen.stage.clone(),
             split: chosen.split.clone(),
             auc: chosen.metrics.all.auc?,
+            rows: chosen.metrics.all.rows,
         })
     }
 
@@ -313,6 +314,10 @@ pub struct Headline {
     pub stage: String,
     pub split: String,
     pub auc: f64,
+    /// The rows it is over: two runs' AUCs on one split may be over different rows (a
+    /// foundation on the whole split, a CoLLM run on its `[evaluation] rows` sample).
+    #[serde(default)]
+    pub rows: usize,
 }
 
 impl Headline {

@@ -160,7 +160,8 @@ fn run_round_trips_through_reopen() {
         Some(Headline {
             stage: FINAL_STAGE.into(),
             split: "valid".into(),
-            auc: 0.66
+            auc: 0.66,
+            rows: 100
         })
     );
 }
@@ -208,6 +209,7 @@ fn an_unfinished_run_is_judged_by_the_stage_it_is_in_not_by_its_parts() {
         stage: "stage2".into(),
         split: "valid_small".into(),
         auc: 0.63,
+        rows: 100,
     };
     assert_eq!(headline(&store), Some(so_far.clone()));
     assert!(!so_far.is_final());
