@@ -451,6 +451,14 @@ impl Store {
 
     /// The run named by `text`: an exact id, or a prefix matching exactly one run.
     pub fn resolve(&self, text: &str) -> Result<RunId, StoreError> {
+        if let Some((run, _part)) = text.split_once(':') {
+            if let Ok(id) = self.resolve(run) {
+                return Err(StoreError::PartNotTaken {
+                    text: text.to_string(),
+                    run: id.as_str().to_string(),
+                });
+            }
+        }
         let id = RunId::parse(text).ok_or_else(|| self.not_found(text))?;
         if self
             .runs

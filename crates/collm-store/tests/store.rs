@@ -428,6 +428,16 @@ fn ids_resolve_by_prefix_and_delete_removes_everything() {
         store.resolve("nope"),
         Err(StoreError::NotFound { .. })
     ));
+    // A part given where a whole run is taken (`show RUN:stage1`) is said to be one, not a
+    // run that does not exist.
+    let part = format!("{a}:stage1");
+    let err = store.resolve(&part).unwrap_err();
+    assert!(matches!(err, StoreError::PartNotTaken { .. }), "{err}");
+    assert!(err.to_string().contains("names a part of run"), "{err}");
+    assert!(matches!(
+        store.resolve("nope:stage1"),
+        Err(StoreError::NotFound { .. })
+    ));
     store
         .append_event(
             &a,
