@@ -132,6 +132,16 @@ pub fn load_with(
                     message: reason,
                 },
             )?;
+            // A dataset is a folder or the embedded default, one of two keys: setting either
+            // replaces the other (the file's, which would otherwise make both).
+            let other = match o.key.as_str() {
+                "dataset.path" => Some("source"),
+                "dataset.source" => Some("path"),
+                _ => None,
+            };
+            if let (Some(other), Some(Value::Table(dataset))) = (other, table.get_mut("dataset")) {
+                dataset.remove(other);
+            }
         }
         Ok(table)
     };
@@ -177,6 +187,18 @@ mod tests {
     fn load(sets: &[&str]) -> Result<Experiment, String> {
         let sets: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
         load_with(FILE, Path::new("/x/t.toml"), &sets).map_err(|e| e.to_string())
+    }
+
+    /// `--set dataset.path=DIR` on an experiment of the embedded default runs it on DIR, and
+    /// `--set dataset.source=embedded` the reverse (both were refused as "needs exactly one").
+    #[test]
+    fn a_dataset_set_either_way_replaces_the_other() {
+        let e = load(&["dataset.path=/data/mine"]).unwrap();
+        assert_eq!(e.dataset.path.as_deref(), Some(Path::new("/data/mine")));
+        let path_file = FILE.replace("source = \"embedded\"", "path = \"/data/mine\"");
+        let set: Vec<Override> = vec!["dataset.source=embedded".parse().unwrap()];
+        let e = load_with(&path_file, Path::new("/x/t.toml"), &set).unwrap();
+        assert_eq!(e.dataset.path, None);
     }
 
     #[test]
