@@ -645,6 +645,15 @@ pub fn set_path(
         }
         current = match current.get_mut(part).ok_or_else(absent)? {
             Value::Table(inner) => inner,
+            // A list of values is set whole (the value of an element would be one of them,
+            // and a typo there could not be told from a new element).
+            Value::Array(items) if !items.iter().all(Value::is_table) => {
+                let list = parts[..=i].join(".");
+                return Err(format!(
+                    "{key}: `{list}` is a list of values; set it whole, e.g. \
+                     --set '{list}=[\"a\", \"b\"]'"
+                ));
+            }
             // An array of tables: the next part is the index.
             Value::Array(items) => {
                 i += 1;
@@ -775,6 +784,16 @@ mod tests {
             beyond.contains("holds 1 table; name one by its index, 0 to 0"),
             "{beyond}"
         );
+        // A list of plain values is set whole: its element was reported as a "table".
+        let splits = Value::Array(vec![Value::String("valid".into())]);
+        table.insert("splits".into(), splits);
+        for key in ["splits.0", "splits.5"] {
+            let plain = set(&mut table, key).unwrap_err();
+            assert!(
+                plain.contains("`splits` is a list of values; set it whole"),
+                "{plain}"
+            );
+        }
     }
 
     #[test]
