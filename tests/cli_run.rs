@@ -731,14 +731,22 @@ fn collm_run_on_the_tiny_llm_then_eval_any_split_and_inspect() {
     let before = std::fs::read(&kept).unwrap();
     let copy = env.dir.path().join("mine/valid.tsv");
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
-    std::fs::copy(data.join("valid.tsv"), &copy).unwrap();
-    let out = env.output(&["eval", &id, "--data", path_str(&copy), "--predictions"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("`valid` is a split of the run's dataset"),
-        "{err}"
-    );
+    // Nor one that differs in case only (one file where case is ignored), nor a hidden name.
+    let upper = env.dir.path().join("mine/VALID.tsv");
+    let hidden = env.dir.path().join("mine/.tsv");
+    for (file, why) in [
+        (&copy, "`valid` is split `valid` of the run's dataset"),
+        (&upper, "`VALID` is split `valid` of the run's dataset"),
+        (&hidden, "would be a hidden file"),
+    ] {
+        std::fs::copy(data.join("valid.tsv"), file).unwrap();
+        let out = env.output(&["eval", &id, "--data", path_str(file), "--predictions"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(why), "{err}");
+    }
     assert_eq!(std::fs::read(&kept).unwrap(), before);
+    let folder = kept.parent().unwrap();
+    assert!(!folder.join("VALID.tsv").exists() && !folder.join(".tsv.tsv").exists());
 
     let view = env.json(&["prompt", &id, "--user", "1", "--json"]);
     assert_eq!(view["uid"], 1);

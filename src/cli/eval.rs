@@ -71,12 +71,25 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| "data".to_string());
             // Scores are kept under the file's stem, where a split's name would be the final
             // evaluation's own: a file of other histories or times must not take their place.
-            if args.predictions && dataset.split(&name).is_some() {
+            // Case aside too: on a file system that ignores case, `VALID.tsv` is `valid.tsv`.
+            let split = dataset
+                .splits()
+                .into_iter()
+                .find(|s| s.name.eq_ignore_ascii_case(&name));
+            if let (true, Some(split)) = (args.predictions, split) {
+                let split = &split.name;
                 bail!(
-                    "{}: --predictions keeps a file's scores under its name, and `{name}` is a \
-                     split of the run's dataset, whose kept scores are that split's own (its \
-                     final evaluation's, or `--split {name}`'s); give the file another name, or \
-                     score the split itself with `--split {name} --predictions`",
+                    "{}: --predictions keeps a file's scores under its name, and `{name}` is \
+                     split `{split}` of the run's dataset, whose kept scores are that split's own \
+                     (its final evaluation's, or `--split {split}`'s); give the file another \
+                     name, or score the split itself with `--split {split} --predictions`",
+                    data.display()
+                );
+            }
+            if args.predictions && name.starts_with('.') {
+                bail!(
+                    "{}: --predictions keeps a file's scores under its name, and `{name}` would \
+                     be a hidden file; give the file a name",
                     data.display()
                 );
             }
