@@ -514,9 +514,23 @@ fn a_part_trained_on_other_data_is_not_taken() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success()
-            && err.contains(&format!("[reuse] cf = \"{id}\""))
+            && err.contains(&format!("--reuse cf={id}: "))
             && err.contains("it read other data")
             && err.contains("train.tsv changed"),
+        "{err}"
+    );
+    // A source the file names that is not there is reported at its line.
+    let named = env.write(
+        "named.toml",
+        &format!("{text}\n[reuse]\ncf = \"nonexistent\"\n"),
+    );
+    let out = env.output(&["run", path_str(&named)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = text.lines().count() + 3;
+    assert!(
+        err.contains(&format!(
+            "named.toml:{line}:1: [reuse] cf = \"nonexistent\": no run"
+        )),
         "{err}"
     );
     // Scoring the run's split again says the numbers are not its final evaluation's.

@@ -3,7 +3,7 @@
 //!
 //! Exit status: 0 finished, 1 failed (or could not start), 130 cancelled by Ctrl-C.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use collm_store::{RunId, RunRecord, RunStatus, Store};
 use super::progress::Progress;
 use super::report::{duration, RunReport};
 use super::Context;
-use crate::experiment::{overrides, Experiment, Override, Placement};
-use crate::runner::{Runner, RunnerHandle, RunnerMessage};
+use crate::experiment::{overrides, Experiment, ExperimentError, Override, Placement};
+use crate::runner::{RunError, Runner, RunnerHandle, RunnerMessage};
 use crate::signals::{self, OnSignal};
 
 #[derive(Debug, clap::Args)]
@@ -51,7 +51,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         say!("{note}");
     }
     let store = Arc::new(Store::open(&ctx.store_dir)?);
-    add_reuse(&store, &mut experiment, &args.reuse)?;
+    add_reuse(&store, &mut experiment, &args.reuse)
+        .map_err(|err| locate_reuse_error(err, &args.experiment, &args.reuse))?;
     let (runner, messages) = Runner::start(store.clone(), crate::paths::data_dir());
     let id = runner.submit(&experiment)?;
     follow(store, runner, messages, id, args.json)
@@ -65,6 +66,36 @@ pub(super) fn add_reuse(
 ) -> anyhow::Result<()> {
     insert_reuse(experiment, pairs)?;
     Ok(crate::runner::resolve_reuse_sources(store, experiment)?)
+}
+
+/// A source that cannot be taken from, reported where it was named: the `--reuse` flag, or
+/// the file's `[reuse]` line.
+fn locate_reuse_error(err: anyhow::Error, file: &Path, pairs: &[String]) -> anyhow::Error {
+    let Some(RunError::Reuse {
+        key,
+        named,
+        message,
+        ..
+    }) = err.downcast_ref::<RunError>()
+    else {
+        return err;
+    };
+    if pairs
+        .iter()
+        .any(|p| p.split('=').next().map(str::trim) == Some(key.as_str()))
+    {
+        return anyhow::anyhow!("--reuse {key}={named}: {message}");
+    }
+    match crate::experiment::read_text(file) {
+        Ok(text) => ExperimentError::at_key(
+            file.to_path_buf(),
+            &text,
+            &format!("reuse.{key}"),
+            err.to_string(),
+        )
+        .into(),
+        Err(_) => err,
+    }
 }
 
 /// Adds `--reuse STAGE=RUN` pairs to the experiment's `[reuse]` as typed (sources unchecked).

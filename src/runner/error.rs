@@ -23,6 +23,14 @@ pub enum RunError {
     /// A `collm` run that cannot be carried out as configured.
     #[error("{0}")]
     Invalid(String),
+    /// A `[reuse]` source, named by its part (`cf`, `stage1`), that cannot be taken from.
+    #[error("[reuse] {key} = \"{named}\"{}: {message}", run.as_ref().map(|id| format!(" (run {id})")).unwrap_or_default())]
+    Reuse {
+        key: String,
+        named: String,
+        run: Option<RunId>,
+        message: String,
+    },
     #[error("run {id} is {status}: only interrupted, cancelled or failed runs can be resumed")]
     NotResumable { id: RunId, status: RunStatus },
     /// The dataset's files are not those the run started on (see `data_check`).

@@ -26,11 +26,18 @@ struct Source {
 
 fn source(store: &Store, exp: &Experiment, key: &str) -> Result<Source, RunError> {
     let named = &exp.reuse[key];
-    let id = store.resolve(named)?;
+    let reuse = |run: Option<&RunId>, message: String| RunError::Reuse {
+        key: key.to_string(),
+        named: named.clone(),
+        run: run.cloned(),
+        message,
+    };
+    let id = store
+        .resolve(named)
+        .map_err(|e| reuse(None, e.to_string()))?;
     let record = store.run(&id)?;
     let experiment = Experiment::of_run(&record)?;
-    let refuse =
-        |why: String| RunError::Invalid(format!("[reuse] {key} = \"{named}\" (run {id}): {why}"));
+    let refuse = |why: String| reuse(Some(&id), why);
     exp.can_reuse_from(key, &experiment, id.as_str())
         .map_err(refuse)?;
     // Checked now rather than where the part is copied: by then the run exists and fails.
