@@ -252,8 +252,16 @@ fn a_sweep_files_bad_settings_are_named_at_its_own_lines() {
         ),
         (
             "experiment = \"mf.toml\"\nselect = \"tets\"\n[grid]\ntraining.lr = [1e-2]\n",
-            "sweep.toml: select = tets: the dataset has no split `tets` (it has train, valid, \
+            "sweep.toml:2: select = tets: the dataset has no split `tets` (it has train, valid, \
              valid_small)",
+        ),
+        (
+            "experiment = \"mf.toml\"\nreport = \"tets\"\n",
+            "sweep.toml:2: report = tets: the dataset has no split `tets`",
+        ),
+        (
+            "# the MF search\nexperiment = \"nope.toml\"\n",
+            "sweep.toml:2: experiment = ...: cannot read experiment ",
         ),
         (
             "[grid]\ntraining.lr = [1e-2]\n",

@@ -134,12 +134,15 @@ struct Spec {
 
 fn spec(args: &Args) -> anyhow::Result<Spec> {
     // Where a choice came from: the flag, the sweep file's key, or neither (the default).
+    let text = crate::experiment::read_text(&args.file)?;
     let origin = |flag: &str, key: &str, flagged: bool, in_file: bool| match (flagged, in_file) {
         (true, _) => flag.to_string(),
-        (false, true) => format!("{}: {key} =", args.file.display()),
+        (false, true) => match crate::sweep::file::top_level_line(&text, key) {
+            Some(line) => format!("{}:{line}: {key} =", args.file.display()),
+            None => format!("{}: {key} =", args.file.display()),
+        },
         (false, false) => format!("the default {key} split (change it with {flag})"),
     };
-    let text = crate::experiment::read_text(&args.file)?;
     let is_sweep = SweepFile::is_sweep(&text);
     let file = if is_sweep {
         SweepFile::parse(&text, &args.file)?
@@ -234,7 +237,14 @@ impl Drop for ScratchDir {
 
 pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let spec = spec(&args)?;
-    let text = crate::experiment::read_text(&spec.experiment)?;
+    // The experiment a sweep file names and cannot be read: said at the file's line.
+    let text = crate::experiment::read_text(&spec.experiment).map_err(|e| match &spec.file {
+        Some(f) => match crate::sweep::file::top_level_line(&f.text, "experiment") {
+            Some(line) => anyhow::anyhow!("{}:{line}: experiment = ...: {e}", f.path.display()),
+            None => e.into(),
+        },
+        None => e.into(),
+    })?;
     // A setting that breaks the experiment is blamed on the sweep file's line when it wrote it.
     let blame = |e| match &spec.file {
         Some(f) => SweepFile::blame(&f.text, &f.path, &f.keys, &e).unwrap_or(e),

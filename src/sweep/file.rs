@@ -193,6 +193,11 @@ impl SweepFile {
     }
 }
 
+/// The 1-based line where the sweep file `text` sets the top-level `key` (`select`, `report`).
+pub fn top_level_line(text: &str, key: &str) -> Option<usize> {
+    line_of(text, "", key).map(|(n, _)| n)
+}
+
 /// An error in the sweep file at `path`, at a line found by [`line_of`] (column 1), if any.
 fn at_line(path: &Path, line: Option<(usize, &str)>, message: String) -> ExperimentError {
     ExperimentError::Parse {
