@@ -430,7 +430,7 @@ fn a_collm_run_is_compared_with_its_own_parts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success()
-            && err.contains("no run named evaluates split `vaild` (they have: valid"),
+            && err.contains("none of the runs named evaluates split `vaild` (they evaluate: valid"),
         "{err}"
     );
 

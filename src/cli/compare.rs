@@ -326,7 +326,7 @@ pub(super) fn check_split_known<'a>(
         known.push("none yet".into());
     }
     bail!(
-        "no run named evaluates split `{split}` (they have: {})",
+        "none of the runs named evaluates split `{split}` (they evaluate: {})",
         known.join(", ")
     )
 }
