@@ -76,17 +76,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|r| kept_predictions(&store, &r.target, &on.split).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<Vec<Prediction>>>>()?;
-    // A score that is not a number would poison the mean of every row it is in: say whose.
-    for (r, k) in records.iter().zip(&kept) {
-        if let Some(row) = k.iter().position(|p| !p.logit.is_finite()) {
-            bail!(
-                "run {} on `{}`: row {} has a score that is not a number",
-                r.label(),
-                on.split,
-                row + 1
-            );
-        }
-    }
+    // (A score that is not finite, which would poison the mean of every row it is in, is
+    // refused as the file is read, at its line.)
     let weights = if args.weights.is_empty() {
         vec![1.0; records.len()]
     } else {

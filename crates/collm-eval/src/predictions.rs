@@ -146,7 +146,13 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, PredictionsError
                 "1" => true,
                 _ => return Err(bad("warm", warm, "0 or 1")),
             },
-            logit: logit.parse().map_err(|_| bad("logit", logit, "a number"))?,
+            // A score that is not finite would poison every comparison and mean it is in:
+            // refused here, where the file and line are known.
+            logit: logit
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| bad("logit", logit, "a finite number"))?,
         });
     }
     Ok(rows)
@@ -218,7 +224,13 @@ mod tests {
         );
         check(
             "uid\tiid\tlabel\twarm\tlogit\n1\t2\t1\t0\tabc\n",
-            ":2: field `logit`: `abc` is not a number",
+            ":2: field `logit`: `abc` is not a finite number",
         );
+        for value in ["NaN", "inf", "-inf"] {
+            check(
+                &format!("uid\tiid\tlabel\twarm\tlogit\n1\t2\t1\t0\t0.5\n1\t3\t0\t0\t{value}\n"),
+                &format!(":3: field `logit`: `{value}` is not a finite number"),
+            );
+        }
     }
 }
