@@ -11,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, ensure};
+use anyhow::ensure;
 use collm_eval::ensemble::{common_rows, mean_probability};
 use collm_eval::paired::{paired_bootstrap, PairedBootstrap};
 use collm_eval::predictions::Prediction;
