@@ -585,6 +585,13 @@ fn a_device_this_build_lacks_is_refused_before_a_run_exists() {
         err.contains("device \"cuda:0\"") && err.contains("scripts/cuda-build.sh"),
         "{err}"
     );
+    // Written in the file: said at its line.
+    let text = mf_experiment("gpu", 1, 1, 0.01).replace("device = \"cpu\"", "device = \"cuda:0\"");
+    let file = env.write("gpu.toml", &text);
+    let out = env.output(&["run", path_str(&file)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let at = format!("{}:2:1: invalid input: device \"cuda:0\"", file.display());
+    assert!(!out.status.success() && err.contains(&at), "{err}");
     let out = env.output(&["run", QUICK_COLLM_TINY, "--dtype", "fp8"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("\"bf16\""), "{err}");

@@ -45,7 +45,8 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     experiment.place(args.placement);
     // A device this build or machine lacks is reported before a run is created, as is a file
     // the experiment names that is not there (at its line; the runner checks again).
-    experiment.resolve_device()?;
+    let flagged = args.placement.device.is_some();
+    experiment.resolve_device_of_file(&args.experiment, &args.set, flagged)?;
     experiment.check_inputs_of_file(&crate::paths::data_dir(), &args.experiment, &args.set)?;
     for note in experiment.advice() {
         say!("{note}");

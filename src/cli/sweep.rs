@@ -315,7 +315,17 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     // As placed by --device: a device this build or machine lacks is refused before any point
     // becomes a (failed) run.
-    plan[0].experiment.resolve_device()?;
+    let first: Vec<Override> = spec
+        .set
+        .iter()
+        .chain(&plan[0].point.overrides)
+        .cloned()
+        .collect();
+    let flagged = args.placement.device.is_some();
+    plan[0]
+        .experiment
+        .resolve_device_of_file(&spec.experiment, &first, flagged)
+        .map_err(blame)?;
     let (select_text, report) = splits(&spec, &plan, &data_dir)?;
     let select = Criterion::parse(&select_text)
         .map_err(|e| anyhow::anyhow!("{} {e}", spec.select_origin))?;

@@ -38,34 +38,30 @@ impl Experiment {
             return Ok(());
         };
         let message = err.to_string();
-        let Some(key) = err.key() else {
-            return Err(ExperimentError::Invalid {
+        match err.key() {
+            Some(key) => Err(at_setting(path, overrides, key, message)),
+            None => Err(ExperimentError::Invalid {
                 path: path.to_path_buf(),
                 message,
-            });
-        };
-        // `evaluation.splits` set whole covers `evaluation.splits.0`.
-        let covers = |o: &&super::Override| {
-            key == o.key
-                || key
-                    .strip_prefix(o.key.as_str())
-                    .is_some_and(|r| r.starts_with('.'))
-        };
-        // The last `--set` of a key is the one applied.
-        if let Some(set) = overrides.iter().rev().find(covers) {
-            return Err(ExperimentError::Override {
-                path: path.to_path_buf(),
-                set: set.to_string(),
-                message,
-            });
+            }),
         }
-        let text = super::read_text(path)?;
-        Err(ExperimentError::at_key(
-            path.to_path_buf(),
-            &text,
-            key,
-            message,
-        ))
+    }
+
+    /// [`Experiment::resolve_device`] of the experiment read from `path` with `overrides`, a
+    /// device this build or machine lacks reported where it was chosen: `--device` (`flagged`),
+    /// a `--set device=...`, or the file's `device` line.
+    pub fn resolve_device_of_file(
+        &self,
+        path: &Path,
+        overrides: &[super::Override],
+        flagged: bool,
+    ) -> Result<candle_core::Device, ExperimentError> {
+        self.resolve_device().map_err(|err| match err {
+            ExperimentError::Device(message) if !flagged => {
+                at_setting(path, overrides, "device", message)
+            }
+            other => other,
+        })
     }
 
     /// A pretrained foundation named by file must be there (it is read after the backbone),
@@ -169,5 +165,34 @@ impl Experiment {
             }
         }
         Ok(())
+    }
+}
+
+/// A problem with the setting `key` of the experiment read from `path` with `overrides`: as
+/// the `--set` that wrote it (the last of the key, the one applied), else at its line in the
+/// file.
+fn at_setting(
+    path: &Path,
+    overrides: &[super::Override],
+    key: &str,
+    message: String,
+) -> ExperimentError {
+    // `evaluation.splits` set whole covers `evaluation.splits.0`.
+    let covers = |o: &&super::Override| {
+        key == o.key
+            || key
+                .strip_prefix(o.key.as_str())
+                .is_some_and(|r| r.starts_with('.'))
+    };
+    if let Some(set) = overrides.iter().rev().find(covers) {
+        return ExperimentError::Override {
+            path: path.to_path_buf(),
+            set: set.to_string(),
+            message,
+        };
+    }
+    match super::read_text(path) {
+        Ok(text) => ExperimentError::at_key(path.to_path_buf(), &text, key, message),
+        Err(err) => err,
     }
 }
