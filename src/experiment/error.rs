@@ -55,7 +55,7 @@ fn excerpt(line: &Option<String>) -> String {
 impl ExperimentError {
     /// Locates a TOML deserialisation error in `text` (the file's content).
     pub(crate) fn from_toml(path: PathBuf, text: &str, err: toml::de::Error) -> Self {
-        let message = err.message().trim().to_string();
+        let message = plain_types(err.message().trim());
         let start = err
             .span()
             .map(|s| key_in_section(text, s.start.min(text.len()), &message));
@@ -183,4 +183,54 @@ mod tests {
         );
         assert_eq!(line("collm.lora.r"), Some(2), "under [collm]");
     }
+}
+
+/// The parser's message with Rust's type names said as a TOML writer would know them:
+/// `expected usize` is "expected a whole number of 0 or more", `expected struct
+/// CfTrainConfig` "expected a table".
+pub(crate) fn plain_types(message: &str) -> String {
+    const WORDS: [(&str, &str); 10] = [
+        ("usize", "a whole number of 0 or more"),
+        ("u64", "a whole number of 0 or more"),
+        ("u32", "a whole number of 0 or more"),
+        ("u16", "a whole number of 0 or more"),
+        ("u8", "a whole number of 0 or more"),
+        ("i64", "a whole number"),
+        ("i32", "a whole number"),
+        ("f64", "a number"),
+        ("f32", "a number"),
+        ("a sequence", "a list"),
+    ];
+    let mut out = message.to_string();
+    for (rust, plain) in WORDS {
+        out = replace_word(
+            &out,
+            &format!("expected {rust}"),
+            &format!("expected {plain}"),
+        );
+    }
+    out = out.replace("invalid type: map", "invalid type: table");
+    while let Some(at) = out.find("expected struct ") {
+        let name_end = out[at + 16..]
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .map_or(out.len(), |n| at + 16 + n);
+        out.replace_range(at..name_end, "expected a table");
+    }
+    out
+}
+
+/// `text` with `from` replaced by `to` where `from` ends a word (`expected u8` is not the
+/// start of `expected u8x`).
+fn replace_word(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(from) {
+        let after = &rest[at + from.len()..];
+        let whole = !after.starts_with(|c: char| c.is_alphanumeric() || c == '_');
+        out.push_str(&rest[..at]);
+        out.push_str(if whole { to } else { from });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }

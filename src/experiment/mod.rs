@@ -255,6 +255,9 @@ fn cf_setting(section: &str, e: collm_cf::CfError) -> String {
 impl Check for DatasetSpec {
     fn check(&self) -> Result<(), String> {
         match (&self.path, &self.source) {
+            (Some(path), None) if path.as_os_str().is_empty() => {
+                Err("[dataset] field `path`: is empty; name the dataset's folder".into())
+            }
             (Some(_), None) | (None, Some(_)) => Ok(()),
             _ => Err(
                 "[dataset] needs exactly one of `path = \"<folder>\"` and `source = \"embedded\"`"

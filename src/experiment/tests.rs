@@ -150,6 +150,40 @@ fn missing_keys_and_bad_values_are_named() {
     }
 }
 
+/// The parser's Rust type names are said in TOML's words, and an empty dataset path is named.
+#[test]
+fn type_errors_speak_toml() {
+    let edit = |from: &str, to: &str| {
+        assert!(GOOD.contains(from), "{from}");
+        GOOD.replacen(from, to, 1)
+    };
+    let cases = [
+        (
+            edit("max_epochs = 3", "max_epochs = \"two\""),
+            "expected a whole number of 0 or more",
+        ),
+        (edit("lr = 0.01", "lr = \"fast\""), "expected a number"),
+        ("name = \"t\"\nmodel = 3\n".to_string(), "expected a table"),
+        (
+            edit("path = \"data/ml\"", "path = \"\""),
+            "field `path`: is empty",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = Experiment::from_toml(&text, Path::new("/x/e.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{text}: {err}");
+        for rust in ["usize", "f64", "struct"] {
+            assert!(!err.contains(rust), "{text}: {err}");
+        }
+    }
+    assert_eq!(
+        super::error::plain_types("invalid type: string \"u8\", expected u8x or u8"),
+        "invalid type: string \"u8\", expected u8x or u8"
+    );
+}
+
 #[test]
 fn embedded_source_and_devices() {
     let e = parse(&GOOD.replace("path = \"data/ml\"", "source = \"embedded\"")).unwrap();
