@@ -418,6 +418,14 @@ fn raw_errors_name_file_line_and_field() {
     ]);
     assert!(matches!(e, DataError::Empty { .. }), "{e}");
     let (e, _) = raw_error(&[
+        ("ratings.csv", b"userId,movieId,rating,timestamp\n"),
+        ("movies.csv", b"movieId,title\n1,A\n"),
+    ]);
+    assert!(
+        e.to_string().contains("ratings.csv: holds no ratings"),
+        "{e}"
+    );
+    let (e, _) = raw_error(&[
         ("ratings.dat", b"1::1::5::1\n"),
         ("movies.dat", b"1::A::x\n1::B::y\n"),
     ]);

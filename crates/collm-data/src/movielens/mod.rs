@@ -173,10 +173,14 @@ pub fn import_source(
         message,
     };
     let built = build::build(&raw, options).ok_or_else(|| {
-        no_rows(format!(
-            "no rating refers to a movie of {}",
-            source.movies.path.display()
-        ))
+        no_rows(if raw.ratings.is_empty() {
+            "holds no ratings (its header only)".to_string()
+        } else {
+            format!(
+                "no rating refers to a movie of {}",
+                source.movies.path.display()
+            )
+        })
     })?;
     let window = import_window(&built);
     for (rows, name, range) in [
