@@ -412,6 +412,12 @@ fn a_collm_run_is_compared_with_its_own_parts() {
         let at = format!("at step {}", best["step"]);
         assert!(line.is_some_and(|l| l.ends_with(&at)), "{shown}");
     }
+    // Its parts share every setting, and the table says why none differs.
+    let text = env.ok(&["compare", &format!("{id}:cf"), id, "--resamples", "0"]);
+    assert!(
+        text.contains("Settings that differ (0): the columns are parts of one run"),
+        "{text}"
+    );
     // Paired on the same rows: the final model against the foundation, observed = difference.
     let diff = &c["differences"][1];
     assert_eq!(diff["run_id"], id);

@@ -527,7 +527,23 @@ fn describe(
         }
     }
 
-    out.push_str(&format!("\nSettings that differ ({})\n", c.settings.len()));
+    // Parts of one run (`A:cf A:stage1 A`) share every setting: what differs is where each
+    // stops along the run's stages, which the table's header already says.
+    let runs: Vec<_> = columns
+        .iter()
+        .flat_map(|c| c.targets())
+        .map(|t| t.run)
+        .collect();
+    let one_run = runs.iter().all(|r| *r == runs[0]);
+    let note = if one_run && c.settings.is_empty() {
+        ": the columns are parts of one run, trained by one experiment"
+    } else {
+        ""
+    };
+    out.push_str(&format!(
+        "\nSettings that differ ({}){note}\n",
+        c.settings.len()
+    ));
     let mut rows = vec![std::iter::once("setting".to_string())
         .chain(columns.iter().map(Column::label))
         .collect::<Vec<_>>()];
