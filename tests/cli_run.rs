@@ -893,12 +893,15 @@ fn collm_run_reuses_the_foundation_and_stage_one_of_another_run() {
             .collect()
     };
     assert_eq!(names(&b, "stages", "name"), names(&a, "stages", "name"));
-    let cf_weights = run_dir(&rid).join("cf/best.safetensors");
-    assert!(
-        names(&b, "artifacts", "path").contains(&cf_weights.display().to_string()),
-        "{}",
-        b["record"]["artifacts"]
-    );
+    // So is stage 1's (the run's `show` listed no artifact for it).
+    for weights in ["cf/best.safetensors", "stage1/best"] {
+        let path = run_dir(&rid).join(weights);
+        assert!(
+            names(&b, "artifacts", "path").contains(&path.display().to_string()),
+            "{weights}: {}",
+            b["record"]["artifacts"]
+        );
+    }
     // The replayed final evaluation of stage 1 brings its per-row scores: `RUN:stage1` pairs.
     let part_scores =
         |run: &str| std::fs::read_to_string(run_dir(run).join("predictions/stage1/valid.tsv"));

@@ -231,6 +231,17 @@ pub fn adopt_stages(
             sink,
         )?;
         let state = collm_pipeline::adopt_stage(model, plan, &src.dir.join(&plan.name))?;
+        // Its best weights are this run's now, listed as a trained stage's are.
+        sink.emit(Event::Checkpoint {
+            stage: plan.name.clone(),
+            step: state.best_step.unwrap_or(state.step),
+            path: plan
+                .dir
+                .join(collm_pipeline::stage::BEST_DIR)
+                .display()
+                .to_string(),
+            best: true,
+        });
         sink.emit(Event::StageFinished {
             stage: plan.name.clone(),
         });
