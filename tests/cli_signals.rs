@@ -306,12 +306,21 @@ fn killed_collm_run_resumes(lose_stage_folder: bool) {
     assert!(
         !out.status.success()
             && err.contains(&format!(
-                "(run {id}): its stage1 did not finish (the run is interrupted); `collm resume \
-                 {id}` finishes it"
+                "--reuse stage1={id}: its stage1 did not finish (the run is interrupted); \
+                 `collm resume {id}` finishes it"
             )),
         "{err}"
     );
     assert_eq!(env.json(&["runs", "--json"]).as_array().unwrap().len(), 1);
+    // The foundation it finished is scored as a finished run's would be; stage 1 is not.
+    let cf = env.json(&["eval", &format!("{id}:cf"), "--split", "valid", "--json"]);
+    assert!(cf["splits"]["valid"]["all"]["auc"].is_number(), "{cf}");
+    let out = env.output(&["eval", &format!("{id}:stage1"), "--split", "valid"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("or a part the run finished"),
+        "{err}"
+    );
 
     if lose_stage_folder {
         std::fs::remove_dir_all(env.store().join("runs").join(id).join("stage1")).unwrap();

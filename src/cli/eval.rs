@@ -54,9 +54,13 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&ctx.store_dir)?;
     let (target, record) = Target::resolve(&store, &args.run)?;
     let id = record.id.clone();
-    if record.status != RunStatus::Finished {
+    // A part the run finished (its foundation, a stage) can be scored whatever became of the
+    // stages after it: a run cancelled in stage 2 still has its TALLRec.
+    let part_done = |part: &str| crate::runner::part_finished(&record, &store.run_dir(&id), part);
+    if record.status != RunStatus::Finished && !target.part.as_deref().is_some_and(part_done) {
         bail!(
-            "run {id} is {}: `collm eval` scores with a finished run's best weights",
+            "run {id} is {}: `collm eval` scores with a finished run's best weights, or a part \
+             the run finished (`{id}:cf`, `{id}:stage1`)",
             record.status
         );
     }

@@ -15,6 +15,7 @@ pub mod predictions;
 mod ranking;
 mod reuse;
 
+pub use reuse::part_finished;
 pub use reuse::resolve_sources as resolve_reuse_sources;
 
 use std::collections::VecDeque;

@@ -10,7 +10,7 @@ use collm_events::{Event, EventSink};
 use collm_pipeline::pipeline::plans;
 use collm_pipeline::stage::stage_finished;
 use collm_pipeline::{CollmModel, PipelineConfig};
-use collm_store::{RunId, Store};
+use collm_store::{RunId, RunRecord, Store};
 
 use super::cf::CfJob;
 use super::predictions::predictions_path;
@@ -52,18 +52,7 @@ fn source(store: &Store, exp: &Experiment, key: &str) -> Result<Source, RunError
             )));
         }
     }
-    let finished = if key == FOUNDATION {
-        // The foundation is done once the run finished, marked it, or went on to a stage.
-        record.status == collm_store::RunStatus::Finished
-            || dir
-                .join(super::collm::CF_DIR)
-                .join(super::collm::CF_DONE)
-                .exists()
-            || record.stages.iter().any(|s| s.name != collm_cf::STAGE)
-    } else {
-        stage_finished(&dir.join(key))
-    };
-    if !finished {
+    if !part_finished(&record, &dir, key) {
         return Err(refuse(format!(
             "its {key} did not finish (the run is {}); `collm resume {id}` finishes it",
             record.status
@@ -74,6 +63,23 @@ fn source(store: &Store, exp: &Experiment, key: &str) -> Result<Source, RunError
         id,
         experiment,
     })
+}
+
+/// Whether run `record` (its folder `dir`) finished its part `key` (`cf`, or a stage's name):
+/// what another run may take from it, and what `collm eval RUN:PART` may score, whatever
+/// became of the stages after it.
+pub fn part_finished(record: &RunRecord, dir: &Path, key: &str) -> bool {
+    if key == FOUNDATION {
+        // The foundation is done once the run finished, marked it, or went on to a stage.
+        record.status == collm_store::RunStatus::Finished
+            || dir
+                .join(super::collm::CF_DIR)
+                .join(super::collm::CF_DONE)
+                .exists()
+            || record.stages.iter().any(|s| s.name != collm_cf::STAGE)
+    } else {
+        stage_finished(&dir.join(key))
+    }
 }
 
 /// Before a run is created: names each run of `exp`'s `[reuse]` by its full id (a prefix may be
