@@ -169,7 +169,7 @@ fn parts_of(experiment: Option<&crate::experiment::Experiment>) -> Vec<String> {
 }
 
 /// Where an evaluation came from, as a column header shows it: `final` (the best weights'
-/// final evaluation), `final-stage1` (a part's), `stage-1 step 80` (the best seen during
+/// final evaluation), `final-stage1` (a part's), `stage1 step 80` (the best seen during
 /// training), or `no result`.
 pub fn source(eval: Option<&EvalPoint>) -> String {
     match eval {
@@ -256,8 +256,8 @@ pub fn significance(
 /// A target's metrics on `split` and where they come from (see [`source`]): its final
 /// evaluation's; else those of the per-row scores `kept` gives for it (the final weights on a
 /// split `collm eval --predictions` scored, which the record does not hold), from `kept
-/// scores`; else, for a run without either (it has not finished, or never scored the split
-/// whole), the best evaluation of the stage it is in. A stage's evaluation of a split comes
+/// scores`; else, for a whole run without either (it has not finished, or never scored the
+/// split whole), the best evaluation of the stage it is in (a part without either has none). A stage's evaluation of a split comes
 /// last: it scores a sample its seed drew, with weights of that moment, so a finished run's
 /// kept scores of the same split outrank it, and the table agrees with the paired test, which
 /// reads the kept scores.

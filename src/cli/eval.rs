@@ -38,7 +38,8 @@ pub struct Args {
     // `requires = "data"` alone let `--split` through (clap skips it beside a conflict).
     #[arg(long, requires = "data", conflicts_with = "split")]
     pub items: Option<PathBuf>,
-    /// Keep the per-row scores in the run's folder as `predictions/<file stem>.tsv`, where
+    /// Keep the per-row scores in the run's folder as `predictions/<name>.tsv` (the file's stem,
+    /// or the split's with `--split`; `predictions/<part>/<name>.tsv` for `RUN:PART`), where
     /// `collm compare` finds them (for runs that finished before runs kept them themselves). A
     /// file named like one of the run's splits is refused: `--split NAME` scores that split.
     #[arg(long)]

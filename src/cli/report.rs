@@ -1,4 +1,4 @@
-//! The one JSON object that `collm run --json`, `collm eval --json` and `collm show --json` print
+//! The one JSON object that `collm run`, `resume`, `eval` and `show` print with `--json`
 //! (a contract for scripts; fields are only ever added), and its table form for people.
 //!
 //! ```json
@@ -28,7 +28,8 @@
 //!   and cold rows. `auc`, `uauc` and `logloss` are null when undefined (no rows, or one class);
 //!   `users_counted` is the number of users that entered UAUC (>= 2 rows, both labels).
 //!   For `collm run` and `show` these are the final scores of the best weights on each
-//!   `[evaluation]` split; for `collm eval`, the one scored file, named by its file stem.
+//!   `[evaluation]` split; for `collm eval`, the rows it scored, named by the file's stem
+//!   (`--data`) or the split (`--split`).
 //! - With `[evaluation] ranking = {...}`, each split also has
 //!   `"ranking": {"k": 10, "negatives": 100, "positives": 5123, "recall": 0.21, "ndcg": 0.11}`
 //!   (Recall@K and NDCG@K of each positive row against sampled negatives, see

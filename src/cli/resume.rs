@@ -1,5 +1,7 @@
-//! `collm resume <run>`: continues an interrupted, cancelled or failed run under the same id,
-//! after its last finished epoch, and follows it like `collm run`.
+//! `collm resume <run>`: continues an interrupted, cancelled or failed run under the same id
+//! (finished parts skipped, the interrupted stage from its last resume point: a collaborative
+//! model's last finished epoch, an LLM stage's last evaluation or the step it was cancelled
+//! at), and follows it like `collm run`.
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -73,12 +73,12 @@ pub const DEFAULT_EXPERIMENT: &str = include_str!("../../experiments/mf-default.
 /// Its name.
 pub const DEFAULT_EXPERIMENT_NAME: &str = "mf-default";
 
-/// What an experiment trains. The top level stays one struct with optional sections per kind,
-/// so a two-stage CoLLM experiment adds a variant here and its own sections beside these.
+/// What an experiment trains: one struct with optional sections per kind (`[llm]` and
+/// `[collm]` for `collm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExperimentKind {
-    /// A collaborative model alone (MF, LightGCN).
+    /// A collaborative model alone (MF, LightGCN, SASRec, DIN).
     #[default]
     Cf,
     /// CoLLM (and TALLRec and the ablations): an LLM with LoRA and the CIE, in stages.

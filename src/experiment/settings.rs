@@ -1,4 +1,4 @@
-//! An experiment's settings as flat dotted keys (`train.lr`): the run table's key settings, the
+//! An experiment's settings as flat dotted keys (`training.lr`, `collm.stages.1.lr`): the run table's key settings, the
 //! differing settings of `collm compare` and the TUI's compare view, and the launch form's edits
 //! all read and write experiments this way.
 
@@ -202,9 +202,10 @@ pub fn same_value(stored: &Value, wanted: &Value) -> bool {
     }
 }
 
-/// The run table's one-line summary of an experiment: `mf d64 lr=1e-3 bs=1024 ep=50`. A CoLLM
-/// experiment reads as its ablation first, then each stage's knobs, then its foundation's:
-/// `mf d256 · lora→mapping · lr=2e-3/1e-3 bs=16 steps=64/96 · cf lr=1e-3 bs=2048 ep=5000`
+/// The run table's one-line summary of an experiment: `mf d256 lr=1e-3 bs=2048 ep=5000
+/// seed=2023`. A CoLLM experiment reads as its ablation first, then each stage's knobs, then its
+/// foundation's: `mf d256 · lora→mapping · lr=2e-3/0.01 bs=16 steps=64/96 rows=1024/768 seed=42
+/// · cf lr=1e-3 bs=2048 ep=5000 seed=2023`
 /// (one value where the stages agree; `/` between stage 1's and stage 2's where not).
 pub fn key_summary(text: &str) -> String {
     let Ok(table) = text.parse::<Table>() else {

@@ -1,7 +1,8 @@
 //! Carrying out a `kind = "collm"` experiment: the collaborative foundation (trained here as
 //! stage `cf` unless pretrained weights are named), then the pipeline's stages, each emitting
-//! its events into the store; then every `[evaluation]` split scored with each stage's best model
-//! (`final-<stage>`, and `final-cf` for the foundation alone) and with the final model (`final`),
+//! its events into the store; then every `[evaluation]` split scored with each earlier stage's
+//! best model (`final-<stage>`; the last stage's is the final model), with the foundation alone
+//! (`final-cf`) and with the final model (`final`),
 //! each one's per-row scores kept for `collm compare` (`RUN:stage1`, `RUN:cf`, `RUN`).
 //! An experiment without stages scores the untuned backbone (`final`: the zero-shot baseline).
 //! A resumed run skips what is finished and continues the interrupted stage from its last

@@ -217,8 +217,10 @@ impl RunnerHandle {
         self.submit(&Experiment::from_toml(text, origin)?)
     }
 
-    /// Queues an interrupted, cancelled or failed run again under the same id; it continues
-    /// after its last finished epoch when its resume state is on disk.
+    /// Queues an interrupted, cancelled or failed run again under the same id; it skips its
+    /// finished parts and continues the interrupted stage from its last resume point when that
+    /// is on disk (an epoch of a collaborative model; an evaluation, or the cancelled step, of
+    /// an LLM stage).
     pub fn resume(&self, id: &RunId) -> Result<RunId, RunError> {
         self.resume_placed(id, Placement::default())
     }

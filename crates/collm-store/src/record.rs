@@ -52,7 +52,7 @@ impl std::fmt::Display for RunStatus {
     }
 }
 
-/// One stage of a run (a CF training, later the LLM stages).
+/// One stage of a run (the collaborative foundation `cf`, or an LLM stage).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageInfo {
     pub name: String,
@@ -125,7 +125,7 @@ pub struct RunRecord {
     pub schema: u32,
     pub id: RunId,
     pub name: String,
-    /// The experiment kind (`cf`; later `collm`).
+    /// The experiment kind (`cf` or `collm`).
     pub kind: String,
     /// The experiment as run (TOML).
     pub experiment: String,

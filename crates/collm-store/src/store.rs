@@ -288,8 +288,8 @@ impl Store {
     }
 
     /// Records one event of a run: steps and evaluations become points, checkpoints artifacts,
-    /// log messages log lines, and the outcome events set the status. Flushes on evaluations,
-    /// checkpoints and outcomes.
+    /// log messages log lines, and the outcome events set the status. Flushes on every event
+    /// but steps (a step is counted into the record at its next write).
     pub fn append_event(&self, id: &RunId, event: &Event) -> Result<(), StoreError> {
         let now = now_ms();
         match event {
