@@ -397,6 +397,16 @@ fn a_collm_run_is_compared_with_its_own_parts() {
         assert_eq!(err.contains("it is left as it is"), differ, "{part}: {err}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
         assert_eq!(std::fs::read_to_string(part_file(part)).unwrap(), kept);
+        // With no kept file (a run from before runs kept them), scores that do not reproduce
+        // the recorded evaluation are not kept either; the run's own are.
+        std::fs::remove_file(part_file(part)).unwrap();
+        let out = env.output(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(differ as i32), "{part}: {err}");
+        assert_eq!(err.contains("do not reproduce"), differ, "{part}: {err}");
+        assert_eq!(part_file(part).exists(), !differ, "{part}");
+        env.ok(&args[..5]);
+        assert_eq!(std::fs::read_to_string(part_file(part)).unwrap(), kept);
         // The report is the part's, not the run's: its id, its name, its best step.
         assert_eq!(again["run_id"], target.as_str());
         assert_eq!(again["experiment"], format!("quick-collm-tiny ({part})"));

@@ -171,7 +171,18 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // Scores that may not replace the kept ones still get their report; the refusal follows.
     let mut not_kept = None;
     if args.predictions {
-        match keep_predictions(&store.run_dir(&id), &target, &split_name, &rows, &scored)? {
+        let recorded = record
+            .evaluation(&target.eval_stage(), &split_name)
+            .map(|e| &e.metrics);
+        let kept = keep_predictions(
+            &store.run_dir(&id),
+            &target,
+            &split_name,
+            &rows,
+            &scored,
+            recorded,
+        )?;
+        match kept {
             Ok(path) => eprintln!("per-row scores kept in {}", path.display()),
             Err(refusal) => not_kept = Some(refusal),
         }
@@ -272,16 +283,18 @@ fn check_ids_fit(
 }
 
 /// Writes the scores where the runner keeps a run's own (`Ok(path)`), unless that file holds
-/// other rows (a different file with the same stem: an error) or other scores of the same rows
-/// (another device, precision or dataset: `Err(why)`, the file left as it is). The kept scores
-/// are what `compare` and `ensemble` pair beside the run's recorded evaluation, so both must
-/// stay the same numbers.
+/// other rows (a different file with the same stem: an error), or other scores of the same rows,
+/// or scores that do not reproduce the run's `recorded` evaluation of the split (another
+/// device, precision or dataset: `Err(why)`, nothing written). The kept scores are what
+/// `compare` and `ensemble` pair beside the run's recorded evaluation, so both must stay the
+/// same numbers.
 fn keep_predictions(
     run_dir: &Path,
     target: &Target,
     split: &str,
     rows: &[Interaction],
     scored: &[ScoredRow],
+    recorded: Option<&collm_eval::Breakdown>,
 ) -> anyhow::Result<Result<PathBuf, String>> {
     let predictions = of_rows(rows, scored);
     let part = target.part.as_deref();
@@ -294,7 +307,9 @@ fn keep_predictions(
             .eq(predictions.iter().map(Prediction::row))
         {
             bail!(
-                "{} already holds scores of other `{split}` rows; give your split file another name",
+                "{} already holds scores of other `{split}` rows (a split file of that name, or \
+                 the split as it was before its dataset changed); give your split file another \
+                 name",
                 path.display()
             );
         }
@@ -315,6 +330,17 @@ fn keep_predictions(
             )));
         }
     }
+    if let Some(recorded) = recorded {
+        let new = collm_eval::evaluate(scored);
+        if let Some(why) = not_reproduced(recorded, &new) {
+            return Ok(Err(format!(
+                "these scores do not reproduce {target}'s recorded `{split}` evaluation ({why}; \
+                 another device, precision or dataset scores otherwise), so they are not kept: \
+                 `collm compare` and `collm ensemble` read kept scores beside that record. Score \
+                 with the run's own --device and --dtype (the defaults) to keep its scores"
+            )));
+        }
+    }
     crate::runner::predictions::save(
         run_dir,
         split,
@@ -323,4 +349,24 @@ fn keep_predictions(
         &mut |_: &collm_events::Event| {},
     )?;
     Ok(Ok(path))
+}
+
+/// How `new` metrics differ from the `recorded` ones of the same rows beyond rounding (1e-4 in
+/// AUC, UAUC or logloss: an older build's kernels may move the last bits of a score), if so.
+fn not_reproduced(recorded: &collm_eval::Breakdown, new: &collm_eval::Breakdown) -> Option<String> {
+    let (a, b) = (&recorded.all, &new.all);
+    [
+        ("AUC", a.auc, b.auc),
+        ("UAUC", a.uauc, b.uauc),
+        ("logloss", a.logloss, b.logloss),
+    ]
+    .into_iter()
+    .find(|(_, was, now)| match (was, now) {
+        (Some(was), Some(now)) => (was - now).abs() > 1e-4,
+        (was, now) => was.is_some() != now.is_some(),
+    })
+    .map(|(name, was, now)| {
+        let shown = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        format!("{name} {} against {}", shown(now), shown(was))
+    })
 }
