@@ -159,7 +159,7 @@ pub fn earlier_part_names(experiment: Option<&crate::experiment::Experiment>) ->
 
 /// A CoLLM run's parts, in order: `cf` when a foundation fills the ID slots, then its stages
 /// (the last being the final model). None for other runs.
-fn parts_of(experiment: Option<&crate::experiment::Experiment>) -> Vec<String> {
+pub fn parts_of(experiment: Option<&crate::experiment::Experiment>) -> Vec<String> {
     let Some(cfg) = experiment.and_then(|e| e.collm.as_ref()) else {
         return Vec::new();
     };

@@ -317,10 +317,8 @@ fn killed_collm_run_resumes(lose_stage_folder: bool) {
     assert!(cf["splits"]["valid"]["all"]["auc"].is_number(), "{cf}");
     let out = env.output(&["eval", &format!("{id}:stage1"), "--split", "valid"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("or a part the run finished"),
-        "{err}"
-    );
+    let why = format!("its stage1 did not finish, and `collm eval` scores a finished run's best weights or a part the run finished (here `{id}:cf`)");
+    assert!(!out.status.success() && err.contains(&why), "{err}");
 
     if lose_stage_folder {
         std::fs::remove_dir_all(env.store().join("runs").join(id).join("stage1")).unwrap();

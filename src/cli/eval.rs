@@ -59,10 +59,26 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     // stages after it: a run cancelled in stage 2 still has its TALLRec.
     let part_done = |part: &str| crate::runner::part_finished(&record, &store.run_dir(&id), part);
     if record.status != RunStatus::Finished && !target.part.as_deref().is_some_and(part_done) {
+        let experiment = Experiment::of_run(&record).ok();
+        let mut parts = crate::compare::parts_of(experiment.as_ref());
+        parts.pop(); // the last stage is the run's final model
+        let done: Vec<String> = (parts.iter())
+            .filter(|p| part_done(p))
+            .map(|p| format!("`{id}:{p}`"))
+            .collect();
+        let which = match &target.part {
+            Some(part) => format!("its {part} did not finish"),
+            None => "it did not finish".to_string(),
+        };
         bail!(
-            "run {id} is {}: `collm eval` scores with a finished run's best weights, or a part \
-             the run finished (`{id}:cf`, `{id}:stage1`)",
-            record.status
+            "run {id} is {}: {which}, and `collm eval` scores a finished run's best weights or a \
+             part the run finished ({})",
+            record.status,
+            if done.is_empty() {
+                "it has none yet".to_string()
+            } else {
+                format!("here {}", done.join(", "))
+            }
         );
     }
     let mut experiment = Experiment::of_run(&record)?;
