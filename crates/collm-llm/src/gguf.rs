@@ -34,7 +34,14 @@ impl GgufWeights {
     pub(crate) fn open(path: &Path) -> Result<Self> {
         let file = File::open(path).map_err(|e| LlmError::io(path, e))?;
         let mut reader = BufReader::new(file);
-        let content = Content::read(&mut reader).map_err(|e| LlmError::gguf(path, e))?;
+        let content = Content::read(&mut reader).map_err(|e| match e {
+            // A copy cut within its header: the reader's own words are "failed to fill whole
+            // buffer".
+            candle_core::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                LlmError::gguf(path, "the file is cut short within its header")
+            }
+            e => LlmError::gguf(path, e),
+        })?;
         let mut this = Self {
             path: path.to_owned(),
             content,

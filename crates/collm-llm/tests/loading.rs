@@ -191,6 +191,17 @@ fn gguf_round_trip_undoes_the_qk_permutation() -> Result<()> {
         err.contains("cut.gguf") && err.contains("cut short"),
         "{err}"
     );
+    // Cut within the header, up to the tensor data's first byte: said so, not "failed to fill
+    // whole buffer" (or candle's own count of what the header needs).
+    let data_at = gguf_file::Content::read(&mut std::fs::File::open(&path)?)?.tensor_data_offset;
+    for at in [8, 700, data_at as usize - 1] {
+        std::fs::write(&cut, &bytes[..at])?;
+        let err = Llm::inspect(&cut).unwrap_err().to_string();
+        assert!(
+            err.contains("cut short") || err.contains("needs at least"),
+            "{at}: {err}"
+        );
+    }
     std::fs::write(&cut, b"garbage")?;
     assert!(Llm::inspect(&cut).is_err());
     Ok(())
