@@ -150,7 +150,7 @@ fn compare_measures_two_runs_on_the_rows_both_scored() {
     edited(2, 4, "NaN");
     let out = env.output(&["ensemble", ia, ib]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let at = format!("{ib}/predictions/valid.tsv:3: field `logit`: `NaN` is not a finite number");
+    let at = format!("{ib}/predictions/valid.tsv:3: field `logit`: `NaN` is not finite");
     assert!(!out.status.success() && stderr.contains(&at), "{stderr}");
     std::fs::remove_file(predictions(&env, ib)).unwrap();
     let text = env.ok(&["compare", ia, ib]);

@@ -200,6 +200,11 @@ pub fn execute(args: Args, ctx: &super::Context) -> anyhow::Result<()> {
 }
 
 fn bench_tui_command(args: TuiArgs, ctx: &super::Context) -> anyhow::Result<()> {
+    // A median settles in far fewer; a typo of more would run for days.
+    anyhow::ensure!(
+        (1..=100_000).contains(&args.frames),
+        "bench: --frames takes 1 to 100000 frames a view"
+    );
     let store = collm_store::Store::open_existing(&ctx.store_dir)?;
     let times = crate::tui::bench::frame_times(&store, args.width, args.height, args.frames)?;
     if args.json {
@@ -222,6 +227,7 @@ fn bench_cache_command(args: CacheArgs) -> anyhow::Result<()> {
     let data = args.data.unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ml-1m-collm")
     });
+    anyhow::ensure!(args.steps >= 1, "bench: --steps must be at least 1");
     // Checked before the model loads: past this a typo aborts the process on an allocation.
     let most = collm_llm::bench::MAX_BATCH;
     anyhow::ensure!(

@@ -189,7 +189,7 @@ mod tests {
 /// `expected usize` is "expected a whole number of 0 or more", `expected struct
 /// CfTrainConfig` "expected a table".
 pub(crate) fn plain_types(message: &str) -> String {
-    const WORDS: [(&str, &str); 10] = [
+    const WORDS: [(&str, &str); 11] = [
         ("usize", "a whole number of 0 or more"),
         ("u64", "a whole number of 0 or more"),
         ("u32", "a whole number of 0 or more"),
@@ -200,6 +200,7 @@ pub(crate) fn plain_types(message: &str) -> String {
         ("f64", "a number"),
         ("f32", "a number"),
         ("a sequence", "a list"),
+        ("a map", "a table"),
     ];
     let mut out = message.to_string();
     for (rust, plain) in WORDS {

@@ -78,6 +78,9 @@ impl Experiment {
             key: "collm.slots.cf_weights".into(),
             message: format!("{}: {message}", path.display()),
         };
+        if path.is_dir() {
+            return Err(bad("is a folder; name the weights file".into()));
+        }
         if !path.is_file() {
             return Err(bad("no such file".into()));
         }

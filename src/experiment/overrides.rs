@@ -106,6 +106,17 @@ pub fn load_with(
     if overrides.is_empty() {
         return Experiment::from_toml(text, origin);
     }
+    // Each replaces the other (below), so both on one command line would drop one unsaid.
+    let at = |key: &str| overrides.iter().rposition(|o| o.key == key);
+    if let (Some(path), Some(source)) = (at("dataset.path"), at("dataset.source")) {
+        return Err(ExperimentError::Override {
+            path: origin.to_path_buf(),
+            set: overrides[path.max(source)].to_string(),
+            message: "dataset.path and dataset.source are one choice (a folder, or the \
+                      embedded default): set one"
+                .into(),
+        });
+    }
     let written = |upto: usize| -> Result<Table, ExperimentError> {
         let mut table: Table = text
             .parse()
@@ -199,6 +210,8 @@ mod tests {
         let set: Vec<Override> = vec!["dataset.source=embedded".parse().unwrap()];
         let e = load_with(&path_file, Path::new("/x/t.toml"), &set).unwrap();
         assert_eq!(e.dataset.path, None);
+        let both = load(&["dataset.path=/data/mine", "dataset.source=embedded"]).unwrap_err();
+        assert!(both.contains("are one choice"), "{both}");
     }
 
     #[test]

@@ -148,11 +148,11 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, PredictionsError
             },
             // A score that is not finite would poison every comparison and mean it is in:
             // refused here, where the file and line are known.
-            logit: logit
-                .parse::<f32>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| bad("logit", logit, "a finite number"))?,
+            logit: match logit.parse::<f32>() {
+                Ok(v) if v.is_finite() => v,
+                Ok(_) => return Err(bad("logit", logit, "finite")),
+                Err(_) => return Err(bad("logit", logit, "a number")),
+            },
         });
     }
     Ok(rows)
@@ -224,12 +224,12 @@ mod tests {
         );
         check(
             "uid\tiid\tlabel\twarm\tlogit\n1\t2\t1\t0\tabc\n",
-            ":2: field `logit`: `abc` is not a finite number",
+            ":2: field `logit`: `abc` is not a number",
         );
         for value in ["NaN", "inf", "-inf"] {
             check(
                 &format!("uid\tiid\tlabel\twarm\tlogit\n1\t2\t1\t0\t0.5\n1\t3\t0\t0\t{value}\n"),
-                &format!(":3: field `logit`: `{value}` is not a finite number"),
+                &format!(":3: field `logit`: `{value}` is not finite"),
             );
         }
     }

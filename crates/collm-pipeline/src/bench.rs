@@ -84,18 +84,15 @@ pub fn bench_stage2_cache(
         .take(steps)
         .filter(|b| b.len() == cfg.batch_size);
     if full.count() < steps {
-        return Err(PipelineError::config(
-            "train_rows",
-            format!(
-                "{steps} {} of {} rows {} {} training rows (--steps x --batch); the \
+        return Err(PipelineError::Data(format!(
+            "{steps} {} of {} rows {} {} training rows (--steps x --batch); the \
                  dataset has {}",
-                if steps == 1 { "step" } else { "steps" },
-                cfg.batch_size,
-                if steps == 1 { "needs" } else { "need" },
-                steps * cfg.batch_size,
-                data.train.len()
-            ),
-        ));
+            if steps == 1 { "step" } else { "steps" },
+            cfg.batch_size,
+            if steps == 1 { "needs" } else { "need" },
+            steps * cfg.batch_size,
+            data.train.len()
+        )));
     }
     let longest = data.batches[..steps]
         .iter()

@@ -433,7 +433,10 @@ fn ids_resolve_by_prefix_and_delete_removes_everything() {
     let part = format!("{a}:stage1");
     let err = store.resolve(&part).unwrap_err();
     assert!(matches!(err, StoreError::PartNotTaken { .. }), "{err}");
-    assert!(err.to_string().contains("names a part of run"), "{err}");
+    assert!(
+        err.to_string().contains("this command takes a whole run"),
+        "{err}"
+    );
     assert!(matches!(
         store.resolve("nope:stage1"),
         Err(StoreError::NotFound { .. })
