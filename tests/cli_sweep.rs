@@ -282,6 +282,18 @@ fn a_sweep_files_bad_settings_are_named_at_its_own_lines() {
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("an empty value"), "{err}");
+    // A source named by --reuse is blamed on the flag, as `collm run` does.
+    let out = env.output(&[
+        "sweep",
+        QUICK_COLLM_TINY,
+        "--grid",
+        "collm.stages.1.lr=1e-2,5e-3",
+        "--reuse",
+        "stage1=nonexistent",
+        "--dry-run",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--reuse stage1=nonexistent: no run"), "{err}");
     assert!(run_ids(&env).is_empty());
 }
 

@@ -71,7 +71,11 @@ pub(super) fn add_reuse(
 
 /// A source that cannot be taken from, reported where it was named: the `--reuse` flag, or
 /// the file's `[reuse]` line.
-fn locate_reuse_error(err: anyhow::Error, file: &Path, pairs: &[String]) -> anyhow::Error {
+pub(super) fn locate_reuse_error(
+    err: anyhow::Error,
+    file: &Path,
+    pairs: &[String],
+) -> anyhow::Error {
     let Some(RunError::Reuse {
         key,
         named,

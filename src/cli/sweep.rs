@@ -49,7 +49,7 @@ use serde::Serialize;
 
 use super::report::{align, duration, number};
 use super::run::cancel_on_signal;
-use super::run::{insert_reuse, watch};
+use super::run::{insert_reuse, locate_reuse_error, watch};
 use super::Context;
 use crate::compare::{interval, significance, Target};
 use crate::experiment::{Experiment, Override, Placement};
@@ -302,8 +302,15 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         };
         let typed = experiment.clone();
         if let Err(err) = crate::runner::resolve_reuse_sources(&store, &mut experiment) {
-            if !finished(&typed) {
-                return Err(err.into());
+            // A part no stage of the experiment is (`stage7`) is the command's mistake whether
+            // or not the point finished; a source gone since it finished is not.
+            let no_such_part = matches!(err, crate::runner::RunError::Invalid(_));
+            if no_such_part || !finished(&typed) {
+                return Err(locate_reuse_error(
+                    err.into(),
+                    &spec.experiment,
+                    &args.reuse,
+                ));
             }
             experiment = typed;
         }
