@@ -160,31 +160,6 @@ fn key_in_section(text: &str, offset: usize, message: &str) -> usize {
     offset
 }
 
-#[cfg(test)]
-mod tests {
-    use super::key_offset;
-
-    /// A key the file does not write is placed at the header of the deepest table on its way.
-    #[test]
-    fn an_unwritten_key_is_placed_at_its_table() {
-        let text = "name = \"x\"\n[collm]\nseed = 1\n\n[[collm.stages]]\nprompt = \"text\"\n\n\
-                    [[collm.stages]]\nprompt = \"hybrid\"\n";
-        let line = |key: &str| key_offset(text, key).map(|at| text[..at].matches('\n').count() + 1);
-        assert_eq!(line("collm.seed"), Some(3), "written");
-        assert_eq!(
-            line("collm.stages.1.prompt"),
-            Some(9),
-            "written, in the second stage"
-        );
-        assert_eq!(
-            line("collm.stages.1.name"),
-            Some(8),
-            "the second stage's header"
-        );
-        assert_eq!(line("collm.lora.r"), Some(2), "under [collm]");
-    }
-}
-
 /// The parser's message with Rust's type names said as a TOML writer would know them:
 /// `expected usize` is "expected a whole number of 0 or more", `expected struct
 /// CfTrainConfig` "expected a table".
@@ -234,4 +209,29 @@ fn replace_word(text: &str, from: &str, to: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_offset;
+
+    /// A key the file does not write is placed at the header of the deepest table on its way.
+    #[test]
+    fn an_unwritten_key_is_placed_at_its_table() {
+        let text = "name = \"x\"\n[collm]\nseed = 1\n\n[[collm.stages]]\nprompt = \"text\"\n\n\
+                    [[collm.stages]]\nprompt = \"hybrid\"\n";
+        let line = |key: &str| key_offset(text, key).map(|at| text[..at].matches('\n').count() + 1);
+        assert_eq!(line("collm.seed"), Some(3), "written");
+        assert_eq!(
+            line("collm.stages.1.prompt"),
+            Some(9),
+            "written, in the second stage"
+        );
+        assert_eq!(
+            line("collm.stages.1.name"),
+            Some(8),
+            "the second stage's header"
+        );
+        assert_eq!(line("collm.lora.r"), Some(2), "under [collm]");
+    }
 }

@@ -302,7 +302,7 @@ fn for_each_csv_record(
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let header = reader
         .headers()
-        .map_err(|e| csv_error(path, &text, e))?
+        .map_err(|e| csv_error(path, text, e))?
         .clone();
     let names: Vec<&str> = header.iter().map(str::trim).collect();
     if names.len() == 1 {
@@ -335,9 +335,9 @@ fn for_each_csv_record(
         match reader.read_record(&mut record) {
             Ok(false) => return Ok(()),
             Ok(true) => {}
-            Err(e) => return Err(csv_error(path, &text, e)),
+            Err(e) => return Err(csv_error(path, text, e)),
         }
-        let line = record.position().map_or(0, |p| lines.at(&text, p));
+        let line = record.position().map_or(0, |p| lines.at(text, p));
         let fields: Vec<&str> = positions.iter().map(|&p| &record[p]).collect();
         each(line, &fields)?;
     }
