@@ -55,32 +55,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&ctx.store_dir)?;
     let (target, record) = Target::resolve(&store, &args.run)?;
     let id = record.id.clone();
-    // A part the run finished (its foundation, a stage) can be scored whatever became of the
-    // stages after it: a run cancelled in stage 2 still has its TALLRec.
-    let part_done = |part: &str| crate::runner::part_finished(&record, &store.run_dir(&id), part);
-    if record.status != RunStatus::Finished && !target.part.as_deref().is_some_and(part_done) {
-        let experiment = Experiment::of_run(&record).ok();
-        let mut parts = crate::compare::parts_of(experiment.as_ref());
-        parts.pop(); // the last stage is the run's final model
-        let done: Vec<String> = (parts.iter())
-            .filter(|p| part_done(p))
-            .map(|p| format!("`{id}:{p}`"))
-            .collect();
-        let which = match &target.part {
-            Some(part) => format!("its {part} did not finish"),
-            None => "it did not finish".to_string(),
-        };
-        bail!(
-            "run {id} is {}: {which}, and `collm eval` scores a finished run's best weights or a \
-             part the run finished ({})",
-            record.status,
-            if done.is_empty() {
-                "it has none yet".to_string()
-            } else {
-                format!("here {}", done.join(", "))
-            }
-        );
-    }
+    refuse_unfinished(&store, &record, &target)?;
     let mut experiment = Experiment::of_run(&record)?;
     experiment.place(args.placement);
     let mut dataset = experiment.load_dataset(&crate::paths::data_dir())?;
@@ -224,6 +199,38 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         Some(refusal) => Err(anyhow::anyhow!(refusal)),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// Refuses what an unfinished run cannot be scored with: its final model, and a part it did
+/// not finish. A part it finished (its foundation, a stage) is scored whatever became of the
+/// stages after it: a run cancelled in stage 2 still has its TALLRec.
+fn refuse_unfinished(store: &Store, record: &RunRecord, target: &Target) -> anyhow::Result<()> {
+    let id = &record.id;
+    let part_done = |part: &str| crate::runner::part_finished(record, &store.run_dir(id), part);
+    if record.status == RunStatus::Finished || target.part.as_deref().is_some_and(part_done) {
+        return Ok(());
+    }
+    let experiment = Experiment::of_run(record).ok();
+    let mut parts = crate::compare::parts_of(experiment.as_ref());
+    parts.pop(); // the last stage is the run's final model
+    let done: Vec<String> = (parts.iter())
+        .filter(|p| part_done(p))
+        .map(|p| format!("`{id}:{p}`"))
+        .collect();
+    let which = match &target.part {
+        Some(part) => format!("its {part} did not finish"),
+        None => "it did not finish".to_string(),
+    };
+    bail!(
+        "run {id} is {}: {which}, and `collm eval` scores a finished run's best weights or a \
+         part the run finished ({})",
+        record.status,
+        if done.is_empty() {
+            "it has none yet".to_string()
+        } else {
+            format!("here {}", done.join(", "))
+        }
+    )
 }
 
 /// The file of the run's best weights, which must still be there.
