@@ -304,7 +304,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
         if let Err(err) = crate::runner::resolve_reuse_sources(&store, &mut experiment) {
             // A part no stage of the experiment is (`stage7`) is the command's mistake whether
             // or not the point finished; a source gone since it finished is not.
-            let no_such_part = matches!(err, crate::runner::RunError::Invalid(_));
+            let no_such_part = typed.check_reuse().is_err();
             if no_such_part || !finished(&typed) {
                 return Err(locate_reuse_error(
                     err.into(),

@@ -433,11 +433,20 @@ impl Experiment {
                 .unwrap_or_else(|| "experiment".to_string());
         }
         experiment.settle_collm(text, origin)?;
+        // At the `[reuse]` key's line, when the file writes it (not a `--reuse` added later).
         experiment
             .check_reuse()
-            .map_err(|message| ExperimentError::Invalid {
-                path: origin.to_path_buf(),
-                message,
+            .map_err(|(key, message)| match key {
+                Some(key) => ExperimentError::at_key(
+                    origin.to_path_buf(),
+                    text,
+                    &format!("reuse.{key}"),
+                    format!("[reuse] {key}: {message}"),
+                ),
+                None => ExperimentError::Invalid {
+                    path: origin.to_path_buf(),
+                    message,
+                },
             })?;
         if let Some(path) = experiment.dataset.path.as_mut() {
             if path.is_relative() {

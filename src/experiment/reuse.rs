@@ -42,33 +42,45 @@ impl Experiment {
             .filter(|_| self.kind == ExperimentKind::Collm)
     }
 
-    /// Checks `[reuse]` against the experiment's own stages; the message names the key.
-    pub fn check_reuse(&self) -> Result<(), String> {
+    /// Checks `[reuse]` against the experiment's own stages: `Err((key, message))`, the key of
+    /// `[reuse]` at fault and why (none when the whole table is, the message then whole).
+    pub fn check_reuse(&self) -> Result<(), (Option<String>, String)> {
         if self.reuse.is_empty() {
             return Ok(());
         }
         let Some(cfg) = self.pipeline() else {
-            return Err("[reuse] belongs to `kind = \"collm\"` experiments".into());
+            return Err((
+                None,
+                "[reuse] belongs to `kind = \"collm\"` experiments".into(),
+            ));
         };
         let names = cfg.stage_names();
+        let at = |key: &str, message: String| Err((Some(key.to_string()), message));
         for key in self.reuse.keys() {
             if key == FOUNDATION {
                 if !super::trains_foundation(cfg) {
-                    return Err(format!("[reuse] cf: this experiment {NO_FOUNDATION}"));
+                    return at(key, format!("this experiment {NO_FOUNDATION}"));
                 }
             } else if !names.contains(key) {
-                return Err(format!(
-                    "[reuse] {key}: no such stage (the stages are {}, and `cf` is the foundation)",
-                    names.join(", ")
-                ));
+                return at(
+                    key,
+                    format!(
+                        "no such stage (the stages are {}, and `cf` is the foundation)",
+                        names.join(", ")
+                    ),
+                );
             }
         }
         let reused = self.reused_stages().len();
         if let Some(late) = names[reused..].iter().find(|n| self.reuse.contains_key(*n)) {
-            return Err(format!(
-                "[reuse] {late}: a stage can be reused only after every stage before it ({} is trained here)",
-                names[reused]
-            ));
+            return at(
+                late,
+                format!(
+                    "a stage can be reused only after every stage before it ({} is trained \
+                     here)",
+                    names[reused]
+                ),
+            );
         }
         Ok(())
     }

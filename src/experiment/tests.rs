@@ -488,6 +488,12 @@ fn reuse_names_real_stages_and_only_a_leading_run_of_them() {
         err.contains("no such stage") && err.contains("stage1, stage2"),
         "{err}"
     );
+    // At the key's line in the file.
+    let line = text.lines().count() + 3;
+    assert!(
+        err.contains(&format!("collm-din-ml1m.toml:{line}:1: [reuse] stage3: ")),
+        "{err}"
+    );
     let err = error_of(&format!("{GOOD}[reuse]\ncf = \"x\"\n"));
     assert!(err.contains("`kind = \"collm\"`"), "{err}");
 }

@@ -85,7 +85,15 @@ pub fn part_finished(record: &RunRecord, dir: &Path, key: &str) -> bool {
 /// Before a run is created: names each run of `exp`'s `[reuse]` by its full id (a prefix may be
 /// written) and checks that it computed what `exp` would.
 pub fn resolve_sources(store: &Store, exp: &mut Experiment) -> Result<(), RunError> {
-    exp.check_reuse().map_err(RunError::Invalid)?;
+    exp.check_reuse().map_err(|(key, message)| match key {
+        Some(key) => RunError::Reuse {
+            named: exp.reuse[&key].clone(),
+            key,
+            run: None,
+            message,
+        },
+        None => RunError::Invalid(message),
+    })?;
     // The foundation first: the stages after it are checked against the `[training]` it
     // brings.
     let mut keys: Vec<String> = exp.reuse.keys().cloned().collect();
