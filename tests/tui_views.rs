@@ -570,6 +570,36 @@ fn sorting_by_auc_puts_final_results_above_numbers_so_far() {
     );
 }
 
+/// Runs whose AUCs are over different rows (a foundation on its whole split, a CoLLM run on a
+/// sample) are no comparison side by side: the title says so; rows of one count say nothing.
+#[test]
+fn the_title_says_when_aucs_are_over_different_rows() {
+    fn eval(rows: usize) -> Event {
+        let mut m = metrics(0.6);
+        m.all.rows = rows;
+        Event::Eval {
+            stage: "final".into(),
+            step: 4,
+            split: "valid".into(),
+            metrics: m,
+        }
+    }
+    let f = fixture_of(color(), |dir| {
+        store_of_collm_runs(
+            dir,
+            vec![
+                ("whole split", vec![eval(3856), Event::Finished]),
+                ("a sample", vec![eval(64), Event::Finished]),
+            ],
+        )
+    });
+    let screen = f.draw(160, 24).backend().to_string();
+    assert!(screen.contains("AUCs over 64 to 3856 rows"), "{screen}");
+    let f = fixture(color());
+    let screen = f.draw(160, 24).backend().to_string();
+    assert!(!screen.contains("AUCs over"), "{screen}");
+}
+
 /// At 80 columns the warm and cold columns give their room to the settings, which tell runs
 /// of one experiment apart; sorted by a column not shown, the title says by which.
 #[test]

@@ -140,8 +140,19 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         format!(" · by {}{arrow}", app.runs.sort.title())
     };
+    // AUCs side by side over different rows (a foundation on its whole split, a CoLLM run on a
+    // sample) are no comparison: the title says so, and Metrics pairs runs on common rows.
+    let counts = rows
+        .iter()
+        .filter_map(|r| r.headline_eval().map(|e| e.metrics.all.rows));
+    let (fewest, most) = counts.fold((usize::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)));
+    let mixed_rows = if fewest < most {
+        format!(" · AUCs over {fewest} to {most} rows")
+    } else {
+        String::new()
+    };
     let title = format!(
-        "Runs {}/{}{hidden_sort}{}{}",
+        "Runs {}/{}{hidden_sort}{mixed_rows}{}{}",
         rows.len(),
         app.runs.records().len(),
         if marked > 0 {
