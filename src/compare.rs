@@ -253,14 +253,14 @@ pub fn significance(
         .collect()
 }
 
-/// A target's metrics on `split` and where they come from (see [`source`]): its final
-/// evaluation's; else those of the per-row scores `kept` gives for it (the final weights on a
-/// split `collm eval --predictions` scored, which the record does not hold), from `kept
-/// scores`; else, for a whole run without either (it has not finished, or never scored the
-/// split whole), the best evaluation of the stage it is in (a part without either has none). A stage's evaluation of a split comes
-/// last: it scores a sample its seed drew, with weights of that moment, so a finished run's
-/// kept scores of the same split outrank it, and the table agrees with the paired test, which
-/// reads the kept scores.
+/// A target's metrics on `split` and where they come from (see [`source`]): its final evaluation's;
+/// else those of the per-row scores `kept` gives for it (the final weights on a split `collm eval
+/// --predictions` scored, which the record does not hold), from `kept scores`; else, for a whole
+/// run without either (it has not finished, or never scored the split whole), the best evaluation
+/// of the stage it is in (a part without either has none). A stage's evaluation of a split comes
+/// last: it scores a sample its seed drew, with weights of that moment, so a finished run's kept
+/// scores of the same split outrank it, and the table agrees with the paired test, which reads the
+/// kept scores.
 pub fn measured(
     target: &Target,
     record: &RunRecord,

@@ -171,7 +171,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             &split_name,
             &rows,
             &scored,
-            recorded,
+            recorded.map(|r| (r, &metrics)),
         )?;
         match kept {
             Ok(path) => eprintln!("per-row scores kept in {}", path.display()),
@@ -307,8 +307,9 @@ fn check_ids_fit(
 
 /// Writes the scores where the runner keeps a run's own (`Ok(path)`), unless that file holds
 /// other rows (a different file with the same stem: an error), or other scores of the same rows,
-/// or scores that do not reproduce the run's `recorded` evaluation of the split (another
-/// device, precision or dataset: `Err(why)`, nothing written). The kept scores are what
+/// or scores whose metrics do not reproduce the run's recorded evaluation of the split
+/// (`recorded`: that evaluation's metrics and these scores'; another device, precision or
+/// dataset: `Err(why)`, nothing written). The kept scores are what
 /// `compare` and `ensemble` pair beside the run's recorded evaluation, so both must stay the
 /// same numbers.
 fn keep_predictions(
@@ -317,7 +318,7 @@ fn keep_predictions(
     split: &str,
     rows: &[Interaction],
     scored: &[ScoredRow],
-    recorded: Option<&collm_eval::Breakdown>,
+    recorded: Option<(&collm_eval::Breakdown, &collm_eval::Breakdown)>,
 ) -> anyhow::Result<Result<PathBuf, String>> {
     let predictions = of_rows(rows, scored);
     let part = target.part.as_deref();
@@ -353,9 +354,8 @@ fn keep_predictions(
             )));
         }
     }
-    if let Some(recorded) = recorded {
-        let new = collm_eval::evaluate(scored);
-        if let Some(why) = not_reproduced(recorded, &new) {
+    if let Some((recorded, new)) = recorded {
+        if let Some(why) = not_reproduced(recorded, new) {
             return Ok(Err(format!(
                 "these scores do not reproduce {target}'s recorded `{split}` evaluation ({why}; \
                  another device, precision or dataset scores otherwise), so they are not kept: \

@@ -1,6 +1,6 @@
-//! `collm runs [FILTER]`: the runs of the store, oldest first, as an aligned table (id, name,
-//! kind, status, headline AUC and the rows it is over, duration, created, key settings), with `--json` an array of objects, or with
-//! `--ids` their ids alone (for other commands' arguments).
+//! `collm runs [FILTER]`: the runs of the store, oldest first, as an aligned table (id, name, kind,
+//! status, headline AUC and the rows it is over, duration, created, key settings), with `--json` an
+//! array of objects, or with `--ids` their ids alone (for other commands' arguments).
 
 use std::process::ExitCode;
 

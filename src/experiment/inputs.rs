@@ -84,8 +84,8 @@ impl Experiment {
         if !path.is_file() {
             return Err(bad("no such file".into()));
         }
-        // The header only (names, shapes and offsets): whether it fits the model is for the
-        // load to say, with the tensor's name.
+        // Its header, and that the file holds every tensor the header lists: whether their
+        // names and shapes fit the model is for the load to say, with the tensor's name.
         let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
         candle_core::safetensors::SliceSafetensors::new(&bytes)
             .map(|_| ())

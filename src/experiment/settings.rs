@@ -1,6 +1,6 @@
-//! An experiment's settings as flat dotted keys (`training.lr`, `collm.stages.1.lr`): the run table's key settings, the
-//! differing settings of `collm compare` and the TUI's compare view, and the launch form's edits
-//! all read and write experiments this way.
+//! An experiment's settings as flat dotted keys (`training.lr`, `collm.stages.1.lr`): the run
+//! table's key settings, the differing settings of `collm compare` and the TUI's compare view, and
+//! the launch form's edits all read and write experiments this way.
 
 use std::collections::BTreeMap;
 

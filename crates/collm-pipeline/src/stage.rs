@@ -145,9 +145,9 @@ impl StageData {
     }
 }
 
-/// The rows a stage evaluates (its seeded sample of `eval_split`), refused when there are none
-/// or they all hold one label: their AUC, by which the stage keeps its best step, would be undefined, and the
-/// stage would keep its first evaluation's weights without a word. A run checks every stage
+/// The rows a stage evaluates (its seeded sample of `eval_split`), refused when there are none or
+/// they all hold one label: their AUC, by which the stage keeps its best step, would be undefined,
+/// and the stage would keep its first evaluation's weights without a word. A run checks every stage
 /// before it trains anything.
 pub fn eval_rows(dataset: &Dataset, plan: &StagePlan) -> Result<Vec<Interaction>> {
     let cfg = &plan.config;

@@ -52,7 +52,10 @@ pub enum StoreError {
     NotFound { dir: PathBuf, id: String },
 
     /// `RUN:PART` given to a command that takes whole runs.
-    #[error("`{text}`: this command takes a whole run ({run}); a part of a CoLLM run, `RUN:cf` or `RUN:stage1`, is named in compare, ensemble, eval and prompt")]
+    #[error(
+        "`{text}`: this command takes a whole run ({run}); a part of a CoLLM run, `RUN:cf` or \
+         `RUN:stage1`, is named in compare, ensemble, eval and prompt"
+    )]
     PartNotTaken { text: String, run: String },
 
     #[error("run id prefix `{prefix}` matches {} runs: {}; give more of the id", matches.len(), some(matches))]

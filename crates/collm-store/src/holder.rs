@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
     pub pid: u32,
-    /// The holder's command line, arguments joined by spaces (`collm run experiments/quick-collm.toml`, or `collm` for the TUI).
+    /// The holder's command line, arguments joined by spaces (`collm run
+    /// experiments/quick-collm.toml`, or `collm` for the TUI).
     pub command: String,
     /// When it opened the store (unix milliseconds).
     pub since_ms: u64,

@@ -79,11 +79,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .min(room)
         .min((room / 2).max(10));
     let settings_width = room.saturating_sub(name_width);
+    // A result of the best weights, or (dimmed) the best so far of the stage the run is in;
+    // read once a frame, for the cells and the title.
+    let heads: Vec<Option<&collm_store::EvalPoint>> =
+        rows.iter().map(|r| r.headline_eval()).collect();
     let body: Vec<Row> = rows
         .iter()
-        .map(|r| {
-            // A result of the best weights, or (dimmed) the best so far of the stage the run is in.
-            let head = r.headline_eval();
+        .zip(&heads)
+        .map(|(r, &head)| {
             let style = match head {
                 Some(e) if e.stage != FINAL_STAGE => t.dim(),
                 _ => ratatui::style::Style::default(),
@@ -142,9 +145,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     };
     // AUCs side by side over different rows (a foundation on its whole split, a CoLLM run on a
     // sample) are no comparison: the title says so, and Metrics pairs runs on common rows.
-    let counts = rows
-        .iter()
-        .filter_map(|r| r.headline_eval().map(|e| e.metrics.all.rows));
+    let counts = heads.iter().flatten().map(|e| e.metrics.all.rows);
     let (fewest, most) = counts.fold((usize::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)));
     let mixed_rows = if fewest < most {
         format!(" · AUCs over {fewest} to {most} rows")
