@@ -259,8 +259,13 @@ pub struct StageConfig {
     /// Steps per pseudo-epoch of the reference warmup.
     #[serde(default = "default_ipe")]
     pub iters_per_epoch: u64,
-    /// The step budget, which is also the cosine horizon.
+    /// The step budget.
     pub max_steps: u64,
+    /// The cosine's horizon in steps, where the rate reaches `min_lr` (default `max_steps`, so
+    /// a stage decays over its own budget). The reference's is `max_epoch·iters_per_epoch`
+    /// (10 000 for ML-1M), which early stopping ends long before: its rate stays near the peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosine_steps: Option<u64>,
     #[serde(default = "default_wd")]
     pub weight_decay: f64,
     #[serde(default = "default_batch")]
@@ -293,7 +298,7 @@ impl StageConfig {
             warmup_steps: self.warmup_steps,
             warmup: self.warmup,
             iters_per_epoch: self.iters_per_epoch,
-            total_steps: self.max_steps,
+            total_steps: self.cosine_steps.unwrap_or(self.max_steps),
         }
     }
 
@@ -584,8 +589,12 @@ impl PipelineConfig {
                     return Err(PipelineError::config(field(name), "must be at least 1"));
                 }
             }
-            for (name, rows) in [("train_rows", s.train_rows), ("eval_rows", s.eval_rows)] {
-                if rows == Some(0) {
+            for (name, given) in [
+                ("train_rows", s.train_rows),
+                ("eval_rows", s.eval_rows),
+                ("cosine_steps", s.cosine_steps.map(|n| n as usize)),
+            ] {
+                if given == Some(0) {
                     return Err(PipelineError::config(
                         field(name),
                         "must be at least 1 when given",
@@ -633,6 +642,32 @@ mod tests {
         assert_eq!(c.final_prompt(), PromptKind::Hybrid);
         assert!(c.prefix_cache);
         assert_eq!(c.slots.cf_input, CfInput::Raw);
+    }
+
+    /// A stage decays over its own budget unless `cosine_steps` names the reference's horizon,
+    /// where 64 steps keep the rate within 1% of its peak.
+    #[test]
+    fn the_cosine_horizon_is_the_budget_unless_named() {
+        let budget = COLLM.replace(
+            "max_steps = 10\n        lr = 1e-2",
+            "max_steps = 64\nwarmup_steps = 8",
+        );
+        let c: PipelineConfig = toml::from_str(&budget).unwrap();
+        let own = c.stages[1].schedule();
+        assert_eq!(own.total_steps, 64);
+        assert!(own.lr_at(63) < 1e-4, "{}", own.lr_at(63));
+        let named = budget.replace("max_steps = 64", "max_steps = 64\ncosine_steps = 10000");
+        let c: PipelineConfig = toml::from_str(&named).unwrap();
+        c.validate().unwrap();
+        let reference = c.stages[1].schedule();
+        assert_eq!(reference.total_steps, 10_000);
+        assert!(reference.lr_at(63) > 0.99e-3, "{}", reference.lr_at(63));
+        let zero = budget.replace("max_steps = 64", "max_steps = 64\ncosine_steps = 0");
+        let e = toml::from_str::<PipelineConfig>(&zero)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("stages[1].cosine_steps"), "{e}");
     }
 
     #[test]

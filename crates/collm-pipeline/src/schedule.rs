@@ -5,9 +5,10 @@
 //! warmup is a saw-tooth (four ramps to a quarter of the peak, then a jump into the cosine).
 //! That is a bug; by default the warmup here is linear over global steps (`Warmup::Linear`).
 //! `Warmup::Reference` reproduces the saw-tooth for faithful comparisons. In both, the cosine
-//! is the reference's: it uses the global step over the whole horizon,
+//! is the reference's formula: it uses the global step over the whole horizon,
 //! `min + (peak - min)·½·(1 + cos(π·t / total))`, so right after warmup it starts slightly below
-//! the peak rather than restarting from it.
+//! the peak rather than restarting from it. The horizon is a stage's `cosine_steps`, by default
+//! its step budget (the reference's is its `max_epoch·iters_per_epoch`, see the stage config).
 
 /// How the warmup counts steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
