@@ -2432,6 +2432,49 @@ fn the_inspector_reads_kept_scores_and_scores_only_a_few_rows_live() {
     assert_eq!(got.rows, scored);
 }
 
+/// The inspector lists as many liked titles as the run's prompt does (`[collm.prompt]
+/// max_history`): it cut the list at the reference's 10 whatever the run's setting.
+#[test]
+fn the_inspector_lists_the_history_the_run_reads() {
+    use collm_bench::tui::app::PromptPart;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let tiny = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/quick-collm-tiny.toml"
+    ))
+    .unwrap();
+    assert!(!tiny.contains("max_history"));
+    let text = format!("{tiny}\n[collm.prompt]\nmax_history = 3\n");
+    let id = store.create_run("short-history", &text, "collm").unwrap();
+    let mut inspector = Inspector::default();
+    let users = inspector.users(&store, &data, Some(&id), "valid").unwrap();
+    let long = users
+        .iter()
+        .map(|&u| inspector.inspect(&store, &data, None, u, "valid").unwrap())
+        .find(|i| i.history.len() == 10)
+        .expect("a user with ten titles or more");
+    let inspection = inspector
+        .inspect(&store, &data, Some(&id), long.uid, "valid")
+        .unwrap();
+    assert_eq!(inspection.history, long.history[7..]);
+    let prompt: String = inspection
+        .prompt
+        .iter()
+        .map(|p| match p {
+            PromptPart::Text(t) | PromptPart::Slot(t) => t.as_str(),
+        })
+        .collect();
+    for (i, title) in long.history.iter().enumerate() {
+        assert_eq!(
+            prompt.contains(&format!("\"{title}\"")),
+            i >= 7,
+            "{title} in {prompt}"
+        );
+    }
+}
+
 /// The inspected user's rows scroll (`[` `]`) and sort by P(Yes) (`s`), and the table's
 /// title gives the user's AUC: a user of the embedded data has up to 794 rows, and the table
 /// showed the first screenful in the split's order only.

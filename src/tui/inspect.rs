@@ -1,5 +1,6 @@
 //! The prompt inspector's data, computed on the background thread: a split's users, and for one
-//! user the history titles, the hybrid prompt with its ID slots, and a finished run's scores.
+//! user the history titles, the prompt the run reads (with its ID slots, if hybrid), and a
+//! finished run's scores.
 //!
 //! The prompt is built with the pipeline's own template filling (`collm_pipeline::prompt::fill`
 //! on the shipped CoLLM movie template), so it is the text the model reads. For a CF run the
@@ -108,7 +109,11 @@ impl Inspector {
                 .to_string()
         };
 
-        let settings = PromptText::default();
+        // The run's own history settings: its prompt lists that many titles.
+        let settings = experiment
+            .collm
+            .as_ref()
+            .map_or_else(PromptText::default, |c| c.prompt.text());
         let all_titles: Vec<String> = first.his.iter().map(|&i| title(i)).collect();
         let shown = all_titles[all_titles.len().saturating_sub(settings.max_history)..].to_vec();
 

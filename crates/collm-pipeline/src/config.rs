@@ -19,7 +19,7 @@ use collm_llm::LoraConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PipelineError, Result};
-use crate::prompt::REFERENCE_EMPTY_HISTORY;
+use crate::prompt::{PromptText, REFERENCE_EMPTY_HISTORY, REFERENCE_MAX_HISTORY};
 use crate::schedule::{Schedule, Warmup};
 use crate::score::ScoreKind;
 use crate::template::{Domain, PromptKind, Template};
@@ -28,7 +28,7 @@ fn default_empty_history() -> String {
     REFERENCE_EMPTY_HISTORY.to_string()
 }
 fn default_max_history() -> usize {
-    10
+    REFERENCE_MAX_HISTORY
 }
 fn one() -> usize {
     1
@@ -68,6 +68,14 @@ pub struct PromptConfig {
 }
 
 impl PromptConfig {
+    /// The settings of the history text these prompts list.
+    pub fn text(&self) -> PromptText {
+        PromptText {
+            empty_history: self.empty_history.clone(),
+            max_history: self.max_history,
+        }
+    }
+
     /// The template file configured for prompt `kind`, if any (else the built-in one is used).
     pub fn template_file(&self, kind: PromptKind) -> Option<&Path> {
         match kind {

@@ -158,10 +158,7 @@ impl CollmModel {
             score: cfg.score,
             text_template,
             hybrid_template,
-            text: PromptText {
-                empty_history: cfg.prompt.empty_history.clone(),
-                max_history: cfg.prompt.max_history,
-            },
+            text: cfg.prompt.text(),
             proj_token_num: tokens,
             items: dataset.items.clone(),
             yes_no: [yes, no],

@@ -25,6 +25,9 @@ use crate::template::{Part, Placeholder, Template};
 /// The reference's text for a user without liked items (sic).
 pub const REFERENCE_EMPTY_HISTORY: &str = "unkow";
 
+/// The reference's number of liked titles a prompt lists (the most recent ones).
+pub const REFERENCE_MAX_HISTORY: usize = 10;
+
 /// What the user and item slots hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,7 +49,7 @@ impl Default for PromptText {
     fn default() -> Self {
         PromptText {
             empty_history: REFERENCE_EMPTY_HISTORY.to_string(),
-            max_history: 10,
+            max_history: REFERENCE_MAX_HISTORY,
         }
     }
 }
