@@ -98,7 +98,7 @@ pub fn execute(
     for plan in collm_pipeline::pipeline::plans(&cfg, job.run_dir) {
         collm_pipeline::stage::eval_rows(&dataset, &plan)?;
     }
-    let eval_batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
+    let eval_batch = cfg.eval_batch_size();
     let splits: Vec<(String, Vec<collm_data::Interaction>)> = exp
         .evaluation
         .splits
@@ -322,7 +322,7 @@ pub fn score_finished(
         .collm
         .as_ref()
         .ok_or_else(|| RunError::Invalid("no [collm] section".into()))?;
-    let batch = cfg.stages.last().map_or(32, |s| s.eval_batch_size);
+    let batch = cfg.eval_batch_size();
     let samples = model.encode_all(rows, prompt)?;
     let first_prompt = rows.first().map(|r| model.fill(r, prompt)).transpose()?;
     Ok(FinishedScores {

@@ -405,6 +405,14 @@ impl PipelineConfig {
             .unwrap_or_else(|| unnamed_stage(i))
     }
 
+    /// The batch size of the final evaluation: the last stage's, or the setting's default for
+    /// a pipeline without stages (in-context learning).
+    pub fn eval_batch_size(&self) -> usize {
+        self.stages
+            .last()
+            .map_or_else(default_eval_batch, |s| s.eval_batch_size)
+    }
+
     /// Every stage's name, in order.
     pub fn stage_names(&self) -> Vec<String> {
         (0..self.stages.len()).map(|i| self.stage_name(i)).collect()
