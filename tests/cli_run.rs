@@ -676,6 +676,39 @@ fn a_missing_dataset_is_refused_and_a_bad_one_fails_the_run_with_the_reason_stor
     assert!(experiment.contains("dtype = \"bf16\""), "{experiment}");
 }
 
+/// A selection split the data makes useless (one label: no AUC to pick the best epoch by) fails
+/// the run naming the setting as `--set` spells it, `training.select_on`, not the collaborative
+/// model's own "CF config" field.
+#[test]
+fn a_selection_split_of_one_label_names_the_setting() {
+    let env = Env::new();
+    let data = env.store().parent().unwrap().join("one-label");
+    std::fs::create_dir_all(&data).unwrap();
+    for file in ["items.tsv", "train.tsv", "valid.tsv"] {
+        std::fs::copy(std::path::Path::new(ML1M).join(file), data.join(file)).unwrap();
+    }
+    let valid_small =
+        std::fs::read_to_string(std::path::Path::new(ML1M).join("valid_small.tsv")).unwrap();
+    let liked: String = valid_small
+        .lines()
+        .enumerate()
+        .filter(|(i, line)| *i == 0 || line.split('\t').nth(2) == Some("1"))
+        .map(|(_, line)| format!("{line}\n"))
+        .collect();
+    std::fs::write(data.join("valid_small.tsv"), liked).unwrap();
+    let text = mf_experiment("one-label", 1, 1, 0.01).replace(ML1M, path_str(&data));
+    let exp = env.write("one-label.toml", &text);
+    let set = ["--set", "training.select_on=valid_small"];
+    let out = env.output(&[&["run", path_str(&exp), "--json"][..], &set].concat());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reason = report["error"].as_str().unwrap();
+    assert!(
+        reason.starts_with("invalid setting `training.select_on`: split `valid_small`")
+            && reason.contains("holds only label 1"),
+        "{report}"
+    );
+}
+
 /// A whole CoLLM run on the built-in tiny LLM (foundation, LoRA stage, cached CIE stage, final
 /// evaluation), then `eval` of the finished run on other split files and `prompt` on one row.
 #[test]
@@ -1117,7 +1150,8 @@ fn tiny_without_slots(env: &Env, file: &str, stages: &str) -> std::path::PathBuf
 
 /// The ICL baseline: an experiment with no stages scores the backbone as it comes, on the text
 /// prompt. That is exactly what a LoRA stage that cannot move (every learning rate 0) leaves
-/// behind, so the two runs' per-row scores must be the same to the bit.
+/// behind, so the two runs' per-row scores must be the same to the bit (scored in batches of
+/// one size: the stage's `eval_batch_size` is the default a run without stages scores with).
 #[test]
 fn a_run_without_stages_scores_the_untuned_backbone() {
     let env = Env::new();
@@ -1130,7 +1164,7 @@ fn a_run_without_stages_scores_the_untuned_backbone() {
     check_split(&zero_shot["splits"]["valid"], 64);
     let frozen_stage = "[[collm.stages]]\nprompt = \"text\"\ntrain = [\"lora\"]\n\
         lr = 0.0\nwarmup_lr = 0.0\nmin_lr = 0.0\nwarmup_steps = 1\nmax_steps = 2\n\
-        batch_size = 8\neval_every = 2\neval_batch_size = 32\ntrain_rows = 16\neval_rows = 8\n";
+        batch_size = 8\neval_every = 2\neval_batch_size = 64\ntrain_rows = 16\neval_rows = 8\n";
     let frozen = env.json(&[
         "run",
         path_str(&tiny_without_slots(&env, "lr0.toml", frozen_stage)),

@@ -243,7 +243,7 @@ impl Check for CfTrainConfig {
 
 /// A collaborative model's setting error with its key spelt as `--set` takes it
 /// (`training.lr`), not the section's own field name.
-fn cf_setting(section: &str, e: collm_cf::CfError) -> String {
+pub(crate) fn cf_setting(section: &str, e: collm_cf::CfError) -> String {
     match e {
         collm_cf::CfError::Config { field, message } => {
             format!("invalid setting `{section}.{field}`: {message}")

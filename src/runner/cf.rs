@@ -4,43 +4,18 @@
 
 use std::path::Path;
 
+use collm_cf::{CfError, CfTrainOutcome};
+use collm_data::Dataset;
 use collm_events::{CancelToken, Event, EventSink};
 use collm_store::{now_ms, RankingPoint, FINAL_STAGE};
 
 use super::predictions::of_rows;
-use crate::experiment::Experiment;
+use super::{Outcome, RunJob};
 use crate::runner::RunError;
-
-/// How a run that did not fail ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// With the ranking metrics of the best weights, when the experiment asked for them.
-    Finished {
-        ranking: Vec<RankingPoint>,
-    },
-    Cancelled,
-}
-
-/// Where a CF run reads and writes.
-pub struct CfJob<'a> {
-    /// The run this job computes.
-    pub id: &'a collm_store::RunId,
-    pub experiment: &'a Experiment,
-    /// The store the run is recorded in (runs named in `[reuse]` are read from it).
-    pub store: &'a collm_store::Store,
-    /// Where the embedded dataset is imported.
-    pub data_dir: &'a Path,
-    /// The run's artifact folder: weights and resume state.
-    pub run_dir: &'a Path,
-    /// Continue from the resume state in `run_dir` rather than start afresh.
-    pub resume: bool,
-    /// The step of the best checkpoint an earlier attempt of this run already wrote.
-    pub prior_best_step: Option<u64>,
-}
 
 /// Runs the job; every event goes to `sink`. Errors end the run as failed (the caller reports).
 pub fn execute(
-    job: &CfJob<'_>,
+    job: &RunJob<'_>,
     sink: &mut dyn EventSink,
     cancel: &CancelToken,
 ) -> Result<Outcome, RunError> {
@@ -66,7 +41,6 @@ pub fn execute(
         ),
     });
 
-    let mut model = collm_cf::build(&exp.model, &dataset, exp.training.seed, &device)?;
     // Note the step of each best checkpoint while passing events on: the final evaluation is
     // reported at that step.
     let mut best_step = job.prior_best_step;
@@ -79,19 +53,9 @@ pub fn execute(
         }
         sink.emit(event.clone());
     };
-    let resume_from = job.resume.then_some(job.run_dir);
-    let outcome = collm_cf::train(
-        model.as_mut(),
-        &dataset,
-        &exp.training,
-        job.run_dir,
-        resume_from,
-        &mut tracking,
-        cancel,
-    )?;
-    if outcome.cancelled {
+    let Some(outcome) = train_foundation(job, &dataset, job.run_dir, &mut tracking, cancel)? else {
         return Ok(Outcome::Cancelled);
-    }
+    };
     sink.emit(Event::Log {
         message: format!(
             "best epoch {} of {} (selected on {}); scoring {} with its weights",
@@ -140,4 +104,38 @@ pub fn execute(
         }
     }
     Ok(Outcome::Finished { ranking })
+}
+
+/// Trains the experiment's collaborative model (`[model]` by `[training]`) with its artifacts in
+/// `dir`, continuing from the resume state there when the job resumes: a `cf` run's whole work,
+/// a `collm` run's foundation. `None` when cancelled.
+pub(super) fn train_foundation(
+    job: &RunJob<'_>,
+    dataset: &Dataset,
+    dir: &Path,
+    sink: &mut dyn EventSink,
+    cancel: &CancelToken,
+) -> Result<Option<CfTrainOutcome>, RunError> {
+    let exp = job.experiment;
+    let device = exp.resolve_device()?;
+    let mut model = collm_cf::build(&exp.model, dataset, exp.training.seed, &device)?;
+    let resume_from = job.resume.then_some(dir);
+    let outcome = collm_cf::train(
+        model.as_mut(),
+        dataset,
+        &exp.training,
+        dir,
+        resume_from,
+        sink,
+        cancel,
+    )
+    .map_err(|e| match e {
+        // A setting the data refuses (a selection split of one label), spelt as `--set` takes
+        // it (`training.select_on`).
+        e @ CfError::Config { .. } => {
+            RunError::Invalid(crate::experiment::cf_setting("training", e))
+        }
+        other => other.into(),
+    })?;
+    Ok((!outcome.cancelled).then_some(outcome))
 }

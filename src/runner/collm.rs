@@ -21,8 +21,9 @@ use collm_pipeline::{
 };
 use collm_store::FINAL_STAGE;
 
-use super::cf::{CfJob, Outcome};
+use super::cf;
 use super::predictions::{of_rows, predictions_path};
+use super::{Outcome, RunJob};
 use crate::experiment::{trains_foundation, Experiment};
 use crate::runner::RunError;
 
@@ -85,7 +86,7 @@ pub fn build_model(
 }
 
 pub fn execute(
-    job: &CfJob<'_>,
+    job: &RunJob<'_>,
     sink: &mut dyn EventSink,
     cancel: &CancelToken,
 ) -> Result<Outcome, RunError> {
@@ -118,21 +119,9 @@ pub fn execute(
                     exp.model.dim
                 ),
             });
-            let device = exp.resolve_device()?;
-            let mut cf = collm_cf::build(&exp.model, &dataset, exp.training.seed, &device)?;
-            let resume_from = job.resume.then_some(dir.as_path());
-            let outcome = collm_cf::train(
-                cf.as_mut(),
-                &dataset,
-                &exp.training,
-                &dir,
-                resume_from,
-                sink,
-                cancel,
-            )?;
-            if outcome.cancelled {
+            let Some(outcome) = cf::train_foundation(job, &dataset, &dir, sink, cancel)? else {
                 return Ok(Outcome::Cancelled);
-            }
+            };
             cfg.slots.cf_weights = Some(outcome.weights.clone());
             std::fs::write(dir.join(CF_DONE), b"")
                 .map_err(|e| RunError::Invalid(format!("{}: {e}", dir.display())))?;

@@ -11,6 +11,7 @@ mod cf;
 pub mod collm;
 pub mod data_check;
 mod error;
+mod job;
 pub mod predictions;
 mod ranking;
 mod reuse;
@@ -28,8 +29,8 @@ use std::thread::JoinHandle;
 use collm_events::{CancelToken, Event};
 use collm_store::{RunId, RunStatus, Store};
 
-pub use cf::Outcome;
 pub use error::RunError;
+pub use job::{Outcome, RunJob};
 
 use crate::experiment::{Experiment, ExperimentKind, Placement};
 
@@ -501,7 +502,7 @@ fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
             }
         }
     }
-    let cf_job = cf::CfJob {
+    let run_job = RunJob {
         id: &id,
         experiment: &job.experiment,
         store: &shared.store,
@@ -525,8 +526,8 @@ fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
         }
     };
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| match job.experiment.kind {
-        ExperimentKind::Cf => cf::execute(&cf_job, &mut sink, cancel),
-        ExperimentKind::Collm => collm::execute(&cf_job, &mut sink, cancel),
+        ExperimentKind::Cf => cf::execute(&run_job, &mut sink, cancel),
+        ExperimentKind::Collm => collm::execute(&run_job, &mut sink, cancel),
     }));
     let (last, status) = match result {
         Ok(Ok(Outcome::Finished { ranking })) => {

@@ -12,8 +12,8 @@ use collm_pipeline::stage::stage_finished;
 use collm_pipeline::{CollmModel, PipelineConfig};
 use collm_store::{RunId, RunRecord, Store};
 
-use super::cf::CfJob;
 use super::predictions::predictions_path;
+use super::RunJob;
 use crate::experiment::{Experiment, ExperimentKind, FOUNDATION};
 use crate::runner::RunError;
 
@@ -114,7 +114,7 @@ pub fn resolve_sources(store: &Store, exp: &mut Experiment) -> Result<(), RunErr
 /// Takes the foundation's best weights from the run `[reuse] cf` names into `cf_dir`, unless
 /// they are there already. Returns whether the foundation is reused.
 pub fn adopt_foundation(
-    job: &CfJob<'_>,
+    job: &RunJob<'_>,
     cf_dir: &Path,
     sink: &mut dyn EventSink,
 ) -> Result<bool, RunError> {
@@ -171,7 +171,7 @@ pub fn adopt_foundation(
 /// the two leaves no weights and the resume replays again, skipping what was recorded,
 /// instead of taking the weights as adopted with half the curve.
 fn copy_foundation(
-    job: &CfJob<'_>,
+    job: &RunJob<'_>,
     src: &Source,
     cf_dir: &Path,
     target: &Path,
@@ -217,7 +217,7 @@ fn announce_copy(stage: &str, from: &collm_store::RunId, sink: &mut dyn EventSin
 /// and this run's folder, with its final evaluation and kept scores when the source scored the
 /// same rows (otherwise this run scores it, as a stage of its own).
 pub fn adopt_stages(
-    job: &CfJob<'_>,
+    job: &RunJob<'_>,
     cfg: &PipelineConfig,
     model: &CollmModel,
     sink: &mut dyn EventSink,
@@ -320,7 +320,7 @@ fn copy_part_scores(
 /// Re-emits run `id`'s steps and evaluations of `stage` (and, when given, its evaluations
 /// labelled `final_label`). Returns whether any `final_label` evaluation was replayed.
 fn replay(
-    job: &CfJob<'_>,
+    job: &RunJob<'_>,
     id: &RunId,
     stage: &str,
     final_label: Option<&str>,
