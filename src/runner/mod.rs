@@ -21,7 +21,7 @@ pub use reuse::resolve_sources as resolve_reuse_sources;
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -212,12 +212,6 @@ impl RunnerHandle {
         Ok(id)
     }
 
-    /// Parses `text` as an experiment read from `origin` (errors name it, with line and key)
-    /// and submits it.
-    pub fn submit_toml(&self, text: &str, origin: &Path) -> Result<RunId, RunError> {
-        self.submit(&Experiment::from_toml(text, origin)?)
-    }
-
     /// Queues an interrupted, cancelled or failed run again under the same id; it skips its
     /// finished parts and continues the interrupted stage from its last resume point when that
     /// is on disk (an epoch of a collaborative model; an evaluation, or the cancelled step, of
@@ -326,25 +320,6 @@ impl RunnerHandle {
     pub fn is_idle(&self) -> bool {
         let queue = self.shared.lock_queue();
         queue.jobs.is_empty() && queue.current.is_none()
-    }
-
-    /// The run in progress, if any.
-    pub fn current(&self) -> Option<RunId> {
-        self.shared
-            .lock_queue()
-            .current
-            .as_ref()
-            .map(|(id, _)| id.clone())
-    }
-
-    /// Runs waiting, in order.
-    pub fn queued(&self) -> Vec<RunId> {
-        self.shared
-            .lock_queue()
-            .jobs
-            .iter()
-            .map(|j| j.id.clone())
-            .collect()
     }
 
     fn enqueue(&self, job: Job, name: &str) -> Result<(), RunError> {

@@ -36,11 +36,6 @@ pub fn embedded_source() -> RawSource<'static> {
     }
 }
 
-/// The license and description shipped with the data.
-pub fn embedded_readme() -> &'static str {
-    std::str::from_utf8(README_TXT).unwrap_or("")
-}
-
 /// The folder of the embedded default under `data_dir` when it was imported as this build
 /// imports it (else [`ensure_default_dataset`] imports it again).
 pub fn current_default_dataset(data_dir: &Path) -> Option<PathBuf> {

@@ -97,11 +97,6 @@ impl LlmConfig {
         Ok(())
     }
 
-    /// Query heads per key/value head.
-    pub fn kv_groups(&self) -> usize {
-        self.num_heads / self.num_kv_heads
-    }
-
     /// The expected shape of each linear layer's weight, `[out, in]`.
     pub fn linear_shape(&self, target: LoraTarget) -> [usize; 2] {
         let (h, i) = (self.hidden_size, self.intermediate_size);

@@ -201,14 +201,6 @@ impl LlmTokenizer {
         self.special.pad.or(self.special.eos).unwrap_or(0)
     }
 
-    pub fn unk_id(&self) -> Option<u32> {
-        self.special.unk
-    }
-
-    pub fn special_ids(&self) -> SpecialIds {
-        self.special
-    }
-
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }

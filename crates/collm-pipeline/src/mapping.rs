@@ -116,11 +116,6 @@ impl Cie {
         self.input
     }
 
-    /// The input size `d`.
-    pub fn input_dim(&self) -> usize {
-        self.w1.dim(1).expect("w1 is 2-D")
-    }
-
     pub fn vars(&self) -> Vec<NamedVar> {
         // Biases are stored 1-D as in PyTorch; they live as [1, n] here for broadcasting.
         vec![
