@@ -1108,6 +1108,7 @@ fn an_overtaken_inspection_answer_is_not_shown() {
         source: "run x".into(),
         history: Vec::new(),
         prompt: Vec::new(),
+        prompt_kind: collm_pipeline::PromptKind::Hybrid,
         run_reads_prompt: true,
         token_count: None,
         rows: Vec::new(),
@@ -1877,6 +1878,7 @@ fn prompt_inspector_shows_history_prompt_and_rows() {
         .inspect(&f.store, data.path(), Some(&mf), uid, "valid")
         .unwrap();
     assert!(!of_mf.run_reads_prompt);
+    let of_mf_again = of_mf.clone();
     update(&mut f.app, Message::Inspected(Ok(Box::new(of_mf))));
     let screen = f.draw(160, 40).backend().to_string();
     assert!(
@@ -1907,10 +1909,21 @@ fn prompt_inspector_shows_history_prompt_and_rows() {
         "{:?}",
         f.app.commands
     );
-    // Another split: the old split's rows are not shown under the new one's name.
-    f.keys("p");
-    assert_eq!(f.app.prompt.split, "test");
+    // That run cannot answer (its data lacks the user): the last answer, of the other run,
+    // is not left beside this run's user list; the pane says why instead.
+    assert!(f.app.prompt.inspection.is_some());
+    let why = format!("user {uid} has no row in valid");
+    update(&mut f.app, Message::Inspected(Err(why.clone())));
     assert!(f.app.prompt.inspection.is_none());
+    assert!(f.screen().contains(&why));
+    // Another split: the old split's rows are not shown under the new one's name. The splits
+    // come in turn, the one stages select on included.
+    update(&mut f.app, Message::Inspected(Ok(Box::new(of_mf_again))));
+    f.keys("p");
+    assert_eq!(f.app.prompt.split, "valid_small");
+    assert!(f.app.prompt.inspection.is_none());
+    f.keys("ppp");
+    assert_eq!(f.app.prompt.split, "valid");
 }
 
 /// The names of the runs of each metrics column.
@@ -2475,6 +2488,68 @@ fn the_inspector_lists_the_history_the_run_reads() {
     }
 }
 
+/// A run without stages (zero-shot, the ICL baseline) reads the text prompt and keeps the
+/// scores of its final evaluation: the inspector shows that prompt, not the hybrid one with ID
+/// slots the model never sees, and those scores (it said "recorded no best weights": such a run
+/// has none of its own).
+#[test]
+fn the_inspector_shows_a_zero_shot_runs_text_prompt_and_kept_scores() {
+    use collm_bench::runner::{Runner, RunnerMessage};
+    use collm_bench::tui::app::PromptPart;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = std::sync::Arc::new(Store::open(dir.path().join("store")).unwrap());
+    let tiny = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/quick-collm-tiny.toml"
+    ))
+    .unwrap();
+    let (head, rest) = tiny.split_once("[[collm.stages]]").unwrap();
+    let evaluation = &rest[rest.find("[evaluation]").unwrap()..];
+    let head = head.replace(
+        "seed = 42\n",
+        "seed = 42\nstages = []\n\n[collm.slots]\nkind = \"none\"\n",
+    );
+    let exp = collm_bench::experiment::Experiment::from_toml(
+        &format!("{head}\n{evaluation}"),
+        Path::new("zero-shot.toml"),
+    )
+    .unwrap();
+    let (runner, rx) = Runner::start(store.clone(), data.clone());
+    let id = runner.submit(&exp).unwrap();
+    while !matches!(
+        rx.recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap(),
+        RunnerMessage::Idle
+    ) {}
+    drop(runner);
+    let kept = collm_eval::predictions::read_predictions(
+        &store.run_dir(&id).join("predictions").join("valid.tsv"),
+    )
+    .unwrap();
+    let mut inspector = Inspector::default();
+    let inspection = inspector
+        .inspect(&store, &data, Some(&id), kept[0].uid, "valid")
+        .unwrap();
+    assert_eq!(inspection.prompt_kind, collm_pipeline::PromptKind::Text);
+    assert!(inspection.run_reads_prompt);
+    assert!(
+        inspection
+            .prompt
+            .iter()
+            .all(|p| matches!(p, PromptPart::Text(_))),
+        "{:?}",
+        inspection.prompt
+    );
+    let row = inspection
+        .rows
+        .iter()
+        .find(|r| r.iid == kept[0].iid)
+        .unwrap();
+    let sigmoid = 1.0 / (1.0 + (-f64::from(kept[0].logit)).exp());
+    assert_eq!(row.p_yes, Some(sigmoid), "{:?}", inspection.note);
+}
+
 /// The inspected user's rows scroll (`[` `]`) and sort by P(Yes) (`s`), and the table's
 /// title gives the user's AUC: a user of the embedded data has up to 794 rows, and the table
 /// showed the first screenful in the split's order only.
@@ -2500,6 +2575,7 @@ fn the_inspected_rows_scroll_and_sort_by_score() {
         source: "run x".into(),
         history: vec!["a title".into()],
         prompt: Vec::new(),
+        prompt_kind: collm_pipeline::PromptKind::Hybrid,
         run_reads_prompt: true,
         token_count: Some(12),
         rows,

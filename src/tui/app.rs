@@ -234,8 +234,10 @@ pub struct Inspection {
     pub source: String,
     /// The user's liked titles, oldest first, as the prompt lists them.
     pub history: Vec<String>,
-    /// The hybrid prompt of the user's first row.
+    /// The prompt of the user's first row.
     pub prompt: Vec<PromptPart>,
+    /// Which prompt that is: the run's final one (text for TALLRec or zero-shot runs).
+    pub prompt_kind: collm_pipeline::PromptKind,
     /// Whether the source's model reads that prompt: a `cf` run scores its vectors alone (the
     /// prompt is then the one a CoLLM run would read).
     pub run_reads_prompt: bool,

@@ -2,9 +2,10 @@
 //! user the history titles, the prompt the run reads (with its ID slots, if hybrid), and a
 //! finished run's scores.
 //!
-//! The prompt is built with the pipeline's own template filling (`collm_pipeline::prompt::fill`
-//! on the shipped CoLLM movie template), so it is the text the model reads. For a CF run the
-//! model's P(Yes) is sigmoid of its score with the run's best weights.
+//! The prompt is built with the pipeline's own template filling (`collm_pipeline::prompt::fill`):
+//! a CoLLM run's final prompt from its own templates, so it is the text the model reads; for a
+//! CF run (or no run) the shipped hybrid movie template, the prompt a CoLLM run would read. For a
+//! CF run the model's P(Yes) is sigmoid of its score with the run's best weights.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -145,25 +146,50 @@ impl Inspector {
             Some(r) => format!("run {} ({})", r.id, r.name),
             None => "embedded default data".to_string(),
         };
-        // A finished CoLLM run's own filling (its template and history settings) when there is
-        // one, else the shipped hybrid template.
-        let prompt = prompt_parts(&scores.prompt.unwrap_or_else(|| {
-            let refs: Vec<&str> = shown.iter().map(String::as_str).collect();
-            let template = Template::builtin(PromptKind::Hybrid, Domain::Movie);
-            fill(&template, &refs, &title(first.iid), &settings)
-        }));
+        // A finished CoLLM run's own filling when it scored the row, else the same template
+        // filled here.
+        let (prompt_kind, template) = prompt_template(&experiment)?;
+        let prompt = prompt_parts(&match scores.prompt {
+            Some(filled) => filled,
+            None => {
+                let refs: Vec<&str> = shown.iter().map(String::as_str).collect();
+                fill(&template, &refs, &title(first.iid), &settings)
+            }
+        });
         Ok(Inspection {
             uid,
             split: split.to_string(),
             source,
             history: shown,
             prompt,
+            prompt_kind,
             run_reads_prompt: record.is_none() || experiment.kind == ExperimentKind::Collm,
             token_count: scores.token_count,
             rows: inspected,
             user_auc,
             note: Some(scores.note),
         })
+    }
+}
+
+/// The prompt the inspected source reads and its template: a CoLLM run's final prompt (text for
+/// TALLRec or zero-shot runs, hybrid once a stage reads the ID slots) in its own templates; for a
+/// CF run, or none, the shipped hybrid prompt a CoLLM run would read.
+fn prompt_template(experiment: &Experiment) -> Result<(PromptKind, Template), String> {
+    match experiment.collm.as_ref() {
+        Some(cfg) if experiment.kind == ExperimentKind::Collm => {
+            let kind = cfg.final_prompt();
+            // Template paths were made absolute when the experiment was read.
+            let template = cfg
+                .prompt
+                .template(kind, Path::new("/"))
+                .map_err(|e| e.to_string())?;
+            Ok((kind, template))
+        }
+        _ => Ok((
+            PromptKind::Hybrid,
+            Template::builtin(PromptKind::Hybrid, Domain::Movie),
+        )),
     }
 }
 
@@ -229,11 +255,11 @@ fn scores(
             record.id, record.status
         ));
     }
-    let Some(weights) = store.best_weights(record) else {
-        return Scores::missing(format!("run {} recorded no best weights", record.id));
-    };
     match experiment.kind {
         ExperimentKind::Cf => {
+            let Some(weights) = store.best_weights(record) else {
+                return Scores::missing(format!("run {} recorded no best weights", record.id));
+            };
             let scored = (|| -> Result<Vec<Option<f32>>, String> {
                 let device = experiment.resolve_device().map_err(|e| e.to_string())?;
                 let model = collm_cf::load(&experiment.model, dataset, &weights, &device)
@@ -254,6 +280,7 @@ fn scores(
                 Err(err) => Scores::missing(format!("cannot score: {err}")),
             }
         }
+        // A run without stages (zero-shot) has no weights of its own: the backbone is its model.
         ExperimentKind::Collm => {
             collm_scores(experiment, &store.run_dir(&record.id), dataset, rows, split)
         }

@@ -134,7 +134,12 @@ fn apply(app: &mut App, message: Message) {
                     app.prompt.row_offset = 0;
                     app.prompt.error = None;
                 }
-                Err(err) => app.prompt.error = Some(err),
+                // The last inspection is of another user or run: showing it beside the list of
+                // this one would pass it off as the answer (the pane shows the error instead).
+                Err(err) => {
+                    app.prompt.error = Some(err);
+                    app.prompt.inspection = None;
+                }
             }
         }
         Message::Launched { id, name } => {

@@ -23,6 +23,9 @@ pub(super) fn request_users(app: &mut App) {
     });
 }
 
+/// The splits `p` steps through: a dataset's four (`valid_small` is what stages select on).
+const SPLITS: [&str; 4] = ["valid", "valid_small", "test", "train"];
+
 pub(super) fn inspect(app: &mut App, uid: u32) {
     if let Some(i) = app.prompt.users.iter().position(|u| *u == uid) {
         app.prompt.selected = i;
@@ -86,11 +89,8 @@ pub(super) fn prompt_action(app: &mut App, action: Action) {
             }
         }
         Action::NextSplit => {
-            app.prompt.split = match app.prompt.split.as_str() {
-                "valid" => "test".into(),
-                "test" => "train".into(),
-                _ => "valid".into(),
-            };
+            let at = SPLITS.iter().position(|s| *s == app.prompt.split);
+            app.prompt.split = SPLITS[at.map_or(0, |i| (i + 1) % SPLITS.len())].into();
             app.prompt.users.clear();
             app.prompt.selected = 0;
             // The shown user's rows were of the old split: gone rather than mislabelled.

@@ -1,6 +1,7 @@
-//! The prompt inspector: pick a user, see the titles of their history, the hybrid prompt with
-//! its ID slots highlighted, its token count, and the model's P(Yes) against each row's label.
+//! The prompt inspector: pick a user, see the titles of their history, the prompt the run reads
+//! (a hybrid one's ID slots highlighted), its token count, and the model's P(Yes) against each row's label.
 
+use collm_pipeline::PromptKind;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, List, ListItem, ListState, Paragraph, Row, Table, Wrap};
@@ -111,8 +112,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let tokens = ins
         .token_count
         .map_or_else(|| "tokens: -".into(), |n| format!("{n} tokens"));
+    let kind = match ins.prompt_kind {
+        PromptKind::Text => "text",
+        PromptKind::Hybrid => "hybrid",
+    };
     let title = if ins.run_reads_prompt {
-        format!("hybrid prompt · {tokens} · {}", ins.source)
+        format!("{kind} prompt · {tokens} · {}", ins.source)
     } else {
         format!(
             "hybrid prompt as a CoLLM run reads it · {} reads no prompt: it scores its vectors",
