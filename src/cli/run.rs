@@ -184,15 +184,23 @@ pub(super) fn follow(
 }
 
 /// Draws the progress of run `id` from the runner's messages until it ends; returns its record.
+/// When the store could not record the end (a full disk), the record is told how the run ended
+/// as the runner says, with the run's error, or the store's when the run had none.
 pub(super) fn watch(
     store: &Store,
     messages: &Receiver<RunnerMessage>,
     id: &RunId,
 ) -> anyhow::Result<RunRecord> {
     let mut progress = Progress::new(&store.run(id)?.name);
+    let mut ended = None;
+    let mut failure = None;
+    let mut store_error = None;
     for message in messages {
         match message {
             RunnerMessage::Event { event, .. } => {
+                if let collm_events::Event::Failed { error } = &event {
+                    failure = Some(error.clone());
+                }
                 // A resumed stage's best so far is the record's (this process saw none of it):
                 // a lower evaluation after the resume is no new best.
                 if let collm_events::Event::Resumed { stage, .. } = &event {
@@ -200,11 +208,78 @@ pub(super) fn watch(
                 }
                 progress.event(&event)
             }
-            RunnerMessage::StoreError { message, .. } => progress.warn(&message),
-            RunnerMessage::Ended { id: ended, .. } if &ended == id => break,
+            RunnerMessage::StoreError { message, .. } => {
+                progress.warn(&message);
+                store_error = Some(message);
+            }
+            RunnerMessage::Ended { id: done, status } if &done == id => {
+                ended = Some(status);
+                break;
+            }
             _ => {}
         }
     }
     progress.finish();
-    Ok(store.run(id)?)
+    let mut record = store.run(id)?;
+    if let Some(status) = ended.filter(|_| !record.status.is_terminal()) {
+        record.status = status;
+        record.error = failure
+            .or(store_error.map(|e| format!("the store could not record how the run ended: {e}")));
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk can keep the run's end out of the store: `run` reports the end the runner
+    /// announced, with the run's error, rather than the stale `running` and "no reason".
+    #[test]
+    fn an_end_the_store_could_not_record_is_reported_as_it_happened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = store.create_run("full-disk", "name = \"x\"", "cf").unwrap();
+        let (send, messages) = std::sync::mpsc::channel();
+        let no_space = "No space left on device (os error 28)";
+        let error = format!("stage1/best.tmp/lora.safetensors: {no_space}");
+        for message in [
+            RunnerMessage::StoreError {
+                id: id.clone(),
+                message: no_space.into(),
+            },
+            RunnerMessage::Event {
+                id: id.clone(),
+                event: collm_events::Event::Failed {
+                    error: error.clone(),
+                },
+            },
+            RunnerMessage::Ended {
+                id: id.clone(),
+                status: RunStatus::Failed,
+            },
+        ] {
+            send.send(message).unwrap();
+        }
+        let record = watch(&store, &messages, &id).unwrap();
+        assert_eq!(record.status, RunStatus::Failed);
+        assert_eq!(record.error.as_deref(), Some(error.as_str()));
+        // Without the run's own error, the store's says why.
+        let other = store.create_run("full-disk", "name = \"x\"", "cf").unwrap();
+        for message in [
+            RunnerMessage::StoreError {
+                id: other.clone(),
+                message: no_space.into(),
+            },
+            RunnerMessage::Ended {
+                id: other.clone(),
+                status: RunStatus::Cancelled,
+            },
+        ] {
+            send.send(message).unwrap();
+        }
+        let record = watch(&store, &messages, &other).unwrap();
+        assert_eq!(record.status, RunStatus::Cancelled);
+        assert!(record.error.unwrap().ends_with(no_space));
+    }
 }
