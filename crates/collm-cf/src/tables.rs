@@ -126,16 +126,19 @@ impl TableSource {
     }
 }
 
-/// Writes tensors to `path` through a temporary file, so a killed run never leaves half a file.
+/// Writes tensors to `path` through a temporary file of a known name (`<file>.tmp`, replaced by
+/// the next save), so a killed run never leaves half a file, nor a stray one: candle's `save`
+/// writes through a randomly named temporary file that a kill leaves in the folder for good.
 pub(crate) fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<(), CfError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| CfError::io(dir, e))?;
     }
     let tmp = tmp_path(path);
-    candle_core::safetensors::save(tensors, &tmp).map_err(|e| CfError::Weights {
+    let bytes = safetensors::serialize(tensors, None).map_err(|e| CfError::Weights {
         path: tmp.clone(),
         message: format!("cannot write safetensors: {e}"),
     })?;
+    std::fs::write(&tmp, bytes).map_err(|e| CfError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| CfError::io(path, e))
 }
 
