@@ -47,8 +47,19 @@ fn monotonic_ms() -> u64 {
     ms.max(1)
 }
 
+/// Whether the process was started with `signal` ignored (`nohup` ignores SIGHUP): a handler
+/// would undo what the person starting it asked for.
+fn ignored(signal: std::ffi::c_int) -> bool {
+    // SAFETY: reads the current action into a zeroed sigaction we own; sets nothing.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction == libc::SIG_IGN
+    }
+}
+
 /// Calls `action` once, on a thread of its own, with the name of the first of `signals` to come
-/// (`SIGTERM`).
+/// (`SIGTERM`). A signal the process was started with ignored stays ignored.
 pub fn on_signal(
     signals: &[std::ffi::c_int],
     action: impl FnOnce(&'static str) + Send + 'static,
@@ -58,7 +69,7 @@ pub fn on_signal(
     // (exit status 130, as a shell reports Ctrl-C).
     let first_at = Arc::new(AtomicU64::new(0));
     let mut handlers = Vec::new();
-    for &signal in signals {
+    for &signal in signals.iter().filter(|&&s| !ignored(s)) {
         let (first, first_at) = (Arc::clone(&first), Arc::clone(&first_at));
         let handler = move || {
             let now = monotonic_ms();

@@ -84,6 +84,49 @@ fn two_signals_at_once_cancel_the_run_cleanly() {
     assert_eq!(report["status"], "cancelled", "{rest}");
 }
 
+/// A closed terminal or ssh session (SIGHUP) cancels `collm run` at its next step as Ctrl-C
+/// does (it killed the run, `interrupted`, losing the steps since its last resume point), unless
+/// the run was started under `nohup`, which asked for it to outlive its terminal.
+#[test]
+fn a_hangup_cancels_the_run_unless_started_under_nohup() {
+    let env = Env::new();
+    let (mut running, stderr) = start_long_run(&env);
+    let Interrupted {
+        code,
+        stdout,
+        stderr: rest,
+    } = common::signal_times(&mut running, stderr, "HUP", 1);
+    assert_eq!(code, Some(130), "{rest}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["status"], "cancelled", "{rest}");
+
+    let exp = env.write("long.toml", &mf_experiment("long", 100_000, 100_000, 0.01));
+    let mut cmd = env.cmd(&["run", path_str(&exp), "--json"]);
+    // SAFETY: `signal` is async-signal-safe, as a pre_exec hook requires.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let (mut running, stderr) = Env::start_cmd_until(cmd, "(new best)");
+    let hup = format!("kill -HUP {}", running.0.id());
+    assert!(std::process::Command::new("sh")
+        .args(["-c", &hup])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        running.0.try_wait().unwrap().is_none(),
+        "ignored, the hangup ends nothing"
+    );
+    let Interrupted { code, stdout, .. } = ctrl_c(&mut running, stderr);
+    assert_eq!(code, Some(130));
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["status"], "cancelled");
+}
+
 /// A run outlives the reader of its progress: `collm run ... | head -1` closes the pipe after
 /// a line, and the run goes on to its end instead of dying of SIGPIPE.
 #[test]

@@ -125,7 +125,9 @@ pub(super) fn insert_reuse(experiment: &mut Experiment, pairs: &[String]) -> any
 /// Ctrl-C (or SIGTERM) cancels the runner's runs: they end `cancelled` at their next step, and
 /// resume from there. A second signal quits at once (see [`crate::signals`]).
 pub(super) fn cancel_on_signal(runner: RunnerHandle) -> std::io::Result<OnSignal> {
-    signals::on_signal(&[signals::SIGINT, signals::SIGTERM], move |_| {
+    // SIGHUP: the terminal or ssh session closed (under `nohup` it stays ignored).
+    let asked = [signals::SIGINT, signals::SIGTERM, signals::SIGHUP];
+    signals::on_signal(&asked, move |_| {
         say!("\ncancelling at the next step (press Ctrl-C again to quit at once)");
         runner.cancel_all();
     })

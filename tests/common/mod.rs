@@ -170,9 +170,17 @@ impl Drop for Running {
 impl Env {
     /// Starts `collm <args>` and waits for a line of its stderr containing `marker`.
     pub fn start_until(&self, args: &[&str], marker: &str) -> (Running, BufReader<ChildStderr>) {
+        Self::start_cmd_until(self.cmd(args), marker)
+    }
+
+    /// [`Env::start_until`] of a command set up by the caller.
+    pub fn start_cmd_until(mut cmd: Command, marker: &str) -> (Running, BufReader<ChildStderr>) {
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let mut child = Running(
-            self.cmd(args)
-                .stdout(Stdio::piped())
+            cmd.stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap(),
@@ -208,11 +216,21 @@ pub fn ctrl_c(running: &mut Running, stderr: BufReader<ChildStderr>) -> Interrup
 /// [`ctrl_c`] with `times` SIGINTs sent back to back (`timeout -s INT` sends two).
 pub fn ctrl_c_times(
     running: &mut Running,
+    stderr: BufReader<ChildStderr>,
+    times: usize,
+) -> Interrupted {
+    signal_times(running, stderr, "INT", times)
+}
+
+/// Sends `times` signals `name` (`HUP`) back to back and waits for the process to end.
+pub fn signal_times(
+    running: &mut Running,
     mut stderr: BufReader<ChildStderr>,
+    name: &str,
     times: usize,
 ) -> Interrupted {
     let child = &mut running.0;
-    let kill = format!("kill -INT {};", child.id()).repeat(times);
+    let kill = format!("kill -{name} {};", child.id()).repeat(times);
     let sent = Command::new("sh").args(["-c", &kill]).status().unwrap();
     assert!(sent.success());
     let mut rest = String::new();
