@@ -198,6 +198,12 @@ fn a_killed_run_is_marked_interrupted_at_the_next_open() {
     let id = run["run_id"].as_str().unwrap();
     let full = env.json(&["export", id, "--format", "json"]);
     assert!(!full["evals"].as_array().unwrap().is_empty());
+    // `show` says how to go on: no process was left to say it.
+    let shown = env.ok(&["show", id]);
+    assert!(
+        shown.contains(&format!("`collm resume {id}` continues it")),
+        "{shown}"
+    );
 }
 
 /// A run killed, then resumed on changed data, is refused with the files that changed and

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use collm_store::{format_utc, RunRecord, Store};
+use collm_store::{format_utc, RunRecord, RunStatus, Store};
 
 use super::report::{align, duration, number, RunReport};
 use super::Context;
@@ -52,6 +52,21 @@ fn describe(
     ];
     if let Some(error) = &r.error {
         facts.push(vec!["error".to_string(), error.clone()]);
+    }
+    // What to do next, as `run` says it when a run is cancelled (an interrupted run has no
+    // process left to say it).
+    let resumable = matches!(
+        r.status,
+        RunStatus::Interrupted | RunStatus::Cancelled | RunStatus::Failed
+    );
+    if resumable && gone.is_none() {
+        facts.push(vec![
+            "resume".to_string(),
+            format!(
+                "`collm resume {}` continues it from its last checkpoint",
+                r.id
+            ),
+        ]);
     }
     for stage in &r.stages {
         let steps = stage
