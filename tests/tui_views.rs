@@ -523,6 +523,29 @@ fn runs_filter_sort_and_marks() {
     assert_eq!(f.app.visible_runs().len(), 3, "Esc clears the filter");
 }
 
+/// Ten or more runs started in one second (a grid) have ids of 16 characters and more
+/// (`261206-142153-11`): the id column widens to show them whole (cut at 15, `-11` to `-19` all
+/// read `-1`).
+#[test]
+fn long_run_ids_are_shown_whole() {
+    // Not the fixture's: it pins ids to short ones.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let text = experiment("grid", 1e-2, 8);
+    let longest = loop {
+        let id = store.create_run("grid", &text, "cf").unwrap();
+        if id.as_str().len() >= 16 {
+            break id;
+        }
+    };
+    let mut app = App::new("/fixture/store", color(), BASE_MS);
+    update(&mut app, load_runs(&store));
+    let mut terminal = Terminal::new(TestBackend::new(120, 60)).unwrap();
+    terminal.draw(|f| view(&app, f)).unwrap();
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains(&format!("{longest} ")), "{screen}");
+}
+
 /// Sorting by a metric ranks final results above a stage's best so far, whatever the numbers:
 /// a run stopped early with 0.80 on a 32-row sample is not the best run.
 #[test]

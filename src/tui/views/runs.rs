@@ -14,6 +14,8 @@ use crate::tui::widgets::format;
 // Widths of the fixed columns: status (mark and word), run id, and each of the number columns
 // (AUC, UAUC, warm, cold, time).
 const STATUS_WIDTH: u16 = 13;
+/// The id column's least width: `261206-142153-2`; wider when a run's id is (a grid of ten or
+/// more runs started in one second), so that no two ids show alike.
 const ID_WIDTH: u16 = 15;
 const METRIC_WIDTH: u16 = 6;
 /// Below this width the warm and cold AUC columns give their room to the settings, which tell
@@ -71,7 +73,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     // a whole one.
     // On a narrow terminal the name takes at most half the room, so some settings show.
     let metric_columns = columns.len() as u16 - 4;
-    let fixed = STATUS_WIDTH + ID_WIDTH + metric_columns * METRIC_WIDTH;
+    let longest_id = rows.iter().map(|r| r.id.as_str().chars().count()).max();
+    let id_width = (longest_id.unwrap_or(0) as u16).max(ID_WIDTH);
+    let fixed = STATUS_WIDTH + id_width + metric_columns * METRIC_WIDTH;
     let spacing = columns.len() as u16 - 1;
     let room = table_area.width.saturating_sub(2 + fixed + spacing);
     let longest = rows.iter().map(|r| r.name.chars().count()).max();
@@ -129,7 +133,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .map(|c| {
             Constraint::Length(match c {
                 Column::Status => STATUS_WIDTH,
-                Column::Id => ID_WIDTH,
+                Column::Id => id_width,
                 Column::Name => name_width,
                 Column::Settings => settings_width,
                 _ => METRIC_WIDTH,
