@@ -1745,7 +1745,8 @@ fn launch_form_edits_and_launches() {
     assert!(text.contains("lr = 0.05"), "{text}");
     // The edited text is a valid experiment.
     collm_bench::experiment::Experiment::from_toml(&text, &origin).unwrap();
-    // A value of the wrong type is refused, naming the key.
+    // A value of the wrong type is refused, naming the key; the field stays open with what
+    // was typed (`L` is typed into it, not a launch of the old value), until Esc drops it.
     f.key(KeyCode::Enter);
     f.keys("x");
     f.key(KeyCode::Enter);
@@ -1756,6 +1757,14 @@ fn launch_form_edits_and_launches() {
         .as_deref()
         .unwrap_or("")
         .contains("training.lr"));
+    assert_eq!(f.app.launch.editing.as_deref(), Some("0.05x"));
+    f.app.commands.clear();
+    f.keys("L");
+    assert!(f.app.commands.is_empty());
+    assert_eq!(f.app.launch.editing.as_deref(), Some("0.05xL"));
+    f.key(KeyCode::Esc);
+    assert_eq!(f.app.launch.editing, None);
+    assert_eq!(f.app.launch.error, None);
 
     // Several values in a field: one run per value, named by it, queued behind each other.
     f.key(KeyCode::Enter);

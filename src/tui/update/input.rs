@@ -156,7 +156,12 @@ fn accept_input(app: &mut App) {
                         app.launch.fields[i].set(values);
                         app.launch.error = None;
                     }
-                    Err(err) => app.launch.error = Some(err),
+                    // The field stays open with what was typed, to mend or drop (Esc): closed,
+                    // it showed the old value again, and `L` launched that.
+                    Err(err) => {
+                        app.launch.error = Some(err);
+                        app.launch.editing = Some(typed);
+                    }
                 }
             }
         }
@@ -168,7 +173,12 @@ fn cancel_input(app: &mut App) {
     match app.view {
         View::Runs => app.runs.filter_input = None,
         View::Prompt => app.prompt.search = None,
-        View::Launch => app.launch.editing = None,
+        View::Launch => {
+            app.launch.editing = None;
+            // A refused edit's error goes with it; the file's own problem, if any, stays.
+            let choice = app.launch.choices.get(app.launch.selected);
+            app.launch.error = choice.and_then(|c| c.problem.clone());
+        }
         _ => {}
     }
 }
