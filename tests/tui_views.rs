@@ -1896,6 +1896,21 @@ fn prompt_inspector_shows_history_prompt_and_rows() {
     assert!(screen.contains("<UserID>") && screen.contains("<TargetItemID>"));
     assert!(screen.contains(&format!("user {uid} · history")));
     insta::assert_snapshot!("prompt", screen);
+    // At 80x24 the prompt does not fit its pane: the title says which lines show, and `}`
+    // scrolls to its end (the target title and the item's slot), which was out of view.
+    let small = f.draw(80, 24).backend().to_string();
+    assert!(
+        small.contains("lines 1-") && !small.contains("#Answer:"),
+        "{small}"
+    );
+    f.keys(&"}".repeat(40));
+    let small = f.draw(80, 24).backend().to_string();
+    assert!(
+        small.contains("#Answer:") && small.contains("<TargetItemID>"),
+        "{small}"
+    );
+    f.keys(&"{".repeat(40));
+    assert_eq!(f.app.prompt.prompt_offset, 0);
     // An MF run reads no prompt: the pane says whose prompt it shows.
     let mf = f
         .store

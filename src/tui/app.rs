@@ -293,6 +293,11 @@ pub struct PromptState {
     pub asked: Option<(Option<collm_store::RunId>, String, u32)>,
     /// The rows table as last drawn (`row_offset` stays within it).
     pub rows_extent: Extent,
+    /// The first line of the wrapped prompt shown (`{` and `}` scroll it: on a small terminal
+    /// its end, the target and the ID slots, would otherwise be out of view).
+    pub prompt_offset: usize,
+    /// The prompt pane as last drawn.
+    pub prompt_extent: Extent,
 }
 
 impl Default for PromptState {
@@ -309,6 +314,8 @@ impl Default for PromptState {
             error: None,
             asked: None,
             rows_extent: Extent::default(),
+            prompt_offset: 0,
+            prompt_extent: Extent::default(),
         }
     }
 }

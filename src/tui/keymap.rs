@@ -97,6 +97,8 @@ pub enum Action {
     NextCurve,
     RowsUp,
     RowsDown,
+    PromptUp,
+    PromptDown,
     Search,
     Launch,
     Refresh,
@@ -399,6 +401,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(COMPARE, &[k(']')], A::NextStage, "next stage"),
     bind(PROMPT, &[k('/')], A::Search, "search a user by id"),
     bind(PROMPT, &[k('p')], A::NextSplit, "next split"),
+    bind(PROMPT, &[k('{')], A::PromptUp, "scroll the prompt up"),
+    bind(PROMPT, &[k('}')], A::PromptDown, "scroll the prompt down"),
     bind(PROMPT, &[k('[')], A::RowsUp, "scroll the user's rows up"),
     bind(
         PROMPT,

@@ -132,6 +132,7 @@ fn apply(app: &mut App, message: Message) {
                     }
                     app.prompt.inspection = Some(*inspection);
                     app.prompt.row_offset = 0;
+                    app.prompt.prompt_offset = 0;
                     app.prompt.error = None;
                 }
                 // The last inspection is of another user or run: showing it beside the list of

@@ -71,6 +71,11 @@ pub(super) fn prompt_action(app: &mut App, action: Action) {
             p.row_offset = p.rows_extent.step(p.row_offset, page);
             return;
         }
+        Action::PromptDown | Action::PromptUp => {
+            let line = if action == Action::PromptDown { 1 } else { -1 };
+            p.prompt_offset = p.prompt_extent.step(p.prompt_offset, line);
+            return;
+        }
         Action::SortNext => {
             p.rows_by_score = !p.rows_by_score;
             p.row_offset = 0;

@@ -116,17 +116,30 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         PromptKind::Text => "text",
         PromptKind::Hybrid => "hybrid",
     };
+    // Cut to its pane, the prompt scrolls; the title says which lines show.
+    let paragraph = Paragraph::new(Line::from(spans)).wrap(Wrap { trim: false });
+    let inner = prompt_area.inner(ratatui::layout::Margin::new(1, 1));
+    let total = paragraph.line_count(inner.width);
+    p.prompt_extent.record(total, usize::from(inner.height));
+    let offset = p.prompt_offset.min(p.prompt_extent.max_offset());
+    let cut = if total > usize::from(inner.height) {
+        let last = (offset + usize::from(inner.height)).min(total);
+        format!(" · lines {}-{last} of {total}, {{ }} scroll", offset + 1)
+    } else {
+        String::new()
+    };
     let title = if ins.run_reads_prompt {
-        format!("{kind} prompt · {tokens} · {}", ins.source)
+        format!("{kind} prompt{cut} · {tokens} · {}", ins.source)
     } else {
         format!(
-            "hybrid prompt as a CoLLM run reads it · {} reads no prompt: it scores its vectors",
+            "hybrid prompt as a CoLLM run reads it{cut} · {} reads no prompt: it scores its \
+             vectors",
             ins.source
         )
     };
     frame.render_widget(
-        Paragraph::new(Line::from(spans))
-            .wrap(Wrap { trim: false })
+        paragraph
+            .scroll((offset as u16, 0))
             .block(super::titled(app, &title, prompt_area)),
         prompt_area,
     );
