@@ -155,6 +155,18 @@ fn step_of(screen: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Whether the screen shows the Run view's header of a run of experiment `name` in `status`
+/// (`261206-142153 finished  1m02s  quick-collm-tiny`).
+fn header_of(screen: &str, status: &str, name: &str) -> bool {
+    screen.lines().any(|line| {
+        let words: Vec<&str> = line
+            .trim_matches(|c: char| c == '│' || c.is_whitespace())
+            .split_whitespace()
+            .collect();
+        words.get(1) == Some(&status) && words.last() == Some(&name)
+    })
+}
+
 /// Selects `label` in the launch view's experiment list (the launch view open) and returns the
 /// screen showing its settings.
 fn choose_experiment(t: &Tmux, label: &str) -> String {
@@ -533,7 +545,9 @@ fn tui_screenshots() {
     t.send("c");
     t.keep(
         "after-2-run-cancelled",
-        &t.wait_for("quick-collm  cancelled", long),
+        &t.wait("run 3 cancelled", long, |s| {
+            header_of(s, "cancelled", "quick-collm")
+        }),
     );
     t.send("1");
     t.keep(
@@ -555,7 +569,9 @@ fn tui_screenshots() {
     t.send("Enter");
     t.keep(
         "after-2-run-finished",
-        &t.wait_for("quick-collm-tiny  finished", Duration::from_secs(10)),
+        &t.wait("the tiny run's view", Duration::from_secs(10), |s| {
+            header_of(s, "finished", "quick-collm-tiny")
+        }),
     );
     t.send("5");
     t.send("Enter");

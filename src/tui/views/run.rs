@@ -39,14 +39,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     });
     let stage = detail.zip(stage_index).and_then(|(d, i)| d.stages.get(i));
 
-    // Header: what run, which stage, how far.
+    // Header: what run, how it stands, which stage, how far. The name comes last: a long one
+    // is cut, not the status and time after it.
     let mut lines = vec![Line::from(vec![
         Span::styled(format!(" {id} "), t.run(id.as_str())),
-        Span::styled(
-            record.map(|r| r.name.clone()).unwrap_or_default(),
-            t.title(),
-        ),
-        Span::raw("  "),
         match record {
             Some(r) => Span::styled(r.status.to_string(), t.status(r.status)),
             None => Span::styled("loading…", t.dim()),
@@ -57,6 +53,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 .map(|d| format!("  {}", format::duration(d)))
                 .unwrap_or_default(),
             t.dim(),
+        ),
+        Span::raw("  "),
+        Span::styled(
+            record.map(|r| r.name.clone()).unwrap_or_default(),
+            t.title(),
         ),
     ])];
     if let Some(err) = record.and_then(|r| r.error.as_ref()) {
