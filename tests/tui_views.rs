@@ -546,6 +546,31 @@ fn long_run_ids_are_shown_whole() {
     assert!(screen.contains(&format!("{longest} ")), "{screen}");
 }
 
+/// A message longer than the terminal is wide wraps onto up to three bottom lines: a refusal
+/// naming a run, a file and what to do was cut at the width and said nowhere else.
+#[test]
+fn a_long_message_wraps_onto_the_bottom_lines() {
+    let mut f = fixture(color());
+    let end = "resuming would mix two versions of the data in one result: put the files back";
+    let text = format!(
+        "run 250601-120001 cannot resume: its dataset /data/ml-1m-collm is not what the run \
+         started on (train.tsv changed); {end}"
+    );
+    f.app.error(text);
+    let screen = f.draw(80, 24).backend().to_string();
+    let bottom: Vec<&str> = screen.lines().rev().take(3).collect();
+    assert!(
+        bottom[0].contains("put the files back") && bottom[2].contains("cannot resume"),
+        "{screen}"
+    );
+    // A short one keeps to the one line, the view above it as tall as before.
+    f.app.error("no run nosuchrun");
+    let screen = f.draw(80, 24).backend().to_string();
+    let lines: Vec<&str> = screen.lines().collect();
+    assert!(lines[23].contains("no run nosuchrun"), "{screen}");
+    assert!(!lines[22].contains("no run"), "{screen}");
+}
+
 /// Sorting by a metric ranks final results above a stage's best so far, whatever the numbers:
 /// a run stopped early with 0.80 on a 32-row sample is not the best run.
 #[test]

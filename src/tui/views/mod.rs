@@ -10,6 +10,7 @@ mod run;
 mod runs;
 
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Wrap};
 use ratatui::Frame;
@@ -28,10 +29,17 @@ pub fn view(app: &App, frame: &mut Frame) {
         }
         return;
     }
+    // A message longer than the terminal is wide takes up to three lines: refusals name runs,
+    // files and what to do, and cut they said it nowhere.
+    let status_height = shown_status(app).map_or(1, |s| {
+        status_paragraph(&s.text, Style::default())
+            .line_count(area.width)
+            .clamp(1, 3) as u16
+    });
     let [top, body, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
-        Constraint::Length(1),
+        Constraint::Length(status_height),
     ])
     .areas(area);
     tabs(app, frame, top);
@@ -120,25 +128,30 @@ fn tabs(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Span::styled(right, t.dim()), right_area);
 }
 
-/// The bottom line: the last notice or error, else the keys of the current view.
-fn status_line(app: &App, frame: &mut Frame, area: Rect) {
-    let t = app.theme;
-    // A view's message in that view only; none under a question (it is about something else).
-    let current = app
-        .status
+/// The notice or error the bottom lines show now, if any: a view's message in that view only,
+/// and none under a question (it is about something else).
+fn shown_status(app: &App) -> Option<&crate::tui::app::StatusLine> {
+    app.status
         .as_ref()
         .filter(|s| app.now_ms.saturating_sub(s.at_ms) < crate::tui::app::STATUS_SHOWN_MS)
-        .filter(|s| s.view.is_none_or(|v| v == app.view) && app.confirm.is_none());
-    // Cut with `…` where the terminal is narrower than the line.
-    let fit = |text: &str| {
-        crate::tui::widgets::format::clip(&format!(" {text}"), usize::from(area.width))
+        .filter(|s| s.view.is_none_or(|v| v == app.view) && app.confirm.is_none())
+}
+
+fn status_paragraph(text: &str, style: Style) -> Paragraph<'static> {
+    Paragraph::new(Line::styled(format!(" {text}"), style)).wrap(Wrap { trim: false })
+}
+
+/// The bottom lines: the last notice or error, wrapped, else the keys of the current view.
+fn status_line(app: &App, frame: &mut Frame, area: Rect) {
+    let t = app.theme;
+    let paragraph = match shown_status(app) {
+        Some(s) => status_paragraph(&s.text, if s.error { t.error() } else { t.good() }),
+        None => Paragraph::new(Line::styled(
+            fit_hints(hints(app), usize::from(area.width)),
+            t.dim(),
+        )),
     };
-    let line = match current {
-        Some(s) if s.error => Line::styled(fit(&s.text), t.error()),
-        Some(s) => Line::styled(fit(&s.text), t.good()),
-        None => Line::styled(fit_hints(hints(app), usize::from(area.width)), t.dim()),
-    };
-    frame.render_widget(Paragraph::new(line), area);
+    frame.render_widget(paragraph, area);
 }
 
 /// A short reminder of the view's main keys (the full list is behind `?`): in Launch, those of
@@ -178,7 +191,7 @@ fn hints(app: &App) -> &'static str {
         View::Run => "[ ] stage · ↑↓ scroll log · c cancel · R resume · Esc runs · ? help · q quit",
         View::Metrics => "←→ run · b baseline · p split · (marks from Runs) · ? help · q quit",
         View::Compare => "↑↓ settings · ←→ runs · m curve · [ ] stage · (marks from Runs) · ? help · q quit",
-        View::Prompt => "/ search user · ↑↓ pick · Enter inspect · [ ] rows · s order · p split · ? help · q quit",
+        View::Prompt => "/ search user · ↑↓ pick · Enter inspect · { } prompt · [ ] rows · s order · p split · ? help · q quit",
         View::Launch => "↑↓ pick · → form · Enter edit/flip · L launch · ? help · q quit",
     }
 }
