@@ -118,8 +118,9 @@ impl std::fmt::Display for PairingError {
             ),
             Self::Runs { base, other } => write!(
                 f,
-                "cannot pair them: one side holds {base} runs, the other {other}; seeds pair \
-                 the i-th run with the i-th, so both need one run per seed"
+                "cannot pair them: one side holds {base} run{}, the other {other}; seeds pair \
+                 the i-th run with the i-th, so both need one run per seed",
+                if *base == 1 { "" } else { "s" }
             ),
             Self::Mismatch { row } => write!(
                 f,
