@@ -24,9 +24,22 @@ pub struct Background {
 }
 
 impl Background {
-    /// Stops taking commands and waits for the thread (and so the runner) to finish.
+    /// Stops taking commands and waits for the thread (and so the runner) to finish. When that
+    /// takes a moment (the prompt inspector scoring rows with an LLM, a run's step ending), says
+    /// so on stderr, the terminal given back by then: a blank wait read as a hang.
     pub fn join(self) {
         drop(self.commands);
+        let waited = std::time::Instant::now();
+        while !self.thread.is_finished() {
+            if waited.elapsed() >= std::time::Duration::from_millis(500) {
+                eprintln!(
+                    "collm: finishing the work in progress (scoring for the prompt inspector, \
+                     the active runs' cancel) before the store is released…"
+                );
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         if self.thread.join().is_err() {
             tracing::error!("the background thread panicked");
         }
