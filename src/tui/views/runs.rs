@@ -156,8 +156,19 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         String::new()
     };
+    // Dimming alone is lost on a monochrome terminal or a copied screen: the title counts them.
+    let so_far = heads
+        .iter()
+        .flatten()
+        .filter(|e| e.stage != FINAL_STAGE)
+        .count();
+    let so_far = if so_far > 0 {
+        format!(" · {so_far} dimmed: a stage's best so far")
+    } else {
+        String::new()
+    };
     let title = format!(
-        "Runs {}/{}{hidden_sort}{mixed_rows}{}{}",
+        "Runs {}/{}{hidden_sort}{mixed_rows}{so_far}{}{}",
         rows.len(),
         app.runs.records().len(),
         if marked > 0 {
