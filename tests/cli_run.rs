@@ -676,6 +676,34 @@ fn a_missing_dataset_is_refused_and_a_bad_one_fails_the_run_with_the_reason_stor
     assert!(experiment.contains("dtype = \"bf16\""), "{experiment}");
 }
 
+/// `eval` of a `cf` run whose best weights were removed says so, naming the file, rather than
+/// failing to read it (one check for `eval` and the TUI's prompt inspector).
+#[test]
+fn eval_of_a_run_whose_weights_are_gone_says_so() {
+    let env = Env::new();
+    let exp = env.write("gone.toml", &mf_experiment("gone", 1, 1, 0.01));
+    let report = env.json(&["run", path_str(&exp), "--json"]);
+    let id = report["run_id"].as_str().unwrap();
+    let full = env.json(&["export", id, "--format", "json"]);
+    let best = full["record"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["best"] == true)
+        .unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(&best).unwrap();
+    let out = env.output(&["eval", id, "--split", "valid"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(1)
+            && err.contains(&format!("run {id}: its best weights {best} are gone")),
+        "{err}"
+    );
+}
+
 /// A selection split the data makes useless (one label: no AUC to pick the best epoch by) fails
 /// the run naming the setting as `--set` spells it, `training.select_on`, not the collaborative
 /// model's own "CF config" field.

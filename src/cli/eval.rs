@@ -137,14 +137,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let scored = match experiment.kind {
         ExperimentKind::Cf => {
-            let device = experiment.resolve_device()?;
-            let model = collm_cf::load(
-                &experiment.model,
-                &dataset,
-                &best_weights(&store, &record)?,
-                &device,
-            )?;
-            collm_cf::score_rows(model.as_ref(), &rows, experiment.training.batch_size)
+            crate::runner::score_best(&store, &record, &experiment, &dataset, &rows)
                 .with_context(|| format!("scoring {shown}"))?
         }
         // A CoLLM run's weights are the folder `final/` of its run folder (several files).
@@ -231,21 +224,6 @@ fn refuse_unfinished(store: &Store, record: &RunRecord, target: &Target) -> anyh
             format!("here {}", done.join(", "))
         }
     )
-}
-
-/// The file of the run's best weights, which must still be there.
-fn best_weights(store: &Store, record: &RunRecord) -> anyhow::Result<PathBuf> {
-    let path = store
-        .best_weights(record)
-        .with_context(|| format!("run {} recorded no best weights", record.id))?;
-    if !path.is_file() {
-        bail!(
-            "run {}: its best weights {} are gone",
-            record.id,
-            path.display()
-        );
-    }
-    Ok(path)
 }
 
 /// The rows of a split file, read against the dataset's items.

@@ -139,3 +139,31 @@ pub(super) fn train_foundation(
     })?;
     Ok((!outcome.cancelled).then_some(outcome))
 }
+
+/// Scores `rows` with a finished `cf` run's best weights as its final evaluation did (`collm
+/// eval`, the prompt inspector): the file must still be there.
+pub fn score_best(
+    store: &collm_store::Store,
+    record: &collm_store::RunRecord,
+    experiment: &crate::experiment::Experiment,
+    dataset: &Dataset,
+    rows: &[collm_data::Interaction],
+) -> Result<Vec<collm_eval::ScoredRow>, RunError> {
+    let path = store
+        .best_weights(record)
+        .ok_or_else(|| RunError::Invalid(format!("run {} recorded no best weights", record.id)))?;
+    if !path.is_file() {
+        return Err(RunError::Invalid(format!(
+            "run {}: its best weights {} are gone",
+            record.id,
+            path.display()
+        )));
+    }
+    let device = experiment.resolve_device()?;
+    let model = collm_cf::load(&experiment.model, dataset, &path, &device)?;
+    Ok(collm_cf::score_rows(
+        model.as_ref(),
+        rows,
+        experiment.training.batch_size,
+    )?)
+}

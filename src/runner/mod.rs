@@ -29,6 +29,7 @@ use std::thread::JoinHandle;
 use collm_events::{CancelToken, Event};
 use collm_store::{RunId, RunStatus, Store};
 
+pub use cf::score_best;
 pub use error::RunError;
 pub use job::{Outcome, RunJob};
 

@@ -257,21 +257,9 @@ fn scores(
     }
     match experiment.kind {
         ExperimentKind::Cf => {
-            let Some(weights) = store.best_weights(record) else {
-                return Scores::missing(format!("run {} recorded no best weights", record.id));
-            };
-            let scored = (|| -> Result<Vec<Option<f32>>, String> {
-                let device = experiment.resolve_device().map_err(|e| e.to_string())?;
-                let model = collm_cf::load(&experiment.model, dataset, &weights, &device)
-                    .map_err(|e| e.to_string())?;
-                let scored =
-                    collm_cf::score_rows(model.as_ref(), rows, experiment.training.batch_size)
-                        .map_err(|e| e.to_string())?;
-                Ok(scored.iter().map(|s| Some(s.logit)).collect())
-            })();
-            match scored {
-                Ok(logits) => Scores {
-                    logits,
+            match crate::runner::score_best(store, record, experiment, dataset, rows) {
+                Ok(scored) => Scores {
+                    logits: scored.iter().map(|s| Some(s.logit)).collect(),
                     note: "P(Yes) = sigmoid(CF score), best weights; a CF run has no tokens"
                         .to_string(),
                     token_count: None,
