@@ -2,6 +2,7 @@
 //! found by (user, item, label, warm), and a weighted mean of their probabilities (the paper's
 //! "ensemble MF + CoLLM-MF" asks whether a CoLLM run adds anything to its own foundation).
 
+use crate::logloss::softplus;
 use std::collections::{HashMap, VecDeque};
 
 use crate::predictions::{Prediction, RowKey};
@@ -66,10 +67,6 @@ pub fn mean_probability(aligned: &[Vec<Prediction>], weights: &[f64]) -> Vec<Sco
 }
 
 /// `ln(1 + e^x)`, without overflow for large `x` or loss for very negative ones.
-fn softplus(x: f64) -> f64 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
-
 /// `ln Σ e^x` of finite or `-inf` terms (a zero weight), shifted by the largest.
 fn log_sum_exp(terms: impl Iterator<Item = f64> + Clone) -> f64 {
     let top = terms.clone().fold(f64::NEG_INFINITY, f64::max);

@@ -24,6 +24,6 @@ pub fn logloss(labels: &[u8], logits: &[f32]) -> Option<f64> {
 }
 
 /// `ln(1 + e^x)`, stable for large |x|.
-fn softplus(x: f64) -> f64 {
+pub(crate) fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }

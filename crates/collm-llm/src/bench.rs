@@ -256,6 +256,8 @@ fn workload(llm: &Llm, opts: &BenchOptions) -> Result<(Tensor, Tensor, Tensor)> 
 }
 
 /// Mean binary cross-entropy on logits, stable for large |s|: relu(s) − s·y + log(1 + e^−|s|).
+/// The training loss (`collm_cf::loss`), written again here: this crate sits below the
+/// collaborative models, and the bench's backward pass needs a loss of the same cost.
 fn bce_with_logits(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     let logits = logits.to_dtype(DType::F32)?;
     let softplus = (logits.abs()?.neg()?.exp()? + 1.0)?.log()?;

@@ -6,7 +6,7 @@
 //! SmolLM2), so the first losses are huge; `yes_minus_no` removes the shared offset and is offered
 //! as a switch.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 
 use crate::error::Result;
 
@@ -40,15 +40,11 @@ impl ScoreKind {
     }
 }
 
-/// Mean binary cross-entropy of `sigmoid(scores)` against `labels` (0/1, any float dtype), as
-/// `relu(s) - s·y + log(1 + exp(-|s|))`, which neither overflows nor loses the gradient for large
-/// |s| (candle's own version takes the log of a sigmoid).
+/// Mean binary cross-entropy of `sigmoid(scores)` against `labels` (0/1, any float dtype):
+/// the collaborative models' own, which neither overflows nor loses the gradient for large |s|
+/// (candle's own version takes the log of a sigmoid).
 pub fn bce_with_logits(scores: &Tensor, labels: &Tensor) -> Result<Tensor> {
-    let s = scores.to_dtype(DType::F32)?;
-    let y = labels.to_dtype(DType::F32)?;
-    let log_term = (s.abs()?.neg()?.exp()? + 1.0)?.log()?;
-    let per_row = ((s.relu()? - (&s * &y)?)? + log_term)?;
-    Ok(per_row.mean_all()?)
+    Ok(collm_cf::loss::bce_with_logits(scores, labels)?)
 }
 
 #[cfg(test)]
