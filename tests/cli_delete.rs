@@ -1,6 +1,7 @@
-//! `collm delete` (with `collm runs FILTER --ids` to name runs): all runs named are checked before any goes, a live run or the source of an
-//! unfinished run's reused part is refused, and without a terminal nothing goes without `--yes`.
-//! (A store opened by the CLI has no live run of another process: the store has one writer.)
+//! `collm delete` (with `collm runs FILTER --ids` to name runs): all runs named are checked before
+//! any goes, a live run or the source of an unfinished run's reused part is refused, and without a
+//! terminal nothing goes without `--yes`. (A store opened by the CLI has no live run of another
+//! process: the store has one writer.)
 
 mod common;
 

@@ -2,9 +2,9 @@
 //! watch its loss curve move, open help, quit. Also: no terminal means a hint and a failure, and
 //! a store held by the TUI refuses a second process, naming the TUI.
 //!
-//! `tui_screenshots` (ignored) keeps a text capture of every view during a live run and after it
-//! in `$COLLM_TUI_SCREENS`. `tui_input_latency` (ignored: it trains for a while) measures how fast keys are answered
-//! while training saturates the CPU; run it with
+//! `tui_screenshots` (ignored) keeps a text capture of every view during a live run and after it in
+//! `$COLLM_TUI_SCREENS`. `tui_input_latency` (ignored: it trains for a while) measures how fast
+//! keys are answered while training saturates the CPU; run it with
 //! `cargo test --release --test tui_e2e -- --ignored --nocapture tui_input_latency`.
 
 use std::path::{Path, PathBuf};

@@ -24,7 +24,8 @@ pub enum ExperimentError {
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
 
-    /// A command-line setting (`--set KEY=VALUE`, a sweep's point) made the experiment invalid (or names no setting).
+    /// A command-line setting (`--set KEY=VALUE`, a sweep's point) made the experiment invalid (or
+    /// names no setting).
     #[error("{} with `{set}`: {message}", path.display())]
     Override {
         path: PathBuf,

@@ -133,13 +133,13 @@ fn leaf(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
 }
 
-/// Whether a run matches a run-list filter (the TUI's `/`, `collm runs FILTER`): every word of
-/// it does. A `KEY=VALUE` word is a setting's value: a setting of the run (`flat`, its
-/// experiment spelt out) whose key is `KEY` or ends in `.KEY` holds `VALUE` (`seed=1` finds
-/// `training.seed = 1`; a number equal however typed: `lr=1e-2` finds `0.01`), or a `KEY=` word
-/// of the name or the key settings' summary holds it whole (`bs=16`; `lr=0.01` in
-/// `lr=2e-3/0.01`; the word as shown, `lr=2e-3/0.01`, too), so `seed=1` is not `seed=12`. Any other word is text, lowercased, within the
-/// run's id, name, kind, status or summary. A sweep point's name (`mf lr=0.01 seed=1`) finds
+/// Whether a run matches a run-list filter (the TUI's `/`, `collm runs FILTER`): every word of it
+/// does. A `KEY=VALUE` word is a setting's value: a setting of the run (`flat`, its experiment
+/// spelt out) whose key is `KEY` or ends in `.KEY` holds `VALUE` (`seed=1` finds `training.seed =
+/// 1`; a number equal however typed: `lr=1e-2` finds `0.01`), or a `KEY=` word of the name or the
+/// key settings' summary holds it whole (`bs=16`; `lr=0.01` in `lr=2e-3/0.01`; the word as shown,
+/// `lr=2e-3/0.01`, too), so `seed=1` is not `seed=12`. Any other word is text, lowercased, within
+/// the run's id, name, kind, status or summary. A sweep point's name (`mf lr=0.01 seed=1`) finds
 /// its run.
 pub fn run_matches(
     record: &collm_store::RunRecord,

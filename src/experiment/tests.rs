@@ -1,3 +1,6 @@
+//! Experiment files read, checked and rewritten: defaults, unknown keys, range errors at their
+//! line, overrides, reuse and the settings the TUI's launch form edits.
+
 use std::path::Path;
 
 use super::*;

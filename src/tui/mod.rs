@@ -1,7 +1,8 @@
 //! The terminal UI: browse, compare and inspect the runs of a store, and launch experiments into
 //! a background runner, in ratatui's Elm architecture.
 //!
-//! - [`app`]: the one state (the runs table's part in [`run_list`]); [`message`]: what changes it; [`update`]: how; [`views`]: drawing
+//! - [`app`]: the one state (the runs table's part in [`run_list`]); [`message`]: what changes it;
+//!   [`update`]: how; [`views`]: drawing
 //!   only. [`keymap`] is the single source of keys and help.
 //! - [`event_loop`] feeds keys and background results to `update` and redraws; [`backend`] is the
 //!   only thread that touches the store and the runner; [`terminal`] restores the terminal on

@@ -9,9 +9,9 @@ use ratatui::DefaultTerminal;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
-/// Sends `tracing` output to `<dir>/tui.log` (appended). `COLLM_LOG` sets the level, as for
-/// the CLI (default `info`). Keep the guard alive: dropping it flushes the file. Fails if another subscriber is
-/// already installed, because that one may write to the screen.
+/// Sends `tracing` output to `<dir>/tui.log` (appended). `COLLM_LOG` sets the level, as for the CLI
+/// (default `info`). Keep the guard alive: dropping it flushes the file. Fails if another
+/// subscriber is already installed, because that one may write to the screen.
 pub fn log_to_file(dir: &Path) -> anyhow::Result<WorkerGuard> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("cannot create the log folder {}: {e}", dir.display()))?;

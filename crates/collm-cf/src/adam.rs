@@ -1,6 +1,6 @@
 //! Adam with coupled L2 weight decay and dense updates, as `torch.optim.Adam(weight_decay=wd)`:
 //! the decay is added to the gradient before the moments, so Adam rescales it and rows that
-//! never get a data gradient still shrink steadily (gotcha 11). candle-nn's AdamW decouples it.
+//! never get a data gradient still shrink steadily (collm-spec.md §8, gotcha 11). candle-nn's AdamW decouples it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

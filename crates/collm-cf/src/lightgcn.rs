@@ -34,7 +34,7 @@ impl Buildable for LightGcn {
         // The reference's tables have no padding_idx: row 0 is random but never looked up.
         let users = setup.table(USER_TABLE, setup.ids.user_num, false)?;
         let items = setup.table(ITEM_TABLE, setup.ids.item_num, false)?;
-        // Built fresh from the rows every time: no cache file that could go stale (gotcha 15).
+        // Built fresh from the rows every time: no cache file that could go stale (collm-spec.md §8, gotcha 15).
         let graph = NormalizedGraph::from_train(setup.ids, setup.train, setup.device)?;
         let (layers, dim) = (setup.cfg.layers, setup.cfg.dim);
         Ok(LightGcn {

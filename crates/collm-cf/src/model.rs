@@ -178,7 +178,7 @@ fn construct(
     Ok(model)
 }
 
-/// Table sizes: largest id + 1 over all splits, so 0 stays the padding row (gotcha 19).
+/// Table sizes: largest id + 1 over all splits, so 0 stays the padding row (collm-spec.md §8, gotcha 19).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdSpace {
     pub user_num: usize,

@@ -57,7 +57,8 @@ impl Dataset {
         Ok(names)
     }
 
-    /// Reads `items.tsv`, `train.tsv`, `valid.tsv`, `valid_small.tsv` and, when present, `test.tsv`.
+    /// Reads `items.tsv`, `train.tsv`, `valid.tsv`, `valid_small.tsv` and, when present,
+    /// `test.tsv`.
     pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
         let items = read_items(&dir.join("items.tsv"))?;
         // Each split with its largest user id and where it is.

@@ -29,8 +29,8 @@ fn auc_of_sklearns_doc_example() {
 #[test]
 fn auc_counts_ties_as_half() {
     // Positives 0.5, 0.9, 0.2; negatives 0.2, 0.5, 0.1 (9 pairs).
-    // 0.5: beats 0.2 and 0.1, ties 0.5 -> 2.5. 0.9: beats all -> 3. 0.2: ties 0.2, beats 0.1 -> 1.5.
-    // AUC = (2.5 + 3 + 1.5) / 9 = 7/9.
+    // 0.5: beats 0.2 and 0.1, ties 0.5 -> 2.5. 0.9: beats all -> 3.
+    // 0.2: ties 0.2, beats 0.1 -> 1.5. AUC = (2.5 + 3 + 1.5) / 9 = 7/9.
     let labels = [0, 1, 0, 1, 1, 0];
     let scores = [0.2, 0.5, 0.5, 0.9, 0.2, 0.1];
     assert!(close(auc(&labels, &scores).unwrap(), 7.0 / 9.0));

@@ -1,11 +1,12 @@
 //! LoRA parameters by name: listing them for an optimiser, saving and loading them as
 //! safetensors, and exporting a peft adapter folder that Python's `peft` loads.
 //!
-//! Names follow peft's saved layout, `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight`
-//! (A `[r, in]`, B `[out, r]`). The base weights are held in the Hugging Face layout even when
-//! read from a GGUF file (the GGUF q/k row permutation for interleaved RoPE is undone at load,
-//! see `gguf`), so the exported q_proj/k_proj `lora_B` rows are already in the order a Hugging
-//! Face checkpoint expects and need no un-permutation.
+//! Names follow peft's saved layout,
+//! `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight` (A `[r, in]`, B `[out, r]`).
+//! The base weights are held in the Hugging Face layout even when read from a GGUF file (the GGUF
+//! q/k row permutation for interleaved RoPE is undone at load, see `gguf`), so the exported
+//! q_proj/k_proj `lora_B` rows are already in the order a Hugging Face checkpoint expects and need
+//! no un-permutation.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

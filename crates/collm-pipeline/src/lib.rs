@@ -15,7 +15,8 @@
 //! - warmup is linear over global steps; `warmup = "reference"` reproduces the reference's
 //!   per-epoch saw-tooth ([`schedule`]);
 //! - LoRA dropout is off whenever LoRA is frozen (the reference leaves it on in stage 2); that is
-//!   what makes the stage-2 prefix cache exact ([`prefix_cache`], [`model::CollmModel::set_trainable`]);
+//!   what makes the stage-2 prefix cache exact ([`prefix_cache`],
+//!   [`model::CollmModel::set_trainable`]);
 //! - training batches have a fixed composition per stage, visited in a new order every pass
 //!   ([`stage`]).
 

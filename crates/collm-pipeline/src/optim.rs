@@ -1,6 +1,6 @@
-//! AdamW as the reference uses it: decoupled weight decay on tensors of 2 or more dimensions
-//! whose names hold no `bias`, `ln` or `bn` ([`wants_decay`]), betas (0.9, 0.999), eps 1e-8 — with its moments exposed so that a run can
-//! be resumed exactly from a checkpoint.
+//! AdamW as the reference uses it: decoupled weight decay on tensors of 2 or more dimensions whose
+//! names hold no `bias`, `ln` or `bn` ([`wants_decay`]), betas (0.9, 0.999), eps 1e-8 — with its
+//! moments exposed so that a run can be resumed exactly from a checkpoint.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,5 +1,6 @@
-//! The prompt inspector: pick a user, see the titles of their history, the prompt the run reads
-//! (a hybrid one's ID slots highlighted), its token count, and the model's P(Yes) against each row's label.
+//! The prompt inspector: pick a user, see the titles of their history, the prompt the run reads (a
+//! hybrid one's ID slots highlighted), its token count, and the model's P(Yes) against each row's
+//! label.
 
 use collm_pipeline::PromptKind;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -43,7 +43,8 @@ pub struct ImportOptions {
     pub valid_months: u32,
     /// 0 writes no test split.
     pub test_months: u32,
-    /// Final months with ratings that are left out (the reference dropped ML-1M's last, partial month).
+    /// Final months with ratings that are left out (the reference dropped ML-1M's last, partial
+    /// month).
     pub drop_last_months: u32,
     /// Share of valid rows sampled into valid_small.
     pub valid_small_fraction: f64,
