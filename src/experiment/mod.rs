@@ -178,8 +178,8 @@ pub struct EvaluationSpec {
     /// Also rank each positive row against sampled negatives (Recall@K, NDCG@K).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking: Option<RankingSpec>,
-    /// Score at most this many rows of each split: a sample drawn with seed 2023, the same for
-    /// every experiment (so runs compare on the same rows); all rows when absent.
+    /// Score at most this many rows of each split: a sample drawn with [`EVAL_SAMPLE_SEED`], the
+    /// same for every experiment (so runs compare on the same rows); all rows when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<usize>,
 }
@@ -218,6 +218,10 @@ fn default_k() -> usize {
 fn default_negatives() -> usize {
     collm_eval::ranking::DEFAULT_NEGATIVES
 }
+
+/// The seed of `[evaluation] rows`'s sample: one for every experiment, so that runs of
+/// different settings score the same rows.
+pub const EVAL_SAMPLE_SEED: u64 = 2023;
 
 fn default_ranking_seed() -> u64 {
     2023
@@ -581,7 +585,7 @@ impl Experiment {
             .split(name)
             .map(|s| s.rows.as_slice())
             .unwrap_or(&[]);
-        collm_pipeline::stage::sample_rows(rows, self.evaluation.rows, 2023)
+        collm_pipeline::stage::sample_rows(rows, self.evaluation.rows, EVAL_SAMPLE_SEED)
     }
 
     /// Loads the dataset and checks that the evaluation splits exist in it.

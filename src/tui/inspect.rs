@@ -69,10 +69,7 @@ impl Inspector {
     ) -> Result<Vec<u32>, String> {
         let (experiment, _) = Self::experiment(store, run)?;
         let dataset = self.dataset(&experiment, data_dir)?;
-        let rows = &dataset
-            .split(split)
-            .ok_or_else(|| format!("the data set has no split `{split}`"))?
-            .rows;
+        let rows = split_rows(dataset, split)?;
         let mut users: Vec<u32> = rows.iter().map(|r| r.uid).collect();
         users.sort_unstable();
         users.dedup();
@@ -90,10 +87,7 @@ impl Inspector {
     ) -> Result<Inspection, String> {
         let (experiment, record) = Self::experiment(store, run)?;
         let dataset = self.dataset(&experiment, data_dir)?;
-        let split_rows = &dataset
-            .split(split)
-            .ok_or_else(|| format!("the data set has no split `{split}`"))?
-            .rows;
+        let split_rows = split_rows(dataset, split)?;
         let rows: Vec<collm_data::Interaction> = split_rows
             .iter()
             .filter(|r| r.uid == uid)
@@ -170,6 +164,17 @@ impl Inspector {
             note: Some(scores.note),
         })
     }
+}
+
+/// The rows of `split`, or why there are none.
+fn split_rows<'d>(
+    dataset: &'d Dataset,
+    split: &str,
+) -> Result<&'d [collm_data::Interaction], String> {
+    dataset
+        .split(split)
+        .map(|s| s.rows.as_slice())
+        .ok_or_else(|| format!("the dataset has no split `{split}`"))
 }
 
 /// The prompt the inspected source reads and its template: a CoLLM run's final prompt (text for

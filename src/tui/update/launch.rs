@@ -31,14 +31,15 @@ fn load_form(app: &mut App) {
         app.launch.file_fields.clear();
         return;
     };
-    app.launch.file_fields = settings::form_fields(&choice.text).unwrap_or_default();
+    let from_file = settings::form_fields(&choice.text);
+    app.launch.file_fields = from_file.clone().unwrap_or_default();
     if let Some((fields, field)) = app.launch.kept.get(&choice.label) {
         app.launch.fields = fields.clone();
         app.launch.field = *field;
         app.launch.error = choice.problem.clone();
         return;
     }
-    match settings::form_fields(&choice.text) {
+    match from_file {
         Ok(fields) => {
             app.launch.fields = fields;
             app.launch.error = choice.problem.clone();
