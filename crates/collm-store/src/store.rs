@@ -1,4 +1,5 @@
-//! [`Store`]: opening a store folder (lock, holder, interrupted runs) and reading and writing runs.
+//! [`Store`]: opening a store folder (lock, holder, interrupted runs) and reading and writing runs;
+//! a run's events are folded in by [`events`], a run is deleted by [`delete`].
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
@@ -15,12 +16,15 @@ use crate::holder::Holder;
 use crate::id::RunId;
 use crate::record::*;
 
+mod delete;
+mod events;
+
+use events::keep_best;
+
 const RUNS_TREE: &str = "runs";
 const STEPS_TREE: &str = "steps";
 const EVALS_TREE: &str = "evals";
 const SCHEMA_KEY: &str = "schema";
-/// Written into a run's folder before its record is deleted; see [`Store::delete_run`].
-const DELETING_MARKER: &str = ".deleting";
 /// `2.4 MB`, `512 kB`: a size as the low-space messages show it.
 pub fn size_text(n: u64) -> String {
     match n {
@@ -46,9 +50,6 @@ fn try_lock_for(file: &std::fs::File, wait: std::time::Duration) -> Result<(), T
         }
     }
 }
-
-/// The name a deleted run's folder takes, before its id, while it is removed.
-const TRASH_PREFIX: &str = ".deleted-";
 
 /// An open run store. One process at a time: [`Store::open`] takes an exclusive lock that lasts
 /// until the store is dropped. Share it between threads with an `Arc`.
@@ -287,148 +288,6 @@ impl Store {
         )
     }
 
-    /// Records one event of a run: steps and evaluations become points, checkpoints artifacts,
-    /// log messages log lines, and the outcome events set the status. Flushes on every event
-    /// but steps (a step is counted into the record at its next write).
-    pub fn append_event(&self, id: &RunId, event: &Event) -> Result<(), StoreError> {
-        let now = now_ms();
-        match event {
-            Event::Step {
-                stage,
-                step,
-                loss,
-                lr,
-            } => {
-                let point = StepPoint {
-                    stage: stage.clone(),
-                    step: *step,
-                    loss: *loss,
-                    lr: *lr,
-                    at_ms: now,
-                };
-                self.put_point(&self.steps, id, "step", &point)?;
-                *self.lock_state().entry(id.clone()).or_insert(0) += 1;
-                Ok(())
-            }
-            Event::Eval {
-                stage,
-                step,
-                split,
-                metrics,
-            } => {
-                let point = EvalPoint {
-                    stage: stage.clone(),
-                    step: *step,
-                    split: split.clone(),
-                    metrics: metrics.clone(),
-                    at_ms: now,
-                };
-                // An evaluation of a split at a stage's step is one: a resumed stage that
-                // evaluates its resume step again (killed before it moved on) replaces it.
-                let at_resume = held(&self.resumed_at)
-                    .get(id)
-                    .is_some_and(|(s, at)| s == stage && at == step);
-                let same = |p: &EvalPoint| {
-                    p.stage == point.stage && p.step == point.step && p.split == point.split
-                };
-                if at_resume && self.remove_points(&self.evals, id, "evaluation", same)? > 0 {
-                    self.put_point(&self.evals, id, "evaluation", &point)?;
-                    return self.recount(id);
-                }
-                self.put_point(&self.evals, id, "evaluation", &point)?;
-                self.update(id, true, |r| {
-                    r.evals += 1;
-                    keep_best(&mut r.best, point);
-                })
-            }
-            Event::Resumed { stage, step } => {
-                held(&self.resumed_at).insert(id.clone(), (stage.clone(), *step));
-                let past = |s: &str, at: u64| s == stage && at > *step;
-                self.remove_points(&self.steps, id, "step", |p: &StepPoint| {
-                    past(&p.stage, p.step)
-                })?;
-                self.remove_points(&self.evals, id, "evaluation", |p: &EvalPoint| {
-                    past(&p.stage, p.step)
-                })?;
-                self.recount(id)?;
-                self.update(id, true, |r| {
-                    if let Some(s) = r.stages.iter_mut().rev().find(|s| &s.name == stage) {
-                        s.resumed = Some(StageResume {
-                            at_ms: now,
-                            step: *step,
-                        });
-                    }
-                })
-            }
-            Event::Checkpoint {
-                stage,
-                step,
-                path,
-                best,
-            } => {
-                let artifact = Artifact {
-                    stage: stage.clone(),
-                    step: *step,
-                    path: path.clone(),
-                    best: *best,
-                    at_ms: now,
-                };
-                self.update(id, true, |r| {
-                    r.artifacts.retain(|a| a.path != artifact.path);
-                    r.artifacts.push(artifact);
-                })
-            }
-            // Flushed: what a kill after it leaves is read from it.
-            Event::StageStarted { stage, total_steps } => self.update(id, true, |r| {
-                if r.status == RunStatus::Queued {
-                    apply_status(r, RunStatus::Running);
-                }
-                // A stage's name is one stage of the run: started again by a resume (which
-                // may meet it finished, and end it again), it is the stage begun then.
-                if let Some(again) = r.stages.iter_mut().find(|s| &s.name == stage) {
-                    again.total_steps = *total_steps;
-                    return;
-                }
-                r.stages.push(StageInfo {
-                    name: stage.clone(),
-                    total_steps: *total_steps,
-                    started_ms: now,
-                    finished_ms: None,
-                    resumed: None,
-                });
-            }),
-            // Flushed, as the log lines: rare, and a kill just after must not lose them (a
-            // resume does not tell them again). Said again on resume, a stage keeps its end.
-            Event::StageFinished { stage } => self.update(id, true, |r| {
-                if let Some(s) = r.stages.iter_mut().rev().find(|s| &s.name == stage) {
-                    s.finished_ms.get_or_insert(now);
-                }
-            }),
-            Event::Log { message } => self.update(id, true, |r| {
-                r.log.push(LogLine {
-                    at_ms: now,
-                    message: message.clone(),
-                })
-            }),
-            Event::Finished => self.update(id, true, |r| apply_status(r, RunStatus::Finished)),
-            Event::Cancelled => self.update(id, true, |r| apply_status(r, RunStatus::Cancelled)),
-            Event::Failed { error } => self.update(id, true, |r| {
-                r.error = Some(error.clone());
-                apply_status(r, RunStatus::Failed);
-            }),
-        }
-    }
-
-    /// Records ranking metrics of a split (replacing earlier ones of the same stage and
-    /// split). Flushes.
-    pub fn record_ranking(&self, id: &RunId, point: RankingPoint) -> Result<(), StoreError> {
-        self.update(id, true, |r| {
-            r.ranking
-                .retain(|p| !(p.stage == point.stage && p.split == point.split));
-            r.ranking.push(point);
-        })
-    }
-
     /// One run's record.
     pub fn run(&self, id: &RunId) -> Result<RunRecord, StoreError> {
         let value = self.runs.get(id.as_str()).map_err(|e| self.db_err(e))?;
@@ -556,109 +415,6 @@ impl Store {
             steps: self.steps(id)?,
             evals: self.evals(id)?,
         })
-    }
-
-    /// Removes a run: its record, its points and its artifacts folder.
-    pub fn delete_run(&self, id: &RunId) -> Result<(), StoreError> {
-        let dir = self.forget_run(id)?;
-        self.remove_run_dir(&dir)
-    }
-
-    /// The first half of [`Store::delete_run`]: marks the run's folder, then removes its record
-    /// and points and writes that to disk; returns the folder, left for the caller to remove.
-    /// A kill after this leaves a marked folder without a record (removed at the next open),
-    /// never a record whose files are half gone. If the record cannot be removed, the mark is.
-    fn forget_run(&self, id: &RunId) -> Result<PathBuf, StoreError> {
-        let _guard = self.lock_state();
-        if !self
-            .runs
-            .contains_key(id.as_str())
-            .map_err(|e| self.db_err(e))?
-        {
-            return Err(self.not_found(id.as_str()));
-        }
-        let dir = self.run_dir(id);
-        let marker = dir.join(DELETING_MARKER);
-        if dir.is_dir() {
-            std::fs::write(&marker, b"").map_err(|source| StoreError::Io {
-                dir: self.dir.clone(),
-                action: "cannot write",
-                path: marker.clone(),
-                source,
-            })?;
-        }
-        let forgotten = (|| {
-            self.runs.remove(id.as_str()).map_err(|e| self.db_err(e))?;
-            for tree in [&self.steps, &self.evals] {
-                for key in tree.scan_prefix(id.point_prefix()).keys() {
-                    let key = key.map_err(|e| self.db_err(e))?;
-                    tree.remove(key).map_err(|e| self.db_err(e))?;
-                }
-            }
-            self.flush()
-        })();
-        if forgotten.is_err() {
-            let _ = std::fs::remove_file(&marker);
-        }
-        forgotten.map(|()| dir)
-    }
-
-    /// Removes a forgotten run's folder: renamed first to `.deleted-ID` beside it (one atomic
-    /// step, after which whatever is left is known to be garbage), then removed. Removing in
-    /// place is not enough: `remove_dir_all` follows no order, the marker may go first, and a
-    /// kill after that would leave an unmarked remnant that nothing removes.
-    fn remove_run_dir(&self, dir: &Path) -> Result<(), StoreError> {
-        if !dir.exists() {
-            return Ok(());
-        }
-        let name = dir.file_name().unwrap_or_default().to_string_lossy();
-        let trash = dir.with_file_name(format!("{TRASH_PREFIX}{name}"));
-        let io = |action, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io {
-                dir: self.dir.clone(),
-                action,
-                path,
-                source,
-            }
-        };
-        if trash.exists() {
-            std::fs::remove_dir_all(&trash).map_err(io("cannot remove", &trash))?;
-        }
-        std::fs::rename(dir, &trash).map_err(io("cannot move aside", dir))?;
-        std::fs::remove_dir_all(&trash).map_err(io("cannot remove", &trash))
-    }
-
-    /// Finishes deletes that a kill interrupted: removes the folders moved aside for removal,
-    /// and run folders marked for deletion whose record is gone. Only those: a folder the
-    /// store did not mark (someone's notes, a store whose database was lost) is never touched.
-    /// A folder that will not go is reported and left; the store opens anyway.
-    fn finish_interrupted_deletes(&self) {
-        let Ok(entries) = std::fs::read_dir(self.dir.join("runs")) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name();
-            if name.to_str().is_some_and(|n| n.starts_with(TRASH_PREFIX)) {
-                match std::fs::remove_dir_all(&path) {
-                    Ok(()) => tracing::info!("removed {}, left by a delete", path.display()),
-                    Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
-                }
-                continue;
-            }
-            let Some(id) = name.to_str().and_then(RunId::parse) else {
-                continue;
-            };
-            let recorded = self.runs.contains_key(id.as_str()).unwrap_or(true);
-            if recorded || !path.join(DELETING_MARKER).exists() {
-                continue;
-            }
-            match self.remove_run_dir(&path) {
-                Ok(()) => tracing::info!(run = %id, "removed the folder of a run deleted before"),
-                Err(e) => tracing::warn!("{e}"),
-            }
-        }
     }
 
     /// Writes everything to disk.
@@ -941,27 +697,6 @@ fn decode_point<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Keeps, per (stage, split), the evaluation with the highest all-rows AUC (the first on ties,
-/// like the trainers' strict-improvement rule; an AUC beats none).
-fn keep_best(best: &mut Vec<EvalPoint>, point: EvalPoint) {
-    match best
-        .iter_mut()
-        .find(|e| e.stage == point.stage && e.split == point.split)
-    {
-        Some(old) => {
-            let better = match (point.metrics.all.auc, old.metrics.all.auc) {
-                (Some(new), Some(old)) => new > old,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if better {
-                *old = point;
-            }
-        }
-        None => best.push(point),
-    }
-}
-
 fn encode<T: Serialize>(id: &str, what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
         id: id.to_string(),
@@ -983,55 +718,5 @@ fn decode_record(id: &str, bytes: &[u8]) -> Result<RunRecord, StoreError> {
         ))),
         Ok(record) => Ok(record),
         Err(e) => Err(corrupt(e.to_string())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A delete killed after its first half: the run is gone from the store, its folder is
-    /// still there, marked; the next open removes it.
-    #[test]
-    fn a_delete_killed_after_forgetting_the_run_finishes_at_the_next_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let folder = {
-            let store = Store::open(dir.path()).unwrap();
-            let id = store.create_run("a", "", "cf").unwrap();
-            std::fs::create_dir_all(store.run_dir(&id)).unwrap();
-            std::fs::write(store.run_dir(&id).join("w.safetensors"), b"x").unwrap();
-            let folder = store.forget_run(&id).unwrap();
-            assert!(folder.join(DELETING_MARKER).exists());
-            assert!(store.run(&id).is_err());
-            folder
-        };
-        assert!(folder.join("w.safetensors").exists());
-        Store::open(dir.path()).unwrap();
-        assert!(!folder.exists());
-    }
-
-    /// A delete killed while removing the files, after the marker went: the folder was moved
-    /// aside first, so the next open still knows it for garbage.
-    #[test]
-    fn a_delete_killed_while_removing_files_finishes_at_the_next_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let id = store.create_run("a", "", "cf").unwrap();
-        let folder = store.run_dir(&id);
-        std::fs::create_dir_all(folder.join("stage1")).unwrap();
-        std::fs::write(folder.join("stage1/w.safetensors"), b"x").unwrap();
-        store.delete_run(&id).unwrap();
-        assert!(!folder.exists());
-        // What such a kill leaves: a moved-aside folder, its marker already gone.
-        let left = folder.with_file_name(format!("{TRASH_PREFIX}{id}"));
-        std::fs::create_dir_all(left.join("stage1")).unwrap();
-        std::fs::write(left.join("stage1/w.safetensors"), b"x").unwrap();
-        drop(store);
-        Store::open(dir.path()).unwrap();
-        assert!(!left.exists());
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("runs")).unwrap().count(),
-            0
-        );
     }
 }
