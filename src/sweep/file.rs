@@ -209,32 +209,35 @@ fn at_line(path: &Path, line: Option<(usize, &str)>, message: String) -> Experim
     }
 }
 
-/// The 1-based line (and its text) where `[section]` sets the dotted `key`, written dotted or
-/// quoted, in any spelling of its indices; else the section's header line.
+/// The 1-based line (and its text) where `[section]` (`""`: the top level) sets the dotted
+/// `key`, written dotted or quoted, in any spelling of its indices; else the section's header
+/// line. Found by the TOML parser's spans, so a multi-line value (an axis's values one to a line)
+/// or a string holding `[` is no header.
 fn line_of<'t>(text: &'t str, section: &str, key: &str) -> Option<(usize, &'t str)> {
-    let mut current = String::new();
-    let mut header = None;
-    for (n, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.split(']').next()) {
-            current = name.trim().to_string();
-            if current == section {
-                header = Some((n + 1, line));
-            }
-            continue;
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let table = match section {
+        "" => doc.as_table(),
+        name => doc.get(name)?.as_table()?,
+    };
+    let offset = key_span(table, "", key).or_else(|| table.span().map(|s| s.start))?;
+    let n = text[..offset].matches('\n').count();
+    Some((n + 1, text.lines().nth(n).unwrap_or_default()))
+}
+
+/// Where `table` sets `key` (`prefix` the dotted path to it), looking into dotted keys
+/// (`training.lr = ...` is a table `training` holding `lr`).
+fn key_span(table: &toml_edit::Table, prefix: &str, key: &str) -> Option<usize> {
+    table.iter().find_map(|(name, item)| {
+        let path = match prefix {
+            "" => name.to_string(),
+            _ => format!("{prefix}.{name}"),
+        };
+        if canonical_key(&path) == key {
+            return table.key(name)?.span().map(|s| s.start);
         }
-        let written: String = trimmed
-            .split('=')
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '"' && *c != '\'')
-            .collect();
-        if current == section && trimmed.contains('=') && canonical_key(&written) == key {
-            return Some((n + 1, line));
-        }
-    }
-    header
+        let dotted = item.as_table().filter(|t| t.is_dotted())?;
+        key_span(dotted, &path, key)
+    })
 }
 
 #[cfg(test)]
@@ -316,6 +319,12 @@ training.seed = [1, 2]
             (
                 "[set]\ntraining.lr = 1e-2\n[grid]\ntraining.lr = [1e-3]\n",
                 "/e/s.toml:5:1: [grid] training.lr: is in [set] too",
+            ),
+            // An axis's values one to a line, a value a list: no line of it is a header.
+            (
+                "[grid]\n\"collm.stages.0.train\" = [\n  [\"lora\"],\n  [\"lora\", \"mapping\"],\n]\n\
+                 training.lr = 0.1\n",
+                "/e/s.toml:7:1: [grid] training.lr: give a list of values",
             ),
         ];
         for (rest, want) in cases {
