@@ -274,32 +274,19 @@ fn difference_content(app: &App) -> Option<(usize, Vec<&str>)> {
     Some((rows, reasons))
 }
 
-/// The lines `reasons` take, each after a space, wrapped at words to `width` as the pane's
-/// paragraph wraps them.
+/// The lines `reasons` take, each after a space, wrapped to `width`: counted by the paragraph
+/// the pane draws them with.
 fn reason_lines(reasons: &[&str], width: usize) -> usize {
-    let width = width.max(1);
-    reasons
+    reasons_paragraph(reasons, ratatui::style::Style::default())
+        .line_count(u16::try_from(width.max(1)).unwrap_or(u16::MAX))
+}
+
+fn reasons_paragraph(reasons: &[&str], style: ratatui::style::Style) -> Paragraph<'static> {
+    let lines: Vec<Line> = reasons
         .iter()
-        .map(|reason| {
-            let (mut lines, mut used) = (1, 0);
-            for word in format!(" {reason}").split(' ') {
-                let w = word.chars().count();
-                if used > 0 && used + 1 + w > width {
-                    lines += 1;
-                    used = 0;
-                }
-                let end = if used > 0 { used + 1 + w } else { w };
-                if end == 0 {
-                    // An empty word at a line's start (the leading space) takes no room.
-                    continue;
-                }
-                // A word longer than the line is cut across lines.
-                lines += (end - 1) / width;
-                used = (end - 1) % width + 1;
-            }
-            lines
-        })
-        .sum()
+        .map(|r| Line::styled(format!(" {r}"), style))
+        .collect();
+    Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false })
 }
 
 /// How many metric rows the view cannot show on a screen `screen_height` rows high with
@@ -464,15 +451,9 @@ fn draw_differences(app: &App, frame: &mut Frame, area: Rect) {
         Table::new(rows, widths).header(header).column_spacing(2),
         table_area,
     );
-    let lines: Vec<Line> = reasons
-        .iter()
-        .map(|r| Line::styled(format!(" {r}"), t.dim()))
-        .collect();
     let reasons_skipped = u16::try_from(offset - rows_skipped).unwrap_or(u16::MAX);
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(ratatui::widgets::Wrap { trim: false })
-            .scroll((reasons_skipped, 0)),
+        reasons_paragraph(&reasons, t.dim()).scroll((reasons_skipped, 0)),
         reason_area,
     );
 }
