@@ -478,7 +478,7 @@ fn tui_screenshots() {
     choose_experiment(&t, QUICK_EXPERIMENT);
     t.send("L");
     t.wait("run 1 finished", long, |s| {
-        s.contains("quick-collm-tiny  finished")
+        header_of(s, "finished", "quick-collm-tiny")
     });
     // Run 2: quick-mf with lr 0.05, edited in the form.
     t.send("6");
@@ -498,7 +498,7 @@ fn tui_screenshots() {
     choose_experiment(&t, "quick-collm.toml");
     t.send("L");
     let live = t.wait("run 3 in its LLM stage", Duration::from_secs(1800), |s| {
-        s.contains("quick-collm  running")
+        header_of(s, "running", "quick-collm")
             && s.contains("stage1 step")
             && step_of(&s[s.find("stage1 step").unwrap_or(0)..]).is_some_and(|n| n >= 2)
     });

@@ -2558,6 +2558,23 @@ fn the_inspector_lists_the_history_the_run_reads() {
             "{title} in {prompt}"
         );
     }
+    // A template file gone since the run costs the prompt only: the history and rows stay.
+    let gone = dir.path().join("gone.txt");
+    let text = format!(
+        "{tiny}\n[collm.prompt]\nhybrid_template = \"{}\"\n",
+        gone.display()
+    );
+    let id = store.create_run("gone-template", &text, "collm").unwrap();
+    let inspection = inspector
+        .inspect(&store, &data, Some(&id), long.uid, "valid")
+        .unwrap();
+    assert_eq!(inspection.history, long.history);
+    assert_eq!(inspection.rows.len(), long.rows.len());
+    let shown = format!("{:?}", inspection.prompt);
+    assert!(
+        shown.contains("the prompt cannot be shown") && shown.contains("gone.txt"),
+        "{shown}"
+    );
 }
 
 /// A run without stages (zero-shot, the ICL baseline) reads the text prompt and keeps the

@@ -156,6 +156,12 @@ impl Experiment {
             .ok_or_else(|| format!("it has no stage `{key}`"))?;
         let mut needed: PipelineConfig = cfg.clone();
         needed.stages.truncate(index + 1);
+        // A cosine horizon written out equal to the budget is the default's: one schedule.
+        for stage in &mut needed.stages {
+            if stage.cosine_steps == Some(stage.max_steps) {
+                stage.cosine_steps = None;
+            }
+        }
         // The prefix cache changes speed, never results.
         needed.prefix_cache = true;
         needed.prefix_cache_mb = 0;

@@ -430,6 +430,19 @@ fn stage_one_is_shared_by_every_cie_source_and_stage_two_is_not() {
             .unwrap_err(),
         "`collm.lora.r` differs"
     );
+    // A cosine horizon written out equal to the budget is the default's one schedule; another
+    // horizon is another schedule.
+    changed = mf.clone();
+    let stage = &mut changed.collm.as_mut().unwrap().stages[0];
+    stage.cosine_steps = Some(stage.max_steps);
+    assert_eq!(din.can_reuse_from("stage1", &changed, "source"), Ok(()));
+    assert_eq!(changed.can_reuse_from("stage1", &din, "source"), Ok(()));
+    changed.collm.as_mut().unwrap().stages[0].cosine_steps = Some(10_000);
+    assert_eq!(
+        din.can_reuse_from("stage1", &changed, "source")
+            .unwrap_err(),
+        "`collm.stages.0.cosine_steps` differs"
+    );
     // ... but not the prefix cache, nor what comes after it.
     changed = mf.clone();
     let cfg = changed.collm.as_mut().unwrap();

@@ -142,14 +142,20 @@ impl Inspector {
         };
         // A finished CoLLM run's own filling when it scored the row, else the same template
         // filled here.
-        let (prompt_kind, template) = prompt_template(&experiment)?;
-        let prompt = prompt_parts(&match scores.prompt {
-            Some(filled) => filled,
-            None => {
-                let refs: Vec<&str> = shown.iter().map(String::as_str).collect();
-                fill(&template, &refs, &title(first.iid), &settings)
-            }
-        });
+        // A template file gone since the run only costs the prompt: the rows and scores stay.
+        let prompt_kind = prompt_kind(&experiment);
+        let prompt = match scores.prompt {
+            Some(filled) => prompt_parts(&filled),
+            None => match prompt_template(&experiment, prompt_kind) {
+                Ok(template) => {
+                    let refs: Vec<&str> = shown.iter().map(String::as_str).collect();
+                    prompt_parts(&fill(&template, &refs, &title(first.iid), &settings))
+                }
+                Err(err) => vec![PromptPart::Text(format!(
+                    "(the prompt cannot be shown: the run's template: {err})"
+                ))],
+            },
+        };
         Ok(Inspection {
             uid,
             split: split.to_string(),
@@ -177,24 +183,26 @@ fn split_rows<'d>(
         .ok_or_else(|| format!("the dataset has no split `{split}`"))
 }
 
-/// The prompt the inspected source reads and its template: a CoLLM run's final prompt (text for
-/// TALLRec or zero-shot runs, hybrid once a stage reads the ID slots) in its own templates; for a
-/// CF run, or none, the shipped hybrid prompt a CoLLM run would read.
-fn prompt_template(experiment: &Experiment) -> Result<(PromptKind, Template), String> {
+/// The prompt the inspected source reads: a CoLLM run's final prompt (text for TALLRec or
+/// zero-shot runs, hybrid once a stage reads the ID slots); for a CF run, or none, the hybrid
+/// prompt a CoLLM run would read.
+fn prompt_kind(experiment: &Experiment) -> PromptKind {
     match experiment.collm.as_ref() {
-        Some(cfg) if experiment.kind == ExperimentKind::Collm => {
-            let kind = cfg.final_prompt();
-            // Template paths were made absolute when the experiment was read.
-            let template = cfg
-                .prompt
-                .template(kind, Path::new("/"))
-                .map_err(|e| e.to_string())?;
-            Ok((kind, template))
-        }
-        _ => Ok((
-            PromptKind::Hybrid,
-            Template::builtin(PromptKind::Hybrid, Domain::Movie),
-        )),
+        Some(cfg) if experiment.kind == ExperimentKind::Collm => cfg.final_prompt(),
+        _ => PromptKind::Hybrid,
+    }
+}
+
+/// The template of prompt `kind`: a CoLLM run's own (its file, or the shipped one of its
+/// domain), else the shipped movie template.
+fn prompt_template(experiment: &Experiment, kind: PromptKind) -> Result<Template, String> {
+    match experiment.collm.as_ref() {
+        // Template paths were made absolute when the experiment was read.
+        Some(cfg) if experiment.kind == ExperimentKind::Collm => cfg
+            .prompt
+            .template(kind, Path::new("/"))
+            .map_err(|e| e.to_string()),
+        _ => Ok(Template::builtin(kind, Domain::Movie)),
     }
 }
 
