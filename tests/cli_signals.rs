@@ -8,10 +8,7 @@ mod common;
 use std::io::BufReader;
 use std::path::Path;
 
-use common::{
-    ctrl_c, ctrl_c_times, mf_experiment, path_str, Env, Interrupted, Running, ML1M,
-    QUICK_COLLM_TINY,
-};
+use common::{ctrl_c, mf_experiment, path_str, Env, Interrupted, Running, ML1M, QUICK_COLLM_TINY};
 use serde_json::Value;
 
 /// Starts a run that would go on for a long time and waits for its first evaluation.
@@ -73,12 +70,18 @@ fn ctrl_c_cancels_the_run_and_the_holder_is_named_meanwhile() {
 #[test]
 fn two_signals_at_once_cancel_the_run_cleanly() {
     let env = Env::new();
-    let (mut running, stderr) = start_long_run(&env);
+    long_run_is_cancelled_by(&env, "INT", 2);
+}
+
+/// Starts a long run, sends it `times` signals `name` back to back, and checks that it ended
+/// cancelled at its next step (exit status 130).
+fn long_run_is_cancelled_by(env: &Env, name: &str, times: usize) {
+    let (mut running, stderr) = start_long_run(env);
     let Interrupted {
         code,
         stdout,
         stderr: rest,
-    } = ctrl_c_times(&mut running, stderr, 2);
+    } = common::signal_times(&mut running, stderr, name, times);
     assert_eq!(code, Some(130), "{rest}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["status"], "cancelled", "{rest}");
@@ -90,15 +93,7 @@ fn two_signals_at_once_cancel_the_run_cleanly() {
 #[test]
 fn a_hangup_cancels_the_run_unless_started_under_nohup() {
     let env = Env::new();
-    let (mut running, stderr) = start_long_run(&env);
-    let Interrupted {
-        code,
-        stdout,
-        stderr: rest,
-    } = common::signal_times(&mut running, stderr, "HUP", 1);
-    assert_eq!(code, Some(130), "{rest}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(report["status"], "cancelled", "{rest}");
+    long_run_is_cancelled_by(&env, "HUP", 1);
 
     let exp = env.write("long.toml", &mf_experiment("long", 100_000, 100_000, 0.01));
     let mut cmd = env.cmd(&["run", path_str(&exp), "--json"]);

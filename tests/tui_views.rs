@@ -2417,25 +2417,16 @@ fn the_tui_bench_draws_every_view_over_the_store() {
     );
 }
 
-/// A finished CoLLM run's scores in the inspector come from its final evaluation where it kept
-/// them, and at most `LIVE_ROWS` more are scored while the user waits: a user of the embedded
-/// data has up to 794 rows in `valid`, and scoring them all on SmolLM2 held the inspector at
-/// "inspecting…" for minutes.
-#[test]
-fn the_inspector_reads_kept_scores_and_scores_only_a_few_rows_live() {
+/// Runs `exp` to its end on `store` and returns its id and the scores its final evaluation kept
+/// of `valid`.
+fn run_and_read_kept_scores(
+    store: &std::sync::Arc<Store>,
+    data: &Path,
+    exp: &collm_bench::experiment::Experiment,
+) -> (RunId, Vec<Prediction>) {
     use collm_bench::runner::{Runner, RunnerMessage};
-    use collm_bench::tui::inspect::LIVE_ROWS;
-
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let store = std::sync::Arc::new(Store::open(dir.path().join("store")).unwrap());
-    let exp = collm_bench::experiment::Experiment::load(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/experiments/quick-collm-tiny.toml"
-    )))
-    .unwrap();
-    let (runner, rx) = Runner::start(store.clone(), data.clone());
-    let id = runner.submit(&exp).unwrap();
+    let (runner, rx) = Runner::start(store.clone(), data.to_path_buf());
+    let id = runner.submit(exp).unwrap();
     while !matches!(
         rx.recv_timeout(std::time::Duration::from_secs(120))
             .unwrap(),
@@ -2446,6 +2437,26 @@ fn the_inspector_reads_kept_scores_and_scores_only_a_few_rows_live() {
         &store.run_dir(&id).join("predictions").join("valid.tsv"),
     )
     .unwrap();
+    (id, kept)
+}
+
+/// A finished CoLLM run's scores in the inspector come from its final evaluation where it kept
+/// them, and at most `LIVE_ROWS` more are scored while the user waits: a user of the embedded
+/// data has up to 794 rows in `valid`, and scoring them all on SmolLM2 held the inspector at
+/// "inspecting…" for minutes.
+#[test]
+fn the_inspector_reads_kept_scores_and_scores_only_a_few_rows_live() {
+    use collm_bench::tui::inspect::LIVE_ROWS;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = std::sync::Arc::new(Store::open(dir.path().join("store")).unwrap());
+    let exp = collm_bench::experiment::Experiment::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiments/quick-collm-tiny.toml"
+    )))
+    .unwrap();
+    let (id, kept) = run_and_read_kept_scores(&store, &data, &exp);
 
     // The user with the most rows among those the final evaluation scored.
     let mut inspector = Inspector::default();
@@ -2583,7 +2594,6 @@ fn the_inspector_lists_the_history_the_run_reads() {
 /// has none of its own).
 #[test]
 fn the_inspector_shows_a_zero_shot_runs_text_prompt_and_kept_scores() {
-    use collm_bench::runner::{Runner, RunnerMessage};
     use collm_bench::tui::app::PromptPart;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -2604,18 +2614,7 @@ fn the_inspector_shows_a_zero_shot_runs_text_prompt_and_kept_scores() {
         Path::new("zero-shot.toml"),
     )
     .unwrap();
-    let (runner, rx) = Runner::start(store.clone(), data.clone());
-    let id = runner.submit(&exp).unwrap();
-    while !matches!(
-        rx.recv_timeout(std::time::Duration::from_secs(120))
-            .unwrap(),
-        RunnerMessage::Idle
-    ) {}
-    drop(runner);
-    let kept = collm_eval::predictions::read_predictions(
-        &store.run_dir(&id).join("predictions").join("valid.tsv"),
-    )
-    .unwrap();
+    let (id, kept) = run_and_read_kept_scores(&store, &data, &exp);
     let mut inspector = Inspector::default();
     let inspection = inspector
         .inspect(&store, &data, Some(&id), kept[0].uid, "valid")

@@ -210,19 +210,11 @@ pub struct Interrupted {
 
 /// Sends SIGINT (Ctrl-C) to a process started by [`Env::start_until`] and waits for its end.
 pub fn ctrl_c(running: &mut Running, stderr: BufReader<ChildStderr>) -> Interrupted {
-    ctrl_c_times(running, stderr, 1)
+    signal_times(running, stderr, "INT", 1)
 }
 
-/// [`ctrl_c`] with `times` SIGINTs sent back to back (`timeout -s INT` sends two).
-pub fn ctrl_c_times(
-    running: &mut Running,
-    stderr: BufReader<ChildStderr>,
-    times: usize,
-) -> Interrupted {
-    signal_times(running, stderr, "INT", times)
-}
-
-/// Sends `times` signals `name` (`HUP`) back to back and waits for the process to end.
+/// Sends `times` signals `name` (`HUP`) back to back (`timeout -s INT` sends two) and waits for
+/// the process to end.
 pub fn signal_times(
     running: &mut Running,
     mut stderr: BufReader<ChildStderr>,
