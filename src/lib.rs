@@ -12,4 +12,5 @@ pub mod paths;
 pub mod runner;
 pub mod signals;
 pub mod sweep;
+pub mod text;
 pub mod tui;

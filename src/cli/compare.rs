@@ -40,7 +40,7 @@ use collm_eval::Breakdown;
 use collm_store::{RunRecord, Store};
 use serde::Serialize;
 
-use super::report::{align, number, SplitReport};
+use super::report::{align, SplitReport};
 use super::Context;
 use crate::compare::{
     column_header, column_label, column_metrics, column_name, interval, kept_metrics, measured,
@@ -48,6 +48,7 @@ use crate::compare::{
 };
 use crate::experiment::settings;
 use crate::runner::predictions::predictions_path;
+use crate::text::metric;
 
 /// What `compare` and `ensemble` share: the runs, the split, the bootstrap, the output form.
 #[derive(Debug, clap::Args)]
@@ -575,7 +576,7 @@ pub(super) fn metric_rows(columns: &[Option<&Breakdown>], base_index: usize) -> 
             for i in 0..columns.len() {
                 let mut cell = match m.higher_is_better {
                     None => value(i).map_or_else(|| "-".into(), |v| format!("{v:.0}")),
-                    Some(_) => number(value(i)),
+                    Some(_) => metric(value(i)),
                 };
                 if let (Some(v), Some(b), Some(_), true) = (
                     value(i),
@@ -620,12 +621,7 @@ pub(super) fn difference_rows(run: &str, b: &PairedBootstrap) -> Vec<Vec<String>
 
 /// A setting's value cut to a column's width (descriptions run long); `--json` has it whole.
 fn clip(value: &str) -> String {
-    const WIDTH: usize = 40;
-    if value.chars().count() <= WIDTH {
-        value.to_string()
-    } else {
-        value.chars().take(WIDTH - 1).chain(['…']).collect()
-    }
+    crate::text::clip(value, 40)
 }
 
 /// `--resamples`: 0, or enough for the 2.5% and 97.5% percentiles to mean something (fewer

@@ -12,7 +12,8 @@ use collm_events::Event;
 use collm_store::FINAL_STAGE;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::report::{duration, number};
+use super::report::duration;
+use crate::text::metric;
 
 pub struct Progress {
     bar: ProgressBar,
@@ -99,10 +100,10 @@ impl Progress {
                     self.print_held_best();
                     self.line(format!(
                         "{of} {split}: auc {} (warm {}, cold {}), uauc {}",
-                        number(auc),
-                        number(metrics.warm.auc),
-                        number(metrics.cold.auc),
-                        number(metrics.all.uauc)
+                        metric(auc),
+                        metric(metrics.warm.auc),
+                        metric(metrics.cold.auc),
+                        metric(metrics.all.uauc)
                     ));
                     return;
                 }
@@ -116,7 +117,7 @@ impl Progress {
                     if self.bar.is_hidden() {
                         self.held_best = Some(format!(
                             "{stage} step {step}: {split} auc {} (new best)",
-                            number(auc)
+                            metric(auc)
                         ));
                         if due {
                             self.print_held_best();
@@ -125,8 +126,8 @@ impl Progress {
                 }
                 self.eval = format!(
                     "{split} auc {} (best {})",
-                    number(auc),
-                    number(self.best.get(&key).copied())
+                    metric(auc),
+                    metric(self.best.get(&key).copied())
                 );
                 self.refresh();
             }

@@ -42,6 +42,8 @@ use collm_eval::{Breakdown, Metrics};
 use collm_store::RunRecord;
 use serde::Serialize;
 
+use crate::text::metric;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunReport {
     pub run_id: String,
@@ -158,9 +160,9 @@ impl RunReport {
                 rows.push(vec![
                     shown_split,
                     group.to_string(),
-                    number(m.auc),
-                    number(m.uauc),
-                    number(m.logloss),
+                    metric(m.auc),
+                    metric(m.uauc),
+                    metric(m.logloss),
                     m.rows.to_string(),
                     m.users_counted.to_string(),
                 ]);
@@ -177,11 +179,6 @@ pub fn plural(n: usize, noun: &str) -> String {
     } else {
         format!("{n} {noun}s")
     }
-}
-
-/// Four decimals, or `-` when undefined.
-pub fn number(value: Option<f64>) -> String {
-    value.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))
 }
 
 /// Left-aligned columns separated by two spaces, without trailing blanks.

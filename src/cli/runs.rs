@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use collm_store::{format_utc, Headline, RunList, RunSummary, Store};
 use serde::Serialize;
 
-use super::report::{align, duration, number};
+use super::report::{align, duration};
 use super::Context;
 use crate::experiment::settings;
 use crate::experiment::Experiment;
+use crate::text::metric;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -149,9 +150,9 @@ fn headline_text(headline: Option<&Headline>) -> String {
         notes.push(h.split.clone());
     }
     if notes.is_empty() {
-        number(Some(h.auc))
+        metric(Some(h.auc))
     } else {
-        format!("{} ({})", number(Some(h.auc)), notes.join(", "))
+        format!("{} ({})", metric(Some(h.auc)), notes.join(", "))
     }
 }
 

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use collm_store::{format_utc, RunRecord, RunStatus, Store};
 
-use super::report::{align, duration, number, RunReport};
+use super::report::{align, duration, RunReport};
 use super::Context;
+use crate::text::metric;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -100,7 +101,7 @@ fn describe(
                 best.stage,
                 best.split,
                 best.metrics.all.rows,
-                number(best.metrics.all.auc),
+                metric(best.metrics.all.auc),
                 best.step
             ),
         ]);

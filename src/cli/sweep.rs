@@ -47,7 +47,7 @@ use collm_eval::paired::PairedBootstrap;
 use collm_store::{RunId, RunRecord, RunStatus, Store};
 use serde::Serialize;
 
-use super::report::{align, duration, number};
+use super::report::{align, duration};
 use super::run::cancel_on_signal;
 use super::run::{insert_reuse, locate_reuse_error, watch};
 use super::Context;
@@ -58,6 +58,7 @@ use crate::runner::Runner;
 use crate::sweep::file::SweepFile;
 use crate::sweep::summary::{find_reported, summarize, Criterion, Reported, RunRef, Stat, Summary};
 use crate::sweep::{grid, record_source, share_earlier, Axis, Point, ShareSource, StoredRuns};
+use crate::text::metric;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -440,7 +441,7 @@ pub fn execute(args: Args, ctx: &Context) -> anyhow::Result<ExitCode> {
             ended.status,
             duration(ended.duration_s()),
             select.label(),
-            number(select.of(&ended))
+            metric(select.of(&ended))
         );
         let cancelled = ended.status == RunStatus::Cancelled;
         done[i] = Some(ended);

@@ -564,7 +564,7 @@ fn run_job(shared: &Shared, mut job: Job, cancel: &CancelToken) -> RunStatus {
 
 fn describe_ranking(p: &collm_store::RankingPoint) -> String {
     let m = &p.metrics;
-    let show = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
+    let show = crate::text::metric;
     format!(
         // Up to: a user who has seen most of the catalogue leaves fewer items to draw.
         "ranking {}: recall@{k} {}, ndcg@{k} {} over {} positives, each against up to {} \

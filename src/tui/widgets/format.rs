@@ -1,11 +1,8 @@
 //! How numbers, durations and times read in every view.
 
-use ratatui::text::{Line, Span};
+pub use crate::text::{clip, metric};
 
-/// `0.7312`, or `-` when there is no value.
-pub fn metric(value: Option<f64>) -> String {
-    value.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))
-}
+use ratatui::text::{Line, Span};
 
 /// `+0.0123` / `-0.0040`, or empty when either side is missing.
 pub fn delta(value: Option<f64>, baseline: Option<f64>) -> String {
@@ -37,16 +34,6 @@ pub fn clock(ms: u64) -> String {
         secs / 60 % 60,
         secs % 60
     )
-}
-
-/// `text` cut to `width` characters, ending in `…` when cut.
-pub fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 /// [`clip`], except that a path (a value holding `/`) keeps its end, where paths differ
