@@ -19,6 +19,8 @@ const KEY_SETTINGS: &[(&str, &str)] = &[
     ("max_epochs", "ep="),
     ("epochs", "ep="),
     ("max_steps", "steps="),
+    // Shown only where set: the reference's horizon against the default budget is an ablation.
+    ("cosine_steps", "cos="),
     ("train_rows", "rows="),
     ("max_rows", "rows="),
     // Last, so that runs alike but for their seed read alike up to it.
@@ -867,6 +869,18 @@ mod tests {
             key_summary(&one_rows).contains(" rows=1024/- "),
             "{}",
             key_summary(&one_rows)
+        );
+        // A cosine horizon is shown where a stage sets it: runs differing only in it were alike.
+        let horizon = std::fs::read_to_string(dir.join("tallrec-ml1m.toml"))
+            .unwrap()
+            .replacen(
+                "max_steps = 64\n",
+                "max_steps = 64\ncosine_steps = 10000\n",
+                1,
+            );
+        assert_eq!(
+            key_summary(&horizon),
+            "text only · lora · lr=2e-3 bs=16 steps=64 cos=10000 rows=1024 seed=42"
         );
         // A foundation-only experiment keeps the plain form.
         assert_eq!(
