@@ -1,6 +1,7 @@
 //! The background thread: the only place the TUI touches the store and the runner. It answers
 //! the UI's commands with messages, so the UI thread never waits on disk or on training.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
@@ -32,7 +33,10 @@ impl Background {
         let waited = std::time::Instant::now();
         while !self.thread.is_finished() {
             if waited.elapsed() >= std::time::Duration::from_millis(500) {
-                eprintln!(
+                // Not `eprintln!`, which panics when the terminal has gone (SIGHUP): the runs'
+                // cancel and the store's flush must still happen.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "collm: finishing the work in progress (scoring for the prompt inspector, \
                      the active runs' cancel) before the store is released…"
                 );
