@@ -367,7 +367,7 @@ fn not_reproduced(recorded: &collm_eval::Breakdown, new: &collm_eval::Breakdown)
         (was, now) => was.is_some() != now.is_some(),
     })
     .map(|(name, was, now)| {
-        let shown = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        let shown = crate::text::metric;
         format!("{name} {} against {}", shown(now), shown(was))
     })
 }

@@ -318,6 +318,13 @@ impl Experiment {
         &self.name
     }
 
+    /// The pipeline of a `kind = "collm"` experiment.
+    pub fn pipeline(&self) -> Option<&collm_pipeline::PipelineConfig> {
+        self.collm
+            .as_ref()
+            .filter(|_| self.kind == ExperimentKind::Collm)
+    }
+
     /// Applies command-line overrides; true when one changed something.
     pub fn place(&mut self, placement: Placement) -> bool {
         let before = (self.device, self.dtype);

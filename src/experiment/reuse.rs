@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use collm_pipeline::{PipelineConfig, PromptKind, Trainable};
 
-use super::{Experiment, ExperimentKind};
+use super::Experiment;
 
 /// The key naming the foundation.
 pub const FOUNDATION: &str = "cf";
@@ -35,13 +35,6 @@ pub type ReuseSpec = BTreeMap<String, String>;
 const NO_FOUNDATION: &str = "trains no foundation (it names `cf_weights` or has no CIE)";
 
 impl Experiment {
-    /// The pipeline of a `kind = "collm"` experiment.
-    fn pipeline(&self) -> Option<&PipelineConfig> {
-        self.collm
-            .as_ref()
-            .filter(|_| self.kind == ExperimentKind::Collm)
-    }
-
     /// Checks `[reuse]` against the experiment's own stages: `Err((key, message))`, the key of
     /// `[reuse]` at fault and why (none when the whole table is, the message then whole).
     pub fn check_reuse(&self) -> Result<(), (Option<String>, String)> {

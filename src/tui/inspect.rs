@@ -106,8 +106,7 @@ impl Inspector {
 
         // The run's own history settings: its prompt lists that many titles.
         let settings = experiment
-            .collm
-            .as_ref()
+            .pipeline()
             .map_or_else(PromptText::default, |c| c.prompt.text());
         let all_titles: Vec<String> = first.his.iter().map(|&i| title(i)).collect();
         let shown = all_titles[all_titles.len().saturating_sub(settings.max_history)..].to_vec();
@@ -141,8 +140,7 @@ impl Inspector {
             None => "embedded default data".to_string(),
         };
         // A finished CoLLM run's own filling when it scored the row, else the same template
-        // filled here.
-        // A template file gone since the run only costs the prompt: the rows and scores stay.
+        // filled here; a template file gone since the run costs only the prompt.
         let prompt_kind = prompt_kind(&experiment);
         let prompt = match scores.prompt {
             Some(filled) => prompt_parts(&filled),
@@ -187,22 +185,21 @@ fn split_rows<'d>(
 /// zero-shot runs, hybrid once a stage reads the ID slots); for a CF run, or none, the hybrid
 /// prompt a CoLLM run would read.
 fn prompt_kind(experiment: &Experiment) -> PromptKind {
-    match experiment.collm.as_ref() {
-        Some(cfg) if experiment.kind == ExperimentKind::Collm => cfg.final_prompt(),
-        _ => PromptKind::Hybrid,
-    }
+    experiment
+        .pipeline()
+        .map_or(PromptKind::Hybrid, |cfg| cfg.final_prompt())
 }
 
 /// The template of prompt `kind`: a CoLLM run's own (its file, or the shipped one of its
 /// domain), else the shipped movie template.
 fn prompt_template(experiment: &Experiment, kind: PromptKind) -> Result<Template, String> {
-    match experiment.collm.as_ref() {
+    match experiment.pipeline() {
         // Template paths were made absolute when the experiment was read.
-        Some(cfg) if experiment.kind == ExperimentKind::Collm => cfg
+        Some(cfg) => cfg
             .prompt
             .template(kind, Path::new("/"))
             .map_err(|e| e.to_string()),
-        _ => Ok(Template::builtin(kind, Domain::Movie)),
+        None => Ok(Template::builtin(kind, Domain::Movie)),
     }
 }
 
